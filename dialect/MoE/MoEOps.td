@@ -1,0 +1,356 @@
+//===- MoEOps.td - moe dialect operations ------------------*- tablegen -*-===//
+//
+// Every op is pure and value-semantic. Shape relations between operands are
+// checked by the C++ verifiers (lib/Dialect/MoE/IR/MoEOps.cpp), each with a
+// message that names the relation that failed.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_OPS_TD
+#define MOE_OPS_TD
+
+include "MoEDialect.td"
+include "MoEAttrs.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def MoE_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def MoE_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+// The activation of an expert FFN, shared by moe.experts and moe.activation.
+// For a gated FFN (gate_layout present) with gate g and up u:
+//   if limit:  g = min(g, limit), u = clamp(u, -limit, limit)
+//   out = act(g) * (u + beta)
+// otherwise out = act(h). alpha scales the sigmoid argument of silu
+// (x * sigmoid(alpha * x)), kappa and lambda parametrize apa / aglu.
+defvar MoE_ActivationArgs = (ins
+  MoE_ActivationAttr:$activation,
+  OptionalAttr<MoE_GateLayoutAttr>:$gate_layout,
+  OptionalAttr<F64Attr>:$alpha,
+  OptionalAttr<F64Attr>:$beta,
+  OptionalAttr<F64Attr>:$limit,
+  OptionalAttr<F64Attr>:$kappa,
+  OptionalAttr<F64Attr>:$lambda
+);
+
+//===----------------------------------------------------------------------===//
+// moe.gate
+//===----------------------------------------------------------------------===//
+
+def MoE_GateOp : MoE_Op<"gate", [Pure]> {
+  let summary = "router linear layer: logits = x * W^T (+ bias)";
+  let description = [{
+    Computes router logits `[T, E]` from tokens `x[T, H]` and the router
+    weight, stored `[E, H]` (torch `nn.Linear` layout) or, with
+    `weight_transposed`, `[H, E]` (ONNX `MatMul` layout), plus an optional
+    bias `[E]` (gpt-oss). The op owns the router weight so that pruning and
+    merging passes can edit router rows locally. Several gates may feed
+    routes that share one expert set (multi-gate MoE).
+
+    ```mlir
+    %logits = moe.gate %x, %wr : (tensor<?x4096xf32>, tensor<8x4096xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins MoE_FloatTensor:$input, MoE_FloatTensor:$weight,
+                       Optional<MoE_FloatTensor>:$bias,
+                       UnitAttr:$weight_transposed);
+  let results = (outs MoE_FloatTensor:$logits);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of experts the router scores.
+    int64_t getNumExperts();
+    /// Hidden size the router reads.
+    int64_t getHiddenSize();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.route
+//===----------------------------------------------------------------------===//
+
+def MoE_RouteOp : MoE_Op<"route", [Pure]> {
+  let summary = "router scores, expert selection and routing weights";
+  let description = [{
+    Turns router logits `[T, E]` into routing weights and selected indices.
+
+    Scores: `softmax` over all experts, `sigmoid` per expert, or
+    `softmax_after_topk` (select on the raw logits, softmax over the chosen).
+    `expert_mask` (one bool per expert) removes experts before anything else:
+    their logits count as -inf (pruned experts, exclusive experts of
+    multi-gate models).
+
+    Selection runs on `score + selection_bias` when the bias operand is
+    given (aux-loss-free balancing) while weights always come from the
+    unbiased scores. With `num_groups` / `topk_groups`, experts are split into
+    `num_groups` equal groups, a group scores the sum of its `group_topk`
+    (default 2) best selection scores, and only the `topk_groups` best groups
+    stay selectable. Ties pick the lower index.
+
+    Weights: the scores of the chosen experts; with `renormalize` divided by
+    `(sum + epsilon)`; then multiplied by `scaling_factor` (default 1).
+
+    Modes and result shapes:
+    * `token_choice`: `k` experts per token; weights `[T, k]` float,
+      indices `[T, k]` expert ids in descending score order.
+    * `top_p`: per token the shortest descending prefix whose score sum
+      reaches `top_p`, at most `k` experts; weights are not renormalized;
+      unused slots hold id -1 and weight 0. Shapes as for token choice.
+    * `expert_choice`: each expert takes its best `C = min(T, ceil(T *
+      capacity_factor / E))` tokens; indices `[E, C]` are token ids,
+      weights `[T, E]` are the dense gate (the score where the expert took
+      the token, 0 elsewhere).
+
+    ```mlir
+    // DeepSeek-V3
+    %w, %ids = moe.route <token_choice> <sigmoid> %logits bias(%b : tensor<256xf32>)
+        {k = 8 : i64, renormalize, epsilon = 1.0e-20 : f64, scaling_factor = 2.5 : f64,
+         num_groups = 8 : i64, topk_groups = 4 : i64}
+        : tensor<?x256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$logits,
+    Optional<MoE_FloatTensor>:$selection_bias,
+    MoE_RoutingModeAttr:$mode,
+    MoE_ScoreFunctionAttr:$score,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
+    UnitAttr:$renormalize,
+    OptionalAttr<F64Attr>:$epsilon,
+    OptionalAttr<F64Attr>:$scaling_factor,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$num_groups,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$topk_groups,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$group_topk,
+    OptionalAttr<F64Attr>:$top_p,
+    OptionalAttr<F64Attr>:$capacity_factor,
+    OptionalAttr<DenseBoolArrayAttr>:$expert_mask
+  );
+  let results = (outs MoE_FloatTensor:$weights, MoE_IndexTensor:$indices);
+  let assemblyFormat = [{
+    $mode $score $logits (`bias` `(` $selection_bias^ `:` type($selection_bias) `)`)?
+    attr-dict `:` type($logits) `->` type($weights) `,` type($indices)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts();
+    /// Experts per group considered for a group's score (default 2).
+    int64_t getGroupTopKOrDefault() { return getGroupTopk().value_or(2); }
+    double getScalingFactorOrDefault() {
+      auto attr = getScalingFactorAttr();
+      return attr ? attr.getValueAsDouble() : 1.0;
+    }
+    double getEpsilonOrDefault() {
+      auto attr = getEpsilonAttr();
+      return attr ? attr.getValueAsDouble() : 0.0;
+    }
+    /// Expert-choice capacity for `numTokens` tokens.
+    static int64_t getExpertCapacity(int64_t numTokens, int64_t numExperts,
+                                     double capacityFactor);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.dispatch
+//===----------------------------------------------------------------------===//
+
+def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
+  let summary = "gather token rows grouped by expert";
+  let description = [{
+    Permutes token rows `input[T, H]` so that rows routed to the same expert
+    are contiguous, in ascending expert order and, within an expert, in
+    ascending token order (then slot order).
+
+    Token choice (default): `indices[T, k]` holds expert ids (-1 = unused
+    slot). Results: `rows[T*k, H]`, `offsets[E+1]` (rows of expert e are
+    `offsets[e] .. offsets[e+1]`, rows past `offsets[E]` are zero), and
+    `row_map[T, k]` (row of each slot, -1 for unused or dropped slots).
+
+    With `capacity`, an expert keeps at most that many rows; `drop_policy`
+    says which: `in_order` keeps the earliest tokens, `by_weight` the largest
+    routing weights (given by the `weights[T, k]` operand). Dropped slots
+    get row -1, so `moe.combine` adds nothing for them.
+
+    Expert choice (`expert_choice`): `indices[E, C]` holds the token ids each
+    expert chose; `rows[E*C, H]`, `offsets[e] = e*C`, `row_map[T, E]`.
+
+    ```mlir
+    %rows, %offsets, %map = moe.dispatch %x, %ids {num_experts = 8 : i64}
+        : tensor<?x4096xf32>, tensor<?x2xi64> -> tensor<?x4096xf32>, tensor<9xi64>, tensor<?x2xi64>
+    ```
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$input,
+    MoE_IndexTensor:$indices,
+    Optional<MoE_FloatTensor>:$weights,
+    ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
+    UnitAttr:$expert_choice,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$capacity,
+    OptionalAttr<MoE_DropPolicyAttr>:$drop_policy
+  );
+  let results = (outs MoE_FloatTensor:$rows, MoE_IndexTensor:$offsets,
+                      MoE_IndexTensor:$row_map);
+  let assemblyFormat = [{
+    $input `,` $indices (`weights` `(` $weights^ `:` type($weights) `)`)?
+    attr-dict `:` type($input) `,` type($indices) `->` type($rows) `,`
+    type($offsets) `,` type($row_map)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.experts
+//===----------------------------------------------------------------------===//
+
+def MoE_ExpertsOp : MoE_Op<"experts", [Pure, AttrSizedOperandSegments]> {
+  let summary = "the expert FFNs over rows grouped by expert";
+  let description = [{
+    Applies expert `e`'s FFN to rows `offsets[e] .. offsets[e+1]` of
+    `rows[N, H]`; rows past `offsets[E]` produce zeros.
+
+    Weights are listed per FFN stage: `up, down` for an ungated FFN or a
+    fused gated one (`interleaved` / `concatenated`), `gate, up, down` for
+    `gate_layout = separate`. Each stage is either one stacked tensor
+    `[E, in, out]` for all experts, or one tensor `[in, out]` per expert
+    (expert-major: e0's stages, then e1's, ...), which allows experts of
+    different widths (heterogeneous MoE). `transposed_weights` means every
+    weight is stored `[.., out, in]` instead (torch / onnxruntime layout).
+    Biases are optional, one per weight: `[E, out]` stacked or `[out]`.
+
+    The activation attributes are described with `moe.activation`.
+
+    ```mlir
+    // Mixtral: SwiGLU with separate gate and up projections
+    %y = moe.experts %rows, %offsets weights(%wg, %wu, %wd)
+        {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>}
+        : (tensor<?x4096xf32>, tensor<9xi64>, tensor<8x4096x14336xf32>,
+           tensor<8x4096x14336xf32>, tensor<8x14336x4096xf32>) -> tensor<?x4096xf32>
+    ```
+  }];
+  let arguments = !con((ins
+    MoE_FloatTensor:$rows,
+    MoE_IndexTensor:$offsets,
+    Variadic<MoE_FloatTensor>:$weights,
+    Variadic<MoE_FloatTensor>:$biases,
+    UnitAttr:$transposed_weights),
+    MoE_ActivationArgs);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $rows `,` $offsets `weights` `(` $weights `)` (`biases` `(` $biases^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts();
+    /// True when every stage is one [E, ...] tensor.
+    bool isStacked();
+    /// Weights per expert: 3 for a separate gated FFN, 2 otherwise.
+    unsigned getNumStages();
+    /// Weight of `stage` for `expert`; for stacked experts the stacked tensor.
+    mlir::Value getStageWeight(unsigned expert, unsigned stage);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.grouped_matmul
+//===----------------------------------------------------------------------===//
+
+def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
+                                 [Pure, AttrSizedOperandSegments]> {
+  let summary = "row groups times per-group matrices";
+  let description = [{
+    `result[r, :] = lhs[r, :K_e] * rhs_e (+ bias_e)` for every row `r` in
+    `offsets[e] .. offsets[e+1]`; rows past `offsets[E]` are zero.
+
+    `rhs` is one stacked tensor `[E, K, M]` or one `[K_e, M_e]` tensor per
+    group (different widths). Then `lhs` has `max K_e` columns (group e reads
+    the first `K_e`) and the result `max M_e` columns (columns past `M_e`
+    are zero). `transpose_rhs` stores each matrix `[M, K]`. Biases, if
+    any, are `[E, M]` or one `[M_e]` per group.
+  }];
+  let arguments = (ins
+    MoE_FloatTensor:$lhs,
+    Variadic<MoE_FloatTensor>:$rhs,
+    MoE_IndexTensor:$offsets,
+    Variadic<MoE_FloatTensor>:$bias,
+    UnitAttr:$transpose_rhs);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `offsets` `(` $offsets `)` (`bias` `(` $bias^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumGroups();
+    bool isStacked() { return getRhs().size() == 1 &&
+        mlir::cast<mlir::RankedTensorType>(getRhs()[0].getType()).getRank() == 3; }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.activation
+//===----------------------------------------------------------------------===//
+
+def MoE_ActivationOp : MoE_Op<"activation", [Pure, AttrSizedOperandSegments]> {
+  let summary = "expert activation between the two grouped matmuls";
+  let description = [{
+    Element-wise activation of the first projection's rows.
+
+    Ungated: `result = act(input)`, same shape. Gated (`gate_layout`): with
+    `separate`, `input` is the gate and `up` the up projection; with
+    `interleaved` columns alternate gate/up; with `concatenated` the first
+    half of the columns is gate. Then, if `limit` is set,
+    `g = min(g, limit)` and `u = clamp(u, -limit, limit)`, and
+    `result = act(g) * (u + beta)` (`beta` default 0): SwiGLU is `silu`,
+    GeGLU `gelu`, gpt-oss's clamped SwiGLU `silu` with `alpha = 1.702`,
+    `beta = 1`, `limit = 7`.
+
+    `silu` is `x * sigmoid(alpha * x)` (alpha default 1). `apa` is
+    `(lambda * exp(-kappa * x) + 1) ^ (-1 / lambda)` and `aglu` is
+    `x * apa(x)` (kappa, lambda default 1).
+
+    Heterogeneous experts pass `offsets` and `widths` (the output width of
+    each group); columns past a group's width are zero.
+  }];
+  let arguments = !con((ins
+    MoE_FloatTensor:$input,
+    Optional<MoE_FloatTensor>:$up,
+    Optional<MoE_IndexTensor>:$offsets,
+    OptionalAttr<DenseI64ArrayAttr>:$widths),
+    MoE_ActivationArgs);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $up^)? (`offsets` `(` $offsets^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.combine
+//===----------------------------------------------------------------------===//
+
+def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
+  let summary = "weighted sum of each token's expert rows";
+  let description = [{
+    `result[t, :] = sum_s weights[t, s] * rows[row_map[t, s], :]` over the
+    slots `s` with `row_map[t, s] >= 0`; tokens without a valid slot get 0.
+    `row_map` comes from `moe.dispatch`; `weights` from `moe.route` (`[T, k]`
+    for token choice and top-p, `[T, E]` for expert choice).
+  }];
+  let arguments = (ins MoE_FloatTensor:$rows, MoE_IndexTensor:$row_map,
+                       MoE_FloatTensor:$weights);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $rows `,` $row_map `,` $weights attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MOE_OPS_TD
