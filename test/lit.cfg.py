@@ -14,6 +14,8 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "I
 
 config.substitutions.append(("%moe_libs", config.moe_lib_dir))
 config.substitutions.append(("%moe_src", config.moe_src_root))
+config.substitutions.append(
+    ("%moe_gen", os.path.join(config.moe_obj_root, "include", "moe", "Dialect", "MoE")))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -58,8 +58,8 @@ TEST_F(MoEOpsTest, BuildMixtralLayerAndVerify) {
   SmallVector<Type> args = {t({dyn, 16}, f32), t({4, 16}, f32),
                             t({4, 16, 32}, f32), t({4, 16, 32}, f32),
                             t({4, 32, 16}, f32)};
-  auto func = func::FuncOp::create(b, loc, "layer",
-                                   b.getFunctionType(args, {t({dyn, 16}, f32)}));
+  auto func = func::FuncOp::create(
+      b, loc, "layer", b.getFunctionType(args, {t({dyn, 16}, f32)}));
   Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
   Value x = body->getArgument(0);
@@ -70,13 +70,12 @@ TEST_F(MoEOpsTest, BuildMixtralLayerAndVerify) {
   EXPECT_EQ(gate.getHiddenSize(), 16);
   auto route = RouteOp::create(
       b, loc, t({dyn, 2}, f32), t({dyn, 2}, i64), gate.getLogits(), Value(),
-      RoutingMode::TokenChoice, ScoreFunction::Softmax,
-      b.getI64IntegerAttr(2), /*renormalize=*/true, nullptr, nullptr, nullptr,
-      nullptr, nullptr, nullptr, nullptr, nullptr);
+      RoutingMode::TokenChoice, ScoreFunction::Softmax, b.getI64IntegerAttr(2),
+      /*renormalize=*/true, nullptr, nullptr, nullptr, nullptr, nullptr,
+      nullptr, nullptr, nullptr);
   auto dispatch = DispatchOp::create(
       b, loc, t({dyn, 16}, f32), t({5}, i64), t({dyn, 2}, i64), x,
-      route.getIndices(), Value(), /*num_experts=*/4, false, nullptr,
-      nullptr);
+      route.getIndices(), Value(), /*num_experts=*/4, false, nullptr, nullptr);
   auto experts = ExpertsOp::create(
       b, loc, t({dyn, 16}, f32), dispatch.getRows(), dispatch.getOffsets(),
       ValueRange{body->getArgument(2), body->getArgument(3),
@@ -88,9 +87,9 @@ TEST_F(MoEOpsTest, BuildMixtralLayerAndVerify) {
   EXPECT_EQ(experts.getNumStages(), 3u);
   EXPECT_EQ(experts.getNumExperts(), 4);
   EXPECT_EQ(experts.getStageWeight(3, 2), body->getArgument(4));
-  auto combine = CombineOp::create(b, loc, t({dyn, 16}, f32),
-                                   experts.getResult(), dispatch.getRowMap(),
-                                   route.getWeights());
+  auto combine =
+      CombineOp::create(b, loc, t({dyn, 16}, f32), experts.getResult(),
+                        dispatch.getRowMap(), route.getWeights());
   func::ReturnOp::create(b, loc, combine.getResult());
   EXPECT_TRUE(succeeded(verify(*module)));
 

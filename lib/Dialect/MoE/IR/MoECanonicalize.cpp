@@ -28,8 +28,7 @@ static bool dropDefaultFloat(Operation *op, StringRef name, double value) {
 namespace {
 
 /// Drops optional attributes that spell out their default.
-template <typename OpT>
-struct DropDefaultAttrs : OpRewritePattern<OpT> {
+template <typename OpT> struct DropDefaultAttrs : OpRewritePattern<OpT> {
   DropDefaultAttrs(MLIRContext *context,
                    SmallVector<std::pair<StringRef, double>> defaults)
       : OpRewritePattern<OpT>(context), defaults(std::move(defaults)) {}
@@ -59,8 +58,7 @@ struct DropZeroSelectionBias : OpRewritePattern<RouteOp> {
     if (!llvm::all_of(values.getValues<APFloat>(),
                       [](const APFloat &v) { return v.isZero(); }))
       return failure();
-    rewriter.modifyOpInPlace(op,
-                             [&] { op.getSelectionBiasMutable().clear(); });
+    rewriter.modifyOpInPlace(op, [&] { op.getSelectionBiasMutable().clear(); });
     return success();
   }
 };

@@ -84,9 +84,8 @@ struct ActivationAttrs {
 };
 } // namespace
 
-template <typename OpT>
-static ActivationAttrs getActivationAttrs(OpT op) {
-  return {op.getActivation(),         op.getGateLayout(),
+template <typename OpT> static ActivationAttrs getActivationAttrs(OpT op) {
+  return {op.getActivation(),          op.getGateLayout(),
           toDouble(op.getAlphaAttr()), toDouble(op.getBetaAttr()),
           toDouble(op.getLimitAttr()), toDouble(op.getKappaAttr()),
           toDouble(op.getLambdaAttr())};
@@ -189,9 +188,9 @@ static LogicalResult expectShape2D(Operation *op, Value value, int64_t rows,
   RankedTensorType t = tensorType(value);
   if (t.getRank() != 2 || !compatible(t.getDimSize(0), rows) ||
       !compatible(t.getDimSize(1), cols))
-    return op->emitOpError() << what << " must have shape [" << dimStr(rows)
-                             << ", " << dimStr(cols) << "] (" << relation
-                             << "), got " << t;
+    return op->emitOpError()
+           << what << " must have shape [" << dimStr(rows) << ", "
+           << dimStr(cols) << "] (" << relation << "), got " << t;
   return success();
 }
 
@@ -265,14 +264,12 @@ LogicalResult RouteOp::verify() {
       return emitOpError("expert_choice mode requires capacity_factor");
     if (!(std::isfinite(*factor) && *factor > 0))
       return emitOpError("capacity_factor must be finite and positive");
-    int64_t capacity = isDyn(numTokens) ? ShapedType::kDynamic
-                                        : getExpertCapacity(numTokens,
-                                                            numExperts,
-                                                            *factor);
-    if (failed(expectShape2D(op, getWeights(), numTokens, numExperts,
-                             "weights", "dense gate [tokens, experts]")) ||
-        failed(expectShape2D(op, getIndices(), numExperts, capacity,
-                             "indices",
+    int64_t capacity = isDyn(numTokens)
+                           ? ShapedType::kDynamic
+                           : getExpertCapacity(numTokens, numExperts, *factor);
+    if (failed(expectShape2D(op, getWeights(), numTokens, numExperts, "weights",
+                             "dense gate [tokens, experts]")) ||
+        failed(expectShape2D(op, getIndices(), numExperts, capacity, "indices",
                              "token ids [experts, ceil(tokens * "
                              "capacity_factor / experts)]")))
       return failure();
@@ -322,11 +319,10 @@ LogicalResult RouteOp::verify() {
                            << ")";
   }
 
-  return failure(
-      failed(expectShape2D(op, getWeights(), numTokens, *k, "weights",
-                           "[tokens, k]")) ||
-      failed(expectShape2D(op, getIndices(), numTokens, *k, "indices",
-                           "[tokens, k]")));
+  return failure(failed(expectShape2D(op, getWeights(), numTokens, *k,
+                                      "weights", "[tokens, k]")) ||
+                 failed(expectShape2D(op, getIndices(), numTokens, *k,
+                                      "indices", "[tokens, k]")));
 }
 
 //===----------------------------------------------------------------------===//
@@ -418,9 +414,8 @@ unsigned ExpertsOp::getNumStages() {
 
 bool ExpertsOp::isStacked() {
   return getWeights().size() == getNumStages() &&
-         llvm::all_of(getWeights(), [](Value w) {
-           return tensorType(w).getRank() == 3;
-         });
+         llvm::all_of(getWeights(),
+                      [](Value w) { return tensorType(w).getRank() == 3; });
 }
 
 Value ExpertsOp::getStageWeight(unsigned expert, unsigned stage) {
@@ -454,9 +449,9 @@ LogicalResult ExpertsOp::verify() {
     return emitOpError() << "expected " << stages
                          << " stacked weights [E, in, out] or "
                          << numExperts * stages
-                         << " per-expert weights [in, out] (E = "
-                         << numExperts << " experts x " << stages
-                         << " stages), got " << numWeights;
+                         << " per-expert weights [in, out] (E = " << numExperts
+                         << " experts x " << stages << " stages), got "
+                         << numWeights;
   for (auto [i, w] : llvm::enumerate(getWeights())) {
     RankedTensorType t = tensorType(w);
     if (t.getRank() != (stacked ? 3 : 2))
@@ -476,9 +471,8 @@ LogicalResult ExpertsOp::verify() {
   for (int64_t e = 0, last = stacked ? 1 : numExperts; e < last; ++e) {
     auto [upIn, upOut] = inOut(tensorType(getStageWeight(e, 0)), transposed);
     if (!compatible(upIn, hidden))
-      return emitOpError() << "expert " << e << "'s first weight reads "
-                           << upIn << " features but rows have "
-                           << dimStr(hidden);
+      return emitOpError() << "expert " << e << "'s first weight reads " << upIn
+                           << " features but rows have " << dimStr(hidden);
     int64_t inner = upOut;
     if (fused) {
       if (upOut % 2 != 0)
@@ -646,13 +640,12 @@ LogicalResult ActivationOp::verify() {
     int64_t maxWidth = *llvm::max_element(*widths);
     if (!compatible(outWidth, maxWidth))
       return emitOpError() << "result width (" << dimStr(outWidth)
-                           << ") must be the largest group width ("
-                           << maxWidth << ")";
-    if (!compatible(inWidth, maxWidth * factor))
-      return emitOpError() << "input width (" << dimStr(inWidth)
-                           << ") must be " << factor
-                           << " x the largest group width (" << maxWidth
+                           << ") must be the largest group width (" << maxWidth
                            << ")";
+    if (!compatible(inWidth, maxWidth * factor))
+      return emitOpError() << "input width (" << dimStr(inWidth) << ") must be "
+                           << factor << " x the largest group width ("
+                           << maxWidth << ")";
     return success();
   }
   if (fused && !isDyn(inWidth) && inWidth % 2 != 0)

@@ -84,8 +84,7 @@ struct ExpandExpertsPattern : OpRewritePattern<ExpertsOp> {
 
     auto actType = RankedTensorType::get({numRows, innerWidth}, elementType);
     auto act = ActivationOp::create(
-        rewriter, loc, actType, first, up,
-        uniform ? Value() : op.getOffsets(),
+        rewriter, loc, actType, first, up, uniform ? Value() : op.getOffsets(),
         uniform ? DenseI64ArrayAttr() : rewriter.getDenseI64ArrayAttr(widths),
         op.getActivationAttr(), op.getGateLayoutAttr(), op.getAlphaAttr(),
         op.getBetaAttr(), op.getLimitAttr(), op.getKappaAttr(),
