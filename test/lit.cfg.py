@@ -7,7 +7,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "MOE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".onnxtext"]
+config.suffixes = [".mlir", ".onnxtext", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs"]
@@ -22,6 +22,10 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tools = [
     ToolSubst("moe-opt", unresolved="fatal"),
+    ToolSubst("moe-run", unresolved="fatal"),
+    # The stock mlir-translate, to prove that pipeline output is LLVM-only.
+    ToolSubst("%mlir_translate", os.path.join(config.llvm_tools_dir, "mlir-translate"),
+              unresolved="fatal"),
     # The stock mlir-opt from the LLVM install, for the plugin test.
     ToolSubst("%mlir_opt", os.path.join(config.llvm_tools_dir, "mlir-opt"),
               unresolved="fatal"),

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
 
@@ -23,6 +24,8 @@ mlirGetDialectPluginInfo() {
 
 extern "C" LLVM_ATTRIBUTE_WEAK mlir::PassPluginLibraryInfo
 mlirGetPassPluginInfo() {
-  return {MLIR_PLUGIN_API_VERSION, "MoEPasses", LLVM_VERSION_STRING,
-          []() { moe::registerMoEPasses(); }};
+  return {MLIR_PLUGIN_API_VERSION, "MoEPasses", LLVM_VERSION_STRING, []() {
+            moe::registerMoEPasses();
+            moe::registerMoEConversionPasses();
+          }};
 }

@@ -15,14 +15,10 @@
 using namespace mlir;
 using namespace moe;
 
-/// Removes `name` from `op` when it is a float attribute equal to `value`.
-/// Returns true if it removed something.
-static bool dropDefaultFloat(Operation *op, StringRef name, double value) {
+/// True when `op` has a float attribute `name` equal to `value`.
+static bool hasDefaultFloat(Operation *op, StringRef name, double value) {
   auto attr = op->getAttrOfType<FloatAttr>(name);
-  if (!attr || attr.getValueAsDouble() != value)
-    return false;
-  op->removeAttr(name);
-  return true;
+  return attr && attr.getValueAsDouble() == value;
 }
 
 namespace {
@@ -35,12 +31,20 @@ template <typename OpT> struct DropDefaultAttrs : OpRewritePattern<OpT> {
 
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
-    bool changed = false;
+    // Match before modifying: modifyOpInPlace notifies the rewriter even when
+    // nothing changes, and the greedy driver would then revisit the op
+    // forever.
+    auto isDefault = [&](const std::pair<StringRef, double> &d) {
+      return hasDefaultFloat(op, d.first, d.second);
+    };
+    if (llvm::none_of(defaults, isDefault))
+      return failure();
     rewriter.modifyOpInPlace(op, [&] {
-      for (auto [name, value] : defaults)
-        changed |= dropDefaultFloat(op, name, value);
+      for (const auto &d : defaults)
+        if (isDefault(d))
+          op->removeAttr(d.first);
     });
-    return success(changed);
+    return success();
   }
 
   SmallVector<std::pair<StringRef, double>> defaults;

@@ -175,10 +175,13 @@ int64_t RouteOp::getExpertCapacity(int64_t numTokens, int64_t numExperts,
                                    double capacityFactor) {
   if (numTokens <= 0)
     return 0;
-  auto capacity = static_cast<int64_t>(
-      std::ceil(static_cast<double>(numTokens) * capacityFactor /
-                static_cast<double>(numExperts)));
-  return std::clamp<int64_t>(capacity, 1, numTokens);
+  // Clamp to T while still in f64: ceil(T * c / E) can exceed the int64 range,
+  // and converting such a double to int64_t is undefined behavior.
+  double capacity = std::ceil(static_cast<double>(numTokens) * capacityFactor /
+                              static_cast<double>(numExperts));
+  if (!(capacity < static_cast<double>(numTokens)))
+    return numTokens;
+  return std::max<int64_t>(static_cast<int64_t>(capacity), 1);
 }
 
 /// Checks that `value` has shape [rows, cols] (either may be dynamic).
@@ -197,10 +200,11 @@ static LogicalResult expectShape2D(Operation *op, Value value, int64_t rows,
 LogicalResult RouteOp::verify() {
   Operation *op = getOperation();
   RankedTensorType logits = tensorType(getLogits());
-  if (logits.getRank() != 2 || isDyn(logits.getDimSize(1)))
+  if (logits.getRank() != 2 || isDyn(logits.getDimSize(1)) ||
+      logits.getDimSize(1) < 1)
     return emitOpError()
-           << "logits must be [tokens, experts] with a static expert count, "
-              "got "
+           << "logits must be [tokens, experts] with a static, non-zero "
+              "expert count, got "
            << logits;
   int64_t numTokens = logits.getDimSize(0);
   int64_t numExperts = logits.getDimSize(1);
@@ -315,6 +319,7 @@ LogicalResult RouteOp::verify() {
                            << keptGroups * perGroup << ")";
     if (getGroupTopKOrDefault() > perGroup)
       return emitOpError() << "group_topk (" << getGroupTopKOrDefault()
+                           << (getGroupTopk() ? "" : ", the default")
                            << ") exceeds the experts per group (" << perGroup
                            << ")";
   }

@@ -1,0 +1,20 @@
+//===- Passes.h - moe-opt conversion passes ---------------------*- C++ -*-===//
+
+#ifndef MOE_CONVERSION_PASSES_H
+#define MOE_CONVERSION_PASSES_H
+
+#include "moe/Conversion/MoEToLinalg/MoEToLinalg.h"
+
+#include "mlir/Pass/Pass.h"
+
+namespace moe {
+
+#define GEN_PASS_DECL
+#include "moe/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "moe/Conversion/Passes.h.inc"
+
+} // namespace moe
+
+#endif // MOE_CONVERSION_PASSES_H

@@ -1,0 +1,46 @@
+//===- Pipelines.h - end-to-end moe-opt pipelines ---------------*- C++ -*-===//
+
+#ifndef MOE_PIPELINES_PIPELINES_H
+#define MOE_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class DialectRegistry;
+class OpPassManager;
+} // namespace mlir
+
+namespace moe {
+
+struct MoECPUPipelineOptions
+    : public mlir::PassPipelineOptions<MoECPUPipelineOptions> {
+  Option<bool> vectorize{
+      *this, "vectorize",
+      llvm::cl::desc("Tile and vectorize matmul-like linalg ops (otherwise "
+                     "every linalg op becomes scalar loops)"),
+      llvm::cl::init(true)};
+};
+
+/// The moe-dialect lowering that runs first in the CPU pipeline; the rest of
+/// the pipeline only sees func/linalg/tensor/scf/arith/math on tensors.
+/// Today it is empty: this is where moe-expand-experts and
+/// convert-moe-to-linalg go.
+void populateMoEFrontPasses(mlir::OpPassManager &pm);
+
+/// `--moe-cpu-pipeline`: tensors (func, linalg, tensor, scf, arith, math) to
+/// the LLVM dialect, ready for mlir::ExecutionEngine or mlir-translate. Public
+/// functions become C-callable entry points (see moe-prepare-entry-points):
+/// arguments are read-only, results are fresh buffers the caller frees.
+void buildMoECPUPipeline(mlir::OpPassManager &pm,
+                         const MoECPUPipelineOptions &options);
+
+/// Registers `--moe-cpu-pipeline` and the helper passes it uses.
+void registerMoEPipelines();
+
+/// Adds the dialects and external interface models (bufferization,
+/// deallocation, tiling, to-LLVM) that the CPU pipeline needs to a registry.
+void registerMoECPUPipelineDialects(mlir::DialectRegistry &registry);
+
+} // namespace moe
+
+#endif // MOE_PIPELINES_PIPELINES_H

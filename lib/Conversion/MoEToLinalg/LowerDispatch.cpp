@@ -1,0 +1,138 @@
+//===- LowerDispatch.cpp - moe.dispatch and moe.combine -> kernels/linalg -===//
+
+#include "Common.h"
+#include "Patterns.h"
+
+#include "moe/Dialect/MoE/IR/MoE.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace moe;
+using namespace moe::detail;
+
+namespace {
+
+struct DispatchLowering : OpRewritePattern<DispatchOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DispatchOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type rowType =
+        cast<RankedTensorType>(op.getInput().getType()).getElementType();
+    if (!rowType.isF32() && !rowType.isF16() && !rowType.isBF16() &&
+        !rowType.isF64())
+      return rewriter.notifyMatchFailure(op, "unsupported row element type");
+    std::string typeName;
+    llvm::raw_string_ostream os(typeName);
+    rowType.print(os);
+
+    Type i64 = rewriter.getI64Type();
+    Value x = castToDynamic(rewriter, loc, op.getInput());
+    Value indices = castToDynamic(
+        rewriter, loc, convertElements(rewriter, loc, op.getIndices(), i64));
+    std::string source = getDispatchKernels(rowType);
+    func::CallOp call;
+    if (op.getExpertChoice()) {
+      FailureOr<func::FuncOp> kernel = getOrInsertKernel(
+          rewriter, op, "__moe_dispatch_expert_choice_" + typeName, source);
+      if (failed(kernel))
+        return failure();
+      call =
+          func::CallOp::create(rewriter, loc, *kernel, ValueRange{x, indices});
+    } else {
+      FailureOr<func::FuncOp> kernel =
+          getOrInsertKernel(rewriter, op, "__moe_dispatch_" + typeName, source);
+      if (failed(kernel))
+        return failure();
+      Type f32 = rewriter.getF32Type();
+      Value weights;
+      if (Value w = op.getWeights())
+        weights = convertElements(rewriter, loc, w, f32);
+      else
+        weights = tensor::EmptyOp::create(rewriter, loc,
+                                          ArrayRef<int64_t>{0, 0}, f32);
+      Value numExperts =
+          arith::ConstantIndexOp::create(rewriter, loc, op.getNumExperts());
+      Value capacity = arith::ConstantOp::create(
+          rewriter, loc,
+          rewriter.getI64IntegerAttr(
+              op.getCapacity() ? int64_t(*op.getCapacity()) : -1));
+      Value byWeight = arith::ConstantOp::create(
+          rewriter, loc,
+          rewriter.getBoolAttr(op.getDropPolicy() == DropPolicy::ByWeight));
+      call = func::CallOp::create(
+          rewriter, loc, *kernel,
+          ValueRange{x, indices, numExperts, capacity, byWeight,
+                     castToDynamic(rewriter, loc, weights)});
+    }
+    SmallVector<Value> results;
+    for (auto [value, result] : llvm::zip(call.getResults(), op.getResults()))
+      results.push_back(convertTo(rewriter, loc, value,
+                                  cast<RankedTensorType>(result.getType())));
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+/// out[t, h] = sum_s weights[t, s] * rows[row_map[t, s], h] over the slots
+/// with row_map >= 0: a reduction over s whose body gathers the row element
+/// with tensor.extract.
+struct CombineLowering : OpRewritePattern<CombineOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(CombineOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Type elt = resultType.getElementType();
+    SmallVector<Value> sizes;
+    if (resultType.isDynamicDim(0))
+      sizes.push_back(dimValue(rewriter, loc, op.getRowMap(), 0));
+    if (resultType.isDynamicDim(1))
+      sizes.push_back(dimValue(rewriter, loc, op.getRows(), 1));
+    Value init = filledTensor(rewriter, loc, resultType, sizes);
+
+    MLIRContext *ctx = rewriter.getContext();
+    AffineExpr t = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),
+               s = getAffineDimExpr(2, ctx);
+    auto slotMap = AffineMap::get(3, 0, {t, s}, ctx);
+    auto outMap = AffineMap::get(3, 0, {t, h}, ctx);
+    Value rows = op.getRows();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType, ValueRange{op.getRowMap(), op.getWeights()},
+        init, ArrayRef<AffineMap>{slotMap, slotMap, outMap},
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value row = args[0];
+          Value zeroIdx = arith::ConstantOp::create(
+              b, l, b.getIntegerAttr(row.getType(), 0));
+          Value valid = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                              row, zeroIdx);
+          Value safe = arith::SelectOp::create(b, l, valid, row, zeroIdx);
+          Value r = arith::IndexCastOp::create(b, l, b.getIndexType(), safe);
+          Value hIdx = linalg::IndexOp::create(b, l, 1);
+          Value v = tensor::ExtractOp::create(b, l, rows, ValueRange{r, hIdx});
+          Value w = convertScalar(b, l, args[1], elt);
+          Value prod =
+              arith::MulFOp::create(b, l, convertScalar(b, l, v, elt), w);
+          Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elt));
+          Value term = arith::SelectOp::create(b, l, valid, prod, zero);
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, args[2], term).getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void moe::detail::populateDispatchLoweringPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<DispatchLowering, CombineLowering>(patterns.getContext());
+}

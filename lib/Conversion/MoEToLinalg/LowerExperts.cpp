@@ -1,0 +1,337 @@
+//===- LowerExperts.cpp - moe.grouped_matmul and moe.activation -> linalg -===//
+//
+// Sparse by construction: each group's matmul only reads its own rows
+// (offsets[e] .. offsets[e+1]), so an expert costs what is routed to it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+#include "Patterns.h"
+
+#include "moe/Dialect/MoE/IR/MoE.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace moe;
+using namespace moe::detail;
+
+namespace {
+
+/// Rows offsets[e] .. offsets[e+1] as (lo, count).
+std::pair<Value, Value> groupRows(OpBuilder &b, Location loc, Value offsets,
+                                  Value e) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value next = arith::AddIOp::create(b, loc, e, one);
+  Value lo = extractIndex(b, loc, offsets, e);
+  Value hi = extractIndex(b, loc, offsets, next);
+  return {lo, arith::SubIOp::create(b, loc, hi, lo)};
+}
+
+/// Static slice [offsets..][sizes..] with unit strides.
+Value slice(OpBuilder &b, Location loc, Value source,
+            ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes,
+            RankedTensorType resultType = {}) {
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  if (resultType)
+    return tensor::ExtractSliceOp::create(b, loc, resultType, source, offsets,
+                                          sizes, strides);
+  return tensor::ExtractSliceOp::create(b, loc, source, offsets, sizes,
+                                        strides);
+}
+
+Value insert(OpBuilder &b, Location loc, Value source, Value dest,
+             ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes) {
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(b, loc, source, dest, offsets, sizes,
+                                       strides);
+}
+
+struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(GroupedMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Type elt = resultType.getElementType();
+    SmallVector<Value> sizes;
+    if (resultType.isDynamicDim(0))
+      sizes.push_back(dimValue(rewriter, loc, op.getLhs(), 0));
+    Value acc = filledTensor(rewriter, loc, resultType, sizes);
+    bool transposed = op.getTransposeRhs();
+    Value offsets = op.getOffsets();
+    Value lhs = op.getLhs();
+    bool hasBias = !op.getBias().empty();
+
+    // One group: rows [lo, lo + n) of lhs times `w`, into result columns
+    // [0, width).
+    auto group = [&](OpBuilder &b, Location l, Value e, Value w, Value bias,
+                     Value into) {
+      auto wType = cast<RankedTensorType>(w.getType());
+      int64_t k = wType.getDimSize(transposed ? 1 : 0);
+      int64_t width = wType.getDimSize(transposed ? 0 : 1);
+      auto [lo, n] = groupRows(b, l, offsets, e);
+      Value a =
+          slice(b, l, lhs, {lo, b.getIndexAttr(0)}, {n, b.getIndexAttr(k)});
+      Value y = emitMatmul(b, l, a, w, transposed, bias, elt);
+      return insert(b, l, y, into, {lo, b.getIndexAttr(0)},
+                    {n, b.getIndexAttr(width)});
+    };
+
+    if (op.isStacked()) {
+      Value rhs = op.getRhs()[0];
+      auto rhsType = cast<RankedTensorType>(rhs.getType());
+      int64_t d1 = rhsType.getDimSize(1), d2 = rhsType.getDimSize(2);
+      auto wType = RankedTensorType::get({d1, d2}, rhsType.getElementType());
+      Value lb = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      Value ub =
+          arith::ConstantIndexOp::create(rewriter, loc, op.getNumGroups());
+      Value step = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      auto loop = scf::ForOp::create(
+          rewriter, loc, lb, ub, step, ValueRange{acc},
+          [&](OpBuilder &b, Location l, Value e, ValueRange iterArgs) {
+            Value w = slice(
+                b, l, rhs, {e, b.getIndexAttr(0), b.getIndexAttr(0)},
+                {b.getIndexAttr(1), b.getIndexAttr(d1), b.getIndexAttr(d2)},
+                wType);
+            Value bias;
+            if (hasBias) {
+              Value stackedBias = op.getBias()[0];
+              auto biasType = cast<RankedTensorType>(stackedBias.getType());
+              int64_t m = biasType.getDimSize(1);
+              bias =
+                  slice(b, l, stackedBias, {e, b.getIndexAttr(0)},
+                        {b.getIndexAttr(1), b.getIndexAttr(m)},
+                        RankedTensorType::get({m}, biasType.getElementType()));
+            }
+            scf::YieldOp::create(b, l, group(b, l, e, w, bias, iterArgs[0]));
+          });
+      rewriter.replaceOp(op, loop.getResult(0));
+      return success();
+    }
+
+    // Groups of different shapes: one matmul per group.
+    for (auto [e, w] : llvm::enumerate(op.getRhs())) {
+      Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
+      acc = group(rewriter, loc, index, w, hasBias ? op.getBias()[e] : Value(),
+                  acc);
+    }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+/// The activation's scalar math, shared by every layout.
+class ActivationEmitter {
+public:
+  ActivationEmitter(ActivationOp op, Type computeType)
+      : op(op), type(computeType) {}
+
+  /// act(g) * (u + beta) after clamping for gated layouts, act(z) otherwise;
+  /// `values` are the generic's block arguments (z, or g and u).
+  Value emit(OpBuilder &b, Location loc, ValueRange values) const {
+    Value z = convertScalar(b, loc, values[0], type);
+    if (!op.getGateLayout())
+      return apply(b, loc, z);
+    Value u = convertScalar(b, loc, values[1], type);
+    if (FloatAttr limit = op.getLimitAttr()) {
+      Value hi = constant(b, loc, limit.getValueAsDouble());
+      Value lo = constant(b, loc, -limit.getValueAsDouble());
+      z = arith::MinimumFOp::create(b, loc, z, hi);
+      u = arith::MaximumFOp::create(
+          b, loc, arith::MinimumFOp::create(b, loc, u, hi), lo);
+    }
+    if (FloatAttr beta = op.getBetaAttr())
+      u = arith::AddFOp::create(b, loc, u,
+                                constant(b, loc, beta.getValueAsDouble()));
+    return arith::MulFOp::create(b, loc, apply(b, loc, z), u);
+  }
+
+private:
+  Value constant(OpBuilder &b, Location loc, double v) const {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
+  }
+
+  static double attrOr(FloatAttr attr, double fallback) {
+    return attr ? attr.getValueAsDouble() : fallback;
+  }
+
+  Value sigmoid(OpBuilder &b, Location loc, Value z) const {
+    Value one = constant(b, loc, 1.0);
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, z));
+    return arith::DivFOp::create(b, loc, one,
+                                 arith::AddFOp::create(b, loc, one, e));
+  }
+
+  /// APA(z) = exp(-(1/lambda) * softplus(ln(lambda) - kappa z)), the stable
+  /// form of (lambda exp(-kappa z) + 1)^(-1/lambda); lambda >= 1e-4.
+  Value apa(OpBuilder &b, Location loc, Value z) const {
+    double kappa = attrOr(op.getKappaAttr(), 1.0);
+    double lambda = std::max(attrOr(op.getLambdaAttr(), 1.0), 1e-4);
+    Value y = arith::SubFOp::create(
+        b, loc, constant(b, loc, std::log(lambda)),
+        arith::MulFOp::create(b, loc, constant(b, loc, kappa), z));
+    // softplus(y) = max(y, 0) + log1p(exp(-|y|)).
+    Value pos = arith::MaximumFOp::create(b, loc, y, constant(b, loc, 0.0));
+    Value negAbs =
+        arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, y));
+    Value softplus = arith::AddFOp::create(
+        b, loc, pos,
+        math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs)));
+    return math::ExpOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, constant(b, loc, -1.0 / lambda),
+                              softplus));
+  }
+
+  Value apply(OpBuilder &b, Location loc, Value z) const {
+    switch (op.getActivation()) {
+    case Activation::Identity:
+      return z;
+    case Activation::Relu:
+      return arith::MaximumFOp::create(b, loc, z, constant(b, loc, 0.0));
+    case Activation::Gelu: {
+      Value scaled =
+          arith::MulFOp::create(b, loc, z, constant(b, loc, M_SQRT1_2));
+      Value cdf = arith::AddFOp::create(b, loc, constant(b, loc, 1.0),
+                                        math::ErfOp::create(b, loc, scaled));
+      return arith::MulFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, constant(b, loc, 0.5), z), cdf);
+    }
+    case Activation::GeluTanh: {
+      Value cube =
+          arith::MulFOp::create(b, loc, z, arith::MulFOp::create(b, loc, z, z));
+      Value inner = arith::AddFOp::create(
+          b, loc, z,
+          arith::MulFOp::create(b, loc, constant(b, loc, 0.044715), cube));
+      Value t = math::TanhOp::create(
+          b, loc,
+          arith::MulFOp::create(b, loc, constant(b, loc, std::sqrt(2.0 / M_PI)),
+                                inner));
+      Value cdf = arith::AddFOp::create(b, loc, constant(b, loc, 1.0), t);
+      return arith::MulFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, constant(b, loc, 0.5), z), cdf);
+    }
+    case Activation::Silu: {
+      Value scaled = z;
+      if (FloatAttr alpha = op.getAlphaAttr())
+        scaled = arith::MulFOp::create(
+            b, loc, z, constant(b, loc, alpha.getValueAsDouble()));
+      return arith::MulFOp::create(b, loc, z, sigmoid(b, loc, scaled));
+    }
+    case Activation::Apa:
+      return apa(b, loc, z);
+    case Activation::Aglu:
+      return arith::MulFOp::create(b, loc, z, apa(b, loc, z));
+    }
+    llvm_unreachable("unknown activation");
+  }
+
+  mutable ActivationOp op;
+  Type type;
+};
+
+struct ActivationLowering : OpRewritePattern<ActivationOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ActivationOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    if (resultType.isDynamicDim(1) || inputType.isDynamicDim(1))
+      return rewriter.notifyMatchFailure(op, "needs static widths");
+    Type elt = resultType.getElementType();
+    // Half-precision activations are computed in f32.
+    Type computeType =
+        elt.getIntOrFloatBitWidth() < 32 ? Type(rewriter.getF32Type()) : elt;
+    ActivationEmitter emitter(op, computeType);
+    std::optional<GateLayout> layout = op.getGateLayout();
+
+    // Activation of `input` (and `up`) rows into a [rows, width] tensor.
+    auto activate = [&](OpBuilder &b, Location l, Value input, Value up,
+                        int64_t width) {
+      MLIRContext *ctx = b.getContext();
+      AffineExpr r = getAffineDimExpr(0, ctx), i = getAffineDimExpr(1, ctx);
+      AffineMap id = AffineMap::get(2, 0, {r, i}, ctx);
+      SmallVector<Value> inputs = {input};
+      SmallVector<AffineMap> maps = {id};
+      if (layout == GateLayout::Separate) {
+        inputs.push_back(up);
+        maps.push_back(id);
+      } else if (layout == GateLayout::Interleaved) {
+        inputs = {input, input};
+        maps = {AffineMap::get(2, 0, {r, i * 2}, ctx),
+                AffineMap::get(2, 0, {r, i * 2 + 1}, ctx)};
+      } else if (layout == GateLayout::Concatenated) {
+        // Two column slices rather than one input read at (r, i) and
+        // (r, i + width): linalg takes loop bounds from the first operand
+        // with a plain dim, which would be the full, twice as wide input.
+        Value rows = dimValue(b, l, input, 0);
+        inputs = {slice(b, l, input, {b.getIndexAttr(0), b.getIndexAttr(0)},
+                        {rows, b.getIndexAttr(width)}),
+                  slice(b, l, input, {b.getIndexAttr(0), b.getIndexAttr(width)},
+                        {rows, b.getIndexAttr(width)})};
+        maps = {id, id};
+      }
+      maps.push_back(id);
+      auto outType = RankedTensorType::get({ShapedType::kDynamic, width}, elt);
+      Value empty =
+          tensor::EmptyOp::create(b, l, outType, dimValue(b, l, input, 0));
+      return linalg::GenericOp::create(
+                 b, l, outType, inputs, empty, maps,
+                 SmallVector<utils::IteratorType>(
+                     2, utils::IteratorType::parallel),
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value v = emitter.emit(nb, nl, args.drop_back());
+                   linalg::YieldOp::create(nb, nl,
+                                           convertScalar(nb, nl, v, elt));
+                 })
+          .getResult(0);
+    };
+
+    std::optional<ArrayRef<int64_t>> widths = op.getWidths();
+    if (!widths) {
+      Value y = activate(rewriter, loc, op.getInput(), op.getUp(),
+                         resultType.getDimSize(1));
+      rewriter.replaceOpWithNewOp<tensor::CastOp>(op, resultType, y);
+      return success();
+    }
+
+    // Heterogeneous groups: each group reads its own columns.
+    int64_t factor = layout && *layout != GateLayout::Separate ? 2 : 1;
+    SmallVector<Value> sizes;
+    if (resultType.isDynamicDim(0))
+      sizes.push_back(dimValue(rewriter, loc, op.getInput(), 0));
+    Value acc = filledTensor(rewriter, loc, resultType, sizes);
+    for (auto [e, width] : llvm::enumerate(*widths)) {
+      Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
+      auto [lo, n] = groupRows(rewriter, loc, op.getOffsets(), index);
+      SmallVector<OpFoldResult> at = {lo, rewriter.getIndexAttr(0)};
+      SmallVector<OpFoldResult> inSize = {
+          n, rewriter.getIndexAttr(width * factor)};
+      Value in = slice(rewriter, loc, op.getInput(), at, inSize);
+      Value up =
+          op.getUp() ? slice(rewriter, loc, op.getUp(), at, inSize) : Value();
+      Value y = activate(rewriter, loc, in, up, width);
+      acc =
+          insert(rewriter, loc, y, acc, at, {n, rewriter.getIndexAttr(width)});
+    }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+} // namespace
+
+void moe::detail::populateExpertLoweringPatterns(RewritePatternSet &patterns) {
+  patterns.add<GroupedMatmulLowering, ActivationLowering>(
+      patterns.getContext());
+}

@@ -1,0 +1,23 @@
+//===- Patterns.h - the moe -> linalg pattern groups ------------*- C++ -*-===//
+
+#ifndef MOE_LIB_CONVERSION_MOETOLINALG_PATTERNS_H
+#define MOE_LIB_CONVERSION_MOETOLINALG_PATTERNS_H
+
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
+
+namespace moe {
+namespace detail {
+
+/// moe.gate and moe.route.
+void populateRoutingLoweringPatterns(mlir::RewritePatternSet &patterns);
+/// moe.dispatch and moe.combine.
+void populateDispatchLoweringPatterns(mlir::RewritePatternSet &patterns);
+/// moe.grouped_matmul and moe.activation.
+void populateExpertLoweringPatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace detail
+} // namespace moe
+
+#endif // MOE_LIB_CONVERSION_MOETOLINALG_PATTERNS_H

@@ -1,0 +1,139 @@
+//===- CPUPipeline.cpp - tensors to the LLVM dialect for the CPU ----------===//
+//
+// One path from value-semantics IR to LLVM: bufferize once over the whole
+// module (function boundaries included, so dynamic shapes flow through calls),
+// let the ownership-based deallocation pipeline free every temporary, then
+// lower loops and memrefs to LLVM. The order of the LLVM conversions follows
+// upstream's test-lower-to-llvm: everything that produces affine/arith/scf
+// (vector-to-scf, linalg-to-loops, expand-strided-metadata) runs before the
+// passes that remove those dialects.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/Passes.h"
+#include "moe/Pipelines/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void moe::populateMoEFrontPasses(OpPassManager &pm) {
+  // moe ops become linalg/tensor/scf plus calls of the routing and dispatch
+  // kernels; inlining the kernels lets canonicalization fold the branches the
+  // ops' attributes rule out. Everything after this point only sees upstream
+  // dialects on tensors.
+  pm.addPass(createConvertMoEToLinalg());
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+}
+
+/// Tensor-level clean-up and (optionally) codegen of the matmul-like ops.
+static void addTensorPasses(OpPassManager &pm,
+                            const moe::MoECPUPipelineOptions &options) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  if (options.vectorize) {
+    pm.addNestedPass<func::FuncOp>(moe::createMoETileAndVectorize());
+    // Masked transfers become transfers with a mask operand while still on
+    // tensors: bufferization does not keep a vector.mask body to one op.
+    pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMaskPass());
+    pm.addPass(createCanonicalizerPass());
+  }
+}
+
+static void addBufferizationPasses(OpPassManager &pm) {
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  // Identity layouts at the boundary: a runner passes and receives plain
+  // row-major buffers; a result that is a strided view is copied instead.
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  bufferize.allowReturnAllocsFromLoops = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  // Ownership-based deallocation frees every temporary and clones any result
+  // the function does not own (an argument, a constant global), so each
+  // returned buffer is a fresh allocation that belongs to the caller.
+  bufferization::buildBufferDeallocationPipeline(pm);
+  // The clones that deallocation inserted become memref.alloc + memref.copy.
+  pm.addPass(createConvertBufferizationToMemRefPass());
+}
+
+static void addLoopPasses(OpPassManager &pm) {
+  // n-D transfers unroll into 1-D ones, which LLVM has masked loads for.
+  pm.addPass(createConvertVectorToSCFPass(
+      VectorTransferToSCFOptions().enableFullUnroll().setTargetRank(1)));
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+static void addLLVMConversionPasses(OpPassManager &pm) {
+  // No bf16 arithmetic on the host and no __truncsfbf2 in Debian's libgcc:
+  // compute bf16 in f32 and expand the conversions into integer ops.
+  math::MathExtendToSupportedTypesOptions mathExtend;
+  pm.addPass(math::createMathExtendToSupportedTypes(mathExtend));
+  arith::ArithEmulateUnsupportedFloatsOptions emulate;
+  emulate.sourceTypeStrs = {"bf16"};
+  emulate.targetTypeStr = "f32";
+  pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  // A register tile of outer products (broadcast + FMA per K step) instead
+  // of one horizontal reduction per output element.
+  vectorToLLVM.vectorContractLowering =
+      vector::VectorContractLowering::OuterProduct;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  pm.addNestedPass<func::FuncOp>(createConvertMathToLLVMPass());
+  // What LLVM has no intrinsic for (erf, tanh, ...) becomes a libm call.
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void moe::buildMoECPUPipeline(OpPassManager &pm,
+                              const MoECPUPipelineOptions &options) {
+  populateMoEFrontPasses(pm);
+  pm.addPass(createMoEPrepareEntryPoints());
+  addTensorPasses(pm, options);
+  addBufferizationPasses(pm);
+  addLoopPasses(pm);
+  addLLVMConversionPasses(pm);
+}
+
+void moe::registerMoEPipelines() {
+  registerMoEPipelinesPasses();
+  PassPipelineRegistration<MoECPUPipelineOptions>(
+      "moe-cpu-pipeline",
+      "Lower func/linalg/tensor/scf/arith/math on tensors to the LLVM "
+      "dialect for the CPU (C-callable entry points, see moe-run)",
+      buildMoECPUPipeline);
+}

@@ -1,0 +1,79 @@
+// RUN: moe-opt %s --convert-moe-to-linalg -split-input-file | FileCheck %s
+
+// Stacked experts: a loop over experts, each matmul reading only its rows
+// offsets[e] .. offsets[e+1] and its expert's weight slice.
+// CHECK-LABEL: func.func @stacked_gated
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x32xf32>)
+// CHECK:   %[[W:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 16, 32] [1, 1, 1] : tensor<4x16x32xf32> to tensor<16x32xf32>
+// CHECK:   %[[LO:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK:   %[[HI:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK:   %[[N:.*]] = arith.subi %[[HI]], %[[LO]] : index
+// CHECK:   %[[A:.*]] = tensor.extract_slice %{{.*}}[%[[LO]], 0] [%[[N]], 16] [1, 1]
+// CHECK:   %[[Y:.*]] = linalg.generic {{.*}} ins(%[[A]], %[[W]] : tensor<?x16xf32>, tensor<16x32xf32>)
+// CHECK:   tensor.insert_slice %[[Y]] into %[[ACC]][%[[LO]], 0] [%[[N]], 32] [1, 1]
+// The separate-layout SwiGLU: silu(g) * u, element-wise.
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x32xf32>, tensor<?x32xf32>)
+// CHECK:   math.exp
+// CHECK:   arith.mulf
+// CHECK-NOT: moe.
+func.func @stacked_gated(%rows: tensor<?x16xf32>, %off: tensor<5xi64>,
+    %wg: tensor<4x16x32xf32>, %wu: tensor<4x16x32xf32>, %wd: tensor<4x32x16xf32>)
+    -> tensor<?x16xf32> {
+  %y = moe.experts %rows, %off weights(%wg, %wu, %wd)
+      {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>}
+      : (tensor<?x16xf32>, tensor<5xi64>, tensor<4x16x32xf32>, tensor<4x16x32xf32>,
+         tensor<4x32x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Transposed weights read w[j, k]; the stacked bias of expert e initializes
+// its output slice.
+// CHECK-DAG: #[[WT:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-LABEL: func.func @transposed_bias
+// CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 6] [1, 1] : tensor<2x6xf32> to tensor<6xf32>
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<6xf32>)
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[WT]], #{{.*}}], {{.*}} outs(%[[INIT]] : tensor<?x6xf32>)
+func.func @transposed_bias(%a: tensor<5x4xf32>, %off: tensor<3xi64>,
+                           %w: tensor<2x6x4xf32>, %b: tensor<2x6xf32>) -> tensor<5x6xf32> {
+  %y = moe.grouped_matmul %a, %w offsets(%off) bias(%b) {transpose_rhs}
+      : (tensor<5x4xf32>, tensor<2x6x4xf32>, tensor<3xi64>, tensor<2x6xf32>) -> tensor<5x6xf32>
+  return %y : tensor<5x6xf32>
+}
+
+// -----
+
+// Heterogeneous groups are unrolled: each reads its own columns, writes its
+// own width, and the interleaved gate/up maps are (r, 2i) and (r, 2i + 1).
+// CHECK-DAG: #[[EVEN:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2)>
+// CHECK-DAG: #[[ODD:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2 + 1)>
+// CHECK-LABEL: func.func @heterogeneous_activation
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 4] [1, 1] : tensor<?x8xf32> to tensor<?x4xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[EVEN]], #[[ODD]], #{{.*}}]{{.*}} outs(%{{.*}} : tensor<?x2xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0] [%{{.*}}, 2] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 8] [1, 1] : tensor<?x8xf32> to tensor<?x8xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[EVEN]], #[[ODD]], #{{.*}}]{{.*}} outs(%{{.*}} : tensor<?x4xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0] [%{{.*}}, 4] [1, 1]
+func.func @heterogeneous_activation(%h: tensor<?x8xf32>, %off: tensor<3xi32>) -> tensor<?x4xf32> {
+  %a = moe.activation %h offsets(%off)
+      {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<interleaved>,
+       widths = array<i64: 2, 4>, alpha = 1.702 : f64, beta = 1.0 : f64, limit = 7.0 : f64}
+      : (tensor<?x8xf32>, tensor<3xi32>) -> tensor<?x4xf32>
+  return %a : tensor<?x4xf32>
+}
+
+// -----
+
+// APA in its stable form: exp(-(1/lambda) softplus(ln lambda - kappa z)).
+// CHECK-LABEL: func.func @apa_bf16
+// CHECK: linalg.generic
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// CHECK:   math.log1p
+// CHECK:   math.exp
+// CHECK:   arith.truncf %{{.*}} : f32 to bf16
+func.func @apa_bf16(%h: tensor<3x4xbf16>) -> tensor<3x4xbf16> {
+  %a = moe.activation %h {activation = #moe.activation<apa>, kappa = 0.5 : f64, lambda = 2.0 : f64}
+      : (tensor<3x4xbf16>) -> tensor<3x4xbf16>
+  return %a : tensor<3x4xbf16>
+}

@@ -1,0 +1,97 @@
+// RUN: moe-opt %s --convert-moe-to-linalg -split-input-file | FileCheck %s
+
+// The router is one contraction, initialized with the bias when there is one.
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[WT:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @gate_transposed_with_bias
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<8xf32>) outs(%{{.*}} : tensor<?x8xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[WT]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x16xbf16>, tensor<16x8xbf16>) outs(%[[INIT]] : tensor<?x8xf32>)
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK-NOT: moe.gate
+func.func @gate_transposed_with_bias(%x: tensor<?x16xbf16>, %w: tensor<16x8xbf16>,
+                                     %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  %l = moe.gate %x, %w, %b {weight_transposed}
+      : (tensor<?x16xbf16>, tensor<16x8xbf16>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %l : tensor<?x8xf32>
+}
+
+// -----
+
+// DeepSeek-V3 routing becomes one call of the routing kernel whose constant
+// operands spell the attributes: sigmoid (1), k = 8, renormalize, epsilon,
+// scaling 2.5, 8 groups keep 4, group score of 2, no top-p; the selection
+// bias and an all-true mask are passed as tensors.
+// CHECK-LABEL: func.func @deepseek_v3
+// CHECK-DAG: %[[SIGMOID:.*]] = arith.constant 1 : i32
+// CHECK-DAG: %[[K:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[TRUE:.*]] = arith.constant true
+// CHECK-DAG: %[[EPS:.*]] = arith.constant 9.99999968E-21 : f32
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e+00 : f32
+// CHECK-DAG: %[[G:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[TG:.*]] = arith.constant 4 : index
+// CHECK-DAG: %[[GT:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[FALSE:.*]] = arith.constant false
+// CHECK-DAG: %[[MASK:.*]] = arith.constant dense<true> : tensor<64xi1>
+// CHECK: %[[R:.*]]:2 = call @__moe_route(%{{.*}}, %{{.*}}, %{{.*}}, %[[SIGMOID]], %[[K]], %[[TRUE]], %[[EPS]], %[[SCALE]], %[[G]], %[[TG]], %[[GT]], %[[FALSE]], %{{.*}})
+// CHECK: tensor.cast %[[R]]#0 : tensor<?x?xf32> to tensor<?x8xf32>
+// CHECK: %[[I32:.*]] = linalg.generic
+// CHECK: arith.trunci %{{.*}} : i64 to i32
+// CHECK: tensor.cast %[[I32]] : tensor<?x?xi32> to tensor<?x8xi32>
+// The kernels are inserted once, privately.
+// CHECK: func.func private @__moe_argmax
+// CHECK: func.func private @__moe_scores
+// CHECK: func.func private @__moe_route(
+func.func @deepseek_v3(%l: tensor<?x64xf32>, %b: tensor<64xf32>)
+    -> (tensor<?x8xf32>, tensor<?x8xi32>) {
+  %w, %i = moe.route <token_choice> <sigmoid> %l bias(%b : tensor<64xf32>)
+      {k = 8, renormalize, epsilon = 1.0e-20 : f64, scaling_factor = 2.5 : f64,
+       num_groups = 8, topk_groups = 4}
+      : tensor<?x64xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+  return %w, %i : tensor<?x8xf32>, tensor<?x8xi32>
+}
+
+// -----
+
+// Top-p passes the mode and p; the mask carries pruned experts.
+// CHECK-LABEL: func.func @top_p_masked
+// CHECK-DAG: %[[MASK:.*]] = arith.constant dense<[true, false, true, true]> : tensor<4xi1>
+// CHECK-DAG: %[[P:.*]] = arith.constant 4.000000e-01 : f32
+// CHECK: call @__moe_route({{.*}}, %[[P]])
+func.func @top_p_masked(%l: tensor<5x4xf16>) -> (tensor<5x3xf16>, tensor<5x3xi64>) {
+  %w, %i = moe.route <top_p> <softmax> %l
+      {k = 3, top_p = 0.4 : f64, expert_mask = array<i1: true, false, true, true>}
+      : tensor<5x4xf16> -> tensor<5x3xf16>, tensor<5x3xi64>
+  return %w, %i : tensor<5x3xf16>, tensor<5x3xi64>
+}
+
+// -----
+
+// Expert choice with a static token count: the capacity is a constant,
+// ceil(10 * 2 / 4) = 5.
+// CHECK-LABEL: func.func @expert_choice_static
+// CHECK: %[[C:.*]] = arith.constant 5 : index
+// CHECK: call @__moe_route_expert_choice(%{{.*}}, %{{.*}}, %[[C]])
+func.func @expert_choice_static(%l: tensor<10x4xf32>) -> (tensor<10x4xf32>, tensor<4x5xi64>) {
+  %w, %i = moe.route <expert_choice> <softmax> %l {capacity_factor = 2.0 : f64}
+      : tensor<10x4xf32> -> tensor<10x4xf32>, tensor<4x5xi64>
+  return %w, %i : tensor<10x4xf32>, tensor<4x5xi64>
+}
+
+// -----
+
+// With a dynamic token count the capacity is computed at run time, in f64
+// like RouteOp::getExpertCapacity.
+// CHECK-LABEL: func.func @expert_choice_dynamic
+// CHECK: arith.uitofp %{{.*}} : i64 to f64
+// CHECK: math.ceil %{{.*}} : f64
+// CHECK: arith.minimumf
+// CHECK: arith.maximumf
+// CHECK: arith.fptoui
+// CHECK: arith.minui
+// CHECK: call @__moe_route_expert_choice
+func.func @expert_choice_dynamic(%l: tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<4x?xi64>) {
+  %w, %i = moe.route <expert_choice> <sigmoid> %l {capacity_factor = 2.0 : f64}
+      : tensor<?x4xf32> -> tensor<?x4xf32>, tensor<4x?xi64>
+  return %w, %i : tensor<?x4xf32>, tensor<4x?xi64>
+}

@@ -1,0 +1,43 @@
+// RUN: moe-opt %s --moe-tile-and-vectorize --canonicalize | FileCheck %s
+// RUN: moe-opt %s --moe-tile-and-vectorize="tile-sizes=4,16,8" --canonicalize \
+// RUN:   | FileCheck %s --check-prefix=SIZES
+
+// The token dimension is dynamic: its loop is peeled, full 8-row tiles become
+// a vector.contract, the last partial tile stays a (scalar) linalg.matmul.
+// CHECK-LABEL: func.func @dynamic_m(
+// CHECK: %[[FULL:.*]] = scf.for
+// CHECK:   scf.for
+// CHECK:     vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
+// CHECK:     vector.contract {{.*}} : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[FULL]])
+// CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8x32xf32>)
+// CHECK-NOT: vector.mask
+
+// SIZES-LABEL: func.func @dynamic_m(
+// SIZES: vector.contract {{.*}} : vector<4x8xf32>, vector<8x16xf32> into vector<4x16xf32>
+func.func @dynamic_m(%a: tensor<?x16xf32>, %b: tensor<16x64xf32>,
+                     %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<?x16xf32>, tensor<16x64xf32>)
+                     outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// A dimension shorter than its tile is tiled at its own size; batch_matmul
+// gets a batch tile of 1.
+// CHECK-LABEL: func.func @batch_small_n(
+// CHECK: vector.contract {{.*}} : vector<1x8x8xf32>, vector<1x8x12xf32> into vector<1x8x12xf32>
+func.func @batch_small_n(%a: tensor<4x8x8xf32>, %b: tensor<4x8x12xf32>,
+                         %c: tensor<4x8x12xf32>) -> tensor<4x8x12xf32> {
+  %r = linalg.batch_matmul ins(%a, %b : tensor<4x8x8xf32>, tensor<4x8x12xf32>)
+                           outs(%c : tensor<4x8x12xf32>) -> tensor<4x8x12xf32>
+  return %r : tensor<4x8x12xf32>
+}
+
+// Other linalg ops are not touched.
+// CHECK-LABEL: func.func @elementwise(
+// CHECK-NOT: scf.for
+// CHECK: linalg.add
+func.func @elementwise(%a: tensor<?xf32>) -> tensor<?xf32> {
+  %r = linalg.add ins(%a, %a : tensor<?xf32>, tensor<?xf32>) outs(%a : tensor<?xf32>) -> tensor<?xf32>
+  return %r : tensor<?xf32>
+}

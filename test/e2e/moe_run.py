@@ -1,0 +1,34 @@
+"""Runs build/bin/moe-run on an MLIR function with numpy inputs."""
+
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+BUILD_DIR = os.environ.get(
+    "MOE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+MOE_RUN = os.path.join(BUILD_DIR, "bin", "moe-run")
+
+
+def run_mlir(source, inputs, num_outputs=1, function=None, extra_args=()):
+    """Writes `source` and `inputs` to a temporary folder, runs moe-run and
+    returns the outputs as numpy arrays."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "model.mlir")
+        with open(model, "w") as f:
+            f.write(source)
+        args = [MOE_RUN, model]
+        if function:
+            args.append(f"--function={function}")
+        for i, value in enumerate(inputs):
+            path = os.path.join(tmp, f"in{i}.npy")
+            np.save(path, value)
+            args.append(f"--input=@{path}")
+        outputs = [os.path.join(tmp, f"out{i}.npy") for i in range(num_outputs)]
+        args += [f"--output=@{p}" for p in outputs]
+        args += list(extra_args)
+        result = subprocess.run(args, capture_output=True, text=True, timeout=int(os.environ.get("MOE_RUN_TIMEOUT", "600")))
+        if result.returncode != 0:
+            raise RuntimeError(f"moe-run failed ({result.returncode}):\n{result.stderr}")
+        return [np.load(p) for p in outputs]

@@ -1,0 +1,255 @@
+//===- moe-run.cpp - JIT-compile and run a moe-opt module on the CPU ------===//
+//
+//   moe-run MODEL.mlir|MODEL.mlirbc --input=@x.npy [--input=@y.npy ...]
+//           [--output=@out0.npy ...] [--function=NAME]
+//           [--benchmark-repetitions=N]
+//
+// Inputs and outputs follow the function's argument and result order, as in
+// iree-run-module. A module that is not yet in the LLVM dialect goes through
+// --moe-cpu-pipeline in process; the LLVM dialect is then JIT-compiled at -O3
+// with mlir::ExecutionEngine. Every user error (bad flags, files, shapes,
+// dtypes) is reported on stderr with exit code 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MemRefABI.h"
+#include "Npy.h"
+#include "Signature.h"
+
+#include "moe/InitAll.h"
+#include "moe/Pipelines/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/WithColor.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace llvm;
+namespace npy = moe::npy;
+namespace run = moe::run;
+
+namespace {
+namespace opts {
+cl::OptionCategory category("moe-run options");
+cl::opt<std::string> model(cl::Positional,
+                           cl::desc("<model.mlir|model.mlirbc>"), cl::Required,
+                           cl::cat(category));
+cl::list<std::string> inputs("input",
+                             cl::desc("@FILE.npy for the next argument, in the "
+                                      "function's argument order"),
+                             cl::value_desc("@file.npy"), cl::cat(category));
+cl::list<std::string> outputs("output",
+                              cl::desc("@FILE.npy for the next result, in the "
+                                       "function's result order; results "
+                                       "without one are summarized on stdout"),
+                              cl::value_desc("@file.npy"), cl::cat(category));
+cl::opt<std::string> function("function",
+                              cl::desc("Function to call (default: the only "
+                                       "public one, else @main_graph, else "
+                                       "the first)"),
+                              cl::cat(category));
+cl::opt<unsigned> repetitions(
+    "benchmark-repetitions",
+    cl::desc("After the first (warm-up) call, time N more calls and print "
+             "the median and minimum latency"),
+    cl::init(0), cl::cat(category));
+cl::opt<bool> vectorize("vectorize",
+                        cl::desc("Tile and vectorize matmuls when lowering "
+                                 "(the pipeline's vectorize option)"),
+                        cl::init(true), cl::cat(category));
+cl::list<std::string>
+    sharedLibs("shared-libs", cl::desc("Extra libraries for the JIT to load"),
+               cl::CommaSeparated, cl::cat(category));
+} // namespace opts
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), "moe-run") << message << "\n";
+  return 1;
+}
+
+int fail(Error err) { return fail(toString(std::move(err))); }
+
+/// "@x.npy" -> "x.npy"; iree-run-module's other --input forms are not (yet)
+/// supported.
+Expected<std::string> fileOf(StringRef flag, StringRef value, unsigned index) {
+  if (!value.starts_with("@") || value.size() == 1)
+    return createStringError(
+        inconvertibleErrorCode(),
+        formatv("--{0}={1} (#{2}): expected @FILE.npy", flag, value, index));
+  return value.drop_front().str();
+}
+
+bool isLowered(ModuleOp module) {
+  WalkResult walk = module.getBody()->walk([](Operation *op) {
+    return isa<LLVM::LLVMDialect>(op->getDialect()) ? WalkResult::advance()
+                                                    : WalkResult::interrupt();
+  });
+  return !walk.wasInterrupted();
+}
+
+/// "3x4 float32 ('<f4')", for results that have no --output.
+std::string summarize(const npy::Array &array) {
+  std::string shape = array.shape.empty() ? "scalar" : "";
+  for (auto [i, d] : llvm::enumerate(array.shape))
+    shape += (i ? "x" : "") + std::to_string(d);
+  return shape + " " + run::describeDescr(array.descr);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "moe-run: run a moe-opt module on the CPU\n");
+
+  // Read and check every input before compiling: a typo in a file name
+  // should not cost a JIT compile.
+  SmallVector<npy::Array> inputs;
+  SmallVector<std::string> inputFiles;
+  for (auto [i, flag] : llvm::enumerate(opts::inputs)) {
+    Expected<std::string> file = fileOf("input", flag, i);
+    if (!file)
+      return fail(file.takeError());
+    Expected<npy::Array> array = npy::read(*file);
+    if (!array)
+      return fail(formatv("input {0}: {1}", i, toString(array.takeError())));
+    inputs.push_back(std::move(*array));
+    inputFiles.push_back(*file);
+  }
+  SmallVector<std::string> outputFiles;
+  for (auto [i, flag] : llvm::enumerate(opts::outputs)) {
+    Expected<std::string> file = fileOf("output", flag, i);
+    if (!file)
+      return fail(file.takeError());
+    outputFiles.push_back(*file);
+  }
+
+  DialectRegistry registry;
+  moe::registerAllDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  std::string openError;
+  std::unique_ptr<MemoryBuffer> file = openInputFile(opts::model, &openError);
+  if (!file)
+    return fail("'" + opts::model + "': " + openError);
+  sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse '" + opts::model + "'");
+
+  if (!isLowered(*module)) {
+    mlir::PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    moe::MoECPUPipelineOptions pipeline;
+    pipeline.vectorize = opts::vectorize;
+    moe::buildMoECPUPipeline(pm, pipeline);
+    if (failed(pm.run(*module)))
+      return fail("lowering '" + opts::model +
+                  "' with --moe-cpu-pipeline failed");
+  }
+
+  Expected<run::EntryPoint> entry =
+      run::selectEntryPoint(*module, opts::function);
+  if (!entry)
+    return fail(entry.takeError());
+  if (inputs.size() != entry->inputs.size()) {
+    std::string expected;
+    raw_string_ostream os(expected);
+    for (auto [i, spec] : llvm::enumerate(entry->inputs))
+      os << "\n  argument " << i << ": " << spec.type;
+    return fail(formatv("@{0} takes {1} input(s) but {2} --input flag(s) "
+                        "were given; expected, in order:{3}",
+                        entry->name, entry->inputs.size(), inputs.size(),
+                        expected));
+  }
+  if (outputFiles.size() > entry->results.size())
+    return fail(formatv("@{0} has {1} result(s) but {2} --output flag(s) "
+                        "were given",
+                        entry->name, entry->results.size(),
+                        outputFiles.size()));
+  for (auto [i, input] : llvm::enumerate(inputs))
+    if (Error err = run::checkInput(*entry, i, inputFiles[i], input))
+      return fail(std::move(err));
+
+  // The signature attribute has served its purpose; LLVM IR has no use for
+  // it.
+  module->walk([](LLVM::LLVMFuncOp func) {
+    func->removeAttr(moe::kEntrySignatureAttrName);
+  });
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  SmallVector<StringRef> libs = {MOE_MLIR_C_RUNNER_UTILS};
+  for (const std::string &lib : opts::sharedLibs)
+    libs.push_back(lib);
+  ExecutionEngineOptions engineOptions;
+  auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
+                                               /*sizeLevel=*/0,
+                                               /*targetMachine=*/nullptr);
+  engineOptions.transformer = transformer;
+  engineOptions.jitCodeGenOptLevel = CodeGenOptLevel::Aggressive;
+  engineOptions.sharedLibPaths = libs;
+  Expected<std::unique_ptr<mlir::ExecutionEngine>> engine =
+      mlir::ExecutionEngine::create(*module, engineOptions);
+  if (!engine)
+    return fail("JIT compilation failed: " + toString(engine.takeError()));
+
+  SmallVector<npy::Array> results;
+  if (Error err = run::invoke(**engine, *entry, inputs, &results))
+    return fail(std::move(err));
+  for (auto [j, result] : llvm::enumerate(results)) {
+    if (j < outputFiles.size()) {
+      if (Error err = npy::write(outputFiles[j], result.descr, result.shape,
+                                 result.data.data(), result.data.size()))
+        return fail(formatv("output {0}: {1}", j, toString(std::move(err))));
+    } else {
+      outs() << formatv("result[{0}]: {1}\n", j, summarize(result));
+    }
+  }
+
+  if (opts::repetitions > 0) {
+    SmallVector<double> times;
+    for (unsigned r = 0; r < opts::repetitions; ++r) {
+      double seconds = 0;
+      if (Error err = run::invoke(**engine, *entry, inputs, nullptr, &seconds))
+        return fail(std::move(err));
+      times.push_back(seconds * 1e3);
+    }
+    llvm::sort(times);
+    size_t n = times.size();
+    double median =
+        n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    outs() << formatv("benchmark: @{0} repetitions={1} median_ms={2:f6} "
+                      "min_ms={3:f6}\n",
+                      entry->name, n, median, times.front());
+  }
+  return 0;
+}
