@@ -33,4 +33,30 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
+  let summary = "Recognize MoE layers in imported ONNX graphs and raise them to moe ops";
+  let description = [{
+    Replaces every recognized MoE layer of an imported ONNX graph (`onnx`
+    dialect) with `moe.route`, `moe.dispatch`, `moe.experts` and
+    `moe.combine` computing the same function; everything else stays as it
+    is. Recognized today: onnxruntime's `com.microsoft.MoE` (softmax top-k
+    routing with optional renormalization, relu / gelu / silu / identity /
+    SwiGLU experts with interleaved, concatenated or separate gate and up
+    projections, clamped SwiGLU, optional biases), with both weight layouts:
+    `[E, out, in]` (current onnxruntime) and `[E, in, out]` (older models),
+    told apart by the hidden size.
+
+    With `remarks`, every decision (the weight layout assumed) and every
+    near miss (a node that looks like an MoE layer but is not raised, and
+    why) is reported as a remark on the node.
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Explain raised layers and near misses with remarks">
+  ];
+  let dependentDialects = [
+    "moe::MoEDialect", "mlir::tensor::TensorDialect", "mlir::arith::ArithDialect"
+  ];
+}
+
 #endif // MOE_CONVERSION_PASSES_TD

@@ -6,6 +6,7 @@
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
 #include "moe/Dialect/ONNX/IR/ONNX.h"
+#include "moe/Dialect/ONNX/Transforms/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -31,5 +32,6 @@ void moe::registerAllPasses() {
   mlir::registerTransformsPasses();
   moe::registerMoEPasses();
   moe::registerMoEConversionPasses();
+  moe::onnx::registerONNXPasses();
   moe::registerMoEPipelines();
 }

@@ -23,7 +23,6 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
-#include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -47,9 +46,6 @@ static void addTensorPasses(OpPassManager &pm,
   pm.addPass(createCSEPass());
   if (options.vectorize) {
     pm.addNestedPass<func::FuncOp>(moe::createMoETileAndVectorize());
-    // Masked transfers become transfers with a mask operand while still on
-    // tensors: bufferization does not keep a vector.mask body to one op.
-    pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMaskPass());
     pm.addPass(createCanonicalizerPass());
   }
 }

@@ -3,9 +3,10 @@
 // The matmuls carry nearly all of an MoE layer's flops; scalar loops from
 // convert-linalg-to-loops leave most of the machine idle. Each matmul is tiled
 // to a fixed register tile, the loops over dynamic dimensions (the token count)
-// are peeled so that every tile but the last is static, and the static tiles
-// are vectorized into vector.contract (lowered to outer products later). The
-// last, partial tile stays a linalg op and becomes scalar loops: masked
+// are peeled so that every tile but the last is static, the static tiles are
+// vectorized into vector.contract (lowered to outer products later), and the
+// accumulator is hoisted out of the reduction loop into registers. The last,
+// partial tile stays a linalg op and becomes scalar loops: masked
 // vectorization of it lowers to one horizontal reduction per element in LLVM
 // 22, which is slower than the loops.
 //
@@ -24,6 +25,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
 namespace moe {
 #define GEN_PASS_DEF_MOETILEANDVECTORIZE
@@ -93,6 +95,15 @@ struct TileAndVectorizePass
       if (succeeded(vectorized))
         rewriter.replaceOp(tile, vectorized->replacements);
     }
+
+    // The accumulator tile is read and written in every step of the K loop;
+    // as a loop-invariant subset of the loop's tensor it becomes a vector
+    // iter_arg instead, i.e. it stays in registers for the whole reduction.
+    // Innermost loops first, so that a hoisted pair can move out further.
+    getOperation().walk([&](scf::ForOp loop) {
+      moveLoopInvariantCode(loop);
+      hoistLoopInvariantSubsets(rewriter, loop);
+    });
   }
 
   /// The batch dimension of a batch_matmul is tiled by one; a loop that is

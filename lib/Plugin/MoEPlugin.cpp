@@ -7,6 +7,7 @@
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
+#include "moe/Dialect/ONNX/IR/ONNX.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/Plugins/DialectPlugin.h"
@@ -18,7 +19,7 @@ extern "C" LLVM_ATTRIBUTE_WEAK mlir::DialectPluginLibraryInfo
 mlirGetDialectPluginInfo() {
   return {MLIR_PLUGIN_API_VERSION, "MoE", LLVM_VERSION_STRING,
           [](mlir::DialectRegistry *registry) {
-            registry->insert<moe::MoEDialect>();
+            registry->insert<moe::MoEDialect, moe::onnx::ONNXDialect>();
           }};
 }
 

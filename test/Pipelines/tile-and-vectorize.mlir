@@ -4,11 +4,16 @@
 
 // The token dimension is dynamic: its loop is peeled, full 8-row tiles become
 // a vector.contract, the last partial tile stays a (scalar) linalg.matmul.
+// The accumulator is read once before the K loop, carried in registers as an
+// iter_arg, and written once after it.
 // CHECK-LABEL: func.func @dynamic_m(
 // CHECK: %[[FULL:.*]] = scf.for
 // CHECK:   scf.for
-// CHECK:     vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
-// CHECK:     vector.contract {{.*}} : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
+// CHECK:     %[[INIT:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK:     %[[SUM:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (vector<8x32xf32>)
+// CHECK:       vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
+// CHECK:       vector.contract {{.*}}, %[[ACC]] : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
+// CHECK:     vector.transfer_write %[[SUM]]
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[FULL]])
 // CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8x32xf32>)
 // CHECK-NOT: vector.mask

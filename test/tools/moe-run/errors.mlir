@@ -80,6 +80,13 @@
 // RUN: not moe-run %t/nothing.mlir 2>&1 | FileCheck %s --check-prefix=NOFILE
 // NOFILE: moe-run: error: '{{.*}}nothing.mlir': cannot open input file '{{.*}}nothing.mlir': No such file or directory
 
+// A module lowered without moe-prepare-entry-points has no signature to check
+// inputs against.
+// RUN: echo 'func.func @f() { return }' > %t/plain.mlir
+// RUN: %mlir_opt %t/plain.mlir --convert-func-to-llvm -o %t/plain.llvm.mlir
+// RUN: not moe-run %t/plain.llvm.mlir 2>&1 | FileCheck %s --check-prefix=NOENTRY
+// NOENTRY: moe-run: error: the module has no entry point (a public func.func with a body, lowered by --moe-cpu-pipeline)
+
 func.func @matmul(%a: tensor<?x8xf32>, %b: tensor<8x4xf32>) -> tensor<?x4xf32> {
   %c0 = arith.constant 0 : index
   %m = tensor.dim %a, %c0 : tensor<?x8xf32>

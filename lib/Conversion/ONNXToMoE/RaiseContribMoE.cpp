@@ -1,0 +1,270 @@
+//===- RaiseContribMoE.cpp - com.microsoft.MoE -> moe ops -----------------===//
+//
+// onnxruntime's MoE contrib op is an MoE layer already; raising it is a
+// matter of reading its attributes right (see python/moe_opt/contrib_models.py
+// for the facts pinned against onnxruntime): router_probs are logits that
+// get softmax -> top-k -> optional renormalization; `gelu` is the tanh form;
+// `swiglu` is g * sigmoid(alpha g) * (u + beta) after clamping to `limit`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Raise.h"
+
+#include "moe/Dialect/MoE/IR/MoE.h"
+#include "moe/Dialect/ONNX/IR/ONNX.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace moe;
+
+namespace {
+
+/// Operand positions of com.microsoft.MoE.
+enum ContribInput {
+  kInput = 0,
+  kRouterProbs = 1,
+  kFc1 = 2,
+  kFc1Bias = 3,
+  kFc2 = 4,
+  kFc2Bias = 5,
+  kFc3 = 6,
+  kFc3Bias = 7,
+};
+
+int64_t intAttr(onnx::NodeOp node, StringRef name, int64_t fallback) {
+  if (auto attr = dyn_cast_or_null<IntegerAttr>(node.getONNXAttr(name)))
+    return attr.getInt();
+  return fallback;
+}
+
+std::optional<double> floatAttr(onnx::NodeOp node, StringRef name) {
+  if (auto attr = dyn_cast_or_null<FloatAttr>(node.getONNXAttr(name)))
+    return attr.getValueAsDouble();
+  return std::nullopt;
+}
+
+/// The operand at `index`, or null when absent (missing or onnx.none).
+Value optionalInput(onnx::NodeOp node, unsigned index) {
+  if (index >= node.getInputs().size())
+    return {};
+  Value v = node.getInputs()[index];
+  return isa<NoneType>(v.getType()) ? Value() : v;
+}
+
+RankedTensorType rankedType(Value v) {
+  return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+}
+
+} // namespace
+
+LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
+                                           RewriterBase &rewriter,
+                                           bool remarks) {
+  if (node.getDomain() != "com.microsoft" ||
+      (node.getOpType() != "MoE" && node.getOpType() != "QMoE"))
+    return failure();
+  NearMiss miss(node, remarks);
+  if (node.getOpType() == "QMoE")
+    return miss("quantized experts (QMoE) are not raised yet");
+  if (intAttr(node, "use_sparse_mixer", 0) != 0)
+    return miss("use_sparse_mixer = 1 (SparseMixer routing) is not "
+                "supported");
+  if (node.getOutputs().size() != 1)
+    return miss("expected exactly one output");
+
+  Value input = optionalInput(node, kInput);
+  Value probs = optionalInput(node, kRouterProbs);
+  Value fc1 = optionalInput(node, kFc1), fc2 = optionalInput(node, kFc2);
+  Value fc3 = optionalInput(node, kFc3);
+  RankedTensorType inType = rankedType(input), probsType = rankedType(probs);
+  RankedTensorType fc1Type = rankedType(fc1), fc2Type = rankedType(fc2);
+  if (!inType || !probsType || !fc1Type || !fc2Type)
+    return miss("input, router_probs, fc1 and fc2 need ranked tensor types "
+                "(run --onnx-infer-shapes first)");
+  if (inType.getRank() != 2 && inType.getRank() != 3)
+    return miss("input must be [tokens, hidden] or [batch, seq, hidden]");
+  if (probsType.getRank() != 2)
+    return miss("router_probs must be [tokens, experts]");
+  if (fc1Type.getRank() != 3 || fc2Type.getRank() != 3)
+    return miss("fc1 and fc2 must be stacked [experts, ., .] weights");
+  int64_t hidden = inType.getShape().back();
+  int64_t numExperts = fc1Type.getDimSize(0);
+  if (ShapedType::isDynamic(hidden) ||
+      llvm::any_of(fc1Type.getShape(), ShapedType::isDynamic) ||
+      llvm::any_of(fc2Type.getShape(), ShapedType::isDynamic))
+    return miss("hidden size and expert weights must be static");
+  if (probsType.getDimSize(1) != numExperts)
+    return miss("router_probs has " + std::to_string(probsType.getDimSize(1)) +
+                " experts but fc1 has " + std::to_string(numExperts));
+
+  // Weight layout: current onnxruntime stores [E, out, in], older models
+  // [E, in, out]; fc1 reads the hidden size, which tells them apart.
+  bool outIn = fc1Type.getDimSize(2) == hidden;
+  bool inOut = fc1Type.getDimSize(1) == hidden;
+  if (!outIn && !inOut)
+    return miss("fc1 " + typeStr(fc1Type) +
+                " reads neither dim 1 nor dim "
+                "2 as the hidden size " +
+                std::to_string(hidden));
+  // A square fc1 (intermediate size == hidden size) fits both layouts.
+  bool ambiguousLayout = outIn && inOut;
+  bool transposed = outIn;
+
+  // Activation.
+  StringRef act = "relu";
+  if (auto s =
+          dyn_cast_or_null<StringAttr>(node.getONNXAttr("activation_type")))
+    act = s.getValue();
+  std::optional<Activation> activation =
+      llvm::StringSwitch<std::optional<Activation>>(act)
+          .Case("relu", Activation::Relu)
+          .Case("gelu", Activation::GeluTanh)
+          .Case("silu", Activation::Silu)
+          .Case("swiglu", Activation::Silu)
+          .Case("identity", Activation::Identity)
+          .Default(std::nullopt);
+  if (!activation)
+    return miss(("activation_type '" + act + "' is not supported").str());
+  std::optional<GateLayout> layout;
+  if (act == "swiglu") {
+    int64_t fusion = intAttr(node, "swiglu_fusion", 0);
+    if (fusion == 1)
+      layout = GateLayout::Interleaved;
+    else if (fusion == 2)
+      layout = GateLayout::Concatenated;
+    else if (fusion == 0)
+      layout = GateLayout::Separate;
+    else
+      return miss("swiglu_fusion must be 0, 1 or 2");
+  } else if (fc3) {
+    // A third projection makes any activation gated: act(fc1 x) * fc3 x.
+    layout = GateLayout::Separate;
+  }
+  if (layout == GateLayout::Separate && !fc3)
+    return miss("a separate gate/up layout needs fc3_experts_weights");
+
+  int64_t k = intAttr(node, "k", 1);
+  if (k < 1 || k > numExperts)
+    return miss("k = " + std::to_string(k) + " must be in [1, " +
+                std::to_string(numExperts) + "]");
+
+  SmallVector<Value> weights = {fc1};
+  SmallVector<int> biasIndex = {kFc1Bias};
+  if (layout == GateLayout::Separate) {
+    weights.push_back(fc3);
+    biasIndex.push_back(kFc3Bias);
+  }
+  weights.push_back(fc2);
+  biasIndex.push_back(kFc2Bias);
+  // moe.experts takes a bias for every weight or none: zeros fill in.
+  bool hasBias = llvm::any_of(
+      biasIndex, [&](int i) { return bool(optionalInput(node, i)); });
+  SmallVector<RankedTensorType> biasTypes;
+  for (auto [w, i] : llvm::zip(weights, biasIndex)) {
+    auto wType = cast<RankedTensorType>(w.getType());
+    int64_t out = wType.getDimSize(transposed ? 1 : 2);
+    auto biasType =
+        RankedTensorType::get({numExperts, out}, wType.getElementType());
+    Value bias = optionalInput(node, i);
+    if (bias && bias.getType() != biasType)
+      return miss("bias " + typeStr(bias.getType()) + " should be " +
+                  typeStr(biasType));
+    biasTypes.push_back(biasType);
+  }
+
+  Location loc = node.getLoc();
+  Type elt = inType.getElementType();
+  Type i64 = rewriter.getI64Type();
+  // [batch, seq, hidden] inputs are routed as [batch * seq, hidden] tokens.
+  Value tokens = input;
+  if (inType.getRank() == 3) {
+    int64_t b = inType.getDimSize(0), s = inType.getDimSize(1);
+    int64_t t = ShapedType::isDynamic(b) || ShapedType::isDynamic(s)
+                    ? ShapedType::kDynamic
+                    : b * s;
+    tokens = tensor::CollapseShapeOp::create(
+        rewriter, loc, RankedTensorType::get({t, hidden}, elt), input,
+        ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  }
+  int64_t numTokens = cast<RankedTensorType>(tokens.getType()).getDimSize(0);
+  auto type = [](ArrayRef<int64_t> shape, Type e) {
+    return RankedTensorType::get(shape, e);
+  };
+  int64_t dyn = ShapedType::kDynamic;
+  int64_t slots = ShapedType::isDynamic(numTokens) ? dyn : numTokens * k;
+
+  auto route = RouteOp::create(
+      rewriter, loc, type({numTokens, k}, probsType.getElementType()),
+      type({numTokens, k}, i64), probs, Value(), RoutingMode::TokenChoice,
+      ScoreFunction::Softmax, rewriter.getI64IntegerAttr(k),
+      intAttr(node, "normalize_routing_weights", 0) != 0, nullptr, nullptr,
+      nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+  auto dispatch = DispatchOp::create(
+      rewriter, loc, type({slots, hidden}, elt), type({numExperts + 1}, i64),
+      type({numTokens, k}, i64), tokens, route.getIndices(), Value(),
+      numExperts, false, nullptr, nullptr);
+
+  SmallVector<Value> biases;
+  for (auto [i, biasType] : llvm::zip(biasIndex, biasTypes)) {
+    if (!hasBias)
+      break;
+    Value bias = optionalInput(node, i);
+    if (!bias)
+      bias = arith::ConstantOp::create(rewriter, loc,
+                                       rewriter.getZeroAttr(biasType));
+    biases.push_back(bias);
+  }
+
+  auto floatOrNull = [&](std::optional<double> v, double unset) -> FloatAttr {
+    if (!v || *v == unset)
+      return nullptr;
+    return rewriter.getF64FloatAttr(*v);
+  };
+  bool gated = layout.has_value();
+  FloatAttr alpha = gated && *activation == Activation::Silu
+                        ? floatOrNull(floatAttr(node, "activation_alpha"), 1.0)
+                        : nullptr;
+  FloatAttr beta =
+      gated ? floatOrNull(floatAttr(node, "activation_beta"), 0.0) : nullptr;
+  FloatAttr limit =
+      gated ? floatOrNull(floatAttr(node, "swiglu_limit"), 0.0) : nullptr;
+  if (limit && !std::isfinite(limit.getValueAsDouble()))
+    limit = nullptr;
+  auto experts = ExpertsOp::create(
+      rewriter, loc, type({slots, hidden}, elt), dispatch.getRows(),
+      dispatch.getOffsets(), weights, biases,
+      transposed ? rewriter.getUnitAttr() : nullptr,
+      ActivationAttr::get(rewriter.getContext(), *activation),
+      layout ? GateLayoutAttr::get(rewriter.getContext(), *layout) : nullptr,
+      alpha, beta, limit, nullptr, nullptr);
+  Value out = CombineOp::create(rewriter, loc, type({numTokens, hidden}, elt),
+                                experts.getResult(), dispatch.getRowMap(),
+                                route.getWeights());
+  if (inType.getRank() == 3) {
+    SmallVector<OpFoldResult> shape = {
+        tensor::getMixedSize(rewriter, loc, input, 0),
+        tensor::getMixedSize(rewriter, loc, input, 1),
+        rewriter.getIndexAttr(hidden)};
+    out = tensor::ExpandShapeOp::create(
+        rewriter, loc, inType, out, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
+        shape);
+  }
+  Type resultType = node.getOutputs()[0].getType();
+  if (out.getType() != resultType) {
+    if (!isa<RankedTensorType>(resultType))
+      resultType = inType;
+    out = tensor::CastOp::create(rewriter, loc, resultType, out);
+  }
+  if (ambiguousLayout)
+    node.emitWarning("fc1 is square, so its layout is ambiguous; assumed "
+                     "the current onnxruntime layout [E, out, in]");
+  if (remarks)
+    node.emitRemark() << "raised com.microsoft.MoE: " << numExperts
+                      << " experts, top-" << k << ", " << act
+                      << ", weights read as [E, "
+                      << (transposed ? "out, in" : "in, out") << "]";
+  rewriter.replaceOp(node, out);
+  return success();
+}

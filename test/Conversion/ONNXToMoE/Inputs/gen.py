@@ -1,0 +1,62 @@
+"""Writes the small com.microsoft.MoE models the raising tests read.
+
+Run from this folder: ../../../../.venv/bin/python gen.py
+"""
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper, save
+
+E, H, I = 4, 8, 6
+rng = np.random.default_rng(0)
+
+
+def rand(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def model(name, inputs, attrs, inits, x_shape=("T", H), op="MoE", extra_inputs=()):
+    node = helper.make_node(op, inputs, ["y"], domain="com.microsoft", name=name, **attrs)
+    graph = helper.make_graph(
+        [node], name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape)),
+         helper.make_tensor_value_info("r", TensorProto.FLOAT, ["T", E])] + list(extra_inputs),
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(x_shape))],
+        initializer=[numpy_helper.from_array(v, n) for n, v in inits.items()])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid("com.microsoft", 1)])
+    save(m, name + ".onnx")
+
+
+# relu experts, current [E, out, in] layout, top-2 renormalized, fc1 bias only.
+model("relu_top2", ["x", "r", "w1", "b1", "w2"],
+      dict(k=2, activation_type="relu", normalize_routing_weights=1),
+      {"w1": rand(E, I, H), "b1": rand(E, I), "w2": rand(E, H, I)})
+# Older [E, in, out] layout, gelu (the tanh form), top-1 without renormalization.
+model("gelu_legacy_layout", ["x", "r", "w1", "", "w2"],
+      dict(k=1, activation_type="gelu"),
+      {"w1": rand(E, H, I), "w2": rand(E, I, H)})
+# gpt-oss style clamped SwiGLU, interleaved, with biases, on [batch, seq, H].
+model("swiglu_interleaved_3d", ["x", "r", "w1", "b1", "w2", "b2"],
+      dict(k=2, activation_type="swiglu", swiglu_fusion=1, activation_alpha=1.702,
+           activation_beta=1.0, swiglu_limit=7.0, normalize_routing_weights=1),
+      {"w1": rand(E, 2 * I, H), "b1": rand(E, 2 * I), "w2": rand(E, H, I), "b2": rand(E, H)},
+      x_shape=("B", "S", H))
+# Separate gate (fc1) and up (fc3) projections.
+model("swiglu_separate", ["x", "r", "w1", "", "w2", "", "w3"],
+      dict(k=2, activation_type="swiglu", swiglu_fusion=0),
+      {"w1": rand(E, I, H), "w2": rand(E, H, I), "w3": rand(E, I, H)})
+# Near misses.
+model("sparse_mixer", ["x", "r", "w1", "", "w2"],
+      dict(k=2, activation_type="relu", use_sparse_mixer=1),
+      {"w1": rand(E, I, H), "w2": rand(E, H, I)})
+model("k_too_large", ["x", "r", "w1", "", "w2"],
+      dict(k=5, activation_type="relu"),
+      {"w1": rand(E, I, H), "w2": rand(E, H, I)})
+model("qmoe", ["x", "r", "w1", "s1", "", "w2", "s2"],
+      dict(k=2, activation_type="relu", expert_weight_bits=8),
+      {"w1": rng.integers(0, 255, (E, I, H), dtype=np.uint8), "s1": rand(E, I),
+       "w2": rng.integers(0, 255, (E, H, I), dtype=np.uint8), "s2": rand(E, H)},
+      op="QMoE")
+# Square fc1 (intermediate size == hidden size): the layout is ambiguous.
+model("square", ["x", "r", "w1", "", "w2"], dict(k=2, activation_type="silu"),
+      {"w1": rand(E, H, H), "w2": rand(E, H, H)})
