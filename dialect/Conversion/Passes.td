@@ -59,4 +59,27 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertONNXToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
+  let summary = "Lower typed onnx ops to linalg, tensor, arith and math on tensors";
+  let description = [{
+    The CPU path's lowering of the ONNX operators that transformer and MoE
+    exports use (run `onnx-infer-shapes` first: every onnx.node result must
+    be a ranked tensor). Elementwise operators broadcast numpy-style (a
+    dynamic dim is taken not to broadcast); MatMul and Gemm become
+    contractions; Reshape-like operators become `tensor.reshape` with the
+    shape computed at run time when it is not constant; TopK ranks each
+    element (ties go to the lower index) and is sorted.
+
+    `onnx.constant` becomes `arith.constant` with the same attribute, so a
+    `dense_resource` weight stays a reference to its blob and is never
+    copied. A node without a lowering is an error naming the node and its
+    operator; nothing is changed then.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
+    "mlir::math::MathDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // MOE_CONVERSION_PASSES_TD

@@ -35,6 +35,37 @@ defvar MoE_ActivationArgs = (ins
   OptionalAttr<F64Attr>:$lambda
 );
 
+// The routing attributes, shared by moe.route and moe.fused_route; their
+// meaning is documented with moe.route.
+defvar MoE_RoutingArgs = (ins
+  MoE_RoutingModeAttr:$mode,
+  MoE_ScoreFunctionAttr:$score,
+  OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
+  UnitAttr:$renormalize,
+  OptionalAttr<F64Attr>:$epsilon,
+  OptionalAttr<F64Attr>:$scaling_factor,
+  OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$num_groups,
+  OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$topk_groups,
+  OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$group_topk,
+  OptionalAttr<F64Attr>:$top_p,
+  OptionalAttr<F64Attr>:$capacity_factor,
+  OptionalAttr<DenseBoolArrayAttr>:$expert_mask
+);
+
+// Accessors with the documented defaults, shared by the routing ops.
+defvar MoE_RoutingAccessors = [{
+    /// Experts per group considered for a group's score (default 2).
+    int64_t getGroupTopKOrDefault() { return getGroupTopk().value_or(2); }
+    double getScalingFactorOrDefault() {
+      auto attr = getScalingFactorAttr();
+      return attr ? attr.getValueAsDouble() : 1.0;
+    }
+    double getEpsilonOrDefault() {
+      auto attr = getEpsilonAttr();
+      return attr ? attr.getValueAsDouble() : 0.0;
+    }
+}];
+
 //===----------------------------------------------------------------------===//
 // moe.gate
 //===----------------------------------------------------------------------===//
@@ -113,22 +144,10 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
         : tensor<?x256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
     ```
   }];
-  let arguments = (ins
+  let arguments = !con((ins
     MoE_FloatTensor:$logits,
-    Optional<MoE_FloatTensor>:$selection_bias,
-    MoE_RoutingModeAttr:$mode,
-    MoE_ScoreFunctionAttr:$score,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
-    UnitAttr:$renormalize,
-    OptionalAttr<F64Attr>:$epsilon,
-    OptionalAttr<F64Attr>:$scaling_factor,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$num_groups,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$topk_groups,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$group_topk,
-    OptionalAttr<F64Attr>:$top_p,
-    OptionalAttr<F64Attr>:$capacity_factor,
-    OptionalAttr<DenseBoolArrayAttr>:$expert_mask
-  );
+    Optional<MoE_FloatTensor>:$selection_bias),
+    MoE_RoutingArgs);
   let results = (outs MoE_FloatTensor:$weights, MoE_IndexTensor:$indices);
   let assemblyFormat = [{
     $mode $score $logits (`bias` `(` $selection_bias^ `:` type($selection_bias) `)`)?
@@ -136,21 +155,56 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
   }];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
-  let extraClassDeclaration = [{
+  let extraClassDeclaration = MoE_RoutingAccessors # [{
     int64_t getNumExperts();
-    /// Experts per group considered for a group's score (default 2).
-    int64_t getGroupTopKOrDefault() { return getGroupTopk().value_or(2); }
-    double getScalingFactorOrDefault() {
-      auto attr = getScalingFactorAttr();
-      return attr ? attr.getValueAsDouble() : 1.0;
-    }
-    double getEpsilonOrDefault() {
-      auto attr = getEpsilonAttr();
-      return attr ? attr.getValueAsDouble() : 0.0;
-    }
     /// Expert-choice capacity for `numTokens` tokens.
     static int64_t getExpertCapacity(int64_t numTokens, int64_t numExperts,
                                      double capacityFactor);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.fused_route
+//===----------------------------------------------------------------------===//
+
+def MoE_FusedRouteOp : MoE_Op<"fused_route",
+                              [Pure, AttrSizedOperandSegments]> {
+  let summary = "router linear layer and routing in one op";
+  let description = [{
+    `moe.gate` followed by `moe.route`, as one op so that one kernel
+    computes the router logits of a token, its scores, the selection and the
+    weights without materializing the `[T, E]` logits (`--moe-fuse-gating`
+    forms it). Operands: the tokens `input[T, H]`, the router `weight`
+    (`[E, H]`, or `[H, E]` with `weight_transposed`), an optional router
+    `bias[E]` and an optional `selection_bias[E]`; attributes and results
+    are those of `moe.route`.
+
+    ```mlir
+    %w, %ids = moe.fused_route <token_choice> <softmax> %x, %wr
+        {k = 2 : i64, renormalize}
+        : tensor<?x4096xbf16>, tensor<8x4096xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+    ```
+  }];
+  let arguments = !con((ins
+    MoE_FloatTensor:$input,
+    MoE_FloatTensor:$weight,
+    Optional<MoE_FloatTensor>:$bias,
+    Optional<MoE_FloatTensor>:$selection_bias,
+    UnitAttr:$weight_transposed),
+    MoE_RoutingArgs);
+  let results = (outs MoE_FloatTensor:$weights, MoE_IndexTensor:$indices);
+  let assemblyFormat = [{
+    $mode $score $input `,` $weight (`,` $bias^ `:` type($bias))?
+    (`selection_bias` `(` $selection_bias^ `:` type($selection_bias) `)`)?
+    attr-dict `:` type($input) `,` type($weight) `->` type($weights) `,`
+    type($indices)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+  let extraClassDeclaration = MoE_RoutingAccessors # [{
+    int64_t getNumExperts();
+    /// The [T, E] type of the logits this op computes internally.
+    mlir::RankedTensorType getLogitsType();
   }];
 }
 

@@ -17,4 +17,15 @@ def MoEExpandExperts : Pass<"moe-expand-experts"> {
   let dependentDialects = [];
 }
 
+def MoEFuseGating : Pass<"moe-fuse-gating"> {
+  let summary = "Fuse the router linear layer with routing (moe.fused_route)";
+  let description = [{
+    Replaces `moe.gate` + `moe.route` by one `moe.fused_route` when the
+    route is the only user of the logits, so that the backends compute the
+    router logits, scores, selection and weights of a token in one kernel
+    without writing the `[T, E]` logits to memory. Logits that are used
+    elsewhere (an auxiliary loss, a returned value) keep the unfused form.
+  }];
+}
+
 #endif // MOE_PASSES_TD

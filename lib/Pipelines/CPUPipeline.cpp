@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Conversion/Passes.h"
+#include "moe/Dialect/MoE/Transforms/Passes.h"
+#include "moe/Dialect/ONNX/Transforms/Passes.h"
 #include "moe/Pipelines/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
 
@@ -29,11 +31,19 @@
 
 using namespace mlir;
 
-void moe::populateMoEFrontPasses(OpPassManager &pm) {
+void moe::populateMoEFrontPasses(OpPassManager &pm,
+                                 const MoECPUPipelineOptions &options) {
+  // Imported ONNX graphs: type every node, then lower what was not raised
+  // to moe ops (raising goes between these two, on typed nodes).
+  pm.addPass(onnx::createONNXInferShapes());
+  pm.addPass(createONNXRaiseMoE());
+  pm.addPass(createConvertONNXToLinalg());
   // moe ops become linalg/tensor/scf plus calls of the routing and dispatch
   // kernels; inlining the kernels lets canonicalization fold the branches the
   // ops' attributes rule out. Everything after this point only sees upstream
   // dialects on tensors.
+  if (options.fuseGating)
+    pm.addPass(createMoEFuseGating());
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
@@ -117,7 +127,7 @@ static void addLLVMConversionPasses(OpPassManager &pm) {
 
 void moe::buildMoECPUPipeline(OpPassManager &pm,
                               const MoECPUPipelineOptions &options) {
-  populateMoEFrontPasses(pm);
+  populateMoEFrontPasses(pm, options);
   pm.addPass(createMoEPrepareEntryPoints());
   addTensorPasses(pm, options);
   addBufferizationPasses(pm);

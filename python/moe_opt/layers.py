@@ -61,6 +61,8 @@ class Layer:
     lam: float | None = None
     dtype: type = np.float32
     index_type: str = "i64"
+    # Emit moe.fused_route instead of moe.gate + moe.route.
+    fused: bool = False
     seed: int = 0
     params: dict = field(default_factory=dict, init=False)
 
@@ -143,11 +145,12 @@ class Layer:
         for name, value in self.params.items():
             args.append(f"%{name}: {_tensor(value.shape, t)}")
         lines = [f"func.func @layer({', '.join(args)}) -> {_tensor((T, H), t)} {{"]
-        gate_operands = "%x, %router" + (", %router_bias" if self.router_bias else "")
-        gate_types = [_tensor((T, H), t), _tensor((E, H), t)] + (
-            [_tensor((E,), t)] if self.router_bias else [])
-        lines.append(f"  %logits = moe.gate {gate_operands} : ({', '.join(gate_types)})"
-                     f" -> {_tensor((T, E), t)}")
+        if not self.fused:
+            gate_operands = "%x, %router" + (", %router_bias" if self.router_bias else "")
+            gate_types = [_tensor((T, H), t), _tensor((E, H), t)] + (
+                [_tensor((E,), t)] if self.router_bias else [])
+            lines.append(f"  %logits = moe.gate {gate_operands} : ({', '.join(gate_types)})"
+                         f" -> {_tensor((T, E), t)}")
         attrs = []
         if self.mode == "expert_choice":
             C = None if T is None else self.capacity_for(T)
@@ -166,9 +169,17 @@ class Layer:
         if self.expert_mask is not None:
             mask = ", ".join("true" if m else "false" for m in self.expert_mask)
             attrs.append(f"expert_mask = array<i1: {mask}>")
-        bias = (f" bias(%selection_bias : {_tensor((E,), t)})" if self.selection_bias else "")
-        lines.append(f"  %w, %ids = moe.route <{self.mode}> <{self.score}> %logits{bias}"
-                     f" {{{', '.join(attrs)}}} : {_tensor((T, E), t)} -> {w_type}, {i_type}")
+        if self.fused:
+            router_bias = f", %router_bias : {_tensor((E,), t)}" if self.router_bias else ""
+            bias = (f" selection_bias(%selection_bias : {_tensor((E,), t)})"
+                    if self.selection_bias else "")
+            lines.append(f"  %w, %ids = moe.fused_route <{self.mode}> <{self.score}> %x, %router"
+                         f"{router_bias}{bias} {{{', '.join(attrs)}}} : {_tensor((T, H), t)},"
+                         f" {_tensor((E, H), t)} -> {w_type}, {i_type}")
+        else:
+            bias = (f" bias(%selection_bias : {_tensor((E,), t)})" if self.selection_bias else "")
+            lines.append(f"  %w, %ids = moe.route <{self.mode}> <{self.score}> %logits{bias}"
+                         f" {{{', '.join(attrs)}}} : {_tensor((T, E), t)} -> {w_type}, {i_type}")
 
         if self.mode == "expert_choice":
             n_rows = None if T is None else E * self.capacity_for(T)

@@ -18,6 +18,22 @@ def run_mlir(source, inputs, num_outputs=1, function=None, extra_args=()):
         model = os.path.join(tmp, "model.mlir")
         with open(model, "w") as f:
             f.write(source)
+        return run_model(model, inputs, num_outputs, function, extra_args, tmp)
+
+
+def run_onnx(model_proto, inputs, num_outputs=1, extra_args=()):
+    """Saves an onnx.ModelProto and runs it through moe-run."""
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "model.onnx")
+        onnx.save(model_proto, model)
+        return run_model(model, inputs, num_outputs, None, extra_args, tmp)
+
+
+def run_model(model, inputs, num_outputs, function, extra_args, tmp):
+    """Runs moe-run on the model file `model`, with scratch space in `tmp`."""
+    if True:
         args = [MOE_RUN, model]
         if function:
             args.append(f"--function={function}")

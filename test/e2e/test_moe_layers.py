@@ -2,6 +2,8 @@
 written in the moe dialect, compiled by the CPU path (convert-moe-to-linalg +
 moe-cpu-pipeline inside moe-run) and compared with the numpy reference."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,25 @@ LAYERS = {
 @pytest.mark.parametrize("tokens", [1, 7, 33])
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_matches_reference(name, tokens):
-    layer = Layer(seed=hash(name) % 1000, **LAYERS[name])
+    layer = Layer(seed=zlib.crc32(name.encode()) % 1000, **LAYERS[name])
+    rng = np.random.default_rng(tokens)
+    x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
+    (out,) = run_mlir(layer.mlir(), [x] + list(layer.params.values()))
+    expected = layer.reference(x)
+    np.testing.assert_allclose(out, expected, rtol=1e-5,
+                               atol=1e-5 * max(1.0, np.abs(expected).max()))
+
+
+FUSED = ["mixtral", "deepseek_v3", "gpt_oss", "top_p", "masked"]
+
+
+@pytest.mark.parametrize("tokens", [1, 9])
+@pytest.mark.parametrize("name", FUSED)
+def test_fused_route_matches_reference(name, tokens):
+    """moe.fused_route: router logits, scores, selection and weights of a
+    token computed in one kernel."""
+    layer = Layer(seed=zlib.crc32(name.encode()) % 1000, fused=True, **LAYERS[name])
+    assert "moe.fused_route" in layer.mlir()
     rng = np.random.default_rng(tokens)
     x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
     (out,) = run_mlir(layer.mlir(), [x] + list(layer.params.values()))
@@ -54,6 +74,11 @@ def test_expert_choice(tokens):
     expected = layer.reference(x)
     for static in (tokens, None):
         (out,) = run_mlir(layer.mlir(static), [x] + list(layer.params.values()))
+        np.testing.assert_allclose(out, expected, rtol=1e-5,
+                                   atol=1e-5 * max(1.0, np.abs(expected).max()))
+        layer.fused = True
+        (out,) = run_mlir(layer.mlir(static), [x] + list(layer.params.values()))
+        layer.fused = False
         np.testing.assert_allclose(out, expected, rtol=1e-5,
                                    atol=1e-5 * max(1.0, np.abs(expected).max()))
 

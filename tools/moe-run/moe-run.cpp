@@ -16,6 +16,7 @@
 #include "Npy.h"
 #include "Signature.h"
 
+#include "moe/Import/ONNX/ImportONNX.h"
 #include "moe/InitAll.h"
 #include "moe/Pipelines/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
@@ -76,6 +77,10 @@ cl::opt<bool> vectorize("vectorize",
                         cl::desc("Tile and vectorize matmuls when lowering "
                                  "(the pipeline's vectorize option)"),
                         cl::init(true), cl::cat(category));
+cl::opt<bool> fuseGating("fuse-gating",
+                         cl::desc("Fuse router logits and routing into one "
+                                  "kernel (the pipeline's fuse-gating option)"),
+                         cl::init(true), cl::cat(category));
 cl::list<std::string>
     sharedLibs("shared-libs", cl::desc("Extra libraries for the JIT to load"),
                cl::CommaSeparated, cl::cat(category));
@@ -155,14 +160,23 @@ int main(int argc, char **argv) {
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  std::string openError;
-  std::unique_ptr<MemoryBuffer> file = openInputFile(opts::model, &openError);
-  if (!file)
-    return fail("'" + opts::model + "': " + openError);
-  sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return fail("cannot parse '" + opts::model + "'");
+  OwningOpRef<ModuleOp> module;
+  if (moe::isONNXFilename(opts::model)) {
+    // Weights stay memory-mapped: the importer's resources reference the
+    // model (and external data) files in place.
+    module = moe::importONNXFile(opts::model, &context);
+    if (!module)
+      return fail("cannot import '" + opts::model + "'");
+  } else {
+    std::string openError;
+    std::unique_ptr<MemoryBuffer> file = openInputFile(opts::model, &openError);
+    if (!file)
+      return fail("'" + opts::model + "': " + openError);
+    sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return fail("cannot parse '" + opts::model + "'");
+  }
 
   if (!isLowered(*module)) {
     mlir::PassManager pm(&context);
@@ -170,6 +184,7 @@ int main(int argc, char **argv) {
       return 1;
     moe::MoECPUPipelineOptions pipeline;
     pipeline.vectorize = opts::vectorize;
+    pipeline.fuseGating = opts::fuseGating;
     moe::buildMoECPUPipeline(pm, pipeline);
     if (failed(pm.run(*module)))
       return fail("lowering '" + opts::model +

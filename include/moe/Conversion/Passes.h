@@ -4,6 +4,7 @@
 #define MOE_CONVERSION_PASSES_H
 
 #include "moe/Conversion/MoEToLinalg/MoEToLinalg.h"
+#include "moe/Conversion/ONNXToLinalg/ONNXToLinalg.h"
 #include "moe/Conversion/ONNXToMoE/ONNXToMoE.h"
 
 #include "mlir/Pass/Pass.h"

@@ -19,13 +19,18 @@ struct MoECPUPipelineOptions
       llvm::cl::desc("Tile and vectorize matmul-like linalg ops (otherwise "
                      "every linalg op becomes scalar loops)"),
       llvm::cl::init(true)};
+  Option<bool> fuseGating{
+      *this, "fuse-gating",
+      llvm::cl::desc("Compute router logits and routing in one kernel "
+                     "(moe-fuse-gating)"),
+      llvm::cl::init(true)};
 };
 
-/// The moe-dialect lowering that runs first in the CPU pipeline; the rest of
-/// the pipeline only sees func/linalg/tensor/scf/arith/math on tensors.
-/// Today it is empty: this is where moe-expand-experts and
-/// convert-moe-to-linalg go.
-void populateMoEFrontPasses(mlir::OpPassManager &pm);
+/// The front-end lowerings that run first in the CPU pipeline (onnx and moe
+/// dialects to linalg); the rest of the pipeline only sees
+/// func/linalg/tensor/scf/arith/math on tensors.
+void populateMoEFrontPasses(mlir::OpPassManager &pm,
+                            const MoECPUPipelineOptions &options);
 
 /// `--moe-cpu-pipeline`: tensors (func, linalg, tensor, scf, arith, math) to
 /// the LLVM dialect, ready for mlir::ExecutionEngine or mlir-translate. Public

@@ -86,6 +86,129 @@ func.func private @__moe_scores(%scores: memref<?xf32>, %score: i32) {
   return
 }
 
+// Routing of token %t: %scores holds its masked logits on entry. Writes row
+// %t of the weights %W and the indices %I. The memrefs are scratch space of
+// the caller, sized E, E, E, max(groups, 1), max(groups, 1) and k.
+func.func private @__moe_route_row(
+    %scores: memref<?xf32>, %choice: memref<?xf32>, %taken: memref<?xi1>,
+    %group_score: memref<?xf32>, %group_kept: memref<?xi1>, %chosen: memref<?xf32>,
+    %bias: tensor<?xf32>, %mask: tensor<?xi1>,
+    %score: i32, %k: index, %renorm: i1, %eps: f32, %scale: f32,
+    %groups: index, %topk_groups: index, %group_topk: index,
+    %use_top_p: i1, %top_p: f32,
+    %W: tensor<?x?xf32>, %I: tensor<?x?xi64>, %t: index)
+    -> (tensor<?x?xf32>, tensor<?x?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2_i32 = arith.constant 2 : i32
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %none = arith.constant -1 : i64
+  %false = arith.constant false
+  %true = arith.constant true
+  %E = memref.dim %scores, %c0 : memref<?xf32>
+  %is_after_topk = arith.cmpi eq, %score, %c2_i32 : i32
+  %has_groups = arith.cmpi ugt, %groups, %c0 : index
+  func.call @__moe_scores(%scores, %score) : (memref<?xf32>, i32) -> ()
+  // Selection runs on the biased scores; masked experts stay at -inf.
+  scf.for %e = %c0 to %E step %c1 {
+    %s = memref.load %scores[%e] : memref<?xf32>
+    %b = tensor.extract %bias[%e] : tensor<?xf32>
+    %c = arith.addf %s, %b : f32
+    %keep = tensor.extract %mask[%e] : tensor<?xi1>
+    %c2 = arith.select %keep, %c, %ninf : f32
+    memref.store %c2, %choice[%e] : memref<?xf32>
+    memref.store %false, %taken[%e] : memref<?xi1>
+  }
+  // Group-limited selection: a group scores the sum of its group_topk best
+  // choices; experts outside the topk_groups best groups drop to -inf.
+  scf.if %has_groups {
+    %per = arith.divui %E, %groups : index
+    scf.for %g = %c0 to %groups step %c1 {
+      %lo = arith.muli %g, %per : index
+      %hi = arith.addi %lo, %per : index
+      %sum = scf.for %j = %c0 to %group_topk step %c1 iter_args(%acc = %zero) -> (f32) {
+        %bi = func.call @__moe_argmax(%choice, %taken, %lo, %hi)
+            : (memref<?xf32>, memref<?xi1>, index, index) -> i64
+        %b = arith.index_cast %bi : i64 to index
+        memref.store %true, %taken[%b] : memref<?xi1>
+        %v = memref.load %choice[%b] : memref<?xf32>
+        %acc2 = arith.addf %acc, %v : f32
+        scf.yield %acc2 : f32
+      }
+      scf.for %e = %lo to %hi step %c1 {
+        memref.store %false, %taken[%e] : memref<?xi1>
+      }
+      memref.store %sum, %group_score[%g] : memref<?xf32>
+      memref.store %false, %group_kept[%g] : memref<?xi1>
+    }
+    scf.for %j = %c0 to %topk_groups step %c1 {
+      %gi = func.call @__moe_argmax(%group_score, %group_kept, %c0, %groups)
+          : (memref<?xf32>, memref<?xi1>, index, index) -> i64
+      %g = arith.index_cast %gi : i64 to index
+      memref.store %true, %group_kept[%g] : memref<?xi1>
+    }
+    scf.for %e = %c0 to %E step %c1 {
+      %g = arith.divui %e, %per : index
+      %kept = memref.load %group_kept[%g] : memref<?xi1>
+      %c = memref.load %choice[%e] : memref<?xf32>
+      %c2 = arith.select %kept, %c, %ninf : f32
+      memref.store %c2, %choice[%e] : memref<?xf32>
+    }
+  }
+  // Top-k in descending order. In top_p mode a slot is used while the
+  // scores before it sum to less than p.
+  %sel:2 = scf.for %j = %c0 to %k step %c1 iter_args(%I1 = %I, %cum = %zero)
+      -> (tensor<?x?xi64>, f32) {
+    %bi = func.call @__moe_argmax(%choice, %taken, %c0, %E)
+        : (memref<?xf32>, memref<?xi1>, index, index) -> i64
+    %b = arith.index_cast %bi : i64 to index
+    memref.store %true, %taken[%b] : memref<?xi1>
+    %p = memref.load %scores[%b] : memref<?xf32>
+    %below = arith.cmpf olt, %cum, %top_p : f32
+    %no_top_p = arith.xori %use_top_p, %true : i1
+    %used = arith.ori %no_top_p, %below : i1
+    %id = arith.select %used, %bi, %none : i64
+    %w = arith.select %used, %p, %zero : f32
+    memref.store %w, %chosen[%j] : memref<?xf32>
+    %I2 = tensor.insert %id into %I1[%t, %j] : tensor<?x?xi64>
+    %cum2 = arith.addf %cum, %p : f32
+    scf.yield %I2, %cum2 : tensor<?x?xi64>, f32
+  }
+  // softmax_after_topk: softmax over the chosen (the first is the largest).
+  scf.if %is_after_topk {
+    %m = memref.load %chosen[%c0] : memref<?xf32>
+    %sum = scf.for %j = %c0 to %k step %c1 iter_args(%s = %zero) -> (f32) {
+      %v = memref.load %chosen[%j] : memref<?xf32>
+      %d = arith.subf %v, %m : f32
+      %x = math.exp %d : f32
+      memref.store %x, %chosen[%j] : memref<?xf32>
+      %s2 = arith.addf %s, %x : f32
+      scf.yield %s2 : f32
+    }
+    scf.for %j = %c0 to %k step %c1 {
+      %v = memref.load %chosen[%j] : memref<?xf32>
+      %p = arith.divf %v, %sum : f32
+      memref.store %p, %chosen[%j] : memref<?xf32>
+    }
+  }
+  %total = scf.for %j = %c0 to %k step %c1 iter_args(%s = %zero) -> (f32) {
+    %v = memref.load %chosen[%j] : memref<?xf32>
+    %s2 = arith.addf %s, %v : f32
+    scf.yield %s2 : f32
+  }
+  %denom = arith.addf %total, %eps : f32
+  %W2 = scf.for %j = %c0 to %k step %c1 iter_args(%W1 = %W) -> (tensor<?x?xf32>) {
+    %v = memref.load %chosen[%j] : memref<?xf32>
+    %n = arith.divf %v, %denom : f32
+    %r = arith.select %renorm, %n, %v : f32
+    %s = arith.mulf %r, %scale : f32
+    %W3 = tensor.insert %s into %W1[%t, %j] : tensor<?x?xf32>
+    scf.yield %W3 : tensor<?x?xf32>
+  }
+  return %W2, %sel#0 : tensor<?x?xf32>, tensor<?x?xi64>
+}
+
 // Token-choice and top-p routing (moe.route), one token per iteration.
 // Attributes arrive as constant operands, so that after inlining,
 // canonicalization folds every branch the op's attributes rule out.
@@ -97,12 +220,7 @@ func.func private @__moe_route(
     %use_top_p: i1, %top_p: f32) -> (tensor<?x?xf32>, tensor<?x?xi64>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %c2_i32 = arith.constant 2 : i32
   %ninf = arith.constant 0xFF800000 : f32
-  %zero = arith.constant 0.0 : f32
-  %none = arith.constant -1 : i64
-  %false = arith.constant false
-  %true = arith.constant true
   %T = tensor.dim %logits, %c0 : tensor<?x?xf32>
   %E = tensor.dim %logits, %c1 : tensor<?x?xf32>
   %scores = memref.alloca(%E) : memref<?xf32>
@@ -112,8 +230,6 @@ func.func private @__moe_route(
   %group_score = memref.alloca(%G) : memref<?xf32>
   %group_kept = memref.alloca(%G) : memref<?xi1>
   %chosen = memref.alloca(%k) : memref<?xf32>
-  %is_after_topk = arith.cmpi eq, %score, %c2_i32 : i32
-  %has_groups = arith.cmpi ugt, %groups, %c0 : index
   %w_init = tensor.empty(%T, %k) : tensor<?x?xf32>
   %i_init = tensor.empty(%T, %k) : tensor<?x?xi64>
   %result:2 = scf.for %t = %c0 to %T step %c1 iter_args(%W = %w_init, %I = %i_init)
@@ -125,104 +241,66 @@ func.func private @__moe_route(
       %v = arith.select %keep, %l, %ninf : f32
       memref.store %v, %scores[%e] : memref<?xf32>
     }
-    func.call @__moe_scores(%scores, %score) : (memref<?xf32>, i32) -> ()
-    // Selection runs on the biased scores; masked experts stay at -inf.
+    %row:2 = func.call @__moe_route_row(%scores, %choice, %taken, %group_score,
+        %group_kept, %chosen, %bias, %mask, %score, %k, %renorm, %eps, %scale,
+        %groups, %topk_groups, %group_topk, %use_top_p, %top_p, %W, %I, %t)
+        : (memref<?xf32>, memref<?xf32>, memref<?xi1>, memref<?xf32>, memref<?xi1>,
+           memref<?xf32>, tensor<?xf32>, tensor<?xi1>, i32, index, i1, f32, f32,
+           index, index, index, i1, f32, tensor<?x?xf32>, tensor<?x?xi64>, index)
+        -> (tensor<?x?xf32>, tensor<?x?xi64>)
+    scf.yield %row#0, %row#1 : tensor<?x?xf32>, tensor<?x?xi64>
+  }
+  return %result#0, %result#1 : tensor<?x?xf32>, tensor<?x?xi64>
+}
+
+// moe.fused_route: the router linear layer and routing of one token per
+// iteration; the logits of a token live in scratch memory only. The router
+// weight is [E, H], or [H, E] with %transposed.
+func.func private @__moe_gate_route(
+    %x: tensor<?x?xf32>, %router: tensor<?x?xf32>, %router_bias: tensor<?xf32>,
+    %transposed: i1, %bias: tensor<?xf32>, %mask: tensor<?xi1>,
+    %score: i32, %k: index, %renorm: i1, %eps: f32, %scale: f32,
+    %groups: index, %topk_groups: index, %group_topk: index,
+    %use_top_p: i1, %top_p: f32) -> (tensor<?x?xf32>, tensor<?x?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %T = tensor.dim %x, %c0 : tensor<?x?xf32>
+  %H = tensor.dim %x, %c1 : tensor<?x?xf32>
+  %E = tensor.dim %router_bias, %c0 : tensor<?xf32>
+  %scores = memref.alloca(%E) : memref<?xf32>
+  %choice = memref.alloca(%E) : memref<?xf32>
+  %taken = memref.alloca(%E) : memref<?xi1>
+  %G = arith.maxui %groups, %c1 : index
+  %group_score = memref.alloca(%G) : memref<?xf32>
+  %group_kept = memref.alloca(%G) : memref<?xi1>
+  %chosen = memref.alloca(%k) : memref<?xf32>
+  %w_init = tensor.empty(%T, %k) : tensor<?x?xf32>
+  %i_init = tensor.empty(%T, %k) : tensor<?x?xi64>
+  %result:2 = scf.for %t = %c0 to %T step %c1 iter_args(%W = %w_init, %I = %i_init)
+      -> (tensor<?x?xf32>, tensor<?x?xi64>) {
     scf.for %e = %c0 to %E step %c1 {
-      %s = memref.load %scores[%e] : memref<?xf32>
-      %b = tensor.extract %bias[%e] : tensor<?xf32>
-      %c = arith.addf %s, %b : f32
+      %b = tensor.extract %router_bias[%e] : tensor<?xf32>
+      %dot = scf.for %h = %c0 to %H step %c1 iter_args(%acc = %b) -> (f32) {
+        %xv = tensor.extract %x[%t, %h] : tensor<?x?xf32>
+        %r0 = arith.select %transposed, %h, %e : index
+        %r1 = arith.select %transposed, %e, %h : index
+        %wv = tensor.extract %router[%r0, %r1] : tensor<?x?xf32>
+        %acc2 = math.fma %xv, %wv, %acc : f32
+        scf.yield %acc2 : f32
+      }
       %keep = tensor.extract %mask[%e] : tensor<?xi1>
-      %c2 = arith.select %keep, %c, %ninf : f32
-      memref.store %c2, %choice[%e] : memref<?xf32>
-      memref.store %false, %taken[%e] : memref<?xi1>
+      %v = arith.select %keep, %dot, %ninf : f32
+      memref.store %v, %scores[%e] : memref<?xf32>
     }
-    // Group-limited selection: a group scores the sum of its group_topk best
-    // choices; experts outside the topk_groups best groups drop to -inf.
-    scf.if %has_groups {
-      %per = arith.divui %E, %groups : index
-      scf.for %g = %c0 to %groups step %c1 {
-        %lo = arith.muli %g, %per : index
-        %hi = arith.addi %lo, %per : index
-        %sum = scf.for %j = %c0 to %group_topk step %c1 iter_args(%acc = %zero) -> (f32) {
-          %bi = func.call @__moe_argmax(%choice, %taken, %lo, %hi)
-              : (memref<?xf32>, memref<?xi1>, index, index) -> i64
-          %b = arith.index_cast %bi : i64 to index
-          memref.store %true, %taken[%b] : memref<?xi1>
-          %v = memref.load %choice[%b] : memref<?xf32>
-          %acc2 = arith.addf %acc, %v : f32
-          scf.yield %acc2 : f32
-        }
-        scf.for %e = %lo to %hi step %c1 {
-          memref.store %false, %taken[%e] : memref<?xi1>
-        }
-        memref.store %sum, %group_score[%g] : memref<?xf32>
-        memref.store %false, %group_kept[%g] : memref<?xi1>
-      }
-      scf.for %j = %c0 to %topk_groups step %c1 {
-        %gi = func.call @__moe_argmax(%group_score, %group_kept, %c0, %groups)
-            : (memref<?xf32>, memref<?xi1>, index, index) -> i64
-        %g = arith.index_cast %gi : i64 to index
-        memref.store %true, %group_kept[%g] : memref<?xi1>
-      }
-      scf.for %e = %c0 to %E step %c1 {
-        %g = arith.divui %e, %per : index
-        %kept = memref.load %group_kept[%g] : memref<?xi1>
-        %c = memref.load %choice[%e] : memref<?xf32>
-        %c2 = arith.select %kept, %c, %ninf : f32
-        memref.store %c2, %choice[%e] : memref<?xf32>
-      }
-    }
-    // Top-k in descending order. In top_p mode a slot is used while the
-    // scores before it sum to less than p.
-    %sel:2 = scf.for %j = %c0 to %k step %c1 iter_args(%I1 = %I, %cum = %zero)
-        -> (tensor<?x?xi64>, f32) {
-      %bi = func.call @__moe_argmax(%choice, %taken, %c0, %E)
-          : (memref<?xf32>, memref<?xi1>, index, index) -> i64
-      %b = arith.index_cast %bi : i64 to index
-      memref.store %true, %taken[%b] : memref<?xi1>
-      %p = memref.load %scores[%b] : memref<?xf32>
-      %below = arith.cmpf olt, %cum, %top_p : f32
-      %no_top_p = arith.xori %use_top_p, %true : i1
-      %used = arith.ori %no_top_p, %below : i1
-      %id = arith.select %used, %bi, %none : i64
-      %w = arith.select %used, %p, %zero : f32
-      memref.store %w, %chosen[%j] : memref<?xf32>
-      %I2 = tensor.insert %id into %I1[%t, %j] : tensor<?x?xi64>
-      %cum2 = arith.addf %cum, %p : f32
-      scf.yield %I2, %cum2 : tensor<?x?xi64>, f32
-    }
-    // softmax_after_topk: softmax over the chosen (the first is the largest).
-    scf.if %is_after_topk {
-      %m = memref.load %chosen[%c0] : memref<?xf32>
-      %sum = scf.for %j = %c0 to %k step %c1 iter_args(%s = %zero) -> (f32) {
-        %v = memref.load %chosen[%j] : memref<?xf32>
-        %d = arith.subf %v, %m : f32
-        %x = math.exp %d : f32
-        memref.store %x, %chosen[%j] : memref<?xf32>
-        %s2 = arith.addf %s, %x : f32
-        scf.yield %s2 : f32
-      }
-      scf.for %j = %c0 to %k step %c1 {
-        %v = memref.load %chosen[%j] : memref<?xf32>
-        %p = arith.divf %v, %sum : f32
-        memref.store %p, %chosen[%j] : memref<?xf32>
-      }
-    }
-    %total = scf.for %j = %c0 to %k step %c1 iter_args(%s = %zero) -> (f32) {
-      %v = memref.load %chosen[%j] : memref<?xf32>
-      %s2 = arith.addf %s, %v : f32
-      scf.yield %s2 : f32
-    }
-    %denom = arith.addf %total, %eps : f32
-    %W2 = scf.for %j = %c0 to %k step %c1 iter_args(%W1 = %W) -> (tensor<?x?xf32>) {
-      %v = memref.load %chosen[%j] : memref<?xf32>
-      %n = arith.divf %v, %denom : f32
-      %r = arith.select %renorm, %n, %v : f32
-      %s = arith.mulf %r, %scale : f32
-      %W3 = tensor.insert %s into %W1[%t, %j] : tensor<?x?xf32>
-      scf.yield %W3 : tensor<?x?xf32>
-    }
-    scf.yield %W2, %sel#0 : tensor<?x?xf32>, tensor<?x?xi64>
+    %row:2 = func.call @__moe_route_row(%scores, %choice, %taken, %group_score,
+        %group_kept, %chosen, %bias, %mask, %score, %k, %renorm, %eps, %scale,
+        %groups, %topk_groups, %group_topk, %use_top_p, %top_p, %W, %I, %t)
+        : (memref<?xf32>, memref<?xf32>, memref<?xi1>, memref<?xf32>, memref<?xi1>,
+           memref<?xf32>, tensor<?xf32>, tensor<?xi1>, i32, index, i1, f32, f32,
+           index, index, index, i1, f32, tensor<?x?xf32>, tensor<?x?xi64>, index)
+        -> (tensor<?x?xf32>, tensor<?x?xi64>)
+    scf.yield %row#0, %row#1 : tensor<?x?xf32>, tensor<?x?xi64>
   }
   return %result#0, %result#1 : tensor<?x?xf32>, tensor<?x?xi64>
 }

@@ -77,93 +77,159 @@ Value expertCapacity(OpBuilder &b, Location loc, Value logits,
   return arith::MinUIOp::create(b, loc, cap, tokens);
 }
 
+/// The routing kernels' operands after the logits (or router): selection
+/// bias, expert mask and the attributes as constants.
+template <typename OpT>
+SmallVector<Value> routingOperands(OpT op, PatternRewriter &rewriter,
+                                   Location loc) {
+  Type f32 = rewriter.getF32Type();
+  int64_t numExperts = op.getNumExperts();
+  auto vecType = [&](Type elt) {
+    return RankedTensorType::get({numExperts}, elt);
+  };
+  Value bias;
+  if (Value b = op.getSelectionBias())
+    bias = convertElements(rewriter, loc, b, f32);
+  else
+    bias = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(vecType(f32), 0.0f));
+  SmallVector<bool> mask(numExperts, true);
+  if (std::optional<ArrayRef<bool>> m = op.getExpertMask())
+    mask.assign(m->begin(), m->end());
+  Value maskValue = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(vecType(rewriter.getI1Type()),
+                             ArrayRef<bool>(mask)));
+
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  auto f32Const = [&](double v) -> Value {
+    return arith::ConstantOp::create(rewriter, loc,
+                                     rewriter.getF32FloatAttr(float(v)));
+  };
+  auto boolConst = [&](bool v) -> Value {
+    return arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(v));
+  };
+  bool topP = op.getMode() == RoutingMode::TopP;
+  return {
+      castToDynamic(rewriter, loc, bias),
+      castToDynamic(rewriter, loc, maskValue),
+      arith::ConstantOp::create(
+          rewriter, loc, rewriter.getI32IntegerAttr(scoreCode(op.getScore()))),
+      index(*op.getK()),
+      boolConst(op.getRenormalize()),
+      f32Const(op.getEpsilonOrDefault()),
+      f32Const(op.getScalingFactorOrDefault()),
+      index(op.getNumGroups().value_or(0)),
+      index(op.getTopkGroups().value_or(0)),
+      index(op.getGroupTopKOrDefault()),
+      boolConst(topP),
+      f32Const(topP ? op.getTopPAttr().getValueAsDouble() : 1.0)};
+}
+
+/// Replaces a routing op by `call`'s results, converted to its result types.
+template <typename OpT>
+void replaceWithCall(OpT op, func::CallOp call, PatternRewriter &rewriter) {
+  Location loc = op.getLoc();
+  rewriter.replaceOp(
+      op, {convertTo(rewriter, loc, call.getResult(0),
+                     cast<RankedTensorType>(op.getWeights().getType())),
+           convertTo(rewriter, loc, call.getResult(1),
+                     cast<RankedTensorType>(op.getIndices().getType()))});
+}
+
+/// Expert choice needs every logit before any expert picks its tokens, so
+/// it always runs on materialized logits.
+template <typename OpT>
+LogicalResult lowerExpertChoice(OpT op, Value logits,
+                                PatternRewriter &rewriter) {
+  Location loc = op.getLoc();
+  FailureOr<func::FuncOp> kernel = getOrInsertKernel(
+      rewriter, op, "__moe_route_expert_choice", getRoutingKernels());
+  if (failed(kernel))
+    return failure();
+  Value capacity =
+      expertCapacity(rewriter, loc, logits, op.getNumExperts(),
+                     op.getCapacityFactorAttr().getValueAsDouble());
+  Value score = arith::ConstantOp::create(
+      rewriter, loc, rewriter.getI32IntegerAttr(scoreCode(op.getScore())));
+  Value dynLogits = castToDynamic(
+      rewriter, loc,
+      convertElements(rewriter, loc, logits, rewriter.getF32Type()));
+  auto call = func::CallOp::create(rewriter, loc, *kernel,
+                                   ValueRange{dynLogits, score, capacity});
+  replaceWithCall(op, call, rewriter);
+  return success();
+}
+
 struct RouteLowering : OpRewritePattern<RouteOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(RouteOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.getMode() == RoutingMode::ExpertChoice)
+      return lowerExpertChoice(op, op.getLogits(), rewriter);
     Location loc = op.getLoc();
-    Type f32 = rewriter.getF32Type();
-    Value logits = castToDynamic(
-        rewriter, loc, convertElements(rewriter, loc, op.getLogits(), f32));
-    Value score = arith::ConstantOp::create(
-        rewriter, loc, rewriter.getI32IntegerAttr(scoreCode(op.getScore())));
-    auto weightsType = cast<RankedTensorType>(op.getWeights().getType());
-    auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
-
-    if (op.getMode() == RoutingMode::ExpertChoice) {
-      FailureOr<func::FuncOp> kernel = getOrInsertKernel(
-          rewriter, op, "__moe_route_expert_choice", getRoutingKernels());
-      if (failed(kernel))
-        return failure();
-      Value capacity =
-          expertCapacity(rewriter, loc, op.getLogits(), op.getNumExperts(),
-                         op.getCapacityFactorAttr().getValueAsDouble());
-      auto call = func::CallOp::create(rewriter, loc, *kernel,
-                                       ValueRange{logits, score, capacity});
-      rewriter.replaceOp(
-          op, {convertTo(rewriter, loc, call.getResult(0), weightsType),
-               convertTo(rewriter, loc, call.getResult(1), indicesType)});
-      return success();
-    }
-
     FailureOr<func::FuncOp> kernel =
         getOrInsertKernel(rewriter, op, "__moe_route", getRoutingKernels());
     if (failed(kernel))
       return failure();
-    int64_t numExperts = op.getNumExperts();
-    auto vecType = [&](Type elt) {
-      return RankedTensorType::get({numExperts}, elt);
-    };
-    Value bias;
-    if (Value b = op.getSelectionBias())
-      bias = convertElements(rewriter, loc, b, f32);
-    else
-      bias = arith::ConstantOp::create(
-          rewriter, loc, DenseElementsAttr::get(vecType(f32), 0.0f));
-    SmallVector<bool> mask(numExperts, true);
-    if (std::optional<ArrayRef<bool>> m = op.getExpertMask())
-      mask.assign(m->begin(), m->end());
-    Value maskValue = arith::ConstantOp::create(
+    SmallVector<Value> operands = {castToDynamic(
         rewriter, loc,
-        DenseElementsAttr::get(vecType(rewriter.getI1Type()),
-                               ArrayRef<bool>(mask)));
-
-    auto index = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(rewriter, loc, v);
-    };
-    auto f32Const = [&](double v) -> Value {
-      return arith::ConstantOp::create(rewriter, loc,
-                                       rewriter.getF32FloatAttr(float(v)));
-    };
-    auto boolConst = [&](bool v) -> Value {
-      return arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(v));
-    };
-    bool topP = op.getMode() == RoutingMode::TopP;
-    SmallVector<Value> operands = {
-        logits,
-        castToDynamic(rewriter, loc, bias),
-        castToDynamic(rewriter, loc, maskValue),
-        score,
-        index(*op.getK()),
-        boolConst(op.getRenormalize()),
-        f32Const(op.getEpsilonOrDefault()),
-        f32Const(op.getScalingFactorOrDefault()),
-        index(op.getNumGroups().value_or(0)),
-        index(op.getTopkGroups().value_or(0)),
-        index(op.getGroupTopKOrDefault()),
-        boolConst(topP),
-        f32Const(topP ? op.getTopPAttr().getValueAsDouble() : 1.0)};
-    auto call = func::CallOp::create(rewriter, loc, *kernel, operands);
-    rewriter.replaceOp(
-        op, {convertTo(rewriter, loc, call.getResult(0), weightsType),
-             convertTo(rewriter, loc, call.getResult(1), indicesType)});
+        convertElements(rewriter, loc, op.getLogits(), rewriter.getF32Type()))};
+    llvm::append_range(operands, routingOperands(op, rewriter, loc));
+    replaceWithCall(op, func::CallOp::create(rewriter, loc, *kernel, operands),
+                    rewriter);
     return success();
   }
 };
 
+/// One kernel computes a token's logits, scores, selection and weights.
+struct FusedRouteLowering : OpRewritePattern<FusedRouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedRouteOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    if (op.getMode() == RoutingMode::ExpertChoice) {
+      Value logits = emitMatmul(rewriter, loc, op.getInput(), op.getWeight(),
+                                !op.getWeightTransposed(), op.getBias(),
+                                op.getLogitsType().getElementType());
+      return lowerExpertChoice(op, logits, rewriter);
+    }
+    FailureOr<func::FuncOp> kernel = getOrInsertKernel(
+        rewriter, op, "__moe_gate_route", getRoutingKernels());
+    if (failed(kernel))
+      return failure();
+    Type f32 = rewriter.getF32Type();
+    auto toF32 = [&](Value v) {
+      return castToDynamic(rewriter, loc,
+                           convertElements(rewriter, loc, v, f32));
+    };
+    Value routerBias;
+    if (Value b = op.getBias())
+      routerBias = toF32(b);
+    else
+      routerBias = castToDynamic(
+          rewriter, loc,
+          arith::ConstantOp::create(
+              rewriter, loc,
+              DenseElementsAttr::get(
+                  RankedTensorType::get({op.getNumExperts()}, f32), 0.0f)));
+    SmallVector<Value> operands = {
+        toF32(op.getInput()), toF32(op.getWeight()), routerBias,
+        arith::ConstantOp::create(
+            rewriter, loc, rewriter.getBoolAttr(op.getWeightTransposed()))};
+    llvm::append_range(operands, routingOperands(op, rewriter, loc));
+    replaceWithCall(op, func::CallOp::create(rewriter, loc, *kernel, operands),
+                    rewriter);
+    return success();
+  }
+};
 } // namespace
 
 void moe::detail::populateRoutingLoweringPatterns(RewritePatternSet &patterns) {
-  patterns.add<GateLowering, RouteLowering>(patterns.getContext());
+  patterns.add<GateLowering, RouteLowering, FusedRouteLowering>(
+      patterns.getContext());
 }

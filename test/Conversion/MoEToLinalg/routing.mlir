@@ -95,3 +95,22 @@ func.func @expert_choice_dynamic(%l: tensor<?x4xf32>) -> (tensor<?x4xf32>, tenso
       : tensor<?x4xf32> -> tensor<?x4xf32>, tensor<4x?xi64>
   return %w, %i : tensor<?x4xf32>, tensor<4x?xi64>
 }
+
+// -----
+
+// moe.fused_route is one kernel call: tokens and router in, no [T, E] logits
+// tensor; the router layout is a constant operand.
+// CHECK-LABEL: func.func @fused_route
+// CHECK-NOT: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-DAG: %[[TR:.*]] = arith.constant true
+// CHECK: call @__moe_gate_route(%{{.*}}, %{{.*}}, %{{.*}}, %[[TR]],
+// CHECK: func.func private @__moe_route_row(
+// CHECK: func.func private @__moe_gate_route(
+// CHECK:   math.fma
+// CHECK:   call @__moe_route_row(
+func.func @fused_route(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %rw, %ri = moe.fused_route <token_choice> <softmax> %x, %w {k = 2, weight_transposed}
+      : tensor<?x16xf32>, tensor<16x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %rw, %ri : tensor<?x2xf32>, tensor<?x2xi64>
+}

@@ -3,11 +3,12 @@
 #ifndef MOE_CONVERSION_ONNXTOLINALG_ONNXTOLINALG_H
 #define MOE_CONVERSION_ONNXTOLINALG_ONNXTOLINALG_H
 
+#include "mlir/Support/LLVM.h"
+
 namespace mlir {
 class ConversionTarget;
 class Operation;
 class RewritePatternSet;
-struct LogicalResult;
 } // namespace mlir
 
 namespace moe {

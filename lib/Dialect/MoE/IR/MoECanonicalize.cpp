@@ -51,9 +51,9 @@ template <typename OpT> struct DropDefaultAttrs : OpRewritePattern<OpT> {
 };
 
 /// A selection bias of zeros selects exactly like no bias.
-struct DropZeroSelectionBias : OpRewritePattern<RouteOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(RouteOp op,
+template <typename OpT> struct DropZeroSelectionBias : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     Value bias = op.getSelectionBias();
     DenseFPElementsAttr values;
@@ -68,9 +68,9 @@ struct DropZeroSelectionBias : OpRewritePattern<RouteOp> {
 };
 
 /// A mask that keeps every expert removes nothing.
-struct DropFullExpertMask : OpRewritePattern<RouteOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(RouteOp op,
+template <typename OpT> struct DropFullExpertMask : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     std::optional<ArrayRef<bool>> mask = op.getExpertMask();
     if (!mask || !llvm::all_of(*mask, [](bool keep) { return keep; }))
@@ -83,9 +83,9 @@ struct DropFullExpertMask : OpRewritePattern<RouteOp> {
 /// Top-p routing with at most one expert always takes the best expert with
 /// its raw score, which is token-choice top-1 without renormalization (top_p
 /// mode admits neither renormalization, bias nor groups).
-struct TopPWithOneExpertIsTop1 : OpRewritePattern<RouteOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(RouteOp op,
+template <typename OpT> struct TopPWithOneExpertIsTop1 : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     if (op.getMode() != RoutingMode::TopP || op.getK() != 1)
       return failure();
@@ -98,9 +98,9 @@ struct TopPWithOneExpertIsTop1 : OpRewritePattern<RouteOp> {
 };
 
 /// group_topk = 2 is the default (DeepSeek-V3's group score).
-struct DropDefaultGroupTopK : OpRewritePattern<RouteOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(RouteOp op,
+template <typename OpT> struct DropDefaultGroupTopK : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
     if (op.getGroupTopk() != 2)
       return failure();
@@ -115,13 +115,25 @@ static SmallVector<std::pair<StringRef, double>> activationDefaults() {
   return {{"alpha", 1.0}, {"beta", 0.0}, {"kappa", 1.0}, {"lambda", 1.0}};
 }
 
-void RouteOp::getCanonicalizationPatterns(RewritePatternSet &results,
-                                          MLIRContext *context) {
-  results.add<DropZeroSelectionBias, DropFullExpertMask,
-              TopPWithOneExpertIsTop1, DropDefaultGroupTopK>(context);
-  results.add<DropDefaultAttrs<RouteOp>>(
+/// The same rewrites apply to moe.route and moe.fused_route.
+template <typename OpT>
+static void addRoutingPatterns(RewritePatternSet &results,
+                               MLIRContext *context) {
+  results.add<DropZeroSelectionBias<OpT>, DropFullExpertMask<OpT>,
+              TopPWithOneExpertIsTop1<OpT>, DropDefaultGroupTopK<OpT>>(context);
+  results.add<DropDefaultAttrs<OpT>>(
       context, SmallVector<std::pair<StringRef, double>>{
                    {"scaling_factor", 1.0}, {"epsilon", 0.0}});
+}
+
+void RouteOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                          MLIRContext *context) {
+  addRoutingPatterns<RouteOp>(results, context);
+}
+
+void FusedRouteOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                               MLIRContext *context) {
+  addRoutingPatterns<FusedRouteOp>(results, context);
 }
 
 void ExpertsOp::getCanonicalizationPatterns(RewritePatternSet &results,

@@ -132,20 +132,39 @@ int64_t GateOp::getHiddenSize() {
   return tensorType(getWeight()).getDimSize(getWeightTransposed() ? 0 : 1);
 }
 
+/// The router's own relations: input [T, H], weight [E, H] (or [H, E]) with
+/// a static E, optional bias [E]. Shared by moe.gate and moe.fused_route.
+static LogicalResult verifyRouter(Operation *op, Value input, Value weight,
+                                  Value bias, bool transposed) {
+  if (failed(expectRank(op, input, 2, "input [tokens, hidden]")) ||
+      failed(expectRank(op, weight, 2, "router weight")))
+    return failure();
+  RankedTensorType in = tensorType(input), w = tensorType(weight);
+  int64_t numExperts = w.getDimSize(transposed ? 1 : 0);
+  int64_t hidden = w.getDimSize(transposed ? 0 : 1);
+  if (isDyn(numExperts))
+    return op->emitOpError("router weight must have a static expert dimension");
+  if (!compatible(in.getDimSize(1), hidden))
+    return op->emitOpError() << "router weight hidden size (" << dimStr(hidden)
+                             << ") must match input hidden size ("
+                             << dimStr(in.getDimSize(1)) << ")";
+  if (bias) {
+    RankedTensorType b = tensorType(bias);
+    if (b.getRank() != 1 || b.getDimSize(0) != numExperts)
+      return op->emitOpError()
+             << "router bias must have shape [" << numExperts << "], got " << b;
+  }
+  return success();
+}
+
 LogicalResult GateOp::verify() {
   Operation *op = getOperation();
-  if (failed(expectRank(op, getInput(), 2, "input [tokens, hidden]")) ||
-      failed(expectRank(op, getWeight(), 2, "router weight")) ||
+  if (failed(verifyRouter(op, getInput(), getWeight(), getBias(),
+                          getWeightTransposed())) ||
       failed(expectRank(op, getLogits(), 2, "logits [tokens, experts]")))
     return failure();
   RankedTensorType in = tensorType(getInput()), out = tensorType(getLogits());
   int64_t numExperts = getNumExperts();
-  if (isDyn(numExperts))
-    return emitOpError("router weight must have a static expert dimension");
-  if (!compatible(in.getDimSize(1), getHiddenSize()))
-    return emitOpError() << "router weight hidden size (" << getHiddenSize()
-                         << ") must match input hidden size ("
-                         << dimStr(in.getDimSize(1)) << ")";
   if (!compatible(in.getDimSize(0), out.getDimSize(0)))
     return emitOpError() << "logits token count (" << dimStr(out.getDimSize(0))
                          << ") must match input token count ("
@@ -154,12 +173,6 @@ LogicalResult GateOp::verify() {
     return emitOpError() << "logits expert count (" << dimStr(out.getDimSize(1))
                          << ") must match router weight expert count ("
                          << numExperts << ")";
-  if (Value bias = getBias()) {
-    RankedTensorType b = tensorType(bias);
-    if (b.getRank() != 1 || b.getDimSize(0) != numExperts)
-      return emitOpError() << "router bias must have shape [" << numExperts
-                           << "], got " << b;
-  }
   return success();
 }
 
@@ -197,9 +210,14 @@ static LogicalResult expectShape2D(Operation *op, Value value, int64_t rows,
   return success();
 }
 
-LogicalResult RouteOp::verify() {
-  Operation *op = getOperation();
-  RankedTensorType logits = tensorType(getLogits());
+/// The routing attributes and result shapes, for logits of type `logits`
+/// (an operand of moe.route, computed inside moe.fused_route).
+template <typename OpT>
+static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
+  Operation *op = routeOp.getOperation();
+  auto emitOpError = [&](const Twine &message = {}) {
+    return op->emitOpError(message);
+  };
   if (logits.getRank() != 2 || isDyn(logits.getDimSize(1)) ||
       logits.getDimSize(1) < 1)
     return emitOpError()
@@ -208,37 +226,39 @@ LogicalResult RouteOp::verify() {
            << logits;
   int64_t numTokens = logits.getDimSize(0);
   int64_t numExperts = logits.getDimSize(1);
-  RoutingMode mode = getMode();
+  RoutingMode mode = routeOp.getMode();
   StringRef modeName = stringifyRoutingMode(mode);
   bool tokenChoice = mode == RoutingMode::TokenChoice;
 
   // Attributes that belong to one mode only.
-  if (getSelectionBias() && !tokenChoice)
+  if (routeOp.getSelectionBias() && !tokenChoice)
     return emitOpError() << "selection bias is only supported in token_choice "
                             "mode, not "
                          << modeName;
-  if ((getNumGroups() || getTopkGroups() || getGroupTopk()) && !tokenChoice)
+  if ((routeOp.getNumGroups() || routeOp.getTopkGroups() ||
+       routeOp.getGroupTopk()) &&
+      !tokenChoice)
     return emitOpError() << "group-limited selection is only supported in "
                             "token_choice mode, not "
                          << modeName;
-  if (getTopP() && mode != RoutingMode::TopP)
+  if (routeOp.getTopP() && mode != RoutingMode::TopP)
     return emitOpError("top_p is only valid in top_p mode");
-  if (getCapacityFactor() && mode != RoutingMode::ExpertChoice)
+  if (routeOp.getCapacityFactor() && mode != RoutingMode::ExpertChoice)
     return emitOpError("capacity_factor is only valid in expert_choice mode");
-  if (getRenormalize() && !tokenChoice)
+  if (routeOp.getRenormalize() && !tokenChoice)
     return emitOpError() << "renormalize is only valid in token_choice mode, "
                             "not "
                          << modeName;
-  if (getEpsilon() && !getRenormalize())
+  if (routeOp.getEpsilon() && !routeOp.getRenormalize())
     return emitOpError("epsilon requires renormalize");
-  if (std::optional<double> eps = toDouble(getEpsilonAttr()))
+  if (std::optional<double> eps = toDouble(routeOp.getEpsilonAttr()))
     if (!(*eps >= 0 && std::isfinite(*eps)))
       return emitOpError("epsilon must be finite and non-negative");
-  if (std::optional<double> scale = toDouble(getScalingFactorAttr()))
+  if (std::optional<double> scale = toDouble(routeOp.getScalingFactorAttr()))
     if (!(std::isfinite(*scale) && *scale > 0))
       return emitOpError("scaling_factor must be finite and positive");
 
-  if (Value bias = getSelectionBias()) {
+  if (Value bias = routeOp.getSelectionBias()) {
     RankedTensorType b = tensorType(bias);
     if (b.getRank() != 1 || b.getDimSize(0) != numExperts)
       return emitOpError() << "selection bias must have shape [" << numExperts
@@ -246,7 +266,7 @@ LogicalResult RouteOp::verify() {
   }
 
   int64_t selectable = numExperts;
-  if (std::optional<ArrayRef<bool>> mask = getExpertMask()) {
+  if (std::optional<ArrayRef<bool>> mask = routeOp.getExpertMask()) {
     if (static_cast<int64_t>(mask->size()) != numExperts)
       return emitOpError() << "expert_mask has " << mask->size()
                            << " entries but there are " << numExperts
@@ -257,30 +277,32 @@ LogicalResult RouteOp::verify() {
   }
 
   if (mode == RoutingMode::ExpertChoice) {
-    if (getK())
+    if (routeOp.getK())
       return emitOpError("k is not used in expert_choice mode (capacity comes "
                          "from capacity_factor)");
-    if (getScore() == ScoreFunction::SoftmaxAfterTopK)
+    if (routeOp.getScore() == ScoreFunction::SoftmaxAfterTopK)
       return emitOpError("softmax_after_topk scores need token_choice or "
                          "top_p mode");
-    std::optional<double> factor = toDouble(getCapacityFactorAttr());
+    std::optional<double> factor = toDouble(routeOp.getCapacityFactorAttr());
     if (!factor)
       return emitOpError("expert_choice mode requires capacity_factor");
     if (!(std::isfinite(*factor) && *factor > 0))
       return emitOpError("capacity_factor must be finite and positive");
-    int64_t capacity = isDyn(numTokens)
-                           ? ShapedType::kDynamic
-                           : getExpertCapacity(numTokens, numExperts, *factor);
-    if (failed(expectShape2D(op, getWeights(), numTokens, numExperts, "weights",
-                             "dense gate [tokens, experts]")) ||
-        failed(expectShape2D(op, getIndices(), numExperts, capacity, "indices",
+    int64_t capacity =
+        isDyn(numTokens)
+            ? ShapedType::kDynamic
+            : RouteOp::getExpertCapacity(numTokens, numExperts, *factor);
+    if (failed(expectShape2D(op, routeOp.getWeights(), numTokens, numExperts,
+                             "weights", "dense gate [tokens, experts]")) ||
+        failed(expectShape2D(op, routeOp.getIndices(), numExperts, capacity,
+                             "indices",
                              "token ids [experts, ceil(tokens * "
                              "capacity_factor / experts)]")))
       return failure();
     return success();
   }
 
-  std::optional<int64_t> k = getK();
+  std::optional<int64_t> k = routeOp.getK();
   if (!k)
     return emitOpError() << modeName << " mode requires k";
   if (*k > numExperts)
@@ -290,7 +312,7 @@ LogicalResult RouteOp::verify() {
     return emitOpError() << "expert_mask keeps " << selectable
                          << " experts, fewer than k (" << *k << ")";
   if (mode == RoutingMode::TopP) {
-    std::optional<double> p = toDouble(getTopPAttr());
+    std::optional<double> p = toDouble(routeOp.getTopPAttr());
     if (!p)
       return emitOpError("top_p mode requires top_p");
     if (!(*p > 0 && *p <= 1))
@@ -298,17 +320,17 @@ LogicalResult RouteOp::verify() {
   }
 
   // Group-limited selection (DeepSeek): E splits into num_groups groups.
-  if (getNumGroups().has_value() != getTopkGroups().has_value())
+  if (routeOp.getNumGroups().has_value() != routeOp.getTopkGroups().has_value())
     return emitOpError("num_groups and topk_groups must be given together");
-  if (getGroupTopk() && !getNumGroups())
+  if (routeOp.getGroupTopk() && !routeOp.getNumGroups())
     return emitOpError("group_topk requires num_groups and topk_groups");
-  if (std::optional<int64_t> groups = getNumGroups()) {
+  if (std::optional<int64_t> groups = routeOp.getNumGroups()) {
     if (numExperts % *groups != 0)
       return emitOpError() << "num_groups (" << *groups
                            << ") must divide the number of experts ("
                            << numExperts << ")";
     int64_t perGroup = numExperts / *groups;
-    int64_t keptGroups = *getTopkGroups();
+    int64_t keptGroups = *routeOp.getTopkGroups();
     if (keptGroups > *groups)
       return emitOpError() << "topk_groups (" << keptGroups
                            << ") must not exceed num_groups (" << *groups
@@ -317,17 +339,42 @@ LogicalResult RouteOp::verify() {
       return emitOpError() << "k (" << *k << ") exceeds the experts in the "
                            << "kept groups (topk_groups * experts per group = "
                            << keptGroups * perGroup << ")";
-    if (getGroupTopKOrDefault() > perGroup)
-      return emitOpError() << "group_topk (" << getGroupTopKOrDefault()
-                           << (getGroupTopk() ? "" : ", the default")
+    if (routeOp.getGroupTopKOrDefault() > perGroup)
+      return emitOpError() << "group_topk (" << routeOp.getGroupTopKOrDefault()
+                           << (routeOp.getGroupTopk() ? "" : ", the default")
                            << ") exceeds the experts per group (" << perGroup
                            << ")";
   }
 
-  return failure(failed(expectShape2D(op, getWeights(), numTokens, *k,
+  return failure(failed(expectShape2D(op, routeOp.getWeights(), numTokens, *k,
                                       "weights", "[tokens, k]")) ||
-                 failed(expectShape2D(op, getIndices(), numTokens, *k,
+                 failed(expectShape2D(op, routeOp.getIndices(), numTokens, *k,
                                       "indices", "[tokens, k]")));
+}
+
+LogicalResult RouteOp::verify() {
+  return verifyRouting(*this, tensorType(getLogits()));
+}
+
+//===----------------------------------------------------------------------===//
+// FusedRouteOp
+//===----------------------------------------------------------------------===//
+
+int64_t FusedRouteOp::getNumExperts() {
+  return tensorType(getWeight()).getDimSize(getWeightTransposed() ? 1 : 0);
+}
+
+RankedTensorType FusedRouteOp::getLogitsType() {
+  RankedTensorType in = tensorType(getInput());
+  return RankedTensorType::get({in.getDimSize(0), getNumExperts()},
+                               in.getElementType());
+}
+
+LogicalResult FusedRouteOp::verify() {
+  if (failed(verifyRouter(getOperation(), getInput(), getWeight(), getBias(),
+                          getWeightTransposed())))
+    return failure();
+  return verifyRouting(*this, getLogitsType());
 }
 
 //===----------------------------------------------------------------------===//

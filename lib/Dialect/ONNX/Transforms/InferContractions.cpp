@@ -54,7 +54,8 @@ static LogicalResult inferGemm(InferenceContext &ctx) {
   if (a.getRank() != 2 || b.getRank() != 2)
     return ctx.emitError() << "A and B must be 2-D, they are " << a << " and "
                            << b;
-  bool transA = ctx.getIntAttr("transA", 0), transB = ctx.getIntAttr("transB", 0);
+  bool transA = ctx.getIntAttr("transA", 0),
+       transB = ctx.getIntAttr("transB", 0);
   int64_t m = a.getDimSize(transA ? 1 : 0), k = a.getDimSize(transA ? 0 : 1);
   int64_t kb = b.getDimSize(transB ? 1 : 0), n = b.getDimSize(transB ? 0 : 1);
   if (failed(checkSame(ctx, k, kb, "inner dimensions differ:")))

@@ -146,12 +146,12 @@ static LogicalResult inferCastLike(InferenceContext &ctx) {
 }
 
 void moe::onnx::infer::registerElementwiseInference(InferenceTable &table) {
-  table.add({"Sqrt",      "Exp",      "Log",     "Neg",       "Abs",
-             "Reciprocal", "Erf",     "Tanh",    "Sigmoid",   "Relu",
-             "Softmax",   "LogSoftmax", "Identity", "Floor",  "Ceil",
-             "Round",     "Sin",      "Cos",     "Sign",      "Gelu",
-             "LeakyRelu", "Elu",      "Selu",    "Softplus",  "HardSigmoid",
-             "HardSwish", "Mish",     "Clip",    "CumSum",    "Not",
+  table.add({"Sqrt",       "Exp",        "Log",      "Neg",      "Abs",
+             "Reciprocal", "Erf",        "Tanh",     "Sigmoid",  "Relu",
+             "Softmax",    "LogSoftmax", "Identity", "Floor",    "Ceil",
+             "Round",      "Sin",        "Cos",      "Sign",     "Gelu",
+             "LeakyRelu",  "Elu",        "Selu",     "Softplus", "HardSigmoid",
+             "HardSwish",  "Mish",       "Clip",     "CumSum",   "Not",
              "BitwiseNot", "Trilu"},
             inferSameAsInput);
   // IsNaN/IsInf answer booleans.
@@ -169,8 +169,8 @@ void moe::onnx::infer::registerElementwiseInference(InferenceTable &table) {
   table.add({"Pow", "Mod", "Max", "Min", "Mean", "Sum", "BitwiseAnd",
              "BitwiseOr", "BitwiseXor", "PRelu"},
             inferArithmetic<noFold>);
-  table.add({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-             "And", "Or", "Xor"},
+  table.add({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And",
+             "Or", "Xor"},
             inferPredicate);
   table.add({"Where"}, inferWhere);
   table.add({"Cast"}, inferCast);

@@ -81,8 +81,8 @@ static LogicalResult inferTopK(InferenceContext &ctx) {
     k = ctx.getIntAttr("k", ShapedType::kDynamic);
   } else if (auto values = ctx.getStaticInts(1)) {
     if (values->size() != 1)
-      return ctx.emitError() << "K must have one element, it has "
-                             << values->size();
+      return ctx.emitError()
+             << "K must have one element, it has " << values->size();
     k = (*values)[0];
   }
   int64_t dim = data.getDimSize(*axis);
@@ -116,9 +116,9 @@ static LogicalResult inferLayerNorm(InferenceContext &ctx) {
 }
 
 void moe::onnx::infer::registerReductionInference(InferenceTable &table) {
-  table.add({"ReduceMax", "ReduceMin", "ReduceSum", "ReduceMean",
-             "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
-             "ReduceLogSumExp", "ReduceSumSquare"},
+  table.add({"ReduceMax", "ReduceMin", "ReduceSum", "ReduceMean", "ReduceProd",
+             "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+             "ReduceSumSquare"},
             inferReduce);
   table.add({"ArgMax", "ArgMin"}, inferArgReduce);
   table.add({"TopK"}, inferTopK);

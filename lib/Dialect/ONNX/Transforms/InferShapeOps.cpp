@@ -68,9 +68,9 @@ static LogicalResult inferReshape(InferenceContext &ctx) {
   for (auto [i, v] : llvm::enumerate(*values)) {
     if (v == 0 && !allowZero) {
       if (data && (int64_t)i >= data.getRank())
-        return ctx.emitError() << "shape[" << i << "] = 0 copies a dim that "
-                               << "the rank-" << data.getRank()
-                               << " input does not have";
+        return ctx.emitError()
+               << "shape[" << i << "] = 0 copies a dim that "
+               << "the rank-" << data.getRank() << " input does not have";
       shape.push_back(data ? data.getDimSize(i) : kDyn);
     } else if (v == -1) {
       if (inferAt >= 0)
@@ -78,8 +78,8 @@ static LogicalResult inferReshape(InferenceContext &ctx) {
       inferAt = i;
       shape.push_back(kDyn);
     } else if (v < -1 && !ShapedType::isDynamic(v)) {
-      return ctx.emitError() << "shape[" << i << "] = " << v
-                             << " is not a size";
+      return ctx.emitError()
+             << "shape[" << i << "] = " << v << " is not a size";
     } else {
       shape.push_back(v);
     }
@@ -91,16 +91,16 @@ static LogicalResult inferReshape(InferenceContext &ctx) {
     int64_t rest = product(others);
     if (!ShapedType::isDynamic(rest)) {
       if (rest == 0 || total % rest != 0)
-        return ctx.emitError() << "cannot reshape " << total
-                               << " elements to [" << *values << "]";
+        return ctx.emitError() << "cannot reshape " << total << " elements to ["
+                               << *values << "]";
       shape[inferAt] = total / rest;
     }
   }
   int64_t count = product(shape);
   if (!ShapedType::isDynamic(total) && !ShapedType::isDynamic(count) &&
       total != count)
-    return ctx.emitError() << "cannot reshape " << data << " ("
-                           << total << " elements) to [" << *values << "]";
+    return ctx.emitError() << "cannot reshape " << data << " (" << total
+                           << " elements) to [" << *values << "]";
   ctx.setResult(0, shape, element);
   if (auto ints = ctx.getInts(0))
     ctx.setResultInts(0, *ints);
@@ -254,9 +254,9 @@ static LogicalResult inferConcat(InferenceContext &ctx) {
         } else if (ShapedType::isDynamic(a)) {
           shape[d] = b;
         } else if (!ShapedType::isDynamic(b) && a != b) {
-          return ctx.emitError() << "input #" << i << " has size " << b
-                                 << " in dim " << d << " where input #0 has "
-                                 << a;
+          return ctx.emitError()
+                 << "input #" << i << " has size " << b << " in dim " << d
+                 << " where input #0 has " << a;
         }
       }
     }
@@ -346,13 +346,14 @@ static LogicalResult inferSlice(InferenceContext &ctx) {
   // Slices of a known 1-D list (shape[1:3]) stay known.
   auto values = ctx.getInts(0);
   if (values && rank == 1 && norm->size() == 1 && starts.isKnown() &&
-      ends.isKnown() && at(steps, 0, 1) == 1 && !ShapedType::isDynamic(shape[0])) {
+      ends.isKnown() && at(steps, 0, 1) == 1 &&
+      !ShapedType::isDynamic(shape[0])) {
     int64_t n = values->size();
     int64_t start = (*starts.values)[0];
     start = std::min(std::max(start < 0 ? start + n : start, int64_t(0)), n);
-    ctx.setResultInts(0, SmallVector<int64_t>(
-                             values->begin() + start,
-                             values->begin() + start + shape[0]));
+    ctx.setResultInts(0,
+                      SmallVector<int64_t>(values->begin() + start,
+                                           values->begin() + start + shape[0]));
   }
   return success();
 }
@@ -377,8 +378,8 @@ static LogicalResult inferGather(InferenceContext &ctx) {
     int64_t n = values->size();
     for (int64_t p : *picks) {
       if (p < -n || p >= n)
-        return ctx.emitError() << "index " << p << " is out of range for "
-                               << n << " elements";
+        return ctx.emitError()
+               << "index " << p << " is out of range for " << n << " elements";
       out.push_back((*values)[p < 0 ? p + n : p]);
     }
     ctx.setResultInts(0, out);
@@ -404,8 +405,8 @@ static LogicalResult inferExpand(InferenceContext &ctx) {
     values = SmallVector<int64_t>(shapeType.getDimSize(0), kDyn);
   auto shape = broadcastShapes(data.getShape(), *values);
   if (failed(shape))
-    return ctx.emitError() << "cannot expand " << data << " to ["
-                           << *values << "]";
+    return ctx.emitError() << "cannot expand " << data << " to [" << *values
+                           << "]";
   ctx.setResult(0, *shape, data.getElementType());
   return success();
 }
@@ -473,17 +474,17 @@ static LogicalResult inferSplit(InferenceContext &ctx) {
     int64_t sum = 0;
     for (int64_t s : sizes)
       sum = ShapedType::isDynamic(s) || ShapedType::isDynamic(sum) ? kDyn
-                                                                    : sum + s;
+                                                                   : sum + s;
     if (!ShapedType::isDynamic(sum) && !ShapedType::isDynamic(dim) &&
         sum != dim)
-      return ctx.emitError() << "split sizes add up to " << sum
-                             << " but the axis has " << dim;
+      return ctx.emitError()
+             << "split sizes add up to " << sum << " but the axis has " << dim;
   } else if (!split.present && !ShapedType::isDynamic(dim)) {
     // Equal parts; since opset 18 the last one may be smaller.
     int64_t part = (dim + n - 1) / n;
     if (dim % n != 0 && ctx.getOpset() < 18)
-      return ctx.emitError() << "cannot split " << dim << " into " << n
-                             << " equal parts";
+      return ctx.emitError()
+             << "cannot split " << dim << " into " << n << " equal parts";
     for (unsigned i = 0; i < n; ++i)
       sizes[i] = std::min(part, dim - part * i);
   }
@@ -517,9 +518,9 @@ static LogicalResult inferTile(InferenceContext &ctx) {
   SmallVector<int64_t> shape(data.getRank(), kDyn);
   if (auto repeats = ctx.getInts(1)) {
     if ((int64_t)repeats->size() != data.getRank())
-      return ctx.emitError() << "repeats has " << repeats->size()
-                             << " entries for an input of rank "
-                             << data.getRank();
+      return ctx.emitError()
+             << "repeats has " << repeats->size()
+             << " entries for an input of rank " << data.getRank();
     for (auto [i, r] : llvm::enumerate(*repeats))
       shape[i] = product({data.getDimSize(i), r});
   }

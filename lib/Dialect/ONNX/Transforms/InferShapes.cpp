@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Dialect/ONNX/Transforms/Passes.h"
 #include "moe/Dialect/ONNX/Transforms/NodeUtils.h"
+#include "moe/Dialect/ONNX/Transforms/Passes.h"
 #include "moe/Dialect/ONNX/Transforms/ShapeInference.h"
 
 #include "InferenceContext.h"

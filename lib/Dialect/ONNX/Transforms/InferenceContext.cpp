@@ -12,8 +12,8 @@ using namespace moe::onnx::infer;
 
 InferenceContext::InferenceContext(NodeOp node, int64_t opset,
                                    const KnownInts &known)
-    : node(node), opset(opset), known(known),
-      results(node->getNumResults()), resultInts(node->getNumResults()) {}
+    : node(node), opset(opset), known(known), results(node->getNumResults()),
+      resultInts(node->getNumResults()) {}
 
 bool InferenceContext::hasInput(unsigned i) const {
   return i < getNumInputs() && !isa<NoneType>(node.getInputs()[i].getType());
@@ -33,7 +33,8 @@ Type InferenceContext::getElementType(unsigned i) const {
   return {};
 }
 
-std::optional<SmallVector<int64_t>> InferenceContext::getInts(unsigned i) const {
+std::optional<SmallVector<int64_t>>
+InferenceContext::getInts(unsigned i) const {
   if (!hasInput(i))
     return std::nullopt;
   Value value = node.getInputs()[i];
@@ -167,19 +168,33 @@ Type moe::onnx::infer::getElementTypeForONNXCode(MLIRContext *ctx,
     return IntegerType::get(ctx, w, IntegerType::Unsigned);
   };
   switch (code) {
-  case 1: return b.getF32Type();
-  case 2: return u(8);
-  case 3: return b.getIntegerType(8);
-  case 4: return u(16);
-  case 5: return b.getIntegerType(16);
-  case 6: return b.getI32Type();
-  case 7: return b.getI64Type();
-  case 9: return b.getI1Type();
-  case 10: return b.getF16Type();
-  case 11: return b.getF64Type();
-  case 12: return u(32);
-  case 13: return u(64);
-  case 16: return b.getBF16Type();
-  default: return {};
+  case 1:
+    return b.getF32Type();
+  case 2:
+    return u(8);
+  case 3:
+    return b.getIntegerType(8);
+  case 4:
+    return u(16);
+  case 5:
+    return b.getIntegerType(16);
+  case 6:
+    return b.getI32Type();
+  case 7:
+    return b.getI64Type();
+  case 9:
+    return b.getI1Type();
+  case 10:
+    return b.getF16Type();
+  case 11:
+    return b.getF64Type();
+  case 12:
+    return u(32);
+  case 13:
+    return u(64);
+  case 16:
+    return b.getBF16Type();
+  default:
+    return {};
   }
 }

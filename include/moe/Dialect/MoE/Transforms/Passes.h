@@ -14,6 +14,9 @@ namespace moe {
 /// moe.experts -> moe.grouped_matmul + moe.activation + moe.grouped_matmul.
 void populateExpandExpertsPatterns(mlir::RewritePatternSet &patterns);
 
+/// moe.gate + moe.route (sole user of the logits) -> moe.fused_route.
+void populateFuseGatingPatterns(mlir::RewritePatternSet &patterns);
+
 #define GEN_PASS_DECL
 #include "moe/Dialect/MoE/Passes.h.inc"
 

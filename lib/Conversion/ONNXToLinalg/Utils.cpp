@@ -1,0 +1,133 @@
+//===- Utils.cpp - helpers shared by the ONNX lowerings -------------------===//
+
+#include "Lowering.h"
+
+#include "moe/Dialect/ONNX/Transforms/NodeUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace moe;
+using namespace moe::onnx_to_linalg;
+
+RankedTensorType moe::onnx_to_linalg::getResultType(onnx::NodeOp node,
+                                                    unsigned i) {
+  return cast<RankedTensorType>(node->getResult(i).getType());
+}
+
+InFlightDiagnostic moe::onnx_to_linalg::emitNodeError(onnx::NodeOp node) {
+  InFlightDiagnostic diag = node.emitError();
+  diag << onnx::describeNode(node) << ": ";
+  return diag;
+}
+
+Value moe::onnx_to_linalg::getDimValue(OpBuilder &b, Location loc, Value value,
+                                       int64_t dim) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (!type.isDynamicDim(dim))
+    return arith::ConstantIndexOp::create(b, loc, type.getDimSize(dim));
+  return tensor::DimOp::create(b, loc, value, dim);
+}
+
+Value moe::onnx_to_linalg::createEmpty(OpBuilder &b, Location loc,
+                                       RankedTensorType type,
+                                       ValueRange dynamicSizes) {
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dynamicSizes);
+}
+
+Value moe::onnx_to_linalg::createFilled(OpBuilder &b, Location loc,
+                                        RankedTensorType type,
+                                        ValueRange dynamicSizes,
+                                        TypedAttr value) {
+  Value empty = createEmpty(b, loc, type, dynamicSizes);
+  Value scalar = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
+}
+
+SmallVector<Value> moe::onnx_to_linalg::broadcastDynamicSizes(
+    OpBuilder &b, Location loc, RankedTensorType type, ValueRange inputs) {
+  SmallVector<Value> sizes;
+  int64_t rank = type.getRank();
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!type.isDynamicDim(d))
+      continue;
+    Value size;
+    for (Value input : inputs) {
+      auto in = dyn_cast<RankedTensorType>(input.getType());
+      if (!in)
+        continue;
+      int64_t id = d - (rank - in.getRank());
+      if (id < 0 || in.getDimSize(id) == 1)
+        continue;
+      size = getDimValue(b, loc, input, id);
+      break;
+    }
+    // Every input is 1 there: so is the result.
+    sizes.push_back(size ? size : arith::ConstantIndexOp::create(b, loc, 1));
+  }
+  return sizes;
+}
+
+AffineMap moe::onnx_to_linalg::broadcastMap(MLIRContext *ctx,
+                                            RankedTensorType input,
+                                            RankedTensorType output) {
+  int64_t rank = output.getRank(), offset = rank - input.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < input.getRank(); ++d) {
+    bool broadcast =
+        input.getDimSize(d) == 1 && output.getDimSize(d + offset) != 1;
+    exprs.push_back(broadcast ? getAffineConstantExpr(0, ctx)
+                              : getAffineDimExpr(d + offset, ctx));
+  }
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value moe::onnx_to_linalg::reshapeTo(OpBuilder &b, Location loc, Value value,
+                                     RankedTensorType type,
+                                     ArrayRef<Value> sizes) {
+  if (value.getType() == type)
+    return value;
+  SmallVector<Value> dims;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    Value size =
+        type.isDynamicDim(d)
+            ? sizes[d]
+            : arith::ConstantIndexOp::create(b, loc, type.getDimSize(d));
+    dims.push_back(size);
+  }
+  auto shapeType = RankedTensorType::get({type.getRank()}, b.getIndexType());
+  Value shape = tensor::FromElementsOp::create(b, loc, shapeType, dims);
+  return tensor::ReshapeOp::create(b, loc, type, value, shape);
+}
+
+Value moe::onnx_to_linalg::castScalar(OpBuilder &b, Location loc, Value value,
+                                      Type to) {
+  Type from = value.getType();
+  if (from == to)
+    return value;
+  if (to.isInteger(1)) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(from));
+    if (isa<FloatType>(from))
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
+                                   zero);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value, zero);
+  }
+  // Booleans are 0/1, not -1/0.
+  return convertScalarToDtype(b, loc, value, to,
+                              /*isUnsignedCast=*/from.isInteger(1));
+}
+
+int64_t moe::onnx_to_linalg::normalizeAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
+}
+
+int64_t moe::onnx_to_linalg::getIntAttr(onnx::NodeOp node, StringRef name,
+                                        int64_t defaultValue) {
+  if (auto attr = dyn_cast_or_null<IntegerAttr>(node.getONNXAttr(name)))
+    return attr.getInt();
+  return defaultValue;
+}
