@@ -24,6 +24,19 @@ namespace {
 
 struct PrepareEntryPointsPass
     : moe::impl::MoEPrepareEntryPointsBase<PrepareEntryPointsPass> {
+  /// Calls `set` with `attrs` minus the onnx.* entries, if it has any.
+  template <typename SetFn>
+  static void dropFrontEndAttrs(DictionaryAttr attrs, SetFn set) {
+    if (!attrs)
+      return;
+    SmallVector<NamedAttribute> kept;
+    for (NamedAttribute attr : attrs)
+      if (!attr.getName().getValue().starts_with("onnx."))
+        kept.push_back(attr);
+    if (kept.size() != attrs.size())
+      set(DictionaryAttr::get(attrs.getContext(), kept));
+  }
+
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     for (auto func : getOperation().getOps<func::FuncOp>()) {
@@ -33,6 +46,14 @@ struct PrepareEntryPointsPass
                     UnitAttr::get(ctx));
       func->setAttr(moe::kEntrySignatureAttrName,
                     TypeAttr::get(func.getFunctionType()));
+      // Front-end annotations (the importer's onnx.name, onnx.dim_params)
+      // mean nothing to LLVM, which would warn about each of them.
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+        dropFrontEndAttrs(func.getArgAttrDict(i),
+                          [&](DictionaryAttr d) { func.setArgAttrs(i, d); });
+      for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+        dropFrontEndAttrs(func.getResultAttrDict(i),
+                          [&](DictionaryAttr d) { func.setResultAttrs(i, d); });
       for (auto [i, type] : llvm::enumerate(func.getArgumentTypes()))
         if (isa<TensorType>(type))
           func.setArgAttr(

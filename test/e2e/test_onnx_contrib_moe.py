@@ -2,7 +2,10 @@
 .onnx file, raises the MoE node to moe ops (--onnx-raise-moe inside the CPU
 pipeline), compiles and runs it; onnxruntime runs the same file."""
 
+import os
+
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
@@ -47,3 +50,46 @@ def test_contrib_moe_matches_onnxruntime(name, with_bias):
         (out,) = run_onnx(model, [x, logits])
         np.testing.assert_allclose(out, expected, rtol=1e-5,
                                    atol=1e-5 * np.abs(expected).max())
+
+
+LIT_INPUTS = os.path.join(os.path.dirname(__file__), "..", "Conversion", "ONNXToMoE", "Inputs")
+
+
+@pytest.mark.parametrize("name", ["router_matmul_add", "router_matmul_add_reshape",
+                                  "relu_top2", "swiglu_interleaved_3d"])
+def test_lit_models_match_onnxruntime(name):
+    """The raising tests' models (router subgraphs, the older weight layout,
+    [batch, seq, hidden] inputs) also compute what onnxruntime computes."""
+    model = onnx.load(os.path.join(LIT_INPUTS, name + ".onnx"))
+    session = ort.InferenceSession(model.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    feeds = {}
+    for graph_input in session.get_inputs():
+        # T = 6 tokens, as batch 2 x seq 3 for 3-D inputs.
+        shape = [{"T": 6, "B": 2, "S": 3}.get(d, d) for d in graph_input.shape]
+        feeds[graph_input.name] = rng.standard_normal(shape).astype(np.float32)
+    expected = session.run(None, feeds)[0]
+    (out,) = run_onnx(model, [feeds[i.name] for i in session.get_inputs()])
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_legacy_weight_layout_matches_reference():
+    """Older models store [E, in, out] weights. onnxruntime 1.32's CPU kernel
+    reads every model as [E, out, in] without checking the shapes, so the
+    oracle here is the numpy reference."""
+    from onnx import numpy_helper
+
+    from moe_opt import reference as ref
+
+    model = onnx.load(os.path.join(LIT_INPUTS, "gelu_legacy_layout.onnx"))
+    w = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((9, 8)).astype(np.float32)
+    logits = rng.standard_normal((9, 4)).astype(np.float32)
+    weights, ids = ref.route(logits, k=1)
+    rows, offsets, row_map = ref.dispatch(x.astype(np.float64), ids, 4)
+    y = ref.experts(rows, offsets, [w["w1"], w["w2"]], activation="gelu_tanh")
+    expected = ref.combine(y, row_map, weights)
+    (out,) = run_onnx(model, [x, logits])
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())

@@ -14,6 +14,7 @@
 #include "moe/Dialect/ONNX/IR/ONNX.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -55,6 +56,56 @@ Value optionalInput(onnx::NodeOp node, unsigned index) {
 
 RankedTensorType rankedType(Value v) {
   return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+}
+
+/// The router in front of the MoE node, as onnxruntime-genai's model builder
+/// writes it: MatMul(input, W[H, E]) (+ Add(bias[E])) (-> Reshape).
+struct Router {
+  Value weight, bias;
+  /// The router's nodes, consumers first, to erase once they are unused.
+  SmallVector<Operation *> nodes;
+};
+
+onnx::NodeOp producer(Value v, StringRef opType) {
+  auto node = v.getDefiningOp<onnx::NodeOp>();
+  return node && node.isStandard(opType) ? node : onnx::NodeOp();
+}
+
+std::optional<Router> matchRouter(Value probs, Value input, int64_t hidden,
+                                  int64_t numExperts) {
+  Router router;
+  Value v = probs;
+  if (onnx::NodeOp reshape = producer(v, "Reshape")) {
+    router.nodes.push_back(reshape);
+    v = reshape.getInputs()[0];
+  }
+  if (onnx::NodeOp add = producer(v, "Add")) {
+    auto isBias = [&](Value b) {
+      RankedTensorType t = rankedType(b);
+      return t && t.getRank() == 1 && t.getDimSize(0) == numExperts;
+    };
+    Value lhs = add.getInputs()[0], rhs = add.getInputs()[1];
+    if (isBias(rhs)) {
+      router.bias = rhs;
+      v = lhs;
+    } else if (isBias(lhs)) {
+      router.bias = lhs;
+      v = rhs;
+    } else {
+      return std::nullopt;
+    }
+    router.nodes.push_back(add);
+  }
+  onnx::NodeOp matmul = producer(v, "MatMul");
+  if (!matmul || matmul.getInputs()[0] != input)
+    return std::nullopt;
+  RankedTensorType w = rankedType(matmul.getInputs()[1]);
+  if (!w || w.getRank() != 2 || w.getDimSize(0) != hidden ||
+      w.getDimSize(1) != numExperts)
+    return std::nullopt;
+  router.weight = matmul.getInputs()[1];
+  router.nodes.push_back(matmul);
+  return router;
 }
 
 } // namespace
@@ -179,14 +230,32 @@ LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
   Type i64 = rewriter.getI64Type();
   // [batch, seq, hidden] inputs are routed as [batch * seq, hidden] tokens.
   Value tokens = input;
+  // tensor.reshape rather than collapse/expand_shape: upstream's
+  // expand-strided-metadata crashes on the memref form of a dynamic
+  // expand_shape.
+  auto reshape = [&](Value v, ArrayRef<OpFoldResult> shape,
+                     RankedTensorType resultType) -> Value {
+    SmallVector<Value> dims;
+    for (OpFoldResult d : shape)
+      dims.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, d));
+    SmallVector<Value> dimsI64;
+    for (Value d : dims)
+      dimsI64.push_back(arith::IndexCastOp::create(rewriter, loc, i64, d));
+    Value shapeTensor = tensor::FromElementsOp::create(
+        rewriter, loc, RankedTensorType::get({int64_t(dims.size())}, i64),
+        dimsI64);
+    return tensor::ReshapeOp::create(rewriter, loc, resultType, v, shapeTensor);
+  };
   if (inType.getRank() == 3) {
     int64_t b = inType.getDimSize(0), s = inType.getDimSize(1);
     int64_t t = ShapedType::isDynamic(b) || ShapedType::isDynamic(s)
                     ? ShapedType::kDynamic
                     : b * s;
-    tokens = tensor::CollapseShapeOp::create(
-        rewriter, loc, RankedTensorType::get({t, hidden}, elt), input,
-        ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+    Value count = arith::MulIOp::create(
+        rewriter, loc, tensor::DimOp::create(rewriter, loc, input, 0),
+        tensor::DimOp::create(rewriter, loc, input, 1));
+    tokens = reshape(input, {count, rewriter.getIndexAttr(hidden)},
+                     RankedTensorType::get({t, hidden}, elt));
   }
   int64_t numTokens = cast<RankedTensorType>(tokens.getType()).getDimSize(0);
   auto type = [](ArrayRef<int64_t> shape, Type e) {
@@ -195,9 +264,19 @@ LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
   int64_t dyn = ShapedType::kDynamic;
   int64_t slots = ShapedType::isDynamic(numTokens) ? dyn : numTokens * k;
 
+  // The router becomes moe.gate so that the logits can be fused with the
+  // routing (moe-fuse-gating) and the router rows edited by compression.
+  Value logits = probs;
+  std::optional<Router> router = matchRouter(probs, input, hidden, numExperts);
+  if (router)
+    logits = GateOp::create(
+        rewriter, loc,
+        type({numTokens, numExperts}, probsType.getElementType()), tokens,
+        router->weight, router->bias,
+        /*weight_transposed=*/true);
   auto route = RouteOp::create(
       rewriter, loc, type({numTokens, k}, probsType.getElementType()),
-      type({numTokens, k}, i64), probs, Value(), RoutingMode::TokenChoice,
+      type({numTokens, k}, i64), logits, Value(), RoutingMode::TokenChoice,
       ScoreFunction::Softmax, rewriter.getI64IntegerAttr(k),
       intAttr(node, "normalize_routing_weights", 0) != 0, nullptr, nullptr,
       nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
@@ -242,15 +321,12 @@ LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
   Value out = CombineOp::create(rewriter, loc, type({numTokens, hidden}, elt),
                                 experts.getResult(), dispatch.getRowMap(),
                                 route.getWeights());
-  if (inType.getRank() == 3) {
-    SmallVector<OpFoldResult> shape = {
-        tensor::getMixedSize(rewriter, loc, input, 0),
-        tensor::getMixedSize(rewriter, loc, input, 1),
-        rewriter.getIndexAttr(hidden)};
-    out = tensor::ExpandShapeOp::create(
-        rewriter, loc, inType, out, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
-        shape);
-  }
+  if (inType.getRank() == 3)
+    out = reshape(out,
+                  {tensor::getMixedSize(rewriter, loc, input, 0),
+                   tensor::getMixedSize(rewriter, loc, input, 1),
+                   rewriter.getIndexAttr(hidden)},
+                  inType);
   Type resultType = node.getOutputs()[0].getType();
   if (out.getType() != resultType) {
     if (!isa<RankedTensorType>(resultType))
@@ -264,7 +340,12 @@ LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
     node.emitRemark() << "raised com.microsoft.MoE: " << numExperts
                       << " experts, top-" << k << ", " << act
                       << ", weights read as [E, "
-                      << (transposed ? "out, in" : "in, out") << "]";
+                      << (transposed ? "out, in" : "in, out") << "]"
+                      << (router ? ", router MatMul raised to moe.gate" : "");
   rewriter.replaceOp(node, out);
+  if (router)
+    for (Operation *routerNode : router->nodes)
+      if (routerNode->use_empty())
+        rewriter.eraseOp(routerNode);
   return success();
 }

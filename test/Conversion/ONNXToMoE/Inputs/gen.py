@@ -60,3 +60,31 @@ model("qmoe", ["x", "r", "w1", "s1", "", "w2", "s2"],
 # Square fc1 (intermediate size == hidden size): the layout is ambiguous.
 model("square", ["x", "r", "w1", "", "w2"], dict(k=2, activation_type="silu"),
       {"w1": rand(E, H, H), "w2": rand(E, H, H)})
+
+
+def router_model(name, with_reshape):
+    """onnxruntime-genai's layout: router MatMul + Add (bias) [+ Reshape] -> MoE."""
+    nodes = [helper.make_node("MatMul", ["x", "router_w"], ["mm"], name="router_matmul"),
+             helper.make_node("Add", ["mm", "router_b"], ["logits"], name="router_add")]
+    probs = "logits"
+    inits = {"router_w": rand(H, E), "router_b": rand(E), "w1": rand(E, I, H),
+             "w2": rand(E, H, I)}
+    if with_reshape:
+        nodes.append(helper.make_node("Reshape", ["logits", "shape"], ["probs"],
+                                      name="router_reshape"))
+        inits["shape"] = np.array([-1, E], dtype=np.int64)
+        probs = "probs"
+    nodes.append(helper.make_node("MoE", ["x", probs, "w1", "", "w2"], ["y"],
+                                  domain="com.microsoft", name=name, k=2,
+                                  activation_type="relu", normalize_routing_weights=1))
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", H])],
+        initializer=[numpy_helper.from_array(v, n) for n, v in inits.items()])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid("com.microsoft", 1)])
+    save(m, name + ".onnx")
+
+
+router_model("router_matmul_add", with_reshape=False)
+router_model("router_matmul_add_reshape", with_reshape=True)
