@@ -157,24 +157,18 @@ Value moe::detail::emitMatmul(OpBuilder &b, Location loc, Value a, Value w,
   } else {
     init = filledTensor(b, loc, outType, rows);
   }
+  // A named linalg.matmul (with a transposed map for [M, K] weights) is
+  // what the CPU pipeline tiles and vectorizes; it extends narrower inputs
+  // to the accumulator type itself.
   AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(1, ctx),
              k = getAffineDimExpr(2, ctx);
-  auto aMap = AffineMap::get(3, 0, {i, k}, ctx);
-  auto wMap = transposed ? AffineMap::get(3, 0, {j, k}, ctx)
-                         : AffineMap::get(3, 0, {k, j}, ctx);
-  auto outMap = AffineMap::get(3, 0, {i, j}, ctx);
-  return linalg::GenericOp::create(
-             b, loc, outType, ValueRange{a, w}, init,
-             ArrayRef<AffineMap>{aMap, wMap, outMap},
-             {utils::IteratorType::parallel, utils::IteratorType::parallel,
-              utils::IteratorType::reduction},
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value prod = arith::MulFOp::create(
-                   nb, l, convertScalar(nb, l, args[0], elt),
-                   convertScalar(nb, l, args[1], elt));
-               linalg::YieldOp::create(
-                   nb, l,
-                   arith::AddFOp::create(nb, l, args[2], prod).getResult());
-             })
+  SmallVector<Attribute> maps = {
+      AffineMapAttr::get(AffineMap::get(3, 0, {i, k}, ctx)),
+      AffineMapAttr::get(transposed ? AffineMap::get(3, 0, {j, k}, ctx)
+                                    : AffineMap::get(3, 0, {k, j}, ctx)),
+      AffineMapAttr::get(AffineMap::get(3, 0, {i, j}, ctx))};
+  return linalg::MatmulOp::create(
+             b, loc, TypeRange{outType}, ValueRange{a, w}, ValueRange{init},
+             {b.getNamedAttr("indexing_maps", b.getArrayAttr(maps))})
       .getResult(0);
 }

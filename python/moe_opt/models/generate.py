@@ -23,6 +23,7 @@ import io
 import json
 import os
 import platform
+import re
 import sys
 import traceback
 import warnings
@@ -230,7 +231,16 @@ def process(name, module, kind, hidden, desc, out_dir, output_names, source, see
 
 
 def _short(e, limit=400):
-    msg = f"{type(e).__name__}: {e}".strip().replace("\n", " ")
+    """One line: the innermost cause's first lines (torch.export wraps the
+    real reason, e.g. a data-dependent guard, in a generic TorchExportError)."""
+    inner = e
+    while inner.__cause__ is not None:
+        inner = inner.__cause__
+    text = str(inner).strip()
+    msg = f"{type(inner).__name__}: " + " ".join(text.splitlines()[:3])
+    if inner is not e:
+        msg = f"{type(e).__name__} <- {msg}"
+    msg = re.sub(r"\x1b\[[0-9;]*m", "", msg)
     return msg if len(msg) <= limit else msg[:limit] + "..."
 
 

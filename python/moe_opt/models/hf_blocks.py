@@ -171,7 +171,7 @@ def generate(out_dir, process, only=None, log=print):
             entries.append(entry)
             for tag, rec in entry["exports"].items():
                 if rec.get("ok"):
-                    exported.append(f"{name}.{tag}" + ("" if rec.get("dynamic_ok") else " (static shapes only)"))
+                    exported.append(f"{name}.{tag}" + ("" if rec.get("dynamic_ok") else " (export-sample shapes only)"))
                 else:
                     why = rec.get("error") or "; ".join(rec.get("failures", []))
                     failed.append(f"{name}.{tag}: {rec.get('stage')}: {why[:300]}")

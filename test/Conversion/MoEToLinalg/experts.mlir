@@ -9,7 +9,7 @@
 // CHECK:   %[[HI:.*]] = arith.index_cast %{{.*}} : i64 to index
 // CHECK:   %[[N:.*]] = arith.subi %[[HI]], %[[LO]] : index
 // CHECK:   %[[A:.*]] = tensor.extract_slice %{{.*}}[%[[LO]], 0] [%[[N]], 16] [1, 1]
-// CHECK:   %[[Y:.*]] = linalg.generic {{.*}} ins(%[[A]], %[[W]] : tensor<?x16xf32>, tensor<16x32xf32>)
+// CHECK:   %[[Y:.*]] = linalg.matmul ins(%[[A]], %[[W]] : tensor<?x16xf32>, tensor<16x32xf32>)
 // CHECK:   tensor.insert_slice %[[Y]] into %[[ACC]][%[[LO]], 0] [%[[N]], 32] [1, 1]
 // The separate-layout SwiGLU: silu(g) * u, element-wise.
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x32xf32>, tensor<?x32xf32>)
@@ -28,13 +28,15 @@ func.func @stacked_gated(%rows: tensor<?x16xf32>, %off: tensor<5xi64>,
 
 // -----
 
-// Transposed weights read w[j, k]; the stacked bias of expert e initializes
-// its output slice.
+// Transposed weights read w[j, k] (a linalg.matmul with a transposed map);
+// the stacked bias of expert e initializes its output slice.
+// CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG: #[[WT:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @transposed_bias
 // CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 6] [1, 1] : tensor<2x6xf32> to tensor<6xf32>
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<6xf32>)
-// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[WT]], #{{.*}}], {{.*}} outs(%[[INIT]] : tensor<?x6xf32>)
+// CHECK: linalg.matmul indexing_maps = [#[[A]], #[[WT]], #[[C]]] ins(%{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<6x4xf32>) outs(%[[INIT]] : tensor<?x6xf32>)
 func.func @transposed_bias(%a: tensor<5x4xf32>, %off: tensor<3xi64>,
                            %w: tensor<2x6x4xf32>, %b: tensor<2x6xf32>) -> tensor<5x6xf32> {
   %y = moe.grouped_matmul %a, %w offsets(%off) bias(%b) {transpose_rhs}

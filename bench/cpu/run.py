@@ -1,0 +1,153 @@
+"""CPU benchmark: moe-run against onnxruntime on the same .onnx files, and the
+grouped matmul against OpenBLAS sgemm on the same FLOPs, in one run.
+
+    .venv/bin/python bench/cpu/run.py                      # quick sizes
+    .venv/bin/python bench/cpu/run.py --hidden 1024 --inter 2816 --experts 8 64
+
+Every model is an onnxruntime com.microsoft.MoE layer (SwiGLU, top-2,
+weights stored with external data so that files past 2 GB work). Both
+runtimes use one thread. Prints a markdown table of medians.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from moe_opt.contrib_models import ContribMoE  # noqa: E402
+
+BIN = os.path.join(os.environ.get("MOE_BUILD_DIR", os.path.join(ROOT, "build")), "bin")
+
+
+def median_ms(fn, repetitions):
+    fn()  # warm-up
+    times = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))
+
+
+def moe_run_ms(model, x_path, repetitions, out_path):
+    result = subprocess.run(
+        [os.path.join(BIN, "moe-run"), model, f"--input=@{x_path}",
+         f"--input=@{x_path}.logits.npy", f"--output=@{out_path}",
+         f"--benchmark-repetitions={repetitions}"],
+        capture_output=True, text=True, check=True)
+    line = [l for l in result.stdout.splitlines() if l.startswith("benchmark:")][0]
+    return float(line.split("median_ms=")[1].split()[0])
+
+
+def bench_layer(tmp, experts, tokens, args):
+    layer = ContribMoE(tokens=tokens, hidden=args.hidden, inter=args.inter, experts=experts,
+                       k=2, activation_type="swiglu", swiglu_fusion=1,
+                       normalize_routing_weights=1, seed=experts)
+    model = layer.model()
+    path = os.path.join(tmp, f"moe_e{experts}.onnx")
+    if not os.path.exists(path):
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=f"moe_e{experts}.weights")
+    rng = np.random.default_rng(tokens)
+    x = rng.standard_normal((tokens, args.hidden)).astype(np.float32)
+    logits = rng.standard_normal((tokens, experts)).astype(np.float32)
+    x_path = os.path.join(tmp, "x.npy")
+    np.save(x_path, x)
+    np.save(x_path + ".logits.npy", logits)
+    out_path = os.path.join(tmp, "out.npy")
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feeds = {"input": x, "router_probs": logits}
+    ort_ms = median_ms(lambda: session.run(None, feeds), args.repetitions)
+    ours_ms = moe_run_ms(path, x_path, args.repetitions, out_path)
+    expected = session.run(None, feeds)[0]
+    error = np.abs(np.load(out_path) - expected).max() / np.abs(expected).max()
+    return ours_ms, ort_ms, error
+
+
+def bench_grouped_matmul(tmp, experts, rows_per_expert, args):
+    """One grouped matmul [E*r, H] x [E, H, I] vs numpy (OpenBLAS) sgemm of
+    the same FLOPs, [E*r, H] x [H, I] per group."""
+    E, H, I = experts, args.hidden, args.inter
+    n = E * rows_per_expert
+    source = f"""
+func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: tensor<{E}x{H}x{I}xf32>, %off: tensor<{E + 1}xi64>)
+    -> tensor<{n}x{I}xf32> {{
+  %y = moe.grouped_matmul %a, %w offsets(%off)
+      : (tensor<{n}x{H}xf32>, tensor<{E}x{H}x{I}xf32>, tensor<{E + 1}xi64>) -> tensor<{n}x{I}xf32>
+  return %y : tensor<{n}x{I}xf32>
+}}
+"""
+    model = os.path.join(tmp, "gmm.mlir")
+    with open(model, "w") as f:
+        f.write(source)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, H)).astype(np.float32)
+    w = rng.standard_normal((E, H, I)).astype(np.float32)
+    off = np.arange(E + 1, dtype=np.int64) * rows_per_expert
+    paths = []
+    for name, value in (("a", a), ("w", w), ("off", off)):
+        paths.append(os.path.join(tmp, f"{name}.npy"))
+        np.save(paths[-1], value)
+    out = os.path.join(tmp, "gmm_out.npy")
+    result = subprocess.run(
+        [os.path.join(BIN, "moe-run"), model] + [f"--input=@{p}" for p in paths]
+        + [f"--output=@{out}", f"--benchmark-repetitions={args.repetitions}"],
+        capture_output=True, text=True, check=True)
+    line = [l for l in result.stdout.splitlines() if l.startswith("benchmark:")][0]
+    ours_ms = float(line.split("median_ms=")[1].split()[0])
+    blas_ms = median_ms(lambda: [a[off[e]:off[e + 1]] @ w[e] for e in range(E)],
+                        args.repetitions)
+    gflop = 2.0 * n * H * I / 1e9
+    y = np.load(out)
+    error = max(np.abs(y[off[e]:off[e + 1]] - a[off[e]:off[e + 1]] @ w[e]).max()
+                for e in range(E)) / np.abs(y).max()
+    return gflop / (ours_ms / 1e3), gflop / (blas_ms / 1e3), error
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--inter", type=int, default=704)
+    parser.add_argument("--experts", type=int, nargs="+", default=[8, 64])
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 16, 512])
+    parser.add_argument("--repetitions", type=int, default=10)
+    args = parser.parse_args()
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+    print(f"H={args.hidden}, I={args.inter}, top-2 SwiGLU, fp32, 1 thread each\n")
+    print("| E | T | moe-run ms | onnxruntime MoE ms | speedup | max rel err |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for experts in args.experts:
+            for tokens in args.tokens:
+                ours, theirs, err = bench_layer(tmp, experts, tokens, args)
+                print(f"| {experts} | {tokens} | {ours:.3f} | {theirs:.3f} | "
+                      f"{theirs / ours:.2f}x | {err:.1e} |", flush=True)
+        print("\nGrouped matmul, 64 rows per group (like T=512, k=2, E=16):\n")
+        print("| E | rows | moe GFLOP/s | OpenBLAS sgemm GFLOP/s | ratio | max rel err |")
+        print("|---|---|---|---|---|---|")
+        for experts in (8, 16):
+            ours, blas, err = bench_grouped_matmul(tmp, experts, 64, args)
+            print(f"| {experts} | {experts * 64} | {ours:.1f} | {blas:.1f} | "
+                  f"{ours / blas:.2f} | {err:.1e} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
