@@ -133,6 +133,7 @@ const InferenceTable &moe::onnx::infer::getInferenceTable() {
     registerShapeOpInference(t);
     registerReductionInference(t);
     registerContractionInference(t);
+    registerContribInference(t);
     return t;
   }();
   return table;

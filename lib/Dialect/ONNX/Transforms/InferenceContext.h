@@ -130,6 +130,7 @@ void registerElementwiseInference(InferenceTable &table);
 void registerShapeOpInference(InferenceTable &table);
 void registerReductionInference(InferenceTable &table);
 void registerContractionInference(InferenceTable &table);
+void registerContribInference(InferenceTable &table);
 
 //===--- Helpers shared by the families ----------------------------------===//
 
