@@ -77,6 +77,35 @@ struct TileAndVectorizePass
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
 
+    // A partial tile along M (fewer rows than the tile: small groups of a
+    // grouped matmul, decode-sized batches) is tiled again by one row, so
+    // that its rows are vectorized too instead of becoming scalar loops.
+    SmallVector<linalg::LinalgOp> partialRows;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (isTarget(op) && op->getParentOfType<scf::ForOp>() &&
+          op.hasDynamicShape() && isa<linalg::MatmulOp>(op) &&
+          llvm::count_if(op.getStaticLoopRanges(), ShapedType::isDynamic) ==
+              1 &&
+          ShapedType::isDynamic(op.getStaticLoopRanges()[0]))
+        partialRows.push_back(op);
+    });
+    for (linalg::LinalgOp op : partialRows) {
+      rewriter.setInsertionPoint(op);
+      scf::SCFTilingOptions byRow;
+      byRow.setTileSizes(getAsIndexOpFoldResult(ctx, {1, 0, 0}));
+      FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+          rewriter, cast<TilingInterface>(op.getOperation()), byRow);
+      if (succeeded(tiled))
+        rewriter.replaceOp(op, tiled->replacements);
+    }
+    if (!partialRows.empty()) {
+      RewritePatternSet rowPatterns =
+          linalg::getLinalgTilingCanonicalizationPatterns(ctx);
+      scf::ForOp::getCanonicalizationPatterns(rowPatterns, ctx);
+      if (failed(applyPatternsGreedily(getOperation(), std::move(rowPatterns))))
+        return signalPassFailure();
+    }
+
     SmallVector<linalg::LinalgOp> tiles;
     getOperation().walk([&](linalg::LinalgOp op) {
       if (isTarget(op) && op->getParentOfType<scf::ForOp>() &&

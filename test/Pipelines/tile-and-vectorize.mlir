@@ -3,7 +3,8 @@
 // RUN:   | FileCheck %s --check-prefix=SIZES
 
 // The token dimension is dynamic: its loop is peeled, full 8-row tiles become
-// a vector.contract, the last partial tile stays a (scalar) linalg.matmul.
+// a vector.contract, and the last partial tile is vectorized one row at a
+// time (1x8 by 8x32 contractions) rather than left to scalar loops.
 // The accumulator is read once before the K loop, carried in registers as an
 // iter_arg, and written once after it.
 // CHECK-LABEL: func.func @dynamic_m(
@@ -15,7 +16,9 @@
 // CHECK:       vector.contract {{.*}}, %[[ACC]] : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
 // CHECK:     vector.transfer_write %[[SUM]]
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[FULL]])
-// CHECK:   linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8x32xf32>)
+// CHECK:     tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 8] [1, 1] : tensor<?x8xf32> to tensor<1x8xf32>
+// CHECK:     vector.contract {{.*}} : vector<1x8xf32>, vector<8x32xf32> into vector<1x32xf32>
+// CHECK-NOT: linalg.matmul
 // CHECK-NOT: vector.mask
 
 // SIZES-LABEL: func.func @dynamic_m(
