@@ -72,3 +72,19 @@ func.func @qmoe_packing(%x: tensor<?x16xf32>, %r: tensor<?x8xf32>, %w1: tensor<8
       : (tensor<?x16xf32>, tensor<?x8xf32>, tensor<8x32x16xui8>) -> !onnx.unknown
   return
 }
+
+// -----
+
+func.func @einsum_mismatch(%a: tensor<4x8xf32>, %b: tensor<6x2xf32>) {
+  // expected-error @+1 {{onnx node '' (Einsum): dimension 'k' is 8 in one input and 6 in input #1}}
+  %0 = onnx.node "Einsum"(%a, %b) attributes {equation = "ik,kj->ij"} : (tensor<4x8xf32>, tensor<6x2xf32>) -> !onnx.unknown
+  return
+}
+
+// -----
+
+func.func @einsum_rank(%a: tensor<4x8xf32>) {
+  // expected-error @+1 {{term 'ijk' has 3 letters but input #0 has rank 2}}
+  %0 = onnx.node "Einsum"(%a) attributes {equation = "ijk->i"} : (tensor<4x8xf32>) -> !onnx.unknown
+  return
+}

@@ -42,3 +42,17 @@ func.func @gather_nd(%data: tensor<?x16xf32>, %rows: tensor<5x1xi64>, %cells: te
   %2 = onnx.node "GatherND"(%b, %bi) attributes {batch_dims = 1 : i64} : (tensor<3x4x6xf32>, tensor<3x2x1xi64>) -> !onnx.unknown
   return
 }
+
+// Einsum as exports write stacked expert matmuls.
+// CHECK-LABEL: func.func @einsum
+func.func @einsum(%a: tensor<4x?x16xf32>, %w: tensor<4x16x32xf32>,
+                  %x: tensor<?x4x64x16xf32>, %y: tensor<?x16xf32>, %m: tensor<3x5xf32>) {
+  // CHECK: "Einsum"{{.*}} -> tensor<4x?x32xf32>
+  %0 = onnx.node "Einsum"(%a, %w) attributes {equation = "ech,ehi->eci"} : (tensor<4x?x16xf32>, tensor<4x16x32xf32>) -> !onnx.unknown
+  // CHECK: "Einsum"{{.*}} -> tensor<?x4x64xf32>
+  %1 = onnx.node "Einsum"(%x, %y) attributes {equation = "beck, bk -> bec"} : (tensor<?x4x64x16xf32>, tensor<?x16xf32>) -> !onnx.unknown
+  // Implicit output: the letters seen once, sorted (a transpose here).
+  // CHECK: "Einsum"{{.*}} -> tensor<5x3xf32>
+  %2 = onnx.node "Einsum"(%m) attributes {equation = "ji"} : (tensor<3x5xf32>) -> !onnx.unknown
+  return
+}

@@ -134,6 +134,7 @@ const InferenceTable &moe::onnx::infer::getInferenceTable() {
     registerReductionInference(t);
     registerContractionInference(t);
     registerContribInference(t);
+    registerEinsumInference(t);
     return t;
   }();
   return table;

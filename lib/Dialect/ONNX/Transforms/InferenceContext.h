@@ -131,6 +131,7 @@ void registerShapeOpInference(InferenceTable &table);
 void registerReductionInference(InferenceTable &table);
 void registerContractionInference(InferenceTable &table);
 void registerContribInference(InferenceTable &table);
+void registerEinsumInference(InferenceTable &table);
 
 //===--- Helpers shared by the families ----------------------------------===//
 
