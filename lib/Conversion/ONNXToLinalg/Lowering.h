@@ -37,6 +37,8 @@ void registerElementwiseLowerings(LoweringTable &table);
 void registerContractionLowerings(LoweringTable &table);
 void registerShapeOpLowerings(LoweringTable &table);
 void registerReductionLowerings(LoweringTable &table);
+void registerIndexingLowerings(LoweringTable &table);
+void registerEinsumLowerings(LoweringTable &table);
 
 //===--- Helpers ----------------------------------------------------------===//
 

@@ -39,6 +39,8 @@ const LoweringTable &moe::onnx_to_linalg::getLoweringTable() {
     registerContractionLowerings(t);
     registerShapeOpLowerings(t);
     registerReductionLowerings(t);
+    registerIndexingLowerings(t);
+    registerEinsumLowerings(t);
     return t;
   }();
   return table;
