@@ -14,6 +14,7 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "I
 
 config.substitutions.append(("%moe_libs", config.moe_lib_dir))
 config.substitutions.append(("%moe_src", config.moe_src_root))
+config.substitutions.append(("%moe_obj", config.moe_obj_root))
 config.substitutions.append(
     ("%moe_gen", os.path.join(config.moe_obj_root, "include", "moe", "Dialect", "MoE")))
 
