@@ -111,6 +111,9 @@ static void addLLVMConversionPasses(OpPassManager &pm) {
   // of one horizontal reduction per output element.
   vectorToLLVM.vectorContractLowering =
       vector::VectorContractLowering::OuterProduct;
+  // Register transposes of operand tiles become shuffles of whole rows.
+  vectorToLLVM.vectorTransposeLowering =
+      vector::VectorTransposeLowering::Shuffle1D;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addNestedPass<func::FuncOp>(createConvertMathToLLVMPass());
   // What LLVM has no intrinsic for (erf, tanh, ...) becomes a libm call.

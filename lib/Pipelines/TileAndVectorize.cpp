@@ -23,6 +23,7 @@
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
@@ -133,6 +134,14 @@ struct TileAndVectorizePass
       moveLoopInvariantCode(loop);
       hoistLoopInvariantSubsets(rewriter, loop);
     });
+
+    // A transposed operand tile (a [N, K]-stored weight read as K x N) is
+    // loaded row by row and transposed in registers, instead of being
+    // gathered element by element.
+    RewritePatternSet transfers(ctx);
+    vector::populateVectorTransferPermutationMapLoweringPatterns(transfers);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(transfers))))
+      return signalPassFailure();
   }
 
   /// The batch dimension of a batch_matmul is tiled by one; a loop that is
