@@ -3,7 +3,7 @@
 // Tensor data comes from one of three places, checked in ONNX's order:
 // external data (a file next to the model), raw_data (little-endian bytes),
 // or a typed repeated field (float_data, int32_data, ...). The first two are
-// referenced in place when the bytes are suitably aligned; the typed fields
+// referenced in place (whatever their alignment); the typed fields
 // are packed into a new buffer, which is the one unavoidable copy.
 //
 //===----------------------------------------------------------------------===//
@@ -286,15 +286,18 @@ TensorImporter::import(const ::onnx::TensorProto &tensor,
   if (storage == Storage::InlineIfSmall && numBytes <= kMaxInlineBytes)
     return denseFromBytes(type, bytes);
 
-  // Reference the bytes in place when they outlive the import and are
-  // aligned for their element type (raw_data inside a protobuf has no
-  // alignment guarantee; external data written by onnx is aligned).
+  // Reference the bytes in place whenever they outlive the import: weights
+  // are never copied. raw_data inside a protobuf has no alignment guarantee
+  // (external data written by onnx is aligned), so the blob records the
+  // alignment the bytes really have; every reader of resource bytes here
+  // copies them byte-wise or reads them on x86-64, where unaligned scalar
+  // loads are legal.
   unsigned align = element->byteWidth;
   bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % align == 0;
   AsmResourceBlob blob;
-  if (owner && aligned) {
+  if (owner) {
     blob = UnmanagedAsmResourceBlob::allocateWithAlign(
-        bytes, align,
+        bytes, aligned ? align : 1,
         [owner = std::move(owner)](void *, size_t, size_t) mutable {
           owner.reset();
         });
