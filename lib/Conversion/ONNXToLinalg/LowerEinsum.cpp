@@ -98,9 +98,9 @@ static LogicalResult lowerEinsum(onnx::NodeOp node, ValueRange operands,
     return emitNodeError(node)
            << "equation '" << equation.getValue() << "': " << reason;
   if (spec->inputs.size() != operands.size())
-    return emitNodeError(node) << "equation '" << equation.getValue()
-                               << "' has " << spec->inputs.size()
-                               << " operands, the node " << operands.size();
+    return emitNodeError(node)
+           << "equation '" << equation.getValue() << "' has "
+           << spec->inputs.size() << " operands, the node " << operands.size();
   if ((int64_t)spec->output.size() != type.getRank())
     return emitNodeError(node) << "equation '" << equation.getValue()
                                << "' does not match the result rank";
@@ -118,9 +118,8 @@ static LogicalResult lowerEinsum(onnx::NodeOp node, ValueRange operands,
   for (auto [term, operand] : llvm::zip(spec->inputs, operands)) {
     auto t = cast<RankedTensorType>(operand.getType());
     if ((int64_t)term.size() != t.getRank())
-      return emitNodeError(node)
-             << "equation term '" << term << "' does not match rank "
-             << t.getRank();
+      return emitNodeError(node) << "equation term '" << term
+                                 << "' does not match rank " << t.getRank();
     if (t.getElementType() != element)
       return emitNodeError(node) << "operands of mixed element types";
     SmallVector<AffineExpr> exprs;
@@ -159,8 +158,9 @@ static LogicalResult lowerEinsum(onnx::NodeOp node, ValueRange operands,
           product = isFloat ? Value(arith::MulFOp::create(b, loc, product, v))
                             : Value(arith::MulIOp::create(b, loc, product, v));
         Value acc = args.back();
-        Value sum = isFloat ? Value(arith::AddFOp::create(b, loc, acc, product))
-                            : Value(arith::AddIOp::create(b, loc, acc, product));
+        Value sum = isFloat
+                        ? Value(arith::AddFOp::create(b, loc, acc, product))
+                        : Value(arith::AddIOp::create(b, loc, acc, product));
         linalg::YieldOp::create(b, loc, sum);
       });
   rewriter.replaceOp(node, generic.getResults());

@@ -51,7 +51,8 @@ static Value extractFirst(OpBuilder &b, Location loc, Value tensor) {
 static Value extractAt(OpBuilder &b, Location loc, Value tensor, int64_t i) {
   if (cast<RankedTensorType>(tensor.getType()).getRank() == 0)
     return tensor::ExtractOp::create(b, loc, tensor, ValueRange{});
-  return tensor::ExtractOp::create(b, loc, tensor, ValueRange{cIndex(b, loc, i)});
+  return tensor::ExtractOp::create(b, loc, tensor,
+                                   ValueRange{cIndex(b, loc, i)});
 }
 
 static Value toIndex(OpBuilder &b, Location loc, Value v) {
@@ -103,8 +104,8 @@ static LogicalResult lowerConstantOfShape(onnx::NodeOp node,
   SmallVector<Value> sizes;
   for (int64_t d = 0; d < type.getRank(); ++d)
     if (type.isDynamicDim(d))
-      sizes.push_back(toIndex(rewriter, loc, extractAt(rewriter, loc,
-                                                       operands[0], d)));
+      sizes.push_back(
+          toIndex(rewriter, loc, extractAt(rewriter, loc, operands[0], d)));
   rewriter.replaceOp(node, createFilled(rewriter, loc, type, sizes, value));
   return success();
 }
@@ -119,7 +120,8 @@ static LogicalResult lowerOneHot(onnx::NodeOp node, ValueRange operands,
   int64_t rank = type.getRank();
   int64_t axis = normalizeAxis(getIntAttr(node, "axis", -1), rank);
   Value indices = operands[0];
-  Value depth = toIndex(rewriter, loc, extractFirst(rewriter, loc, operands[1]));
+  Value depth =
+      toIndex(rewriter, loc, extractFirst(rewriter, loc, operands[1]));
   Value off = extractAt(rewriter, loc, operands[2], 0);
   Value on = extractAt(rewriter, loc, operands[2], 1);
   SmallVector<Value> dims;
@@ -143,9 +145,8 @@ static LogicalResult lowerOneHot(onnx::NodeOp node, ValueRange operands,
         Value j = linalg::IndexOp::create(b, loc, axis);
         Value hit =
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, idx, j);
-        linalg::YieldOp::create(b, loc,
-                                arith::SelectOp::create(b, loc, hit, on, off)
-                                    .getResult());
+        linalg::YieldOp::create(
+            b, loc, arith::SelectOp::create(b, loc, hit, on, off).getResult());
       });
   rewriter.replaceOp(node, generic.getResults());
   return success();
@@ -166,8 +167,8 @@ static LogicalResult lowerNonZero(onnx::NodeOp node, ValueRange operands,
 
   // Count pass.
   auto countType = RankedTensorType::get({}, i64);
-  Value zeroCount = createFilled(rewriter, loc, countType, {},
-                                 rewriter.getZeroAttr(i64));
+  Value zeroCount =
+      createFilled(rewriter, loc, countType, {}, rewriter.getZeroAttr(i64));
   SmallVector<AffineMap> maps = {
       rewriter.getMultiDimIdentityMap(rank),
       AffineMap::get(rank, 0, {}, rewriter.getContext())};
@@ -180,7 +181,8 @@ static LogicalResult lowerNonZero(onnx::NodeOp node, ValueRange operands,
             Value nz = castScalar(b, loc, args[0], b.getI1Type());
             Value one = arith::ExtUIOp::create(b, loc, i64, nz);
             linalg::YieldOp::create(
-                b, loc, arith::AddIOp::create(b, loc, args[1], one).getResult());
+                b, loc,
+                arith::AddIOp::create(b, loc, args[1], one).getResult());
           })
           .getResult(0);
   Value count = arith::IndexCastOp::create(
@@ -268,9 +270,9 @@ static LogicalResult lowerGatherND(onnx::NodeOp node, ValueRange operands,
     return emitNodeError(node) << "the last dim of indices must be static";
   SmallVector<Value> dims;
   for (int64_t d = 0; d < rank; ++d)
-    dims.push_back(d < q - 1
-                       ? getDimValue(rewriter, loc, indices, d)
-                       : getDimValue(rewriter, loc, data, batch + k + d - (q - 1)));
+    dims.push_back(
+        d < q - 1 ? getDimValue(rewriter, loc, indices, d)
+                  : getDimValue(rewriter, loc, data, batch + k + d - (q - 1)));
   SmallVector<Value> dataSizes;
   for (int64_t t = 0; t < k; ++t)
     dataSizes.push_back(getDimValue(rewriter, loc, data, batch + t));
@@ -350,9 +352,9 @@ scatterLoop(OpBuilder &rewriter, Location loc, Value data, Value updates,
         SmallVector<Value> pos = position(b, loc, ivs);
         Value value = update;
         if (reduction != "none")
-          value = combine(b, loc, reduction,
-                          tensor::ExtractOp::create(b, loc, iter[0], pos),
-                          update);
+          value =
+              combine(b, loc, reduction,
+                      tensor::ExtractOp::create(b, loc, iter[0], pos), update);
         return scf::ValueVector{
             tensor::InsertOp::create(b, loc, value, iter[0], pos)};
       });
@@ -402,20 +404,20 @@ static LogicalResult lowerScatterND(onnx::NodeOp node, ValueRange operands,
   SmallVector<Value> dataSizes;
   for (int64_t t = 0; t < k; ++t)
     dataSizes.push_back(getDimValue(rewriter, loc, data, t));
-  Value result = scatterLoop(
-      rewriter, loc, data, updates, *reduction,
-      [&](OpBuilder &b, Location loc, ValueRange ivs) {
-        SmallVector<Value> pos;
-        SmallVector<Value> at(ivs.take_front(q - 1));
-        at.push_back(Value());
-        for (int64_t t = 0; t < k; ++t) {
-          at.back() = cIndex(b, loc, t);
-          Value v = tensor::ExtractOp::create(b, loc, indices, at);
-          pos.push_back(normalizeIndex(b, loc, v, dataSizes[t]));
-        }
-        llvm::append_range(pos, ivs.drop_front(q - 1));
-        return pos;
-      });
+  Value result =
+      scatterLoop(rewriter, loc, data, updates, *reduction,
+                  [&](OpBuilder &b, Location loc, ValueRange ivs) {
+                    SmallVector<Value> pos;
+                    SmallVector<Value> at(ivs.take_front(q - 1));
+                    at.push_back(Value());
+                    for (int64_t t = 0; t < k; ++t) {
+                      at.back() = cIndex(b, loc, t);
+                      Value v = tensor::ExtractOp::create(b, loc, indices, at);
+                      pos.push_back(normalizeIndex(b, loc, v, dataSizes[t]));
+                    }
+                    llvm::append_range(pos, ivs.drop_front(q - 1));
+                    return pos;
+                  });
   rewriter.replaceOp(node, castTo(rewriter, loc, result, type));
   return success();
 }
@@ -454,8 +456,7 @@ static LogicalResult lowerCumSum(onnx::NodeOp node, ValueRange operands,
   scf::LoopNest nest = scf::buildLoopNest(
       rewriter, loc, lbs, ubs, steps, ValueRange{init},
       [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange iter) {
-        Value zero =
-            arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+        Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
         Value c0 = cIndex(b, loc, 0), c1 = cIndex(b, loc, 1);
         auto inner = scf::ForOp::create(
             b, loc, c0, n, c1, ValueRange{iter[0], zero},
@@ -508,14 +509,14 @@ static LogicalResult lowerSplit(onnx::NodeOp node, ValueRange operands,
       Value rest = arith::SubIOp::create(
           rewriter, loc, dims[axis],
           arith::MulIOp::create(rewriter, loc, part, cIndex(rewriter, loc, i)));
-      rest = arith::MaxSIOp::create(rewriter, loc, rest,
-                                    cIndex(rewriter, loc, 0));
+      rest =
+          arith::MaxSIOp::create(rewriter, loc, rest, cIndex(rewriter, loc, 0));
       sizes.push_back(arith::MinSIOp::create(rewriter, loc, part, rest));
     }
   }
   if (sizes.size() != n)
-    return emitNodeError(node) << "split has " << sizes.size() << " sizes for "
-                               << n << " outputs";
+    return emitNodeError(node)
+           << "split has " << sizes.size() << " sizes for " << n << " outputs";
   SmallVector<Value> results;
   Value offset = cIndex(rewriter, loc, 0);
   for (unsigned i = 0; i < n; ++i) {
