@@ -96,6 +96,16 @@ Value moe::detail::filledTensor(OpBuilder &b, Location loc,
   return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
 }
 
+Value moe::detail::zerosWithDimsOf(OpBuilder &b, Location loc,
+                                   RankedTensorType type,
+                                   ArrayRef<Value> dimSources) {
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(dimValue(b, loc, dimSources[i], i));
+  return filledTensor(b, loc, type, sizes);
+}
+
 Value moe::detail::extractIndex(OpBuilder &b, Location loc, Value tensor,
                                 Value i) {
   Value v = tensor::ExtractOp::create(b, loc, tensor, i);

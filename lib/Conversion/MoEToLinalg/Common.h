@@ -48,6 +48,12 @@ mlir::Value emitMatmul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value a,
                        mlir::Value w, bool transposed, mlir::Value bias,
                        mlir::Type elt);
 
+/// A zero-filled tensor of `type` whose dynamic dim i is dim i of
+/// `dimSources[i]` (entries for static dims are ignored and may be null).
+mlir::Value zerosWithDimsOf(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::RankedTensorType type,
+                            mlir::ArrayRef<mlir::Value> dimSources);
+
 /// Reads offsets[i] of an integer tensor as an index.
 mlir::Value extractIndex(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::Value tensor, mlir::Value i);

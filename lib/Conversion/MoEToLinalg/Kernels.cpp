@@ -15,6 +15,31 @@
 
 using namespace mlir;
 
+// The scratch space and per-token call shared by __moe_route and
+// __moe_gate_route, which differ only in how a token's logits are made.
+static constexpr const char *kRouteScratch = R"mlir(
+  %scores = memref.alloca(%E) : memref<?xf32>
+  %choice = memref.alloca(%E) : memref<?xf32>
+  %taken = memref.alloca(%E) : memref<?xi1>
+  %G = arith.maxui %groups, %c1 : index
+  %group_score = memref.alloca(%G) : memref<?xf32>
+  %group_kept = memref.alloca(%G) : memref<?xi1>
+  %chosen = memref.alloca(%k) : memref<?xf32>
+  %w_init = tensor.empty(%T, %k) : tensor<?x?xf32>
+  %i_init = tensor.empty(%T, %k) : tensor<?x?xi64>
+)mlir";
+
+static constexpr const char *kRouteRowCall = R"mlir(
+    %row:2 = func.call @__moe_route_row(%scores, %choice, %taken, %group_score,
+        %group_kept, %chosen, %bias, %mask, %score, %k, %renorm, %eps, %scale,
+        %groups, %topk_groups, %group_topk, %use_top_p, %top_p, %W, %I, %t)
+        : (memref<?xf32>, memref<?xf32>, memref<?xi1>, memref<?xf32>, memref<?xi1>,
+           memref<?xf32>, tensor<?xf32>, tensor<?xi1>, i32, index, i1, f32, f32,
+           index, index, index, i1, f32, tensor<?x?xf32>, tensor<?x?xi64>, index)
+        -> (tensor<?x?xf32>, tensor<?x?xi64>)
+    scf.yield %row#0, %row#1 : tensor<?x?xf32>, tensor<?x?xi64>
+)mlir";
+
 static constexpr const char *kRoutingKernels = R"mlir(
 // Index of the largest vals[e], lo <= e < hi, not marked taken; ties pick the
 // lowest index (torch and onnxruntime agree); -1 when everything is taken.
@@ -223,15 +248,7 @@ func.func private @__moe_route(
   %ninf = arith.constant 0xFF800000 : f32
   %T = tensor.dim %logits, %c0 : tensor<?x?xf32>
   %E = tensor.dim %logits, %c1 : tensor<?x?xf32>
-  %scores = memref.alloca(%E) : memref<?xf32>
-  %choice = memref.alloca(%E) : memref<?xf32>
-  %taken = memref.alloca(%E) : memref<?xi1>
-  %G = arith.maxui %groups, %c1 : index
-  %group_score = memref.alloca(%G) : memref<?xf32>
-  %group_kept = memref.alloca(%G) : memref<?xi1>
-  %chosen = memref.alloca(%k) : memref<?xf32>
-  %w_init = tensor.empty(%T, %k) : tensor<?x?xf32>
-  %i_init = tensor.empty(%T, %k) : tensor<?x?xi64>
+  @ROUTE_SCRATCH@
   %result:2 = scf.for %t = %c0 to %T step %c1 iter_args(%W = %w_init, %I = %i_init)
       -> (tensor<?x?xf32>, tensor<?x?xi64>) {
     // Masked experts count as -inf logits.
@@ -241,14 +258,7 @@ func.func private @__moe_route(
       %v = arith.select %keep, %l, %ninf : f32
       memref.store %v, %scores[%e] : memref<?xf32>
     }
-    %row:2 = func.call @__moe_route_row(%scores, %choice, %taken, %group_score,
-        %group_kept, %chosen, %bias, %mask, %score, %k, %renorm, %eps, %scale,
-        %groups, %topk_groups, %group_topk, %use_top_p, %top_p, %W, %I, %t)
-        : (memref<?xf32>, memref<?xf32>, memref<?xi1>, memref<?xf32>, memref<?xi1>,
-           memref<?xf32>, tensor<?xf32>, tensor<?xi1>, i32, index, i1, f32, f32,
-           index, index, index, i1, f32, tensor<?x?xf32>, tensor<?x?xi64>, index)
-        -> (tensor<?x?xf32>, tensor<?x?xi64>)
-    scf.yield %row#0, %row#1 : tensor<?x?xf32>, tensor<?x?xi64>
+    @ROUTE_ROW_CALL@
   }
   return %result#0, %result#1 : tensor<?x?xf32>, tensor<?x?xi64>
 }
@@ -268,15 +278,7 @@ func.func private @__moe_gate_route(
   %T = tensor.dim %x, %c0 : tensor<?x?xf32>
   %H = tensor.dim %x, %c1 : tensor<?x?xf32>
   %E = tensor.dim %router_bias, %c0 : tensor<?xf32>
-  %scores = memref.alloca(%E) : memref<?xf32>
-  %choice = memref.alloca(%E) : memref<?xf32>
-  %taken = memref.alloca(%E) : memref<?xi1>
-  %G = arith.maxui %groups, %c1 : index
-  %group_score = memref.alloca(%G) : memref<?xf32>
-  %group_kept = memref.alloca(%G) : memref<?xi1>
-  %chosen = memref.alloca(%k) : memref<?xf32>
-  %w_init = tensor.empty(%T, %k) : tensor<?x?xf32>
-  %i_init = tensor.empty(%T, %k) : tensor<?x?xi64>
+  @ROUTE_SCRATCH@
   %result:2 = scf.for %t = %c0 to %T step %c1 iter_args(%W = %w_init, %I = %i_init)
       -> (tensor<?x?xf32>, tensor<?x?xi64>) {
     scf.for %e = %c0 to %E step %c1 {
@@ -293,14 +295,7 @@ func.func private @__moe_gate_route(
       %v = arith.select %keep, %dot, %ninf : f32
       memref.store %v, %scores[%e] : memref<?xf32>
     }
-    %row:2 = func.call @__moe_route_row(%scores, %choice, %taken, %group_score,
-        %group_kept, %chosen, %bias, %mask, %score, %k, %renorm, %eps, %scale,
-        %groups, %topk_groups, %group_topk, %use_top_p, %top_p, %W, %I, %t)
-        : (memref<?xf32>, memref<?xf32>, memref<?xi1>, memref<?xf32>, memref<?xi1>,
-           memref<?xf32>, tensor<?xf32>, tensor<?xi1>, i32, index, i1, f32, f32,
-           index, index, index, i1, f32, tensor<?x?xf32>, tensor<?x?xi64>, index)
-        -> (tensor<?x?xf32>, tensor<?x?xi64>)
-    scf.yield %row#0, %row#1 : tensor<?x?xf32>, tensor<?x?xi64>
+    @ROUTE_ROW_CALL@
   }
   return %result#0, %result#1 : tensor<?x?xf32>, tensor<?x?xi64>
 }
@@ -530,15 +525,25 @@ func.func private @__moe_dispatch_expert_choice_ELT(%x: tensor<?x?xELT>, %tokens
 }
 )mlir";
 
-StringRef moe::detail::getRoutingKernels() { return kRoutingKernels; }
+/// `source` with every `placeholder` replaced by `text`.
+static std::string substitute(std::string source, StringRef placeholder,
+                              StringRef text) {
+  for (size_t pos = source.find(placeholder.str()); pos != std::string::npos;
+       pos = source.find(placeholder.str(), pos + text.size()))
+    source.replace(pos, placeholder.size(), text.str());
+  return source;
+}
+
+StringRef moe::detail::getRoutingKernels() {
+  static const std::string source =
+      substitute(substitute(kRoutingKernels, "@ROUTE_SCRATCH@", kRouteScratch),
+                 "@ROUTE_ROW_CALL@", kRouteRowCall);
+  return source;
+}
 
 std::string moe::detail::getDispatchKernels(Type rowElementType) {
   std::string type;
   llvm::raw_string_ostream os(type);
   rowElementType.print(os);
-  std::string source = kDispatchKernels;
-  for (size_t pos = source.find("ELT"); pos != std::string::npos;
-       pos = source.find("ELT", pos + type.size()))
-    source.replace(pos, 3, type);
-  return source;
+  return substitute(kDispatchKernels, "ELT", type);
 }

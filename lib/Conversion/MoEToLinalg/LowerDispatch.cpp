@@ -89,12 +89,8 @@ struct CombineLowering : OpRewritePattern<CombineOp> {
     Location loc = op.getLoc();
     auto resultType = cast<RankedTensorType>(op.getType());
     Type elt = resultType.getElementType();
-    SmallVector<Value> sizes;
-    if (resultType.isDynamicDim(0))
-      sizes.push_back(dimValue(rewriter, loc, op.getRowMap(), 0));
-    if (resultType.isDynamicDim(1))
-      sizes.push_back(dimValue(rewriter, loc, op.getRows(), 1));
-    Value init = filledTensor(rewriter, loc, resultType, sizes);
+    Value init = zerosWithDimsOf(rewriter, loc, resultType,
+                                 {op.getRowMap(), op.getRows()});
 
     MLIRContext *ctx = rewriter.getContext();
     AffineExpr t = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),

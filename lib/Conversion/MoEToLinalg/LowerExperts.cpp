@@ -61,10 +61,7 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
     Location loc = op.getLoc();
     auto resultType = cast<RankedTensorType>(op.getType());
     Type elt = resultType.getElementType();
-    SmallVector<Value> sizes;
-    if (resultType.isDynamicDim(0))
-      sizes.push_back(dimValue(rewriter, loc, op.getLhs(), 0));
-    Value acc = filledTensor(rewriter, loc, resultType, sizes);
+    Value acc = zerosWithDimsOf(rewriter, loc, resultType, {op.getLhs()});
     bool transposed = op.getTransposeRhs();
     Value offsets = op.getOffsets();
     Value lhs = op.getLhs();
@@ -307,10 +304,7 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
 
     // Heterogeneous groups: each group reads its own columns.
     int64_t factor = layout && *layout != GateLayout::Separate ? 2 : 1;
-    SmallVector<Value> sizes;
-    if (resultType.isDynamicDim(0))
-      sizes.push_back(dimValue(rewriter, loc, op.getInput(), 0));
-    Value acc = filledTensor(rewriter, loc, resultType, sizes);
+    Value acc = zerosWithDimsOf(rewriter, loc, resultType, {op.getInput()});
     for (auto [e, width] : llvm::enumerate(*widths)) {
       Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
       auto [lo, n] = groupRows(rewriter, loc, op.getOffsets(), index);

@@ -1,9 +1,9 @@
 //===- InferContribOps.cpp - onnxruntime contrib ops and GatherND ---------===//
 //
 // The com.microsoft operators MoE exports use: MoE and QMoE keep the input's
-// type; SimplifiedLayerNormalization (RMSNorm) keeps it too and optionally
-// returns the inverse standard deviation. GatherND lives here as the other
-// gather that MoE exports (dynamo's row selection) produce.
+// type (SimplifiedLayerNormalization shares LayerNormalization's rule).
+// GatherND lives here as the other gather that MoE exports (dynamo's row
+// selection) produce.
 //
 //===----------------------------------------------------------------------===//
 
@@ -78,30 +78,6 @@ static LogicalResult inferContribMoE(InferenceContext &ctx) {
   return success();
 }
 
-/// SimplifiedLayerNormalization(X, scale) -> Y (like X), inv_std_var (X's
-/// shape with the normalized dims set to 1, in stash_type, default f32).
-static LogicalResult inferSimplifiedLayerNorm(InferenceContext &ctx) {
-  RankedTensorType x = ctx.getRanked(0);
-  if (!x)
-    return success();
-  ctx.setResult(0, x);
-  if (ctx.getNode().getOutputs().size() < 2)
-    return success();
-  FailureOr<int64_t> axis =
-      ctx.normalizeAxis(ctx.getIntAttr("axis", -1), x.getRank());
-  if (failed(axis))
-    return failure();
-  SmallVector<int64_t> shape(x.getShape());
-  for (int64_t i = *axis; i < x.getRank(); ++i)
-    shape[i] = 1;
-  Type stash = getElementTypeForONNXCode(
-      x.getContext(), ctx.getIntAttr("stash_type", /*FLOAT=*/1));
-  if (!stash)
-    return ctx.emitError() << "unsupported stash_type";
-  ctx.setResult(1, shape, stash);
-  return success();
-}
-
 /// GatherND(data [r], indices [q], batch_dims b):
 /// indices.shape[:-1] + data.shape[b + indices.shape[-1]:].
 static LogicalResult inferGatherND(InferenceContext &ctx) {
@@ -140,10 +116,5 @@ static LogicalResult inferGatherND(InferenceContext &ctx) {
 void moe::onnx::infer::registerContribInference(InferenceTable &table) {
   table.add("com.microsoft", "MoE", inferContribMoE);
   table.add("com.microsoft", "QMoE", inferContribMoE);
-  // onnxruntime registers SimplifiedLayerNormalization in the default domain;
-  // some exporters put it in com.microsoft.
-  table.add("", "SimplifiedLayerNormalization", inferSimplifiedLayerNorm);
-  table.add("com.microsoft", "SimplifiedLayerNormalization",
-            inferSimplifiedLayerNorm);
   table.add({"GatherND"}, inferGatherND);
 }

@@ -95,8 +95,9 @@ static LogicalResult inferTopK(InferenceContext &ctx) {
   return success();
 }
 
-/// LayerNormalization: Y like X; Mean and InvStdDev keep the leading dims
-/// and are 1 from `axis` on, in the stash type (f32 by default).
+/// LayerNormalization and SimplifiedLayerNormalization: Y like X; the
+/// statistics keep the leading dims and are 1 from `axis` on, in the stash
+/// type (f32 by default).
 static LogicalResult inferLayerNorm(InferenceContext &ctx) {
   auto data = ctx.getRanked(0);
   if (!data)
@@ -110,8 +111,12 @@ static LogicalResult inferLayerNorm(InferenceContext &ctx) {
     stats[i] = 1;
   Type stash = getElementTypeForONNXCode(data.getContext(),
                                          ctx.getIntAttr("stash_type", 1));
-  ctx.setResult(1, stats, stash);
-  ctx.setResult(2, stats, stash);
+  if (!stash)
+    return ctx.emitError() << "unsupported stash_type";
+  // LayerNormalization has Mean and InvStdDev, SimplifiedLayerNormalization
+  // (RMSNorm) only the inverse standard deviation.
+  for (unsigned i = 1, e = ctx.getNode().getOutputs().size(); i < e; ++i)
+    ctx.setResult(i, stats, stash);
   return success();
 }
 
@@ -123,4 +128,8 @@ void moe::onnx::infer::registerReductionInference(InferenceTable &table) {
   table.add({"ArgMax", "ArgMin"}, inferArgReduce);
   table.add({"TopK"}, inferTopK);
   table.add({"LayerNormalization"}, inferLayerNorm);
+  // onnxruntime registers SimplifiedLayerNormalization in the default
+  // domain; some exporters put it in com.microsoft.
+  table.add({"SimplifiedLayerNormalization"}, inferLayerNorm);
+  table.add("com.microsoft", "SimplifiedLayerNormalization", inferLayerNorm);
 }
