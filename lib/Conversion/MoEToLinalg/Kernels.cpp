@@ -66,37 +66,46 @@ func.func private @__moe_argmax(%vals: memref<?xf32>, %taken: memref<?xi1>,
   return %best#1 : i64
 }
 
+// Softmax of `v` in place: exp(v - max) / sum.
+func.func private @__moe_softmax(%v: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %v, %c0 : memref<?xf32>
+  %max = scf.for %i = %c0 to %n step %c1 iter_args(%m = %ninf) -> (f32) {
+    %x = memref.load %v[%i] : memref<?xf32>
+    %m2 = arith.maximumf %m, %x : f32
+    scf.yield %m2 : f32
+  }
+  %sum = scf.for %i = %c0 to %n step %c1 iter_args(%s = %zero) -> (f32) {
+    %x = memref.load %v[%i] : memref<?xf32>
+    %d = arith.subf %x, %max : f32
+    %e = math.exp %d : f32
+    memref.store %e, %v[%i] : memref<?xf32>
+    %s2 = arith.addf %s, %e : f32
+    scf.yield %s2 : f32
+  }
+  scf.for %i = %c0 to %n step %c1 {
+    %x = memref.load %v[%i] : memref<?xf32>
+    %p = arith.divf %x, %sum : f32
+    memref.store %p, %v[%i] : memref<?xf32>
+  }
+  return
+}
+
 // Scores of one token in place: 0 softmax, 1 sigmoid, 2 raw logits.
 func.func private @__moe_scores(%scores: memref<?xf32>, %score: i32) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c0_i32 = arith.constant 0 : i32
   %c1_i32 = arith.constant 1 : i32
-  %ninf = arith.constant 0xFF800000 : f32
-  %zero = arith.constant 0.0 : f32
   %one = arith.constant 1.0 : f32
   %E = memref.dim %scores, %c0 : memref<?xf32>
   %is_softmax = arith.cmpi eq, %score, %c0_i32 : i32
   %is_sigmoid = arith.cmpi eq, %score, %c1_i32 : i32
   scf.if %is_softmax {
-    %max = scf.for %e = %c0 to %E step %c1 iter_args(%m = %ninf) -> (f32) {
-      %v = memref.load %scores[%e] : memref<?xf32>
-      %m2 = arith.maximumf %m, %v : f32
-      scf.yield %m2 : f32
-    }
-    %sum = scf.for %e = %c0 to %E step %c1 iter_args(%s = %zero) -> (f32) {
-      %v = memref.load %scores[%e] : memref<?xf32>
-      %d = arith.subf %v, %max : f32
-      %x = math.exp %d : f32
-      memref.store %x, %scores[%e] : memref<?xf32>
-      %s2 = arith.addf %s, %x : f32
-      scf.yield %s2 : f32
-    }
-    scf.for %e = %c0 to %E step %c1 {
-      %v = memref.load %scores[%e] : memref<?xf32>
-      %p = arith.divf %v, %sum : f32
-      memref.store %p, %scores[%e] : memref<?xf32>
-    }
+    func.call @__moe_softmax(%scores) : (memref<?xf32>) -> ()
   }
   scf.if %is_sigmoid {
     scf.for %e = %c0 to %E step %c1 {
@@ -202,20 +211,7 @@ func.func private @__moe_route_row(
   }
   // softmax_after_topk: softmax over the chosen (the first is the largest).
   scf.if %is_after_topk {
-    %m = memref.load %chosen[%c0] : memref<?xf32>
-    %sum = scf.for %j = %c0 to %k step %c1 iter_args(%s = %zero) -> (f32) {
-      %v = memref.load %chosen[%j] : memref<?xf32>
-      %d = arith.subf %v, %m : f32
-      %x = math.exp %d : f32
-      memref.store %x, %chosen[%j] : memref<?xf32>
-      %s2 = arith.addf %s, %x : f32
-      scf.yield %s2 : f32
-    }
-    scf.for %j = %c0 to %k step %c1 {
-      %v = memref.load %chosen[%j] : memref<?xf32>
-      %p = arith.divf %v, %sum : f32
-      memref.store %p, %chosen[%j] : memref<?xf32>
-    }
+    func.call @__moe_softmax(%chosen) : (memref<?xf32>) -> ()
   }
   %total = scf.for %j = %c0 to %k step %c1 iter_args(%s = %zero) -> (f32) {
     %v = memref.load %chosen[%j] : memref<?xf32>
