@@ -15,125 +15,24 @@ or run is an xfail carrying the first error line, so the report lists
 exactly what remains; a wrong result is a failure. All runs happen once, in
 parallel, in a module fixture; test_summary prints the table (pytest -s)."""
 
-import concurrent.futures
-import json
-import os
-import subprocess
-import tempfile
-
-import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-
-from moe_run import BUILD_DIR, MOE_RUN  # noqa: E402
-
-MOE_OPT = os.path.join(BUILD_DIR, "bin", "moe-opt")
-if not (os.path.exists(MOE_OPT) and os.path.exists(MOE_RUN)):
-    pytest.skip("moe-opt/moe-run not built", allow_module_level=True)
-
-MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
-with open(os.path.join(MODELS, "MANIFEST.json")) as _f:
-    MANIFEST = json.load(_f)
-CASES = [tuple(c) for c in MANIFEST["cases"]]
-EXPORTS = [(e["name"], tag, rec) for e in MANIFEST["models"]
-           for tag, rec in sorted(e.get("exports", {}).items()) if rec.get("ok")]
-# Cases of dynamic exports: the ones unlike the export sample (size 1 first).
-DYNAMIC_CASES = [i for i, c in enumerate(CASES) if c != CASES[0]]
-ALL_CASES = os.environ.get("MOE_UNRAISED_ALL_CASES") == "1"
-RTOL = 1e-5
-TIMEOUT = int(os.environ.get("MOE_RUN_TIMEOUT", "600"))
-
-
-def export_id(name, tag):
-    return f"{name}.{tag}"
-
-
-def cases_for(index, rec):
-    if rec.get("dynamic_ok"):
-        return DYNAMIC_CASES if ALL_CASES else [DYNAMIC_CASES[index % len(DYNAMIC_CASES)]]
-    ok = {tuple(c) for c in rec.get("cases_ok", [CASES[0]])}
-    valid = [i for i, c in enumerate(CASES) if c in ok]
-    return valid if ALL_CASES else valid[:1]
-
-
-def first_error(text):
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    for line in lines:
-        if "error" in line.lower():
-            return line
-    return lines[0] if lines else "(no output)"
-
-
-def run_export(index, rec):
-    """Lowers the export once and runs its cases; returns
-    (error line or None, {case: (got, expected) outputs})."""
-    path = os.path.join(MODELS, rec["file"])
-    data = np.load(os.path.join(MODELS, rec["data"]))
-    model = onnx.load(path, load_external_data=False)
-    weights = {i.name for i in model.graph.initializer}
-    inputs = [i.name for i in model.graph.input if i.name not in weights]
-    outputs = [o.name for o in model.graph.output]
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        lowered = os.path.join(tmp, "lowered.mlir")
-        r = subprocess.run(
-            [MOE_OPT, path, "--onnx-infer-shapes", "--convert-onnx-to-linalg",
-             "--mlir-elide-resource-strings-if-larger=100000000", "-o", lowered],
-            capture_output=True, text=True, timeout=TIMEOUT)
-        if r.returncode != 0:
-            return f"moe-opt: {first_error(r.stderr)}", results
-        for case in cases_for(index, rec):
-            args = [MOE_RUN, lowered]
-            for j, name in enumerate(inputs):
-                p = os.path.join(tmp, f"c{case}.in{j}.npy")
-                np.save(p, data[f"case{case}.input.{name}"])
-                args.append(f"--input=@{p}")
-            outs = [os.path.join(tmp, f"c{case}.out{j}.npy") for j in range(len(outputs))]
-            args += [f"--output=@{p}" for p in outs]
-            r = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
-            if r.returncode != 0:
-                return f"moe-run (case {CASES[case]}): {first_error(r.stderr)}", results
-            results[case] = [(np.load(p), data[f"case{case}.ort.{name}"])
-                             for p, name in zip(outs, outputs)]
-    return None, results
+from model_runs import (CASES, EXPORTS, assert_matches,  # noqa: E402
+                        compare, export_id, run_all)
 
 
 @pytest.fixture(scope="module")
 def outcomes():
-    workers = int(os.environ.get("MOE_UNRAISED_JOBS", os.cpu_count() or 1))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {export_id(n, t): pool.submit(run_export, i, rec)
-                   for i, (n, t, rec) in enumerate(EXPORTS)}
-        return {k: f.result() for k, f in futures.items()}
-
-
-def compare(got, expected):
-    """None when `got` matches, else a description of the mismatch."""
-    if got.shape != expected.shape:
-        return f"shape {got.shape} != {expected.shape}"
-    if got.dtype != expected.dtype:
-        return f"dtype {got.dtype} != {expected.dtype}"
-    if not np.issubdtype(expected.dtype, np.floating):
-        return None if np.array_equal(got, expected) else "integer outputs differ"
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    err = float(np.max(np.abs(got.astype(np.float64) - expected))) if expected.size else 0.0
-    if err <= RTOL * max(scale, 1e-30):
-        return None
-    return f"max |diff| {err:.3g} > {RTOL} * max |ort| {scale:.3g}"
+    return run_all(["--onnx-infer-shapes", "--convert-onnx-to-linalg"])
 
 
 @pytest.mark.parametrize("name,tag,rec", EXPORTS,
                          ids=[export_id(n, t) for n, t, _ in EXPORTS])
 def test_unraised_model_matches_onnxruntime(outcomes, name, tag, rec):
-    error, results = outcomes[export_id(name, tag)]
+    error, results, _ = outcomes[export_id(name, tag)]
     if error:
         pytest.xfail(error)
-    assert results, "no cases ran"
-    for case, pairs in results.items():
-        for j, (got, expected) in enumerate(pairs):
-            problem = compare(got, expected)
-            assert problem is None, f"case {CASES[case]} output {j}: {problem}"
+    assert_matches(results)
 
 
 def test_summary(outcomes):
@@ -141,7 +40,7 @@ def test_summary(outcomes):
     ran, failing = [], []
     for name, tag, _ in EXPORTS:
         key = export_id(name, tag)
-        error, results = outcomes[key]
+        error, results, _ = outcomes[key]
         if error:
             failing.append((key, error))
             continue

@@ -20,17 +20,35 @@ using moe::onnx::NodeOp;
 
 namespace {
 
+using moe::detail::RaisedLayer;
+
 /// Every raising rule, tried in order on one node.
-LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks) {
-  return moe::detail::raiseContribMoE(node, rewriter, remarks);
+LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
+                        SmallVectorImpl<RaisedLayer> &layers) {
+  if (!node.getDomain().empty() && node.getDomain() != "ai.onnx")
+    return moe::detail::raiseContribMoE(node, rewriter, remarks, layers);
+  if (!node.isStandard("TopK"))
+    return failure();
+  if (succeeded(
+          moe::detail::raiseGatheredExperts(node, rewriter, remarks, layers)))
+    return success();
+  return moe::detail::raiseExpertLoop(node, rewriter, remarks, layers);
 }
+
+/// Remembers erased ops: a raised layer erases nodes that are still on the
+/// pass's worklist.
+struct ErasedOps : RewriterBase::Listener {
+  void notifyOperationErased(Operation *op) override { erased.insert(op); }
+  llvm::DenseSet<Operation *> erased;
+};
 
 struct RaiseNodePattern : OpRewritePattern<NodeOp> {
   RaiseNodePattern(MLIRContext *ctx, bool remarks)
       : OpRewritePattern(ctx), remarks(remarks) {}
   LogicalResult matchAndRewrite(NodeOp node,
                                 PatternRewriter &rewriter) const override {
-    return raiseNode(node, rewriter, remarks);
+    SmallVector<RaisedLayer> layers;
+    return raiseNode(node, rewriter, remarks, layers);
   }
   bool remarks;
 };
@@ -42,10 +60,14 @@ struct ONNXRaiseMoEPass : moe::impl::ONNXRaiseMoEBase<ONNXRaiseMoEPass> {
     // One visit per node, so that each near miss is reported once.
     SmallVector<NodeOp> nodes;
     getOperation()->walk([&](NodeOp node) { nodes.push_back(node); });
-    IRRewriter rewriter(&getContext());
+    ErasedOps erased;
+    IRRewriter rewriter(&getContext(), &erased);
+    SmallVector<RaisedLayer> layers;
     for (NodeOp node : nodes) {
+      if (erased.erased.contains(node))
+        continue;
       rewriter.setInsertionPoint(node);
-      (void)raiseNode(node, rewriter, remarks);
+      (void)raiseNode(node, rewriter, remarks, layers);
     }
   }
 };

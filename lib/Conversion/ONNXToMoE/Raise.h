@@ -1,13 +1,23 @@
 //===- Raise.h - shared pieces of the MoE raising patterns ------*- C++ -*-===//
+//
+// Every raising rule splits into two halves: a matcher that reads the
+// layer's meaning (router, routing, experts, where its output is) out of the
+// exporter's graph into a LayerSpec, and one builder that turns a LayerSpec
+// into moe ops. Matchers therefore never create IR, and every layer kind is
+// built, reported and checked the same way.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef MOE_LIB_CONVERSION_ONNXTOMOE_RAISE_H
 #define MOE_LIB_CONVERSION_ONNXTOMOE_RAISE_H
 
+#include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/ONNX/IR/ONNX.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
 #include <string>
 
 namespace moe {
@@ -39,9 +49,91 @@ inline std::string typeStr(mlir::Type type) {
   return s;
 }
 
+/// The router linear layer: logits = tokens * W (+ bias).
+struct RouterSpec {
+  /// [H, E] (ONNX MatMul layout) or, with `transposed`, [E, H].
+  mlir::Value weight;
+  bool transposed = false;
+  mlir::Value bias;
+  /// When no router linear was recognized: the logits as they are.
+  mlir::Value logits;
+};
+
+/// The moe.route attributes (see moe.route for their meaning).
+struct RouteSpec {
+  RoutingMode mode = RoutingMode::TokenChoice;
+  ScoreFunction score = ScoreFunction::Softmax;
+  std::optional<int64_t> k;
+  bool renormalize = false;
+  double epsilon = 0.0;
+  double scaling = 1.0;
+  mlir::Value selectionBias;
+  std::optional<int64_t> numGroups, topkGroups, groupTopk;
+  std::optional<double> capacityFactor;
+};
+
+/// The moe.experts operands and attributes.
+struct ExpertsSpec {
+  int64_t numExperts = 0;
+  /// Stacked ([E, ., .]) per stage, or expert-major per-expert 2-D weights.
+  llvm::SmallVector<mlir::Value> weights;
+  /// None, or one per weight.
+  llvm::SmallVector<mlir::Value> biases;
+  /// Weights stored [.., out, in].
+  bool transposed = false;
+  Activation activation = Activation::Identity;
+  std::optional<GateLayout> gateLayout;
+  std::optional<double> alpha, beta, limit;
+};
+
+/// One recognized MoE layer, in the terms of the moe dialect.
+struct LayerSpec {
+  /// How the exporter wrote it, for remarks and the report.
+  std::string kind;
+  /// The token rows [T, H] or [B, S, H] the router and experts read.
+  mlir::Value tokens;
+  RouterSpec router;
+  RouteSpec route;
+  ExpertsSpec experts;
+  /// The graph value that the layer computes; it is replaced.
+  mlir::Value output;
+  /// Where the layer is reported (its routing node).
+  mlir::Operation *anchor = nullptr;
+};
+
+/// What a raised layer was, for the layer report; names are ONNX tensor and
+/// initializer names, captured before the graph nodes are erased.
+struct RaisedLayer {
+  std::string kind;
+  int64_t numExperts = 0;
+  RouteOp route;
+  ExpertsOp experts;
+  std::string inputName, logitsName, outputName;
+  llvm::SmallVector<std::string> weightNames;
+};
+
+/// Builds moe.gate / moe.route / moe.dispatch / moe.experts / moe.combine for
+/// `spec` before `spec.output`'s producer, replaces `spec.output` with the
+/// result and erases the graph nodes that only computed it.
+RaisedLayer buildLayer(const LayerSpec &spec, mlir::RewriterBase &rewriter);
+
 /// Raises one com.microsoft.MoE node; failure leaves the IR unchanged.
 mlir::LogicalResult raiseContribMoE(onnx::NodeOp node,
-                                    mlir::RewriterBase &rewriter, bool remarks);
+                                    mlir::RewriterBase &rewriter, bool remarks,
+                                    llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// Raises a layer whose experts run per routing slot on stacked weights
+/// gathered by expert id (transformers' batched_mm, DeepSeek-V3, gpt-oss),
+/// anchored at its TopK.
+mlir::LogicalResult
+raiseGatheredExperts(onnx::NodeOp topk, mlir::RewriterBase &rewriter,
+                     bool remarks, llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// Raises a per-expert loop (Mixtral / OLMoE / Qwen2-MoE style: mask,
+/// NonZero, gather rows, expert FFN, scale, scatter-add), anchored at TopK.
+mlir::LogicalResult raiseExpertLoop(onnx::NodeOp topk,
+                                    mlir::RewriterBase &rewriter, bool remarks,
+                                    llvm::SmallVectorImpl<RaisedLayer> &layers);
 
 } // namespace detail
 } // namespace moe

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Raise.h"
+#include "Match.h"
 
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/ONNX/IR/ONNX.h"
@@ -19,6 +19,7 @@
 
 using namespace mlir;
 using namespace moe;
+using namespace moe::detail;
 
 namespace {
 
@@ -34,12 +35,6 @@ enum ContribInput {
   kFc3Bias = 7,
 };
 
-int64_t intAttr(onnx::NodeOp node, StringRef name, int64_t fallback) {
-  if (auto attr = dyn_cast_or_null<IntegerAttr>(node.getONNXAttr(name)))
-    return attr.getInt();
-  return fallback;
-}
-
 std::optional<double> floatAttr(onnx::NodeOp node, StringRef name) {
   if (auto attr = dyn_cast_or_null<FloatAttr>(node.getONNXAttr(name)))
     return attr.getValueAsDouble();
@@ -54,10 +49,6 @@ Value optionalInput(onnx::NodeOp node, unsigned index) {
   return isa<NoneType>(v.getType()) ? Value() : v;
 }
 
-RankedTensorType rankedType(Value v) {
-  return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
-}
-
 /// The router in front of the MoE node, as onnxruntime-genai's model builder
 /// writes it: MatMul(input, W[H, E]) (+ Add(bias[E])) (-> Reshape).
 struct Router {
@@ -65,11 +56,6 @@ struct Router {
   /// The router's nodes, consumers first, to erase once they are unused.
   SmallVector<Operation *> nodes;
 };
-
-onnx::NodeOp producer(Value v, StringRef opType) {
-  auto node = v.getDefiningOp<onnx::NodeOp>();
-  return node && node.isStandard(opType) ? node : onnx::NodeOp();
-}
 
 std::optional<Router> matchRouter(Value probs, Value input, int64_t hidden,
                                   int64_t numExperts) {
@@ -110,9 +96,10 @@ std::optional<Router> matchRouter(Value probs, Value input, int64_t hidden,
 
 } // namespace
 
-LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
-                                           RewriterBase &rewriter,
-                                           bool remarks) {
+LogicalResult
+moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
+                             bool remarks,
+                             SmallVectorImpl<RaisedLayer> &layers) {
   if (node.getDomain() != "com.microsoft" ||
       (node.getOpType() != "MoE" && node.getOpType() != "QMoE"))
     return failure();
@@ -225,113 +212,50 @@ LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
     biasTypes.push_back(biasType);
   }
 
-  Location loc = node.getLoc();
-  Type elt = inType.getElementType();
-  Type i64 = rewriter.getI64Type();
-  // [batch, seq, hidden] inputs are routed as [batch * seq, hidden] tokens.
-  Value tokens = input;
-  // tensor.reshape rather than collapse/expand_shape: upstream's
-  // expand-strided-metadata crashes on the memref form of a dynamic
-  // expand_shape.
-  auto reshape = [&](Value v, ArrayRef<OpFoldResult> shape,
-                     RankedTensorType resultType) -> Value {
-    SmallVector<Value> dims;
-    for (OpFoldResult d : shape)
-      dims.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, d));
-    SmallVector<Value> dimsI64;
-    for (Value d : dims)
-      dimsI64.push_back(arith::IndexCastOp::create(rewriter, loc, i64, d));
-    Value shapeTensor = tensor::FromElementsOp::create(
-        rewriter, loc, RankedTensorType::get({int64_t(dims.size())}, i64),
-        dimsI64);
-    return tensor::ReshapeOp::create(rewriter, loc, resultType, v, shapeTensor);
-  };
-  if (inType.getRank() == 3) {
-    int64_t b = inType.getDimSize(0), s = inType.getDimSize(1);
-    int64_t t = ShapedType::isDynamic(b) || ShapedType::isDynamic(s)
-                    ? ShapedType::kDynamic
-                    : b * s;
-    Value count = arith::MulIOp::create(
-        rewriter, loc, tensor::DimOp::create(rewriter, loc, input, 0),
-        tensor::DimOp::create(rewriter, loc, input, 1));
-    tokens = reshape(input, {count, rewriter.getIndexAttr(hidden)},
-                     RankedTensorType::get({t, hidden}, elt));
-  }
-  int64_t numTokens = cast<RankedTensorType>(tokens.getType()).getDimSize(0);
-  auto type = [](ArrayRef<int64_t> shape, Type e) {
-    return RankedTensorType::get(shape, e);
-  };
-  int64_t dyn = ShapedType::kDynamic;
-  int64_t slots = ShapedType::isDynamic(numTokens) ? dyn : numTokens * k;
-
+  LayerSpec spec;
+  spec.kind = "contrib_moe";
+  spec.tokens = input;
+  spec.output = node.getOutputs()[0];
+  spec.anchor = node;
   // The router becomes moe.gate so that the logits can be fused with the
   // routing (moe-fuse-gating) and the router rows edited by compression.
-  Value logits = probs;
   std::optional<Router> router = matchRouter(probs, input, hidden, numExperts);
-  if (router)
-    logits = GateOp::create(
-        rewriter, loc,
-        type({numTokens, numExperts}, probsType.getElementType()), tokens,
-        router->weight, router->bias,
-        /*weight_transposed=*/true);
-  auto route = RouteOp::create(
-      rewriter, loc, type({numTokens, k}, probsType.getElementType()),
-      type({numTokens, k}, i64), logits, Value(), RoutingMode::TokenChoice,
-      ScoreFunction::Softmax, rewriter.getI64IntegerAttr(k),
-      intAttr(node, "normalize_routing_weights", 0) != 0, nullptr, nullptr,
-      nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-  auto dispatch = DispatchOp::create(
-      rewriter, loc, type({slots, hidden}, elt), type({numExperts + 1}, i64),
-      type({numTokens, k}, i64), tokens, route.getIndices(), Value(),
-      numExperts, false, nullptr, nullptr);
-
-  SmallVector<Value> biases;
+  if (router) {
+    spec.router.weight = router->weight;
+    spec.router.bias = router->bias;
+  } else {
+    spec.router.logits = probs;
+  }
+  spec.route.k = k;
+  spec.route.renormalize = intAttr(node, "normalize_routing_weights", 0) != 0;
+  ExpertsSpec &experts = spec.experts;
+  experts.numExperts = numExperts;
+  experts.weights = weights;
+  experts.transposed = transposed;
+  experts.activation = *activation;
+  experts.gateLayout = layout;
   for (auto [i, biasType] : llvm::zip(biasIndex, biasTypes)) {
     if (!hasBias)
       break;
     Value bias = optionalInput(node, i);
-    if (!bias)
-      bias = arith::ConstantOp::create(rewriter, loc,
+    if (!bias) {
+      rewriter.setInsertionPoint(node);
+      bias = arith::ConstantOp::create(rewriter, node.getLoc(),
                                        rewriter.getZeroAttr(biasType));
-    biases.push_back(bias);
+    }
+    experts.biases.push_back(bias);
   }
-
-  auto floatOrNull = [&](std::optional<double> v, double unset) -> FloatAttr {
-    if (!v || *v == unset)
-      return nullptr;
-    return rewriter.getF64FloatAttr(*v);
+  auto setIf = [](std::optional<double> v, double unset) {
+    return v && *v != unset ? v : std::nullopt;
   };
   bool gated = layout.has_value();
-  FloatAttr alpha = gated && *activation == Activation::Silu
-                        ? floatOrNull(floatAttr(node, "activation_alpha"), 1.0)
-                        : nullptr;
-  FloatAttr beta =
-      gated ? floatOrNull(floatAttr(node, "activation_beta"), 0.0) : nullptr;
-  FloatAttr limit =
-      gated ? floatOrNull(floatAttr(node, "swiglu_limit"), 0.0) : nullptr;
-  if (limit && !std::isfinite(limit.getValueAsDouble()))
-    limit = nullptr;
-  auto experts = ExpertsOp::create(
-      rewriter, loc, type({slots, hidden}, elt), dispatch.getRows(),
-      dispatch.getOffsets(), weights, biases,
-      transposed ? rewriter.getUnitAttr() : nullptr,
-      ActivationAttr::get(rewriter.getContext(), *activation),
-      layout ? GateLayoutAttr::get(rewriter.getContext(), *layout) : nullptr,
-      alpha, beta, limit, nullptr, nullptr);
-  Value out = CombineOp::create(rewriter, loc, type({numTokens, hidden}, elt),
-                                experts.getResult(), dispatch.getRowMap(),
-                                route.getWeights());
-  if (inType.getRank() == 3)
-    out = reshape(out,
-                  {tensor::getMixedSize(rewriter, loc, input, 0),
-                   tensor::getMixedSize(rewriter, loc, input, 1),
-                   rewriter.getIndexAttr(hidden)},
-                  inType);
-  Type resultType = node.getOutputs()[0].getType();
-  if (out.getType() != resultType) {
-    if (!isa<RankedTensorType>(resultType))
-      resultType = inType;
-    out = tensor::CastOp::create(rewriter, loc, resultType, out);
+  if (gated && *activation == Activation::Silu)
+    experts.alpha = setIf(floatAttr(node, "activation_alpha"), 1.0);
+  if (gated) {
+    experts.beta = setIf(floatAttr(node, "activation_beta"), 0.0);
+    experts.limit = setIf(floatAttr(node, "swiglu_limit"), 0.0);
+    if (experts.limit && !std::isfinite(*experts.limit))
+      experts.limit = std::nullopt;
   }
   if (ambiguousLayout)
     node.emitWarning("fc1 is square, so its layout is ambiguous; assumed "
@@ -342,10 +266,6 @@ LogicalResult moe::detail::raiseContribMoE(onnx::NodeOp node,
                       << ", weights read as [E, "
                       << (transposed ? "out, in" : "in, out") << "]"
                       << (router ? ", router MatMul raised to moe.gate" : "");
-  rewriter.replaceOp(node, out);
-  if (router)
-    for (Operation *routerNode : router->nodes)
-      if (routerNode->use_empty())
-        rewriter.eraseOp(routerNode);
+  layers.push_back(buildLayer(spec, rewriter));
   return success();
 }

@@ -72,3 +72,25 @@ std::optional<SmallVector<int64_t>> moe::onnx::getConstantInts(Value value) {
   }
   return std::nullopt;
 }
+
+std::optional<SmallVector<double>> moe::onnx::getConstantFloats(Value value) {
+  Attribute attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(attr)) {
+    SmallVector<double> values;
+    for (const APFloat &v : dense.getValues<APFloat>())
+      values.push_back(v.convertToDouble());
+    return values;
+  }
+  if (auto res = dyn_cast<DenseF32ResourceElementsAttr>(attr)) {
+    if (auto data = res.tryGetAsArrayRef())
+      return SmallVector<double>(data->begin(), data->end());
+    return std::nullopt;
+  }
+  if (auto res = dyn_cast<DenseF64ResourceElementsAttr>(attr)) {
+    if (auto data = res.tryGetAsArrayRef())
+      return SmallVector<double>(data->begin(), data->end());
+  }
+  return std::nullopt;
+}

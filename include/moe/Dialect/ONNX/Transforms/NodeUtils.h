@@ -35,6 +35,9 @@ std::string describeNode(NodeOp node);
 /// is not a constant or its data is not available (an elided resource).
 std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
 
+/// The values of a constant floating-point tensor, like getConstantInts.
+std::optional<llvm::SmallVector<double>> getConstantFloats(mlir::Value value);
+
 } // namespace moe::onnx
 
 #endif // MOE_DIALECT_ONNX_TRANSFORMS_NODEUTILS_H

@@ -1,0 +1,407 @@
+//===- Match.cpp - reading meaning out of exported graphs -----------------===//
+
+#include "Match.h"
+
+#include "moe/Dialect/ONNX/Transforms/NodeUtils.h"
+
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/TypeUtilities.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace moe;
+using namespace moe::detail;
+using onnx::NodeOp;
+
+NodeOp moe::detail::producer(Value v, StringRef opType) {
+  auto node = v ? v.getDefiningOp<NodeOp>() : NodeOp();
+  return node && node.isStandard(opType) ? node : NodeOp();
+}
+
+RankedTensorType moe::detail::rankedType(Value v) {
+  return v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+}
+
+int64_t moe::detail::intAttr(NodeOp node, StringRef name, int64_t fallback) {
+  if (auto attr = dyn_cast_or_null<IntegerAttr>(node.getONNXAttr(name)))
+    return attr.getInt();
+  return fallback;
+}
+
+static bool isFloatTensor(Value v) {
+  RankedTensorType t = rankedType(v);
+  return t && isa<FloatType>(t.getElementType());
+}
+
+Value moe::detail::skipReshapes(Value v) {
+  while (auto node = v.getDefiningOp<NodeOp>()) {
+    if (!node.getDomain().empty() && node.getDomain() != "ai.onnx")
+      break;
+    StringRef op = node.getOpType();
+    bool keepsValues =
+        op == "Identity" || op == "Reshape" || op == "Squeeze" ||
+        op == "Unsqueeze" || op == "Flatten" ||
+        // A float-to-float Cast can round, but exporters only insert the
+        // ones that are exact (fp32 -> fp32 after softmax(dtype=float)).
+        (op == "Cast" && isFloatTensor(node.getInputs()[0]) &&
+         isFloatTensor(node.getOutputs()[0]) &&
+         getElementTypeOrSelf(node.getInputs()[0].getType()) ==
+             getElementTypeOrSelf(node.getOutputs()[0].getType()));
+    if (!keepsValues || node.getOutputs().size() != 1)
+      break;
+    v = node.getInputs()[0];
+  }
+  return v;
+}
+
+bool moe::detail::isConstant(Value v) {
+  return v && matchPattern(v, m_Constant());
+}
+
+std::optional<double> moe::detail::getScalar(Value v) {
+  std::optional<SmallVector<double>> values =
+      onnx::getConstantFloats(skipReshapes(v));
+  if (!values || values->size() != 1)
+    return std::nullopt;
+  return values->front();
+}
+
+/// A constant 2-D weight, possibly behind Transpose(perm = [1, 0]), which
+/// flips `transposed`.
+static Value constantWeight(Value w, bool &transposed) {
+  if (NodeOp t = producer(w, "Transpose")) {
+    auto perm = dyn_cast_or_null<ArrayAttr>(t.getONNXAttr("perm"));
+    RankedTensorType type = rankedType(t.getInputs()[0]);
+    bool swaps = !perm || (perm.size() == 2 &&
+                           cast<IntegerAttr>(perm[0]).getInt() == 1 &&
+                           cast<IntegerAttr>(perm[1]).getInt() == 0);
+    if (!type || type.getRank() != 2 || !swaps)
+      return {};
+    transposed = !transposed;
+    w = t.getInputs()[0];
+  }
+  RankedTensorType type = rankedType(w);
+  if (!isConstant(w) || !type || type.getRank() != 2 || !type.hasStaticShape())
+    return {};
+  return w;
+}
+
+/// A bias for `out` outputs: a constant [out] or [1, out].
+static bool isBias(Value b, int64_t out) {
+  RankedTensorType t = rankedType(b);
+  if (!isConstant(b) || !t || t.getNumElements() != out)
+    return false;
+  return t.getRank() == 1 || (t.getRank() == 2 && t.getDimSize(0) == 1);
+}
+
+std::optional<Linear> moe::detail::matchLinear(Value out) {
+  Linear linear;
+  Value v = out;
+  Value pendingBias;
+  if (NodeOp add = producer(v, "Add")) {
+    Value lhs = add.getInputs()[0], rhs = add.getInputs()[1];
+    if (isConstant(rhs)) {
+      pendingBias = rhs;
+      v = lhs;
+    } else if (isConstant(lhs)) {
+      pendingBias = lhs;
+      v = rhs;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (NodeOp matmul = producer(v, "MatMul")) {
+    linear.input = matmul.getInputs()[0];
+    linear.weight = constantWeight(matmul.getInputs()[1], linear.transposed);
+  } else if (NodeOp gemm = producer(v, "Gemm")) {
+    auto floatAttr = [&](StringRef name) {
+      auto a = dyn_cast_or_null<FloatAttr>(gemm.getONNXAttr(name));
+      return a ? a.getValueAsDouble() : 1.0;
+    };
+    if (intAttr(gemm, "transA", 0) != 0 || floatAttr("alpha") != 1.0)
+      return std::nullopt;
+    linear.input = gemm.getInputs()[0];
+    linear.transposed = intAttr(gemm, "transB", 0) != 0;
+    linear.weight = constantWeight(gemm.getInputs()[1], linear.transposed);
+    if (gemm.getInputs().size() > 2 &&
+        !isa<NoneType>(gemm.getInputs()[2].getType())) {
+      if (pendingBias || floatAttr("beta") != 1.0)
+        return std::nullopt;
+      pendingBias = gemm.getInputs()[2];
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (!linear.weight)
+    return std::nullopt;
+  RankedTensorType w = rankedType(linear.weight);
+  int64_t outDim = w.getDimSize(linear.transposed ? 0 : 1);
+  if (pendingBias) {
+    if (!isBias(pendingBias, outDim))
+      return std::nullopt;
+    linear.bias = pendingBias;
+  }
+  return linear;
+}
+
+/// The factors of a product of Mul nodes, flattened.
+static void collectFactors(Value v, SmallVectorImpl<Value> &factors,
+                           unsigned depth = 0) {
+  if (NodeOp mul = producer(v, "Mul"); mul && depth < 4) {
+    collectFactors(mul.getInputs()[0], factors, depth + 1);
+    collectFactors(mul.getInputs()[1], factors, depth + 1);
+    return;
+  }
+  factors.push_back(v);
+}
+
+static bool near(double a, double b) {
+  return std::abs(a - b) <= 1e-5 * std::max(1.0, std::abs(b));
+}
+
+/// Matches 1 + erf(x / sqrt(2)) (or x * (1/sqrt(2))) and returns x.
+static Value matchErfTerm(Value v) {
+  NodeOp add = producer(v, "Add");
+  if (!add)
+    return {};
+  Value erfOut;
+  for (int i = 0; i < 2; ++i)
+    if (std::optional<double> one = getScalar(add.getInputs()[i]);
+        one && *one == 1.0)
+      erfOut = add.getInputs()[1 - i];
+  NodeOp erf = producer(erfOut, "Erf");
+  if (!erf)
+    return {};
+  Value arg = erf.getInputs()[0];
+  if (NodeOp div = producer(arg, "Div")) {
+    std::optional<double> c = getScalar(div.getInputs()[1]);
+    return c && near(*c, std::sqrt(2.0)) ? div.getInputs()[0] : Value();
+  }
+  if (NodeOp mul = producer(arg, "Mul")) {
+    for (int i = 0; i < 2; ++i)
+      if (std::optional<double> c = getScalar(mul.getInputs()[i]);
+          c && near(*c, 1.0 / std::sqrt(2.0)))
+        return mul.getInputs()[1 - i];
+  }
+  return {};
+}
+
+std::optional<std::pair<ActivationSpec, Value>>
+moe::detail::matchActivation(Value out) {
+  if (NodeOp relu = producer(out, "Relu"))
+    return std::make_pair(ActivationSpec{Activation::Relu, std::nullopt},
+                          relu.getInputs()[0]);
+  if (NodeOp gelu = producer(out, "Gelu")) {
+    auto approx = dyn_cast_or_null<StringAttr>(gelu.getONNXAttr("approximate"));
+    Activation kind = approx && approx.getValue() == "tanh"
+                          ? Activation::GeluTanh
+                          : Activation::Gelu;
+    return std::make_pair(ActivationSpec{kind, std::nullopt},
+                          gelu.getInputs()[0]);
+  }
+  SmallVector<Value> factors;
+  collectFactors(out, factors);
+  // silu: x * sigmoid(x) or x * sigmoid(alpha * x).
+  if (factors.size() == 2) {
+    for (int i = 0; i < 2; ++i) {
+      NodeOp sigmoid = producer(factors[i], "Sigmoid");
+      if (!sigmoid)
+        continue;
+      Value x = factors[1 - i], arg = sigmoid.getInputs()[0];
+      if (arg == x)
+        return std::make_pair(ActivationSpec{Activation::Silu, std::nullopt},
+                              x);
+      if (NodeOp scale = producer(arg, "Mul")) {
+        for (int j = 0; j < 2; ++j)
+          if (std::optional<double> alpha = getScalar(scale.getInputs()[j]);
+              alpha && scale.getInputs()[1 - j] == x)
+            return std::make_pair(ActivationSpec{Activation::Silu, *alpha}, x);
+      }
+    }
+  }
+  // gelu (erf form): x * 0.5 * (1 + erf(x / sqrt(2))), in any order.
+  if (factors.size() == 3) {
+    Value x, half, term;
+    for (Value f : factors) {
+      if (std::optional<double> c = getScalar(f); c && *c == 0.5)
+        half = f;
+      else if (Value arg = matchErfTerm(f))
+        term = arg;
+      else
+        x = f;
+    }
+    if (x && half && term && term == x)
+      return std::make_pair(ActivationSpec{Activation::Gelu, std::nullopt}, x);
+  }
+  return std::nullopt;
+}
+
+/// True if `axes` (a ReduceSum's axes input or attribute) names only the
+/// last axis of a rank-`rank` tensor.
+static bool reducesLastAxis(NodeOp reduce, int64_t rank) {
+  std::optional<SmallVector<int64_t>> axes;
+  if (reduce.getInputs().size() > 1)
+    axes = onnx::getConstantInts(reduce.getInputs()[1]);
+  else if (auto attr = dyn_cast_or_null<ArrayAttr>(reduce.getONNXAttr("axes")))
+    axes = llvm::to_vector(llvm::map_range(
+        attr, [](Attribute a) { return cast<IntegerAttr>(a).getInt(); }));
+  return axes && axes->size() == 1 &&
+         ((*axes)[0] == -1 || (*axes)[0] == rank - 1);
+}
+
+/// True if a Softmax over `rank`-D input normalizes the last axis.
+static bool softmaxOverLastAxis(NodeOp softmax) {
+  RankedTensorType t = rankedType(softmax.getInputs()[0]);
+  if (!t)
+    return false;
+  int64_t axis = intAttr(softmax, "axis", -1);
+  return axis == -1 || axis == t.getRank() - 1;
+}
+
+FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
+                                                  const NearMiss &miss) {
+  RoutingMatch m;
+  RouteSpec &route = m.route;
+  // Backward through the weight computation: scaling, then renormalization,
+  // then softmax over the chosen, down to the TopK values (or to a gather of
+  // unbiased scores by the TopK indices).
+  enum Stage { Scaling, Renorm, AfterTopK, Source } stage = Scaling;
+  Value v = skipReshapes(weights);
+  Value gatheredScores;
+  while (true) {
+    if (NodeOp mul = producer(v, "Mul"); mul && stage == Scaling) {
+      std::optional<double> c0 = getScalar(mul.getInputs()[0]);
+      std::optional<double> c1 = getScalar(mul.getInputs()[1]);
+      if (!c0 && !c1)
+        return miss("the routing weights are scaled by a non-constant");
+      route.scaling *= c0 ? *c0 : *c1;
+      v = skipReshapes(mul.getInputs()[c0 ? 1 : 0]);
+      continue;
+    }
+    if (NodeOp div = producer(v, "Div"); div && stage <= Renorm) {
+      Value num = skipReshapes(div.getInputs()[0]);
+      if (std::optional<double> c = getScalar(div.getInputs()[1]);
+          c && stage == Scaling) {
+        route.scaling /= *c;
+        v = num;
+        continue;
+      }
+      Value den = div.getInputs()[1];
+      if (NodeOp add = producer(den, "Add")) {
+        for (int i = 0; i < 2; ++i)
+          if (std::optional<double> eps = getScalar(add.getInputs()[i])) {
+            route.epsilon = *eps;
+            den = add.getInputs()[1 - i];
+            break;
+          }
+      }
+      NodeOp sum = producer(den, "ReduceSum");
+      RankedTensorType numType = rankedType(num);
+      if (!sum || skipReshapes(sum.getInputs()[0]) != num || !numType ||
+          !reducesLastAxis(sum, rankedType(sum.getInputs()[0]).getRank()))
+        return miss("the routing weights are divided by something other "
+                    "than their sum over the chosen experts");
+      route.renormalize = true;
+      stage = AfterTopK;
+      v = num;
+      continue;
+    }
+    if (NodeOp softmax = producer(v, "Softmax");
+        softmax && stage <= AfterTopK) {
+      if (!softmaxOverLastAxis(softmax))
+        return miss("softmax over the chosen experts is not over the last "
+                    "axis");
+      route.score = ScoreFunction::SoftmaxAfterTopK;
+      stage = Source;
+      v = skipReshapes(softmax.getInputs()[0]);
+      continue;
+    }
+    if (NodeOp gather = producer(v, "GatherElements")) {
+      gatheredScores = gather.getInputs()[0];
+      v = skipReshapes(gather.getInputs()[1]);
+      NodeOp topk = v.getDefiningOp<NodeOp>();
+      if (!topk || !topk.isStandard("TopK") || topk.getOutputs()[1] != v)
+        return miss("routing weights are gathered by something other than "
+                    "the top-k indices");
+      m.topk = topk;
+      break;
+    }
+    if (NodeOp topk = v.getDefiningOp<NodeOp>();
+        topk && topk.isStandard("TopK") && topk.getOutputs()[0] == v) {
+      m.topk = topk;
+      break;
+    }
+    return miss("the routing weights do not come from a TopK");
+  }
+
+  NodeOp topk = m.topk;
+  RankedTensorType in = rankedType(topk.getInputs()[0]);
+  if (!in || in.getRank() != 2)
+    return miss("TopK input is not a [tokens, experts] matrix");
+  int64_t axis = intAttr(topk, "axis", -1);
+  if ((axis != -1 && axis != 1) || intAttr(topk, "largest", 1) != 1)
+    return miss("TopK does not pick the largest over the experts axis");
+  std::optional<SmallVector<int64_t>> kValues =
+      onnx::getConstantInts(topk.getInputs()[1]);
+  if (!kValues || kValues->size() != 1)
+    return miss("TopK's k is not a constant");
+  route.k = (*kValues)[0];
+  int64_t numExperts = in.getDimSize(1);
+  if (ShapedType::isDynamic(numExperts) || *route.k < 1 ||
+      *route.k > numExperts)
+    return miss("TopK's k or the expert count is not usable");
+
+  Value selected = skipReshapes(topk.getInputs()[0]);
+  Value scores = selected;
+  if (gatheredScores) {
+    // Selection on biased scores, weights from the unbiased ones.
+    scores = skipReshapes(gatheredScores);
+    NodeOp add = producer(selected, "Add");
+    if (!add)
+      return miss("top-k selects on other scores than the weights come "
+                  "from, but not on scores plus a bias");
+    for (int i = 0; i < 2; ++i) {
+      RankedTensorType bias = rankedType(add.getInputs()[i]);
+      if (skipReshapes(add.getInputs()[1 - i]) == scores && bias &&
+          isConstant(add.getInputs()[i]) && bias.getNumElements() == numExperts)
+        route.selectionBias = add.getInputs()[i];
+    }
+    if (!route.selectionBias)
+      return miss("top-k selects on scores plus a non-constant or "
+                  "misshapen bias");
+  }
+
+  Value logits;
+  if (route.score == ScoreFunction::SoftmaxAfterTopK) {
+    if (gatheredScores)
+      return miss("softmax over gathered scores is not supported");
+    logits = scores;
+  } else if (NodeOp softmax = producer(scores, "Softmax")) {
+    if (!softmaxOverLastAxis(softmax))
+      return miss("the router softmax is not over the experts axis");
+    route.score = ScoreFunction::Softmax;
+    logits = skipReshapes(softmax.getInputs()[0]);
+  } else if (NodeOp sigmoid = producer(scores, "Sigmoid")) {
+    route.score = ScoreFunction::Sigmoid;
+    logits = skipReshapes(sigmoid.getInputs()[0]);
+  } else {
+    return miss("top-k runs on raw scores whose weights are not a softmax "
+                "over the chosen experts");
+  }
+  if (route.selectionBias && route.score != ScoreFunction::Sigmoid &&
+      route.score != ScoreFunction::Softmax)
+    return miss("a selection bias needs sigmoid or softmax scores");
+
+  std::optional<Linear> linear = matchLinear(logits);
+  if (!linear)
+    return miss("the router logits are not a linear layer of the tokens");
+  RankedTensorType w = rankedType(linear->weight);
+  if (w.getDimSize(linear->transposed ? 0 : 1) != numExperts)
+    return miss("the router weight does not have one column per expert");
+  m.router.weight = linear->weight;
+  m.router.transposed = linear->transposed;
+  m.router.bias = linear->bias;
+  m.tokens = linear->input;
+  return m;
+}

@@ -1,0 +1,88 @@
+//===- Match.h - reading meaning out of exported graphs ---------*- C++ -*-===//
+//
+// Exporters wrap the few operations that make up an MoE layer in layers of
+// plumbing: casts, reshapes, (un)squeezes, flattens and transposes of
+// weights. These helpers look through that plumbing so that the raising
+// rules match on what a value computes, not on how it was spelled.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_LIB_CONVERSION_ONNXTOMOE_MATCH_H
+#define MOE_LIB_CONVERSION_ONNXTOMOE_MATCH_H
+
+#include "Raise.h"
+
+#include "moe/Dialect/ONNX/IR/ONNX.h"
+
+#include <optional>
+
+namespace moe {
+namespace detail {
+
+/// The default-domain node `opType` that defines `v`, or null.
+onnx::NodeOp producer(mlir::Value v, llvm::StringRef opType);
+
+/// Looks through nodes that keep every element's value: Identity, Cast
+/// between float types, Reshape, Squeeze, Unsqueeze and Flatten. The result
+/// holds the same numbers as `v` in some shape.
+mlir::Value skipReshapes(mlir::Value v);
+
+/// True if `v` is a constant (onnx.constant or a folded constant).
+bool isConstant(mlir::Value v);
+
+/// The single float value of a constant holding one number (any shape with
+/// one element), or nullopt.
+std::optional<double> getScalar(mlir::Value v);
+
+/// The integer attribute `name` of `node`, or `fallback`.
+int64_t intAttr(onnx::NodeOp node, llvm::StringRef name, int64_t fallback);
+
+/// The ranked type of `v`, or null.
+mlir::RankedTensorType rankedType(mlir::Value v);
+
+/// A linear layer y = x * W (+ b) with a constant weight.
+struct Linear {
+  mlir::Value input;
+  /// [in, out], or with `transposed` [out, in] (nn.Linear / Gemm transB).
+  mlir::Value weight;
+  bool transposed = false;
+  mlir::Value bias;
+};
+
+/// Matches MatMul(x, W), MatMul(x, Transpose(W)), Gemm(x, W, [b]) with
+/// transB and alpha = beta = 1, each optionally followed by Add(., b[out]).
+/// W (and b) must be constants.
+std::optional<Linear> matchLinear(mlir::Value out);
+
+/// A recognized expert activation (see moe.activation).
+struct ActivationSpec {
+  Activation kind;
+  std::optional<double> alpha;
+};
+
+/// Matches act(x) on `out` and returns x: Relu, Gelu (erf or tanh form,
+/// node or expanded), x * Sigmoid(x) (silu) and x * Sigmoid(alpha * x).
+std::optional<std::pair<ActivationSpec, mlir::Value>>
+matchActivation(mlir::Value out);
+
+/// The routing weights the experts' outputs are scaled by, read backward
+/// from the value that scales them down to TopK.
+struct RoutingMatch {
+  RouterSpec router;
+  RouteSpec route;
+  /// The token rows the router reads.
+  mlir::Value tokens;
+  onnx::NodeOp topk;
+};
+
+/// Matches the routing that produced `weights` (the per-slot weights [T, k],
+/// in any shape) from TopK: score function, top-k, renormalization and its
+/// epsilon, scaling, selection bias, and the router linear in front. Fails
+/// with a near-miss reason.
+mlir::FailureOr<RoutingMatch> matchRouting(mlir::Value weights,
+                                           const NearMiss &miss);
+
+} // namespace detail
+} // namespace moe
+
+#endif // MOE_LIB_CONVERSION_ONNXTOMOE_MATCH_H

@@ -1,0 +1,73 @@
+"""The committed real ONNX MoE models (test/models) raised into the moe
+dialect, then run: moe-opt applies --onnx-infer-shapes and --onnx-raise-moe,
+moe-run compiles the result (moe ops sparsely, the rest of the graph through
+the generic ONNX lowerings) and its outputs are compared with the saved
+onnxruntime outputs, exactly like test_models_unraised.py, which runs the
+same exports without raising. So every raised export is checked three ways:
+raised vs onnxruntime here, unraised vs onnxruntime there, hence raised vs
+unraised.
+
+RAISED lists the exports whose MoE layer the pass recognizes today with the
+number of layers it must raise; a listed export that raises fewer layers is
+a failure, and so is any layer raised in a negative control. Exports not
+listed yet must still compile and match after the pass (the pass leaves
+what it does not recognize untouched). test_summary prints the table
+(pytest -s)."""
+
+import re
+
+import pytest
+
+from model_runs import (CASES, EXPORTS, assert_matches,  # noqa: E402
+                        compare, export_id, run_all)
+
+# export id -> MoE layers the pass must raise in it.
+RAISED = {
+    "gpt_oss_gathered.ts17": 1,
+    "gpt_oss_gathered.dynamo18": 1,
+    "hf_mixtral.batched_mm.dynamo18": 1,
+    "hf_gpt_oss.batched_mm.dynamo18": 1,
+    "hf_qwen2_moe.batched_mm.dynamo18": 1,
+    "hf_qwen3_moe.batched_mm.dynamo18": 1,
+    "hf_olmoe.batched_mm.dynamo18": 1,
+    "hf_granitemoe.batched_mm.dynamo18": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return run_all(["--onnx-infer-shapes", "--onnx-raise-moe"])
+
+
+def raised_layers(text):
+    return len(re.findall(r"= moe\.route ", text))
+
+
+@pytest.mark.parametrize("name,tag,rec", EXPORTS,
+                         ids=[export_id(n, t) for n, t, _ in EXPORTS])
+def test_raised_model_matches_onnxruntime(outcomes, name, tag, rec):
+    key = export_id(name, tag)
+    error, results, text = outcomes[key]
+    if not rec.get("must_raise", True) or name.startswith("neg_"):
+        assert raised_layers(text) == 0, "a negative control was raised"
+    elif key in RAISED:
+        assert raised_layers(text) == RAISED[key], text[:2000]
+    if error:
+        if key in RAISED:
+            pytest.fail(error)
+        pytest.xfail(error)
+    assert_matches(results)
+
+
+def test_summary(outcomes):
+    """Prints which exports raise and run."""
+    print()
+    for name, tag, _ in EXPORTS:
+        key = export_id(name, tag)
+        error, results, text = outcomes[key]
+        bad = [CASES[c] for c, pairs in results.items()
+               if any(compare(g, e) for g, e in pairs)]
+        status = "FAIL" if error or bad else "ok"
+        print(f"  {status:4} {key}: {raised_layers(text)} raised"
+              + (f"; {error}" if error else "")
+              + (f"; wrong in cases {bad}" if bad else ""))
