@@ -24,7 +24,18 @@ def ONNXInferShapes : Pass<"onnx-infer-shapes", "mlir::ModuleOp"> {
     outputs) are checked against the inference: a disagreement is an error
     that names the node and the relation that fails. Nodes whose operator
     the pass does not know are left as they are.
+
+    With `fold-known-ints` (the default), an integer result whose every
+    element is known this way becomes an `onnx.constant`, and nodes left
+    without users are erased: the shape arithmetic that exporters spell out
+    (`Shape`, `Gather`, `Div`, ..., even `OneHot` for repeat counts)
+    collapses to the constants it computes, which later passes can read.
   }];
+  let options = [
+    Option<"foldKnownInts", "fold-known-ints", "bool", /*default=*/"true",
+           "Replace fully known integer results with constants">
+  ];
+  let dependentDialects = ["moe::onnx::ONNXDialect"];
 }
 
 #endif // ONNX_PASSES_TD

@@ -23,14 +23,26 @@ from model_runs import (CASES, EXPORTS, assert_matches,  # noqa: E402
 
 # export id -> MoE layers the pass must raise in it.
 RAISED = {
+    "deepseek_v3_stacked.ts17": 1,
+    "deepseek_v3_stacked.dynamo18": 1,
     "gpt_oss_gathered.ts17": 1,
     "gpt_oss_gathered.dynamo18": 1,
+    "hf_mixtral.batched_mm.ts17": 1,
     "hf_mixtral.batched_mm.dynamo18": 1,
-    "hf_gpt_oss.batched_mm.dynamo18": 1,
+    "hf_qwen2_moe.batched_mm.ts17": 1,
     "hf_qwen2_moe.batched_mm.dynamo18": 1,
+    "hf_qwen3_moe.batched_mm.ts17": 1,
     "hf_qwen3_moe.batched_mm.dynamo18": 1,
+    "hf_olmoe.batched_mm.ts17": 1,
     "hf_olmoe.batched_mm.dynamo18": 1,
+    "hf_deepseek_v3.batched_mm.ts17": 1,
+    "hf_deepseek_v3.batched_mm.dynamo18": 1,
+    "hf_gpt_oss.batched_mm.ts17": 1,
+    "hf_gpt_oss.batched_mm.dynamo18": 1,
+    "hf_granitemoe.batched_mm.ts17": 1,
     "hf_granitemoe.batched_mm.dynamo18": 1,
+    "hf_glm4_moe.batched_mm.ts17": 1,
+    "hf_glm4_moe.batched_mm.dynamo18": 1,
 }
 
 

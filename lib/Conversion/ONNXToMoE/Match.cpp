@@ -259,6 +259,116 @@ static bool softmaxOverLastAxis(NodeOp softmax) {
   return axis == -1 || axis == t.getRank() - 1;
 }
 
+namespace {
+/// Group-limited selection (DeepSeek-V3): scores [T, E] viewed as
+/// [T, G, E / G]; a group's score is the sum of its top group_topk; the top
+/// topk_groups groups are kept and the other experts masked before top-k.
+struct GroupLimit {
+  int64_t numGroups, topkGroups, groupTopk;
+  double fill;
+  /// The scores the mask is applied to.
+  Value scores;
+};
+} // namespace
+
+/// A TopK node's k, or nullopt.
+static std::optional<int64_t> topkK(NodeOp topk) {
+  std::optional<SmallVector<int64_t>> k =
+      onnx::getConstantInts(topk.getInputs()[1]);
+  if (!k || k->size() != 1)
+    return std::nullopt;
+  return (*k)[0];
+}
+
+/// The one value every element of `v` has: a constant scalar, broadcast
+/// by Expand or written by ConstantOfShape.
+static std::optional<double> getFill(Value v) {
+  if (std::optional<double> c = getScalar(v))
+    return c;
+  if (NodeOp expand = producer(v, "Expand"))
+    return getScalar(expand.getInputs()[0]);
+  if (NodeOp fill = producer(v, "ConstantOfShape")) {
+    auto value = dyn_cast_or_null<DenseElementsAttr>(fill.getONNXAttr("value"));
+    if (!value)
+      return 0.0;
+    if (isa<FloatType>(value.getElementType()))
+      return (*value.getValues<APFloat>().begin()).convertToDouble();
+    return double((*value.getValues<APInt>().begin()).getSExtValue());
+  }
+  return std::nullopt;
+}
+
+/// Matches Where(not(mask), fill, scores) with the group mask computed from
+/// the same scores.
+static FailureOr<GroupLimit> matchGroupLimit(Value selected,
+                                             const NearMiss &miss) {
+  NodeOp where = producer(selected, "Where");
+  GroupLimit g;
+  std::optional<double> fill = getScalar(where.getInputs()[1]);
+  if (!fill)
+    return miss("experts are masked with a non-constant before top-k");
+  g.fill = *fill;
+  g.scores = skipReshapes(where.getInputs()[2]);
+  // The condition: not(expert's group kept), broadcast from [T, G]. Casts
+  // between the 0/1 mask's float and bool forms keep its truth values.
+  auto skipMaskPlumbing = [](Value v) {
+    while (true) {
+      v = skipReshapes(v);
+      NodeOp node = producer(v, "Cast");
+      if (!node)
+        node = producer(v, "Expand");
+      if (!node)
+        return v;
+      v = node.getInputs()[0];
+    }
+  };
+  Value cond = skipMaskPlumbing(where.getInputs()[0]);
+  NodeOp notOp = producer(cond, "Not");
+  if (!notOp)
+    return miss("the expert mask before top-k is not a negated group mask");
+  Value mask = skipMaskPlumbing(notOp.getInputs()[0]);
+  // The kept groups: a scatter of ones at TopK(group scores).indices.
+  NodeOp scatter = producer(mask, "ScatterElements");
+  if (!scatter || intAttr(scatter, "axis", 0) != 1)
+    return miss("the group mask is not a scatter of the top groups");
+  std::optional<double> one = getFill(scatter.getInputs()[2]);
+  std::optional<double> zero = getFill(scatter.getInputs()[0]);
+  if (!one || *one != 1.0 || !zero || *zero != 0.0)
+    return miss("the group mask is not ones scattered into zeros");
+  Value kept = scatter.getInputs()[1];
+  NodeOp groupTopk = kept.getDefiningOp<NodeOp>();
+  if (!groupTopk || !groupTopk.isStandard("TopK") ||
+      groupTopk.getOutputs()[1] != kept || !topkK(groupTopk))
+    return miss("the kept groups are not a top-k of group scores");
+  g.topkGroups = *topkK(groupTopk);
+  // Group scores: sum of the top group_topk per group (or their max).
+  Value groupScores = skipReshapes(groupTopk.getInputs()[0]);
+  Value grouped;
+  if (NodeOp sum = producer(groupScores, "ReduceSum")) {
+    Value inner = skipReshapes(sum.getInputs()[0]);
+    NodeOp innerTopk = inner.getDefiningOp<NodeOp>();
+    RankedTensorType t = rankedType(sum.getInputs()[0]);
+    if (!innerTopk || !innerTopk.isStandard("TopK") ||
+        innerTopk.getOutputs()[0] != inner || !topkK(innerTopk) || !t ||
+        !reducesLastAxis(sum, t.getRank()) || intAttr(sum, "keepdims", 1) != 0)
+      return miss("group scores are not sums of the top scores per group");
+    g.groupTopk = *topkK(innerTopk);
+    grouped = innerTopk.getInputs()[0];
+  } else if (NodeOp max = producer(groupScores, "ReduceMax")) {
+    g.groupTopk = 1;
+    grouped = max.getInputs()[0];
+  } else {
+    return miss("group scores are not sums of the top scores per group");
+  }
+  RankedTensorType groupedType = rankedType(grouped);
+  if (!groupedType || groupedType.getRank() != 3 ||
+      groupedType.isDynamicDim(1) || skipReshapes(grouped) != g.scores)
+    return miss("the groups are not a [tokens, groups, experts / groups] "
+                "view of the masked scores");
+  g.numGroups = groupedType.getDimSize(1);
+  return g;
+}
+
 FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
                                                   const NearMiss &miss) {
   RoutingMatch m;
@@ -296,6 +406,9 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
             break;
           }
       }
+      if (NodeOp clip = producer(den, "Clip"))
+        return miss("the routing weights are divided by clip(sum, min) "
+                    "(Ernie 4.5), which is not sum + epsilon");
       NodeOp sum = producer(den, "ReduceSum");
       RankedTensorType numType = rankedType(num);
       if (!sum || skipReshapes(sum.getInputs()[0]) != num || !numType ||
@@ -353,6 +466,18 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
     return miss("TopK's k or the expert count is not usable");
 
   Value selected = skipReshapes(topk.getInputs()[0]);
+  // Group-limited selection masks the experts of the groups not kept.
+  std::optional<double> groupFill;
+  if (producer(selected, "Where")) {
+    FailureOr<GroupLimit> groups = matchGroupLimit(selected, miss);
+    if (failed(groups))
+      return failure();
+    route.numGroups = groups->numGroups;
+    route.topkGroups = groups->topkGroups;
+    route.groupTopk = groups->groupTopk;
+    groupFill = groups->fill;
+    selected = groups->scores;
+  }
   Value scores = selected;
   if (gatheredScores) {
     // Selection on biased scores, weights from the unbiased ones.
@@ -392,6 +517,25 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
   if (route.selectionBias && route.score != ScoreFunction::Sigmoid &&
       route.score != ScoreFunction::Softmax)
     return miss("a selection bias needs sigmoid or softmax scores");
+
+  if (groupFill && !std::isinf(*groupFill)) {
+    // Masking with a finite fill (HF's masked_fill(0.0)) is masking with
+    // -inf only if every kept score is above it: sigmoid and softmax scores
+    // are positive, so a fill <= 0 is, as long as the bias cannot make a
+    // score negative.
+    std::optional<SmallVector<double>> bias;
+    if (route.selectionBias)
+      bias = onnx::getConstantFloats(route.selectionBias);
+    bool positive =
+        !route.selectionBias ||
+        (bias && llvm::all_of(*bias, [](double b) { return b >= 0.0; }));
+    if (*groupFill > 0.0 || !positive)
+      return miss("groups are masked with " + std::to_string(*groupFill) +
+                  ", which a kept expert's biased score can fall below");
+  }
+  if (route.numGroups &&
+      *route.topkGroups * (numExperts / *route.numGroups) < *route.k)
+    return miss("the kept groups hold fewer experts than top-k picks");
 
   std::optional<Linear> linear = matchLinear(logits);
   if (!linear)

@@ -543,6 +543,19 @@ static LogicalResult inferOneHot(InferenceContext &ctx) {
   SmallVector<int64_t> shape(indices.getShape());
   shape.insert(shape.begin() + *axis, depth);
   ctx.setResult(0, shape, element);
+  // Exporters build small integer lists this way (repeat_interleave's
+  // repeats [1, k, 1]); follow them when everything is known.
+  auto ids = ctx.getStaticInts(0), values = ctx.getStaticInts(2);
+  if (ids && values && values->size() == 2 && indices.getRank() <= 1 &&
+      depth != kDyn && depth <= 64 && isa<IntegerType>(element)) {
+    SmallVector<int64_t> ints;
+    for (int64_t id : *ids)
+      for (int64_t j = 0; j < depth; ++j)
+        ints.push_back((id < 0 ? id + depth : id) == j ? (*values)[1]
+                                                       : (*values)[0]);
+    if (indices.getRank() == 0 || ids->size() == 1)
+      ctx.setResultInts(0, std::move(ints));
+  }
   return success();
 }
 

@@ -12,6 +12,7 @@
 
 #include "InferenceContext.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
 namespace moe::onnx {
@@ -71,7 +72,37 @@ static LogicalResult applyResults(NodeOp node, InferenceContext &ctx,
   return success(ok);
 }
 
-LogicalResult moe::onnx::inferShapes(Operation *root) {
+/// Replaces the results in `known` whose elements are all known with
+/// constants, then erases default-domain nodes left without users.
+static void foldKnownInts(Operation *root, const KnownInts &known) {
+  SmallVector<NodeOp> nodes;
+  root->walk([&](NodeOp node) { nodes.push_back(node); });
+  for (NodeOp node : nodes) {
+    OpBuilder builder(node);
+    for (Value result : node.getOutputs()) {
+      auto it = known.find(result);
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (it == known.end() || result.use_empty() || !type ||
+          !type.hasStaticShape() || !isa<IntegerType>(type.getElementType()) ||
+          type.getNumElements() != int64_t(it->second.size()) ||
+          llvm::is_contained(it->second, ShapedType::kDynamic))
+        continue;
+      auto elementType = cast<IntegerType>(type.getElementType());
+      SmallVector<APInt> values;
+      for (int64_t v : it->second)
+        values.push_back(APInt(elementType.getWidth(), v, /*isSigned=*/true));
+      auto constant = ConstantOp::create(
+          builder, node.getLoc(), DenseIntElementsAttr::get(type, values));
+      result.replaceAllUsesWith(constant);
+    }
+  }
+  for (NodeOp node : llvm::reverse(nodes))
+    if (isDefaultDomain(node.getDomain()) &&
+        llvm::all_of(node.getOutputs(), [](Value v) { return v.use_empty(); }))
+      node.erase();
+}
+
+LogicalResult moe::onnx::inferShapes(Operation *root, bool fold) {
   const InferenceTable &table = getInferenceTable();
   KnownInts known;
   bool ok = true;
@@ -84,14 +115,17 @@ LogicalResult moe::onnx::inferShapes(Operation *root) {
     if (failed(fn(ctx)) || failed(applyResults(node, ctx, known)))
       ok = false;
   });
+  if (ok && fold)
+    foldKnownInts(root, known);
   return success(ok);
 }
 
 namespace {
 struct ONNXInferShapesPass
     : moe::onnx::impl::ONNXInferShapesBase<ONNXInferShapesPass> {
+  using ONNXInferShapesBase::ONNXInferShapesBase;
   void runOnOperation() override {
-    if (failed(inferShapes(getOperation())))
+    if (failed(inferShapes(getOperation(), foldKnownInts)))
       signalPassFailure();
   }
 };

@@ -13,8 +13,10 @@ namespace moe::onnx {
 
 /// Infers the result types of every onnx.node under `root` in program
 /// order (see the onnx-infer-shapes pass). Fails, after reporting each
-/// node, if a known type contradicts the operator's semantics.
-mlir::LogicalResult inferShapes(mlir::Operation *root);
+/// node, if a known type contradicts the operator's semantics. With
+/// `foldKnownInts`, integer results known in full become constants.
+mlir::LogicalResult inferShapes(mlir::Operation *root,
+                                bool foldKnownInts = false);
 
 } // namespace moe::onnx
 
