@@ -55,7 +55,10 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"remarks", "remarks", "bool", /*default=*/"false",
-           "Explain raised layers and near misses with remarks">
+           "Explain raised layers and near misses with remarks">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON report of the raised layers to this file "
+           "(moe-opt's --moe-report=<file> sets it for every run)">
   ];
   let dependentDialects = [
     "moe::MoEDialect", "mlir::tensor::TensorDialect", "mlir::arith::ArithDialect"

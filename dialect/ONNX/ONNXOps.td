@@ -27,7 +27,9 @@ def ONNX_NodeOp : ONNX_Op<"node"> {
     the default `ai.onnx` set), its ONNX attributes in `attributes`, its
     inputs in ONNX order (an absent optional input is the value of
     `onnx.none`) and its outputs in ONNX order (an unused optional output has
-    type `none`). The node name is the op's location (`loc("name")`).
+    type `none`). The node name is the op's location (`loc("name")`); the
+    importer records the ONNX names of its output tensors in the discardable
+    `onnx.outputs` array, so that reports can point back into the model.
 
     ONNX attributes map to MLIR attributes as follows: `INT` -> `i64`,
     `FLOAT` -> `f32`, `STRING` -> string, `TENSOR` -> elements attribute,

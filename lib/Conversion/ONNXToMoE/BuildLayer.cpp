@@ -66,7 +66,7 @@ std::string tensorName(Value v) {
   if (auto constant = dyn_cast<onnx::ConstantOp>(op))
     if (auto res = dyn_cast<DenseResourceElementsAttr>(constant.getValueAttr()))
       return res.getRawHandle().getKey().str();
-  if (auto names = op->getAttrOfType<ArrayAttr>("onnx.output_names")) {
+  if (auto names = op->getAttrOfType<ArrayAttr>("onnx.outputs")) {
     unsigned index = cast<OpResult>(v).getResultNumber();
     if (index < names.size())
       if (auto name = dyn_cast<StringAttr>(names[index]))
@@ -105,11 +105,22 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
   layer.numExperts = spec.experts.numExperts;
   layer.inputName = tensorName(spec.tokens);
   layer.outputName = tensorName(spec.output);
-  if (spec.router.weight)
+  if (spec.router.weight) {
+    layer.routerWeightName = tensorName(spec.router.weight);
+    // The logits are the router linear's output (the Add of its bias, if
+    // any): the first graph value computed from the router weight.
+    Value logits;
     for (Operation *user : spec.router.weight.getUsers())
-      for (Value result : user->getResults())
-        if (layer.logitsName.empty())
-          layer.logitsName = tensorName(result);
+      if (user->getNumResults() == 1 && !logits)
+        logits = user->getResult(0);
+    if (auto add = logits ? logits.getDefiningOp() : nullptr;
+        add && spec.router.bias && add->hasOneUse())
+      if (auto node = dyn_cast<onnx::NodeOp>(*add->getUsers().begin());
+          node && node.isStandard("Add"))
+        logits = node.getOutputs()[0];
+    if (logits)
+      layer.logitsName = tensorName(logits);
+  }
   if (spec.router.logits)
     layer.logitsName = tensorName(spec.router.logits);
   for (Value w : spec.experts.weights)

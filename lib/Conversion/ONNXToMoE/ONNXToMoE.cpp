@@ -4,11 +4,13 @@
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
+#include "LayerReport.h"
 #include "Raise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/CommandLine.h"
 
 namespace moe {
 #define GEN_PASS_DEF_ONNXRAISEMOE
@@ -21,6 +23,14 @@ using moe::onnx::NodeOp;
 namespace {
 
 using moe::detail::RaisedLayer;
+
+/// `moe-opt --moe-report=F` (any tool that links the pass): the report path
+/// when the pass's own `report` option is not given.
+static llvm::cl::opt<std::string>
+    clReportPath("moe-report",
+                 llvm::cl::desc("Write a JSON report of the MoE layers "
+                                "that --onnx-raise-moe raises to this file"),
+                 llvm::cl::init(""));
 
 /// Every raising rule, tried in order on one node.
 LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
@@ -69,6 +79,10 @@ struct ONNXRaiseMoEPass : moe::impl::ONNXRaiseMoEBase<ONNXRaiseMoEPass> {
       rewriter.setInsertionPoint(node);
       (void)raiseNode(node, rewriter, remarks, layers);
     }
+    std::string path = report.empty() ? clReportPath.getValue() : report;
+    if (!path.empty() && failed(moe::detail::writeLayerReport(
+                             layers, path, getOperation().getLoc())))
+      signalPassFailure();
   }
 };
 

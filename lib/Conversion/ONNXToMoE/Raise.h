@@ -110,6 +110,7 @@ struct RaisedLayer {
   ExpertsOp experts;
   std::string inputName, logitsName, outputName;
   llvm::SmallVector<std::string> weightNames;
+  std::string routerWeightName;
 };
 
 /// Builds moe.gate / moe.route / moe.dispatch / moe.experts / moe.combine for

@@ -326,6 +326,12 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
   auto op = ir::NodeOp::create(
       b, loc, resultTypes, operands, b.getStringAttr(node.op_type()),
       b.getStringAttr(node.domain()), b.getDictionaryAttr(attrs));
+  // Tensor names, for reports that point back into the model (the node
+  // name alone does not name a tensor).
+  llvm::SmallVector<Attribute> names;
+  for (const std::string &output : node.output())
+    names.push_back(b.getStringAttr(output));
+  op->setAttr("onnx.outputs", b.getArrayAttr(names));
   for (auto [output, result] : llvm::zip(node.output(), op.getResults()))
     if (!output.empty())
       define(output, result, desc);
