@@ -179,8 +179,8 @@ std::optional<Mask> matchExpertSelect(NodeOp gather, const LoopContext &ctx) {
   return m;
 }
 
-/// OneHot(ids, E, [0, on]) over [token, slot, expert] (expert axis where
-/// `axis` puts it).
+/// OneHot(ids, >= E, [0, on]) over [token, slot, expert] (expert axis
+/// where `axis` puts it).
 std::optional<Mask> matchOneHot(NodeOp oneHot, const LoopContext &ctx) {
   std::optional<int64_t> depth = constantInt(oneHot.getInputs()[1]);
   std::optional<SmallVector<double>> values =
@@ -190,9 +190,11 @@ std::optional<Mask> matchOneHot(NodeOp oneHot, const LoopContext &ctx) {
             onnx::getConstantInts(oneHot.getInputs()[2]))
       values = llvm::to_vector(
           llvm::map_range(*ints, [](int64_t i) { return double(i); }));
-  if (skipCasts(oneHot.getInputs()[0]) != ctx.ids || depth != ctx.numExperts ||
-      !values || values->size() != 2 || (*values)[0] != 0.0 ||
-      (*values)[1] == 0.0)
+  // Classes past E (transformers one-hots E + 1 of them) are never set by
+  // top-k ids, which are below E.
+  if (skipCasts(oneHot.getInputs()[0]) != ctx.ids || !depth ||
+      *depth < ctx.numExperts || !values || values->size() != 2 ||
+      (*values)[0] != 0.0 || (*values)[1] == 0.0)
     return std::nullopt;
   int64_t axis = normalizeAxis(intAttr(oneHot, "axis", -1), 3);
   if (axis < 0)
@@ -260,6 +262,20 @@ std::optional<Mask> matchMask(Value v, const LoopContext &ctx) {
   if (NodeOp equal = producer(v, "Equal"))
     return matchEqual(equal, ctx);
   return std::nullopt;
+}
+
+/// True if `nonzero` reads the mask of an expert chosen at run time
+/// (mask[id] with a computed id): the loop over the experts that some token
+/// picked, which a tracing exporter unrolls for the experts its example
+/// input happened to pick.
+bool readsDataDependentExpert(NodeOp nonzero, const LoopContext &ctx) {
+  NodeOp gather = producer(skipCasts(nonzero.getInputs()[0]), "Gather");
+  if (!gather || isConstant(gather.getInputs()[1]))
+    return false;
+  std::optional<Mask> m = matchMask(gather.getInputs()[0], ctx);
+  int64_t axis =
+      m ? normalizeAxis(intAttr(gather, "axis", 0), m->axes.size()) : -1;
+  return axis >= 0 && !m->expert && m->axes[axis] == MaskAxis::Expert;
 }
 
 /// One expert's mask as a [token, slot] matrix in some axis order.
@@ -623,6 +639,8 @@ std::optional<AccumStep> matchAccumStep(NodeOp node) {
 struct LoopScan {
   /// NonZeros over masks of the TopK's indices: the loop's bodies.
   SmallVector<NodeOp> nonzeros;
+  /// NonZeros over the mask of an expert picked at run time.
+  SmallVector<NodeOp> dynamicNonzeros;
   SmallVector<AccumStep> steps;
 };
 
@@ -641,6 +659,9 @@ LoopScan scanLoop(NodeOp topk, const LoopContext &ctx) {
     if (auto node = dyn_cast<NodeOp>(op)) {
       if (node.isStandard("NonZero") && expertMask(node, ctx))
         scan.nonzeros.push_back(node);
+      else if (node.isStandard("NonZero") &&
+               readsDataDependentExpert(node, ctx))
+        scan.dynamicNonzeros.push_back(node);
       step = matchAccumStep(node);
       if (step)
         scan.steps.push_back(*step);
@@ -869,9 +890,13 @@ moe::detail::raiseExpertLoop(onnx::NodeOp topk, RewriterBase &rewriter,
   // Only a NonZero over a mask of these indices makes this a loop; any
   // other TopK (a classifier head, sampling) is left alone silently.
   LoopScan scan = scanLoop(topk, ctx);
+  NearMiss miss(topk, remarks);
+  if (!scan.dynamicNonzeros.empty())
+    return miss("the expert loop runs over the experts the example input "
+                "picked (expert ids computed at run time), not over all " +
+                Twine(ctx.numExperts));
   if (scan.nonzeros.empty())
     return failure();
-  NearMiss miss(topk, remarks);
 
   FailureOr<SmallVector<AccumStep>> chain = accumulationChain(scan, miss);
   if (failed(chain))
