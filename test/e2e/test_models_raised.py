@@ -43,6 +43,12 @@ RAISED = {
     "hf_granitemoe.batched_mm.dynamo18": 1,
     "hf_glm4_moe.batched_mm.ts17": 1,
     "hf_glm4_moe.batched_mm.dynamo18": 1,
+    "mixtral_loop.ts17": 1,
+    "mixtral_loop.dynamo18": 1,
+    "olmoe_loop.ts17": 1,
+    "olmoe_loop.dynamo18": 1,
+    "qwen2_moe_loop.ts17": 1,
+    "qwen2_moe_loop.dynamo18": 1,
 }
 
 

@@ -78,9 +78,12 @@ std::string tensorName(Value v) {
 /// Erases `root` and everything that only fed it, back to the graph inputs.
 void eraseDeadSlice(RewriterBase &rewriter, Operation *root) {
   SmallVector<Operation *> worklist = {root};
+  // An op whose users are all erased can be on the worklist once per user;
+  // only its first visit may touch it.
+  llvm::DenseSet<Operation *> erased;
   while (!worklist.empty()) {
     Operation *op = worklist.pop_back_val();
-    if (!op || !op->use_empty() ||
+    if (!op || erased.contains(op) || !op->use_empty() ||
         !isa<onnx::NodeOp, onnx::ConstantOp, onnx::NoneOp>(op))
       continue;
     // Other domains may have effects; only the replaced root is known dead.
@@ -91,6 +94,7 @@ void eraseDeadSlice(RewriterBase &rewriter, Operation *root) {
     for (Value operand : op->getOperands())
       if (Operation *def = operand.getDefiningOp())
         operands.push_back(def);
+    erased.insert(op);
     rewriter.eraseOp(op);
     llvm::append_range(worklist, operands);
   }
