@@ -71,11 +71,10 @@ std::optional<double> moe::detail::getScalar(Value v) {
 /// flips `transposed`.
 static Value constantWeight(Value w, bool &transposed) {
   if (NodeOp t = producer(w, "Transpose")) {
-    auto perm = dyn_cast_or_null<ArrayAttr>(t.getONNXAttr("perm"));
+    // Without perm, Transpose reverses the axes: a swap for 2-D.
+    auto perm = dyn_cast_or_null<DenseI64ArrayAttr>(t.getONNXAttr("perm"));
     RankedTensorType type = rankedType(t.getInputs()[0]);
-    bool swaps = !perm || (perm.size() == 2 &&
-                           cast<IntegerAttr>(perm[0]).getInt() == 1 &&
-                           cast<IntegerAttr>(perm[1]).getInt() == 0);
+    bool swaps = !perm || perm.asArrayRef() == ArrayRef<int64_t>{1, 0};
     if (!type || type.getRank() != 2 || !swaps)
       return {};
     transposed = !transposed;
