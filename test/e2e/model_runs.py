@@ -35,11 +35,15 @@ def export_id(name, tag):
     return f"{name}.{tag}"
 
 
-def cases_for(index, rec):
-    if rec.get("dynamic_ok"):
-        return DYNAMIC_CASES if ALL_CASES else [DYNAMIC_CASES[index % len(DYNAMIC_CASES)]]
+def cases_for(index, rec, every=False):
+    """The cases to run: with `every` (or MOE_UNRAISED_ALL_CASES=1) all the
+    export reproduces (dynamic exports: every token count), else one."""
     ok = {tuple(c) for c in rec.get("cases_ok", [CASES[0]])}
     valid = [i for i, c in enumerate(CASES) if c in ok]
+    if every:
+        return valid
+    if rec.get("dynamic_ok"):
+        return DYNAMIC_CASES if ALL_CASES else [DYNAMIC_CASES[index % len(DYNAMIC_CASES)]]
     return valid if ALL_CASES else valid[:1]
 
 
@@ -51,10 +55,12 @@ def first_error(text):
     return lines[0] if lines else "(no output)"
 
 
-def run_export(index, rec, passes):
+def run_export(index, rec, passes, every=False, variants=((),)):
     """Applies `passes` with moe-opt once, then runs the result's cases with
-    moe-run; returns (error line or None, {case: [(got, expected)]},
-    moe-opt's output text)."""
+    moe-run, plainly and (first case only) with each tuple of extra moe-run
+    flags in `variants[1:]`; returns
+    (error line or None, {(case, variant): [(got, expected)]}, moe-opt's
+    output text)."""
     path = os.path.join(MODELS, rec["file"])
     data = np.load(os.path.join(MODELS, rec["data"]))
     model = onnx.load(path, load_external_data=False)
@@ -72,7 +78,8 @@ def run_export(index, rec, passes):
             return f"moe-opt: {first_error(r.stderr)}", results, r.stderr
         with open(lowered) as f:
             text = f.read()
-        for case in cases_for(index, rec):
+        cases = cases_for(index, rec, every)
+        for case in cases:
             args = [MOE_RUN, lowered]
             for j, name in enumerate(inputs):
                 p = os.path.join(tmp, f"c{case}.in{j}.npy")
@@ -80,20 +87,29 @@ def run_export(index, rec, passes):
                 args.append(f"--input=@{p}")
             outs = [os.path.join(tmp, f"c{case}.out{j}.npy") for j in range(len(outputs))]
             args += [f"--output=@{p}" for p in outs]
-            r = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
-            if r.returncode != 0:
-                return f"moe-run (case {CASES[case]}): {first_error(r.stderr)}", results, text
-            results[case] = [(np.load(p), data[f"case{case}.ort.{name}"])
-                             for p, name in zip(outs, outputs)]
+            # Extra variants run on the first case only: enough to show they
+            # agree, at a fraction of the compile time.
+            for variant in variants if case == cases[0] else variants[:1]:
+                r = subprocess.run(args + list(variant), capture_output=True, text=True,
+                                   timeout=TIMEOUT)
+                if r.returncode != 0:
+                    return (f"moe-run {' '.join(variant)} (case {CASES[case]}): "
+                            f"{first_error(r.stderr)}", results, text)
+                results[case, variant] = [(np.load(p), data[f"case{case}.ort.{name}"])
+                                          for p, name in zip(outs, outputs)]
     return None, results, text
 
 
-def run_all(passes):
-    """run_export for every export, in parallel: {export id: outcome}."""
+def run_all(passes, every=(), variants=((),)):
+    """run_export for every export, in parallel: {export id: outcome}. The
+    exports whose ids are in `every` run all their cases and `variants`."""
     workers = int(os.environ.get("MOE_MODEL_JOBS", os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {export_id(n, t): pool.submit(run_export, i, rec, passes)
-                   for i, (n, t, rec) in enumerate(EXPORTS)}
+        futures = {}
+        for i, (n, t, rec) in enumerate(EXPORTS):
+            key = export_id(n, t)
+            more = (key in every, variants) if key in every else (False, ((),))
+            futures[key] = pool.submit(run_export, i, rec, passes, *more)
         return {k: f.result() for k, f in futures.items()}
 
 
@@ -115,7 +131,8 @@ def compare(got, expected):
 def assert_matches(results):
     """Fails on the first output of any case that does not match."""
     assert results, "no cases ran"
-    for case, pairs in results.items():
+    for (case, variant), pairs in results.items():
         for j, (got, expected) in enumerate(pairs):
             problem = compare(got, expected)
-            assert problem is None, f"case {CASES[case]} output {j}: {problem}"
+            assert problem is None, (f"case {CASES[case]} {' '.join(variant)} "
+                                     f"output {j}: {problem}")

@@ -44,10 +44,10 @@ def test_summary(outcomes):
         if error:
             failing.append((key, error))
             continue
-        bad = [CASES[c] for c, pairs in results.items()
+        bad = [CASES[c] for (c, _), pairs in results.items()
                if any(compare(g, e) for g, e in pairs)]
         (failing if bad else ran).append((key, f"wrong result in cases {bad}") if bad
-                                         else (key, [CASES[c] for c in results]))
+                                         else (key, [CASES[c] for c, _ in results]))
     print(f"\nunraised: {len(ran)}/{len(EXPORTS)} exports run and match onnxruntime")
     for key, cases in ran:
         print(f"  ok    {key} {cases}")
