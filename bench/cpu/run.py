@@ -22,9 +22,15 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import onnx
-import onnxruntime as ort
+# One BLAS thread, like moe-run and onnxruntime here: OpenBLAS reads these
+# when numpy is imported, so they must be set before (without threadpoolctl,
+# setting them later had no effect and sgemm ran on every core).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python"))
@@ -141,12 +147,6 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.hidden, args.inter = 256, 704
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
     lines = []
 
     def emit(text=""):
