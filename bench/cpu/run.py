@@ -1,24 +1,36 @@
 """CPU benchmark: moe-run against onnxruntime on the same .onnx files, and the
 grouped matmul against OpenBLAS sgemm on the same FLOPs, in one run.
 
-    .venv/bin/python bench/cpu/run.py                      # quick sizes
-    .venv/bin/python bench/cpu/run.py --hidden 1024 --inter 2816 --experts 8 64
+    .venv/bin/python bench/cpu/run.py            # the issue's sizes, H=1024, I=2816
+    .venv/bin/python bench/cpu/run.py --quick    # H=256, I=704 (seconds)
+    .venv/bin/python bench/cpu/run.py --save bench/cpu/results/DATE.md
 
 Every model is an onnxruntime com.microsoft.MoE layer (SwiGLU, top-2,
-weights stored with external data so that files past 2 GB work). Both
-runtimes use one thread. Prints a markdown table of medians.
+[E, out, in] weights stored with external data so that files past 2 GB work;
+moe-run passes them to the compiled code as parameters, packed once to
+[E, in, out]). Both runtimes use one thread. The grouped matmul runs with
+the routed rows of T=512 (1024 rows spread evenly over E experts) in both
+weight layouts, against numpy's OpenBLAS sgemm on the same FLOPs. Prints
+markdown tables of medians.
 """
 
 import argparse
+import datetime
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
-import numpy as np
-import onnx
-import onnxruntime as ort
+# One BLAS thread, like moe-run and onnxruntime here: OpenBLAS reads these
+# when numpy is imported, so they must be set before (without threadpoolctl,
+# setting them later had no effect and sgemm ran on every core).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python"))
@@ -76,16 +88,19 @@ def bench_layer(tmp, experts, tokens, args):
     return ours_ms, ort_ms, error
 
 
-def bench_grouped_matmul(tmp, experts, rows_per_expert, args):
-    """One grouped matmul [E*r, H] x [E, H, I] vs numpy (OpenBLAS) sgemm of
-    the same FLOPs, [E*r, H] x [H, I] per group."""
+def bench_grouped_matmul(tmp, experts, rows_per_expert, transposed, args):
+    """One grouped matmul [E*r, H] x W vs numpy (OpenBLAS) sgemm of the same
+    FLOPs, [r, H] x [H, I] per group. W is an input, [E, H, I] (the layout of
+    packed parameters) or [E, I, H] (`transpose_rhs`, read as it is)."""
     E, H, I = experts, args.hidden, args.inter
     n = E * rows_per_expert
+    w_type = f"tensor<{E}x{I}x{H}xf32>" if transposed else f"tensor<{E}x{H}x{I}xf32>"
+    attrs = " {transpose_rhs}" if transposed else ""
     source = f"""
-func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: tensor<{E}x{H}x{I}xf32>, %off: tensor<{E + 1}xi64>)
+func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: {w_type}, %off: tensor<{E + 1}xi64>)
     -> tensor<{n}x{I}xf32> {{
-  %y = moe.grouped_matmul %a, %w offsets(%off)
-      : (tensor<{n}x{H}xf32>, tensor<{E}x{H}x{I}xf32>, tensor<{E + 1}xi64>) -> tensor<{n}x{I}xf32>
+  %y = moe.grouped_matmul %a, %w offsets(%off){attrs}
+      : (tensor<{n}x{H}xf32>, {w_type}, tensor<{E + 1}xi64>) -> tensor<{n}x{I}xf32>
   return %y : tensor<{n}x{I}xf32>
 }}
 """
@@ -96,8 +111,9 @@ func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: tensor<{E}x{H}x{I}xf32>, %off: tenso
     a = rng.standard_normal((n, H)).astype(np.float32)
     w = rng.standard_normal((E, H, I)).astype(np.float32)
     off = np.arange(E + 1, dtype=np.int64) * rows_per_expert
+    w_in = np.ascontiguousarray(w.transpose(0, 2, 1)) if transposed else w
     paths = []
-    for name, value in (("a", a), ("w", w), ("off", off)):
+    for name, value in (("a", a), ("w", w_in), ("off", off)):
         paths.append(os.path.join(tmp, f"{name}.npy"))
         np.save(paths[-1], value)
     out = os.path.join(tmp, "gmm_out.npy")
@@ -119,34 +135,55 @@ func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: tensor<{E}x{H}x{I}xf32>, %off: tenso
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--inter", type=int, default=704)
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--inter", type=int, default=2816)
     parser.add_argument("--experts", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 16, 512])
     parser.add_argument("--repetitions", type=int, default=10)
+    parser.add_argument("--quick", action="store_true",
+                        help="H=256, I=704: the sizes of the first results")
+    parser.add_argument("--save", metavar="FILE.md",
+                        help="also write the tables (with the command) to FILE.md")
     args = parser.parse_args()
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if args.quick:
+        args.hidden, args.inter = 256, 704
+    lines = []
 
-    print(f"H={args.hidden}, I={args.inter}, top-2 SwiGLU, fp32, 1 thread each\n")
-    print("| E | T | moe-run ms | onnxruntime MoE ms | speedup | max rel err |")
-    print("|---|---|---|---|---|---|")
+    def emit(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    emit(f"H={args.hidden}, I={args.inter}, top-2 SwiGLU, fp32, 1 thread each\n")
+    emit("| E | T | moe-run ms | onnxruntime MoE ms | speedup | max rel err |")
+    emit("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for experts in args.experts:
             for tokens in args.tokens:
                 ours, theirs, err = bench_layer(tmp, experts, tokens, args)
-                print(f"| {experts} | {tokens} | {ours:.3f} | {theirs:.3f} | "
-                      f"{theirs / ours:.2f}x | {err:.1e} |", flush=True)
-        print("\nGrouped matmul, 64 rows per group (like T=512, k=2, E=16):\n")
-        print("| E | rows | moe GFLOP/s | OpenBLAS sgemm GFLOP/s | ratio | max rel err |")
-        print("|---|---|---|---|---|---|")
-        for experts in (8, 16):
-            ours, blas, err = bench_grouped_matmul(tmp, experts, 64, args)
-            print(f"| {experts} | {experts * 64} | {ours:.1f} | {blas:.1f} | "
-                  f"{ours / blas:.2f} | {err:.1e} |", flush=True)
+                emit(f"| {experts} | {tokens} | {ours:.3f} | {theirs:.3f} | "
+                     f"{theirs / ours:.2f}x | {err:.1e} |")
+            # One model file at a time: E=64 at the issue's sizes is 2.2 GB.
+            for name in os.listdir(tmp):
+                if name.startswith(f"moe_e{experts}."):
+                    os.remove(os.path.join(tmp, name))
+        emit("\nGrouped matmul of T=512 top-2 (1024 rows over E experts), weights "
+             "as inputs:\n")
+        emit("| E | rows/expert | weights | moe GFLOP/s | OpenBLAS sgemm GFLOP/s | "
+             "ratio | max rel err |")
+        emit("|---|---|---|---|---|---|---|")
+        for experts in args.experts:
+            rows = max(1, 1024 // experts)
+            for transposed in (False, True):
+                layout = "[E, out, in]" if transposed else "[E, in, out]"
+                ours, blas, err = bench_grouped_matmul(tmp, experts, rows,
+                                                       transposed, args)
+                emit(f"| {experts} | {rows} | {layout} | {ours:.1f} | {blas:.1f} | "
+                     f"{ours / blas:.2f} | {err:.1e} |")
+    if args.save:
+        with open(args.save, "a") as f:
+            f.write(f"\n## {datetime.date.today()}: `bench/cpu/run.py "
+                    f"{' '.join(sys.argv[1:])}`\n\n")
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

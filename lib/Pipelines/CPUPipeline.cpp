@@ -131,6 +131,11 @@ static void addLLVMConversionPasses(OpPassManager &pm) {
 void moe::buildMoECPUPipeline(OpPassManager &pm,
                               const MoECPUPipelineOptions &options) {
   populateMoEFrontPasses(pm, options);
+  // Before the entry signatures are recorded: parameters are arguments.
+  pm.addPass(createMoEConstantsToParameters(
+      MoEConstantsToParametersOptions{options.parameterMinBytes}));
+  if (options.packParameters)
+    pm.addPass(createMoEPackParameters());
   pm.addPass(createMoEPrepareEntryPoints());
   addTensorPasses(pm, options);
   addBufferizationPasses(pm);

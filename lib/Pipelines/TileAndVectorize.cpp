@@ -5,10 +5,14 @@
 // to a fixed register tile, the loops over dynamic dimensions (the token count)
 // are peeled so that every tile but the last is static, the static tiles are
 // vectorized into vector.contract (lowered to outer products later), and the
-// accumulator is hoisted out of the reduction loop into registers. The last,
-// partial tile stays a linalg op and becomes scalar loops: masked
-// vectorization of it lowers to one horizontal reduction per element in LLVM
-// 22, which is slower than the loops.
+// accumulator is hoisted out of the reduction loop into registers. A partial
+// row tile is tiled again by rows, each vectorized like a full tile.
+//
+// Plain [K, N] right-hand sides (weights after moe-pack-parameters) are
+// blocked for the cache as well: long reductions are split into blocks, and
+// the column loop runs outside the row loop, so that one column slice of a
+// block (16 KiB) stays in L1 for every row tile; with H = 1024, I = 2816 this
+// took the grouped matmul at 128 rows per expert from 38 to ~110 GFLOP/s.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +32,8 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
+#include <numeric>
+
 namespace moe {
 #define GEN_PASS_DEF_MOETILEANDVECTORIZE
 #include "moe/Pipelines/Passes.h.inc"
@@ -46,50 +52,104 @@ bool isTarget(linalg::LinalgOp op) {
          op.hasPureTensorSemantics();
 }
 
+/// Whether `op` reads its right-hand side [N, K] (transposed). Such tiles are
+/// transposed in registers once per K step and shared by every row of a
+/// partial tile, so their loops keep the order M, N, K with row tiles inside
+/// the K loop; the blocking below only pays off for plain [K, N] operands.
+bool readsRhsTransposed(linalg::LinalgOp op) {
+  auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation());
+  if (!matmul)
+    return false;
+  MLIRContext *ctx = op.getContext();
+  return matmul.getIndexingMapsArray()[1] ==
+         AffineMap::get(
+             3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+}
+
+/// Matmuls with a static reduction longer than this are first split into
+/// reduction blocks of this size: a 32-column slice of such a block of the
+/// right-hand side (16 KiB in f32) stays in L1 while every row tile of the
+/// left-hand side goes past it.
+constexpr int64_t kDefaultReductionBlock = 128;
+
 struct TileAndVectorizePass
     : moe::impl::MoETileAndVectorizeBase<TileAndVectorizePass> {
   using MoETileAndVectorizeBase::MoETileAndVectorizeBase;
 
-  void runOnOperation() override {
-    MLIRContext *ctx = &getContext();
+  /// The matmul-like ops of the function, in order.
+  SmallVector<linalg::LinalgOp> collectTargets() {
     SmallVector<linalg::LinalgOp> targets;
     getOperation().walk([&](linalg::LinalgOp op) {
       if (isTarget(op))
         targets.push_back(op);
     });
+    return targets;
+  }
 
+  /// Folds the peeled loops' bounds into the slices, so that full tiles get
+  /// static types.
+  LogicalResult simplifyTiles() {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns =
+        linalg::getLinalgTilingCanonicalizationPatterns(ctx);
+    scf::ForOp::getCanonicalizationPatterns(patterns, ctx);
+    return applyPatternsGreedily(getOperation(), std::move(patterns));
+  }
+
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
     IRRewriter rewriter(ctx);
-    for (linalg::LinalgOp op : targets) {
+    for (linalg::LinalgOp op : collectTargets()) {
       SmallVector<int64_t> sizes = tileSizesFor(op);
       if (sizes.empty()) {
         op.emitError("moe-tile-and-vectorize: expected ")
             << op.getNumLoops() << " tile sizes, got " << tileSizes.size();
         return signalPassFailure();
       }
-      if (failed(tileAndPeel(rewriter, op, sizes)))
-        return signalPassFailure();
+      // Tiles in three steps, from the outside in: reduction blocks (cache),
+      // then row x column register tiles with the column loop outside (one
+      // column slice of the right-hand side serves every row tile while it
+      // is in cache), then the reduction loop of each register tile.
+      if (readsRhsTransposed(op)) {
+        if (failed(tileAndPeel(rewriter, op, sizes, /*columnsFirst=*/false)))
+          return signalPassFailure();
+        continue;
+      }
+      int64_t numLoops = sizes.size();
+      int64_t k = op.getStaticLoopRanges().back();
+      SmallVector<linalg::LinalgOp> blocks = {op};
+      if (!ShapedType::isDynamic(k) && k > kDefaultReductionBlock) {
+        SmallVector<int64_t> block(numLoops, 0);
+        block.back() = kDefaultReductionBlock;
+        FailureOr<SmallVector<linalg::LinalgOp>> tiled =
+            tileAndPeel(rewriter, op, block, /*columnsFirst=*/false);
+        if (failed(tiled))
+          return signalPassFailure();
+        blocks = *tiled;
+      }
+      SmallVector<int64_t> registerTile(sizes);
+      registerTile.back() = 0;
+      for (linalg::LinalgOp block : blocks)
+        if (failed(tileAndPeel(rewriter, block, registerTile,
+                               /*columnsFirst=*/true)))
+          return signalPassFailure();
     }
-
-    // Fold the peeled loops' bounds into the slices so that the full tiles
-    // get static types.
-    RewritePatternSet patterns =
-        linalg::getLinalgTilingCanonicalizationPatterns(ctx);
-    scf::ForOp::getCanonicalizationPatterns(patterns, ctx);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(simplifyTiles()))
       return signalPassFailure();
 
     // A partial tile along M (fewer rows than the tile: small groups of a
     // grouped matmul, decode-sized batches) is tiled again by one row, so
     // that its rows are vectorized too instead of becoming scalar loops.
+    // This happens outside the reduction loop, so that each row's
+    // accumulator stays in registers for the whole reduction.
     SmallVector<linalg::LinalgOp> partialRows;
-    getOperation().walk([&](linalg::LinalgOp op) {
-      if (isTarget(op) && op->getParentOfType<scf::ForOp>() &&
-          op.hasDynamicShape() && isa<linalg::MatmulOp>(op) &&
+    for (linalg::LinalgOp op : collectTargets())
+      if (op->getParentOfType<scf::ForOp>() && op.hasDynamicShape() &&
+          isa<linalg::MatmulOp>(op) &&
           llvm::count_if(op.getStaticLoopRanges(), ShapedType::isDynamic) ==
               1 &&
           ShapedType::isDynamic(op.getStaticLoopRanges()[0]))
         partialRows.push_back(op);
-    });
     for (linalg::LinalgOp op : partialRows) {
       rewriter.setInsertionPoint(op);
       scf::SCFTilingOptions byRow;
@@ -99,20 +159,29 @@ struct TileAndVectorizePass
       if (succeeded(tiled))
         rewriter.replaceOp(op, tiled->replacements);
     }
-    if (!partialRows.empty()) {
-      RewritePatternSet rowPatterns =
-          linalg::getLinalgTilingCanonicalizationPatterns(ctx);
-      scf::ForOp::getCanonicalizationPatterns(rowPatterns, ctx);
-      if (failed(applyPatternsGreedily(getOperation(), std::move(rowPatterns))))
+    if (!partialRows.empty() && failed(simplifyTiles()))
+      return signalPassFailure();
+
+    // The reduction loop of every register tile (not yet tiled: the
+    // transposed ones are).
+    for (linalg::LinalgOp op : collectTargets()) {
+      SmallVector<int64_t> sizes = tileSizesFor(op);
+      int64_t k = op.getStaticLoopRanges().back();
+      if (!op->getParentOfType<scf::ForOp>() ||
+          (!ShapedType::isDynamic(k) && k <= sizes.back()))
+        continue;
+      SmallVector<int64_t> reduction(sizes.size(), 0);
+      reduction.back() = sizes.back();
+      if (failed(tileAndPeel(rewriter, op, reduction, /*columnsFirst=*/false)))
         return signalPassFailure();
     }
+    if (failed(simplifyTiles()))
+      return signalPassFailure();
 
     SmallVector<linalg::LinalgOp> tiles;
-    getOperation().walk([&](linalg::LinalgOp op) {
-      if (isTarget(op) && op->getParentOfType<scf::ForOp>() &&
-          !op.hasDynamicShape())
+    for (linalg::LinalgOp op : collectTargets())
+      if (op->getParentOfType<scf::ForOp>() && !op.hasDynamicShape())
         tiles.push_back(op);
-    });
     for (linalg::LinalgOp tile : tiles) {
       rewriter.setInsertionPoint(tile);
       // A tile that cannot be vectorized stays a linalg op and becomes loops
@@ -161,29 +230,55 @@ struct TileAndVectorizePass
     return sizes;
   }
 
-  LogicalResult tileAndPeel(IRRewriter &rewriter, linalg::LinalgOp op,
-                            ArrayRef<int64_t> sizes) {
+  /// Tiles `op` by `sizes` (0: not tiled) and peels every loop whose trip
+  /// count does not divide by its tile, so that the main loop runs full
+  /// tiles only. With `columnsFirst`, the N loop is outside the M loop.
+  /// Returns the tiled ops: the main one and those of the peeled loops.
+  FailureOr<SmallVector<linalg::LinalgOp>> tileAndPeel(IRRewriter &rewriter,
+                                                       linalg::LinalgOp op,
+                                                       ArrayRef<int64_t> sizes,
+                                                       bool columnsFirst) {
     rewriter.setInsertionPoint(op);
     scf::SCFTilingOptions tiling;
     tiling.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
+    int64_t m = sizes.size() - 3;
+    if (columnsFirst && sizes[m] && sizes[m + 1]) {
+      SmallVector<int64_t> order(sizes.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::swap(order[m], order[m + 1]);
+      tiling.setInterchange(order);
+    }
     FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
         rewriter, cast<TilingInterface>(op.getOperation()), tiling);
     if (failed(tiled))
       return op.emitError("moe-tile-and-vectorize: tiling failed");
     rewriter.replaceOp(op, tiled->replacements);
 
-    // Peel every loop whose trip count does not divide by its tile: the main
-    // loop then runs full tiles only. Peeling fails harmlessly when there is
-    // no partial tile.
-    for (LoopLikeOpInterface loop : tiled->loops) {
-      auto forOp = dyn_cast<scf::ForOp>(loop.getOperation());
-      if (!forOp)
-        continue;
+    // Peeling fails harmlessly when there is no partial tile.
+    SmallVector<scf::ForOp> loops;
+    for (LoopLikeOpInterface loop : tiled->loops)
+      if (auto forOp = dyn_cast<scf::ForOp>(loop.getOperation()))
+        loops.push_back(forOp);
+    for (scf::ForOp forOp : loops) {
       scf::ForOp partial;
       rewriter.setInsertionPoint(forOp);
       (void)scf::peelForLoopAndSimplifyBounds(rewriter, forOp, partial);
     }
-    return success();
+    SmallVector<linalg::LinalgOp> result;
+    if (loops.empty()) {
+      for (Operation *tiledOp : tiled->tiledOps)
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(tiledOp))
+          result.push_back(linalgOp);
+      return result;
+    }
+    // The outermost loop and the partial loops peeling put after it.
+    for (Operation *at = loops.front(); isa_and_nonnull<scf::ForOp>(at);
+         at = at->getNextNode())
+      at->walk([&](linalg::LinalgOp inner) {
+        if (isTarget(inner))
+          result.push_back(inner);
+      });
+    return result;
   }
 };
 

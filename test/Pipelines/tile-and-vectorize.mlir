@@ -4,20 +4,23 @@
 
 // The token dimension is dynamic: its loop is peeled, full 8-row tiles become
 // a vector.contract, and the last partial tile is vectorized one row at a
-// time (1x8 by 8x32 contractions) rather than left to scalar loops.
-// The accumulator is read once before the K loop, carried in registers as an
-// iter_arg, and written once after it.
+// time (1x8 by 8x32 contractions) rather than left to scalar loops. The
+// column loop is outside the row loop (a column slice of %b serves every row
+// tile), and each accumulator (8x32, or 1x32 for a row) is read once before
+// its K loop, carried in registers as an iter_arg, and written once after it.
 // CHECK-LABEL: func.func @dynamic_m(
-// CHECK: %[[FULL:.*]] = scf.for
-// CHECK:   scf.for
+// CHECK: scf.for %[[N:.*]] = %{{.*}} to %c64 step %c32
+// CHECK:   %[[FULL:.*]] = scf.for
 // CHECK:     %[[INIT:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
 // CHECK:     %[[SUM:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (vector<8x32xf32>)
 // CHECK:       vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
 // CHECK:       vector.contract {{.*}}, %[[ACC]] : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
 // CHECK:     vector.transfer_write %[[SUM]]
-// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[FULL]])
-// CHECK:     tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 8] [1, 1] : tensor<?x8xf32> to tensor<1x8xf32>
-// CHECK:     vector.contract {{.*}} : vector<1x8xf32>, vector<8x32xf32> into vector<1x32xf32>
+// CHECK:   scf.for {{.*}} iter_args(%{{.*}} = %[[FULL]])
+// CHECK:     scf.for
+// CHECK:       %[[ROW:.*]] = vector.transfer_read {{.*}} : tensor<1x32xf32>, vector<1x32xf32>
+// CHECK:       scf.for {{.*}} iter_args(%[[RACC:.*]] = %[[ROW]]) -> (vector<1x32xf32>)
+// CHECK:         vector.contract {{.*}}, %[[RACC]] : vector<1x8xf32>, vector<8x32xf32> into vector<1x32xf32>
 // CHECK-NOT: linalg.matmul
 // CHECK-NOT: vector.mask
 
@@ -26,6 +29,43 @@
 func.func @dynamic_m(%a: tensor<?x16xf32>, %b: tensor<16x64xf32>,
                      %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<?x16xf32>, tensor<16x64xf32>)
+                     outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// A long reduction is split into blocks of 128 first (outermost), whose
+// column slices of %b stay in cache while the row tiles go past them.
+// CHECK-LABEL: func.func @long_k(
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c128
+// CHECK:   scf.for %{{.*}} = %c0 to %c64 step %c32
+// CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c8
+// CHECK:       scf.for %{{.*}} = %c0 to %c128 step %c8
+// CHECK:         vector.contract {{.*}} : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
+func.func @long_k(%a: tensor<16x256xf32>, %b: tensor<256x64xf32>,
+                  %c: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<16x256xf32>, tensor<256x64xf32>)
+                     outs(%c : tensor<16x64xf32>) -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
+
+// A transposed right-hand side ([N, K]) keeps rows outside columns and the
+// partial rows inside the K loop, where one register transpose of each
+// operand tile serves all of them.
+// CHECK-LABEL: func.func @transposed_rhs(
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c8
+// CHECK:   scf.for %{{.*}} = %c0 to %c64 step %c32
+// CHECK:     vector.contract {{.*}} : vector<8x8xf32>, vector<32x8xf32> into vector<8x32xf32>
+// CHECK: scf.for
+// CHECK:   scf.for %{{.*}} = %c0 to %c64 step %c32
+// CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c8
+// CHECK:       scf.for
+// CHECK:         vector.contract {{.*}} : vector<1x8xf32>, vector<32x8xf32> into vector<1x32xf32>
+func.func @transposed_rhs(%a: tensor<?x16xf32>, %b: tensor<64x16xf32>,
+                          %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = linalg.matmul indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                      affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                      affine_map<(d0, d1, d2) -> (d0, d1)>]
+                     ins(%a, %b : tensor<?x16xf32>, tensor<64x16xf32>)
                      outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }

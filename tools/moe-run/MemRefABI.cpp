@@ -15,10 +15,10 @@ using namespace moe::run;
 /// {allocated, aligned, offset, sizes[rank], strides[rank]}, in 8-byte words.
 static size_t descriptorWords(int64_t rank) { return 3 + 2 * rank; }
 
-/// Row-major descriptor of a contiguous input array.
-static void describeInput(const moe::npy::Array &array, int64_t *words) {
+/// Row-major descriptor of a contiguous argument buffer.
+static void describeInput(const ArgBuffer &array, int64_t *words) {
   int64_t rank = array.shape.size();
-  void *data = const_cast<char *>(array.data.data());
+  void *data = const_cast<void *>(array.data);
   std::memcpy(&words[0], &data, sizeof(void *));
   std::memcpy(&words[1], &data, sizeof(void *));
   words[2] = 0;
@@ -50,10 +50,10 @@ static void copyStrided(const char *base, ArrayRef<int64_t> sizes,
 }
 
 Error moe::run::invoke(mlir::ExecutionEngine &engine, const EntryPoint &entry,
-                       ArrayRef<npy::Array> inputs,
+                       ArrayRef<ArgBuffer> inputs,
                        SmallVectorImpl<npy::Array> *results, double *seconds) {
   size_t argWords = 0;
-  for (const npy::Array &input : inputs)
+  for (const ArgBuffer &input : inputs)
     argWords += descriptorWords(input.shape.size());
   SmallVector<int64_t> argStorage(argWords);
   SmallVector<void *> argDescriptors;
@@ -61,7 +61,7 @@ Error moe::run::invoke(mlir::ExecutionEngine &engine, const EntryPoint &entry,
   for (size_t i = 0, offset = 0; i < inputs.size(); ++i) {
     describeInput(inputs[i], &argStorage[offset]);
     argDescriptors.push_back(&argStorage[offset]);
-    inputBuffers.insert(inputs[i].data.data());
+    inputBuffers.insert(inputs[i].data);
     offset += descriptorWords(inputs[i].shape.size());
   }
 

@@ -30,12 +30,18 @@ class ExecutionEngine;
 
 namespace moe::run {
 
-/// Calls `entry` once on `inputs` (already checked against its signature).
-/// With `results`, copies each result out as a contiguous array; either way
-/// frees every buffer the call returned. `seconds` gets the duration of the
-/// call alone.
+/// A row-major buffer passed as a memref argument; the caller owns it.
+struct ArgBuffer {
+  const void *data;
+  llvm::ArrayRef<int64_t> shape;
+};
+
+/// Calls `entry` once on `args`, its inputs and then its parameters (already
+/// checked against its signature). With `results`, copies each result out as
+/// a contiguous array; either way frees every buffer the call returned.
+/// `seconds` gets the duration of the call alone.
 llvm::Error invoke(mlir::ExecutionEngine &engine, const EntryPoint &entry,
-                   llvm::ArrayRef<npy::Array> inputs,
+                   llvm::ArrayRef<ArgBuffer> args,
                    llvm::SmallVectorImpl<npy::Array> *results,
                    double *seconds = nullptr);
 

@@ -146,12 +146,39 @@ Expected<EntryPoint> moe::run::selectEntryPoint(ModuleOp module,
   if (!module.lookupSymbol<LLVM::LLVMFuncOp>("_mlir_ciface_" + entry.name))
     return makeError("@" + entry.name + " has no C interface (_mlir_ciface_" +
                      entry.name + "); lower it with --moe-cpu-pipeline");
+  ArrayAttr parameters =
+      chosen->first->getAttrOfType<ArrayAttr>(moe::kParametersAttrName);
+  size_t numInputs = entry.type.getNumInputs();
+  if (parameters) {
+    if (parameters.size() > numInputs)
+      return makeError(formatv("@{0} has {1} parameter(s) but only {2} "
+                               "argument(s)",
+                               entry.name, parameters.size(), numInputs));
+    numInputs -= parameters.size();
+  }
   for (auto [i, type] : llvm::enumerate(entry.type.getInputs())) {
     Expected<TensorSpec> spec = getTensorSpec(type);
     if (!spec)
       return makeError(formatv("argument {0} of @{1}: {2}", i, entry.name,
                                llvm::toString(spec.takeError())));
-    entry.inputs.push_back(*spec);
+    if (i < numInputs) {
+      entry.inputs.push_back(*spec);
+      continue;
+    }
+    auto fields = dyn_cast<DictionaryAttr>(parameters[i - numInputs]);
+    auto value = fields ? fields.getAs<ElementsAttr>(moe::kParameterValueName)
+                        : ElementsAttr();
+    if (!value)
+      return makeError(formatv("parameter {0} of @{1} has no data ({2} "
+                               "entry without a '{3}' ElementsAttr)",
+                               i - numInputs, entry.name,
+                               moe::kParametersAttrName,
+                               moe::kParameterValueName));
+    Parameter parameter{*spec, value, {}};
+    if (auto permutation =
+            fields.getAs<DenseI64ArrayAttr>(moe::kParameterPermutationName))
+      llvm::append_range(parameter.permutation, permutation.asArrayRef());
+    entry.parameters.push_back(std::move(parameter));
   }
   for (auto [i, type] : llvm::enumerate(entry.type.getResults())) {
     Expected<TensorSpec> spec = getTensorSpec(type);

@@ -11,6 +11,7 @@
 
 #include "Npy.h"
 
+#include "mlir/IR/BuiltinAttributeInterfaces.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -37,14 +38,29 @@ bool acceptsDescr(const TensorSpec &spec, llvm::StringRef descr);
 /// "float32 ('<f4')" for messages.
 std::string describeDescr(llvm::StringRef descr);
 
+/// A trailing argument whose data the module names itself
+/// (moe-constants-to-parameters): the runner passes it, not the user.
+struct Parameter {
+  /// The argument's type.
+  TensorSpec spec;
+  /// The data, in its own layout.
+  mlir::ElementsAttr value;
+  /// The argument holds `value` transposed by this permutation (as
+  /// linalg.transpose's); empty for the identity.
+  llvm::SmallVector<int64_t> permutation;
+};
+
 struct EntryPoint {
   std::string name;
+  /// Every argument, the user's inputs and then the parameters.
   mlir::FunctionType type;
   llvm::SmallVector<TensorSpec> inputs, results;
+  llvm::SmallVector<Parameter> parameters;
 };
 
 /// The function to call in a lowered module: `requested` if not empty; else
 /// the only entry point; else `main_graph` (the ONNX default); else the first.
+/// Its `moe.parameters` split the arguments into inputs and parameters.
 llvm::Expected<EntryPoint> selectEntryPoint(mlir::ModuleOp module,
                                             llvm::StringRef requested);
 

@@ -14,6 +14,7 @@
 
 #include "MemRefABI.h"
 #include "Npy.h"
+#include "Parameters.h"
 #include "Signature.h"
 
 #include "moe/Import/ONNX/ImportONNX.h"
@@ -81,6 +82,18 @@ cl::opt<bool> fuseGating("fuse-gating",
                          cl::desc("Fuse router logits and routing into one "
                                   "kernel (the pipeline's fuse-gating option)"),
                          cl::init(true), cl::cat(category));
+cl::opt<int64_t> parameterMinBytes(
+    "parameter-min-bytes",
+    cl::desc("Constants of at least this many bytes are passed to the "
+             "compiled code where they are (the mmap'd model) instead of "
+             "being compiled in; negative: compile every constant in (the "
+             "pipeline's parameter-min-bytes option)"),
+    cl::init(65536), cl::cat(category));
+cl::opt<bool> packParameters(
+    "pack-parameters",
+    cl::desc("Transpose weights that matmuls read transposed once, before "
+             "the first call (the pipeline's pack-parameters option)"),
+    cl::init(true), cl::cat(category));
 cl::list<std::string>
     sharedLibs("shared-libs", cl::desc("Extra libraries for the JIT to load"),
                cl::CommaSeparated, cl::cat(category));
@@ -185,6 +198,8 @@ int main(int argc, char **argv) {
     moe::MoECPUPipelineOptions pipeline;
     pipeline.vectorize = opts::vectorize;
     pipeline.fuseGating = opts::fuseGating;
+    pipeline.parameterMinBytes = opts::parameterMinBytes;
+    pipeline.packParameters = opts::packParameters;
     moe::buildMoECPUPipeline(pm, pipeline);
     if (failed(pm.run(*module)))
       return fail("lowering '" + opts::model +
@@ -214,10 +229,21 @@ int main(int argc, char **argv) {
     if (Error err = run::checkInput(*entry, i, inputFiles[i], input))
       return fail(std::move(err));
 
-  // The signature attribute has served its purpose; LLVM IR has no use for
-  // it.
+  // Weights reach the compiled code as arguments, bound before it is
+  // compiled so that a missing blob costs no JIT compile.
+  Expected<run::BoundParameters> parameters = run::bindParameters(*entry);
+  if (!parameters)
+    return fail(parameters.takeError());
+  SmallVector<run::ArgBuffer> args;
+  for (const npy::Array &input : inputs)
+    args.push_back({input.data.data(), input.shape});
+  llvm::append_range(args, parameters->buffers());
+
+  // The signature attributes have served their purpose; LLVM IR has no use
+  // for them.
   module->walk([](LLVM::LLVMFuncOp func) {
     func->removeAttr(moe::kEntrySignatureAttrName);
+    func->removeAttr(moe::kParametersAttrName);
   });
 
   llvm::InitializeNativeTarget();
@@ -238,7 +264,7 @@ int main(int argc, char **argv) {
     return fail("JIT compilation failed: " + toString(engine.takeError()));
 
   SmallVector<npy::Array> results;
-  if (Error err = run::invoke(**engine, *entry, inputs, &results))
+  if (Error err = run::invoke(**engine, *entry, args, &results))
     return fail(std::move(err));
   for (auto [j, result] : llvm::enumerate(results)) {
     if (j < outputFiles.size()) {
@@ -254,7 +280,7 @@ int main(int argc, char **argv) {
     SmallVector<double> times;
     for (unsigned r = 0; r < opts::repetitions; ++r) {
       double seconds = 0;
-      if (Error err = run::invoke(**engine, *entry, inputs, nullptr, &seconds))
+      if (Error err = run::invoke(**engine, *entry, args, nullptr, &seconds))
         return fail(std::move(err));
       times.push_back(seconds * 1e3);
     }

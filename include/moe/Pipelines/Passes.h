@@ -16,6 +16,16 @@ namespace moe {
 inline constexpr llvm::StringLiteral kEntrySignatureAttrName =
     "moe.entry_signature";
 
+/// Discardable attribute (an ArrayAttr of DictionaryAttr) that
+/// moe-constants-to-parameters puts on an entry point whose trailing
+/// arguments are parameters: entry i describes the i-th of them.
+inline constexpr llvm::StringLiteral kParametersAttrName = "moe.parameters";
+/// Key of a parameter's data (an ElementsAttr in the source layout).
+inline constexpr llvm::StringLiteral kParameterValueName = "value";
+/// Key of the permutation (DenseI64ArrayAttr, as linalg.transpose's) from the
+/// value's layout to the argument's; absent for the identity.
+inline constexpr llvm::StringLiteral kParameterPermutationName = "permutation";
+
 #define GEN_PASS_DECL
 #include "moe/Pipelines/Passes.h.inc"
 

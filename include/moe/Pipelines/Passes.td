@@ -39,6 +39,10 @@ def MoETileAndVectorize
     register-sized tiles with `scf.for` loops and vectorizes each tile with
     masked vector ops, so that dynamic sizes (the token count) need no
     remainder loop. Other linalg ops are left for `convert-linalg-to-loops`.
+    Matmuls with a plain [K, N] right-hand side also get reduction blocks of
+    128 and their column loop outside the row loop (cache reuse of the
+    right-hand side), and the rows of a partial tile outside the K loop
+    (accumulators in registers).
   }];
   let options = [
     ListOption<"tileSizes", "tile-sizes", "int64_t",
@@ -48,6 +52,52 @@ def MoETileAndVectorize
                            "mlir::vector::VectorDialect",
                            "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect"];
+}
+
+def MoEConstantsToParameters
+    : Pass<"moe-constants-to-parameters", "mlir::ModuleOp"> {
+  let summary = "Pass large constants to entry points as arguments";
+  let description = [{
+    Weights must not be copied into the generated code: an LLVM global
+    initialized with the weights makes compile time and memory grow with the
+    weight bytes (gigabytes for real MoE layers). Every `arith.constant` of a
+    public function whose value is a `dense_resource` (the importer's
+    memory-mapped weights) or a non-splat `dense` of at least `min-bytes`
+    bytes becomes a trailing argument of that function instead, and the
+    function records where the argument's data comes from in its
+    `moe.parameters` attribute: one dictionary per trailing parameter
+    argument, in order, whose `value` is the constant. A runner (like
+    `moe-run`) passes the user's inputs first and then a pointer to the data
+    of each `value`, which for the importer's resources is the mmap'd model
+    file itself: nothing is copied. Private functions keep their constants:
+    the kernels they hold carry none large enough to matter.
+
+    Run it on tensors, before moe-prepare-entry-points, so that the recorded
+    entry signature includes the parameters.
+  }];
+  let options = [
+    Option<"minBytes", "min-bytes", "int64_t", /*default=*/"65536",
+           "Smallest constant (in bytes) that becomes a parameter; a "
+           "negative value keeps every constant">,
+  ];
+}
+
+def MoEPackParameters
+    : Pass<"moe-pack-parameters", "mlir::ModuleOp"> {
+  let summary = "Store parameters in the layout their matmuls read fastest";
+  let description = [{
+    Weights stored [out, in] (onnxruntime's MoE and torch nn.Linear layout;
+    [E, out, in] when stacked) feed matmuls with a transposed right-hand side,
+    whose operand tiles must be transposed in registers in every tile of
+    every call. Parameters (see moe-constants-to-parameters) are constants
+    the runner binds once, so they can be stored transposed once instead:
+    a parameter whose only readers are such matmuls (directly, or through a
+    slice of one stacked matrix) gets its last two dimensions swapped, the
+    matmuls read it with the plain [in, out] map, and its entry in
+    `moe.parameters` gets `permutation = array<i64: ...>`, the order of the
+    source's dimensions in the argument (as in linalg.transpose): a runner
+    passes the source's data permuted that way.
+  }];
 }
 
 #endif // MOE_PIPELINES_PASSES

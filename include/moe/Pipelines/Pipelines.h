@@ -24,6 +24,18 @@ struct MoECPUPipelineOptions
       llvm::cl::desc("Compute router logits and routing in one kernel "
                      "(moe-fuse-gating)"),
       llvm::cl::init(true)};
+  Option<int64_t> parameterMinBytes{
+      *this, "parameter-min-bytes",
+      llvm::cl::desc("Constants of at least this many bytes become trailing "
+                     "parameter arguments of the entry points instead of "
+                     "globals (moe-constants-to-parameters); negative: none"),
+      llvm::cl::init(65536)};
+  Option<bool> packParameters{
+      *this, "pack-parameters",
+      llvm::cl::desc(
+          "Store parameters that matmuls read transposed in the "
+          "plain layout, packed by the runner (moe-pack-parameters)"),
+      llvm::cl::init(true)};
 };
 
 /// The front-end lowerings that run first in the CPU pipeline (onnx and moe

@@ -1,0 +1,69 @@
+// RUN: moe-opt %s --split-input-file --allow-unregistered-dialect --moe-pack-parameters | FileCheck %s
+
+#lhs = affine_map<(d0, d1, d2) -> (d0, d2)>
+#rhs_t = affine_map<(d0, d1, d2) -> (d1, d2)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A stacked [E, N, K] parameter whose experts are only read as transposed
+// matmul operands is stored [E, K, N]: the slices take [K, N] matrices, the
+// matmuls read them plainly, and the runner is told to permute the data.
+// CHECK-LABEL: func.func @stacked(
+// CHECK-SAME: %[[X:.*]]: tensor<?x4xf32>, %[[E:.*]]: index, %[[W:.*]]: tensor<2x4x3xf32>) -> tensor<?x3xf32>
+// CHECK-SAME: moe.parameters = [{permutation = array<i64: 0, 2, 1>, value = dense_resource<w> : tensor<2x3x4xf32>}]
+// CHECK: %[[S:.*]] = tensor.extract_slice %[[W]][%[[E]], 0, 0] [1, 4, 3] [1, 1, 1] : tensor<2x4x3xf32> to tensor<4x3xf32>
+// CHECK: linalg.matmul ins(%[[X]], %[[S]] : tensor<?x4xf32>, tensor<4x3xf32>)
+func.func @stacked(%x: tensor<?x4xf32>, %e: index, %w: tensor<2x3x4xf32>) -> tensor<?x3xf32>
+    attributes {moe.parameters = [{value = dense_resource<w> : tensor<2x3x4xf32>}]} {
+  %s = tensor.extract_slice %w[%e, 0, 0] [1, 3, 4] [1, 1, 1] : tensor<2x3x4xf32> to tensor<3x4xf32>
+  %init = "test.init"() : () -> tensor<?x3xf32>
+  %y = linalg.matmul indexing_maps = [#lhs, #rhs_t, #out]
+      ins(%x, %s : tensor<?x4xf32>, tensor<3x4xf32>) outs(%init : tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}
+
+// -----
+
+#lhs = affine_map<(d0, d1, d2) -> (d0, d2)>
+#rhs_t = affine_map<(d0, d1, d2) -> (d1, d2)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A [N, K] matrix read directly; only the parameters (the trailing
+// arguments) are packed, and an already plain one is left alone.
+// CHECK-LABEL: func.func @matrix(
+// CHECK-SAME: %[[X:.*]]: tensor<?x4xf32>, %[[A:.*]]: tensor<3x4xf32>, %[[W:.*]]: tensor<4x3xf32>, %[[V:.*]]: tensor<4x3xf32>)
+// CHECK-SAME: moe.parameters = [{permutation = array<i64: 1, 0>, value = dense<{{.*}}> : tensor<3x4xf32>}, {value = dense<{{.*}}> : tensor<4x3xf32>}]
+// CHECK: linalg.matmul indexing_maps = {{.*}} ins(%[[X]], %[[A]] :
+// CHECK: linalg.matmul ins(%[[X]], %[[W]] :
+// CHECK: linalg.matmul ins(%[[X]], %[[V]] :
+func.func @matrix(%x: tensor<?x4xf32>, %a: tensor<3x4xf32>, %w: tensor<3x4xf32>, %v: tensor<4x3xf32>) -> (tensor<?x3xf32>, tensor<?x3xf32>, tensor<?x3xf32>)
+    attributes {moe.parameters = [{value = dense<[[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], [9.0, 10.0, 11.0, 12.0]]> : tensor<3x4xf32>},
+                                  {value = dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0], [10.0, 11.0, 12.0]]> : tensor<4x3xf32>}]} {
+  %init = "test.init"() : () -> tensor<?x3xf32>
+  %y0 = linalg.matmul indexing_maps = [#lhs, #rhs_t, #out]
+      ins(%x, %a : tensor<?x4xf32>, tensor<3x4xf32>) outs(%init : tensor<?x3xf32>) -> tensor<?x3xf32>
+  %y1 = linalg.matmul indexing_maps = [#lhs, #rhs_t, #out]
+      ins(%x, %w : tensor<?x4xf32>, tensor<3x4xf32>) outs(%init : tensor<?x3xf32>) -> tensor<?x3xf32>
+  %y2 = linalg.matmul ins(%x, %v : tensor<?x4xf32>, tensor<4x3xf32>) outs(%init : tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %y0, %y1, %y2 : tensor<?x3xf32>, tensor<?x3xf32>, tensor<?x3xf32>
+}
+
+// -----
+
+#lhs = affine_map<(d0, d1, d2) -> (d0, d2)>
+#rhs_t = affine_map<(d0, d1, d2) -> (d1, d2)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// Any other reader keeps the layout: here the same weight is also read
+// elementwise.
+// CHECK-LABEL: func.func @mixed(
+// CHECK-SAME: %{{.*}}: tensor<3x4xf32>)
+// CHECK-SAME: moe.parameters = [{value = dense_resource<w> : tensor<3x4xf32>}]
+// CHECK: linalg.matmul indexing_maps
+func.func @mixed(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>) -> tensor<?x3xf32>
+    attributes {moe.parameters = [{value = dense_resource<w> : tensor<3x4xf32>}]} {
+  %init = "test.init"() : () -> tensor<?x3xf32>
+  %y = linalg.matmul indexing_maps = [#lhs, #rhs_t, #out]
+      ins(%x, %w : tensor<?x4xf32>, tensor<3x4xf32>) outs(%init : tensor<?x3xf32>) -> tensor<?x3xf32>
+  "test.use"(%w) : (tensor<3x4xf32>) -> ()
+  return %y : tensor<?x3xf32>
+}

@@ -1,0 +1,111 @@
+//===- Parameters.cpp - the data moe-run passes for parameters ------------===//
+
+#include "Parameters.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstring>
+#include <numeric>
+
+using namespace mlir;
+using namespace moe::run;
+using llvm::Error;
+using llvm::Expected;
+using llvm::formatv;
+
+static Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// The bytes of a constant in its own row-major layout.
+static Expected<ArrayRef<char>> bytesOf(ElementsAttr value) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return makeError("dense_resource<" + resource.getRawHandle().getKey() +
+                       "> has no data (was it elided when printed?)");
+    return blob->getData();
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(value))
+    if (!dense.isSplat())
+      return dense.getRawData();
+  return makeError("its value is neither a dense_resource nor a non-splat "
+                   "dense constant");
+}
+
+/// Copies `batch` matrices of `rows` x `cols` elements into `cols` x `rows`,
+/// in square blocks so that both sides are read and written a few cache lines
+/// at a time.
+static void transposeLastTwo(const char *src, char *dst, int64_t batch,
+                             int64_t rows, int64_t cols, size_t elementBytes) {
+  constexpr int64_t kBlock = 32;
+  size_t matrix = rows * cols * elementBytes;
+  for (int64_t b = 0; b < batch; ++b, src += matrix, dst += matrix)
+    for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+      for (int64_t c0 = 0; c0 < cols; c0 += kBlock)
+        for (int64_t r = r0, re = std::min(rows, r0 + kBlock); r < re; ++r)
+          for (int64_t c = c0, ce = std::min(cols, c0 + kBlock); c < ce; ++c)
+            std::memcpy(dst + (c * rows + r) * elementBytes,
+                        src + (r * cols + c) * elementBytes, elementBytes);
+}
+
+/// Whether `permutation` keeps every dimension but the last two in place and
+/// swaps those (the only one moe-pack-parameters makes).
+static bool swapsLastTwo(ArrayRef<int64_t> permutation) {
+  int64_t rank = permutation.size();
+  if (rank < 2 || permutation[rank - 2] != rank - 1 ||
+      permutation[rank - 1] != rank - 2)
+    return false;
+  for (int64_t d = 0; d < rank - 2; ++d)
+    if (permutation[d] != d)
+      return false;
+  return true;
+}
+
+Expected<BoundParameters> moe::run::bindParameters(const EntryPoint &entry) {
+  BoundParameters bound;
+  for (auto [i, parameter] : llvm::enumerate(entry.parameters)) {
+    auto fail = [&, i = i](const llvm::Twine &why) {
+      return makeError(formatv("parameter {0} of @{1}: ", i, entry.name) + why);
+    };
+    Expected<ArrayRef<char>> bytes = bytesOf(parameter.value);
+    if (!bytes)
+      return fail(toString(bytes.takeError()));
+    const TensorSpec &spec = parameter.spec;
+    RankedTensorType type = spec.type;
+    if (!type.hasStaticShape())
+      return fail("its argument type is not static");
+    size_t numBytes = type.getNumElements() * spec.elementBytes;
+    if (bytes->size() != numBytes)
+      return fail(formatv("its value has {0} bytes but {1} needs {2}",
+                          bytes->size(), spec.type, numBytes));
+
+    const char *data = bytes->data();
+    bool aligned = reinterpret_cast<uintptr_t>(data) % spec.elementBytes == 0;
+    if (!parameter.permutation.empty()) {
+      if (!swapsLastTwo(parameter.permutation))
+        return fail("moe-run only packs permutations that swap the last two "
+                    "dimensions");
+      // The argument is [..., K, N]; the value is [..., N, K].
+      ArrayRef<int64_t> shape = type.getShape();
+      int64_t rank = shape.size();
+      int64_t batch = std::accumulate(shape.begin(), shape.end() - 2,
+                                      int64_t(1), std::multiplies<int64_t>());
+      npy::AlignedBuffer packed(numBytes);
+      transposeLastTwo(data, packed.data(), batch, shape[rank - 1],
+                       shape[rank - 2], spec.elementBytes);
+      data = packed.data();
+      bound.copies.push_back(std::move(packed));
+    } else if (!aligned) {
+      npy::AlignedBuffer copy(numBytes);
+      std::memcpy(copy.data(), data, numBytes);
+      data = copy.data();
+      bound.copies.push_back(std::move(copy));
+    }
+    bound.args.push_back(ArgBuffer{data, type.getShape()});
+  }
+  return bound;
+}
