@@ -40,14 +40,41 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
   let summary = "Recognize MoE layers in imported ONNX graphs and raise them to moe ops";
   let description = [{
     Replaces every recognized MoE layer of an imported ONNX graph (`onnx`
-    dialect) with `moe.route`, `moe.dispatch`, `moe.experts` and
-    `moe.combine` computing the same function; everything else stays as it
-    is. Recognized today: onnxruntime's `com.microsoft.MoE` (softmax top-k
-    routing with optional renormalization, relu / gelu / silu / identity /
-    SwiGLU experts with interleaved, concatenated or separate gate and up
-    projections, clamped SwiGLU, optional biases), with both weight layouts:
-    `[E, out, in]` (current onnxruntime) and `[E, in, out]` (older models),
-    told apart by the hidden size.
+    dialect, typed by `--onnx-infer-shapes`) with `moe.gate`, `moe.route`,
+    `moe.dispatch`, `moe.experts` and `moe.combine` computing the same
+    function; everything else (shared experts included) stays as it is, and
+    the graph nodes that only computed the layer are erased.
+
+    Layers are recognized by what their values compute, looking through the
+    exporters' casts, reshapes, (un)squeezes, flattens and weight
+    transposes, with MatMul or Gemm(transB) linears, static or dynamic token
+    counts. Recognized today:
+    - onnxruntime's `com.microsoft.MoE` (softmax top-k routing with optional
+      renormalization, relu / gelu / silu / identity / SwiGLU experts with
+      interleaved, concatenated or separate gate and up projections, clamped
+      SwiGLU, optional biases), with both weight layouts: `[E, out, in]`
+      (current onnxruntime) and `[E, in, out]` (older models), told apart by
+      the hidden size; its router MatMul (+ Add) becomes `moe.gate`;
+    - experts run per routing slot on stacked weights gathered by the top-k
+      indices (transformers' `batched_mm` experts, DeepSeek-V3 style stacked
+      experts, gpt-oss's MLPBlock with Einsum), including sigmoid scores
+      with a selection bias, group-limited selection, routed scaling and
+      softmax over the chosen logits of a router with bias;
+    - per-expert loops (Mixtral / OLMoE / Qwen2-MoE): an expert's mask from
+      the top-k indices, NonZero, gathered rows, the expert FFN, scaling by
+      the routing weight and accumulation by ScatterElements / ScatterND.
+
+    Routing weights are read backward from what scales the experts' outputs
+    (scaling, renormalization and its epsilon, softmax over the chosen) to
+    the TopK, then to the scores (softmax, sigmoid, biased, group-masked) and
+    the router linear. A top-k classifier head, top-k sampling or an
+    embedding gather is never raised: a layer needs experts whose weights
+    are selected by the router's indices.
+
+    With `report=<file>` (or moe-opt's `--moe-report=<file>`), a JSON entry
+    per raised layer is written: kind, experts, k, routing attributes,
+    expert widths, and the ONNX names of the layer's input, router logits
+    and output tensors and of its weight initializers.
 
     With `remarks`, every decision (the weight layout assumed) and every
     near miss (a node that looks like an MoE layer but is not raised, and
