@@ -13,10 +13,12 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
@@ -38,6 +40,27 @@ Value reshapeTo(RewriterBase &rewriter, Location loc, Value v,
   Value shapeTensor = tensor::FromElementsOp::create(
       rewriter, loc, RankedTensorType::get({int64_t(dims.size())}, i64), dims);
   return tensor::ReshapeOp::create(rewriter, loc, resultType, v, shapeTensor);
+}
+
+/// `v` converted elementwise to float type `to` (a mixed-precision layer
+/// whose router reads fp32 tokens and experts fp16 ones).
+Value castFloats(RewriterBase &rewriter, Location loc, Value v, Type to) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getElementType() == to)
+    return v;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, v);
+  Value init = tensor::EmptyOp::create(rewriter, loc, sizes, to);
+  bool widen = cast<FloatType>(to).getWidth() >
+               cast<FloatType>(type.getElementType()).getWidth();
+  auto map = linalg::MapOp::create(
+      rewriter, loc, ValueRange{v}, init,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Value out =
+            widen ? arith::ExtFOp::create(b, l, to, args[0]).getResult()
+                  : arith::TruncFOp::create(b, l, to, args[0]).getResult();
+        linalg::YieldOp::create(b, l, out);
+      });
+  return map.getResult().front();
 }
 
 /// A constant [1, N] bias as the [N] vector the moe ops take.
@@ -188,13 +211,17 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
       i64(r.numGroups), i64(r.topkGroups), i64(r.groupTopk), nullptr,
       r.capacityFactor ? rewriter.getF64FloatAttr(*r.capacityFactor) : nullptr,
       nullptr);
+  // The experts compute in their weights' type (an fp16 model may route in
+  // fp32).
+  const ExpertsSpec &e = spec.experts;
+  elt = cast<RankedTensorType>(e.weights.front().getType()).getElementType();
+  Value expertTokens = castFloats(rewriter, loc, tokens, elt);
   auto dispatch = DispatchOp::create(
       rewriter, loc, type({slots, hidden}, elt),
       type({numExperts + 1}, rewriter.getI64Type()),
-      type({numTokens, k}, rewriter.getI64Type()), tokens, route.getIndices(),
-      Value(), numExperts, false, nullptr, nullptr);
+      type({numTokens, k}, rewriter.getI64Type()), expertTokens,
+      route.getIndices(), Value(), numExperts, false, nullptr, nullptr);
 
-  const ExpertsSpec &e = spec.experts;
   SmallVector<Value> biases;
   for (Value b : e.biases)
     biases.push_back(
@@ -216,9 +243,9 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
       e.gateLayout ? GateLayoutAttr::get(rewriter.getContext(), *e.gateLayout)
                    : nullptr,
       opt(e.alpha), opt(e.beta), opt(e.limit), nullptr, nullptr);
-  Value out = CombineOp::create(rewriter, loc, type({numTokens, hidden}, elt),
-                                experts.getResult(), dispatch.getRowMap(),
-                                route.getWeights());
+  Value out = CombineOp::create(
+      rewriter, loc, type({numTokens, hidden}, elt), experts.getResult(),
+      dispatch.getRowMap(), castFloats(rewriter, loc, route.getWeights(), elt));
   auto outType = dyn_cast<RankedTensorType>(spec.output.getType());
   if (outType && outType.getRank() == 3 && inType.getRank() == 3)
     out = reshapeTo(rewriter, loc, out,
@@ -226,6 +253,9 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
                      tensor::getMixedSize(rewriter, loc, spec.tokens, 1),
                      rewriter.getIndexAttr(hidden)},
                     inType);
+  if (auto outElt = getElementTypeOrSelf(spec.output.getType());
+      isa<FloatType>(outElt))
+    out = castFloats(rewriter, loc, out, outElt);
   if (out.getType() != spec.output.getType())
     out = tensor::CastOp::create(rewriter, loc, spec.output.getType(), out);
 

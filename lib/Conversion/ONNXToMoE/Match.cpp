@@ -42,12 +42,12 @@ Value moe::detail::skipReshapes(Value v) {
     bool keepsValues =
         op == "Identity" || op == "Reshape" || op == "Squeeze" ||
         op == "Unsqueeze" || op == "Flatten" ||
-        // A float-to-float Cast can round, but exporters only insert the
-        // ones that are exact (fp32 -> fp32 after softmax(dtype=float)).
+        // Float-to-float casts: widening ones are exact; narrowing ones are
+        // where a mixed-precision export rounds, and the raised layer
+        // computes in its operands' element types instead (fp16 / bf16
+        // models route in fp32 and cast back).
         (op == "Cast" && isFloatTensor(node.getInputs()[0]) &&
-         isFloatTensor(node.getOutputs()[0]) &&
-         getElementTypeOrSelf(node.getInputs()[0].getType()) ==
-             getElementTypeOrSelf(node.getOutputs()[0].getType()));
+         isFloatTensor(node.getOutputs()[0]));
     if (!keepsValues || node.getOutputs().size() != 1)
       break;
     v = node.getInputs()[0];

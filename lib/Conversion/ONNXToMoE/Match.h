@@ -23,8 +23,9 @@ namespace detail {
 onnx::NodeOp producer(mlir::Value v, llvm::StringRef opType);
 
 /// Looks through nodes that keep every element's value: Identity, Cast
-/// between float types, Reshape, Squeeze, Unsqueeze and Flatten. The result
-/// holds the same numbers as `v` in some shape.
+/// between float types (up to rounding: a mixed-precision layer is raised
+/// to compute in its operands' types), Reshape, Squeeze, Unsqueeze and
+/// Flatten. The result holds the same numbers as `v` in some shape.
 mlir::Value skipReshapes(mlir::Value v);
 
 /// True if `v` is a constant (onnx.constant or a folded constant).
