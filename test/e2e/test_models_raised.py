@@ -49,6 +49,10 @@ RAISED = {
     "olmoe_loop.dynamo18": 1,
     "qwen2_moe_loop.ts17": 1,
     "qwen2_moe_loop.dynamo18": 1,
+    "switch_top1.ts17": 1,
+    "switch_top1.dynamo18": 1,
+    "switch_top1_capacity.ts17": 1,
+    "switch_top1_capacity.dynamo18": 1,
 }
 
 

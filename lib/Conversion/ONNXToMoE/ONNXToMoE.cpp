@@ -37,12 +37,16 @@ LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
                         SmallVectorImpl<RaisedLayer> &layers) {
   if (!node.getDomain().empty() && node.getDomain() != "ai.onnx")
     return moe::detail::raiseContribMoE(node, rewriter, remarks, layers);
-  if (!node.isStandard("TopK"))
-    return failure();
-  if (succeeded(
-          moe::detail::raiseGatheredExperts(node, rewriter, remarks, layers)))
-    return success();
-  return moe::detail::raiseExpertLoop(node, rewriter, remarks, layers);
+  if (node.isStandard("TopK")) {
+    if (succeeded(
+            moe::detail::raiseGatheredExperts(node, rewriter, remarks, layers)))
+      return success();
+    return moe::detail::raiseExpertLoop(node, rewriter, remarks, layers);
+  }
+  // Switch's top-1 router picks its expert with ArgMax, not TopK.
+  if (node.isStandard("ArgMax"))
+    return moe::detail::raiseSwitch(node, rewriter, remarks, layers);
+  return failure();
 }
 
 /// Remembers erased ops: a raised layer erases nodes that are still on the

@@ -136,6 +136,14 @@ mlir::LogicalResult raiseExpertLoop(onnx::NodeOp topk,
                                     mlir::RewriterBase &rewriter, bool remarks,
                                     llvm::SmallVectorImpl<RaisedLayer> &layers);
 
+/// Raises a Switch-style top-1 layer (argmax of softmax scores, one-hot
+/// mask with an optional token-order capacity, per-expert boolean-mask
+/// gather and assignment, output scaled by the max probability), anchored
+/// at its ArgMax.
+mlir::LogicalResult raiseSwitch(onnx::NodeOp argmax,
+                                mlir::RewriterBase &rewriter, bool remarks,
+                                llvm::SmallVectorImpl<RaisedLayer> &layers);
+
 } // namespace detail
 } // namespace moe
 

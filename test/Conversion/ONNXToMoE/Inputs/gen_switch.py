@@ -1,0 +1,115 @@
+"""Writes the small Switch top-1 models that raise-switch.test reads: one
+that raises (rows assigned whole, Equal(ids, e) masks) and near misses that
+must not (a capacity whose dropped tokens keep their input, a capacity
+counted exclusively, rows written to another expert's tokens) plus an
+argmax classifier head that must be left alone without a word.
+
+Run from this folder: /work/main/.venv/bin/python gen_switch.py
+"""
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper, save
+
+E, H, I = 3, 4, 6
+rng = np.random.default_rng(0)
+
+
+def rand(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+class Graph:
+    def __init__(self):
+        self.nodes, self.inits = [], {}
+
+    def const(self, name, value):
+        self.inits[name] = np.asarray(value)
+        return name
+
+    def node(self, op, ins, outs, **attrs):
+        self.nodes.append(helper.make_node(op, ins, outs, **attrs))
+        return outs[0] if len(outs) == 1 else outs
+
+    def save(self, name, elem=TensorProto.FLOAT):
+        graph = helper.make_graph(
+            self.nodes, name,
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])],
+            [helper.make_tensor_value_info("y", elem, ["T", None])],
+            initializer=[numpy_helper.from_array(v, n) for n, v in self.inits.items()])
+        save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+             name + ".onnx")
+
+
+def router(g):
+    probs = g.node("Softmax", [g.node("MatMul", ["x", g.const("wr", rand(H, E))], ["logits"])],
+                   ["probs"], axis=-1)
+    ids = g.node("ArgMax", [probs], ["ids"], axis=-1, keepdims=0, name="router_argmax")
+    return probs, ids
+
+
+def capacity_mask(g, ids, capacity, exclusive=0):
+    """one_hot(ids) * (cumsum(one_hot, 0) <= capacity), as bool [T, E]."""
+    onehot = g.node("OneHot", [ids, g.const("depth", np.array(E, np.int64)),
+                               g.const("onoff", np.array([0, 1], np.int64))], ["onehot"], axis=-1)
+    prio = g.node("CumSum", [onehot, g.const("axis0", np.array(0, np.int64))], ["prio"],
+                  exclusive=exclusive)
+    keep = g.node("LessOrEqual", [prio, g.const("cap", np.array(capacity, np.int64))], ["keep"])
+    kept = g.node("Mul", [onehot, g.node("Cast", [keep], ["keep_i"], to=TensorProto.INT64)],
+                  ["kept"])
+    return g.node("Cast", [kept], ["mask"], to=TensorProto.BOOL)
+
+
+def switch_model(name, capacity=None, exclusive=0, start="zeros", scatter_by=None,
+                 gather="GatherND"):
+    """Whole-row assignment out[mask_e] = relu-ffn_e(x[mask_e]); scatter_by(e):
+    the expert whose rows expert e's output is written to (default e);
+    gather: GatherND(x, [n, 1]) or Gather(x, [n]) rows."""
+    g = Graph()
+    probs, ids = router(g)
+    if capacity is None:
+        columns = [g.node("Equal", [ids, g.const(f"e{e}", np.array(e, np.int64))], [f"m{e}"])
+                   for e in range(E)]
+    else:
+        mask = capacity_mask(g, ids, capacity, exclusive)
+        columns = [g.node("Gather", [mask, g.const(f"e{e}", np.array(e, np.int64))], [f"m{e}"],
+                          axis=1) for e in range(E)]
+    coords = [g.node("Transpose", [g.node("NonZero", [m], [f"nz{e}"])], [f"rows{e}_idx"],
+                     perm=[1, 0]) for e, m in enumerate(columns)]
+    acc = "x" if start == "x" else g.node(
+        "ConstantOfShape", [g.node("Shape", ["x"], ["xshape"])], ["zeros"],
+        value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0]))
+    for e in range(E):
+        if gather == "GatherND":
+            rows = g.node("GatherND", ["x", coords[e]], [f"rows{e}"])
+        else:
+            ids_e = g.node("Squeeze", [coords[e], g.const("axis1", np.array([1], np.int64))],
+                           [f"tok{e}"])
+            rows = g.node("Gather", ["x", ids_e], [f"rows{e}"], axis=0)
+        hid = g.node("Relu", [g.node("MatMul", [rows, g.const(f"wi{e}", rand(H, I))], [f"up{e}"])],
+                     [f"act{e}"])
+        out = g.node("MatMul", [hid, g.const(f"wo{e}", rand(I, H))], [f"down{e}"])
+        target = coords[e if scatter_by is None else scatter_by(e)]
+        acc = g.node("ScatterND", [acc, target, out], [f"acc{e}"])
+    pmax = g.node("ReduceMax", [probs], ["pmax"], axes=[-1], keepdims=1)
+    g.node("Mul", [pmax, acc], ["y"])
+    g.save(name)
+
+
+def argmax_classifier():
+    """softmax + argmax + one-hot of a prediction, with no experts."""
+    g = Graph()
+    _, ids = router(g)
+    g.node("OneHot", [ids, g.const("depth", np.array(E, np.int64)),
+                      g.const("onoff", np.array([0, 1], np.int64))], ["y"], axis=-1)
+    g.save("argmax_classifier", TensorProto.INT64)
+
+
+switch_model("switch_rows")
+switch_model("switch_rows_capacity", capacity=2, gather="Gather")
+# HF's older SparseMLP: dropped tokens keep x (then scaled), not 0.
+switch_model("switch_capacity_passthrough", capacity=2, start="x")
+# An exclusive count keeps capacity + 1 tokens.
+switch_model("switch_capacity_exclusive", capacity=2, exclusive=1)
+# Expert 1's output goes to expert 2's rows.
+switch_model("switch_crossed", scatter_by=lambda e: {1: 2}.get(e, e))
+argmax_classifier()
