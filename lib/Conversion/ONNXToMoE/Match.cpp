@@ -29,6 +29,60 @@ int64_t moe::detail::intAttr(NodeOp node, StringRef name, int64_t fallback) {
   return fallback;
 }
 
+Value moe::detail::optionalInput(NodeOp node, unsigned i) {
+  if (node.getInputs().size() <= i ||
+      isa<NoneType>(node.getInputs()[i].getType()))
+    return {};
+  return node.getInputs()[i];
+}
+
+std::optional<int64_t> moe::detail::constantInt(Value v) {
+  std::optional<SmallVector<int64_t>> values =
+      v ? onnx::getConstantInts(v) : std::nullopt;
+  if (!values || values->size() != 1)
+    return std::nullopt;
+  return values->front();
+}
+
+std::optional<SmallVector<int64_t>> moe::detail::intsAttr(NodeOp node,
+                                                          StringRef name) {
+  Attribute attr = node.getONNXAttr(name);
+  if (auto dense = dyn_cast_or_null<DenseI64ArrayAttr>(attr))
+    return SmallVector<int64_t>(dense.asArrayRef());
+  auto array = dyn_cast_or_null<ArrayAttr>(attr);
+  if (!array)
+    return std::nullopt;
+  SmallVector<int64_t> values;
+  for (Attribute a : array) {
+    auto i = dyn_cast<IntegerAttr>(a);
+    if (!i)
+      return std::nullopt;
+    values.push_back(i.getInt());
+  }
+  return values;
+}
+
+Value moe::detail::skipCasts(Value v) {
+  while (NodeOp node = v.getDefiningOp<NodeOp>()) {
+    if (!node.isStandard("Cast") && !node.isStandard("Identity"))
+      break;
+    v = node.getInputs()[0];
+  }
+  return v;
+}
+
+bool moe::detail::isArange(Value v, int64_t n) {
+  RankedTensorType t = rankedType(v);
+  std::optional<SmallVector<int64_t>> values = onnx::getConstantInts(v);
+  if (!t || !values || t.getRank() < 1 || t.getNumElements() != n ||
+      t.getShape().back() != n)
+    return false;
+  for (int64_t i = 0; i < n; ++i)
+    if ((*values)[i] != i)
+      return false;
+  return true;
+}
+
 static bool isFloatTensor(Value v) {
   RankedTensorType t = rankedType(v);
   return t && isa<FloatType>(t.getElementType());

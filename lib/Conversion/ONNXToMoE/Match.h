@@ -38,6 +38,24 @@ std::optional<double> getScalar(mlir::Value v);
 /// The integer attribute `name` of `node`, or `fallback`.
 int64_t intAttr(onnx::NodeOp node, llvm::StringRef name, int64_t fallback);
 
+/// Input `i` of `node`, or null when absent (missing or onnx.none).
+mlir::Value optionalInput(onnx::NodeOp node, unsigned i);
+
+/// The single integer of a constant, or nullopt.
+std::optional<int64_t> constantInt(mlir::Value v);
+
+/// An integer-list ONNX attribute, in either form the importer writes.
+std::optional<llvm::SmallVector<int64_t>> intsAttr(onnx::NodeOp node,
+                                                   llvm::StringRef name);
+
+/// Looks through Cast and Identity: they keep which elements of a 0/1 or
+/// boolean mask are set, and the values of an index tensor.
+mlir::Value skipCasts(mlir::Value v);
+
+/// True if `v` is the constant 0, 1, ..., n - 1 along its last axis with
+/// unit axes before it (a broadcast arange).
+bool isArange(mlir::Value v, int64_t n);
+
 /// The ranked type of `v`, or null.
 mlir::RankedTensorType rankedType(mlir::Value v);
 

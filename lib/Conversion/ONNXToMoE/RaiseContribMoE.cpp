@@ -41,14 +41,6 @@ std::optional<double> floatAttr(onnx::NodeOp node, StringRef name) {
   return std::nullopt;
 }
 
-/// The operand at `index`, or null when absent (missing or onnx.none).
-Value optionalInput(onnx::NodeOp node, unsigned index) {
-  if (index >= node.getInputs().size())
-    return {};
-  Value v = node.getInputs()[index];
-  return isa<NoneType>(v.getType()) ? Value() : v;
-}
-
 /// The router in front of the MoE node, as onnxruntime-genai's model builder
 /// writes it: MatMul(input, W[H, E]) (+ Add(bias[E])) (-> Reshape).
 struct Router {

@@ -54,56 +54,11 @@ struct LoopContext {
   int64_t k = 0;
 };
 
-/// An integer-list attribute, in either form the importer writes.
-std::optional<SmallVector<int64_t>> intsAttr(NodeOp node, StringRef name) {
-  Attribute attr = node.getONNXAttr(name);
-  if (auto dense = dyn_cast_or_null<DenseI64ArrayAttr>(attr))
-    return SmallVector<int64_t>(dense.asArrayRef());
-  if (auto array = dyn_cast_or_null<ArrayAttr>(attr)) {
-    SmallVector<int64_t> values;
-    for (Attribute a : array) {
-      auto i = dyn_cast<IntegerAttr>(a);
-      if (!i)
-        return std::nullopt;
-      values.push_back(i.getInt());
-    }
-    return values;
-  }
-  return std::nullopt;
-}
-
-/// Optional input `i` of `node`, or null when absent.
-Value optionalInput(NodeOp node, unsigned i) {
-  if (node.getInputs().size() <= i ||
-      isa<NoneType>(node.getInputs()[i].getType()))
-    return {};
-  return node.getInputs()[i];
-}
-
 /// `axis` in [0, rank), or -1 if out of range.
 int64_t normalizeAxis(int64_t axis, int64_t rank) {
   if (axis < 0)
     axis += rank;
   return axis >= 0 && axis < rank ? axis : -1;
-}
-
-/// The single integer of a constant, or nullopt.
-std::optional<int64_t> constantInt(Value v) {
-  std::optional<SmallVector<int64_t>> values = onnx::getConstantInts(v);
-  if (!values || values->size() != 1)
-    return std::nullopt;
-  return values->front();
-}
-
-/// Looks through casts and identities: they keep which elements of a mask
-/// are non-zero and the values of an index tensor.
-Value skipCasts(Value v) {
-  while (NodeOp node = v.getDefiningOp<NodeOp>()) {
-    if (!node.isStandard("Cast") && !node.isStandard("Identity"))
-      break;
-    v = node.getInputs()[0];
-  }
-  return v;
 }
 
 /// True if `transpose` only moves axes of extent 1, so that its output holds
@@ -136,20 +91,6 @@ Value skipLayout(Value v) {
       return v;
     v = transpose.getInputs()[0];
   }
-}
-
-/// True if `c` is a constant equal to 0, 1, ..., n - 1 along its last axis
-/// with unit axes before it (a broadcast arange).
-bool isArange(Value c, int64_t n) {
-  RankedTensorType t = rankedType(c);
-  std::optional<SmallVector<int64_t>> values = onnx::getConstantInts(c);
-  if (!t || !values || t.getRank() < 1 || t.getNumElements() != n ||
-      t.getShape().back() != n)
-    return false;
-  for (int64_t i = 0; i < n; ++i)
-    if ((*values)[i] != i)
-      return false;
-  return true;
 }
 
 /// The axes an Unsqueeze inserts (input since opset 13, attribute before).

@@ -67,82 +67,22 @@ struct SwitchExpert {
   ActivationSpec activation{Activation::Identity, std::nullopt};
 };
 
-/// Looks through Cast and Identity: they keep which elements of a 0/1 or
-/// boolean mask are set, and the values of an index tensor.
-Value skipMaskCasts(Value v) {
-  while (NodeOp node = v.getDefiningOp<NodeOp>()) {
-    if (!node.isStandard("Cast") && !node.isStandard("Identity"))
-      break;
-    v = node.getInputs()[0];
-  }
-  return v;
-}
-
-/// Input `i` of `node`, or null when absent.
-Value inputOrNull(NodeOp node, unsigned i) {
-  if (node.getInputs().size() <= i ||
-      isa<NoneType>(node.getInputs()[i].getType()))
-    return {};
-  return node.getInputs()[i];
-}
-
-/// The single integer of a constant, or nullopt.
-std::optional<int64_t> constInt(Value v) {
-  std::optional<SmallVector<int64_t>> values =
-      v ? onnx::getConstantInts(v) : std::nullopt;
-  if (!values || values->size() != 1)
-    return std::nullopt;
-  return values->front();
-}
-
-/// An integer-list attribute in either form the importer writes.
-std::optional<SmallVector<int64_t>> intListAttr(NodeOp node, StringRef name) {
-  Attribute attr = node.getONNXAttr(name);
-  if (auto dense = dyn_cast_or_null<DenseI64ArrayAttr>(attr))
-    return SmallVector<int64_t>(dense.asArrayRef());
-  auto array = dyn_cast_or_null<ArrayAttr>(attr);
-  if (!array)
-    return std::nullopt;
-  SmallVector<int64_t> values;
-  for (Attribute a : array) {
-    auto i = dyn_cast<IntegerAttr>(a);
-    if (!i)
-      return std::nullopt;
-    values.push_back(i.getInt());
-  }
-  return values;
-}
-
 /// True if `axis` names the last of `rank` axes.
 bool isLastAxis(int64_t axis, int64_t rank) {
   return axis == -1 || axis == rank - 1;
 }
 
-/// True if `v` is the constant 0, 1, ..., n - 1 along its only non-unit
-/// axis, the last.
-bool isArangeOf(Value v, int64_t n) {
-  RankedTensorType t = rankedType(v);
-  std::optional<SmallVector<int64_t>> values = onnx::getConstantInts(v);
-  if (!t || !values || t.getRank() < 1 || t.getNumElements() != n ||
-      t.getShape().back() != n)
-    return false;
-  for (int64_t i = 0; i < n; ++i)
-    if ((*values)[i] != i)
-      return false;
-  return true;
-}
-
 /// True if `v` (casts skipped) is one_hot(ids) over `numExperts` along the
 /// last axis: OneHot(ids, E, [0, 1]) or Equal(ids[..., None], arange(E)).
 bool isOneHotOf(Value v, Value ids, int64_t numExperts) {
-  v = skipMaskCasts(v);
+  v = skipCasts(v);
   if (NodeOp oneHot = producer(v, "OneHot")) {
     RankedTensorType out = rankedType(v);
     std::optional<SmallVector<int64_t>> values =
         onnx::getConstantInts(oneHot.getInputs()[2]);
     return out && isLastAxis(intAttr(oneHot, "axis", -1), out.getRank()) &&
            skipReshapes(oneHot.getInputs()[0]) == ids &&
-           constInt(oneHot.getInputs()[1]) == numExperts && values &&
+           constantInt(oneHot.getInputs()[1]) == numExperts && values &&
            *values == SmallVector<int64_t>{0, 1};
   }
   NodeOp equal = producer(v, "Equal");
@@ -154,7 +94,7 @@ bool isOneHotOf(Value v, Value ids, int64_t numExperts) {
     // ids[..., None]: the ids with a unit last axis, broadcast over E.
     if (t && t.getRank() >= 1 && t.getShape().back() == 1 &&
         skipReshapes(column) == ids &&
-        isArangeOf(equal.getInputs()[1 - i], numExperts))
+        isArange(equal.getInputs()[1 - i], numExperts))
       return true;
   }
   return false;
@@ -166,7 +106,7 @@ bool isExpertEqual(NodeOp node, Value ids) {
     return false;
   for (int i = 0; i < 2; ++i)
     if (skipReshapes(node.getInputs()[i]) == ids &&
-        constInt(node.getInputs()[1 - i]))
+        constantInt(node.getInputs()[1 - i]))
       return true;
   return false;
 }
@@ -205,7 +145,7 @@ LogicalResult checkCapacityScope(ArrayRef<Value> masks, const NearMiss &miss) {
       if (!node || !node.isStandard("CumSum"))
         continue;
       RankedTensorType t = rankedType(node.getInputs()[0]);
-      std::optional<int64_t> axis = constInt(node.getInputs()[1]);
+      std::optional<int64_t> axis = constantInt(node.getInputs()[1]);
       if (!t || !axis)
         return miss("the expert capacity's token priority is a CumSum "
                     "over an unknown axis");
@@ -222,7 +162,7 @@ LogicalResult checkCapacityScope(ArrayRef<Value> masks, const NearMiss &miss) {
 /// token is kept by its expert while it is among the expert's first C.
 FailureOr<int64_t> matchCapacityKeep(Value keep, const SwitchContext &ctx,
                                      const NearMiss &miss) {
-  keep = skipMaskCasts(keep);
+  keep = skipCasts(keep);
   NodeOp cmp = producer(keep, "LessOrEqual");
   bool strict = false;
   if (!cmp && (cmp = producer(keep, "Less")))
@@ -230,16 +170,16 @@ FailureOr<int64_t> matchCapacityKeep(Value keep, const SwitchContext &ctx,
   if (!cmp)
     return miss("the expert mask is cut by something other than a "
                 "token-priority capacity");
-  NodeOp cumsum = producer(skipMaskCasts(cmp.getInputs()[0]), "CumSum");
+  NodeOp cumsum = producer(skipCasts(cmp.getInputs()[0]), "CumSum");
   std::optional<double> bound = getScalar(cmp.getInputs()[1]);
-  if (std::optional<int64_t> c = constInt(cmp.getInputs()[1]); !bound && c)
+  if (std::optional<int64_t> c = constantInt(cmp.getInputs()[1]); !bound && c)
     bound = double(*c);
   if (!cumsum || !bound ||
       !isOneHotOf(cumsum.getInputs()[0], ctx.ids, ctx.numExperts))
     return miss("the expert capacity does not compare a cumulative count "
                 "of the one-hot mask with a constant");
   RankedTensorType t = rankedType(cumsum.getInputs()[0]);
-  std::optional<int64_t> axis = constInt(cumsum.getInputs()[1]);
+  std::optional<int64_t> axis = constantInt(cumsum.getInputs()[1]);
   if (!t || t.getRank() != 2 || !axis || (*axis != 0 && *axis != -2) ||
       intAttr(cumsum, "exclusive", 0) != 0 ||
       intAttr(cumsum, "reverse", 0) != 0)
@@ -256,7 +196,7 @@ FailureOr<int64_t> matchCapacityKeep(Value keep, const SwitchContext &ctx,
 /// masked by a token-order capacity.
 FailureOr<RoutingMask> matchRoutingMask(Value v, const SwitchContext &ctx,
                                         const NearMiss &miss) {
-  v = skipMaskCasts(v);
+  v = skipCasts(v);
   if (isOneHotOf(v, ctx.ids, ctx.numExperts))
     return RoutingMask{v, std::nullopt};
   NodeOp mul = producer(v, "Mul");
@@ -280,14 +220,14 @@ FailureOr<RoutingMask> matchRoutingMask(Value v, const SwitchContext &ctx,
 FailureOr<std::pair<int64_t, RoutingMask>>
 matchExpertColumn(Value column, const SwitchContext &ctx,
                   const NearMiss &miss) {
-  column = skipMaskCasts(column);
+  column = skipCasts(column);
   int64_t e = ctx.numExperts;
   auto inRange = [&](int64_t id) {
     return id >= -ctx.numExperts && id < ctx.numExperts;
   };
   if (NodeOp gather = producer(column, "Gather")) {
     RankedTensorType in = rankedType(gather.getInputs()[0]);
-    std::optional<int64_t> id = constInt(gather.getInputs()[1]);
+    std::optional<int64_t> id = constantInt(gather.getInputs()[1]);
     RankedTensorType out = rankedType(column);
     int64_t axis = intAttr(gather, "axis", 0);
     if (!in || in.getRank() != 2 || (axis != 1 && axis != -1) || !id ||
@@ -304,7 +244,7 @@ matchExpertColumn(Value column, const SwitchContext &ctx,
   }
   if (NodeOp equal = producer(column, "Equal")) {
     for (int i = 0; i < 2; ++i) {
-      std::optional<int64_t> id = constInt(equal.getInputs()[1 - i]);
+      std::optional<int64_t> id = constantInt(equal.getInputs()[1 - i]);
       if (skipReshapes(equal.getInputs()[i]) == ctx.ids && id && *id >= 0 &&
           *id < ctx.numExperts)
         return std::make_pair(*id, RoutingMask{ctx.ids, std::nullopt});
@@ -345,7 +285,7 @@ NodeOp nonzeroCoordinates(Value idx, unsigned depth = 0) {
       continue;
     }
     if (node.isStandard("Transpose") && !transposed) {
-      std::optional<SmallVector<int64_t>> perm = intListAttr(node, "perm");
+      std::optional<SmallVector<int64_t>> perm = intsAttr(node, "perm");
       RankedTensorType t = rankedType(node.getInputs()[0]);
       if (!t || t.getRank() != 2 ||
           (perm && *perm != SmallVector<int64_t>{1, 0}))
@@ -394,7 +334,7 @@ Value scatteredColumn(NodeOp scatter, const SwitchContext &ctx) {
   std::optional<int64_t> depth = indexDepth(scatter.getInputs()[1]);
   if (!nonzero || !depth)
     return {};
-  Value mask = skipMaskCasts(nonzero.getInputs()[0]);
+  Value mask = skipCasts(nonzero.getInputs()[0]);
   RankedTensorType t = rankedType(mask);
   if (!t)
     return {};
@@ -405,9 +345,9 @@ Value scatteredColumn(NodeOp scatter, const SwitchContext &ctx) {
       !broadcastsToHidden(expand, ctx))
     return {};
   // mask[:, None] broadcast over the hidden axis.
-  Value column = skipMaskCasts(expand.getInputs()[0]);
+  Value column = skipCasts(expand.getInputs()[0]);
   RankedTensorType c = rankedType(column);
-  Value source = skipMaskCasts(skipReshapes(column));
+  Value source = skipCasts(skipReshapes(column));
   RankedTensorType s = rankedType(source);
   if (!c || c.getRank() != 2 || c.getDimSize(1) != 1 || !s || s.getRank() != 1)
     return {};
@@ -430,10 +370,11 @@ Value skipUpdatePlumbing(Value v) {
     RankedTensorType t = slice ? rankedType(slice.getInputs()[0]) : nullptr;
     if (!slice || !t || t.getRank() != 1)
       return v;
-    std::optional<int64_t> start = constInt(slice.getInputs()[1]);
-    Value axes = inputOrNull(slice, 3), steps = inputOrNull(slice, 4);
-    if (start != 0 || (axes && constInt(axes) != 0 && constInt(axes) != -1) ||
-        (steps && constInt(steps) != 1))
+    std::optional<int64_t> start = constantInt(slice.getInputs()[1]);
+    Value axes = optionalInput(slice, 3), steps = optionalInput(slice, 4);
+    if (start != 0 ||
+        (axes && constantInt(axes) != 0 && constantInt(axes) != -1) ||
+        (steps && constantInt(steps) != 1))
       return v;
     v = slice.getInputs()[0];
   }
@@ -467,7 +408,7 @@ Value gatheredColumn(Value rows, const SwitchContext &ctx) {
   if (!dataType || dataType.getRank() != 2 || !nonzero ||
       skipReshapes(data) != skipReshapes(ctx.tokens))
     return {};
-  Value mask = skipMaskCasts(nonzero.getInputs()[0]);
+  Value mask = skipCasts(nonzero.getInputs()[0]);
   RankedTensorType t = rankedType(mask);
   return t && t.getRank() == 1 ? mask : Value();
 }
@@ -607,8 +548,8 @@ bool isMaxProbColumn(Value v, const SwitchContext &ctx) {
       skipReshapes(max.getInputs()[0]) != ctx.probs)
     return false;
   std::optional<SmallVector<int64_t>> axes =
-      inputOrNull(max, 1) ? onnx::getConstantInts(max.getInputs()[1])
-                          : intListAttr(max, "axes");
+      optionalInput(max, 1) ? onnx::getConstantInts(max.getInputs()[1])
+                            : intsAttr(max, "axes");
   return axes && axes->size() == 1 && isLastAxis((*axes)[0], 2);
 }
 
