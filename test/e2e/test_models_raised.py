@@ -49,6 +49,10 @@ RAISED = {
     "olmoe_loop.dynamo18": 1,
     "qwen2_moe_loop.ts17": 1,
     "qwen2_moe_loop.dynamo18": 1,
+    "dense_masked.ts17": 1,
+    "dense_masked.dynamo18": 1,
+    "expert_choice.ts17": 1,
+    "expert_choice.dynamo18": 1,
 }
 
 

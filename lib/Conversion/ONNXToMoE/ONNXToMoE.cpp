@@ -42,7 +42,11 @@ LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
   if (succeeded(
           moe::detail::raiseGatheredExperts(node, rewriter, remarks, layers)))
     return success();
-  return moe::detail::raiseExpertLoop(node, rewriter, remarks, layers);
+  if (succeeded(moe::detail::raiseExpertLoop(node, rewriter, remarks, layers)))
+    return success();
+  if (succeeded(moe::detail::raiseDenseMasked(node, rewriter, remarks, layers)))
+    return success();
+  return moe::detail::raiseExpertChoice(node, rewriter, remarks, layers);
 }
 
 /// Remembers erased ops: a raised layer erases nodes that are still on the

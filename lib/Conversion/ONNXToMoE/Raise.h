@@ -136,6 +136,19 @@ mlir::LogicalResult raiseExpertLoop(onnx::NodeOp topk,
                                     mlir::RewriterBase &rewriter, bool remarks,
                                     llvm::SmallVectorImpl<RaisedLayer> &layers);
 
+/// Raises a dense masked layer (every expert on every token, combined
+/// through top-k weights scattered into a [T, E] gate matrix), anchored at
+/// TopK.
+mlir::LogicalResult
+raiseDenseMasked(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
+                 llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// Raises an expert-choice layer (each expert takes its top-C tokens, TopK
+/// along the token axis), anchored at that TopK.
+mlir::LogicalResult
+raiseExpertChoice(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
+                  llvm::SmallVectorImpl<RaisedLayer> &layers);
+
 } // namespace detail
 } // namespace moe
 
