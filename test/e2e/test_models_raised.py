@@ -53,6 +53,10 @@ RAISED = {
     "switch_top1.dynamo18": 1,
     "switch_top1_capacity.ts17": 1,
     "switch_top1_capacity.dynamo18": 1,
+    "dense_masked.ts17": 1,
+    "dense_masked.dynamo18": 1,
+    "expert_choice.ts17": 1,
+    "expert_choice.dynamo18": 1,
 }
 
 

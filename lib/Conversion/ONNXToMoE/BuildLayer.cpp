@@ -182,6 +182,20 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
   const RouteSpec &r = spec.route;
   int64_t k = r.k.value_or(1);
   int64_t slots = ShapedType::isDynamic(numTokens) ? dyn : numTokens * k;
+  // Expert choice: route yields the dense gate [T, E] and each expert's
+  // token ids [E, C], so there are E * C rows and one row_map column per
+  // expert.
+  bool expertChoice = r.mode == RoutingMode::ExpertChoice;
+  int64_t perToken = expertChoice ? numExperts : k;
+  int64_t capacity = dyn;
+  if (expertChoice && !ShapedType::isDynamic(numTokens))
+    capacity = RouteOp::getExpertCapacity(numTokens, numExperts,
+                                          r.capacityFactor.value_or(1.0));
+  if (expertChoice)
+    slots = ShapedType::isDynamic(capacity) ? dyn : numExperts * capacity;
+  auto indicesType = expertChoice
+                         ? type({numExperts, capacity}, rewriter.getI64Type())
+                         : type({numTokens, k}, rewriter.getI64Type());
 
   Value logits = spec.router.logits;
   if (spec.router.weight) {
@@ -204,9 +218,8 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
   Value selectionBias =
       r.selectionBias ? asVector(rewriter, loc, r.selectionBias) : Value();
   auto route = RouteOp::create(
-      rewriter, loc, type({numTokens, k}, scoreElt),
-      type({numTokens, k}, rewriter.getI64Type()), logits, selectionBias,
-      r.mode, r.score, i64(r.k), r.renormalize,
+      rewriter, loc, type({numTokens, perToken}, scoreElt), indicesType, logits,
+      selectionBias, r.mode, r.score, i64(r.k), r.renormalize,
       r.renormalize ? f64(r.epsilon, 0.0) : nullptr, f64(r.scaling, 1.0),
       i64(r.numGroups), i64(r.topkGroups), i64(r.groupTopk), nullptr,
       r.capacityFactor ? rewriter.getF64FloatAttr(*r.capacityFactor) : nullptr,
@@ -219,8 +232,12 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
   auto dispatch = DispatchOp::create(
       rewriter, loc, type({slots, hidden}, elt),
       type({numExperts + 1}, rewriter.getI64Type()),
-      type({numTokens, k}, rewriter.getI64Type()), expertTokens,
-      route.getIndices(), Value(), numExperts, false, nullptr, nullptr);
+      type({numTokens, perToken}, rewriter.getI64Type()), expertTokens,
+      route.getIndices(), Value(), numExperts, expertChoice,
+      spec.capacity ? rewriter.getI64IntegerAttr(*spec.capacity) : nullptr,
+      spec.capacity
+          ? DropPolicyAttr::get(rewriter.getContext(), spec.dropPolicy)
+          : nullptr);
 
   SmallVector<Value> biases;
   for (Value b : e.biases)

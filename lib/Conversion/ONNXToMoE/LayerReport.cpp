@@ -93,6 +93,15 @@ LogicalResult moe::detail::writeLayerReport(ArrayRef<RaisedLayer> layers,
     }
     if (experts)
       entry["experts"] = expertsObject(experts);
+    if (auto dispatch =
+            experts ? experts.getRows().getDefiningOp<DispatchOp>() : nullptr)
+      if (auto capacity = dispatch.getCapacity()) {
+        entry["capacity"] = int64_t(*capacity);
+        entry["drop_policy"] =
+            stringifyDropPolicy(
+                dispatch.getDropPolicy().value_or(DropPolicy::InOrder))
+                .str();
+      }
     json::Object tensors;
     tensors["input"] = layer.inputName;
     tensors["router_logits"] = layer.logitsName;

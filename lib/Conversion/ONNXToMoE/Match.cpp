@@ -335,7 +335,7 @@ static std::optional<int64_t> topkK(NodeOp topk) {
 
 /// The one value every element of `v` has: a constant scalar, broadcast
 /// by Expand or written by ConstantOfShape.
-static std::optional<double> getFill(Value v) {
+std::optional<double> moe::detail::getFill(Value v) {
   if (std::optional<double> c = getScalar(v))
     return c;
   if (NodeOp expand = producer(v, "Expand"))
@@ -601,4 +601,86 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
   m.router.bias = linear->bias;
   m.tokens = linear->input;
   return m;
+}
+
+/// act(x W_gate) * (x W_up) as a product of its two factors, in any order.
+static std::optional<ExpertFFN> matchGatedHidden(Value h) {
+  NodeOp mul = producer(h, "Mul");
+  if (!mul)
+    return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    auto act = matchActivation(skipReshapes(mul.getInputs()[i]));
+    if (!act)
+      continue;
+    std::optional<Linear> gate = matchLinear(skipReshapes(act->second));
+    std::optional<Linear> up =
+        matchLinear(skipReshapes(mul.getInputs()[1 - i]));
+    if (!gate || !up || skipReshapes(gate->input) != skipReshapes(up->input))
+      continue;
+    ExpertFFN ffn;
+    ffn.activation = act->first;
+    ffn.gated = true;
+    ffn.stages = {*gate, *up};
+    return ffn;
+  }
+  return std::nullopt;
+}
+
+std::optional<ExpertFFN> moe::detail::matchExpertFFN(Value out) {
+  std::optional<Linear> down = matchLinear(skipReshapes(out));
+  if (!down)
+    return std::nullopt;
+  Value h = skipReshapes(down->input);
+  std::optional<ExpertFFN> ffn = matchGatedHidden(h);
+  if (!ffn) {
+    auto act = matchActivation(h);
+    std::optional<Linear> up =
+        act ? matchLinear(skipReshapes(act->second)) : std::nullopt;
+    if (!up)
+      return std::nullopt;
+    ffn = ExpertFFN();
+    ffn->activation = act->first;
+    ffn->stages = {*up};
+  }
+  ffn->stages.push_back(*down);
+  ffn->input = skipReshapes(ffn->stages.front().input);
+  return ffn;
+}
+
+FailureOr<ExpertsSpec> moe::detail::perExpertSpec(ArrayRef<ExpertFFN> byExpert,
+                                                  int64_t hidden,
+                                                  const NearMiss &miss) {
+  ExpertsSpec spec;
+  spec.numExperts = byExpert.size();
+  const ExpertFFN &first = byExpert.front();
+  spec.activation = first.activation.kind;
+  spec.alpha = first.activation.alpha;
+  if (first.gated)
+    spec.gateLayout = GateLayout::Separate;
+  spec.transposed = first.stages.front().transposed;
+  bool biased = bool(first.stages.front().bias);
+  for (auto [expert, ffn] : llvm::enumerate(byExpert)) {
+    if (ffn.gated != first.gated ||
+        ffn.activation.kind != first.activation.kind ||
+        ffn.activation.alpha != first.activation.alpha)
+      return miss("expert " + Twine(expert) +
+                  " has another activation than expert 0");
+    auto width = [&](const Linear &l, bool out) {
+      return rankedType(l.weight).getDimSize(out != l.transposed ? 1 : 0);
+    };
+    int64_t inner = width(ffn.stages.front(), true);
+    for (const Linear &l : ffn.stages) {
+      if (l.transposed != spec.transposed || bool(l.bias) != biased)
+        return miss("the experts' projections mix weight layouts or biases");
+      bool isDown = &l == &ffn.stages.back();
+      if (width(l, false) != (isDown ? inner : hidden) ||
+          width(l, true) != (isDown ? hidden : inner))
+        return miss("expert " + Twine(expert) +
+                    "'s projections do not chain hidden -> inner -> hidden");
+      spec.weights.push_back(l.weight);
+      if (l.bias)
+        spec.biases.push_back(l.bias);
+    }
+  }
+  return spec;
 }

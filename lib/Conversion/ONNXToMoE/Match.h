@@ -35,6 +35,10 @@ bool isConstant(mlir::Value v);
 /// one element), or nullopt.
 std::optional<double> getScalar(mlir::Value v);
 
+/// The one value every element of `v` has: a constant scalar, broadcast
+/// by Expand or written by ConstantOfShape; or nullopt.
+std::optional<double> getFill(mlir::Value v);
+
 /// The integer attribute `name` of `node`, or `fallback`.
 int64_t intAttr(onnx::NodeOp node, llvm::StringRef name, int64_t fallback);
 
@@ -83,6 +87,28 @@ struct ActivationSpec {
 /// node or expanded), x * Sigmoid(x) (silu) and x * Sigmoid(alpha * x).
 std::optional<std::pair<ActivationSpec, mlir::Value>>
 matchActivation(mlir::Value out);
+
+/// One expert's FFN: act(x W_up) W_down or (act(x W_gate) * x W_up) W_down,
+/// each projection a Linear with constant weights.
+struct ExpertFFN {
+  ActivationSpec activation{Activation::Identity, std::nullopt};
+  bool gated = false;
+  /// gate, up, down (gated) or up, down.
+  llvm::SmallVector<Linear> stages;
+  /// The rows the first projection reads (reshapes skipped).
+  mlir::Value input;
+};
+
+/// Matches the expert FFN whose down projection computes `out`.
+std::optional<ExpertFFN> matchExpertFFN(mlir::Value out);
+
+/// The moe.experts operands for per-expert FFNs given in expert order
+/// 0..E-1 (one weight set per expert, expert-major): every expert must have
+/// the same activation, weight layout and biases, and map `hidden` to
+/// `hidden`. Fails with a near-miss reason.
+mlir::FailureOr<ExpertsSpec> perExpertSpec(llvm::ArrayRef<ExpertFFN> experts,
+                                           int64_t hidden,
+                                           const NearMiss &miss);
 
 /// The routing weights the experts' outputs are scaled by, read backward
 /// from the value that scales them down to TopK.

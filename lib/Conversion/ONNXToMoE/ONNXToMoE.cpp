@@ -41,7 +41,13 @@ LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
     if (succeeded(
             moe::detail::raiseGatheredExperts(node, rewriter, remarks, layers)))
       return success();
-    return moe::detail::raiseExpertLoop(node, rewriter, remarks, layers);
+    if (succeeded(
+            moe::detail::raiseExpertLoop(node, rewriter, remarks, layers)))
+      return success();
+    if (succeeded(
+            moe::detail::raiseDenseMasked(node, rewriter, remarks, layers)))
+      return success();
+    return moe::detail::raiseExpertChoice(node, rewriter, remarks, layers);
   }
   // Switch's top-1 router picks its expert with ArgMax, not TopK.
   if (node.isStandard("ArgMax"))

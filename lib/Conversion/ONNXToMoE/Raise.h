@@ -95,6 +95,10 @@ struct LayerSpec {
   RouterSpec router;
   RouteSpec route;
   ExpertsSpec experts;
+  /// A per-expert capacity of moe.dispatch (tokens past it are dropped in
+  /// the given order), or none for dropless dispatch.
+  std::optional<int64_t> capacity;
+  DropPolicy dropPolicy = DropPolicy::InOrder;
   /// The graph value that the layer computes; it is replaced.
   mlir::Value output;
   /// Where the layer is reported (its routing node).
@@ -143,6 +147,19 @@ mlir::LogicalResult raiseExpertLoop(onnx::NodeOp topk,
 mlir::LogicalResult raiseSwitch(onnx::NodeOp argmax,
                                 mlir::RewriterBase &rewriter, bool remarks,
                                 llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// Raises a dense masked layer (every expert on every token, combined
+/// through top-k weights scattered into a [T, E] gate matrix), anchored at
+/// TopK.
+mlir::LogicalResult
+raiseDenseMasked(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
+                 llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// Raises an expert-choice layer (each expert takes its top-C tokens, TopK
+/// along the token axis), anchored at that TopK.
+mlir::LogicalResult
+raiseExpertChoice(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
+                  llvm::SmallVectorImpl<RaisedLayer> &layers);
 
 } // namespace detail
 } // namespace moe

@@ -456,59 +456,6 @@ std::optional<SlotWeight> matchSlotWeight(Value v, int64_t k) {
   return std::nullopt;
 }
 
-/// One expert's FFN on the rows it was given.
-struct ExpertFFN {
-  ActivationSpec activation{Activation::Identity, std::nullopt};
-  bool gated = false;
-  /// gate, up, down (gated) or up, down.
-  SmallVector<Linear> stages;
-  Value input;
-};
-
-/// act(x W_gate) * (x W_up) as a product of its two factors, in any order.
-std::optional<ExpertFFN> matchGatedHidden(Value h) {
-  NodeOp mul = producer(h, "Mul");
-  if (!mul)
-    return std::nullopt;
-  for (int i = 0; i < 2; ++i) {
-    auto act = matchActivation(skipReshapes(mul.getInputs()[i]));
-    if (!act)
-      continue;
-    std::optional<Linear> gate = matchLinear(skipReshapes(act->second));
-    std::optional<Linear> up =
-        matchLinear(skipReshapes(mul.getInputs()[1 - i]));
-    if (!gate || !up || skipReshapes(gate->input) != skipReshapes(up->input))
-      continue;
-    ExpertFFN ffn;
-    ffn.activation = act->first;
-    ffn.gated = true;
-    ffn.stages = {*gate, *up};
-    return ffn;
-  }
-  return std::nullopt;
-}
-
-std::optional<ExpertFFN> matchExpertFFN(Value out) {
-  std::optional<Linear> down = matchLinear(skipReshapes(out));
-  if (!down)
-    return std::nullopt;
-  Value h = skipReshapes(down->input);
-  std::optional<ExpertFFN> ffn = matchGatedHidden(h);
-  if (!ffn) {
-    auto act = matchActivation(h);
-    std::optional<Linear> up =
-        act ? matchLinear(skipReshapes(act->second)) : std::nullopt;
-    if (!up)
-      return std::nullopt;
-    ffn = ExpertFFN();
-    ffn->activation = act->first;
-    ffn->stages = {*up};
-  }
-  ffn->stages.push_back(*down);
-  ffn->input = skipReshapes(ffn->stages.front().input);
-  return ffn;
-}
-
 /// acc' = acc + rows scattered to `index`: ScatterND(acc, idx, v, add),
 /// ScatterElements(acc, idx, v, add) or acc + ScatterElements(0, idx, v).
 struct AccumStep {
@@ -744,40 +691,10 @@ FailureOr<SmallVector<AccumStep>> accumulationChain(const LoopScan &scan,
 /// The moe.experts operands for the experts in order 0..E-1.
 FailureOr<ExpertsSpec> expertsSpec(ArrayRef<Contribution> byExpert,
                                    int64_t hidden, const NearMiss &miss) {
-  ExpertsSpec spec;
-  spec.numExperts = byExpert.size();
-  const ExpertFFN &first = byExpert.front().ffn;
-  spec.activation = first.activation.kind;
-  spec.alpha = first.activation.alpha;
-  if (first.gated)
-    spec.gateLayout = GateLayout::Separate;
-  spec.transposed = first.stages.front().transposed;
-  bool biased = bool(first.stages.front().bias);
-  for (const Contribution &c : byExpert) {
-    const ExpertFFN &ffn = c.ffn;
-    if (ffn.gated != first.gated ||
-        ffn.activation.kind != first.activation.kind ||
-        ffn.activation.alpha != first.activation.alpha)
-      return miss("expert " + Twine(c.expert) +
-                  " has another activation than expert 0");
-    auto width = [&](const Linear &l, bool out) {
-      return rankedType(l.weight).getDimSize(out != l.transposed ? 1 : 0);
-    };
-    int64_t inner = width(ffn.stages.front(), true);
-    for (const Linear &l : ffn.stages) {
-      if (l.transposed != spec.transposed || bool(l.bias) != biased)
-        return miss("the experts' projections mix weight layouts or biases");
-      bool isDown = &l == &ffn.stages.back();
-      if (width(l, false) != (isDown ? inner : hidden) ||
-          width(l, true) != (isDown ? hidden : inner))
-        return miss("expert " + Twine(c.expert) +
-                    "'s projections do not chain hidden -> inner -> hidden");
-      spec.weights.push_back(l.weight);
-      if (l.bias)
-        spec.biases.push_back(l.bias);
-    }
-  }
-  return spec;
+  SmallVector<ExpertFFN> ffns;
+  for (const Contribution &c : byExpert)
+    ffns.push_back(c.ffn);
+  return perExpertSpec(ffns, hidden, miss);
 }
 
 /// Orders the contributions by expert, requiring each of 0..E-1 once and

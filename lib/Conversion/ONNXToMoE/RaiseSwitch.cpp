@@ -662,17 +662,6 @@ Value argmaxProbs(NodeOp argmax) {
   return probs;
 }
 
-/// Sets the in-order capacity on the layer's moe.dispatch.
-void setDispatchCapacity(RaisedLayer &layer, int64_t capacity,
-                         RewriterBase &rewriter) {
-  auto dispatch = layer.experts.getRows().getDefiningOp<DispatchOp>();
-  rewriter.modifyOpInPlace(dispatch, [&] {
-    dispatch.setCapacityAttr(rewriter.getI64IntegerAttr(capacity));
-    dispatch.setDropPolicyAttr(
-        DropPolicyAttr::get(rewriter.getContext(), DropPolicy::InOrder));
-  });
-}
-
 } // namespace
 
 LogicalResult moe::detail::raiseSwitch(NodeOp argmax, RewriterBase &rewriter,
@@ -749,9 +738,10 @@ LogicalResult moe::detail::raiseSwitch(NodeOp argmax, RewriterBase &rewriter,
     if (capacity)
       remark << ", capacity " << *capacity << " in token order";
   }
-  RaisedLayer raised = buildLayer(layer, rewriter);
-  if (capacity)
-    setDispatchCapacity(raised, *capacity, rewriter);
-  layers.push_back(raised);
+  // A token past its expert's capacity is written by no expert: zero, as
+  // moe.combine leaves a dropped slot.
+  layer.capacity = capacity;
+  layer.dropPolicy = DropPolicy::InOrder;
+  layers.push_back(buildLayer(layer, rewriter));
   return success();
 }

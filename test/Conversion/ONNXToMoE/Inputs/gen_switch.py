@@ -8,7 +8,9 @@ Run from this folder: /work/main/.venv/bin/python gen_switch.py
 """
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper, save
+from onnx import TensorProto, helper
+
+from graph_builder import GraphBuilder
 
 E, H, I = 3, 4, 6
 rng = np.random.default_rng(0)
@@ -18,26 +20,9 @@ def rand(*shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-class Graph:
-    def __init__(self):
-        self.nodes, self.inits = [], {}
-
-    def const(self, name, value):
-        self.inits[name] = np.asarray(value)
-        return name
-
-    def node(self, op, ins, outs, **attrs):
-        self.nodes.append(helper.make_node(op, ins, outs, **attrs))
-        return outs[0] if len(outs) == 1 else outs
-
+class Graph(GraphBuilder):
     def save(self, name, elem=TensorProto.FLOAT):
-        graph = helper.make_graph(
-            self.nodes, name,
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", H])],
-            [helper.make_tensor_value_info("y", elem, ["T", None])],
-            initializer=[numpy_helper.from_array(v, n) for n, v in self.inits.items()])
-        save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-             name + ".onnx")
+        super().save(name, H, out_elem=elem, out_dims=["T", None])
 
 
 def router(g):
