@@ -57,6 +57,10 @@ RAISED = {
     "dense_masked.dynamo18": 1,
     "expert_choice.ts17": 1,
     "expert_choice.dynamo18": 1,
+    "hf_llama4.eager.ts17": 1,
+    "hf_llama4.eager.dynamo18": 1,
+    "hf_llama4.batched_mm.ts17": 1,
+    "hf_llama4.batched_mm.dynamo18": 1,
 }
 
 

@@ -127,6 +127,33 @@ struct RoutingMatch {
 mlir::FailureOr<RoutingMatch> matchRouting(mlir::Value weights,
                                            const NearMiss &miss);
 
+/// One FFN stage on stacked expert weights: x * W[e] (+ b[e]), with W
+/// [E, in, out] or, `transposed`, [E, out, in], and b [E, out].
+struct SlotLinear {
+  mlir::Value input;
+  mlir::Value weight, bias;
+  bool transposed = false;
+};
+
+/// Recognizes one stage of a stacked-weight FFN on a value (gathered by
+/// routing ids, or batched over all experts).
+using StackedLinearMatcher =
+    llvm::function_ref<std::optional<SlotLinear>(mlir::Value)>;
+
+/// An expert FFN on stacked weights, read backward from its output.
+struct SlotFFN {
+  ExpertsSpec spec;
+  /// The rows the first stage reads.
+  mlir::Value input;
+};
+
+/// Matches down(act(up(x))) or down(act(gate(x)) * up(x)) (separate,
+/// concatenated or interleaved gate/up; silu with alpha, clamped SwiGLU,
+/// relu, gelu) whose stages `linearOf` recognizes.
+mlir::FailureOr<SlotFFN> matchStackedFFN(mlir::Value out,
+                                         StackedLinearMatcher linearOf,
+                                         const NearMiss &miss);
+
 } // namespace detail
 } // namespace moe
 

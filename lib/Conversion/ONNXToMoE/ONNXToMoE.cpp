@@ -47,6 +47,9 @@ LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
     if (succeeded(
             moe::detail::raiseDenseMasked(node, rewriter, remarks, layers)))
       return success();
+    if (succeeded(
+            moe::detail::raiseScaledInput(node, rewriter, remarks, layers)))
+      return success();
     return moe::detail::raiseExpertChoice(node, rewriter, remarks, layers);
   }
   // Switch's top-1 router picks its expert with ArgMax, not TopK.

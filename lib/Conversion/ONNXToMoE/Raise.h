@@ -99,6 +99,9 @@ struct LayerSpec {
   /// the given order), or none for dropless dispatch.
   std::optional<int64_t> capacity;
   DropPolicy dropPolicy = DropPolicy::InOrder;
+  /// The routing weight scales each token before its (single) expert
+  /// instead of the expert's output (Llama 4); needs k = 1.
+  bool scaleInput = false;
   /// The graph value that the layer computes; it is replaced.
   mlir::Value output;
   /// Where the layer is reported (its routing node).
@@ -160,6 +163,13 @@ raiseDenseMasked(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
 mlir::LogicalResult
 raiseExpertChoice(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
                   llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// Raises a layer whose top-1 routing weight scales the experts' input
+/// (Llama 4: sigmoid of the chosen logit scattered into -inf, every expert
+/// on all tokens scaled by its column), anchored at TopK.
+mlir::LogicalResult
+raiseScaledInput(onnx::NodeOp topk, mlir::RewriterBase &rewriter, bool remarks,
+                 llvm::SmallVectorImpl<RaisedLayer> &layers);
 
 } // namespace detail
 } // namespace moe

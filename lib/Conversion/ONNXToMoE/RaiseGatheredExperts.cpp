@@ -52,13 +52,6 @@ Value gatheredByIds(Value v, Value ids, int64_t rank) {
   return table;
 }
 
-/// One FFN stage applied per slot: x * W[id] (+ b[id]).
-struct SlotLinear {
-  Value input;
-  Value weight, bias;
-  bool transposed = false;
-};
-
 /// Subscripts of an Einsum operand, from "ab,cd->ef".
 SmallVector<std::string> einsumTerms(NodeOp einsum) {
   auto eq = dyn_cast_or_null<StringAttr>(einsum.getONNXAttr("equation"));
@@ -156,18 +149,15 @@ Value slotSource(Value x, int64_t k) {
   return x;
 }
 
-/// The expert FFN behind the down projection's output `out`.
-struct SlotFFN {
-  ExpertsSpec spec;
-  /// The rows the first stage reads.
-  Value input;
-};
+} // namespace
 
-FailureOr<SlotFFN> matchSlotFFN(Value out, Value ids, const NearMiss &miss) {
-  std::optional<SlotLinear> down = matchSlotLinear(out, ids);
+FailureOr<SlotFFN> moe::detail::matchStackedFFN(Value out,
+                                                StackedLinearMatcher linearOf,
+                                                const NearMiss &miss) {
+  std::optional<SlotLinear> down = linearOf(out);
   if (!down)
-    return miss("the expert output is not a projection by weights gathered "
-                "by the top-k indices");
+    return miss("the expert output is not a projection by stacked expert "
+                "weights");
   SlotFFN ffn;
   ExpertsSpec &spec = ffn.spec;
   Value h = skipReshapes(down->input);
@@ -330,14 +320,14 @@ FailureOr<SlotFFN> matchSlotFFN(Value out, Value ids, const NearMiss &miss) {
       }
     }
     if (fused) {
-      up = matchSlotLinear(fused, ids);
+      up = linearOf(fused);
       if (!up)
-        return miss("the fused gate/up projection does not use weights "
-                    "gathered by the top-k indices");
+        return miss("the fused gate/up projection does not use stacked "
+                    "expert weights");
       stages = {*up, *down};
     } else {
-      gate = matchSlotLinear(gateIn, ids);
-      up = matchSlotLinear(upIn, ids);
+      gate = linearOf(gateIn);
+      up = linearOf(upIn);
       if (!gate || !up)
         return miss("the gate or up projection does not use weights "
                     "gathered by the top-k indices");
@@ -347,7 +337,7 @@ FailureOr<SlotFFN> matchSlotFFN(Value out, Value ids, const NearMiss &miss) {
       stages = {*gate, *up, *down};
     }
   } else {
-    up = matchSlotLinear(upIn, ids);
+    up = linearOf(upIn);
     if (!up)
       return miss("the up projection does not use weights gathered by the "
                   "top-k indices");
@@ -377,6 +367,8 @@ FailureOr<SlotFFN> matchSlotFFN(Value out, Value ids, const NearMiss &miss) {
   ffn.input = stages.front().input;
   return ffn;
 }
+
+namespace {
 
 /// A value summing expert outputs over the k slots, with its two factors.
 struct Combine {
@@ -461,8 +453,9 @@ moe::detail::raiseGatheredExperts(NodeOp topk, RewriterBase &rewriter,
     for (int order = 0; order < 2; ++order) {
       Value expertOut = order == 0 ? c.expertOut : c.weights;
       Value weights = order == 0 ? c.weights : c.expertOut;
-      FailureOr<SlotFFN> ffn =
-          matchSlotFFN(expertOut, ids, NearMiss(topk, false));
+      FailureOr<SlotFFN> ffn = matchStackedFFN(
+          expertOut, [&](Value v) { return matchSlotLinear(v, ids); },
+          NearMiss(topk, false));
       if (failed(ffn))
         continue;
       FailureOr<RoutingMatch> routing = matchRouting(weights, miss);
