@@ -132,27 +132,44 @@ func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: {w_type}, %off: tensor<{E + 1}xi64>)
     return gflop / (ours_ms / 1e3), gflop / (blas_ms / 1e3), error
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hidden", type=int, default=1024)
-    parser.add_argument("--inter", type=int, default=2816)
-    parser.add_argument("--experts", type=int, nargs="+", default=[8, 64])
-    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 16, 512])
-    parser.add_argument("--repetitions", type=int, default=10)
-    parser.add_argument("--quick", action="store_true",
-                        help="H=256, I=704: the sizes of the first results")
-    parser.add_argument("--save", metavar="FILE.md",
-                        help="also write the tables (with the command) to FILE.md")
-    args = parser.parse_args()
-    if args.quick:
-        args.hidden, args.inter = 256, 704
-    lines = []
+class Table:
+    """The command line the CPU benchmarks share (sizes, repetitions,
+    --quick, --save) and the lines they print, saved with the command."""
 
-    def emit(text=""):
+    def __init__(self, description, script, extra_arguments=lambda parser: None):
+        parser = argparse.ArgumentParser(description=description,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--hidden", type=int, default=1024)
+        parser.add_argument("--inter", type=int, default=2816)
+        parser.add_argument("--experts", type=int, nargs="+", default=[8, 64])
+        parser.add_argument("--tokens", type=int, nargs="+", default=[1, 16, 512])
+        parser.add_argument("--repetitions", type=int, default=10)
+        parser.add_argument("--quick", action="store_true",
+                            help="H=256, I=704: the sizes of the first results")
+        parser.add_argument("--save", metavar="FILE.md",
+                            help="also write the tables (with the command) to FILE.md")
+        extra_arguments(parser)
+        self.args = parser.parse_args()
+        if self.args.quick:
+            self.args.hidden, self.args.inter = 256, 704
+        self.script = script
+        self.lines = []
+
+    def emit(self, text=""):
         print(text, flush=True)
-        lines.append(text)
+        self.lines.append(text)
 
+    def save(self):
+        if self.args.save:
+            with open(self.args.save, "a") as f:
+                f.write(f"\n## {datetime.date.today()}: `{self.script} "
+                        f"{' '.join(sys.argv[1:])}`\n\n")
+                f.write("\n".join(self.lines) + "\n")
+
+
+def main():
+    table = Table(__doc__, "bench/cpu/run.py")
+    args, emit = table.args, table.emit
     emit(f"H={args.hidden}, I={args.inter}, top-2 SwiGLU, fp32, 1 thread each\n")
     emit("| E | T | moe-run ms | onnxruntime MoE ms | speedup | max rel err |")
     emit("|---|---|---|---|---|---|")
@@ -179,12 +196,7 @@ def main():
                                                        transposed, args)
                 emit(f"| {experts} | {rows} | {layout} | {ours:.1f} | {blas:.1f} | "
                      f"{ours / blas:.2f} | {err:.1e} |")
-    if args.save:
-        with open(args.save, "a") as f:
-            f.write(f"\n## {datetime.date.today()}: `bench/cpu/run.py "
-                    f"{' '.join(sys.argv[1:])}`\n\n")
-            f.write("\n".join(lines) + "\n")
-
+    table.save()
 
 if __name__ == "__main__":
     main()

@@ -2,13 +2,24 @@
 // RUN: moe-opt %s --moe-tile-and-vectorize="tile-sizes=4,16,8" --canonicalize \
 // RUN:   | FileCheck %s --check-prefix=SIZES
 
-// The token dimension is dynamic: its loop is peeled, full 8-row tiles become
-// a vector.contract, and the last partial tile is vectorized one row at a
-// time (1x8 by 8x32 contractions) rather than left to scalar loops. The
-// column loop is outside the row loop (a column slice of %b serves every row
-// tile), and each accumulator (8x32, or 1x32 for a row) is read once before
-// its K loop, carried in registers as an iter_arg, and written once after it.
+// The token dimension is dynamic. Fewer rows than a register tile (checked
+// at run time) read %b as it is stored: K steps outermost, then columns, then
+// rows, each 8x32 tile of %b loaded once for all rows.
+// Otherwise its loop is peeled, full 8-row tiles become a vector.contract,
+// and the last partial tile is vectorized one row at a time (1x8 by 8x32
+// contractions) rather than left to scalar loops. The column loop is outside
+// the row loop (a column slice of %b serves every row tile), and each
+// accumulator (8x32, or 1x32 for a row) is read once before its K loop,
+// carried in registers as an iter_arg, and written once after it.
 // CHECK-LABEL: func.func @dynamic_m(
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c8
+// CHECK: scf.if %[[FEW]]
+// CHECK:   scf.for %{{.*}} = %c0 to %c16 step %c8
+// CHECK:     scf.for %{{.*}} = %c0 to %c64 step %c32
+// CHECK:       %[[B:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK:       scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK:         vector.contract {{.*}} %[[B]], {{.*}} : vector<1x8xf32>, vector<8x32xf32> into vector<1x32xf32>
+// CHECK: } else {
 // CHECK: scf.for %[[N:.*]] = %{{.*}} to %c64 step %c32
 // CHECK:   %[[FULL:.*]] = scf.for
 // CHECK:     %[[INIT:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>

@@ -12,6 +12,8 @@ Needs torch (generation only; see requirements-generate.txt).
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -431,10 +433,10 @@ def _expert(activation, inter, gate_layout=None, biases=False, **extra):
     return d
 
 
-# name -> (factory, input kind, manifest description)
+# name -> (factory taking size overrides, input kind, manifest description)
 BLOCKS = {
     "mixtral_loop": (
-        lambda: MixtralSparseMoe(experts=8, top_k=2), "hidden",
+        partial(MixtralSparseMoe, experts=8, top_k=2), "hidden",
         dict(style="a: per-expert loop, Mixtral (one_hot/where, fancy-index rows, index_add_)",
              family="mixtral", E=8, k=2,
              route=dict(mode="token_choice", score="softmax", k=2, renormalize=True,
@@ -442,7 +444,7 @@ BLOCKS = {
              experts=_expert("silu", INTER, "separate"),
              weights="experts.{e}.w1/w3/w2 nn.Linear [out, in]", must_raise=True)),
     "qwen2_moe_loop": (
-        lambda: Qwen2MoeSparseMoe(experts=6, top_k=2), "hidden",
+        partial(Qwen2MoeSparseMoe, experts=6, top_k=2), "hidden",
         dict(style="b: per-expert loop, Qwen2-MoE, no renormalize, sigmoid-gated shared expert",
              family="qwen2_moe", E=6, k=2,
              route=dict(mode="token_choice", score="softmax", k=2, renormalize=False),
@@ -451,20 +453,20 @@ BLOCKS = {
                                 gate="sigmoid(shared_expert_gate(x))"),
              must_raise=True)),
     "olmoe_loop": (
-        lambda: OlmoeSparseMoe(experts=8, top_k=2), "hidden",
+        partial(OlmoeSparseMoe, experts=8, top_k=2), "hidden",
         dict(style="c: per-expert loop, OLMoE norm_topk_prob=False (eq-mask, where, index_select)",
              family="olmoe", E=8, k=2,
              route=dict(mode="token_choice", score="softmax", k=2, renormalize=False),
              experts=_expert("silu", 24, "separate"), must_raise=True)),
     "dense_masked": (
-        lambda: DenseMaskedMoe(experts=4, top_k=2), "hidden",
+        partial(DenseMaskedMoe, experts=4, top_k=2), "hidden",
         dict(style="d: dense masked, all experts on all tokens, zeros().scatter(1, idx, w) gate matrix",
              family="dense", E=4, k=2,
              route=dict(mode="token_choice", score="softmax", k=2, renormalize=True,
                         epsilon=0.0),
              experts=_expert("gelu", INTER, biases=True), must_raise=True)),
     "switch_top1": (
-        lambda: SwitchMoe(experts=4), "hidden",
+        partial(SwitchMoe, experts=4), "hidden",
         dict(style="e: Switch top-1 boolean dispatch (argmax, max prob, bool masks)",
              family="switch", E=4, k=1,
              route=dict(mode="token_choice", score="softmax", k=1, renormalize=False),
@@ -472,7 +474,7 @@ BLOCKS = {
              notes="out[mask] = expert(x[mask]): the torchscript export bakes a sample shape",
              must_raise=True)),
     "switch_top1_capacity": (
-        lambda: SwitchMoe(experts=4, expert_capacity=3), "hidden",
+        partial(SwitchMoe, experts=4, expert_capacity=3), "hidden",
         dict(style="e: Switch top-1 with fixed expert_capacity=3 (cumsum priority over all tokens, dropped -> 0)",
              family="switch", E=4, k=1,
              route=dict(mode="token_choice", score="softmax", k=1, renormalize=False),
@@ -480,7 +482,7 @@ BLOCKS = {
              notes="out[mask] = expert(x[mask]): the torchscript export bakes a sample shape",
              experts=_expert("relu", INTER), must_raise=True)),
     "deepseek_v3_stacked": (
-        lambda: DeepseekV3StackedMoe(), "hidden",
+        DeepseekV3StackedMoe, "hidden",
         dict(style="f: stacked [E,in,out] weights gathered by expert id + torch.bmm, DeepSeek-V3 group-limited sigmoid routing",
              family="deepseek_v3", E=8, k=2,
              route=dict(mode="token_choice", score="sigmoid", k=2, renormalize=True,
@@ -491,13 +493,13 @@ BLOCKS = {
              shared_expert=dict(inter=32, activation="silu", gate_layout="separate", gate=None),
              must_raise=True)),
     "expert_choice": (
-        lambda: ExpertChoiceMoe(experts=4, capacity_factor=2), "hidden",
+        partial(ExpertChoiceMoe, experts=4, capacity_factor=2), "hidden",
         dict(style="g: expert choice, topk along the token axis, einsum experts, scatter_add_",
              family="expert_choice", E=4, k=None,
              route=dict(mode="expert_choice", score="softmax", capacity_factor=2.0),
              experts=_expert("gelu", INTER, layout="[E, in, out]"), must_raise=True)),
     "gpt_oss_gathered": (
-        lambda: GptOssMoe(experts=8, top_k=4), "hidden",
+        partial(GptOssMoe, experts=8, top_k=4), "hidden",
         dict(style="h: gpt-oss reference MLPBlock, router bias, softmax after topk, gathered weights + einsum, clamped SwiGLU",
              family="gpt_oss", E=8, k=4,
              route=dict(mode="token_choice", score="softmax_after_topk", k=4, renormalize=False,
@@ -506,24 +508,26 @@ BLOCKS = {
                              beta=1.0, limit=7.0, layout="[E, out, in]"),
              must_raise=True)),
     "neg_classifier_topk": (
-        lambda: ClassifierTopK(), "features",
+        ClassifierTopK, "features",
         dict(style="i: negative control, softmax + topk classifier head", family="negative",
              must_raise=False)),
     "neg_topk_sampling": (
-        lambda: TopKSampling(), "hidden",
+        TopKSampling, "hidden",
         dict(style="i: negative control, top-k over a vocabulary for sampling", family="negative",
              must_raise=False)),
     "neg_embedding_gather": (
-        lambda: EmbeddingLookup(), "ids",
+        EmbeddingLookup, "ids",
         dict(style="i: negative control, embedding lookup (Gather by index)", family="negative",
              must_raise=False)),
 }
 
 
-def build(name: str, seed: int = 0) -> nn.Module:
+def build(name: str, seed: int = 0, **sizes) -> nn.Module:
+    """BLOCKS[name] with deterministic weights; `sizes` (the constructor's
+    hidden, inter, experts, ...) override the tiny test sizes (benchmarks)."""
     factory = BLOCKS[name][0]
     torch.manual_seed(seed)
-    module = factory()
+    module = factory(**sizes)
     _init(module, seed)
     if isinstance(module, DeepseekV3StackedMoe):
         g = torch.Generator().manual_seed(seed + 1)

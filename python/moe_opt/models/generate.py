@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import traceback
 import warnings
 
@@ -117,6 +118,41 @@ def export_dynamo(module, inputs, output_names, kind):
                                     input_names=list(inputs), output_names=output_names,
                                     dynamic_shapes=dims, external_data=False, verbose=False)
     return program.model_proto
+
+
+def export_file(tag, module, inputs, output_names, kind, path):
+    """Exports like EXPORTERS[tag] but to the file PATH with every weight in
+    PATH.data (external data), so that models past protobuf's 2 GB limit
+    (the benchmarks' sizes) export too."""
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as raw_dir:
+        # The exporters' own layouts (torchscript: one file per tensor past
+        # 2 GB) go to raw_dir; PATH gets one layout whatever they chose.
+        raw = os.path.join(raw_dir, "model.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if tag == "ts17":
+                axes = {n: dynamic_axes_for(kind) for n in inputs}
+                for o in output_names:
+                    axes[o] = ({0: "batch"} if kind != "hidden" or o != "y"
+                               else {0: "batch", 1: "seq"})
+                torch.onnx.export(module, tuple(inputs.values()), raw, dynamo=False,
+                                  opset_version=17, input_names=list(inputs),
+                                  output_names=output_names, dynamic_axes=axes,
+                                  do_constant_folding=True)
+            elif tag == "dynamo18":
+                dims = {n: {i: torch.export.Dim.DYNAMIC for i in dynamic_axes_for(kind)}
+                        for n in inputs}
+                program = torch.onnx.export(module, tuple(inputs.values()), dynamo=True,
+                                            opset_version=18, input_names=list(inputs),
+                                            output_names=output_names, dynamic_shapes=dims,
+                                            verbose=False)
+                program.save(raw, external_data=True)
+            else:
+                raise ValueError(tag)
+        model = onnx.load(raw)
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+              location=os.path.basename(path) + ".data", size_threshold=1024)
+    return path
 
 
 EXPORTERS = {

@@ -140,6 +140,17 @@ def _build(module_name, config_cls, block_cls, kwargs, impl, seed):
     return FirstOutput(block).eval()
 
 
+def build(hf_name, impl="batched_mm", seed=0, **config):
+    """The SPECS block HF_NAME (e.g. "hf_mixtral") with experts_implementation
+    IMPL; `config` (config kwargs such as hidden_size, intermediate_size,
+    num_local_experts) overrides the tiny test sizes (benchmarks)."""
+    for name, module_name, config_cls, block_cls, kwargs, _ in SPECS:
+        if name == hf_name:
+            return _build(module_name, config_cls, block_cls, dict(kwargs, **config), impl,
+                          seed)
+    raise KeyError(hf_name)
+
+
 def generate(out_dir, process, only=None, log=print):
     import transformers
 
