@@ -37,7 +37,9 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     (and router / selection bias entry, `expert_mask` entry) and its weights
     are removed: new constants hold the kept slices of stacked weights, and
     per-expert weights are dropped. Kept experts are renumbered in their
-    original order, so routing over the rest is routing with the pruned
+    original order (`moe.original_experts` on the route lists the original
+    id of each; pruning again composes; experts that `expert_mask` removes
+    go first), so routing over the rest is routing with the pruned
     logits at -inf: with softmax scores the weights of the chosen experts are
     unchanged when the route renormalizes over k, or when scores are
     per-expert (sigmoid), so pruning never-selected experts changes no

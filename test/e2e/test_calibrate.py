@@ -24,7 +24,11 @@ MODELS_UNDER_TEST = {
     "hf_mixtral.batched_mm.ts17": ("hf_mixtral.batched_mm", "block.gate.weight"),
     "mixtral_loop.ts17": ("mixtral_loop", "gate.weight"),
     "hf_qwen3_moe.batched_mm.ts17": ("hf_qwen3_moe.batched_mm", "block.gate.weight"),
+    # sigmoid, group-limited, selection bias read from the reported initializer
+    "hf_deepseek_v3.batched_mm.ts17": ("hf_deepseek_v3.batched_mm", "block.gate.weight"),
 }
+# manifest name -> selection bias in params.npz
+SELECTION_BIAS = {"hf_deepseek_v3.batched_mm": "block.gate.e_score_correction_bias"}
 
 
 def entry(name):
@@ -39,7 +43,8 @@ def calib_runs(hidden, runs=3, tokens=(4, 9), seed=0):
 
 def expected_layer(model_entry, params, runs, router):
     """usage, logits gram and top-2 ratios by plain numpy."""
-    kw = numpy_check._route_kwargs(model_entry, params)
+    kw = numpy_check._route_kwargs(model_entry, params,
+                                   SELECTION_BIAS.get(model_entry["name"]))
     E = model_entry["E"]
     usage = np.zeros(E, np.int64)
     logits_all, ratios, sels = [], [], []

@@ -23,6 +23,9 @@ using namespace moe;
 
 namespace {
 
+/// Discardable attribute on moe.route: the original id of every expert.
+constexpr llvm::StringLiteral kOriginalExperts = "moe.original_experts";
+
 /// What to do with one layer, decided before anything is edited.
 struct LayerPlan {
   MoELayer layer;
@@ -46,7 +49,7 @@ static SmallVector<int64_t> mostUsed(ArrayRef<int64_t> usage, int64_t count) {
 
 /// Checks that `layer` can lose experts and that every value to slice is a
 /// readable constant; the error is at the op that is in the way.
-static LogicalResult checkPrunable(MoELayer layer, int64_t keepCount) {
+static LogicalResult checkPrunable(MoELayer layer, ArrayRef<int64_t> keep) {
   RouteOp route = layer.route;
   if (route.getMode() == RoutingMode::ExpertChoice)
     return route.emitError("cannot prune an expert-choice layer: its capacity "
@@ -55,14 +58,14 @@ static LogicalResult checkPrunable(MoELayer layer, int64_t keepCount) {
     return route.emitError("cannot prune a layer with group-limited routing: "
                            "its groups must stay equal in size");
   int64_t k = route.getK().value_or(1);
-  int64_t selectable = keepCount;
-  if (std::optional<ArrayRef<bool>> mask = route.getExpertMask())
-    selectable = llvm::count(*mask, true) < keepCount ? llvm::count(*mask, true)
-                                                      : keepCount;
+  // Experts masked out stay unselectable after renumbering.
+  std::optional<ArrayRef<bool>> mask = route.getExpertMask();
+  int64_t selectable =
+      llvm::count_if(keep, [&](int64_t e) { return !mask || (*mask)[e]; });
   if (selectable < k)
     return route.emitError()
-           << "keeping " << keepCount << " experts leaves fewer than k = " << k
-           << " selectable";
+           << "keeping " << keep.size() << " experts leaves " << selectable
+           << " selectable, fewer than k = " << k;
   if (!layer.gate->hasOneUse())
     return layer.gate.emitError("the router logits have users besides "
                                 "moe.route; pruning would change them");
@@ -162,6 +165,14 @@ static void applyPlan(LayerPlan &plan) {
       kept.push_back((*mask)[e]);
     route.setExpertMaskAttr(DenseBoolArrayAttr::get(ctx, kept));
   }
+  // Later tools (placement, merging, calibration of the pruned model) need
+  // to know which original expert each new id is; repeated pruning
+  // composes.
+  SmallVector<int64_t> original(keep);
+  if (auto prior = route->getAttrOfType<DenseI64ArrayAttr>(kOriginalExperts))
+    for (int64_t &id : original)
+      id = prior[id];
+  route->setAttr(kOriginalExperts, DenseI64ArrayAttr::get(ctx, original));
 
   DispatchOp dispatch = layer.dispatch;
   dispatch.setNumExperts(numKept);
@@ -215,9 +226,16 @@ struct MoEPruneExpertsPass
       count = std::min(count, numExperts);
       if (count == numExperts)
         continue;
-      if (failed(checkPrunable(layer, count)))
+      // Masked-out experts are never selected: they go first, before
+      // unused selectable ones.
+      SmallVector<int64_t> rank(calib.usage);
+      if (std::optional<ArrayRef<bool>> mask = layer.route.getExpertMask())
+        for (auto [e, selectable] : llvm::enumerate(*mask))
+          if (!selectable)
+            rank[e] = -1;
+      LayerPlan plan{layer, mostUsed(rank, count), {}};
+      if (failed(checkPrunable(layer, plan.keep)))
         return signalPassFailure();
-      LayerPlan plan{layer, mostUsed(calib.usage, count), {}};
       for (int64_t e = 0; e < numExperts; ++e) {
         plan.totalUses += calib.usage[e];
         if (llvm::is_contained(plan.keep, e))

@@ -280,7 +280,7 @@ module {
     %up = onnx.constant dense<1.0> : tensor<4x2x3xf32>
     %down = onnx.constant dense<1.0> : tensor<4x3x2xf32>
     %logits = moe.gate %x, %wr : (tensor<?x2xf32>, tensor<4x2xf32>) -> tensor<?x4xf32>
-    // expected-error@+1 {{keeping 1 experts leaves fewer than k = 2 selectable}}
+    // expected-error@+1 {{keeping 1 experts leaves 1 selectable, fewer than k = 2}}
     %w, %ids = moe.route <token_choice> <softmax> %logits {k = 2 : i64, renormalize}
         : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
     %rows, %off, %map = moe.dispatch %x, %ids {num_experts = 4 : i64}

@@ -2,6 +2,11 @@
 // RUN: moe-opt %t/stacked.mlir --moe-prune-experts="stats=%t/stats4.json keep=2" 2>&1 | FileCheck %s --check-prefix=STACKED
 // RUN: moe-opt %t/stacked.mlir --moe-prune-experts="stats=%t/stats4.json keep-fraction=0.75" 2>&1 | FileCheck %s --check-prefix=FRACTION
 // RUN: moe-opt %t/per_expert.mlir --moe-prune-experts="stats=%t/stats3.json keep=2" 2>&1 | FileCheck %s --check-prefix=PEREXPERT
+// Pruning twice: the first keeps [0, 1, 2], the second new ids 1, 2 of
+// those (by their usage in stats3.json): original ids 1 and 2.
+// RUN: moe-opt %t/stacked.mlir --moe-prune-experts="stats=%t/stats4.json keep=3" -o %t/once.mlir
+// RUN: moe-opt %t/once.mlir --moe-prune-experts="stats=%t/stats3.json keep=2" 2>&1 | FileCheck %s --check-prefix=TWICE
+// TWICE: moe.original_experts = array<i64: 1, 2>
 
 //--- stats4.json
 {"format": "moe-opt.calibration", "version": 1, "layers": [
@@ -21,13 +26,14 @@
 // STACKED-DAG: %[[UP:.*]] = onnx.constant dense<{{\[}}{{\[}}[0.000000e+00, 1.000000e+00, 2.000000e+00], [3.000000e+00, 4.000000e+00, 5.000000e+00]], {{\[}}[1.200000e+01, 1.300000e+01, 1.400000e+01], [1.500000e+01, 1.600000e+01, 1.700000e+01]]]> : tensor<2x2x3xf32>
 // STACKED-DAG: %[[DOWN:.*]] = onnx.constant dense<1.000000e+00> : tensor<2x3x2xf32>
 // STACKED: %[[L:.*]] = moe.gate %arg0, %[[WR]], %[[BR]] : (tensor<?x2xf32>, tensor<2x2xf32>, tensor<2xf32>) -> tensor<?x2xf32>
-// STACKED: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[SB]] : tensor<2xf32>) {expert_mask = array<i1: true, true>, k = 1 : i64} : tensor<?x2xf32> -> tensor<?x1xf32>, tensor<?x1xi64>
+// STACKED: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[SB]] : tensor<2xf32>) {expert_mask = array<i1: true, true>, k = 1 : i64, moe.original_experts = array<i64: 0, 2>} : tensor<?x2xf32> -> tensor<?x1xf32>, tensor<?x1xi64>
 // STACKED: moe.dispatch {{.*}} {num_experts = 2 : i64} : {{.*}} -> tensor<?x2xf32>, tensor<3xi64>, tensor<?x1xi64>
 // STACKED: moe.experts {{.*}} weights(%[[UP]], %[[DOWN]]) {{.*}} : (tensor<?x2xf32>, tensor<3xi64>, tensor<2x2x3xf32>, tensor<2x3x2xf32>) -> tensor<?x2xf32>
 // STACKED-NOT: tensor<4x
 
-// ceil(0.75 * 4) = 3 kept: only expert 1 goes.
-// FRACTION: remark: pruned experts [1] of 4, kept 3
+// ceil(0.75 * 4) = 3 kept: expert 3, masked out, goes before the unused
+// but selectable expert 1.
+// FRACTION: remark: pruned experts [3] of 4, kept 3
 // FRACTION: moe.dispatch {{.*}} {num_experts = 3 : i64}
 func.func @stacked(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
   %wr = onnx.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]> : tensor<4x2xf32>
@@ -54,7 +60,7 @@ func.func @stacked(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
 // PEREXPERT: remark: pruned experts [0] of 3, kept 2
 // PEREXPERT: %[[WR:.*]] = onnx.constant dense<{{\[}}[2.000000e+00, 3.000000e+00], [5.000000e+00, 6.000000e+00]]> : tensor<2x2xf32>
 // PEREXPERT: moe.gate %arg0, %[[WR]] {weight_transposed} : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
-// PEREXPERT: moe.route <token_choice> <softmax> {{.*}} {k = 2 : i64, renormalize} : tensor<?x2xf32>
+// PEREXPERT: moe.route <token_choice> <softmax> {{.*}} {k = 2 : i64, moe.original_experts = array<i64: 1, 2>, renormalize} : tensor<?x2xf32>
 // PEREXPERT: moe.dispatch {{.*}} {num_experts = 2 : i64} {{.*}} tensor<3xi64>
 // PEREXPERT: moe.experts %{{.*}}, %{{.*}} weights(%arg3, %arg4, %arg5, %arg6) {activation = #moe.activation<relu>} : (tensor<?x2xf32>, tensor<3xi64>, tensor<2x4xf32>, tensor<4x2xf32>, tensor<2x5xf32>, tensor<5x2xf32>) -> tensor<?x2xf32>
 func.func @per_expert(%x: tensor<?x2xf32>, %a0: tensor<2x3xf32>, %b0: tensor<3x2xf32>,
