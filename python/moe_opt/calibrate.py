@@ -206,6 +206,10 @@ def calibrate(model_path, runs, moe_opt=None, logits_sample=0, activations=None,
 
     report = layer_report(model_path, moe_opt)
     layers = report["layers"]
+    for layer in layers:
+        if not layer.get("tensors", {}).get("router_logits"):
+            raise ValueError(f"layer {layer['index']}: the report names no router logits "
+                             "tensor to expose")
     model = onnx.load(model_path)
     stats = [LayerStats(l, route_kwargs(l, model), logits_sample) for l in layers]
     names = [l["tensors"]["router_logits"] for l in layers]

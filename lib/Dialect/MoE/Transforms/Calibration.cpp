@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -24,6 +25,25 @@ std::string moe::constantName(Value v) {
   if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(value))
     return res.getRawHandle().getKey().str();
   return "";
+}
+
+/// The ONNX name the importer recorded for a graph value (a node output or
+/// a graph input), or "" (a value the raising created, e.g. a reshape).
+static std::string onnxName(Value v) {
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
+    if (!func)
+      return "";
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "onnx.name");
+    return name ? name.str() : "";
+  }
+  auto names = v.getDefiningOp()->getAttrOfType<ArrayAttr>("onnx.outputs");
+  unsigned index = cast<OpResult>(v).getResultNumber();
+  if (!names || index >= names.size())
+    return "";
+  auto name = dyn_cast<StringAttr>(names[index]);
+  return name ? name.str() : "";
 }
 
 namespace {
@@ -99,6 +119,9 @@ FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
                        " counts for " + Twine(layer.numExperts) + " experts");
     if (std::optional<StringRef> name = entry->getString("router_weight"))
       layer.routerWeight = name->str();
+    if (const json::Object *tensors = entry->getObject("tensors"))
+      if (std::optional<StringRef> name = tensors->getString("input"))
+        layer.inputName = name->str();
     if (const json::Array *names = entry->getArray("weights"))
       for (const json::Value &name : *names)
         layer.weights.push_back(name.getAsString().value_or("").str());
@@ -199,6 +222,10 @@ LogicalResult moe::matchCalibration(ArrayRef<LayerCalibration> stats,
       return fail("layer " + Twine(index) + "'s router weight is '" +
                   s.routerWeight + "' in the statistics, '" + router +
                   "' in the module");
+    std::string input = onnxName(layer.gate.getInput());
+    if (!s.inputName.empty() && !input.empty() && s.inputName != input)
+      return fail("layer " + Twine(index) + "'s input is '" + s.inputName +
+                  "' in the statistics, '" + input + "' in the module");
     auto weights = layer.experts.getWeights();
     if (!s.weights.empty() && s.weights.size() != weights.size())
       return fail("layer " + Twine(index) + " has " + Twine(s.weights.size()) +

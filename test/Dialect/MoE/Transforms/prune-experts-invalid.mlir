@@ -9,6 +9,7 @@
 // RUN: moe-opt %t/layers.mlir --moe-prune-experts="stats=%t/layers.json keep=2" -verify-diagnostics
 // RUN: moe-opt %t/experts.mlir --moe-prune-experts="stats=%t/experts.json keep=2" -verify-diagnostics
 // RUN: moe-opt %t/names.mlir --moe-prune-experts="stats=%t/names.json keep=2" -verify-diagnostics
+// RUN: moe-opt %t/input.mlir --moe-prune-experts="stats=%t/input.json keep=2" -verify-diagnostics
 // RUN: moe-opt %t/nokeep.mlir --moe-prune-experts="stats=%t/nokeep.json" -verify-diagnostics
 // RUN: not moe-opt %t/experts.mlir --moe-prune-experts="stats=%t/experts.json keep=2" --mlir-print-ir-after-failure 2>&1 | FileCheck %s
 // CHECK: IR Dump After MoEPruneExperts Failed
@@ -309,3 +310,33 @@ module {
     return %out : tensor<?x2xf32>
   }
 }
+
+//--- input.json
+{"format": "moe-opt.calibration", "version": 1, "layers": [{"num_experts": 4, "tokens": 3, "usage": [1, 2, 3, 0], "tensors": {"input": "other_input"}}]}
+
+//--- input.mlir
+// expected-error@+1 {{layer 0's input is 'other_input' in the statistics, 'hidden_states' in the module}}
+module {
+  func.func @layer(%x: tensor<?x2xf32> {onnx.name = "hidden_states"}) -> tensor<?x2xf32> {
+    %wr = onnx.constant dense_resource<router_w> : tensor<4x2xf32>
+    %up = onnx.constant dense<1.0> : tensor<4x2x3xf32>
+    %down = onnx.constant dense<1.0> : tensor<4x3x2xf32>
+    %logits = moe.gate %x, %wr : (tensor<?x2xf32>, tensor<4x2xf32>) -> tensor<?x4xf32>
+    %w, %ids = moe.route <token_choice> <softmax> %logits {k = 2 : i64, renormalize}
+        : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+    %rows, %off, %map = moe.dispatch %x, %ids {num_experts = 4 : i64}
+        : tensor<?x2xf32>, tensor<?x2xi64> -> tensor<?x2xf32>, tensor<5xi64>, tensor<?x2xi64>
+    %y = moe.experts %rows, %off weights(%up, %down) {activation = #moe.activation<relu>}
+        : (tensor<?x2xf32>, tensor<5xi64>, tensor<4x2x3xf32>, tensor<4x3x2xf32>) -> tensor<?x2xf32>
+    %out = moe.combine %y, %map, %w : (tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x2xf32>) -> tensor<?x2xf32>
+    return %out : tensor<?x2xf32>
+  }
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      router_w: "0x040000000000000000000000000000000000000000000000000000000000000000000000"
+    }
+  }
+#-}
+

@@ -17,6 +17,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace moe {
 
@@ -29,10 +30,12 @@ struct LayerCalibration {
   int64_t tokens = 0;
   llvm::SmallVector<int64_t> usage;
   std::string routerWeight;
-  llvm::SmallVector<std::string> weights;
+  /// The ONNX name of the layer's input tokens ("tensors.input").
+  std::string inputName;
+  std::vector<std::string> weights;
   /// Recorded router logits, row-major [rows, numExperts]; empty when the
   /// file was written without --logits-sample.
-  llvm::SmallVector<double> routerLogits;
+  std::vector<double> routerLogits;
   int64_t numLogitRows = 0;
 };
 
@@ -56,9 +59,10 @@ loadCalibration(llvm::StringRef path, mlir::Location loc);
 mlir::FailureOr<llvm::SmallVector<MoELayer>>
 collectLayers(mlir::Operation *module);
 
-/// Checks that `stats` describes `layers`: layer count, expert count, and
-/// the ONNX initializer names of the router and expert weights wherever the
-/// IR still knows them; the error says what differs.
+/// Checks that `stats` describes `layers`: layer count, expert count, the
+/// ONNX names of the layer input and of the router and expert weight
+/// initializers wherever the IR still knows them; the error says what
+/// differs.
 mlir::LogicalResult matchCalibration(llvm::ArrayRef<LayerCalibration> stats,
                                      llvm::ArrayRef<MoELayer> layers,
                                      llvm::StringRef path, mlir::Location loc);
