@@ -28,4 +28,73 @@ def MoEFuseGating : Pass<"moe-fuse-gating"> {
   }];
 }
 
+def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
+  let summary = "Remove rarely used experts, as measured on calibration data";
+  let description = [{
+    Frequency pruning (MOE_REFERENCE §5): in every raised layer keep the
+    experts that calibration (`python -m moe_opt.calibrate`, file `stats`)
+    saw used most, ties to the lower index. A pruned expert's router row
+    (and router / selection bias entry, `expert_mask` entry) and its weights
+    are removed: new constants hold the kept slices of stacked weights, and
+    per-expert weights are dropped. Kept experts are renumbered in their
+    original order (`moe.original_experts` on the route lists the original
+    id of each; pruning again composes; experts that `expert_mask` removes
+    go first), so routing over the rest is routing with the pruned
+    logits at -inf: with softmax scores the weights of the chosen experts are
+    unchanged when the route renormalizes over k, or when scores are
+    per-expert (sigmoid), so pruning never-selected experts changes no
+    output; without renormalization softmax scores grow over the smaller set.
+
+    The statistics must describe the module (layer count, expert counts,
+    router and expert weight initializer names); otherwise the pass fails,
+    says what differs and leaves the IR unchanged. Layers with group-limited
+    routing or expert-choice routing are refused (their groups and capacity
+    depend on the expert count). One remark per layer lists the pruned
+    experts.
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "",
+           "calibration statistics (JSON, docs/Calibration.md)">,
+    Option<"keep", "keep", "int64_t", "0",
+           "experts to keep per layer (0: use keep-fraction)">,
+    Option<"keepFraction", "keep-fraction", "double", "0.0",
+           "fraction of each layer's experts to keep, rounded up">,
+    Option<"criterion", "criterion", "std::string", "\"frequency\"",
+           "how experts are ranked: frequency (usage count)">,
+  ];
+}
+
+def MoEBalanceBias : Pass<"moe-balance-bias", "mlir::ModuleOp"> {
+  let summary = "Aux-loss-free balancing bias from recorded router logits";
+  let description = [{
+    Runs the aux-loss-free bias update (MOE_REFERENCE §3) offline on the
+    router logits recorded by `python -m moe_opt.calibrate --logits-sample N`:
+    each iteration routes every recorded token with the layer's own routing
+    (selection on score + bias), counts the load c_i of every expert and
+    updates `b_i += u * sign(mean(c) - c_i)` for sigmoid scores,
+    `b_i += u * (mean(c) - c_i)` for the others, until
+    MaxVio = (max_i c_i - mean(c)) / mean(c) is at most `target` or
+    `max-iterations` updates were made. The update starts from the route's
+    selection bias when it has a constant one. The bias with the lowest
+    MaxVio seen becomes `moe.route`'s selection-bias operand (created if
+    absent), so the routing weights still come from the unbiased scores.
+    A remark per layer reports MaxVio before and after.
+
+    The proportional (non-sigmoid) step is in tokens, so it grows with the
+    number of recorded tokens: past a few hundred tokens, lower
+    `update-rate` (about 0.1 / tokens); the best bias is kept either way.
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "",
+           "calibration statistics with router_logits (docs/Calibration.md)">,
+    Option<"target", "target", "double", "0.05",
+           "stop once MaxVio on the recorded tokens is at most this">,
+    Option<"maxIterations", "max-iterations", "int64_t", "1000",
+           "stop after this many bias updates">,
+    Option<"updateRate", "update-rate", "double", "1e-3",
+           "the bias update speed u">,
+  ];
+  let dependentDialects = ["::moe::onnx::ONNXDialect"];
+}
+
 #endif // MOE_PASSES_TD

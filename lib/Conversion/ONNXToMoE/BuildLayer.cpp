@@ -185,6 +185,8 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
     layer.logitsName = tensorName(spec.router.logits);
   for (Value w : spec.experts.weights)
     layer.weightNames.push_back(tensorName(w));
+  if (spec.route.selectionBias)
+    layer.selectionBiasName = tensorName(spec.route.selectionBias);
 
   Operation *outputOp = spec.output.getDefiningOp();
   rewriter.setInsertionPoint(outputOp);

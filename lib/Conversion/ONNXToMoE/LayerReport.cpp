@@ -53,6 +53,8 @@ static json::Object routingObject(RouteOp route) {
     r["topk_groups"] = int64_t(route.getTopkGroups().value_or(1));
     r["group_topk"] = route.getGroupTopKOrDefault();
   }
+  if (auto p = route.getTopP())
+    r["top_p"] = p->convertToDouble();
   if (auto c = route.getCapacityFactor())
     r["capacity_factor"] = c->convertToDouble();
   return r;
@@ -113,6 +115,8 @@ LogicalResult moe::detail::writeLayerReport(ArrayRef<RaisedLayer> layers,
     entry["weights"] = std::move(weights);
     if (!layer.routerWeightName.empty())
       entry["router_weight"] = layer.routerWeightName;
+    if (!layer.selectionBiasName.empty())
+      entry["selection_bias"] = layer.selectionBiasName;
     entries.push_back(std::move(entry));
   }
   json::Object root;

@@ -19,6 +19,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace moe {
 namespace detail {
@@ -116,8 +117,11 @@ struct RaisedLayer {
   RouteOp route;
   ExpertsOp experts;
   std::string inputName, logitsName, outputName;
-  llvm::SmallVector<std::string> weightNames;
+  std::vector<std::string> weightNames;
   std::string routerWeightName;
+  /// The selection bias initializer (aux-loss-free routing), if any: tools
+  /// that recompute the routing from the logits need its values.
+  std::string selectionBiasName;
 };
 
 /// Builds moe.gate / moe.route / moe.dispatch / moe.experts / moe.combine for

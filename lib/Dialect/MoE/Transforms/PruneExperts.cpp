@@ -1,0 +1,263 @@
+//===- PruneExperts.cpp - frequency pruning from calibration --------------===//
+
+#include "ConstantSlicing.h"
+
+#include "moe/Dialect/MoE/IR/MoE.h"
+#include "moe/Dialect/MoE/Transforms/Calibration.h"
+#include "moe/Dialect/MoE/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <numeric>
+
+namespace moe {
+#define GEN_PASS_DEF_MOEPRUNEEXPERTS
+#include "moe/Dialect/MoE/Passes.h.inc"
+} // namespace moe
+
+using namespace mlir;
+using namespace moe;
+
+namespace {
+
+/// Discardable attribute on moe.route: the original id of every expert.
+constexpr llvm::StringLiteral kOriginalExperts = "moe.original_experts";
+
+/// What to do with one layer, decided before anything is edited.
+struct LayerPlan {
+  MoELayer layer;
+  /// Kept expert ids, ascending: new id i is old id keep[i].
+  SmallVector<int64_t> keep;
+  SmallVector<int64_t> pruned;
+  /// Calibration selections of the pruned experts, of all selections.
+  int64_t prunedUses = 0, totalUses = 0;
+};
+
+/// The `count` most used experts, ties to the lower index, in id order.
+static SmallVector<int64_t> mostUsed(ArrayRef<int64_t> usage, int64_t count) {
+  SmallVector<int64_t> order(usage.size());
+  std::iota(order.begin(), order.end(), 0);
+  llvm::stable_sort(order,
+                    [&](int64_t a, int64_t b) { return usage[a] > usage[b]; });
+  order.resize(count);
+  llvm::sort(order);
+  return order;
+}
+
+/// Checks that `layer` can lose experts and that every value to slice is a
+/// readable constant; the error is at the op that is in the way.
+static LogicalResult checkPrunable(MoELayer layer, ArrayRef<int64_t> keep) {
+  RouteOp route = layer.route;
+  if (route.getMode() == RoutingMode::ExpertChoice)
+    return route.emitError("cannot prune an expert-choice layer: its capacity "
+                           "depends on the expert count");
+  if (route.getNumGroups())
+    return route.emitError("cannot prune a layer with group-limited routing: "
+                           "its groups must stay equal in size");
+  int64_t k = route.getK().value_or(1);
+  // Experts masked out stay unselectable after renumbering.
+  std::optional<ArrayRef<bool>> mask = route.getExpertMask();
+  int64_t selectable =
+      llvm::count_if(keep, [&](int64_t e) { return !mask || (*mask)[e]; });
+  if (selectable < k)
+    return route.emitError()
+           << "keeping " << keep.size() << " experts leaves " << selectable
+           << " selectable, fewer than k = " << k;
+  if (!layer.gate->hasOneUse())
+    return layer.gate.emitError("the router logits have users besides "
+                                "moe.route; pruning would change them");
+  auto requireConstant = [](Operation *op, Value v,
+                            StringRef what) -> LogicalResult {
+    if (!v || isSliceableConstant(v))
+      return success();
+    return op->emitError() << "cannot prune: the " << what
+                           << " is not a constant the pass can slice";
+  };
+  if (failed(requireConstant(layer.gate, layer.gate.getWeight(),
+                             "router weight")) ||
+      failed(
+          requireConstant(layer.gate, layer.gate.getBias(), "router bias")) ||
+      failed(
+          requireConstant(route, route.getSelectionBias(), "selection bias")))
+    return failure();
+  if (layer.experts.isStacked()) {
+    for (Value w : layer.experts.getWeights())
+      if (failed(requireConstant(layer.experts, w, "expert weight")))
+        return failure();
+    for (Value b : layer.experts.getBiases())
+      if (failed(requireConstant(layer.experts, b, "expert bias")))
+        return failure();
+  }
+  return success();
+}
+
+/// Per-expert weights (and biases) of the kept experts only; the op is
+/// rebuilt because its operand segment sizes change.
+static void dropPerExpertOperands(ExpertsOp experts, ArrayRef<int64_t> keep) {
+  unsigned stages = experts.getNumStages();
+  auto subset = [&](OperandRange values) {
+    SmallVector<Value> kept;
+    if (values.empty())
+      return kept;
+    for (int64_t e : keep)
+      for (unsigned s = 0; s < stages; ++s)
+        kept.push_back(values[e * stages + s]);
+    return kept;
+  };
+  SmallVector<Value> weights = subset(experts.getWeights());
+  SmallVector<Value> biases = subset(experts.getBiases());
+  SmallVector<Value> operands = {experts.getRows(), experts.getOffsets()};
+  llvm::append_range(operands, weights);
+  llvm::append_range(operands, biases);
+
+  OpBuilder builder(experts);
+  OperationState state(experts.getLoc(), experts->getName());
+  state.addOperands(operands);
+  state.addTypes(experts.getResult().getType());
+  NamedAttrList attrs(experts->getAttrDictionary());
+  attrs.set(ExpertsOp::getOperandSegmentSizesAttrName(state.name),
+            builder.getDenseI32ArrayAttr(
+                {1, 1, int32_t(weights.size()), int32_t(biases.size())}));
+  state.addAttributes(attrs);
+  Operation *rebuilt = builder.create(state);
+  SmallVector<Value> old(experts->getOperands());
+  experts.getResult().replaceAllUsesWith(rebuilt->getResult(0));
+  experts.erase();
+  for (Value v : old)
+    eraseIfUnused(v);
+}
+
+static void replaceWithSlice(OpOperand &operand, int64_t dim,
+                             ArrayRef<int64_t> keep, StringRef suffix) {
+  Value old = operand.get();
+  OpBuilder builder(old.getContext());
+  operand.set(sliceConstant(builder, old, dim, keep, suffix));
+  eraseIfUnused(old);
+}
+
+static void applyPlan(LayerPlan &plan) {
+  MoELayer layer = plan.layer;
+  ArrayRef<int64_t> keep = plan.keep;
+  int64_t numKept = keep.size();
+  StringRef suffix = ".pruned";
+  MLIRContext *ctx = layer.route.getContext();
+
+  // Router: rows (or columns, [H, E] layout) and bias entries of kept
+  // experts; the logits narrow to the kept experts.
+  GateOp gate = layer.gate;
+  replaceWithSlice(gate.getWeightMutable(), gate.getWeightTransposed() ? 1 : 0,
+                   keep, suffix);
+  if (gate.getBias())
+    replaceWithSlice(gate.getBiasMutable()[0], 0, keep, suffix);
+  auto logitsType = cast<RankedTensorType>(gate.getLogits().getType());
+  gate.getLogits().setType(RankedTensorType::get(
+      {logitsType.getDimSize(0), numKept}, logitsType.getElementType()));
+
+  RouteOp route = layer.route;
+  if (route.getSelectionBias())
+    replaceWithSlice(route.getSelectionBiasMutable()[0], 0, keep, suffix);
+  if (std::optional<ArrayRef<bool>> mask = route.getExpertMask()) {
+    SmallVector<bool> kept;
+    for (int64_t e : keep)
+      kept.push_back((*mask)[e]);
+    route.setExpertMaskAttr(DenseBoolArrayAttr::get(ctx, kept));
+  }
+  // Later tools (placement, merging, calibration of the pruned model) need
+  // to know which original expert each new id is; repeated pruning
+  // composes.
+  SmallVector<int64_t> original(keep);
+  if (auto prior = route->getAttrOfType<DenseI64ArrayAttr>(kOriginalExperts))
+    for (int64_t &id : original)
+      id = prior[id];
+  route->setAttr(kOriginalExperts, DenseI64ArrayAttr::get(ctx, original));
+
+  DispatchOp dispatch = layer.dispatch;
+  dispatch.setNumExperts(numKept);
+  auto offsetsType = cast<RankedTensorType>(dispatch.getOffsets().getType());
+  dispatch.getOffsets().setType(
+      RankedTensorType::get({numKept + 1}, offsetsType.getElementType()));
+
+  ExpertsOp experts = layer.experts;
+  if (!experts.isStacked()) {
+    dropPerExpertOperands(experts, keep);
+    return;
+  }
+  for (OpOperand &w : experts.getWeightsMutable())
+    replaceWithSlice(w, 0, keep, suffix);
+  for (OpOperand &b : experts.getBiasesMutable())
+    replaceWithSlice(b, 0, keep, suffix);
+}
+
+struct MoEPruneExpertsPass
+    : moe::impl::MoEPruneExpertsBase<MoEPruneExpertsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Location loc = module.getLoc();
+    if (criterion != "frequency") {
+      emitError(loc) << "--moe-prune-experts: unknown criterion '" << criterion
+                     << "' (supported: frequency)";
+      return signalPassFailure();
+    }
+    if (keep <= 0 && !(keepFraction > 0.0 && keepFraction <= 1.0)) {
+      emitError(loc, "--moe-prune-experts needs keep=<count> or "
+                     "keep-fraction=<(0, 1]>");
+      return signalPassFailure();
+    }
+    FailureOr<CalibratedLayers> calibrated =
+        loadCalibratedLayers(module, stats, getArgument());
+    if (failed(calibrated))
+      return signalPassFailure();
+    auto *layers = &calibrated->layers;
+    auto *calibration = &calibrated->stats;
+
+    // Decide and check everything first: a refused layer leaves the whole
+    // module as it was.
+    SmallVector<LayerPlan> plans;
+    for (auto [layer, calib] : llvm::zip(*layers, *calibration)) {
+      int64_t numExperts = calib.numExperts;
+      int64_t count =
+          keep > 0 ? keep
+                   : int64_t(std::ceil(keepFraction * double(numExperts)));
+      count = std::min(count, numExperts);
+      if (count == numExperts)
+        continue;
+      // Masked-out experts are never selected: they go first, before
+      // unused selectable ones.
+      SmallVector<int64_t> rank(calib.usage);
+      if (std::optional<ArrayRef<bool>> mask = layer.route.getExpertMask())
+        for (auto [e, selectable] : llvm::enumerate(*mask))
+          if (!selectable)
+            rank[e] = -1;
+      LayerPlan plan{layer, mostUsed(rank, count), {}};
+      if (failed(checkPrunable(layer, plan.keep)))
+        return signalPassFailure();
+      for (int64_t e = 0; e < numExperts; ++e) {
+        plan.totalUses += calib.usage[e];
+        if (llvm::is_contained(plan.keep, e))
+          continue;
+        plan.pruned.push_back(e);
+        plan.prunedUses += calib.usage[e];
+      }
+      plans.push_back(std::move(plan));
+    }
+
+    for (LayerPlan &plan : plans) {
+      std::string pruned;
+      llvm::raw_string_ostream os(pruned);
+      llvm::interleaveComma(plan.pruned, os);
+      plan.layer.route.emitRemark()
+          << "pruned experts [" << pruned << "] of "
+          << plan.keep.size() + plan.pruned.size() << ", kept "
+          << plan.keep.size() << "; they had " << plan.prunedUses << " of "
+          << plan.totalUses << " calibration selections";
+      applyPlan(plan);
+    }
+  }
+};
+
+} // namespace
