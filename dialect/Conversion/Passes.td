@@ -47,9 +47,10 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     bf16 or f16 becomes a `gpu.launch_func` of a kernel in the `gpu.module`
     `@moe_kernels` (one kernel per signature, shared by all uses). The kernel
     multiplies 64x64 output tiles with `nvvm.mma.sync` m16n8k16 (fp32
-    accumulators), operands staged through padded shared memory by
-    `nvgpu.device_async_copy` (cp.async, zero-filled past the edges) and read
-    with `nvgpu.ldmatrix`. One grid covers every group: its y dimension is an
+    accumulators), operands staged through two stages of padded shared memory
+    by `nvgpu.device_async_copy` (cp.async, zero-filled past the edges; the
+    next k step's copies overlap the current step's mma) and read with
+    `nvgpu.ldmatrix`. One grid covers every group: its y dimension is an
     upper bound on the tiles of all groups, `(rows + (E + 1) * 63) / 64`,
     known on the host without reading the offsets; each block finds its group
     and row tile by walking the offsets on the device, so no host

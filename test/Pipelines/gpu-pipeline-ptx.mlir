@@ -27,6 +27,7 @@
 // PTX80: .target sm_80
 // PTX80: .entry grouped_matmul_bf16_bf16_i64_e128_k768_n2048
 // PTX80: cp.async.cg.shared.global
+// PTX80: cp.async.wait_group 1
 // PTX80: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX80: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX80: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32

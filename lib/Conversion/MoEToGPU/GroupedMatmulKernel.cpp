@@ -36,6 +36,8 @@ namespace {
 constexpr int64_t kPad = 8;
 /// Elements per cp.async: 16 bytes of a 16-bit type.
 constexpr int64_t kVec = 8;
+/// Shared-memory stages of the copy/compute pipeline.
+constexpr int64_t kStages = 2;
 /// Warp tile: 2 x 4 mma tiles of 16 x 8.
 constexpr int64_t kWarpM = 32, kWarpN = 32;
 constexpr int64_t kMmaTilesM = kWarpM / 16, kMmaTilesN = kWarpN / 8;
@@ -123,10 +125,11 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
 
 /// Issues this thread's cp.async copies of the A tile (rows [first, end) x
 /// columns k0..) and the B tile (rhs[group], rows k0.., columns n0..) into
-/// shared memory. Out-of-range chunks copy zero bytes (cp.async fills the
-/// rest with zeros) from a clamped, valid address.
-void loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value group,
-               Value first, Value end, Value k0, Value n0) {
+/// shared-memory stage `stage`, as one cp.async group. Out-of-range chunks
+/// (k0 past K included) copy zero bytes (cp.async fills the rest with zeros)
+/// from a clamped, valid address. Returns the group's token.
+Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
+                Value group, Value first, Value end, Value k0, Value n0) {
   IndexMath m{b};
   int64_t K = s.sig.k, N = s.sig.n;
   SmallVector<Value> tokens;
@@ -143,7 +146,7 @@ void loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value group,
     Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
     Value row = m.add(first, r), col = m.add(k0, c);
     Value valid = m.both(m.ult(row, end), m.ult(col, m.c(K)));
-    copy(s.smemA, {r, c}, s.lhs,
+    copy(s.smemA, {stage, r, c}, s.lhs,
          {m.select(valid, row, first), m.select(valid, col, m.c(0))}, valid);
   }
   for (int64_t i = 0; i < kTileK * kTileN / kVec / kThreads; ++i) {
@@ -152,13 +155,19 @@ void loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value group,
     Value c = m.mul(m.rem(chunk, kTileN / kVec), m.c(kVec));
     Value row = m.add(k0, r), col = m.add(n0, c);
     Value valid = m.both(m.ult(row, m.c(K)), m.ult(col, m.c(N)));
-    copy(s.smemB, {r, c}, s.rhs,
+    copy(s.smemB, {stage, r, c}, s.rhs,
          {group, m.select(valid, row, m.c(0)), m.select(valid, col, m.c(0))},
          valid);
   }
-  Value groupToken = nvgpu::DeviceAsyncCreateGroupOp::create(
+  return nvgpu::DeviceAsyncCreateGroupOp::create(
       b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
-  nvgpu::DeviceAsyncWaitOp::create(b, groupToken, b.getI32IntegerAttr(0));
+}
+
+/// Waits until at most `pending` cp.async groups of this thread are in
+/// flight. The lowering counts groups (cp.async.wait_group) and ignores which
+/// group `token` names.
+void waitTiles(ImplicitLocOpBuilder &b, Value token, int32_t pending) {
+  nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(pending));
 }
 
 /// One mma operand register from two 16-bit elements: f16 goes as
@@ -174,7 +183,7 @@ Value mmaOperand(ImplicitLocOpBuilder &b, Value fragment, int64_t reg) {
 }
 
 /// The warp's 2 x 4 mma tiles for one 16-deep slice kk of the shared tiles.
-void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, int64_t kk,
+void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
              SmallVectorImpl<Value> &acc) {
   IndexMath m{b};
   Type elt = s.sig.elementType;
@@ -188,7 +197,7 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, int64_t kk,
     Value row = m.add(m.mul(s.warpM, m.c(kWarpM)), m.c(mi * 16));
     a.push_back(nvgpu::LdMatrixOp::create(
         b, fragType, s.smemA,
-        ValueRange{m.add(row, laneRow), m.add(m.c(kk), laneCol)},
+        ValueRange{stage, m.add(row, laneRow), m.add(m.c(kk), laneCol)},
         /*transpose=*/false, /*numTiles=*/4));
   }
   // B is stored k-major: the transposing ldmatrix gives each lane the
@@ -198,7 +207,7 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, int64_t kk,
     Value col = m.add(m.mul(s.warpN, m.c(kWarpN)), m.c(nj * 16));
     bFrag.push_back(nvgpu::LdMatrixOp::create(
         b, fragType, s.smemB,
-        ValueRange{m.add(m.c(kk), laneRow), m.add(col, laneCol)},
+        ValueRange{stage, m.add(m.c(kk), laneRow), m.add(col, laneCol)},
         /*transpose=*/true, /*numTiles=*/4));
   }
   NVVM::MMATypes ptxType =
@@ -283,9 +292,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                      MemRefType::get({dyn, sig.n}, sig.resultType)};
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Type smemTypes[] = {MemRefType::get({kTileM, kTileK + kPad}, elt,
+  Type smemTypes[] = {MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
                                       MemRefLayoutAttrInterface(), workgroup),
-                      MemRefType::get({kTileK, kTileN + kPad}, elt,
+                      MemRefType::get({kStages, kTileK, kTileN + kPad}, elt,
                                       MemRefLayoutAttrInterface(), workgroup)};
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      TypeRange(smemTypes), TypeRange());
@@ -327,19 +336,30 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       ctx, SmallVector<Type>(4, b.getF32Type()));
   Value zeroAcc = LLVM::ZeroOp::create(b, accType);
   SmallVector<Value> init(kMmaTilesM * kMmaTilesN, zeroAcc);
+  // Two stages: the copies of k step i + 1 are in flight while the tensor
+  // cores work on step i. The last step prefetches past K, which copies
+  // nothing (zero-filled chunks) and is waited for after the loop.
+  Value firstToken =
+      loadTiles(b, s, m.c(0), weightGroup, first, end, m.c(0), n0);
   auto kLoop = scf::ForOp::create(
       b, m.c(0), kEnd, m.c(kTileK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        loadTiles(ib, s, weightGroup, first, end, k0, n0);
+        IndexMath im{ib};
+        Value stage = im.rem(im.div(k0, kTileK), kStages);
+        Value nextStage = im.sub(im.c(1), stage);
+        Value next = loadTiles(ib, s, nextStage, weightGroup, first, end,
+                               im.add(k0, im.c(kTileK)), n0);
+        waitTiles(ib, next, /*pending=*/1);
         gpu::BarrierOp::create(ib);
         SmallVector<Value> acc(iter.begin(), iter.end());
         for (int64_t kk = 0; kk < kTileK; kk += 16)
-          mmaStep(ib, s, kk, acc);
-        // The next iteration's copies overwrite the tiles read here.
+          mmaStep(ib, s, stage, kk, acc);
+        // The next iteration's copies overwrite the stage read here.
         gpu::BarrierOp::create(ib);
         scf::YieldOp::create(ib, acc);
       });
+  waitTiles(b, firstToken, /*pending=*/0);
   SmallVector<Value> acc(kLoop.getResults());
   storeTile(b, s, acc, first, end, n0);
   b.setInsertionPointToEnd(&func.getBody().front());

@@ -204,8 +204,10 @@ struct ConvertMoEToGPUPass
                     UnitAttr::get(&getContext()));
     RewritePatternSet patterns(&getContext());
     moe::populateMoEToGPUPatterns(patterns, options);
-    // Walk-based: the patterns only add ops, never fold, so one pass over
-    // the module is enough and no unrelated op is canonicalized.
+    // Only the moe ops that are there now are rewritten, without folding, so
+    // that the rest of the module is left exactly as it was. The kernels are
+    // built outside the rewriter, in the gpu.module, which the driver never
+    // needs to visit.
     GreedyRewriteConfig config;
     config.setStrictness(GreedyRewriteStrictness::ExistingOps);
     config.enableFolding(false);

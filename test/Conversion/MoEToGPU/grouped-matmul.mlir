@@ -29,7 +29,7 @@
 
 // CHECK: gpu.module @moe_kernels
 // CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512(%[[L:.*]]: memref<?x256xbf16>, %[[R:.*]]: memref<8x256x512xbf16>, %[[O:.*]]: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
-// CHECK-SAME: workgroup(%[[SA:.*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x32x72xbf16, #gpu.address_space<workgroup>>)
 // CHECK-SAME: kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // Device-side tile -> group search over the E groups and the tail.
 // CHECK: %[[BY:.*]] = gpu.block_id y
@@ -38,20 +38,28 @@
 // CHECK: memref.load %[[O]]
 // CHECK: arith.cmpi uge, %[[BY]]
 // CHECK: scf.if
-// CHECK: %[[ACC:.*]]:8 = scf.for {{.*}} -> (!llvm.struct<(f32, f32, f32, f32)>, {{.*}}
-// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]{{.*}}, %[[SA]]{{.*}}, 8, %{{.*}} {bypassL1}
-// CHECK-COUNT-2: nvgpu.device_async_copy %[[R]]{{.*}}, %[[SB]]{{.*}}, 8, %{{.*}} {bypassL1}
-// CHECK: nvgpu.device_async_create_group
-// CHECK: nvgpu.device_async_wait
+// Two-stage pipeline: stage 0 is loaded first, then each k step loads the
+// next stage and waits only for the current one (one group left in flight).
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]{{.*}}, %[[SA]][%c0, {{.*}}, 8, %{{.*}} {bypassL1}
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[R]]{{.*}}, %[[SB]][%c0, {{.*}}, 8, %{{.*}} {bypassL1}
+// CHECK: %[[FIRST:.*]] = nvgpu.device_async_create_group
+// CHECK: %[[ACC:.*]]:8 = scf.for %[[K0:.*]] = {{.*}} -> (!llvm.struct<(f32, f32, f32, f32)>, {{.*}}
+// CHECK: %[[STAGE:.*]] = arith.remui
+// CHECK: %[[NEXT:.*]] = arith.subi %c1, %[[STAGE]]
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]{{.*}}, %[[SA]][%[[NEXT]], {{.*}} {bypassL1}
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[R]]{{.*}}, %[[SB]][%[[NEXT]], {{.*}} {bypassL1}
+// CHECK: %[[G:.*]] = nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_wait %[[G]] {numGroups = 1 : i32}
 // CHECK: gpu.barrier
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]]{{.*}} {numTiles = 4 : i32, transpose = false}
-// CHECK-COUNT-2: nvgpu.ldmatrix %[[SB]]{{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]][%[[STAGE]], {{.*}} {numTiles = 4 : i32, transpose = false}
+// CHECK-COUNT-2: nvgpu.ldmatrix %[[SB]][%[[STAGE]], {{.*}} {numTiles = 4 : i32, transpose = true}
 // CHECK: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
 // CHECK-COUNT-8: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: nvgpu.ldmatrix %[[SA]]
 // CHECK-COUNT-8: nvvm.mma.sync
 // CHECK: gpu.barrier
 // CHECK: scf.yield
+// CHECK: nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
 // Epilogue: fp32 accumulators to bf16, pairs of columns, rows of the group only.
 // CHECK: scf.if
 // CHECK: llvm.extractvalue %[[ACC]]#0[0]
