@@ -50,18 +50,18 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     accumulators), operands staged through two stages of padded shared memory
     by `nvgpu.device_async_copy` (cp.async, zero-filled past the edges; the
     next k step's copies overlap the current step's mma) and read with
-    `nvgpu.ldmatrix`. One grid covers every group: its y dimension is an
-    upper bound on the tiles of all groups, `(rows + (E + 1) * 63) / 64`,
-    known on the host without reading the offsets; each block finds its group
-    and row tile by walking the offsets on the device, so no host
-    synchronization is needed (the launch can be captured in a CUDA graph).
-    Tiles past `offsets[E]` write the zero rows; blocks past the last tile
-    exit.
+    `nvgpu.ldmatrix`. A bias `[E, N]` is added in the epilogue (fp32). One
+    grid covers every group: its y dimension is an upper bound on the tiles of
+    all groups, `(rows + (E + 1) * 63) / 64`, known on the host without
+    reading the offsets; each block finds its group and row tile by walking
+    the offsets on the device, so no host synchronization is needed (the
+    launch can be captured in a CUDA graph). Tiles past `offsets[E]` write
+    the zero rows; blocks past the last tile exit.
 
     Rejected with an error naming the reason: element types other than
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
     type differs from `element-type`, per-group weights of different widths,
-    `transpose_rhs`, biases, dynamic K or N, K or N not a multiple of 8 (the
+    `transpose_rhs`, dynamic K or N, K or N not a multiple of 8 (the
     16-byte copies), and chips other than sm_80, sm_90 and sm_90a.
   }];
   let options = [

@@ -47,6 +47,8 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   llvm::raw_string_ostream os(name);
   os << "grouped_matmul_" << sig.elementType << "_" << sig.resultType << "_"
      << sig.offsetType << "_e" << sig.groups << "_k" << sig.k << "_n" << sig.n;
+  if (sig.biasType)
+    os << "_bias_" << sig.biasType;
   return name;
 }
 
@@ -78,7 +80,7 @@ struct IndexMath {
 /// The kernel's values shared by its parts.
 struct KernelState {
   const GroupedMatmulSignature &sig;
-  Value lhs, rhs, offsets, result, smemA, smemB;
+  Value lhs, rhs, offsets, result, bias, smemA, smemB;
   Value tid, lane, warpM, warpN;
 };
 
@@ -240,10 +242,16 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
 
 /// Writes the accumulators of rows [first, end): accumulator registers 0, 1
 /// hold row lane/4 of an mma tile, columns 2 * (lane % 4) + {0, 1};
-/// registers 2, 3 the row 8 below.
+/// registers 2, 3 the row 8 below. The group's bias row, if any, is added in
+/// fp32 before the conversion; the tail (group E) stays zero.
 void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
-               Value first, Value end, Value n0) {
+               Value group, Value first, Value end, Value n0) {
   IndexMath m{b};
+  Value biasOn, biasGroup;
+  if (s.bias) {
+    biasOn = m.ult(group, m.c(s.sig.groups));
+    biasGroup = m.min(group, m.c(s.sig.groups - 1));
+  }
   Type resultType = s.sig.resultType;
   auto pairType = VectorType::get({2}, resultType);
   Value laneRow = m.div(s.lane, 4);
@@ -265,6 +273,15 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
         for (int64_t r = 0; r < 2; ++r) {
           Value v = LLVM::ExtractValueOp::create(b, acc[mi * kMmaTilesN + ni],
                                                  half * 2 + r);
+          if (s.bias) {
+            Value bv = memref::LoadOp::create(
+                b, s.bias, ValueRange{biasGroup, m.add(col, m.c(r))});
+            if (!s.sig.biasType.isF32())
+              bv = s.sig.biasType.getIntOrFloatBitWidth() < 32
+                       ? Value(arith::ExtFOp::create(b, b.getF32Type(), bv))
+                       : Value(arith::TruncFOp::create(b, b.getF32Type(), bv));
+            v = m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+          }
           if (!resultType.isF32())
             v = resultType.getIntOrFloatBitWidth() < 32
                     ? Value(arith::TruncFOp::create(b, resultType, v))
@@ -286,10 +303,13 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   IndexMath m{b};
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
-  Type argTypes[] = {MemRefType::get({dyn, sig.k}, elt),
-                     MemRefType::get({sig.groups, sig.k, sig.n}, elt),
-                     MemRefType::get({sig.groups + 1}, sig.offsetType),
-                     MemRefType::get({dyn, sig.n}, sig.resultType)};
+  SmallVector<Type> argTypes = {
+      MemRefType::get({dyn, sig.k}, elt),
+      MemRefType::get({sig.groups, sig.k, sig.n}, elt),
+      MemRefType::get({sig.groups + 1}, sig.offsetType),
+      MemRefType::get({dyn, sig.n}, sig.resultType)};
+  if (sig.biasType)
+    argTypes.push_back(MemRefType::get({sig.groups, sig.n}, sig.biasType));
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type smemTypes[] = {MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
@@ -308,6 +328,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                 func.getArgument(1),
                 func.getArgument(2),
                 func.getArgument(3),
+                sig.biasType ? func.getArgument(4) : Value(),
                 func.getWorkgroupAttributions()[0],
                 func.getWorkgroupAttributions()[1],
                 {},
@@ -361,7 +382,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       });
   waitTiles(b, firstToken, /*pending=*/0);
   SmallVector<Value> acc(kLoop.getResults());
-  storeTile(b, s, acc, first, end, n0);
+  storeTile(b, s, acc, group, first, end, n0);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
   return func;

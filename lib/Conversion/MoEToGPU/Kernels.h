@@ -20,12 +20,14 @@ struct GroupedMatmulSignature {
   mlir::Type elementType; // bf16 or f16: lhs and rhs
   mlir::Type resultType;  // any float: the fp32 accumulators are converted
   mlir::Type offsetType;  // i32 or i64
+  mlir::Type biasType;    // null: no bias; else the [E, N] bias's float type
   int64_t groups, k, n;
 };
 
 /// Returns the kernel for `sig` in `gpuModule`, building it on first use.
 /// Kernel arguments: lhs memref<?xKxT>, rhs memref<ExKxNxT>,
-/// offsets memref<E+1 x iN>, result memref<?xNxR>.
+/// offsets memref<E+1 x iN>, result memref<?xNxR>, then bias memref<ExNxB>
+/// if the signature has one.
 mlir::gpu::GPUFuncOp
 getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                               const GroupedMatmulSignature &sig);

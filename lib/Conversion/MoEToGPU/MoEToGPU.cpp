@@ -51,8 +51,6 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
     return op.emitOpError(
         "the GPU lowering needs [E, K, N] weights (transpose_rhs is not "
         "supported yet: run moe-pack-parameters or transpose the weights)");
-  if (!op.getBias().empty())
-    return op.emitOpError("the GPU lowering does not fuse biases yet");
   auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
   auto rhsType = cast<RankedTensorType>(op.getRhs()[0].getType());
   auto resultType = cast<RankedTensorType>(op.getType());
@@ -90,6 +88,9 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
       elt,
       resultType.getElementType(),
       cast<RankedTensorType>(op.getOffsets().getType()).getElementType(),
+      op.getBias().empty()
+          ? Type()
+          : cast<RankedTensorType>(op.getBias()[0].getType()).getElementType(),
       rhsType.getDimSize(0),
       k,
       n};
@@ -134,6 +135,7 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     Value lhs = toBuffer(op.getLhs(), argTypes[0]);
     Value rhs = toBuffer(op.getRhs()[0], argTypes[1]);
     Value offsets = toBuffer(op.getOffsets(), argTypes[2]);
+    SmallVector<Value> args = {lhs, rhs, offsets};
     Value rows = memref::DimOp::create(b, lhs, 0);
     auto resultType = cast<RankedTensorType>(op.getType());
     auto outType = cast<MemRefType>(argTypes[3]);
@@ -147,6 +149,9 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
                                       ValueRange{rows}, ValueRange(),
                                       /*hostShared=*/false);
     Value out = alloc.getMemref();
+    args.push_back(out);
+    if (!op.getBias().empty())
+      args.push_back(toBuffer(op.getBias()[0], argTypes[4]));
 
     // Grid: x over the N tiles; y bounds the row tiles of all groups plus
     // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
@@ -159,8 +164,8 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     auto launch = gpu::LaunchFuncOp::create(
         b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
         gpu::KernelDim3{c(kThreads), c(1), c(1)},
-        /*dynamicSharedMemorySize=*/Value(), ValueRange{lhs, rhs, offsets, out},
-        tokenType, ValueRange{alloc.getAsyncToken()});
+        /*dynamicSharedMemorySize=*/Value(), args, tokenType,
+        ValueRange{alloc.getAsyncToken()});
     gpu::WaitOp::create(b, Type(), ValueRange{launch.getAsyncToken()});
     Value result = bufferization::ToTensorOp::create(
         b, RankedTensorType::get(outType.getShape(), outType.getElementType()),

@@ -95,3 +95,24 @@ func.func @static_rows(%x: tensor<100x64xf16>, %w: tensor<4x64x32xf16>, %off: te
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<100x64xf16>, tensor<4x64x32xf16>, tensor<5xi32>) -> tensor<100x32xf16>
   return %y : tensor<100x32xf16>
 }
+
+// -----
+
+// A per-group bias [E, N] is added in fp32 in the epilogue, except in the
+// tail (group E), whose rows stay zero.
+// CHECK-LABEL: func.func @bias(
+// CHECK: %[[BB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<4x32xf16> to memref<4x32xf16>
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_bf16_bf16_i64_e4_k64_n32_bias_f16 {{.*}}, %[[BB]] : memref<4x32xf16>)
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e4_k64_n32_bias_f16({{.*}}, %[[B:.*]]: memref<4x32xf16>)
+// CHECK: %[[GROUP:.*]]:4 = scf.for
+// CHECK: %[[ON:.*]] = arith.cmpi ult, %[[GROUP]]#1, %c4
+// CHECK: %[[BG:.*]] = arith.minui %[[GROUP]]#1, %c3
+// CHECK: %[[BV:.*]] = memref.load %[[B]][%[[BG]], %{{.*}}] : memref<4x32xf16>
+// CHECK: %[[BF:.*]] = arith.extf %[[BV]] : f16 to f32
+// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[BF]] : f32
+// CHECK: arith.select %[[ON]], %[[SUM]], %{{.*}} : f32
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @bias(%x: tensor<?x64xbf16>, %w: tensor<4x64x32xbf16>, %off: tensor<5xi64>, %b: tensor<4x32xf16>) -> tensor<?x32xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b) : (tensor<?x64xbf16>, tensor<4x64x32xbf16>, tensor<5xi64>, tensor<4x32xf16>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
+}

@@ -29,14 +29,6 @@ func.func @transposed(%x: tensor<?x64xbf16>, %w: tensor<4x32x64xbf16>, %off: ten
 
 // -----
 
-func.func @bias(%x: tensor<?x64xbf16>, %w: tensor<4x64x32xbf16>, %off: tensor<5xi64>, %b: tensor<4x32xbf16>) -> tensor<?x32xbf16> {
-  // expected-error @+1 {{'moe.grouped_matmul' op the GPU lowering does not fuse biases yet}}
-  %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b) : (tensor<?x64xbf16>, tensor<4x64x32xbf16>, tensor<5xi64>, tensor<4x32xbf16>) -> tensor<?x32xbf16>
-  return %y : tensor<?x32xbf16>
-}
-
-// -----
-
 func.func @odd_k(%x: tensor<?x60xf16>, %w: tensor<4x60x32xf16>, %off: tensor<5xi64>) -> tensor<?x32xf16> {
   // expected-error @+1 {{'moe.grouped_matmul' op K (60) and N (32) must be multiples of 8: the kernel copies 16-byte chunks}}
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x60xf16>, tensor<4x60x32xf16>, tensor<5xi64>) -> tensor<?x32xf16>
