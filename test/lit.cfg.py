@@ -32,3 +32,35 @@ tools = [
               unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir, config.llvm_tools_dir])
+
+# CUDA's ptxas and cuobjdump assemble and disassemble the generated PTX; no GPU
+# is needed. They come from PATH, a CUDA install, or the PyPI wheels
+# (nvidia-cuda-nvcc-cu12, nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm) in the
+# project's venv.
+# Tests that need them say `REQUIRES: ptxas` / `cuobjdump` and are reported
+# UNSUPPORTED where they are missing.
+import glob
+import shutil
+
+def find_cuda_tool(name):
+    venv_bins = sorted(glob.glob(os.path.join(
+        config.moe_src_root, ".venv", "lib", "python3*", "site-packages",
+        "nvidia", "*", "bin")))
+    for directory in [None, "/usr/local/cuda/bin"] + venv_bins:
+        path = shutil.which(name, path=directory)
+        if path:
+            return path
+    return None
+
+cuda_tools = {name: find_cuda_tool(name) for name in ["ptxas", "cuobjdump", "nvdisasm"]}
+if cuda_tools["ptxas"]:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", cuda_tools["ptxas"]))
+    lit_config.note("ptxas: " + cuda_tools["ptxas"])
+# `cuobjdump -sass` runs nvdisasm, which it finds on PATH.
+if cuda_tools["cuobjdump"] and cuda_tools["nvdisasm"]:
+    config.available_features.add("cuobjdump")
+    config.substitutions.append(("%cuobjdump", cuda_tools["cuobjdump"]))
+    llvm_config.with_environment(
+        "PATH", os.path.dirname(cuda_tools["nvdisasm"]), append_path=True)
+    lit_config.note("cuobjdump: " + cuda_tools["cuobjdump"])

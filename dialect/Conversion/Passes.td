@@ -36,6 +36,49 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Lower moe.grouped_matmul to a tensor-core GPU kernel and its launch";
+  let description = [{
+    The GPU path's lowering of the expert FFNs' grouped matmuls (the first
+    step of the GPU code generation; routing, dispatch and combine stay moe
+    ops for now and make the pass fail if they are left in the module).
+
+    Each `moe.grouped_matmul` with one stacked `[E, K, N]` right-hand side of
+    bf16 or f16 becomes a `gpu.launch_func` of a kernel in the `gpu.module`
+    `@moe_kernels` (one kernel per signature, shared by all uses). The kernel
+    multiplies 64x64 output tiles with `nvvm.mma.sync` m16n8k16 (fp32
+    accumulators), operands staged through two stages of padded shared memory
+    by `nvgpu.device_async_copy` (cp.async, zero-filled past the edges; the
+    next k step's copies overlap the current step's mma) and read with
+    `nvgpu.ldmatrix`. A bias `[E, N]` is added in the epilogue (fp32). One
+    grid covers every group: its y dimension is an upper bound on the tiles of
+    all groups, `(rows + (E + 1) * 63) / 64`, known on the host without
+    reading the offsets; each block finds its group and row tile by walking
+    the offsets on the device, so no host synchronization is needed (the
+    launch can be captured in a CUDA graph). Tiles past `offsets[E]` write
+    the zero rows; blocks past the last tile exit.
+
+    Rejected with an error naming the reason: element types other than
+    bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
+    type differs from `element-type`, per-group weights of different widths,
+    `transpose_rhs`, dynamic K or N, K or N not a multiple of 8 (the
+    16-byte copies), and chips other than sm_80, sm_90 and sm_90a.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip: sm_80, sm_90 or sm_90a">,
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"\"",
+           "Tensor-core operand type (bf16 or f16); empty: the op's own">
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::gpu::GPUDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::memref::MemRefDialect", "mlir::NVVM::NVVMDialect",
+    "mlir::nvgpu::NVGPUDialect", "mlir::scf::SCFDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
 def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
   let summary = "Recognize MoE layers in imported ONNX graphs and raise them to moe ops";
   let description = [{

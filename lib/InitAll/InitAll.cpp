@@ -26,6 +26,7 @@ void moe::registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
                   mlir::tensor::TensorDialect>();
   moe::registerMoECPUPipelineDialects(registry);
+  moe::registerMoEGPUPipelineDialects(registry);
 }
 
 void moe::registerAllPasses() {

@@ -150,4 +150,9 @@ void moe::registerMoEPipelines() {
       "Lower func/linalg/tensor/scf/arith/math on tensors to the LLVM "
       "dialect for the CPU (C-callable entry points, see moe-run)",
       buildMoECPUPipeline);
+  PassPipelineRegistration<MoEGPUPipelineOptions>(
+      "moe-gpu-pipeline",
+      "Lower moe ops to NVIDIA GPU kernels (tensor cores) in a gpu.binary "
+      "and host code launching them through the mgpu* runtime",
+      buildMoEGPUPipeline);
 }

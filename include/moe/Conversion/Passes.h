@@ -3,6 +3,7 @@
 #ifndef MOE_CONVERSION_PASSES_H
 #define MOE_CONVERSION_PASSES_H
 
+#include "moe/Conversion/MoEToGPU/MoEToGPU.h"
 #include "moe/Conversion/MoEToLinalg/MoEToLinalg.h"
 #include "moe/Conversion/ONNXToLinalg/ONNXToLinalg.h"
 #include "moe/Conversion/ONNXToMoE/ONNXToMoE.h"

@@ -100,4 +100,21 @@ def MoEPackParameters
   }];
 }
 
+def MoEWriteGPUObjects
+    : Pass<"moe-write-gpu-objects", "mlir::ModuleOp"> {
+  let summary = "Write the objects of the gpu.binary ops to a file";
+  let description = [{
+    After `gpu-module-to-binary`, each `gpu.binary` holds its kernels as an
+    object attribute: PTX text for `format=isa`, a cubin for `format=bin`.
+    This pass writes that object to `file` so that ptxas, cuobjdump and
+    FileCheck can read it; the module is unchanged. The module must hold
+    exactly one object (one binary of one target), else the pass fails
+    saying how many it found.
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Where to write the object ('-' for stdout)">
+  ];
+}
+
 #endif // MOE_PIPELINES_PASSES

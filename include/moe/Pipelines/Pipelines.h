@@ -51,6 +51,38 @@ void populateMoEFrontPasses(mlir::OpPassManager &pm,
 void buildMoECPUPipeline(mlir::OpPassManager &pm,
                          const MoECPUPipelineOptions &options);
 
+struct MoEGPUPipelineOptions
+    : public mlir::PassPipelineOptions<MoEGPUPipelineOptions> {
+  Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("Target chip: sm_80, sm_90 or sm_90a"),
+      llvm::cl::init("sm_80")};
+  Option<std::string> elementType{
+      *this, "element-type",
+      llvm::cl::desc("Tensor-core operand type: bf16, f16, or empty for the "
+                     "ops' own"),
+      llvm::cl::init("")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu-module-to-binary format: isa (PTX, needs no CUDA "
+                     "toolkit), bin (cubin, runs ptxas) or fatbin"),
+      llvm::cl::init("isa")};
+  Option<std::string> ptxFile{
+      *this, "ptx-file",
+      llvm::cl::desc("Also write the binary's object (PTX for format=isa) to "
+                     "this file (moe-write-gpu-objects)"),
+      llvm::cl::init("")};
+};
+
+/// `--moe-gpu-pipeline`: moe ops on tensors to host code in the LLVM dialect
+/// that launches kernels through the mgpu* runtime, with the kernels in a
+/// `gpu.binary` (PTX or cubin for `chip`).
+void buildMoEGPUPipeline(mlir::OpPassManager &pm,
+                         const MoEGPUPipelineOptions &options);
+
+/// Adds the dialects, interface models and LLVM IR translations the GPU
+/// pipeline needs (kernel serialization goes through LLVM's NVPTX backend).
+void registerMoEGPUPipelineDialects(mlir::DialectRegistry &registry);
+
 /// Registers `--moe-cpu-pipeline` and the helper passes it uses.
 void registerMoEPipelines();
 

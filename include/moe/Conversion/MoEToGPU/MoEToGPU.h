@@ -1,0 +1,38 @@
+//===- MoEToGPU.h - moe -> gpu/nvgpu/nvvm kernels ---------------*- C++ -*-===//
+
+#ifndef MOE_CONVERSION_MOETOGPU_MOETOGPU_H
+#define MOE_CONVERSION_MOETOGPU_MOETOGPU_H
+
+#include <string>
+
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
+
+namespace moe {
+
+/// What the GPU kernels are generated for.
+struct MoEToGPUOptions {
+  /// sm_80 (mma.sync) or sm_90a (today the same mma.sync kernels; wgmma and
+  /// TMA are the next step, see docs/GPU.md).
+  std::string chip = "sm_80";
+  /// Tensor-core operand type the rows and weights must have: "bf16", "f16"
+  /// or empty for whichever of the two the op has.
+  std::string elementType;
+};
+
+/// True if `chip` is one the patterns generate kernels for.
+bool isSupportedGPUChip(const std::string &chip);
+
+/// Patterns replacing `moe.grouped_matmul` (stacked weights) by a launch of
+/// a tensor-core kernel that they add to the `gpu.module` named
+/// `moe_kernels` of the enclosing module (created on first use; the module
+/// must then carry `gpu.container_module`). The host side stays on tensors:
+/// operands go through `bufferization.to_buffer`, the result comes from a
+/// `gpu.alloc` through `bufferization.to_tensor`.
+void populateMoEToGPUPatterns(mlir::RewritePatternSet &patterns,
+                              const MoEToGPUOptions &options);
+
+} // namespace moe
+
+#endif // MOE_CONVERSION_MOETOGPU_MOETOGPU_H

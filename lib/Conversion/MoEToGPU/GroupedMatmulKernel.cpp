@@ -1,0 +1,400 @@
+//===- GroupedMatmulKernel.cpp - sm_80 tensor-core grouped matmul ---------===//
+//
+// One kernel multiplies the row groups of every expert: block (x, y) owns
+// output columns x * kTileN.. and the y-th row tile counted over all groups
+// in order. The grid is sized on the host from the row count alone (an upper
+// bound on the tiles), and each block finds its group by walking the offsets
+// on the device, so no group size ever travels to the host.
+//
+// Built op by op rather than parsed from text: the warp-level part (fragment
+// loads, eight mma per k step, the epilogue) is unrolled over compile-time
+// tile indices, so that accumulators stay in registers (a run-time index into
+// them would put them in local memory).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace moe::detail;
+
+namespace {
+
+/// Shared-memory rows are padded by 8 elements (16 bytes) so that the eight
+/// 16-byte rows one ldmatrix phase reads fall in different banks.
+constexpr int64_t kPad = 8;
+/// Elements per cp.async: 16 bytes of a 16-bit type.
+constexpr int64_t kVec = 8;
+/// Shared-memory stages of the copy/compute pipeline.
+constexpr int64_t kStages = 2;
+/// Warp tile: 2 x 4 mma tiles of 16 x 8.
+constexpr int64_t kWarpM = 32, kWarpN = 32;
+constexpr int64_t kMmaTilesM = kWarpM / 16, kMmaTilesN = kWarpN / 8;
+
+std::string kernelName(const GroupedMatmulSignature &sig) {
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  os << "grouped_matmul_" << sig.elementType << "_" << sig.resultType << "_"
+     << sig.offsetType << "_e" << sig.groups << "_k" << sig.k << "_n" << sig.n;
+  if (sig.biasType)
+    os << "_bias_" << sig.biasType;
+  return name;
+}
+
+/// Index arithmetic with less noise.
+struct IndexMath {
+  ImplicitLocOpBuilder &b;
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, c(y)); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, c(y)); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
+  }
+  Value uge(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::uge, x, y);
+  }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y);
+  }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, cond, x, y);
+  }
+};
+
+/// The kernel's values shared by its parts.
+struct KernelState {
+  const GroupedMatmulSignature &sig;
+  Value lhs, rhs, offsets, result, bias, smemA, smemB;
+  Value tid, lane, warpM, warpN;
+};
+
+/// The group and row range of this block's row tile: walks the E groups and
+/// the tail (rows past offsets[E], group E, which only writes zeros) counting
+/// row tiles until it reaches blockIdx.y. Returns {group, first row, end
+/// row}; group is E + 1 when the block has no tile.
+std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
+                                 Value rows) {
+  IndexMath m{b};
+  int64_t numGroups = s.sig.groups;
+  Value tileY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value zero = m.c(0);
+  auto loadOffset = [&](OpBuilder &nb, Location loc, Value e) -> Value {
+    Value v = memref::LoadOp::create(nb, loc, s.offsets, ValueRange{e});
+    return arith::IndexCastOp::create(nb, loc, nb.getIndexType(), v);
+  };
+  auto loop = scf::ForOp::create(
+      b, zero, m.c(numGroups + 1), m.c(1),
+      ValueRange{zero, m.c(numGroups + 1), zero, zero},
+      [&](OpBuilder &nb, Location loc, Value e, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        IndexMath im{ib};
+        Value start = loadOffset(ib, loc, e);
+        Value next =
+            loadOffset(ib, loc, im.min(im.add(e, im.c(1)), im.c(numGroups)));
+        Value end = im.select(im.ult(e, im.c(numGroups)), next, rows);
+        // max(end - start, 0) without a signed compare: offsets past the row
+        // count (a bad input) must not make a negative tile count.
+        Value count =
+            im.select(im.ult(start, end), im.sub(end, start), im.c(0));
+        Value tiles = im.div(im.add(count, im.c(kTileM - 1)), kTileM);
+        Value base = iter[0];
+        Value nextBase = im.add(base, tiles);
+        Value hit = im.both(im.uge(tileY, base), im.ult(tileY, nextBase));
+        Value first = im.add(start, im.mul(im.sub(tileY, base), im.c(kTileM)));
+        scf::YieldOp::create(ib,
+                             ValueRange{nextBase, im.select(hit, e, iter[1]),
+                                        im.select(hit, first, iter[2]),
+                                        im.select(hit, end, iter[3])});
+      });
+  return {loop.getResult(1), loop.getResult(2), loop.getResult(3)};
+}
+
+/// Issues this thread's cp.async copies of the A tile (rows [first, end) x
+/// columns k0..) and the B tile (rhs[group], rows k0.., columns n0..) into
+/// shared-memory stage `stage`, as one cp.async group. Out-of-range chunks
+/// (k0 past K included) copy zero bytes (cp.async fills the rest with zeros)
+/// from a clamped, valid address. Returns the group's token.
+Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
+                Value group, Value first, Value end, Value k0, Value n0) {
+  IndexMath m{b};
+  int64_t K = s.sig.k, N = s.sig.n;
+  SmallVector<Value> tokens;
+  auto copy = [&](Value dst, ValueRange dstIdx, Value src, ValueRange srcIdx,
+                  Value valid) {
+    Value elems = m.select(valid, m.c(kVec), m.c(0));
+    tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx, src,
+        srcIdx, b.getIndexAttr(kVec), elems, b.getUnitAttr()));
+  };
+  for (int64_t i = 0; i < kTileM * kTileK / kVec / kThreads; ++i) {
+    Value chunk = m.add(s.tid, m.c(i * kThreads));
+    Value r = m.div(chunk, kTileK / kVec);
+    Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
+    Value row = m.add(first, r), col = m.add(k0, c);
+    Value valid = m.both(m.ult(row, end), m.ult(col, m.c(K)));
+    copy(s.smemA, {stage, r, c}, s.lhs,
+         {m.select(valid, row, first), m.select(valid, col, m.c(0))}, valid);
+  }
+  for (int64_t i = 0; i < kTileK * kTileN / kVec / kThreads; ++i) {
+    Value chunk = m.add(s.tid, m.c(i * kThreads));
+    Value r = m.div(chunk, kTileN / kVec);
+    Value c = m.mul(m.rem(chunk, kTileN / kVec), m.c(kVec));
+    Value row = m.add(k0, r), col = m.add(n0, c);
+    Value valid = m.both(m.ult(row, m.c(K)), m.ult(col, m.c(N)));
+    copy(s.smemB, {stage, r, c}, s.rhs,
+         {group, m.select(valid, row, m.c(0)), m.select(valid, col, m.c(0))},
+         valid);
+  }
+  return nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+}
+
+/// Waits until at most `pending` cp.async groups of this thread are in
+/// flight. The lowering counts groups (cp.async.wait_group) and ignores which
+/// group `token` names.
+void waitTiles(ImplicitLocOpBuilder &b, Value token, int32_t pending) {
+  nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(pending));
+}
+
+/// One mma operand register from two 16-bit elements: f16 goes as
+/// vector<2xf16>, bf16 as an i32 (what nvvm.mma.sync takes for each).
+Value mmaOperand(ImplicitLocOpBuilder &b, Value fragment, int64_t reg) {
+  Value pair = vector::ExtractOp::create(b, fragment, ArrayRef<int64_t>{reg});
+  auto pairType = cast<VectorType>(pair.getType());
+  if (!pairType.getElementType().isBF16())
+    return pair;
+  Value word =
+      vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), pair);
+  return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+}
+
+/// The warp's 2 x 4 mma tiles for one 16-deep slice kk of the shared tiles.
+void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
+             SmallVectorImpl<Value> &acc) {
+  IndexMath m{b};
+  Type elt = s.sig.elementType;
+  auto fragType = VectorType::get({4, 2}, elt);
+  // ldmatrix.x4: lanes 0-15 give the rows of the first 8 columns, lanes
+  // 16-31 those of the next 8 (the four 8x8 matrices of a 16x16 tile).
+  Value laneRow = m.rem(s.lane, 16);
+  Value laneCol = m.mul(m.div(s.lane, 16), m.c(8));
+  SmallVector<Value, kMmaTilesM> a;
+  for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
+    Value row = m.add(m.mul(s.warpM, m.c(kWarpM)), m.c(mi * 16));
+    a.push_back(nvgpu::LdMatrixOp::create(
+        b, fragType, s.smemA,
+        ValueRange{stage, m.add(row, laneRow), m.add(m.c(kk), laneCol)},
+        /*transpose=*/false, /*numTiles=*/4));
+  }
+  // B is stored k-major: the transposing ldmatrix gives each lane the
+  // k-pairs the mma's column-major B operand wants, two n8 tiles per load.
+  SmallVector<Value, kMmaTilesN / 2> bFrag;
+  for (int64_t nj = 0; nj < kMmaTilesN / 2; ++nj) {
+    Value col = m.add(m.mul(s.warpN, m.c(kWarpN)), m.c(nj * 16));
+    bFrag.push_back(nvgpu::LdMatrixOp::create(
+        b, fragType, s.smemB,
+        ValueRange{stage, m.add(m.c(kk), laneRow), m.add(col, laneCol)},
+        /*transpose=*/true, /*numTiles=*/4));
+  }
+  NVVM::MMATypes ptxType =
+      elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  // Operand registers are unpacked once and shared by the mma that use them.
+  SmallVector<SmallVector<Value, 2>, kMmaTilesN> bOps;
+  for (int64_t ni = 0; ni < kMmaTilesN; ++ni) {
+    Value frag = bFrag[ni / 2];
+    int64_t reg = (ni % 2) * 2;
+    bOps.push_back({mmaOperand(b, frag, reg), mmaOperand(b, frag, reg + 1)});
+  }
+  for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
+    SmallVector<Value, 4> aOps;
+    for (int64_t r = 0; r < 4; ++r)
+      aOps.push_back(mmaOperand(b, a[mi], r));
+    for (int64_t ni = 0; ni < kMmaTilesN; ++ni) {
+      Value &c = acc[mi * kMmaTilesN + ni];
+      SmallVector<Value, 4> cOps;
+      for (int64_t r = 0; r < 4; ++r)
+        cOps.push_back(LLVM::ExtractValueOp::create(b, c, r));
+      c = NVVM::MmaOp::create(b, c.getType(), aOps, bOps[ni], cOps,
+                              ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+                              std::nullopt,
+                              std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                              std::array<NVVM::MMALayout, 2>{
+                                  NVVM::MMALayout::row, NVVM::MMALayout::col});
+    }
+  }
+}
+
+/// Writes the accumulators of rows [first, end): accumulator registers 0, 1
+/// hold row lane/4 of an mma tile, columns 2 * (lane % 4) + {0, 1};
+/// registers 2, 3 the row 8 below. The group's bias row, if any, is added in
+/// fp32 before the conversion; the tail (group E) stays zero.
+void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
+               Value group, Value first, Value end, Value n0) {
+  IndexMath m{b};
+  Value biasOn, biasGroup;
+  if (s.bias) {
+    biasOn = m.ult(group, m.c(s.sig.groups));
+    biasGroup = m.min(group, m.c(s.sig.groups - 1));
+  }
+  Type resultType = s.sig.resultType;
+  auto pairType = VectorType::get({2}, resultType);
+  Value laneRow = m.div(s.lane, 4);
+  Value laneCol = m.mul(m.rem(s.lane, 4), m.c(2));
+  for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
+    for (int64_t ni = 0; ni < kMmaTilesN; ++ni) {
+      Value col = m.add(
+          n0, m.add(m.mul(s.warpN, m.c(kWarpN)), m.add(m.c(ni * 8), laneCol)));
+      for (int64_t half = 0; half < 2; ++half) {
+        Value row =
+            m.add(first, m.add(m.mul(s.warpM, m.c(kWarpM)),
+                               m.add(m.c(mi * 16 + half * 8), laneRow)));
+        // N is a multiple of 8, so col < N covers col + 1 too.
+        Value inside = m.both(m.ult(row, end), m.ult(col, m.c(s.sig.n)));
+        auto ifOp = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        SmallVector<Value, 2> pair;
+        for (int64_t r = 0; r < 2; ++r) {
+          Value v = LLVM::ExtractValueOp::create(b, acc[mi * kMmaTilesN + ni],
+                                                 half * 2 + r);
+          if (s.bias) {
+            Value bv = memref::LoadOp::create(
+                b, s.bias, ValueRange{biasGroup, m.add(col, m.c(r))});
+            if (!s.sig.biasType.isF32())
+              bv = s.sig.biasType.getIntOrFloatBitWidth() < 32
+                       ? Value(arith::ExtFOp::create(b, b.getF32Type(), bv))
+                       : Value(arith::TruncFOp::create(b, b.getF32Type(), bv));
+            v = m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+          }
+          if (!resultType.isF32())
+            v = resultType.getIntOrFloatBitWidth() < 32
+                    ? Value(arith::TruncFOp::create(b, resultType, v))
+                    : Value(arith::ExtFOp::create(b, resultType, v));
+          pair.push_back(v);
+        }
+        Value vec = vector::FromElementsOp::create(b, pairType, pair);
+        vector::StoreOp::create(b, vec, s.result, ValueRange{row, col});
+      }
+    }
+  }
+}
+
+gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
+                           const GroupedMatmulSignature &sig) {
+  MLIRContext *ctx = gpuModule.getContext();
+  ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  IndexMath m{b};
+  Type elt = sig.elementType;
+  int64_t dyn = ShapedType::kDynamic;
+  SmallVector<Type> argTypes = {
+      MemRefType::get({dyn, sig.k}, elt),
+      MemRefType::get({sig.groups, sig.k, sig.n}, elt),
+      MemRefType::get({sig.groups + 1}, sig.offsetType),
+      MemRefType::get({dyn, sig.n}, sig.resultType)};
+  if (sig.biasType)
+    argTypes.push_back(MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Type smemTypes[] = {MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
+                                      MemRefLayoutAttrInterface(), workgroup),
+                      MemRefType::get({kStages, kTileK, kTileN + kPad}, elt,
+                                      MemRefLayoutAttrInterface(), workgroup)};
+  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
+                                     TypeRange(smemTypes), TypeRange());
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+  b.setInsertionPointToStart(&func.getBody().front());
+
+  KernelState s{sig,
+                func.getArgument(0),
+                func.getArgument(1),
+                func.getArgument(2),
+                func.getArgument(3),
+                sig.biasType ? func.getArgument(4) : Value(),
+                func.getWorkgroupAttributions()[0],
+                func.getWorkgroupAttributions()[1],
+                {},
+                {},
+                {},
+                {}};
+  s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  s.lane = m.rem(s.tid, 32);
+  Value warp = m.div(s.tid, 32);
+  s.warpM = m.div(warp, 2);
+  s.warpN = m.rem(warp, 2);
+  Value rows = memref::DimOp::create(b, s.lhs, 0);
+  std::array<Value, 3> tile = findRowTile(b, s, rows);
+  Value group = tile[0], first = tile[1], end = tile[2];
+
+  auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
+                                   /*withElseRegion=*/false);
+  b.setInsertionPointToStart(hasTile.thenBlock());
+  Value n0 = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kTileN));
+  // The tail (group E) runs no k step: its accumulators stay zero.
+  Value isTail = m.eq(group, m.c(sig.groups));
+  Value kEnd = m.select(isTail, m.c(0), m.c(sig.k));
+  Value weightGroup = m.min(group, m.c(sig.groups - 1));
+
+  auto accType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(4, b.getF32Type()));
+  Value zeroAcc = LLVM::ZeroOp::create(b, accType);
+  SmallVector<Value> init(kMmaTilesM * kMmaTilesN, zeroAcc);
+  // Two stages: the copies of k step i + 1 are in flight while the tensor
+  // cores work on step i. The last step prefetches past K, which copies
+  // nothing (zero-filled chunks) and is waited for after the loop.
+  Value firstToken =
+      loadTiles(b, s, m.c(0), weightGroup, first, end, m.c(0), n0);
+  auto kLoop = scf::ForOp::create(
+      b, m.c(0), kEnd, m.c(kTileK), init,
+      [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        IndexMath im{ib};
+        Value stage = im.rem(im.div(k0, kTileK), kStages);
+        Value nextStage = im.sub(im.c(1), stage);
+        Value next = loadTiles(ib, s, nextStage, weightGroup, first, end,
+                               im.add(k0, im.c(kTileK)), n0);
+        waitTiles(ib, next, /*pending=*/1);
+        gpu::BarrierOp::create(ib);
+        SmallVector<Value> acc(iter.begin(), iter.end());
+        for (int64_t kk = 0; kk < kTileK; kk += 16)
+          mmaStep(ib, s, stage, kk, acc);
+        // The next iteration's copies overwrite the stage read here.
+        gpu::BarrierOp::create(ib);
+        scf::YieldOp::create(ib, acc);
+      });
+  waitTiles(b, firstToken, /*pending=*/0);
+  SmallVector<Value> acc(kLoop.getResults());
+  storeTile(b, s, acc, group, first, end, n0);
+  b.setInsertionPointToEnd(&func.getBody().front());
+  gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace
+
+gpu::GPUFuncOp
+moe::detail::getOrBuildGroupedMatmulKernel(gpu::GPUModuleOp gpuModule,
+                                           const GroupedMatmulSignature &sig) {
+  std::string name = kernelName(sig);
+  if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
+    return existing;
+  return buildKernel(gpuModule, name, sig);
+}

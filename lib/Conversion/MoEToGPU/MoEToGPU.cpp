@@ -1,0 +1,229 @@
+//===- MoEToGPU.cpp - the convert-moe-to-gpu pass -------------------------===//
+//
+// Replaces moe.grouped_matmul by a launch of the tensor-core kernel of
+// GroupedMatmulKernel.cpp. The host side stays on tensors so that the rest
+// of the function (and one-shot bufferization after it) is untouched.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/MoEToGPU/MoEToGPU.h"
+#include "moe/Conversion/Passes.h"
+#include "moe/Dialect/MoE/IR/MoE.h"
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace moe {
+#define GEN_PASS_DEF_CONVERTMOETOGPU
+#include "moe/Conversion/Passes.h.inc"
+} // namespace moe
+
+using namespace mlir;
+using namespace moe::detail;
+
+static constexpr llvm::StringLiteral kGPUModuleName = "moe_kernels";
+
+bool moe::isSupportedGPUChip(const std::string &chip) {
+  return chip == "sm_80" || chip == "sm_90" || chip == "sm_90a";
+}
+
+/// The signature of the kernel `op` needs, or an error saying why there is
+/// none. Checked before anything is rewritten.
+static FailureOr<GroupedMatmulSignature>
+getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
+  if (!op.isStacked())
+    return op.emitOpError("the GPU lowering needs one stacked [E, K, N] "
+                          "weight tensor (groups of different widths are not "
+                          "supported yet)");
+  if (op.getTransposeRhs())
+    return op.emitOpError(
+        "the GPU lowering needs [E, K, N] weights (transpose_rhs is not "
+        "supported yet: run moe-pack-parameters or transpose the weights)");
+  auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+  auto rhsType = cast<RankedTensorType>(op.getRhs()[0].getType());
+  auto resultType = cast<RankedTensorType>(op.getType());
+  Type elt = lhsType.getElementType();
+  if (!elt.isBF16() && !elt.isF16())
+    return op.emitOpError("element type ")
+           << elt << " has no m16n8k16 tensor-core form: the GPU lowering "
+           << "takes bf16 or f16 rows and weights";
+  if (rhsType.getElementType() != elt)
+    return op.emitOpError("rows (")
+           << elt << ") and weights (" << rhsType.getElementType()
+           << ") must have the same element type";
+  if (!options.elementType.empty()) {
+    std::string name;
+    llvm::raw_string_ostream os(name);
+    os << elt;
+    if (name != options.elementType)
+      return op.emitOpError("operands are ")
+             << elt << " but element-type=" << options.elementType
+             << " was asked for (convert the rows and weights first)";
+  }
+  if (!rhsType.hasStaticShape() || lhsType.isDynamicDim(1) ||
+      resultType.isDynamicDim(1))
+    return op.emitOpError("the GPU lowering needs static K and N (only the "
+                          "row count may be dynamic)");
+  int64_t k = rhsType.getDimSize(1), n = rhsType.getDimSize(2);
+  if (lhsType.getDimSize(1) != k || resultType.getDimSize(1) != n)
+    return op.emitOpError("the GPU lowering needs rows of K = ")
+           << k << " columns and a result of N = " << n << " columns";
+  if (k % 8 != 0 || n % 8 != 0)
+    return op.emitOpError("K (")
+           << k << ") and N (" << n
+           << ") must be multiples of 8: the kernel copies 16-byte chunks";
+  return GroupedMatmulSignature{
+      elt,
+      resultType.getElementType(),
+      cast<RankedTensorType>(op.getOffsets().getType()).getElementType(),
+      op.getBias().empty()
+          ? Type()
+          : cast<RankedTensorType>(op.getBias()[0].getType()).getElementType(),
+      rhsType.getDimSize(0),
+      k,
+      n};
+}
+
+namespace {
+
+struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
+  LowerGroupedMatmul(MLIRContext *ctx, const moe::MoEToGPUOptions &options)
+      : OpRewritePattern(ctx), options(options) {}
+
+  LogicalResult matchAndRewrite(moe::GroupedMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    auto module = op->getParentOfType<ModuleOp>();
+    if (!module ||
+        !module->hasAttr(gpu::GPUDialect::getContainerModuleAttrName()))
+      return rewriter.notifyMatchFailure(op, "not in a gpu.container_module");
+    FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+    if (failed(sig))
+      return failure();
+    auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
+    if (!gpuModule) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToEnd(module.getBody());
+      gpuModule =
+          gpu::GPUModuleOp::create(rewriter, module.getLoc(), kGPUModuleName);
+    }
+    gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+
+    Location loc = op.getLoc();
+    ImplicitLocOpBuilder b(loc, rewriter);
+    auto toBuffer = [&](Value tensor, Type memrefType) -> Value {
+      auto type = cast<RankedTensorType>(tensor.getType());
+      Value buffer = bufferization::ToBufferOp::create(
+          b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+          /*read_only=*/true);
+      if (buffer.getType() != memrefType)
+        buffer = memref::CastOp::create(b, memrefType, buffer);
+      return buffer;
+    };
+    auto argTypes = kernel.getArgumentTypes();
+    Value lhs = toBuffer(op.getLhs(), argTypes[0]);
+    Value rhs = toBuffer(op.getRhs()[0], argTypes[1]);
+    Value offsets = toBuffer(op.getOffsets(), argTypes[2]);
+    SmallVector<Value> args = {lhs, rhs, offsets};
+    Value rows = memref::DimOp::create(b, lhs, 0);
+    auto resultType = cast<RankedTensorType>(op.getType());
+    auto outType = cast<MemRefType>(argTypes[3]);
+    // Stream-ordered: allocation, launch, then a wait so that host code may
+    // read the result tensor (a layer kept on the device will drop the wait).
+    // gpu-to-llvm lowers only the async form of gpu.alloc.
+    Type tokenType = gpu::AsyncTokenType::get(b.getContext());
+    Value start =
+        gpu::WaitOp::create(b, tokenType, ValueRange()).getAsyncToken();
+    auto alloc = gpu::AllocOp::create(b, outType, tokenType, ValueRange{start},
+                                      ValueRange{rows}, ValueRange(),
+                                      /*hostShared=*/false);
+    Value out = alloc.getMemref();
+    args.push_back(out);
+    if (!op.getBias().empty())
+      args.push_back(toBuffer(op.getBias()[0], argTypes[4]));
+
+    // Grid: x over the N tiles; y bounds the row tiles of all groups plus
+    // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
+    // * 63) / 64, whatever the offsets are.
+    auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+    Value gridX = c((sig->n + kTileN - 1) / kTileN);
+    Value slack = c((sig->groups + 1) * (kTileM - 1));
+    Value gridY = arith::DivUIOp::create(
+        b, arith::AddIOp::create(b, rows, slack), c(kTileM));
+    auto launch = gpu::LaunchFuncOp::create(
+        b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+        gpu::KernelDim3{c(kThreads), c(1), c(1)},
+        /*dynamicSharedMemorySize=*/Value(), args, tokenType,
+        ValueRange{alloc.getAsyncToken()});
+    gpu::WaitOp::create(b, Type(), ValueRange{launch.getAsyncToken()});
+    Value result = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get(outType.getShape(), outType.getElementType()),
+        out, /*restrict=*/true, /*writable=*/true);
+    if (result.getType() != resultType)
+      result = tensor::CastOp::create(b, resultType, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+
+  moe::MoEToGPUOptions options;
+};
+
+struct ConvertMoEToGPUPass
+    : moe::impl::ConvertMoEToGPUBase<ConvertMoEToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    moe::MoEToGPUOptions options{chip, elementType};
+    if (!moe::isSupportedGPUChip(chip)) {
+      module.emitError("convert-moe-to-gpu: unsupported chip '")
+          << chip << "' (sm_80, sm_90 and sm_90a are)";
+      return signalPassFailure();
+    }
+    if (!elementType.empty() && elementType != "bf16" && elementType != "f16") {
+      module.emitError("convert-moe-to-gpu: element-type must be bf16 or "
+                       "f16, not '")
+          << elementType << "'";
+      return signalPassFailure();
+    }
+    // Check every op first, so that a rejected op leaves the module as it
+    // was and each error names its op.
+    bool ok = true;
+    module.walk([&](moe::GroupedMatmulOp op) {
+      ok &= succeeded(getSignature(op, options));
+    });
+    if (!ok)
+      return signalPassFailure();
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(&getContext()));
+    RewritePatternSet patterns(&getContext());
+    moe::populateMoEToGPUPatterns(patterns, options);
+    // Only the moe ops that are there now are rewritten, without folding, so
+    // that the rest of the module is left exactly as it was. The kernels are
+    // built outside the rewriter, in the gpu.module, which the driver never
+    // needs to visit.
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingOps);
+    config.enableFolding(false);
+    if (failed(applyPatternsGreedily(module, std::move(patterns), config)))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
+
+void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
+                                   const MoEToGPUOptions &options) {
+  patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+}

@@ -1,0 +1,79 @@
+//===- GPUPipeline.cpp - moe ops to a launched, serialized GPU kernel -----===//
+//
+// convert-moe-to-gpu puts the kernels in a gpu.module and leaves the host on
+// tensors; one-shot bufferization then makes the host memrefs, and
+// upstream's gpu-lower-to-nvvm-pipeline does the rest: kernels to NVVM, host
+// launches to mgpu* calls, and gpu-module-to-binary through LLVM's NVPTX
+// backend (format=isa needs no CUDA toolkit, so CI can run it).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/Passes.h"
+#include "moe/Pipelines/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/GPUCommon/GPUToLLVM.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void moe::buildMoEGPUPipeline(OpPassManager &pm,
+                              const MoEGPUPipelineOptions &options) {
+  ConvertMoEToGPUOptions toGPU;
+  toGPU.chip = options.chip;
+  toGPU.elementType = options.elementType;
+  pm.addPass(createConvertMoEToGPU(toGPU));
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  gpu::GPUToNVVMPipelineOptions nvvm;
+  nvvm.cubinChip = options.chip;
+  // PTX 8.0 is the first with sm_90a; CUDA 12.0's ptxas and later read it.
+  nvvm.cubinFeatures = "+ptx80";
+  nvvm.cubinFormat = options.format;
+  nvvm.optLevel = 3;
+  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+
+  if (!options.ptxFile.empty()) {
+    MoEWriteGPUObjectsOptions write;
+    write.file = options.ptxFile;
+    pm.addPass(createMoEWriteGPUObjects(write));
+  }
+}
+
+void moe::registerMoEGPUPipelineDialects(DialectRegistry &registry) {
+  registry.insert<gpu::GPUDialect, LLVM::LLVMDialect, NVVM::NVVMDialect,
+                  nvgpu::NVGPUDialect, vector::VectorDialect>();
+  // Kernel and host lowering find their patterns through these interfaces.
+  gpu::registerConvertGpuToLLVMInterface(registry);
+  NVVM::registerConvertGpuToNVVMInterface(registry);
+  registerConvertNVVMToLLVMInterface(registry);
+  // gpu-module-to-binary serializes through #nvvm.target and LLVM IR.
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+}

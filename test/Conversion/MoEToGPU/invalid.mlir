@@ -1,0 +1,44 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file -verify-diagnostics
+// RUN: not moe-opt %s --convert-moe-to-gpu=chip=sm_75 -split-input-file 2>&1 | FileCheck %s --check-prefix=CHIP
+// RUN: not moe-opt %s --convert-moe-to-gpu=element-type=f32 -split-input-file 2>&1 | FileCheck %s --check-prefix=ELT
+
+// CHIP: convert-moe-to-gpu: unsupported chip 'sm_75' (sm_80, sm_90 and sm_90a are)
+// ELT: convert-moe-to-gpu: element-type must be bf16 or f16, not 'f32'
+
+func.func @f64(%x: tensor<?x64xf64>, %w: tensor<4x64x64xf64>, %off: tensor<5xi64>) -> tensor<?x64xf64> {
+  // expected-error @+1 {{'moe.grouped_matmul' op element type 'f64' has no m16n8k16 tensor-core form: the GPU lowering takes bf16 or f16 rows and weights}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xf64>, tensor<4x64x64xf64>, tensor<5xi64>) -> tensor<?x64xf64>
+  return %y : tensor<?x64xf64>
+}
+
+// -----
+
+func.func @f32(%x: tensor<?x64xf32>, %w: tensor<4x64x64xf32>, %off: tensor<5xi64>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op element type 'f32' has no m16n8k16 tensor-core form}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xf32>, tensor<4x64x64xf32>, tensor<5xi64>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @transposed(%x: tensor<?x64xbf16>, %w: tensor<4x32x64xbf16>, %off: tensor<5xi64>) -> tensor<?x32xbf16> {
+  // expected-error @+1 {{'moe.grouped_matmul' op the GPU lowering needs [E, K, N] weights (transpose_rhs is not supported yet}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<4x32x64xbf16>, tensor<5xi64>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
+}
+
+// -----
+
+func.func @odd_k(%x: tensor<?x60xf16>, %w: tensor<4x60x32xf16>, %off: tensor<5xi64>) -> tensor<?x32xf16> {
+  // expected-error @+1 {{'moe.grouped_matmul' op K (60) and N (32) must be multiples of 8: the kernel copies 16-byte chunks}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x60xf16>, tensor<4x60x32xf16>, tensor<5xi64>) -> tensor<?x32xf16>
+  return %y : tensor<?x32xf16>
+}
+
+// -----
+
+func.func @dynamic_k(%x: tensor<?x?xf16>, %w: tensor<4x64x32xf16>, %off: tensor<5xi64>) -> tensor<?x32xf16> {
+  // expected-error @+1 {{'moe.grouped_matmul' op the GPU lowering needs static K and N (only the row count may be dynamic)}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x?xf16>, tensor<4x64x32xf16>, tensor<5xi64>) -> tensor<?x32xf16>
+  return %y : tensor<?x32xf16>
+}
