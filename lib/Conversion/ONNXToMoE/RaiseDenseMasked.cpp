@@ -379,7 +379,7 @@ moe::detail::raiseDenseMasked(NodeOp topk, RewriterBase &rewriter, bool remarks,
     return failure();
 
   LayerSpec spec;
-  spec.kind = "dense-masked";
+  spec.kind = "dense_masked";
   spec.tokens = routing->tokens;
   spec.router = routing->router;
   spec.route = routing->route;

@@ -652,7 +652,7 @@ moe::detail::raiseExpertChoice(NodeOp topk, RewriterBase &rewriter,
     return failure();
   NearMiss miss(topk, remarks);
   LayerSpec spec;
-  spec.kind = "expert-choice";
+  spec.kind = "expert_choice";
   spec.route.mode = RoutingMode::ExpertChoice;
   if (failed(matchScores(scores, spec, miss)))
     return failure();

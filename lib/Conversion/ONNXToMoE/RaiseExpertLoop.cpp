@@ -786,7 +786,7 @@ moe::detail::raiseExpertLoop(onnx::NodeOp topk, RewriterBase &rewriter,
     return failure();
 
   LayerSpec layer;
-  layer.kind = "expert-loop";
+  layer.kind = "expert_loop";
   layer.tokens = routing->tokens;
   layer.router = routing->router;
   layer.route = routing->route;
