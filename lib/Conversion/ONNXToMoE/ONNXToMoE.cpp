@@ -5,6 +5,7 @@
 #include "moe/Dialect/MoE/IR/MoE.h"
 
 #include "LayerReport.h"
+#include "Match.h"
 #include "Raise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -79,6 +80,28 @@ struct RaiseNodePattern : OpRewritePattern<NodeOp> {
 struct ONNXRaiseMoEPass : moe::impl::ONNXRaiseMoEBase<ONNXRaiseMoEPass> {
   using ONNXRaiseMoEBase::ONNXRaiseMoEBase;
 
+  /// Stacked expert weights still gathered by expert ids after raising
+  /// belong to a layer whose router no rule recognized (PhiMoE's
+  /// sparsemixer, say): say so once per weight, where no TopK or ArgMax
+  /// rule may have spoken.
+  void explainUnraisedExpertGathers() {
+    llvm::DenseSet<Value> explained;
+    getOperation()->walk([&](NodeOp node) {
+      if (!node.isStandard("Gather") && !node.isStandard("GatherND"))
+        return;
+      Value table = node.getInputs()[0];
+      auto type = dyn_cast<RankedTensorType>(table.getType());
+      if (!type || type.getRank() != 3 ||
+          !isa<FloatType>(type.getElementType()) ||
+          !moe::detail::isConstant(table) || !explained.insert(table).second)
+        return;
+      node.emitRemark("not raised: stacked expert weights ")
+          << type
+          << " are gathered by expert ids that no recognized router "
+             "computes (a TopK or ArgMax over router scores)";
+    });
+  }
+
   void runOnOperation() override {
     // One visit per node, so that each near miss is reported once.
     SmallVector<NodeOp> nodes;
@@ -92,6 +115,8 @@ struct ONNXRaiseMoEPass : moe::impl::ONNXRaiseMoEBase<ONNXRaiseMoEPass> {
       rewriter.setInsertionPoint(node);
       (void)raiseNode(node, rewriter, remarks, layers);
     }
+    if (remarks)
+      explainUnraisedExpertGathers();
     std::string path = report.empty() ? clReportPath.getValue() : report;
     if (!path.empty() && failed(moe::detail::writeLayerReport(
                              layers, path, getOperation().getLoc())))
