@@ -684,3 +684,17 @@ FailureOr<ExpertsSpec> moe::detail::perExpertSpec(ArrayRef<ExpertFFN> byExpert,
   }
   return spec;
 }
+
+LayerSpec moe::detail::routedLayer(StringRef kind, const RoutingMatch &routing,
+                                   ExpertsSpec experts, Value output,
+                                   Operation *anchor) {
+  LayerSpec spec;
+  spec.kind = kind.str();
+  spec.tokens = routing.tokens;
+  spec.router = routing.router;
+  spec.route = routing.route;
+  spec.experts = std::move(experts);
+  spec.output = output;
+  spec.anchor = anchor;
+  return spec;
+}

@@ -127,6 +127,12 @@ struct RoutingMatch {
 mlir::FailureOr<RoutingMatch> matchRouting(mlir::Value weights,
                                            const NearMiss &miss);
 
+/// The LayerSpec of a layer routed by `routing`, computing `output` with
+/// `experts`, reported at `anchor`.
+LayerSpec routedLayer(llvm::StringRef kind, const RoutingMatch &routing,
+                      ExpertsSpec experts, mlir::Value output,
+                      mlir::Operation *anchor);
+
 /// One FFN stage on stacked expert weights: x * W[e] (+ b[e]), with W
 /// [E, in, out] or, `transposed`, [E, out, in], and b [E, out].
 struct SlotLinear {

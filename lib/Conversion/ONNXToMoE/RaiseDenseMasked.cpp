@@ -378,14 +378,8 @@ moe::detail::raiseDenseMasked(NodeOp topk, RewriterBase &rewriter, bool remarks,
   if (failed(experts))
     return failure();
 
-  LayerSpec spec;
-  spec.kind = "dense_masked";
-  spec.tokens = routing->tokens;
-  spec.router = routing->router;
-  spec.route = routing->route;
-  spec.experts = *experts;
-  spec.output = combine->output;
-  spec.anchor = topk;
+  LayerSpec spec =
+      routedLayer("dense_masked", *routing, *experts, combine->output, topk);
   if (remarks)
     topk.emitRemark() << "raised a dense masked MoE layer: " << numExperts
                       << " experts, top-" << *spec.route.k;

@@ -785,14 +785,7 @@ moe::detail::raiseExpertLoop(onnx::NodeOp topk, RewriterBase &rewriter,
   if (failed(spec))
     return failure();
 
-  LayerSpec layer;
-  layer.kind = "expert_loop";
-  layer.tokens = routing->tokens;
-  layer.router = routing->router;
-  layer.route = routing->route;
-  layer.experts = *spec;
-  layer.output = output;
-  layer.anchor = topk;
+  LayerSpec layer = routedLayer("expert_loop", *routing, *spec, output, topk);
   if (remarks)
     topk.emitRemark() << "raised a per-expert loop MoE layer: "
                       << ctx.numExperts << " experts, top-" << ctx.k;

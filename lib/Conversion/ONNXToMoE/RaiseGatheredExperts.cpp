@@ -481,14 +481,8 @@ moe::detail::raiseGatheredExperts(NodeOp topk, RewriterBase &rewriter,
       if (ffn->spec.numExperts != rankedType(topk.getInputs()[0]).getDimSize(1))
         return miss("the stacked weights hold another number of experts "
                     "than the router scores");
-      LayerSpec spec;
-      spec.kind = "gathered";
-      spec.tokens = routing->tokens;
-      spec.router = routing->router;
-      spec.route = routing->route;
-      spec.experts = ffn->spec;
-      spec.output = c.output;
-      spec.anchor = topk;
+      LayerSpec spec =
+          routedLayer("gathered", *routing, ffn->spec, c.output, topk);
       if (remarks)
         topk.emitRemark() << "raised an MoE layer with experts on gathered "
                              "stacked weights: "
