@@ -7,6 +7,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/APFloat.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace moe;
@@ -51,6 +54,71 @@ bool moe::isSliceableConstant(Value value) {
   if (auto dense = dyn_cast<DenseElementsAttr>(attr); dense && dense.isSplat())
     return true;
   return rawBytes(attr).has_value();
+}
+
+FailureOr<std::vector<float>> moe::readFloatConstant(Value value) {
+  ElementsAttr attr = constantValue(value);
+  if (!attr || !attr.getShapedType().hasStaticShape())
+    return failure();
+  Type elementType = attr.getShapedType().getElementType();
+  if (!elementType.isF32() && !elementType.isF16() && !elementType.isBF16())
+    return failure();
+  int64_t count = attr.getShapedType().getNumElements();
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr); dense && dense.isSplat())
+    return std::vector<float>(count,
+                              dense.getSplatValue<APFloat>().convertToFloat());
+  std::optional<ArrayRef<char>> bytes = rawBytes(attr);
+  if (!bytes)
+    return failure();
+  std::vector<float> values(count);
+  if (elementType.isF32()) {
+    std::memcpy(values.data(), bytes->data(), count * sizeof(float));
+    return values;
+  }
+  const auto &semantics = cast<FloatType>(elementType).getFloatSemantics();
+  const auto *halves = reinterpret_cast<const uint16_t *>(bytes->data());
+  for (int64_t i = 0; i < count; ++i)
+    values[i] = APFloat(semantics, APInt(16, halves[i])).convertToFloat();
+  return values;
+}
+
+Value moe::createFloatConstant(OpBuilder &builder, Value like,
+                               RankedTensorType type, ArrayRef<float> values,
+                               StringRef name) {
+  assert(type.getNumElements() == (int64_t)values.size() &&
+         "one value per element");
+  Type elementType = type.getElementType();
+  int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
+  SmallVector<char> bytes(values.size() * elementBytes);
+  if (elementType.isF32()) {
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+  } else {
+    const auto &semantics = cast<FloatType>(elementType).getFloatSemantics();
+    auto *halves = reinterpret_cast<uint16_t *>(bytes.data());
+    for (auto [i, v] : llvm::enumerate(values)) {
+      APFloat rounded(v);
+      bool losesInfo;
+      rounded.convert(semantics, APFloat::rmNearestTiesToEven, &losesInfo);
+      halves[i] = rounded.bitcastToAPInt().getZExtValue();
+    }
+  }
+  ElementsAttr likeAttr = constantValue(like);
+  Attribute newValue;
+  if (likeAttr && isa<DenseResourceElementsAttr>(likeAttr)) {
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+        bytes, elementBytes, /*dataIsMutable=*/false);
+    newValue = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  } else {
+    newValue = DenseElementsAttr::getFromRawBuffer(type, bytes);
+  }
+  Operation *old = like.getDefiningOp();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointAfter(old);
+  if (isa<onnx::ConstantOp>(old))
+    return onnx::ConstantOp::create(builder, old->getLoc(),
+                                    cast<ElementsAttr>(newValue));
+  return arith::ConstantOp::create(builder, old->getLoc(),
+                                   cast<TypedAttr>(newValue));
 }
 
 Value moe::sliceConstant(OpBuilder &builder, Value value, int64_t dim,
