@@ -418,6 +418,18 @@ LogicalResult DispatchOp::verify() {
     return emitOpError("the weights operand is only used by drop_policy "
                        "by_weight");
 
+  if (std::optional<ArrayRef<int64_t>> map = getExpertMap()) {
+    if (getExpertChoice())
+      return emitOpError("expert_map renames token-choice expert ids; "
+                         "expert-choice indices are token ids");
+    if (map->empty())
+      return emitOpError("expert_map must have one entry per routed expert");
+    for (auto [id, target] : llvm::enumerate(*map))
+      if (target < 0 || target >= numExperts)
+        return emitOpError() << "expert_map sends id " << id << " to expert "
+                             << target << ", outside [0, " << numExperts << ")";
+  }
+
   if (getExpertChoice()) {
     if (getCapacity())
       return emitOpError("capacity is implied by the indices in expert_choice "
