@@ -633,6 +633,18 @@ func.func @dispatch_expert_map_range(%x: tensor<?x16xf32>, %ids: tensor<?x2xi64>
 
 // -----
 
+// dispatch: expert_map has one entry per expert the router scores
+func.func @dispatch_expert_map_size(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>) {
+  %w, %ids = moe.route <token_choice> <softmax> %logits {k = 2 : i64}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // expected-error @+1 {{'moe.dispatch' op expert_map has 3 entries but the router scores 4 experts}}
+  %r:3 = moe.dispatch %x, %ids {num_experts = 2, expert_map = array<i64: 0, 1, 1>}
+      : tensor<?x16xf32>, tensor<?x2xi64> -> tensor<?x16xf32>, tensor<3xi64>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
 // dispatch: expert_map is not empty
 func.func @dispatch_expert_map_empty(%x: tensor<?x16xf32>, %ids: tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.dispatch' op expert_map must have one entry per routed expert}}

@@ -424,6 +424,16 @@ LogicalResult DispatchOp::verify() {
                          "expert-choice indices are token ids");
     if (map->empty())
       return emitOpError("expert_map must have one entry per routed expert");
+    // Where the ids visibly come from a router, its expert count is known.
+    std::optional<int64_t> routed;
+    if (auto route = getIndices().getDefiningOp<RouteOp>())
+      routed = route.getNumExperts();
+    else if (auto fused = getIndices().getDefiningOp<FusedRouteOp>())
+      routed = fused.getNumExperts();
+    if (routed && !isDyn(*routed) && *routed != (int64_t)map->size())
+      return emitOpError() << "expert_map has " << map->size()
+                           << " entries but the router scores " << *routed
+                           << " experts";
     for (auto [id, target] : llvm::enumerate(*map))
       if (target < 0 || target >= numExperts)
         return emitOpError() << "expert_map sends id " << id << " to expert "

@@ -171,6 +171,12 @@ struct MoEMergeExpertsPass
 
   void runOnOperation() override;
 
+  /// ceil(keep-fraction * count), not counting the rounding error of the
+  /// product (0.3 * 10 keeps 3).
+  int64_t fractionOf(int64_t count) const {
+    return int64_t(std::ceil(keepFraction * double(count) - 1e-9));
+  }
+
   /// Dominant experts of every layer, ascending ids.
   SmallVector<SmallVector<int64_t>>
   chooseDominant(ArrayRef<MoELayer> layers,
@@ -179,13 +185,13 @@ struct MoEMergeExpertsPass
   /// Groups, alignment and merged weights of one layer.
   FailureOr<MergePlan> planLayer(MoELayer layer, int64_t index,
                                  const LayerCalibration &calib,
-                                 ArrayRef<int64_t> dominant) const;
+                                 ArrayRef<int64_t> dominantIds) const;
 };
 
 SmallVector<SmallVector<int64_t>>
 MoEMergeExpertsPass::chooseDominant(ArrayRef<MoELayer> layers,
                                     ArrayRef<LayerCalibration> stats) const {
-  SmallVector<SmallVector<int64_t>> dominant;
+  SmallVector<SmallVector<int64_t>> chosen;
   SmallVector<SmallVector<double>> ranks;
   int64_t allExperts = 0;
   for (auto [layer, calib] : llvm::zip(layers, stats)) {
@@ -194,25 +200,21 @@ MoEMergeExpertsPass::chooseDominant(ArrayRef<MoELayer> layers,
   }
   if (this->dominant == "per-layer") {
     for (auto [rank, calib] : llvm::zip(ranks, stats)) {
-      int64_t count =
-          keep > 0
-              ? keep
-              : int64_t(std::ceil(keepFraction * double(calib.numExperts)));
-      dominant.push_back(
+      int64_t count = keep > 0 ? keep : fractionOf(calib.numExperts);
+      chosen.push_back(
           topRanked(rank, std::clamp<int64_t>(count, 1, calib.numExperts)));
     }
-    return dominant;
+    return chosen;
   }
   // Global: one threshold on normalized usage over all layers' experts,
   // after each layer's most used expert (at least one per layer).
-  int64_t budget =
-      keep > 0 ? keep : int64_t(std::ceil(keepFraction * double(allExperts)));
+  int64_t budget = keep > 0 ? keep : fractionOf(allExperts);
   SmallVector<std::pair<int64_t, int64_t>> candidates;
   for (auto [l, rank] : llvm::enumerate(ranks)) {
-    dominant.push_back(topRanked(rank, 1));
+    chosen.push_back(topRanked(rank, 1));
     --budget;
     for (int64_t e = 0, n = rank.size(); e < n; ++e)
-      if (e != dominant.back().front())
+      if (e != chosen.back().front())
         candidates.push_back({int64_t(l), e});
   }
   llvm::stable_sort(candidates, [&](auto a, auto b) {
@@ -221,21 +223,21 @@ MoEMergeExpertsPass::chooseDominant(ArrayRef<MoELayer> layers,
   for (auto [l, e] : candidates) {
     if (budget-- <= 0)
       break;
-    dominant[l].push_back(e);
+    chosen[l].push_back(e);
   }
-  for (SmallVector<int64_t> &ids : dominant)
+  for (SmallVector<int64_t> &ids : chosen)
     llvm::sort(ids);
-  return dominant;
+  return chosen;
 }
 
 FailureOr<MergePlan>
 MoEMergeExpertsPass::planLayer(MoELayer layer, int64_t index,
                                const LayerCalibration &calib,
-                               ArrayRef<int64_t> dominant) const {
+                               ArrayRef<int64_t> dominantIds) const {
   if (failed(checkMergeable(layer)))
     return failure();
   int64_t numExperts = calib.numExperts;
-  if ((int64_t)dominant.size() < numExperts && calib.logitSimilarity.empty())
+  if ((int64_t)dominantIds.size() < numExperts && calib.logitSimilarity.empty())
     return layer.route.emitError()
            << "cannot group experts: layer " << index
            << " of the statistics has no logit_similarity";
@@ -250,13 +252,13 @@ MoEMergeExpertsPass::planLayer(MoELayer layer, int64_t index,
   MergePlan plan;
   plan.layer = layer;
   SmallVector<int64_t> reference(numExperts, -1);
-  for (int64_t d : dominant)
+  for (int64_t d : dominantIds)
     reference[d] = d;
   for (int64_t e = 0; e < numExperts; ++e) {
     if (reference[e] >= 0)
       continue;
     int64_t best = -1;
-    for (int64_t d : dominant) {
+    for (int64_t d : dominantIds) {
       if (width(d) != width(e))
         continue;
       double sim = calib.logitSimilarity[e * numExperts + d];

@@ -6,6 +6,12 @@
 // RUN: moe-opt %t/hetero.mlir --moe-merge-experts="stats=%t/stats3.json keep=1" 2>&1 | FileCheck %s --check-prefix=HETERO
 // RUN: moe-opt %t/two_layers.mlir --moe-merge-experts="stats=%t/two_layers.json keep-fraction=0.5 dominant=global align=false" 2>&1 | FileCheck %s --check-prefix=GLOBAL
 // RUN: moe-opt %t/two_layers.mlir --moe-merge-experts="stats=%t/two_layers.json keep-fraction=0.5 align=false" 2>&1 | FileCheck %s --check-prefix=PERLAYER
+// A group never selected in calibration is averaged uniformly:
+// (e1 + e2 + e3) / 3 = e0 + 12; expert 0 stays as it was.
+// RUN: moe-opt %t/stacked.mlir --moe-merge-experts="stats=%t/unused.json keep=2 align=false" 2>&1 | FileCheck %s --check-prefix=UNUSED
+// UNUSED: remark: merged 4 experts into 2 (not aligned, frequency weights): 0 = [0], 1 = [1, 2, 3]
+// UNUSED: remark: the group of expert 1 ([1, 2, 3]) had no calibration selections: its members are averaged uniformly
+// UNUSED: onnx.constant dense<{{\[}}{{\[}}[0.000000e+00, 1.000000e+00, 2.000000e+00], [3.000000e+00, 4.000000e+00, 5.000000e+00]], {{\[}}[1.200000e+01, 1.300000e+01, 1.400000e+01], [1.500000e+01, 1.600000e+01, 1.700000e+01]]]> : tensor<2x2x3xf32>
 // Every layer keeps all its experts: nothing changes.
 // RUN: moe-opt %t/stacked.mlir --moe-merge-experts="stats=%t/stats4.json keep=4" | FileCheck %s --check-prefix=NOOP
 // NOOP: moe.dispatch {{.*}} {num_experts = 4 : i64}
@@ -16,6 +22,11 @@
 {"format": "moe-opt.calibration", "version": 1, "layers": [
  {"index": 0, "num_experts": 4, "tokens": 16, "usage": [5, 1, 7, 3],
   "logit_similarity": [[1.0, 0.1, 0.2, 0.3], [0.1, 1.0, 0.9, 0.5], [0.2, 0.9, 1.0, 0.1], [0.8, 0.5, 0.1, 1.0]]}]}
+
+//--- unused.json
+{"format": "moe-opt.calibration", "version": 1, "layers": [
+ {"index": 0, "num_experts": 4, "tokens": 2, "usage": [4, 0, 0, 0],
+  "logit_similarity": [[1.0, 0.1, 0.1, 0.2], [0.1, 1.0, 0.9, 0.8], [0.1, 0.9, 1.0, 0.1], [0.2, 0.8, 0.1, 1.0]]}]}
 
 //--- stacked.mlir
 // Experts 0 and 2 are dominant (usage 5 and 7); expert 1 is most similar to
