@@ -333,12 +333,9 @@ def moe_opt_model(model, out, *passes):
                      "--mlir-elide-resource-strings-if-larger=100000000", "-o", out])
 
 
-@pytest.mark.parametrize("export", sorted(EXPORTS))
-def test_alignment_keeps_every_expert(export, tmp_path):
-    """(b) Grouped and aligned but not merged: the weights are permuted
-    (alignment moved neurons) and every output stays what it was."""
-    model = os.path.join(MODELS, export + ".onnx")
-    x = np.random.default_rng(1).standard_normal((1, EXPORTS[export], 16)).astype(np.float32)
+def calibrated_align_only(model, x, tmp_path):
+    """Calibrates `model` on `x`, aligns its experts (keep=2, align-only);
+    returns (aligned module, full output, aligned output)."""
     stats = cal.calibrate(model, [{"hidden_states": x}], MOE_OPT)
     path = tmp_path / "stats.json"
     path.write_text(cal.json.dumps(stats))
@@ -346,15 +343,23 @@ def test_alignment_keeps_every_expert(export, tmp_path):
     moe_opt_model(model, full)
     log = moe_opt_model(model, aligned, f"--moe-merge-experts=stats={path} keep=2 align-only")
     assert int(re.search(r"alignment moved (\d+) hidden neurons", log).group(1)) > 0
-    y_full = moe_run(full, x, tmp_path, "full")
-    assert compare(moe_run(aligned, x, tmp_path, "aligned"), y_full) is None
+    return aligned, moe_run(full, x, tmp_path, "full"), moe_run(aligned, x, tmp_path, "aligned")
+
+
+@pytest.mark.parametrize("export", sorted(EXPORTS))
+def test_alignment_keeps_every_expert(export, tmp_path):
+    """(b) Grouped and aligned but not merged: the weights are permuted
+    (alignment moved neurons) and every output stays what it was."""
+    model = os.path.join(MODELS, export + ".onnx")
+    x = np.random.default_rng(1).standard_normal((1, EXPORTS[export], 16)).astype(np.float32)
+    _, y_full, y_aligned = calibrated_align_only(model, x, tmp_path)
+    assert compare(y_aligned, y_full) is None
 
 
 @pytest.mark.parametrize("export", ["hf_mixtral.batched_mm.ts17", "mixtral_loop.ts17"])
 def test_merged_export_routes_every_id(export, tmp_path):
     """(d) On an export: the merged model runs with the router unchanged and
-    every original id mapped; merging to as many experts as there are
-    changes nothing."""
+    every original id mapped."""
     model = os.path.join(MODELS, export + ".onnx")
     x = np.random.default_rng(2).standard_normal((1, 3, 16)).astype(np.float32)
     stats = cal.calibrate(model, [{"hidden_states": x}], MOE_OPT)
@@ -368,3 +373,18 @@ def test_merged_export_routes_every_id(export, tmp_path):
     assert len(ir_map) == E and sorted(set(ir_map)) == list(range(count))
     y = moe_run(merged, x, tmp_path, "merged")
     assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+def test_alignment_keeps_half_precision_experts(tmp_path):
+    """(b) on f16 weights: read as f32, permuted, written back as f16 (exact);
+    only the order of the hidden-neuron sums changes, so outputs agree to a
+    few f16 ulps."""
+    model = os.path.join(MODELS, "half", "mixtral_loop.f16.ts17.onnx")
+    data = np.load(model[:-len(".onnx")] + ".npz")
+    x = data["case0.input.hidden_states"]
+    assert x.dtype == np.float16
+    aligned, y_full, y_aligned = calibrated_align_only(model, x, tmp_path)
+    assert re.search(r'dense_resource<"[^"]*\.merged"> : tensor<\d+x\d+xf16>',
+                     open(aligned).read()), "no rewritten f16 weight"
+    y_full, y_aligned = y_full.astype(np.float64), y_aligned.astype(np.float64)
+    assert np.max(np.abs(y_aligned - y_full)) <= 8 * 2.0 ** -10 * np.max(np.abs(y_full))
