@@ -263,6 +263,11 @@ def test_merge_matches_numpy(config, options, tmp_path):
     summary = ", ".join(f"{n} = [{', '.join(map(str, g))}]" for n, g in enumerate(groups))
     assert summary in log
 
+    # Some token sends both slots to one merged expert: two rows, both weights.
+    _, ids = ref.route(ref.gate(x.astype(np.float64), layer.params["router"].astype(np.float64)),
+                       **route_kw(layer))
+    assert np.any(np.array(expert_map)[ids[:, 0]] == np.array(expert_map)[ids[:, 1]])
+
     got = moe_run(out, x, tmp_path, "merged")
     assert close(got, merged_reference(layer, x, expert_map, weights, biases))
     assert not close(got, layer.reference(x), 1e-3)

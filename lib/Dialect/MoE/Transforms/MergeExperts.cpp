@@ -165,6 +165,52 @@ static std::string idList(ArrayRef<int64_t> ids) {
   return text;
 }
 
+/// Step 3: each other expert joins the dominant expert of its width whose
+/// router-logit column is most similar, ties to the lower index; new expert
+/// n is the group of the n-th reference in id order.
+static void groupExperts(MergePlan &plan, const LayerCalibration &calib,
+                         ArrayRef<int64_t> dominantIds,
+                         ArrayRef<ExpertFFN> experts) {
+  int64_t numExperts = calib.numExperts;
+  auto width = [&](int64_t e) { return experts[e].hiddenWidth(); };
+  SmallVector<int64_t> reference(numExperts, -1);
+  for (int64_t d : dominantIds)
+    reference[d] = d;
+  for (int64_t e = 0; e < numExperts; ++e) {
+    if (reference[e] >= 0)
+      continue;
+    int64_t best = -1;
+    for (int64_t d : dominantIds) {
+      if (width(d) != width(e))
+        continue;
+      double sim = calib.logitSimilarity[e * numExperts + d];
+      if (best < 0 || sim > calib.logitSimilarity[e * numExperts + best])
+        best = d;
+    }
+    if (best < 0) {
+      plan.notes.push_back(
+          llvm::formatv("expert {0} (hidden width {1}) cannot be merged: no "
+                        "dominant expert has its width; it stays its own "
+                        "expert",
+                        e, width(e)));
+      best = e;
+    }
+    reference[e] = best;
+  }
+  plan.expertMap.assign(numExperts, -1);
+  for (int64_t e = 0; e < numExperts; ++e) {
+    if (reference[e] != e)
+      continue;
+    plan.expertMap[e] = plan.groups.size();
+    plan.groups.push_back({e});
+  }
+  for (int64_t e = 0; e < numExperts; ++e)
+    if (reference[e] != e) {
+      plan.expertMap[e] = plan.expertMap[reference[e]];
+      plan.groups[plan.expertMap[e]].push_back(e);
+    }
+}
+
 struct MoEMergeExpertsPass
     : moe::impl::MoEMergeExpertsBase<MoEMergeExpertsPass> {
   using Base::Base;
@@ -245,48 +291,10 @@ MoEMergeExpertsPass::planLayer(MoELayer layer, int64_t index,
   if (failed(experts))
     return failure();
   HiddenLayout layout = hiddenLayout(layer.experts);
-  auto width = [&](int64_t e) { return (*experts)[e].hiddenWidth(); };
 
-  // Step 3: each other expert joins the dominant expert of its width whose
-  // router-logit column is most similar, ties to the lower index.
   MergePlan plan;
   plan.layer = layer;
-  SmallVector<int64_t> reference(numExperts, -1);
-  for (int64_t d : dominantIds)
-    reference[d] = d;
-  for (int64_t e = 0; e < numExperts; ++e) {
-    if (reference[e] >= 0)
-      continue;
-    int64_t best = -1;
-    for (int64_t d : dominantIds) {
-      if (width(d) != width(e))
-        continue;
-      double sim = calib.logitSimilarity[e * numExperts + d];
-      if (best < 0 || sim > calib.logitSimilarity[e * numExperts + best])
-        best = d;
-    }
-    if (best < 0) {
-      plan.notes.push_back(
-          llvm::formatv("expert {0} (hidden width {1}) cannot be merged: no "
-                        "dominant expert has its width; it stays its own "
-                        "expert",
-                        e, width(e)));
-      best = e;
-    }
-    reference[e] = best;
-  }
-  plan.expertMap.assign(numExperts, -1);
-  for (int64_t e = 0; e < numExperts; ++e) {
-    if (reference[e] != e)
-      continue;
-    plan.expertMap[e] = plan.groups.size();
-    plan.groups.push_back({e});
-  }
-  for (int64_t e = 0; e < numExperts; ++e)
-    if (reference[e] != e) {
-      plan.expertMap[e] = plan.expertMap[reference[e]];
-      plan.groups[plan.expertMap[e]].push_back(e);
-    }
+  groupExperts(plan, calib, dominantIds, *experts);
 
   // Steps 4-5: align each member's neurons to the reference, then average.
   SmallVector<ExpertFFN> aligned(*experts);
