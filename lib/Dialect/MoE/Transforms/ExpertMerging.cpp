@@ -108,28 +108,29 @@ ExpertFFN moe::permuteHidden(const ExpertFFN &expert, HiddenLayout layout,
   return result;
 }
 
-ExpertFFN moe::weightedAverage(llvm::ArrayRef<ExpertFFN> experts,
+ExpertFFN moe::weightedAverage(llvm::ArrayRef<const ExpertFFN *> experts,
                                llvm::ArrayRef<double> weights) {
   double total = 0;
   for (double w : weights)
     total += w;
-  ExpertFFN result = experts.front();
   auto average = [&](auto member) {
-    auto sum = (member(experts[0]).template cast<double>() * weights[0]).eval();
+    auto sum =
+        (member(*experts[0]).template cast<double>() * weights[0]).eval();
     for (size_t i = 1; i < experts.size(); ++i)
-      sum += member(experts[i]).template cast<double>() * weights[i];
+      sum += member(*experts[i]).template cast<double>() * weights[i];
     return (sum / total).template cast<float>().eval();
   };
-  for (size_t s = 0; s < result.weights.size(); ++s) {
-    result.weights[s] =
+  ExpertFFN result;
+  for (size_t s = 0; s < experts[0]->weights.size(); ++s) {
+    result.weights.push_back(
         average([&](const ExpertFFN &e) -> const Eigen::MatrixXf & {
           return e.weights[s];
-        });
-    if (!result.biases.empty())
-      result.biases[s] =
+        }));
+    if (!experts[0]->biases.empty())
+      result.biases.push_back(
           average([&](const ExpertFFN &e) -> const Eigen::VectorXf & {
             return e.biases[s];
-          });
+          }));
   }
   return result;
 }

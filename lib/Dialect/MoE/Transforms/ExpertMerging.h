@@ -60,7 +60,7 @@ ExpertFFN permuteHidden(const ExpertFFN &expert, HiddenLayout layout,
                         llvm::ArrayRef<long> perm);
 
 /// sum_i w_i X_i / sum_i w_i for every weight and bias; `weights` sum > 0.
-ExpertFFN weightedAverage(llvm::ArrayRef<ExpertFFN> experts,
+ExpertFFN weightedAverage(llvm::ArrayRef<const ExpertFFN *> experts,
                           llvm::ArrayRef<double> weights);
 
 } // namespace moe

@@ -12,6 +12,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <map>
 #include <numeric>
 
 namespace moe {
@@ -297,28 +298,30 @@ MoEMergeExpertsPass::planLayer(MoELayer layer, int64_t index,
   groupExperts(plan, calib, dominantIds, *experts);
 
   // Steps 4-5: align each member's neurons to the reference, then average.
-  SmallVector<ExpertFFN> aligned(*experts);
-  SmallVector<bool> permuted(numExperts, false);
+  // Only members that alignment moved get a copy.
+  std::map<int64_t, ExpertFFN> aligned;
   for (ArrayRef<int64_t> group : plan.groups) {
     const ExpertFFN &ref = (*experts)[group.front()];
-    SmallVector<ExpertFFN> members = {ref};
+    SmallVector<const ExpertFFN *> members = {&ref};
     for (int64_t m : group.drop_front()) {
-      if (align) {
-        std::vector<long> perm =
-            maxCostAssignment(alignmentCost(ref, (*experts)[m], layout));
-        for (auto [i, p] : llvm::enumerate(perm))
-          if (long(i) != p) {
-            ++plan.movedNeurons;
-            permuted[m] = true;
-          }
-        aligned[m] = permuteHidden((*experts)[m], layout, perm);
-      }
-      members.push_back(aligned[m]);
+      const ExpertFFN &member = (*experts)[m];
+      members.push_back(&member);
+      if (!align)
+        continue;
+      std::vector<long> perm =
+          maxCostAssignment(alignmentCost(ref, member, layout));
+      int64_t moved = 0;
+      for (auto [i, p] : llvm::enumerate(perm))
+        moved += long(i) != p;
+      if (!moved)
+        continue;
+      plan.movedNeurons += moved;
+      members.back() = &(aligned[m] = permuteHidden(member, layout, perm));
     }
     if (alignOnly)
       continue;
     if (group.size() == 1) {
-      plan.merged.push_back(ref);
+      plan.merged.push_back(std::move((*experts)[group.front()]));
       plan.unchanged.push_back(true);
       continue;
     }
@@ -341,10 +344,12 @@ MoEMergeExpertsPass::planLayer(MoELayer layer, int64_t index,
     plan.alignedGroups = std::move(plan.groups);
     plan.groups.clear();
     for (int64_t e = 0; e < numExperts; ++e) {
+      auto moved = aligned.find(e);
       plan.groups.push_back({e});
       plan.expertMap[e] = e;
-      plan.merged.push_back(aligned[e]);
-      plan.unchanged.push_back(!permuted[e]);
+      plan.unchanged.push_back(moved == aligned.end());
+      plan.merged.push_back(
+          std::move(moved == aligned.end() ? (*experts)[e] : moved->second));
     }
   }
   return plan;
