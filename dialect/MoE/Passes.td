@@ -97,4 +97,35 @@ def MoEBalanceBias : Pass<"moe-balance-bias", "mlir::ModuleOp"> {
   let dependentDialects = ["::moe::onnx::ONNXDialect"];
 }
 
+def MoESkipExperts : Pass<"moe-skip-experts", "mlir::ModuleOp"> {
+  let summary = "Dynamic expert skipping with calibrated per-layer thresholds";
+  let description = [{
+    Dynamic skipping (MOE_REFERENCE §5): with a token's top-2 routing weights
+    w0 >= w1, the second expert is dropped when w1 < beta_l * w0. The pass
+    sets `skip_ratio = beta_l` on every layer's routing op (`moe.route`, or
+    `moe.fused_route` when no statistics are given); the op documents the
+    k > 2 generalization (every slot s >= 1 with w_s < beta * w_0 is
+    dropped) and that the kept weights are not renormalized, as in the
+    paper. A dropped slot gets expert id -1, so the expert is not computed
+    for that token.
+
+    beta_l is the layer's `top2_ratio_median` from the calibration
+    statistics `stats` (docs/Calibration.md): half of the calibration tokens
+    would lose their second expert. `beta=` sets one value for every layer
+    instead (then `stats` is optional). Layers that are not token-choice
+    routing with k >= 2, a statistics file without a median for a layer and
+    a beta outside [0, 1] are refused before anything changes. One remark
+    per layer gives beta and, when the statistics hold recorded router
+    logits (`--logits-sample`), the fraction of those tokens' second slots
+    that would be skipped.
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "",
+           "calibration statistics (JSON, docs/Calibration.md)">,
+    Option<"beta", "beta", "double", "-1.0",
+           "skip ratio for every layer, in [0, 1] (default: each layer's "
+           "top2_ratio_median from stats)">,
+  ];
+}
+
 #endif // MOE_PASSES_TD

@@ -140,6 +140,30 @@ FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
         ++layer.numLogitRows;
       }
     }
+    if (const json::Value *median = entry->get("top2_ratio_median"))
+      if (median->kind() != json::Value::Null) {
+        std::optional<double> d = median->getAsNumber();
+        if (!d)
+          return layerFail("'top2_ratio_median' is not a number");
+        layer.top2RatioMedian = *d;
+      }
+    if (const json::Array *rows = entry->getArray("input_sample")) {
+      for (const json::Value &row : *rows) {
+        const json::Array *values = row.getAsArray();
+        if (!values || values->empty() ||
+            (layer.numInputRows && (int64_t)values->size() != layer.inputWidth))
+          return layerFail("'input_sample' rows must be non-empty and of "
+                           "one width");
+        layer.inputWidth = values->size();
+        for (const json::Value &v : *values) {
+          std::optional<double> d = v.getAsNumber();
+          if (!d)
+            return layerFail("'input_sample' holds a non-number");
+          layer.inputSample.push_back(float(*d));
+        }
+        ++layer.numInputRows;
+      }
+    }
     result.push_back(std::move(layer));
   }
   return result;

@@ -37,6 +37,14 @@ struct LayerCalibration {
   /// file was written without --logits-sample.
   std::vector<double> routerLogits;
   int64_t numLogitRows = 0;
+  /// Median of w1 / w0 over the calibration tokens ("top2_ratio_median");
+  /// absent for k = 1, expert choice, or files without it.
+  std::optional<double> top2RatioMedian;
+  /// The first tokens' layer input rows, row-major [numInputRows,
+  /// inputWidth] ("input_sample", written with --input-sample N); empty
+  /// otherwise.
+  std::vector<float> inputSample;
+  int64_t numInputRows = 0, inputWidth = 0;
 };
 
 /// One raised MoE layer of a module: its ops, in program order.
