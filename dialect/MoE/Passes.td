@@ -51,6 +51,20 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     routing or expert-choice routing are refused (their groups and capacity
     depend on the expert count). One remark per layer lists the pruned
     experts.
+
+    `criterion=enumeration` (Lu et al. 2024) needs the layer inputs that
+    `python -m moe_opt.calibrate --input-sample N` records. Per layer it
+    tries every set of kept experts of the requested size (among the
+    selectable ones; masked-out experts are pruned first) and keeps the set
+    with the lowest ||Z_full - Z_pruned||_F over the sample tokens, where Z
+    is the routed layer output (sum over slots of routing weight times
+    expert FFN output; a shared expert cancels out, dispatch capacity is
+    not modelled) and Z_pruned routes with the pruned experts' logits at
+    -inf exactly as moe.route does with expert_mask. Near ties (within 1e-9
+    of ||Z_full||) go to the first set in id order. More than `max-subsets`
+    sets (C(64, 32) for 64 experts keeping 32) is refused with an error
+    rather than approximated. A second remark per layer gives the chosen
+    set, its error, and the error of the set frequency pruning would keep.
   }];
   let options = [
     Option<"stats", "stats", "std::string", "",
@@ -60,7 +74,10 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     Option<"keepFraction", "keep-fraction", "double", "0.0",
            "fraction of each layer's experts to keep, rounded up">,
     Option<"criterion", "criterion", "std::string", "\"frequency\"",
-           "how experts are ranked: frequency (usage count)">,
+           "how the kept experts are chosen: frequency (usage count) or "
+           "enumeration (least layer output error)">,
+    Option<"maxSubsets", "max-subsets", "int64_t", "100000",
+           "criterion=enumeration refuses a layer with more subsets to try">,
   ];
 }
 
