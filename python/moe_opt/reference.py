@@ -81,6 +81,10 @@ def route(
         raise ValueError(f"unknown score function {score}")
 
     choice = scores if selection_bias is None else scores + selection_bias[None, :]
+    if expert_mask is not None:
+        # A masked expert's score is 0 after softmax / sigmoid; its bias must
+        # not make it selectable (the CPU kernel masks the choice too).
+        choice = np.where(np.asarray(expert_mask, bool)[None, :], choice, -np.inf)
     if num_groups is not None:
         per_group = num_experts // num_groups
         grouped = choice.reshape(num_tokens, num_groups, per_group)

@@ -190,3 +190,77 @@ def test_enumeration_keeps_the_used_experts(tmp_path):
     # Softmax over fewer experts rounds differently: zero up to rounding.
     assert float(found.group(2)) < 1e-12 * float(found.group(3))
     assert compare(moe_run(pruned, x, tmp_path, "pruned"), moe_run(full, x, tmp_path, "full")) is None
+
+
+# The compiler's layer evaluation (LayerEvaluator: router, every activation,
+# gated layout, biases, transposed and per-expert weights; routing replayed
+# by RoutingEvaluator) against moe_opt.reference, through the numbers the
+# enumeration remark prints, on layers written in the dialect with constant
+# weights; the pruned layer then runs in moe-run.
+EVAL_LAYERS = {
+    "gelu_biases_transposed": dict(k=2, renormalize=True, activation="gelu", transposed=True,
+                                   expert_biases=True),
+    "gelu_tanh_separate": dict(k=2, activation="gelu_tanh", gate_layout="separate"),
+    "gpt_oss": dict(router_bias=True, score="softmax_after_topk", k=2, activation="silu",
+                    gate_layout="interleaved", alpha=1.702, beta=1.0, limit=7.0,
+                    transposed=True, expert_biases=True),
+    "hmoe_aglu": dict(inter=[8, 16, 24, 40], k=2, activation="aglu", kappa=0.8, lam=1.5),
+    "apa": dict(k=2, activation="apa", lam=0.5),
+    "sigmoid_bias_relu": dict(score="sigmoid", k=2, selection_bias=True, activation="relu",
+                              expert_biases=True),
+    "skip_top3": dict(experts=6, k=3, renormalize=True, skip_ratio=0.4, activation="silu",
+                      gate_layout="concatenated"),
+}
+_REMARK_RE = re.compile(r"kept \[([0-9, ]*)\], output error (\S+) \(\|\|Z_full\|\| = (\S+)\); "
+                        r"the frequency choice \[([0-9, ]*)\] has error (\S+)")
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_LAYERS))
+def test_layer_evaluation_matches_reference(name, tmp_path):
+    import itertools
+    import zlib
+
+    from moe_opt.layers import Layer
+
+    layer = Layer(seed=zlib.crc32(name.encode()) % 1000, **EVAL_LAYERS[name])
+    E = layer.experts
+    x = np.random.default_rng(5).standard_normal((10, layer.hidden)).astype(np.float32)
+    src = tmp_path / "layer.mlir"
+    src.write_text(layer.mlir_with_constants())
+    stats = tmp_path / "stats.json"
+    # Usage makes frequency keep experts 0 .. E-2.
+    stats.write_text(cal.json.dumps({
+        "format": "moe-opt.calibration", "version": 1,
+        "layers": [{"num_experts": E, "tokens": 10, "usage": list(range(E + 1, 1, -1)),
+                    "input_sample": x.tolist()}]}))
+    pruned = str(tmp_path / "pruned.mlir")
+    log = moe_opt(str(src), pruned,
+                  f"--moe-prune-experts=stats={stats} keep={E - 1} criterion=enumeration")
+    kept, error, norm, frequency, frequency_error = _REMARK_RE.search(log).groups()
+    kept = tuple(int(i) for i in kept.split(", "))
+    assert frequency == ", ".join(map(str, range(E - 1)))
+
+    full = layer.reference(x)
+    errors = {s: float(np.linalg.norm(full - _masked_at(layer, x, s)))
+              for s in itertools.combinations(range(E), E - 1)}
+    scale = np.linalg.norm(full)
+    # The remark prints 4 significant digits.
+    np.testing.assert_allclose(float(norm), scale, rtol=1e-3)
+    np.testing.assert_allclose(float(frequency_error), errors[tuple(range(E - 1))],
+                               rtol=1e-3, atol=1e-5 * scale)
+    np.testing.assert_allclose(float(error), min(errors.values()), rtol=1e-3, atol=1e-5 * scale)
+    assert errors[kept] <= min(errors.values()) + 1e-5 * scale
+
+    xt = np.random.default_rng(6).standard_normal((1, 5, layer.hidden)).astype(np.float32)
+    got = moe_run(pruned, xt[0], tmp_path, "pruned")
+    np.testing.assert_allclose(got, _masked_at(layer, xt[0], kept), rtol=1e-4,
+                               atol=1e-5 * max(1.0, np.abs(full).max()))
+
+
+def _masked_at(layer, x, kept):
+    """The layer's reference output with only the experts `kept` selectable."""
+    layer.expert_mask = [i in kept for i in range(layer.experts)]
+    try:
+        return layer.reference(x)
+    finally:
+        layer.expert_mask = None

@@ -8,13 +8,12 @@
 using namespace mlir;
 using namespace moe;
 
-/// Matrix `index` of a constant `value` holding `count` row-major [rows,
-/// cols] matrices, as [in, out] (transposed when stored [out, in]).
+/// Matrix `index` of row-major [rows, cols] matrices stored back to back,
+/// transposed on request.
 static Eigen::MatrixXf matrixAt(ArrayRef<float> values, int64_t index,
                                 int64_t rows, int64_t cols, bool transposed) {
-  using RowMajor =
-      Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const RowMajor> m(values.data() + index * rows * cols, rows, cols);
+  Eigen::Map<const RowMajorMatrixXf> m(values.data() + index * rows * cols,
+                                       rows, cols);
   if (transposed)
     return m.transpose();
   return m;
@@ -26,10 +25,19 @@ static Eigen::RowVectorXf rowAt(ArrayRef<float> values, int64_t index,
                                               cols);
 }
 
-Eigen::MatrixXf LayerEvaluator::Linear::apply(const Eigen::MatrixXf &x) const {
-  Eigen::MatrixXf y = x * w;
-  if (b.size())
-    y.rowwise() += b;
+Eigen::MatrixXf LayerEvaluator::apply(const Linear &linear,
+                                      const Eigen::MatrixXf &x) const {
+  Eigen::Map<const RowMajorMatrixXf> w(weightValues[linear.operand].data() +
+                                           linear.index * linear.rows *
+                                               linear.cols,
+                                       linear.rows, linear.cols);
+  Eigen::MatrixXf y;
+  if (linear.transposed)
+    y = x * w.transpose();
+  else
+    y = x * w;
+  if (!biasValues.empty())
+    y.rowwise() += rowAt(biasValues[linear.operand], linear.index, y.cols());
   return y;
 }
 
@@ -83,18 +91,17 @@ FailureOr<LayerEvaluator> LayerEvaluator::create(const MoELayer &constLayer) {
   if (!biases.empty() && biases.size() != weights.size())
     return experts.emitError("cannot evaluate the layer: expected one bias "
                              "per weight");
-  std::vector<std::vector<float>> weightValues, biasValues;
   for (Value w : weights) {
     FailureOr<std::vector<float>> v = read(experts, w, "expert weight");
     if (failed(v))
       return failure();
-    weightValues.push_back(std::move(*v));
+    eval.weightValues.push_back(std::move(*v));
   }
   for (Value b : biases) {
     FailureOr<std::vector<float>> v = read(experts, b, "expert bias");
     if (failed(v))
       return failure();
-    biasValues.push_back(std::move(*v));
+    eval.biasValues.push_back(std::move(*v));
   }
   int64_t numLayerExperts = experts.getNumExperts();
   eval.experts.resize(numLayerExperts);
@@ -103,13 +110,9 @@ FailureOr<LayerEvaluator> LayerEvaluator::create(const MoELayer &constLayer) {
       unsigned operand = stacked ? s : e * stages + s;
       auto shape =
           cast<RankedTensorType>(weights[operand].getType()).getShape();
-      int64_t rows = shape[shape.size() - 2], cols = shape.back();
-      Linear linear;
-      linear.w = matrixAt(weightValues[operand], stacked ? e : 0, rows, cols,
-                          transposed);
-      if (!biasValues.empty())
-        linear.b = rowAt(biasValues[operand], stacked ? e : 0, linear.w.cols());
-      eval.experts[e].push_back(std::move(linear));
+      eval.experts[e].push_back({operand, stacked ? e : 0,
+                                 shape[shape.size() - 2], shape.back(),
+                                 transposed});
     }
   }
   return eval;
@@ -154,7 +157,7 @@ float LayerEvaluator::activate(float zf) const {
 Eigen::MatrixXf LayerEvaluator::expert(int64_t e,
                                        const Eigen::MatrixXf &x) const {
   const std::vector<Linear> &stages = experts[e];
-  Eigen::MatrixXf h = stages[0].apply(x);
+  Eigen::MatrixXf h = apply(stages[0], x);
   Eigen::MatrixXf a;
   if (!gateLayout) {
     a = h.unaryExpr([&](float z) { return activate(z); });
@@ -162,7 +165,7 @@ Eigen::MatrixXf LayerEvaluator::expert(int64_t e,
     Eigen::MatrixXf g, u;
     if (*gateLayout == GateLayout::Separate) {
       g = h;
-      u = stages[1].apply(x);
+      u = apply(stages[1], x);
     } else if (*gateLayout == GateLayout::Interleaved) {
       int64_t half = h.cols() / 2;
       g.resize(h.rows(), half);
@@ -185,5 +188,5 @@ Eigen::MatrixXf LayerEvaluator::expert(int64_t e,
            return activate(z);
          }).cwiseProduct((u.array() + float(beta)).matrix());
   }
-  return stages.back().apply(a);
+  return apply(stages.back(), a);
 }

@@ -21,6 +21,10 @@
 
 namespace moe {
 
+/// The layout of weight constants and calibration rows.
+using RowMajorMatrixXf =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 class LayerEvaluator {
 public:
   /// Reads the layer's router and expert weights; fails with an error at
@@ -37,18 +41,24 @@ public:
   int64_t hiddenSize() const { return router.rows(); }
 
 private:
-  /// y = x * w + b with w stored [in, out].
+  /// y = x * w (+ b): matrix `index` of the weight constant `operand`
+  /// (stored [rows, cols] row-major, [out, in] when `transposed`) and the
+  /// same row of its bias. Weights stay in their f32 copy of the constant;
+  /// no per-expert copy is made.
   struct Linear {
-    Eigen::MatrixXf w;
-    Eigen::RowVectorXf b;
-    Eigen::MatrixXf apply(const Eigen::MatrixXf &x) const;
+    unsigned operand;
+    int64_t index, rows, cols;
+    bool transposed;
   };
+  Eigen::MatrixXf apply(const Linear &linear, const Eigen::MatrixXf &x) const;
 
   float activate(float z) const;
 
   /// [H, E] and [E] (empty: no bias).
   Eigen::MatrixXf router;
   Eigen::RowVectorXf routerBias;
+  /// The expert weight and bias constants as f32, in operand order.
+  std::vector<std::vector<float>> weightValues, biasValues;
   /// Per expert, its stages (gate, up, down or up, down).
   std::vector<std::vector<Linear>> experts;
   Activation activation = Activation::Identity;

@@ -25,9 +25,7 @@ FailureOr<OutputError> OutputError::create(const MoELayer &constLayer,
                                    "bias is not a constant");
     result.selectionBias = std::move(*bias);
   }
-  using RowMajor =
-      Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::MatrixXf x = Eigen::Map<const RowMajor>(
+  Eigen::MatrixXf x = Eigen::Map<const RowMajorMatrixXf>(
       calib.inputSample.data(), calib.numInputRows, calib.inputWidth);
   result.logits = eval->logits(x);
   for (int64_t e = 0; e < eval->numExperts(); ++e)
