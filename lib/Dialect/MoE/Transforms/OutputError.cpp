@@ -1,8 +1,7 @@
 //===- OutputError.cpp - layer output change of removing experts ----------===//
 
 #include "OutputError.h"
-
-#include "moe/Dialect/ONNX/Transforms/NodeUtils.h"
+#include "ConstantSlicing.h"
 
 using namespace mlir;
 using namespace moe;
@@ -19,11 +18,11 @@ FailureOr<OutputError> OutputError::create(const MoELayer &constLayer,
            << " columns, the layer's hidden size is " << eval->hiddenSize();
   OutputError result{RoutingEvaluator(layer.route)};
   if (Value b = layer.route.getSelectionBias()) {
-    std::optional<SmallVector<double>> bias = onnx::getConstantFloats(b);
-    if (!bias)
+    FailureOr<std::vector<float>> bias = readFloatConstant(b);
+    if (failed(bias))
       return layer.route.emitError("cannot evaluate the layer: the selection "
-                                   "bias is not a constant");
-    result.selectionBias = std::move(*bias);
+                                   "bias is not a readable constant");
+    result.selectionBias.assign(bias->begin(), bias->end());
   }
   Eigen::MatrixXf x = Eigen::Map<const RowMajorMatrixXf>(
       calib.inputSample.data(), calib.numInputRows, calib.inputWidth);

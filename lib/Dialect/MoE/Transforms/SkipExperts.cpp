@@ -7,12 +7,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ConstantSlicing.h"
 #include "RoutingEvaluator.h"
 
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Calibration.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
-#include "moe/Dialect/ONNX/Transforms/NodeUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -56,10 +56,10 @@ std::optional<std::pair<int64_t, int64_t>>
 countSkipped(RouteOp route, const LayerCalibration &calib, double beta) {
   SmallVector<double> bias;
   if (Value b = route.getSelectionBias()) {
-    std::optional<SmallVector<double>> values = onnx::getConstantFloats(b);
-    if (!values)
+    FailureOr<std::vector<float>> values = readFloatConstant(b);
+    if (failed(values))
       return std::nullopt;
-    bias = *values;
+    bias.assign(values->begin(), values->end());
   }
   RoutingEvaluator plain(route), skipping(route);
   plain.skipRatio.reset();

@@ -1,10 +1,12 @@
 // criterion=enumeration refuses, before changing anything, statistics
 // without layer inputs, more subsets than max-subsets, a sample of the
-// wrong width, and unknown criteria.
+// wrong width, malformed new fields, and unknown criteria.
 // RUN: split-file %s %t
 // RUN: moe-opt %t/noinputs.mlir --moe-prune-experts="stats=%t/noinputs.json keep=2 criterion=enumeration" -verify-diagnostics
 // RUN: moe-opt %t/toomany.mlir --moe-prune-experts="stats=%t/inputs.json keep=2 criterion=enumeration max-subsets=5" -verify-diagnostics
 // RUN: moe-opt %t/width.mlir --moe-prune-experts="stats=%t/wide.json keep=2 criterion=enumeration" -verify-diagnostics
+// RUN: moe-opt %t/ragged.mlir --moe-prune-experts="stats=%t/ragged.json keep=2 criterion=enumeration" -verify-diagnostics
+// RUN: moe-opt %t/median.mlir --moe-prune-experts="stats=%t/median.json keep=2" -verify-diagnostics
 // RUN: moe-opt %t/criterion.mlir --moe-prune-experts="stats=%t/inputs.json keep=2 criterion=magnitude" -verify-diagnostics
 // RUN: not moe-opt %t/toomany.mlir --moe-prune-experts="stats=%t/inputs.json keep=2 criterion=enumeration max-subsets=5" --mlir-print-ir-after-failure 2>&1 | FileCheck %s
 // CHECK: IR Dump After MoEPruneExperts Failed
@@ -24,6 +26,25 @@
 {"format": "moe-opt.calibration", "version": 1, "layers": [
  {"num_experts": 4, "tokens": 2, "usage": [1, 1, 1, 1],
   "input_sample": [[1.0, 0.0, 2.0], [0.0, 1.0, 2.0]]}]}
+
+//--- ragged.json
+{"format": "moe-opt.calibration", "version": 1, "layers": [
+ {"num_experts": 4, "tokens": 2, "usage": [1, 1, 1, 1],
+  "input_sample": [[1.0, 0.0], [0.0, 1.0, 2.0]]}]}
+
+//--- median.json
+{"format": "moe-opt.calibration", "version": 1, "layers": [
+ {"num_experts": 4, "tokens": 2, "usage": [1, 1, 1, 1], "top2_ratio_median": "half"}]}
+
+//--- ragged.mlir
+// expected-error@+1 {{ragged.json': layer 0: 'input_sample' rows must be non-empty and of one width}}
+module {
+}
+
+//--- median.mlir
+// expected-error@+1 {{median.json': layer 0: 'top2_ratio_median' is not a number}}
+module {
+}
 
 //--- noinputs.mlir
 func.func @layer(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
