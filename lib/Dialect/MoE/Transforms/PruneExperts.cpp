@@ -1,4 +1,4 @@
-//===- PruneExperts.cpp - frequency pruning from calibration --------------===//
+//===- PruneExperts.cpp - frequency / enumeration pruning -----------------===//
 
 #include "ConstantSlicing.h"
 #include "OutputError.h"
@@ -12,6 +12,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace moe {
@@ -46,7 +47,7 @@ static std::optional<int64_t> binomialUpTo(int64_t n, int64_t r,
   // limit the next factor could overflow.
   int64_t c = 1;
   for (int64_t i = 0; i < r; ++i) {
-    if (c > limit)
+    if (c > limit || c > std::numeric_limits<int64_t>::max() / (n - i))
       return std::nullopt;
     c = c * (n - i) / (i + 1);
   }

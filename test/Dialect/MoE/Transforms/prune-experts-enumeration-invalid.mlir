@@ -4,6 +4,7 @@
 // RUN: split-file %s %t
 // RUN: moe-opt %t/noinputs.mlir --moe-prune-experts="stats=%t/noinputs.json keep=2 criterion=enumeration" -verify-diagnostics
 // RUN: moe-opt %t/toomany.mlir --moe-prune-experts="stats=%t/inputs.json keep=2 criterion=enumeration max-subsets=5" -verify-diagnostics
+// RUN: moe-opt %t/e64.mlir --moe-prune-experts="stats=%t/e64.json keep-fraction=0.5 criterion=enumeration" -verify-diagnostics
 // RUN: moe-opt %t/width.mlir --moe-prune-experts="stats=%t/wide.json keep=2 criterion=enumeration" -verify-diagnostics
 // RUN: moe-opt %t/ragged.mlir --moe-prune-experts="stats=%t/ragged.json keep=2 criterion=enumeration" -verify-diagnostics
 // RUN: moe-opt %t/median.mlir --moe-prune-experts="stats=%t/median.json keep=2" -verify-diagnostics
@@ -44,6 +45,29 @@ module {
 //--- median.mlir
 // expected-error@+1 {{median.json': layer 0: 'top2_ratio_median' is not a number}}
 module {
+}
+
+//--- e64.json
+{"format": "moe-opt.calibration", "version": 1, "layers": [
+ {"num_experts": 64, "tokens": 2, "usage": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+  "input_sample": [[1.0, 0.0], [0.0, 1.0]]}]}
+
+//--- e64.mlir
+// 64 experts keeping 32: C(64, 32) = 1.8e18 sets, refused by the default cap.
+func.func @layer(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %wr = onnx.constant dense<1.0> : tensor<64x2xf32>
+  %up = onnx.constant dense<1.0> : tensor<64x2x3xf32>
+  %down = onnx.constant dense<1.0> : tensor<64x3x2xf32>
+  %logits = moe.gate %x, %wr : (tensor<?x2xf32>, tensor<64x2xf32>) -> tensor<?x64xf32>
+  // expected-error@+1 {{criterion=enumeration would try C(64, 32) subsets of experts in layer 0, more than max-subsets = 100000}}
+  %w, %ids = moe.route <token_choice> <softmax> %logits {k = 8 : i64}
+      : tensor<?x64xf32> -> tensor<?x8xf32>, tensor<?x8xi64>
+  %rows, %off, %map = moe.dispatch %x, %ids {num_experts = 64 : i64}
+      : tensor<?x2xf32>, tensor<?x8xi64> -> tensor<?x2xf32>, tensor<65xi64>, tensor<?x8xi64>
+  %y = moe.experts %rows, %off weights(%up, %down) {activation = #moe.activation<relu>}
+      : (tensor<?x2xf32>, tensor<65xi64>, tensor<64x2x3xf32>, tensor<64x3x2xf32>) -> tensor<?x2xf32>
+  %out = moe.combine %y, %map, %w : (tensor<?x2xf32>, tensor<?x8xi64>, tensor<?x8xf32>) -> tensor<?x2xf32>
+  return %out : tensor<?x2xf32>
 }
 
 //--- noinputs.mlir
