@@ -49,7 +49,8 @@ defvar MoE_RoutingArgs = (ins
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$group_topk,
   OptionalAttr<F64Attr>:$top_p,
   OptionalAttr<F64Attr>:$capacity_factor,
-  OptionalAttr<DenseBoolArrayAttr>:$expert_mask
+  OptionalAttr<DenseBoolArrayAttr>:$expert_mask,
+  OptionalAttr<F64Attr>:$skip_ratio
 );
 
 // Accessors with the documented defaults, shared by the routing ops.
@@ -124,6 +125,16 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
 
     Weights: the scores of the chosen experts; with `renormalize` divided by
     `(sum + epsilon)`; then multiplied by `scaling_factor` (default 1).
+
+    `skip_ratio` = β (token choice, k >= 2; dynamic expert skipping,
+    MOE_REFERENCE §5): after the weights are computed, every slot s >= 1
+    whose weight is below β times the first slot's (`w_s < β * w_0`) is
+    dropped: id -1 and weight 0, so `moe.dispatch` gives it no row and the
+    expert is not computed for that token. The other weights are not
+    renormalized (as in the paper). Renormalization and scaling multiply all
+    of a token's weights alike, so the test is the same on the raw scores.
+    For k = 2 this is "drop the second expert when w_1 < β * w_0"; β = 0
+    skips nothing, β = 1 keeps only the first slot unless others tie it.
 
     Modes and result shapes:
     * `token_choice`: `k` experts per token; weights `[T, k]` float,

@@ -51,6 +51,20 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     routing or expert-choice routing are refused (their groups and capacity
     depend on the expert count). One remark per layer lists the pruned
     experts.
+
+    `criterion=enumeration` (Lu et al. 2024) needs the layer inputs that
+    `python -m moe_opt.calibrate --input-sample N` records. Per layer it
+    tries every set of kept experts of the requested size (among the
+    selectable ones; masked-out experts are pruned first) and keeps the set
+    with the lowest ||Z_full - Z_pruned||_F over the sample tokens, where Z
+    is the routed layer output (sum over slots of routing weight times
+    expert FFN output; a shared expert cancels out, dispatch capacity is
+    not modelled) and Z_pruned routes with the pruned experts' logits at
+    -inf exactly as moe.route does with expert_mask. Near ties (within 1e-9
+    of ||Z_full||) go to the first set in id order. More than `max-subsets`
+    sets (C(64, 32) for 64 experts keeping 32) is refused with an error
+    rather than approximated. A second remark per layer gives the chosen
+    set, its error, and the error of the set frequency pruning would keep.
   }];
   let options = [
     Option<"stats", "stats", "std::string", "",
@@ -60,7 +74,10 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     Option<"keepFraction", "keep-fraction", "double", "0.0",
            "fraction of each layer's experts to keep, rounded up">,
     Option<"criterion", "criterion", "std::string", "\"frequency\"",
-           "how experts are ranked: frequency (usage count)">,
+           "how the kept experts are chosen: frequency (usage count) or "
+           "enumeration (least layer output error)">,
+    Option<"maxSubsets", "max-subsets", "int64_t", "100000",
+           "criterion=enumeration refuses a layer with more subsets to try">,
   ];
 }
 
@@ -166,6 +183,37 @@ def MoEMergeExperts : Pass<"moe-merge-experts", "mlir::ModuleOp"> {
            "merge weights: frequency (usage counts) or uniform">,
     Option<"alignOnly", "align-only", "bool", "false",
            "debug: group and align the experts but keep every one">,
+  ];
+}
+
+def MoESkipExperts : Pass<"moe-skip-experts", "mlir::ModuleOp"> {
+  let summary = "Dynamic expert skipping with calibrated per-layer thresholds";
+  let description = [{
+    Dynamic skipping (MOE_REFERENCE §5): with a token's top-2 routing weights
+    w0 >= w1, the second expert is dropped when w1 < beta_l * w0. The pass
+    sets `skip_ratio = beta_l` on every layer's routing op (`moe.route`, or
+    `moe.fused_route` when no statistics are given); the op documents the
+    k > 2 generalization (every slot s >= 1 with w_s < beta * w_0 is
+    dropped) and that the kept weights are not renormalized, as in the
+    paper. A dropped slot gets expert id -1, so the expert is not computed
+    for that token.
+
+    beta_l is the layer's `top2_ratio_median` from the calibration
+    statistics `stats` (docs/Calibration.md): half of the calibration tokens
+    would lose their second expert. `beta=` sets one value for every layer
+    instead (then `stats` is optional). Layers that are not token-choice
+    routing with k >= 2, a statistics file without a median for a layer and
+    a beta outside [0, 1] are refused before anything changes. One remark
+    per layer gives beta and, when the statistics hold recorded router
+    logits (`--logits-sample`), the fraction of those tokens' second slots
+    that would be skipped.
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "",
+           "calibration statistics (JSON, docs/Calibration.md)">,
+    Option<"beta", "beta", "double", "-1.0",
+           "skip ratio for every layer, in [0, 1] (default: each layer's "
+           "top2_ratio_median from stats)">,
   ];
 }
 

@@ -53,6 +53,7 @@ def route(
     top_p=None,
     capacity_factor=None,
     expert_mask=None,
+    skip_ratio=None,
 ):
     """moe.route. Returns (weights, indices) shaped as the op documents."""
     logits = np.asarray(logits, dtype=np.float64)
@@ -80,6 +81,10 @@ def route(
         raise ValueError(f"unknown score function {score}")
 
     choice = scores if selection_bias is None else scores + selection_bias[None, :]
+    if expert_mask is not None:
+        # A masked expert's score is 0 after softmax / sigmoid; its bias must
+        # not make it selectable (the CPU kernel masks the choice too).
+        choice = np.where(np.asarray(expert_mask, bool)[None, :], choice, -np.inf)
     if num_groups is not None:
         per_group = num_experts // num_groups
         grouped = choice.reshape(num_tokens, num_groups, per_group)
@@ -108,7 +113,18 @@ def route(
         weights = _softmax(weights)
     if renormalize:
         weights = weights / (weights.sum(axis=1, keepdims=True) + epsilon)
-    return weights * scaling_factor, indices
+    weights = weights * scaling_factor
+    if skip_ratio is not None:
+        return skip_slots(weights, indices, skip_ratio)
+    return weights, indices
+
+
+def skip_slots(weights, indices, beta):
+    """skip_ratio: slots s >= 1 with w_s < beta * w_0 get id -1 and weight 0;
+    the remaining weights are not renormalized."""
+    skip = np.zeros(weights.shape, bool)
+    skip[:, 1:] = weights[:, 1:] < beta * weights[:, :1]
+    return np.where(skip, 0.0, weights), np.where(skip, -1, indices)
 
 
 def expert_capacity(num_tokens, num_experts, capacity_factor):

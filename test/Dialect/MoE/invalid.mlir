@@ -277,6 +277,36 @@ func.func @route_bias_shape(%l: tensor<?x256xf32>, %b: tensor<128xf32>) {
 
 // -----
 
+// route: skip_ratio drops token-choice slots after the first
+func.func @route_skip_expert_choice(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op skip_ratio is only valid in token_choice mode, not expert_choice}}
+  %w, %i = moe.route <expert_choice> <softmax> %l {capacity_factor = 1.0, skip_ratio = 0.5}
+      : tensor<?x4xf32> -> tensor<?x4xf32>, tensor<4x?xi64>
+  return
+}
+
+// -----
+
+// route: skip_ratio needs a second slot
+func.func @route_skip_top1(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op skip_ratio needs k >= 2 (it drops slots after the first), got k = 1}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 1, skip_ratio = 0.5}
+      : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi64>
+  return
+}
+
+// -----
+
+// route: skip_ratio is a fraction of the first weight
+func.func @route_skip_range(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op skip_ratio must be in [0, 1]}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, skip_ratio = 1.5}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
 // route: expert_mask needs one entry per expert
 func.func @route_mask_size(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op expert_mask has 4 entries but there are 8 experts}}

@@ -903,3 +903,16 @@ func.func @combine_forms(%rs: tensor<36x256xf16>, %ms: tensor<12x3xi64>, %ws: te
   %1 = moe.combine %r, %m, %w : (tensor<?x256xf32>, tensor<?x4xi32>, tensor<?x4xf32>) -> tensor<?x256xf32>
   return
 }
+
+// Dynamic skipping (--moe-skip-experts): Mixtral routing with skip_ratio.
+// CHECK-LABEL: func.func @mixtral_skip(
+// CHECK: moe.route <token_choice> <softmax> %{{.*}} {k = 2 : i64, renormalize, skip_ratio = 2.500000e-01 : f64} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK: moe.fused_route <token_choice> <softmax> %{{.*}}, %{{.*}} {k = 2 : i64, skip_ratio = 5.000000e-01 : f64}
+func.func @mixtral_skip(%logits: tensor<?x8xf32>, %x: tensor<?x16xf32>, %wr: tensor<8x16xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xf32>) {
+  %w, %ids = moe.route <token_choice> <softmax> %logits {k = 2, renormalize, skip_ratio = 0.25}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  %fw, %fids = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2, skip_ratio = 0.5}
+      : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %fw : tensor<?x2xf32>, tensor<?x2xf32>
+}

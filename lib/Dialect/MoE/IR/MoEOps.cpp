@@ -241,6 +241,10 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
     return emitOpError() << "group-limited selection is only supported in "
                             "token_choice mode, not "
                          << modeName;
+  if (routeOp.getSkipRatio() && !tokenChoice)
+    return emitOpError() << "skip_ratio is only valid in token_choice mode, "
+                            "not "
+                         << modeName;
   if (routeOp.getTopP() && mode != RoutingMode::TopP)
     return emitOpError("top_p is only valid in top_p mode");
   if (routeOp.getCapacityFactor() && mode != RoutingMode::ExpertChoice)
@@ -344,6 +348,15 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
                            << (routeOp.getGroupTopk() ? "" : ", the default")
                            << ") exceeds the experts per group (" << perGroup
                            << ")";
+  }
+
+  if (std::optional<double> beta = toDouble(routeOp.getSkipRatioAttr())) {
+    if (*k < 2)
+      return emitOpError() << "skip_ratio needs k >= 2 (it drops slots after "
+                              "the first), got k = "
+                           << *k;
+    if (!(*beta >= 0 && *beta <= 1))
+      return emitOpError("skip_ratio must be in [0, 1]");
   }
 
   return failure(failed(expectShape2D(op, routeOp.getWeights(), numTokens, *k,
