@@ -6,6 +6,8 @@
     weights: onnxruntime on the model whose expert initializers are replaced
     by L R + S built with numpy.linalg.svd and the same row selection
     (python/moe_opt/reference.py) matches moe-run to 1e-5.
+(a') The same in f16 / bf16 (test/models/half): factors stored in the
+    weight's type stay within test_models_half.py's tolerance.
 (c) The relative weight error the remark reports falls strictly as the rank
     grows, and so does the output error against onnxruntime.
 Stacked (fused gate/up, transposed, biases) and per-expert weights (separate
@@ -25,6 +27,7 @@ ort = pytest.importorskip("onnxruntime")
 from model_runs import EXPORTS as ALL_EXPORTS  # noqa: E402
 from model_runs import MODELS, MOE_OPT, assert_matches, compare, export_id, run_export  # noqa: E402
 from moe_run import run_mlir  # noqa: E402
+from test_models_half import EPS, FILES as HALF_FILES, as_float  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from moe_opt import reference as ref  # noqa: E402
@@ -108,6 +111,28 @@ def reference_outputs(export, rank, keep):
 @pytest.mark.parametrize("export", EXPORTS)
 def test_keeping_every_residual_row_is_lossless(export):
     assert_matches(run(export, compress_flag(4, 1.0, "min-saving=-10")))
+
+
+@pytest.mark.parametrize("path", HALF_FILES, ids=[os.path.basename(f) for f in HALF_FILES])
+def test_half_precision_keeping_every_row_stays_within_half_tolerance(path, tmp_path):
+    tag = os.path.basename(path).split(".")[1]
+    data = np.load(path[:-len(".onnx")] + ".npz")
+    lowered = str(tmp_path / "m.mlir")
+    r = subprocess.run([MOE_OPT, path, *RAISE, compress_flag(4, 1.0, "min-saving=-10"),
+                        "--mlir-elide-resource-strings-if-larger=100000000", "-o", lowered],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "compressed experts" in r.stderr
+    assert re.search(rf"lowrank_r\"?> : tensor<\S*x{tag}>", open(lowered).read())
+    for case in range(1):  # 10 tokens; test_models_half.py runs all cases
+        x = data[f"case{case}.input.hidden_states"]
+        (got,) = run_mlir(open(lowered).read(), [x])
+        got = as_float(got)
+        half, full = data[f"case{case}.torch.y"], data[f"case{case}.fp32.y"]
+        scale = float(np.abs(half).max())
+        tol = 2 * float(np.abs(half - full).max()) + 4 * EPS[tag] * scale
+        err = float(np.abs(got - half).max())
+        assert err <= tol, f"case {case}: max |diff| {err:.3g} > {tol:.3g}"
 
 
 @pytest.mark.parametrize("export", EXPORTS)

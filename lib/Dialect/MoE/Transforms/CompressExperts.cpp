@@ -244,29 +244,24 @@ StagePlan MoECompressExpertsPass::planStage(ExpertsOp op,
   plan.elementType = cast<RankedTensorType>(first.getType()).getElementType();
   int64_t eltBytes = plan.elementType.getIntOrFloatBitWidth() / 8;
 
-  // Every expert's matrix as W [out, in] in double.
-  SmallVector<MatrixXdR> inputs(numExperts);
-  std::vector<float> stackedValues;
+  // The weights as read (f32); each expert's W [out, in] is widened to
+  // double only while its SVD runs, so memory stays near the weight bytes.
+  std::vector<std::vector<float>> values;
   if (stacked)
-    stackedValues = *readFloatConstant(first);
-  for (int64_t e = 0; e < numExperts; ++e) {
-    Value w = op.getStageWeight(e, stage);
-    auto [in, out] = inOut(w, transposed);
-    std::vector<float> own;
-    if (!stacked)
-      own = *readFloatConstant(w);
-    const float *data =
-        stacked ? stackedValues.data() + e * in * out : own.data();
-    MatrixXdR &m = inputs[e];
-    m.resize(out, in);
-    for (int64_t o = 0; o < out; ++o)
-      for (int64_t i = 0; i < in; ++i)
-        m(o, i) = transposed ? data[o * in + i] : data[i * out + o];
-  }
+    values.push_back(*readFloatConstant(first));
+  else
+    for (int64_t e = 0; e < numExperts; ++e)
+      values.push_back(*readFloatConstant(op.getStageWeight(e, stage)));
   plan.matrices.resize(numExperts);
   parallelFor(op.getContext(), 0, numExperts, [&](size_t e) {
-    plan.matrices[e] = compressMatrix(
-        inputs[e], rank, keptRows(inputs[e].rows()), plan.elementType);
+    auto [in, out] = inOut(op.getStageWeight(e, stage), transposed);
+    const float *data =
+        stacked ? values[0].data() + e * in * out : values[e].data();
+    MatrixXdR w(out, in);
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < in; ++i)
+        w(o, i) = transposed ? data[o * in + i] : data[i * out + o];
+    plan.matrices[e] = compressMatrix(w, rank, keptRows(out), plan.elementType);
   });
   for (const CompressedMatrix &m : plan.matrices) {
     int64_t kept = m.keptRows.size();
