@@ -189,3 +189,52 @@ func.func @main(%s: tensor<?x3xf32>, %d: tensor<?x5xf32>, %off: tensor<4xi64>) -
     (out,) = run_mlir(source, [s, d, offsets])
     columns = np.array([[4, 0, 2], [1, -1, 1], [3, 2, -1]])
     np.testing.assert_allclose(out, ref.scatter_columns(s, d, columns, offsets), rtol=1e-6)
+
+
+def test_layer_large_enough_for_divide_and_conquer(tmp_path):
+    """A [384, 128] low-rank-plus-noise layer (Eigen's BDCSVD bidiagonal
+    divide and conquer, not its small-matrix Jacobi path): the remark's errors
+    are numpy's and moe-run computes moe.experts of the numpy-compressed
+    weights (reference.experts)."""
+    rng = np.random.default_rng(0)
+    e, h, i, rank, keep = 2, 128, 384, 16, 0.1
+
+    def weight(out, inn):
+        return np.stack([rng.standard_normal((out, rank)) @ rng.standard_normal((rank, inn)) / 4
+                         + 0.3 * rng.standard_normal((out, inn)) for _ in range(e)]).astype(np.float32)
+
+    up, down = weight(i, h), weight(h, i)
+
+    def blob(a):
+        return "0x04000000" + a.astype("<f4").tobytes().hex()
+
+    layer = tmp_path / "layer.mlir"
+    layer.write_text(f"""
+func.func @main(%rows: tensor<?x{h}xf32>, %off: tensor<3xi64>) -> tensor<?x{h}xf32> {{
+  %up = onnx.constant dense_resource<up> : tensor<{e}x{i}x{h}xf32>
+  %down = onnx.constant dense_resource<down> : tensor<{e}x{h}x{i}xf32>
+  %y = moe.experts %rows, %off weights(%up, %down) {{activation = #moe.activation<relu>, transposed_weights}}
+      : (tensor<?x{h}xf32>, tensor<3xi64>, tensor<{e}x{i}x{h}xf32>, tensor<{e}x{h}x{i}xf32>) -> tensor<?x{h}xf32>
+  return %y : tensor<?x{h}xf32>
+}}
+{{-#
+  dialect_resources: {{ builtin: {{ up: "{blob(up)}", down: "{blob(down)}" }} }}
+#-}}
+""")
+    r = subprocess.run([MOE_OPT, str(layer), compress_flag(rank, keep)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    stages = {s: float(err) for s, _, _, err in REMARK.findall(r.stderr)}
+    compressed = {}
+    for name, w in (("up", up), ("down", down)):
+        compressed[name] = np.stack([ref.compressed_matrix(m, rank, keep) for m in w])
+        expected = np.linalg.norm(w - compressed[name]) / np.linalg.norm(w.astype(np.float64))
+        assert abs(stages[name] - expected) <= 1e-5 * expected, (name, stages[name], expected)
+    assert stages["up"] < 0.3  # the noise level: the rank-16 part is recovered
+
+    rows = rng.standard_normal((11, h)).astype(np.float32)
+    offsets = np.array([0, 4, 9], dtype=np.int64)  # rows 9, 10 belong to no expert
+    (got,) = run_mlir(r.stdout, [rows, offsets])
+    want = ref.experts(rows.astype(np.float64), offsets, [compressed["up"], compressed["down"]],
+                       transposed_weights=True, activation="relu")
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
