@@ -367,6 +367,41 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
 }
 
 //===----------------------------------------------------------------------===//
+// moe.scatter_columns
+//===----------------------------------------------------------------------===//
+
+def MoE_ScatterColumnsOp : MoE_Op<"scatter_columns", [Pure]> {
+  let summary = "add each group's columns into chosen columns of a tensor";
+  let description = [{
+    `result = dest`, then for every group `e`, every row `r` in
+    `offsets[e] .. offsets[e+1]` and every `j` with `columns[e, j] >= 0`:
+    `result[r, columns[e, j]] += source[r, j]`. Rows past `offsets[E]` are
+    `dest`'s. `columns[E, m]` has one row per group and one entry per column
+    of `source[N, m]`; -1 skips a column (groups with fewer columns), a
+    repeated index adds twice.
+
+    It adds the row-sparse residual of a compressed expert
+    (`--moe-compress-experts`): `source` is the grouped matmul of the rows
+    with the kept rows of each expert's residual, `columns` the output
+    neurons they belong to, `dest` the low-rank product.
+
+    ```mlir
+    %y = moe.scatter_columns %s into %lr columns(%idx) offsets(%offsets)
+        : (tensor<?x6xf32>, tensor<?x64xf32>, tensor<4x6xi32>, tensor<5xi64>)
+        -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins MoE_FloatTensor:$source, MoE_FloatTensor:$dest,
+                       MoE_IndexTensor:$columns, MoE_IndexTensor:$offsets);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $source `into` $dest `columns` `(` $columns `)` `offsets` `(` $offsets `)`
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // moe.activation
 //===----------------------------------------------------------------------===//
 

@@ -81,6 +81,52 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
   ];
 }
 
+def MoECompressExperts : Pass<"moe-compress-experts", "mlir::ModuleOp"> {
+  let summary = "Low-rank plus row-sparse expert weights (MC-SMoE compression)";
+  let description = [{
+    MOE_REFERENCE §4 step 7. Every expert weight matrix W of the chosen
+    stages, per expert, in torch layout `[out, in]`, becomes
+    `W ~ L * R + S`: `L = U_r * diag(sqrt(sigma))` `[out, r]` and
+    `R = diag(sqrt(sigma)) * V_r^T` `[r, in]` from the truncated SVD of W
+    (Eigen's `BDCSVD` in double precision), and `S = W - L * R` (with L and
+    R as stored) keeps only its `ceil(keep-fraction * out)` rows of largest
+    L2 norm, per expert (ties to the lower row); a row of W is one output
+    neuron. A fused gate/up projection (`interleaved` / `concatenated`) is
+    one W; `separate` gate and up are two.
+
+    The layer is expanded (as `--moe-expand-experts` does) and a compressed
+    stage's product `x * W^T (+ b)` becomes
+    `moe.grouped_matmul(moe.grouped_matmul(x, R^T [E, in, r]), L^T [E, r, out], b)`
+    plus `moe.scatter_columns` of `moe.grouped_matmul(x, S_kept^T [E, in, m])`
+    into the output columns `columns [E, m]` (i32) of each expert. Per-expert
+    (heterogeneous) weights give per-expert factors (columns padded with
+    -1). New weights keep the element type of W (f16 / bf16 are compressed
+    in f32 arithmetic and rounded once) and are resources when W was one.
+
+    A stage is skipped (the remark says so) unless its compressed bytes
+    `r * (in + out) + m * in` elements plus 4 bytes per kept index are below
+    `(1 - min-saving)` times the bytes of W. One remark per layer gives, per
+    stage, the bytes before and after and the relative Frobenius error
+    `||W - (L * R + S)|| / ||W||` over all experts of the stage.
+
+    Refused, with the IR unchanged: non-constant weights of a chosen stage,
+    `rank >= min(in, out)` of any matrix, bad options.
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", "0",
+           "rank r of the low-rank factors (required, >= 1)">,
+    Option<"keepFraction", "keep-fraction", "double", "0.0",
+           "fraction of each expert's output rows of S kept, rounded up "
+           "(0: low rank only)">,
+    Option<"stages", "stages", "std::string", "\"all\"",
+           "stages to compress: all, up (gate and up) or down">,
+    Option<"minSaving", "min-saving", "double", "0.0",
+           "compress a stage only if it saves more than this fraction of "
+           "its bytes (negative: allow growth)">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 def MoEBalanceBias : Pass<"moe-balance-bias", "mlir::ModuleOp"> {
   let summary = "Aux-loss-free balancing bias from recorded router logits";
   let description = [{

@@ -766,6 +766,21 @@ func.func @grouped_matmul_forms(%ls: tensor<32x64xf16>, %rs: tensor<4x64x128xf16
   return
 }
 
+// moe.scatter_columns: the sparse residual of compressed experts, with -1
+// padding for a group with fewer columns.
+// CHECK-LABEL: func.func @scatter_columns(
+// CHECK: moe.scatter_columns %{{.*}} into %{{.*}} columns(%{{.*}}) offsets(%{{.*}}) : (tensor<?x2xf32>, tensor<?x8xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x8xf32>
+// CHECK: moe.scatter_columns %{{.*}} into %{{.*}} columns(%{{.*}}) offsets(%{{.*}}) : (tensor<6x2xbf16>, tensor<6x8xbf16>, tensor<2x2xi64>, tensor<3xi64>) -> tensor<6x8xbf16>
+func.func @scatter_columns(%s: tensor<?x2xf32>, %d: tensor<?x8xf32>, %off: tensor<3xi64>,
+                           %hs: tensor<6x2xbf16>, %hd: tensor<6x8xbf16>, %hc: tensor<2x2xi64>) {
+  %c = arith.constant dense<[[0, 5], [7, -1]]> : tensor<2x2xi32>
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off)
+      : (tensor<?x2xf32>, tensor<?x8xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x8xf32>
+  %1 = moe.scatter_columns %hs into %hd columns(%hc) offsets(%off)
+      : (tensor<6x2xbf16>, tensor<6x8xbf16>, tensor<2x2xi64>, tensor<3xi64>) -> tensor<6x8xbf16>
+  return
+}
+
 // moe.activation: every activation, ungated and with every gate layout.
 // CHECK-LABEL: func.func @activation_kinds(
 // CHECK-SAME: %[[H:[^:]+]]: tensor<?x256xf32>, %[[G:[^:]+]]: tensor<?x128xf32>, %[[U:[^:]+]]: tensor<?x128xf32>)

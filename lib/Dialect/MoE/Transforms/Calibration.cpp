@@ -85,7 +85,7 @@ readRows(const json::Array &rows, int64_t width, StringRef key,
 }
 
 FailureOr<SmallVector<LayerCalibration, 0>> moe::loadCalibration(StringRef path,
-                                                              Location loc) {
+                                                                 Location loc) {
   auto fail = [&](const Twine &msg) {
     return emitError(loc) << "calibration statistics '" << path << "': " << msg;
   };
@@ -292,7 +292,8 @@ moe::loadCalibratedLayers(ModuleOp module, StringRef path, StringRef passName) {
   Location loc = module.getLoc();
   if (path.empty())
     return emitError(loc) << "--" << passName << " needs stats=<file>";
-  FailureOr<SmallVector<LayerCalibration, 0>> stats = loadCalibration(path, loc);
+  FailureOr<SmallVector<LayerCalibration, 0>> stats =
+      loadCalibration(path, loc);
   if (failed(stats))
     return failure();
   FailureOr<SmallVector<MoELayer>> layers = collectLayers(module);
