@@ -43,6 +43,12 @@ tools = [
 ]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir, config.llvm_tools_dir])
 
+# The project's venv Python (scripts/setup.sh), for the scripts under bench/.
+import sys
+venv_python = os.path.join(config.moe_src_root, ".venv", "bin", "python")
+config.substitutions.append(
+    ("%moe_python", venv_python if os.path.exists(venv_python) else sys.executable))
+
 # CUDA's ptxas and cuobjdump assemble and disassemble the generated PTX; no GPU
 # is needed. They come from PATH, a CUDA install, or the PyPI wheels
 # (nvidia-cuda-nvcc-cu12, nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm) in the
