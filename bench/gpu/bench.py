@@ -164,6 +164,31 @@ def rel_err(torch, out, ref):
     return ((out.double() - ref.double()).norm() / ref.double().norm().clamp_min(1e-30)).item()
 
 
+def diagnose(torch, out, ref, offsets, tile=64):
+    """Where a failing result is wrong, for a run that cannot be repeated:
+    the groups and 64-column tiles with NaN (unwritten) or large errors."""
+    bounds = offsets.tolist()
+    bad = []
+    for g in range(len(bounds) - 1):
+        s, t = bounds[g], bounds[g + 1]
+        if t > s:
+            o, r = out[s:t].float(), ref[s:t]
+            err = rel_err(torch, torch.nan_to_num(o, nan=0.0), r)
+            nans = int(torch.isnan(o).sum().item())
+            if nans or err > TOLERANCE:
+                bad.append((g, s, t, nans, err))
+    print(f"  {len(bad)} of {len(bounds) - 1} groups wrong; first: " + ", ".join(
+        f"g{g} rows [{s},{t}) NaN {nans} err {err:.2g}" for g, s, t, nans, err in bad[:6]))
+    cols = torch.isnan(out.float()).any(dim=0)
+    if bool(cols.any()):
+        tiles = sorted({int(c) // tile for c in torch.nonzero(cols).flatten().tolist()})
+        print(f"  NaN in column tiles (of {tile}): {tiles[:16]}{' ...' if len(tiles) > 16 else ''}")
+    rows_nan = torch.isnan(out.float()).any(dim=1)
+    if bool(rows_nan.any()):
+        idx = torch.nonzero(rows_nan).flatten().tolist()
+        print(f"  NaN in {len(idx)} rows, first {idx[:8]}")
+
+
 def grouped_mm_fn(torch, x, w, offsets):
     """torch._grouped_mm if this torch has it and takes the layout (it may want
     the weights K-contiguous), else a per-expert torch.matmul loop."""
@@ -303,6 +328,7 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush):
                ok=bool(unwritten == 0 and err <= TOLERANCE))
     if not row["ok"]:
         print(f"  NUMERICS FAIL: {unwritten} unwritten outputs, rel. err {err:.3g}")
+        diagnose(torch, out, ref, offsets)
     row["ours_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out, stream),
                              flush, reps)
 

@@ -25,7 +25,8 @@ for chip in sm_90a sm_80; do
     echo "$undefined" >&2
     exit 1
   fi
-  echo "$so: $(stat -c %s "$so") bytes; needs $(readelf -d "$so" | grep NEEDED | sed 's/.*\[\(.*\)\]/\1/' | tr '\n' ' ')"
+  glibc="$(nm -D --undefined-only "$so" | sed -n 's/.*@GLIBC_//p' | sort -V | tail -1)"
+  echo "$so: $(stat -c %s "$so") bytes; needs $(readelf -d "$so" | grep NEEDED | sed 's/.*\[\(.*\)\]/\1/' | tr '\n' ' ')(glibc >= $glibc)"
 done
 total=$(du -cb "$lib" | tail -1 | cut -f1)
 if [ "$total" -gt $((64 << 20)) ]; then

@@ -44,9 +44,8 @@ enum {
  * `dtype` but the offsets. Returns a MOE_GPU_* code; MOE_GPU_OK means the
  * kernel was queued on `stream`. */
 int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,
-                       const void *lhs, const void *rhs,
-                       const int64_t *offsets, void *out, int64_t rows,
-                       void *stream);
+                       const void *lhs, const void *rhs, const int64_t *offsets,
+                       void *out, int64_t rows, void *stream);
 
 /* 1 if the library holds a kernel for (dtype, experts, k, n), else 0. Does
  * not touch the device. */

@@ -34,8 +34,9 @@ CUresult cuCtxSetCurrent(void *ctx) { return 0; }
 
 CUresult cuModuleLoadData(void **module, const void *image) {
   const unsigned char *elf = image;
-  if (memcmp(elf, "\x7f"
-                  "ELF",
+  if (memcmp(elf,
+             "\x7f"
+             "ELF",
              4) != 0) {
     printf("cuModuleLoadData: not an ELF image\n");
     return 200; // CUDA_ERROR_INVALID_IMAGE
@@ -107,8 +108,7 @@ CUresult cuMemcpyAsync(unsigned long long d, unsigned long long s, size_t n,
                        void *st) {
   return 0;
 }
-CUresult cuMemsetD32Async(unsigned long long d, unsigned v, size_t n,
-                          void *s) {
+CUresult cuMemsetD32Async(unsigned long long d, unsigned v, size_t n, void *s) {
   return 0;
 }
 CUresult cuMemsetD16Async(unsigned long long d, unsigned short v, size_t n,
