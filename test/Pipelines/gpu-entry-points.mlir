@@ -1,4 +1,18 @@
 // RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_90a | FileCheck %s
+// RUN: moe-opt %s --moe-gpu-pipeline="chip=sm_90a entry-points=true" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+
+// Through the whole pipeline (PTX here; moe-gpu-aot asks for a cubin): plain
+// C functions that launch on the stream they are given, with no stream of
+// their own and no wait.
+// LLVMIR: @moe_gpu_target_chip = constant [7 x i8] c"sm_90a\00"
+// LLVMIR: define i32 @moe_gpu_grouped_matmul_lookup(i32 %0, i64 %1, i64 %2, i64 %3)
+// LLVMIR: define i32 @moe_gpu_grouped_matmul_dispatch(i32 %0, i64 %1, i64 %2, i64 %3, ptr %4, ptr %5, ptr %6, ptr %7, i64 %8, ptr %[[STREAM:.*]])
+// LLVMIR-NOT: mgpuStream
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR-NOT: mgpuStream
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR-NOT: mgpuStream
+// LLVMIR: define internal void @moe_kernels_load()
 
 // The grouped matmuls name the signatures; their functions are dropped and
 // one dispatcher launches the kernel of the signature asked for, on the
