@@ -65,7 +65,8 @@ bool bindAll(void *lib) {
          bind(lib, d.cuMemFree, "cuMemFree_v2") &&
          bind(lib, d.cuMemcpyAsync, "cuMemcpyAsync") &&
          bind(lib, d.cuMemsetD32Async, "cuMemsetD32Async") &&
-         bind(lib, d.cuMemsetD16Async, "cuMemsetD16Async");
+         bind(lib, d.cuMemsetD16Async, "cuMemsetD16Async") &&
+         bind(lib, d.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
 }
 
 void load() {
@@ -78,6 +79,9 @@ void load() {
     setError("CUDA driver not found: dlopen(%s) failed: %s", name,
              why ? why : "unknown error");
   } else if (bindAll(lib) && check(table.cuInit(0), "cuInit")) {
+    table.cuTensorMapEncodeTiled =
+        reinterpret_cast<decltype(table.cuTensorMapEncodeTiled)>(
+            dlsym(lib, "cuTensorMapEncodeTiled"));
     CUdevice device;
     loaded = check(table.cuDeviceGet(&device, defaultDevice), "cuDeviceGet") &&
              check(table.cuDevicePrimaryCtxRetain(&primaryContext, device),

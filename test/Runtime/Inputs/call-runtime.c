@@ -16,6 +16,10 @@ void mgpuLaunchKernel(void *function, intptr_t gx, intptr_t gy, intptr_t gz,
                       void *stream, void **params, void **extra, size_t n);
 void *mgpuStreamCreate(void);
 void *mgpuMemAlloc(uint64_t size, void *stream, _Bool hostShared);
+void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *descriptor,
+                                     int dataType, int interleave, int swizzle,
+                                     int l2Promotion, int oobFill,
+                                     int64_t *boxDims);
 #endif
 
 static void report(const char *what, long long value) {
@@ -31,6 +35,17 @@ int main(int argc, char **argv) {
   mgpuLaunchKernel(0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0);
   report("mgpuStreamCreate", mgpuStreamCreate() != 0);
   report("mgpuMemAlloc(host shared)", mgpuMemAlloc(16, 0, 1) != 0);
+  // A bf16 memref<256x64xbf16, strided<[64, 1], offset: 2>>, 64x64 boxes,
+  // 128-byte swizzle (3), 256-byte L2 promotion (2).
+  struct {
+    void *allocated, *aligned;
+    int64_t offset, sizes[2], strides[2];
+  } memref = {(void *)0x1000, (void *)0x1000, 2, {256, 64}, {64, 1}};
+  int64_t box[2] = {64, 64};
+  void *map = mgpuTensorMapEncodeTiledMemref(2, &memref, 9, 0, 3, 2, 0, box);
+  printf("mgpuTensorMapEncodeTiledMemref -> %p\n", map);
+  report("mgpuTensorMapEncodeTiledMemref(rank 6)",
+         mgpuTensorMapEncodeTiledMemref(6, &memref, 9, 0, 3, 2, 0, box) != 0);
 #endif
   report("moe_gpu_init", moe_gpu_init());
   printf("chip: '%s'\n", moe_gpu_chip());

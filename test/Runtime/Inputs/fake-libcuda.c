@@ -115,3 +115,30 @@ CUresult cuMemsetD16Async(unsigned long long d, unsigned short v, size_t n,
                           void *s) {
   return 0;
 }
+CUresult cuMemcpyHtoD_v2(unsigned long long d, const void *s, size_t n) {
+  printf("cuMemcpyHtoD: %zu bytes to %llx\n", n, d);
+  return 0;
+}
+CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
+                                const unsigned long long *dims,
+                                const unsigned long long *strides,
+                                const unsigned *box,
+                                const unsigned *elementStrides, int interleave,
+                                int swizzle, int l2, int oob) {
+  printf("cuTensorMapEncodeTiled: type=%d rank=%u addr=%p dims=", type, rank,
+         addr);
+  for (unsigned i = 0; i < rank; ++i)
+    printf("%llu%s", dims[i], i + 1 < rank ? "," : "");
+  printf(" strides=");
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    printf("%llu%s", strides[i], i + 2 < rank ? "," : "");
+  printf(" box=");
+  for (unsigned i = 0; i < rank; ++i)
+    printf("%u%s", box[i], i + 1 < rank ? "," : "");
+  printf(" elementStrides=");
+  for (unsigned i = 0; i < rank; ++i)
+    printf("%u%s", elementStrides[i], i + 1 < rank ? "," : "");
+  printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
+         oob);
+  return 0;
+}
