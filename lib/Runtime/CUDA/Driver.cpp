@@ -30,12 +30,15 @@ int defaultDevice = 0;
 char loadError[kMessageSize];
 pthread_once_t loadOnce = PTHREAD_ONCE_INIT;
 
+const char *driverName() {
+  const char *name = getenv("MOE_CUDA_DRIVER");
+  return name && *name ? name : "libcuda.so.1";
+}
+
 template <typename Fn> bool bind(void *library, Fn &fn, const char *name) {
   fn = reinterpret_cast<Fn>(dlsym(library, name));
   if (!fn)
-    setError("CUDA driver: %s has no symbol %s (driver too old?)",
-             getenv("MOE_CUDA_DRIVER") ? getenv("MOE_CUDA_DRIVER")
-                                       : "libcuda.so.1",
+    setError("CUDA driver: %s has no symbol %s (driver too old?)", driverName(),
              name);
   return fn != nullptr;
 }
@@ -70,9 +73,7 @@ bool bindAll(void *lib) {
 }
 
 void load() {
-  const char *name = getenv("MOE_CUDA_DRIVER");
-  if (!name || !*name)
-    name = "libcuda.so.1";
+  const char *name = driverName();
   void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char *why = dlerror();
