@@ -311,6 +311,49 @@ def MoE_ExpertsOp : MoE_Op<"experts", [Pure, AttrSizedOperandSegments]> {
 }
 
 //===----------------------------------------------------------------------===//
+// moe.dequantize
+//===----------------------------------------------------------------------===//
+
+def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
+  let summary = "integer-quantized weights to floats";
+  let description = [{
+    Expands quantized weights, stored `[..., N, ceil(K * bits / 8)]` bytes,
+    into floats `[..., N, K]`, so that `moe.experts` can read quantized
+    expert weights while the packed bytes stay what the model file holds
+    (onnxruntime's `com.microsoft.QMoE` layout):
+
+    `result[..., n, k] = (q[..., n, k] - zp[..., n, b]) * scales[..., n, b]`
+
+    where `q[..., n, k]` is bits `(k % (8 / bits)) * bits` and up of byte
+    `k / (8 / bits)` of row `n` (low bits first), and `b = k / block_size`
+    (block-wise scales `[..., N, ceil(K / block_size)]`) or, without
+    `block_size`, `b` is dropped (one scale per row: `scales[..., N]`).
+    `zero_points`, when given, has the shape of `scales` with its last dim
+    packed like the weights (`ceil(last * bits / 8)` bytes, low bits first);
+    without it every zero point is `2^(bits - 1)` (128 for 8 bits, 8 for 4).
+    Bytes are signless `i8` read as unsigned (the raising of `uint8`
+    initializers reinterprets their bytes without copying them).
+
+    ```mlir
+    %w = moe.dequantize %q, %scales {bits = 4 : i64}
+        : (tensor<8x1024x2048xi8>, tensor<8x1024xf32>) -> tensor<8x1024x4096xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[I8]>:$weight,
+    MoE_FloatTensor:$scales,
+    Optional<RankedTensorOf<[I8]>>:$zero_points,
+    ConfinedAttr<I64Attr, [IntIsOneOf<[2, 4, 8]>]>:$bits,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$block_size);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $weight `,` $scales (`zero_points` `(` $zero_points^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // moe.grouped_matmul
 //===----------------------------------------------------------------------===//
 

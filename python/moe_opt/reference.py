@@ -257,3 +257,36 @@ def experts(rows, offsets, weights, biases=None, transposed_weights=False,
             y = y + stage(biases, e, stages - 1)
         out[lo:hi] = y
     return out
+
+
+# Quantized weights --------------------------------------------------------------
+
+
+def _unpack(packed, bits, count):
+    """Values of `bits` bits packed low bits first along the last axis."""
+    packed = np.asarray(packed).view(np.uint8)
+    per_byte = 8 // bits
+    shifts = np.arange(per_byte, dtype=np.uint8) * bits
+    values = (packed[..., :, None] >> shifts) & ((1 << bits) - 1)
+    return values.reshape(*packed.shape[:-1], -1)[..., :count]
+
+
+def dequantize(weight, scales, zero_points=None, bits=8, block_size=None,
+               columns=None):
+    """moe.dequantize: packed bytes [..., N, ceil(K * bits / 8)] -> floats
+    [..., N, K] (K = columns, default every packed value)."""
+    columns = weight.shape[-1] * 8 // bits if columns is None else columns
+    q = _unpack(weight, bits, columns).astype(np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    if zero_points is None:
+        zero = np.full(scales.shape, float(1 << (bits - 1)))
+    else:
+        # The scales' shape, its last dim packed like the weights.
+        zero = _unpack(zero_points, bits, scales.shape[-1]).astype(np.float64)
+    if block_size is None:
+        scales, zero = scales[..., None], zero[..., None]
+    else:
+        # One scale per block of block_size values of a row.
+        block = np.arange(columns) // block_size
+        scales, zero = scales[..., block], zero[..., block]
+    return (q - zero) * scales

@@ -893,3 +893,20 @@ func.func @combine_forms(%rs: tensor<36x256xf16>, %ms: tensor<12x3xi64>, %ws: te
   %1 = moe.combine %r, %m, %w : (tensor<?x256xf32>, tensor<?x4xi32>, tensor<?x4xf32>) -> tensor<?x256xf32>
   return
 }
+
+// moe.dequantize: 8-bit per row; 4-bit block-wise with zero points; 2-bit
+// f16 scales to bf16; dynamic leading dims.
+// CHECK-LABEL: func.func @dequantize_forms(
+// CHECK-SAME: %[[Q8:[^:]+]]: tensor<8x64x32xi8>, %[[S8:[^:]+]]: tensor<8x64xf32>, %[[Q4:[^:]+]]: tensor<8x64x16xi8>, %[[S4:[^:]+]]: tensor<8x64x2xf32>, %[[Z4:[^:]+]]: tensor<8x64x1xi8>, %[[Q2:[^:]+]]: tensor<?x64x8xi8>, %[[S2:[^:]+]]: tensor<?x64xf16>)
+// CHECK-NEXT: moe.dequantize %[[Q8]], %[[S8]] {bits = 8 : i64} : (tensor<8x64x32xi8>, tensor<8x64xf32>) -> tensor<8x64x32xf32>
+// CHECK-NEXT: moe.dequantize %[[Q4]], %[[S4]] zero_points(%[[Z4]]) {bits = 4 : i64, block_size = 16 : i64} : (tensor<8x64x16xi8>, tensor<8x64x2xf32>, tensor<8x64x1xi8>) -> tensor<8x64x32xf32>
+// CHECK-NEXT: moe.dequantize %[[Q2]], %[[S2]] {bits = 2 : i64} : (tensor<?x64x8xi8>, tensor<?x64xf16>) -> tensor<?x64x32xbf16>
+func.func @dequantize_forms(%q8: tensor<8x64x32xi8>, %s8: tensor<8x64xf32>,
+                            %q4: tensor<8x64x16xi8>, %s4: tensor<8x64x2xf32>, %z4: tensor<8x64x1xi8>,
+                            %q2: tensor<?x64x8xi8>, %s2: tensor<?x64xf16>) {
+  %0 = moe.dequantize %q8, %s8 {bits = 8 : i64} : (tensor<8x64x32xi8>, tensor<8x64xf32>) -> tensor<8x64x32xf32>
+  %1 = moe.dequantize %q4, %s4 zero_points(%z4) {bits = 4 : i64, block_size = 16 : i64}
+      : (tensor<8x64x16xi8>, tensor<8x64x2xf32>, tensor<8x64x1xi8>) -> tensor<8x64x32xf32>
+  %2 = moe.dequantize %q2, %s2 {bits = 2 : i64} : (tensor<?x64x8xi8>, tensor<?x64xf16>) -> tensor<?x64x32xbf16>
+  return
+}
