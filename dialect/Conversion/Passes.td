@@ -105,8 +105,9 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
     - experts run per routing slot on stacked weights gathered by the top-k
       indices (transformers' `batched_mm` experts, DeepSeek-V3 style stacked
       experts, gpt-oss's MLPBlock with Einsum), including sigmoid scores
-      with a selection bias, group-limited selection, routed scaling and
-      softmax over the chosen logits of a router with bias;
+      with a selection bias, group-limited selection, routed scaling,
+      Ernie 4.5's division by clip(sum, min = epsilon) (`renormalize_clamp`)
+      and softmax over the chosen logits of a router with bias;
     - per-expert loops (Mixtral / OLMoE / Qwen2-MoE): an expert's mask from
       the top-k indices, NonZero, gathered rows, the expert FFN, scaling by
       the routing weight and accumulation by ScatterElements / ScatterND.

@@ -43,6 +43,7 @@ defvar MoE_RoutingArgs = (ins
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
   UnitAttr:$renormalize,
   OptionalAttr<F64Attr>:$epsilon,
+  UnitAttr:$renormalize_clamp,
   OptionalAttr<F64Attr>:$scaling_factor,
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$num_groups,
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$topk_groups,
@@ -123,7 +124,8 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     stay selectable. Ties pick the lower index.
 
     Weights: the scores of the chosen experts; with `renormalize` divided by
-    `(sum + epsilon)`; then multiplied by `scaling_factor` (default 1).
+    `(sum + epsilon)`, or with `renormalize_clamp` by `max(sum, epsilon)`
+    (Ernie 4.5); then multiplied by `scaling_factor` (default 1).
 
     Modes and result shapes:
     * `token_choice`: `k` experts per token; weights `[T, k]` float,

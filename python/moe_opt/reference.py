@@ -45,6 +45,7 @@ def route(
     k=None,
     renormalize=False,
     epsilon=0.0,
+    renormalize_clamp=False,
     scaling_factor=1.0,
     selection_bias=None,
     num_groups=None,
@@ -107,7 +108,9 @@ def route(
     if score == "softmax_after_topk":
         weights = _softmax(weights)
     if renormalize:
-        weights = weights / (weights.sum(axis=1, keepdims=True) + epsilon)
+        total = weights.sum(axis=1, keepdims=True)
+        weights = weights / (np.maximum(total, epsilon) if renormalize_clamp
+                             else total + epsilon)
     return weights * scaling_factor, indices
 
 

@@ -43,6 +43,8 @@ RAISED = {
     "hf_granitemoe.batched_mm.dynamo18": 1,
     "hf_glm4_moe.batched_mm.ts17": 1,
     "hf_glm4_moe.batched_mm.dynamo18": 1,
+    "hf_ernie4_5_moe.batched_mm.ts17": 1,
+    "hf_ernie4_5_moe.batched_mm.dynamo18": 1,
     "mixtral_loop.ts17": 1,
     "mixtral_loop.dynamo18": 1,
     "olmoe_loop.ts17": 1,

@@ -218,7 +218,12 @@ func.func private @__moe_route_row(
     %s2 = arith.addf %s, %v : f32
     scf.yield %s2 : f32
   }
-  %denom = arith.addf %total, %eps : f32
+  // %eps < 0 is renormalize_clamp: divide by max(sum, -%eps) (Ernie 4.5).
+  %clamp = arith.cmpf olt, %eps, %zero : f32
+  %floor = arith.negf %eps : f32
+  %clamped = arith.maximumf %total, %floor : f32
+  %added = arith.addf %total, %eps : f32
+  %denom = arith.select %clamp, %clamped, %added : f32
   %W2 = scf.for %j = %c0 to %k step %c1 iter_args(%W1 = %W) -> (tensor<?x?xf32>) {
     %v = memref.load %chosen[%j] : memref<?xf32>
     %n = arith.divf %v, %denom : f32

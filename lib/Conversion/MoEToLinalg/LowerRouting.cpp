@@ -112,6 +112,10 @@ SmallVector<Value> routingOperands(OpT op, PatternRewriter &rewriter,
     return arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(v));
   };
   bool topP = op.getMode() == RoutingMode::TopP;
+  // The kernels read a negative epsilon as renormalize_clamp.
+  double eps = op.getEpsilonOrDefault();
+  if (op.getRenormalizeClamp())
+    eps = -eps;
   return {
       castToDynamic(rewriter, loc, bias),
       castToDynamic(rewriter, loc, maskValue),
@@ -119,7 +123,7 @@ SmallVector<Value> routingOperands(OpT op, PatternRewriter &rewriter,
           rewriter, loc, rewriter.getI32IntegerAttr(scoreCode(op.getScore()))),
       index(*op.getK()),
       boolConst(op.getRenormalize()),
-      f32Const(op.getEpsilonOrDefault()),
+      f32Const(eps),
       f32Const(op.getScalingFactorOrDefault()),
       index(op.getNumGroups().value_or(0)),
       index(op.getTopkGroups().value_or(0)),

@@ -46,6 +46,7 @@ static json::Object routingObject(RouteOp route) {
     r["k"] = int64_t(*k);
   r["renormalize"] = route.getRenormalize();
   r["epsilon"] = route.getEpsilonOrDefault();
+  r["renormalize_clamp"] = route.getRenormalizeClamp();
   r["scaling_factor"] = route.getScalingFactorOrDefault();
   r["selection_bias"] = bool(route.getSelectionBias());
   if (auto g = route.getNumGroups()) {

@@ -459,9 +459,17 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
             break;
           }
       }
-      if (NodeOp clip = producer(den, "Clip"))
-        return miss("the routing weights are divided by clip(sum, min) "
-                    "(Ernie 4.5), which is not sum + epsilon");
+      // Ernie 4.5: clip(sum, min = epsilon), no max.
+      if (NodeOp clip = producer(den, "Clip"); clip && route.epsilon == 0) {
+        Value min = optionalInput(clip, 1);
+        std::optional<double> floor = min ? getScalar(min) : std::nullopt;
+        if (!floor || optionalInput(clip, 2) || *floor < 0)
+          return miss("the routing weights are divided by a clip of their "
+                      "sum other than clip(sum, min = epsilon >= 0)");
+        route.epsilon = *floor;
+        route.clampSum = true;
+        den = clip.getInputs()[0];
+      }
       NodeOp sum = producer(den, "ReduceSum");
       RankedTensorType numType = rankedType(num);
       if (!sum || skipReshapes(sum.getInputs()[0]) != num || !numType ||

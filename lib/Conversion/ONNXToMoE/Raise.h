@@ -67,6 +67,8 @@ struct RouteSpec {
   std::optional<int64_t> k;
   bool renormalize = false;
   double epsilon = 0.0;
+  /// Divide by max(sum, epsilon) instead of sum + epsilon.
+  bool clampSum = false;
   double scaling = 1.0;
   mlir::Value selectionBias;
   std::optional<int64_t> numGroups, topkGroups, groupTopk;

@@ -217,6 +217,16 @@ func.func @route_renormalize_expert_choice(%l: tensor<?x8xf32>) {
 
 // -----
 
+// route: renormalize_clamp without renormalize
+func.func @route_clamp_without_renormalize(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op renormalize_clamp requires renormalize}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, renormalize_clamp}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
 // route: epsilon without renormalize
 func.func @route_epsilon_without_renormalize(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op epsilon requires renormalize}}

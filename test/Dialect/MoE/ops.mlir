@@ -414,6 +414,7 @@ func.func @gate_forms(%x16: tensor<16x256xf16>, %w16: tensor<8x256xf16>, %b16: t
 // renormalize with and without epsilon, selection bias alone
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {k = 2 : i64, renormalize} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {epsilon = 9.9999999999999995E-7 : f64, k = 2 : i64, renormalize} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {epsilon = 9.9999999999999998E-13 : f64, k = 2 : i64, renormalize, renormalize_clamp} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {k = 2 : i64} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // group-limited selection with an explicit group_topk
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {group_topk = 1 : i64, k = 4 : i64, num_groups = 4 : i64, renormalize, topk_groups = 2 : i64} : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
@@ -451,6 +452,10 @@ func.func @route_forms(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %ls: tensor<10x
   %w9, %i9 = moe.route <token_choice> <softmax> %l {k = 2, renormalize}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   %w10, %i10 = moe.route <token_choice> <softmax> %l {k = 2, renormalize, epsilon = 1.0e-6}
+      : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // Ernie 4.5: divided by max(sum, epsilon)
+  %w10c, %i10c = moe.route <token_choice> <softmax> %l
+      {k = 2, renormalize, epsilon = 1.0e-12, renormalize_clamp}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   %w11, %i11 = moe.route <token_choice> <sigmoid> %l bias(%b : tensor<16xf32>) {k = 2}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>

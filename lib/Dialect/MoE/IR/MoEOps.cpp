@@ -251,6 +251,8 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
                          << modeName;
   if (routeOp.getEpsilon() && !routeOp.getRenormalize())
     return emitOpError("epsilon requires renormalize");
+  if (routeOp.getRenormalizeClamp() && !routeOp.getRenormalize())
+    return emitOpError("renormalize_clamp requires renormalize");
   if (std::optional<double> eps = toDouble(routeOp.getEpsilonAttr()))
     if (!(*eps >= 0 && std::isfinite(*eps)))
       return emitOpError("epsilon must be finite and non-negative");
