@@ -107,7 +107,9 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
       experts, gpt-oss's MLPBlock with Einsum), including sigmoid scores
       with a selection bias, group-limited selection, routed scaling,
       Ernie 4.5's division by clip(sum, min = epsilon) (`renormalize_clamp`)
-      and softmax over the chosen logits of a router with bias;
+      softmax over the chosen logits of a router with bias, and PhiMoE's
+      sparsemixer (two argmaxes, jitter-masked softmax weights; anchored at
+      the Concat of the two argmaxes);
     - per-expert loops (Mixtral / OLMoE / Qwen2-MoE): an expert's mask from
       the top-k indices, NonZero, gathered rows, the expert FFN, scaling by
       the routing weight and accumulation by ScatterElements / ScatterND.

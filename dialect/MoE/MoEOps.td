@@ -44,6 +44,7 @@ defvar MoE_RoutingArgs = (ins
   UnitAttr:$renormalize,
   OptionalAttr<F64Attr>:$epsilon,
   UnitAttr:$renormalize_clamp,
+  OptionalAttr<F64Attr>:$jitter_eps,
   OptionalAttr<F64Attr>:$scaling_factor,
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$num_groups,
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$topk_groups,
@@ -110,8 +111,14 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
   let description = [{
     Turns router logits `[T, E]` into routing weights and selected indices.
 
-    Scores: `softmax` over all experts, `sigmoid` per expert, or
-    `softmax_after_topk` (select on the raw logits, softmax over the chosen).
+    Scores: `softmax` over all experts, `sigmoid` per expert,
+    `softmax_after_topk` (select on the raw logits, softmax over the chosen),
+    or `sparsemixer` (PhiMoE, inference mode; token_choice with k = 2 only,
+    no renormalization, selection bias or groups): slot 1 takes the best
+    logit `m1 = l[i1]`, slot 2 the best `m2 = l[i2]` of the others; slot j's
+    weight is the softmax at `i_j` over the experts `e` (other than `i1` for
+    slot 2) with `(m_j - l[e]) / max(|l[e]|, m_j) <= 2 * jitter_eps`
+    (`jitter_eps` default 0).
     `expert_mask` (one bool per expert) removes experts before anything else:
     their logits count as -inf (pruned experts, exclusive experts of
     multi-gate models).

@@ -34,7 +34,7 @@ VERSION = 1
 
 # Routing attributes of the report that moe_opt.reference.route takes.
 _ROUTE_KEYS = ("mode", "score", "k", "renormalize", "epsilon", "renormalize_clamp",
-               "scaling_factor",
+               "jitter_eps", "scaling_factor",
                "num_groups", "topk_groups", "group_topk", "top_p", "capacity_factor")
 
 

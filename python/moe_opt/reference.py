@@ -46,6 +46,7 @@ def route(
     renormalize=False,
     epsilon=0.0,
     renormalize_clamp=False,
+    jitter_eps=None,
     scaling_factor=1.0,
     selection_bias=None,
     num_groups=None,
@@ -71,6 +72,9 @@ def route(
             dense[token_ids[e], e] = scores[token_ids[e], e]
         return dense, token_ids
 
+    if score == "sparsemixer":
+        weights, indices = _sparsemixer(logits, 0.0 if jitter_eps is None else jitter_eps)
+        return weights * scaling_factor, indices
     if score == "softmax":
         scores = _softmax(logits)
     elif score == "sigmoid":
@@ -112,6 +116,25 @@ def route(
         weights = weights / (np.maximum(total, epsilon) if renormalize_clamp
                              else total + epsilon)
     return weights * scaling_factor, indices
+
+
+def _sparsemixer(logits, jitter_eps):
+    """PhiMoE's sparsemixer in inference mode (transformers' modeling_phimoe
+    with training=False): k = 2 argmax rounds; each slot's weight is the
+    softmax at its expert over the logits within the jitter of the round's
+    best (the first round's expert left out of the second)."""
+    weights, indices = [], []
+    remaining = logits.copy()
+    for _ in range(2):
+        best = np.argmax(remaining, axis=1)[:, None]
+        m = np.take_along_axis(remaining, best, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            far = (m - logits) / np.maximum(np.abs(logits), m) > 2 * jitter_eps
+        masked = np.where(far, -np.inf, remaining)
+        weights.append(np.take_along_axis(_softmax(masked), best, axis=1))
+        indices.append(best)
+        np.put_along_axis(remaining, best, -np.inf, axis=1)
+    return np.concatenate(weights, axis=1), np.concatenate(indices, axis=1)
 
 
 def expert_capacity(num_tokens, num_experts, capacity_factor):

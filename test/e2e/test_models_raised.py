@@ -45,6 +45,8 @@ RAISED = {
     "hf_glm4_moe.batched_mm.dynamo18": 1,
     "hf_ernie4_5_moe.batched_mm.ts17": 1,
     "hf_ernie4_5_moe.batched_mm.dynamo18": 1,
+    "hf_phimoe.batched_mm.ts17": 1,
+    "hf_phimoe.batched_mm.dynamo18": 1,
     "mixtral_loop.ts17": 1,
     "mixtral_loop.dynamo18": 1,
     "olmoe_loop.ts17": 1,

@@ -227,6 +227,46 @@ func.func @route_clamp_without_renormalize(%l: tensor<?x8xf32>) {
 
 // -----
 
+// route: jitter_eps with another score function
+func.func @route_jitter_without_sparsemixer(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op jitter_eps is only valid with sparsemixer scores}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, jitter_eps = 0.01}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// route: negative jitter_eps
+func.func @route_negative_jitter(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op jitter_eps must be finite and non-negative}}
+  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 2, jitter_eps = -0.01}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// route: sparsemixer picks exactly two experts per token
+func.func @route_sparsemixer_k3(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op sparsemixer scores need token_choice mode with k = 2}}
+  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 3}
+      : tensor<?x8xf32> -> tensor<?x3xf32>, tensor<?x3xi64>
+  return
+}
+
+// -----
+
+// route: sparsemixer weights are not renormalized
+func.func @route_sparsemixer_renormalize(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op sparsemixer scores take no renormalize, selection bias or groups}}
+  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 2, renormalize}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
 // route: epsilon without renormalize
 func.func @route_epsilon_without_renormalize(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op epsilon requires renormalize}}

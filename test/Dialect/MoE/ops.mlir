@@ -415,6 +415,7 @@ func.func @gate_forms(%x16: tensor<16x256xf16>, %w16: tensor<8x256xf16>, %b16: t
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {k = 2 : i64, renormalize} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {epsilon = 9.9999999999999995E-7 : f64, k = 2 : i64, renormalize} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {epsilon = 9.9999999999999998E-13 : f64, k = 2 : i64, renormalize, renormalize_clamp} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK-NEXT: moe.route <token_choice> <sparsemixer> %[[L]] {jitter_eps = 1.000000e-02 : f64, k = 2 : i64, scaling_factor = 2.000000e+00 : f64} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {k = 2 : i64} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // group-limited selection with an explicit group_topk
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {group_topk = 1 : i64, k = 4 : i64, num_groups = 4 : i64, renormalize, topk_groups = 2 : i64} : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
@@ -456,6 +457,10 @@ func.func @route_forms(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %ls: tensor<10x
   // Ernie 4.5: divided by max(sum, epsilon)
   %w10c, %i10c = moe.route <token_choice> <softmax> %l
       {k = 2, renormalize, epsilon = 1.0e-12, renormalize_clamp}
+      : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // PhiMoE: sparsemixer with its jitter
+  %w10s, %i10s = moe.route <token_choice> <sparsemixer> %l
+      {k = 2, jitter_eps = 0.01, scaling_factor = 2.0}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   %w11, %i11 = moe.route <token_choice> <sigmoid> %l bias(%b : tensor<16xf32>) {k = 2}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>

@@ -253,6 +253,21 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
     return emitOpError("epsilon requires renormalize");
   if (routeOp.getRenormalizeClamp() && !routeOp.getRenormalize())
     return emitOpError("renormalize_clamp requires renormalize");
+  if (std::optional<double> eps = toDouble(routeOp.getJitterEpsAttr())) {
+    if (routeOp.getScore() != ScoreFunction::SparseMixer)
+      return emitOpError("jitter_eps is only valid with sparsemixer scores");
+    if (!(*eps >= 0 && std::isfinite(*eps)))
+      return emitOpError("jitter_eps must be finite and non-negative");
+  }
+  if (routeOp.getScore() == ScoreFunction::SparseMixer) {
+    if (!tokenChoice || routeOp.getK() != 2)
+      return emitOpError(
+          "sparsemixer scores need token_choice mode with k = 2");
+    if (routeOp.getRenormalize() || routeOp.getSelectionBias() ||
+        routeOp.getNumGroups())
+      return emitOpError("sparsemixer scores take no renormalize, selection "
+                         "bias or groups");
+  }
   if (std::optional<double> eps = toDouble(routeOp.getEpsilonAttr()))
     if (!(*eps >= 0 && std::isfinite(*eps)))
       return emitOpError("epsilon must be finite and non-negative");

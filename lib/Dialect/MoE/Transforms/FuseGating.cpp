@@ -41,10 +41,11 @@ struct FuseGateIntoRoute : OpRewritePattern<RouteOp> {
         gate.getBias(), route.getSelectionBias(), gate.getWeightTransposed(),
         route.getMode(), route.getScore(), route.getKAttr(),
         route.getRenormalize(), route.getEpsilonAttr(),
-        route.getRenormalizeClamp(), route.getScalingFactorAttr(),
-        route.getNumGroupsAttr(), route.getTopkGroupsAttr(),
-        route.getGroupTopkAttr(), route.getTopPAttr(),
-        route.getCapacityFactorAttr(), route.getExpertMaskAttr());
+        route.getRenormalizeClamp(), route.getJitterEpsAttr(),
+        route.getScalingFactorAttr(), route.getNumGroupsAttr(),
+        route.getTopkGroupsAttr(), route.getGroupTopkAttr(),
+        route.getTopPAttr(), route.getCapacityFactorAttr(),
+        route.getExpertMaskAttr());
     rewriter.replaceOp(route, fused.getResults());
     rewriter.eraseOp(gate);
     return success();
