@@ -27,6 +27,8 @@ CASES = {
                         activation_alpha=1.702, activation_beta=1.0, swiglu_limit=7.0),
     "int4_block16_swiglu": dict(bits=4, block_size=16, activation_type="swiglu",
                                 swiglu_fusion=1),
+    "int2_block16_swiglu": dict(bits=2, block_size=16, activation_type="swiglu",
+                                swiglu_fusion=1),
     "int4_block16_zero_points": dict(bits=4, block_size=16, zero_points=True,
                                      activation_type="relu"),
 }
