@@ -98,11 +98,18 @@ def ONNXRaiseMoE : Pass<"onnx-raise-moe", "mlir::ModuleOp"> {
       SwiGLU, optional biases), with both weight layouts: `[E, out, in]`
       (current onnxruntime) and `[E, in, out]` (older models), told apart by
       the hidden size; its router MatMul (+ Add) becomes `moe.gate`;
+    - onnxruntime's `com.microsoft.QMoE` (`quant_type = int`, 2-, 4- or
+      8-bit weights, per row or block-wise scales, optional zero points):
+      each packed weight stays the model's bytes (a signless `i8` view of
+      the same resource) and feeds `moe.experts` through `moe.dequantize`;
     - experts run per routing slot on stacked weights gathered by the top-k
       indices (transformers' `batched_mm` experts, DeepSeek-V3 style stacked
       experts, gpt-oss's MLPBlock with Einsum), including sigmoid scores
-      with a selection bias, group-limited selection, routed scaling and
-      softmax over the chosen logits of a router with bias;
+      with a selection bias, group-limited selection, routed scaling,
+      Ernie 4.5's division by clip(sum, min = epsilon) (`renormalize_clamp`)
+      softmax over the chosen logits of a router with bias, and PhiMoE's
+      sparsemixer (two argmaxes, jitter-masked softmax weights; anchored at
+      the Concat of the two argmaxes);
     - per-expert loops (Mixtral / OLMoE / Qwen2-MoE): an expert's mask from
       the top-k indices, NonZero, gathered rows, the expert FFN, scaling by
       the routing weight and accumulation by ScatterElements / ScatterND.

@@ -17,7 +17,10 @@ def MoE_ScoreFunction : I32EnumAttr<"ScoreFunction",
   // element-wise sigmoid, then select (DeepSeek-V3, Llama4).
   I32EnumAttrCase<"Sigmoid", 1, "sigmoid">,
   // select on raw logits, softmax over the chosen k only (gpt-oss).
-  I32EnumAttrCase<"SoftmaxAfterTopK", 2, "softmax_after_topk">
+  I32EnumAttrCase<"SoftmaxAfterTopK", 2, "softmax_after_topk">,
+  // PhiMoE's sparsemixer in inference mode: two argmax rounds, each weight a
+  // softmax over the logits within jitter_eps of that round's best.
+  I32EnumAttrCase<"SparseMixer", 3, "sparsemixer">
 ]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::moe";

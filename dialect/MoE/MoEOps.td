@@ -43,6 +43,8 @@ defvar MoE_RoutingArgs = (ins
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$k,
   UnitAttr:$renormalize,
   OptionalAttr<F64Attr>:$epsilon,
+  UnitAttr:$renormalize_clamp,
+  OptionalAttr<F64Attr>:$jitter_eps,
   OptionalAttr<F64Attr>:$scaling_factor,
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$num_groups,
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$topk_groups,
@@ -110,8 +112,14 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
   let description = [{
     Turns router logits `[T, E]` into routing weights and selected indices.
 
-    Scores: `softmax` over all experts, `sigmoid` per expert, or
-    `softmax_after_topk` (select on the raw logits, softmax over the chosen).
+    Scores: `softmax` over all experts, `sigmoid` per expert,
+    `softmax_after_topk` (select on the raw logits, softmax over the chosen),
+    or `sparsemixer` (PhiMoE, inference mode; token_choice with k = 2 only,
+    no renormalization, selection bias or groups): slot 1 takes the best
+    logit `m1 = l[i1]`, slot 2 the best `m2 = l[i2]` of the others; slot j's
+    weight is the softmax at `i_j` over the experts `e` (other than `i1` for
+    slot 2) with `(m_j - l[e]) / max(|l[e]|, m_j) <= 2 * jitter_eps`
+    (`jitter_eps` default 0).
     `expert_mask` (one bool per expert) removes experts before anything else:
     their logits count as -inf (pruned experts, exclusive experts of
     multi-gate models).
@@ -124,7 +132,8 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     stay selectable. Ties pick the lower index.
 
     Weights: the scores of the chosen experts; with `renormalize` divided by
-    `(sum + epsilon)`; then multiplied by `scaling_factor` (default 1).
+    `(sum + epsilon)`, or with `renormalize_clamp` by `max(sum, epsilon)`
+    (Ernie 4.5); then multiplied by `scaling_factor` (default 1).
 
     `skip_ratio` = β (token choice, k >= 2; dynamic expert skipping,
     MOE_REFERENCE §5): after the weights are computed, every slot s >= 1
@@ -328,6 +337,49 @@ def MoE_ExpertsOp : MoE_Op<"experts", [Pure, AttrSizedOperandSegments]> {
     /// Weight of `stage` for `expert`; for stacked experts the stacked tensor.
     mlir::Value getStageWeight(unsigned expert, unsigned stage);
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.dequantize
+//===----------------------------------------------------------------------===//
+
+def MoE_DequantizeOp : MoE_Op<"dequantize", [Pure]> {
+  let summary = "integer-quantized weights to floats";
+  let description = [{
+    Expands quantized weights, stored `[..., N, ceil(K * bits / 8)]` bytes,
+    into floats `[..., N, K]`, so that `moe.experts` can read quantized
+    expert weights while the packed bytes stay what the model file holds
+    (onnxruntime's `com.microsoft.QMoE` layout):
+
+    `result[..., n, k] = (q[..., n, k] - zp[..., n, b]) * scales[..., n, b]`
+
+    where `q[..., n, k]` is bits `(k % (8 / bits)) * bits` and up of byte
+    `k / (8 / bits)` of row `n` (low bits first), and `b = k / block_size`
+    (block-wise scales `[..., N, ceil(K / block_size)]`) or, without
+    `block_size`, `b` is dropped (one scale per row: `scales[..., N]`).
+    `zero_points`, when given, has the shape of `scales` with its last dim
+    packed like the weights (`ceil(last * bits / 8)` bytes, low bits first);
+    without it every zero point is `2^(bits - 1)` (128 for 8 bits, 8 for 4).
+    Bytes are signless `i8` read as unsigned (the raising of `uint8`
+    initializers reinterprets their bytes without copying them).
+
+    ```mlir
+    %w = moe.dequantize %q, %scales {bits = 4 : i64}
+        : (tensor<8x1024x2048xi8>, tensor<8x1024xf32>) -> tensor<8x1024x4096xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[I8]>:$weight,
+    MoE_FloatTensor:$scales,
+    Optional<RankedTensorOf<[I8]>>:$zero_points,
+    ConfinedAttr<I64Attr, [IntIsOneOf<[2, 4, 8]>]>:$bits,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$block_size);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $weight `,` $scales (`zero_points` `(` $zero_points^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -34,7 +34,8 @@ FORMAT = "moe-opt.calibration"
 VERSION = 1
 
 # Routing attributes of the report that moe_opt.reference.route takes.
-_ROUTE_KEYS = ("mode", "score", "k", "renormalize", "epsilon", "scaling_factor",
+_ROUTE_KEYS = ("mode", "score", "k", "renormalize", "epsilon", "renormalize_clamp",
+               "jitter_eps", "scaling_factor",
                "num_groups", "topk_groups", "group_topk", "top_p", "capacity_factor")
 
 

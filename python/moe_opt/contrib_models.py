@@ -8,6 +8,14 @@ onnxruntime's CPU kernel:
 * `swiglu` computes g * sigmoid(alpha * g) * (u + beta) after clamping
   g <= limit and -limit <= u <= limit (moe `silu` + gate layout + alpha,
   beta, limit); the CPU kernel accepts only swiglu_fusion = 1 (interleaved).
+
+com.microsoft.QMoE (test/e2e/test_onnx_contrib_qmoe.py) stores the same
+[E, out, in] weights as uint8 bytes [E, out, ceil(in * bits / 8)], values
+packed low bits first, dequantized as (q - zero_point) * scale with one
+scale per row (or per block of `block_size` inputs of a row) and zero point
+2^(bits-1) unless fc*_zero_points (scales' shape, last dim packed) are given.
+Block-wise 8-bit experts run with int8 activations on onnxruntime's CPU
+unless ORT_QMOE_CPU_QNBIT_GEMM=fp32.
 """
 
 from __future__ import annotations
@@ -76,6 +84,9 @@ class ContribMoE:
         inputs = ["input", "router_probs", "fc1", bias("fc1_bias"), "fc2", bias("fc2_bias")]
         if self.separate:
             inputs += ["fc3", bias("fc3_bias")]
+        return self._model("MoE", inputs, self.node_attrs(), self.tensors)
+
+    def node_attrs(self):
         attrs = dict(k=self.k, activation_type=self.activation_type,
                      normalize_routing_weights=self.normalize_routing_weights)
         if self.activation_type == "swiglu":
@@ -83,13 +94,16 @@ class ContribMoE:
         for name in ("activation_alpha", "activation_beta", "swiglu_limit"):
             if getattr(self, name) is not None:
                 attrs[name] = getattr(self, name)
-        node = helper.make_node("MoE", inputs, ["output"], domain="com.microsoft", **attrs)
+        return attrs
+
+    def _model(self, op, inputs, attrs, initializers):
+        node = helper.make_node(op, inputs, ["output"], domain="com.microsoft", **attrs)
         graph = helper.make_graph(
-            [node], "contrib_moe",
+            [node], "contrib_" + op.lower(),
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["T", self.hidden]),
              helper.make_tensor_value_info("router_probs", TensorProto.FLOAT, ["T", self.experts])],
             [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["T", self.hidden])],
-            initializer=[numpy_helper.from_array(v, n) for n, v in self.tensors.items()])
+            initializer=[numpy_helper.from_array(v, n) for n, v in initializers.items()])
         return helper.make_model(graph, opset_imports=[
             helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
 
@@ -110,3 +124,88 @@ class ContribMoE:
                 if getattr(self, ort_name) is not None:
                     attrs[name] = getattr(self, ort_name)
         return weights, biases, attrs
+
+
+def quantize(w, bits, block_size=None, zero_points=False, rng=None):
+    """Quantizes float weights [E, N, K] the way onnxruntime's QMoE reads
+    them: per row (or per block of `block_size` values of a row) a scale and
+    a zero point (default 2^(bits-1)); values packed low bits first along K.
+    Returns (packed uint8, scales float32, packed zero points or None)."""
+    E, N, K = w.shape
+    qmax = (1 << bits) - 1
+    groups = w.reshape(E, N, K // block_size, block_size) if block_size else w[:, :, None, :]
+    if zero_points:
+        # Asymmetric: a zero point per group that need not be the midpoint.
+        zero = rng.integers(qmax // 4, 3 * qmax // 4 + 1, groups.shape[:-1]).astype(np.float64)
+    else:
+        zero = np.full(groups.shape[:-1], float(1 << (bits - 1)))
+    span = np.maximum(np.abs(groups).max(-1), 1e-6)
+    scales = (span / np.minimum(zero, qmax - zero)).astype(np.float32)
+    q = np.clip(np.round(groups / scales[..., None]) + zero[..., None], 0, qmax)
+    q = q.astype(np.uint8).reshape(E, N, K)
+
+    def pack(values):
+        per_byte = 8 // bits
+        pad = (-values.shape[-1]) % per_byte
+        values = np.concatenate(
+            [values, np.zeros(values.shape[:-1] + (pad,), np.uint8)], axis=-1)
+        values = values.reshape(*values.shape[:-1], -1, per_byte)
+        shifts = (np.arange(per_byte) * bits).astype(np.uint8)
+        return np.bitwise_or.reduce(values << shifts, axis=-1).astype(np.uint8)
+
+    if not block_size:
+        scales, zero = scales[..., 0], zero[..., 0]
+    return pack(q), scales, (pack(zero.astype(np.uint8)) if zero_points else None)
+
+
+@dataclass
+class ContribQMoE(ContribMoE):
+    """One com.microsoft.QMoE layer: ContribMoE's weights quantized to
+    `bits`; the float tensors become the dequantized weights (what
+    onnxruntime computes with)."""
+
+    bits: int = 8
+    block_size: int | None = None
+    zero_points: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        from moe_opt import reference as ref
+
+        rng = np.random.default_rng(self.seed + 1)
+        self.quantized = {}
+        for name in ("fc1", "fc2", "fc3"):
+            if name not in self.tensors:
+                continue
+            packed, scales, zp = quantize(self.tensors[name], self.bits, self.block_size,
+                                          self.zero_points, rng)
+            self.quantized[name] = (packed, scales, zp)
+            self.tensors[name] = ref.dequantize(
+                packed, scales, zp, self.bits, self.block_size,
+                columns=self.tensors[name].shape[-1]).astype(np.float32)
+
+    def model(self):
+        bias = (lambda n: n if self.with_bias else "")
+        inputs = ["input", "router_probs"]
+        initializers = {}
+        for name in ("fc1", "fc2", "fc3"):
+            if name in self.quantized:
+                packed, scales, zp = self.quantized[name]
+                initializers[name] = packed
+                initializers[name + "_scales"] = scales
+                if zp is not None:
+                    initializers[name + "_zero_points"] = zp
+                if self.with_bias:
+                    initializers[name + "_bias"] = self.tensors[name + "_bias"]
+                inputs += [name, name + "_scales", bias(name + "_bias")]
+            else:
+                inputs += ["", "", ""]
+        if self.zero_points:
+            inputs += [n + "_zero_points" if n in self.quantized else ""
+                       for n in ("fc1", "fc2", "fc3")]
+        while inputs[-1] == "":
+            inputs.pop()
+        attrs = dict(self.node_attrs(), expert_weight_bits=self.bits)
+        if self.block_size:
+            attrs["block_size"] = self.block_size
+        return self._model("QMoE", inputs, attrs, initializers)

@@ -38,6 +38,8 @@ class Layer:
     k: int | None = 2
     renormalize: bool = False
     epsilon: float | None = None
+    renormalize_clamp: bool = False
+    jitter_eps: float | None = None
     scaling_factor: float | None = None
     selection_bias: bool = False
     num_groups: int | None = None
@@ -162,7 +164,9 @@ class Layer:
             w_type, i_type = _tensor((T, self.k), t), _tensor((T, self.k), it)
         if self.renormalize:
             attrs.append("renormalize")
-        for name in ("epsilon", "scaling_factor", "top_p", "skip_ratio"):
+        if self.renormalize_clamp:
+            attrs.append("renormalize_clamp")
+        for name in ("epsilon", "jitter_eps", "scaling_factor", "top_p", "skip_ratio"):
             if getattr(self, name) is not None:
                 attrs.append(f"{name} = {_f64(getattr(self, name))}")
         if self.num_groups is not None:
@@ -244,6 +248,7 @@ class Layer:
         weights, ids = ref.route(
             logits, mode=self.mode, score=self.score, k=self.k,
             renormalize=self.renormalize, epsilon=self.epsilon or 0.0,
+            renormalize_clamp=self.renormalize_clamp, jitter_eps=self.jitter_eps,
             scaling_factor=1.0 if self.scaling_factor is None else self.scaling_factor,
             selection_bias=p.get("selection_bias"), num_groups=self.num_groups,
             topk_groups=self.topk_groups, top_p=self.top_p,

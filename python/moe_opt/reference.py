@@ -45,6 +45,8 @@ def route(
     k=None,
     renormalize=False,
     epsilon=0.0,
+    renormalize_clamp=False,
+    jitter_eps=None,
     scaling_factor=1.0,
     selection_bias=None,
     num_groups=None,
@@ -71,6 +73,9 @@ def route(
             dense[token_ids[e], e] = scores[token_ids[e], e]
         return dense, token_ids
 
+    if score == "sparsemixer":
+        weights, indices = _sparsemixer(logits, 0.0 if jitter_eps is None else jitter_eps)
+        return weights * scaling_factor, indices
     if score == "softmax":
         scores = _softmax(logits)
     elif score == "sigmoid":
@@ -112,7 +117,9 @@ def route(
     if score == "softmax_after_topk":
         weights = _softmax(weights)
     if renormalize:
-        weights = weights / (weights.sum(axis=1, keepdims=True) + epsilon)
+        total = weights.sum(axis=1, keepdims=True)
+        weights = weights / (np.maximum(total, epsilon) if renormalize_clamp
+                             else total + epsilon)
     weights = weights * scaling_factor
     if skip_ratio is not None:
         return skip_slots(weights, indices, skip_ratio)
@@ -125,6 +132,25 @@ def skip_slots(weights, indices, beta):
     skip = np.zeros(weights.shape, bool)
     skip[:, 1:] = weights[:, 1:] < beta * weights[:, :1]
     return np.where(skip, 0.0, weights), np.where(skip, -1, indices)
+
+
+def _sparsemixer(logits, jitter_eps):
+    """PhiMoE's sparsemixer in inference mode (transformers' modeling_phimoe
+    with training=False): k = 2 argmax rounds; each slot's weight is the
+    softmax at its expert over the logits within the jitter of the round's
+    best (the first round's expert left out of the second)."""
+    weights, indices = [], []
+    remaining = logits.copy()
+    for _ in range(2):
+        best = np.argmax(remaining, axis=1)[:, None]
+        m = np.take_along_axis(remaining, best, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            far = (m - logits) / np.maximum(np.abs(logits), m) > 2 * jitter_eps
+        masked = np.where(far, -np.inf, remaining)
+        weights.append(np.take_along_axis(_softmax(masked), best, axis=1))
+        indices.append(best)
+        np.put_along_axis(remaining, best, -np.inf, axis=1)
+    return np.concatenate(weights, axis=1), np.concatenate(indices, axis=1)
 
 
 def expert_capacity(num_tokens, num_experts, capacity_factor):
@@ -320,3 +346,36 @@ def compressed_matrix(w, rank, keep_fraction, dtype=np.float32):
     approx = lo.astype(np.float64) @ ro.astype(np.float64)
     approx[rows] += s_kept.astype(np.float64)
     return approx
+
+
+# Quantized weights --------------------------------------------------------------
+
+
+def _unpack(packed, bits, count):
+    """Values of `bits` bits packed low bits first along the last axis."""
+    packed = np.asarray(packed).view(np.uint8)
+    per_byte = 8 // bits
+    shifts = np.arange(per_byte, dtype=np.uint8) * bits
+    values = (packed[..., :, None] >> shifts) & ((1 << bits) - 1)
+    return values.reshape(*packed.shape[:-1], -1)[..., :count]
+
+
+def dequantize(weight, scales, zero_points=None, bits=8, block_size=None,
+               columns=None):
+    """moe.dequantize: packed bytes [..., N, ceil(K * bits / 8)] -> floats
+    [..., N, K] (K = columns, default every packed value)."""
+    columns = weight.shape[-1] * 8 // bits if columns is None else columns
+    q = _unpack(weight, bits, columns).astype(np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    if zero_points is None:
+        zero = np.full(scales.shape, float(1 << (bits - 1)))
+    else:
+        # The scales' shape, its last dim packed like the weights.
+        zero = _unpack(zero_points, bits, scales.shape[-1]).astype(np.float64)
+    if block_size is None:
+        scales, zero = scales[..., None], zero[..., None]
+    else:
+        # One scale per block of block_size values of a row.
+        block = np.arange(columns) // block_size
+        scales, zero = scales[..., block], zero[..., block]
+    return (q - zero) * scales

@@ -16,6 +16,14 @@ LAYERS = {
     "deepseek_v3": dict(experts=8, score="sigmoid", k=2, renormalize=True, epsilon=1e-20,
                         scaling_factor=2.5, selection_bias=True, num_groups=4,
                         topk_groups=2, activation="silu", gate_layout="concatenated"),
+    # Ernie 4.5 divides by max(sum, epsilon); a large epsilon makes the
+    # clamp bite for most tokens (two of four softmax scores sum below 0.9).
+    "ernie_clamp": dict(k=2, renormalize=True, epsilon=0.9, renormalize_clamp=True,
+                        selection_bias=True, activation="silu", gate_layout="concatenated"),
+    # PhiMoE: a wide jitter so that the softmax of a slot covers 1 to E
+    # experts across tokens.
+    "phimoe_sparsemixer": dict(score="sparsemixer", k=2, jitter_eps=0.4, scaling_factor=1.5,
+                               activation="silu", gate_layout="concatenated"),
     "switch_capacity": dict(k=1, capacity=2, drop_policy="in_order", activation="relu",
                             expert_biases=True),
     "capacity_by_weight": dict(k=2, capacity=3, drop_policy="by_weight",
@@ -53,7 +61,7 @@ def test_layer_matches_reference(name, tokens):
                                atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-FUSED = ["mixtral", "deepseek_v3", "gpt_oss", "top_p", "masked", "skip_top4"]
+FUSED = ["mixtral", "deepseek_v3", "ernie_clamp", "phimoe_sparsemixer", "gpt_oss", "top_p", "masked", "skip_top4"]
 
 
 @pytest.mark.parametrize("tokens", [1, 9])

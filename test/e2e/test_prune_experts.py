@@ -208,6 +208,11 @@ EVAL_LAYERS = {
     "apa": dict(k=2, activation="apa", lam=0.5),
     "sigmoid_bias_relu": dict(score="sigmoid", k=2, selection_bias=True, activation="relu",
                               expert_biases=True),
+    # Ernie's clamped renormalization and PhiMoE's sparsemixer rounds.
+    "ernie_clamp": dict(k=2, renormalize=True, epsilon=0.9, renormalize_clamp=True,
+                        activation="silu", gate_layout="concatenated"),
+    "phimoe_sparsemixer": dict(score="sparsemixer", k=2, jitter_eps=0.4, scaling_factor=1.5,
+                               activation="silu", gate_layout="concatenated"),
     "skip_top3": dict(experts=6, k=3, renormalize=True, skip_ratio=0.4, activation="silu",
                       gate_layout="concatenated"),
 }

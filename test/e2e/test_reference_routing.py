@@ -172,3 +172,18 @@ def test_heterogeneous_experts_use_their_own_widths():
     np.testing.assert_allclose(y[:2], expected0)
     g, u = rows[2:] @ ws[2][:, :5], rows[2:] @ ws[2][:, 5:]
     np.testing.assert_allclose(y[2:], (ref.apply_activation(g, activation="gelu") * u) @ ws[3])
+
+
+def test_sparsemixer_matches_transformers():
+    """reference.route <sparsemixer> is transformers' PhiMoE sparsemixer in
+    inference mode, jitter included (ties and masked-out experts too)."""
+    torch = pytest.importorskip("torch")
+    phimoe = pytest.importorskip("transformers.models.phimoe.modeling_phimoe")
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((64, 6)).astype(np.float32)
+    logits[:8, 2] = logits[:8, 4]  # ties pick the lower index
+    for eps in (0.0, 0.01, 0.3):
+        w, ids = phimoe.sparsemixer(torch.from_numpy(logits), jitter_eps=eps, training=False)
+        rw, rids = ref.route(logits.astype(np.float64), score="sparsemixer", k=2, jitter_eps=eps)
+        np.testing.assert_array_equal(rids, ids.numpy())
+        np.testing.assert_allclose(rw, w.numpy(), rtol=1e-6)

@@ -218,7 +218,12 @@ func.func private @__moe_route_row(
     %s2 = arith.addf %s, %v : f32
     scf.yield %s2 : f32
   }
-  %denom = arith.addf %total, %eps : f32
+  // %eps < 0 is renormalize_clamp: divide by max(sum, -%eps) (Ernie 4.5).
+  %clamp = arith.cmpf olt, %eps, %zero : f32
+  %floor = arith.negf %eps : f32
+  %clamped = arith.maximumf %total, %floor : f32
+  %added = arith.addf %total, %eps : f32
+  %denom = arith.select %clamp, %clamped, %added : f32
   %W2 = scf.for %j = %c0 to %k step %c1 iter_args(%W1 = %W) -> (tensor<?x?xf32>) {
     %v = memref.load %chosen[%j] : memref<?xf32>
     %n = arith.divf %v, %denom : f32
@@ -292,6 +297,86 @@ func.func private @__moe_gate_route(
       memref.store %v, %scores[%e] : memref<?xf32>
     }
     @ROUTE_ROW_CALL@
+  }
+  return %result#0, %result#1 : tensor<?x?xf32>, tensor<?x?xi64>
+}
+
+// sparsemixer's weight of one slot: with %m the slot's best logit, the
+// softmax at that expert over the experts not %taken whose logits are
+// within the jitter of it, (m - l) / max(|l|, m) <= 2 eps. The best expert is
+// within it, so the softmax at it is 1 / sum exp(l - m) over those.
+func.func private @__moe_sparsemixer_weight(%l: memref<?xf32>, %taken: memref<?xi1>,
+                                            %m: f32, %eps2: f32) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %E = memref.dim %l, %c0 : memref<?xf32>
+  %sum = scf.for %e = %c0 to %E step %c1 iter_args(%acc = %zero) -> (f32) {
+    %v = memref.load %l[%e] : memref<?xf32>
+    %tk = memref.load %taken[%e] : memref<?xi1>
+    %abs = math.absf %v : f32
+    %factor = arith.maximumf %abs, %m : f32
+    %gap = arith.subf %m, %v : f32
+    %ratio = arith.divf %gap, %factor : f32
+    // torch masks where ratio > 2 eps: a NaN ratio keeps the expert.
+    %far = arith.cmpf ogt, %ratio, %eps2 : f32
+    %out = arith.ori %far, %tk : i1
+    %x = arith.subf %v, %m : f32
+    %ex = math.exp %x : f32
+    %add = arith.select %out, %zero, %ex : f32
+    %acc2 = arith.addf %acc, %add : f32
+    scf.yield %acc2 : f32
+  }
+  %w = arith.divf %one, %sum : f32
+  return %w : f32
+}
+
+// moe.route <token_choice> <sparsemixer> (k = 2): per token, the best
+// expert, then the best of the others, each weighted by
+// @__moe_sparsemixer_weight and scaled by %scale; masked experts count as
+// -inf logits.
+func.func private @__moe_route_sparsemixer(
+    %logits: tensor<?x?xf32>, %mask: tensor<?xi1>, %eps: f32, %scale: f32)
+    -> (tensor<?x?xf32>, tensor<?x?xi64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %two = arith.constant 2.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %false = arith.constant false
+  %true = arith.constant true
+  %T = tensor.dim %logits, %c0 : tensor<?x?xf32>
+  %E = tensor.dim %logits, %c1 : tensor<?x?xf32>
+  %eps2 = arith.mulf %eps, %two : f32
+  %l = memref.alloca(%E) : memref<?xf32>
+  %taken = memref.alloca(%E) : memref<?xi1>
+  %w_init = tensor.empty(%T, %c2) : tensor<?x?xf32>
+  %i_init = tensor.empty(%T, %c2) : tensor<?x?xi64>
+  %result:2 = scf.for %t = %c0 to %T step %c1 iter_args(%W = %w_init, %I = %i_init)
+      -> (tensor<?x?xf32>, tensor<?x?xi64>) {
+    scf.for %e = %c0 to %E step %c1 {
+      %v = tensor.extract %logits[%t, %e] : tensor<?x?xf32>
+      %keep = tensor.extract %mask[%e] : tensor<?xi1>
+      %v2 = arith.select %keep, %v, %ninf : f32
+      memref.store %v2, %l[%e] : memref<?xf32>
+      memref.store %false, %taken[%e] : memref<?xi1>
+    }
+    %slots:2 = scf.for %j = %c0 to %c2 step %c1 iter_args(%W1 = %W, %I1 = %I)
+        -> (tensor<?x?xf32>, tensor<?x?xi64>) {
+      %bi = func.call @__moe_argmax(%l, %taken, %c0, %E)
+          : (memref<?xf32>, memref<?xi1>, index, index) -> i64
+      %b = arith.index_cast %bi : i64 to index
+      %m = memref.load %l[%b] : memref<?xf32>
+      %w = func.call @__moe_sparsemixer_weight(%l, %taken, %m, %eps2)
+          : (memref<?xf32>, memref<?xi1>, f32, f32) -> f32
+      %ws = arith.mulf %w, %scale : f32
+      memref.store %true, %taken[%b] : memref<?xi1>
+      %W2 = tensor.insert %ws into %W1[%t, %j] : tensor<?x?xf32>
+      %I2 = tensor.insert %bi into %I1[%t, %j] : tensor<?x?xi64>
+      scf.yield %W2, %I2 : tensor<?x?xf32>, tensor<?x?xi64>
+    }
+    scf.yield %slots#0, %slots#1 : tensor<?x?xf32>, tensor<?x?xi64>
   }
   return %result#0, %result#1 : tensor<?x?xf32>, tensor<?x?xi64>
 }

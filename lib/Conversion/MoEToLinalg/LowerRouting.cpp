@@ -41,6 +41,8 @@ int32_t scoreCode(ScoreFunction score) {
     return 1;
   case ScoreFunction::SoftmaxAfterTopK:
     return 2;
+  case ScoreFunction::SparseMixer:
+    return 3;
   }
   llvm_unreachable("unknown score function");
 }
@@ -112,6 +114,10 @@ SmallVector<Value> routingOperands(OpT op, PatternRewriter &rewriter,
     return arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(v));
   };
   bool topP = op.getMode() == RoutingMode::TopP;
+  // The kernels read a negative epsilon as renormalize_clamp.
+  double eps = op.getEpsilonOrDefault();
+  if (op.getRenormalizeClamp())
+    eps = -eps;
   return {
       castToDynamic(rewriter, loc, bias),
       castToDynamic(rewriter, loc, maskValue),
@@ -119,7 +125,7 @@ SmallVector<Value> routingOperands(OpT op, PatternRewriter &rewriter,
           rewriter, loc, rewriter.getI32IntegerAttr(scoreCode(op.getScore()))),
       index(*op.getK()),
       boolConst(op.getRenormalize()),
-      f32Const(op.getEpsilonOrDefault()),
+      f32Const(eps),
       f32Const(op.getScalingFactorOrDefault()),
       index(op.getNumGroups().value_or(0)),
       index(op.getTopkGroups().value_or(0)),
@@ -189,28 +195,68 @@ void replaceWithCall(OpT op, func::CallOp call, PatternRewriter &rewriter) {
                      cast<RankedTensorType>(op.getIndices().getType()))});
 }
 
+/// Replaces `op` by a call of the routing kernel `name` on the operands
+/// `buildOperands` creates (once the kernel is known to exist).
+template <typename OpT>
+LogicalResult
+replaceWithKernelCall(OpT op, StringRef name,
+                      function_ref<SmallVector<Value>()> buildOperands,
+                      PatternRewriter &rewriter) {
+  FailureOr<func::FuncOp> kernel =
+      getOrInsertKernel(rewriter, op, name, getRoutingKernels());
+  if (failed(kernel))
+    return failure();
+  replaceWithCall(
+      op, func::CallOp::create(rewriter, op.getLoc(), *kernel, buildOperands()),
+      rewriter);
+  return success();
+}
+
 /// Expert choice needs every logit before any expert picks its tokens, so
 /// it always runs on materialized logits.
 template <typename OpT>
 LogicalResult lowerExpertChoice(OpT op, Value logits,
                                 PatternRewriter &rewriter) {
   Location loc = op.getLoc();
-  FailureOr<func::FuncOp> kernel = getOrInsertKernel(
-      rewriter, op, "__moe_route_expert_choice", getRoutingKernels());
-  if (failed(kernel))
-    return failure();
-  Value capacity =
-      expertCapacity(rewriter, loc, logits, op.getNumExperts(),
-                     op.getCapacityFactorAttr().getValueAsDouble());
-  Value score = arith::ConstantOp::create(
-      rewriter, loc, rewriter.getI32IntegerAttr(scoreCode(op.getScore())));
-  Value dynLogits = castToDynamic(
-      rewriter, loc,
-      convertElements(rewriter, loc, logits, rewriter.getF32Type()));
-  auto call = func::CallOp::create(rewriter, loc, *kernel,
-                                   ValueRange{dynLogits, score, capacity});
-  replaceWithCall(op, call, rewriter);
-  return success();
+  return replaceWithKernelCall(
+      op, "__moe_route_expert_choice",
+      [&]() -> SmallVector<Value> {
+        Value capacity =
+            expertCapacity(rewriter, loc, logits, op.getNumExperts(),
+                           op.getCapacityFactorAttr().getValueAsDouble());
+        Value score = arith::ConstantOp::create(
+            rewriter, loc,
+            rewriter.getI32IntegerAttr(scoreCode(op.getScore())));
+        Value dynLogits = castToDynamic(
+            rewriter, loc,
+            convertElements(rewriter, loc, logits, rewriter.getF32Type()));
+        return {dynLogits, score, capacity};
+      },
+      rewriter);
+}
+
+/// sparsemixer (k = 2) has a kernel of its own; the fused op computes its
+/// logits first.
+template <typename OpT>
+LogicalResult lowerSparseMixer(OpT op, Value logits,
+                               PatternRewriter &rewriter) {
+  Location loc = op.getLoc();
+  return replaceWithKernelCall(
+      op, "__moe_route_sparsemixer",
+      [&]() -> SmallVector<Value> {
+        auto f32Const = [&](double v) -> Value {
+          return arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getF32FloatAttr(float(v)));
+        };
+        FloatAttr eps = op.getJitterEpsAttr();
+        Value mask = routingOperands(op, rewriter, loc)[1];
+        return {castToDynamic(rewriter, loc,
+                              convertElements(rewriter, loc, logits,
+                                              rewriter.getF32Type())),
+                mask, f32Const(eps ? eps.getValueAsDouble() : 0.0),
+                f32Const(op.getScalingFactorOrDefault())};
+      },
+      rewriter);
 }
 
 struct RouteLowering : OpRewritePattern<RouteOp> {
@@ -220,6 +266,8 @@ struct RouteLowering : OpRewritePattern<RouteOp> {
                                 PatternRewriter &rewriter) const override {
     if (op.getMode() == RoutingMode::ExpertChoice)
       return lowerExpertChoice(op, op.getLogits(), rewriter);
+    if (op.getScore() == ScoreFunction::SparseMixer)
+      return lowerSparseMixer(op, op.getLogits(), rewriter);
     Location loc = op.getLoc();
     FailureOr<func::FuncOp> kernel =
         getOrInsertKernel(rewriter, op, "__moe_route", getRoutingKernels());
@@ -248,6 +296,13 @@ struct FusedRouteLowering : OpRewritePattern<FusedRouteOp> {
                                 op.getLogitsType().getElementType());
       return lowerExpertChoice(op, logits, rewriter);
     }
+    if (op.getScore() == ScoreFunction::SparseMixer)
+      return lowerSparseMixer(
+          op,
+          emitMatmul(rewriter, loc, op.getInput(), op.getWeight(),
+                     !op.getWeightTransposed(), op.getBias(),
+                     op.getLogitsType().getElementType()),
+          rewriter);
     FailureOr<func::FuncOp> kernel = getOrInsertKernel(
         rewriter, op, "__moe_gate_route", getRoutingKernels());
     if (failed(kernel))

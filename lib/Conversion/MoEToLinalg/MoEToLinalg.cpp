@@ -27,6 +27,7 @@ void moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns) {
   populateExpandExpertsPatterns(patterns);
   detail::populateRoutingLoweringPatterns(patterns);
   detail::populateDispatchLoweringPatterns(patterns);
+  detail::populateDequantizeLoweringPatterns(patterns);
   detail::populateExpertLoweringPatterns(patterns);
 }
 

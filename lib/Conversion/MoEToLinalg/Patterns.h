@@ -14,6 +14,8 @@ namespace detail {
 void populateRoutingLoweringPatterns(mlir::RewritePatternSet &patterns);
 /// moe.dispatch and moe.combine.
 void populateDispatchLoweringPatterns(mlir::RewritePatternSet &patterns);
+/// moe.dequantize.
+void populateDequantizeLoweringPatterns(mlir::RewritePatternSet &patterns);
 /// moe.grouped_matmul, moe.activation and moe.scatter_columns.
 void populateExpertLoweringPatterns(mlir::RewritePatternSet &patterns);
 

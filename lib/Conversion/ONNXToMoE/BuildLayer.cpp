@@ -255,8 +255,11 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
   auto route = RouteOp::create(
       rewriter, loc, type({numTokens, perToken}, scoreElt), indicesType, logits,
       selectionBias, r.mode, r.score, i64(r.k), r.renormalize,
-      r.renormalize ? f64(r.epsilon, 0.0) : nullptr, f64(r.scaling, 1.0),
-      i64(r.numGroups), i64(r.topkGroups), i64(r.groupTopk), nullptr,
+      r.renormalize ? f64(r.epsilon, 0.0) : nullptr,
+      r.renormalize && r.clampSum,
+      r.jitterEps ? rewriter.getF64FloatAttr(*r.jitterEps) : nullptr,
+      f64(r.scaling, 1.0), i64(r.numGroups), i64(r.topkGroups),
+      i64(r.groupTopk), nullptr,
       r.capacityFactor ? rewriter.getF64FloatAttr(*r.capacityFactor) : nullptr,
       nullptr, /*skip_ratio=*/nullptr);
   // The experts compute in their weights' type (an fp16 model may route in

@@ -46,6 +46,9 @@ static json::Object routingObject(RouteOp route) {
     r["k"] = int64_t(*k);
   r["renormalize"] = route.getRenormalize();
   r["epsilon"] = route.getEpsilonOrDefault();
+  r["renormalize_clamp"] = route.getRenormalizeClamp();
+  if (FloatAttr eps = route.getJitterEpsAttr())
+    r["jitter_eps"] = eps.getValueAsDouble();
   r["scaling_factor"] = route.getScalingFactorOrDefault();
   r["selection_bias"] = bool(route.getSelectionBias());
   if (auto g = route.getNumGroups()) {

@@ -290,21 +290,17 @@ moe::detail::matchActivation(Value out) {
   return std::nullopt;
 }
 
-/// True if `axes` (a ReduceSum's axes input or attribute) names only the
-/// last axis of a rank-`rank` tensor.
-static bool reducesLastAxis(NodeOp reduce, int64_t rank) {
+bool moe::detail::reducesLastAxis(NodeOp reduce, int64_t rank) {
   std::optional<SmallVector<int64_t>> axes;
   if (reduce.getInputs().size() > 1)
     axes = onnx::getConstantInts(reduce.getInputs()[1]);
-  else if (auto attr = dyn_cast_or_null<ArrayAttr>(reduce.getONNXAttr("axes")))
-    axes = llvm::to_vector(llvm::map_range(
-        attr, [](Attribute a) { return cast<IntegerAttr>(a).getInt(); }));
+  else
+    axes = intsAttr(reduce, "axes");
   return axes && axes->size() == 1 &&
          ((*axes)[0] == -1 || (*axes)[0] == rank - 1);
 }
 
-/// True if a Softmax over `rank`-D input normalizes the last axis.
-static bool softmaxOverLastAxis(NodeOp softmax) {
+bool moe::detail::softmaxOverLastAxis(NodeOp softmax) {
   RankedTensorType t = rankedType(softmax.getInputs()[0]);
   if (!t)
     return false;
@@ -459,9 +455,17 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
             break;
           }
       }
-      if (NodeOp clip = producer(den, "Clip"))
-        return miss("the routing weights are divided by clip(sum, min) "
-                    "(Ernie 4.5), which is not sum + epsilon");
+      // Ernie 4.5: clip(sum, min = epsilon), no max.
+      if (NodeOp clip = producer(den, "Clip"); clip && route.epsilon == 0) {
+        Value min = optionalInput(clip, 1);
+        std::optional<double> floor = min ? getScalar(min) : std::nullopt;
+        if (!floor || optionalInput(clip, 2) || *floor < 0)
+          return miss("the routing weights are divided by a clip of their "
+                      "sum other than clip(sum, min = epsilon >= 0)");
+        route.epsilon = *floor;
+        route.clampSum = true;
+        den = clip.getInputs()[0];
+      }
       NodeOp sum = producer(den, "ReduceSum");
       RankedTensorType numType = rankedType(num);
       if (!sum || skipReshapes(sum.getInputs()[0]) != num || !numType ||
@@ -590,6 +594,14 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
       *route.topkGroups * (numExperts / *route.numGroups) < *route.k)
     return miss("the kept groups hold fewer experts than top-k picks");
 
+  if (failed(matchRouterLinear(logits, numExperts, m, miss)))
+    return failure();
+  return m;
+}
+
+LogicalResult moe::detail::matchRouterLinear(Value logits, int64_t numExperts,
+                                             RoutingMatch &m,
+                                             const NearMiss &miss) {
   std::optional<Linear> linear = matchLinear(logits);
   if (!linear)
     return miss("the router logits are not a linear layer of the tokens");
@@ -600,7 +612,7 @@ FailureOr<RoutingMatch> moe::detail::matchRouting(Value weights,
   m.router.transposed = linear->transposed;
   m.router.bias = linear->bias;
   m.tokens = linear->input;
-  return m;
+  return success();
 }
 
 /// act(x W_gate) * (x W_up) as a product of its two factors, in any order.

@@ -63,6 +63,13 @@ bool isArange(mlir::Value v, int64_t n);
 /// The ranked type of `v`, or null.
 mlir::RankedTensorType rankedType(mlir::Value v);
 
+/// True if `reduce`'s axes (input or attribute) name only the last axis of
+/// a rank-`rank` tensor.
+bool reducesLastAxis(onnx::NodeOp reduce, int64_t rank);
+
+/// True if a Softmax normalizes the last axis of its input.
+bool softmaxOverLastAxis(onnx::NodeOp softmax);
+
 /// A linear layer y = x * W (+ b) with a constant weight.
 struct Linear {
   mlir::Value input;
@@ -126,6 +133,18 @@ struct RoutingMatch {
 /// with a near-miss reason.
 mlir::FailureOr<RoutingMatch> matchRouting(mlir::Value weights,
                                            const NearMiss &miss);
+
+/// Matches PhiMoE's sparsemixer (transformers, inference mode) that produced
+/// `weights` [T, 2] with expert ids `ids` = Concat(ArgMax(logits),
+/// ArgMax(logits with the first expert scattered to -inf)): each slot's
+/// weight is GatherElements(Softmax(Where(jitter mask, -inf, scores)),
+/// its ArgMax). Fails with a near-miss reason.
+mlir::FailureOr<RoutingMatch>
+matchSparseMixer(mlir::Value weights, onnx::NodeOp ids, const NearMiss &miss);
+
+/// The router linear layer in front of `logits` into `m` (router, tokens).
+mlir::LogicalResult matchRouterLinear(mlir::Value logits, int64_t numExperts,
+                                      RoutingMatch &m, const NearMiss &miss);
 
 /// The LayerSpec of a layer routed by `routing`, computing `output` with
 /// `experts`, reported at `anchor`.

@@ -56,6 +56,9 @@ LogicalResult raiseNode(NodeOp node, RewriterBase &rewriter, bool remarks,
   // Switch's top-1 router picks its expert with ArgMax, not TopK.
   if (node.isStandard("ArgMax"))
     return moe::detail::raiseSwitch(node, rewriter, remarks, layers);
+  // PhiMoE's sparsemixer concatenates two argmaxes.
+  if (node.isStandard("Concat"))
+    return moe::detail::raiseSparseMixer(node, rewriter, remarks, layers);
   return failure();
 }
 

@@ -67,6 +67,10 @@ struct RouteSpec {
   std::optional<int64_t> k;
   bool renormalize = false;
   double epsilon = 0.0;
+  /// Divide by max(sum, epsilon) instead of sum + epsilon.
+  bool clampSum = false;
+  /// sparsemixer's jitter epsilon.
+  std::optional<double> jitterEps;
   double scaling = 1.0;
   mlir::Value selectionBias;
   std::optional<int64_t> numGroups, topkGroups, groupTopk;
@@ -140,6 +144,12 @@ mlir::LogicalResult raiseContribMoE(onnx::NodeOp node,
 mlir::LogicalResult
 raiseGatheredExperts(onnx::NodeOp topk, mlir::RewriterBase &rewriter,
                      bool remarks, llvm::SmallVectorImpl<RaisedLayer> &layers);
+
+/// The gathered-experts form routed by PhiMoE's sparsemixer: `ids` is the
+/// Concat of its two argmaxes.
+mlir::LogicalResult
+raiseSparseMixer(onnx::NodeOp ids, mlir::RewriterBase &rewriter, bool remarks,
+                 llvm::SmallVectorImpl<RaisedLayer> &layers);
 
 /// Raises a per-expert loop (Mixtral / OLMoE / Qwen2-MoE style: mask,
 /// NonZero, gather rows, expert FFN, scale, scatter-add), anchored at TopK.

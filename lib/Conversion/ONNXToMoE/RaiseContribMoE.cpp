@@ -5,10 +5,13 @@
 // for the facts pinned against onnxruntime): router_probs are logits that
 // get softmax -> top-k -> optional renormalization; `gelu` is the tanh form;
 // `swiglu` is g * sigmoid(alpha g) * (u + beta) after clamping to `limit`.
+// com.microsoft.QMoE is the same layer over integer-quantized [E, out, in]
+// weights, which become moe.dequantize of the model's bytes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Match.h"
+#include "QuantizedWeights.h"
 
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/ONNX/IR/ONNX.h"
@@ -34,6 +37,86 @@ enum ContribInput {
   kFc3 = 6,
   kFc3Bias = 7,
 };
+
+/// Operand positions of com.microsoft.QMoE (projection p in 0..2 is fc1,
+/// fc2, fc3).
+enum QuantizedInput {
+  kQWeights = 2,     // + 3 p
+  kQScales = 3,      // + 3 p
+  kQBias = 4,        // + 3 p
+  kQZeroPoints = 11, // + p
+  kQRouterWeights = 14,
+};
+
+/// One expert projection (fc1, fc2, fc3): float weights, or quantized ones
+/// that are dequantized once the node is known to raise.
+struct Projection {
+  Value weight, bias;
+  /// [E, ., .] of the float weights the experts compute with.
+  RankedTensorType type;
+  std::optional<QuantizedWeight> quantized;
+};
+
+/// fc1, fc2, fc3 of com.microsoft.MoE.
+void readProjections(onnx::NodeOp node, Projection (&fc)[3]) {
+  int weights[3] = {kFc1, kFc2, kFc3},
+      biases[3] = {kFc1Bias, kFc2Bias, kFc3Bias};
+  for (int p = 0; p < 3; ++p) {
+    fc[p].weight = optionalInput(node, weights[p]);
+    fc[p].bias = optionalInput(node, biases[p]);
+    fc[p].type = rankedType(fc[p].weight);
+  }
+}
+
+/// fc1, fc2, fc3 of com.microsoft.QMoE, checked against moe.dequantize.
+LogicalResult readQuantizedProjections(onnx::NodeOp node, Type elementType,
+                                       Projection (&fc)[3],
+                                       const NearMiss &miss) {
+  if (auto quantType =
+          dyn_cast_or_null<StringAttr>(node.getONNXAttr("quant_type")))
+    if (quantType.getValue() != "int")
+      return miss(("quant_type '" + quantType.getValue() +
+                   "' is not supported (only 'int')")
+                      .str());
+  if (intAttr(node, "weights_prepacked", -1) == 1)
+    return miss("weights_prepacked = 1 (a provider-specific layout) is not "
+                "supported");
+  if (intAttr(node, "swiglu_limit_after_activation", 0) != 0)
+    return miss("swiglu_limit_after_activation = 1 is not supported");
+  if (optionalInput(node, kQRouterWeights))
+    return miss("router_weights (separate selection and mixing weights) is "
+                "not supported");
+  for (unsigned i = kQRouterWeights + 1; i < node.getInputs().size(); ++i)
+    if (optionalInput(node, i))
+      return miss("input " + std::to_string(i) +
+                  " (global or activation scales) is not supported");
+  std::optional<int64_t> blockSize;
+  if (int64_t b = intAttr(node, "block_size", 0); b > 0)
+    blockSize = b;
+  int64_t defaultBits = intAttr(node, "expert_weight_bits", 4);
+  static const char *names[3] = {"fc1", "fc2", "fc3"};
+  for (int p = 0; p < 3; ++p) {
+    Value weight = optionalInput(node, kQWeights + 3 * p);
+    fc[p].bias = optionalInput(node, kQBias + 3 * p);
+    if (!weight)
+      continue;
+    std::string bitsName = std::string(names[p]) + "_expert_weight_bits";
+    int64_t bits = intAttr(node, bitsName, defaultBits);
+    if (bits != 2 && bits != 4 && bits != 8)
+      return miss(std::string(names[p]) + " has " + std::to_string(bits) +
+                  "-bit weights; only 2, 4 and 8 bits are supported");
+    FailureOr<QuantizedWeight> q = readQuantizedWeight(
+        names[p], weight, optionalInput(node, kQScales + 3 * p),
+        optionalInput(node, kQZeroPoints + p), bits, blockSize, elementType,
+        miss);
+    if (failed(q))
+      return failure();
+    fc[p].weight = weight;
+    fc[p].type = q->floatType;
+    fc[p].quantized = *q;
+  }
+  return success();
+}
 
 std::optional<double> floatAttr(onnx::NodeOp node, StringRef name) {
   if (auto attr = dyn_cast_or_null<FloatAttr>(node.getONNXAttr(name)))
@@ -96,8 +179,7 @@ moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
       (node.getOpType() != "MoE" && node.getOpType() != "QMoE"))
     return failure();
   NearMiss miss(node, remarks);
-  if (node.getOpType() == "QMoE")
-    return miss("quantized experts (QMoE) are not raised yet");
+  bool quantized = node.getOpType() == "QMoE";
   if (intAttr(node, "use_sparse_mixer", 0) != 0)
     return miss("use_sparse_mixer = 1 (SparseMixer routing) is not "
                 "supported");
@@ -106,10 +188,17 @@ moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
 
   Value input = optionalInput(node, kInput);
   Value probs = optionalInput(node, kRouterProbs);
-  Value fc1 = optionalInput(node, kFc1), fc2 = optionalInput(node, kFc2);
-  Value fc3 = optionalInput(node, kFc3);
   RankedTensorType inType = rankedType(input), probsType = rankedType(probs);
-  RankedTensorType fc1Type = rankedType(fc1), fc2Type = rankedType(fc2);
+  Projection fc[3];
+  if (!quantized)
+    readProjections(node, fc);
+  else if (!inType || failed(readQuantizedProjections(
+                          node, inType.getElementType(), fc, miss)))
+    return inType ? failure()
+                  : miss("input needs a ranked tensor type (run "
+                         "--onnx-infer-shapes first)");
+  Value fc3 = fc[2].weight;
+  RankedTensorType fc1Type = fc[0].type, fc2Type = fc[1].type;
   if (!inType || !probsType || !fc1Type || !fc2Type)
     return miss("input, router_probs, fc1 and fc2 need ranked tensor types "
                 "(run --onnx-infer-shapes first)");
@@ -131,8 +220,9 @@ moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
 
   // Weight layout: current onnxruntime stores [E, out, in], older models
   // [E, in, out]; fc1 reads the hidden size, which tells them apart.
+  // Quantized weights only ever had the current layout.
   bool outIn = fc1Type.getDimSize(2) == hidden;
-  bool inOut = fc1Type.getDimSize(1) == hidden;
+  bool inOut = !quantized && fc1Type.getDimSize(1) == hidden;
   if (!outIn && !inOut)
     return miss("fc1 " + typeStr(fc1Type) +
                 " reads neither dim 1 nor dim "
@@ -180,24 +270,25 @@ moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
     return miss("k = " + std::to_string(k) + " must be in [1, " +
                 std::to_string(numExperts) + "]");
 
-  SmallVector<Value> weights = {fc1};
-  SmallVector<int> biasIndex = {kFc1Bias};
-  if (layout == GateLayout::Separate) {
-    weights.push_back(fc3);
-    biasIndex.push_back(kFc3Bias);
-  }
-  weights.push_back(fc2);
-  biasIndex.push_back(kFc2Bias);
+  SmallVector<Projection *> stages = {&fc[0]};
+  if (layout == GateLayout::Separate)
+    stages.push_back(&fc[2]);
+  stages.push_back(&fc[1]);
+  for (Projection *stage : stages)
+    if (!stage->type || stage->type.getRank() != 3 ||
+        stage->type.getDimSize(0) != numExperts)
+      return miss("every expert weight must be [" + std::to_string(numExperts) +
+                  ", ., .]");
   // moe.experts takes a bias for every weight or none: zeros fill in.
-  bool hasBias = llvm::any_of(
-      biasIndex, [&](int i) { return bool(optionalInput(node, i)); });
+  bool hasBias =
+      llvm::any_of(stages, [](Projection *p) { return bool(p->bias); });
   SmallVector<RankedTensorType> biasTypes;
-  for (auto [w, i] : llvm::zip(weights, biasIndex)) {
-    auto wType = cast<RankedTensorType>(w.getType());
+  for (Projection *stage : stages) {
+    RankedTensorType wType = stage->type;
     int64_t out = wType.getDimSize(transposed ? 1 : 2);
     auto biasType =
         RankedTensorType::get({numExperts, out}, wType.getElementType());
-    Value bias = optionalInput(node, i);
+    Value bias = stage->bias;
     if (bias && bias.getType() != biasType)
       return miss("bias " + typeStr(bias.getType()) + " should be " +
                   typeStr(biasType));
@@ -222,16 +313,20 @@ moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
   spec.route.renormalize = intAttr(node, "normalize_routing_weights", 0) != 0;
   ExpertsSpec &experts = spec.experts;
   experts.numExperts = numExperts;
-  experts.weights = weights;
+  rewriter.setInsertionPoint(node);
+  for (Projection *stage : stages)
+    experts.weights.push_back(
+        stage->quantized
+            ? materializeDequantize(*stage->quantized, rewriter, node.getLoc())
+            : stage->weight);
   experts.transposed = transposed;
   experts.activation = *activation;
   experts.gateLayout = layout;
-  for (auto [i, biasType] : llvm::zip(biasIndex, biasTypes)) {
+  for (auto [stage, biasType] : llvm::zip(stages, biasTypes)) {
     if (!hasBias)
       break;
-    Value bias = optionalInput(node, i);
+    Value bias = stage->bias;
     if (!bias) {
-      rewriter.setInsertionPoint(node);
       bias = arith::ConstantOp::create(rewriter, node.getLoc(),
                                        rewriter.getZeroAttr(biasType));
     }
@@ -253,11 +348,14 @@ moe::detail::raiseContribMoE(onnx::NodeOp node, RewriterBase &rewriter,
     node.emitWarning("fc1 is square, so its layout is ambiguous; assumed "
                      "the current onnxruntime layout [E, out, in]");
   if (remarks)
-    node.emitRemark() << "raised com.microsoft.MoE: " << numExperts
-                      << " experts, top-" << k << ", " << act
+    node.emitRemark() << "raised com.microsoft." << node.getOpType() << ": "
+                      << numExperts << " experts, top-" << k << ", " << act
                       << ", weights read as [E, "
                       << (transposed ? "out, in" : "in, out") << "]"
-                      << (router ? ", router MatMul raised to moe.gate" : "");
+                      << (router ? ", router MatMul raised to moe.gate" : "")
+                      << (quantized ? ", quantized weights dequantized by "
+                                      "moe.dequantize"
+                                    : "");
   layers.push_back(buildLayer(spec, rewriter));
   return success();
 }

@@ -404,26 +404,21 @@ std::optional<Combine> matchCombine(NodeOp node, int64_t k) {
   return std::nullopt;
 }
 
-} // namespace
+/// Reads the routing of a layer from the weights its slots are scaled by.
+using RoutingOf = llvm::function_ref<FailureOr<RoutingMatch>(Value weights)>;
 
-LogicalResult
-moe::detail::raiseGatheredExperts(NodeOp topk, RewriterBase &rewriter,
-                                  bool remarks,
-                                  SmallVectorImpl<RaisedLayer> &layers) {
-  if (!topk.isStandard("TopK") || topk.getOutputs().size() != 2)
-    return failure();
-  NearMiss miss(topk, remarks);
-  Value ids = topk.getOutputs()[1];
-  std::optional<SmallVector<int64_t>> kValues =
-      onnx::getConstantInts(topk.getInputs()[1]);
-  if (!kValues || kValues->size() != 1)
-    return failure();
-  int64_t k = (*kValues)[0];
-
+/// The layer whose stacked expert weights are gathered by `ids` (k per
+/// token, produced by `anchor`) and whose slots are weighted by what
+/// `routingOf` reads; numExperts is what the router scores.
+LogicalResult raiseOnIds(NodeOp anchor, Value ids, int64_t k,
+                         int64_t numExperts, RoutingOf routingOf,
+                         RewriterBase &rewriter, bool remarks,
+                         SmallVectorImpl<RaisedLayer> &layers) {
+  NearMiss miss(anchor, remarks);
   // Only a layer whose stacked weights are gathered by these indices is of
   // this form; anything else is left to the other rules silently.
   bool gathersWeights = false;
-  SmallVector<Operation *> worklist = {topk};
+  SmallVector<Operation *> worklist = {anchor};
   llvm::SetVector<Operation *> seen;
   SmallVector<Combine> combines;
   while (!worklist.empty() && seen.size() < 400) {
@@ -455,14 +450,12 @@ moe::detail::raiseGatheredExperts(NodeOp topk, RewriterBase &rewriter,
       Value weights = order == 0 ? c.weights : c.expertOut;
       FailureOr<SlotFFN> ffn = matchStackedFFN(
           expertOut, [&](Value v) { return matchSlotLinear(v, ids); },
-          NearMiss(topk, false));
+          NearMiss(anchor, false));
       if (failed(ffn))
         continue;
-      FailureOr<RoutingMatch> routing = matchRouting(weights, miss);
+      FailureOr<RoutingMatch> routing = routingOf(weights);
       if (failed(routing))
         return failure();
-      if (routing->topk != topk)
-        return miss("the slots are weighted by another TopK's weights");
       Value tokens = skipReshapes(routing->tokens);
       if (slotSource(ffn->input, k) != tokens)
         return miss("the experts read other rows than the router's tokens");
@@ -478,19 +471,66 @@ moe::detail::raiseGatheredExperts(NodeOp topk, RewriterBase &rewriter,
           outType.getDimSize(1) != hidden)
         return miss("the experts' input or output width is not the hidden "
                     "size");
-      if (ffn->spec.numExperts != rankedType(topk.getInputs()[0]).getDimSize(1))
+      if (ffn->spec.numExperts != numExperts)
         return miss("the stacked weights hold another number of experts "
                     "than the router scores");
       LayerSpec spec =
-          routedLayer("gathered", *routing, ffn->spec, c.output, topk);
+          routedLayer("gathered", *routing, ffn->spec, c.output, anchor);
       if (remarks)
-        topk.emitRemark() << "raised an MoE layer with experts on gathered "
-                             "stacked weights: "
-                          << spec.experts.numExperts << " experts, top-" << k;
+        anchor.emitRemark() << "raised an MoE layer with experts on gathered "
+                               "stacked weights: "
+                            << spec.experts.numExperts << " experts, top-" << k
+                            << (spec.route.score == ScoreFunction::SparseMixer
+                                    ? " (sparsemixer)"
+                                    : "");
       layers.push_back(buildLayer(spec, rewriter));
       return success();
     }
   }
   return miss("no weighted sum over the k slots has an expert FFN on "
               "gathered weights as a factor");
+}
+
+} // namespace
+
+LogicalResult
+moe::detail::raiseGatheredExperts(NodeOp topk, RewriterBase &rewriter,
+                                  bool remarks,
+                                  SmallVectorImpl<RaisedLayer> &layers) {
+  if (!topk.isStandard("TopK") || topk.getOutputs().size() != 2)
+    return failure();
+  std::optional<SmallVector<int64_t>> kValues =
+      onnx::getConstantInts(topk.getInputs()[1]);
+  RankedTensorType scores = rankedType(topk.getInputs()[0]);
+  if (!kValues || kValues->size() != 1 || !scores || scores.getRank() != 2)
+    return failure();
+  NearMiss miss(topk, remarks);
+  auto routingOf = [&](Value weights) -> FailureOr<RoutingMatch> {
+    FailureOr<RoutingMatch> routing = matchRouting(weights, miss);
+    if (succeeded(routing) && routing->topk != topk)
+      return miss("the slots are weighted by another TopK's weights");
+    return routing;
+  };
+  return raiseOnIds(topk, topk.getOutputs()[1], (*kValues)[0],
+                    scores.getDimSize(1), routingOf, rewriter, remarks, layers);
+}
+
+LogicalResult
+moe::detail::raiseSparseMixer(NodeOp ids, RewriterBase &rewriter, bool remarks,
+                              SmallVectorImpl<RaisedLayer> &layers) {
+  // Cheap first: Concat(ArgMax, ArgMax) over [tokens, experts] scores.
+  if (!ids.isStandard("Concat") || ids.getInputs().size() != 2)
+    return failure();
+  NodeOp first = producer(skipReshapes(ids.getInputs()[0]), "ArgMax");
+  if (!first || !producer(skipReshapes(ids.getInputs()[1]), "ArgMax"))
+    return failure();
+  RankedTensorType scores = rankedType(first.getInputs()[0]);
+  if (!scores || scores.getRank() != 2)
+    return failure();
+  NearMiss miss(ids, remarks);
+  auto routingOf = [&](Value weights) {
+    return matchSparseMixer(weights, ids, miss);
+  };
+  return raiseOnIds(ids, ids.getOutputs()[0], 2, scores.getDimSize(1),
+                    routingOf, rewriter, remarks, layers);
 }

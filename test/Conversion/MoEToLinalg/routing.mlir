@@ -50,6 +50,43 @@ func.func @deepseek_v3(%l: tensor<?x64xf32>, %b: tensor<64xf32>)
 
 // -----
 
+// renormalize_clamp (Ernie 4.5) reaches the kernel as a negative epsilon:
+// the kernel divides by max(sum, -eps) then.
+// CHECK-LABEL: func.func @ernie_clamp
+// CHECK-DAG: %[[TRUE:.*]] = arith.constant true
+// CHECK-DAG: %[[EPS:.*]] = arith.constant -9.99999996E-13 : f32
+// CHECK: call @__moe_route(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[TRUE]], %[[EPS]], %{{.*}})
+// CHECK: func.func private @__moe_route_row(
+// CHECK: %[[FLOOR:.*]] = arith.negf %[[KEPS:.*]] : f32
+// CHECK-NEXT: %[[MAX:.*]] = arith.maximumf %[[SUM:.*]], %[[FLOOR]] : f32
+// CHECK-NEXT: %[[ADD:.*]] = arith.addf %[[SUM]], %[[KEPS]] : f32
+// CHECK-NEXT: arith.select %[[CLAMP:.*]], %[[MAX]], %[[ADD]] : f32
+func.func @ernie_clamp(%l: tensor<?x4xf32>, %b: tensor<4xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %w, %i = moe.route <token_choice> <softmax> %l bias(%b : tensor<4xf32>)
+      {k = 2, renormalize, epsilon = 1.0e-12 : f64, renormalize_clamp}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+// sparsemixer has a kernel of its own: logits, mask, jitter_eps, scaling.
+// CHECK-LABEL: func.func @phimoe_sparsemixer
+// CHECK: %[[EPS:.*]] = arith.constant 0.00999999977 : f32
+// CHECK-NEXT: %[[SCALE:.*]] = arith.constant 1.500000e+00 : f32
+// CHECK-NEXT: call @__moe_route_sparsemixer(%{{.*}}, %{{.*}}, %[[EPS]], %[[SCALE]]) : (tensor<?x?xf32>, tensor<?xi1>, f32, f32) -> (tensor<?x?xf32>, tensor<?x?xi64>)
+// CHECK: func.func private @__moe_sparsemixer_weight(
+// CHECK: func.func private @__moe_route_sparsemixer(
+func.func @phimoe_sparsemixer(%l: tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %w, %i = moe.route <token_choice> <sparsemixer> %l
+      {k = 2, jitter_eps = 1.0e-2 : f64, scaling_factor = 1.5 : f64}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
 // Top-p passes the mode and p; the mask carries pruned experts.
 // CHECK-LABEL: func.func @top_p_masked
 // CHECK-DAG: %[[MASK:.*]] = arith.constant dense<[true, false, true, true]> : tensor<4xi1>

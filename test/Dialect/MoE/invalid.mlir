@@ -217,6 +217,56 @@ func.func @route_renormalize_expert_choice(%l: tensor<?x8xf32>) {
 
 // -----
 
+// route: renormalize_clamp without renormalize
+func.func @route_clamp_without_renormalize(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op renormalize_clamp requires renormalize}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, renormalize_clamp}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// route: jitter_eps with another score function
+func.func @route_jitter_without_sparsemixer(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op jitter_eps is only valid with sparsemixer scores}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, jitter_eps = 0.01}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// route: negative jitter_eps
+func.func @route_negative_jitter(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op jitter_eps must be finite and non-negative}}
+  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 2, jitter_eps = -0.01}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// route: sparsemixer picks exactly two experts per token
+func.func @route_sparsemixer_k3(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op sparsemixer scores need token_choice mode with k = 2}}
+  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 3}
+      : tensor<?x8xf32> -> tensor<?x3xf32>, tensor<?x3xi64>
+  return
+}
+
+// -----
+
+// route: sparsemixer weights are not renormalized
+func.func @route_sparsemixer_renormalize(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op sparsemixer scores take no renormalize, selection bias, groups, expert_mask or skip_ratio}}
+  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 2, renormalize}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
 // route: epsilon without renormalize
 func.func @route_epsilon_without_renormalize(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op epsilon requires renormalize}}
@@ -1789,6 +1839,73 @@ func.func @activation_result_width(%g: tensor<?x128xf32>, %u: tensor<?x128xf32>)
 // -----
 
 //===----------------------------------------------------------------------===//
+// moe.dequantize
+//===----------------------------------------------------------------------===//
+
+// dequantize: weight rank
+func.func @dq_rank(%q: tensor<16xi8>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op weight must have rank >= 2 ([..., N, packed K]), got 1}}
+  %0 = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<16xi8>, tensor<4xf32>) -> tensor<16xf32>
+  return
+}
+
+// -----
+
+// dequantize: result rank
+func.func @dq_result_rank(%q: tensor<4x16xi8>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op result must have the weight's rank (2), got 3}}
+  %0 = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<4x16xi8>, tensor<4xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// dequantize: leading dims
+func.func @dq_rows(%q: tensor<4x16xi8>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op result dim 0 (8) must match weight dim 0 (4)}}
+  %0 = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<4x16xi8>, tensor<4xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+// dequantize: packed width
+func.func @dq_packed(%q: tensor<4x16xi8>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op weight's last dim (16) must hold 16 values of 4 bits (8 bytes)}}
+  %0 = moe.dequantize %q, %s {bits = 4 : i64} : (tensor<4x16xi8>, tensor<4xf32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// dequantize: per-row scales
+func.func @dq_row_scales(%q: tensor<2x4x16xi8>, %s: tensor<2x8xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op scales 'tensor<2x8xf32>' must be [2, 4] (one per row without block_size)}}
+  %0 = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<2x4x16xi8>, tensor<2x8xf32>) -> tensor<2x4x16xf32>
+  return
+}
+
+// -----
+
+// dequantize: block scales
+func.func @dq_block_scales(%q: tensor<2x4x16xi8>, %s: tensor<2x4x4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op scales 'tensor<2x4x4xf32>' must be [2, 4, 2] (one per block of block_size values)}}
+  %0 = moe.dequantize %q, %s {bits = 4 : i64, block_size = 16 : i64} : (tensor<2x4x16xi8>, tensor<2x4x4xf32>) -> tensor<2x4x32xf32>
+  return
+}
+
+// -----
+
+// dequantize: zero points
+func.func @dq_zero_points(%q: tensor<2x4x16xi8>, %s: tensor<2x4x3xf32>, %z: tensor<2x4x3xi8>) {
+  // expected-error @+1 {{'moe.dequantize' op zero_points 'tensor<2x4x3xi8>' must be [2, 4, 2] (the scales' shape, last dim packed to 4 bits)}}
+  %0 = moe.dequantize %q, %s zero_points(%z) {bits = 4 : i64, block_size = 11 : i64} : (tensor<2x4x16xi8>, tensor<2x4x3xf32>, tensor<2x4x3xi8>) -> tensor<2x4x32xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // moe.combine
 //===----------------------------------------------------------------------===//
 
@@ -2031,5 +2148,23 @@ func.func @activation_widths_type(%h: tensor<?x128xf32>, %off: tensor<3xi64>) {
 func.func @combine_integer_weights(%y: tensor<?x64xf32>, %m: tensor<?x2xi64>, %w: tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.combine' op operand #2 must be ranked tensor of floating-point values, but got 'tensor<?x2xi64>'}}
   %0 = moe.combine %y, %m, %w : (tensor<?x64xf32>, tensor<?x2xi64>, tensor<?x2xi64>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+// dequantize: bit widths other than 2, 4, 8
+func.func @dq_bits(%q: tensor<4x16xi8>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op attribute 'bits' failed to satisfy constraint: 64-bit signless integer attribute whose value is one of {2, 4, 8}}}
+  %0 = moe.dequantize %q, %s {bits = 3 : i64} : (tensor<4x16xi8>, tensor<4xf32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// dequantize: bytes are signless i8
+func.func @dq_unsigned(%q: tensor<4x16xui8>, %s: tensor<4xf32>) {
+  // expected-error @+1 {{'moe.dequantize' op operand #0 must be ranked tensor of 8-bit signless integer values, but got 'tensor<4x16xui8>'}}
+  %0 = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<4x16xui8>, tensor<4xf32>) -> tensor<4x16xf32>
   return
 }

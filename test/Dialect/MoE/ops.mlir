@@ -424,6 +424,8 @@ func.func @gate_forms(%x16: tensor<16x256xf16>, %w16: tensor<8x256xf16>, %b16: t
 // renormalize with and without epsilon, selection bias alone
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {k = 2 : i64, renormalize} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {epsilon = 9.9999999999999995E-7 : f64, k = 2 : i64, renormalize} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {epsilon = 9.9999999999999998E-13 : f64, k = 2 : i64, renormalize, renormalize_clamp} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK-NEXT: moe.route <token_choice> <sparsemixer> %[[L]] {jitter_eps = 1.000000e-02 : f64, k = 2 : i64, scaling_factor = 2.000000e+00 : f64} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {k = 2 : i64} : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
 // group-limited selection with an explicit group_topk
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {group_topk = 1 : i64, k = 4 : i64, num_groups = 4 : i64, renormalize, topk_groups = 2 : i64} : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
@@ -461,6 +463,14 @@ func.func @route_forms(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %ls: tensor<10x
   %w9, %i9 = moe.route <token_choice> <softmax> %l {k = 2, renormalize}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   %w10, %i10 = moe.route <token_choice> <softmax> %l {k = 2, renormalize, epsilon = 1.0e-6}
+      : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // Ernie 4.5: divided by max(sum, epsilon)
+  %w10c, %i10c = moe.route <token_choice> <softmax> %l
+      {k = 2, renormalize, epsilon = 1.0e-12, renormalize_clamp}
+      : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // PhiMoE: sparsemixer with its jitter
+  %w10s, %i10s = moe.route <token_choice> <sparsemixer> %l
+      {k = 2, jitter_eps = 0.01, scaling_factor = 2.0}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   %w11, %i11 = moe.route <token_choice> <sigmoid> %l bias(%b : tensor<16xf32>) {k = 2}
       : tensor<?x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
@@ -930,4 +940,21 @@ func.func @mixtral_skip(%logits: tensor<?x8xf32>, %x: tensor<?x16xf32>, %wr: ten
   %fw, %fids = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2, skip_ratio = 0.5}
       : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   return %w, %fw : tensor<?x2xf32>, tensor<?x2xf32>
+}
+
+// moe.dequantize: 8-bit per row; 4-bit block-wise with zero points; 2-bit
+// f16 scales to bf16; dynamic leading dims.
+// CHECK-LABEL: func.func @dequantize_forms(
+// CHECK-SAME: %[[Q8:[^:]+]]: tensor<8x64x32xi8>, %[[S8:[^:]+]]: tensor<8x64xf32>, %[[Q4:[^:]+]]: tensor<8x64x16xi8>, %[[S4:[^:]+]]: tensor<8x64x2xf32>, %[[Z4:[^:]+]]: tensor<8x64x1xi8>, %[[Q2:[^:]+]]: tensor<?x64x8xi8>, %[[S2:[^:]+]]: tensor<?x64xf16>)
+// CHECK-NEXT: moe.dequantize %[[Q8]], %[[S8]] {bits = 8 : i64} : (tensor<8x64x32xi8>, tensor<8x64xf32>) -> tensor<8x64x32xf32>
+// CHECK-NEXT: moe.dequantize %[[Q4]], %[[S4]] zero_points(%[[Z4]]) {bits = 4 : i64, block_size = 16 : i64} : (tensor<8x64x16xi8>, tensor<8x64x2xf32>, tensor<8x64x1xi8>) -> tensor<8x64x32xf32>
+// CHECK-NEXT: moe.dequantize %[[Q2]], %[[S2]] {bits = 2 : i64} : (tensor<?x64x8xi8>, tensor<?x64xf16>) -> tensor<?x64x32xbf16>
+func.func @dequantize_forms(%q8: tensor<8x64x32xi8>, %s8: tensor<8x64xf32>,
+                            %q4: tensor<8x64x16xi8>, %s4: tensor<8x64x2xf32>, %z4: tensor<8x64x1xi8>,
+                            %q2: tensor<?x64x8xi8>, %s2: tensor<?x64xf16>) {
+  %0 = moe.dequantize %q8, %s8 {bits = 8 : i64} : (tensor<8x64x32xi8>, tensor<8x64xf32>) -> tensor<8x64x32xf32>
+  %1 = moe.dequantize %q4, %s4 zero_points(%z4) {bits = 4 : i64, block_size = 16 : i64}
+      : (tensor<8x64x16xi8>, tensor<8x64x2xf32>, tensor<8x64x1xi8>) -> tensor<8x64x32xf32>
+  %2 = moe.dequantize %q2, %s2 {bits = 2 : i64} : (tensor<?x64x8xi8>, tensor<?x64xf16>) -> tensor<?x64x32xbf16>
+  return
 }

@@ -42,8 +42,8 @@ func.func @moe_rank(%x: tensor<16xf32>, %r: tensor<?x8xf32>) {
 // -----
 
 func.func @qmoe_bits(%x: tensor<?x16xf32>, %r: tensor<?x8xf32>) {
-  // expected-error @+1 {{expert_weight_bits must be 4 or 8, got 2}}
-  %0 = onnx.node "QMoE"(%x, %r) attributes {expert_weight_bits = 2 : i64} {domain = "com.microsoft"}
+  // expected-error @+1 {{expert_weight_bits must be 2, 4 or 8, got 3}}
+  %0 = onnx.node "QMoE"(%x, %r) attributes {expert_weight_bits = 3 : i64} {domain = "com.microsoft"}
       : (tensor<?x16xf32>, tensor<?x8xf32>) -> !onnx.unknown
   return
 }

@@ -256,6 +256,24 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
                          << modeName;
   if (routeOp.getEpsilon() && !routeOp.getRenormalize())
     return emitOpError("epsilon requires renormalize");
+  if (routeOp.getRenormalizeClamp() && !routeOp.getRenormalize())
+    return emitOpError("renormalize_clamp requires renormalize");
+  if (std::optional<double> eps = toDouble(routeOp.getJitterEpsAttr())) {
+    if (routeOp.getScore() != ScoreFunction::SparseMixer)
+      return emitOpError("jitter_eps is only valid with sparsemixer scores");
+    if (!(*eps >= 0 && std::isfinite(*eps)))
+      return emitOpError("jitter_eps must be finite and non-negative");
+  }
+  if (routeOp.getScore() == ScoreFunction::SparseMixer) {
+    if (!tokenChoice || routeOp.getK() != 2)
+      return emitOpError(
+          "sparsemixer scores need token_choice mode with k = 2");
+    if (routeOp.getRenormalize() || routeOp.getSelectionBias() ||
+        routeOp.getNumGroups() || routeOp.getExpertMask() ||
+        routeOp.getSkipRatioAttr())
+      return emitOpError("sparsemixer scores take no renormalize, selection "
+                         "bias, groups, expert_mask or skip_ratio");
+  }
   if (std::optional<double> eps = toDouble(routeOp.getEpsilonAttr()))
     if (!(*eps >= 0 && std::isfinite(*eps)))
       return emitOpError("epsilon must be finite and non-negative");
@@ -791,6 +809,73 @@ LogicalResult ActivationOp::verify() {
                          << (fused ? "half the fused input width"
                                    : "the input width")
                          << " (" << dimStr(expected) << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+/// Bytes that hold `count` values of `bits` bits (? stays ?).
+static int64_t packedBytes(int64_t count, int64_t bits) {
+  return isDyn(count) ? count : llvm::divideCeil(count * bits, 8);
+}
+
+LogicalResult DequantizeOp::verify() {
+  RankedTensorType weight = tensorType(getWeight()),
+                   result = tensorType(getResult()),
+                   scales = tensorType(getScales());
+  int64_t rank = weight.getRank(), bits = getBits();
+  if (rank < 2)
+    return emitOpError() << "weight must have rank >= 2 ([..., N, packed K]), "
+                            "got "
+                         << rank;
+  if (result.getRank() != rank)
+    return emitOpError() << "result must have the weight's rank (" << rank
+                         << "), got " << result.getRank();
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    if (!compatible(weight.getDimSize(d), result.getDimSize(d)))
+      return emitOpError() << "result dim " << d << " ("
+                           << dimStr(result.getDimSize(d))
+                           << ") must match weight dim " << d << " ("
+                           << dimStr(weight.getDimSize(d)) << ")";
+  int64_t k = result.getDimSize(rank - 1);
+  if (!compatible(packedBytes(k, bits), weight.getDimSize(rank - 1)))
+    return emitOpError() << "weight's last dim ("
+                         << dimStr(weight.getDimSize(rank - 1))
+                         << ") must hold " << dimStr(k) << " values of " << bits
+                         << " bits (" << dimStr(packedBytes(k, bits))
+                         << " bytes)";
+  // Scales: one per row, or one per block of `block_size` values of a row.
+  std::optional<uint64_t> blockSize = getBlockSize();
+  SmallVector<int64_t> expected(result.getShape().drop_back());
+  if (blockSize)
+    expected.push_back(isDyn(k) ? k : llvm::divideCeil(k, *blockSize));
+  auto describe = [](ArrayRef<int64_t> shape) {
+    std::string s = "[";
+    for (auto [i, d] : llvm::enumerate(shape))
+      s += (i ? ", " : "") + dimStr(d);
+    return s + "]";
+  };
+  auto matches = [](RankedTensorType t, ArrayRef<int64_t> shape) {
+    return t.getRank() == int64_t(shape.size()) &&
+           llvm::all_of(llvm::zip(t.getShape(), shape), [](auto p) {
+             return compatible(std::get<0>(p), std::get<1>(p));
+           });
+  };
+  if (!matches(scales, expected))
+    return emitOpError() << "scales " << scales << " must be "
+                         << describe(expected)
+                         << (blockSize ? " (one per block of block_size values)"
+                                       : " (one per row without block_size)");
+  if (Value zp = getZeroPoints()) {
+    expected.back() = packedBytes(expected.back(), bits);
+    if (!matches(tensorType(zp), expected))
+      return emitOpError() << "zero_points " << zp.getType() << " must be "
+                           << describe(expected)
+                           << " (the scales' shape, last dim packed to " << bits
+                           << " bits)";
+  }
   return success();
 }
 

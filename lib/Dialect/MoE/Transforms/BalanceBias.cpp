@@ -145,6 +145,10 @@ struct MoEBalanceBiasPass : moe::impl::MoEBalanceBiasBase<MoEBalanceBiasPass> {
         layer.route.emitError("a selection bias needs token_choice routing");
         return signalPassFailure();
       }
+      if (layer.route.getScore() == ScoreFunction::SparseMixer) {
+        layer.route.emitError("sparsemixer routing takes no selection bias");
+        return signalPassFailure();
+      }
       SmallVector<double> bias(calib.numExperts, 0.0);
       if (Value b = layer.route.getSelectionBias()) {
         std::optional<SmallVector<double>> values = onnx::getConstantFloats(b);

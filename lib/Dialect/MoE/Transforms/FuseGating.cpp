@@ -41,6 +41,7 @@ struct FuseGateIntoRoute : OpRewritePattern<RouteOp> {
         gate.getBias(), route.getSelectionBias(), gate.getWeightTransposed(),
         route.getMode(), route.getScore(), route.getKAttr(),
         route.getRenormalize(), route.getEpsilonAttr(),
+        route.getRenormalizeClamp(), route.getJitterEpsAttr(),
         route.getScalingFactorAttr(), route.getNumGroupsAttr(),
         route.getTopkGroupsAttr(), route.getGroupTopkAttr(),
         route.getTopPAttr(), route.getCapacityFactorAttr(),

@@ -18,12 +18,16 @@ RoutingEvaluator::RoutingEvaluator(RouteOp route)
       numGroups(route.getNumGroups()),
       topkGroups(route.getTopkGroups().value_or(1)),
       groupTopk(route.getGroupTopKOrDefault()),
-      renormalize(route.getRenormalize()), epsilon(route.getEpsilonOrDefault()),
+      renormalize(route.getRenormalize()),
+      renormalizeClamp(route.getRenormalizeClamp()),
+      epsilon(route.getEpsilonOrDefault()),
       scalingFactor(route.getScalingFactorOrDefault()) {
   if (FloatAttr p = route.getTopPAttr())
     topP = p.getValueAsDouble();
   if (FloatAttr beta = route.getSkipRatioAttr())
     skipRatio = beta.getValueAsDouble();
+  if (FloatAttr eps = route.getJitterEpsAttr())
+    jitterEps = eps.getValueAsDouble();
   if (std::optional<ArrayRef<bool>> m = route.getExpertMask())
     mask.assign(m->begin(), m->end());
 }
@@ -47,6 +51,28 @@ static void softmaxInPlace(MutableArrayRef<double> values) {
     v /= sum;
 }
 
+void RoutingEvaluator::sparseMixer(ArrayRef<double> logits,
+                                   MutableArrayRef<double> weights,
+                                   MutableArrayRef<int64_t> ids) const {
+  // As python/moe_opt/reference.py: each round's weight is the softmax at
+  // the round's best expert over the experts within the jitter of it.
+  SmallVector<double> remaining(logits);
+  for (int64_t j = 0; j < 2; ++j) {
+    int64_t best = topK(remaining, 1).front();
+    double top = remaining[best];
+    SmallVector<double> near(remaining);
+    for (int64_t e = 0; e < numExperts; ++e) {
+      double spread = (top - logits[e]) / std::max(std::abs(logits[e]), top);
+      if (spread > 2 * jitterEps)
+        near[e] = kNegInf;
+    }
+    softmaxInPlace(near);
+    weights[j] = near[best];
+    ids[j] = best;
+    remaining[best] = kNegInf;
+  }
+}
+
 void RoutingEvaluator::route(ArrayRef<double> logits, ArrayRef<double> bias,
                              MutableArrayRef<double> weights,
                              MutableArrayRef<int64_t> ids) const {
@@ -55,6 +81,12 @@ void RoutingEvaluator::route(ArrayRef<double> logits, ArrayRef<double> bias,
   for (int64_t e = 0; e < numExperts; ++e)
     if (!selectable(e))
       scores[e] = kNegInf;
+  if (score == ScoreFunction::SparseMixer) {
+    sparseMixer(scores, weights, ids);
+    for (double &w : weights)
+      w *= scalingFactor;
+    return;
+  }
   if (score == ScoreFunction::Softmax)
     softmaxInPlace(scores);
   else if (score == ScoreFunction::Sigmoid)
@@ -96,8 +128,9 @@ void RoutingEvaluator::route(ArrayRef<double> logits, ArrayRef<double> bias,
     softmaxInPlace(weights);
   if (renormalize) {
     double sum = std::accumulate(weights.begin(), weights.end(), 0.0);
+    double divisor = renormalizeClamp ? std::max(sum, epsilon) : sum + epsilon;
     for (double &w : weights)
-      w /= sum + epsilon;
+      w /= divisor;
   }
   for (double &w : weights)
     w *= scalingFactor;

@@ -29,8 +29,11 @@ struct RoutingEvaluator {
   std::optional<int64_t> numGroups;
   int64_t topkGroups = 1, groupTopk = 2;
   double topP = 1.0;
-  bool renormalize;
+  /// Divide by max(sum, epsilon) instead of sum + epsilon.
+  bool renormalize, renormalizeClamp;
   double epsilon, scalingFactor;
+  /// sparsemixer scores only.
+  double jitterEps = 0.0;
   std::optional<double> skipRatio;
   /// Selectable experts (empty: all).
   llvm::SmallVector<bool> mask;
@@ -43,6 +46,12 @@ struct RoutingEvaluator {
   void route(llvm::ArrayRef<double> logits, llvm::ArrayRef<double> bias,
              llvm::MutableArrayRef<double> weights,
              llvm::MutableArrayRef<int64_t> ids) const;
+
+  /// PhiMoE's sparsemixer (two argmax rounds) on logits whose masked
+  /// experts are already -inf.
+  void sparseMixer(llvm::ArrayRef<double> logits,
+                   llvm::MutableArrayRef<double> weights,
+                   llvm::MutableArrayRef<int64_t> ids) const;
 
   /// Indices of the `count` largest `values`, descending, ties to the lower
   /// index.

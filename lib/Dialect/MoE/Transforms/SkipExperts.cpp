@@ -47,6 +47,11 @@ template <typename OpT> LogicalResult checkSkippable(OpT op) {
     return op.emitError() << "dynamic expert skipping needs k >= 2 (it drops "
                              "slots after the first), this layer has k = "
                           << k;
+  // Sparsemixer weights are not comparable slot to slot: each comes from a
+  // softmax of its own round.
+  if (op.getScore() == ScoreFunction::SparseMixer)
+    return op.emitError("dynamic expert skipping does not apply to "
+                        "sparsemixer routing");
   return success();
 }
 

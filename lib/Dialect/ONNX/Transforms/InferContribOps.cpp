@@ -43,8 +43,9 @@ static LogicalResult inferContribMoE(InferenceContext &ctx) {
   int64_t hidden = input.getShape().back();
   bool quantized = ctx.getNode().getOpType() == "QMoE";
   int64_t bits = ctx.getIntAttr("expert_weight_bits", 4);
-  if (quantized && bits != 4 && bits != 8)
-    return ctx.emitError() << "expert_weight_bits must be 4 or 8, got " << bits;
+  if (quantized && bits != 2 && bits != 4 && bits != 8)
+    return ctx.emitError() << "expert_weight_bits must be 2, 4 or 8, got "
+                           << bits;
   // QMoE packs 8 / bits weights per byte along the input dimension.
   int64_t pack = quantized ? 8 / bits : 1;
   if (quantized && fc1 && !ShapedType::isDynamic(hidden) &&

@@ -88,3 +88,37 @@ def router_model(name, with_reshape):
 
 router_model("router_matmul_add", with_reshape=False)
 router_model("router_matmul_add_reshape", with_reshape=True)
+
+
+def u8(*shape):
+    return rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+# QMoE, 4-bit, block-wise (blocks of 2 inputs), swiglu
+# interleaved, with zero points: two 4-bit values per byte.
+model("qmoe_int4_block", ["x", "r", "w1", "s1", "", "w2", "s2", "", "", "", "", "z1", "z2"],
+      dict(k=2, activation_type="swiglu", swiglu_fusion=1, expert_weight_bits=4,
+           block_size=2),
+      {"w1": u8(E, 2 * I, H // 2), "s1": rand(E, 2 * I, H // 2),
+       "w2": u8(E, H, I // 2), "s2": rand(E, H, I // 2),
+       "z1": u8(E, 2 * I, H // 4), "z2": u8(E, H, (I // 2 + 1) // 2)},
+      op="QMoE")
+# Refused: 3-bit weights, scales of the wrong shape, a non-constant
+# weight, separate router weights.
+model("qmoe_3bit", ["x", "r", "w1", "s1", "", "w2", "s2"],
+      dict(k=2, activation_type="relu", expert_weight_bits=3),
+      {"w1": u8(E, I, 3), "s1": rand(E, I), "w2": u8(E, H, 3), "s2": rand(E, H)},
+      op="QMoE")
+model("qmoe_bad_scales", ["x", "r", "w1", "s1", "", "w2", "s2"],
+      dict(k=2, activation_type="relu", expert_weight_bits=8),
+      {"w1": u8(E, I, H), "s1": rand(E, H), "w2": u8(E, H, I), "s2": rand(E, H)},
+      op="QMoE")
+model("qmoe_weight_input", ["x", "r", "w1", "s1", "", "w2", "s2"],
+      dict(k=2, activation_type="relu", expert_weight_bits=8),
+      {"s1": rand(E, I), "w2": u8(E, H, I), "s2": rand(E, H)}, op="QMoE",
+      extra_inputs=[helper.make_tensor_value_info("w1", TensorProto.UINT8, [E, I, H])])
+model("qmoe_router_weights",
+      ["x", "r", "w1", "s1", "", "w2", "s2", "", "", "", "", "", "", "", "r"],
+      dict(k=2, activation_type="relu", expert_weight_bits=8),
+      {"w1": u8(E, I, H), "s1": rand(E, I), "w2": u8(E, H, I), "s2": rand(E, H)},
+      op="QMoE")

@@ -3,6 +3,7 @@
 // RUN: split-file %s %t
 // RUN: moe-opt %t/top1.mlir --moe-skip-experts="stats=%t/median.json" -verify-diagnostics
 // RUN: moe-opt %t/expert_choice.mlir --moe-skip-experts="beta=0.5" -verify-diagnostics
+// RUN: moe-opt %t/sparsemixer.mlir --moe-skip-experts="beta=0.5" -verify-diagnostics
 // RUN: moe-opt %t/nomedian.mlir --moe-skip-experts="stats=%t/nomedian.json" -verify-diagnostics
 // RUN: moe-opt %t/range.mlir --moe-skip-experts="beta=1.5" -verify-diagnostics
 // RUN: moe-opt %t/nothing.mlir --moe-skip-experts -verify-diagnostics
@@ -41,6 +42,14 @@ func.func @ec(%l: tensor<8x4xf32>) -> (tensor<8x4xf32>, tensor<4x4xi64>) {
   %w, %ids = moe.route <expert_choice> <softmax> %l {capacity_factor = 2.0 : f64}
       : tensor<8x4xf32> -> tensor<8x4xf32>, tensor<4x4xi64>
   return %w, %ids : tensor<8x4xf32>, tensor<4x4xi64>
+}
+
+//--- sparsemixer.mlir
+func.func @phimoe(%l: tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error@+1 {{dynamic expert skipping does not apply to sparsemixer routing}}
+  %w, %ids = moe.route <token_choice> <sparsemixer> %l {k = 2 : i64, jitter_eps = 0.01 : f64}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %ids : tensor<?x2xf32>, tensor<?x2xi64>
 }
 
 //--- nomedian.mlir

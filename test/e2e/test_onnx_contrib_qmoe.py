@@ -1,0 +1,114 @@
+"""onnxruntime's com.microsoft.QMoE models, end to end: moe-run raises the
+node to moe.dequantize + moe ops over the model's packed bytes and runs it;
+onnxruntime runs the same file. The numpy reference (reference.dequantize
+feeding the moe ops' reference) is pinned against onnxruntime too."""
+
+import os
+
+import numpy as np
+import pytest
+
+from moe_opt import reference as ref
+from moe_opt.contrib_models import ContribQMoE
+from moe_run import run_onnx
+from test_onnx_contrib_moe import onnxruntime_output
+
+# Block-wise 8-bit experts otherwise run with int8 activations on the CPU
+# (read when a session is created).
+os.environ["ORT_QMOE_CPU_QNBIT_GEMM"] = "fp32"
+
+CASES = {
+    "int8_relu": dict(bits=8, activation_type="relu"),
+    "int8_swiglu": dict(bits=8, activation_type="swiglu", swiglu_fusion=1),
+    "int8_block32_gelu": dict(bits=8, block_size=32, activation_type="gelu"),
+    "int8_zero_points": dict(bits=8, zero_points=True, activation_type="silu"),
+    "int4_relu": dict(bits=4, activation_type="relu"),
+    "int4_swiglu": dict(bits=4, activation_type="swiglu", swiglu_fusion=1,
+                        activation_alpha=1.702, activation_beta=1.0, swiglu_limit=7.0),
+    "int4_block16_swiglu": dict(bits=4, block_size=16, activation_type="swiglu",
+                                swiglu_fusion=1),
+    "int2_block16_swiglu": dict(bits=2, block_size=16, activation_type="swiglu",
+                                swiglu_fusion=1),
+    "int4_block16_zero_points": dict(bits=4, block_size=16, zero_points=True,
+                                     activation_type="relu"),
+}
+
+
+def layer(name, with_bias=False):
+    return ContribQMoE(tokens=0, hidden=32, inter=64, experts=4, k=2,
+                       with_bias=with_bias, seed=len(name), **CASES[name])
+
+
+def inputs(qmoe, tokens):
+    rng = np.random.default_rng(tokens)
+    x = rng.standard_normal((tokens, qmoe.hidden)).astype(np.float32)
+    logits = rng.standard_normal((tokens, qmoe.experts)).astype(np.float32)
+    return x, logits
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reference_matches_onnxruntime(name):
+    """reference.dequantize reads the bytes as onnxruntime does."""
+    qmoe = layer(name, with_bias=True)
+    x, logits = inputs(qmoe, 11)
+    weights, ids = ref.route(logits, k=qmoe.k, renormalize=True)
+    rows, offsets, row_map = ref.dispatch(x.astype(np.float64), ids, qmoe.experts)
+    stage_weights, biases, attrs = qmoe.moe_experts_args()
+    y = ref.experts(rows, offsets, [w.astype(np.float64) for w in stage_weights],
+                    biases, **attrs)
+    expected = ref.combine(y, row_map, weights)
+    actual = onnxruntime_output(qmoe.model(), x, logits)
+    np.testing.assert_allclose(actual, expected, rtol=1e-5,
+                               atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_qmoe_matches_onnxruntime(name, with_bias):
+    qmoe = layer(name, with_bias)
+    model = qmoe.model()
+    for tokens in (1, 17):
+        x, logits = inputs(qmoe, tokens)
+        expected = onnxruntime_output(model, x, logits)
+        (out,) = run_onnx(model, [x, logits])
+        np.testing.assert_allclose(out, expected, rtol=1e-5,
+                                   atol=1e-5 * np.abs(expected).max())
+
+
+def test_packed_weights_stay_parameters():
+    """The packed bytes, not floats, are what the compiled code is given:
+    with every constant passed as a parameter, the numbers still match."""
+    qmoe = layer("int4_block16_swiglu", with_bias=True)
+    model = qmoe.model()
+    x, logits = inputs(qmoe, 9)
+    expected = onnxruntime_output(model, x, logits)
+    (out,) = run_onnx(model, [x, logits], extra_args=["--parameter-min-bytes=1"])
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+DEQUANTIZE = """
+func.func @main(%q: tensor<?x6x{packed}xi8>, %s: tensor<?x6x{blocks}xf16>,
+                %z: tensor<?x6x{zp}xi8>) -> tensor<?x6x20xf32> {{
+  %w = moe.dequantize %q, %s zero_points(%z) {{bits = {bits} : i64, block_size = 8 : i64}}
+      : (tensor<?x6x{packed}xi8>, tensor<?x6x{blocks}xf16>, tensor<?x6x{zp}xi8>) -> tensor<?x6x20xf32>
+  return %w : tensor<?x6x20xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_dequantize_op_matches_reference(bits):
+    """moe.dequantize on the CPU, every bit width, a row length (20) that
+    fills neither its last byte nor its last block, f16 scales."""
+    from moe_run import run_mlir
+
+    rng = np.random.default_rng(bits)
+    packed, blocks = -(-20 * bits // 8), 3
+    zp = -(-blocks * bits // 8)
+    q = rng.integers(0, 256, (3, 6, packed), dtype=np.uint8).view(np.int8)
+    s = rng.standard_normal((3, 6, blocks)).astype(np.float16)
+    z = rng.integers(0, 256, (3, 6, zp), dtype=np.uint8).view(np.int8)
+    expected = ref.dequantize(q, s, z, bits, block_size=8, columns=20)
+    (out,) = run_mlir(DEQUANTIZE.format(packed=packed, blocks=blocks, zp=zp, bits=bits),
+                      [q, s, z])
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
