@@ -1,0 +1,375 @@
+"""Quality of expert pruning / merging / compression on a trained MoE model.
+
+    python -m moe_opt.quality.report [--quick] [--write-doc docs/Quality.md]
+
+The model is test/models/quality/digits_moe.onnx (trained by
+`python -m moe_opt.quality.train`: two Mixtral-style MoE layers, 8 experts,
+top-2, on scikit-learn's digits; splits in test/models/quality/digits.npz).
+
+1. `python -m moe_opt.calibrate` runs the calibration split (router usage,
+   logit similarity, recorded router logits and layer activations).
+2. For each method and fraction of experts kept, `moe-opt` raises the model
+   and applies the method's passes; `moe-run` runs the test split through the
+   compiled module.
+3. Per variant: accuracy (argmax of the logits vs the labels), relative
+   output error ||y - y0|| / ||y0|| against the unmodified model's moe-run
+   logits y0, the bytes of the expert weights (the weight operands of every
+   `moe.experts` in the compiled IR) and the expert matmul FLOPs per token
+   (k * 2 * weight elements / experts per layer, summed over layers).
+
+A method whose pass this moe-opt does not have is reported as
+"n/a (pass not available)"; a pass that fails reports its first error line.
+No number is ever filled in for a variant that did not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+MODEL_DIR = os.path.join(ROOT, "test", "models", "quality")
+MODEL = os.path.join(MODEL_DIR, "digits_moe.onnx")
+DATA = os.path.join(MODEL_DIR, "digits.npz")
+FRACTIONS = (0.75, 0.5, 0.25)
+# Rank of the low-rank factors of "MC-SMoE + compress" (the experts'
+# intermediate width is 16, hidden 32).
+COMPRESS_RANK = 8
+NOT_AVAILABLE = "n/a (pass not available)"
+
+
+def build_dir():
+    return os.environ.get("MOE_BUILD_DIR", os.path.join(ROOT, "build"))
+
+
+def tool(name):
+    env = {"moe-opt": "MOE_OPT", "moe-run": "MOE_RUN"}[name]
+    return os.environ.get(env, os.path.join(build_dir(), "bin", name))
+
+
+@dataclass
+class Method:
+    name: str
+    # (stats path, activations path, keep fraction) -> moe-opt pass flags
+    passes: object
+    note: str = ""
+
+
+def _prune(criterion=None):
+    def passes(stats, acts, f):
+        opts = f"stats={stats} keep-fraction={f}"
+        if criterion:
+            opts += f" criterion={criterion}"
+        return [f"--moe-prune-experts={opts}"]
+    return passes
+
+
+def _merge(align, weighting):
+    def passes(stats, acts, f):
+        return [f"--moe-merge-experts=stats={stats} keep-fraction={f} "
+                f"align={'true' if align else 'false'} weighting={weighting}"]
+    return passes
+
+
+def _merge_compress(stats, acts, f):
+    return _merge(True, "frequency")(stats, acts, f) + [
+        f"--moe-compress-experts=rank={COMPRESS_RANK} keep-fraction={f}"]
+
+
+METHODS = [
+    Method("frequency pruning", _prune()),
+    Method("enumeration pruning", _prune("enumeration")),
+    Method("plain average merge", _merge(False, "uniform")),
+    Method("MC-SMoE merge", _merge(True, "frequency")),
+    Method("MC-SMoE + compress", _merge_compress, f"rank {COMPRESS_RANK}"),
+]
+
+# moe-opt's words for "this pass or option does not exist here".
+_MISSING = re.compile(r"Unknown command line argument|no such option|unknown criterion|"
+                      r"does not refer to a registered pass", re.IGNORECASE)
+
+
+def load_splits(path=DATA):
+    """{split: (float32 inputs [N, 64], int64 labels [N])}."""
+    data = np.load(path)
+    out = {}
+    for split in ("train", "calib", "test"):
+        x = (data[f"{split}.pixels"].astype(np.float32) / 16.0).astype(np.float32)
+        out[split] = (x, data[f"{split}.labels"].astype(np.int64))
+    return out
+
+
+def accuracy(logits, labels):
+    return float(np.mean(np.argmax(logits, axis=-1) == labels))
+
+
+def relative_error(y, y0):
+    return float(np.linalg.norm(y.astype(np.float64) - y0) / np.linalg.norm(y0))
+
+
+def calibrate(model, calib_x, workdir, logits_sample=1024):
+    """Runs `python -m moe_opt.calibrate` on the calibration split; returns the
+    statistics and activations paths."""
+    data = os.path.join(workdir, "calib.npz")
+    np.savez(data, x=calib_x)
+    stats = os.path.join(workdir, "stats.json")
+    acts = os.path.join(workdir, "activations.npz")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.path.join(ROOT, "python"), env.get("PYTHONPATH")) if p)
+    r = subprocess.run([sys.executable, "-m", "moe_opt.calibrate", model, "--data", data,
+                        "-o", stats, "--logits-sample", str(logits_sample),
+                        "--activations", acts, "--moe-opt", tool("moe-opt"), "-q"],
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"calibration failed:\n{r.stderr}")
+    return stats, acts
+
+
+def first_error(text):
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    for line in lines:
+        if "error" in line.lower() or _MISSING.search(line):
+            return line
+    return lines[0] if lines else "(no output)"
+
+
+def compile_model(model, passes, out):
+    """moe-opt MODEL --onnx-infer-shapes --onnx-raise-moe PASSES -o OUT;
+    returns (None, stderr) or (reason it failed, stderr)."""
+    r = subprocess.run([tool("moe-opt"), model, "--onnx-infer-shapes", "--onnx-raise-moe",
+                        *passes, "--mlir-elide-resource-strings-if-larger=1000000000",
+                        "-o", out], capture_output=True, text=True)
+    if r.returncode == 0:
+        return None, r.stderr
+    if _MISSING.search(r.stderr):
+        return NOT_AVAILABLE, r.stderr
+    return "failed: " + first_error(r.stderr), r.stderr
+
+
+def run_model(mlir, x, workdir, tag):
+    """The logits of `x` through moe-run."""
+    inp = os.path.join(workdir, f"{tag}.x.npy")
+    out = os.path.join(workdir, f"{tag}.y.npy")
+    np.save(inp, x)
+    r = subprocess.run([tool("moe-run"), mlir, f"--input=@{inp}", f"--output=@{out}"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"moe-run {mlir} failed:\n{r.stderr}")
+    return np.load(out)
+
+
+_ELEMENT_BYTES = {"f64": 8, "f32": 4, "f16": 2, "bf16": 2, "i64": 8, "i32": 4, "i8": 1,
+                  "i4": 0.5}
+_TENSOR = re.compile(r"tensor<([^<>]*)>")
+_EXPERTS = re.compile(r"= moe\.experts .* : \((.*)\) -> ")
+_ROUTE = re.compile(r"= moe\.route .*\{[^}]*\bk = (\d+)")
+
+
+def _tensor(spec):
+    *dims, element = spec.split("x")
+    if element not in _ELEMENT_BYTES or any(not d.isdigit() for d in dims):
+        raise ValueError(f"expert weight type tensor<{spec}> is not a static known type")
+    return int(np.prod([int(d) for d in dims], dtype=np.int64)), _ELEMENT_BYTES[element]
+
+
+def ir_costs(text):
+    """From compiled IR text: per layer (experts, k, weight bytes, matmul
+    FLOPs per token), from each `moe.experts`' weight operand types and its
+    layer's `moe.route` k (layers in program order)."""
+    ks = [int(m.group(1)) for m in _ROUTE.finditer(text)]
+    layers = []
+    for m in _EXPERTS.finditer(text):
+        types = _TENSOR.findall(m.group(1))
+        num_experts = _tensor(types[1])[0] - 1  # offsets: tensor<E+1 x i64>
+        elems = nbytes = 0
+        for spec in types[2:]:
+            n, b = _tensor(spec)
+            elems += n
+            nbytes += n * b
+        layers.append({"experts": num_experts, "weight_elements": elems, "bytes": int(nbytes)})
+    if len(ks) != len(layers):
+        raise ValueError(f"{len(ks)} moe.route but {len(layers)} moe.experts in the IR")
+    for layer, k in zip(layers, ks):
+        layer["k"] = k
+        # Each routed slot multiplies by one expert's weights: 2 FLOPs per element.
+        layer["flops_per_token"] = int(k * 2 * layer["weight_elements"] // layer["experts"])
+    return layers
+
+
+@dataclass
+class Row:
+    method: str
+    fraction: float
+    status: str | None = None  # None: ran; else why not
+    experts: list = field(default_factory=list)
+    accuracy: float | None = None
+    error: float | None = None
+    bytes: int | None = None
+    flops: int | None = None
+    logits: np.ndarray | None = None
+    note: str = ""
+
+
+def measure(model, passes, x, labels, workdir, tag, reference=None):
+    row = Row("", 0.0)
+    mlir = os.path.join(workdir, f"{tag}.mlir")
+    row.status, _ = compile_model(model, passes, mlir)
+    if row.status:
+        return row
+    with open(mlir) as f:
+        layers = ir_costs(f.read())
+    row.experts = [l["experts"] for l in layers]
+    row.bytes = sum(l["bytes"] for l in layers)
+    row.flops = sum(l["flops_per_token"] for l in layers)
+    row.logits = run_model(mlir, x, workdir, tag)
+    row.accuracy = accuracy(row.logits, labels)
+    row.error = 0.0 if reference is None else relative_error(row.logits, reference)
+    return row
+
+
+def run(model=MODEL, data=DATA, methods=METHODS, fractions=FRACTIONS, workdir=None,
+        log=None):
+    """Measures the original model and every method x fraction; returns
+    (original row, [rows])."""
+    splits = load_splits(data)
+    x, labels = splits["test"]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = workdir or tmp
+        os.makedirs(workdir, exist_ok=True)
+        stats, acts = calibrate(model, splits["calib"][0], workdir)
+        original = measure(model, [], x, labels, workdir, "original")
+        if original.status:
+            raise RuntimeError(f"the unmodified model does not compile: {original.status}")
+        original.method, original.fraction = "original", 1.0
+        rows = []
+        for i, method in enumerate(methods):
+            for j, f in enumerate(fractions):
+                row = measure(model, method.passes(stats, acts, f), x, labels, workdir,
+                              f"m{i}f{j}", original.logits)
+                row.method, row.fraction, row.note = method.name, f, method.note
+                rows.append(row)
+                if log:
+                    log(f"{method.name} {f:g}: "
+                        f"{row.status or f'accuracy {row.accuracy:.4f}'}")
+    return original, rows
+
+
+def _per_layer(counts):
+    """"6" when every layer has 6 experts, else "6/5"."""
+    return str(counts[0]) if len(set(counts)) == 1 else "/".join(map(str, counts))
+
+
+def table(original, rows):
+    total = original.experts
+    head = ("| method | experts kept | accuracy | Δ accuracy (points) | rel. output error "
+            "| expert weight bytes | expert FLOPs / token |\n|---|---|---|---|---|---|---|\n")
+
+    def line(row):
+        name = row.method + (f" ({row.note})" if row.note else "")
+        if row.status:
+            return f"| {name} | {row.fraction:.0%} | {row.status} | | | | |\n"
+        label = f"{row.fraction:.0%} ({_per_layer(row.experts)} of {_per_layer(total)})"
+        delta = 100 * (row.accuracy - original.accuracy)
+        return (f"| {name} | {label} | {100 * row.accuracy:.1f}% | {delta:+.1f} | "
+                f"{row.error:.4f} | {row.bytes:,} | {row.flops:,} |\n")
+
+    return head + line(original) + "".join(line(r) for r in rows)
+
+
+def git_commit():
+    try:
+        sha = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return sha + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def document(original, rows, command, model=MODEL):
+    info = {}
+    meta = os.path.splitext(model)[0] + ".json"
+    if os.path.exists(meta):
+        with open(meta) as f:
+            info = json.load(f)
+    missing = sorted({r.method for r in rows if r.status == NOT_AVAILABLE})
+    failed = [(r.method, r.fraction, r.status) for r in rows
+              if r.status and r.status != NOT_AVAILABLE]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"""# Quality of expert pruning, merging and compression
+
+Generated by `{command}` on {now}, commit {git_commit()}.
+
+Model: `test/models/quality/digits_moe.onnx`, trained by `python -m moe_opt.quality.train`
+on scikit-learn's digits (8x8 images, 10 classes; one token per image):
+input projection 64→{info.get('hidden', '?')}, two residual Mixtral MoE layers
+({info.get('experts', '?')} SwiGLU experts of width {info.get('inter', '?')}, top-{info.get('top_k', '?')}
+softmax routing, renormalized; load-balancing loss in training), classifier
+{info.get('hidden', '?')}→10. The experts hold the model's only nonlinearity. Splits
+(`test/models/quality/digits.npz`): {info.get('splits', {}).get('train', '?')} train,
+{info.get('splits', {}).get('calib', '?')} calibration (`python -m moe_opt.calibrate`),
+{info.get('splits', {}).get('test', '?')} test (every number below).
+
+Each variant is compiled by `moe-opt --onnx-infer-shapes --onnx-raise-moe <passes>` and
+run by `moe-run` on the test split.
+- accuracy: argmax of the logits vs the labels; Δ against the original model (moe-run).
+- rel. output error: ‖y − y₀‖ / ‖y₀‖ over the test logits, y₀ = the original model's.
+- expert weight bytes: the weight operands of both layers' `moe.experts` in the compiled IR.
+- expert FLOPs / token: Σ over layers of k · 2 · (expert weight elements / experts), the
+  experts' matmuls only (router, activation and combine not counted).
+
+{table(original, rows)}
+"""
+    if missing:
+        text += ("\nNot measured (the pass is not in this moe-opt): "
+                 + ", ".join(missing) + ".\n")
+    for method, f, status in failed:
+        text += f"\n{method} at {f:.0%}: {status}\n"
+    return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m moe_opt.quality.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=MODEL)
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--quick", action="store_true",
+                        help="frequency pruning at 100%% and 50%% only")
+    parser.add_argument("--write-doc", metavar="MD", default=None,
+                        help="also write the report (command, date, commit, table) here")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="also write the measured numbers as JSON")
+    args = parser.parse_args(argv)
+    methods, fractions = (METHODS[:1], (1.0, 0.5)) if args.quick else (METHODS, FRACTIONS)
+    original, rows = run(args.model, args.data, methods, fractions,
+                         log=lambda s: print(s, file=sys.stderr))
+    args_text = " ".join(sys.argv[1:] if argv is None else argv)
+    command = "(cd python && python -m moe_opt.quality.report" + (
+        f" {args_text})" if args_text else ")")
+    text = document(original, rows, command, args.model)
+    print(text)
+    if args.write_doc:
+        with open(args.write_doc, "w") as f:
+            f.write(text)
+    if args.json:
+        keep = ("method", "fraction", "status", "experts", "accuracy", "error", "bytes", "flops")
+        with open(args.json, "w") as f:
+            json.dump([{k: getattr(r, k) for k in keep} for r in [original, *rows]], f,
+                      indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
