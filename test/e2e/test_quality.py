@@ -81,3 +81,19 @@ def test_missing_pass_is_reported_not_measured(splits, tmp_path):
     assert row.accuracy is None and row.logits is None
     row.method, row.fraction = missing.name, 0.5
     assert f"| no such pass | 50% | {report.NOT_AVAILABLE} |" in report.table(row, [row])
+
+
+def test_costs_of_expanded_experts_are_the_same(measured, tmp_path):
+    """Bytes and FLOPs read from moe.grouped_matmul (the form compression
+    leaves) agree with those read from moe.experts."""
+    original, _ = measured
+    out = str(tmp_path / "expanded.mlir")
+    status, _ = report.compile_model(report.MODEL, ["--moe-expand-experts"], out)
+    assert status is None
+    with open(out) as f:
+        text = f.read()
+    assert "moe.experts" not in text and "moe.grouped_matmul" in text
+    layers = report.ir_costs(text)
+    assert [l["experts"] for l in layers] == original.experts
+    assert sum(l["bytes"] for l in layers) == original.bytes
+    assert sum(l["flops_per_token"] for l in layers) == original.flops

@@ -172,38 +172,69 @@ def run_model(mlir, x, workdir, tag):
 _ELEMENT_BYTES = {"f64": 8, "f32": 4, "f16": 2, "bf16": 2, "i64": 8, "i32": 4, "i8": 1,
                   "i4": 0.5}
 _TENSOR = re.compile(r"tensor<([^<>]*)>")
-_EXPERTS = re.compile(r"= moe\.experts .* : \((.*)\) -> ")
-_ROUTE = re.compile(r"= moe\.route .*\{[^}]*\bk = (\d+)")
+_OP = re.compile(r"= (moe\.[a-z_]+) .* : \(?(.*?)\)? -> ")
+_K = re.compile(r"\bk = (\d+)")
+_NUM_EXPERTS = re.compile(r"\bnum_experts = (\d+)")
 
 
 def _tensor(spec):
+    """(elements, bytes per element, is float) of a static tensor type."""
     *dims, element = spec.split("x")
     if element not in _ELEMENT_BYTES or any(not d.isdigit() for d in dims):
         raise ValueError(f"expert weight type tensor<{spec}> is not a static known type")
-    return int(np.prod([int(d) for d in dims], dtype=np.int64)), _ELEMENT_BYTES[element]
+    return (int(np.prod([int(d) for d in dims], dtype=np.int64)), _ELEMENT_BYTES[element],
+            element.startswith(("f", "bf")))
+
+
+def _weights(types):
+    """(weight elements, weight bytes, groups) of a `moe.experts` or
+    `moe.grouped_matmul` with operand types `types`: the weights are the float
+    operands after the first (the rows), the groups come from the integer
+    offsets operand (tensor<E+1 x i64>)."""
+    elems = nbytes = groups = 0
+    for spec in types[1:]:
+        n, b, is_float = _tensor(spec)
+        if not is_float:
+            groups = n - 1
+        else:
+            elems, nbytes = elems + n, nbytes + n * b
+    return elems, nbytes, groups
 
 
 def ir_costs(text):
-    """From compiled IR text: per layer (experts, k, weight bytes, matmul
-    FLOPs per token), from each `moe.experts`' weight operand types and its
-    layer's `moe.route` k (layers in program order)."""
-    ks = [int(m.group(1)) for m in _ROUTE.finditer(text)]
+    """Per MoE layer of compiled IR text (layers start at each `moe.route`, in
+    program order): experts (`moe.dispatch` num_experts), k, the bytes of the
+    expert weights and the expert matmul FLOPs per token. Weights are the
+    float operands of `moe.experts` (after rows and offsets) and of
+    `moe.grouped_matmul` (after lhs; expanded or compressed layers), plus the
+    column indices of `moe.scatter_columns` (row-sparse compression). Each
+    routed slot multiplies its row by one group's matrices: 2 FLOPs per
+    weight element, i.e. k * 2 * elements / groups per token."""
     layers = []
-    for m in _EXPERTS.finditer(text):
-        types = _TENSOR.findall(m.group(1))
-        num_experts = _tensor(types[1])[0] - 1  # offsets: tensor<E+1 x i64>
-        elems = nbytes = 0
-        for spec in types[2:]:
-            n, b = _tensor(spec)
-            elems += n
-            nbytes += n * b
-        layers.append({"experts": num_experts, "weight_elements": elems, "bytes": int(nbytes)})
-    if len(ks) != len(layers):
-        raise ValueError(f"{len(ks)} moe.route but {len(layers)} moe.experts in the IR")
-    for layer, k in zip(layers, ks):
-        layer["k"] = k
-        # Each routed slot multiplies by one expert's weights: 2 FLOPs per element.
-        layer["flops_per_token"] = int(k * 2 * layer["weight_elements"] // layer["experts"])
+    for line in text.splitlines():
+        m = _OP.search(line)
+        if not m:
+            continue
+        op, types = m.group(1), _TENSOR.findall(m.group(2))
+        if op == "moe.route":
+            layers.append({"k": int(_K.search(line).group(1)), "experts": None, "bytes": 0,
+                           "flops_per_token": 0})
+            continue
+        if op not in ("moe.dispatch", "moe.experts", "moe.grouped_matmul",
+                      "moe.scatter_columns"):
+            continue
+        if not layers:
+            raise ValueError(f"{op} before any moe.route")
+        layer = layers[-1]
+        if op == "moe.dispatch":
+            layer["experts"] = int(_NUM_EXPERTS.search(line).group(1))
+        elif op == "moe.scatter_columns":
+            n, b, _ = _tensor(types[2])  # columns [E, m]
+            layer["bytes"] += int(n * b)
+        else:
+            elems, nbytes, groups = _weights(types)
+            layer["bytes"] += int(nbytes)
+            layer["flops_per_token"] += layer["k"] * 2 * elems // groups
     return layers
 
 
