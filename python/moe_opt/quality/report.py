@@ -263,7 +263,11 @@ def measure(model, passes, x, labels, workdir, tag, reference=None):
     row.experts = [l["experts"] for l in layers]
     row.bytes = sum(l["bytes"] for l in layers)
     row.flops = sum(l["flops_per_token"] for l in layers)
-    row.logits = run_model(mlir, x, workdir, tag)
+    try:
+        row.logits = run_model(mlir, x, workdir, tag)
+    except RuntimeError as e:
+        row.status = "failed: moe-run: " + first_error(str(e).split("\n", 1)[-1])
+        return row
     row.accuracy = accuracy(row.logits, labels)
     row.error = 0.0 if reference is None else relative_error(row.logits, reference)
     return row
