@@ -26,17 +26,19 @@ def measured():
     return report.run(methods=[report.METHODS[0]], fractions=(1.0, 0.5))
 
 
-def ort_logits(x):
-    session = ort.InferenceSession(report.MODEL, providers=["CPUExecutionProvider"])
+def ort_logits(x, model=report.MODEL):
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     return session.run(None, {"x": x})[0]
 
 
-def test_committed_model_accuracy_is_the_recorded_one(splits):
-    with open(os.path.splitext(report.MODEL)[0] + ".json") as f:
+@pytest.mark.parametrize("model", [report.MODEL, report.MODEL_UPCYCLED])
+def test_committed_model_accuracy_is_the_recorded_one(splits, model):
+    with open(os.path.splitext(model)[0] + ".json") as f:
         recorded = json.load(f)
     for split in ("calib", "test"):
         x, labels = splits[split]
-        assert report.accuracy(ort_logits(x), labels) == recorded[f"{split}_accuracy_onnxruntime"]
+        assert (report.accuracy(ort_logits(x, model), labels)
+                == recorded[f"{split}_accuracy_onnxruntime"])
 
 
 def test_original_and_full_keep_reproduce_onnxruntime(splits, measured):

@@ -1,6 +1,7 @@
 """Trains the small MoE classifier that the quality report (report.py) compresses.
 
     python -m moe_opt.quality.train [--out test/models/quality] [--seconds 300]
+    python -m moe_opt.quality.train --upcycle-epochs 200 --epochs 200
 
 Data: scikit-learn's handwritten digits (`load_digits`, 1797 8x8 images,
 shipped inside the scikit-learn package, no download). The splits are written
@@ -18,6 +19,12 @@ experts implementation (stacked [E, 2I, H] / [E, H, I] weights), exported with
 the TorchScript exporter at opset 17, the form `--onnx-raise-moe` raises.
 Training adds the Switch load-balancing loss (E * sum_e f_e * P_e) so that
 every expert is used and experts specialize.
+
+`--upcycle-epochs N` makes the second model: a dense model (one SwiGLU FFN of
+the experts' shape per layer) trained N epochs is copied into every expert
+(sparse upcycling, as upcycled MoE checkpoints start), then trained as an MoE.
+Its experts start equal, the case expert merging assumes; the from-scratch
+model's experts are unrelated.
 
 Needs torch, transformers (>= 5) and scikit-learn: generation only.
 """
@@ -104,14 +111,69 @@ def balance_loss(logits_list):
     return total / len(logits_list)
 
 
-def train(splits, seconds=300, epochs=400, seed=0, log=print):
+def dense_model(seed=0):
+    """The MoE model with each MoE layer replaced by one SwiGLU FFN of the
+    experts' shape (the dense model that upcycling copies into every expert)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class FFN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate_up = nn.Parameter(torch.randn(2 * INTER, HIDDEN) / HIDDEN ** 0.5)
+            self.down = nn.Parameter(torch.randn(HIDDEN, INTER) / INTER ** 0.5)
+
+        def forward(self, h):
+            gate, up = F.linear(h, self.gate_up).chunk(2, dim=-1)  # Mixtral's layout
+            return F.linear(F.silu(gate) * up, self.down)
+
+    class Dense(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Linear(64, HIDDEN)
+            self.moe = nn.ModuleList([FFN() for _ in range(2)])
+            self.out = nn.Linear(HIDDEN, CLASSES)
+
+        def forward(self, x):
+            h = self.inp(x)
+            for block in self.moe:
+                h = h + block(h)
+            return self.out(h)
+
+    torch.manual_seed(seed)
+    return Dense()
+
+
+def upcycle(dense, seed=0, noise=0.01):
+    """Sparse upcycling: every expert of a new MoE model starts as the dense
+    FFN (plus a little noise so that they can diverge), the projections are
+    copied; the routers stay random. With renormalized top-2 weights the
+    upcycled model computes what the dense one did, up to the noise."""
+    import torch
+
+    model = build_model(seed)
+    g = torch.Generator().manual_seed(seed + 100)
+    with torch.no_grad():
+        model.inp.load_state_dict(dense.inp.state_dict())
+        model.out.load_state_dict(dense.out.state_dict())
+        for block, ffn in zip(model.moe, dense.moe):
+            for stacked, w in ((block.experts.gate_up_proj, ffn.gate_up),
+                               (block.experts.down_proj, ffn.down)):
+                stacked.copy_(w.expand_as(stacked)
+                              + noise * w.std() * torch.randn(stacked.shape, generator=g))
+    return model
+
+
+def train(splits, seconds=300, epochs=400, seed=0, log=print, model=None):
     import torch
     import torch.nn.functional as F
 
-    model = build_model(seed)
+    model = model if model is not None else build_model(seed)
     captured = []
     for block in model.moe:
-        block.gate.register_forward_hook(lambda m, i, o: captured.append(o[0]))
+        if hasattr(block, "gate"):  # MoE layers (not the dense model's FFNs)
+            block.gate.register_forward_hook(lambda m, i, o: captured.append(o[0]))
     x = torch.from_numpy(to_input(splits["train"][0]))
     y = torch.from_numpy(splits["train"][1].astype(np.int64))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
@@ -125,7 +187,9 @@ def train(splits, seconds=300, epochs=400, seed=0, log=print):
             idx = perm[i:i + 50]
             captured.clear()
             logits = model(x[idx])
-            loss = F.cross_entropy(logits, y[idx]) + 0.02 * balance_loss(captured)
+            loss = F.cross_entropy(logits, y[idx])
+            if captured:
+                loss = loss + 0.02 * balance_loss(captured)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -174,6 +238,10 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=300, help="training time limit")
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--upcycle-epochs", type=int, default=0, metavar="N",
+                        help="train the dense model N epochs, copy its FFNs into every expert "
+                             "(sparse upcycling), then train the MoE model; writes "
+                             "digits_moe_upcycled.* instead of digits_moe.*")
     args = parser.parse_args(argv)
 
     import onnxruntime as ort
@@ -186,20 +254,27 @@ def main(argv=None):
                         **{f"{s}.{k}": v for s, (px, lab) in splits.items()
                            for k, v in (("pixels", px), ("labels", lab))})
     torch.set_num_threads(1)
-    model = train(splits, args.seconds, args.epochs, args.seed)
-    onnx_path = os.path.join(args.out, "digits_moe.onnx")
+    name, start, extra = "digits_moe", None, {}
+    if args.upcycle_epochs:
+        dense = train(splits, args.seconds, args.upcycle_epochs, args.seed,
+                      model=dense_model(args.seed))
+        name, start = "digits_moe_upcycled", upcycle(dense, args.seed)
+        extra = {"upcycled_from_dense_epochs": args.upcycle_epochs,
+                 "dense_test_accuracy_torch": accuracy(dense, splits["test"])}
+    model = train(splits, args.seconds, args.epochs, args.seed, model=start)
+    onnx_path = os.path.join(args.out, name + ".onnx")
     export(model, onnx_path)
     session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
     record = {"torch": torch.__version__, "scikit-learn": sklearn.__version__,
               "hidden": HIDDEN, "inter": INTER, "experts": EXPERTS, "top_k": TOP_K,
               "layers": 2, "seed": args.seed, "epochs": args.epochs,
-              "splits": {s: len(v[1]) for s, v in splits.items()}}
+              "splits": {s: len(v[1]) for s, v in splits.items()}, **extra}
     for split in ("train", "calib", "test"):
         px, lab = splits[split]
         logits = session.run(None, {"x": to_input(px)})[0]
         record[f"{split}_accuracy_onnxruntime"] = float(np.mean(logits.argmax(-1) == lab))
         record[f"{split}_accuracy_torch"] = accuracy(model, splits[split])
-    with open(os.path.join(args.out, "digits_moe.json"), "w") as f:
+    with open(os.path.join(args.out, name + ".json"), "w") as f:
         json.dump(record, f, indent=1)
         f.write("\n")
     print(json.dumps(record, indent=1))
