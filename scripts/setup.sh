@@ -9,7 +9,7 @@ APT_PACKAGES=(
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools libclang-rt-22-dev
   libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libeigen3-dev libopenblas-dev
+  libeigen3-dev libopenblas-dev libdlib-dev
   python3 python3-venv python3-dev
 )
 

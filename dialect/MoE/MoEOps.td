@@ -232,6 +232,14 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     Expert choice (`expert_choice`): `indices[E, C]` holds the token ids each
     expert chose; `rows[E*C, H]`, `offsets[e] = e*C`, `row_map[T, E]`.
 
+    `expert_map` (token choice only) renames the ids of `indices` before
+    grouping: a slot with id `i >= 0` goes to expert `expert_map[i]`. Its
+    size is the router's expert count, its values are in
+    `[0, num_experts)`. Merged experts use it (`--moe-merge-experts`: every
+    original id of a group maps to the merged expert); two slots of one token
+    that map to the same expert stay two rows, so `moe.combine` still adds
+    both routing weights.
+
     ```mlir
     %rows, %offsets, %map = moe.dispatch %x, %ids {num_experts = 8 : i64}
         : tensor<?x4096xf32>, tensor<?x2xi64> -> tensor<?x4096xf32>, tensor<9xi64>, tensor<?x2xi64>
@@ -244,7 +252,8 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
     UnitAttr:$expert_choice,
     OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$capacity,
-    OptionalAttr<MoE_DropPolicyAttr>:$drop_policy
+    OptionalAttr<MoE_DropPolicyAttr>:$drop_policy,
+    OptionalAttr<DenseI64ArrayAttr>:$expert_map
   );
   let results = (outs MoE_FloatTensor:$rows, MoE_IndexTensor:$offsets,
                       MoE_IndexTensor:$row_map);

@@ -97,4 +97,76 @@ def MoEBalanceBias : Pass<"moe-balance-bias", "mlir::ModuleOp"> {
   let dependentDialects = ["::moe::onnx::ONNXDialect"];
 }
 
+def MoEMergeExperts : Pass<"moe-merge-experts", "mlir::ModuleOp"> {
+  let summary = "Merge experts into their most similar dominant expert (MC-SMoE)";
+  let description = [{
+    MC-SMoE merging (MOE_REFERENCE §4 steps 1-6) from calibration statistics
+    (`python -m moe_opt.calibrate`, file `stats`: `usage` and
+    `logit_similarity`, docs/Calibration.md):
+
+    1. Dominant experts: the `keep` (or `ceil(keep-fraction * E)`) most used
+       experts of each layer, ties to the lower index (`dominant=per-layer`);
+       or, with `dominant=global`, one threshold on usage normalized by the
+       layer's selections over all layers: each layer's most used expert,
+       then the most used of the rest, `keep` (or `ceil(keep-fraction *
+       all experts)`) in total. Experts that `expert_mask` removes rank last.
+    2. Grouping: every other expert joins the dominant expert whose
+       router-logit column is most similar (cosine, `logit_similarity`), ties
+       to the lower index.
+    3. Alignment (`align=true`): each member's hidden neurons are permuted to
+       match the group's dominant expert, maximizing
+       `C = W_in,ref W_in,tgt^T + W_out,ref^T W_out,tgt` (gated experts add
+       the gate, up and down terms) with the Hungarian method
+       (`dlib::max_cost_assignment`, Debian libdlib-dev; it solves integer
+       problems, so the costs are scaled to int64 with 2^40 for the largest
+       magnitude). Gate/up columns, their biases and down rows move
+       together, which leaves the member's function unchanged.
+    4. Merge: every weight and bias of a group becomes
+       `sum_i f_i W_i / sum_i f_i` with the usage counts `f_i`
+       (`weighting=frequency`) or 1 (`weighting=uniform`). A group whose
+       members were never selected is averaged uniformly (a remark says so).
+       A group of one expert keeps its weights bit for bit.
+    5. The router is unchanged: `moe.dispatch` gets `num_experts` = the
+       merged count and an `expert_map` sending every original id of a group
+       to the merged expert; `moe.experts` gets the merged weights (new
+       constants, resources named `NAME.merged` when the originals were
+       resources) and `moe.merged_experts`, the original ids of each merged
+       expert (through `moe.original_experts` of an earlier pruning).
+
+    Deviations from the reference: experts of different hidden widths
+    (heterogeneous MoE) cannot be averaged, so an expert joins the most
+    similar dominant expert of its own width, and stays its own expert (a
+    remark says which and why) when there is none. `align-only` is a debug
+    mode: experts are grouped and aligned but not merged, so the module must
+    compute exactly what it did.
+
+    One remark per layer lists the groups (new expert = [reference,
+    members...]) and how many hidden neurons alignment moved. Refused, with
+    the IR unchanged: statistics that do not describe the module or lack
+    `logit_similarity`, expert-choice or group-limited routing, a
+    capacity-limited dispatch, a layer merged before, and weights or biases
+    that are not f32/f16/bf16 constants. The router logits may have other
+    users: merging does not change them. Run `--moe-prune-experts` before
+    merging (it refuses merged layers).
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "",
+           "calibration statistics (JSON, docs/Calibration.md)">,
+    Option<"keep", "keep", "int64_t", "0",
+           "dominant experts per layer (global: in total; 0: use "
+           "keep-fraction)">,
+    Option<"keepFraction", "keep-fraction", "double", "0.0",
+           "fraction of the experts that are dominant, rounded up">,
+    Option<"dominant", "dominant", "std::string", "\"per-layer\"",
+           "how dominant experts are chosen: per-layer or global">,
+    Option<"align", "align", "bool", "true",
+           "permute hidden neurons to the group's reference before "
+           "averaging">,
+    Option<"weighting", "weighting", "std::string", "\"frequency\"",
+           "merge weights: frequency (usage counts) or uniform">,
+    Option<"alignOnly", "align-only", "bool", "false",
+           "debug: group and align the experts but keep every one">,
+  ];
+}
+
 #endif // MOE_PASSES_TD

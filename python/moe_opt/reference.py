@@ -130,9 +130,15 @@ def dispatch(
     capacity=None,
     drop_policy=None,
     weights=None,
+    expert_map=None,
 ):
-    """moe.dispatch. Returns (rows, offsets, row_map)."""
+    """moe.dispatch. Returns (rows, offsets, row_map). `expert_map` renames
+    the ids of token-choice indices (merged experts) before grouping."""
     num_tokens, hidden = x.shape
+    if expert_map is not None:
+        assert not expert_choice, "expert_map renames token-choice ids only"
+        expert_map = np.asarray(expert_map, dtype=np.int64)
+        indices = np.where(indices >= 0, expert_map[np.maximum(indices, 0)], indices)
     if expert_choice:
         capacity = indices.shape[1]
         rows = x[indices.reshape(-1)]

@@ -13,6 +13,44 @@ using namespace mlir;
 using namespace moe;
 using namespace moe::detail;
 
+/// `ids` (i64) with every id `i` in [0, size) replaced by `map[i]`; unused
+/// slots (-1) stay. The dispatch kernel then groups by merged expert.
+static Value remapIds(OpBuilder &b, Location loc, Value ids,
+                      ArrayRef<int64_t> map) {
+  Type i64 = b.getI64Type();
+  auto tableType = RankedTensorType::get({int64_t(map.size())}, i64);
+  Value table =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(tableType, map));
+  ids = castToDynamic(b, loc, ids);
+  auto type = cast<RankedTensorType>(ids.getType());
+  Value init = tensor::EmptyOp::create(
+      b, loc, type,
+      ValueRange{dimValue(b, loc, ids, 0), dimValue(b, loc, ids, 1)});
+  auto identity = b.getMultiDimIdentityMap(2);
+  auto generic = linalg::GenericOp::create(
+      b, loc, type, ValueRange{ids}, ValueRange{init},
+      ArrayRef<AffineMap>{identity, identity},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value id = args[0];
+        Value zero = arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(0));
+        Value size = arith::ConstantOp::create(
+            nb, l, nb.getI64IntegerAttr(int64_t(map.size())));
+        Value valid = arith::AndIOp::create(
+            nb, l,
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, id, zero),
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, id, size));
+        Value safe = arith::SelectOp::create(nb, l, valid, id, zero);
+        Value index =
+            arith::IndexCastOp::create(nb, l, nb.getIndexType(), safe);
+        Value mapped = tensor::ExtractOp::create(nb, l, table, index);
+        linalg::YieldOp::create(
+            nb, l,
+            arith::SelectOp::create(nb, l, valid, mapped, id).getResult());
+      });
+  return generic.getResult(0);
+}
+
 namespace {
 
 struct DispatchLowering : OpRewritePattern<DispatchOp> {
@@ -32,8 +70,10 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
 
     Type i64 = rewriter.getI64Type();
     Value x = castToDynamic(rewriter, loc, op.getInput());
-    Value indices = castToDynamic(
-        rewriter, loc, convertElements(rewriter, loc, op.getIndices(), i64));
+    Value ids = convertElements(rewriter, loc, op.getIndices(), i64);
+    if (std::optional<ArrayRef<int64_t>> map = op.getExpertMap())
+      ids = remapIds(rewriter, loc, ids, *map);
+    Value indices = castToDynamic(rewriter, loc, ids);
     std::string source = getDispatchKernels(rowType);
     func::CallOp call;
     if (op.getExpertChoice()) {

@@ -278,7 +278,8 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
       spec.capacity ? rewriter.getI64IntegerAttr(*spec.capacity) : nullptr,
       spec.capacity
           ? DropPolicyAttr::get(rewriter.getContext(), spec.dropPolicy)
-          : nullptr);
+          : nullptr,
+      /*expert_map=*/nullptr);
 
   SmallVector<Value> biases;
   for (Value b : e.biases)

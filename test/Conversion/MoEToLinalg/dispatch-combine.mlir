@@ -64,3 +64,23 @@ func.func @combine(%rows: tensor<?x8xbf16>, %map: tensor<?x2xi32>, %w: tensor<?x
       : (tensor<?x8xbf16>, tensor<?x2xi32>, tensor<?x2xf32>) -> tensor<?x8xbf16>
   return %out : tensor<?x8xbf16>
 }
+
+// -----
+
+// expert_map: ids are renamed through a constant table before the kernel
+// groups them (unused slots, -1, stay); the kernel sees the merged count.
+// CHECK-LABEL: func.func @expert_map
+// CHECK-DAG: %[[TABLE:.*]] = arith.constant dense<[1, 0, 1]> : tensor<3xi64>
+// CHECK: %[[IDS:.*]] = linalg.generic
+// CHECK: arith.cmpi sge
+// CHECK: arith.cmpi slt
+// CHECK: %[[ID:.*]] = tensor.extract %[[TABLE]]
+// CHECK: arith.select %{{.*}}, %[[ID]], %{{.*}} : i64
+// CHECK: %[[E:.*]] = arith.constant 2 : index
+// CHECK: call @__moe_dispatch_f32(%{{.*}}, %[[IDS]], %[[E]],
+func.func @expert_map(%x: tensor<?x4xf32>, %ids: tensor<?x2xi32>)
+    -> (tensor<?x4xf32>, tensor<3xi64>, tensor<?x2xi64>) {
+  %rows, %off, %map = moe.dispatch %x, %ids {num_experts = 2, expert_map = array<i64: 1, 0, 1>}
+      : tensor<?x4xf32>, tensor<?x2xi32> -> tensor<?x4xf32>, tensor<3xi64>, tensor<?x2xi64>
+  return %rows, %off, %map : tensor<?x4xf32>, tensor<3xi64>, tensor<?x2xi64>
+}

@@ -623,6 +623,48 @@ func.func @dispatch_offsets_shape(%x: tensor<?x16xf32>, %ids: tensor<?x2xi64>) {
 
 // -----
 
+// dispatch: expert_map targets are merged experts
+func.func @dispatch_expert_map_range(%x: tensor<?x16xf32>, %ids: tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op expert_map sends id 2 to expert 3, outside [0, 3)}}
+  %r:3 = moe.dispatch %x, %ids {num_experts = 3, expert_map = array<i64: 0, 1, 3, 2>}
+      : tensor<?x16xf32>, tensor<?x2xi64> -> tensor<?x16xf32>, tensor<4xi64>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// dispatch: expert_map has one entry per expert the router scores
+func.func @dispatch_expert_map_size(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>) {
+  %w, %ids = moe.route <token_choice> <softmax> %logits {k = 2 : i64}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // expected-error @+1 {{'moe.dispatch' op expert_map has 3 entries but the router scores 4 experts}}
+  %r:3 = moe.dispatch %x, %ids {num_experts = 2, expert_map = array<i64: 0, 1, 1>}
+      : tensor<?x16xf32>, tensor<?x2xi64> -> tensor<?x16xf32>, tensor<3xi64>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// dispatch: expert_map is not empty
+func.func @dispatch_expert_map_empty(%x: tensor<?x16xf32>, %ids: tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op expert_map must have one entry per routed expert}}
+  %r:3 = moe.dispatch %x, %ids {num_experts = 3, expert_map = array<i64>}
+      : tensor<?x16xf32>, tensor<?x2xi64> -> tensor<?x16xf32>, tensor<4xi64>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
+// dispatch: expert_map renames expert ids, expert-choice indices are tokens
+func.func @dispatch_expert_map_expert_choice(%x: tensor<?x16xf32>, %tok: tensor<4x3xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op expert_map renames token-choice expert ids; expert-choice indices are token ids}}
+  %r:3 = moe.dispatch %x, %tok {num_experts = 4, expert_choice, expert_map = array<i64: 0, 1, 2, 3>}
+      : tensor<?x16xf32>, tensor<4x3xi64> -> tensor<12x16xf32>, tensor<5xi64>, tensor<?x4xi64>
+  return
+}
+
+// -----
+
 // dispatch: capacity without drop_policy
 func.func @dispatch_capacity_alone(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>) {
   // expected-error @+1 {{'moe.dispatch' op capacity requires a drop_policy}}

@@ -117,6 +117,16 @@ func.func @switch_base_8(%x: tensor<64x768xf32>, %wr: tensor<8x768xf32>,
   return %out : tensor<64x768xf32>
 }
 
+// Merged experts: 6 routed ids onto 3 experts (ids 0, 3 -> 0; 1, 4, 5 -> 1;
+// 2 -> 2).
+// CHECK-LABEL: func.func @dispatch_expert_map(
+// CHECK: moe.dispatch %{{.*}}, %{{.*}} {expert_map = array<i64: 0, 1, 2, 0, 1, 1>, num_experts = 3 : i64} : tensor<?x64xf32>, tensor<?x2xi64> -> tensor<?x64xf32>, tensor<4xi64>, tensor<?x2xi64>
+func.func @dispatch_expert_map(%x: tensor<?x64xf32>, %ids: tensor<?x2xi64>) -> tensor<4xi64> {
+  %rows, %offsets, %map = moe.dispatch %x, %ids {num_experts = 3, expert_map = array<i64: 0, 1, 2, 0, 1, 1>}
+      : tensor<?x64xf32>, tensor<?x2xi64> -> tensor<?x64xf32>, tensor<4xi64>, tensor<?x2xi64>
+  return %offsets : tensor<4xi64>
+}
+
 // gpt-oss-20b: router linear with bias, top-4 on the raw logits, softmax over
 // the chosen 4; clamped SwiGLU (alpha 1.702, beta 1, limit 7) with gate/up
 // interleaved in one fused weight, and expert biases. bf16, dynamic tokens,

@@ -418,6 +418,28 @@ LogicalResult DispatchOp::verify() {
     return emitOpError("the weights operand is only used by drop_policy "
                        "by_weight");
 
+  if (std::optional<ArrayRef<int64_t>> map = getExpertMap()) {
+    if (getExpertChoice())
+      return emitOpError("expert_map renames token-choice expert ids; "
+                         "expert-choice indices are token ids");
+    if (map->empty())
+      return emitOpError("expert_map must have one entry per routed expert");
+    // Where the ids visibly come from a router, its expert count is known.
+    std::optional<int64_t> routed;
+    if (auto route = getIndices().getDefiningOp<RouteOp>())
+      routed = route.getNumExperts();
+    else if (auto fused = getIndices().getDefiningOp<FusedRouteOp>())
+      routed = fused.getNumExperts();
+    if (routed && !isDyn(*routed) && *routed != (int64_t)map->size())
+      return emitOpError() << "expert_map has " << map->size()
+                           << " entries but the router scores " << *routed
+                           << " experts";
+    for (auto [id, target] : llvm::enumerate(*map))
+      if (target < 0 || target >= numExperts)
+        return emitOpError() << "expert_map sends id " << id << " to expert "
+                             << target << ", outside [0, " << numExperts << ")";
+  }
+
   if (getExpertChoice()) {
     if (getCapacity())
       return emitOpError("capacity is implied by the indices in expert_choice "

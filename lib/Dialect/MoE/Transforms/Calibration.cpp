@@ -10,6 +10,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <numeric>
+
 using namespace mlir;
 using namespace moe;
 namespace json = llvm::json;
@@ -61,6 +63,26 @@ struct LayerReader {
   }
 };
 } // namespace
+
+/// Appends the rows of the number matrix `rows` ([n][width], field `key`)
+/// to `out`, row-major.
+static LogicalResult
+readRows(const json::Array &rows, int64_t width, StringRef key,
+         std::vector<double> &out,
+         llvm::function_ref<LogicalResult(const Twine &)> fail) {
+  for (const json::Value &row : rows) {
+    const json::Array *values = row.getAsArray();
+    if (!values || (int64_t)values->size() != width)
+      return fail("'" + key + "' rows must have one number per expert");
+    for (const json::Value &v : *values) {
+      std::optional<double> d = v.getAsNumber();
+      if (!d)
+        return fail("'" + key + "' holds a non-number");
+      out.push_back(*d);
+    }
+  }
+  return success();
+}
 
 FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
                                                               Location loc) {
@@ -126,19 +148,18 @@ FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
       for (const json::Value &name : *names)
         layer.weights.push_back(name.getAsString().value_or("").str());
     if (const json::Array *rows = entry->getArray("router_logits")) {
-      for (const json::Value &row : *rows) {
-        const json::Array *values = row.getAsArray();
-        if (!values || (int64_t)values->size() != layer.numExperts)
-          return layerFail("'router_logits' rows must have one number per "
-                           "expert");
-        for (const json::Value &v : *values) {
-          std::optional<double> d = v.getAsNumber();
-          if (!d)
-            return layerFail("'router_logits' holds a non-number");
-          layer.routerLogits.push_back(*d);
-        }
-        ++layer.numLogitRows;
-      }
+      if (failed(readRows(*rows, layer.numExperts, "router_logits",
+                          layer.routerLogits, layerFail)))
+        return failure();
+      layer.numLogitRows = rows->size();
+    }
+    if (const json::Array *rows = entry->getArray("logit_similarity")) {
+      if ((int64_t)rows->size() != layer.numExperts)
+        return layerFail(
+            "'logit_similarity' must be [num_experts][num_experts]");
+      if (failed(readRows(*rows, layer.numExperts, "logit_similarity",
+                          layer.logitSimilarity, layerFail)))
+        return failure();
     }
     result.push_back(std::move(layer));
   }
@@ -254,4 +275,14 @@ moe::loadCalibratedLayers(ModuleOp module, StringRef path, StringRef passName) {
   if (failed(layers) || failed(matchCalibration(*stats, *layers, path, loc)))
     return failure();
   return CalibratedLayers{std::move(*stats), std::move(*layers)};
+}
+
+SmallVector<int64_t> moe::topRanked(ArrayRef<double> rank, int64_t count) {
+  SmallVector<int64_t> order(rank.size());
+  std::iota(order.begin(), order.end(), 0);
+  llvm::stable_sort(order,
+                    [&](int64_t a, int64_t b) { return rank[a] > rank[b]; });
+  order.resize(count);
+  llvm::sort(order);
+  return order;
 }

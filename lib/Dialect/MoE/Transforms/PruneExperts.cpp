@@ -36,17 +36,6 @@ struct LayerPlan {
   int64_t prunedUses = 0, totalUses = 0;
 };
 
-/// The `count` most used experts, ties to the lower index, in id order.
-static SmallVector<int64_t> mostUsed(ArrayRef<int64_t> usage, int64_t count) {
-  SmallVector<int64_t> order(usage.size());
-  std::iota(order.begin(), order.end(), 0);
-  llvm::stable_sort(order,
-                    [&](int64_t a, int64_t b) { return usage[a] > usage[b]; });
-  order.resize(count);
-  llvm::sort(order);
-  return order;
-}
-
 /// Checks that `layer` can lose experts and that every value to slice is a
 /// readable constant; the error is at the op that is in the way.
 static LogicalResult checkPrunable(MoELayer layer, ArrayRef<int64_t> keep) {
@@ -57,6 +46,10 @@ static LogicalResult checkPrunable(MoELayer layer, ArrayRef<int64_t> keep) {
   if (route.getNumGroups())
     return route.emitError("cannot prune a layer with group-limited routing: "
                            "its groups must stay equal in size");
+  if (layer.dispatch.getExpertMap())
+    return layer.dispatch.emitError(
+        "cannot prune a layer whose experts were merged (expert_map): prune "
+        "before merging");
   int64_t k = route.getK().value_or(1);
   // Experts masked out stay unselectable after renumbering.
   std::optional<ArrayRef<bool>> mask = route.getExpertMask();
@@ -228,12 +221,12 @@ struct MoEPruneExpertsPass
         continue;
       // Masked-out experts are never selected: they go first, before
       // unused selectable ones.
-      SmallVector<int64_t> rank(calib.usage);
+      SmallVector<double> rank(calib.usage.begin(), calib.usage.end());
       if (std::optional<ArrayRef<bool>> mask = layer.route.getExpertMask())
         for (auto [e, selectable] : llvm::enumerate(*mask))
           if (!selectable)
             rank[e] = -1;
-      LayerPlan plan{layer, mostUsed(rank, count), {}};
+      LayerPlan plan{layer, topRanked(rank, count), {}};
       if (failed(checkPrunable(layer, plan.keep)))
         return signalPassFailure();
       for (int64_t e = 0; e < numExperts; ++e) {

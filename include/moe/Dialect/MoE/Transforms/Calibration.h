@@ -37,6 +37,9 @@ struct LayerCalibration {
   /// file was written without --logits-sample.
   std::vector<double> routerLogits;
   int64_t numLogitRows = 0;
+  /// Cosine similarity of the experts' router-logit columns, row-major
+  /// [numExperts, numExperts] ("logit_similarity"); empty when absent.
+  std::vector<double> logitSimilarity;
 };
 
 /// One raised MoE layer of a module: its ops, in program order.
@@ -79,6 +82,11 @@ struct CalibratedLayers {
 mlir::FailureOr<CalibratedLayers>
 loadCalibratedLayers(mlir::ModuleOp module, llvm::StringRef path,
                      llvm::StringRef passName);
+
+/// The `count` highest ranked experts, ties to the lower index, in id
+/// order (the kept or dominant experts of pruning and merging).
+llvm::SmallVector<int64_t> topRanked(llvm::ArrayRef<double> rank,
+                                     int64_t count);
 
 /// The resource name of a constant weight (its ONNX initializer name), or
 /// "" when `v` is not a resource-backed constant.
