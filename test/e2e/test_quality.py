@@ -99,3 +99,17 @@ def test_costs_of_expanded_experts_are_the_same(measured, tmp_path):
     assert [l["experts"] for l in layers] == original.experts
     assert sum(l["bytes"] for l in layers) == original.bytes
     assert sum(l["flops_per_token"] for l in layers) == original.flops
+
+
+def test_merging_at_full_keep_changes_nothing(splits, measured, tmp_path):
+    """MC-SMoE merging with every expert dominant leaves each group one expert
+    (weights kept bit for bit): the report measures the original model."""
+    original, _ = measured
+    merge = next(m for m in report.METHODS if m.name == "MC-SMoE merge")
+    stats, acts = report.calibrate(report.MODEL, splits["calib"][0], str(tmp_path))
+    row = report.measure(report.MODEL, merge.passes(stats, acts, 1.0), *splits["test"],
+                         str(tmp_path), "merge100", original.logits)
+    assert row.status is None
+    assert compare(row.logits, original.logits) is None
+    assert (row.experts, row.bytes, row.flops) == (original.experts, original.bytes,
+                                                    original.flops)

@@ -128,10 +128,14 @@ def calibrate(model, calib_x, workdir, logits_sample=1024):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (os.path.join(ROOT, "python"), env.get("PYTHONPATH")) if p)
-    r = subprocess.run([sys.executable, "-m", "moe_opt.calibrate", model, "--data", data,
-                        "-o", stats, "--logits-sample", str(logits_sample),
-                        "--activations", acts, "--moe-opt", tool("moe-opt"), "-q"],
-                       capture_output=True, text=True, env=env)
+    args = [sys.executable, "-m", "moe_opt.calibrate", model, "--data", data, "-o", stats,
+            "--logits-sample", str(logits_sample), "--activations", acts,
+            "--moe-opt", tool("moe-opt"), "-q"]
+    usage = subprocess.run(args[:3] + ["--help"], capture_output=True, text=True, env=env)
+    if "--input-sample" in usage.stdout:
+        # Layer inputs for enumeration pruning (calibrate versions that record them).
+        args += ["--input-sample", str(logits_sample)]
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"calibration failed:\n{r.stderr}")
     return stats, acts
