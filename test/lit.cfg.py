@@ -13,6 +13,7 @@ config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs"]
 
 config.substitutions.append(("%moe_libs", config.moe_lib_dir))
+config.substitutions.append(("%moe_include", os.path.join(config.moe_src_root, "include")))
 config.substitutions.append(("%moe_src", config.moe_src_root))
 config.substitutions.append(("%moe_obj", config.moe_obj_root))
 config.substitutions.append(
@@ -24,6 +25,15 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tools = [
     ToolSubst("moe-opt", unresolved="fatal"),
     ToolSubst("moe-run", unresolved="fatal"),
+    ToolSubst("moe-gpu-aot", unresolved="fatal"),
+    # clang and the binutils of the LLVM install build and inspect the
+    # runtime tests' programs and the libraries moe-gpu-aot makes.
+    ToolSubst("%clang", os.path.join(config.llvm_tools_dir, "clang"),
+              unresolved="fatal"),
+    ToolSubst("%llvm_nm", os.path.join(config.llvm_tools_dir, "llvm-nm"),
+              unresolved="fatal"),
+    ToolSubst("%llvm_readelf", os.path.join(config.llvm_tools_dir, "llvm-readelf"),
+              unresolved="fatal"),
     # The stock mlir-translate, to prove that pipeline output is LLVM-only.
     ToolSubst("%mlir_translate", os.path.join(config.llvm_tools_dir, "mlir-translate"),
               unresolved="fatal"),
@@ -32,6 +42,12 @@ tools = [
               unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir, config.llvm_tools_dir])
+
+# The project's venv Python (scripts/setup.sh), for the scripts under bench/.
+import sys
+venv_python = os.path.join(config.moe_src_root, ".venv", "bin", "python")
+config.substitutions.append(
+    ("%moe_python", venv_python if os.path.exists(venv_python) else sys.executable))
 
 # CUDA's ptxas and cuobjdump assemble and disassemble the generated PTX; no GPU
 # is needed. They come from PATH, a CUDA install, or the PyPI wheels

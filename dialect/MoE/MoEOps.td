@@ -49,7 +49,8 @@ defvar MoE_RoutingArgs = (ins
   OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$group_topk,
   OptionalAttr<F64Attr>:$top_p,
   OptionalAttr<F64Attr>:$capacity_factor,
-  OptionalAttr<DenseBoolArrayAttr>:$expert_mask
+  OptionalAttr<DenseBoolArrayAttr>:$expert_mask,
+  OptionalAttr<F64Attr>:$skip_ratio
 );
 
 // Accessors with the documented defaults, shared by the routing ops.
@@ -124,6 +125,16 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
 
     Weights: the scores of the chosen experts; with `renormalize` divided by
     `(sum + epsilon)`; then multiplied by `scaling_factor` (default 1).
+
+    `skip_ratio` = β (token choice, k >= 2; dynamic expert skipping,
+    MOE_REFERENCE §5): after the weights are computed, every slot s >= 1
+    whose weight is below β times the first slot's (`w_s < β * w_0`) is
+    dropped: id -1 and weight 0, so `moe.dispatch` gives it no row and the
+    expert is not computed for that token. The other weights are not
+    renormalized (as in the paper). Renormalization and scaling multiply all
+    of a token's weights alike, so the test is the same on the raw scores.
+    For k = 2 this is "drop the second expert when w_1 < β * w_0"; β = 0
+    skips nothing, β = 1 keeps only the first slot unless others tie it.
 
     Modes and result shapes:
     * `token_choice`: `k` experts per token; weights `[T, k]` float,
@@ -353,6 +364,41 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
     bool isStacked() { return getRhs().size() == 1 &&
         mlir::cast<mlir::RankedTensorType>(getRhs()[0].getType()).getRank() == 3; }
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.scatter_columns
+//===----------------------------------------------------------------------===//
+
+def MoE_ScatterColumnsOp : MoE_Op<"scatter_columns", [Pure]> {
+  let summary = "add each group's columns into chosen columns of a tensor";
+  let description = [{
+    `result = dest`, then for every group `e`, every row `r` in
+    `offsets[e] .. offsets[e+1]` and every `j` with `columns[e, j] >= 0`:
+    `result[r, columns[e, j]] += source[r, j]`. Rows past `offsets[E]` are
+    `dest`'s. `columns[E, m]` has one row per group and one entry per column
+    of `source[N, m]`; -1 skips a column (groups with fewer columns), a
+    repeated index adds twice.
+
+    It adds the row-sparse residual of a compressed expert
+    (`--moe-compress-experts`): `source` is the grouped matmul of the rows
+    with the kept rows of each expert's residual, `columns` the output
+    neurons they belong to, `dest` the low-rank product.
+
+    ```mlir
+    %y = moe.scatter_columns %s into %lr columns(%idx) offsets(%offsets)
+        : (tensor<?x6xf32>, tensor<?x64xf32>, tensor<4x6xi32>, tensor<5xi64>)
+        -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins MoE_FloatTensor:$source, MoE_FloatTensor:$dest,
+                       MoE_IndexTensor:$columns, MoE_IndexTensor:$offsets);
+  let results = (outs MoE_FloatTensor:$result);
+  let assemblyFormat = [{
+    $source `into` $dest `columns` `(` $columns `)` `offsets` `(` $offsets `)`
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

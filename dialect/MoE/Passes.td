@@ -51,6 +51,20 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     routing or expert-choice routing are refused (their groups and capacity
     depend on the expert count). One remark per layer lists the pruned
     experts.
+
+    `criterion=enumeration` (Lu et al. 2024) needs the layer inputs that
+    `python -m moe_opt.calibrate --input-sample N` records. Per layer it
+    tries every set of kept experts of the requested size (among the
+    selectable ones; masked-out experts are pruned first) and keeps the set
+    with the lowest ||Z_full - Z_pruned||_F over the sample tokens, where Z
+    is the routed layer output (sum over slots of routing weight times
+    expert FFN output; a shared expert cancels out, dispatch capacity is
+    not modelled) and Z_pruned routes with the pruned experts' logits at
+    -inf exactly as moe.route does with expert_mask. Near ties (within 1e-9
+    of ||Z_full||) go to the first set in id order. More than `max-subsets`
+    sets (C(64, 32) for 64 experts keeping 32) is refused with an error
+    rather than approximated. A second remark per layer gives the chosen
+    set, its error, and the error of the set frequency pruning would keep.
   }];
   let options = [
     Option<"stats", "stats", "std::string", "",
@@ -60,8 +74,57 @@ def MoEPruneExperts : Pass<"moe-prune-experts", "mlir::ModuleOp"> {
     Option<"keepFraction", "keep-fraction", "double", "0.0",
            "fraction of each layer's experts to keep, rounded up">,
     Option<"criterion", "criterion", "std::string", "\"frequency\"",
-           "how experts are ranked: frequency (usage count)">,
+           "how the kept experts are chosen: frequency (usage count) or "
+           "enumeration (least layer output error)">,
+    Option<"maxSubsets", "max-subsets", "int64_t", "100000",
+           "criterion=enumeration refuses a layer with more subsets to try">,
   ];
+}
+
+def MoECompressExperts : Pass<"moe-compress-experts", "mlir::ModuleOp"> {
+  let summary = "Low-rank plus row-sparse expert weights (MC-SMoE compression)";
+  let description = [{
+    MOE_REFERENCE §4 step 7. Every expert weight matrix W of the chosen
+    stages, per expert, in torch layout `[out, in]`, becomes
+    `W ~ L * R + S`: `L = U_r * diag(sqrt(sigma))` `[out, r]` and
+    `R = diag(sqrt(sigma)) * V_r^T` `[r, in]` from the truncated SVD of W
+    (Eigen's `BDCSVD` in double precision), and `S = W - L * R` (with L and
+    R as stored) keeps only its `ceil(keep-fraction * out)` rows of largest
+    L2 norm, per expert (ties to the lower row); a row of W is one output
+    neuron. A fused gate/up projection (`interleaved` / `concatenated`) is
+    one W; `separate` gate and up are two.
+
+    The layer is expanded (as `--moe-expand-experts` does) and a compressed
+    stage's product `x * W^T (+ b)` becomes
+    `moe.grouped_matmul(moe.grouped_matmul(x, R^T [E, in, r]), L^T [E, r, out], b)`
+    plus `moe.scatter_columns` of `moe.grouped_matmul(x, S_kept^T [E, in, m])`
+    into the output columns `columns [E, m]` (i32) of each expert. Per-expert
+    (heterogeneous) weights give per-expert factors (columns padded with
+    -1). New weights keep the element type of W (f16 / bf16 are compressed
+    in f32 arithmetic and rounded once) and are resources when W was one.
+
+    A stage is skipped (the remark says so) unless its compressed bytes
+    `r * (in + out) + m * in` elements plus 4 bytes per kept index are below
+    `(1 - min-saving)` times the bytes of W. One remark per layer gives, per
+    stage, the bytes before and after and the relative Frobenius error
+    `||W - (L * R + S)|| / ||W||` over all experts of the stage.
+
+    Refused, with the IR unchanged: non-constant weights of a chosen stage,
+    `rank >= min(in, out)` of any matrix, bad options.
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", "0",
+           "rank r of the low-rank factors (required, >= 1)">,
+    Option<"keepFraction", "keep-fraction", "double", "0.0",
+           "fraction of each expert's output rows of S kept, rounded up "
+           "(0: low rank only)">,
+    Option<"stages", "stages", "std::string", "\"all\"",
+           "stages to compress: all, up (gate and up) or down">,
+    Option<"minSaving", "min-saving", "double", "0.0",
+           "compress a stage only if it saves more than this fraction of "
+           "its bytes (negative: allow growth)">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
 def MoEBalanceBias : Pass<"moe-balance-bias", "mlir::ModuleOp"> {
@@ -166,6 +229,37 @@ def MoEMergeExperts : Pass<"moe-merge-experts", "mlir::ModuleOp"> {
            "merge weights: frequency (usage counts) or uniform">,
     Option<"alignOnly", "align-only", "bool", "false",
            "debug: group and align the experts but keep every one">,
+  ];
+}
+
+def MoESkipExperts : Pass<"moe-skip-experts", "mlir::ModuleOp"> {
+  let summary = "Dynamic expert skipping with calibrated per-layer thresholds";
+  let description = [{
+    Dynamic skipping (MOE_REFERENCE §5): with a token's top-2 routing weights
+    w0 >= w1, the second expert is dropped when w1 < beta_l * w0. The pass
+    sets `skip_ratio = beta_l` on every layer's routing op (`moe.route`, or
+    `moe.fused_route` when no statistics are given); the op documents the
+    k > 2 generalization (every slot s >= 1 with w_s < beta * w_0 is
+    dropped) and that the kept weights are not renormalized, as in the
+    paper. A dropped slot gets expert id -1, so the expert is not computed
+    for that token.
+
+    beta_l is the layer's `top2_ratio_median` from the calibration
+    statistics `stats` (docs/Calibration.md): half of the calibration tokens
+    would lose their second expert. `beta=` sets one value for every layer
+    instead (then `stats` is optional). Layers that are not token-choice
+    routing with k >= 2, a statistics file without a median for a layer and
+    a beta outside [0, 1] are refused before anything changes. One remark
+    per layer gives beta and, when the statistics hold recorded router
+    logits (`--logits-sample`), the fraction of those tokens' second slots
+    that would be skipped.
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "",
+           "calibration statistics (JSON, docs/Calibration.md)">,
+    Option<"beta", "beta", "double", "-1.0",
+           "skip ratio for every layer, in [0, 1] (default: each layer's "
+           "top2_ratio_median from stats)">,
   ];
 }
 

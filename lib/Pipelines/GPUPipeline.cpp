@@ -35,6 +35,11 @@ using namespace mlir;
 
 void moe::buildMoEGPUPipeline(OpPassManager &pm,
                               const MoEGPUPipelineOptions &options) {
+  if (options.entryPoints) {
+    MoEGPUEntryPointsOptions entries;
+    entries.chip = options.chip;
+    pm.addPass(createMoEGPUEntryPoints(entries));
+  }
   ConvertMoEToGPUOptions toGPU;
   toGPU.chip = options.chip;
   toGPU.elementType = options.elementType;

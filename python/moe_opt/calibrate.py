@@ -11,8 +11,9 @@
    statistics count exactly what the compiled `moe.route` would select.
 
 The output format (version 1) is documented in docs/Calibration.md; the
-compiler passes that read it (--moe-prune-experts, --moe-balance-bias) check
-its `format` and `version` and that its layers match the model.
+compiler passes that read it (--moe-prune-experts, --moe-balance-bias,
+--moe-skip-experts) check its `format` and `version` and that its layers match
+the model.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def top2_ratios(weights, ids, kw):
 class LayerStats:
     """Accumulates one layer's statistics over batches."""
 
-    def __init__(self, layer, kw, logits_sample):
+    def __init__(self, layer, kw, logits_sample, input_sample=0):
         self.layer = layer
         self.kw = kw
         e = layer["num_experts"]
@@ -153,6 +154,17 @@ class LayerStats:
         self.logits_sample = logits_sample
         self.sampled = []
         self.sampled_count = 0
+        self.input_sample = input_sample
+        self.inputs = []
+        self.inputs_count = 0
+
+    def add_input(self, x):
+        """Keeps the first `input_sample` rows of the layer input."""
+        if self.inputs_count < self.input_sample:
+            rows = np.asarray(x, np.float32).reshape(-1, x.shape[-1])
+            take = rows[: self.input_sample - self.inputs_count]
+            self.inputs.append(take)
+            self.inputs_count += take.shape[0]
 
     def add(self, logits):
         logits = np.asarray(logits, np.float64).reshape(-1, self.layer["num_experts"])
@@ -195,11 +207,14 @@ class LayerStats:
         if self.sampled:
             sample = np.concatenate(self.sampled).astype(np.float32)
             entry["router_logits"] = [[float(v) for v in row] for row in sample]
+        if self.inputs:
+            rows = np.concatenate(self.inputs)
+            entry["input_sample"] = [[float(v) for v in row] for row in rows]
         return entry
 
 
 def calibrate(model_path, runs, moe_opt=None, logits_sample=0, activations=None,
-              progress=None):
+              progress=None, input_sample=0):
     """Statistics (a JSON-ready dict) of `model_path` over `runs` (a list of
     {input name: array}); see docs/Calibration.md."""
     import onnx
@@ -211,10 +226,13 @@ def calibrate(model_path, runs, moe_opt=None, logits_sample=0, activations=None,
             raise ValueError(f"layer {layer['index']}: the report names no router logits "
                              "tensor to expose")
     model = onnx.load(model_path)
-    stats = [LayerStats(l, route_kwargs(l, model), logits_sample) for l in layers]
+    stats = [LayerStats(l, route_kwargs(l, model), logits_sample, input_sample)
+             for l in layers]
     names = [l["tensors"]["router_logits"] for l in layers]
     io_names = [n for l in layers for n in (l["tensors"]["input"], l["tensors"]["output"])]
-    session = exposed_session(model, names + (io_names if activations else []))
+    input_names = [l["tensors"]["input"] for l in layers] if input_sample else []
+    session = exposed_session(model, names + input_names +
+                              (io_names if activations else []))
     output_names = [o.name for o in session.get_outputs()]
     transitions = [None] * max(len(layers) - 1, 0)
     saved = {}
@@ -223,6 +241,8 @@ def calibrate(model_path, runs, moe_opt=None, logits_sample=0, activations=None,
         outputs = dict(zip(output_names, session.run(None, feed)))
         outputs.update(feed)
         sels = [s.add(outputs[n]) for s, n in zip(stats, names)]
+        for s, n in zip(stats, input_names):
+            s.add_input(outputs[n])
         for l in range(len(layers) - 1):
             a, b = sels[l], sels[l + 1]
             if a.shape[0] != b.shape[0]:
@@ -270,6 +290,9 @@ def main(argv=None):
     parser.add_argument("--logits-sample", type=int, default=0, metavar="N",
                         help="also record the first N tokens' router logits per layer "
                              "(needed by --moe-balance-bias)")
+    parser.add_argument("--input-sample", type=int, default=0, metavar="N",
+                        help="also record the first N tokens' layer input rows per layer "
+                             "(needed by --moe-prune-experts criterion=enumeration)")
     parser.add_argument("--activations", default=None, metavar="NPZ",
                         help="save every layer's input and output rows to this .npz")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -282,7 +305,7 @@ def main(argv=None):
     inputs = [i.name for i in graph.input if i.name not in initializers]
     runs = batches_from_npz(np.load(args.data), inputs)
     stats = calibrate(args.model, runs, args.moe_opt, args.logits_sample, args.activations,
-                      None if args.quiet else _print_progress)
+                      None if args.quiet else _print_progress, args.input_sample)
     with open(args.output, "w") as f:
         json.dump(stats, f, indent=1)
         f.write("\n")

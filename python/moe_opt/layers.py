@@ -45,6 +45,7 @@ class Layer:
     top_p: float | None = None
     capacity_factor: float | None = None
     expert_mask: list[bool] | None = None
+    skip_ratio: float | None = None
     router_bias: bool = False
     # moe.dispatch
     capacity: int | None = None
@@ -161,7 +162,7 @@ class Layer:
             w_type, i_type = _tensor((T, self.k), t), _tensor((T, self.k), it)
         if self.renormalize:
             attrs.append("renormalize")
-        for name in ("epsilon", "scaling_factor", "top_p"):
+        for name in ("epsilon", "scaling_factor", "top_p", "skip_ratio"):
             if getattr(self, name) is not None:
                 attrs.append(f"{name} = {_f64(getattr(self, name))}")
         if self.num_groups is not None:
@@ -223,6 +224,17 @@ class Layer:
         lines.append("}")
         return "\n".join(lines) + "\n"
 
+    def mlir_with_constants(self, tokens=None):
+        """`mlir()` with the weights as onnx.constant ops in the function
+        (`@layer(x) -> out`), the form calibrated passes read and edit."""
+        t = _MLIR_TYPES[self.dtype]
+        lines = self.mlir(tokens).split("\n")
+        head = lines[0]
+        lines[0] = head[: head.index(", %")] + ")" + head[head.index(") ->") + 1:]
+        consts = [f"  %{n} = onnx.constant dense<\"0x{v.astype(self.dtype).tobytes().hex().upper()}\">"
+                  f" : {_tensor(v.shape, t)}" for n, v in self.params.items()]
+        return "\n".join(lines[:1] + consts + lines[1:])
+
     # -- reference -------------------------------------------------------------
 
     def reference(self, x):
@@ -235,7 +247,8 @@ class Layer:
             scaling_factor=1.0 if self.scaling_factor is None else self.scaling_factor,
             selection_bias=p.get("selection_bias"), num_groups=self.num_groups,
             topk_groups=self.topk_groups, top_p=self.top_p,
-            capacity_factor=self.capacity_factor, expert_mask=self.expert_mask)
+            capacity_factor=self.capacity_factor, expert_mask=self.expert_mask,
+            skip_ratio=self.skip_ratio)
         rows, offsets, row_map = ref.dispatch(
             x64, ids, self.experts, expert_choice=self.mode == "expert_choice",
             capacity=self.capacity, drop_policy=self.drop_policy, weights=weights)

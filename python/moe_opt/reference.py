@@ -53,6 +53,7 @@ def route(
     top_p=None,
     capacity_factor=None,
     expert_mask=None,
+    skip_ratio=None,
 ):
     """moe.route. Returns (weights, indices) shaped as the op documents."""
     logits = np.asarray(logits, dtype=np.float64)
@@ -80,6 +81,10 @@ def route(
         raise ValueError(f"unknown score function {score}")
 
     choice = scores if selection_bias is None else scores + selection_bias[None, :]
+    if expert_mask is not None:
+        # A masked expert's score is 0 after softmax / sigmoid; its bias must
+        # not make it selectable (the CPU kernel masks the choice too).
+        choice = np.where(np.asarray(expert_mask, bool)[None, :], choice, -np.inf)
     if num_groups is not None:
         per_group = num_experts // num_groups
         grouped = choice.reshape(num_tokens, num_groups, per_group)
@@ -108,7 +113,18 @@ def route(
         weights = _softmax(weights)
     if renormalize:
         weights = weights / (weights.sum(axis=1, keepdims=True) + epsilon)
-    return weights * scaling_factor, indices
+    weights = weights * scaling_factor
+    if skip_ratio is not None:
+        return skip_slots(weights, indices, skip_ratio)
+    return weights, indices
+
+
+def skip_slots(weights, indices, beta):
+    """skip_ratio: slots s >= 1 with w_s < beta * w_0 get id -1 and weight 0;
+    the remaining weights are not renormalized."""
+    skip = np.zeros(weights.shape, bool)
+    skip[:, 1:] = weights[:, 1:] < beta * weights[:, :1]
+    return np.where(skip, 0.0, weights), np.where(skip, -1, indices)
 
 
 def expert_capacity(num_tokens, num_experts, capacity_factor):
@@ -263,3 +279,44 @@ def experts(rows, offsets, weights, biases=None, transposed_weights=False,
             y = y + stage(biases, e, stages - 1)
         out[lo:hi] = y
     return out
+
+
+def scatter_columns(source, dest, columns, offsets):
+    """moe.scatter_columns: dest with source[r, j] added into column
+    columns[e, j] for the rows r of group e (entries -1 are skipped)."""
+    out = np.array(dest, copy=True)
+    for e in range(len(offsets) - 1):
+        lo, hi = int(offsets[e]), int(offsets[e + 1])
+        for j, c in enumerate(columns[e]):
+            if c >= 0:
+                out[lo:hi, c] += source[lo:hi, j]
+    return out
+
+
+def compress_matrix(w, rank, keep_fraction, dtype=np.float32):
+    """--moe-compress-experts on one matrix W [out, in] (torch layout):
+    L [out, r] = U_r sqrt(sigma), R [r, in] = sqrt(sigma) V_r^T from
+    numpy's SVD, rounded to `dtype`; S = W - L R keeps its
+    ceil(keep_fraction * out) rows of largest L2 norm (ties to the lower
+    row), rounded to `dtype`. Returns (L, R, S_kept [m, in], kept rows
+    ascending)."""
+    w = np.asarray(w, dtype=np.float64)
+    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    root = np.sqrt(s[:rank])
+    lo = (u[:, :rank] * root).astype(dtype)
+    ro = (root[:, None] * vt[:rank]).astype(dtype)
+    residual = w - lo.astype(np.float64) @ ro.astype(np.float64)
+    kept = min(w.shape[0], math.ceil(keep_fraction * w.shape[0] - 1e-9))
+    norms = np.linalg.norm(residual, axis=1)
+    order = np.lexsort((np.arange(len(norms)), -norms))
+    rows = np.sort(order[:kept])
+    return lo, ro, residual[rows].astype(dtype), rows
+
+
+def compressed_matrix(w, rank, keep_fraction, dtype=np.float32):
+    """The matrix L R + S that compress_matrix's factors stand for (in
+    float64), to put in place of W in a reference model."""
+    lo, ro, s_kept, rows = compress_matrix(w, rank, keep_fraction, dtype)
+    approx = lo.astype(np.float64) @ ro.astype(np.float64)
+    approx[rows] += s_kept.astype(np.float64)
+    return approx

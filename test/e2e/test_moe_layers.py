@@ -31,6 +31,13 @@ LAYERS = {
     "hmoe_gated": dict(inter=[4, 12, 20], experts=3, k=2, activation="silu",
                        gate_layout="concatenated", transposed=True, expert_biases=True),
     "apa_i32": dict(k=2, activation="apa", lam=0.5, index_type="i32"),
+    # Dynamic skipping: slots s >= 1 with w_s < skip_ratio * w_0 dropped.
+    "skip_top4": dict(experts=8, k=4, renormalize=True, skip_ratio=0.3, activation="gelu"),
+    "skip_deepseek": dict(experts=8, score="sigmoid", k=2, renormalize=True,
+                          selection_bias=True, num_groups=4, topk_groups=2, skip_ratio=0.9,
+                          activation="silu", gate_layout="concatenated"),
+    "skip_capacity": dict(k=2, capacity=3, drop_policy="by_weight", skip_ratio=0.95,
+                          activation="relu"),
 }
 
 
@@ -46,7 +53,7 @@ def test_layer_matches_reference(name, tokens):
                                atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-FUSED = ["mixtral", "deepseek_v3", "gpt_oss", "top_p", "masked"]
+FUSED = ["mixtral", "deepseek_v3", "gpt_oss", "top_p", "masked", "skip_top4"]
 
 
 @pytest.mark.parametrize("tokens", [1, 9])

@@ -133,6 +133,16 @@ def test_expert_mask_removes_experts():
     np.testing.assert_allclose(w, [[np.exp(1) / (np.exp(1) + 1)]])
 
 
+def test_expert_mask_wins_over_selection_bias():
+    """A masked expert's score is 0, but a large bias must not select it:
+    selection masks the biased choice too (as the CPU kernel does)."""
+    logits = np.array([[1.0, 0.5, 0.2, 0.1]])
+    bias = np.array([0.0, 0.0, 0.0, 5.0])
+    _, ids = ref.route(logits, score="sigmoid", k=2, selection_bias=bias,
+                       expert_mask=[True, True, True, False])
+    np.testing.assert_array_equal(ids, [[0, 1]])
+
+
 @pytest.mark.parametrize("tokens,experts,factor,capacity",
                          [(64, 8, 2.0, 16), (10, 8, 2.0, 3), (1, 64, 2.0, 1), (4, 2, 8.0, 4)])
 def test_expert_capacity(tokens, experts, factor, capacity):

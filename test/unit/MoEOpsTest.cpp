@@ -72,7 +72,7 @@ TEST_F(MoEOpsTest, BuildMixtralLayerAndVerify) {
       b, loc, t({dyn, 2}, f32), t({dyn, 2}, i64), gate.getLogits(), Value(),
       RoutingMode::TokenChoice, ScoreFunction::Softmax, b.getI64IntegerAttr(2),
       /*renormalize=*/true, nullptr, nullptr, nullptr, nullptr, nullptr,
-      nullptr, nullptr, nullptr);
+      nullptr, nullptr, nullptr, /*skip_ratio=*/nullptr);
   auto dispatch = DispatchOp::create(
       b, loc, t({dyn, 16}, f32), t({5}, i64), t({dyn, 2}, i64), x,
       route.getIndices(), Value(), /*num_experts=*/4, false, nullptr, nullptr,

@@ -100,6 +100,49 @@ def MoEPackParameters
   }];
 }
 
+def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
+  let summary = "C entry points that launch the grouped matmul kernels on "
+                "the caller's device buffers and stream";
+  let description = [{
+    For a library built ahead of time (`moe-gpu-aot`, include/moe-c/GPU.h):
+    the module's `moe.grouped_matmul` ops name the signatures to compile
+    (element type, E, K, N). For each distinct one the pass builds the
+    tensor-core kernel (as `convert-moe-to-gpu` does) and adds a branch to
+
+    ```mlir
+    func.func @moe_gpu_grouped_matmul_dispatch(%dtype: i32, %experts: i64,
+        %k: i64, %n: i64, %lhs: !llvm.ptr, %rhs: !llvm.ptr,
+        %offsets: !llvm.ptr, %out: !llvm.ptr, %rows: i64,
+        %stream: !gpu.async.token) -> i32
+    ```
+
+    which wraps the raw device pointers in memref descriptors (dense,
+    row-major: lhs [rows, K], rhs [E, K, N], offsets [E + 1] of i64, out
+    [rows, N]), launches the matching kernel on `stream` (no allocation, no
+    wait) and returns 0, or returns 1 when no signature matches. `dtype` is
+    0 for bf16 and 1 for f16. `@moe_gpu_grouped_matmul_lookup(%dtype,
+    %experts, %k, %n) -> i32` says (1 or 0) whether a signature is compiled
+    without touching the device.
+
+    The module's functions only name the signatures: they are erased, so
+    the library holds the dispatcher alone. Rejected with an error naming
+    the op (the module is left unchanged): grouped matmuls without a GPU
+    form (see convert-moe-to-gpu), with a bias, or with offsets other than
+    i64.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip: sm_80, sm_90 or sm_90a">
+  ];
+  // The kernel builder's dialects too (see convert-moe-to-gpu).
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
+    "mlir::LLVM::LLVMDialect", "mlir::memref::MemRefDialect",
+    "mlir::NVVM::NVVMDialect", "mlir::nvgpu::NVGPUDialect",
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
+  ];
+}
+
 def MoEWriteGPUObjects
     : Pass<"moe-write-gpu-objects", "mlir::ModuleOp"> {
   let summary = "Write the objects of the gpu.binary ops to a file";

@@ -71,6 +71,12 @@ struct MoEGPUPipelineOptions
       llvm::cl::desc("Also write the binary's object (PTX for format=isa) to "
                      "this file (moe-write-gpu-objects)"),
       llvm::cl::init("")};
+  Option<bool> entryPoints{
+      *this, "entry-points",
+      llvm::cl::desc("Replace the module's functions by the C entry points "
+                     "of include/moe-c/GPU.h (moe-gpu-entry-points), for a "
+                     "library built ahead of time (moe-gpu-aot)"),
+      llvm::cl::init(false)};
 };
 
 /// `--moe-gpu-pipeline`: moe ops on tensors to host code in the LLVM dialect

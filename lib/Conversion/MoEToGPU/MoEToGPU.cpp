@@ -96,6 +96,53 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
       n};
 }
 
+LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
+                                            const MoEToGPUOptions &options) {
+  return getSignature(op, options);
+}
+
+FailureOr<gpu::GPUFuncOp>
+moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
+                            const MoEToGPUOptions &options) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return op.emitOpError("the GPU lowering needs an enclosing module");
+  FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+  if (failed(sig))
+    return failure();
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(module.getContext()));
+  auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
+  if (!gpuModule) {
+    OpBuilder b(module.getContext());
+    b.setInsertionPointToEnd(module.getBody());
+    gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kGPUModuleName);
+  }
+  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+}
+
+Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
+                               gpu::GPUFuncOp kernel, ValueRange buffers,
+                               Value rows, Value asyncDependency) {
+  ImplicitLocOpBuilder b(loc, builder);
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  // Grid: x over the N tiles; y bounds the row tiles of all groups plus
+  // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
+  // * 63) / 64, whatever the offsets are.
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value gridX = c((n + kTileN - 1) / kTileN);
+  Value slack = c((groups + 1) * (kTileM - 1));
+  Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
+                                       c(kTileM));
+  auto launch = gpu::LaunchFuncOp::create(
+      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+      gpu::KernelDim3{c(kThreads), c(1), c(1)},
+      /*dynamicSharedMemorySize=*/Value(), buffers,
+      gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
+  return launch.getAsyncToken();
+}
+
 namespace {
 
 struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
@@ -108,17 +155,9 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     if (!module ||
         !module->hasAttr(gpu::GPUDialect::getContainerModuleAttrName()))
       return rewriter.notifyMatchFailure(op, "not in a gpu.container_module");
-    FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
-    if (failed(sig))
+    FailureOr<gpu::GPUFuncOp> kernel = moe::getGroupedMatmulKernel(op, options);
+    if (failed(kernel))
       return failure();
-    auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
-    if (!gpuModule) {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToEnd(module.getBody());
-      gpuModule =
-          gpu::GPUModuleOp::create(rewriter, module.getLoc(), kGPUModuleName);
-    }
-    gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(gpuModule, *sig);
 
     Location loc = op.getLoc();
     ImplicitLocOpBuilder b(loc, rewriter);
@@ -131,7 +170,7 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
         buffer = memref::CastOp::create(b, memrefType, buffer);
       return buffer;
     };
-    auto argTypes = kernel.getArgumentTypes();
+    auto argTypes = kernel->getArgumentTypes();
     Value lhs = toBuffer(op.getLhs(), argTypes[0]);
     Value rhs = toBuffer(op.getRhs()[0], argTypes[1]);
     Value offsets = toBuffer(op.getOffsets(), argTypes[2]);
@@ -152,21 +191,9 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     args.push_back(out);
     if (!op.getBias().empty())
       args.push_back(toBuffer(op.getBias()[0], argTypes[4]));
-
-    // Grid: x over the N tiles; y bounds the row tiles of all groups plus
-    // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
-    // * 63) / 64, whatever the offsets are.
-    auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-    Value gridX = c((sig->n + kTileN - 1) / kTileN);
-    Value slack = c((sig->groups + 1) * (kTileM - 1));
-    Value gridY = arith::DivUIOp::create(
-        b, arith::AddIOp::create(b, rows, slack), c(kTileM));
-    auto launch = gpu::LaunchFuncOp::create(
-        b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
-        gpu::KernelDim3{c(kThreads), c(1), c(1)},
-        /*dynamicSharedMemorySize=*/Value(), args, tokenType,
-        ValueRange{alloc.getAsyncToken()});
-    gpu::WaitOp::create(b, Type(), ValueRange{launch.getAsyncToken()});
+    Value done = moe::launchGroupedMatmul(b, loc, *kernel, args, rows,
+                                          alloc.getAsyncToken());
+    gpu::WaitOp::create(b, Type(), ValueRange{done});
     Value result = bufferization::ToTensorOp::create(
         b, RankedTensorType::get(outType.getShape(), outType.getElementType()),
         out, /*restrict=*/true, /*writable=*/true);
@@ -201,7 +228,7 @@ struct ConvertMoEToGPUPass
     // was and each error names its op.
     bool ok = true;
     module.walk([&](moe::GroupedMatmulOp op) {
-      ok &= succeeded(getSignature(op, options));
+      ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
     });
     if (!ok)
       return signalPassFailure();

@@ -1,4 +1,4 @@
-//===- LowerExperts.cpp - moe.grouped_matmul and moe.activation -> linalg -===//
+//===- LowerExperts.cpp - grouped matmuls and activations -> linalg ------===//
 //
 // Sparse by construction: each group's matmul only reads its own rows
 // (offsets[e] .. offsets[e+1]), so an expert costs what is routed to it.
@@ -121,6 +121,80 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
                   acc);
     }
     rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+/// One strided column add per kept column and group: the columns are few
+/// (a fraction of the output) and each add reads only its group's rows.
+struct ScatterColumnsLowering : OpRewritePattern<ScatterColumnsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ScatterColumnsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto columnsType = cast<RankedTensorType>(op.getColumns().getType());
+    Value source = op.getSource(), columns = op.getColumns();
+    Value offsets = op.getOffsets();
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value groups = arith::ConstantIndexOp::create(rewriter, loc,
+                                                  columnsType.getDimSize(0));
+    Value perGroup = arith::ConstantIndexOp::create(rewriter, loc,
+                                                    columnsType.getDimSize(1));
+    Value none = arith::ConstantOp::create(
+        rewriter, loc,
+        rewriter.getIntegerAttr(columnsType.getElementType(), 0));
+
+    // dst[:, 0] + src[:, 0] over one group's rows, into dst.
+    auto addColumn = [&](OpBuilder &b, Location l, Value src, Value dst) {
+      MLIRContext *ctx = b.getContext();
+      AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+      return linalg::GenericOp::create(
+                 b, l, dst.getType(), src, dst, ArrayRef<AffineMap>{id, id},
+                 SmallVector<utils::IteratorType>(
+                     2, utils::IteratorType::parallel),
+                 [](OpBuilder &nb, Location nl, ValueRange args) {
+                   linalg::YieldOp::create(
+                       nb, nl,
+                       arith::AddFOp::create(nb, nl, args[1], args[0])
+                           .getResult());
+                 })
+          .getResult(0);
+    };
+
+    auto outer = scf::ForOp::create(
+        rewriter, loc, c0, groups, c1, ValueRange{op.getDest()},
+        [&](OpBuilder &b, Location l, Value e, ValueRange groupAcc) {
+          Value lo, n;
+          std::tie(lo, n) = groupRows(b, l, offsets, e);
+          auto inner = scf::ForOp::create(
+              b, l, c0, perGroup, c1, groupAcc,
+              [&](OpBuilder &ib, Location il, Value j, ValueRange acc) {
+                Value raw = tensor::ExtractOp::create(ib, il, columns,
+                                                      ValueRange{e, j});
+                Value kept = arith::CmpIOp::create(
+                    ib, il, arith::CmpIPredicate::sge, raw, none);
+                auto add = scf::IfOp::create(
+                    ib, il, kept,
+                    [&](OpBuilder &tb, Location tl) {
+                      Value c = arith::IndexCastOp::create(
+                          tb, tl, tb.getIndexType(), raw);
+                      SmallVector<OpFoldResult> size = {n, tb.getIndexAttr(1)};
+                      Value src = slice(tb, tl, source, {lo, j}, size);
+                      Value dst = slice(tb, tl, acc[0], {lo, c}, size);
+                      Value sum = addColumn(tb, tl, src, dst);
+                      scf::YieldOp::create(
+                          tb, tl, insert(tb, tl, sum, acc[0], {lo, c}, size));
+                    },
+                    [&](OpBuilder &eb, Location el) {
+                      scf::YieldOp::create(eb, el, acc[0]);
+                    });
+                scf::YieldOp::create(ib, il, add.getResult(0));
+              });
+          scf::YieldOp::create(b, l, inner.getResult(0));
+        });
+    rewriter.replaceOp(op, outer.getResult(0));
     return success();
   }
 };
@@ -326,6 +400,7 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
 } // namespace
 
 void moe::detail::populateExpertLoweringPatterns(RewritePatternSet &patterns) {
-  patterns.add<GroupedMatmulLowering, ActivationLowering>(
-      patterns.getContext());
+  patterns
+      .add<GroupedMatmulLowering, ActivationLowering, ScatterColumnsLowering>(
+          patterns.getContext());
 }

@@ -128,14 +128,64 @@ SmallVector<Value> routingOperands(OpT op, PatternRewriter &rewriter,
       f32Const(topP ? op.getTopPAttr().getValueAsDouble() : 1.0)};
 }
 
+/// skip_ratio = beta: slot s >= 1 with w[t, s] < beta * w[t, 0] becomes id
+/// -1, weight 0. It runs after the kernel on its [T, k] results (the ratio
+/// is the same before and after renormalization and scaling), so the
+/// routing kernels need no extra operand.
+std::pair<Value, Value> skipSlots(OpBuilder &b, Location loc, Value weights,
+                                  Value ids, double beta) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr t = b.getAffineDimExpr(0), s = b.getAffineDimExpr(1);
+  AffineMap id = AffineMap::get(2, 0, {t, s}, ctx);
+  AffineMap first = AffineMap::get(2, 0, {t, b.getAffineConstantExpr(0)}, ctx);
+  Value rows = dimValue(b, loc, weights, 0),
+        slots = dimValue(b, loc, weights, 1);
+  auto wType = cast<RankedTensorType>(weights.getType());
+  auto iType = cast<RankedTensorType>(ids.getType());
+  Value wInit = tensor::EmptyOp::create(b, loc, wType.getShape(),
+                                        wType.getElementType(), {rows, slots});
+  Value iInit = tensor::EmptyOp::create(b, loc, iType.getShape(),
+                                        iType.getElementType(), {rows, slots});
+  SmallVector<utils::IteratorType> parallel(2, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{wType, iType}, ValueRange{weights, weights, ids},
+      ValueRange{wInit, iInit}, ArrayRef<AffineMap>{id, first, id, id, id},
+      parallel, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value slot = linalg::IndexOp::create(nb, nl, 1);
+        Value later =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ugt, slot,
+                                  arith::ConstantIndexOp::create(nb, nl, 0));
+        Value bound = arith::MulFOp::create(
+            nb, nl, args[1],
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(beta)));
+        Value below = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OLT,
+                                            args[0], bound);
+        Value skip = arith::AndIOp::create(nb, nl, later, below);
+        Value w = arith::SelectOp::create(
+            nb, nl, skip,
+            arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0f)),
+            args[0]);
+        Value i = arith::SelectOp::create(
+            nb, nl, skip,
+            arith::ConstantOp::create(nb, nl, nb.getI64IntegerAttr(-1)),
+            args[2]);
+        linalg::YieldOp::create(nb, nl, ValueRange{w, i});
+      });
+  return {generic.getResult(0), generic.getResult(1)};
+}
+
 /// Replaces a routing op by `call`'s results, converted to its result types.
 template <typename OpT>
 void replaceWithCall(OpT op, func::CallOp call, PatternRewriter &rewriter) {
   Location loc = op.getLoc();
+  Value weights = call.getResult(0), ids = call.getResult(1);
+  if (FloatAttr beta = op.getSkipRatioAttr())
+    std::tie(weights, ids) =
+        skipSlots(rewriter, loc, weights, ids, beta.getValueAsDouble());
   rewriter.replaceOp(
-      op, {convertTo(rewriter, loc, call.getResult(0),
+      op, {convertTo(rewriter, loc, weights,
                      cast<RankedTensorType>(op.getWeights().getType())),
-           convertTo(rewriter, loc, call.getResult(1),
+           convertTo(rewriter, loc, ids,
                      cast<RankedTensorType>(op.getIndices().getType()))});
 }
 

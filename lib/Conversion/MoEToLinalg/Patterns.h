@@ -14,7 +14,7 @@ namespace detail {
 void populateRoutingLoweringPatterns(mlir::RewritePatternSet &patterns);
 /// moe.dispatch and moe.combine.
 void populateDispatchLoweringPatterns(mlir::RewritePatternSet &patterns);
-/// moe.grouped_matmul and moe.activation.
+/// moe.grouped_matmul, moe.activation and moe.scatter_columns.
 void populateExpertLoweringPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace detail

@@ -258,7 +258,7 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
       r.renormalize ? f64(r.epsilon, 0.0) : nullptr, f64(r.scaling, 1.0),
       i64(r.numGroups), i64(r.topkGroups), i64(r.groupTopk), nullptr,
       r.capacityFactor ? rewriter.getF64FloatAttr(*r.capacityFactor) : nullptr,
-      nullptr);
+      nullptr, /*skip_ratio=*/nullptr);
   // The experts compute in their weights' type (an fp16 model may route in
   // fp32).
   const ExpertsSpec &e = spec.experts;

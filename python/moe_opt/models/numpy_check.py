@@ -14,7 +14,8 @@ import numpy as np
 from moe_opt import reference as ref
 
 ROUTE_KEYS = ("mode", "score", "k", "renormalize", "epsilon", "scaling_factor",
-              "selection_bias", "num_groups", "topk_groups", "group_topk", "capacity_factor")
+              "selection_bias", "num_groups", "topk_groups", "group_topk", "capacity_factor",
+              "expert_mask", "skip_ratio")
 
 
 def _route_kwargs(entry, params, bias_name=None):

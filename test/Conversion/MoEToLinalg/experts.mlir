@@ -79,3 +79,30 @@ func.func @apa_bf16(%h: tensor<3x4xbf16>) -> tensor<3x4xbf16> {
       : (tensor<3x4xbf16>) -> tensor<3x4xbf16>
   return %a : tensor<3x4xbf16>
 }
+
+// -----
+
+// moe.scatter_columns: per group, its rows of each kept column (index >= 0)
+// of the source are added into the indexed column of the accumulator.
+// CHECK-LABEL: func.func @scatter_columns
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x8xf32>)
+// CHECK:   %[[N:.*]] = arith.subi
+// CHECK:   scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC2:.*]] = %[[ACC]]) -> (tensor<?x8xf32>)
+// CHECK:     %[[RAW:.*]] = tensor.extract %{{.*}}[%[[E]], %[[J]]] : tensor<2x3xi32>
+// CHECK:     %[[KEPT:.*]] = arith.cmpi sge, %[[RAW]], %{{.*}} : i32
+// CHECK:     scf.if %[[KEPT]] -> (tensor<?x8xf32>)
+// CHECK:       %[[C:.*]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK:       %[[SRC:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, %[[J]]] [%[[N]], 1] [1, 1]
+// CHECK:       %[[DST:.*]] = tensor.extract_slice %[[ACC2]][%{{.*}}, %[[C]]] [%[[N]], 1] [1, 1]
+// CHECK:       %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[SRC]] : tensor<?x1xf32>) outs(%[[DST]] : tensor<?x1xf32>)
+// CHECK:         arith.addf
+// CHECK:       tensor.insert_slice %[[SUM]] into %[[ACC2]][%{{.*}}, %[[C]]] [%[[N]], 1] [1, 1]
+// CHECK:     } else {
+// CHECK:       scf.yield %[[ACC2]]
+// CHECK-NOT: moe.
+func.func @scatter_columns(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %off: tensor<3xi64>) -> tensor<?x8xf32> {
+  %c = arith.constant dense<[[0, 5, 7], [2, -1, -1]]> : tensor<2x3xi32>
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off)
+      : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<2x3xi32>, tensor<3xi64>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

@@ -111,3 +111,35 @@ func.func @fused_route(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>)
       : tensor<?x16xf32>, tensor<16x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   return %rw, %ri : tensor<?x2xf32>, tensor<?x2xi64>
 }
+
+// -----
+
+// skip_ratio: the kernel's [T, k] results go through one elementwise
+// generic that reads slot 0's weight of the row (map (d0, d1) -> (d0, 0))
+// and, for slots past the first with w < 0.25 * w0, writes weight 0, id -1.
+// CHECK-LABEL: func.func @skip_ratio
+// CHECK: %[[R:.*]]:2 = call @__moe_route(
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[FIRST:.*]], #{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel"]} ins(%[[R]]#0, %[[R]]#0, %[[R]]#1 : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xi64>)
+// CHECK: %[[S:.*]] = linalg.index 1 : index
+// CHECK: arith.cmpi ugt, %[[S]], %{{.*}} : index
+// CHECK: %[[B:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.cmpf olt, %{{.*}}, %[[B]] : f32
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : i64
+func.func @skip_ratio(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, renormalize, skip_ratio = 0.25}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+// moe.fused_route skips the same way after its kernel.
+// CHECK-LABEL: func.func @fused_skip_ratio
+// CHECK: %[[R:.*]]:2 = call @__moe_gate_route(
+// CHECK: linalg.generic {{.*}} ins(%[[R]]#0, %[[R]]#0, %[[R]]#1 : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xi64>)
+func.func @fused_skip_ratio(%x: tensor<?x16xf32>, %wr: tensor<8x16xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %w, %i = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2, skip_ratio = 0.5}
+      : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
+}

@@ -53,3 +53,13 @@ func.func @expert_choice_capacity(%x: tensor<10x16xf32>, %w: tensor<4x16xf32>) {
       : tensor<10x16xf32>, tensor<4x16xf32> -> tensor<10x4xf32>, tensor<4x4xi64>
   return
 }
+
+// -----
+
+// skip_ratio (shared routing attribute) holds for moe.fused_route.
+func.func @skip_top1(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>) {
+  // expected-error @+1 {{'moe.fused_route' op skip_ratio needs k >= 2 (it drops slots after the first), got k = 1}}
+  %rw, %ri = moe.fused_route <token_choice> <softmax> %x, %w {k = 1, skip_ratio = 0.25}
+      : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x1xf32>, tensor<?x1xi64>
+  return
+}

@@ -277,6 +277,36 @@ func.func @route_bias_shape(%l: tensor<?x256xf32>, %b: tensor<128xf32>) {
 
 // -----
 
+// route: skip_ratio drops token-choice slots after the first
+func.func @route_skip_expert_choice(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op skip_ratio is only valid in token_choice mode, not expert_choice}}
+  %w, %i = moe.route <expert_choice> <softmax> %l {capacity_factor = 1.0, skip_ratio = 0.5}
+      : tensor<?x4xf32> -> tensor<?x4xf32>, tensor<4x?xi64>
+  return
+}
+
+// -----
+
+// route: skip_ratio needs a second slot
+func.func @route_skip_top1(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op skip_ratio needs k >= 2 (it drops slots after the first), got k = 1}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 1, skip_ratio = 0.5}
+      : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi64>
+  return
+}
+
+// -----
+
+// route: skip_ratio is a fraction of the first weight
+func.func @route_skip_range(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op skip_ratio must be in [0, 1]}}
+  %w, %i = moe.route <token_choice> <softmax> %l {k = 2, skip_ratio = 1.5}
+      : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return
+}
+
+// -----
+
 // route: expert_mask needs one entry per expert
 func.func @route_mask_size(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op expert_mask has 4 entries but there are 8 experts}}
@@ -1332,6 +1362,110 @@ func.func @gmm_bias_shape_stacked(%l: tensor<?x64xf32>, %r: tensor<4x128x64xf32>
 func.func @gmm_bias_shape_per_group(%l: tensor<?x64xf32>, %r0: tensor<64x32xf32>, %r1: tensor<64x48xf32>, %off: tensor<3xi64>, %b0: tensor<32xf32>) {
   // expected-error @+1 {{'moe.grouped_matmul' op bias #1 must have shape [48], got 'tensor<32xf32>'}}
   %0 = moe.grouped_matmul %l, %r0, %r1 offsets(%off) bias(%b0, %b0) : (tensor<?x64xf32>, tensor<64x32xf32>, tensor<64x48xf32>, tensor<3xi64>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x48xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// moe.scatter_columns
+//===----------------------------------------------------------------------===//
+
+// scatter_columns: source must be rank 2
+func.func @scatter_0(%s: tensor<?x2x3xf32>, %d: tensor<?x8xf32>, %c: tensor<4x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op source must have rank 2, got 3}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x2x3xf32>, tensor<?x8xf32>, tensor<4x3xi32>, tensor<5xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: dest must be rank 2
+func.func @scatter_1(%s: tensor<?x3xf32>, %d: tensor<8xf32>, %c: tensor<4x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op dest must have rank 2, got 1}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf32>, tensor<8xf32>, tensor<4x3xi32>, tensor<5xi64>) -> tensor<8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: columns must be rank 2
+func.func @scatter_2(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %c: tensor<12xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op columns must have rank 2, got 1}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<12xi32>, tensor<5xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: offsets must be static 1-D
+func.func @scatter_3(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %c: tensor<4x3xi32>, %off: tensor<?xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op offsets must be a static 1-D tensor of (num_experts + 1) >= 2 elements, got 'tensor<?xi64>'}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<4x3xi32>, tensor<?xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: element types must match
+func.func @scatter_4(%s: tensor<?x3xf16>, %d: tensor<?x8xf32>, %c: tensor<4x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op source and dest element types must match}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf16>, tensor<?x8xf32>, tensor<4x3xi32>, tensor<5xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: result type is dest's
+func.func @scatter_5(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %c: tensor<4x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op result type must be the dest type 'tensor<?x8xf32>'}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<4x3xi32>, tensor<5xi64>) -> tensor<?x9xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: rows must agree
+func.func @scatter_6(%s: tensor<6x3xf32>, %d: tensor<7x8xf32>, %c: tensor<4x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op source must have as many rows as dest}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<6x3xf32>, tensor<7x8xf32>, tensor<4x3xi32>, tensor<5xi64>) -> tensor<7x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: columns must be static
+func.func @scatter_7(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %c: tensor<4x?xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op columns must have a static shape}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<4x?xi32>, tensor<5xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: one row of columns per group
+func.func @scatter_8(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %c: tensor<3x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op columns has 3 rows but offsets imply 4 groups}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<3x3xi32>, tensor<5xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: one column index per source column
+func.func @scatter_9(%s: tensor<?x2xf32>, %d: tensor<?x8xf32>, %c: tensor<4x3xi32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.scatter_columns' op source has 2 columns but columns lists 3 per group}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x2xf32>, tensor<?x8xf32>, tensor<4x3xi32>, tensor<5xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// scatter_columns: constant column indices must lie in [-1, width)
+func.func @scatter_index_range(%s: tensor<?x2xf32>, %d: tensor<?x8xf32>, %off: tensor<3xi64>) {
+  %c = arith.constant dense<[[0, -1], [7, 8]]> : tensor<2x2xi32>
+  // expected-error @+1 {{'moe.scatter_columns' op column index 8 (group 1) is outside [-1, 8)}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) : (tensor<?x2xf32>, tensor<?x8xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x8xf32>
   return
 }
 

@@ -766,6 +766,21 @@ func.func @grouped_matmul_forms(%ls: tensor<32x64xf16>, %rs: tensor<4x64x128xf16
   return
 }
 
+// moe.scatter_columns: the sparse residual of compressed experts, with -1
+// padding for a group with fewer columns.
+// CHECK-LABEL: func.func @scatter_columns(
+// CHECK: moe.scatter_columns %{{.*}} into %{{.*}} columns(%{{.*}}) offsets(%{{.*}}) : (tensor<?x2xf32>, tensor<?x8xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x8xf32>
+// CHECK: moe.scatter_columns %{{.*}} into %{{.*}} columns(%{{.*}}) offsets(%{{.*}}) : (tensor<6x2xbf16>, tensor<6x8xbf16>, tensor<2x2xi64>, tensor<3xi64>) -> tensor<6x8xbf16>
+func.func @scatter_columns(%s: tensor<?x2xf32>, %d: tensor<?x8xf32>, %off: tensor<3xi64>,
+                           %hs: tensor<6x2xbf16>, %hd: tensor<6x8xbf16>, %hc: tensor<2x2xi64>) {
+  %c = arith.constant dense<[[0, 5], [7, -1]]> : tensor<2x2xi32>
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off)
+      : (tensor<?x2xf32>, tensor<?x8xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x8xf32>
+  %1 = moe.scatter_columns %hs into %hd columns(%hc) offsets(%off)
+      : (tensor<6x2xbf16>, tensor<6x8xbf16>, tensor<2x2xi64>, tensor<3xi64>) -> tensor<6x8xbf16>
+  return
+}
+
 // moe.activation: every activation, ungated and with every gate layout.
 // CHECK-LABEL: func.func @activation_kinds(
 // CHECK-SAME: %[[H:[^:]+]]: tensor<?x256xf32>, %[[G:[^:]+]]: tensor<?x128xf32>, %[[U:[^:]+]]: tensor<?x128xf32>)
@@ -902,4 +917,17 @@ func.func @combine_forms(%rs: tensor<36x256xf16>, %ms: tensor<12x3xi64>, %ws: te
   %0 = moe.combine %rs, %ms, %ws : (tensor<36x256xf16>, tensor<12x3xi64>, tensor<12x3xf16>) -> tensor<12x256xf16>
   %1 = moe.combine %r, %m, %w : (tensor<?x256xf32>, tensor<?x4xi32>, tensor<?x4xf32>) -> tensor<?x256xf32>
   return
+}
+
+// Dynamic skipping (--moe-skip-experts): Mixtral routing with skip_ratio.
+// CHECK-LABEL: func.func @mixtral_skip(
+// CHECK: moe.route <token_choice> <softmax> %{{.*}} {k = 2 : i64, renormalize, skip_ratio = 2.500000e-01 : f64} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+// CHECK: moe.fused_route <token_choice> <softmax> %{{.*}}, %{{.*}} {k = 2 : i64, skip_ratio = 5.000000e-01 : f64}
+func.func @mixtral_skip(%logits: tensor<?x8xf32>, %x: tensor<?x16xf32>, %wr: tensor<8x16xf32>)
+    -> (tensor<?x2xf32>, tensor<?x2xf32>) {
+  %w, %ids = moe.route <token_choice> <softmax> %logits {k = 2, renormalize, skip_ratio = 0.25}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  %fw, %fids = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2, skip_ratio = 0.5}
+      : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %fw : tensor<?x2xf32>, tensor<?x2xf32>
 }

@@ -3,6 +3,9 @@
 #ifndef MOE_CONVERSION_MOETOGPU_MOETOGPU_H
 #define MOE_CONVERSION_MOETOGPU_MOETOGPU_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Support/LLVM.h"
+
 #include <string>
 
 namespace mlir {
@@ -10,6 +13,8 @@ class RewritePatternSet;
 } // namespace mlir
 
 namespace moe {
+
+class GroupedMatmulOp;
 
 /// What the GPU kernels are generated for.
 struct MoEToGPUOptions {
@@ -32,6 +37,27 @@ bool isSupportedGPUChip(const std::string &chip);
 /// `gpu.alloc` through `bufferization.to_tensor`.
 void populateMoEToGPUPatterns(mlir::RewritePatternSet &patterns,
                               const MoEToGPUOptions &options);
+
+/// Succeeds if `op` has a GPU form under `options`, else emits an error at
+/// `op` saying why.
+mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
+                                             const MoEToGPUOptions &options);
+
+/// The tensor-core kernel for `op`, in the `moe_kernels` gpu.module of the
+/// enclosing module (both built on first use; the module gets
+/// `gpu.container_module`). Fails with an error at `op` when the op has no
+/// GPU form, leaving the module unchanged. For callers that build their own
+/// host code (e.g. moe-gpu-entry-points).
+mlir::FailureOr<mlir::gpu::GPUFuncOp>
+getGroupedMatmulKernel(GroupedMatmulOp op, const MoEToGPUOptions &options);
+
+/// Launches `kernel` after `asyncDependency` (a stream) on its grid for
+/// `rows` (an index, the row count of `buffers[0]`); `buffers` are the
+/// kernel's memref arguments. Returns the launch's async token.
+mlir::Value launchGroupedMatmul(mlir::OpBuilder &builder, mlir::Location loc,
+                                mlir::gpu::GPUFuncOp kernel,
+                                mlir::ValueRange buffers, mlir::Value rows,
+                                mlir::Value asyncDependency);
 
 } // namespace moe
 

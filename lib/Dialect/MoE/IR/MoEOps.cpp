@@ -9,6 +9,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -241,6 +242,10 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
     return emitOpError() << "group-limited selection is only supported in "
                             "token_choice mode, not "
                          << modeName;
+  if (routeOp.getSkipRatio() && !tokenChoice)
+    return emitOpError() << "skip_ratio is only valid in token_choice mode, "
+                            "not "
+                         << modeName;
   if (routeOp.getTopP() && mode != RoutingMode::TopP)
     return emitOpError("top_p is only valid in top_p mode");
   if (routeOp.getCapacityFactor() && mode != RoutingMode::ExpertChoice)
@@ -344,6 +349,15 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
                            << (routeOp.getGroupTopk() ? "" : ", the default")
                            << ") exceeds the experts per group (" << perGroup
                            << ")";
+  }
+
+  if (std::optional<double> beta = toDouble(routeOp.getSkipRatioAttr())) {
+    if (*k < 2)
+      return emitOpError() << "skip_ratio needs k >= 2 (it drops slots after "
+                              "the first), got k = "
+                           << *k;
+    if (!(*beta >= 0 && *beta <= 1))
+      return emitOpError("skip_ratio must be in [0, 1]");
   }
 
   return failure(failed(expectShape2D(op, routeOp.getWeights(), numTokens, *k,
@@ -666,6 +680,52 @@ LogicalResult GroupedMatmulOp::verify() {
       return emitOpError() << "bias #" << i << " must have shape ["
                            << (stacked ? std::to_string(groups) + ", " : "")
                            << widths[i] << "], got " << b;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ScatterColumnsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScatterColumnsOp::verify() {
+  Operation *op = getOperation();
+  if (failed(expectRank(op, getSource(), 2, "source")) ||
+      failed(expectRank(op, getDest(), 2, "dest")) ||
+      failed(expectRank(op, getColumns(), 2, "columns")))
+    return failure();
+  FailureOr<int64_t> groups = verifyOffsets(op, getOffsets());
+  if (failed(groups))
+    return failure();
+  RankedTensorType source = tensorType(getSource()),
+                   dest = tensorType(getDest()),
+                   columns = tensorType(getColumns());
+  if (source.getElementType() != dest.getElementType())
+    return emitOpError("source and dest element types must match");
+  if (getType() != getDest().getType())
+    return emitOpError() << "result type must be the dest type " << dest;
+  if (!compatible(source.getDimSize(0), dest.getDimSize(0)))
+    return emitOpError("source must have as many rows as dest");
+  if (!columns.hasStaticShape())
+    return emitOpError("columns must have a static shape");
+  if (columns.getDimSize(0) != *groups)
+    return emitOpError() << "columns has " << columns.getDimSize(0)
+                         << " rows but offsets imply " << *groups << " groups";
+  if (!compatible(source.getDimSize(1), columns.getDimSize(1)))
+    return emitOpError() << "source has " << dimStr(source.getDimSize(1))
+                         << " columns but columns lists "
+                         << columns.getDimSize(1) << " per group";
+  // Constant indices (the usual case) are checked against dest's width.
+  DenseIntElementsAttr indices;
+  int64_t width = dest.getDimSize(1);
+  if (isDyn(width) || !matchPattern(getColumns(), m_Constant(&indices)))
+    return success();
+  for (auto [i, index] : llvm::enumerate(indices.getValues<APInt>())) {
+    int64_t c = index.getSExtValue();
+    if (c < -1 || c >= width)
+      return emitOpError() << "column index " << c << " (group "
+                           << i / columns.getDimSize(1) << ") is outside [-1, "
+                           << width << ")";
   }
   return success();
 }

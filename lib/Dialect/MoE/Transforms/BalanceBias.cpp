@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "RoutingEvaluator.h"
+
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Calibration.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
@@ -32,80 +34,29 @@ using namespace moe;
 
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-/// The selection part of a token-choice moe.route, on doubles.
+/// The selection part of a token-choice moe.route: the shared evaluator,
+/// reduced to counting each expert's selections.
 struct Selector {
-  ScoreFunction score;
-  int64_t numExperts, k;
-  std::optional<int64_t> numGroups;
-  int64_t topkGroups = 1, groupTopk = 2;
-  SmallVector<bool> mask;
+  RoutingEvaluator routing;
 
-  explicit Selector(RouteOp route)
-      : score(route.getScore()), numExperts(route.getNumExperts()),
-        k(route.getK().value_or(1)), numGroups(route.getNumGroups()),
-        topkGroups(route.getTopkGroups().value_or(1)),
-        groupTopk(route.getGroupTopKOrDefault()) {
-    if (std::optional<ArrayRef<bool>> m = route.getExpertMask())
-      mask.assign(m->begin(), m->end());
-  }
-
-  /// Indices of the `count` largest of `values`, ties to the lower index.
-  static SmallVector<int64_t> topK(ArrayRef<double> values, int64_t count) {
-    SmallVector<int64_t> order(values.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return values[a] > values[b];
-    });
-    order.resize(std::min<int64_t>(count, order.size()));
-    return order;
-  }
-
-  /// Adds the experts that `logits` (one token) selects to `load`.
-  void select(ArrayRef<double> logits, ArrayRef<double> bias,
-              SmallVectorImpl<int64_t> &load) const {
-    SmallVector<double> choice(logits);
-    for (int64_t e = 0; e < numExperts; ++e)
-      if (!mask.empty() && !mask[e])
-        choice[e] = kNegInf;
-    if (score == ScoreFunction::Softmax) {
-      double max = *std::max_element(choice.begin(), choice.end());
-      double sum = 0;
-      for (double &c : choice)
-        sum += (c = std::exp(c - max));
-      for (double &c : choice)
-        c /= sum;
-    } else if (score == ScoreFunction::Sigmoid) {
-      for (double &c : choice)
-        c = 1.0 / (1.0 + std::exp(-c));
-    }
-    for (int64_t e = 0; e < numExperts; ++e)
-      choice[e] += bias[e];
-    if (numGroups) {
-      int64_t perGroup = numExperts / *numGroups;
-      SmallVector<double> groupScores;
-      for (int64_t g = 0; g < *numGroups; ++g) {
-        ArrayRef<double> group(choice.data() + g * perGroup, perGroup);
-        double sum = 0;
-        for (int64_t e : topK(group, groupTopk))
-          sum += group[e];
-        groupScores.push_back(sum);
-      }
-      SmallVector<int64_t> kept = topK(groupScores, topkGroups);
-      for (int64_t g = 0; g < *numGroups; ++g)
-        if (!llvm::is_contained(kept, g))
-          std::fill_n(choice.begin() + g * perGroup, perGroup, kNegInf);
-    }
-    for (int64_t e : topK(choice, k))
-      ++load[e];
+  explicit Selector(RouteOp route) : routing(route) {
+    // Only the selection counts: skipping would hide selected experts.
+    routing.skipRatio.reset();
   }
 
   SmallVector<int64_t> loads(ArrayRef<double> logits, int64_t rows,
                              ArrayRef<double> bias) const {
+    int64_t numExperts = routing.numExperts;
     SmallVector<int64_t> load(numExperts, 0);
-    for (int64_t t = 0; t < rows; ++t)
-      select(logits.slice(t * numExperts, numExperts), bias, load);
+    SmallVector<double> weights(routing.k);
+    SmallVector<int64_t> ids(routing.k);
+    for (int64_t t = 0; t < rows; ++t) {
+      routing.route(logits.slice(t * numExperts, numExperts), bias, weights,
+                    ids);
+      for (int64_t id : ids)
+        if (id >= 0)
+          ++load[id];
+    }
     return load;
   }
 };
@@ -134,16 +85,16 @@ struct BalanceResult {
 BalanceResult balance(const Selector &selector, ArrayRef<double> logits,
                       int64_t rows, SmallVector<double> bias, double target,
                       int64_t maxIterations, double rate) {
-  bool sign = selector.score == ScoreFunction::Sigmoid;
+  bool sign = selector.routing.score == ScoreFunction::Sigmoid;
   SmallVector<int64_t> load = selector.loads(logits, rows, bias);
-  BalanceResult result{bias, maxViolation(load, selector.mask), 0, 0};
+  BalanceResult result{bias, maxViolation(load, selector.routing.mask), 0, 0};
   result.after = result.before;
   int64_t iteration = 0;
   while (result.after > target && iteration < maxIterations) {
     double mean = 0;
     int64_t count = 0;
     for (auto [e, c] : llvm::enumerate(load))
-      if (selector.mask.empty() || selector.mask[e]) {
+      if (selector.routing.mask.empty() || selector.routing.mask[e]) {
         mean += c;
         ++count;
       }
@@ -155,7 +106,7 @@ BalanceResult balance(const Selector &selector, ArrayRef<double> logits,
     ++iteration;
     load = selector.loads(logits, rows, bias);
     // The sign update oscillates around balance: keep the best bias seen.
-    double vio = maxViolation(load, selector.mask);
+    double vio = maxViolation(load, selector.routing.mask);
     if (vio < result.after) {
       result.after = vio;
       result.bias = bias;

@@ -84,8 +84,8 @@ readRows(const json::Array &rows, int64_t width, StringRef key,
   return success();
 }
 
-FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
-                                                              Location loc) {
+FailureOr<SmallVector<LayerCalibration, 0>> moe::loadCalibration(StringRef path,
+                                                                 Location loc) {
   auto fail = [&](const Twine &msg) {
     return emitError(loc) << "calibration statistics '" << path << "': " << msg;
   };
@@ -114,7 +114,7 @@ FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
   if (!layers)
     return fail("'layers' is missing or not an array");
 
-  SmallVector<LayerCalibration> result;
+  SmallVector<LayerCalibration, 0> result;
   for (auto [index, value] : llvm::enumerate(*layers)) {
     auto layerFail = [&, index = index](const Twine &msg) {
       return fail("layer " + Twine(index) + ": " + msg);
@@ -160,6 +160,30 @@ FailureOr<SmallVector<LayerCalibration>> moe::loadCalibration(StringRef path,
       if (failed(readRows(*rows, layer.numExperts, "logit_similarity",
                           layer.logitSimilarity, layerFail)))
         return failure();
+    }
+    if (const json::Value *median = entry->get("top2_ratio_median"))
+      if (median->kind() != json::Value::Null) {
+        std::optional<double> d = median->getAsNumber();
+        if (!d)
+          return layerFail("'top2_ratio_median' is not a number");
+        layer.top2RatioMedian = *d;
+      }
+    if (const json::Array *rows = entry->getArray("input_sample")) {
+      for (const json::Value &row : *rows) {
+        const json::Array *values = row.getAsArray();
+        if (!values || values->empty() ||
+            (layer.numInputRows && (int64_t)values->size() != layer.inputWidth))
+          return layerFail("'input_sample' rows must be non-empty and of "
+                           "one width");
+        layer.inputWidth = values->size();
+        for (const json::Value &v : *values) {
+          std::optional<double> d = v.getAsNumber();
+          if (!d)
+            return layerFail("'input_sample' holds a non-number");
+          layer.inputSample.push_back(float(*d));
+        }
+        ++layer.numInputRows;
+      }
     }
     result.push_back(std::move(layer));
   }
@@ -268,7 +292,8 @@ moe::loadCalibratedLayers(ModuleOp module, StringRef path, StringRef passName) {
   Location loc = module.getLoc();
   if (path.empty())
     return emitError(loc) << "--" << passName << " needs stats=<file>";
-  FailureOr<SmallVector<LayerCalibration>> stats = loadCalibration(path, loc);
+  FailureOr<SmallVector<LayerCalibration, 0>> stats =
+      loadCalibration(path, loc);
   if (failed(stats))
     return failure();
   FailureOr<SmallVector<MoELayer>> layers = collectLayers(module);

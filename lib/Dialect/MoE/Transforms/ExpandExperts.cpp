@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ExpandExperts.h"
+
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Passes.h"
 
@@ -35,68 +37,7 @@ struct ExpandExpertsPattern : OpRewritePattern<ExpertsOp> {
 
   LogicalResult matchAndRewrite(ExpertsOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    unsigned stages = op.getNumStages();
-    bool stacked = op.isStacked();
-    bool transposed = op.getTransposedWeights();
-    int64_t numExperts = op.getNumExperts();
-    bool hasBias = !op.getBiases().empty();
-    auto rowsType = cast<RankedTensorType>(op.getRows().getType());
-    int64_t numRows = rowsType.getDimSize(0);
-    Type elementType = rowsType.getElementType();
-
-    // Operands of one stage: the stacked tensor, or one tensor per expert.
-    auto stageOperands = [&](ValueRange all, unsigned stage) {
-      SmallVector<Value> values;
-      if (stacked) {
-        values.push_back(all[stage]);
-        return values;
-      }
-      for (int64_t e = 0; e < numExperts; ++e)
-        values.push_back(all[e * stages + stage]);
-      return values;
-    };
-    auto matmul = [&](Value lhs, unsigned stage) -> Value {
-      SmallVector<Value> rhs = stageOperands(op.getWeights(), stage);
-      SmallVector<Value> bias;
-      if (hasBias)
-        bias = stageOperands(op.getBiases(), stage);
-      int64_t width = 0;
-      for (Value w : rhs)
-        width = std::max(width, outWidth(w, transposed));
-      auto type = RankedTensorType::get({numRows, width}, elementType);
-      return GroupedMatmulOp::create(rewriter, loc, type, lhs, rhs,
-                                     op.getOffsets(), bias, transposed);
-    };
-
-    Value first = matmul(op.getRows(), 0);
-    Value up = stages == 3 ? matmul(op.getRows(), 1) : Value();
-
-    // Inner (post-activation) width of each expert; only heterogeneous
-    // experts need the per-group widths spelled out.
-    bool fused =
-        op.getGateLayout() && *op.getGateLayout() != GateLayout::Separate;
-    SmallVector<int64_t> widths;
-    for (Value w : stageOperands(op.getWeights(), 0))
-      widths.push_back(outWidth(w, transposed) / (fused ? 2 : 1));
-    bool uniform = llvm::all_equal(widths);
-    int64_t innerWidth = *llvm::max_element(widths);
-
-    auto actType = RankedTensorType::get({numRows, innerWidth}, elementType);
-    auto act = ActivationOp::create(
-        rewriter, loc, actType, first, up, uniform ? Value() : op.getOffsets(),
-        uniform ? DenseI64ArrayAttr() : rewriter.getDenseI64ArrayAttr(widths),
-        op.getActivationAttr(), op.getGateLayoutAttr(), op.getAlphaAttr(),
-        op.getBetaAttr(), op.getLimitAttr(), op.getKappaAttr(),
-        op.getLambdaAttr());
-
-    SmallVector<Value> down = stageOperands(op.getWeights(), stages - 1);
-    SmallVector<Value> downBias;
-    if (hasBias)
-      downBias = stageOperands(op.getBiases(), stages - 1);
-    rewriter.replaceOpWithNewOp<GroupedMatmulOp>(
-        op, op.getType(), act.getResult(), down, op.getOffsets(), downBias,
-        transposed);
+    rewriter.replaceOp(op, expandExperts(rewriter, op));
     return success();
   }
 };
@@ -112,6 +53,75 @@ struct MoEExpandExpertsPass
 };
 
 } // namespace
+
+SmallVector<Value> moe::getStageOperands(ExpertsOp op, ValueRange all,
+                                         unsigned stage) {
+  if (op.isStacked())
+    return {all[stage]};
+  SmallVector<Value> values;
+  unsigned stages = op.getNumStages();
+  for (int64_t e = 0, n = op.getNumExperts(); e < n; ++e)
+    values.push_back(all[e * stages + stage]);
+  return values;
+}
+
+Value moe::buildStageGroupedMatmul(OpBuilder &builder, ExpertsOp op, Value lhs,
+                                   unsigned stage, RankedTensorType type) {
+  SmallVector<Value> bias;
+  if (!op.getBiases().empty())
+    bias = getStageOperands(op, op.getBiases(), stage);
+  return GroupedMatmulOp::create(builder, op.getLoc(), type, lhs,
+                                 getStageOperands(op, op.getWeights(), stage),
+                                 op.getOffsets(), bias,
+                                 op.getTransposedWeights());
+}
+
+Value moe::expandExperts(OpBuilder &builder, ExpertsOp op,
+                         StageMatmulBuilder matmul) {
+  Location loc = op.getLoc();
+  unsigned stages = op.getNumStages();
+  bool transposed = op.getTransposedWeights();
+  auto rowsType = cast<RankedTensorType>(op.getRows().getType());
+  int64_t numRows = rowsType.getDimSize(0);
+  Type elementType = rowsType.getElementType();
+
+  auto product = [&](Value lhs, unsigned stage, RankedTensorType type) {
+    if (matmul)
+      return matmul(builder, lhs, stage, type);
+    return buildStageGroupedMatmul(builder, op, lhs, stage, type);
+  };
+  // [rows, widest output of the stage's weights].
+  auto stageType = [&](unsigned stage) {
+    int64_t width = 0;
+    for (Value w : getStageOperands(op, op.getWeights(), stage))
+      width = std::max(width, outWidth(w, transposed));
+    return RankedTensorType::get({numRows, width}, elementType);
+  };
+
+  Value first = product(op.getRows(), 0, stageType(0));
+  Value up = stages == 3 ? product(op.getRows(), 1, stageType(1)) : Value();
+
+  // Inner (post-activation) width of each expert; only heterogeneous
+  // experts need the per-group widths spelled out.
+  bool fused =
+      op.getGateLayout() && *op.getGateLayout() != GateLayout::Separate;
+  SmallVector<int64_t> widths;
+  for (Value w : getStageOperands(op, op.getWeights(), 0))
+    widths.push_back(outWidth(w, transposed) / (fused ? 2 : 1));
+  bool uniform = llvm::all_equal(widths);
+  int64_t innerWidth = *llvm::max_element(widths);
+
+  auto actType = RankedTensorType::get({numRows, innerWidth}, elementType);
+  auto act = ActivationOp::create(
+      builder, loc, actType, first, up, uniform ? Value() : op.getOffsets(),
+      uniform ? DenseI64ArrayAttr() : builder.getDenseI64ArrayAttr(widths),
+      op.getActivationAttr(), op.getGateLayoutAttr(), op.getAlphaAttr(),
+      op.getBetaAttr(), op.getLimitAttr(), op.getKappaAttr(),
+      op.getLambdaAttr());
+
+  return product(act.getResult(), stages - 1,
+                 cast<RankedTensorType>(op.getType()));
+}
 
 void moe::populateExpandExpertsPatterns(RewritePatternSet &patterns) {
   patterns.add<ExpandExpertsPattern>(patterns.getContext());

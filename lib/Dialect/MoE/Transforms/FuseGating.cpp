@@ -44,7 +44,7 @@ struct FuseGateIntoRoute : OpRewritePattern<RouteOp> {
         route.getScalingFactorAttr(), route.getNumGroupsAttr(),
         route.getTopkGroupsAttr(), route.getGroupTopkAttr(),
         route.getTopPAttr(), route.getCapacityFactorAttr(),
-        route.getExpertMaskAttr());
+        route.getExpertMaskAttr(), route.getSkipRatioAttr());
     rewriter.replaceOp(route, fused.getResults());
     rewriter.eraseOp(gate);
     return success();

@@ -1,6 +1,7 @@
-//===- PruneExperts.cpp - frequency pruning from calibration --------------===//
+//===- PruneExperts.cpp - frequency / enumeration pruning -----------------===//
 
 #include "ConstantSlicing.h"
+#include "OutputError.h"
 
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Calibration.h"
@@ -11,6 +12,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace moe {
@@ -26,6 +28,52 @@ namespace {
 /// Discardable attribute on moe.route: the original id of every expert.
 constexpr llvm::StringLiteral kOriginalExperts = "moe.original_experts";
 
+/// C(n, r), or nullopt once it exceeds `limit`.
+static std::optional<int64_t> binomialUpTo(int64_t n, int64_t r,
+                                           int64_t limit) {
+  r = std::min(r, n - r);
+  // c * (n - i) / (i + 1) is C(n, i + 1), an integer at every step; past the
+  // limit the next factor could overflow.
+  int64_t c = 1;
+  for (int64_t i = 0; i < r; ++i) {
+    if (c > limit || c > std::numeric_limits<int64_t>::max() / (n - i))
+      return std::nullopt;
+    c = c * (n - i) / (i + 1);
+  }
+  if (c > limit)
+    return std::nullopt;
+  return c;
+}
+
+/// Calls `visit` with every `count`-element subset of `items`, in
+/// lexicographic order of positions.
+static void forEachSubset(ArrayRef<int64_t> items, int64_t count,
+                          function_ref<void(ArrayRef<int64_t>)> visit) {
+  SmallVector<int64_t> pos(count), subset(count);
+  std::iota(pos.begin(), pos.end(), 0);
+  int64_t n = items.size();
+  while (true) {
+    for (int64_t i = 0; i < count; ++i)
+      subset[i] = items[pos[i]];
+    visit(subset);
+    int64_t i = count - 1;
+    while (i >= 0 && pos[i] == n - count + i)
+      --i;
+    if (i < 0)
+      return;
+    ++pos[i];
+    for (int64_t j = i + 1; j < count; ++j)
+      pos[j] = pos[j - 1] + 1;
+  }
+}
+
+/// What enumeration found for one layer, for the remark.
+struct EnumerationResult {
+  SmallVector<int64_t> keep, frequencyKeep;
+  double error = 0, frequencyError = 0, fullNorm = 0;
+  int64_t subsets = 1, rows = 0;
+};
+
 /// What to do with one layer, decided before anything is edited.
 struct LayerPlan {
   MoELayer layer;
@@ -34,6 +82,8 @@ struct LayerPlan {
   SmallVector<int64_t> pruned;
   /// Calibration selections of the pruned experts, of all selections.
   int64_t prunedUses = 0, totalUses = 0;
+  /// criterion=enumeration only.
+  std::optional<EnumerationResult> enumeration = std::nullopt;
 };
 
 /// Checks that `layer` can lose experts and that every value to slice is a
@@ -188,12 +238,68 @@ struct MoEPruneExpertsPass
     : moe::impl::MoEPruneExpertsBase<MoEPruneExpertsPass> {
   using Base::Base;
 
+  /// criterion=enumeration for one layer: every `count`-subset of the
+  /// selectable experts, the one whose layer output on the calibration
+  /// input sample moves least (ties, within 1e-9 of the output's norm, to
+  /// the first in id order).
+  FailureOr<EnumerationResult> enumerate(MoELayer layer,
+                                         const LayerCalibration &calib,
+                                         int64_t index, int64_t count,
+                                         ArrayRef<int64_t> frequencyKeep) {
+    if (calib.numInputRows == 0)
+      return emitError(layer.route.getLoc())
+             << "criterion=enumeration needs layer inputs: calibration "
+                "statistics '"
+             << stats << "' have no input_sample for layer " << index
+             << " (calibrate with --input-sample N)";
+    std::optional<ArrayRef<bool>> mask = layer.route.getExpertMask();
+    SmallVector<int64_t> selectable, masked;
+    for (int64_t e = 0; e < calib.numExperts; ++e)
+      (!mask || (*mask)[e] ? selectable : masked).push_back(e);
+    // Masked-out experts never change the output: they are pruned first
+    // (as by frequency), and only the selectable ones are enumerated.
+    int64_t choose = std::min<int64_t>(count, selectable.size());
+    std::optional<int64_t> subsets =
+        binomialUpTo(selectable.size(), choose, maxSubsets);
+    if (!subsets)
+      return emitError(layer.route.getLoc())
+             << "criterion=enumeration would try C(" << selectable.size()
+             << ", " << choose << ") subsets of experts in layer " << index
+             << ", more than max-subsets = " << int64_t(maxSubsets)
+             << "; use criterion=frequency or raise max-subsets";
+    FailureOr<OutputError> model = OutputError::create(layer, calib);
+    if (failed(model))
+      return failure();
+
+    EnumerationResult result;
+    result.subsets = *subsets;
+    result.rows = model->numRows();
+    result.fullNorm = model->fullNorm();
+    double tolerance = 1e-9 * result.fullNorm;
+    bool first = true;
+    forEachSubset(selectable, choose, [&](ArrayRef<int64_t> subset) {
+      double error = model->error(subset);
+      if (first || error < result.error - tolerance) {
+        result.error = error;
+        result.keep.assign(subset.begin(), subset.end());
+        first = false;
+      }
+    });
+    result.keep.append(masked.begin(),
+                       masked.begin() + (count - result.keep.size()));
+    llvm::sort(result.keep);
+    result.frequencyKeep.assign(frequencyKeep.begin(), frequencyKeep.end());
+    result.frequencyError = model->error(frequencyKeep);
+    return result;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Location loc = module.getLoc();
-    if (criterion != "frequency") {
+    bool byEnumeration = criterion == "enumeration";
+    if (criterion != "frequency" && !byEnumeration) {
       emitError(loc) << "--moe-prune-experts: unknown criterion '" << criterion
-                     << "' (supported: frequency)";
+                     << "' (supported: frequency, enumeration)";
       return signalPassFailure();
     }
     if (keep <= 0 && !(keepFraction > 0.0 && keepFraction <= 1.0)) {
@@ -210,8 +316,10 @@ struct MoEPruneExpertsPass
 
     // Decide and check everything first: a refused layer leaves the whole
     // module as it was.
-    SmallVector<LayerPlan> plans;
-    for (auto [layer, calib] : llvm::zip(*layers, *calibration)) {
+    std::vector<LayerPlan> plans;
+    for (auto [index, pair] :
+         llvm::enumerate(llvm::zip(*layers, *calibration))) {
+      auto [layer, calib] = pair;
       int64_t numExperts = calib.numExperts;
       int64_t count =
           keep > 0 ? keep
@@ -229,6 +337,14 @@ struct MoEPruneExpertsPass
       LayerPlan plan{layer, topRanked(rank, count), {}};
       if (failed(checkPrunable(layer, plan.keep)))
         return signalPassFailure();
+      if (byEnumeration) {
+        FailureOr<EnumerationResult> found =
+            enumerate(layer, calib, index, count, plan.keep);
+        if (failed(found))
+          return signalPassFailure();
+        plan.keep = found->keep;
+        plan.enumeration = std::move(*found);
+      }
       for (int64_t e = 0; e < numExperts; ++e) {
         plan.totalUses += calib.usage[e];
         if (llvm::is_contained(plan.keep, e))
@@ -240,14 +356,25 @@ struct MoEPruneExpertsPass
     }
 
     for (LayerPlan &plan : plans) {
-      std::string pruned;
-      llvm::raw_string_ostream os(pruned);
-      llvm::interleaveComma(plan.pruned, os);
+      auto list = [](ArrayRef<int64_t> ids) {
+        std::string text;
+        llvm::raw_string_ostream os(text);
+        llvm::interleaveComma(ids, os);
+        return text;
+      };
       plan.layer.route.emitRemark()
-          << "pruned experts [" << pruned << "] of "
+          << "pruned experts [" << list(plan.pruned) << "] of "
           << plan.keep.size() + plan.pruned.size() << ", kept "
           << plan.keep.size() << "; they had " << plan.prunedUses << " of "
           << plan.totalUses << " calibration selections";
+      if (const std::optional<EnumerationResult> &e = plan.enumeration) {
+        plan.layer.route.emitRemark() << llvm::formatv(
+            "enumeration of {0} subsets on {1} sample tokens: kept [{2}], "
+            "output error {3:E3} (||Z_full|| = {4:E3}); the frequency choice "
+            "[{5}] has error {6:E3}",
+            e->subsets, e->rows, list(plan.keep), e->error, e->fullNorm,
+            list(e->frequencyKeep), e->frequencyError);
+      }
       applyPlan(plan);
     }
   }

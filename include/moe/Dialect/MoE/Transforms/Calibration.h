@@ -40,6 +40,14 @@ struct LayerCalibration {
   /// Cosine similarity of the experts' router-logit columns, row-major
   /// [numExperts, numExperts] ("logit_similarity"); empty when absent.
   std::vector<double> logitSimilarity;
+  /// Median of w1 / w0 over the calibration tokens ("top2_ratio_median");
+  /// absent for k = 1, expert choice, or files without it.
+  std::optional<double> top2RatioMedian;
+  /// The first tokens' layer input rows, row-major [numInputRows,
+  /// inputWidth] ("input_sample", written with --input-sample N); empty
+  /// otherwise.
+  std::vector<float> inputSample;
+  int64_t numInputRows = 0, inputWidth = 0;
 };
 
 /// One raised MoE layer of a module: its ops, in program order.
@@ -53,7 +61,7 @@ struct MoELayer {
 /// Reads and checks the statistics file; the error names the file and says
 /// what is wrong (unreadable, not JSON, another format or version, a field
 /// missing or of the wrong type).
-mlir::FailureOr<llvm::SmallVector<LayerCalibration>>
+mlir::FailureOr<llvm::SmallVector<LayerCalibration, 0>>
 loadCalibration(llvm::StringRef path, mlir::Location loc);
 
 /// The raised layers of `module` (one per moe.route / moe.fused_route, in
@@ -72,7 +80,7 @@ mlir::LogicalResult matchCalibration(llvm::ArrayRef<LayerCalibration> stats,
 
 /// A module's raised layers with the statistics that describe them.
 struct CalibratedLayers {
-  llvm::SmallVector<LayerCalibration> stats;
+  llvm::SmallVector<LayerCalibration, 0> stats;
   llvm::SmallVector<MoELayer> layers;
 };
 

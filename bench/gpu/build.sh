@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the libraries bench/gpu/run.sh loads on the GPU machine, here (that
+# machine has no LLVM/MLIR): bench/gpu/lib/libmoe_gpu_sm90a.so (H100/H200)
+# and libmoe_gpu_sm80.so (A100), each holding a kernel for every shape of
+# bench.py. Checks that they stay under the 64 MiB that travels, export the
+# C API, need only libc, and pass bench.py --dry-run.
+#
+#   bench/gpu/build.sh [BUILD_DIR]        (default: build)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
+lib="$root/bench/gpu/lib"
+python="${PYTHON:-$root/.venv/bin/python}"
+[ -x "$python" ] || python=python3
+mkdir -p "$lib"
+
+"$python" "$root/bench/gpu/bench.py" --emit-mlir > "$lib/shapes.mlir"
+for chip in sm_90a sm_80; do
+  so="$lib/libmoe_gpu_${chip}.so"
+  "$build/bin/moe-gpu-aot" --chip "$chip" -o "$so" "$lib/shapes.mlir"
+  # Only glibc symbols may stay undefined (the driver is opened with dlopen).
+  undefined="$(nm -D --undefined-only "$so" | grep -v '@GLIBC_' | grep -v ' w ' || true)"
+  if [ -n "$undefined" ]; then
+    echo "build.sh: $so has undefined symbols besides glibc's:" >&2
+    echo "$undefined" >&2
+    exit 1
+  fi
+  glibc="$(nm -D --undefined-only "$so" | sed -n 's/.*@GLIBC_//p' | sort -V | tail -1)"
+  echo "$so: $(stat -c %s "$so") bytes; needs $(readelf -d "$so" | grep NEEDED | sed 's/.*\[\(.*\)\]/\1/' | tr '\n' ' ')(glibc >= $glibc)"
+done
+total=$(du -cb "$lib" | tail -1 | cut -f1)
+if [ "$total" -gt $((64 << 20)) ]; then
+  echo "build.sh: bench/gpu/lib is $total bytes, over the 64 MiB that travels" >&2
+  exit 1
+fi
+echo "bench/gpu/lib: $total bytes"
+"$python" "$root/bench/gpu/bench.py" --dry-run --lib-dir "$lib"

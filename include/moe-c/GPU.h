@@ -1,0 +1,72 @@
+/*===- GPU.h - C API of the ahead-of-time GPU libraries -----------*- C -*-===*\
+|*                                                                            *|
+|* A library made by `moe-gpu-aot` (docs/GPU.md) holds the grouped-matmul     *|
+|* kernels of the signatures it was built for (cubins for one chip), the host *|
+|* code that launches them and the CUDA runtime of lib/Runtime/CUDA, which    *|
+|* loads the driver (libcuda.so.1) with dlopen at run time: the library links *|
+|* against libc and libdl only, and loads on machines without CUDA, where     *|
+|* every call fails with MOE_GPU_CUDA_ERROR and a message saying so.          *|
+|*                                                                            *|
+|* All pointers are device pointers; the work is queued on `stream` (a        *|
+|* CUstream / cudaStream_t, NULL for the legacy default stream) in the        *|
+|* device's primary context, the one the CUDA runtime (and PyTorch) uses.     *|
+|* Nothing is allocated and nothing waits.                                    *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef MOE_C_GPU_H
+#define MOE_C_GPU_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types of rows, weights and results. */
+enum { MOE_GPU_BF16 = 0, MOE_GPU_F16 = 1 };
+
+/* Return codes. */
+enum {
+  MOE_GPU_OK = 0,
+  /* The library holds no kernel for this (dtype, experts, k, n). */
+  MOE_GPU_NOT_COMPILED = 1,
+  /* The driver is missing or a driver call failed: see moe_gpu_last_error. */
+  MOE_GPU_CUDA_ERROR = 2,
+  /* Bad arguments (negative rows, null pointers). */
+  MOE_GPU_INVALID_ARGUMENT = 3
+};
+
+/* out[r, :] = lhs[r, :] @ rhs[g] for offsets[g] <= r < offsets[g + 1];
+ * rows at or past offsets[experts] are set to zero. Dense row-major arrays:
+ * lhs [rows, k], rhs [experts, k, n], offsets [experts + 1] (int64,
+ * non-decreasing, offsets[0] = 0, on the device), out [rows, n]; all of
+ * `dtype` but the offsets. Returns a MOE_GPU_* code; MOE_GPU_OK means the
+ * kernel was queued on `stream`. */
+int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,
+                       const void *lhs, const void *rhs, const int64_t *offsets,
+                       void *out, int64_t rows, void *stream);
+
+/* 1 if the library holds a kernel for (dtype, experts, k, n), else 0. Does
+ * not touch the device. */
+int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
+                                int64_t n);
+
+/* The chip the library's kernels were compiled for, e.g. "sm_90a". */
+const char *moe_gpu_chip(void);
+
+/* Loads the driver and creates the context if not done yet: MOE_GPU_OK, or
+ * MOE_GPU_CUDA_ERROR with the reason in moe_gpu_last_error. */
+int moe_gpu_init(void);
+
+/* The last error of this thread ("" if none): the driver call and its error
+ * name and string, e.g. "cuModuleLoadData: CUDA_ERROR_NO_BINARY_FOR_GPU (no
+ * kernel image is available for execution on the device)". The pointer is
+ * valid until the next call on this thread. */
+const char *moe_gpu_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOE_C_GPU_H */

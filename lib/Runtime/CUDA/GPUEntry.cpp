@@ -1,0 +1,71 @@
+//===- GPUEntry.cpp - the C API of include/moe-c/GPU.h --------------------===//
+//
+// moe-gpu-entry-points generates the dispatcher and the lookup (one branch
+// per compiled signature) and the chip name; this file checks the
+// arguments, clears and reads the per-thread error around the generated
+// code, and turns what the mgpu* functions recorded into return codes. The
+// generated symbols are weak so that the runtime also links alone (tests).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe-c/GPU.h"
+
+#include "Driver.h"
+
+using namespace moe::cuda;
+
+#define MOE_GPU_EXPORT __attribute__((visibility("default")))
+
+extern "C" {
+
+int32_t moe_gpu_grouped_matmul_dispatch(int32_t dtype, int64_t experts,
+                                        int64_t k, int64_t n, const void *lhs,
+                                        const void *rhs, const void *offsets,
+                                        void *out, int64_t rows, void *stream)
+    __attribute__((weak));
+int32_t moe_gpu_grouped_matmul_lookup(int32_t dtype, int64_t experts, int64_t k,
+                                      int64_t n) __attribute__((weak));
+extern const char moe_gpu_target_chip[] __attribute__((weak));
+
+MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
+                                      int64_t n, const void *lhs,
+                                      const void *rhs, const int64_t *offsets,
+                                      void *out, int64_t rows, void *stream) {
+  clearError();
+  if (!moe_grouped_matmul_compiled(dtype, experts, k, n)) {
+    setError("moe_grouped_matmul: no kernel for dtype %d, experts %lld, k "
+             "%lld, n %lld in this library",
+             dtype, (long long)experts, (long long)k, (long long)n);
+    return MOE_GPU_NOT_COMPILED;
+  }
+  if (rows < 0 || (rows > 0 && (!lhs || !out)) || !rhs || !offsets) {
+    setError("moe_grouped_matmul: invalid arguments (rows %lld, lhs %p, rhs "
+             "%p, offsets %p, out %p)",
+             (long long)rows, lhs, rhs, (const void *)offsets, out);
+    return MOE_GPU_INVALID_ARGUMENT;
+  }
+  if (!driver())
+    return MOE_GPU_CUDA_ERROR;
+  moe_gpu_grouped_matmul_dispatch(dtype, experts, k, n, lhs, rhs, offsets, out,
+                                  rows, stream);
+  return hasError() ? MOE_GPU_CUDA_ERROR : MOE_GPU_OK;
+}
+
+MOE_GPU_EXPORT int moe_grouped_matmul_compiled(int dtype, int64_t experts,
+                                               int64_t k, int64_t n) {
+  return moe_gpu_grouped_matmul_lookup &&
+         moe_gpu_grouped_matmul_lookup(dtype, experts, k, n) == 1;
+}
+
+MOE_GPU_EXPORT const char *moe_gpu_chip(void) {
+  return moe_gpu_target_chip ? moe_gpu_target_chip : "";
+}
+
+MOE_GPU_EXPORT int moe_gpu_init(void) {
+  clearError();
+  return driver() ? MOE_GPU_OK : MOE_GPU_CUDA_ERROR;
+}
+
+MOE_GPU_EXPORT const char *moe_gpu_last_error(void) { return lastError(); }
+
+} // extern "C"

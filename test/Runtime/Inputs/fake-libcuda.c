@@ -1,0 +1,144 @@
+// A stand-in for libcuda.so.1 so that the runtime's driver calls can be
+// checked on machines without a GPU: it prints what the runtime asks for
+// (the module image's ELF header, kernel names, launch geometry and every
+// kernel parameter) and, with FAKE_CUDA_INIT_ERROR set, fails cuInit the
+// way a machine with a driver but no device does. FAKE_CUDA_DUMP names a
+// file that receives the loaded module image (a cubin) for cuobjdump.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int CUresult;
+
+CUresult cuGetErrorName(CUresult r, const char **s) {
+  *s = r == 100 ? "CUDA_ERROR_NO_DEVICE" : "CUDA_ERROR_UNKNOWN";
+  return 0;
+}
+CUresult cuGetErrorString(CUresult r, const char **s) {
+  *s = r == 100 ? "no CUDA-capable device is detected" : "unknown error";
+  return 0;
+}
+CUresult cuInit(unsigned flags) {
+  return getenv("FAKE_CUDA_INIT_ERROR") ? 100 : 0;
+}
+CUresult cuDeviceGet(int *d, int ordinal) {
+  *d = ordinal;
+  return 0;
+}
+CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) {
+  *ctx = (void *)0xc0;
+  return 0;
+}
+CUresult cuCtxSetCurrent(void *ctx) { return 0; }
+
+CUresult cuModuleLoadData(void **module, const void *image) {
+  const unsigned char *elf = image;
+  if (memcmp(elf,
+             "\x7f"
+             "ELF",
+             4) != 0) {
+    printf("cuModuleLoadData: not an ELF image\n");
+    return 200; // CUDA_ERROR_INVALID_IMAGE
+  }
+  // The image's size: where the section or program header table ends,
+  // whichever is last.
+  uint16_t machine, phentsize, phnum, shentsize, shnum;
+  uint64_t phoff, shoff;
+  memcpy(&machine, elf + 18, 2);
+  memcpy(&phoff, elf + 32, 8);
+  memcpy(&shoff, elf + 40, 8);
+  memcpy(&phentsize, elf + 54, 2);
+  memcpy(&phnum, elf + 56, 2);
+  memcpy(&shentsize, elf + 58, 2);
+  memcpy(&shnum, elf + 60, 2);
+  uint64_t size = shoff + (uint64_t)shentsize * shnum;
+  if (phoff + (uint64_t)phentsize * phnum > size)
+    size = phoff + (uint64_t)phentsize * phnum;
+  printf("cuModuleLoadData: ELF e_machine=%u\n", machine);
+  const char *dump = getenv("FAKE_CUDA_DUMP");
+  if (dump) {
+    FILE *f = fopen(dump, "wb");
+    fwrite(image, 1, size, f);
+    fclose(f);
+  }
+  *module = (void *)0xd0;
+  return 0;
+}
+CUresult cuModuleUnload(void *module) { return 0; }
+CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
+  *f = strdup(name);
+  return 0;
+}
+CUresult cuFuncSetAttribute(void *f, int attr, int value) { return 0; }
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                        void *stream, void **params, void **extra) {
+  printf("cuLaunchKernel: %s grid=(%u,%u,%u) block=(%u,%u,%u) smem=%u "
+         "stream=%p\n",
+         (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
+  // The grouped matmul's memref arguments are pointers and i64s, 8 bytes
+  // each; count them from the kernel name's shape: 7 + 9 + 5 + 7.
+  printf("params:");
+  for (int i = 0; i < 28; ++i) {
+    uint64_t v;
+    memcpy(&v, params[i], 8);
+    printf(" %llx", (unsigned long long)v);
+  }
+  printf("\n");
+  return 0;
+}
+CUresult cuStreamCreate(void **s, unsigned flags) {
+  *s = (void *)0x5e;
+  return 0;
+}
+CUresult cuStreamDestroy_v2(void *s) { return 0; }
+CUresult cuStreamSynchronize(void *s) { return 0; }
+CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) { return 0; }
+CUresult cuEventCreate(void **e, unsigned flags) { return 0; }
+CUresult cuEventDestroy_v2(void *e) { return 0; }
+CUresult cuEventSynchronize(void *e) { return 0; }
+CUresult cuEventRecord(void *e, void *s) { return 0; }
+CUresult cuMemAlloc_v2(unsigned long long *p, size_t n) {
+  *p = 0xa110c;
+  return 0;
+}
+CUresult cuMemFree_v2(unsigned long long p) { return 0; }
+CUresult cuMemcpyAsync(unsigned long long d, unsigned long long s, size_t n,
+                       void *st) {
+  return 0;
+}
+CUresult cuMemsetD32Async(unsigned long long d, unsigned v, size_t n, void *s) {
+  return 0;
+}
+CUresult cuMemsetD16Async(unsigned long long d, unsigned short v, size_t n,
+                          void *s) {
+  return 0;
+}
+CUresult cuMemcpyHtoD_v2(unsigned long long d, const void *s, size_t n) {
+  printf("cuMemcpyHtoD: %zu bytes to %llx\n", n, d);
+  return 0;
+}
+CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
+                                const unsigned long long *dims,
+                                const unsigned long long *strides,
+                                const unsigned *box,
+                                const unsigned *elementStrides, int interleave,
+                                int swizzle, int l2, int oob) {
+  printf("cuTensorMapEncodeTiled: type=%d rank=%u addr=%p dims=", type, rank,
+         addr);
+  for (unsigned i = 0; i < rank; ++i)
+    printf("%llu%s", dims[i], i + 1 < rank ? "," : "");
+  printf(" strides=");
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    printf("%llu%s", strides[i], i + 2 < rank ? "," : "");
+  printf(" box=");
+  for (unsigned i = 0; i < rank; ++i)
+    printf("%u%s", box[i], i + 1 < rank ? "," : "");
+  printf(" elementStrides=");
+  for (unsigned i = 0; i < rank; ++i)
+    printf("%u%s", elementStrides[i], i + 1 < rank ? "," : "");
+  printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
+         oob);
+  return 0;
+}

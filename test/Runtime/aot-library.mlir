@@ -1,0 +1,72 @@
+// moe-gpu-aot makes one self-contained shared library from the grouped
+// matmuls of a module: a kernel per signature (cubin embedded), the C
+// dispatcher and the CUDA runtime, exporting only the moe_* C API and
+// needing only libc at run time. Run against a fake driver, the library
+// loads the cubin in its constructor and launches the kernel of the
+// signature asked for with the memref descriptors built from raw pointers
+// (lhs [rows, K], rhs [E, K, N], offsets [E + 1], out [rows, N], dense) on
+// the caller's stream; without a driver every call says why.
+// REQUIRES: ptxas
+// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.so %s
+// RUN: %llvm_nm -D --undefined-only %t.so | FileCheck %s --check-prefix=UNDEF
+// RUN: %llvm_nm -D --defined-only %t.so | FileCheck %s --check-prefix=EXPORTS
+// RUN: %llvm_readelf -d %t.so | FileCheck %s --check-prefix=NEEDED
+// RUN: %clang -I%moe_include %S/Inputs/call-runtime.c %t.so -o %t.call
+// RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so %t.call | FileCheck %s --check-prefix=LAUNCH
+// RUN: env MOE_CUDA_DRIVER=%t.missing/libcuda.so.1 %t.call | FileCheck %s --check-prefix=NODRIVER
+
+// UNDEF-NOT: mgpu
+// UNDEF-NOT: {{ U [A-Za-z_0-9.]+$}}
+// UNDEF: U dlopen@GLIBC
+// UNDEF-NOT: {{ U [A-Za-z_0-9.]+$}}
+
+// EXPORTS-NOT: mgpu
+// EXPORTS: T moe_gpu_chip
+// EXPORTS: T moe_gpu_grouped_matmul_dispatch
+// EXPORTS: T moe_gpu_grouped_matmul_lookup
+// EXPORTS: T moe_gpu_init
+// EXPORTS: T moe_gpu_last_error
+// EXPORTS: R moe_gpu_target_chip
+// EXPORTS: T moe_grouped_matmul
+// EXPORTS: T moe_grouped_matmul_compiled
+// EXPORTS-NOT: mgpu
+
+// NEEDED-NOT: (NEEDED)
+// NEEDED: (NEEDED) Shared library: [libc.so.6]
+// NEEDED-NEXT: (NEEDED) Shared library: [ld-linux-x86-64.so.2]
+// NEEDED-NOT: (NEEDED)
+
+// LAUNCH: cuModuleLoadData: ELF e_machine=190
+// LAUNCH: moe_gpu_init -> 0: {{$}}
+// LAUNCH: chip: 'sm_90a'
+// LAUNCH: compiled bf16 8x256x512: 1, f16 4x512x256: 1, bf16 8x256x520: 0
+// 100 rows: grid x = 512 / 64, y = (100 + 9 * 63) / 64; params in hex.
+// LAUNCH: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512 grid=(8,10,1) block=(128,1,1) smem=0 stream=0x5000
+// LAUNCH-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1
+// LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 0: {{$}}
+// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_f16_f16_i64_e4_k512_n256 grid=(4,4,1) block=(128,1,1) smem=0 stream=(nil)
+// LAUNCH-NEXT: params: 1000 1000 0 1 200 200 1 2000 2000 0 4 200 100 20000 100 1 3000 3000 0 5 1 4000 4000 0 1 100 100 1
+// LAUNCH-NEXT: moe_grouped_matmul(f16 4x512x256, 1 row) -> 0: {{$}}
+// LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x520) -> 1: moe_grouped_matmul: no kernel for dtype 0, experts 8, k 256, n 520 in this library
+// LAUNCH-NEXT: moe_grouped_matmul(rows -1) -> 3: moe_grouped_matmul: invalid arguments (rows -1
+
+// NODRIVER: moe_gpu_init -> 2: CUDA driver not found: dlopen({{.*}}.missing/libcuda.so.1) failed
+// NODRIVER: chip: 'sm_90a'
+// NODRIVER: compiled bf16 8x256x512: 1, f16 4x512x256: 1, bf16 8x256x520: 0
+// NODRIVER: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 2: CUDA driver not found
+// NODRIVER: moe_grouped_matmul(bf16 8x256x520) -> 1: moe_grouped_matmul: no kernel
+
+func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  return %y : tensor<?x512xbf16>
+}
+// Same signature again: one kernel, one branch.
+func.func @up2(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  return %y : tensor<?x512xbf16>
+}
+func.func @down(%x: tensor<?x512xf16>, %w: tensor<4x512x256xf16>, %off: tensor<5xi64>) -> tensor<?x256xf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x512xf16>, tensor<4x512x256xf16>, tensor<5xi64>) -> tensor<?x256xf16>
+  return %y : tensor<?x256xf16>
+}
