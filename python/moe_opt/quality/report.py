@@ -420,6 +420,12 @@ weighting=frequency`, MC-SMoE + compress: that merge then
   the compiled IR.
 - expert FLOPs / token: Σ over layers and expert matmuls of k · 2 · (weight elements /
   experts), the experts' matmuls only (router, activation and combine not counted).
+
+What each method keeps exact: pruning keeps the surviving experts bit for bit and sends a
+pruned expert's tokens to the next experts the router ranks; merging keeps every token's
+routing but replaces a group's experts by their average; enumeration pruning picks, per
+layer, the kept set with the least output error of that layer on the calibration inputs
+(the other layer unpruned), which need not be the set with the best end-to-end accuracy.
 """
     for title, model, original, rows in results:
         text += "\n" + _model_section(title, model, original, rows)
