@@ -68,6 +68,13 @@ def find_cuda_tool(name):
             return path
     return None
 
+# torch is not a CI requirement (only generators and the GPU bench use it):
+# tests that run it say `REQUIRES: torch`.
+import subprocess
+moe_python = venv_python if os.path.exists(venv_python) else sys.executable
+if subprocess.run([moe_python, "-c", "import torch"], capture_output=True).returncode == 0:
+    config.available_features.add("torch")
+
 cuda_tools = {name: find_cuda_tool(name) for name in ["ptxas", "cuobjdump", "nvdisasm"]}
 if cuda_tools["ptxas"]:
     config.available_features.add("ptxas")
