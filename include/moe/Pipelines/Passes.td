@@ -40,9 +40,11 @@ def MoETileAndVectorize
     masked vector ops, so that dynamic sizes (the token count) need no
     remainder loop. Other linalg ops are left for `convert-linalg-to-loops`.
     Matmuls with a plain [K, N] right-hand side also get reduction blocks of
-    128 and their column loop outside the row loop (cache reuse of the
+    64 and their column loop outside the row loop (cache reuse of the
     right-hand side), and the rows of a partial tile outside the K loop
-    (accumulators in registers).
+    (accumulators in registers). Their default register tile is 4 x 64 x 4
+    (M, N, K), and 8 x 32 x 8 for groups of fewer than 8 rows and for the
+    other matmuls; `tile-sizes` replaces both.
   }];
   let options = [
     ListOption<"tileSizes", "tile-sizes", "int64_t",
