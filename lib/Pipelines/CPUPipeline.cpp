@@ -58,6 +58,7 @@ static void addTensorPasses(OpPassManager &pm,
     moe::MoETileAndVectorizeOptions tiling;
     tiling.tileSizes.assign(options.tileSizes.begin(), options.tileSizes.end());
     pm.addNestedPass<func::FuncOp>(moe::createMoETileAndVectorize(tiling));
+    pm.addNestedPass<func::FuncOp>(moe::createMoEApproximateMath());
     pm.addPass(createCanonicalizerPass());
   }
 }

@@ -35,12 +35,14 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/WithColor.h"
+#include "llvm/Target/TargetMachine.h"
 
 #include <algorithm>
 
@@ -260,9 +262,21 @@ int main(int argc, char **argv) {
   for (const std::string &lib : opts::sharedLibs)
     libs.push_back(lib);
   ExecutionEngineOptions engineOptions;
-  auto transformer = makeOptimizingTransformer(/*optLevel=*/3,
-                                               /*sizeLevel=*/0,
-                                               /*targetMachine=*/nullptr);
+  // The host's target machine (CPU and features, AVX-512 where there is
+  // some) for the LLVM passes as well as for code generation: without it
+  // the loop vectorizer has no cost model and leaves elementwise loops
+  // (the activation) scalar.
+  Expected<orc::JITTargetMachineBuilder> host =
+      orc::JITTargetMachineBuilder::detectHost();
+  if (!host)
+    return fail(host.takeError());
+  Expected<std::unique_ptr<TargetMachine>> targetMachine =
+      host->createTargetMachine();
+  if (!targetMachine)
+    return fail(targetMachine.takeError());
+  auto transformer =
+      makeOptimizingTransformer(/*optLevel=*/3,
+                                /*sizeLevel=*/0, targetMachine->get());
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = CodeGenOptLevel::Aggressive;
   engineOptions.sharedLibPaths = libs;

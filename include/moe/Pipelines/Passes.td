@@ -56,6 +56,25 @@ def MoETileAndVectorize
                            "mlir::arith::ArithDialect"];
 }
 
+def MoEApproximateMath
+    : Pass<"moe-approximate-math", "mlir::func::FuncOp"> {
+  let summary = "Polynomial f32 exp in elementwise linalg.generic bodies";
+  let description = [{
+    `math.exp` lowers to a call of libm's `expf` per element, and a call in a
+    loop body keeps LLVM from vectorizing the loop: the activation of an MoE
+    layer (SiLU, SwiGLU) ran one scalar `expf` per element of the
+    [rows, intermediate] tensor. This pass rewrites the f32 `math.exp` ops
+    inside the bodies of `linalg.generic` ops whose iterators are all
+    parallel (activations, elementwise ops) into MLIR's polynomial
+    approximation (a few ulp; arith and bit operations only), so that the
+    loops that `convert-linalg-to-loops` makes of them vectorize. Everything
+    else, the routing kernels' softmax included, keeps `math.exp`.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
 def MoEConstantsToParameters
     : Pass<"moe-constants-to-parameters", "mlir::ModuleOp"> {
   let summary = "Pass large constants to entry points as arguments";
