@@ -15,8 +15,8 @@
 // took the grouped matmul at 128 rows per expert from 38 to ~110 GFLOP/s,
 // and a 4 x 64 x 4 register tile with blocks of 64 to 108-130 GFLOP/s
 // (bench/cpu/results/2026-11-29-register-tile.md).
-// Groups of fewer rows than a register tile (decode, many experts with a few
-// tokens each) are told apart at run time and read such a weight row by row
+// Groups of fewer than 8 rows (decode, many experts with a few tokens each)
+// are told apart at run time and read such a weight row by row
 // instead, K steps outermost (bench/cpu/results/2026-11-28-few-rows.md).
 //
 //===----------------------------------------------------------------------===//
@@ -129,8 +129,8 @@ struct TileAndVectorizePass
           ShapedType::isDynamic(op.getStaticLoopRanges()[0]) &&
           fewSizes[0] > 1) {
         // Row counts are known at run time only: groups with fewer rows than
-        // a register tile (decode; many experts with a few tokens each) get a
-        // schedule of their own, chosen by an scf.if.
+        // the few-rows tile (decode; many experts with a few tokens each) get
+        // a schedule of their own, chosen by an scf.if.
         auto [few, many] = splitOnRowCount(rewriter, op, fewSizes[0]);
         if (failed(tileFewRows(rewriter, few, fewSizes)) ||
             failed(tileForCache(rewriter, many, sizes)))
