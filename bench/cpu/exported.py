@@ -22,7 +22,8 @@ value) before either is timed; a case whose error exceeds --max-error is
 reported and not timed. Where onnxruntime would need more than --ort-max-gb
 for batched_mm's gathered weights (T*k copies of the expert weights), it is
 skipped and moe-run is checked against torch (eager experts) instead.
-Prints one markdown table of medians. Without torch, says so and exits 0.
+Prints one markdown table of medians (CPU time of the calling thread unless
+--clock=wall). Without torch, says so and exits 0.
 """
 
 import gc
@@ -35,7 +36,7 @@ import time
 # bench/cpu/run.py sets one BLAS/OpenMP thread before numpy is imported and
 # puts python/ on sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, Table, median_ms  # noqa: E402
+from run import BIN, Table, benchmark_ms, median_ms  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -100,8 +101,7 @@ def moe_run(path, x_path, out_path, repetitions):
         capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"moe-run failed on {path}:\n{result.stderr[-2000:]}")
-    line = [l for l in result.stdout.splitlines() if l.startswith("benchmark:")][0]
-    return float(line.split("median_ms=")[1].split()[0]), np.load(out_path)
+    return benchmark_ms(result.stdout), np.load(out_path)
 
 
 def ort_gathered_gb(generator, tokens, args):
@@ -170,7 +170,8 @@ def main():
         return 0
     torch.manual_seed(0)
     emit(f"H={args.hidden}, I={args.inter}, top-{TOP_K} SwiGLU (dense_masked: GELU), fp32, "
-         f"batch 1, 1 thread each; error = max|moe-run - reference| / max|reference|\n")
+         f"batch 1, 1 thread each, {args.clock} time; "
+         f"error = max|moe-run - reference| / max|reference|\n")
     emit("| model | E | T | --onnx-raise-moe | max rel err (vs) | moe-run ms | "
          "onnxruntime ms | speedup |")
     emit("|---|---|---|---|---|---|---|---|")

@@ -55,7 +55,10 @@ static void addTensorPasses(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.vectorize) {
-    pm.addNestedPass<func::FuncOp>(moe::createMoETileAndVectorize());
+    moe::MoETileAndVectorizeOptions tiling;
+    tiling.tileSizes.assign(options.tileSizes.begin(), options.tileSizes.end());
+    pm.addNestedPass<func::FuncOp>(moe::createMoETileAndVectorize(tiling));
+    pm.addNestedPass<func::FuncOp>(moe::createMoEApproximateMath());
     pm.addPass(createCanonicalizerPass());
   }
 }

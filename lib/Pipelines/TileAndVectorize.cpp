@@ -12,9 +12,11 @@
 // blocked for the cache as well: long reductions are split into blocks, and
 // the column loop runs outside the row loop, so that one column slice of a
 // block (16 KiB) stays in L1 for every row tile; with H = 1024, I = 2816 this
-// took the grouped matmul at 128 rows per expert from 38 to ~110 GFLOP/s.
-// Groups of fewer rows than a register tile (decode, many experts with a few
-// tokens each) are told apart at run time and read such a weight row by row
+// took the grouped matmul at 128 rows per expert from 38 to ~110 GFLOP/s,
+// and a 4 x 64 x 4 register tile with blocks of 64 to 108-130 GFLOP/s
+// (bench/cpu/results/2026-11-29-register-tile.md).
+// Groups of fewer than 8 rows (decode, many experts with a few tokens each)
+// are told apart at run time and read such a weight row by row
 // instead, K steps outermost (bench/cpu/results/2026-11-28-few-rows.md).
 //
 //===----------------------------------------------------------------------===//
@@ -47,8 +49,19 @@ using namespace mlir;
 namespace {
 
 /// M x N x K tile: an 8 x 32 f32 accumulator is 16 AVX-512 (or 32 AVX2)
-/// registers, and K = 8 keeps the operand tiles in registers too.
+/// registers, and K = 8 keeps the operand tiles in registers too. Used for
+/// transposed right-hand sides, batch matmuls, and as the schedule (and
+/// row-count threshold) of groups with few rows.
 constexpr int64_t kDefaultTile[] = {8, 32, 8};
+
+/// The register tile of a plain [K, N] right-hand side with many rows: the
+/// outer-product lowering keeps the K x N operand tile in registers next to
+/// the M x N accumulator, so 4 x 64 x 4 fills the 32 AVX-512 registers (16
+/// accumulators, 16 operand rows) and reads each loaded weight vector for
+/// 4 rows. At H = 1024, I = 2816 (128 rows per expert) it ran the grouped
+/// matmul at 109-132 GFLOP/s against 80-100 for 8 x 32 x 8
+/// (bench/cpu/results/2026-11-29-register-tile.md).
+constexpr int64_t kPlainRhsTile[] = {4, 64, 4};
 
 bool isTarget(linalg::LinalgOp op) {
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&
@@ -70,10 +83,12 @@ bool readsRhsTransposed(linalg::LinalgOp op) {
 }
 
 /// Matmuls with a static reduction longer than this are first split into
-/// reduction blocks of this size: a 32-column slice of such a block of the
+/// reduction blocks of this size: a 64-column slice of such a block of the
 /// right-hand side (16 KiB in f32) stays in L1 while every row tile of the
-/// left-hand side goes past it.
-constexpr int64_t kDefaultReductionBlock = 128;
+/// left-hand side goes past it. With the 4 x 64 x 4 tile, blocks of 64 ran
+/// the grouped matmul at H = 1024, I = 2816 at 108-130 GFLOP/s (128 rows
+/// per expert) and 52-62 (16 rows) against 101-116 and 44-46 for 128.
+constexpr int64_t kDefaultReductionBlock = 64;
 
 struct TileAndVectorizePass
     : moe::impl::MoETileAndVectorizeBase<TileAndVectorizePass> {
@@ -109,13 +124,15 @@ struct TileAndVectorizePass
             << op.getNumLoops() << " tile sizes, got " << tileSizes.size();
         return signalPassFailure();
       }
+      SmallVector<int64_t> fewSizes = tileSizesFor(op, /*fewRows=*/true);
       if (isa<linalg::MatmulOp>(op) && !readsRhsTransposed(op) &&
-          ShapedType::isDynamic(op.getStaticLoopRanges()[0]) && sizes[0] > 1) {
+          ShapedType::isDynamic(op.getStaticLoopRanges()[0]) &&
+          fewSizes[0] > 1) {
         // Row counts are known at run time only: groups with fewer rows than
-        // a register tile (decode; many experts with a few tokens each) get a
-        // schedule of their own, chosen by an scf.if.
-        auto [few, many] = splitOnRowCount(rewriter, op, sizes[0]);
-        if (failed(tileFewRows(rewriter, few, sizes)) ||
+        // the few-rows tile (decode; many experts with a few tokens each) get
+        // a schedule of their own, chosen by an scf.if.
+        auto [few, many] = splitOnRowCount(rewriter, op, fewSizes[0]);
+        if (failed(tileFewRows(rewriter, few, fewSizes)) ||
             failed(tileForCache(rewriter, many, sizes)))
           return signalPassFailure();
         continue;
@@ -152,12 +169,14 @@ struct TileAndVectorizePass
       return signalPassFailure();
 
     // The reduction loop of every register tile (not yet tiled: the
-    // transposed ones are).
+    // transposed ones and the K steps of the few-rows schedule are).
     for (linalg::LinalgOp op : collectTargets()) {
       SmallVector<int64_t> sizes = tileSizesFor(op);
       int64_t k = op.getStaticLoopRanges().back();
+      int64_t done =
+          std::max(sizes.back(), tileSizesFor(op, /*fewRows=*/true).back());
       if (!op->getParentOfType<scf::ForOp>() ||
-          (!ShapedType::isDynamic(k) && k <= sizes.back()))
+          (!ShapedType::isDynamic(k) && k <= done))
         continue;
       SmallVector<int64_t> reduction(sizes.size(), 0);
       reduction.back() = sizes.back();
@@ -282,9 +301,15 @@ struct TileAndVectorizePass
 
   /// The batch dimension of a batch_matmul is tiled by one; a loop that is
   /// statically shorter than its tile (N = 16 with a tile of 32) is tiled at
-  /// its own size.
-  SmallVector<int64_t> tileSizesFor(linalg::LinalgOp op) const {
+  /// its own size. Explicit `tile-sizes` serve every schedule; by default a
+  /// plain [K, N] right-hand side gets kPlainRhsTile unless `fewRows` asks
+  /// for the tile whose row count splits off (and schedules) small groups.
+  SmallVector<int64_t> tileSizesFor(linalg::LinalgOp op,
+                                    bool fewRows = false) const {
     SmallVector<int64_t> sizes(tileSizes.begin(), tileSizes.end());
+    if (sizes.empty() && !fewRows && isa<linalg::MatmulOp>(op) &&
+        !readsRhsTransposed(op))
+      sizes.assign(std::begin(kPlainRhsTile), std::end(kPlainRhsTile));
     if (sizes.empty())
       sizes.assign(std::begin(kDefaultTile), std::end(kDefaultTile));
     if (isa<linalg::BatchMatmulOp>(op) && sizes.size() == 3)

@@ -2,14 +2,13 @@
 // RUN: moe-opt %s --moe-tile-and-vectorize="tile-sizes=4,16,8" --canonicalize \
 // RUN:   | FileCheck %s --check-prefix=SIZES
 
-// The token dimension is dynamic. Fewer rows than a register tile (checked
-// at run time) read %b as it is stored: K steps outermost, then columns, then
-// rows, each 8x32 tile of %b loaded once for all rows.
-// Otherwise its loop is peeled, full 8-row tiles become a vector.contract,
-// and the last partial tile is vectorized one row at a time (1x8 by 8x32
-// contractions) rather than left to scalar loops. The column loop is outside
-// the row loop (a column slice of %b serves every row tile), and each
-// accumulator (8x32, or 1x32 for a row) is read once before its K loop,
+// The token dimension is dynamic. Fewer rows than 8 (checked at run time)
+// read %b as it is stored: K steps outermost, then columns, then rows, each
+// 8x32 tile of %b loaded once for all rows.
+// Otherwise its loop is peeled, full 4-row tiles become a 4x4 by 4x64
+// vector.contract, and the last partial tile is vectorized one row at a time
+// (1x4 by 4x64 contractions) rather than left to scalar loops. Each
+// accumulator (4x64, or 1x64 for a row) is read once before its K loop,
 // carried in registers as an iter_arg, and written once after it.
 // CHECK-LABEL: func.func @dynamic_m(
 // CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c8
@@ -20,18 +19,17 @@
 // CHECK:       scf.for %{{.*}} = %c0 to %{{.*}} step %c1
 // CHECK:         vector.contract {{.*}} %[[B]], {{.*}} : vector<1x8xf32>, vector<8x32xf32> into vector<1x32xf32>
 // CHECK: } else {
-// CHECK: scf.for %[[N:.*]] = %{{.*}} to %c64 step %c32
-// CHECK:   %[[FULL:.*]] = scf.for
-// CHECK:     %[[INIT:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
-// CHECK:     %[[SUM:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (vector<8x32xf32>)
-// CHECK:       vector.transfer_read {{.*}} : tensor<8x8xf32>, vector<8x8xf32>
-// CHECK:       vector.contract {{.*}}, %[[ACC]] : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
+// CHECK:   %[[FULL:.*]] = scf.for {{.*}} step %c4
+// CHECK:     %[[INIT:.*]] = vector.transfer_read {{.*}} : tensor<4x64xf32>, vector<4x64xf32>
+// CHECK:     %[[SUM:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (vector<4x64xf32>)
+// CHECK:       vector.transfer_read {{.*}} : tensor<4x4xf32>, vector<4x4xf32>
+// CHECK:       vector.contract {{.*}}, %[[ACC]] : vector<4x4xf32>, vector<4x64xf32> into vector<4x64xf32>
 // CHECK:     vector.transfer_write %[[SUM]]
 // CHECK:   scf.for {{.*}} iter_args(%{{.*}} = %[[FULL]])
 // CHECK:     scf.for
-// CHECK:       %[[ROW:.*]] = vector.transfer_read {{.*}} : tensor<1x32xf32>, vector<1x32xf32>
-// CHECK:       scf.for {{.*}} iter_args(%[[RACC:.*]] = %[[ROW]]) -> (vector<1x32xf32>)
-// CHECK:         vector.contract {{.*}}, %[[RACC]] : vector<1x8xf32>, vector<8x32xf32> into vector<1x32xf32>
+// CHECK:       %[[ROW:.*]] = vector.transfer_read {{.*}} : tensor<1x64xf32>, vector<1x64xf32>
+// CHECK:       scf.for {{.*}} iter_args(%[[RACC:.*]] = %[[ROW]]) -> (vector<1x64xf32>)
+// CHECK:         vector.contract {{.*}}, %[[RACC]] : vector<1x4xf32>, vector<4x64xf32> into vector<1x64xf32>
 // CHECK-NOT: linalg.matmul
 // CHECK-NOT: vector.mask
 
@@ -44,19 +42,20 @@ func.func @dynamic_m(%a: tensor<?x16xf32>, %b: tensor<16x64xf32>,
   return %r : tensor<?x64xf32>
 }
 
-// A long reduction is split into blocks of 128 first (outermost), whose
-// column slices of %b stay in cache while the row tiles go past them.
+// A long reduction is split into blocks of 64 first (outermost); the
+// column loop runs outside the row loop, so that a column slice of a block
+// of %b stays in cache while the row tiles go past it.
 // CHECK-LABEL: func.func @long_k(
-// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c128
-// CHECK:   scf.for %{{.*}} = %c0 to %c64 step %c32
-// CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c8
-// CHECK:       scf.for %{{.*}} = %c0 to %c128 step %c8
-// CHECK:         vector.contract {{.*}} : vector<8x8xf32>, vector<8x32xf32> into vector<8x32xf32>
-func.func @long_k(%a: tensor<16x256xf32>, %b: tensor<256x64xf32>,
-                  %c: tensor<16x64xf32>) -> tensor<16x64xf32> {
-  %r = linalg.matmul ins(%a, %b : tensor<16x256xf32>, tensor<256x64xf32>)
-                     outs(%c : tensor<16x64xf32>) -> tensor<16x64xf32>
-  return %r : tensor<16x64xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c64
+// CHECK:   scf.for %{{.*}} = %c0 to %c128 step %c64
+// CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c4
+// CHECK:       scf.for %{{.*}} = %c0 to %c64 step %c4
+// CHECK:         vector.contract {{.*}} : vector<4x4xf32>, vector<4x64xf32> into vector<4x64xf32>
+func.func @long_k(%a: tensor<16x256xf32>, %b: tensor<256x128xf32>,
+                  %c: tensor<16x128xf32>) -> tensor<16x128xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<16x256xf32>, tensor<256x128xf32>)
+                     outs(%c : tensor<16x128xf32>) -> tensor<16x128xf32>
+  return %r : tensor<16x128xf32>
 }
 
 // A transposed right-hand side ([N, K]) keeps rows outside columns and the

@@ -72,6 +72,32 @@ def test_matmul_dynamic_m(tmp_path, m, vectorize):
     np.testing.assert_allclose(y, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("m", [5, 67])
+@pytest.mark.parametrize("tiles", ["2,8,4", "3,16,8"])
+def test_matmul_tile_sizes(tmp_path, m, tiles):
+    # Register tiles other than the defaults (full, partial and peeled tiles
+    # of every loop) compute the same product.
+    a = RNG.standard_normal((m, 32), dtype=np.float32)
+    b = RNG.standard_normal((32, 24), dtype=np.float32)
+    (y,), _ = run(tmp_path, MATMUL, [a, b], 1, f"--tile-sizes={tiles}")
+    np.testing.assert_allclose(y, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_tile_sizes_wrong_count(tmp_path):
+    model = tmp_path / "model.mlir"
+    model.write_text(MATMUL)
+    a = RNG.standard_normal((4, 32), dtype=np.float32)
+    b = RNG.standard_normal((32, 24), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    result = subprocess.run(
+        [MOE_RUN, str(model), f"--input=@{tmp_path / 'a.npy'}",
+         f"--input=@{tmp_path / 'b.npy'}", "--tile-sizes=4,16"],
+        capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "expected 3 tile sizes, got 2" in result.stderr, result.stderr
+
 BATCH_MATMUL = """
 func.func @bmm(%a: tensor<?x?x16xf32>, %b: tensor<?x16x40xf32>) -> tensor<?x?x40xf32> {
   %c0 = arith.constant 0 : index
@@ -342,7 +368,8 @@ def test_benchmark_line(tmp_path):
     b = RNG.standard_normal((32, 24), dtype=np.float32)
     _, out = run(tmp_path, MATMUL, [a, b], 1, "--benchmark-repetitions=5")
     assert re.fullmatch(
-        r"benchmark: @matmul repetitions=5 median_ms=\d+\.\d{6} min_ms=\d+\.\d{6}\n", out), out
+        r"benchmark: @matmul repetitions=5 median_ms=\d+\.\d{6} min_ms=\d+\.\d{6} "
+        r"median_cpu_ms=\d+\.\d{6} min_cpu_ms=\d+\.\d{6}\n", out), out
 
 
 def test_default_function_and_lowered_inputs(tmp_path):

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
 
 using namespace llvm;
 using namespace moe::run;
@@ -49,9 +50,17 @@ static void copyStrided(const char *base, ArrayRef<int64_t> sizes,
                 sizes.drop_front(), strides.drop_front(), elementBytes, dst);
 }
 
+/// CPU time of the calling thread; 0 where the clock is not available.
+static double threadCPUSeconds() {
+  timespec now;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0)
+    return 0;
+  return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
+}
+
 Error moe::run::invoke(mlir::ExecutionEngine &engine, const EntryPoint &entry,
                        ArrayRef<ArgBuffer> inputs,
-                       SmallVectorImpl<npy::Array> *results, double *seconds) {
+                       SmallVectorImpl<npy::Array> *results, CallTime *time) {
   size_t argWords = 0;
   for (const ArgBuffer &input : inputs)
     argWords += descriptorWords(input.shape.size());
@@ -78,12 +87,15 @@ Error moe::run::invoke(mlir::ExecutionEngine &engine, const EntryPoint &entry,
     packed.push_back(&descriptor);
 
   auto start = std::chrono::steady_clock::now();
+  double cpuStart = threadCPUSeconds();
   if (Error err = engine.invokePacked("_mlir_ciface_" + entry.name, packed))
     return err;
-  if (seconds)
-    *seconds =
+  if (time) {
+    time->cpu = threadCPUSeconds() - cpuStart;
+    time->wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
+  }
 
   SmallPtrSet<void *, 8> freed;
   for (size_t j = 0, offset = 0; j < entry.results.size(); ++j) {

@@ -36,14 +36,22 @@ struct ArgBuffer {
   llvm::ArrayRef<int64_t> shape;
 };
 
+/// How long one call took: wall-clock seconds, and the CPU seconds of the
+/// calling thread (which runs the compiled code), which do not count the
+/// time it waited for a core on a loaded machine.
+struct CallTime {
+  double wall = 0;
+  double cpu = 0;
+};
+
 /// Calls `entry` once on `args`, its inputs and then its parameters (already
 /// checked against its signature). With `results`, copies each result out as
 /// a contiguous array; either way frees every buffer the call returned.
-/// `seconds` gets the duration of the call alone.
+/// `time` gets the duration of the call alone.
 llvm::Error invoke(mlir::ExecutionEngine &engine, const EntryPoint &entry,
                    llvm::ArrayRef<ArgBuffer> args,
                    llvm::SmallVectorImpl<npy::Array> *results,
-                   double *seconds = nullptr);
+                   CallTime *time = nullptr);
 
 } // namespace moe::run
 

@@ -40,9 +40,11 @@ def MoETileAndVectorize
     masked vector ops, so that dynamic sizes (the token count) need no
     remainder loop. Other linalg ops are left for `convert-linalg-to-loops`.
     Matmuls with a plain [K, N] right-hand side also get reduction blocks of
-    128 and their column loop outside the row loop (cache reuse of the
+    64 and their column loop outside the row loop (cache reuse of the
     right-hand side), and the rows of a partial tile outside the K loop
-    (accumulators in registers).
+    (accumulators in registers). Their default register tile is 4 x 64 x 4
+    (M, N, K), and 8 x 32 x 8 for groups of fewer than 8 rows and for the
+    other matmuls; `tile-sizes` replaces both.
   }];
   let options = [
     ListOption<"tileSizes", "tile-sizes", "int64_t",
@@ -52,6 +54,25 @@ def MoETileAndVectorize
                            "mlir::vector::VectorDialect",
                            "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect"];
+}
+
+def MoEApproximateMath
+    : Pass<"moe-approximate-math", "mlir::func::FuncOp"> {
+  let summary = "Polynomial f32 exp in elementwise linalg.generic bodies";
+  let description = [{
+    `math.exp` lowers to a call of libm's `expf` per element, and a call in a
+    loop body keeps LLVM from vectorizing the loop: the activation of an MoE
+    layer (SiLU, SwiGLU) ran one scalar `expf` per element of the
+    [rows, intermediate] tensor. This pass rewrites the f32 `math.exp` ops
+    inside the bodies of `linalg.generic` ops whose iterators are all
+    parallel (activations, elementwise ops) into MLIR's polynomial
+    approximation (a few ulp; arith and bit operations only), so that the
+    loops that `convert-linalg-to-loops` makes of them vectorize. Everything
+    else, the routing kernels' softmax included, keeps `math.exp`.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def MoEConstantsToParameters

@@ -36,6 +36,10 @@ struct MoECPUPipelineOptions
           "Store parameters that matmuls read transposed in the "
           "plain layout, packed by the runner (moe-pack-parameters)"),
       llvm::cl::init(true)};
+  ListOption<int64_t> tileSizes{
+      *this, "tile-sizes",
+      llvm::cl::desc("Register tile sizes of the M, N and K loops of a "
+                     "matmul (moe-tile-and-vectorize); empty: its default")};
 };
 
 /// The front-end lowerings that run first in the CPU pipeline (onnx and moe

@@ -144,7 +144,8 @@ FailureOr<func::FuncOp> moe::detail::getOrInsertKernel(RewriterBase &rewriter,
 /// y[n, M] = a[n, K] * w (+ bias[M]), w stored [K, M] or, transposed,
 /// [M, K]; accumulates in `elt`.
 Value moe::detail::emitMatmul(OpBuilder &b, Location loc, Value a, Value w,
-                              bool transposed, Value bias, Type elt) {
+                              bool transposed, Value bias, Type elt,
+                              Value zeroInit) {
   auto wType = cast<RankedTensorType>(w.getType());
   int64_t m = wType.getDimSize(transposed ? 0 : 1);
   auto outType = RankedTensorType::get({ShapedType::kDynamic, m}, elt);
@@ -152,7 +153,9 @@ Value moe::detail::emitMatmul(OpBuilder &b, Location loc, Value a, Value w,
   MLIRContext *ctx = b.getContext();
   Value init;
   if (bias) {
-    Value empty = tensor::EmptyOp::create(b, loc, outType, rows);
+    Value empty =
+        zeroInit ? zeroInit
+                 : tensor::EmptyOp::create(b, loc, outType, rows).getResult();
     auto biasMap = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
     init =
         linalg::GenericOp::create(
@@ -165,7 +168,7 @@ Value moe::detail::emitMatmul(OpBuilder &b, Location loc, Value a, Value w,
             })
             .getResult(0);
   } else {
-    init = filledTensor(b, loc, outType, rows);
+    init = zeroInit ? zeroInit : filledTensor(b, loc, outType, rows);
   }
   // A named linalg.matmul (with a transposed map for [M, K] weights) is
   // what the CPU pipeline tiles and vectorizes; it extends narrower inputs

@@ -43,10 +43,13 @@ mlir::Value filledTensor(mlir::OpBuilder &b, mlir::Location loc,
 
 /// y[n, M] = a[n, K] * w (+ bias[M]) with w stored [K, M] or, transposed,
 /// [M, K]: one linalg.generic contraction accumulating in `elt`, its init
-/// the broadcast bias (or zeros). The row count stays dynamic.
+/// the broadcast bias (or zeros). The row count stays dynamic. With
+/// `zeroInit`, a [n, M] tensor of zeros (a slice of the caller's result),
+/// the matmul accumulates into it instead of a fresh one, so that it
+/// bufferizes in place.
 mlir::Value emitMatmul(mlir::OpBuilder &b, mlir::Location loc, mlir::Value a,
                        mlir::Value w, bool transposed, mlir::Value bias,
-                       mlir::Type elt);
+                       mlir::Type elt, mlir::Value zeroInit = {});
 
 /// A zero-filled tensor of `type` whose dynamic dim i is dim i of
 /// `dimSources[i]` (entries for static dims are ignored and may be null).

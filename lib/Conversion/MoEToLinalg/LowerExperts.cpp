@@ -77,7 +77,12 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
       auto [lo, n] = groupRows(b, l, offsets, e);
       Value a =
           slice(b, l, lhs, {lo, b.getIndexAttr(0)}, {n, b.getIndexAttr(k)});
-      Value y = emitMatmul(b, l, a, w, transposed, bias, elt);
+      // Groups own disjoint rows of the zero-filled result: each matmul
+      // accumulates into its rows in place instead of into a temporary that
+      // is then copied over.
+      Value rows = slice(b, l, into, {lo, b.getIndexAttr(0)},
+                         {n, b.getIndexAttr(width)});
+      Value y = emitMatmul(b, l, a, w, transposed, bias, elt, rows);
       return insert(b, l, y, into, {lo, b.getIndexAttr(0)},
                     {n, b.getIndexAttr(width)});
     };
