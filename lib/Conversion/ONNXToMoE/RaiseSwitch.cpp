@@ -151,8 +151,8 @@ LogicalResult checkCapacityScope(ArrayRef<Value> masks, const NearMiss &miss) {
                     "over an unknown axis");
       if (t.getRank() == 3 && (*axis == 1 || *axis == -2))
         return miss("the expert capacity is counted per sequence (CumSum "
-                    "over axis 1 of [batch, seq, experts]); moe.dispatch "
-                    "counts it over all tokens");
+                    "over axis 1 of [batch, seq, experts]); this rule reads "
+                    "a capacity over [tokens, experts] only");
     }
   }
   return success();
@@ -457,7 +457,20 @@ FailureOr<SwitchExpert> matchAssignment(NodeOp scatter,
 struct DispatchScan {
   SmallVector<NodeOp> scatters;
   bool nonzero = false;
+  /// A NonZero reads mask[id] with an id computed at run time: the loop
+  /// over the experts some token picked, which a tracing exporter unrolls
+  /// for the experts its example input happened to pick.
+  bool dataDependentExpert = false;
 };
+
+/// True if `nonzero` reads one slice of a mask cut by a computed index.
+bool readsComputedSlice(NodeOp nonzero) {
+  Value v = nonzero.getInputs()[0];
+  for (int i = 0; i < 4; ++i)
+    v = skipReshapes(skipCasts(v));
+  NodeOp gather = producer(v, "Gather");
+  return gather && !isConstant(gather.getInputs()[1]);
+}
 
 DispatchScan scanDispatch(Value ids) {
   DispatchScan scan;
@@ -475,7 +488,10 @@ DispatchScan scanDispatch(Value ids) {
           scatters.insert(node);
         continue;
       }
-      scan.nonzero |= node.isStandard("NonZero");
+      if (node.isStandard("NonZero")) {
+        scan.nonzero = true;
+        scan.dataDependentExpert |= readsComputedSlice(node);
+      }
       if (seen.insert(node).second)
         llvm::append_range(worklist, node.getOutputs());
     }
@@ -685,6 +701,10 @@ LogicalResult moe::detail::raiseSwitch(NodeOp argmax, RewriterBase &rewriter,
   NearMiss miss(argmax, remarks);
   if (intAttr(argmax, "select_last_index", 0) != 0)
     return miss("ties pick the last expert; moe.route picks the first");
+  if (scan.dataDependentExpert)
+    return miss("the expert loop runs over the experts the example input "
+                "picked (expert ids computed at run time), not over all " +
+                Twine(ctx.numExperts));
   if (failed(checkCapacityScope(masks, miss)))
     return failure();
   if (rankedType(ctx.probs).getRank() != 2)

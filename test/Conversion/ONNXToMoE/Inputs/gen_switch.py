@@ -25,37 +25,46 @@ class Graph(GraphBuilder):
         super().save(name, H, out_elem=elem, out_dims=["T", None])
 
 
-def router(g):
-    probs = g.node("Softmax", [g.node("MatMul", ["x", g.const("wr", rand(H, E))], ["logits"])],
+def router(g, x="x"):
+    probs = g.node("Softmax", [g.node("MatMul", [x, g.const("wr", rand(H, E))], ["logits"])],
                    ["probs"], axis=-1)
     ids = g.node("ArgMax", [probs], ["ids"], axis=-1, keepdims=0, name="router_argmax")
     return probs, ids
 
 
-def capacity_mask(g, ids, capacity, exclusive=0):
-    """one_hot(ids) * (cumsum(one_hot, 0) <= capacity), as bool [T, E]."""
+def capacity_mask(g, ids, capacity, exclusive=0, axis=0):
+    """one_hot(ids) * (cumsum(one_hot, axis) <= capacity), as bool [T, E]
+    (axis 1 of [batch, seq, E]: per sequence, flattened to [T, E])."""
     onehot = g.node("OneHot", [ids, g.const("depth", np.array(E, np.int64)),
                                g.const("onoff", np.array([0, 1], np.int64))], ["onehot"], axis=-1)
-    prio = g.node("CumSum", [onehot, g.const("axis0", np.array(0, np.int64))], ["prio"],
+    prio = g.node("CumSum", [onehot, g.const("axis0", np.array(axis, np.int64))], ["prio"],
                   exclusive=exclusive)
     keep = g.node("LessOrEqual", [prio, g.const("cap", np.array(capacity, np.int64))], ["keep"])
     kept = g.node("Mul", [onehot, g.node("Cast", [keep], ["keep_i"], to=TensorProto.INT64)],
                   ["kept"])
-    return g.node("Cast", [kept], ["mask"], to=TensorProto.BOOL)
+    mask = g.node("Cast", [kept], ["mask"], to=TensorProto.BOOL)
+    if axis == 0:
+        return mask
+    return g.node("Reshape", [mask, g.const("flat", np.array([-1, E], np.int64))], ["mask2"])
 
 
 def switch_model(name, capacity=None, exclusive=0, start="zeros", scatter_by=None,
-                 gather="GatherND"):
+                 gather="GatherND", sequences=None):
     """Whole-row assignment out[mask_e] = relu-ffn_e(x[mask_e]); scatter_by(e):
     the expert whose rows expert e's output is written to (default e);
-    gather: GatherND(x, [n, 1]) or Gather(x, [n]) rows."""
+    gather: GatherND(x, [n, 1]) or Gather(x, [n]) rows; sequences: route the
+    tokens as [sequences, seq, H] and count the capacity per sequence."""
     g = Graph()
-    probs, ids = router(g)
+    if sequences is None:
+        probs, ids = router(g)
+    else:
+        shape = g.const("bsh", np.array([sequences, -1, H], np.int64))
+        probs, ids = router(g, g.node("Reshape", ["x", shape], ["x3"]))
     if capacity is None:
         columns = [g.node("Equal", [ids, g.const(f"e{e}", np.array(e, np.int64))], [f"m{e}"])
                    for e in range(E)]
     else:
-        mask = capacity_mask(g, ids, capacity, exclusive)
+        mask = capacity_mask(g, ids, capacity, exclusive, axis=0 if sequences is None else 1)
         columns = [g.node("Gather", [mask, g.const(f"e{e}", np.array(e, np.int64))], [f"m{e}"],
                           axis=1) for e in range(E)]
     coords = [g.node("Transpose", [g.node("NonZero", [m], [f"nz{e}"])], [f"rows{e}_idx"],
@@ -76,6 +85,8 @@ def switch_model(name, capacity=None, exclusive=0, start="zeros", scatter_by=Non
         target = coords[e if scatter_by is None else scatter_by(e)]
         acc = g.node("ScatterND", [acc, target, out], [f"acc{e}"])
     pmax = g.node("ReduceMax", [probs], ["pmax"], axes=[-1], keepdims=1)
+    if sequences is not None:
+        pmax = g.node("Reshape", [pmax, g.const("col", np.array([-1, 1], np.int64))], ["pmax2"])
     g.node("Mul", [pmax, acc], ["y"])
     g.save(name)
 
@@ -98,3 +109,5 @@ switch_model("switch_capacity_exclusive", capacity=2, exclusive=1)
 # Expert 1's output goes to expert 2's rows.
 switch_model("switch_crossed", scatter_by=lambda e: {1: 2}.get(e, e))
 argmax_classifier()
+# transformers' SparseMLP: capacity counted per sequence of 2 sequences.
+switch_model("switch_capacity_per_sequence", capacity=2, sequences=2)
