@@ -136,10 +136,9 @@ SmallVector<Value> findExpertMasks(Value ids, int64_t numExperts) {
 }
 
 /// Checks that every cumulative count of the `masks` (a capacity's token
-/// priority) runs over all tokens of a [T, E] matrix, as moe.dispatch
-/// counts capacity.
-LogicalResult checkCapacityScope(ArrayRef<Value> masks, int64_t routerRank,
-                                 const NearMiss &miss) {
+/// priority) runs over a known axis; matchCapacityKeep says whether it is
+/// the tokens of [T, E] or the sequence axis of [batch, seq, E].
+LogicalResult checkCapacityScope(ArrayRef<Value> masks, const NearMiss &miss) {
   SmallVector<Value> worklist(masks);
   while (!worklist.empty()) {
     Value v = worklist.pop_back_val();
@@ -149,17 +148,9 @@ LogicalResult checkCapacityScope(ArrayRef<Value> masks, int64_t routerRank,
         worklist.push_back(node.getOutputs()[0]);
       if (!node || !node.isStandard("CumSum"))
         continue;
-      RankedTensorType t = rankedType(node.getInputs()[0]);
-      std::optional<int64_t> axis = constantInt(node.getInputs()[1]);
-      if (!t || !axis)
+      if (!rankedType(node.getInputs()[0]) || !constantInt(node.getInputs()[1]))
         return miss("the expert capacity's token priority is a CumSum "
                     "over an unknown axis");
-      if (t.getRank() == 3 && routerRank == 3 && (*axis == 1 || *axis == -2))
-        continue;
-      if (t.getRank() == 3 && (*axis == 1 || *axis == -2))
-        return miss("the expert capacity is counted per sequence (CumSum "
-                    "over axis 1 of [batch, seq, experts]); this rule reads "
-                    "a capacity over [tokens, experts] only");
     }
   }
   return success();
@@ -742,7 +733,7 @@ LogicalResult moe::detail::raiseSwitch(NodeOp argmax, RewriterBase &rewriter,
                 "picked (expert ids computed at run time), not over all " +
                 Twine(ctx.numExperts));
   int64_t routerRank = rankedType(ctx.probs).getRank();
-  if (failed(checkCapacityScope(masks, routerRank, miss)))
+  if (failed(checkCapacityScope(masks, miss)))
     return failure();
   if (routerRank != 2 && routerRank != 3)
     return miss("the router probabilities are not a [tokens, experts] or "
