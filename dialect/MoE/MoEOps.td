@@ -232,7 +232,7 @@ def MoE_FusedRouteOp : MoE_Op<"fused_route",
 // moe.dispatch
 //===----------------------------------------------------------------------===//
 
-def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
+def MoE_DispatchOp : MoE_Op<"dispatch", [Pure, AttrSizedOperandSegments]> {
   let summary = "gather token rows grouped by expert";
   let description = [{
     Permutes token rows `input[T, H]` so that rows routed to the same expert
@@ -248,6 +248,14 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     says which: `in_order` keeps the earliest tokens, `by_weight` the largest
     routing weights (given by the `weights[T, k]` operand). Dropped slots
     get row -1, so `moe.combine` adds nothing for them.
+
+    With `group_size` (an `index` operand G > 0, in_order only), the
+    capacity is counted per group of G consecutive tokens instead of over
+    all of them: token t is ranked only among tokens `t - t mod G ..` of its
+    group, so every group may send up to `capacity` rows to each expert.
+    Switch Transformers counts capacity per sequence this way: the tokens
+    are the flattened `[batch, seq]` and G is the (run-time) sequence
+    length. Rows keep the order above (experts ascending, tokens ascending).
 
     Expert choice (`expert_choice`): `indices[E, C]` holds the token ids each
     expert chose; `rows[E*C, H]`, `offsets[e] = e*C`, `row_map[T, E]`.
@@ -269,6 +277,7 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     MoE_FloatTensor:$input,
     MoE_IndexTensor:$indices,
     Optional<MoE_FloatTensor>:$weights,
+    Optional<Index>:$group_size,
     ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
     UnitAttr:$expert_choice,
     OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$capacity,
@@ -279,6 +288,7 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
                       MoE_IndexTensor:$row_map);
   let assemblyFormat = [{
     $input `,` $indices (`weights` `(` $weights^ `:` type($weights) `)`)?
+    (`group_size` `(` $group_size^ `)`)?
     attr-dict `:` type($input) `,` type($indices) `->` type($rows) `,`
     type($offsets) `,` type($row_map)
   }];

@@ -52,6 +52,8 @@ class Layer:
     # moe.dispatch
     capacity: int | None = None
     drop_policy: str | None = None
+    # in-order capacity counted per group of this many consecutive tokens
+    group_size: int | None = None
     # moe.experts
     activation: str = "silu"
     gate_layout: str | None = None
@@ -199,6 +201,9 @@ class Layer:
             d_attrs.append(f"capacity = {self.capacity}, drop_policy = #moe.drop_policy<{self.drop_policy}>")
             if self.drop_policy == "by_weight":
                 weights_operand = f" weights(%w : {w_type})"
+        if self.group_size is not None:
+            lines.append(f"  %group = arith.constant {self.group_size} : index")
+            weights_operand += " group_size(%group)"
         rows_type = _tensor((n_rows, H), t)
         off_type = _tensor((E + 1,), it)
         lines.append(f"  %rows, %offsets, %map = moe.dispatch %x, %ids{weights_operand}"
@@ -256,7 +261,8 @@ class Layer:
             skip_ratio=self.skip_ratio)
         rows, offsets, row_map = ref.dispatch(
             x64, ids, self.experts, expert_choice=self.mode == "expert_choice",
-            capacity=self.capacity, drop_policy=self.drop_policy, weights=weights)
+            capacity=self.capacity, drop_policy=self.drop_policy, weights=weights,
+            group_size=self.group_size)
         act = {k: getattr(self, k) for k in ("alpha", "beta", "limit", "kappa", "lam")
                if getattr(self, k) is not None}
         y = ref.experts(rows, offsets, [p[n] for n in self.weight_names],

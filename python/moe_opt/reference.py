@@ -173,9 +173,12 @@ def dispatch(
     drop_policy=None,
     weights=None,
     expert_map=None,
+    group_size=None,
 ):
     """moe.dispatch. Returns (rows, offsets, row_map). `expert_map` renames
-    the ids of token-choice indices (merged experts) before grouping."""
+    the ids of token-choice indices (merged experts) before grouping;
+    `group_size` G counts an in-order capacity per run of G consecutive
+    tokens (Switch Transformers: per sequence of the flattened batch)."""
     num_tokens, hidden = x.shape
     if expert_map is not None:
         assert not expert_choice, "expert_map renames token-choice ids only"
@@ -199,7 +202,16 @@ def dispatch(
     for e in range(num_experts):
         members = [(t, s) for t in range(num_tokens) for s in range(slots)
                    if indices[t, s] == e]
-        if capacity is not None and len(members) > capacity:
+        if capacity is not None and group_size is not None:
+            assert drop_policy == "in_order", "group_size counts in token order"
+            seen = np.zeros(-(-num_tokens // group_size), dtype=np.int64)
+            kept = []
+            for t, s in members:
+                seen[t // group_size] += 1
+                if seen[t // group_size] <= capacity:
+                    kept.append((t, s))
+            members = kept
+        elif capacity is not None and len(members) > capacity:
             if drop_policy == "by_weight":
                 members = sorted(members, key=lambda ts: (-weights[ts], ts[0]))
                 members = sorted(members[:capacity])

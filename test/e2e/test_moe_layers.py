@@ -26,6 +26,10 @@ LAYERS = {
                                activation="silu", gate_layout="concatenated"),
     "switch_capacity": dict(k=1, capacity=2, drop_policy="in_order", activation="relu",
                             expert_biases=True),
+    # Switch Transformers: capacity counted per sequence (groups of 3
+    # tokens; 7 and 33 tokens end with a shorter group).
+    "switch_per_sequence": dict(k=1, capacity=1, drop_policy="in_order", group_size=3,
+                                activation="relu"),
     "capacity_by_weight": dict(k=2, capacity=3, drop_policy="by_weight",
                                activation="gelu_tanh"),
     "gpt_oss": dict(router_bias=True, score="softmax_after_topk", k=2, activation="silu",

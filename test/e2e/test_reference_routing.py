@@ -187,3 +187,47 @@ def test_sparsemixer_matches_transformers():
         rw, rids = ref.route(logits.astype(np.float64), score="sparsemixer", k=2, jitter_eps=eps)
         np.testing.assert_array_equal(rids, ids.numpy())
         np.testing.assert_allclose(rw, w.numpy(), rtol=1e-6)
+
+
+def test_capacity_per_group_counts_each_group_in_order():
+    ids = np.array([[0], [0], [0], [0], [0], [1]])
+    rows, offsets, row_map = ref.dispatch(np.eye(6), ids, 2, capacity=2,
+                                          drop_policy="in_order", group_size=3)
+    # Groups [0, 1, 2] and [3, 4, 5]: each keeps its first two of expert 0.
+    assert row_map[:, 0].tolist() == [0, 1, -1, 2, 3, 4]
+    assert offsets.tolist() == [0, 4, 5]
+    _, _, whole = ref.dispatch(np.eye(6), ids, 2, capacity=2, drop_policy="in_order")
+    assert whole[:, 0].tolist() == [0, 1, -1, -1, -1, 2]
+
+
+def test_switch_per_sequence_capacity_matches_transformers():
+    """gate, top-1 softmax route, dispatch with group_size = seq, relu
+    experts and combine are transformers' SwitchTransformersSparseMLP:
+    capacity counted per sequence in token order, a dropped token outputs 0
+    and a kept one its expert's output times the max router probability."""
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip(
+        "transformers.models.switch_transformers.modeling_switch_transformers")
+    H, E, C, B, S = 8, 3, 2, 3, 7
+    config = st.SwitchTransformersConfig(d_model=H, d_ff=12, num_experts=E,
+                                         expert_capacity=C)
+    torch.manual_seed(0)
+    block = st.SwitchTransformersSparseMLP(config).eval()
+    x = np.random.default_rng(3).standard_normal((B, S, H)).astype(np.float32)
+    with torch.no_grad():
+        expected = block(torch.from_numpy(x)).numpy()
+    p = {k: v.double().numpy() for k, v in block.state_dict().items()}
+    flat = x.reshape(-1, H).astype(np.float64)
+    w, ids = ref.route(ref.gate(flat, p["router.classifier.weight"]), k=1)
+    ws = [p[f"experts.expert_{e}.{n}.weight"] for e in range(E) for n in ("wi", "wo")]
+
+    def layer(group_size):
+        rows, offsets, row_map = ref.dispatch(flat, ids, E, capacity=C, drop_policy="in_order",
+                                              group_size=group_size)
+        y = ref.experts(rows, offsets, ws, transposed_weights=True, activation="relu")
+        return ref.combine(y, row_map, w).reshape(B, S, H), row_map
+
+    got, row_map = layer(S)
+    assert (row_map < 0).any() and (row_map >= 0).sum() > C * E  # drops, per sequence
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(layer(None)[0], expected, atol=1e-3)

@@ -76,8 +76,8 @@ TEST_F(MoEOpsTest, BuildMixtralLayerAndVerify) {
       /*skip_ratio=*/nullptr);
   auto dispatch = DispatchOp::create(
       b, loc, t({dyn, 16}, f32), t({5}, i64), t({dyn, 2}, i64), x,
-      route.getIndices(), Value(), /*num_experts=*/4, false, nullptr, nullptr,
-      /*expert_map=*/nullptr);
+      route.getIndices(), /*weights=*/Value(), /*group_size=*/Value(),
+      /*num_experts=*/4, false, nullptr, nullptr, /*expert_map=*/nullptr);
   auto experts = ExpertsOp::create(
       b, loc, t({dyn, 16}, f32), dispatch.getRows(), dispatch.getOffsets(),
       ValueRange{body->getArgument(2), body->getArgument(3),

@@ -440,9 +440,11 @@ static constexpr const char *kDispatchKernels = R"mlir(
 // one expert are contiguous, experts ascending, tokens ascending within an
 // expert. %capacity < 0: dropless; otherwise %by_weight picks which rows an
 // expert over capacity keeps (largest weight, ties to the earlier slot) or
-// keeps the earliest ones.
+// keeps the earliest ones. %group > 0 counts the in-order capacity per group
+// of that many consecutive tokens (Switch Transformers: per sequence).
 func.func private @__moe_dispatch_ELT(%x: tensor<?x?xELT>, %ids: tensor<?x?xi64>,
-    %E: index, %capacity: i64, %by_weight: i1, %weights: tensor<?x?xf32>)
+    %E: index, %capacity: i64, %by_weight: i1, %weights: tensor<?x?xf32>,
+    %group: index)
     -> (tensor<?x?xELT>, tensor<?xi64>, tensor<?x?xi64>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -466,6 +468,15 @@ func.func private @__moe_dispatch_ELT(%x: tensor<?x?xELT>, %ids: tensor<?x?xi64>
   linalg.fill ins(%c0_i64 : i64) outs(%kept : memref<?xi64>)
   // Pass 1: which slots an expert keeps, and how many rows each expert gets.
   scf.for %t = %c0 to %T step %c1 {
+    // A new group starts counting every expert's rows from 0 again.
+    %grouped = arith.cmpi ugt, %group, %c0 : index
+    scf.if %grouped {
+      %in_group = arith.remui %t, %group : index
+      %first = arith.cmpi eq, %in_group, %c0 : index
+      scf.if %first {
+        linalg.fill ins(%c0_i64 : i64) outs(%seen : memref<?xi64>)
+      }
+    }
     scf.for %s = %c0 to %K step %c1 {
       %ei = tensor.extract %ids[%t, %s] : tensor<?x?xi64>
       %nonneg = arith.cmpi sge, %ei, %c0_i64 : i64

@@ -104,10 +104,14 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
       Value byWeight = arith::ConstantOp::create(
           rewriter, loc,
           rewriter.getBoolAttr(op.getDropPolicy() == DropPolicy::ByWeight));
+      // 0: one group of all tokens.
+      Value group = op.getGroupSize();
+      if (!group)
+        group = arith::ConstantIndexOp::create(rewriter, loc, 0);
       call = func::CallOp::create(
           rewriter, loc, *kernel,
           ValueRange{x, indices, numExperts, capacity, byWeight,
-                     castToDynamic(rewriter, loc, weights)});
+                     castToDynamic(rewriter, loc, weights), group});
     }
     SmallVector<Value> results;
     for (auto [value, result] : llvm::zip(call.getResults(), op.getResults()))

@@ -277,7 +277,8 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
       rewriter, loc, type({slots, hidden}, elt),
       type({numExperts + 1}, rewriter.getI64Type()),
       type({numTokens, perToken}, rewriter.getI64Type()), expertTokens,
-      route.getIndices(), Value(), numExperts, expertChoice,
+      route.getIndices(), /*weights=*/Value(), /*group_size=*/Value(),
+      numExperts, expertChoice,
       spec.capacity ? rewriter.getI64IntegerAttr(*spec.capacity) : nullptr,
       spec.capacity
           ? DropPolicyAttr::get(rewriter.getContext(), spec.dropPolicy)

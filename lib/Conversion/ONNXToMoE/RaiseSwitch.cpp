@@ -28,6 +28,7 @@
 
 #include "moe/Dialect/ONNX/Transforms/NodeUtils.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <cmath>
@@ -49,6 +50,9 @@ struct SwitchContext {
   /// The router's token rows [T, H].
   Value tokens;
   int64_t hidden = 0;
+  /// Where the router reads the tokens as [batch, seq, H] (a reshape of
+  /// `tokens`): that 3-D input; a capacity then counts per sequence.
+  Value sequences;
 };
 
 /// The routing mask [T, E] the experts' columns are cut from.
@@ -132,8 +136,8 @@ SmallVector<Value> findExpertMasks(Value ids, int64_t numExperts) {
 }
 
 /// Checks that every cumulative count of the `masks` (a capacity's token
-/// priority) runs over all tokens of a [T, E] matrix, as moe.dispatch
-/// counts capacity.
+/// priority) runs over a known axis; matchCapacityKeep says whether it is
+/// the tokens of [T, E] or the sequence axis of [batch, seq, E].
 LogicalResult checkCapacityScope(ArrayRef<Value> masks, const NearMiss &miss) {
   SmallVector<Value> worklist(masks);
   while (!worklist.empty()) {
@@ -144,15 +148,9 @@ LogicalResult checkCapacityScope(ArrayRef<Value> masks, const NearMiss &miss) {
         worklist.push_back(node.getOutputs()[0]);
       if (!node || !node.isStandard("CumSum"))
         continue;
-      RankedTensorType t = rankedType(node.getInputs()[0]);
-      std::optional<int64_t> axis = constantInt(node.getInputs()[1]);
-      if (!t || !axis)
+      if (!rankedType(node.getInputs()[0]) || !constantInt(node.getInputs()[1]))
         return miss("the expert capacity's token priority is a CumSum "
                     "over an unknown axis");
-      if (t.getRank() == 3 && (*axis == 1 || *axis == -2))
-        return miss("the expert capacity is counted per sequence (CumSum "
-                    "over axis 1 of [batch, seq, experts]); moe.dispatch "
-                    "counts it over all tokens");
     }
   }
   return success();
@@ -180,7 +178,9 @@ FailureOr<int64_t> matchCapacityKeep(Value keep, const SwitchContext &ctx,
                 "of the one-hot mask with a constant");
   RankedTensorType t = rankedType(cumsum.getInputs()[0]);
   std::optional<int64_t> axis = constantInt(cumsum.getInputs()[1]);
-  if (!t || t.getRank() != 2 || !axis || (*axis != 0 && *axis != -2) ||
+  int64_t rank = ctx.sequences ? 3 : 2;
+  if (!t || t.getRank() != rank || !axis ||
+      (*axis != rank - 2 && *axis != -2) ||
       intAttr(cumsum, "exclusive", 0) != 0 ||
       intAttr(cumsum, "reverse", 0) != 0)
     return miss("the expert capacity's token priority is not an inclusive "
@@ -235,8 +235,10 @@ matchExpertColumn(Value column, const SwitchContext &ctx,
         in.getDimSize(1) != ctx.numExperts)
       return miss("an expert's mask is not one column of a [tokens, "
                   "experts] mask");
-    FailureOr<RoutingMask> mask =
-        matchRoutingMask(gather.getInputs()[0], ctx, miss);
+    Value maskIn = gather.getInputs()[0];
+    if (ctx.sequences)
+      maskIn = skipReshapes(skipCasts(maskIn));
+    FailureOr<RoutingMask> mask = matchRoutingMask(maskIn, ctx, miss);
     if (failed(mask))
       return failure();
     e = *id < 0 ? *id + ctx.numExperts : *id;
@@ -457,7 +459,20 @@ FailureOr<SwitchExpert> matchAssignment(NodeOp scatter,
 struct DispatchScan {
   SmallVector<NodeOp> scatters;
   bool nonzero = false;
+  /// A NonZero reads mask[id] with an id computed at run time: the loop
+  /// over the experts some token picked, which a tracing exporter unrolls
+  /// for the experts its example input happened to pick.
+  bool dataDependentExpert = false;
 };
+
+/// True if `nonzero` reads one slice of a mask cut by a computed index.
+bool readsComputedSlice(NodeOp nonzero) {
+  Value v = nonzero.getInputs()[0];
+  for (int i = 0; i < 4; ++i)
+    v = skipReshapes(skipCasts(v));
+  NodeOp gather = producer(v, "Gather");
+  return gather && !isConstant(gather.getInputs()[1]);
+}
 
 DispatchScan scanDispatch(Value ids) {
   DispatchScan scan;
@@ -475,7 +490,10 @@ DispatchScan scanDispatch(Value ids) {
           scatters.insert(node);
         continue;
       }
-      scan.nonzero |= node.isStandard("NonZero");
+      if (node.isStandard("NonZero")) {
+        scan.nonzero = true;
+        scan.dataDependentExpert |= readsComputedSlice(node);
+      }
       if (seen.insert(node).second)
         llvm::append_range(worklist, node.getOutputs());
     }
@@ -550,7 +568,8 @@ bool isMaxProbColumn(Value v, const SwitchContext &ctx) {
   std::optional<SmallVector<int64_t>> axes =
       optionalInput(max, 1) ? onnx::getConstantInts(max.getInputs()[1])
                             : intsAttr(max, "axes");
-  return axes && axes->size() == 1 && isLastAxis((*axes)[0], 2);
+  return axes && axes->size() == 1 &&
+         isLastAxis((*axes)[0], rankedType(ctx.probs).getRank());
 }
 
 /// The layer output: the assignments' result scaled by max(probs).
@@ -567,16 +586,40 @@ Value scaledOutput(Value assigned, const SwitchContext &ctx) {
   return {};
 }
 
-/// The router: probs = Softmax(linear(tokens)) over the experts [T, E].
-LogicalResult matchRouter(const SwitchContext &ctx, RouterSpec &router,
-                          Value &tokens, const NearMiss &miss) {
+/// The router: probs = Softmax(linear(tokens)) over the experts [T, E],
+/// or over [batch, seq, E] of a [batch, seq, H] reshape of [T, H] tokens
+/// (row-major, so token t is sequence t / seq, position t mod seq).
+LogicalResult matchRouter(SwitchContext &ctx, RouterSpec &router, Value &tokens,
+                          const NearMiss &miss) {
   NodeOp softmax = producer(ctx.probs, "Softmax");
   std::optional<Linear> linear =
       matchLinear(skipReshapes(softmax.getInputs()[0]));
   if (!linear)
     return miss("the router logits are not a linear layer of the tokens");
   RankedTensorType w = rankedType(linear->weight);
-  RankedTensorType in = rankedType(linear->input);
+  Value input = linear->input;
+  if (RankedTensorType in3 = rankedType(input);
+      in3 && in3.getRank() == 3 && !in3.isDynamicDim(2)) {
+    Value flat = skipReshapes(input);
+    // A [batch, seq, hidden] model input: its rows are a flattening of it.
+    if (RankedTensorType t = rankedType(flat); t && t.getRank() == 3)
+      for (Operation *user : flat.getUsers())
+        if (auto node = dyn_cast<NodeOp>(user);
+            node && node.getOutputs().size() == 1 &&
+            skipReshapes(node.getOutputs()[0]) == flat &&
+            rankedType(node.getOutputs()[0]) &&
+            rankedType(node.getOutputs()[0]).getRank() == 2) {
+          flat = node.getOutputs()[0];
+          break;
+        }
+    RankedTensorType in2 = rankedType(flat);
+    if (!in2 || in2.getRank() != 2 || in2.getDimSize(1) != in3.getDimSize(2))
+      return miss("the router reads [batch, seq, hidden] tokens that are no "
+                  "reshape of [tokens, hidden] rows");
+    ctx.sequences = input;
+    input = flat;
+  }
+  RankedTensorType in = rankedType(input);
   if (w.getDimSize(linear->transposed ? 0 : 1) != ctx.numExperts || !in ||
       in.getRank() != 2 || in.isDynamicDim(1))
     return miss("the router is not a [tokens, hidden] x [hidden, experts] "
@@ -584,7 +627,7 @@ LogicalResult matchRouter(const SwitchContext &ctx, RouterSpec &router,
   router.weight = linear->weight;
   router.transposed = linear->transposed;
   router.bias = linear->bias;
-  tokens = linear->input;
+  tokens = input;
   return success();
 }
 
@@ -685,14 +728,22 @@ LogicalResult moe::detail::raiseSwitch(NodeOp argmax, RewriterBase &rewriter,
   NearMiss miss(argmax, remarks);
   if (intAttr(argmax, "select_last_index", 0) != 0)
     return miss("ties pick the last expert; moe.route picks the first");
+  if (scan.dataDependentExpert)
+    return miss("the expert loop runs over the experts the example input "
+                "picked (expert ids computed at run time), not over all " +
+                Twine(ctx.numExperts));
+  int64_t routerRank = rankedType(ctx.probs).getRank();
   if (failed(checkCapacityScope(masks, miss)))
     return failure();
-  if (rankedType(ctx.probs).getRank() != 2)
-    return miss("the router probabilities are not a [tokens, experts] "
-                "matrix");
+  if (routerRank != 2 && routerRank != 3)
+    return miss("the router probabilities are not a [tokens, experts] or "
+                "[batch, seq, experts] tensor");
   LayerSpec layer;
   if (failed(matchRouter(ctx, layer.router, ctx.tokens, miss)))
     return failure();
+  if (routerRank == 3 && !ctx.sequences)
+    return miss("the router probabilities are [batch, seq, experts] but the "
+                "router does not read [batch, seq, hidden] tokens");
   ctx.hidden = rankedType(ctx.tokens).getDimSize(1);
 
   if (scan.scatters.empty())
@@ -736,12 +787,28 @@ LogicalResult moe::detail::raiseSwitch(NodeOp argmax, RewriterBase &rewriter,
     remark << "raised a Switch top-1 MoE layer: " << ctx.numExperts
            << " experts";
     if (capacity)
-      remark << ", capacity " << *capacity << " in token order";
+      remark << ", capacity " << *capacity << " in token order"
+             << (ctx.sequences ? " per sequence" : "");
   }
   // A token past its expert's capacity is written by no expert: zero, as
   // moe.combine leaves a dropped slot.
   layer.capacity = capacity;
   layer.dropPolicy = DropPolicy::InOrder;
-  layers.push_back(buildLayer(layer, rewriter));
+  // Per sequence: the capacity counts within groups of seq tokens, seq
+  // being the router input's dimension 1 (known at run time only). Read
+  // before the layer is built, which erases the router's reshape otherwise.
+  Value seq;
+  if (capacity && ctx.sequences) {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointAfterValue(ctx.sequences);
+    seq = tensor::DimOp::create(rewriter, argmax.getLoc(), ctx.sequences, 1);
+  }
+  RaisedLayer raised = buildLayer(layer, rewriter);
+  if (seq)
+    raised.experts.getRows()
+        .getDefiningOp<DispatchOp>()
+        .getGroupSizeMutable()
+        .assign(seq);
+  layers.push_back(raised);
   return success();
 }

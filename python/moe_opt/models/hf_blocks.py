@@ -88,7 +88,7 @@ SPECS = [
      dict(d_model=H, d_ff=I, num_experts=4, expert_capacity=4),
      dict(family="switch", E=4, k=1,
           route=dict(mode="token_choice", score="softmax", k=1, renormalize=False),
-          dispatch=dict(capacity=4, per="sequence", dropped="pass-through x * p_max"),
+          dispatch=dict(capacity=4, per="sequence", dropped="zero"),
           experts=dict(activation="relu", inter=I, biases=False))),
     ("hf_phimoe", "phimoe", "PhimoeConfig", "PhimoeSparseMoeBlock",
      dict(hidden_size=H, intermediate_size=I, num_local_experts=4, num_experts_per_tok=2),

@@ -6,7 +6,8 @@
 // CHECK-DAG: %[[E:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[CAP:.*]] = arith.constant 3 : i64
 // CHECK-DAG: %[[BYW:.*]] = arith.constant false
-// CHECK: %[[D:.*]]:3 = call @__moe_dispatch_bf16(%{{.*}}, %{{.*}}, %[[E]], %[[CAP]], %[[BYW]], %{{.*}})
+// CHECK-DAG: %[[NOGROUP:.*]] = arith.constant 0 : index
+// CHECK: %[[D:.*]]:3 = call @__moe_dispatch_bf16(%{{.*}}, %{{.*}}, %[[E]], %[[CAP]], %[[BYW]], %{{.*}}, %[[NOGROUP]])
 // CHECK: tensor.cast %[[D]]#0 : tensor<?x?xbf16> to tensor<8x16xbf16>
 // CHECK: func.func private @__moe_dispatch_bf16(%{{.*}}: tensor<?x?xbf16>
 // CHECK: func.func private @__moe_dispatch_expert_choice_bf16
@@ -20,12 +21,35 @@ func.func @capacity_in_order(%x: tensor<8x16xbf16>, %ids: tensor<8x1xi32>)
 
 // -----
 
+// Capacity counted per group of %seq tokens (Switch Transformers: per
+// sequence): the run-time group size goes to the kernel, which restarts
+// every expert's count at each group's first token.
+// CHECK-LABEL: func.func @capacity_per_group
+// CHECK-SAME: %[[SEQ:[^:]+]]: index
+// CHECK: call @__moe_dispatch_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SEQ]])
+// CHECK: func.func private @__moe_dispatch_f32(
+// CHECK-SAME: %[[G:[^:]+]]: index)
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[GROUPED:.*]] = arith.cmpi ugt, %[[G]], %{{.*}} : index
+// CHECK: scf.if %[[GROUPED]] {
+// CHECK: arith.remui %[[T]], %[[G]] : index
+// CHECK: linalg.fill
+func.func @capacity_per_group(%x: tensor<?x4xf32>, %ids: tensor<?x1xi64>, %seq: index)
+    -> (tensor<?x4xf32>, tensor<3xi64>, tensor<?x1xi64>) {
+  %rows, %off, %map = moe.dispatch %x, %ids group_size(%seq)
+      {num_experts = 2, capacity = 2, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x4xf32>, tensor<?x1xi64> -> tensor<?x4xf32>, tensor<3xi64>, tensor<?x1xi64>
+  return %rows, %off, %map : tensor<?x4xf32>, tensor<3xi64>, tensor<?x1xi64>
+}
+
+// -----
+
 // by_weight passes the routing weights (as f32) to the kernel.
 // CHECK-LABEL: func.func @capacity_by_weight
 // CHECK: %[[W32:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2xf16>)
 // CHECK: %[[BYW:.*]] = arith.constant true
 // CHECK: %[[WD:.*]] = tensor.cast %[[W32]] : tensor<?x2xf32> to tensor<?x?xf32>
-// CHECK: call @__moe_dispatch_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[BYW]], %[[WD]])
+// CHECK: call @__moe_dispatch_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[BYW]], %[[WD]], %{{.*}})
 func.func @capacity_by_weight(%x: tensor<?x4xf32>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf16>)
     -> (tensor<?x4xf32>, tensor<3xi64>, tensor<?x2xi64>) {
   %rows, %off, %map = moe.dispatch %x, %ids weights(%w : tensor<?x2xf16>)

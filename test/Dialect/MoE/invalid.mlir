@@ -786,6 +786,39 @@ func.func @dispatch_weights_in_order(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>
 
 // -----
 
+// dispatch: group_size without a capacity
+func.func @dispatch_group_no_capacity(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>, %g: index) {
+  // expected-error @+1 {{'moe.dispatch' op group_size groups the tokens of a capacity; it requires one}}
+  %r:3 = moe.dispatch %x, %ids group_size(%g) {num_experts = 8}
+      : tensor<?x16xf32>, tensor<?x1xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// dispatch: group_size with drop_policy by_weight
+func.func @dispatch_group_by_weight(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>, %w: tensor<?x1xf32>, %g: index) {
+  // expected-error @+1 {{'moe.dispatch' op group_size counts capacity in token order; it requires drop_policy in_order}}
+  %r:3 = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) group_size(%g)
+      {num_experts = 8, capacity = 2, drop_policy = #moe.drop_policy<by_weight>}
+      : tensor<?x16xf32>, tensor<?x1xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// dispatch: a constant group_size of 0
+func.func @dispatch_group_zero(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>) {
+  %g = arith.constant 0 : index
+  // expected-error @+1 {{'moe.dispatch' op group_size must be positive, got 0}}
+  %r:3 = moe.dispatch %x, %ids group_size(%g)
+      {num_experts = 8, capacity = 2, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x16xf32>, tensor<?x1xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
 // dispatch: weights operand without any capacity
 func.func @dispatch_weights_no_capacity(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
   // expected-error @+1 {{'moe.dispatch' op the weights operand is only used by drop_policy by_weight}}

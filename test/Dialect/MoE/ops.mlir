@@ -117,6 +117,18 @@ func.func @switch_base_8(%x: tensor<64x768xf32>, %wr: tensor<8x768xf32>,
   return %out : tensor<64x768xf32>
 }
 
+// Switch Transformers: expert capacity 4 counted per sequence of %seq
+// tokens of the flattened [batch, seq] input.
+// CHECK-LABEL: func.func @dispatch_per_sequence(
+// CHECK-SAME: %[[X:[^:]+]]: tensor<?x16xf32>, %[[IDS:[^:]+]]: tensor<?x1xi64>, %[[SEQ:[^:]+]]: index)
+// CHECK: moe.dispatch %[[X]], %[[IDS]] group_size(%[[SEQ]]) {capacity = 4 : i64, drop_policy = #moe.drop_policy<in_order>, num_experts = 4 : i64} : tensor<?x16xf32>, tensor<?x1xi64> -> tensor<?x16xf32>, tensor<5xi64>, tensor<?x1xi64>
+func.func @dispatch_per_sequence(%x: tensor<?x16xf32>, %ids: tensor<?x1xi64>, %seq: index) -> tensor<5xi64> {
+  %rows, %offsets, %map = moe.dispatch %x, %ids group_size(%seq)
+      {num_experts = 4, capacity = 4, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x16xf32>, tensor<?x1xi64> -> tensor<?x16xf32>, tensor<5xi64>, tensor<?x1xi64>
+  return %offsets : tensor<5xi64>
+}
+
 // Merged experts: 6 routed ids onto 3 experts (ids 0, 3 -> 0; 1, 4, 5 -> 1;
 // 2 -> 2).
 // CHECK-LABEL: func.func @dispatch_expert_map(

@@ -449,6 +449,21 @@ LogicalResult DispatchOp::verify() {
   if (!byWeight && getWeights())
     return emitOpError("the weights operand is only used by drop_policy "
                        "by_weight");
+  if (getGroupSize()) {
+    if (!getCapacity())
+      return emitOpError("group_size groups the tokens of a capacity; it "
+                         "requires one");
+    if (byWeight)
+      return emitOpError("group_size counts capacity in token order; it "
+                         "requires drop_policy in_order");
+    if (getExpertChoice())
+      return emitOpError("group_size applies to token-choice dispatch");
+    APInt g;
+    if (matchPattern(getGroupSize(), m_ConstantInt(&g)) &&
+        !g.isStrictlyPositive())
+      return emitOpError() << "group_size must be positive, got "
+                           << g.getSExtValue();
+  }
 
   if (std::optional<ArrayRef<int64_t>> map = getExpertMap()) {
     if (getExpertChoice())
