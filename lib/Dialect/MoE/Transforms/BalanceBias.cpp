@@ -126,13 +126,11 @@ struct MoEBalanceBiasPass : moe::impl::MoEBalanceBiasBase<MoEBalanceBiasPass> {
         loadCalibratedLayers(module, stats, getArgument());
     if (failed(calibrated))
       return signalPassFailure();
-    auto *layers = &calibrated->layers;
-    auto *calibration = &calibrated->stats;
 
     // Check every layer before changing any.
     SmallVector<SmallVector<double>> initial;
     for (auto [index, pair] :
-         llvm::enumerate(llvm::zip(*layers, *calibration))) {
+         llvm::enumerate(llvm::zip(calibrated->layers, calibrated->stats))) {
       auto [layer, calib] = pair;
       if (calib.numLogitRows == 0) {
         emitError(loc) << "calibration statistics '" << stats << "': layer "
@@ -163,7 +161,7 @@ struct MoEBalanceBiasPass : moe::impl::MoEBalanceBiasBase<MoEBalanceBiasPass> {
     }
 
     for (auto [index, pair] :
-         llvm::enumerate(llvm::zip(*layers, *calibration))) {
+         llvm::enumerate(llvm::zip(calibrated->layers, calibrated->stats))) {
       auto [layer, calib] = pair;
       RouteOp route = layer.route;
       BalanceResult result =

@@ -25,22 +25,6 @@ static Eigen::RowVectorXf rowAt(ArrayRef<float> values, int64_t index,
                                               cols);
 }
 
-Eigen::MatrixXf LayerEvaluator::apply(const Linear &linear,
-                                      const Eigen::MatrixXf &x) const {
-  Eigen::Map<const RowMajorMatrixXf> w(weightValues[linear.operand].data() +
-                                           linear.index * linear.rows *
-                                               linear.cols,
-                                       linear.rows, linear.cols);
-  Eigen::MatrixXf y;
-  if (linear.transposed)
-    y = x * w.transpose();
-  else
-    y = x * w;
-  if (!biasValues.empty())
-    y.rowwise() += rowAt(biasValues[linear.operand], linear.index, y.cols());
-  return y;
-}
-
 FailureOr<LayerEvaluator> LayerEvaluator::create(const MoELayer &constLayer) {
   MoELayer layer = constLayer;
   LayerEvaluator eval;
@@ -83,38 +67,19 @@ FailureOr<LayerEvaluator> LayerEvaluator::create(const MoELayer &constLayer) {
   if (FloatAttr l = experts.getLimitAttr())
     eval.limit = l.getValueAsDouble();
 
-  bool stacked = experts.isStacked();
-  bool transposed = experts.getTransposedWeights();
-  unsigned stages = experts.getNumStages();
-  auto weights = experts.getWeights();
-  auto biases = experts.getBiases();
-  if (!biases.empty() && biases.size() != weights.size())
+  if (!experts.getBiases().empty() &&
+      experts.getBiases().size() != experts.getWeights().size())
     return experts.emitError("cannot evaluate the layer: expected one bias "
                              "per weight");
-  for (Value w : weights) {
-    FailureOr<std::vector<float>> v = read(experts, w, "expert weight");
-    if (failed(v))
-      return failure();
-    eval.weightValues.push_back(std::move(*v));
-  }
-  for (Value b : biases) {
-    FailureOr<std::vector<float>> v = read(experts, b, "expert bias");
-    if (failed(v))
-      return failure();
-    eval.biasValues.push_back(std::move(*v));
-  }
-  int64_t numLayerExperts = experts.getNumExperts();
-  eval.experts.resize(numLayerExperts);
-  for (int64_t e = 0; e < numLayerExperts; ++e) {
-    for (unsigned s = 0; s < stages; ++s) {
-      unsigned operand = stacked ? s : e * stages + s;
-      auto shape =
-          cast<RankedTensorType>(weights[operand].getType()).getShape();
-      eval.experts[e].push_back({operand, stacked ? e : 0,
-                                 shape[shape.size() - 2], shape.back(),
-                                 transposed});
-    }
-  }
+  FailureOr<ExpertWeights> weights =
+      ExpertWeights::read(experts, [&](StringRef what, unsigned) {
+        return experts->emitError()
+               << "cannot evaluate the layer: the " << what
+               << " is not a readable f32, f16 or bf16 constant";
+      });
+  if (failed(weights))
+    return failure();
+  eval.weights = std::move(*weights);
   return eval;
 }
 
@@ -156,8 +121,7 @@ float LayerEvaluator::activate(float zf) const {
 
 Eigen::MatrixXf LayerEvaluator::expert(int64_t e,
                                        const Eigen::MatrixXf &x) const {
-  const std::vector<Linear> &stages = experts[e];
-  Eigen::MatrixXf h = apply(stages[0], x);
+  Eigen::MatrixXf h = weights.apply(e, 0, x);
   Eigen::MatrixXf a;
   if (!gateLayout) {
     a = h.unaryExpr([&](float z) { return activate(z); });
@@ -165,7 +129,7 @@ Eigen::MatrixXf LayerEvaluator::expert(int64_t e,
     Eigen::MatrixXf g, u;
     if (*gateLayout == GateLayout::Separate) {
       g = h;
-      u = apply(stages[1], x);
+      u = weights.apply(e, 1, x);
     } else if (*gateLayout == GateLayout::Interleaved) {
       int64_t half = h.cols() / 2;
       g.resize(h.rows(), half);
@@ -188,5 +152,5 @@ Eigen::MatrixXf LayerEvaluator::expert(int64_t e,
            return activate(z);
          }).cwiseProduct((u.array() + float(beta)).matrix());
   }
-  return apply(stages.back(), a);
+  return weights.apply(e, weights.numStages() - 1, a);
 }

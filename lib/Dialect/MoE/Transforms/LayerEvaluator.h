@@ -12,6 +12,8 @@
 #ifndef MOE_LIB_DIALECT_MOE_TRANSFORMS_LAYEREVALUATOR_H
 #define MOE_LIB_DIALECT_MOE_TRANSFORMS_LAYEREVALUATOR_H
 
+#include "ExpertWeights.h"
+
 #include "moe/Dialect/MoE/Transforms/Calibration.h"
 
 #include <Eigen/Dense>
@@ -20,10 +22,6 @@
 #include <vector>
 
 namespace moe {
-
-/// The layout of weight constants and calibration rows.
-using RowMajorMatrixXf =
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 class LayerEvaluator {
 public:
@@ -37,30 +35,17 @@ public:
   /// Expert `e`'s FFN on the rows `x` [N, H]: [N, H].
   Eigen::MatrixXf expert(int64_t e, const Eigen::MatrixXf &x) const;
 
-  int64_t numExperts() const { return experts.size(); }
+  int64_t numExperts() const { return weights.numExperts(); }
   int64_t hiddenSize() const { return router.rows(); }
 
 private:
-  /// y = x * w (+ b): matrix `index` of the weight constant `operand`
-  /// (stored [rows, cols] row-major, [out, in] when `transposed`) and the
-  /// same row of its bias. Weights stay in their f32 copy of the constant;
-  /// no per-expert copy is made.
-  struct Linear {
-    unsigned operand;
-    int64_t index, rows, cols;
-    bool transposed;
-  };
-  Eigen::MatrixXf apply(const Linear &linear, const Eigen::MatrixXf &x) const;
-
   float activate(float z) const;
 
   /// [H, E] and [E] (empty: no bias).
   Eigen::MatrixXf router;
   Eigen::RowVectorXf routerBias;
-  /// The expert weight and bias constants as f32, in operand order.
-  std::vector<std::vector<float>> weightValues, biasValues;
-  /// Per expert, its stages (gate, up, down or up, down).
-  std::vector<std::vector<Linear>> experts;
+  /// The expert weights and biases as f32; no per-expert copy is made.
+  ExpertWeights weights;
   Activation activation = Activation::Identity;
   std::optional<GateLayout> gateLayout;
   double alpha = 1.0, beta = 0.0, kappa = 1.0, lambda = 1.0;

@@ -2,6 +2,7 @@
 
 #include "ConstantSlicing.h"
 #include "ExpertMerging.h"
+#include "ExpertWeights.h"
 
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Dialect/MoE/Transforms/Calibration.h"
@@ -30,9 +31,6 @@ namespace {
 /// every merged expert (on moe.experts).
 constexpr llvm::StringLiteral kOriginalExperts = "moe.original_experts";
 constexpr llvm::StringLiteral kMergedExperts = "moe.merged_experts";
-
-using RowMajor =
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// What to do with one layer, decided and computed before anything is
 /// edited so that a refused layer leaves the module as it was.
@@ -72,46 +70,21 @@ static HiddenLayout hiddenLayout(ExpertsOp experts) {
 /// Every expert's weights in [in, out] layout; the error names the weight
 /// that is not a readable float constant.
 static FailureOr<SmallVector<ExpertFFN>> readExperts(ExpertsOp experts) {
-  int64_t numExperts = experts.getNumExperts();
-  unsigned stages = experts.getNumStages();
-  bool stacked = experts.isStacked(),
-       transposed = experts.getTransposedWeights();
-  SmallVector<ExpertFFN> result(numExperts);
-  auto read = [&](Value v, StringRef what,
-                  int64_t index) -> FailureOr<std::vector<float>> {
-    FailureOr<std::vector<float>> values = readFloatConstant(v);
-    if (failed(values))
-      return experts.emitError()
-             << "cannot merge: " << what << " #" << index
-             << " is not an f32/f16/bf16 constant the pass can read";
-    return values;
-  };
-  for (auto [i, w] : llvm::enumerate(experts.getWeights())) {
-    FailureOr<std::vector<float>> values = read(w, "expert weight", i);
-    if (failed(values))
-      return failure();
-    ArrayRef<int64_t> shape = cast<RankedTensorType>(w.getType()).getShape();
-    int64_t rows = shape[shape.size() - 2], cols = shape.back();
-    for (int64_t e = stacked ? 0 : i / stages,
-                 last = stacked ? numExperts : e + 1;
-         e < last; ++e) {
-      Eigen::Map<const RowMajor> stored(
-          values->data() + (stacked ? e * rows * cols : 0), rows, cols);
-      Eigen::MatrixXf logical = transposed ? Eigen::MatrixXf(stored.transpose())
-                                           : Eigen::MatrixXf(stored);
-      result[e].weights.push_back(std::move(logical));
+  FailureOr<ExpertWeights> weights =
+      ExpertWeights::read(experts, [&](StringRef what, unsigned index) {
+        return experts.emitError()
+               << "cannot merge: " << what << " #" << index
+               << " is not an f32/f16/bf16 constant the pass can read";
+      });
+  if (failed(weights))
+    return failure();
+  SmallVector<ExpertFFN> result(weights->numExperts());
+  for (auto [e, ffn] : llvm::enumerate(result)) {
+    for (unsigned s = 0; s < weights->numStages(); ++s) {
+      ffn.weights.push_back(weights->matrix(e, s));
+      if (weights->hasBiases())
+        ffn.biases.push_back(weights->bias(e, s));
     }
-  }
-  for (auto [i, b] : llvm::enumerate(experts.getBiases())) {
-    FailureOr<std::vector<float>> values = read(b, "expert bias", i);
-    if (failed(values))
-      return failure();
-    int64_t width = cast<RankedTensorType>(b.getType()).getShape().back();
-    for (int64_t e = stacked ? 0 : i / stages,
-                 last = stacked ? numExperts : e + 1;
-         e < last; ++e)
-      result[e].biases.push_back(Eigen::Map<const Eigen::VectorXf>(
-          values->data() + (stacked ? e * width : 0), width));
   }
   return result;
 }
@@ -368,9 +341,9 @@ static void rewriteWeights(MergePlan &plan) {
   // Stored layout of `m` ([in, out], or [out, in] when transposed), row-major.
   auto storedValues = [&](const Eigen::MatrixXf &m, float *out) {
     if (transposed)
-      Eigen::Map<RowMajor>(out, m.cols(), m.rows()) = m.transpose();
+      Eigen::Map<RowMajorMatrixXf>(out, m.cols(), m.rows()) = m.transpose();
     else
-      Eigen::Map<RowMajor>(out, m.rows(), m.cols()) = m;
+      Eigen::Map<RowMajorMatrixXf>(out, m.rows(), m.cols()) = m;
   };
   auto newConstant = [&](Value like, ArrayRef<int64_t> shape,
                          ArrayRef<float> values) {

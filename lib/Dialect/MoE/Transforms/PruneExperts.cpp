@@ -311,14 +311,12 @@ struct MoEPruneExpertsPass
         loadCalibratedLayers(module, stats, getArgument());
     if (failed(calibrated))
       return signalPassFailure();
-    auto *layers = &calibrated->layers;
-    auto *calibration = &calibrated->stats;
 
     // Decide and check everything first: a refused layer leaves the whole
     // module as it was.
     std::vector<LayerPlan> plans;
     for (auto [index, pair] :
-         llvm::enumerate(llvm::zip(*layers, *calibration))) {
+         llvm::enumerate(llvm::zip(calibrated->layers, calibrated->stats))) {
       auto [layer, calib] = pair;
       int64_t numExperts = calib.numExperts;
       int64_t count =
