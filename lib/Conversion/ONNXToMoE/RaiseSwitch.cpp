@@ -631,39 +631,14 @@ LogicalResult matchRouter(SwitchContext &ctx, RouterSpec &router, Value &tokens,
   return success();
 }
 
-/// The moe.experts operands for experts 0..E-1 (one weight set each).
+/// The moe.experts operands for experts 0..E-1 (one ungated weight set
+/// each), checked as every per-expert layer is.
 FailureOr<ExpertsSpec> expertsOf(ArrayRef<SwitchExpert> experts, int64_t hidden,
                                  const NearMiss &miss) {
-  ExpertsSpec spec;
-  spec.numExperts = experts.size();
-  const SwitchExpert &first = experts.front();
-  spec.activation = first.activation.kind;
-  spec.alpha = first.activation.alpha;
-  spec.transposed = first.up.transposed;
-  bool biased = bool(first.up.bias);
-  auto dims = [](const Linear &l) {
-    RankedTensorType t = rankedType(l.weight);
-    return l.transposed ? std::make_pair(t.getDimSize(1), t.getDimSize(0))
-                        : std::make_pair(t.getDimSize(0), t.getDimSize(1));
-  };
-  for (const SwitchExpert &e : experts) {
-    if (e.activation.kind != first.activation.kind ||
-        e.activation.alpha != first.activation.alpha)
-      return miss("expert " + Twine(e.expert) +
-                  " has another activation than expert 0");
-    for (const Linear *l : {&e.up, &e.down})
-      if (l->transposed != spec.transposed || bool(l->bias) != biased)
-        return miss("the experts' projections mix weight layouts or biases");
-    auto [upIn, inner] = dims(e.up);
-    auto [downIn, downOut] = dims(e.down);
-    if (upIn != hidden || downIn != inner || downOut != hidden)
-      return miss("expert " + Twine(e.expert) +
-                  "'s projections do not chain hidden -> inner -> hidden");
-    spec.weights.append({e.up.weight, e.down.weight});
-    if (biased)
-      spec.biases.append({e.up.bias, e.down.bias});
-  }
-  return spec;
+  SmallVector<ExpertFFN> ffns;
+  for (const SwitchExpert &e : experts)
+    ffns.push_back({e.activation, /*gated=*/false, {e.up, e.down}, Value()});
+  return perExpertSpec(ffns, hidden, miss);
 }
 
 /// Orders the experts 0..E-1, each once, all cut from one routing mask.
