@@ -68,7 +68,10 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target chip: sm_80, sm_90 or sm_90a">,
     Option<"elementType", "element-type", "std::string", /*default=*/"\"\"",
-           "Tensor-core operand type (bf16 or f16); empty: the op's own">
+           "Tensor-core operand type (bf16 or f16); empty: the op's own">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
+           "else the tile kernel, chosen at run time), tile or decode">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

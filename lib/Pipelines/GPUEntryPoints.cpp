@@ -38,7 +38,7 @@ constexpr int32_t kBF16 = 0;
 constexpr int32_t kF16 = 1;
 
 struct Entry {
-  gpu::GPUFuncOp kernel;
+  moe::GroupedMatmulKernels kernels;
   int32_t dtype;
   int64_t experts, k, n;
 };
@@ -137,7 +137,13 @@ struct GPUEntryPointsPass
     }
     // Check everything before building anything, so that a refusal leaves
     // the module as it was.
-    moe::MoEToGPUOptions options{chip, /*elementType=*/""};
+    if (!moe::isGroupedMatmulKernelChoice(kernel)) {
+      module.emitError("moe-gpu-entry-points: kernel must be auto, tile or "
+                       "decode, not '")
+          << kernel << "'";
+      return signalPassFailure();
+    }
+    moe::MoEToGPUOptions options{chip, /*elementType=*/"", kernel};
     bool ok = true;
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&
@@ -148,14 +154,15 @@ struct GPUEntryPointsPass
     SmallVector<Entry> entries;
     llvm::DenseSet<Operation *> seen;
     for (moe::GroupedMatmulOp op : ops) {
-      FailureOr<gpu::GPUFuncOp> kernel =
-          moe::getGroupedMatmulKernel(op, options);
-      if (failed(kernel))
+      FailureOr<moe::GroupedMatmulKernels> kernels =
+          moe::getGroupedMatmulKernels(op, options);
+      if (failed(kernels))
         return signalPassFailure();
-      if (!seen.insert(*kernel).second)
+      gpu::GPUFuncOp any = kernels->tile ? kernels->tile : kernels->decode;
+      if (!seen.insert(any).second)
         continue;
-      auto rhs = cast<MemRefType>(kernel->getArgumentTypes()[1]);
-      entries.push_back({*kernel, rhs.getElementType().isBF16() ? kBF16 : kF16,
+      auto rhs = cast<MemRefType>(any.getArgumentTypes()[1]);
+      entries.push_back({*kernels, rhs.getElementType().isBF16() ? kBF16 : kF16,
                          rhs.getDimSize(0), rhs.getDimSize(1),
                          rhs.getDimSize(2)});
     }
@@ -201,15 +208,20 @@ struct GPUEntryPointsPass
     Value rows = args[8], stream = args[9];
     Value result =
         buildChain(b, entries, args.take_front(4), [&](Entry e) -> Value {
+          gpu::GPUFuncOp any =
+              e.kernels.tile ? e.kernels.tile : e.kernels.decode;
           SmallVector<Value> buffers;
           for (auto [ptrArg, type] :
-               llvm::zip(args.slice(4, 4), e.kernel.getArgumentTypes()))
+               llvm::zip(args.slice(4, 4), any.getArgumentTypes()))
             buffers.push_back(
                 wrapPointer(b, ptrArg, cast<MemRefType>(type), rows));
           Value rowCount =
               arith::IndexCastOp::create(b, b.getIndexType(), rows);
-          moe::launchGroupedMatmul(b, b.getLoc(), e.kernel, buffers, rowCount,
-                                   stream);
+          // Decode or tile kernel by the row count (no wait: the caller's
+          // stream orders the launch).
+          moe::selectGroupedMatmulKernel(b, b.getLoc(), e.kernels, buffers,
+                                         rowCount, stream,
+                                         [](OpBuilder &, Value) {});
           return arith::ConstantIntOp::create(b, 0, 32);
         });
     func::ReturnOp::create(b, result);

@@ -153,7 +153,10 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
-           "Target chip: sm_80, sm_90 or sm_90a">
+           "Target chip: sm_80, sm_90 or sm_90a">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
+           "else the tile kernel, chosen at run time), tile or decode">
   ];
   // The kernel builder's dialects too (see convert-moe-to-gpu).
   let dependentDialects = [
