@@ -57,8 +57,10 @@ using namespace moe::detail;
 
 namespace {
 
-/// Shared-memory stages of the TMA ring.
-constexpr int64_t kStages = 4;
+/// Shared-memory stages of the TMA ring: 3 x 32 KB (+ slack) lets two
+/// blocks share an SM (227 KB), so that one block's prologue and epilogue
+/// overlap the other's k loop.
+constexpr int64_t kStages = 3;
 /// Columns of one weights box: 64 16-bit elements are one 128-byte
 /// swizzle row.
 constexpr int64_t kBoxN = 64;
@@ -363,6 +365,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   m.when(m.eq(s.tid, m.c(0)), [&] {
     for (int64_t i = 0; i < kStages; ++i)
       nvgpu::MBarrierInitOp::create(b, s.barriers, m.c(1), m.c(i), Value());
+    // The inits must be visible to the TMA engine's complete_tx.
+    NVVM::FenceMbarrierInitOp::create(b);
   });
   gpu::BarrierOp::create(b);
 

@@ -4,10 +4,10 @@
 // (rows [rows, K] in 128 x 64 boxes; the stacked weight as [E * K, N] in
 // 64 x 64 boxes, 128-byte swizzle, zero fill) and launches one warpgroup per
 // 128 x 128 tile: grid x = N / 128, y = (rows + (E + 1) * 127) / 128, with
-// 4 stages x 32 KB of dynamic shared memory plus 1088 bytes of alignment
+// 3 stages x 32 KB of dynamic shared memory plus 1088 bytes of alignment
 // slack.
 // CHECK-LABEL: func.func @up(
-// CHECK-DAG: %[[SMEM:.*]] = arith.constant 132160 : i32
+// CHECK-DAG: %[[SMEM:.*]] = arith.constant 99392 : i32
 // CHECK-DAG: %[[SLACK:.*]] = arith.constant 1143 : index
 // CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
@@ -28,7 +28,7 @@
 // CHECK: gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 blocks in (%[[C4]], %[[GY]], %{{.*}}) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]] args(%[[XB]] : memref<?x256xbf16>, %[[WB]] : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>, %[[PA]] : !llvm.ptr, %[[PB]] : !llvm.ptr)
 
 // Kernel: find the 128-row tile, align the stages to 1024 bytes past the
-// static variables, init one mbarrier per stage, prefetch up to 4 k steps,
+// static variables, init one mbarrier per stage, prefetch up to 3 k steps,
 // then per k step wait for the stage's phase, one warpgroup.mma
 // (m64n128k16 x 2 x 4 after lowering) on swizzled descriptors, a block
 // barrier, and the refill of the stage the previous step read.
@@ -41,18 +41,19 @@
 // CHECK: %[[DYN:.*]] = gpu.dynamic_shared_memory
 // CHECK: %[[ADDR:.*]] = memref.extract_aligned_pointer_as_index %[[DYN]]
 // CHECK: %[[PAST:.*]] = arith.addi %[[ADDR]], %c1087
-// CHECK: %[[BAR:.*]] = nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-// CHECK-COUNT-4: nvgpu.mbarrier.init %[[BAR]][%{{.*}}], %c1
+// CHECK: %[[BAR:.*]] = nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
+// CHECK-COUNT-3: nvgpu.mbarrier.init %[[BAR]][%{{.*}}], %c1
+// CHECK: nvvm.fence.mbarrier.init
 // CHECK: gpu.barrier
 // CHECK: nvgpu.mbarrier.arrive.expect_tx %[[BAR]][%c0], %c32768
 // CHECK: nvgpu.tma.async.load %[[TA]][%{{.*}}, %[[TILE]]#2], %[[BAR]][%c0] to %{{.*}} : {{.*}} -> memref<128x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.tma.async.load %[[TB]][%{{.*}}, %{{.*}}], %[[BAR]][%c0] to %{{.*}} -> memref<64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.tma.async.load %[[TB]]
-// CHECK: nvgpu.mbarrier.arrive.expect_tx %[[BAR]][%c3], %c32768
+// CHECK: nvgpu.mbarrier.arrive.expect_tx %[[BAR]][%c2], %c32768
 // CHECK: %[[INIT:.*]] = nvgpu.warpgroup.mma.init.accumulator -> <fragmented = vector<128x128xf32>>
 // CHECK: %[[ACC:.*]] = scf.for %[[STEP:.*]] = %c0 to %{{.*}} step %c1 iter_args(%[[IN:.*]] = %[[INIT]])
-// CHECK: %[[STAGE:.*]] = arith.remui %[[STEP]], %c4
-// CHECK: %[[USE:.*]] = arith.divui %[[STEP]], %c4
+// CHECK: %[[STAGE:.*]] = arith.remui %[[STEP]], %c3
+// CHECK: %[[USE:.*]] = arith.divui %[[STEP]], %c3
 // CHECK: %[[ODD:.*]] = arith.remui %[[USE]], %c2
 // CHECK: %[[PAR:.*]] = arith.cmpi eq, %[[ODD]], %c1
 // CHECK: nvgpu.mbarrier.try_wait.parity %[[BAR]][%[[STAGE]]], %[[PAR]], %c10000000
@@ -60,9 +61,9 @@
 // CHECK: %[[DB:.*]] = nvgpu.warpgroup.generate.descriptor %{{.*}}, %[[TB]] : memref<64x128xbf16, #gpu.address_space<workgroup>>
 // CHECK: %[[NEXT:.*]] = nvgpu.warpgroup.mma %[[DA]], %[[DB]], %[[IN]] {transposeB}
 // CHECK: gpu.barrier
-// CHECK: %[[REFILL:.*]] = arith.addi %[[STEP]], %c3
+// CHECK: %[[REFILL:.*]] = arith.addi %[[STEP]], %c2
 // CHECK: arith.cmpi uge, %[[STEP]], %c1
-// CHECK: arith.remui %[[REFILL]], %c4
+// CHECK: arith.remui %[[REFILL]], %c3
 // CHECK: nvgpu.mbarrier.arrive.expect_tx
 // CHECK-COUNT-3: nvgpu.tma.async.load
 // CHECK: scf.yield %[[NEXT]]
