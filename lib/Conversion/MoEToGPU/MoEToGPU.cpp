@@ -17,6 +17,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -110,6 +111,10 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
+  return getOrBuildGroupedMatmulKernel(getOrCreateKernelModule(module), *sig);
+}
+
+gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
@@ -118,7 +123,7 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
     b.setInsertionPointToEnd(module.getBody());
     gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kGPUModuleName);
   }
-  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+  return gpuModule;
 }
 
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
@@ -230,6 +235,10 @@ struct ConvertMoEToGPUPass
     module.walk([&](moe::GroupedMatmulOp op) {
       ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
     });
+    module.walk([&](Operation *op) {
+      if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
+        ok &= succeeded(moe::checkRoutingForGPU(op));
+    });
     if (!ok)
       return signalPassFailure();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
@@ -253,4 +262,5 @@ struct ConvertMoEToGPUPass
 void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+  populateRoutingToGPUPatterns(patterns);
 }
