@@ -1,10 +1,11 @@
 // moe-gpu-aot --kernel forces one grouped-matmul kernel whatever the row
 // count (the benchmark's comparison library): with tile, 100 and 1 rows run
-// the 64x64 tile kernel; with decode, 1000 rows run the decode kernel (32
-// rows a pass). Against the fake driver, as in aot-library.mlir.
+// the 64x64 tile kernel (sm_80; the wgmma kernel on sm_90a); with decode,
+// 1000 rows run the decode kernel (32 rows a pass). Against the fake driver,
+// as in aot-library.mlir.
 // REQUIRES: ptxas
-// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a --kernel tile -o %t.tile.so %S/aot-library.mlir
-// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_80 --kernel=decode -o %t.decode.so %S/aot-library.mlir
+// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_80 --kernel tile -o %t.tile.so %S/aot-library.mlir
+// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a --kernel=decode -o %t.decode.so %S/aot-library.mlir
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
 // RUN: %clang -I%moe_include %S/Inputs/call-runtime.c %t.tile.so -o %t.tile.call
 // RUN: %clang -I%moe_include %S/Inputs/call-runtime.c %t.decode.so -o %t.decode.call

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -101,17 +102,28 @@ LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
   return getSignature(op, options);
 }
 
-/// The `moe_kernels` gpu.module of `op`'s module (created on first use; the
-/// module gets gpu.container_module) and `op`'s kernel signature, or an
-/// error at `op` with the module unchanged.
-static FailureOr<std::pair<gpu::GPUModuleOp, GroupedMatmulSignature>>
-getKernelModule(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
+FailureOr<gpu::GPUFuncOp>
+moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
+                            const MoEToGPUOptions &options) {
   auto module = op->getParentOfType<ModuleOp>();
   if (!module)
     return op.emitOpError("the GPU lowering needs an enclosing module");
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  // sm_90a: the wgmma + TMA kernel where its shape rule holds
+  // (wgmmaUnsupportedReason), else the mma.sync kernel.
+  if (options.chip == "sm_90a") {
+    std::string reason = wgmmaUnsupportedReason(*sig);
+    if (reason.empty())
+      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
+    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+  }
+  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+}
+
+gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
@@ -120,16 +132,55 @@ getKernelModule(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
     b.setInsertionPointToEnd(module.getBody());
     gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kGPUModuleName);
   }
-  return std::make_pair(gpuModule, *sig);
+  return gpuModule;
 }
 
-FailureOr<gpu::GPUFuncOp>
-moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
-                            const MoEToGPUOptions &options) {
-  auto found = getKernelModule(op, options);
-  if (failed(found))
-    return failure();
-  return getOrBuildGroupedMatmulKernel(found->first, found->second);
+/// The TMA descriptor (a device pointer to a CUtensorMap) of `buffer`, seen
+/// as a 2-D [rows, columns] memref, for a map of `mapType`.
+static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
+                             Type mapType) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 3) // [E, K, N] -> [E * K, N]
+    buffer = memref::CollapseShapeOp::create(
+        b, buffer, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value unranked = memref::CastOp::create(
+      b, UnrankedMemRefType::get(type.getElementType(), type.getMemorySpace()),
+      buffer);
+  auto box = cast<nvgpu::TensorMapDescriptorType>(mapType).getTensor();
+  SmallVector<Value> boxSizes;
+  for (int64_t size : box.getShape())
+    boxSizes.push_back(arith::ConstantIndexOp::create(b, size));
+  Value map =
+      nvgpu::TmaCreateDescriptorOp::create(b, mapType, unranked, boxSizes);
+  return UnrealizedConversionCastOp::create(
+             b, LLVM::LLVMPointerType::get(b.getContext()), map)
+      .getResult(0);
+}
+
+/// Launches the sm_90a kernel: the buffers plus the two TMA descriptors,
+/// 128-row tiles, and its dynamic shared memory.
+static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
+                                      gpu::GPUFuncOp kernel, ValueRange buffers,
+                                      Value rows, Value asyncDependency) {
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  Type elt = rhsType.getElementType();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> args(buffers);
+  args.push_back(createTensorMap(b, buffers[0], wgmmaRowsMapType(ctx, elt)));
+  args.push_back(createTensorMap(b, buffers[1], wgmmaWeightsMapType(ctx, elt)));
+  // Same bound as the sm_80 launch, for 128-row tiles.
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value gridX = c((n + kWgmmaTileN - 1) / kWgmmaTileN);
+  Value gridY = arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
+      c(kWgmmaTileM));
+  Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
+  auto launch = gpu::LaunchFuncOp::create(
+      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+      gpu::KernelDim3{c(kWgmmaThreads), c(1), c(1)}, smem, args,
+      gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
+  return launch.getAsyncToken();
 }
 
 /// Launches `kernel` on `buffers` over (gridX, gridY) blocks of `threads`
@@ -150,6 +201,8 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
+  if (kernel->hasAttr(kWgmmaKernelAttr))
+    return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   // Grid: x over the N tiles; y bounds the row tiles of all groups plus
@@ -183,15 +236,24 @@ int64_t moe::decodeGroupedMatmulMaxRows(int64_t groups) { return 16 * groups; }
 FailureOr<moe::GroupedMatmulKernels>
 moe::getGroupedMatmulKernels(moe::GroupedMatmulOp op,
                              const MoEToGPUOptions &options) {
-  auto found = getKernelModule(op, options);
-  if (failed(found))
-    return failure();
   GroupedMatmulKernels kernels;
-  if (options.kernel != "decode")
-    kernels.tile = getOrBuildGroupedMatmulKernel(found->first, found->second);
-  if (options.kernel != "tile")
-    kernels.decode =
-        getOrBuildDecodeGroupedMatmulKernel(found->first, found->second);
+  if (options.kernel != "decode") {
+    // The tile kernel of the chip: wgmma on sm_90a where it applies.
+    FailureOr<gpu::GPUFuncOp> tile = getGroupedMatmulKernel(op, options);
+    if (failed(tile))
+      return failure();
+    kernels.tile = *tile;
+  }
+  if (options.kernel != "tile") {
+    auto module = op->getParentOfType<ModuleOp>();
+    if (!module)
+      return op.emitOpError("the GPU lowering needs an enclosing module");
+    FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+    if (failed(sig))
+      return failure();
+    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(
+        getOrCreateKernelModule(module), *sig);
+  }
   return kernels;
 }
 
@@ -340,6 +402,10 @@ struct ConvertMoEToGPUPass
     module.walk([&](moe::GroupedMatmulOp op) {
       ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
     });
+    module.walk([&](Operation *op) {
+      if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
+        ok &= succeeded(moe::checkRoutingForGPU(op));
+    });
     if (!ok)
       return signalPassFailure();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
@@ -363,4 +429,5 @@ struct ConvertMoEToGPUPass
 void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+  populateRoutingToGPUPatterns(patterns);
 }

@@ -46,6 +46,10 @@ MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
   }
   if (!driver())
     return MOE_GPU_CUDA_ERROR;
+  // Nothing to write; the sm_90a kernels could not even encode the TMA
+  // descriptor of an empty row set.
+  if (rows == 0)
+    return MOE_GPU_OK;
   moe_gpu_grouped_matmul_dispatch(dtype, experts, k, n, lhs, rhs, offsets, out,
                                   rows, stream);
   return hasError() ? MOE_GPU_CUDA_ERROR : MOE_GPU_OK;
