@@ -101,6 +101,10 @@ class Library:
         self.lib.moe_grouped_matmul_compiled.argtypes = [ctypes.c_int, i64, i64, i64]
         self.lib.moe_grouped_matmul_compiled.restype = ctypes.c_int
         self.lib.moe_gpu_chip.restype = ctypes.c_char_p
+        # Newer libraries say which kernel serves a shape.
+        if hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            self.lib.moe_grouped_matmul_kernel.argtypes = [ctypes.c_int, i64, i64, i64]
+            self.lib.moe_grouped_matmul_kernel.restype = ctypes.c_char_p
         self.lib.moe_gpu_init.restype = ctypes.c_int
         self.lib.moe_gpu_last_error.restype = ctypes.c_char_p
 
@@ -109,6 +113,12 @@ class Library:
 
     def compiled(self, e, k, n):
         return self.lib.moe_grouped_matmul_compiled(BF16, e, k, n) == 1
+
+    def kernel(self, e, k, n):
+        """"wgmma", "mma.sync" ("" if not compiled; "?" from older libraries)."""
+        if not hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            return "?"
+        return self.lib.moe_grouped_matmul_kernel(BF16, e, k, n).decode()
 
     def error(self):
         return self.lib.moe_gpu_last_error().decode()
@@ -268,6 +278,9 @@ class TorchStandIn:
     def init(self):
         pass
 
+    def kernel(self, e, k, n):
+        return "torch"
+
     def grouped_matmul(self, x, w, offsets, out, stream):
         out.copy_(reference(self.torch, x, w, offsets))
 
@@ -306,7 +319,8 @@ def measure_peaks(torch, dev, scale):
 def run_case(torch, dev, lib, model, gemm, t, reps, flush):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
-    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n}
+    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
+           "kernel": lib.kernel(e, k, n)}
     counts, offsets = route(torch, t, e, top_k, dev.name)
     rows = int(offsets[-1].item())
     active = int((counts > 0).sum().item())
@@ -376,7 +390,7 @@ def child(args):
     for gemm in gemms(model):
         gemm = (gemm[0], gemm[1], max(16, gemm[2] // scale), max(16, gemm[3] // scale))
         for t in args.tokens:
-            print(f"{model[0]} {gemm[0]} T={t}", flush=True)
+            print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
                 row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
@@ -430,6 +444,10 @@ def table(rows, peaks):
             fmt(cms, ".3f"), fmt(r["flops"] / cms / 1e9 if cms else None, ".1f"),
             fmt(tms / ms if tms else None, ".2f") + ("×" if tms else ""),
         ]) + " |")
+    kernels = sorted({f"{r['model']} {r['gemm']}: {r['kernel']}" for r in rows
+                      if r.get("kernel")})
+    if kernels:
+        out.append("\nKernels: " + "; ".join(kernels) + ".")
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
@@ -507,6 +525,13 @@ def dry_run(args):
         except GPULibraryError as exc:
             # Expected without a GPU: the library must say why, not crash.
             print(f"  moe_gpu_init: {exc}")
+        kernels = [lib.kernel(e, k, n) for e, k, n in all_shapes()]
+        print("  kernels: " + ", ".join(
+            f"{e}x{k}x{n} {kernel}" for (e, k, n), kernel in zip(all_shapes(), kernels)))
+        # Every benchmark shape has K % 64 == 0: Hopper must get wgmma.
+        if chip == "sm_90a" and any(kernel != "wgmma" for kernel in kernels):
+            print("FAIL the sm_90a library does not use wgmma for every shape")
+            ok = False
     try:
         import torch
     except ImportError:

@@ -16,6 +16,15 @@
 // LLVMIR-NOT: mgpuStream
 
 // CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
+// Both signatures have K % 64 == 0: wgmma kernels (3), else no kernel (1).
+// CHECK-LABEL: func.func @moe_gpu_grouped_matmul_kind(
+// CHECK: scf.if %{{.*}} -> (i32) {
+// CHECK-NEXT: %[[WG:.*]] = arith.constant 3 : i32
+// CHECK-NEXT: scf.yield %[[WG]]
+// CHECK: scf.if %{{.*}} -> (i32) {
+// CHECK-NEXT: %[[WG2:.*]] = arith.constant 3 : i32
+// CHECK-NEXT: scf.yield %[[WG2]]
+// CHECK: arith.constant 1 : i32
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_dispatch(
 // CHECK-SAME: %[[LHS:[^:]*]]: !llvm.ptr, %[[RHS:[^:]*]]: !llvm.ptr, %[[OFF:[^:]*]]: !llvm.ptr, %[[OUT:[^:]*]]: !llvm.ptr, %[[ROWS:[^:]*]]: i64, %[[STREAM:[^:]*]]: !gpu.async.token) -> i32
 // CHECK: %[[X:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<?x256xbf16>
