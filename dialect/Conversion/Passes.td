@@ -71,6 +71,21 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     type differs from `element-type`, per-group weights of different widths,
     `transpose_rhs`, dynamic K or N, K or N not a multiple of 8 (the
     16-byte copies), and chips other than sm_80, sm_90 and sm_90a.
+
+    Routing: `moe.fused_route` and `moe.route` (token choice and top_p)
+    become one launch of a routing kernel (one per signature): blocks of 8
+    warps own 8 tokens; each warp computes router logits one expert at a
+    time (16-byte loads along H, fp32 accumulation, shuffle reductions),
+    then routes one token: softmax / sigmoid / softmax_after_topk scores,
+    selection bias (selection only), group-limited selection, k rounds of
+    a warp argmax (ties to the lower expert, like the CPU kernels), top_p,
+    renormalization, scaling and skip_ratio. Large routers are split over
+    expert slices (grid.y): the logits go through a global workspace and
+    the last block of each token tile routes it (no host synchronization).
+    Rejected with an error: expert_choice mode, sparsemixer scores,
+    expert_mask, more than 512 experts, k > 32, more than 32 expert groups,
+    element types other than bf16/f16/f32, a dynamic hidden size, and
+    `moe.gate` (run `--moe-fuse-gating` first).
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
@@ -81,6 +96,7 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::gpu::GPUDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect", "mlir::NVVM::NVVMDialect",
     "mlir::nvgpu::NVGPUDialect", "mlir::scf::SCFDialect",
     "mlir::vector::VectorDialect"

@@ -9,6 +9,10 @@
 
 namespace moe::detail {
 
+/// The `moe_kernels` gpu.module of `module` (created on first use; the
+/// module gets `gpu.container_module`).
+mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
+
 /// Tile shape of the sm_80 grouped matmul: a block of 4 warps (2 x 2) owns a
 /// kTileM x kTileN output tile, each warp 32 x 32 of it (2 x 4 mma tiles of
 /// 16 x 8), and walks K in kTileK steps.
@@ -70,6 +74,48 @@ int64_t wgmmaSharedMemoryBytes();
 /// The TMA descriptor types of the wgmma kernel's rows and weights.
 mlir::Type wgmmaRowsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
 mlir::Type wgmmaWeightsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
+/// Routing kernel shape: a block of kRouteThreads threads (one warp per
+/// token) routes kRouteTokens tokens; the router GEMV gives each warp one
+/// expert at a time.
+constexpr int64_t kRouteThreads = 256;
+constexpr int64_t kRouteTokens = kRouteThreads / 32;
+
+/// What one routing kernel is specialized for: moe.fused_route (router
+/// linear layer + routing) or, with a null inputType, moe.route on logits.
+struct RoutingSignature {
+  mlir::Type inputType;  // x [T, H]; null: the kernel reads logits
+  mlir::Type weightType; // router [E, H] ([H, E] if transposed)
+  mlir::Type routerBiasType;
+  mlir::Type logitsType; // moe.route's logits [T, E]
+  mlir::Type selectionBiasType;
+  mlir::Type weightsType, idsType; // results [T, k]
+  bool transposed = false;
+  int64_t experts = 0, hidden = 0, k = 0;
+  int score = 0; // 0 softmax, 1 sigmoid, 2 softmax_after_topk
+  bool renormalize = false, renormalizeClamp = false;
+  double epsilon = 0, scale = 1;
+  int64_t groups = 0, topkGroups = 0, groupTopk = 2;
+  bool topP = false;
+  double topPValue = 1;
+  bool skip = false;
+  double skipRatio = 0;
+  /// Expert slices per token tile (grid.y); > 1 means the logits go
+  /// through a global workspace [T, E] f32 and a per-tile arrival counter,
+  /// and the last block of a tile routes it.
+  int64_t slices = 1;
+  /// Experts per slice (a multiple of the 8 warps).
+  int64_t sliceExperts = 0;
+};
+
+/// Returns the routing kernel for `sig` in `gpuModule`, building it on first
+/// use. Arguments: input [?, H], weight, router bias [E] (if any) -- or
+/// logits [?, E] without inputType --, then selection bias [E] (if any),
+/// weights [?, k], ids [?, k], and with sig.slices > 1 the workspace
+/// memref<?xf32> (T * E) and the counters memref<?xi32> (one per tile of
+/// kRouteTokens tokens, zero before the first launch; the kernel leaves
+/// them zero).
+mlir::gpu::GPUFuncOp getOrBuildRoutingKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                             const RoutingSignature &sig);
 
 } // namespace moe::detail
 

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -110,8 +111,19 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
   // sm_90a: the wgmma + TMA kernel where its shape rule holds
   // (wgmmaUnsupportedReason), else the mma.sync kernel.
+  if (options.chip == "sm_90a") {
+    std::string reason = wgmmaUnsupportedReason(*sig);
+    if (reason.empty())
+      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
+    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+  }
+  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+}
+
+gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
@@ -120,13 +132,7 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
     b.setInsertionPointToEnd(module.getBody());
     gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kGPUModuleName);
   }
-  if (options.chip == "sm_90a") {
-    std::string reason = wgmmaUnsupportedReason(*sig);
-    if (reason.empty())
-      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
-    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
-  }
-  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+  return gpuModule;
 }
 
 /// The TMA descriptor (a device pointer to a CUtensorMap) of `buffer`, seen
@@ -292,6 +298,10 @@ struct ConvertMoEToGPUPass
     module.walk([&](moe::GroupedMatmulOp op) {
       ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
     });
+    module.walk([&](Operation *op) {
+      if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
+        ok &= succeeded(moe::checkRoutingForGPU(op));
+    });
     if (!ok)
       return signalPassFailure();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
@@ -315,4 +325,5 @@ struct ConvertMoEToGPUPass
 void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+  populateRoutingToGPUPatterns(patterns);
 }

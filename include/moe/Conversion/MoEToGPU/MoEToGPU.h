@@ -62,6 +62,32 @@ mlir::Value launchGroupedMatmul(mlir::OpBuilder &builder, mlir::Location loc,
                                 mlir::ValueRange buffers, mlir::Value rows,
                                 mlir::Value asyncDependency);
 
+/// Patterns replacing `moe.fused_route` and `moe.route` (token choice and
+/// top_p) by a launch of the routing kernel (LowerRouting.cpp); also added
+/// by populateMoEToGPUPatterns.
+void populateRoutingToGPUPatterns(mlir::RewritePatternSet &patterns);
+
+/// Succeeds if `op` (moe.fused_route, moe.route or moe.gate) has a GPU form,
+/// else emits an error at `op` saying why.
+mlir::LogicalResult checkRoutingForGPU(mlir::Operation *op);
+
+/// The routing kernel of a moe.fused_route or moe.route, built on first use
+/// in the `moe_kernels` gpu.module; fails with an error at `op` like
+/// checkRoutingForGPU.
+mlir::FailureOr<mlir::gpu::GPUFuncOp> getRoutingKernel(mlir::Operation *op);
+
+/// grid.y of a routing kernel: its expert slices. With more than one, the
+/// kernel's last two arguments are the logits workspace (T * E f32) and the
+/// per-tile arrival counters (ceil(T / 8) i32, zero before the first launch
+/// and left zero by every launch).
+int64_t getRoutingSlices(mlir::gpu::GPUFuncOp kernel);
+
+/// Launches the routing `kernel` for `tokens` tokens after
+/// `asyncDependency`; returns the launch's async token.
+mlir::Value launchRouting(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::gpu::GPUFuncOp kernel, mlir::ValueRange buffers,
+                          mlir::Value tokens, mlir::Value asyncDependency);
+
 } // namespace moe
 
 #endif // MOE_CONVERSION_MOETOGPU_MOETOGPU_H
