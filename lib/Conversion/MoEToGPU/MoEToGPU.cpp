@@ -183,11 +183,15 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   return launch.getAsyncToken();
 }
 
+bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
+  return kernel->hasAttr(kWgmmaKernelAttr);
+}
+
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
-  if (kernel->hasAttr(kWgmmaKernelAttr))
+  if (isWgmmaKernel(kernel))
     return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
