@@ -37,6 +37,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import routing  # noqa: E402 - the routing section (bench/gpu/routing.py)
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
 # so that a GPU run shows early whether the kernel works at all.
@@ -78,7 +80,7 @@ def emit_mlir():
             f"  return %y : {res}",
             "}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
 class GPULibraryError(RuntimeError):
@@ -107,6 +109,7 @@ class Library:
             self.lib.moe_grouped_matmul_kernel.restype = ctypes.c_char_p
         self.lib.moe_gpu_init.restype = ctypes.c_int
         self.lib.moe_gpu_last_error.restype = ctypes.c_char_p
+        routing.bind(self.lib)
 
     def chip(self):
         return self.lib.moe_gpu_chip().decode()
@@ -400,6 +403,8 @@ def child(args):
         print("RESULT " + json.dumps({"peaks": peaks}), flush=True)
         return 0
     alt = None
+    if args.child == "routing":
+        return child_routing(args, torch, dev, scale)
     if args.simulate:
         lib = TorchStandIn(torch)
         alt = TorchStandIn(torch)  # exercises the comparison's code
@@ -431,6 +436,25 @@ def child(args):
             print("RESULT " + json.dumps(row), flush=True)
             if not args.simulate:
                 torch.cuda.empty_cache()
+    return 0
+
+
+def child_routing(args, torch, dev, scale):
+    """The routing section (bench/gpu/routing.py) in this process."""
+    if args.simulate:
+        route = routing.StandIn()
+    else:
+        major, minor = torch.cuda.get_device_capability()
+        chip = chip_of(major, minor)
+        if not chip:
+            raise SystemExit(f"no library for compute capability {major}.{minor}")
+        torch.cuda.init()
+        lib = Library(library_path(args.lib_dir, chip))
+        lib.init()
+        route = routing.LibraryRoute(lib.lib, lib.error)
+    flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
+    routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,
+                  shrink=scale)
     return 0
 
 
@@ -503,10 +527,12 @@ def table(rows, peaks):
 
 def parent(args):
     rows, peaks, failures = [], None, []
-    jobs = ["peaks"] + [m[0] for m in MODELS if m[0] in args.models]
+    jobs = ["peaks"] + (["routing"] if args.routing_tokens else []) + [
+        m[0] for m in MODELS if m[0] in args.models]
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
+        cmd += ["--routing-tokens"] + [str(t) for t in args.routing_tokens]
         if args.simulate:
             cmd.append("--simulate")
         print(f"== {job}", flush=True)
@@ -529,7 +555,9 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
-    text = table(rows, peaks)
+    routing_rows = [r for r in rows if r.get("section") == "routing"]
+    rows = [r for r in rows if r.get("section") != "routing"]
+    text = table(rows, peaks) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     print(text)
@@ -537,8 +565,9 @@ def parent(args):
     with open(args.out, "w") as f:
         f.write(text)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"peaks": peaks, "rows": rows, "failures": failures}, f, indent=1)
-    bad = failures or any("error" in r or not r.get("ok") for r in rows)
+        json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
+                   "failures": failures}, f, indent=1)
+    bad = failures or any("error" in r or not r.get("ok") for r in rows + routing_rows)
     return 1 if bad else 0
 
 
@@ -578,11 +607,15 @@ def dry_run(args):
         if chip == "sm_90a" and any(kernel != "wgmma" for kernel in kernels):
             print("FAIL the sm_90a library does not use wgmma for every shape")
             ok = False
+    libs = [(library_path(args.lib_dir, c), Library(library_path(args.lib_dir, c)).lib)
+            for c in args.chips if os.path.exists(library_path(args.lib_dir, c))]
     try:
         import torch
     except ImportError:
         print("torch not installed: routing and reference not checked")
+        ok &= routing.dry_run(None, libs)
         return 0 if ok else 1
+    ok &= routing.dry_run(torch, libs)
     torch.manual_seed(0)
     for model in MODELS:
         for gname, e, k, n in gemms(model):
@@ -610,6 +643,8 @@ def main():
         HERE, "results")), "results.md"))
     parser.add_argument("--models", nargs="+", default=[m[0] for m in MODELS])
     parser.add_argument("--tokens", nargs="+", type=int, default=TOKENS)
+    parser.add_argument("--routing-tokens", nargs="*", type=int, default=routing.ROUTE_TOKENS,
+                        help="T of the routing section (none: skip it)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--timeout", type=int, default=150, help="seconds per model")
     parser.add_argument("--simulate", action="store_true",

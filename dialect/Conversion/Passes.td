@@ -86,6 +86,17 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     expert_mask, more than 512 experts, k > 32, more than 32 expert groups,
     element types other than bf16/f16/f32, a dynamic hidden size, and
     `moe.gate` (run `--moe-fuse-gating` first).
+
+    Dispatch: token-choice `moe.dispatch` (dropless, or in-order capacity)
+    becomes four launches on one stream, every grid sized from T and k
+    alone: per-warp histograms of 256-slot chunks (shared-memory atomics),
+    a one-block scan (per expert over chunks, then over experts: the
+    offsets, totals capped by the capacity), a scatter that ranks each
+    warp's 32 slots with `match.any` + `popc` in token-then-slot order
+    (deterministic, the CPU lowering's order) and writes the row map, and a
+    gather of one block per row (zeros past offsets[E]). Rejected:
+    expert_choice, expert_map, group_size, drop_policy by_weight, a dynamic
+    hidden size or k, more than 1024 experts.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",

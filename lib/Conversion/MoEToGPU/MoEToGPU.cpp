@@ -301,6 +301,8 @@ struct ConvertMoEToGPUPass
     module.walk([&](Operation *op) {
       if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
         ok &= succeeded(moe::checkRoutingForGPU(op));
+      else if (auto dispatch = dyn_cast<moe::DispatchOp>(op))
+        ok &= succeeded(moe::checkDispatchForGPU(dispatch));
     });
     if (!ok)
       return signalPassFailure();
@@ -326,4 +328,5 @@ void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
   populateRoutingToGPUPatterns(patterns);
+  populateDispatchToGPUPatterns(patterns);
 }
