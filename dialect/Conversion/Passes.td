@@ -68,6 +68,13 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     registers (rows padded to 16) and sum the warps in shared memory; the
     grid `(N / 64, min(rows, E + 1))` has no block for an empty group while
     rows <= E (docs/GPU.md).
+    With `chip=sm_90a` and K a multiple of 64 the kernel is the Hopper one
+    instead (same grid contract, 128x128 tiles): `nvgpu.tma.async.load` of
+    128-byte-swizzled boxes into a 3-stage shared-memory ring completed on
+    `nvgpu.mbarrier`s, and `nvgpu.warpgroup.mma` (wgmma m64n128k16) on
+    shared-memory descriptors. The host encodes two TMA descriptors per
+    launch (rows `[rows, K]`; the weights as `[E * K, N]`), which the runtime
+    caches. Other K fall back to the mma.sync kernel with a remark.
 
     Rejected with an error naming the reason: element types other than
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
@@ -90,6 +97,17 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     expert_mask, more than 512 experts, k > 32, more than 32 expert groups,
     element types other than bf16/f16/f32, a dynamic hidden size, and
     `moe.gate` (run `--moe-fuse-gating` first).
+
+    Dispatch: token-choice `moe.dispatch` (dropless, or in-order capacity)
+    becomes four launches on one stream, every grid sized from T and k
+    alone: per-warp histograms of 256-slot chunks (shared-memory atomics),
+    a one-block scan (per expert over chunks, then over experts: the
+    offsets, totals capped by the capacity), a scatter that ranks each
+    warp's 32 slots with `match.any` + `popc` in token-then-slot order
+    (deterministic, the CPU lowering's order) and writes the row map, and a
+    gather of one block per row (zeros past offsets[E]). Rejected:
+    expert_choice, expert_map, group_size, drop_policy by_weight, a dynamic
+    hidden size or k, more than 1024 experts.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",

@@ -30,6 +30,8 @@
 // CHECK-NOT: func.func @up
 // CHECK-NOT: func.func @down
 // CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_80\00")
+// CHECK-LABEL: func.func @moe_gpu_grouped_matmul_kind(
+// CHECK: arith.constant 2 : i32
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_lookup(
 // CHECK-SAME: %[[DT:.*]]: i32, %[[E:.*]]: i64, %[[K:.*]]: i64, %[[N:.*]]: i64) -> i32
 // CHECK: arith.cmpi eq, %[[DT]], %c0_i32

@@ -3,6 +3,8 @@
 #ifndef MOE_LIB_CONVERSION_MOETOGPU_KERNELS_H
 #define MOE_LIB_CONVERSION_MOETOGPU_KERNELS_H
 
+#include "moe/Conversion/MoEToGPU/MoEToGPU.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include <string>
@@ -139,15 +141,45 @@ struct RoutingSignature {
   int64_t sliceExperts = 0;
 };
 
+/// Row stride of the routing workspace: E rounded up to 32 floats, so that
+/// each tile's rows fill whole 128-byte lines. The last block of a tile
+/// reads them through L1, which must hold no line another tile's blocks
+/// were still writing when it was cached.
+inline int64_t routingWorkspaceStride(int64_t experts) {
+  return (experts + 31) / 32 * 32;
+}
+
 /// Returns the routing kernel for `sig` in `gpuModule`, building it on first
 /// use. Arguments: input [?, H], weight, router bias [E] (if any) -- or
 /// logits [?, E] without inputType --, then selection bias [E] (if any),
 /// weights [?, k], ids [?, k], and with sig.slices > 1 the workspace
-/// memref<?xf32> (T * E) and the counters memref<?xi32> (one per tile of
-/// kRouteTokens tokens, zero before the first launch; the kernel leaves
-/// them zero).
+/// memref<?xf32> (T * routingWorkspaceStride(E)) and the counters memref<?xi32>
+/// (one per tile of kRouteTokens tokens, zero before the first launch; the
+/// kernel leaves them zero).
 mlir::gpu::GPUFuncOp getOrBuildRoutingKernel(mlir::gpu::GPUModuleOp gpuModule,
                                              const RoutingSignature &sig);
+
+/// Dispatch kernels: warps own chunks of kDispatchChunk consecutive slots
+/// of the flattened [T, k] ids, 8 warps a block.
+constexpr int64_t kDispatchChunk = 256;
+constexpr int64_t kDispatchThreads = 256;
+constexpr int64_t kDispatchWarps = kDispatchThreads / 32;
+constexpr int64_t kGatherThreads = 128;
+
+/// What one set of dispatch kernels is specialized for (token choice,
+/// dropless or in-order capacity).
+struct DispatchSignature {
+  mlir::Type rowType;    // input and gathered rows
+  mlir::Type idsType;    // i32 or i64
+  mlir::Type offsetType; // i32 or i64
+  mlir::Type mapType;    // row map: i32 or i64
+  int64_t experts = 0, k = 0, hidden = 0;
+  int64_t capacity = -1; // < 0: dropless
+};
+
+/// The dispatch kernels of `sig` (moe::DispatchKernels), built on first use.
+moe::DispatchKernels getOrBuildDispatchKernels(mlir::gpu::GPUModuleOp gpuModule,
+                                               const DispatchSignature &sig);
 
 } // namespace moe::detail
 

@@ -11,6 +11,7 @@
 #include "moe/Conversion/MoEToGPU/MoEToGPU.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
+#include "HostCode.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -146,17 +147,6 @@ FailureOr<RoutingSignature> getSignature(Operation *op) {
   return getSignature(cast<moe::RouteOp>(op));
 }
 
-/// `tensor` as a memref of `type` (a cast drops static sizes).
-Value toBuffer(ImplicitLocOpBuilder &b, Value tensor, Type type) {
-  auto tensorType = cast<RankedTensorType>(tensor.getType());
-  Value buffer = bufferization::ToBufferOp::create(
-      b, MemRefType::get(tensorType.getShape(), tensorType.getElementType()),
-      tensor, /*read_only=*/true);
-  if (buffer.getType() != type)
-    buffer = memref::CastOp::create(b, type, buffer);
-  return buffer;
-}
-
 template <typename OpT> struct LowerRoutingOp : OpRewritePattern<OpT> {
   using OpRewritePattern<OpT>::OpRewritePattern;
 
@@ -180,21 +170,12 @@ template <typename OpT> struct LowerRoutingOp : OpRewritePattern<OpT> {
       operands.push_back(op.getSelectionBias());
     SmallVector<Value> args;
     for (auto [i, v] : llvm::enumerate(operands))
-      args.push_back(toBuffer(b, v, argTypes[i]));
+      args.push_back(toKernelBuffer(b, v, argTypes[i]));
     Value tokens = memref::DimOp::create(b, args[0], 0);
-    Type tokenType = gpu::AsyncTokenType::get(b.getContext());
-    Value stream =
-        gpu::WaitOp::create(b, tokenType, ValueRange()).getAsyncToken();
-    auto alloc = [&](Type type, Value size) {
-      auto op = gpu::AllocOp::create(b, cast<MemRefType>(type), tokenType,
-                                     ValueRange{stream}, ValueRange{size},
-                                     ValueRange(), /*hostShared=*/false);
-      stream = op.getAsyncToken();
-      return op.getMemref();
-    };
+    HostStream stream(b);
     unsigned results = operands.size();
-    Value weights = alloc(argTypes[results], tokens);
-    Value ids = alloc(argTypes[results + 1], tokens);
+    Value weights = stream.alloc(argTypes[results], tokens);
+    Value ids = stream.alloc(argTypes[results + 1], tokens);
     args.append({weights, ids});
     auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
     Value tiles = arith::DivUIOp::create(
@@ -202,32 +183,22 @@ template <typename OpT> struct LowerRoutingOp : OpRewritePattern<OpT> {
         c(kRouteTokens));
     SmallVector<Value> scratch;
     if (sig->slices > 1) {
-      scratch.push_back(
-          alloc(argTypes[results + 2],
-                arith::MulIOp::create(b, tokens, c(sig->experts))));
-      scratch.push_back(alloc(argTypes[results + 3], tiles));
+      Value logits = arith::MulIOp::create(
+          b, tokens, c(routingWorkspaceStride(sig->experts)));
+      scratch.push_back(stream.alloc(argTypes[results + 2], logits));
+      scratch.push_back(stream.alloc(argTypes[results + 3], tiles));
       Value zero = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
-      stream = gpu::MemsetOp::create(b, tokenType, ValueRange{stream},
-                                     scratch[1], zero)
-                   .getAsyncToken();
+      stream.token =
+          gpu::MemsetOp::create(b, stream.token.getType(),
+                                ValueRange{stream.token}, scratch[1], zero)
+              .getAsyncToken();
       args.append(scratch);
     }
-    stream = moe::launchRouting(b, b.getLoc(), *kernel, args, tokens, stream);
-    for (Value buffer : scratch)
-      stream = gpu::DeallocOp::create(b, tokenType, ValueRange{stream}, buffer)
-                   .getAsyncToken();
-    gpu::WaitOp::create(b, Type(), ValueRange{stream});
-    SmallVector<Value> replacements;
-    for (auto [buffer, result] :
-         llvm::zip(ValueRange{weights, ids}, op->getResults())) {
-      auto type = cast<MemRefType>(buffer.getType());
-      Value tensor = bufferization::ToTensorOp::create(
-          b, RankedTensorType::get(type.getShape(), type.getElementType()),
-          buffer, /*restrict=*/true, /*writable=*/true);
-      if (tensor.getType() != result.getType())
-        tensor = tensor::CastOp::create(b, result.getType(), tensor);
-      replacements.push_back(tensor);
-    }
+    stream.token =
+        moe::launchRouting(b, b.getLoc(), *kernel, args, tokens, stream.token);
+    stream.freeAndWait(scratch);
+    SmallVector<Value> replacements =
+        toResults(b, {weights, ids}, op->getResults());
     rewriter.replaceOp(op, replacements);
     return success();
   }

@@ -197,11 +197,15 @@ static Value launchOnGrid(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
   return launch.getAsyncToken();
 }
 
+bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
+  return kernel->hasAttr(kWgmmaKernelAttr);
+}
+
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
-  if (kernel->hasAttr(kWgmmaKernelAttr))
+  if (isWgmmaKernel(kernel))
     return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
@@ -405,6 +409,8 @@ struct ConvertMoEToGPUPass
     module.walk([&](Operation *op) {
       if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
         ok &= succeeded(moe::checkRoutingForGPU(op));
+      else if (auto dispatch = dyn_cast<moe::DispatchOp>(op))
+        ok &= succeeded(moe::checkDispatchForGPU(dispatch));
     });
     if (!ok)
       return signalPassFailure();
@@ -430,4 +436,5 @@ void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
   populateRoutingToGPUPatterns(patterns);
+  populateDispatchToGPUPatterns(patterns);
 }

@@ -21,6 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Emitter.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -81,109 +82,6 @@ std::string kernelName(const RoutingSignature &sig) {
     os << "_x" << sig.slices;
   return name;
 }
-
-/// Arithmetic with less noise; `b` moves into nested regions.
-struct Emitter {
-  ImplicitLocOpBuilder &b;
-
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value i32(int64_t v) {
-    return arith::ConstantIntOp::create(b, b.getI32Type(), v);
-  }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, b.getF32FloatAttr(float(v)));
-  }
-  Value ninf() { return f32(-std::numeric_limits<double>::infinity()); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
-  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, c(y)); }
-  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, c(y)); }
-  Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, p, x, y);
-  }
-  Value ult(Value x, Value y) { return cmpi(arith::CmpIPredicate::ult, x, y); }
-  Value eq(Value x, Value y) { return cmpi(arith::CmpIPredicate::eq, x, y); }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
-  Value either(Value x, Value y) { return arith::OrIOp::create(b, x, y); }
-  Value select(Value cond, Value x, Value y) {
-    return arith::SelectOp::create(b, cond, x, y);
-  }
-  Value toI32(Value index) {
-    return arith::IndexCastOp::create(b, b.getI32Type(), index);
-  }
-  Value toIndex(Value v) {
-    return arith::IndexCastOp::create(b, b.getIndexType(), v);
-  }
-  Value addf(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
-  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
-  Value divf(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
-  Value subf(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
-  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, p, x, y);
-  }
-  /// `v` (a float scalar or vector) as f32.
-  Value toF32(Value v) {
-    Type f32Type = b.getF32Type();
-    if (auto vec = dyn_cast<VectorType>(v.getType()))
-      f32Type = VectorType::get(vec.getShape(), f32Type);
-    if (v.getType() == f32Type)
-      return v;
-    if (getElementTypeOrSelf(v.getType()).getIntOrFloatBitWidth() < 32)
-      return arith::ExtFOp::create(b, f32Type, v);
-    return arith::TruncFOp::create(b, f32Type, v);
-  }
-  /// f32 `v` as float type `t`.
-  Value fromF32(Value v, Type t) {
-    if (t.isF32())
-      return v;
-    if (t.getIntOrFloatBitWidth() < 32)
-      return arith::TruncFOp::create(b, t, v);
-    return arith::ExtFOp::create(b, t, v);
-  }
-  Value load(Value mem, ValueRange idx) {
-    return memref::LoadOp::create(b, mem, idx);
-  }
-  void store(Value v, Value mem, ValueRange idx) {
-    memref::StoreOp::create(b, v, mem, idx);
-  }
-  Value shuffleXor(Value v, int32_t offset) {
-    return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
-        .getShuffleResult();
-  }
-
-  /// scf.for from lo to hi; `body` returns the yielded values.
-  scf::ForOp loop(Value lo, Value hi, Value step, ValueRange inits,
-                  function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    return scf::ForOp::create(
-        b, lo, hi, step, inits,
-        [&](OpBuilder &nb, Location loc, Value iv, ValueRange iter) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          scf::YieldOp::create(b, body(iv, iter));
-        });
-  }
-  /// scf.if without results.
-  void ifThen(Value cond, function_ref<void()> body) {
-    auto op = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(op.thenBlock()->getTerminator());
-    body();
-  }
-  /// scf.if yielding `then()`'s values, else `otherwise`.
-  SmallVector<Value> ifElse(Value cond, function_ref<SmallVector<Value>()> then,
-                            ValueRange otherwise) {
-    auto op = scf::IfOp::create(b, TypeRange(otherwise), cond,
-                                /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(op.thenBlock());
-      scf::YieldOp::create(b, then());
-      b.setInsertionPointToStart(op.elseBlock());
-      scf::YieldOp::create(b, otherwise);
-    }
-    return SmallVector<Value>(op.getResults());
-  }
-};
 
 /// The kernel's values shared by its parts.
 struct Kernel {
@@ -305,7 +203,8 @@ void emitRouterLogits(Kernel &k) {
             }
             Value row = m.add(k.tile0, m.c(t));
             m.ifThen(m.both(first, m.ult(row, k.tokens)), [&] {
-              m.store(logit, k.workspace, {m.add(m.mul(row, m.c(E)), e)});
+              m.store(logit, k.workspace,
+                      {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
             });
           }
         });
@@ -712,7 +611,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     m.ifThen(arriveAtTile(k), [&] {
       NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
       copyTileLogits(k, [&](Value row, Value e) {
-        return m.load(k.workspace, {m.add(m.mul(row, m.c(E)), e)});
+        return m.load(k.workspace,
+                      {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
       });
       gpu::BarrierOp::create(b);
       route();

@@ -25,6 +25,8 @@ int32_t moe_gpu_grouped_matmul_dispatch(int32_t dtype, int64_t experts,
     __attribute__((weak));
 int32_t moe_gpu_grouped_matmul_lookup(int32_t dtype, int64_t experts, int64_t k,
                                       int64_t n) __attribute__((weak));
+int32_t moe_gpu_grouped_matmul_kind(int32_t dtype, int64_t experts, int64_t k,
+                                    int64_t n) __attribute__((weak));
 extern const char moe_gpu_target_chip[] __attribute__((weak));
 
 MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
@@ -59,6 +61,17 @@ MOE_GPU_EXPORT int moe_grouped_matmul_compiled(int dtype, int64_t experts,
                                                int64_t k, int64_t n) {
   return moe_gpu_grouped_matmul_lookup &&
          moe_gpu_grouped_matmul_lookup(dtype, experts, k, n) == 1;
+}
+
+MOE_GPU_EXPORT const char *moe_grouped_matmul_kernel(int dtype, int64_t experts,
+                                                     int64_t k, int64_t n) {
+  int32_t kind = moe_gpu_grouped_matmul_kind
+                     ? moe_gpu_grouped_matmul_kind(dtype, experts, k, n)
+                     : 1;
+  return kind == 4   ? "decode"
+         : kind == 3 ? "wgmma"
+         : kind == 2 ? "mma.sync"
+                     : "";
 }
 
 MOE_GPU_EXPORT const char *moe_gpu_chip(void) {

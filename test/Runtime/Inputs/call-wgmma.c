@@ -16,6 +16,9 @@ static void call(int64_t rows) {
 }
 
 int main(void) {
+  printf("kernel bf16 8x256x512: '%s', f16 8x256x512: '%s'\n",
+         moe_grouped_matmul_kernel(MOE_GPU_BF16, 8, 256, 512),
+         moe_grouped_matmul_kernel(MOE_GPU_F16, 8, 256, 512));
   call(100);
   call(100);
   call(50);
