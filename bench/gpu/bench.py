@@ -389,7 +389,8 @@ def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
         row["alt_error"] = str(exc).splitlines()[0]
 
 
-def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None):
+def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None,
+             profile=True):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
     row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
@@ -410,7 +411,7 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
     row.update(unwritten=unwritten, rel_err=err, ok=ok)
     expected = expected_kernel(rows, e)
     ran = None
-    if isinstance(dev, Cuda):
+    if profile and isinstance(dev, Cuda):
         ran = profiled_kernel(torch, lambda: lib.grouped_matmul(x, w, offsets, out, stream))
     row["ran"] = ran or f"{expected} (rule)"
     if ran and (ran == "decode") != (expected == "decode"):
@@ -490,7 +491,7 @@ def child(args):
             print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
                 row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt,
-                               tile_lib)
+                               tile_lib, profile=not args.no_profile)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -605,6 +606,8 @@ def parent(args):
         cmd += ["--routing-tokens"] + [str(t) for t in args.routing_tokens]
         if args.simulate:
             cmd.append("--simulate")
+        if args.no_profile:
+            cmd.append("--no-profile")
         print(f"== {job}", flush=True)
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -722,6 +725,8 @@ def main():
                         help="T of the routing section (none: skip it)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--timeout", type=int, default=150, help="seconds per model")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="say which kernel ran from the selection rule, not torch.profiler")
     parser.add_argument("--simulate", action="store_true",
                         help="check the script on the CPU: K, N / 64, torch for the library")
     parser.add_argument("--child", help=argparse.SUPPRESS)
