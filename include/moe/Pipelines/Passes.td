@@ -143,6 +143,12 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
     projection, weights that are arguments, other element types) keep their
     layout: there it measured no faster.
 
+    Groups of a few rows read panels slower than the plain matrix, so the
+    panels are used by a call only if its rows average at least
+    `min-rows-per-group` per group: an `scf.if` on the row count chooses
+    between the op on panels and the op as it was (with a static row count,
+    the choice is made here).
+
     The change of layout is ordinary IR and runs on every call unless
     something folds it; after moe-constants-to-parameters,
     moe-pack-parameters moves it into the parameter, which the runner packs
@@ -151,8 +157,15 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
   let options = [
     Option<"width", "width", "int64_t", /*default=*/"64",
            "Columns per panel (four AVX-512 registers of f32)">,
+    Option<"minRowsPerGroup", "min-rows-per-group", "int64_t",
+           /*default=*/"8",
+           "Fewest rows per group, on average over a call, that use the "
+           "panels (the row count of moe-tile-and-vectorize's few-rows "
+           "schedule)">,
   ];
-  let dependentDialects = ["mlir::linalg::LinalgDialect",
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::scf::SCFDialect",
                            "mlir::tensor::TensorDialect"];
 }
 
