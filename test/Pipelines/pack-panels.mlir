@@ -93,3 +93,35 @@ func.func @kept(%x: tensor<?x64xf32>, %h: tensor<?x192xf32>, %off: tensor<3xi64>
       : (tensor<?x64xf32>, tensor<64x128xf32>, tensor<64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
   return %y0, %y1, %y2, %y3, %y4 : tensor<?x96xf32>, tensor<?x64xf32>, tensor<?x192xf32>, tensor<?x192xf16>, tensor<?x128xf32>
 }
+
+// -----
+
+// One constant [K, M] weight per group (a per-expert loop export): one panel
+// stack [M / 64, K, 64] per group.
+// CHECK-LABEL: func.func @per_group(
+// CHECK: %[[X0:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [64, 2, 64] : tensor<64x128xf32> into tensor<64x2x64xf32>
+// CHECK: %[[P0:.*]] = linalg.transpose ins(%[[X0]] : tensor<64x2x64xf32>) outs(%{{.*}} : tensor<2x64x64xf32>) permutation = [1, 0, 2]
+// CHECK: %[[X1:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [64, 2, 64] : tensor<64x128xf32> into tensor<64x2x64xf32>
+// CHECK: %[[P1:.*]] = linalg.transpose ins(%[[X1]] : tensor<64x2x64xf32>) outs(%{{.*}} : tensor<2x64x64xf32>) permutation = [1, 0, 2]
+// CHECK: moe.grouped_matmul %{{.*}}, %[[P0]], %[[P1]] offsets(%{{.*}}) {panels} : (tensor<16x64xf32>, tensor<2x64x64xf32>, tensor<2x64x64xf32>, tensor<3xi64>) -> tensor<16x128xf32>
+func.func @per_group(%x: tensor<16x64xf32>, %off: tensor<3xi64>) -> tensor<16x128xf32> {
+  %w0 = arith.constant dense_resource<w0> : tensor<64x128xf32>
+  %w1 = arith.constant dense_resource<w1> : tensor<64x128xf32>
+  %y = moe.grouped_matmul %x, %w0, %w1 offsets(%off)
+      : (tensor<16x64xf32>, tensor<64x128xf32>, tensor<64x128xf32>, tensor<3xi64>) -> tensor<16x128xf32>
+  return %y : tensor<16x128xf32>
+}
+
+// -----
+
+// Per-group weights of different shapes (heterogeneous experts) keep them.
+// CHECK-LABEL: func.func @per_group_mixed(
+// CHECK-NOT: panels
+// CHECK: return
+func.func @per_group_mixed(%x: tensor<16x64xf32>, %off: tensor<3xi64>) -> tensor<16x192xf32> {
+  %w0 = arith.constant dense_resource<w0> : tensor<64x128xf32>
+  %w1 = arith.constant dense_resource<w1> : tensor<64x192xf32>
+  %y = moe.grouped_matmul %x, %w0, %w1 offsets(%off)
+      : (tensor<16x64xf32>, tensor<64x128xf32>, tensor<64x192xf32>, tensor<3xi64>) -> tensor<16x192xf32>
+  return %y : tensor<16x192xf32>
+}

@@ -133,11 +133,12 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
   let summary = "Store the constant weights of widening grouped matmuls in "
                 "column panels";
   let description = [{
-    A `moe.grouped_matmul` whose stacked rhs is an f32 `arith.constant`
-    `[E, K, M]` (or `[E, M, K]` with `transpose_rhs`) with `M > K` and `M` a
+    A `moe.grouped_matmul` whose rhs is an f32 `arith.constant` `[E, K, M]`
+    (or `[E, M, K]` with `transpose_rhs`), or one constant `[K, M]` per group
+    all of one shape (per-expert loop exports), with `M > K` and `M` a
     multiple of `width` (the gate and up projections of an expert FFN) reads
-    it as contiguous column panels instead: the weight goes through
-    `tensor.expand_shape` and `linalg.transpose` to `[E, M / width, K,
+    it as contiguous column panels instead: each weight goes through
+    `tensor.expand_shape` and `linalg.transpose` to `[(E,) M / width, K,
     width]` and the op gets `panels`, which the CPU lowering walks one panel
     at a time (see moe.grouped_matmul). Other grouped matmuls (the down
     projection, weights that are arguments, other element types) keep their
