@@ -11,6 +11,20 @@
 // RUN: %clang -I%moe_include %S/Inputs/call-wgmma.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
 // RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_PARAMS=30 %t.call | FileCheck %s
+// A caller cycling through 801 descriptors (800 row counts, one weight):
+// the table holds 768; the 769th new map waits for the device once
+// (cuCtxSynchronize), empties the table and reuses its 768 device copies.
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_ALLOC_LOG=1 %t.call 800 > %t.churn
+// RUN: FileCheck %s --check-prefix=CHURN < %t.churn
+// RUN: grep -c "cuMemAlloc:" %t.churn | FileCheck %s --check-prefix=ALLOCS
+// RUN: grep -c "cuTensorMapEncodeTiled:" %t.churn | FileCheck %s --check-prefix=ENCODES
+// CHURN: cuCtxSynchronize
+// CHURN-NOT: cuCtxSynchronize
+// CHURN-NOT: cuMemAlloc:
+// CHURN: churn: 800 calls, 0 failed
+// ALLOCS: {{^}}768{{$}}
+// 800 rows maps + the weights' map, encoded again after the flush.
+// ENCODES: {{^}}802{{$}}
 
 // CHECK: cuModuleLoadData: ELF e_machine=190
 // CHECK-NEXT: kernel bf16 8x256x512: 'wgmma', f16 8x256x512: ''
