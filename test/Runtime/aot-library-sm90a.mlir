@@ -33,9 +33,9 @@
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x2000 dims=512,2048 strides=1024 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // CHECK-NEXT: cuMemcpyHtoD: 128 bytes to a110c
 // 100 rows: grid x = 512 / 128, y = (100 + 9 * 127) / 128; 3 stages of
-// 32 KB plus 1088 bytes of alignment slack; the 4 memrefs (params in hex)
+// 32 KB, 64 bytes for the row-tile search and 1088 of alignment slack; the 4 memrefs (params in hex)
 // then the two descriptors' device addresses.
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 grid=(4,9,1) block=(128,1,1) smem=99392 stream=0x5000
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 grid=(4,9,1) block=(128,1,1) smem=99456 stream=0x5000
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1 a110c a110c
 // CHECK-NEXT: moe_grouped_matmul(100 rows) -> 0: {{$}}
 // CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 grid=(4,9,1)
