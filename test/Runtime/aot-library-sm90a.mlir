@@ -11,6 +11,14 @@
 // RUN: %clang -I%moe_include %S/Inputs/call-wgmma.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
 // RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_PARAMS=30 %t.call | FileCheck %s
+// A buffer the driver cannot map (FAKE_CUDA_TMA_ERROR: e.g. misaligned):
+// the call reports the driver's error and launches nothing (the grid of a
+// launch with a null descriptor is empty).
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_TMA_ERROR=1 %t.call | FileCheck %s --check-prefix=TMAERR
+// TMAERR: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,100
+// TMAERR-NOT: cuLaunchKernel
+// TMAERR: moe_grouped_matmul(100 rows) -> 2: cuTensorMapEncodeTiled: CUDA_ERROR_UNKNOWN
+// TMAERR-NOT: cuLaunchKernel
 // A caller cycling through 801 descriptors (800 row counts, one weight):
 // the table holds 768; the 769th new map waits for the device once
 // (cuCtxSynchronize), empties the table and reuses its 768 device copies.

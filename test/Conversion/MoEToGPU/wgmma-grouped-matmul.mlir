@@ -8,6 +8,7 @@
 // search and 1088 bytes of alignment slack.
 // CHECK-LABEL: func.func @up(
 // CHECK-DAG: %[[SMEM:.*]] = arith.constant 99456 : i32
+// CHECK-DAG: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
 // CHECK-DAG: %[[SLACK:.*]] = arith.constant 1143 : index
 // CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
@@ -24,7 +25,13 @@
 // CHECK: %[[MB:.*]] = nvgpu.tma.create.descriptor %[[WU]] box[%[[C64]], %[[C64]]] : memref<*xbf16> -> <tensor = memref<64x64xbf16, 3>, swizzle = swizzle_128b
 // CHECK: %[[PB:.*]] = builtin.unrealized_conversion_cast %[[MB]] {{.*}} to !llvm.ptr
 // CHECK: %[[SUM:.*]] = arith.addi %[[ROWS]], %[[SLACK]]
-// CHECK: %[[GY:.*]] = arith.divui %[[SUM]], %[[C128]]
+// CHECK: %[[GY0:.*]] = arith.divui %[[SUM]], %[[C128]]
+// A descriptor the runtime could not encode is null: then the grid is empty
+// (no launch).
+// CHECK: %[[OKA:.*]] = llvm.icmp "ne" %[[PA]], %[[NULL]]
+// CHECK: %[[OKB:.*]] = llvm.icmp "ne" %[[PB]], %[[NULL]]
+// CHECK: %[[OK:.*]] = arith.andi %[[OKA]], %[[OKB]]
+// CHECK: %[[GY:.*]] = arith.select %[[OK]], %[[GY0]], %c0
 // CHECK: gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 blocks in (%[[C4]], %[[GY]], %{{.*}}) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]] args(%[[XB]] : memref<?x256xbf16>, %[[WB]] : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>, %[[PA]] : !llvm.ptr, %[[PB]] : !llvm.ptr)
 
 // Kernel: align the stages to 1024 bytes past the static variables, find

@@ -149,5 +149,6 @@ CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
     printf("%u%s", elementStrides[i], i + 1 < rank ? "," : "");
   printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
          oob);
-  return 0;
+  // FAKE_CUDA_TMA_ERROR: refuse the map (e.g. a misaligned address).
+  return getenv("FAKE_CUDA_TMA_ERROR") ? 1 : 0;
 }
