@@ -31,6 +31,11 @@ int main(int argc, char **argv) {
   printf("kernel bf16 8x256x512: '%s', f16 8x256x512: '%s'\n",
          moe_grouped_matmul_kernel(MOE_GPU_BF16, 8, 256, 512),
          moe_grouped_matmul_kernel(MOE_GPU_F16, 8, 256, 512));
+  int rc = moe_grouped_matmul(MOE_GPU_BF16, 8, 256, 512, (void *)0x1008,
+                              (void *)0x2000, (int64_t *)0x3000,
+                              (void *)0x4000, 100, (void *)0x5000);
+  printf("moe_grouped_matmul(lhs 0x1008) -> %d: %s\n", rc,
+         moe_gpu_last_error());
   call(100);
   call(100);
   call(50);
