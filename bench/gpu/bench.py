@@ -351,6 +351,18 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush):
     return row
 
 
+def open_library(args, torch):
+    """The library for this device, initialized."""
+    major, minor = torch.cuda.get_device_capability()
+    chip = chip_of(major, minor)
+    if not chip:
+        raise SystemExit(f"no library for compute capability {major}.{minor}")
+    torch.cuda.init()
+    lib = Library(library_path(args.lib_dir, chip))
+    lib.init()
+    return lib
+
+
 def child(args):
     """One model (or the peaks) in this process; results as RESULT lines."""
     import torch
@@ -366,16 +378,7 @@ def child(args):
         return 0
     if args.child == "routing":
         return child_routing(args, torch, dev, scale)
-    if args.simulate:
-        lib = TorchStandIn(torch)
-    else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+    lib = TorchStandIn(torch) if args.simulate else open_library(args, torch)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     model = next(m for m in MODELS if m[0] == args.child)
     for gemm in gemms(model):
@@ -399,13 +402,7 @@ def child_routing(args, torch, dev, scale):
     if args.simulate:
         route = routing.StandIn()
     else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+        lib = open_library(args, torch)
         route = routing.LibraryRoute(lib.lib, lib.error)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,

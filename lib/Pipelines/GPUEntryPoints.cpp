@@ -206,34 +206,44 @@ struct GPUEntryPointsPass
   /// One entry per routing kernel; two kernels may not share a C key.
   FailureOr<SmallVector<Entry>>
   collectRoutes(ArrayRef<moe::FusedRouteOp> routes) {
+    // Refuse before anything is built: routings under one key must be the
+    // same routing (attributes and types).
+    auto key = [](moe::FusedRouteOp op) {
+      return std::make_tuple(
+          cast<ShapedType>(op.getInput().getType()).getElementType(),
+          op.getNumExperts(),
+          cast<ShapedType>(op.getInput().getType()).getDimSize(1),
+          int64_t(*op.getK()));
+    };
+    for (auto [i, op] : llvm::enumerate(routes))
+      for (moe::FusedRouteOp earlier : routes.take_front(i))
+        if (key(earlier) == key(op) &&
+            (earlier->getAttrDictionary() != op->getAttrDictionary() ||
+             earlier->getOperandTypes() != op->getOperandTypes() ||
+             earlier->getResultTypes() != op->getResultTypes()))
+          return moe::FusedRouteOp(op).emitOpError(
+              "moe-gpu-entry-points: two routings with the "
+              "same (dtype, experts, hidden, k) but "
+              "different attributes; moe_route could not "
+              "tell them apart");
     SmallVector<Entry> entries;
     for (moe::FusedRouteOp op : routes) {
       FailureOr<gpu::GPUFuncOp> kernel = moe::getRoutingKernel(op);
       if (failed(kernel))
         return failure();
-      Type elt = cast<ShapedType>(op.getInput().getType()).getElementType();
-      Entry entry{*kernel,
-                  elt.isBF16()  ? kBF16
-                  : elt.isF16() ? kF16
-                                : kF32,
-                  op.getNumExperts(),
-                  cast<ShapedType>(op.getInput().getType()).getDimSize(1),
-                  int64_t(*op.getK()),
-                  op.getBias() != nullptr,
-                  op.getSelectionBias() != nullptr};
-      auto same = llvm::find_if(entries, [&](const Entry &e) {
-        return e.dtype == entry.dtype && e.experts == entry.experts &&
-               e.k == entry.k && e.n == entry.n;
-      });
-      if (same == entries.end()) {
-        entries.push_back(entry);
+      if (llvm::any_of(entries,
+                       [&](const Entry &e) { return e.kernel == *kernel; }))
         continue;
-      }
-      if (same->kernel != entry.kernel)
-        return op.emitOpError("moe-gpu-entry-points: two routings with the "
-                              "same (dtype, experts, hidden, k) but different "
-                              "attributes; moe_route could not tell them "
-                              "apart");
+      Type elt = cast<ShapedType>(op.getInput().getType()).getElementType();
+      entries.push_back(
+          {*kernel,
+           elt.isBF16()  ? kBF16
+           : elt.isF16() ? kF16
+                         : kF32,
+           op.getNumExperts(),
+           cast<ShapedType>(op.getInput().getType()).getDimSize(1),
+           int64_t(*op.getK()), op.getBias() != nullptr,
+           op.getSelectionBias() != nullptr});
     }
     return entries;
   }
