@@ -103,6 +103,10 @@ class Library:
         self.lib.moe_grouped_matmul_compiled.argtypes = [ctypes.c_int, i64, i64, i64]
         self.lib.moe_grouped_matmul_compiled.restype = ctypes.c_int
         self.lib.moe_gpu_chip.restype = ctypes.c_char_p
+        # Newer libraries say which kernel serves a shape.
+        if hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            self.lib.moe_grouped_matmul_kernel.argtypes = [ctypes.c_int, i64, i64, i64]
+            self.lib.moe_grouped_matmul_kernel.restype = ctypes.c_char_p
         self.lib.moe_gpu_init.restype = ctypes.c_int
         self.lib.moe_gpu_last_error.restype = ctypes.c_char_p
         routing.bind(self.lib)
@@ -112,6 +116,12 @@ class Library:
 
     def compiled(self, e, k, n):
         return self.lib.moe_grouped_matmul_compiled(BF16, e, k, n) == 1
+
+    def kernel(self, e, k, n):
+        """"wgmma", "mma.sync" ("" if not compiled; "?" from older libraries)."""
+        if not hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            return "?"
+        return self.lib.moe_grouped_matmul_kernel(BF16, e, k, n).decode()
 
     def error(self):
         return self.lib.moe_gpu_last_error().decode()
@@ -136,6 +146,12 @@ def library_path(lib_dir, chip):
 def chip_of(major, minor):
     """The library for a device: cubins run only on their major version."""
     return {9: "sm_90a", 8: "sm_80"}.get(major)
+
+
+# A second library timed on the same device, where build.sh made one: on
+# Hopper the sm_90 build, whose kernels are the mma.sync ones, against the
+# sm_90a (wgmma) kernels.
+ALT_CHIP = {"sm_90a": "sm_90"}
 
 
 # ----------------------------------------------------------------------------
@@ -271,6 +287,9 @@ class TorchStandIn:
     def init(self):
         pass
 
+    def kernel(self, e, k, n):
+        return "torch"
+
     def grouped_matmul(self, x, w, offsets, out, stream):
         out.copy_(reference(self.torch, x, w, offsets))
 
@@ -306,10 +325,27 @@ def measure_peaks(torch, dev, scale):
     return {"copy_tbps": 2 * size / copy_ms / 1e9, "gemm_tflops": 2 * n**3 / gemm_ms / 1e9}
 
 
-def run_case(torch, dev, lib, model, gemm, t, reps, flush):
+def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
+    """Numerics and time of the alternative library (alt_* fields)."""
+    e, k, n = w.shape
+    row["alt_kernel"] = alt.kernel(e, k, n)
+    try:
+        out = torch.full((x.shape[0], n), float("nan"), dtype=torch.bfloat16, device=dev.name)
+        alt.grouped_matmul(x, w, offsets, out, dev.stream())
+        dev.sync()
+        row["alt_ok"] = bool(int(torch.isnan(out).sum().item()) == 0
+                             and rel_err(torch, out, ref) <= TOLERANCE)
+        row["alt_ms"] = time_ms(dev, lambda: alt.grouped_matmul(x, w, offsets, out,
+                                                                dev.stream()), flush, reps)
+    except Exception as exc:  # noqa: BLE001 - report and go on
+        row["alt_error"] = str(exc).splitlines()[0]
+
+
+def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
-    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n}
+    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
+           "kernel": lib.kernel(e, k, n)}
     counts, offsets = route(torch, t, e, top_k, dev.name)
     rows = int(offsets[-1].item())
     active = int((counts > 0).sum().item())
@@ -334,6 +370,8 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush):
         diagnose(torch, out, ref, offsets)
     row["ours_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out, stream),
                              flush, reps)
+    if alt is not None:
+        check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
 
     try:
         label, fn = grouped_mm_fn(torch, x, w, offsets)
@@ -376,17 +414,28 @@ def child(args):
         peaks = measure_peaks(torch, dev, scale)
         print("RESULT " + json.dumps({"peaks": peaks}), flush=True)
         return 0
+    alt = None
     if args.child == "routing":
         return child_routing(args, torch, dev, scale)
-    lib = TorchStandIn(torch) if args.simulate else open_library(args, torch)
+    if args.simulate:
+        lib = TorchStandIn(torch)
+        alt = TorchStandIn(torch)  # exercises the comparison's code
+    else:
+        lib = open_library(args, torch)
+        chip = chip_of(*torch.cuda.get_device_capability())
+        alt_path = library_path(args.lib_dir, ALT_CHIP.get(chip, ""))
+        alt = None
+        if chip in ALT_CHIP and os.path.exists(alt_path):
+            alt = Library(alt_path)
+            alt.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     model = next(m for m in MODELS if m[0] == args.child)
     for gemm in gemms(model):
         gemm = (gemm[0], gemm[1], max(16, gemm[2] // scale), max(16, gemm[3] // scale))
         for t in args.tokens:
-            print(f"{model[0]} {gemm[0]} T={t}", flush=True)
+            print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
-                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush)
+                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -451,6 +500,25 @@ def table(rows, peaks):
             fmt(cms, ".3f"), fmt(r["flops"] / cms / 1e9 if cms else None, ".1f"),
             fmt(tms / ms if tms else None, ".2f") + ("×" if tms else ""),
         ]) + " |")
+    kernels = sorted({f"{r['model']} {r['gemm']}: {r['kernel']}" for r in rows
+                      if r.get("kernel")})
+    if kernels:
+        out.append("\nKernels: " + "; ".join(kernels) + ".")
+    alts = [r for r in rows if "alt_kernel" in r]
+    if alts:
+        out.append(f"\nThe same cases with the {ALT_CHIP['sm_90a']} library's "
+                   f"{alts[0]['alt_kernel']} kernels (ours vs alt > 1: ours faster):\n")
+        out.append("| model | gemm | T | alt ok | alt ms | alt TFLOP/s | ours vs alt |")
+        out.append("|" + "---|" * 7)
+        for r in alts:
+            ams = r.get("alt_ms")
+            out.append("| " + " | ".join([
+                r["model"], r["gemm"], str(r["T"]),
+                "ERROR: " + r["alt_error"][:80] if "alt_error" in r
+                else ("yes" if r.get("alt_ok") else "NO"),
+                fmt(ams, ".3f"), fmt(r["flops"] / ams / 1e9 if ams else None, ".1f"),
+                fmt(ams / r["ours_ms"] if ams else None, ".2f") + ("×" if ams else ""),
+            ]) + " |")
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
@@ -533,6 +601,13 @@ def dry_run(args):
         except GPULibraryError as exc:
             # Expected without a GPU: the library must say why, not crash.
             print(f"  moe_gpu_init: {exc}")
+        kernels = [lib.kernel(e, k, n) for e, k, n in all_shapes()]
+        print("  kernels: " + ", ".join(
+            f"{e}x{k}x{n} {kernel}" for (e, k, n), kernel in zip(all_shapes(), kernels)))
+        # Every benchmark shape has K % 64 == 0: Hopper must get wgmma.
+        if chip == "sm_90a" and any(kernel != "wgmma" for kernel in kernels):
+            print("FAIL the sm_90a library does not use wgmma for every shape")
+            ok = False
     libs = [(library_path(args.lib_dir, c), Library(library_path(args.lib_dir, c)).lib)
             for c in args.chips if os.path.exists(library_path(args.lib_dir, c))]
     try:

@@ -58,6 +58,14 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     launch can be captured in a CUDA graph). Tiles past `offsets[E]` write
     the zero rows; blocks past the last tile exit.
 
+    With `chip=sm_90a` and K a multiple of 64 the kernel is the Hopper one
+    instead (same grid contract, 128x128 tiles): `nvgpu.tma.async.load` of
+    128-byte-swizzled boxes into a 3-stage shared-memory ring completed on
+    `nvgpu.mbarrier`s, and `nvgpu.warpgroup.mma` (wgmma m64n128k16) on
+    shared-memory descriptors. The host encodes two TMA descriptors per
+    launch (rows `[rows, K]`; the weights as `[E * K, N]`), which the runtime
+    caches. Other K fall back to the mma.sync kernel with a remark.
+
     Rejected with an error naming the reason: element types other than
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
     type differs from `element-type`, per-group weights of different widths,

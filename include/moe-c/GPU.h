@@ -52,6 +52,12 @@ int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,
 int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
                                 int64_t n);
 
+/* Which kernel serves (dtype, experts, k, n): "wgmma" (sm_90a: TMA +
+ * warpgroup tensor cores), "mma.sync" (sm_80 and sm_90, or sm_90a shapes
+ * with k not a multiple of 64), or "" if the library has none. Does not
+ * touch the device. */
+const char *moe_grouped_matmul_kernel(int dtype, int64_t experts, int64_t k,
+                                      int64_t n);
 /* Routing (moe.fused_route, one kernel): router logits of `tokens` rows of
  * input [tokens, hidden] (of `dtype`) with the router (of `dtype`, in the
  * op's layout: [experts, hidden], or [hidden, experts] for

@@ -178,6 +178,7 @@ struct GPUEntryPointsPass
       func.erase();
     buildDispatch(module, entries);
     buildLookup(module, entries);
+    buildKernelKind(module, entries);
     buildRouteDispatch(module, *routeEntries);
     buildRouteLookup(module, *routeEntries);
     buildChipName(module);
@@ -372,6 +373,23 @@ struct GPUEntryPointsPass
           return arith::ConstantIntOp::create(b, 0, 32);
         });
     func::ReturnOp::create(b, result);
+  }
+
+  /// `moe_gpu_grouped_matmul_kind`: 2 for an mma.sync kernel, 3 for a wgmma
+  /// one, 1 (the chain's no-match) if none, for moe_grouped_matmul_kernel().
+  void buildKernelKind(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    auto type = FunctionType::get(ctx, {i32, i64, i64, i64}, {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_grouped_matmul_kind", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    Value kind = buildChain(b, entries, body.getArguments(),
+                            [&](const Entry &e) -> Value {
+                              return arith::ConstantIntOp::create(
+                                  b, moe::isWgmmaKernel(e.kernel) ? 3 : 2, 32);
+                            });
+    func::ReturnOp::create(b, kind);
   }
 
   void buildLookup(ModuleOp module, ArrayRef<Entry> entries) {

@@ -7,6 +7,8 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
+#include <string>
+
 namespace moe::detail {
 
 /// The `moe_kernels` gpu.module of `module` (created on first use; the
@@ -38,6 +40,42 @@ mlir::gpu::GPUFuncOp
 getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                               const GroupedMatmulSignature &sig);
 
+/// Tile shape of the sm_90a grouped matmul (WgmmaGroupedMatmulKernel.cpp):
+/// one warpgroup owns a kWgmmaTileM x kWgmmaTileN output tile (two
+/// wgmma.m64n128k16 rows of it) and walks K in kWgmmaTileK steps, each step
+/// one 128-byte-swizzled TMA box of rows and two of weights.
+constexpr int64_t kWgmmaTileM = 128;
+constexpr int64_t kWgmmaTileN = 128;
+constexpr int64_t kWgmmaTileK = 64;
+constexpr int64_t kWgmmaThreads = 128;
+
+/// Attribute marking the sm_90a kernels: their launch adds two TMA
+/// descriptors (see getOrBuildWgmmaGroupedMatmulKernel) and dynamic shared
+/// memory.
+constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
+
+/// Why `sig` has no sm_90a wgmma kernel ("" if it has one): K must be a
+/// multiple of kWgmmaTileK (a TMA box of weights must not cross into the
+/// next group's rows of the stacked [E * K, N] map).
+std::string wgmmaUnsupportedReason(const GroupedMatmulSignature &sig);
+
+/// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
+/// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
+/// two !llvm.ptr: the TMA descriptors (CUtensorMap in device memory) of the
+/// rows ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed
+/// as [E * K, N] (box kWgmmaTileK x 64), both 128-byte swizzled with
+/// zero fill out of bounds. The kernel needs wgmmaSharedMemoryBytes() of
+/// dynamic shared memory.
+mlir::gpu::GPUFuncOp
+getOrBuildWgmmaGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                   const GroupedMatmulSignature &sig);
+
+/// Dynamic shared memory of the wgmma kernel, in bytes.
+int64_t wgmmaSharedMemoryBytes();
+
+/// The TMA descriptor types of the wgmma kernel's rows and weights.
+mlir::Type wgmmaRowsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
+mlir::Type wgmmaWeightsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
 /// Routing kernel shape: a block of kRouteThreads threads (one warp per
 /// token) routes kRouteTokens tokens; the router GEMV gives each warp one
 /// expert at a time.

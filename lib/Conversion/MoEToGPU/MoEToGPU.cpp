@@ -111,7 +111,16 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
-  return getOrBuildGroupedMatmulKernel(getOrCreateKernelModule(module), *sig);
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  // sm_90a: the wgmma + TMA kernel where its shape rule holds
+  // (wgmmaUnsupportedReason), else the mma.sync kernel.
+  if (options.chip == "sm_90a") {
+    std::string reason = wgmmaUnsupportedReason(*sig);
+    if (reason.empty())
+      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
+    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+  }
+  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
 }
 
 gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
@@ -126,10 +135,64 @@ gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
   return gpuModule;
 }
 
+/// The TMA descriptor (a device pointer to a CUtensorMap) of `buffer`, seen
+/// as a 2-D [rows, columns] memref, for a map of `mapType`.
+static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
+                             Type mapType) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 3) // [E, K, N] -> [E * K, N]
+    buffer = memref::CollapseShapeOp::create(
+        b, buffer, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value unranked = memref::CastOp::create(
+      b, UnrankedMemRefType::get(type.getElementType(), type.getMemorySpace()),
+      buffer);
+  auto box = cast<nvgpu::TensorMapDescriptorType>(mapType).getTensor();
+  SmallVector<Value> boxSizes;
+  for (int64_t size : box.getShape())
+    boxSizes.push_back(arith::ConstantIndexOp::create(b, size));
+  Value map =
+      nvgpu::TmaCreateDescriptorOp::create(b, mapType, unranked, boxSizes);
+  return UnrealizedConversionCastOp::create(
+             b, LLVM::LLVMPointerType::get(b.getContext()), map)
+      .getResult(0);
+}
+
+/// Launches the sm_90a kernel: the buffers plus the two TMA descriptors,
+/// 128-row tiles, and its dynamic shared memory.
+static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
+                                      gpu::GPUFuncOp kernel, ValueRange buffers,
+                                      Value rows, Value asyncDependency) {
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  Type elt = rhsType.getElementType();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> args(buffers);
+  args.push_back(createTensorMap(b, buffers[0], wgmmaRowsMapType(ctx, elt)));
+  args.push_back(createTensorMap(b, buffers[1], wgmmaWeightsMapType(ctx, elt)));
+  // Same bound as the sm_80 launch, for 128-row tiles.
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value gridX = c((n + kWgmmaTileN - 1) / kWgmmaTileN);
+  Value gridY = arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
+      c(kWgmmaTileM));
+  Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
+  auto launch = gpu::LaunchFuncOp::create(
+      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+      gpu::KernelDim3{c(kWgmmaThreads), c(1), c(1)}, smem, args,
+      gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
+  return launch.getAsyncToken();
+}
+
+bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
+  return kernel->hasAttr(kWgmmaKernelAttr);
+}
+
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
+  if (isWgmmaKernel(kernel))
+    return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   // Grid: x over the N tiles; y bounds the row tiles of all groups plus

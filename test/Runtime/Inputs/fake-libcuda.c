@@ -78,9 +78,12 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
          "stream=%p\n",
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
   // The grouped matmul's memref arguments are pointers and i64s, 8 bytes
-  // each; count them from the kernel name's shape: 7 + 9 + 5 + 7.
+  // each; count them from the kernel name's shape: 7 + 9 + 5 + 7, plus the
+  // two TMA descriptor pointers of the sm_90a kernels (FAKE_CUDA_PARAMS=30).
+  const char *count = getenv("FAKE_CUDA_PARAMS");
+  int params_count = count ? atoi(count) : 28;
   printf("params:");
-  for (int i = 0; i < 28; ++i) {
+  for (int i = 0; i < params_count; ++i) {
     uint64_t v;
     memcpy(&v, params[i], 8);
     printf(" %llx", (unsigned long long)v);

@@ -19,8 +19,8 @@ class GroupedMatmulOp;
 
 /// What the GPU kernels are generated for.
 struct MoEToGPUOptions {
-  /// sm_80 (mma.sync) or sm_90a (today the same mma.sync kernels; wgmma and
-  /// TMA are the next step, see docs/GPU.md).
+  /// sm_80 or sm_90 (mma.sync kernels) or sm_90a (wgmma + TMA kernels where
+  /// K % 64 == 0, else mma.sync; see docs/GPU.md).
   std::string chip = "sm_80";
   /// Tensor-core operand type the rows and weights must have: "bf16", "f16"
   /// or empty for whichever of the two the op has.
@@ -51,6 +51,9 @@ mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
 /// host code (e.g. moe-gpu-entry-points).
 mlir::FailureOr<mlir::gpu::GPUFuncOp>
 getGroupedMatmulKernel(GroupedMatmulOp op, const MoEToGPUOptions &options);
+
+/// True if `kernel` is the sm_90a wgmma + TMA kernel (else the mma.sync one).
+bool isWgmmaKernel(mlir::gpu::GPUFuncOp kernel);
 
 /// Launches `kernel` after `asyncDependency` (a stream) on its grid for
 /// `rows` (an index, the row count of `buffers[0]`); `buffers` are the
