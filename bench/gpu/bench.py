@@ -449,13 +449,14 @@ def child(args):
 def child_routing(args, torch, dev, scale):
     """The routing section (bench/gpu/routing.py) in this process."""
     if args.simulate:
-        route = routing.StandIn()
+        route, dispatch = routing.StandIn(), routing.DispatchStandIn()
     else:
         lib = open_library(args, torch)
         route = routing.LibraryRoute(lib.lib, lib.error)
+        dispatch = routing.LibraryDispatch(lib.lib, lib.error)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,
-                  shrink=scale)
+                  shrink=scale, dispatch=dispatch)
     return 0
 
 
@@ -556,8 +557,8 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
-    routing_rows = [r for r in rows if r.get("section") == "routing"]
-    rows = [r for r in rows if r.get("section") != "routing"]
+    routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
+    rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
     text = table(rows, peaks) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
