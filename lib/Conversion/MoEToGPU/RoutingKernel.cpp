@@ -196,16 +196,21 @@ void emitRouterLogits(Kernel &k) {
                                 m.b, xType, k.input, ValueRange{rows[t], h},
                                 /*nontemporal=*/false, llvm::MaybeAlign(xAlign))
                                 .getResult()));
+                // One fma per element (a chain per token and expert): half
+                // the instructions of a multiply and a reduction, which
+                // matter here (the loop is issue-bound, not memory-bound).
+                auto element = [&](Value v, int64_t i) -> Value {
+                  if (vec == 1)
+                    return v;
+                  return vector::ExtractOp::create(m.b, v, i);
+                };
                 for (int64_t j = 0; j < ew; ++j)
                   for (int64_t t = 0; t < kRouteTokens; ++t) {
                     Value a = acc[j * kRouteTokens + t];
-                    next.push_back(
-                        vec == 1 ? LLVM::FMAOp::create(m.b, xs[t], w[j], a)
-                                       .getResult()
-                                 : vector::ReductionOp::create(
-                                       m.b, vector::CombiningKind::ADD,
-                                       m.mulf(xs[t], w[j]), a)
-                                       .getResult());
+                    for (int64_t i = 0; i < vec; ++i)
+                      a = LLVM::FMAOp::create(m.b, element(xs[t], i),
+                                              element(w[j], i), a);
+                    next.push_back(a);
                   }
                 return next;
               });
