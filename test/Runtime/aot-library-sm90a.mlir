@@ -6,8 +6,10 @@
 // strides in bytes) and copies it to the device once; a repeated call only
 // launches; a new row count encodes only the rows' descriptor again; no
 // rows launch nothing.
+// (--kernel tile: 100 rows would otherwise take the decode kernel, see
+// aot-forced-kernel.mlir.)
 // REQUIRES: ptxas
-// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.so %s
+// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a --kernel tile -o %t.so %s
 // RUN: %clang -I%moe_include %S/Inputs/call-wgmma.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
 // RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_PARAMS=30 %t.call | FileCheck %s

@@ -78,7 +78,10 @@ MOE_GPU_EXPORT const char *moe_grouped_matmul_kernel(int dtype, int64_t experts,
   int32_t kind = moe_gpu_grouped_matmul_kind
                      ? moe_gpu_grouped_matmul_kind(dtype, experts, k, n)
                      : 1;
-  return kind == 3 ? "wgmma" : kind == 2 ? "mma.sync" : "";
+  return kind == 4   ? "decode"
+         : kind == 3 ? "wgmma"
+         : kind == 2 ? "mma.sync"
+                     : "";
 }
 
 MOE_GPU_EXPORT const char *moe_gpu_chip(void) {
