@@ -444,6 +444,18 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
     return row
 
 
+def open_library(args, torch):
+    """The library for this device, initialized."""
+    major, minor = torch.cuda.get_device_capability()
+    chip = chip_of(major, minor)
+    if not chip:
+        raise SystemExit(f"no library for compute capability {major}.{minor}")
+    torch.cuda.init()
+    lib = Library(library_path(args.lib_dir, chip))
+    lib.init()
+    return lib
+
+
 def child(args):
     """One model (or the peaks) in this process; results as RESULT lines."""
     import torch
@@ -466,13 +478,8 @@ def child(args):
         alt = TorchStandIn(torch)  # exercises the comparison's code
         tile_lib = TorchStandIn(torch)
     else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+        lib = open_library(args, torch)
+        chip = chip_of(*torch.cuda.get_device_capability())
         alt_path = library_path(args.lib_dir, ALT_CHIP.get(chip, ""))
         alt = None
         if chip in ALT_CHIP and os.path.exists(alt_path):
@@ -505,19 +512,14 @@ def child(args):
 def child_routing(args, torch, dev, scale):
     """The routing section (bench/gpu/routing.py) in this process."""
     if args.simulate:
-        route = routing.StandIn()
+        route, dispatch = routing.StandIn(), routing.DispatchStandIn()
     else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+        lib = open_library(args, torch)
         route = routing.LibraryRoute(lib.lib, lib.error)
+        dispatch = routing.LibraryDispatch(lib.lib, lib.error)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,
-                  shrink=scale)
+                  shrink=scale, dispatch=dispatch)
     return 0
 
 
@@ -628,8 +630,8 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
-    routing_rows = [r for r in rows if r.get("section") == "routing"]
-    rows = [r for r in rows if r.get("section") != "routing"]
+    routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
+    rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
     text = table(rows, peaks) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"

@@ -10,10 +10,10 @@
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99392, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // f16 is CU_TENSOR_MAP_DATA_TYPE_FLOAT16 (6).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 6, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99392, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // LLVMIR-NOT: mgpuTensorMapEncodeTiledMemref
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream

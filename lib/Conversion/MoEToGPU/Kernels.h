@@ -115,6 +115,9 @@ mlir::Type wgmmaWeightsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
 /// expert at a time.
 constexpr int64_t kRouteThreads = 256;
 constexpr int64_t kRouteTokens = kRouteThreads / 32;
+/// Experts a warp computes at once (each token row it loads serves them
+/// all); a slice holds a multiple of kRouteTokens * kRouteExpertsPerWarp.
+constexpr int64_t kRouteExpertsPerWarp = 2;
 
 /// What one routing kernel is specialized for: moe.fused_route (router
 /// linear layer + routing) or, with a null inputType, moe.route on logits.
@@ -139,7 +142,7 @@ struct RoutingSignature {
   /// through a global workspace [T, E] f32 and a per-tile arrival counter,
   /// and the last block of a tile routes it.
   int64_t slices = 1;
-  /// Experts per slice (a multiple of the 8 warps).
+  /// Experts per slice (a multiple of 8 warps * kRouteExpertsPerWarp).
   int64_t sliceExperts = 0;
 };
 

@@ -175,6 +175,14 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   Value gridY = arith::DivUIOp::create(
       b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
       c(kWgmmaTileM));
+  // A descriptor that could not be encoded (null; e.g. a misaligned buffer,
+  // the reason recorded by the runtime) must not reach the kernel: the grid
+  // is then empty, which mgpuLaunchKernel skips.
+  Value null = LLVM::ZeroOp::create(b, LLVM::LLVMPointerType::get(ctx));
+  Value mapsOk = arith::AndIOp::create(
+      b, LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, args.end()[-2], null),
+      LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, args.end()[-1], null));
+  gridY = arith::SelectOp::create(b, mapsOk, gridY, c(0));
   Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
   auto launch = gpu::LaunchFuncOp::create(
       b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
