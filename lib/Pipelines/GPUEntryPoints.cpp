@@ -194,10 +194,11 @@ struct GPUEntryPointsPass
       if (!seen.insert(any).second)
         continue;
       auto rhs = cast<MemRefType>(any.getArgumentTypes()[1]);
-      entries.push_back({kernels->tile,
-                         rhs.getElementType().isBF16() ? kBF16 : kF16,
-                         rhs.getDimSize(0), rhs.getDimSize(1),
-                         rhs.getDimSize(2), false, false, kernels->decode});
+      entries.push_back(
+          {kernels->tile, rhs.getElementType().isBF16() ? kBF16 : kF16,
+           rhs.getDimSize(0), rhs.getDimSize(1), rhs.getDimSize(2),
+           /*routerBias=*/false,
+           /*selectionBias=*/false, /*dispatch=*/{}, kernels->decode});
     }
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       func.erase();
