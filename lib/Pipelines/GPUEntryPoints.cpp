@@ -38,6 +38,8 @@ constexpr int32_t kBF16 = 0;
 constexpr int32_t kF16 = 1;
 
 struct Entry {
+  /// The routing kernel, or the grouped matmul's tile kernel (null when
+  /// kernel=decode).
   gpu::GPUFuncOp kernel;
   int32_t dtype;
   int64_t experts, k, n;
@@ -45,6 +47,8 @@ struct Entry {
   bool routerBias = false, selectionBias = false;
   /// Dispatch entries only (key: dtype, experts, hidden, k).
   moe::DispatchKernels dispatch;
+  /// Grouped matmuls only: the decode kernel (null when kernel=tile).
+  gpu::GPUFuncOp decode = {};
 };
 
 /// A routing kernel's C key: (dtype, experts, hidden, k) in the fields of
@@ -150,7 +154,13 @@ struct GPUEntryPointsPass
     }
     // Check everything before building anything, so that a refusal leaves
     // the module as it was.
-    moe::MoEToGPUOptions options{chip, /*elementType=*/""};
+    if (!moe::isGroupedMatmulKernelChoice(kernel)) {
+      module.emitError("moe-gpu-entry-points: kernel must be auto, tile or "
+                       "decode, not '")
+          << kernel << "'";
+      return signalPassFailure();
+    }
+    moe::MoEToGPUOptions options{chip, /*elementType=*/"", kernel};
     bool ok = true;
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&
@@ -176,16 +186,18 @@ struct GPUEntryPointsPass
     SmallVector<Entry> entries;
     llvm::DenseSet<Operation *> seen;
     for (moe::GroupedMatmulOp op : ops) {
-      FailureOr<gpu::GPUFuncOp> kernel =
-          moe::getGroupedMatmulKernel(op, options);
-      if (failed(kernel))
+      FailureOr<moe::GroupedMatmulKernels> kernels =
+          moe::getGroupedMatmulKernels(op, options);
+      if (failed(kernels))
         return signalPassFailure();
-      if (!seen.insert(*kernel).second)
+      gpu::GPUFuncOp any = kernels->tile ? kernels->tile : kernels->decode;
+      if (!seen.insert(any).second)
         continue;
-      auto rhs = cast<MemRefType>(kernel->getArgumentTypes()[1]);
-      entries.push_back({*kernel, rhs.getElementType().isBF16() ? kBF16 : kF16,
+      auto rhs = cast<MemRefType>(any.getArgumentTypes()[1]);
+      entries.push_back({kernels->tile,
+                         rhs.getElementType().isBF16() ? kBF16 : kF16,
                          rhs.getDimSize(0), rhs.getDimSize(1),
-                         rhs.getDimSize(2)});
+                         rhs.getDimSize(2), false, false, kernels->decode});
     }
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       func.erase();
@@ -491,22 +503,29 @@ struct GPUEntryPointsPass
     Value rows = args[8], stream = args[9];
     Value result =
         buildChain(b, entries, args.take_front(4), [&](Entry e) -> Value {
+          moe::GroupedMatmulKernels kernels{e.kernel, e.decode};
+          gpu::GPUFuncOp any = e.kernel ? e.kernel : e.decode;
           SmallVector<Value> buffers;
           for (auto [ptrArg, type] :
-               llvm::zip(args.slice(4, 4), e.kernel.getArgumentTypes()))
+               llvm::zip(args.slice(4, 4), any.getArgumentTypes()))
             buffers.push_back(
                 wrapPointer(b, ptrArg, cast<MemRefType>(type), rows));
           Value rowCount =
               arith::IndexCastOp::create(b, b.getIndexType(), rows);
-          moe::launchGroupedMatmul(b, b.getLoc(), e.kernel, buffers, rowCount,
-                                   stream);
+          // Decode or tile kernel by the row count (no wait: the caller's
+          // stream orders the launch).
+          moe::selectGroupedMatmulKernel(b, b.getLoc(), kernels, buffers,
+                                         rowCount, stream,
+                                         [](OpBuilder &, Value) {});
           return arith::ConstantIntOp::create(b, 0, 32);
         });
     func::ReturnOp::create(b, result);
   }
 
   /// `moe_gpu_grouped_matmul_kind`: 2 for an mma.sync kernel, 3 for a wgmma
-  /// one, 1 (the chain's no-match) if none, for moe_grouped_matmul_kernel().
+  /// one (the tile kernel; rows <= 16 * E take the decode kernel unless
+  /// kernel=tile), 4 for the decode kernel alone (kernel=decode), 1 (the
+  /// chain's no-match) if none, for moe_grouped_matmul_kernel().
   void buildKernelKind(ModuleOp module, ArrayRef<Entry> entries) {
     MLIRContext *ctx = &getContext();
     Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
@@ -514,11 +533,11 @@ struct GPUEntryPointsPass
     func::FuncOp func = createFunc(module, "moe_gpu_grouped_matmul_kind", type);
     Block &body = func.front();
     auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
-    Value kind = buildChain(b, entries, body.getArguments(),
-                            [&](const Entry &e) -> Value {
-                              return arith::ConstantIntOp::create(
-                                  b, moe::isWgmmaKernel(e.kernel) ? 3 : 2, 32);
-                            });
+    Value kind = buildChain(
+        b, entries, body.getArguments(), [&](const Entry &e) -> Value {
+          int kind = !e.kernel ? 4 : moe::isWgmmaKernel(e.kernel) ? 3 : 2;
+          return arith::ConstantIntOp::create(b, kind, 32);
+        });
     func::ReturnOp::create(b, kind);
   }
 

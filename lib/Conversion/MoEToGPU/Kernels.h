@@ -40,6 +40,38 @@ mlir::gpu::GPUFuncOp
 getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                               const GroupedMatmulSignature &sig);
 
+/// The argument types of every grouped-matmul kernel of `sig` (the contract
+/// above): lhs, rhs, offsets, result, then the bias if any.
+inline llvm::SmallVector<mlir::Type>
+groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
+  int64_t dyn = mlir::ShapedType::kDynamic;
+  llvm::SmallVector<mlir::Type> types = {
+      mlir::MemRefType::get({dyn, sig.k}, sig.elementType),
+      mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType),
+      mlir::MemRefType::get({sig.groups + 1}, sig.offsetType),
+      mlir::MemRefType::get({dyn, sig.n}, sig.resultType)};
+  if (sig.biasType)
+    types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  return types;
+}
+
+/// Shape of the weight-streaming decode kernel
+/// (DecodeGroupedMatmulKernel.cpp): a block of kDecodeThreads threads owns one
+/// group's kDecodeSlabN output columns, its warps split K, each lane keeps
+/// kDecodeLoadsPerLane 16-byte weight loads in flight, and the rows are
+/// taken kDecodeRowsPerPass at a time (more rows re-stream the weights).
+constexpr int64_t kDecodeThreads = 256;
+constexpr int64_t kDecodeSlabN = 64;
+constexpr int64_t kDecodeRowsPerPass = 32;
+constexpr int64_t kDecodeLoadsPerLane = 16;
+
+/// The decode kernel for `sig` in `gpuModule`, built on first use; same
+/// arguments as getOrBuildGroupedMatmulKernel's kernel. Launch it on
+/// (ceil(N / kDecodeSlabN), max(1, min(rows, E + 1))) blocks.
+mlir::gpu::GPUFuncOp
+getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                    const GroupedMatmulSignature &sig);
+
 /// Tile shape of the sm_90a grouped matmul (WgmmaGroupedMatmulKernel.cpp):
 /// one warpgroup owns a kWgmmaTileM x kWgmmaTileN output tile (two
 /// wgmma.m64n128k16 rows of it) and walks K in kWgmmaTileK steps, each step

@@ -97,12 +97,18 @@ CUresult cuStreamCreate(void **s, unsigned flags) {
 }
 CUresult cuStreamDestroy_v2(void *s) { return 0; }
 CUresult cuStreamSynchronize(void *s) { return 0; }
+CUresult cuCtxSynchronize(void) {
+  printf("cuCtxSynchronize\n");
+  return 0;
+}
 CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) { return 0; }
 CUresult cuEventCreate(void **e, unsigned flags) { return 0; }
 CUresult cuEventDestroy_v2(void *e) { return 0; }
 CUresult cuEventSynchronize(void *e) { return 0; }
 CUresult cuEventRecord(void *e, void *s) { return 0; }
 CUresult cuMemAlloc_v2(unsigned long long *p, size_t n) {
+  if (getenv("FAKE_CUDA_ALLOC_LOG"))
+    printf("cuMemAlloc: %zu bytes\n", n);
   *p = 0xa110c;
   return 0;
 }
@@ -143,5 +149,6 @@ CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
     printf("%u%s", elementStrides[i], i + 1 < rank ? "," : "");
   printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
          oob);
-  return 0;
+  // FAKE_CUDA_TMA_ERROR: refuse the map (e.g. a misaligned address).
+  return getenv("FAKE_CUDA_TMA_ERROR") ? 1 : 0;
 }
