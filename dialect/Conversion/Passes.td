@@ -90,11 +90,11 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     then routes one token: softmax / sigmoid / softmax_after_topk scores,
     selection bias (selection only), group-limited selection, k rounds of
     a warp argmax (ties to the lower expert, like the CPU kernels), top_p,
-    renormalization, scaling and skip_ratio. Large routers are split over
+    renormalization, scaling, skip_ratio and expert_mask. Large routers are split over
     expert slices (grid.y): the logits go through a global workspace and
     the last block of each token tile routes it (no host synchronization).
     Rejected with an error: expert_choice mode, sparsemixer scores,
-    expert_mask, more than 512 experts, k > 32, more than 32 expert groups,
+    more than 512 experts, k > 32, more than 32 expert groups,
     element types other than bf16/f16/f32, a dynamic hidden size, and
     `moe.gate` (run `--moe-fuse-gating` first).
 

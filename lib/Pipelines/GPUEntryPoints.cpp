@@ -45,10 +45,11 @@ struct Entry {
   int64_t experts, k, n;
   /// Routing kernels only: which [E] biases the kernel takes.
   bool routerBias = false, selectionBias = false;
-  /// Dispatch entries only (key: dtype, experts, hidden, k).
-  moe::DispatchKernels dispatch;
   /// Grouped matmuls only: the decode kernel (null when kernel=tile).
   gpu::GPUFuncOp decode = {};
+  /// Dispatch entries only (key: dtype, experts, hidden, k); last, so that
+  /// positional initializers of the other entries never reach it.
+  moe::DispatchKernels dispatch = {};
 };
 
 /// A routing kernel's C key: (dtype, experts, hidden, k) in the fields of

@@ -138,6 +138,8 @@ struct RoutingSignature {
   double topPValue = 1;
   bool skip = false;
   double skipRatio = 0;
+  /// expert_mask (empty: none): false experts count as -inf logits.
+  llvm::SmallVector<bool> expertMask;
   /// Expert slices per token tile (grid.y); > 1 means the logits go
   /// through a global workspace [T, E] f32 and a per-tile arrival counter,
   /// and the last block of a tile routes it.

@@ -60,10 +60,6 @@ template <typename OpT> FailureOr<RoutingSignature> getSignature(OpT op) {
     return op.emitOpError(
         "the GPU routing kernel has no sparsemixer scores yet");
   }
-  if (op.getExpertMask())
-    return op.emitOpError("the GPU routing kernel does not take expert_mask "
-                          "yet (slice the router instead: "
-                          "--moe-prune-experts)");
   sig.experts = op.getNumExperts();
   if (sig.experts > kMaxExperts)
     return op.emitOpError("the GPU routing kernel handles at most ")
@@ -81,6 +77,8 @@ template <typename OpT> FailureOr<RoutingSignature> getSignature(OpT op) {
                             "expert groups, not ")
              << sig.groups;
   }
+  if (std::optional<ArrayRef<bool>> mask = op.getExpertMask())
+    sig.expertMask.assign(mask->begin(), mask->end());
   sig.renormalize = op.getRenormalize();
   sig.renormalizeClamp = op.getRenormalizeClamp();
   sig.epsilon = op.getEpsilonOrDefault();

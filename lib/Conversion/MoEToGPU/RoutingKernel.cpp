@@ -78,6 +78,16 @@ std::string kernelName(const RoutingSignature &sig) {
     os << "_p" << bitsOf(sig.topPValue);
   if (sig.skip)
     os << "_skip" << bitsOf(sig.skipRatio);
+  if (!sig.expertMask.empty()) {
+    os << "_m";
+    for (int64_t w = 0; w < (sig.experts + 31) / 32; ++w) {
+      uint32_t bits = 0;
+      for (int64_t b = 0; b < 32 && w * 32 + b < sig.experts; ++b)
+        if (sig.expertMask[w * 32 + b])
+          bits |= 1u << b;
+      os << llvm::format_hex_no_prefix(bits, 8);
+    }
+  }
   if (sig.slices > 1)
     os << "_x" << sig.slices;
   return name;
@@ -100,6 +110,7 @@ struct Kernel {
 /// 2^n stays a normal float: below, the result is ~1e-38 instead of a
 /// smaller number, which no softmax or sigmoid of an MoE router can tell.
 Value emitExp(Emitter &m, Value x) {
+  Value input = x;
   x = arith::MaximumFOp::create(m.b, x, m.f32(-87.0));
   x = arith::MinimumFOp::create(m.b, x, m.f32(88.0));
   // Round to nearest by adding and subtracting 1.5 * 2^23.
@@ -116,7 +127,12 @@ Value emitExp(Emitter &m, Value x) {
   Value bits = arith::ShLIOp::create(
       m.b, arith::AddIOp::create(m.b, ni, m.i32(127)), m.i32(23));
   Value scale = arith::BitcastOp::create(m.b, m.b.getF32Type(), bits);
-  return m.mulf(er, scale);
+  // exp(-inf) = 0 and exp(inf) = inf exactly, as the CPU kernels get them
+  // (masked experts: softmax 0, sigmoid 1 / (1 + inf) = 0).
+  Value inf = m.f32(std::numeric_limits<double>::infinity());
+  Value result = m.select(m.cmpf(arith::CmpFPredicate::OEQ, input, m.ninf()),
+                          m.f32(0), m.mulf(er, scale));
+  return m.select(m.cmpf(arith::CmpFPredicate::OEQ, input, inf), inf, result);
 }
 
 /// Sum (or max) of `v` over the warp; every lane gets the result.
@@ -354,6 +370,30 @@ void emitRouteToken(Kernel &k) {
   int64_t E = sig.experts;
   Value row = k.warp, token = m.add(k.tile0, k.warp);
   Value scores = k.smemLogits;
+  // expert_mask: this lane's bit of each 32-expert word, compile-time words
+  // picked by the (run-time) index j of e = lane + 32 j.
+  auto masked = [&](Value e) -> Value {
+    Value j = m.toI32(m.div(e, 32));
+    Value word = m.i32(0);
+    for (int64_t w = 0; w < (E + 31) / 32; ++w) {
+      uint32_t bits = 0;
+      for (int64_t b = 0; b < 32 && w * 32 + b < E; ++b)
+        if (!sig.expertMask[w * 32 + b])
+          bits |= 1u << b;
+      if (bits)
+        word = m.select(m.eq(j, m.i32(w)), m.i32(int32_t(bits)), word);
+    }
+    Value bit = arith::AndIOp::create(
+        m.b, arith::ShRUIOp::create(m.b, word, m.toI32(m.rem(e, 32))),
+        m.i32(1));
+    return m.eq(bit, m.i32(1));
+  };
+  if (!sig.expertMask.empty()) {
+    // Masked experts count as -inf logits.
+    forLaneExperts(k, [&](Value e) {
+      m.ifThen(masked(e), [&] { m.store(m.ninf(), scores, {row, e}); });
+    });
+  }
   if (sig.score == 0) {
     // Softmax: exp(l - max) / sum; the max is exact in any order.
     Value localMax = m.ninf();
@@ -401,6 +441,9 @@ void emitRouteToken(Kernel &k) {
       Value s = m.load(scores, {row, e});
       if (sig.selectionBiasType)
         s = m.addf(s, m.toF32(m.load(k.selectionBias, {e})));
+      // Masked experts stay at -inf for the selection (sigmoid made them 0).
+      if (!sig.expertMask.empty())
+        s = m.select(masked(e), m.ninf(), s);
       m.store(s, choice, {row, e});
     });
   }
@@ -575,7 +618,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto smem = [&](ArrayRef<int64_t> shape, Type elt) -> Type {
     return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(), workgroup);
   };
-  bool separateChoice = sig.selectionBiasType || sig.groups;
+  bool separateChoice =
+      sig.selectionBiasType || sig.groups || !sig.expertMask.empty();
   SmallVector<Type> smemTypes = {smem({kRouteTokens, E}, b.getF32Type()),
                                  smem({kRouteTokens, sig.k}, b.getF32Type()),
                                  smem({kRouteTokens, sig.k}, b.getI32Type()),

@@ -20,15 +20,6 @@ func.func @sparsemixer(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>
 
 // -----
 
-func.func @mask(%x: tensor<?x64xbf16>, %r: tensor<4x64xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
-  // expected-error @+1 {{'moe.fused_route' op the GPU routing kernel does not take expert_mask yet}}
-  %w, %i = moe.fused_route <token_choice> <softmax> %x, %r {k = 2 : i64, expert_mask = array<i1: true, false, true, true>}
-      : tensor<?x64xbf16>, tensor<4x64xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
-  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
-}
-
-// -----
-
 func.func @many_experts(%l: tensor<?x1024xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.route' op the GPU routing kernel handles at most 512 experts, not 1024}}
   %w, %i = moe.route <token_choice> <softmax> %l {k = 2 : i64}

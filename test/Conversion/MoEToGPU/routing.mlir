@@ -148,3 +148,21 @@ func.func @transposed(%x: tensor<?x32xf32>, %w: tensor<32x4xf32>) -> (tensor<?x2
       : tensor<?x32xf32>, tensor<32x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
 }
+
+// -----
+
+// expert_mask (experts 1 and 4 pruned): masked logits become -inf before the
+// sigmoid, and the selection score stays -inf (sigmoid made it 0); the mask
+// is compiled in as 32-bit words (the kernel name holds them).
+// CHECK-LABEL: func.func @masked(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[K:route_f32_e6_k2_sigmoid_f32_i64_m0000002d]] blocks in
+// CHECK: gpu.func @[[K]](
+// CHECK: %[[WORD:.*]] = arith.select %{{.*}}, %c18_i32, %c0_i32 : i32
+// CHECK: arith.shrui %[[WORD]]
+// CHECK: scf.if
+// CHECK: memref.store %cst{{.*}} : memref<8x6xf32, #gpu.address_space<workgroup>>
+func.func @masked(%l: tensor<?x6xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %wt, %ids = moe.route <token_choice> <sigmoid> %l {k = 2 : i64, expert_mask = array<i1: true, false, true, true, false, true>}
+      : tensor<?x6xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
