@@ -43,6 +43,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   ConvertMoEToGPUOptions toGPU;
   toGPU.chip = options.chip;
   toGPU.elementType = options.elementType;
+  toGPU.combine = options.combine;
   pm.addPass(createConvertMoEToGPU(toGPU));
 
   bufferization::OneShotBufferizePassOptions bufferize;

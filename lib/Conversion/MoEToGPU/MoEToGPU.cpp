@@ -41,8 +41,9 @@ bool moe::isSupportedGPUChip(const std::string &chip) {
 
 /// The signature of the kernel `op` needs, or an error saying why there is
 /// none. Checked before anything is rewritten.
-static FailureOr<GroupedMatmulSignature>
-getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
+FailureOr<GroupedMatmulSignature>
+moe::detail::getGroupedMatmulSignature(moe::GroupedMatmulOp op,
+                                       const moe::MoEToGPUOptions &options) {
   if (!op.isStacked())
     return op.emitOpError("the GPU lowering needs one stacked [E, K, N] "
                           "weight tensor (groups of different widths are not "
@@ -98,18 +99,26 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
 
 LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
                                             const MoEToGPUOptions &options) {
-  return getSignature(op, options);
+  return getGroupedMatmulSignature(op, options);
 }
 
 FailureOr<gpu::GPUFuncOp>
 moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
                             const MoEToGPUOptions &options) {
-  auto module = op->getParentOfType<ModuleOp>();
-  if (!module)
-    return op.emitOpError("the GPU lowering needs an enclosing module");
-  FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+  FailureOr<GroupedMatmulSignature> sig =
+      getGroupedMatmulSignature(op, options);
   if (failed(sig))
     return failure();
+  FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
+  if (failed(gpuModule))
+    return failure();
+  return getOrBuildGroupedMatmulKernel(*gpuModule, *sig);
+}
+
+FailureOr<gpu::GPUModuleOp> moe::detail::getKernelModule(Operation *op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return op->emitOpError("the GPU lowering needs an enclosing module");
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
@@ -118,7 +127,7 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
     b.setInsertionPointToEnd(module.getBody());
     gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kGPUModuleName);
   }
-  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+  return gpuModule;
 }
 
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
@@ -131,7 +140,10 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
   // * 63) / 64, whatever the offsets are.
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-  Value gridX = c((n + kTileN - 1) / kTileN);
+  int64_t columnTiles = (n + kTileN - 1) / kTileN;
+  if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
+    columnTiles = tiles.getInt();
+  Value gridX = c(columnTiles);
   Value slack = c((groups + 1) * (kTileM - 1));
   Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
                                        c(kTileM));
@@ -141,6 +153,17 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
       /*dynamicSharedMemorySize=*/Value(), buffers,
       gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
   return launch.getAsyncToken();
+}
+
+Value moe::detail::toKernelBuffer(ImplicitLocOpBuilder &b, Value tensor,
+                                  Type memrefType) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  Value buffer = bufferization::ToBufferOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+      /*read_only=*/true);
+  if (buffer.getType() != memrefType)
+    buffer = memref::CastOp::create(b, memrefType, buffer);
+  return buffer;
 }
 
 namespace {
@@ -155,20 +178,16 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     if (!module ||
         !module->hasAttr(gpu::GPUDialect::getContainerModuleAttrName()))
       return rewriter.notifyMatchFailure(op, "not in a gpu.container_module");
+    if (moe::isFusedIntoUser(op, options))
+      return rewriter.notifyMatchFailure(op, "lowered with its user");
     FailureOr<gpu::GPUFuncOp> kernel = moe::getGroupedMatmulKernel(op, options);
     if (failed(kernel))
       return failure();
 
     Location loc = op.getLoc();
     ImplicitLocOpBuilder b(loc, rewriter);
-    auto toBuffer = [&](Value tensor, Type memrefType) -> Value {
-      auto type = cast<RankedTensorType>(tensor.getType());
-      Value buffer = bufferization::ToBufferOp::create(
-          b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
-          /*read_only=*/true);
-      if (buffer.getType() != memrefType)
-        buffer = memref::CastOp::create(b, memrefType, buffer);
-      return buffer;
+    auto toBuffer = [&](Value tensor, Type memrefType) {
+      return toKernelBuffer(b, tensor, memrefType);
     };
     auto argTypes = kernel->getArgumentTypes();
     Value lhs = toBuffer(op.getLhs(), argTypes[0]);
@@ -212,7 +231,7 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip, elementType};
+    moe::MoEToGPUOptions options{chip, elementType, combine};
     if (!moe::isSupportedGPUChip(chip)) {
       module.emitError("convert-moe-to-gpu: unsupported chip '")
           << chip << "' (sm_80, sm_90 and sm_90a are)";
@@ -224,11 +243,22 @@ struct ConvertMoEToGPUPass
           << elementType << "'";
       return signalPassFailure();
     }
+    if (combine != "kernel" && combine != "epilogue") {
+      module.emitError("convert-moe-to-gpu: combine must be kernel or "
+                       "epilogue, not '")
+          << combine << "'";
+      return signalPassFailure();
+    }
     // Check every op first, so that a rejected op leaves the module as it
     // was and each error names its op.
     bool ok = true;
-    module.walk([&](moe::GroupedMatmulOp op) {
-      ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
+    module.walk([&](Operation *op) {
+      if (auto mm = dyn_cast<moe::GroupedMatmulOp>(op))
+        ok &= succeeded(moe::checkGroupedMatmulForGPU(mm, options));
+      else if (auto act = dyn_cast<moe::ActivationOp>(op))
+        ok &= succeeded(moe::checkActivationForGPU(act));
+      else if (auto comb = dyn_cast<moe::CombineOp>(op))
+        ok &= succeeded(moe::checkCombineForGPU(comb));
     });
     if (!ok)
       return signalPassFailure();
@@ -253,4 +283,5 @@ struct ConvertMoEToGPUPass
 void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+  populateEpiloguePatterns(patterns, options);
 }

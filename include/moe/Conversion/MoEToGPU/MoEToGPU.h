@@ -14,6 +14,8 @@ class RewritePatternSet;
 
 namespace moe {
 
+class ActivationOp;
+class CombineOp;
 class GroupedMatmulOp;
 
 /// What the GPU kernels are generated for.
@@ -24,6 +26,9 @@ struct MoEToGPUOptions {
   /// Tensor-core operand type the rows and weights must have: "bf16", "f16"
   /// or empty for whichever of the two the op has.
   std::string elementType;
+  /// moe.combine: "kernel" (a gather kernel) or "epilogue" (fp32 atomics in
+  /// the producing grouped matmul's epilogue, when it has one).
+  std::string combine = "kernel";
 };
 
 /// True if `chip` is one the patterns generate kernels for.
@@ -42,6 +47,15 @@ void populateMoEToGPUPatterns(mlir::RewritePatternSet &patterns,
 /// `op` saying why.
 mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
                                              const MoEToGPUOptions &options);
+
+/// Succeed if the moe.activation / moe.combine op has a GPU kernel (fused
+/// or not), else emit an error at `op` saying why.
+mlir::LogicalResult checkActivationForGPU(ActivationOp op);
+mlir::LogicalResult checkCombineForGPU(CombineOp op);
+
+/// True if `op` is lowered as part of its user's kernel (a fused activation
+/// or, with combine=epilogue, a fused combine) rather than on its own.
+bool isFusedIntoUser(GroupedMatmulOp op, const MoEToGPUOptions &options);
 
 /// The tensor-core kernel for `op`, in the `moe_kernels` gpu.module of the
 /// enclosing module (both built on first use; the module gets
