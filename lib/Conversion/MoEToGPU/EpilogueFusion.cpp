@@ -275,9 +275,10 @@ struct LowerCombine : OpRewritePattern<CombineOp> {
     Value tokens = memref::DimOp::create(b, args[1], 0);
     Value out = host.alloc(argTypes[3], ValueRange{tokens});
     args.push_back(out);
+    int64_t perBlock = kElementwiseThreads * sig.vectorWidth();
     host.launch(kernel, tokens,
-                ceilDiv(b, arith::ConstantIndexOp::create(b, sig.width),
-                        kElementwiseThreads * sig.vectorWidth()),
+                arith::ConstantIndexOp::create(b, (sig.width + perBlock - 1) /
+                                                      perBlock),
                 args);
     rewriter.replaceOp(op, host.finish(out, resultType));
     return success();
@@ -285,8 +286,8 @@ struct LowerCombine : OpRewritePattern<CombineOp> {
 };
 
 /// moe.combine in the epilogue of the grouped matmul that makes its rows:
-/// slots = inverse row map, out = 0, out[token] += w * row (fp32 atomics),
-/// then out converted to the result type if that is not f32.
+/// slots = inverse row map, sums = 0, sums[token] += w * row (fp32
+/// atomics), then sums converted to the result type.
 struct FuseCombine : OpRewritePattern<CombineOp> {
   FuseCombine(MLIRContext *ctx, const MoEToGPUOptions &options)
       : OpRewritePattern(ctx, /*benefit=*/2), options(options) {}
@@ -330,22 +331,19 @@ struct FuseCombine : OpRewritePattern<CombineOp> {
     host.launch(slotsKernel, ceilDiv(b, slotCount, kElementwiseThreads),
                 arith::ConstantIndexOp::create(b, 1), {map, slots});
 
-    bool direct = resultType.getElementType().isF32();
-    Value sums = direct ? host.alloc(argTypes[3], {tokens})
-                        : host.scratch(argTypes[3], {tokens});
+    // The verifier ties the result type to the rows' (the matmul's, 16-bit):
+    // the f32 sums always go through a conversion.
+    Value sums = host.scratch(argTypes[3], {tokens});
     host.fill(sums, b.getF32FloatAttr(0.0f));
     SmallVector<Value> args = {lhs, rhs, offsets, sums};
     if (!mm.getBias().empty())
       args.push_back(host.input(mm.getBias()[0], argTypes[4]));
     args.append({slots, weights});
     host.launchGroupedMatmul(kernel, args, rows);
-    Value out = sums;
-    if (!direct) {
-      out = host.alloc(dynamicRows(resultType), {tokens});
-      ActivationSignature convert{f32, resultType.getElementType(), sig->n,
-                                  sig->n, ActivationParams()};
-      launchActivation(host, *module, convert, {sums}, out, tokens);
-    }
+    Value out = host.alloc(dynamicRows(resultType), {tokens});
+    ActivationSignature convert{f32, resultType.getElementType(), sig->n,
+                                sig->n, ActivationParams()};
+    launchActivation(host, *module, convert, {sums}, out, tokens);
     rewriter.replaceOp(op, host.finish(out, resultType));
     rewriter.eraseOp(mm);
     return success();
