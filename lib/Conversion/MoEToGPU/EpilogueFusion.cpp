@@ -69,62 +69,235 @@ GroupedMatmulOp fusibleMatmul(CombineOp op, const MoEToGPUOptions &options) {
   return mm;
 }
 
-/// Host code on tensors around a sequence of launches on one stream:
-/// operands become buffers, results come from gpu.alloc, scratch buffers are
-/// freed in stream order, and one wait ends it so that host code may read
-/// the results.
-class TensorLaunches {
+Value ceilDiv(ImplicitLocOpBuilder &b, Value x, int64_t d) {
+  Value dv = arith::ConstantIndexOp::create(b, d);
+  return arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, d - 1)),
+      dv);
+}
+
+MemRefType dynamicRows(Type type) {
+  auto shaped = cast<ShapedType>(type);
+  return MemRefType::get({ShapedType::kDynamic, shaped.getDimSize(1)},
+                         shaped.getElementType());
+}
+
+Value rowsOf(ImplicitLocOpBuilder &b, Value buffer) {
+  return memref::DimOp::create(b, buffer, 0);
+}
+
+/// Launches the element-wise activation kernel of `sig` on the buffers
+/// `inputs`, writing the [rows, width] buffer `result`.
+void launchActivation(KernelHost &host, gpu::GPUModuleOp module,
+                      const ActivationSignature &sig, ValueRange inputs,
+                      Value result, Value rows) {
+  ImplicitLocOpBuilder &b = host.b;
+  gpu::GPUFuncOp kernel = getOrBuildActivationKernel(module, sig);
+  SmallVector<Value> args(inputs);
+  args.push_back(result);
+  Value total = arith::MulIOp::create(
+      b, rows, arith::ConstantIndexOp::create(b, sig.width));
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  host.launch(kernel, {ceilDiv(b, total, kElementwiseThreads), one, one}, args);
+}
+
+/// A grouped-matmul kernel (plain or with an epilogue) on `args` + result.
+void launchMatmul(KernelHost &host, gpu::GPUFuncOp kernel, ValueRange args,
+                  Value rows) {
+  host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
+}
+
+FailureOr<Value> launchPlainMatmul(KernelHost &host, GroupedMatmulOp op,
+                                   const MoEToGPUOptions &options) {
+  FailureOr<gpu::GPUFuncOp> kernel = getGroupedMatmulKernel(op, options);
+  if (failed(kernel))
+    return failure();
+  auto argTypes = kernel->getArgumentTypes();
+  auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
+  SmallVector<Value> args = {host.operand(op.getLhs(), type(0)),
+                             host.operand(op.getRhs()[0], type(1)),
+                             host.operand(op.getOffsets(), type(2))};
+  Value rows = rowsOf(host.b, args[0]);
+  Value out = host.result(op.getResult(), type(3), rows);
+  args.push_back(out);
+  if (!op.getBias().empty())
+    args.push_back(host.operand(op.getBias()[0], type(4)));
+  launchMatmul(host, *kernel, args, rows);
+  return out;
+}
+
+/// The activation in the epilogue of the grouped matmul(s) of its input.
+FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
+                                       ArrayRef<GroupedMatmulOp> matmuls,
+                                       const MoEToGPUOptions &options) {
+  FailureOr<GroupedMatmulSignature> sig =
+      getGroupedMatmulSignature(matmuls[0], options);
+  FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
+  if (failed(sig) || failed(module))
+    return failure();
+  sig->resultType = cast<RankedTensorType>(op.getType()).getElementType();
+  sig->activation = ActivationParams::get(op);
+  sig->splitWeights = matmuls.size() == 2;
+  gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
+  auto argTypes = kernel.getArgumentTypes();
+  auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
+  GroupedMatmulOp gate = matmuls[0];
+  SmallVector<Value> args = {host.operand(gate.getLhs(), type(0))};
+  for (GroupedMatmulOp mm : matmuls)
+    args.push_back(host.operand(mm.getRhs()[0], type(args.size())));
+  args.push_back(host.operand(gate.getOffsets(), type(args.size())));
+  Value rows = rowsOf(host.b, args[0]);
+  Value out = host.result(op.getResult(), type(args.size()), rows);
+  args.push_back(out);
+  launchMatmul(host, kernel, args, rows);
+  return out;
+}
+
+/// The element-wise activation kernel.
+FailureOr<Value> launchActivationOp(KernelHost &host, ActivationOp op) {
+  FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
+  if (failed(module))
+    return failure();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  auto resultType = cast<RankedTensorType>(op.getType());
+  ActivationSignature sig{inputType.getElementType(),
+                          resultType.getElementType(), inputType.getDimSize(1),
+                          resultType.getDimSize(1), ActivationParams::get(op)};
+  SmallVector<Value> inputs = {
+      host.operand(op.getInput(), dynamicRows(inputType))};
+  if (op.getUp())
+    inputs.push_back(host.operand(op.getUp(), dynamicRows(inputType)));
+  Value rows = rowsOf(host.b, inputs[0]);
+  Value out = host.result(op.getResult(), dynamicRows(resultType), rows);
+  launchActivation(host, *module, sig, inputs, out, rows);
+  return out;
+}
+
+/// The gather kernel: one block per token and column chunk.
+FailureOr<Value> launchCombine(KernelHost &host, CombineOp op) {
+  FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
+  if (failed(module))
+    return failure();
+  auto mapType = cast<RankedTensorType>(op.getRowMap().getType());
+  auto resultType = cast<RankedTensorType>(op.getType());
+  CombineSignature sig{
+      cast<RankedTensorType>(op.getRows().getType()).getElementType(),
+      mapType.getElementType(),
+      cast<RankedTensorType>(op.getWeights().getType()).getElementType(),
+      resultType.getElementType(),
+      resultType.getDimSize(1),
+      mapType.getDimSize(1)};
+  gpu::GPUFuncOp kernel = getOrBuildCombineKernel(*module, sig);
+  auto argTypes = kernel.getArgumentTypes();
+  auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
+  SmallVector<Value> args = {host.operand(op.getRows(), type(0)),
+                             host.operand(op.getRowMap(), type(1)),
+                             host.operand(op.getWeights(), type(2))};
+  ImplicitLocOpBuilder &b = host.b;
+  Value tokens = rowsOf(b, args[1]);
+  Value out = host.result(op.getResult(), type(3), tokens);
+  args.push_back(out);
+  int64_t perBlock = kElementwiseThreads * sig.vectorWidth();
+  host.launch(
+      kernel,
+      {tokens,
+       arith::ConstantIndexOp::create(b, (sig.width + perBlock - 1) / perBlock),
+       arith::ConstantIndexOp::create(b, 1)},
+      args);
+  return out;
+}
+
+/// The combine in the epilogue of the grouped matmul making its rows:
+/// slots = inverse row map, sums = 0, sums[token] += w * row (fp32
+/// atomics), then sums converted to the result type (the verifier ties it
+/// to the rows', 16-bit here).
+FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
+                                    GroupedMatmulOp mm,
+                                    const MoEToGPUOptions &options) {
+  FailureOr<GroupedMatmulSignature> sig =
+      getGroupedMatmulSignature(mm, options);
+  FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
+  if (failed(sig) || failed(module))
+    return failure();
+  auto mapType = cast<RankedTensorType>(op.getRowMap().getType());
+  auto resultType = cast<RankedTensorType>(op.getType());
+  ImplicitLocOpBuilder &b = host.b;
+  Type f32 = b.getF32Type();
+  sig->resultType = f32;
+  sig->combineWeightType =
+      cast<RankedTensorType>(op.getWeights().getType()).getElementType();
+  sig->combineSlots = mapType.getDimSize(1);
+  gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
+  gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
+      *module, mapType.getElementType(), sig->combineSlots);
+  auto argTypes = kernel.getArgumentTypes();
+  auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
+  unsigned numArgs = argTypes.size();
+  Value lhs = host.operand(mm.getLhs(), type(0));
+  Value rhs = host.operand(mm.getRhs()[0], type(1));
+  Value offsets = host.operand(mm.getOffsets(), type(2));
+  Value map = host.operand(op.getRowMap(),
+                           cast<MemRefType>(slotsKernel.getArgumentTypes()[0]));
+  Value weights = host.operand(op.getWeights(), type(numArgs - 1));
+  Value rows = rowsOf(b, lhs);
+  Value tokens = rowsOf(b, map);
+  Value one = arith::ConstantIndexOp::create(b, 1);
+
+  Value slots = host.scratch(type(numArgs - 2), rows);
+  host.fill(slots, b.getI32IntegerAttr(-1));
+  Value slotCount = arith::MulIOp::create(
+      b, tokens, arith::ConstantIndexOp::create(b, sig->combineSlots));
+  host.launch(slotsKernel,
+              {ceilDiv(b, slotCount, kElementwiseThreads), one, one},
+              {map, slots});
+
+  Value sums = host.scratch(type(3), tokens);
+  host.fill(sums, b.getF32FloatAttr(0.0f));
+  SmallVector<Value> args = {lhs, rhs, offsets, sums};
+  if (!mm.getBias().empty())
+    args.push_back(host.operand(mm.getBias()[0], type(4)));
+  args.append({slots, weights});
+  launchMatmul(host, kernel, args, rows);
+
+  Value out = host.result(op.getResult(), dynamicRows(resultType), tokens);
+  ActivationSignature convert{f32, resultType.getElementType(), sig->n, sig->n,
+                              ActivationParams()};
+  launchActivation(host, *module, convert, {sums}, out, tokens);
+  return out;
+}
+
+/// convert-moe-to-gpu's host: operands through bufferization.to_buffer,
+/// results and scratch from gpu.alloc on one stream, scratch freed in
+/// stream order, one wait at the end so that host code may read the
+/// results.
+class TensorHost : public KernelHost {
 public:
-  explicit TensorLaunches(ImplicitLocOpBuilder &b) : b(b) {
-    token = gpu::WaitOp::create(b, tokenType(), ValueRange()).getAsyncToken();
+  explicit TensorHost(ImplicitLocOpBuilder &b)
+      : KernelHost(
+            b, gpu::WaitOp::create(b, gpu::AsyncTokenType::get(b.getContext()),
+                                   ValueRange())
+                   .getAsyncToken()) {}
+
+  Value operand(Value value, MemRefType type) override {
+    return toKernelBuffer(b, value, type);
   }
 
-  Value input(Value tensor, Type memrefType) {
-    return toKernelBuffer(b, tensor, memrefType);
+  Value result(Value value, MemRefType type, Value rows) override {
+    return alloc(type, rows);
   }
 
-  Value alloc(Type memrefType, ValueRange dynamicSizes) {
-    auto op =
-        gpu::AllocOp::create(b, memrefType, tokenType(), ValueRange{token},
-                             dynamicSizes, ValueRange(), /*hostShared=*/false);
-    token = op.getAsyncToken();
-    return op.getMemref();
-  }
-
-  Value scratch(Type memrefType, ValueRange dynamicSizes) {
-    Value buffer = alloc(memrefType, dynamicSizes);
+  Value scratch(MemRefType type, Value rows) override {
+    Value buffer = alloc(type, rows);
     scratchBuffers.push_back(buffer);
     return buffer;
   }
 
-  void fill(Value buffer, Attribute value) {
-    Value v = arith::ConstantOp::create(b, cast<TypedAttr>(value));
-    token = gpu::MemsetOp::create(b, tokenType(), ValueRange{token}, buffer, v)
-                .getAsyncToken();
-  }
-
-  /// A launch on a 1-D or 2-D grid of the kernel's known block size.
-  void launch(gpu::GPUFuncOp kernel, Value gridX, Value gridY,
-              ValueRange args) {
-    Value one = arith::ConstantIndexOp::create(b, 1);
-    Value threads =
-        arith::ConstantIndexOp::create(b, (*kernel.getKnownBlockSize())[0]);
-    token =
-        gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{gridX, gridY, one},
-                                  gpu::KernelDim3{threads, one, one}, Value(),
-                                  args, tokenType(), ValueRange{token})
-            .getAsyncToken();
-  }
-
-  void launchGroupedMatmul(gpu::GPUFuncOp kernel, ValueRange args, Value rows) {
-    token = moe::launchGroupedMatmul(b, b.getLoc(), kernel, args, rows, token);
-  }
-
   /// Frees the scratch buffers, waits, and returns `buffer` as a tensor of
   /// `type`.
-  Value finish(Value buffer, RankedTensorType type) {
+  Value finish(Value buffer, Type type) {
+    Type tokenType = gpu::AsyncTokenType::get(b.getContext());
     for (Value s : scratchBuffers)
-      token = gpu::DeallocOp::create(b, tokenType(), ValueRange{token}, s)
+      token = gpu::DeallocOp::create(b, tokenType, ValueRange{token}, s)
                   .getAsyncToken();
     gpu::WaitOp::create(b, Type(), ValueRange{token});
     auto memrefType = cast<MemRefType>(buffer.getType());
@@ -138,214 +311,35 @@ public:
     return result;
   }
 
-  ImplicitLocOpBuilder &b;
-
 private:
-  Type tokenType() { return gpu::AsyncTokenType::get(b.getContext()); }
+  Value alloc(MemRefType type, Value rows) {
+    auto op = gpu::AllocOp::create(
+        b, type, gpu::AsyncTokenType::get(b.getContext()), ValueRange{token},
+        ValueRange{rows}, ValueRange(), /*hostShared=*/false);
+    token = op.getAsyncToken();
+    return op.getMemref();
+  }
 
-  Value token;
   SmallVector<Value> scratchBuffers;
 };
 
-Value ceilDiv(ImplicitLocOpBuilder &b, Value x, int64_t d) {
-  Value dv = arith::ConstantIndexOp::create(b, d);
-  return arith::DivUIOp::create(
-      b, arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, d - 1)),
-      dv);
-}
+/// Lowers a moe.activation or moe.combine (and the matmuls fused into it)
+/// through launchMoEOp on tensors.
+template <typename OpTy> struct LowerOnTensors : OpRewritePattern<OpTy> {
+  LowerOnTensors(MLIRContext *ctx, const MoEToGPUOptions &options)
+      : OpRewritePattern<OpTy>(ctx), options(options) {}
 
-MemRefType dynamicRows(RankedTensorType type) {
-  return MemRefType::get({ShapedType::kDynamic, type.getDimSize(1)},
-                         type.getElementType());
-}
-
-/// Launches the element-wise activation kernel of `sig` on `inputs`
-/// (tensors, or buffers already), writing the [rows, width] `result`.
-void launchActivation(TensorLaunches &host, gpu::GPUModuleOp module,
-                      const ActivationSignature &sig, ValueRange inputs,
-                      Value result, Value rows) {
-  gpu::GPUFuncOp kernel = getOrBuildActivationKernel(module, sig);
-  SmallVector<Value> args;
-  for (auto [value, type] : llvm::zip(inputs, kernel.getArgumentTypes()))
-    args.push_back(isa<MemRefType>(value.getType()) ? value
-                                                    : host.input(value, type));
-  args.push_back(result);
-  ImplicitLocOpBuilder &b = host.b;
-  Value total = arith::MulIOp::create(
-      b, rows, arith::ConstantIndexOp::create(b, sig.width));
-  host.launch(kernel, ceilDiv(b, total, kElementwiseThreads),
-              arith::ConstantIndexOp::create(b, 1), args);
-}
-
-/// moe.activation fused into the epilogue of the grouped matmul(s) that
-/// produce its input.
-struct FuseActivation : OpRewritePattern<ActivationOp> {
-  FuseActivation(MLIRContext *ctx, const MoEToGPUOptions &options)
-      : OpRewritePattern(ctx, /*benefit=*/2), options(options) {}
-
-  LogicalResult matchAndRewrite(ActivationOp op,
+  LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
-    SmallVector<GroupedMatmulOp, 2> matmuls = fusibleMatmuls(op);
-    if (matmuls.empty())
-      return rewriter.notifyMatchFailure(op, "no fusible grouped matmul");
-    FailureOr<GroupedMatmulSignature> sig =
-        getGroupedMatmulSignature(matmuls[0], options);
-    FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
-    if (failed(sig) || failed(module))
-      return failure();
-    auto resultType = cast<RankedTensorType>(op.getType());
-    sig->resultType = resultType.getElementType();
-    sig->activation = ActivationParams::get(op);
-    sig->splitWeights = matmuls.size() == 2;
-    gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
-
+    SmallVector<Operation *, 2> fused = getFusedProducers(op, options);
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    TensorLaunches host(b);
-    auto argTypes = kernel.getArgumentTypes();
-    GroupedMatmulOp gate = matmuls[0];
-    SmallVector<Value> args = {host.input(gate.getLhs(), argTypes[0])};
-    for (GroupedMatmulOp mm : matmuls)
-      args.push_back(host.input(mm.getRhs()[0], argTypes[args.size()]));
-    args.push_back(host.input(gate.getOffsets(), argTypes[args.size()]));
-    Value rows = memref::DimOp::create(b, args[0], 0);
-    Value out = host.alloc(argTypes[args.size()], ValueRange{rows});
-    args.push_back(out);
-    host.launchGroupedMatmul(kernel, args, rows);
-    rewriter.replaceOp(op, host.finish(out, resultType));
-    for (GroupedMatmulOp mm : matmuls)
-      rewriter.eraseOp(mm);
-    return success();
-  }
-
-  MoEToGPUOptions options;
-};
-
-/// A moe.activation that is not fused: the element-wise kernel.
-struct LowerActivation : OpRewritePattern<ActivationOp> {
-  using OpRewritePattern::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(ActivationOp op,
-                                PatternRewriter &rewriter) const override {
-    FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
-    if (failed(module))
+    TensorHost host(b);
+    FailureOr<Value> out = launchMoEOp(host, op, options);
+    if (failed(out))
       return failure();
-    auto inputType = cast<RankedTensorType>(op.getInput().getType());
-    auto resultType = cast<RankedTensorType>(op.getType());
-    ActivationSignature sig{inputType.getElementType(),
-                            resultType.getElementType(),
-                            inputType.getDimSize(1), resultType.getDimSize(1),
-                            ActivationParams::get(op)};
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    TensorLaunches host(b);
-    SmallVector<Value> inputs = {op.getInput()};
-    if (op.getUp())
-      inputs.push_back(op.getUp());
-    Value rows = tensor::DimOp::create(b, op.getInput(), 0);
-    Value out = host.alloc(dynamicRows(resultType), ValueRange{rows});
-    launchActivation(host, *module, sig, inputs, out, rows);
-    rewriter.replaceOp(op, host.finish(out, resultType));
-    return success();
-  }
-};
-
-/// moe.combine as the gather kernel.
-struct LowerCombine : OpRewritePattern<CombineOp> {
-  using OpRewritePattern::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(CombineOp op,
-                                PatternRewriter &rewriter) const override {
-    FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
-    if (failed(module))
-      return failure();
-    auto rowsType = cast<RankedTensorType>(op.getRows().getType());
-    auto mapType = cast<RankedTensorType>(op.getRowMap().getType());
-    auto weightType = cast<RankedTensorType>(op.getWeights().getType());
-    auto resultType = cast<RankedTensorType>(op.getType());
-    CombineSignature sig{
-        rowsType.getElementType(),   mapType.getElementType(),
-        weightType.getElementType(), resultType.getElementType(),
-        resultType.getDimSize(1),    mapType.getDimSize(1)};
-    gpu::GPUFuncOp kernel = getOrBuildCombineKernel(*module, sig);
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    TensorLaunches host(b);
-    auto argTypes = kernel.getArgumentTypes();
-    SmallVector<Value> args = {host.input(op.getRows(), argTypes[0]),
-                               host.input(op.getRowMap(), argTypes[1]),
-                               host.input(op.getWeights(), argTypes[2])};
-    Value tokens = memref::DimOp::create(b, args[1], 0);
-    Value out = host.alloc(argTypes[3], ValueRange{tokens});
-    args.push_back(out);
-    int64_t perBlock = kElementwiseThreads * sig.vectorWidth();
-    host.launch(kernel, tokens,
-                arith::ConstantIndexOp::create(b, (sig.width + perBlock - 1) /
-                                                      perBlock),
-                args);
-    rewriter.replaceOp(op, host.finish(out, resultType));
-    return success();
-  }
-};
-
-/// moe.combine in the epilogue of the grouped matmul that makes its rows:
-/// slots = inverse row map, sums = 0, sums[token] += w * row (fp32
-/// atomics), then sums converted to the result type.
-struct FuseCombine : OpRewritePattern<CombineOp> {
-  FuseCombine(MLIRContext *ctx, const MoEToGPUOptions &options)
-      : OpRewritePattern(ctx, /*benefit=*/2), options(options) {}
-
-  LogicalResult matchAndRewrite(CombineOp op,
-                                PatternRewriter &rewriter) const override {
-    GroupedMatmulOp mm = fusibleMatmul(op, options);
-    if (!mm)
-      return rewriter.notifyMatchFailure(op, "combine=kernel or no matmul");
-    FailureOr<GroupedMatmulSignature> sig =
-        getGroupedMatmulSignature(mm, options);
-    FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
-    if (failed(sig) || failed(module))
-      return failure();
-    auto mapType = cast<RankedTensorType>(op.getRowMap().getType());
-    auto weightType = cast<RankedTensorType>(op.getWeights().getType());
-    auto resultType = cast<RankedTensorType>(op.getType());
-    Type f32 = rewriter.getF32Type();
-    sig->resultType = f32;
-    sig->combineWeightType = weightType.getElementType();
-    sig->combineSlots = mapType.getDimSize(1);
-    gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
-    gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
-        *module, mapType.getElementType(), sig->combineSlots);
-
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    TensorLaunches host(b);
-    auto argTypes = kernel.getArgumentTypes();
-    Value lhs = host.input(mm.getLhs(), argTypes[0]);
-    Value rhs = host.input(mm.getRhs()[0], argTypes[1]);
-    Value offsets = host.input(mm.getOffsets(), argTypes[2]);
-    Value map = host.input(op.getRowMap(), slotsKernel.getArgumentTypes()[0]);
-    Value weights = host.input(op.getWeights(), argTypes.back());
-    Value rows = memref::DimOp::create(b, lhs, 0);
-    Value tokens = memref::DimOp::create(b, map, 0);
-
-    Value slots = host.scratch(argTypes[argTypes.size() - 2], {rows});
-    host.fill(slots, b.getI32IntegerAttr(-1));
-    Value slotCount = arith::MulIOp::create(
-        b, tokens, arith::ConstantIndexOp::create(b, sig->combineSlots));
-    host.launch(slotsKernel, ceilDiv(b, slotCount, kElementwiseThreads),
-                arith::ConstantIndexOp::create(b, 1), {map, slots});
-
-    // The verifier ties the result type to the rows' (the matmul's, 16-bit):
-    // the f32 sums always go through a conversion.
-    Value sums = host.scratch(argTypes[3], {tokens});
-    host.fill(sums, b.getF32FloatAttr(0.0f));
-    SmallVector<Value> args = {lhs, rhs, offsets, sums};
-    if (!mm.getBias().empty())
-      args.push_back(host.input(mm.getBias()[0], argTypes[4]));
-    args.append({slots, weights});
-    host.launchGroupedMatmul(kernel, args, rows);
-    Value out = host.alloc(dynamicRows(resultType), {tokens});
-    ActivationSignature convert{f32, resultType.getElementType(), sig->n,
-                                sig->n, ActivationParams()};
-    launchActivation(host, *module, convert, {sums}, out, tokens);
-    rewriter.replaceOp(op, host.finish(out, resultType));
-    rewriter.eraseOp(mm);
+    rewriter.replaceOp(op, host.finish(*out, op.getType()));
+    for (Operation *producer : fused)
+      rewriter.eraseOp(producer);
     return success();
   }
 
@@ -396,9 +390,56 @@ bool moe::isFusedIntoUser(GroupedMatmulOp op, const MoEToGPUOptions &options) {
   return false;
 }
 
+SmallVector<Operation *, 2>
+moe::getFusedProducers(Operation *op, const MoEToGPUOptions &options) {
+  SmallVector<Operation *, 2> producers;
+  if (auto act = dyn_cast<ActivationOp>(op))
+    for (GroupedMatmulOp mm : fusibleMatmuls(act))
+      producers.push_back(mm);
+  if (auto combine = dyn_cast<CombineOp>(op))
+    if (GroupedMatmulOp mm = fusibleMatmul(combine, options))
+      producers.push_back(mm);
+  return producers;
+}
+
+FailureOr<Value> moe::launchMoEOp(KernelHost &host, Operation *op,
+                                  const MoEToGPUOptions &options) {
+  if (auto mm = dyn_cast<GroupedMatmulOp>(op))
+    return launchPlainMatmul(host, mm, options);
+  if (auto act = dyn_cast<ActivationOp>(op)) {
+    SmallVector<GroupedMatmulOp, 2> matmuls = fusibleMatmuls(act);
+    if (!matmuls.empty())
+      return launchFusedActivation(host, act, matmuls, options);
+    return launchActivationOp(host, act);
+  }
+  if (auto combine = dyn_cast<CombineOp>(op)) {
+    if (GroupedMatmulOp mm = fusibleMatmul(combine, options))
+      return launchFusedCombine(host, combine, mm, options);
+    return launchCombine(host, combine);
+  }
+  return op->emitOpError("has no GPU kernel");
+}
+
+void KernelHost::fill(Value buffer, TypedAttr value) {
+  Value v = arith::ConstantOp::create(b, value);
+  token = gpu::MemsetOp::create(b, gpu::AsyncTokenType::get(b.getContext()),
+                                ValueRange{token}, buffer, v)
+              .getAsyncToken();
+}
+
+void KernelHost::launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
+                        ValueRange args) {
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  Value threads =
+      arith::ConstantIndexOp::create(b, (*kernel.getKnownBlockSize())[0]);
+  token = gpu::LaunchFuncOp::create(
+              b, kernel, grid, gpu::KernelDim3{threads, one, one}, Value(),
+              args, gpu::AsyncTokenType::get(b.getContext()), ValueRange{token})
+              .getAsyncToken();
+}
+
 void moe::detail::populateEpiloguePatterns(RewritePatternSet &patterns,
                                            const MoEToGPUOptions &options) {
-  MLIRContext *ctx = patterns.getContext();
-  patterns.add<FuseActivation, FuseCombine>(ctx, options);
-  patterns.add<LowerActivation, LowerCombine>(ctx);
+  patterns.add<LowerOnTensors<ActivationOp>, LowerOnTensors<CombineOp>>(
+      patterns.getContext(), options);
 }

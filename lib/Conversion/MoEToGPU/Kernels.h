@@ -80,6 +80,11 @@ getGroupedMatmulSignature(GroupedMatmulOp op, const MoEToGPUOptions &options);
 /// module gets gpu.container_module); an error at `op` without a module.
 mlir::FailureOr<mlir::gpu::GPUModuleOp> getKernelModule(mlir::Operation *op);
 
+/// The grid of a grouped-matmul kernel for `rows` rows (an index).
+mlir::gpu::KernelDim3 groupedMatmulGrid(mlir::ImplicitLocOpBuilder &b,
+                                        mlir::gpu::GPUFuncOp kernel,
+                                        mlir::Value rows);
+
 /// `tensor` as a read-only buffer of the kernel argument type `memrefType`
 /// (bufferization.to_buffer, then a cast to the dynamic row count).
 mlir::Value toKernelBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor,

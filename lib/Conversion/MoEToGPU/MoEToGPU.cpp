@@ -130,10 +130,9 @@ FailureOr<gpu::GPUModuleOp> moe::detail::getKernelModule(Operation *op) {
   return gpuModule;
 }
 
-Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
-                               gpu::GPUFuncOp kernel, ValueRange buffers,
-                               Value rows, Value asyncDependency) {
-  ImplicitLocOpBuilder b(loc, builder);
+gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
+                                               gpu::GPUFuncOp kernel,
+                                               Value rows) {
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   // Grid: x over the N tiles; y bounds the row tiles of all groups plus
@@ -143,12 +142,19 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   int64_t columnTiles = (n + kTileN - 1) / kTileN;
   if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
     columnTiles = tiles.getInt();
-  Value gridX = c(columnTiles);
   Value slack = c((groups + 1) * (kTileM - 1));
   Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
                                        c(kTileM));
+  return {c(columnTiles), gridY, c(1)};
+}
+
+Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
+                               gpu::GPUFuncOp kernel, ValueRange buffers,
+                               Value rows, Value asyncDependency) {
+  ImplicitLocOpBuilder b(loc, builder);
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   auto launch = gpu::LaunchFuncOp::create(
-      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+      b, kernel, groupedMatmulGrid(b, kernel, rows),
       gpu::KernelDim3{c(kThreads), c(1), c(1)},
       /*dynamicSharedMemorySize=*/Value(), buffers,
       gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});

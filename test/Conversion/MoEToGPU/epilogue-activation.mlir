@@ -119,7 +119,7 @@ func.func @relu(%x: tensor<?x64xf16>, %w: tensor<4x64x128xf16>, %off: tensor<5xi
 // CHECK-LABEL: func.func @bias(
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_bias_bf16 blocks
 // CHECK: gpu.wait
-// CHECK: %[[ROWS:.*]] = tensor.dim %{{.*}}, %c0
+// CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: %[[OUT:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[ROWS]]) : memref<?x512xbf16>
 // CHECK: %[[TOTAL:.*]] = arith.muli %[[ROWS]], %c512
 // CHECK: %[[SUM:.*]] = arith.addi %[[TOTAL]], %c255
