@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPULayerEntries.h"
+
 #include "moe/Conversion/MoEToGPU/MoEToGPU.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Pipelines/Passes.h"
@@ -17,6 +19,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -30,23 +33,10 @@ namespace moe {
 } // namespace moe
 
 using namespace mlir;
+using moe::detail::wrapPointer;
 
-namespace {
-
-/// Element type codes of the C ABI (include/moe-c/GPU.h).
-constexpr int32_t kBF16 = 0;
-constexpr int32_t kF16 = 1;
-
-struct Entry {
-  gpu::GPUFuncOp kernel;
-  int32_t dtype;
-  int64_t experts, k, n;
-};
-
-/// A dense row-major memref of `type` over the raw pointer `ptr`, with
-/// `rows` as its dynamic leading size.
-Value wrapPointer(ImplicitLocOpBuilder &b, Value ptr, MemRefType type,
-                  Value rows) {
+Value moe::detail::wrapPointer(ImplicitLocOpBuilder &b, Value ptr,
+                               MemRefType type, Value rows) {
   int64_t rank = type.getRank();
   Type i64 = b.getI64Type();
   auto array = LLVM::LLVMArrayType::get(i64, rank);
@@ -70,6 +60,18 @@ Value wrapPointer(ImplicitLocOpBuilder &b, Value ptr, MemRefType type,
   }
   return UnrealizedConversionCastOp::create(b, type, desc).getResult(0);
 }
+
+namespace {
+
+/// Element type codes of the C ABI (include/moe-c/GPU.h).
+constexpr int32_t kBF16 = 0;
+constexpr int32_t kF16 = 1;
+
+struct Entry {
+  gpu::GPUFuncOp kernel;
+  int32_t dtype;
+  int64_t experts, k, n;
+};
 
 /// `dtype == entry.dtype && experts == E && k == K && n == N`.
 Value matches(ImplicitLocOpBuilder &b, const Entry &entry, ValueRange key) {
@@ -137,11 +139,20 @@ struct GPUEntryPointsPass
     }
     // Check everything before building anything, so that a refusal leaves
     // the module as it was.
-    moe::MoEToGPUOptions options{chip, /*elementType=*/""};
+    moe::MoEToGPUOptions options{chip, /*elementType=*/"", combine};
+    if (combine != "kernel" && combine != "epilogue") {
+      module.emitError("moe-gpu-entry-points: combine must be kernel or "
+                       "epilogue, not '")
+          << combine << "'";
+      return signalPassFailure();
+    }
     bool ok = true;
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&
             succeeded(moe::checkGroupedMatmulForGPU(op, options));
+    SmallVector<func::FuncOp> layers(module.getOps<func::FuncOp>());
+    for (func::FuncOp layer : layers)
+      ok &= succeeded(moe::detail::checkLayer(layer, options));
     if (!ok)
       return signalPassFailure();
 
@@ -159,8 +170,10 @@ struct GPUEntryPointsPass
                          rhs.getDimSize(0), rhs.getDimSize(1),
                          rhs.getDimSize(2)});
     }
-    for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-      func.erase();
+    if (failed(moe::detail::buildLayerEntries(module, layers, options)))
+      return signalPassFailure();
+    for (func::FuncOp layer : layers)
+      layer.erase();
     buildDispatch(module, entries);
     buildLookup(module, entries);
     buildChipName(module);

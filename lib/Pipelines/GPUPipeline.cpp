@@ -38,6 +38,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   if (options.entryPoints) {
     MoEGPUEntryPointsOptions entries;
     entries.chip = options.chip;
+    entries.combine = options.combine;
     pm.addPass(createMoEGPUEntryPoints(entries));
   }
   ConvertMoEToGPUOptions toGPU;
