@@ -1,5 +1,8 @@
 """GPU benchmark of the grouped matmul that moe-gpu-aot compiles (docs/GPU.md).
 
+Whole-layer rows (moe_layer_forward, both combine variants, against a torch
+layer) come from layer.py, as one more job per model after the GEMM ones.
+
     python3 bench/gpu/bench.py --emit-mlir > shapes.mlir   # what build.sh compiles
     python3 bench/gpu/bench.py --dry-run                    # no GPU needed
     python3 bench/gpu/bench.py --out $OUT/results.md        # on the GPU (run.sh)
@@ -37,6 +40,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import layer  # noqa: E402 - the whole-layer rows, next to this file
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
 # so that a GPU run shows early whether the kernel works at all.
@@ -78,6 +83,7 @@ def emit_mlir():
             f"  return %y : {res}",
             "}",
         ]
+    lines += layer.emit_mlir(MODELS)
     return "\n".join(lines) + "\n"
 
 
@@ -363,6 +369,7 @@ def child(args):
         return 0
     if args.simulate:
         lib = TorchStandIn(torch)
+        layers = layer.TorchLayerStandIn(torch)
     else:
         major, minor = torch.cuda.get_device_capability()
         chip = chip_of(major, minor)
@@ -371,7 +378,14 @@ def child(args):
         torch.cuda.init()
         lib = Library(library_path(args.lib_dir, chip))
         lib.init()
+        layers = layer.LayerLibrary(lib.lib)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
+    if args.child.startswith("layer:"):
+        model = next(m for m in MODELS if m[0] == args.child[len("layer:"):])
+        for row in layer.run_layer(torch, sys.modules[__name__], dev, layers, model, scale,
+                                   args.tokens, args.reps, flush):
+            print("RESULT " + json.dumps(row), flush=True)
+        return 0
     model = next(m for m in MODELS if m[0] == args.child)
     for gemm in gemms(model):
         gemm = (gemm[0], gemm[1], max(16, gemm[2] // scale), max(16, gemm[3] // scale))
@@ -408,6 +422,8 @@ def table(rows, peaks):
                "% peak | torch ms | torch TFLOP/s | cuBLAS ms | cuBLAS TFLOP/s | ours vs torch |")
     out.append("|" + "---|" * 16)
     for r in rows:
+        if r.get("gemm") == "layer":
+            continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
             out.append(f"| {r['model']} | {r['gemm']} | {r['T']} | | {shape} | ERROR: "
@@ -434,12 +450,13 @@ def table(rows, peaks):
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
                    "TFLOP/s over the cuBLAS peak and TB/s over the copy peak.")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + layer.table(rows)
 
 
 def parent(args):
     rows, peaks, failures = [], None, []
     jobs = ["peaks"] + [m[0] for m in MODELS if m[0] in args.models]
+    jobs += ["layer:" + m[0] for m in MODELS if m[0] in args.models and args.layers]
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
@@ -510,6 +527,13 @@ def dry_run(args):
     try:
         import torch
     except ImportError:
+        torch = None
+    libs = [(library_path(args.lib_dir, chip), ctypes.CDLL(library_path(args.lib_dir, chip)))
+            for chip in args.chips if os.path.exists(library_path(args.lib_dir, chip))]
+    if torch is not None:
+        torch.manual_seed(0)
+    ok &= layer.dry_run(torch, sys.modules[__name__], libs)
+    if torch is None:
         print("torch not installed: routing and reference not checked")
         return 0 if ok else 1
     torch.manual_seed(0)
@@ -543,6 +567,8 @@ def main():
     parser.add_argument("--timeout", type=int, default=150, help="seconds per model")
     parser.add_argument("--simulate", action="store_true",
                         help="check the script on the CPU: K, N / 64, torch for the library")
+    parser.add_argument("--no-layers", dest="layers", action="store_false",
+                        help="only the GEMM rows, not the whole-layer ones (layer.py)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.emit_mlir:

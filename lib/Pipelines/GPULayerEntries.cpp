@@ -25,6 +25,9 @@ using namespace moe;
 
 namespace {
 
+/// A layer's own choice of combine=kernel|epilogue over the pass option's.
+constexpr llvm::StringLiteral kCombineAttr = "moe.gpu_combine";
+
 /// Intermediates start at multiples of this (cudaMalloc's alignment is 256).
 constexpr int64_t kWorkspaceAlign = 256;
 
@@ -200,6 +203,12 @@ LogicalResult moe::detail::checkLayer(func::FuncOp func,
                         << ") must be a tensor whose only dynamic dimension "
                            "is the leading one";
   }
+  if (Attribute combine = func->getAttr(kCombineAttr)) {
+    auto value = dyn_cast<StringAttr>(combine);
+    if (!value || (value != "kernel" && value != "epilogue"))
+      return fail(func) << kCombineAttr << " must be \"kernel\" or "
+                        << "\"epilogue\", not " << combine;
+  }
   if (!func.getBody().hasOneBlock())
     return fail(func) << "must be one block";
   llvm::SmallPtrSet<Value, 4> returned;
@@ -239,6 +248,9 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
   // One forward and one sizing function per layer, then the dispatchers.
   SmallVector<func::FuncOp> forwards, sizes;
   for (auto [i, layer] : llvm::enumerate(layers)) {
+    MoEToGPUOptions layerOptions = options;
+    if (auto combine = layer->getAttrOfType<StringAttr>(kCombineAttr))
+      layerOptions.combine = combine.str();
     func::FuncOp forward =
         createFunc(module, ("__moe_layer_forward_" + Twine(i)).str(),
                    FunctionType::get(ctx, {ptr, ptr, ptr, token}, {}));
@@ -247,7 +259,7 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
       auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &forward.front());
       ValueRange args = forward.getArguments();
       LayerHost host(b, args[3], args[2], /*launches=*/true);
-      if (failed(emitLayer(host, layer, args[0], args[1], options)))
+      if (failed(emitLayer(host, layer, args[0], args[1], layerOptions)))
         return failure();
       func::ReturnOp::create(b);
     }
@@ -259,7 +271,8 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
       auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &size.front());
       Value null = LLVM::ZeroOp::create(b, ptr);
       LayerHost host(b, Value(), null, /*launches=*/false);
-      if (failed(emitLayer(host, layer, Value(), size.getArgument(0), options)))
+      if (failed(emitLayer(host, layer, Value(), size.getArgument(0),
+                           layerOptions)))
         return failure();
       func::ReturnOp::create(b, host.offset);
     }

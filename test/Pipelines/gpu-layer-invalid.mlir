@@ -36,3 +36,11 @@ func.func @activation_widths(%x: tensor<?x64xbf16>, %w: tensor<4x64x64xbf16>, %o
   %a = moe.activation %r offsets(%off) {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<interleaved>, widths = array<i64: 32, 16, 32, 32>} : (tensor<?x64xbf16>, tensor<5xi64>) -> tensor<?x32xbf16>
   return %a : tensor<?x32xbf16>
 }
+
+// -----
+
+// expected-error @+1 {{'func.func' op moe-gpu-entry-points: layer @bad_combine: moe.gpu_combine must be "kernel" or "epilogue", not "atomic"}}
+func.func @bad_combine(%x: tensor<?x64xbf16>, %w: tensor<4x64x64xbf16>, %off: tensor<5xi64>) -> tensor<?x64xbf16> attributes {moe.gpu_combine = "atomic"} {
+  %r = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xbf16>, tensor<4x64x64xbf16>, tensor<5xi64>) -> tensor<?x64xbf16>
+  return %r : tensor<?x64xbf16>
+}
