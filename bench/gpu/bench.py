@@ -41,7 +41,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import layer  # noqa: E402 - the whole-layer rows, next to this file
+import layer  # noqa: E402 - the whole-layer rows (bench/gpu/layer.py)
+import routing  # noqa: E402 - the routing section (bench/gpu/routing.py)
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
 # so that a GPU run shows early whether the kernel works at all.
@@ -84,7 +85,7 @@ def emit_mlir():
             "}",
         ]
     lines += layer.emit_mlir(MODELS)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
 class GPULibraryError(RuntimeError):
@@ -107,14 +108,25 @@ class Library:
         self.lib.moe_grouped_matmul_compiled.argtypes = [ctypes.c_int, i64, i64, i64]
         self.lib.moe_grouped_matmul_compiled.restype = ctypes.c_int
         self.lib.moe_gpu_chip.restype = ctypes.c_char_p
+        # Newer libraries say which kernel serves a shape.
+        if hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            self.lib.moe_grouped_matmul_kernel.argtypes = [ctypes.c_int, i64, i64, i64]
+            self.lib.moe_grouped_matmul_kernel.restype = ctypes.c_char_p
         self.lib.moe_gpu_init.restype = ctypes.c_int
         self.lib.moe_gpu_last_error.restype = ctypes.c_char_p
+        routing.bind(self.lib)
 
     def chip(self):
         return self.lib.moe_gpu_chip().decode()
 
     def compiled(self, e, k, n):
         return self.lib.moe_grouped_matmul_compiled(BF16, e, k, n) == 1
+
+    def kernel(self, e, k, n):
+        """"wgmma", "mma.sync" ("" if not compiled; "?" from older libraries)."""
+        if not hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            return "?"
+        return self.lib.moe_grouped_matmul_kernel(BF16, e, k, n).decode()
 
     def error(self):
         return self.lib.moe_gpu_last_error().decode()
@@ -139,6 +151,12 @@ def library_path(lib_dir, chip):
 def chip_of(major, minor):
     """The library for a device: cubins run only on their major version."""
     return {9: "sm_90a", 8: "sm_80"}.get(major)
+
+
+# A second library timed on the same device, where build.sh made one: on
+# Hopper the sm_90 build, whose kernels are the mma.sync ones, against the
+# sm_90a (wgmma) kernels.
+ALT_CHIP = {"sm_90a": "sm_90"}
 
 
 # ----------------------------------------------------------------------------
@@ -274,6 +292,9 @@ class TorchStandIn:
     def init(self):
         pass
 
+    def kernel(self, e, k, n):
+        return "torch"
+
     def grouped_matmul(self, x, w, offsets, out, stream):
         out.copy_(reference(self.torch, x, w, offsets))
 
@@ -309,10 +330,27 @@ def measure_peaks(torch, dev, scale):
     return {"copy_tbps": 2 * size / copy_ms / 1e9, "gemm_tflops": 2 * n**3 / gemm_ms / 1e9}
 
 
-def run_case(torch, dev, lib, model, gemm, t, reps, flush):
+def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
+    """Numerics and time of the alternative library (alt_* fields)."""
+    e, k, n = w.shape
+    row["alt_kernel"] = alt.kernel(e, k, n)
+    try:
+        out = torch.full((x.shape[0], n), float("nan"), dtype=torch.bfloat16, device=dev.name)
+        alt.grouped_matmul(x, w, offsets, out, dev.stream())
+        dev.sync()
+        row["alt_ok"] = bool(int(torch.isnan(out).sum().item()) == 0
+                             and rel_err(torch, out, ref) <= TOLERANCE)
+        row["alt_ms"] = time_ms(dev, lambda: alt.grouped_matmul(x, w, offsets, out,
+                                                                dev.stream()), flush, reps)
+    except Exception as exc:  # noqa: BLE001 - report and go on
+        row["alt_error"] = str(exc).splitlines()[0]
+
+
+def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
-    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n}
+    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
+           "kernel": lib.kernel(e, k, n)}
     counts, offsets = route(torch, t, e, top_k, dev.name)
     rows = int(offsets[-1].item())
     active = int((counts > 0).sum().item())
@@ -337,6 +375,8 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush):
         diagnose(torch, out, ref, offsets)
     row["ours_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out, stream),
                              flush, reps)
+    if alt is not None:
+        check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
 
     try:
         label, fn = grouped_mm_fn(torch, x, w, offsets)
@@ -367,8 +407,12 @@ def child(args):
         peaks = measure_peaks(torch, dev, scale)
         print("RESULT " + json.dumps({"peaks": peaks}), flush=True)
         return 0
+    alt = None
+    if args.child == "routing":
+        return child_routing(args, torch, dev, scale)
     if args.simulate:
         lib = TorchStandIn(torch)
+        alt = TorchStandIn(torch)  # exercises the comparison's code
         layers = layer.TorchLayerStandIn(torch)
     else:
         major, minor = torch.cuda.get_device_capability()
@@ -379,6 +423,11 @@ def child(args):
         lib = Library(library_path(args.lib_dir, chip))
         lib.init()
         layers = layer.LayerLibrary(lib.lib)
+        alt_path = library_path(args.lib_dir, ALT_CHIP.get(chip, ""))
+        alt = None
+        if chip in ALT_CHIP and os.path.exists(alt_path):
+            alt = Library(alt_path)
+            alt.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     if args.child.startswith("layer:"):
         model = next(m for m in MODELS if m[0] == args.child[len("layer:"):])
@@ -390,9 +439,9 @@ def child(args):
     for gemm in gemms(model):
         gemm = (gemm[0], gemm[1], max(16, gemm[2] // scale), max(16, gemm[3] // scale))
         for t in args.tokens:
-            print(f"{model[0]} {gemm[0]} T={t}", flush=True)
+            print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
-                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush)
+                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -400,6 +449,25 @@ def child(args):
             print("RESULT " + json.dumps(row), flush=True)
             if not args.simulate:
                 torch.cuda.empty_cache()
+    return 0
+
+
+def child_routing(args, torch, dev, scale):
+    """The routing section (bench/gpu/routing.py) in this process."""
+    if args.simulate:
+        route = routing.StandIn()
+    else:
+        major, minor = torch.cuda.get_device_capability()
+        chip = chip_of(major, minor)
+        if not chip:
+            raise SystemExit(f"no library for compute capability {major}.{minor}")
+        torch.cuda.init()
+        lib = Library(library_path(args.lib_dir, chip))
+        lib.init()
+        route = routing.LibraryRoute(lib.lib, lib.error)
+    flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
+    routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,
+                  shrink=scale)
     return 0
 
 
@@ -446,20 +514,41 @@ def table(rows, peaks):
             fmt(cms, ".3f"), fmt(r["flops"] / cms / 1e9 if cms else None, ".1f"),
             fmt(tms / ms if tms else None, ".2f") + ("×" if tms else ""),
         ]) + " |")
+    kernels = sorted({f"{r['model']} {r['gemm']}: {r['kernel']}" for r in rows
+                      if r.get("kernel")})
+    if kernels:
+        out.append("\nKernels: " + "; ".join(kernels) + ".")
+    alts = [r for r in rows if "alt_kernel" in r]
+    if alts:
+        out.append(f"\nThe same cases with the {ALT_CHIP['sm_90a']} library's "
+                   f"{alts[0]['alt_kernel']} kernels (ours vs alt > 1: ours faster):\n")
+        out.append("| model | gemm | T | alt ok | alt ms | alt TFLOP/s | ours vs alt |")
+        out.append("|" + "---|" * 7)
+        for r in alts:
+            ams = r.get("alt_ms")
+            out.append("| " + " | ".join([
+                r["model"], r["gemm"], str(r["T"]),
+                "ERROR: " + r["alt_error"][:80] if "alt_error" in r
+                else ("yes" if r.get("alt_ok") else "NO"),
+                fmt(ams, ".3f"), fmt(r["flops"] / ams / 1e9 if ams else None, ".1f"),
+                fmt(ams / r["ours_ms"] if ams else None, ".2f") + ("×" if ams else ""),
+            ]) + " |")
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
                    "TFLOP/s over the cuBLAS peak and TB/s over the copy peak.")
-    return "\n".join(out) + "\n" + layer.table(rows)
+    return "\n".join(out) + "\n"
 
 
 def parent(args):
     rows, peaks, failures = [], None, []
-    jobs = ["peaks"] + [m[0] for m in MODELS if m[0] in args.models]
+    jobs = ["peaks"] + (["routing"] if args.routing_tokens else []) + [
+        m[0] for m in MODELS if m[0] in args.models]
     jobs += ["layer:" + m[0] for m in MODELS if m[0] in args.models and args.layers]
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
+        cmd += ["--routing-tokens"] + [str(t) for t in args.routing_tokens]
         if args.simulate:
             cmd.append("--simulate")
         print(f"== {job}", flush=True)
@@ -482,7 +571,9 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
-    text = table(rows, peaks)
+    routing_rows = [r for r in rows if r.get("section") == "routing"]
+    rows = [r for r in rows if r.get("section") != "routing"]
+    text = table(rows, peaks) + layer.table(rows) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     print(text)
@@ -490,8 +581,9 @@ def parent(args):
     with open(args.out, "w") as f:
         f.write(text)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"peaks": peaks, "rows": rows, "failures": failures}, f, indent=1)
-    bad = failures or any("error" in r or not r.get("ok") for r in rows)
+        json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
+                   "failures": failures}, f, indent=1)
+    bad = failures or any("error" in r or not r.get("ok") for r in rows + routing_rows)
     return 1 if bad else 0
 
 
@@ -524,18 +616,24 @@ def dry_run(args):
         except GPULibraryError as exc:
             # Expected without a GPU: the library must say why, not crash.
             print(f"  moe_gpu_init: {exc}")
+        kernels = [lib.kernel(e, k, n) for e, k, n in all_shapes()]
+        print("  kernels: " + ", ".join(
+            f"{e}x{k}x{n} {kernel}" for (e, k, n), kernel in zip(all_shapes(), kernels)))
+        # Every benchmark shape has K % 64 == 0: Hopper must get wgmma.
+        if chip == "sm_90a" and any(kernel != "wgmma" for kernel in kernels):
+            print("FAIL the sm_90a library does not use wgmma for every shape")
+            ok = False
+    libs = [(library_path(args.lib_dir, c), Library(library_path(args.lib_dir, c)).lib)
+            for c in args.chips if os.path.exists(library_path(args.lib_dir, c))]
     try:
         import torch
     except ImportError:
-        torch = None
-    libs = [(library_path(args.lib_dir, chip), ctypes.CDLL(library_path(args.lib_dir, chip)))
-            for chip in args.chips if os.path.exists(library_path(args.lib_dir, chip))]
-    if torch is not None:
-        torch.manual_seed(0)
-    ok &= layer.dry_run(torch, sys.modules[__name__], libs)
-    if torch is None:
         print("torch not installed: routing and reference not checked")
+        ok &= routing.dry_run(None, libs)
+        ok &= layer.dry_run(None, sys.modules[__name__], libs)
         return 0 if ok else 1
+    ok &= routing.dry_run(torch, libs)
+    ok &= layer.dry_run(torch, sys.modules[__name__], libs)
     torch.manual_seed(0)
     for model in MODELS:
         for gname, e, k, n in gemms(model):
@@ -563,6 +661,8 @@ def main():
         HERE, "results")), "results.md"))
     parser.add_argument("--models", nargs="+", default=[m[0] for m in MODELS])
     parser.add_argument("--tokens", nargs="+", type=int, default=TOKENS)
+    parser.add_argument("--routing-tokens", nargs="*", type=int, default=routing.ROUTE_TOKENS,
+                        help="T of the routing section (none: skip it)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--timeout", type=int, default=150, help="seconds per model")
     parser.add_argument("--simulate", action="store_true",

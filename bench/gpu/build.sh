@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libraries bench/gpu/run.sh loads on the GPU machine, here (that
-# machine has no LLVM/MLIR): bench/gpu/lib/libmoe_gpu_sm90a.so (H100/H200)
-# and libmoe_gpu_sm80.so (A100), each holding a kernel for every shape of
-# bench.py. Checks that they stay under the 64 MiB that travels, export the
+# machine has no LLVM/MLIR): bench/gpu/lib/libmoe_gpu_sm_90a.so (H100/H200,
+# wgmma kernels), libmoe_gpu_sm_90.so (H100/H200, the mma.sync kernels, timed
+# beside them) and libmoe_gpu_sm_80.so (A100), each holding a kernel for
+# every shape of bench.py. Checks that they stay under the 64 MiB that travels, export the
 # C API, need only libc, and pass bench.py --dry-run.
 #
 #   bench/gpu/build.sh [BUILD_DIR]        (default: build)
@@ -15,7 +16,7 @@ python="${PYTHON:-$root/.venv/bin/python}"
 mkdir -p "$lib"
 
 "$python" "$root/bench/gpu/bench.py" --emit-mlir > "$lib/shapes.mlir"
-for chip in sm_90a sm_80; do
+for chip in sm_90a sm_90 sm_80; do
   so="$lib/libmoe_gpu_${chip}.so"
   "$build/bin/moe-gpu-aot" --chip "$chip" -o "$so" "$lib/shapes.mlir"
   # Only glibc symbols may stay undefined (the driver is opened with dlopen).
@@ -34,4 +35,4 @@ if [ "$total" -gt $((64 << 20)) ]; then
   exit 1
 fi
 echo "bench/gpu/lib: $total bytes"
-"$python" "$root/bench/gpu/bench.py" --dry-run --lib-dir "$lib"
+"$python" "$root/bench/gpu/bench.py" --dry-run --lib-dir "$lib" --chips sm_90a sm_90 sm_80

@@ -42,7 +42,7 @@ def emit_mlir(models):
             lines += [
                 f'func.func @{layer_name(model, combine)}(%x: {x}, %wg: {wgu}, %wu: {wgu}, '
                 f'%wd: {wd}, %off: {off}, %map: {rmap}, %w: {wts}) -> {out} '
-                f'attributes {{moe.gpu_combine = "{combine}"}} {{',
+                f'attributes {{moe.gpu_combine = "{combine}", moe.gpu_layer}} {{',
                 f"  %g = moe.grouped_matmul %x, %wg offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
                 f"  %u = moe.grouped_matmul %x, %wu offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
                 f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "

@@ -408,13 +408,25 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
     the first `K_e`) and the result `max M_e` columns (columns past `M_e`
     are zero). `transpose_rhs` stores each matrix `[M, K]`. Biases, if
     any, are `[E, M]` or one `[M_e]` per group.
+
+    `panels` stores the stacked rhs in column panels, `[E, M / P, K, P]`:
+    panel `p` of group `e` is columns `p * P .. p * P + P` of its `[K, M]`
+    matrix, each a contiguous row-major `[K, P]` block (the CPU lowering
+    walks the reduction of one panel at a time; see moe-pack-panels).
+
+    ```mlir
+    %y = moe.grouped_matmul %x, %w offsets(%off) {panels}
+        : (tensor<?x1024xf32>, tensor<8x88x1024x64xf32>, tensor<9xi64>)
+        -> tensor<?x5632xf32>
+    ```
   }];
   let arguments = (ins
     MoE_FloatTensor:$lhs,
     Variadic<MoE_FloatTensor>:$rhs,
     MoE_IndexTensor:$offsets,
     Variadic<MoE_FloatTensor>:$bias,
-    UnitAttr:$transpose_rhs);
+    UnitAttr:$transpose_rhs,
+    UnitAttr:$panels);
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs `offsets` `(` $offsets `)` (`bias` `(` $bias^ `)`)?
@@ -423,7 +435,9 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     int64_t getNumGroups();
-    bool isStacked() { return getRhs().size() == 1 &&
+    mlir::LogicalResult verifyPanels(int64_t groups);
+    /// One [E, K, M] (or [E, M, K]) rhs; panel layouts are not stacked.
+    bool isStacked() { return !getPanels() && getRhs().size() == 1 &&
         mlir::cast<mlir::RankedTensorType>(getRhs()[0].getType()).getRank() == 3; }
   }];
 }

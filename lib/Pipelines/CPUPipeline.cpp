@@ -44,6 +44,14 @@ void moe::populateMoEFrontPasses(OpPassManager &pm,
   // dialects on tensors.
   if (options.fuseGating)
     pm.addPass(createMoEFuseGating());
+  // Column panels are packed once by the runner only where constants become
+  // parameters that moe-pack-parameters packs; elsewhere their change of
+  // layout would run in every call.
+  if (options.packPanels && options.packParameters &&
+      options.parameterMinBytes >= 0) {
+    pm.addPass(createMoEExpandExperts());
+    pm.addPass(createMoEPackPanels());
+  }
   pm.addPass(createConvertMoEToLinalg());
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());

@@ -71,7 +71,13 @@ struct Entry {
   gpu::GPUFuncOp kernel;
   int32_t dtype;
   int64_t experts, k, n;
+  /// Routing kernels only: which [E] biases the kernel takes.
+  bool routerBias = false, selectionBias = false;
 };
+
+/// A routing kernel's C key: (dtype, experts, hidden, k) in the fields of
+/// Entry (k = hidden, n = k).
+constexpr int32_t kF32 = 2;
 
 /// `dtype == entry.dtype && experts == E && k == K && n == N`.
 Value matches(ImplicitLocOpBuilder &b, const Entry &entry, ValueRange key) {
@@ -132,9 +138,12 @@ struct GPUEntryPointsPass
     }
     SmallVector<moe::GroupedMatmulOp> ops;
     module.walk([&](moe::GroupedMatmulOp op) { ops.push_back(op); });
-    if (ops.empty()) {
+    SmallVector<moe::FusedRouteOp> routes;
+    module.walk([&](moe::FusedRouteOp op) { routes.push_back(op); });
+    if (ops.empty() && routes.empty()) {
       module.emitError("moe-gpu-entry-points: the module has no "
-                       "moe.grouped_matmul to compile");
+                       "moe.grouped_matmul to compile (nor a "
+                       "moe.fused_route)");
       return signalPassFailure();
     }
     // Check everything before building anything, so that a refusal leaves
@@ -150,10 +159,19 @@ struct GPUEntryPointsPass
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&
             succeeded(moe::checkGroupedMatmulForGPU(op, options));
-    SmallVector<func::FuncOp> layers(module.getOps<func::FuncOp>());
-    for (func::FuncOp layer : layers)
-      ok &= succeeded(moe::detail::checkLayer(layer, options));
+    for (moe::FusedRouteOp op : routes)
+      ok &= succeeded(checkRouteABI(op)) &&
+            succeeded(moe::checkRoutingForGPU(op));
+    SmallVector<func::FuncOp> layers;
+    for (func::FuncOp func : module.getOps<func::FuncOp>())
+      if (func->hasAttr(moe::detail::kLayerAttr)) {
+        layers.push_back(func);
+        ok &= succeeded(moe::detail::checkLayer(func, options));
+      }
     if (!ok)
+      return signalPassFailure();
+    FailureOr<SmallVector<Entry>> routeEntries = collectRoutes(routes);
+    if (failed(routeEntries))
       return signalPassFailure();
 
     SmallVector<Entry> entries;
@@ -170,13 +188,149 @@ struct GPUEntryPointsPass
                          rhs.getDimSize(0), rhs.getDimSize(1),
                          rhs.getDimSize(2)});
     }
+    SmallVector<func::FuncOp> functions(module.getOps<func::FuncOp>());
     if (failed(moe::detail::buildLayerEntries(module, layers, options)))
       return signalPassFailure();
-    for (func::FuncOp layer : layers)
-      layer.erase();
+    for (func::FuncOp func : functions)
+      func.erase();
     buildDispatch(module, entries);
     buildLookup(module, entries);
+    buildKernelKind(module, entries);
+    buildRouteDispatch(module, *routeEntries);
+    buildRouteLookup(module, *routeEntries);
     buildChipName(module);
+  }
+
+  /// The routing C ABI (moe_route in include/moe-c/GPU.h): f32 weights,
+  /// i64 ids, tokens and router of one type, f32 biases.
+  static LogicalResult checkRouteABI(moe::FusedRouteOp op) {
+    auto elt = [](Value v) {
+      return v ? cast<ShapedType>(v.getType()).getElementType() : Type();
+    };
+    Type input = elt(op.getInput());
+    if (elt(op.getWeight()) != input)
+      return op.emitOpError("moe-gpu-entry-points: moe_route takes tokens and "
+                            "router weight of one type");
+    if (!elt(op.getWeights()).isF32() || !elt(op.getIndices()).isInteger(64))
+      return op.emitOpError("moe-gpu-entry-points: moe_route returns f32 "
+                            "weights and i64 ids");
+    for (Value bias : {op.getBias(), op.getSelectionBias()})
+      if (bias && !elt(bias).isF32())
+        return op.emitOpError(
+            "moe-gpu-entry-points: moe_route takes f32 biases");
+    return success();
+  }
+
+  /// One entry per routing kernel; two kernels may not share a C key.
+  FailureOr<SmallVector<Entry>>
+  collectRoutes(ArrayRef<moe::FusedRouteOp> routes) {
+    SmallVector<Entry> entries;
+    for (moe::FusedRouteOp op : routes) {
+      FailureOr<gpu::GPUFuncOp> kernel = moe::getRoutingKernel(op);
+      if (failed(kernel))
+        return failure();
+      Type elt = cast<ShapedType>(op.getInput().getType()).getElementType();
+      Entry entry{*kernel,
+                  elt.isBF16()  ? kBF16
+                  : elt.isF16() ? kF16
+                                : kF32,
+                  op.getNumExperts(),
+                  cast<ShapedType>(op.getInput().getType()).getDimSize(1),
+                  int64_t(*op.getK()),
+                  op.getBias() != nullptr,
+                  op.getSelectionBias() != nullptr};
+      auto same = llvm::find_if(entries, [&](const Entry &e) {
+        return e.dtype == entry.dtype && e.experts == entry.experts &&
+               e.k == entry.k && e.n == entry.n;
+      });
+      if (same == entries.end()) {
+        entries.push_back(entry);
+        continue;
+      }
+      if (same->kernel != entry.kernel)
+        return op.emitOpError("moe-gpu-entry-points: two routings with the "
+                              "same (dtype, experts, hidden, k) but different "
+                              "attributes; moe_route could not tell them "
+                              "apart");
+    }
+    return entries;
+  }
+
+  /// moe_gpu_route_dispatch(dtype, experts, hidden, k, input, router,
+  /// router_bias, selection_bias, weights, ids, tokens, workspace, stream):
+  /// the workspace holds the logits (tokens rows of E rounded up to 32 f32)
+  /// then, 256-byte aligned, the per-tile counters.
+  void buildRouteDispatch(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    Type ptr = LLVM::LLVMPointerType::get(ctx);
+    Type token = gpu::AsyncTokenType::get(ctx);
+    auto type = FunctionType::get(
+        ctx,
+        {i32, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, i64, ptr, token},
+        {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_route_dispatch", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    ValueRange args = body.getArguments();
+    Value tokens = args[10], workspace = args[11], stream = args[12];
+    Value result =
+        buildChain(b, entries, args.take_front(4), [&](Entry e) -> Value {
+          auto c = [&](int64_t v) {
+            return LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(v));
+          };
+          int64_t slices = moe::getRoutingSlices(e.kernel);
+          auto argTypes = e.kernel.getArgumentTypes();
+          SmallVector<Value> pointers = {args[4], args[5]};
+          if (e.routerBias)
+            pointers.push_back(args[6]);
+          if (e.selectionBias)
+            pointers.push_back(args[7]);
+          pointers.append({args[8], args[9]});
+          SmallVector<Value> sizes(pointers.size(), tokens);
+          if (slices > 1) {
+            int64_t stride = (e.experts + 31) / 32 * 32;
+            Value logits = LLVM::MulOp::create(b, tokens, c(stride));
+            Value bytes = LLVM::MulOp::create(b, logits, c(4));
+            Value aligned = LLVM::AndOp::create(
+                b, LLVM::AddOp::create(b, bytes, c(255)), c(~int64_t(255)));
+            Value counters =
+                LLVM::GEPOp::create(b, ptr, b.getI8Type(), workspace,
+                                    ArrayRef<LLVM::GEPArg>{aligned});
+            Value tiles = LLVM::UDivOp::create(
+                b, LLVM::AddOp::create(b, tokens, c(7)), c(8));
+            pointers.append({workspace, counters});
+            sizes.append({logits, tiles});
+          }
+          SmallVector<Value> buffers;
+          for (auto [pointer, size, type] :
+               llvm::zip(pointers, sizes, argTypes))
+            buffers.push_back(
+                wrapPointer(b, pointer, cast<MemRefType>(type), size));
+          Value count = arith::IndexCastOp::create(b, b.getIndexType(), tokens);
+          moe::launchRouting(b, b.getLoc(), e.kernel, buffers, count, stream);
+          return arith::ConstantIntOp::create(b, 0, 32);
+        });
+    func::ReturnOp::create(b, result);
+  }
+
+  /// moe_gpu_route_lookup(dtype, experts, hidden, k): the kernel's expert
+  /// slices (> 1: it needs a workspace), 0 if there is no such kernel.
+  void buildRouteLookup(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    auto type = FunctionType::get(ctx, {i32, i64, i64, i64}, {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_route_lookup", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    // buildChain yields 1 when nothing matches: start from "slices + 1".
+    Value code = buildChain(b, entries, body.getArguments(),
+                            [&](const Entry &e) -> Value {
+                              return arith::ConstantIntOp::create(
+                                  b, moe::getRoutingSlices(e.kernel) + 1, 32);
+                            });
+    Value one = arith::ConstantIntOp::create(b, 1, 32);
+    func::ReturnOp::create(b, Value(arith::SubIOp::create(b, code, one)));
   }
 
   /// `moe_gpu_target_chip`, a C string, for moe_gpu_chip().
@@ -226,6 +380,23 @@ struct GPUEntryPointsPass
           return arith::ConstantIntOp::create(b, 0, 32);
         });
     func::ReturnOp::create(b, result);
+  }
+
+  /// `moe_gpu_grouped_matmul_kind`: 2 for an mma.sync kernel, 3 for a wgmma
+  /// one, 1 (the chain's no-match) if none, for moe_grouped_matmul_kernel().
+  void buildKernelKind(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    auto type = FunctionType::get(ctx, {i32, i64, i64, i64}, {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_grouped_matmul_kind", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    Value kind = buildChain(b, entries, body.getArguments(),
+                            [&](const Entry &e) -> Value {
+                              return arith::ConstantIntOp::create(
+                                  b, moe::isWgmmaKernel(e.kernel) ? 3 : 2, 32);
+                            });
+    func::ReturnOp::create(b, kind);
   }
 
   void buildLookup(ModuleOp module, ArrayRef<Entry> entries) {

@@ -11,6 +11,9 @@
 
 namespace moe::detail {
 
+/// The unit attribute that makes a function of the module a layer entry.
+constexpr llvm::StringLiteral kLayerAttr = "moe.gpu_layer";
+
 /// A dense row-major memref of `type` over the raw pointer `ptr`, with
 /// `rows` (an i64) as its dynamic leading size.
 mlir::Value wrapPointer(mlir::ImplicitLocOpBuilder &b, mlir::Value ptr,

@@ -94,6 +94,28 @@ void readPlain(Value rhs) {
   }
 }
 
+/// The layout change that `arg` is read through, if that is its only
+/// reader: a linalg.transpose of it or of a static tensor.expand_shape of it
+/// (moe-pack-panels). Such a parameter can be stored changed instead.
+linalg::TransposeOp onlyReadTransposed(BlockArgument arg) {
+  if (!arg.hasOneUse())
+    return {};
+  Value read = arg;
+  Operation *user = *arg.getUsers().begin();
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
+    if (!expand.getResultType().hasStaticShape() ||
+        !expand.getResult().hasOneUse())
+      return {};
+    read = expand.getResult();
+    user = *read.getUsers().begin();
+  }
+  auto transpose = dyn_cast<linalg::TransposeOp>(user);
+  if (!transpose || !transpose.hasPureTensorSemantics() ||
+      transpose.getInput() != read)
+    return {};
+  return transpose;
+}
+
 /// [..., N, K] -> [..., K, N].
 RankedTensorType swapLastTwo(RankedTensorType type) {
   SmallVector<int64_t> shape(type.getShape());
@@ -110,6 +132,15 @@ struct PackParametersPass
         pack(func, parameters);
   }
 
+  DictionaryAttr withPermutation(DictionaryAttr entry,
+                                 ArrayRef<int64_t> permutation) {
+    MLIRContext *ctx = &getContext();
+    NamedAttrList fields(entry);
+    fields.set(moe::kParameterPermutationName,
+               DenseI64ArrayAttr::get(ctx, permutation));
+    return fields.getDictionary(ctx);
+  }
+
   void pack(func::FuncOp func, ArrayAttr parameters) {
     MLIRContext *ctx = &getContext();
     unsigned first = func.getNumArguments() - parameters.size();
@@ -120,8 +151,21 @@ struct PackParametersPass
       auto type = dyn_cast<RankedTensorType>(arg.getType());
       // Packed once only: a permutation composes badly with a second one.
       if (!entry || entry.contains(moe::kParameterPermutationName) || !type ||
-          type.getRank() < 2 || !type.hasStaticShape() ||
-          !readOnlyTransposed(arg))
+          type.getRank() < 2 || !type.hasStaticShape())
+        continue;
+      if (linalg::TransposeOp transpose = onlyReadTransposed(arg)) {
+        // The argument takes the transposed value's place; the runner reads
+        // the value's elements with the transpose's input shape.
+        Operation *expand = arg.getUses().begin()->getOwner();
+        arg.setType(transpose.getInit().getType());
+        transpose.getResult().front().replaceAllUsesWith(arg);
+        updated[i] = withPermutation(entry, transpose.getPermutation());
+        transpose.erase();
+        if (expand != transpose.getOperation())
+          expand->erase();
+        continue;
+      }
+      if (!readOnlyTransposed(arg))
         continue;
 
       arg.setType(swapLastTwo(type));
@@ -144,10 +188,7 @@ struct PackParametersPass
       SmallVector<int64_t> permutation(type.getRank());
       std::iota(permutation.begin(), permutation.end(), 0);
       std::swap(permutation[permutation.size() - 2], permutation.back());
-      NamedAttrList fields(entry);
-      fields.set(moe::kParameterPermutationName,
-                 DenseI64ArrayAttr::get(ctx, permutation));
-      updated[i] = fields.getDictionary(ctx);
+      updated[i] = withPermutation(entry, permutation);
     }
     func.setType(FunctionType::get(ctx, func.getBody().getArgumentTypes(),
                                    func.getResultTypes()));

@@ -1,10 +1,10 @@
-// RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_90a | FileCheck %s
-// RUN: moe-opt %s --moe-gpu-pipeline="chip=sm_90a entry-points=true" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+// RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_80 | FileCheck %s
+// RUN: moe-opt %s --moe-gpu-pipeline="chip=sm_80 entry-points=true" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
 
 // Through the whole pipeline (PTX here; moe-gpu-aot asks for a cubin): plain
 // C functions that launch on the stream they are given, with no stream of
 // their own and no wait.
-// LLVMIR: @moe_gpu_target_chip = constant [7 x i8] c"sm_90a\00"
+// LLVMIR: @moe_gpu_target_chip = constant [6 x i8] c"sm_80\00"
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_lookup(i32 %0, i64 %1, i64 %2, i64 %3)
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_dispatch(i32 %0, i64 %1, i64 %2, i64 %3, ptr %4, ptr %5, ptr %6, ptr %7, i64 %8, ptr %[[STREAM:.*]])
 // LLVMIR-NOT: mgpuStream
@@ -21,7 +21,9 @@
 // CHECK: module attributes {gpu.container_module}
 // CHECK-NOT: func.func @up
 // CHECK-NOT: func.func @down
-// CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
+// CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_80\00")
+// CHECK-LABEL: func.func @moe_gpu_grouped_matmul_kind(
+// CHECK: arith.constant 2 : i32
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_lookup(
 // CHECK-SAME: %[[DT:.*]]: i32, %[[E:.*]]: i64, %[[K:.*]]: i64, %[[N:.*]]: i64) -> i32
 // CHECK: arith.cmpi eq, %[[DT]], %c0_i32

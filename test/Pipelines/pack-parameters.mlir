@@ -67,3 +67,63 @@ func.func @mixed(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>) -> tensor<?x3xf32>
   "test.use"(%w) : (tensor<3x4xf32>) -> ()
   return %y : tensor<?x3xf32>
 }
+
+// -----
+
+// A parameter read only through a change of layout (moe-pack-panels'
+// reshape + transpose into column panels) is stored changed: the argument
+// takes the panels' type, the readers read it directly, and the entry's
+// permutation maps the value read as [2, 64, 3, 64] onto it.
+// CHECK-LABEL: func.func @panels(
+// CHECK-SAME: %[[W:[^:]*]]: tensor<2x3x64x64xf32>) -> tensor<2x3x64x64xf32>
+// CHECK-SAME: moe.parameters = [{permutation = array<i64: 0, 2, 1, 3>, value = dense_resource<w> : tensor<2x64x192xf32>}]
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: tensor.expand_shape
+// CHECK: return %[[W]]
+func.func @panels(%w: tensor<2x64x192xf32>) -> tensor<2x3x64x64xf32>
+    attributes {moe.parameters = [{value = dense_resource<w> : tensor<2x64x192xf32>}]} {
+  %x = tensor.expand_shape %w [[0], [1], [2, 3]] output_shape [2, 64, 3, 64]
+      : tensor<2x64x192xf32> into tensor<2x64x3x64xf32>
+  %init = tensor.empty() : tensor<2x3x64x64xf32>
+  %p = linalg.transpose ins(%x : tensor<2x64x3x64xf32>) outs(%init : tensor<2x3x64x64xf32>) permutation = [0, 2, 1, 3]
+  return %p : tensor<2x3x64x64xf32>
+}
+
+// -----
+
+// A transpose of the parameter itself folds the same way.
+// CHECK-LABEL: func.func @transpose(
+// CHECK-SAME: %[[W:[^:]*]]: tensor<4x3xf32>) -> tensor<4x3xf32>
+// CHECK-SAME: moe.parameters = [{permutation = array<i64: 1, 0>, value = dense_resource<w> : tensor<3x4xf32>}]
+// CHECK-NOT: linalg.transpose
+// CHECK: return %[[W]]
+func.func @transpose(%w: tensor<3x4xf32>) -> tensor<4x3xf32>
+    attributes {moe.parameters = [{value = dense_resource<w> : tensor<3x4xf32>}]} {
+  %init = tensor.empty() : tensor<4x3xf32>
+  %t = linalg.transpose ins(%w : tensor<3x4xf32>) outs(%init : tensor<4x3xf32>) permutation = [1, 0]
+  return %t : tensor<4x3xf32>
+}
+
+// -----
+
+// Not folded: the parameter has another reader, the reshape has another
+// reader, or the parameter is the transpose's destination.
+// CHECK-LABEL: func.func @kept(
+// CHECK-SAME: moe.parameters = [{value = dense_resource<a> : tensor<3x4xf32>}, {value = dense_resource<b> : tensor<2x64x192xf32>}, {value = dense_resource<c> : tensor<4x3xf32>}]
+// CHECK-COUNT-3: linalg.transpose
+func.func @kept(%x: tensor<3x4xf32>, %a: tensor<3x4xf32>, %b: tensor<2x64x192xf32>, %c: tensor<4x3xf32>)
+    -> (tensor<4x3xf32>, tensor<2x3x64x64xf32>, tensor<4x3xf32>)
+    attributes {moe.parameters = [{value = dense_resource<a> : tensor<3x4xf32>},
+                                  {value = dense_resource<b> : tensor<2x64x192xf32>},
+                                  {value = dense_resource<c> : tensor<4x3xf32>}]} {
+  %init = tensor.empty() : tensor<4x3xf32>
+  %ta = linalg.transpose ins(%a : tensor<3x4xf32>) outs(%init : tensor<4x3xf32>) permutation = [1, 0]
+  "test.use"(%a) : (tensor<3x4xf32>) -> ()
+  %xb = tensor.expand_shape %b [[0], [1], [2, 3]] output_shape [2, 64, 3, 64]
+      : tensor<2x64x192xf32> into tensor<2x64x3x64xf32>
+  %pinit = tensor.empty() : tensor<2x3x64x64xf32>
+  %pb = linalg.transpose ins(%xb : tensor<2x64x3x64xf32>) outs(%pinit : tensor<2x3x64x64xf32>) permutation = [0, 2, 1, 3]
+  "test.use"(%xb) : (tensor<2x64x3x64xf32>) -> ()
+  %tc = linalg.transpose ins(%x : tensor<3x4xf32>) outs(%c : tensor<4x3xf32>) permutation = [1, 0]
+  return %ta, %pb, %tc : tensor<4x3xf32>, tensor<2x3x64x64xf32>, tensor<4x3xf32>
+}

@@ -7,7 +7,7 @@
 // (lhs [rows, K], rhs [E, K, N], offsets [E + 1], out [rows, N], dense) on
 // the caller's stream; without a driver every call says why.
 // REQUIRES: ptxas
-// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.so %s
+// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90 -o %t.so %s
 // RUN: %llvm_nm -D --undefined-only %t.so | FileCheck %s --check-prefix=UNDEF
 // RUN: %llvm_nm -D --defined-only %t.so | FileCheck %s --check-prefix=EXPORTS
 // RUN: %llvm_readelf -d %t.so | FileCheck %s --check-prefix=NEEDED
@@ -39,7 +39,7 @@
 
 // LAUNCH: cuModuleLoadData: ELF e_machine=190
 // LAUNCH: moe_gpu_init -> 0: {{$}}
-// LAUNCH: chip: 'sm_90a'
+// LAUNCH: chip: 'sm_90'
 // LAUNCH: compiled bf16 8x256x512: 1, f16 4x512x256: 1, bf16 8x256x520: 0
 // 100 rows: grid x = 512 / 64, y = (100 + 9 * 63) / 64; params in hex.
 // LAUNCH: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512 grid=(8,10,1) block=(128,1,1) smem=0 stream=0x5000
@@ -52,7 +52,7 @@
 // LAUNCH-NEXT: moe_grouped_matmul(rows -1) -> 3: moe_grouped_matmul: invalid arguments (rows -1
 
 // NODRIVER: moe_gpu_init -> 2: CUDA driver not found: dlopen({{.*}}.missing/libcuda.so.1) failed
-// NODRIVER: chip: 'sm_90a'
+// NODRIVER: chip: 'sm_90'
 // NODRIVER: compiled bf16 8x256x512: 1, f16 4x512x256: 1, bf16 8x256x520: 0
 // NODRIVER: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 2: CUDA driver not found
 // NODRIVER: moe_grouped_matmul(bf16 8x256x520) -> 1: moe_grouped_matmul: no kernel

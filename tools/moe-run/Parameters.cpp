@@ -65,6 +65,52 @@ static bool swapsLastTwo(ArrayRef<int64_t> permutation) {
   return true;
 }
 
+/// Copies `src`, a row-major tensor of the shape that `permutation` maps to
+/// `shape` (source dimension permutation[d] becomes dimension d), into
+/// `dst` of `shape`. The dimensions that the permutation keeps at the end
+/// are copied as one contiguous run (64-element panels of a weight).
+static void permute(const char *src, char *dst, ArrayRef<int64_t> shape,
+                    ArrayRef<int64_t> permutation, size_t elementBytes) {
+  int64_t rank = shape.size();
+  SmallVector<int64_t> sourceShape(rank), sourceStride(rank);
+  for (int64_t d = 0; d < rank; ++d)
+    sourceShape[permutation[d]] = shape[d];
+  for (int64_t d = rank - 1, stride = 1; d >= 0; --d) {
+    sourceStride[d] = stride;
+    stride *= sourceShape[d];
+  }
+  int64_t kept = rank;
+  while (kept > 0 && permutation[kept - 1] == kept - 1)
+    --kept;
+  size_t run = elementBytes;
+  for (int64_t d = kept; d < rank; ++d)
+    run *= shape[d];
+  // An odometer over the destination's leading dimensions.
+  SmallVector<int64_t> index(kept, 0);
+  int64_t count = 1;
+  for (int64_t d = 0; d < kept; ++d)
+    count *= shape[d];
+  for (int64_t i = 0; i < count; ++i, dst += run) {
+    int64_t offset = 0;
+    for (int64_t d = 0; d < kept; ++d)
+      offset += index[d] * sourceStride[permutation[d]];
+    std::memcpy(dst, src + offset * elementBytes, run);
+    for (int64_t d = kept - 1; d >= 0 && ++index[d] == shape[d]; --d)
+      index[d] = 0;
+  }
+}
+
+/// Whether `permutation` orders 0 .. rank-1.
+static bool isPermutation(ArrayRef<int64_t> permutation) {
+  SmallVector<bool> seen(permutation.size(), false);
+  for (int64_t d : permutation) {
+    if (d < 0 || d >= static_cast<int64_t>(permutation.size()) || seen[d])
+      return false;
+    seen[d] = true;
+  }
+  return true;
+}
+
 Expected<BoundParameters> moe::run::bindParameters(const EntryPoint &entry) {
   BoundParameters bound;
   for (auto [i, parameter] : llvm::enumerate(entry.parameters)) {
@@ -86,17 +132,24 @@ Expected<BoundParameters> moe::run::bindParameters(const EntryPoint &entry) {
     const char *data = bytes->data();
     bool aligned = reinterpret_cast<uintptr_t>(data) % spec.elementBytes == 0;
     if (!parameter.permutation.empty()) {
-      if (!swapsLastTwo(parameter.permutation))
-        return fail("moe-run only packs permutations that swap the last two "
-                    "dimensions");
-      // The argument is [..., K, N]; the value is [..., N, K].
       ArrayRef<int64_t> shape = type.getShape();
       int64_t rank = shape.size();
-      int64_t batch = std::accumulate(shape.begin(), shape.end() - 2,
-                                      int64_t(1), std::multiplies<int64_t>());
+      if (static_cast<int64_t>(parameter.permutation.size()) != rank ||
+          !isPermutation(parameter.permutation))
+        return fail(formatv("its permutation is not one of the {0} "
+                            "dimensions of {1}",
+                            rank, spec.type));
       npy::AlignedBuffer packed(numBytes);
-      transposeLastTwo(data, packed.data(), batch, shape[rank - 1],
-                       shape[rank - 2], spec.elementBytes);
+      if (swapsLastTwo(parameter.permutation)) {
+        // The argument is [..., K, N]; the value is [..., N, K].
+        int64_t batch = std::accumulate(shape.begin(), shape.end() - 2,
+                                        int64_t(1), std::multiplies<int64_t>());
+        transposeLastTwo(data, packed.data(), batch, shape[rank - 1],
+                         shape[rank - 2], spec.elementBytes);
+      } else {
+        permute(data, packed.data(), shape, parameter.permutation,
+                spec.elementBytes);
+      }
       data = packed.data();
       bound.copies.push_back(std::move(packed));
     } else if (!aligned) {

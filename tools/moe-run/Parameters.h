@@ -3,7 +3,9 @@
 // An entry point's trailing parameter arguments (moe-constants-to-parameters)
 // get the bytes of the constants they replaced, where those bytes already
 // are: for an imported model, the mmap'd model or external data file. Only a
-// parameter that asks for a permutation (moe-pack-parameters), or whose bytes
+// parameter that asks for a permutation (moe-pack-parameters: transposed
+// matrices, column panels; the value's elements are read with the shape the
+// permutation maps to the argument's), or whose bytes
 // are not aligned to its element size (raw_data inside a protobuf), is copied,
 // once, before the first call.
 //

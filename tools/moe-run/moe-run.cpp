@@ -97,6 +97,12 @@ cl::opt<bool> packParameters(
     cl::desc("Transpose weights that matmuls read transposed once, before "
              "the first call (the pipeline's pack-parameters option)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> packPanels(
+    "pack-panels",
+    cl::desc("Store the constant weights of widening grouped matmuls in "
+             "column panels, packed once before the first call (the "
+             "pipeline's pack-panels option)"),
+    cl::init(true), cl::cat(category));
 cl::list<int64_t>
     tileSizes("tile-sizes",
               cl::desc("Register tile sizes of the M, N and K loops of a "
@@ -208,6 +214,7 @@ int main(int argc, char **argv) {
     pipeline.fuseGating = opts::fuseGating;
     pipeline.parameterMinBytes = opts::parameterMinBytes;
     pipeline.packParameters = opts::packParameters;
+    pipeline.packPanels = opts::packPanels;
     pipeline.tileSizes =
         SmallVector<int64_t>(opts::tileSizes.begin(), opts::tileSizes.end());
     moe::buildMoECPUPipeline(pm, pipeline);

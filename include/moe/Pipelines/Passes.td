@@ -118,7 +118,42 @@ def MoEPackParameters
     `moe.parameters` gets `permutation = array<i64: ...>`, the order of the
     source's dimensions in the argument (as in linalg.transpose): a runner
     passes the source's data permuted that way.
+
+    A parameter whose only reader is a change of layout, `linalg.transpose`
+    of it or of a static `tensor.expand_shape` of it (moe-pack-panels'
+    column panels), is stored changed: the argument takes the transposed
+    type and the entry gets the transpose's permutation. Then the value's
+    elements, in their row-major order, are read as a tensor of the
+    transpose's input shape (the source shape the permutation maps to the
+    argument's), e.g. `[E, K, M]` as `[E, K, M / 64, 64]`.
   }];
+}
+
+def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
+  let summary = "Store the constant weights of widening grouped matmuls in "
+                "column panels";
+  let description = [{
+    A `moe.grouped_matmul` whose stacked rhs is an f32 `arith.constant`
+    `[E, K, M]` (or `[E, M, K]` with `transpose_rhs`) with `M > K` and `M` a
+    multiple of `width` (the gate and up projections of an expert FFN) reads
+    it as contiguous column panels instead: the weight goes through
+    `tensor.expand_shape` and `linalg.transpose` to `[E, M / width, K,
+    width]` and the op gets `panels`, which the CPU lowering walks one panel
+    at a time (see moe.grouped_matmul). Other grouped matmuls (the down
+    projection, weights that are arguments, other element types) keep their
+    layout: there it measured no faster.
+
+    The change of layout is ordinary IR and runs on every call unless
+    something folds it; after moe-constants-to-parameters,
+    moe-pack-parameters moves it into the parameter, which the runner packs
+    once. The CPU pipeline runs this pass only when it packs parameters.
+  }];
+  let options = [
+    Option<"width", "width", "int64_t", /*default=*/"64",
+           "Columns per panel (four AVX-512 registers of f32)">,
+  ];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
@@ -145,8 +180,9 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     %experts, %k, %n) -> i32` says (1 or 0) whether a signature is compiled
     without touching the device.
 
-    Each function of the module also becomes a layer entry (layer i is the
-    i-th function): its moe ops' kernels (as convert-moe-to-gpu lowers them,
+    Each function of the module marked `moe.gpu_layer` also becomes a layer
+    entry (layer i is the i-th such function; `moe.gpu_combine = "kernel" |
+    "epilogue"` on it overrides the `combine` option): its moe ops' kernels (as convert-moe-to-gpu lowers them,
     fused epilogues included) launched in order on the caller's stream, on
     the caller's buffers, with every intermediate in a caller-provided
     workspace, so that a call allocates nothing, never waits and can be

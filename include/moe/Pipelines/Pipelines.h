@@ -36,6 +36,12 @@ struct MoECPUPipelineOptions
           "Store parameters that matmuls read transposed in the "
           "plain layout, packed by the runner (moe-pack-parameters)"),
       llvm::cl::init(true)};
+  Option<bool> packPanels{
+      *this, "pack-panels",
+      llvm::cl::desc("Store the constant weights of widening grouped matmuls "
+                     "in column panels (moe-pack-panels; needs "
+                     "pack-parameters)"),
+      llvm::cl::init(true)};
   ListOption<int64_t> tileSizes{
       *this, "tile-sizes",
       llvm::cl::desc("Register tile sizes of the M, N and K loops of a "

@@ -13,6 +13,7 @@
 #include "moe/Conversion/MoEToGPU/MoEToGPU.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
+#include "HostCode.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -10,6 +10,7 @@
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
+#include "HostCode.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -42,9 +43,8 @@ bool moe::isSupportedGPUChip(const std::string &chip) {
 
 /// The signature of the kernel `op` needs, or an error saying why there is
 /// none. Checked before anything is rewritten.
-FailureOr<GroupedMatmulSignature>
-moe::detail::getGroupedMatmulSignature(moe::GroupedMatmulOp op,
-                                       const moe::MoEToGPUOptions &options) {
+static FailureOr<GroupedMatmulSignature>
+getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
   if (!op.isStacked())
     return op.emitOpError("the GPU lowering needs one stacked [E, K, N] "
                           "weight tensor (groups of different widths are not "
@@ -98,28 +98,46 @@ moe::detail::getGroupedMatmulSignature(moe::GroupedMatmulOp op,
       n};
 }
 
-LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
-                                            const MoEToGPUOptions &options) {
-  return getGroupedMatmulSignature(op, options);
-}
-
-FailureOr<gpu::GPUFuncOp>
-moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
-                            const MoEToGPUOptions &options) {
-  FailureOr<GroupedMatmulSignature> sig =
-      getGroupedMatmulSignature(op, options);
-  if (failed(sig))
-    return failure();
-  FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
-  if (failed(gpuModule))
-    return failure();
-  return getOrBuildGroupedMatmulKernel(*gpuModule, *sig);
+FailureOr<GroupedMatmulSignature>
+moe::detail::getGroupedMatmulSignature(moe::GroupedMatmulOp op,
+                                       const moe::MoEToGPUOptions &options) {
+  return getSignature(op, options);
 }
 
 FailureOr<gpu::GPUModuleOp> moe::detail::getKernelModule(Operation *op) {
   auto module = op->getParentOfType<ModuleOp>();
   if (!module)
     return op->emitOpError("the GPU lowering needs an enclosing module");
+  return getOrCreateKernelModule(module);
+}
+
+LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
+                                            const MoEToGPUOptions &options) {
+  return getSignature(op, options);
+}
+
+FailureOr<gpu::GPUFuncOp>
+moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
+                            const MoEToGPUOptions &options) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return op.emitOpError("the GPU lowering needs an enclosing module");
+  FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+  if (failed(sig))
+    return failure();
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  // sm_90a: the wgmma + TMA kernel where its shape rule holds
+  // (wgmmaUnsupportedReason), else the mma.sync kernel.
+  if (options.chip == "sm_90a") {
+    std::string reason = wgmmaUnsupportedReason(*sig);
+    if (reason.empty())
+      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
+    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+  }
+  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+}
+
+gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
@@ -131,6 +149,58 @@ FailureOr<gpu::GPUModuleOp> moe::detail::getKernelModule(Operation *op) {
   return gpuModule;
 }
 
+/// The TMA descriptor (a device pointer to a CUtensorMap) of `buffer`, seen
+/// as a 2-D [rows, columns] memref, for a map of `mapType`.
+static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
+                             Type mapType) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 3) // [E, K, N] -> [E * K, N]
+    buffer = memref::CollapseShapeOp::create(
+        b, buffer, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value unranked = memref::CastOp::create(
+      b, UnrankedMemRefType::get(type.getElementType(), type.getMemorySpace()),
+      buffer);
+  auto box = cast<nvgpu::TensorMapDescriptorType>(mapType).getTensor();
+  SmallVector<Value> boxSizes;
+  for (int64_t size : box.getShape())
+    boxSizes.push_back(arith::ConstantIndexOp::create(b, size));
+  Value map =
+      nvgpu::TmaCreateDescriptorOp::create(b, mapType, unranked, boxSizes);
+  return UnrealizedConversionCastOp::create(
+             b, LLVM::LLVMPointerType::get(b.getContext()), map)
+      .getResult(0);
+}
+
+/// Launches the sm_90a kernel: the buffers plus the two TMA descriptors,
+/// 128-row tiles, and its dynamic shared memory.
+static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
+                                      gpu::GPUFuncOp kernel, ValueRange buffers,
+                                      Value rows, Value asyncDependency) {
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  Type elt = rhsType.getElementType();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> args(buffers);
+  args.push_back(createTensorMap(b, buffers[0], wgmmaRowsMapType(ctx, elt)));
+  args.push_back(createTensorMap(b, buffers[1], wgmmaWeightsMapType(ctx, elt)));
+  // Same bound as the sm_80 launch, for 128-row tiles.
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value gridX = c((n + kWgmmaTileN - 1) / kWgmmaTileN);
+  Value gridY = arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
+      c(kWgmmaTileM));
+  Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
+  auto launch = gpu::LaunchFuncOp::create(
+      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+      gpu::KernelDim3{c(kWgmmaThreads), c(1), c(1)}, smem, args,
+      gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
+  return launch.getAsyncToken();
+}
+
+bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
+  return kernel->hasAttr(kWgmmaKernelAttr);
+}
+
 gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
                                                gpu::GPUFuncOp kernel,
                                                Value rows) {
@@ -138,7 +208,8 @@ gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   // Grid: x over the N tiles; y bounds the row tiles of all groups plus
   // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
-  // * 63) / 64, whatever the offsets are.
+  // * 63) / 64, whatever the offsets are. Kernels with a fused gated
+  // activation say their column tiles (kColumnTilesAttr).
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   int64_t columnTiles = (n + kTileN - 1) / kTileN;
   if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
@@ -153,6 +224,8 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
+  if (isWgmmaKernel(kernel))
+    return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   auto launch = gpu::LaunchFuncOp::create(
       b, kernel, groupedMatmulGrid(b, kernel, rows),
@@ -160,17 +233,6 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
       /*dynamicSharedMemorySize=*/Value(), buffers,
       gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
   return launch.getAsyncToken();
-}
-
-Value moe::detail::toKernelBuffer(ImplicitLocOpBuilder &b, Value tensor,
-                                  Type memrefType) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  Value buffer = bufferization::ToBufferOp::create(
-      b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
-      /*read_only=*/true);
-  if (buffer.getType() != memrefType)
-    buffer = memref::CastOp::create(b, memrefType, buffer);
-  return buffer;
 }
 
 namespace {
@@ -259,9 +321,14 @@ struct ConvertMoEToGPUPass
     // Check every op first, so that a rejected op leaves the module as it
     // was and each error names its op.
     bool ok = true;
+    module.walk([&](moe::GroupedMatmulOp op) {
+      ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
+    });
     module.walk([&](Operation *op) {
-      if (auto mm = dyn_cast<moe::GroupedMatmulOp>(op))
-        ok &= succeeded(moe::checkGroupedMatmulForGPU(mm, options));
+      if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
+        ok &= succeeded(moe::checkRoutingForGPU(op));
+      else if (auto dispatch = dyn_cast<moe::DispatchOp>(op))
+        ok &= succeeded(moe::checkDispatchForGPU(dispatch));
       else if (auto act = dyn_cast<moe::ActivationOp>(op))
         ok &= succeeded(moe::checkActivationForGPU(act));
       else if (auto comb = dyn_cast<moe::CombineOp>(op))
@@ -290,5 +357,7 @@ struct ConvertMoEToGPUPass
 void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+  populateRoutingToGPUPatterns(patterns);
+  populateDispatchToGPUPatterns(patterns);
   populateEpiloguePatterns(patterns, options);
 }

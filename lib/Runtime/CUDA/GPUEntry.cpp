@@ -27,6 +27,8 @@ int32_t moe_gpu_grouped_matmul_dispatch(int32_t dtype, int64_t experts,
     __attribute__((weak));
 int32_t moe_gpu_grouped_matmul_lookup(int32_t dtype, int64_t experts, int64_t k,
                                       int64_t n) __attribute__((weak));
+int32_t moe_gpu_grouped_matmul_kind(int32_t dtype, int64_t experts, int64_t k,
+                                    int64_t n) __attribute__((weak));
 extern const char moe_gpu_target_chip[] __attribute__((weak));
 int32_t moe_gpu_layer_forward(int32_t layer, void *const *buffers,
                               const int64_t *dims, void *workspace,
@@ -55,6 +57,10 @@ MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
   }
   if (!driver())
     return MOE_GPU_CUDA_ERROR;
+  // Nothing to write; the sm_90a kernels could not even encode the TMA
+  // descriptor of an empty row set.
+  if (rows == 0)
+    return MOE_GPU_OK;
   moe_gpu_grouped_matmul_dispatch(dtype, experts, k, n, lhs, rhs, offsets, out,
                                   rows, stream);
   return hasError() ? MOE_GPU_CUDA_ERROR : MOE_GPU_OK;
@@ -141,6 +147,14 @@ MOE_GPU_EXPORT int moe_layer_forward(int layer, void *const *buffers,
     return MOE_GPU_CUDA_ERROR;
   moe_gpu_layer_forward(layer, buffers, dims, workspace, stream);
   return hasError() ? MOE_GPU_CUDA_ERROR : MOE_GPU_OK;
+}
+
+MOE_GPU_EXPORT const char *moe_grouped_matmul_kernel(int dtype, int64_t experts,
+                                                     int64_t k, int64_t n) {
+  int32_t kind = moe_gpu_grouped_matmul_kind
+                     ? moe_gpu_grouped_matmul_kind(dtype, experts, k, n)
+                     : 1;
+  return kind == 3 ? "wgmma" : kind == 2 ? "mma.sync" : "";
 }
 
 MOE_GPU_EXPORT const char *moe_gpu_chip(void) {

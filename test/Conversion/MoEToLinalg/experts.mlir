@@ -106,3 +106,31 @@ func.func @scatter_columns(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %off: tenso
       : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<2x3xi32>, tensor<3xi64>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+// Column panels [E, M / P, K, P]: per group, a loop over the panels, each a
+// [rows, K] x [K, P] matmul into the panel's columns of the group's rows,
+// initialized with the panel's slice of the bias.
+// CHECK-LABEL: func.func @panels
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x192xf32>)
+// CHECK:   %[[LO:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK:   %[[HI:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK:   %[[N:.*]] = arith.subi %[[HI]], %[[LO]] : index
+// CHECK:   %[[A:.*]] = tensor.extract_slice %{{.*}}[%[[LO]], 0] [%[[N]], 32] [1, 1]
+// CHECK:   %[[C3:.*]] = arith.constant 3 : index
+// CHECK:   scf.for %[[P:.*]] = %{{.*}} to %[[C3]] step %{{.*}} iter_args(%[[PACC:.*]] = %[[ACC]]) -> (tensor<?x192xf32>)
+// CHECK:     %[[C64:.*]] = arith.constant 64 : index
+// CHECK:     %[[COL:.*]] = arith.muli %[[P]], %[[C64]] : index
+// CHECK:     %[[W:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[P]], 0, 0] [1, 1, 32, 64] [1, 1, 1, 1] : tensor<2x3x32x64xf32> to tensor<32x64xf32>
+// CHECK:     %[[B:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[COL]]] [1, 64] [1, 1] : tensor<2x192xf32> to tensor<64xf32>
+// CHECK:     %[[OUT:.*]] = tensor.extract_slice %[[PACC]][%[[LO]], %[[COL]]] [%[[N]], 64] [1, 1]
+// CHECK:     %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<64xf32>) outs(%[[OUT]] : tensor<?x64xf32>)
+// CHECK:     %[[Y:.*]] = linalg.matmul ins(%[[A]], %[[W]] : tensor<?x32xf32>, tensor<32x64xf32>) outs(%[[INIT]] : tensor<?x64xf32>)
+// CHECK:     tensor.insert_slice %[[Y]] into %[[PACC]][%[[LO]], %[[COL]]] [%[[N]], 64] [1, 1]
+func.func @panels(%a: tensor<?x32xf32>, %off: tensor<3xi64>,
+                  %w: tensor<2x3x32x64xf32>, %b: tensor<2x192xf32>) -> tensor<?x192xf32> {
+  %y = moe.grouped_matmul %a, %w offsets(%off) bias(%b) {panels}
+      : (tensor<?x32xf32>, tensor<2x3x32x64xf32>, tensor<3xi64>, tensor<2x192xf32>) -> tensor<?x192xf32>
+  return %y : tensor<?x192xf32>
+}

@@ -2201,3 +2201,66 @@ func.func @dq_unsigned(%q: tensor<4x16xui8>, %s: tensor<4xf32>) {
   %0 = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<4x16xui8>, tensor<4xf32>) -> tensor<4x16xf32>
   return
 }
+
+// -----
+
+// grouped_matmul panels: the rhs must be [E, M / P, K, P]
+func.func @gmm_panels_rank(%l: tensor<?x64xf32>, %r: tensor<4x64x128xf32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op panels need an rhs [E, M / P, K, P] of rank 4, got 'tensor<4x64x128xf32>'}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<4x64x128xf32>, tensor<5xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: panels hold [K, P] blocks, never transposed ones
+func.func @gmm_panels_transposed(%l: tensor<?x64xf32>, %r: tensor<4x2x64x64xf32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op panels hold [K, P] blocks; transpose_rhs does not apply to them}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {panels, transpose_rhs} : (tensor<?x64xf32>, tensor<4x2x64x64xf32>, tensor<5xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: the panels' columns must add up to the result's
+func.func @gmm_panels_width(%l: tensor<?x64xf32>, %r: tensor<4x3x64x64xf32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op result has 128 columns but the panels hold 3 x 64 = 192}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<4x3x64x64xf32>, tensor<5xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: each panel reduces over the lhs columns
+func.func @gmm_panels_k(%l: tensor<?x32xf32>, %r: tensor<4x2x64x64xf32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op lhs has 32 columns but the panels reduce over 64}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {panels} : (tensor<?x32xf32>, tensor<4x2x64x64xf32>, tensor<5xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: one panel stack per group
+func.func @gmm_panels_groups(%l: tensor<?x64xf32>, %r: tensor<3x2x64x64xf32>, %off: tensor<5xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op panel rhs holds 3 groups but offsets imply 4}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<3x2x64x64xf32>, tensor<5xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: one stacked rhs, not one per group
+func.func @gmm_panels_list(%l: tensor<?x64xf32>, %r: tensor<2x64x64xf32>, %off: tensor<3xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op panels need one stacked rhs [E, M / P, K, P], got 2}}
+  %0 = moe.grouped_matmul %l, %r, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<2x64x64xf32>, tensor<2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: the bias covers all of a group's columns
+func.func @gmm_panels_bias(%l: tensor<?x64xf32>, %r: tensor<4x2x64x64xf32>, %off: tensor<5xi64>, %b: tensor<4x64xf32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op bias must have shape [4, 128], got 'tensor<4x64xf32>'}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) bias(%b) {panels} : (tensor<?x64xf32>, tensor<4x2x64x64xf32>, tensor<5xi64>, tensor<4x64xf32>) -> tensor<?x128xf32>
+  return
+}

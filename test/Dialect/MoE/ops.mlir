@@ -970,3 +970,13 @@ func.func @dequantize_forms(%q8: tensor<8x64x32xi8>, %s8: tensor<8x64xf32>,
   %2 = moe.dequantize %q2, %s2 {bits = 2 : i64} : (tensor<?x64x8xi8>, tensor<?x64xf16>) -> tensor<?x64x32xbf16>
   return
 }
+
+// Column panels: [E, M / P, K, P] with a stacked [E, M] bias.
+// CHECK-LABEL: func.func @grouped_matmul_panels(
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}}) bias(%{{.*}}) {panels} : (tensor<?x64xf32>, tensor<4x3x64x64xf32>, tensor<5xi64>, tensor<4x192xf32>) -> tensor<?x192xf32>
+func.func @grouped_matmul_panels(%rows: tensor<?x64xf32>, %offsets: tensor<5xi64>,
+                                 %w: tensor<4x3x64x64xf32>, %b: tensor<4x192xf32>) -> tensor<?x192xf32> {
+  %y = moe.grouped_matmul %rows, %w offsets(%offsets) bias(%b) {panels}
+      : (tensor<?x64xf32>, tensor<4x3x64x64xf32>, tensor<5xi64>, tensor<4x192xf32>) -> tensor<?x192xf32>
+  return %y : tensor<?x192xf32>
+}

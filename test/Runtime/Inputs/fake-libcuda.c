@@ -96,9 +96,13 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
          "stream=%p\n",
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
   // The memref arguments are pointers and i64s, 8 bytes each: a memref of
-  // rank r is 3 + 2r of them, counted from the kernel's name.
+  // rank r is 3 + 2r of them, counted from the kernel's name; the sm_90a
+  // kernels' two TMA descriptor pointers come on top (FAKE_CUDA_PARAMS=30
+  // overrides the count).
+  const char *count = getenv("FAKE_CUDA_PARAMS");
+  int params_count = count ? atoi(count) : paramCount((const char *)f);
   printf("params:");
-  for (int i = 0, n = paramCount((const char *)f); i < n; ++i) {
+  for (int i = 0; i < params_count; ++i) {
     uint64_t v;
     memcpy(&v, params[i], 8);
     printf(" %llx", (unsigned long long)v);

@@ -651,6 +651,48 @@ int64_t GroupedMatmulOp::getNumGroups() {
   return tensorType(getOffsets()).getDimSize(0) - 1;
 }
 
+/// The panel layout [E, M / P, K, P] of one stacked rhs.
+LogicalResult GroupedMatmulOp::verifyPanels(int64_t groups) {
+  if (getTransposeRhs())
+    return emitOpError("panels hold [K, P] blocks; transpose_rhs does not "
+                       "apply to them");
+  if (getRhs().size() != 1)
+    return emitOpError() << "panels need one stacked rhs [E, M / P, K, P], "
+                            "got "
+                         << getRhs().size();
+  RankedTensorType t = tensorType(getRhs()[0]);
+  if (t.getRank() != 4)
+    return emitOpError() << "panels need an rhs [E, M / P, K, P] of rank 4, "
+                            "got "
+                         << t;
+  if (llvm::any_of(t.getShape(), isDyn))
+    return emitOpError("rhs must have a static shape");
+  if (t.getDimSize(0) != groups)
+    return emitOpError() << "panel rhs holds " << t.getDimSize(0)
+                         << " groups but offsets imply " << groups;
+  int64_t k = t.getDimSize(2), width = t.getDimSize(1) * t.getDimSize(3);
+  if (width == 0)
+    return emitOpError("panels must not be empty");
+  RankedTensorType lhs = tensorType(getLhs()), res = tensorType(getResult());
+  if (!compatible(lhs.getDimSize(1), k))
+    return emitOpError() << "lhs has " << dimStr(lhs.getDimSize(1))
+                         << " columns but the panels reduce over " << k;
+  if (!compatible(res.getDimSize(1), width))
+    return emitOpError() << "result has " << dimStr(res.getDimSize(1))
+                         << " columns but the panels hold " << t.getDimSize(1)
+                         << " x " << t.getDimSize(3) << " = " << width;
+  if (getBias().empty())
+    return success();
+  if (getBias().size() != 1)
+    return emitOpError() << "expected one bias [E, M] or none, got "
+                         << getBias().size();
+  RankedTensorType b = tensorType(getBias()[0]);
+  if (b.getShape() != ArrayRef<int64_t>{groups, width})
+    return emitOpError() << "bias must have shape [" << groups << ", " << width
+                         << "], got " << b;
+  return success();
+}
+
 LogicalResult GroupedMatmulOp::verify() {
   Operation *op = getOperation();
   if (failed(expectRank(op, getLhs(), 2, "lhs")) ||
@@ -666,6 +708,8 @@ LogicalResult GroupedMatmulOp::verify() {
   if (!compatible(lhs.getDimSize(0), res.getDimSize(0)))
     return emitOpError("result must have as many rows as lhs");
 
+  if (getPanels())
+    return verifyPanels(groups);
   bool transposed = getTransposeRhs();
   bool stacked = isStacked();
   if (!stacked && static_cast<int64_t>(getRhs().size()) != groups)

@@ -1,0 +1,67 @@
+// RUN: moe-opt %s --split-input-file --moe-pack-panels | FileCheck %s
+// RUN: moe-opt %s --split-input-file --moe-pack-panels=width=32 | FileCheck %s --check-prefix=W32
+
+// A widening grouped matmul (K = 64 -> M = 192) on a constant [E, K, M]
+// weight reads it as panels [E, M / 64, K, 64]: the same elements reshaped
+// to [E, K, M / 64, 64], panel dimension moved before K.
+// CHECK-LABEL: func.func @plain(
+// CHECK: %[[W:.*]] = arith.constant dense_resource<w> : tensor<2x64x192xf32>
+// CHECK: %[[X:.*]] = tensor.expand_shape %[[W]] {{\[}}[0], [1], [2, 3]] output_shape [2, 64, 3, 64] : tensor<2x64x192xf32> into tensor<2x64x3x64xf32>
+// CHECK: %[[INIT:.*]] = tensor.empty() : tensor<2x3x64x64xf32>
+// CHECK: %[[P:.*]] = linalg.transpose ins(%[[X]] : tensor<2x64x3x64xf32>) outs(%[[INIT]] : tensor<2x3x64x64xf32>) permutation = [0, 2, 1, 3]
+// CHECK: moe.grouped_matmul %{{.*}}, %[[P]] offsets(%{{.*}}) bias(%{{.*}}) {panels} : (tensor<?x64xf32>, tensor<2x3x64x64xf32>, tensor<3xi64>, tensor<2x192xf32>) -> tensor<?x192xf32>
+// W32-LABEL: func.func @plain(
+// W32: moe.grouped_matmul {{.*}} {panels} : (tensor<?x64xf32>, tensor<2x6x64x32xf32>, tensor<3xi64>, tensor<2x192xf32>)
+func.func @plain(%x: tensor<?x64xf32>, %off: tensor<3xi64>, %b: tensor<2x192xf32>) -> tensor<?x192xf32> {
+  %w = arith.constant dense_resource<w> : tensor<2x64x192xf32>
+  %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b)
+      : (tensor<?x64xf32>, tensor<2x64x192xf32>, tensor<3xi64>, tensor<2x192xf32>) -> tensor<?x192xf32>
+  return %y : tensor<?x192xf32>
+}
+
+// -----
+
+// A transposed [E, M, K] weight (onnxruntime's layout) gives the same
+// panels: reshaped to [E, M / 64, 64, K], each panel transposed.
+// CHECK-LABEL: func.func @transposed(
+// CHECK: %[[X:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2], [3]] output_shape [2, 2, 64, 64] : tensor<2x128x64xf32> into tensor<2x2x64x64xf32>
+// CHECK: %[[P:.*]] = linalg.transpose ins(%[[X]] : tensor<2x2x64x64xf32>) outs(%{{.*}} : tensor<2x2x64x64xf32>) permutation = [0, 1, 3, 2]
+// CHECK: moe.grouped_matmul %{{.*}}, %[[P]] offsets(%{{.*}}) {panels} : (tensor<?x64xf32>, tensor<2x2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+// CHECK-NOT: transpose_rhs
+func.func @transposed(%x: tensor<?x64xf32>, %off: tensor<3xi64>) -> tensor<?x128xf32> {
+  %w = arith.constant dense_resource<w> : tensor<2x128x64xf32>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs}
+      : (tensor<?x64xf32>, tensor<2x128x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  return %y : tensor<?x128xf32>
+}
+
+// -----
+
+// Kept as they are: M not a multiple of the panel width (96), a narrowing
+// matmul (the down projection, 192 -> 64), a weight that is an argument
+// (packing it would copy it in every call), f16, and per-group weights.
+// CHECK-LABEL: func.func @kept(
+// CHECK-NOT: panels
+// CHECK-NOT: linalg.transpose
+// CHECK: return
+// With panels of 32 columns, M = 96 is a whole number of panels.
+// W32-LABEL: func.func @kept(
+// W32: moe.grouped_matmul {{.*}} {panels} : (tensor<?x64xf32>, tensor<2x3x64x32xf32>, tensor<3xi64>) -> tensor<?x96xf32>
+func.func @kept(%x: tensor<?x64xf32>, %h: tensor<?x192xf32>, %off: tensor<3xi64>,
+                %arg: tensor<2x64x192xf32>, %xh: tensor<?x64xf16>, %g: tensor<64x128xf32>)
+    -> (tensor<?x96xf32>, tensor<?x64xf32>, tensor<?x192xf32>, tensor<?x192xf16>, tensor<?x128xf32>) {
+  %w96 = arith.constant dense_resource<w96> : tensor<2x64x96xf32>
+  %y0 = moe.grouped_matmul %x, %w96 offsets(%off)
+      : (tensor<?x64xf32>, tensor<2x64x96xf32>, tensor<3xi64>) -> tensor<?x96xf32>
+  %down = arith.constant dense_resource<down> : tensor<2x192x64xf32>
+  %y1 = moe.grouped_matmul %h, %down offsets(%off)
+      : (tensor<?x192xf32>, tensor<2x192x64xf32>, tensor<3xi64>) -> tensor<?x64xf32>
+  %y2 = moe.grouped_matmul %x, %arg offsets(%off)
+      : (tensor<?x64xf32>, tensor<2x64x192xf32>, tensor<3xi64>) -> tensor<?x192xf32>
+  %wh = arith.constant dense_resource<wh> : tensor<2x64x192xf16>
+  %y3 = moe.grouped_matmul %xh, %wh offsets(%off)
+      : (tensor<?x64xf16>, tensor<2x64x192xf16>, tensor<3xi64>) -> tensor<?x192xf16>
+  %y4 = moe.grouped_matmul %x, %g, %g offsets(%off)
+      : (tensor<?x64xf32>, tensor<64x128xf32>, tensor<64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  return %y0, %y1, %y2, %y3, %y4 : tensor<?x96xf32>, tensor<?x64xf32>, tensor<?x192xf32>, tensor<?x192xf16>, tensor<?x128xf32>
+}
