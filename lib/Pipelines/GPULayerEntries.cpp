@@ -66,7 +66,8 @@ public:
     int64_t rowBytes = type.getElementTypeBitWidth() / 8;
     for (int64_t d : type.getShape().drop_front())
       rowBytes *= d;
-    Value rows64 = toI64(rows);
+    Value rows64 =
+        type.isDynamicDim(0) ? toI64(rows) : constant(type.getDimSize(0));
     Value bytes = LLVM::MulOp::create(b, rows64, constant(rowBytes));
     Value ptr = LLVM::GEPOp::create(b, ptrType(), b.getI8Type(), workspace,
                                     ValueRange{offset});
@@ -87,6 +88,8 @@ public:
     if (launches)
       KernelHost::launch(kernel, grid, args);
   }
+
+  bool queuesLaunches() const override { return launches; }
 
   Value constant(int64_t v) {
     return LLVM::ConstantOp::create(b, b.getI64Type(), b.getI64IntegerAttr(v));
@@ -145,10 +148,20 @@ LogicalResult emitLayer(LayerHost &host, func::FuncOp layer, Value buffers,
     auto mm = dyn_cast<GroupedMatmulOp>(op);
     if (mm && isFusedIntoUser(mm, options))
       continue;
-    FailureOr<Value> out = launchMoEOp(host, &op, options);
-    if (failed(out))
+    FailureOr<SmallVector<Value>> outs;
+    if (isa<FusedRouteOp, RouteOp>(op)) {
+      outs = launchRoutingOp(host, &op);
+    } else if (auto dispatch = dyn_cast<DispatchOp>(op)) {
+      outs = launchDispatchOp(host, dispatch);
+    } else {
+      FailureOr<Value> out = launchMoEOp(host, &op, options);
+      if (succeeded(out))
+        outs = SmallVector<Value>{*out};
+    }
+    if (failed(outs))
       return failure();
-    host.buffers[op.getResult(0)] = *out;
+    for (auto [result, buffer] : llvm::zip(op.getResults(), *outs))
+      host.buffers[result] = buffer;
   }
   return success();
 }
@@ -226,6 +239,12 @@ LogicalResult moe::detail::checkLayer(func::FuncOp func,
         return failure();
     } else if (auto combine = dyn_cast<CombineOp>(op)) {
       if (failed(checkCombineForGPU(combine)))
+        return failure();
+    } else if (isa<FusedRouteOp, RouteOp>(op)) {
+      if (failed(checkRoutingForGPU(&op)))
+        return failure();
+    } else if (auto dispatch = dyn_cast<DispatchOp>(op)) {
+      if (failed(checkDispatchForGPU(dispatch)))
         return failure();
     } else {
       return fail(&op) << "'" << op.getName()

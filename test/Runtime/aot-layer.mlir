@@ -8,10 +8,13 @@
 // RUN: %llvm_nm -D --defined-only %t.so | FileCheck %s --check-prefix=EXPORTS
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
-// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call | FileCheck %s
+// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call ffn 100 50 50 | FileCheck %s
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_80 --combine epilogue -o %t.epi.so %S/../Pipelines/Inputs/layer-ffn-bf16.mlir
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.epi.so -o %t.epi.call
-// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.epi.call | FileCheck %s --check-prefix=EPI
+// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.epi.call ffn 100 50 50 | FileCheck %s --check-prefix=EPI
+// RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.full.so %S/../Pipelines/Inputs/layer-full-bf16.mlir
+// RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.full.so -o %t.full.call
+// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.full.call moe 50 | FileCheck %s --check-prefix=FULL
 
 // EXPORTS-NOT: __moe_layer
 // EXPORTS: T moe_gpu_layer_forward
@@ -47,7 +50,7 @@
 // Combine: a block per token (50), rows, map [50, 2], weights, output.
 // CHECK-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 119000 119000 0 64 100 100 1 6000 6000 0 32 2 2 1 7000 7000 0 32 2 2 1 8000 8000 0 32 100 100 1
-// CHECK-NEXT: moe_layer_forward(ffn) -> 0: {{$}}
+// CHECK-NEXT: moe_layer_forward -> 0: {{$}}
 // CHECK-NEXT: moe_layer_forward(7) -> 1: moe_layer_forward: no layer 7 in this library
 // CHECK-NEXT: moe_layer_forward(no workspace) -> 3: moe_layer_forward: invalid arguments for layer 0 'ffn'
 // CHECK-NEXT: moe_layer_forward(null buffer) -> 3: moe_layer_forward: invalid arguments
@@ -70,5 +73,29 @@
 // EPI-NEXT: params: 100000 100000 0 64 200 200 1 4000 4000 0 8 200 100 20000 100 1 5000 5000 0 9 1 119200 119200 0 32 100 100 1 119000 119000 0 64 1 7000 7000 0 32 2 2 1
 // EPI-NEXT: cuLaunchKernel: activation_identity_f32_bf16_w256_256 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
 // EPI-NEXT: params: 119200 119200 0 32 100 100 1 8000 8000 0 32 100 100 1
-// EPI-NEXT: moe_layer_forward(ffn) -> 0: {{$}}
+// EPI-NEXT: moe_layer_forward -> 0: {{$}}
 // EPI-NOT: Synchronize
+
+// The whole layer from 50 tokens (sm_90a library: the layer uses the
+// mma.sync matmuls): routing, the four dispatch kernels, the FFN, the
+// combine, all on the caller's stream; the route's weights and ids, the
+// dispatched rows, offsets, row map and the dispatch's scratch sit in the
+// workspace (256-byte aligned) before the activation and the down rows.
+// FULL: buffers: 6, dims: 1, unknown layer: -1
+// FULL-NEXT: workspace: 208384, for 1 row: 5632, negative: -1
+// FULL-NOT: cuMemAlloc
+// FULL-NOT: Synchronize
+// FULL-NOT: cuMemcpy
+// FULL: cuLaunchKernel: fused_route_{{.*}} grid=(7,1,1) block=(256,1,1) smem=0 stream=0x5e00
+// FULL: cuLaunchKernel: dispatch_count_{{.*}} stream=0x5e00
+// FULL: cuLaunchKernel: dispatch_scan_{{.*}} grid=(1,1,1) {{.*}} stream=0x5e00
+// FULL: cuLaunchKernel: dispatch_scatter_{{.*}} stream=0x5e00
+// FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
+// FULL: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1
+// FULL-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256 grid=(4,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// FULL-NEXT: params: 10d600 10d600 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 126600 126600 0 64 100 100 1
+// FULL-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
+// FULL-NEXT: params: 126600 126600 0 64 100 100 1 10cf00 10cf00 0 32 2 2 1 100000 100000 0 32 2 2 1 6000 6000 0 32 100 100 1
+// FULL-NEXT: moe_layer_forward -> 0: {{$}}
+// FULL-NOT: Synchronize

@@ -209,7 +209,8 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     entries alone. Rejected with an error naming the op (the module is left
     unchanged): grouped matmuls without a GPU form (see convert-moe-to-gpu),
     with a bias, or with offsets other than i64; in a layer, ops other than
-    moe.grouped_matmul, moe.activation and moe.combine, arguments with a
+    moe.fused_route, moe.route, moe.dispatch, moe.grouped_matmul,
+    moe.activation and moe.combine (or without a GPU form), arguments with a
     dynamic dimension other than the leading one, and results that are
     arguments or returned twice.
   }];

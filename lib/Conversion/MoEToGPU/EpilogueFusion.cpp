@@ -316,7 +316,8 @@ private:
   Value alloc(MemRefType type, Value rows) {
     auto op = gpu::AllocOp::create(
         b, type, gpu::AsyncTokenType::get(b.getContext()), ValueRange{token},
-        ValueRange{rows}, ValueRange(), /*hostShared=*/false);
+        type.isDynamicDim(0) ? ValueRange{rows} : ValueRange(), ValueRange(),
+        /*hostShared=*/false);
     token = op.getAsyncToken();
     return op.getMemref();
   }

@@ -79,6 +79,9 @@ public:
   /// Queues a launch of `kernel` (block size: its known_block_size).
   virtual void launch(mlir::gpu::GPUFuncOp kernel, mlir::gpu::KernelDim3 grid,
                       mlir::ValueRange args);
+  /// False where only the buffers are wanted (a workspace-size function):
+  /// helpers that build launches themselves skip them then.
+  virtual bool queuesLaunches() const { return true; }
 
   mlir::ImplicitLocOpBuilder &b;
   /// The stream (an async token) the next memset or launch waits for.
@@ -91,6 +94,17 @@ public:
 /// must have passed the check*ForGPU functions.
 mlir::FailureOr<mlir::Value> launchMoEOp(KernelHost &host, mlir::Operation *op,
                                          const MoEToGPUOptions &options);
+
+/// Queues the routing kernel of a moe.fused_route or moe.route on `host`;
+/// returns the buffers of its weights and indices.
+mlir::FailureOr<llvm::SmallVector<mlir::Value>>
+launchRoutingOp(KernelHost &host, mlir::Operation *op);
+
+/// Queues the dispatch kernels of `op` on `host` (its counts and source
+/// scratch from host.scratch); returns the buffers of rows, offsets and the
+/// row map.
+mlir::FailureOr<llvm::SmallVector<mlir::Value>>
+launchDispatchOp(KernelHost &host, DispatchOp op);
 
 /// The grouped matmuls whose work `op`'s kernels do (fused producers).
 llvm::SmallVector<mlir::Operation *, 2>
