@@ -571,12 +571,21 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
+        # The report so far, so that run.sh's overall timeout keeps the jobs
+        # that finished.
+        write_report(args, rows, peaks, failures)
+    text, bad = write_report(args, rows, peaks, failures)
+    print(text)
+    return 1 if bad else 0
+
+
+def write_report(args, rows, peaks, failures):
+    """Writes --out (markdown) and its .json; returns (text, any failure)."""
     routing_rows = [r for r in rows if r.get("section") == "routing"]
     rows = [r for r in rows if r.get("section") != "routing"]
     text = table(rows, peaks) + layer.table(rows) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
-    print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)
@@ -584,7 +593,7 @@ def parent(args):
         json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
                    "failures": failures}, f, indent=1)
     bad = failures or any("error" in r or not r.get("ok") for r in rows + routing_rows)
-    return 1 if bad else 0
+    return text, bool(bad)
 
 
 # ----------------------------------------------------------------------------
