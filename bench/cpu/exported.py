@@ -36,7 +36,7 @@ import time
 # bench/cpu/run.py sets one BLAS/OpenMP thread before numpy is imported and
 # puts python/ on sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BIN, Table, benchmark_ms, median_ms  # noqa: E402
+from run import BIN, MOE_RUN_ARGS, Table, benchmark_ms, median_ms  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -97,7 +97,7 @@ def raised_ops(path):
 def moe_run(path, x_path, out_path, repetitions):
     result = subprocess.run(
         [os.path.join(BIN, "moe-run"), path, f"--input=@{x_path}", f"--output=@{out_path}",
-         f"--benchmark-repetitions={repetitions}"],
+         f"--benchmark-repetitions={repetitions}"] + MOE_RUN_ARGS,
         capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"moe-run failed on {path}:\n{result.stderr[-2000:]}")

@@ -66,11 +66,15 @@ def benchmark_ms(stdout):
     return float(line.split(field)[1].split()[0])
 
 
+# Extra moe-run flags (--moe-run-args, e.g. "--pack-panels=0" for an A/B run).
+MOE_RUN_ARGS = []
+
+
 def moe_run_ms(model, x_path, repetitions, out_path):
     result = subprocess.run(
         [os.path.join(BIN, "moe-run"), model, f"--input=@{x_path}",
          f"--input=@{x_path}.logits.npy", f"--output=@{out_path}",
-         f"--benchmark-repetitions={repetitions}"],
+         f"--benchmark-repetitions={repetitions}"] + MOE_RUN_ARGS,
         capture_output=True, text=True, check=True)
     return benchmark_ms(result.stdout)
 
@@ -104,14 +108,21 @@ def bench_layer(tmp, experts, tokens, args):
     return ours_ms, ort_ms, error
 
 
-def bench_grouped_matmul(tmp, experts, rows_per_expert, transposed, args):
+# Weight layouts of the grouped matmul benchmark: [E, in, out] (packed
+# parameters), [E, out, in] (`transpose_rhs`, read as it is) and column
+# panels [E, out/64, in, 64] (`panels`, moe-pack-panels' layout).
+LAYOUTS = {"plain": "[E, in, out]", "transposed": "[E, out, in]",
+           "panels": "[E, out/64, in, 64]"}
+
+
+def bench_grouped_matmul(tmp, experts, rows_per_expert, layout, args):
     """One grouped matmul [E*r, H] x W vs numpy (OpenBLAS) sgemm of the same
-    FLOPs, [r, H] x [H, I] per group. W is an input, [E, H, I] (the layout of
-    packed parameters) or [E, I, H] (`transpose_rhs`, read as it is)."""
+    FLOPs, [r, H] x [H, I] per group. W is an input in one of LAYOUTS."""
     E, H, I = experts, args.hidden, args.inter
     n = E * rows_per_expert
-    w_type = f"tensor<{E}x{I}x{H}xf32>" if transposed else f"tensor<{E}x{H}x{I}xf32>"
-    attrs = " {transpose_rhs}" if transposed else ""
+    w_type = {"plain": f"tensor<{E}x{H}x{I}xf32>", "transposed": f"tensor<{E}x{I}x{H}xf32>",
+              "panels": f"tensor<{E}x{I // 64}x{H}x64xf32>"}[layout]
+    attrs = {"plain": "", "transposed": " {transpose_rhs}", "panels": " {panels}"}[layout]
     source = f"""
 func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: {w_type}, %off: tensor<{E + 1}xi64>)
     -> tensor<{n}x{I}xf32> {{
@@ -127,7 +138,10 @@ func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: {w_type}, %off: tensor<{E + 1}xi64>)
     a = rng.standard_normal((n, H)).astype(np.float32)
     w = rng.standard_normal((E, H, I)).astype(np.float32)
     off = np.arange(E + 1, dtype=np.int64) * rows_per_expert
-    w_in = np.ascontiguousarray(w.transpose(0, 2, 1)) if transposed else w
+    w_in = {"plain": lambda: w,
+            "transposed": lambda: np.ascontiguousarray(w.transpose(0, 2, 1)),
+            "panels": lambda: np.ascontiguousarray(
+                w.reshape(E, H, I // 64, 64).transpose(0, 2, 1, 3))}[layout]()
     paths = []
     for name, value in (("a", a), ("w", w_in), ("off", off)):
         paths.append(os.path.join(tmp, f"{name}.npy"))
@@ -135,7 +149,8 @@ func.func @gmm(%a: tensor<{n}x{H}xf32>, %w: {w_type}, %off: tensor<{E + 1}xi64>)
     out = os.path.join(tmp, "gmm_out.npy")
     result = subprocess.run(
         [os.path.join(BIN, "moe-run"), model] + [f"--input=@{p}" for p in paths]
-        + [f"--output=@{out}", f"--benchmark-repetitions={args.repetitions}"],
+        + [f"--output=@{out}", f"--benchmark-repetitions={args.repetitions}"]
+        + MOE_RUN_ARGS,
         capture_output=True, text=True, check=True)
     ours_ms = benchmark_ms(result.stdout)
     blas_ms = median_ms(lambda: [a[off[e]:off[e + 1]] @ w[e] for e in range(E)],
@@ -163,12 +178,15 @@ class Table:
                             help="H=256, I=704: the sizes of the first results")
         parser.add_argument("--save", metavar="FILE.md",
                             help="also write the tables (with the command) to FILE.md")
+        parser.add_argument("--moe-run-args", default="",
+                            help="extra moe-run flags, e.g. --pack-panels=0")
         parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                             help="time the calling thread's CPU time (default; robust "
                                  "to other work on the machine) or elapsed time")
         extra_arguments(parser)
         self.args = parser.parse_args()
         CLOCK["clock"] = self.args.clock
+        MOE_RUN_ARGS[:] = self.args.moe_run_args.split()
         if self.args.quick:
             self.args.hidden, self.args.inter = 256, 704
         self.script = script
@@ -210,11 +228,11 @@ def main():
         emit("|---|---|---|---|---|---|---|")
         for experts in args.experts:
             rows = max(1, 1024 // experts)
-            for transposed in (False, True):
-                layout = "[E, out, in]" if transposed else "[E, in, out]"
-                ours, blas, err = bench_grouped_matmul(tmp, experts, rows,
-                                                       transposed, args)
-                emit(f"| {experts} | {rows} | {layout} | {ours:.1f} | {blas:.1f} | "
+            for layout in LAYOUTS:
+                if layout == "panels" and args.inter % 64:
+                    continue
+                ours, blas, err = bench_grouped_matmul(tmp, experts, rows, layout, args)
+                emit(f"| {experts} | {rows} | {LAYOUTS[layout]} | {ours:.1f} | {blas:.1f} | "
                      f"{ours / blas:.2f} | {err:.1e} |")
     table.save()
 

@@ -23,7 +23,12 @@ random router logits), each case:
 3. reports TFLOP/s, TB/s (each input read once, output written once; only
    the weights of experts that got rows) and the fraction of the peaks
    measured in the same run (a device-to-device copy; an 8192^3 cuBLAS bf16
-   GEMM).
+   GEMM);
+4. says which kernel ran (the decode kernel for rows <= 16 * E, else the
+   tile kernel: the kernel names in a torch.profiler trace of one call, or
+   the rule under --simulate) and, where the decode kernel ran and
+   libmoe_gpu_<chip>_tile.so (build.sh: moe-gpu-aot --kernel tile) is there,
+   checks and times the tile kernel forced on the same case.
 
 Each model runs in its own process, so that a crash or a sticky CUDA error
 costs one model, not the run; a failing case prints its error and the rest
@@ -54,6 +59,14 @@ MODELS = [
 TOKENS = [1, 64, 4096, 16384]
 TOLERANCE = 1e-2
 BF16 = 0  # MOE_GPU_BF16
+# The library's selection (moe::decodeGroupedMatmulMaxRows): the decode
+# kernel for rows <= 16 * E, else the tile kernel.
+DECODE_ROWS_PER_EXPERT = 16
+
+
+def expected_kernel(rows, e):
+    """decode, or tile (the 64x64 mma.sync kernel; wgmma on sm_90a)."""
+    return "decode" if rows <= DECODE_ROWS_PER_EXPERT * e else "tile"
 
 
 def gemms(model):
@@ -144,8 +157,11 @@ class Library:
             raise GPULibraryError(f"moe_grouped_matmul returned {code}: {self.error()}")
 
 
-def library_path(lib_dir, chip):
-    return os.path.join(lib_dir, f"libmoe_gpu_{chip}.so")
+def library_path(lib_dir, chip, kernel=None):
+    """The library for `chip`; with `kernel`, the one built with that kernel
+    forced (moe-gpu-aot --kernel)."""
+    suffix = f"_{kernel}" if kernel else ""
+    return os.path.join(lib_dir, f"libmoe_gpu_{chip}{suffix}.so")
 
 
 def chip_of(major, minor):
@@ -211,6 +227,23 @@ def diagnose(torch, out, ref, offsets, tile=64):
     if bool(rows_nan.any()):
         idx = torch.nonzero(rows_nan).flatten().tolist()
         print(f"  NaN in {len(idx)} rows, first {idx[:8]}")
+
+
+def profiled_kernel(torch, fn):
+    """Which of the library's kernels one call of `fn` launched, from the
+    kernel names in a torch.profiler (CUPTI) trace; None if it cannot say."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        names = {e.name for e in prof.events() if "grouped_matmul" in e.name}
+    except Exception as exc:  # noqa: BLE001 - the profiler is optional
+        print(f"  profiler: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        return None
+    kinds = {"decode" if "decode" in n else "wgmma" if "wgmma" in n else "tile"
+             for n in names}
+    return "+".join(sorted(kinds)) if kinds else None
 
 
 def grouped_mm_fn(torch, x, w, offsets):
@@ -330,6 +363,21 @@ def measure_peaks(torch, dev, scale):
     return {"copy_tbps": 2 * size / copy_ms / 1e9, "gemm_tflops": 2 * n**3 / gemm_ms / 1e9}
 
 
+def check_numerics(torch, dev, lib, x, w, offsets, ref, stream, label=""):
+    """Runs `lib` once on a NaN-poisoned output: (ok, unwritten, rel. err)."""
+    out = torch.full((x.shape[0], w.shape[2]), float("nan"), dtype=torch.bfloat16,
+                     device=x.device)
+    lib.grouped_matmul(x, w, offsets, out, stream)
+    dev.sync()
+    unwritten = int(torch.isnan(out).sum().item())
+    err = rel_err(torch, out, ref)
+    ok = bool(unwritten == 0 and err <= TOLERANCE)
+    if not ok:
+        print(f"  NUMERICS FAIL{label}: {unwritten} unwritten outputs, rel. err {err:.3g}")
+        diagnose(torch, out, ref, offsets)
+    return ok, unwritten, err, out
+
+
 def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
     """Numerics and time of the alternative library (alt_* fields)."""
     e, k, n = w.shape
@@ -346,7 +394,8 @@ def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
         row["alt_error"] = str(exc).splitlines()[0]
 
 
-def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None):
+def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None,
+             profile=True):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
     row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
@@ -362,19 +411,25 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None):
     row.update(flops=flops, bytes=nbytes)
     stream = dev.stream()
 
-    out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16, device=dev.name)
-    lib.grouped_matmul(x, w, offsets, out, stream)
-    dev.sync()
-    unwritten = int(torch.isnan(out).sum().item())
     ref = reference(torch, x, w, offsets)
-    err = rel_err(torch, out, ref)
-    row.update(unwritten=unwritten, rel_err=err,
-               ok=bool(unwritten == 0 and err <= TOLERANCE))
-    if not row["ok"]:
-        print(f"  NUMERICS FAIL: {unwritten} unwritten outputs, rel. err {err:.3g}")
-        diagnose(torch, out, ref, offsets)
+    ok, unwritten, err, out = check_numerics(torch, dev, lib, x, w, offsets, ref, stream)
+    row.update(unwritten=unwritten, rel_err=err, ok=ok)
+    expected = expected_kernel(rows, e)
+    ran = None
+    if profile and isinstance(dev, Cuda):
+        ran = profiled_kernel(torch, lambda: lib.grouped_matmul(x, w, offsets, out, stream))
+    row["ran"] = ran or f"{expected} (rule)"
+    if ran and (ran == "decode") != (expected == "decode"):
+        print(f"  KERNEL: {ran} ran, the selection rule says {expected}")
     row["ours_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out, stream),
                              flush, reps)
+    if tile_lib is not None and expected == "decode":
+        # The same case on the tile kernel, forced: what the decode kernel buys.
+        tile_ok, _, tile_err, _ = check_numerics(torch, dev, tile_lib, x, w, offsets, ref,
+                                                 stream, " (forced tile kernel)")
+        row.update(tile_ok=tile_ok, tile_rel_err=tile_err)
+        row["tile_ms"] = time_ms(dev, lambda: tile_lib.grouped_matmul(x, w, offsets, out,
+                                                                      stream), flush, reps)
     if alt is not None:
         check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
 
@@ -394,6 +449,18 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None):
     return row
 
 
+def open_library(args, torch):
+    """The library for this device, initialized."""
+    major, minor = torch.cuda.get_device_capability()
+    chip = chip_of(major, minor)
+    if not chip:
+        raise SystemExit(f"no library for compute capability {major}.{minor}")
+    torch.cuda.init()
+    lib = Library(library_path(args.lib_dir, chip))
+    lib.init()
+    return lib
+
+
 def child(args):
     """One model (or the peaks) in this process; results as RESULT lines."""
     import torch
@@ -408,26 +475,28 @@ def child(args):
         print("RESULT " + json.dumps({"peaks": peaks}), flush=True)
         return 0
     alt = None
+    tile_lib = None
     if args.child == "routing":
         return child_routing(args, torch, dev, scale)
     if args.simulate:
         lib = TorchStandIn(torch)
         alt = TorchStandIn(torch)  # exercises the comparison's code
+        tile_lib = TorchStandIn(torch)
         layers = layer.TorchLayerStandIn(torch)
     else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+        lib = open_library(args, torch)
         layers = layer.LayerLibrary(lib.lib)
+        chip = chip_of(*torch.cuda.get_device_capability())
         alt_path = library_path(args.lib_dir, ALT_CHIP.get(chip, ""))
         alt = None
         if chip in ALT_CHIP and os.path.exists(alt_path):
             alt = Library(alt_path)
             alt.init()
+        tile_path = library_path(args.lib_dir, chip, "tile")
+        if os.path.exists(tile_path):
+            # Loaded RTLD_LOCAL (ctypes' default): its moe_* do not clash.
+            tile_lib = Library(tile_path)
+            tile_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     if args.child.startswith("layer:"):
         model = next(m for m in MODELS if m[0] == args.child[len("layer:"):])
@@ -441,7 +510,8 @@ def child(args):
         for t in args.tokens:
             print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
-                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt)
+                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt,
+                               tile_lib, profile=not args.no_profile)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -455,19 +525,14 @@ def child(args):
 def child_routing(args, torch, dev, scale):
     """The routing section (bench/gpu/routing.py) in this process."""
     if args.simulate:
-        route = routing.StandIn()
+        route, dispatch = routing.StandIn(), routing.DispatchStandIn()
     else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+        lib = open_library(args, torch)
         route = routing.LibraryRoute(lib.lib, lib.error)
+        dispatch = routing.LibraryDispatch(lib.lib, lib.error)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,
-                  shrink=scale)
+                  shrink=scale, dispatch=dispatch)
     return 0
 
 
@@ -487,15 +552,16 @@ def table(rows, peaks):
         out.append(f"Measured peaks: copy {copy_tbps:.2f} TB/s (read + write), "
                    f"cuBLAS bf16 8192^3 {gemm_tflops:.0f} TFLOP/s.\n")
     out.append("| model | gemm | T | rows | E×K×N | ok | rel err | ours ms | TFLOP/s | TB/s | "
-               "% peak | torch ms | torch TFLOP/s | cuBLAS ms | cuBLAS TFLOP/s | ours vs torch |")
-    out.append("|" + "---|" * 16)
+               "% peak | torch ms | torch TFLOP/s | cuBLAS ms | cuBLAS TFLOP/s | ours vs torch | "
+               "ran | % copy BW | tile forced ms | vs tile |")
+    out.append("|" + "---|" * 20)
     for r in rows:
         if r.get("gemm") == "layer":
             continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
             out.append(f"| {r['model']} | {r['gemm']} | {r['T']} | | {shape} | ERROR: "
-                       f"{r['error'][:120]} |" + " |" * 10)
+                       f"{r['error'][:120]} |" + " |" * 14)
             continue
         ms = r["ours_ms"]
         tflops = r["flops"] / ms / 1e9
@@ -505,6 +571,8 @@ def table(rows, peaks):
             frac = 100 * max(tflops / gemm_tflops, tbps / copy_tbps)
         tms = r.get("torch_ms")
         cms = r.get("cublas_ms")
+        tile_ms = r.get("tile_ms")
+        tile_cell = fmt(tile_ms, ".3f") + ("" if r.get("tile_ok", True) else " (WRONG)")
         torch_cell = fmt(tms, ".3f") if tms else "err: " + r.get("torch_error", "")[:60]
         out.append("| " + " | ".join([
             r["model"], r["gemm"], str(r["T"]), str(r["rows"]), shape,
@@ -513,6 +581,8 @@ def table(rows, peaks):
             torch_cell, fmt(r["flops"] / tms / 1e9 if tms else None, ".1f"),
             fmt(cms, ".3f"), fmt(r["flops"] / cms / 1e9 if cms else None, ".1f"),
             fmt(tms / ms if tms else None, ".2f") + ("×" if tms else ""),
+            r.get("ran", ""), fmt(100 * tbps / copy_tbps if copy_tbps else None, ".0f"),
+            tile_cell, fmt(tile_ms / ms if tile_ms else None, ".2f") + ("×" if tile_ms else ""),
         ]) + " |")
     kernels = sorted({f"{r['model']} {r['gemm']}: {r['kernel']}" for r in rows
                       if r.get("kernel")})
@@ -536,7 +606,10 @@ def table(rows, peaks):
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
-                   "TFLOP/s over the cuBLAS peak and TB/s over the copy peak.")
+                   "TFLOP/s over the cuBLAS peak and TB/s over the copy peak. ran: the "
+                   "library's kernel that ran (profiler; '(rule)': the selection rule, "
+                   "rows <= 16·E → decode). tile forced: the same case on "
+                   "libmoe_gpu_<chip>_tile.so (decode cases only).")
     return "\n".join(out) + "\n"
 
 
@@ -551,6 +624,8 @@ def parent(args):
         cmd += ["--routing-tokens"] + [str(t) for t in args.routing_tokens]
         if args.simulate:
             cmd.append("--simulate")
+        if args.no_profile:
+            cmd.append("--no-profile")
         print(f"== {job}", flush=True)
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -581,8 +656,8 @@ def parent(args):
 
 def write_report(args, rows, peaks, failures):
     """Writes --out (markdown) and its .json; returns (text, any failure)."""
-    routing_rows = [r for r in rows if r.get("section") == "routing"]
-    rows = [r for r in rows if r.get("section") != "routing"]
+    routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
+    rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
     text = table(rows, peaks) + layer.table(rows) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
@@ -592,7 +667,8 @@ def write_report(args, rows, peaks, failures):
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
         json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
                    "failures": failures}, f, indent=1)
-    bad = failures or any("error" in r or not r.get("ok") for r in rows + routing_rows)
+    bad = failures or any("error" in r or not r.get("ok") or not r.get("tile_ok", True)
+                          for r in rows + routing_rows)
     return text, bool(bad)
 
 
@@ -606,8 +682,12 @@ def dry_run(args):
     crashing; with torch (CPU), the routing, reference and torch._grouped_mm
     paths run on small shapes."""
     ok = True
-    for chip in args.chips:
-        path = library_path(args.lib_dir, chip)
+    libraries = [library_path(args.lib_dir, chip) for chip in args.chips]
+    # The forced-tile comparison libraries are optional.
+    libraries += [p for p in (library_path(args.lib_dir, chip, "tile") for chip in args.chips)
+                  if os.path.exists(p)]
+    for path in libraries:
+        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile")
         if not os.path.exists(path):
             print(f"FAIL {path}: missing (run bench/gpu/build.sh)")
             ok = False
@@ -674,6 +754,8 @@ def main():
                         help="T of the routing section (none: skip it)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--timeout", type=int, default=150, help="seconds per model")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="say which kernel ran from the selection rule, not torch.profiler")
     parser.add_argument("--simulate", action="store_true",
                         help="check the script on the CPU: K, N / 64, torch for the library")
     parser.add_argument("--no-layers", dest="layers", action="store_false",

@@ -1,6 +1,7 @@
 """The routing section of bench/gpu/bench.py: moe_route (the fused routing
 kernel of --convert-moe-to-gpu, docs/GPU.md) against a torch reference of
-the same math (MOE_REFERENCE.md section 1), then timed.
+the same math (MOE_REFERENCE.md section 1), then timed; and moe_dispatch
+(the device dispatch kernels) against a stable sort by expert, exactly.
 
 Cases: DeepSeek-V3 (sigmoid scores, selection bias, 8 groups of which 4 stay,
 top-8 of 256 renormalized with epsilon 1e-20 and scaled by 2.5, H = 7168)
@@ -54,6 +55,17 @@ def emit_mlir():
             f"  return %wt, %ids : {outs}",
             "}",
         ]
+    for name, h, e, k, *_ in ROUTINGS:
+        x, ids = f"tensor<?x{h}xbf16>", f"tensor<?x{k}xi64>"
+        outs = f"tensor<?x{h}xbf16>, tensor<{e + 1}xi64>, tensor<?x{k}xi64>"
+        fn = name.replace("-", "_").replace(".", "_")
+        lines += [
+            f"func.func @dispatch_{fn}(%x: {x}, %ids: {ids}) -> ({outs}) {{",
+            f"  %r, %o, %m = moe.dispatch %x, %ids {{num_experts = {e} : i64}}",
+            f"      : {x}, {ids} -> {outs}",
+            f"  return %r, %o, %m : {outs}",
+            "}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -70,6 +82,14 @@ def bind(lib):
     lib.moe_route_workspace_size.restype = i64
     lib.moe_route_compiled.argtypes = [ctypes.c_int, i64, i64, i64]
     lib.moe_route_compiled.restype = ctypes.c_int
+    if hasattr(lib, "moe_dispatch"):
+        lib.moe_dispatch.argtypes = [ctypes.c_int, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, i64,
+                                     ptr, ptr]
+        lib.moe_dispatch.restype = ctypes.c_int
+        lib.moe_dispatch_workspace_size.argtypes = [ctypes.c_int, i64, i64, i64, i64]
+        lib.moe_dispatch_workspace_size.restype = i64
+        lib.moe_dispatch_compiled.argtypes = [ctypes.c_int, i64, i64, i64]
+        lib.moe_dispatch_compiled.restype = ctypes.c_int
     return lib
 
 
@@ -99,6 +119,48 @@ class LibraryRoute:
                                   workspace.data_ptr(), stream)
         if code != 0:
             raise RuntimeError(f"moe_route returned {code}: {self.error()}")
+
+
+class LibraryDispatch:
+    """moe_dispatch through ctypes on torch device tensors."""
+
+    def __init__(self, lib, error):
+        self.lib, self.error = lib, error
+
+    def compiled(self, routing):
+        _, h, e, k = routing[:4]
+        return hasattr(self.lib, "moe_dispatch") and \
+            self.lib.moe_dispatch_compiled(BF16, e, h, k) == 1
+
+    def workspace(self, torch, routing, t, device):
+        _, h, e, k = routing[:4]
+        size = self.lib.moe_dispatch_workspace_size(BF16, e, h, k, t)
+        if size < 0:
+            raise RuntimeError(f"moe_dispatch_workspace_size: {self.error()}")
+        return torch.empty(max(size, 1), dtype=torch.uint8, device=device)
+
+    def __call__(self, routing, x, ids, rows, offsets, row_map, workspace, stream):
+        _, h, e, k = routing[:4]
+        code = self.lib.moe_dispatch(BF16, e, h, k, x.data_ptr(), ids.data_ptr(),
+                                     rows.data_ptr(), offsets.data_ptr(), row_map.data_ptr(),
+                                     x.shape[0], workspace.data_ptr(), stream)
+        if code != 0:
+            raise RuntimeError(f"moe_dispatch returned {code}: {self.error()}")
+
+
+def dispatch_reference(torch, e, x, ids):
+    """(rows, offsets, row_map) of a dropless token-choice dispatch: slots
+    sorted stably by expert (then token, then slot), as moe.dispatch says."""
+    t, k = ids.shape
+    flat = ids.reshape(-1)
+    order = torch.sort(flat, stable=True).indices
+    counts = torch.bincount(flat, minlength=e)
+    offsets = torch.zeros(e + 1, dtype=torch.int64, device=ids.device)
+    offsets[1:] = torch.cumsum(counts, 0)
+    row_map = torch.empty_like(flat)
+    row_map[order] = torch.arange(t * k, device=ids.device)
+    rows = x[order // k]
+    return rows, offsets, row_map.view(t, k)
 
 
 def reference(torch, routing, x, w, bias):
@@ -183,11 +245,40 @@ def run_case(torch, dev, route, routing, t, reps, flush, time_ms):
     return row
 
 
+def run_dispatch_case(torch, dev, dispatch, routing, t, reps, flush, time_ms):
+    """moe_dispatch of the routing's top-k ids of random logits at T = t,
+    compared exactly with the stable-sort reference, then timed."""
+    name, h, e, k = routing[:4]
+    row = {"section": "dispatch", "model": name, "T": t, "E": e, "k": k, "H": h}
+    x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)
+    ids = torch.randn(t, e, device=dev.name).topk(k, dim=-1).indices
+    rows = torch.full((t * k, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
+    offsets = torch.full((e + 1,), -7, dtype=torch.int64, device=dev.name)
+    row_map = torch.full((t, k), -7, dtype=torch.int64, device=dev.name)
+    workspace = dispatch.workspace(torch, routing, t, dev.name)
+    call = lambda: dispatch(routing, x, ids, rows, offsets, row_map, workspace, dev.stream())
+    call()
+    dev.sync()
+    ref_rows, ref_offsets, ref_map = dispatch_reference(torch, e, x, ids)
+    checks = {"offsets": bool(torch.equal(offsets, ref_offsets)),
+              "row_map": bool(torch.equal(row_map, ref_map)),
+              "rows": bool(torch.equal(rows, ref_rows))}
+    row["ok"] = all(checks.values())
+    row["numerics"] = ", ".join(f"{n} {'equal' if ok else 'DIFFER'}" for n, ok in checks.items())
+    print(f"dispatch {name} T={t}: {'ok' if row['ok'] else 'WRONG'} ({row['numerics']})",
+          flush=True)
+    row["lib_us"] = 1e3 * time_ms(dev, call, flush, reps)
+    row["torch_us"] = 1e3 * time_ms(dev, lambda: dispatch_reference(torch, e, x, ids), flush,
+                                    reps)
+    return row
+
+
 def table(rows):
     """Markdown rows of the routing section."""
+    text = dispatch_table([r for r in rows if r.get("section") == "dispatch"])
     rows = [r for r in rows if r.get("section") == "routing"]
     if not rows:
-        return ""
+        return text
     out = ["", "Fused routing (moe_route, one kernel) vs. the torch reference ops:", "",
            "| model | T | E | k | H | numerics | moe_route us | torch us | goal |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -202,6 +293,24 @@ def table(rows):
         out.append(f"| {r['model']} | {r['T']} | {r['E']} | {r['k']} | {r['H']} | "
                    f"{'ok' if r['ok'] else 'WRONG'}: {r['numerics']} | {r['lib_us']:.2f} | "
                    f"{r['torch_us']:.2f} | {goal} |")
+    return "\n".join(out) + "\n" + text
+
+
+def dispatch_table(rows):
+    """Markdown rows of the dispatch part."""
+    if not rows:
+        return ""
+    out = ["", "Device dispatch (moe_dispatch, four kernels) vs. torch sort + gather:", "",
+           "| model | T | E | k | H | numerics | moe_dispatch us | torch us |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            out.append(f"| {r['model']} | {r['T']} | {r['E']} | {r['k']} | {r['H']} | "
+                       f"error: {r['error']} | | |")
+            continue
+        out.append(f"| {r['model']} | {r['T']} | {r['E']} | {r['k']} | {r['H']} | "
+                   f"{'ok' if r['ok'] else 'WRONG'}: {r['numerics']} | {r['lib_us']:.2f} | "
+                   f"{r['torch_us']:.2f} |")
     return "\n".join(out) + "\n"
 
 
@@ -221,7 +330,23 @@ class StandIn:
         ids.copy_(ref_ids)
 
 
-def child(torch, dev, route, tokens, reps, flush, time_ms, shrink=1):
+class DispatchStandIn:
+    """--simulate: moe_dispatch computed by the reference."""
+
+    def compiled(self, routing):
+        return True
+
+    def workspace(self, torch, routing, t, device):
+        return torch.zeros(1, dtype=torch.uint8, device=device)
+
+    def __call__(self, routing, x, ids, rows, offsets, row_map, workspace, stream):
+        import torch
+        ref = dispatch_reference(torch, routing[2], x, ids)
+        for out, value in zip((rows, offsets, row_map), ref):
+            out.copy_(value)
+
+
+def child(torch, dev, route, tokens, reps, flush, time_ms, shrink=1, dispatch=None):
     """Runs every routing case, printing RESULT lines like bench.py's child."""
     import json
     for routing in ROUTINGS:
@@ -237,6 +362,17 @@ def child(torch, dev, route, tokens, reps, flush, time_ms, shrink=1):
                 row = {"section": "routing", "model": routing[0], "T": t, "E": routing[2],
                        "k": routing[3], "H": routing[1], "ok": False, "error": str(exc)}
                 print(f"routing {routing[0]} T={t}: error {exc}", flush=True)
+            print("RESULT " + json.dumps(row), flush=True)
+            if dispatch is None:
+                continue
+            try:
+                if not dispatch.compiled(routing):
+                    raise RuntimeError("moe_dispatch not compiled in this library")
+                row = run_dispatch_case(torch, dev, dispatch, routing, t, reps, flush, time_ms)
+            except Exception as exc:  # report and go on with the next case
+                row = {"section": "dispatch", "model": routing[0], "T": t, "E": routing[2],
+                       "k": routing[3], "H": routing[1], "ok": False, "error": str(exc)}
+                print(f"dispatch {routing[0]} T={t}: error {exc}", flush=True)
             print("RESULT " + json.dumps(row), flush=True)
 
 
@@ -257,6 +393,9 @@ def dry_run(torch, libs):
         if missing:
             print(f"FAIL routings not compiled: {missing}")
             ok = False
+        if not all(LibraryDispatch(bound, None).compiled(r) for r in ROUTINGS):
+            print("FAIL dispatches not compiled")
+            ok = False
     if torch is None:
         return ok
     torch.manual_seed(0)
@@ -276,4 +415,13 @@ def dry_run(torch, libs):
               f"wrong id caught {caught_id}, wrong weight caught {caught_w}, "
               f"weights sum to the scale {rows_ok}")
         ok &= good and caught_id and caught_w and rows_ok
+        # The dispatch reference against a direct loop over experts.
+        e, k = routing[2], routing[3]
+        rows, offsets, row_map = dispatch_reference(torch, e, x, ref[1])
+        expected = [(t, s) for ex in range(e) for t in range(64) for s in range(k)
+                    if int(ref[1][t, s]) == ex]
+        direct = all(int(row_map[t, s]) == r and torch.equal(rows[r], x[t])
+                     for r, (t, s) in enumerate(expected))
+        print(f"dispatch {routing[0]} (CPU): reference matches the direct loop {direct}")
+        ok &= direct and int(offsets[-1]) == 64 * k
     return ok

@@ -57,6 +57,16 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     launch can be captured in a CUDA graph). Tiles past `offsets[E]` write
     the zero rows; blocks past the last tile exit.
 
+    For decode sizes (a few rows per group) a second, weight-streaming
+    kernel of the same signature runs instead: with `kernel=auto` the host
+    code launches it when `rows <= 16 * E` and the tile kernel otherwise
+    (an `scf.if` on the row count, still no host synchronization);
+    `kernel=decode` or `kernel=tile` forces one. Its blocks own a group's
+    64-column slab, split K over 4 warps that keep 16 16-byte weight loads
+    per lane in flight, multiply with `nvvm.mma.sync` straight from
+    registers (rows padded to 16) and sum the warps in shared memory; the
+    grid `(N / 64, min(rows, E + 1))` has no block for an empty group while
+    rows <= E (docs/GPU.md).
     With `chip=sm_90a` and K a multiple of 64 the kernel is the Hopper one
     instead (same grid contract, 128x128 tiles): `nvgpu.tma.async.load` of
     128-byte-swizzled boxes into a 3-stage shared-memory ring completed on
@@ -69,7 +79,8 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
     type differs from `element-type`, per-group weights of different widths,
     `transpose_rhs`, dynamic K or N, K or N not a multiple of 8 (the
-    16-byte copies), and chips other than sm_80, sm_90 and sm_90a.
+    16-byte copies), chips other than sm_80, sm_90 and sm_90a, and kernel
+    names other than auto, tile and decode.
 
     Epilogues (docs/GPU.md): a `moe.activation` whose input (and, for
     `gate_layout = separate`, up) is a bias-free grouped matmul used only by
@@ -116,7 +127,10 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
            "Tensor-core operand type (bf16 or f16); empty: the op's own">,
     Option<"combine", "combine", "std::string", /*default=*/"\"kernel\"",
            "moe.combine as a separate gather kernel (kernel) or fp32 "
-           "atomics in the second grouped matmul's epilogue (epilogue)">
+           "atomics in the second grouped matmul's epilogue (epilogue)">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
+           "else the tile kernel, chosen at run time), tile or decode">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

@@ -409,10 +409,12 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
     are zero). `transpose_rhs` stores each matrix `[M, K]`. Biases, if
     any, are `[E, M]` or one `[M_e]` per group.
 
-    `panels` stores the stacked rhs in column panels, `[E, M / P, K, P]`:
-    panel `p` of group `e` is columns `p * P .. p * P + P` of its `[K, M]`
-    matrix, each a contiguous row-major `[K, P]` block (the CPU lowering
-    walks the reduction of one panel at a time; see moe-pack-panels).
+    `panels` stores the rhs in column panels: one stacked `[E, M / P, K, P]`
+    or one `[M / P, K, P]` per group (all of one shape). Panel `p` of a
+    group is columns `p * P .. p * P + P` of its `[K, M]` matrix, a
+    contiguous row-major `[K, P]` block (the CPU lowering walks the
+    reduction of one panel at a time; see moe-pack-panels). Biases are as
+    for a stacked or per-group rhs.
 
     ```mlir
     %y = moe.grouped_matmul %x, %w offsets(%off) {panels}

@@ -53,8 +53,8 @@ int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,
 int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
                                 int64_t n);
 
-/* Layers: each function of the module the library was built from is a
- * layer (index i for the i-th function) that runs all of its moe ops'
+/* Layers: each function of the module the library was built from that is
+ * marked moe.gpu_layer is a layer (index i for the i-th one) that runs all of its moe ops'
  * kernels (grouped matmuls with their fused activation, activation,
  * combine) in order on `stream`. `buffers` holds a device pointer per
  * function argument, then per result (dense, row-major, 16-byte aligned);
@@ -84,10 +84,16 @@ int64_t moe_layer_workspace_size(int layer, const int64_t *dims);
 int moe_layer_forward(int layer, void *const *buffers, const int64_t *dims,
                       void *workspace, void *stream);
 
+/* Alignment: the "wgmma" kernels (see below) need lhs and rhs 16-byte
+ * aligned and out 4-byte aligned (MOE_GPU_INVALID_ARGUMENT otherwise), as
+ * every PyTorch allocation is. */
+
 /* Which kernel serves (dtype, experts, k, n): "wgmma" (sm_90a: TMA +
  * warpgroup tensor cores), "mma.sync" (sm_80 and sm_90, or sm_90a shapes
- * with k not a multiple of 64), or "" if the library has none. Does not
- * touch the device. */
+ * with k not a multiple of 64), "decode" (a library built with --kernel
+ * decode), or "" if the library has none. Unless built with --kernel tile,
+ * calls with rows <= 16 * experts run the weight-streaming decode kernel
+ * instead of the one named. Does not touch the device. */
 const char *moe_grouped_matmul_kernel(int dtype, int64_t experts, int64_t k,
                                       int64_t n);
 /* Routing (moe.fused_route, one kernel): router logits of `tokens` rows of
@@ -114,6 +120,28 @@ int64_t moe_route_workspace_size(int dtype, int64_t experts, int64_t hidden,
 
 /* 1 if the library holds a routing for (dtype, experts, hidden, k). */
 int moe_route_compiled(int dtype, int64_t experts, int64_t hidden, int64_t k);
+
+/* Dispatch (token-choice moe.dispatch, four kernels on `stream`, no host
+ * wait): rows [tokens * k, hidden] (of `dtype`) = the rows of input
+ * [tokens, hidden] grouped by expert (experts ascending, then tokens, then
+ * slots; rows past offsets[experts] zeroed), offsets [experts + 1] int64,
+ * row_map [tokens, k] int64 (row of each slot, -1 for ids outside
+ * [0, experts) and slots over a compiled capacity), from ids [tokens, k]
+ * int64. `workspace`: moe_dispatch_workspace_size bytes, 256-byte aligned,
+ * no initialization needed. With 0 tokens nothing is launched. */
+int moe_dispatch(int dtype, int64_t experts, int64_t hidden, int64_t k,
+                 const void *input, const int64_t *ids, void *rows,
+                 int64_t *offsets, int64_t *row_map, int64_t tokens,
+                 void *workspace, void *stream);
+
+/* Bytes of workspace moe_dispatch needs for `tokens` tokens; -1 when the
+ * library has no such dispatch. */
+int64_t moe_dispatch_workspace_size(int dtype, int64_t experts, int64_t hidden,
+                                    int64_t k, int64_t tokens);
+
+/* 1 if the library holds a dispatch for (dtype, experts, hidden, k). */
+int moe_dispatch_compiled(int dtype, int64_t experts, int64_t hidden,
+                          int64_t k);
 
 /* The chip the library's kernels were compiled for, e.g. "sm_90a". */
 const char *moe_gpu_chip(void);

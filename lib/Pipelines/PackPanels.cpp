@@ -9,7 +9,15 @@
 // 128 rows per expert that is 128-140 GFLOP/s against 104-114 for the
 // [K, M] schedule; the down projection (2816 -> 1024) and groups of 16 rows
 // gained nothing from it (bench/cpu/results/2026-11-29-panels.md), hence
-// the shape test below.
+// the shape test below. Per-expert weights (a per-expert loop export, one
+// [K, M] constant per group, memory-mapped in 4 KiB pages) get one panel
+// stack per group.
+//
+// Groups of a few rows (decode, T = 16 over 8 experts) read the panels
+// 1.2-1.6x slower than the [K, M] matrix, whose few-rows schedule streams
+// eight weight rows at once: a call whose rows average fewer than
+// `min-rows-per-group` per group keeps the matrix (an scf.if on the row
+// count), so such a weight is passed twice, once per layout.
 //
 // The new layout is explicit IR (tensor.expand_shape + linalg.transpose of
 // the weight), so the result is correct on its own; moe-pack-parameters
@@ -24,6 +32,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -36,29 +45,40 @@ using namespace mlir;
 
 namespace {
 
-/// The stacked weight [E, K, M] (or [E, M, K] with transpose_rhs) as panels
-/// [E, M / width, K, width].
+/// A weight [(E,) K, M] (or [(E,) M, K] with transpose_rhs) as panels
+/// [(E,) M / width, K, width].
 Value toPanels(OpBuilder &b, Location loc, Value weight, bool transposed,
                int64_t width) {
   auto type = cast<RankedTensorType>(weight.getType());
-  int64_t e = type.getDimSize(0);
-  int64_t k = type.getDimSize(transposed ? 2 : 1);
-  int64_t panels = type.getDimSize(transposed ? 1 : 2) / width;
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> lead(type.getShape().drop_back(2));
+  int64_t k = type.getDimSize(rank - (transposed ? 1 : 2));
+  int64_t panels = type.getDimSize(rank - (transposed ? 2 : 1)) / width;
   Type elt = type.getElementType();
-  // [E, K, M / w, w] or [E, M / w, w, K]: the same elements, reshaped.
-  SmallVector<int64_t> expanded =
-      transposed ? SmallVector<int64_t>{e, panels, width, k}
-                 : SmallVector<int64_t>{e, k, panels, width};
-  SmallVector<ReassociationIndices> groups =
-      transposed ? SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}}
-                 : SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}};
+  // [(E,) K, M / w, w] or [(E,) M / w, w, K]: the same elements, reshaped.
+  SmallVector<int64_t> expanded(lead), packed(lead);
+  if (transposed)
+    expanded.append({panels, width, k});
+  else
+    expanded.append({k, panels, width});
+  packed.append({panels, k, width});
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<int64_t> permutation;
+  int64_t d = lead.size();
+  for (int64_t i = 0; i < d; ++i) {
+    groups.push_back({i});
+    permutation.push_back(i);
+  }
+  if (transposed) {
+    groups.append({{d, d + 1}, {d + 2}});
+    permutation.append({d, d + 2, d + 1});
+  } else {
+    groups.append({{d}, {d + 1, d + 2}});
+    permutation.append({d + 1, d, d + 2});
+  }
   Value reshaped = tensor::ExpandShapeOp::create(
       b, loc, RankedTensorType::get(expanded, elt), weight, groups);
-  SmallVector<int64_t> permutation = transposed
-                                         ? SmallVector<int64_t>{0, 1, 3, 2}
-                                         : SmallVector<int64_t>{0, 2, 1, 3};
-  Value init = tensor::EmptyOp::create(
-      b, loc, ArrayRef<int64_t>{e, panels, k, width}, elt);
+  Value init = tensor::EmptyOp::create(b, loc, packed, elt);
   return linalg::TransposeOp::create(b, loc, reshaped, init, permutation)
       .getResult()
       .front();
@@ -68,9 +88,11 @@ struct PackPanelsPass : moe::impl::MoEPackPanelsBase<PackPanelsPass> {
   using MoEPackPanelsBase::MoEPackPanelsBase;
 
   void runOnOperation() override {
-    if (width <= 0) {
-      getOperation().emitError("moe-pack-panels: width must be positive, got ")
-          << static_cast<int64_t>(width);
+    if (width <= 0 || minRowsPerGroup < 0) {
+      getOperation().emitError("moe-pack-panels: width must be positive and "
+                               "min-rows-per-group not negative, got ")
+          << static_cast<int64_t>(width) << " and "
+          << static_cast<int64_t>(minRowsPerGroup);
       return signalPassFailure();
     }
     SmallVector<moe::GroupedMatmulOp> targets;
@@ -78,32 +100,65 @@ struct PackPanelsPass : moe::impl::MoEPackPanelsBase<PackPanelsPass> {
       if (isTarget(op))
         targets.push_back(op);
     });
-    for (moe::GroupedMatmulOp op : targets) {
-      OpBuilder b(op);
-      bool transposed = op.getTransposeRhs();
-      Value panels =
-          toPanels(b, op.getLoc(), op.getRhs()[0], transposed, width);
-      auto packed = moe::GroupedMatmulOp::create(
-          b, op.getLoc(), op.getType(), op.getLhs(), ValueRange{panels},
-          op.getOffsets(), op.getBias(), /*transpose_rhs=*/false,
-          /*panels=*/true);
-      op.getResult().replaceAllUsesWith(packed.getResult());
-      op.erase();
-    }
+    for (moe::GroupedMatmulOp op : targets)
+      rewrite(op);
   }
 
-  /// Stacked f32 constant weights that widen (M > K) into a whole number of
-  /// panels.
+  /// `op` on panels where the rows are many enough, as it is elsewhere.
+  void rewrite(moe::GroupedMatmulOp op) {
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto onPanels = [&](OpBuilder &nb, Location nl) -> Value {
+      SmallVector<Value> panels;
+      for (Value rhs : op.getRhs())
+        panels.push_back(toPanels(nb, nl, rhs, op.getTransposeRhs(), width));
+      return moe::GroupedMatmulOp::create(
+          nb, nl, op.getType(), op.getLhs(), panels, op.getOffsets(),
+          op.getBias(), /*transpose_rhs=*/false, /*panels=*/true);
+    };
+    int64_t threshold = minRowsPerGroup * op.getNumGroups();
+    auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+    Value result;
+    if (!lhsType.isDynamicDim(0)) {
+      if (lhsType.getDimSize(0) < threshold)
+        return;
+      result = onPanels(b, loc);
+    } else {
+      Value rows = tensor::DimOp::create(b, loc, op.getLhs(), 0);
+      Value many = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::uge, rows,
+          arith::ConstantIndexOp::create(b, loc, threshold));
+      result = scf::IfOp::create(
+                   b, loc, many,
+                   [&](OpBuilder &tb, Location tl) {
+                     scf::YieldOp::create(tb, tl, onPanels(tb, tl));
+                   },
+                   [&](OpBuilder &eb, Location el) {
+                     scf::YieldOp::create(eb, el, eb.clone(*op)->getResults());
+                   })
+                   .getResult(0);
+    }
+    op.getResult().replaceAllUsesWith(result);
+    op.erase();
+  }
+
+  /// f32 constant weights, stacked or one per group of one shape, that
+  /// widen (M > K) into a whole number of panels.
   bool isTarget(moe::GroupedMatmulOp op) const {
-    if (!op.isStacked() || !op.getRhs()[0].getDefiningOp<arith::ConstantOp>())
-      return false;
     auto type = cast<RankedTensorType>(op.getRhs()[0].getType());
+    if (op.getPanels() || (!op.isStacked() && type.getRank() != 2) ||
+        llvm::any_of(op.getRhs(), [&](Value rhs) {
+          return rhs.getType() != type ||
+                 !rhs.getDefiningOp<arith::ConstantOp>();
+        }))
+      return false;
     if (!type.getElementType().isF32() ||
         !cast<RankedTensorType>(op.getType()).getElementType().isF32())
       return false;
     bool transposed = op.getTransposeRhs();
-    int64_t k = type.getDimSize(transposed ? 2 : 1);
-    int64_t m = type.getDimSize(transposed ? 1 : 2);
+    int64_t rank = type.getRank();
+    int64_t k = type.getDimSize(rank - (transposed ? 1 : 2));
+    int64_t m = type.getDimSize(rank - (transposed ? 2 : 1));
     return m % width == 0 && m > k;
   }
 };

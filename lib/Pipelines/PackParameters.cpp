@@ -94,26 +94,37 @@ void readPlain(Value rhs) {
   }
 }
 
-/// The layout change that `arg` is read through, if that is its only
-/// reader: a linalg.transpose of it or of a static tensor.expand_shape of it
-/// (moe-pack-panels). Such a parameter can be stored changed instead.
-linalg::TransposeOp onlyReadTransposed(BlockArgument arg) {
-  if (!arg.hasOneUse())
-    return {};
-  Value read = arg;
-  Operation *user = *arg.getUsers().begin();
-  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
-    if (!expand.getResultType().hasStaticShape() ||
-        !expand.getResult().hasOneUse())
-      return {};
-    read = expand.getResult();
-    user = *read.getUsers().begin();
+/// The changes of layout that read `arg`: linalg.transposes of it, or of a
+/// static tensor.expand_shape of it that nothing else reads
+/// (moe-pack-panels). Such a reader can read a parameter stored changed.
+SmallVector<linalg::TransposeOp> layoutChanges(BlockArgument arg) {
+  SmallVector<linalg::TransposeOp> changes;
+  for (Operation *user : arg.getUsers()) {
+    Value read = arg;
+    if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
+      if (!expand.getResultType().hasStaticShape() ||
+          !expand.getResult().hasOneUse())
+        continue;
+      read = expand.getResult();
+      user = *read.getUsers().begin();
+    }
+    auto transpose = dyn_cast<linalg::TransposeOp>(user);
+    if (transpose && transpose.hasPureTensorSemantics() &&
+        transpose.getInput() == read)
+      changes.push_back(transpose);
   }
-  auto transpose = dyn_cast<linalg::TransposeOp>(user);
-  if (!transpose || !transpose.hasPureTensorSemantics() ||
-      transpose.getInput() != read)
-    return {};
-  return transpose;
+  return changes;
+}
+
+/// Replaces the change of layout `transpose` (and the reshape it reads, if
+/// any) by `stored`, which holds its result.
+void foldLayoutChange(linalg::TransposeOp transpose, Value stored) {
+  Operation *expand =
+      transpose.getInput().getDefiningOp<tensor::ExpandShapeOp>();
+  transpose.getResult().front().replaceAllUsesWith(stored);
+  transpose.erase();
+  if (expand)
+    expand->erase();
 }
 
 /// [..., N, K] -> [..., K, N].
@@ -141,10 +152,20 @@ struct PackParametersPass
     return fields.getDictionary(ctx);
   }
 
+  /// A new trailing parameter argument of `transpose`'s result type.
+  static BlockArgument addArgument(func::FuncOp func,
+                                   linalg::TransposeOp transpose) {
+    unsigned index = func.getNumArguments();
+    (void)func.insertArgument(index, transpose.getInit().getType(),
+                              /*argAttrs=*/{}, transpose.getLoc());
+    return func.getArgument(index);
+  }
+
   void pack(func::FuncOp func, ArrayAttr parameters) {
     MLIRContext *ctx = &getContext();
     unsigned first = func.getNumArguments() - parameters.size();
     SmallVector<Attribute> updated(parameters.getValue());
+    SmallVector<Attribute> added;
     for (auto [i, attr] : llvm::enumerate(parameters)) {
       auto entry = dyn_cast<DictionaryAttr>(attr);
       BlockArgument arg = func.getArgument(first + i);
@@ -153,17 +174,22 @@ struct PackParametersPass
       if (!entry || entry.contains(moe::kParameterPermutationName) || !type ||
           type.getRank() < 2 || !type.hasStaticShape())
         continue;
-      if (linalg::TransposeOp transpose = onlyReadTransposed(arg)) {
-        // The argument takes the transposed value's place; the runner reads
-        // the value's elements with the transpose's input shape.
-        Operation *expand = arg.getUses().begin()->getOwner();
-        arg.setType(transpose.getInit().getType());
-        transpose.getResult().front().replaceAllUsesWith(arg);
-        updated[i] = withPermutation(entry, transpose.getPermutation());
-        transpose.erase();
-        if (expand != transpose.getOperation())
-          expand->erase();
+      // The runner reads the value's elements with the transpose's input
+      // shape and permutes them. A parameter read only so takes the
+      // transposed value's place; one also read otherwise (moe-pack-panels'
+      // weights, also read as they are by calls with few rows) is passed a
+      // second time, changed.
+      SmallVector<linalg::TransposeOp> changes = layoutChanges(arg);
+      if (changes.size() == 1 && arg.hasOneUse()) {
+        arg.setType(changes.front().getInit().getType());
+        updated[i] = withPermutation(entry, changes.front().getPermutation());
+        foldLayoutChange(changes.front(), arg);
         continue;
+      }
+      for (linalg::TransposeOp transpose : changes) {
+        BlockArgument stored = addArgument(func, transpose);
+        added.push_back(withPermutation(entry, transpose.getPermutation()));
+        foldLayoutChange(transpose, stored);
       }
       if (!readOnlyTransposed(arg))
         continue;
@@ -190,6 +216,7 @@ struct PackParametersPass
       std::swap(permutation[permutation.size() - 2], permutation.back());
       updated[i] = withPermutation(entry, permutation);
     }
+    llvm::append_range(updated, added);
     func.setType(FunctionType::get(ctx, func.getBody().getArgumentTypes(),
                                    func.getResultTypes()));
     func->setAttr(moe::kParametersAttrName, ArrayAttr::get(ctx, updated));

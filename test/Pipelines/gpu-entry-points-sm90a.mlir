@@ -1,4 +1,5 @@
-// RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_90a | FileCheck %s
+// RUN: moe-opt %s --moe-gpu-entry-points="chip=sm_90a kernel=tile" | FileCheck %s
+// RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_90a | FileCheck %s --check-prefix=AUTO
 // RUN: moe-opt %s --moe-gpu-pipeline="chip=sm_90a entry-points=true" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
 
 // For sm_90a the dispatcher launches the wgmma kernels: on each call it
@@ -9,13 +10,21 @@
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99392, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // f16 is CU_TENSOR_MAP_DATA_TYPE_FLOAT16 (6).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 6, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99392, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // LLVMIR-NOT: mgpuTensorMapEncodeTiledMemref
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
+
+// kernel=auto: the decode kernel for rows <= 16 * E, else the wgmma kernel.
+// AUTO-LABEL: func.func @moe_gpu_grouped_matmul_dispatch(
+// AUTO: arith.cmpi ule, %{{.*}}, %c128 : index
+// AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512
+// AUTO: } else {
+// AUTO: nvgpu.tma.create.descriptor
+// AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512
 
 // CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
 // K % 64 == 0: wgmma kernels (3); K = 72: mma.sync (2); else none (1).

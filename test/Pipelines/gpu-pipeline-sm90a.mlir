@@ -18,7 +18,7 @@
 // 2048 / 128; 30 kernel parameters (4 memrefs + 2 descriptors).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99392, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 
 // PTX: .target sm_90a
 // PTX: .entry grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048(

@@ -106,24 +106,49 @@ func.func @transpose(%w: tensor<3x4xf32>) -> tensor<4x3xf32>
 
 // -----
 
-// Not folded: the parameter has another reader, the reshape has another
-// reader, or the parameter is the transpose's destination.
+// Not folded: the reshape has another reader, or the parameter is the
+// transpose's destination.
 // CHECK-LABEL: func.func @kept(
-// CHECK-SAME: moe.parameters = [{value = dense_resource<a> : tensor<3x4xf32>}, {value = dense_resource<b> : tensor<2x64x192xf32>}, {value = dense_resource<c> : tensor<4x3xf32>}]
-// CHECK-COUNT-3: linalg.transpose
-func.func @kept(%x: tensor<3x4xf32>, %a: tensor<3x4xf32>, %b: tensor<2x64x192xf32>, %c: tensor<4x3xf32>)
-    -> (tensor<4x3xf32>, tensor<2x3x64x64xf32>, tensor<4x3xf32>)
-    attributes {moe.parameters = [{value = dense_resource<a> : tensor<3x4xf32>},
-                                  {value = dense_resource<b> : tensor<2x64x192xf32>},
+// CHECK-SAME: moe.parameters = [{value = dense_resource<b> : tensor<2x64x192xf32>}, {value = dense_resource<c> : tensor<4x3xf32>}]
+// CHECK-COUNT-2: linalg.transpose
+func.func @kept(%x: tensor<3x4xf32>, %b: tensor<2x64x192xf32>, %c: tensor<4x3xf32>)
+    -> (tensor<2x3x64x64xf32>, tensor<4x3xf32>)
+    attributes {moe.parameters = [{value = dense_resource<b> : tensor<2x64x192xf32>},
                                   {value = dense_resource<c> : tensor<4x3xf32>}]} {
-  %init = tensor.empty() : tensor<4x3xf32>
-  %ta = linalg.transpose ins(%a : tensor<3x4xf32>) outs(%init : tensor<4x3xf32>) permutation = [1, 0]
-  "test.use"(%a) : (tensor<3x4xf32>) -> ()
   %xb = tensor.expand_shape %b [[0], [1], [2, 3]] output_shape [2, 64, 3, 64]
       : tensor<2x64x192xf32> into tensor<2x64x3x64xf32>
   %pinit = tensor.empty() : tensor<2x3x64x64xf32>
   %pb = linalg.transpose ins(%xb : tensor<2x64x3x64xf32>) outs(%pinit : tensor<2x3x64x64xf32>) permutation = [0, 2, 1, 3]
   "test.use"(%xb) : (tensor<2x64x3x64xf32>) -> ()
   %tc = linalg.transpose ins(%x : tensor<3x4xf32>) outs(%c : tensor<4x3xf32>) permutation = [1, 0]
-  return %ta, %pb, %tc : tensor<4x3xf32>, tensor<2x3x64x64xf32>, tensor<4x3xf32>
+  return %pb, %tc : tensor<2x3x64x64xf32>, tensor<4x3xf32>
+}
+
+// -----
+
+#lhs = affine_map<(d0, d1, d2) -> (d0, d2)>
+#rhs_t = affine_map<(d0, d1, d2) -> (d1, d2)>
+#out = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A parameter also read otherwise (moe-pack-panels keeps the weight as it is
+// for calls with few rows) is passed twice: the change of layout reads a new
+// trailing parameter with the same value and the permutation, the other
+// readers keep theirs (here packed transposed as usual).
+// CHECK-LABEL: func.func @shared(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x64xf32>, %[[W:[^:]*]]: tensor<2x64x128xf32>, %[[P:[^:]*]]: tensor<2x2x64x64xf32>) -> (tensor<?x128xf32>, tensor<2x2x64x64xf32>)
+// CHECK-SAME: moe.parameters = [{permutation = array<i64: 0, 2, 1>, value = dense_resource<w> : tensor<2x128x64xf32>}, {permutation = array<i64: 0, 1, 3, 2>, value = dense_resource<w> : tensor<2x128x64xf32>}]
+// CHECK-NOT: linalg.transpose
+// CHECK: tensor.extract_slice %[[W]][1, 0, 0] [1, 64, 128] [1, 1, 1] : tensor<2x64x128xf32> to tensor<64x128xf32>
+// CHECK: return %{{.*}}, %[[P]]
+func.func @shared(%x: tensor<?x64xf32>, %w: tensor<2x128x64xf32>) -> (tensor<?x128xf32>, tensor<2x2x64x64xf32>)
+    attributes {moe.parameters = [{value = dense_resource<w> : tensor<2x128x64xf32>}]} {
+  %s = tensor.extract_slice %w[1, 0, 0] [1, 128, 64] [1, 1, 1] : tensor<2x128x64xf32> to tensor<128x64xf32>
+  %init = "test.init"() : () -> tensor<?x128xf32>
+  %y = linalg.matmul indexing_maps = [#lhs, #rhs_t, #out]
+      ins(%x, %s : tensor<?x64xf32>, tensor<128x64xf32>) outs(%init : tensor<?x128xf32>) -> tensor<?x128xf32>
+  %e = tensor.expand_shape %w [[0], [1, 2], [3]] output_shape [2, 2, 64, 64]
+      : tensor<2x128x64xf32> into tensor<2x2x64x64xf32>
+  %pinit = tensor.empty() : tensor<2x2x64x64xf32>
+  %p = linalg.transpose ins(%e : tensor<2x2x64x64xf32>) outs(%pinit : tensor<2x2x64x64xf32>) permutation = [0, 1, 3, 2]
+  return %y, %p : tensor<?x128xf32>, tensor<2x2x64x64xf32>
 }

@@ -8,13 +8,13 @@
 // RUN: %llvm_nm -D --defined-only %t.so | FileCheck %s --check-prefix=EXPORTS
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
-// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call ffn 100 50 50 | FileCheck %s
+// RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call ffn 100 50 50 | FileCheck %s
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_80 --combine epilogue -o %t.epi.so %S/../Pipelines/Inputs/layer-ffn-bf16.mlir
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.epi.so -o %t.epi.call
-// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.epi.call ffn 100 50 50 | FileCheck %s --check-prefix=EPI
+// RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.epi.call ffn 100 50 50 | FileCheck %s --check-prefix=EPI
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.full.so %S/../Pipelines/Inputs/layer-full-bf16.mlir
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.full.so -o %t.full.call
-// RUN: env FAKE_CUDA_TRACE_ALLOC=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.full.call moe 50 | FileCheck %s --check-prefix=FULL
+// RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.full.call moe 50 | FileCheck %s --check-prefix=FULL
 
 // EXPORTS-NOT: __moe_layer
 // EXPORTS: T moe_gpu_layer_forward

@@ -11,6 +11,7 @@ import tempfile
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 
 from moe_opt import reference as ref
@@ -114,3 +115,34 @@ def test_panels_from_plain_layout():
     expected = ref.combine(y, row_map, weights)
     (out,) = run_onnx(model, [x, logits])
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("tag", ["ts17", "dynamo18"])
+def test_panels_per_expert_loop_export(tag, tmp_path):
+    """A PyTorch per-expert loop (MixtralSparseMoe) exported to ONNX keeps one
+    [in, out] MatMul weight per expert; raised, gate and up become grouped
+    matmuls over per-group weights, which go to one panel stack per expert.
+    moe-run matches onnxruntime on the same file with a few rows per expert
+    (1 token) and with many (48 tokens, top-2 over 4 experts)."""
+    torch = pytest.importorskip("torch")
+    from moe_opt.models import blocks, generate
+
+    torch.manual_seed(0)
+    # [128, 256] f32 weights: 128 KiB, parameters (at least 64 KiB).
+    hidden = 128
+    module = blocks.build("mixtral_loop", seed=4, hidden=hidden, inter=256, experts=4, top_k=2)
+    path = str(tmp_path / "loop.onnx")
+    sample = generate.make_inputs("hidden", 2, 5, hidden, seed=0)
+    with torch.no_grad():
+        generate.export_file(tag, module, sample, ["y"], "hidden", path)
+    model = onnx.load(path)
+    signature = lowered_signature(model)
+    # Gate and up of 4 experts, 256 columns: 4 panels [128, 64] each.
+    assert signature.count(": tensor<4x128x64xf32>") == 8, signature
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for tokens in (1, 48):
+        x = np.random.default_rng(tokens).standard_normal((1, tokens, hidden)).astype(np.float32)
+        expected = session.run(None, {name: x})[0]
+        (out,) = run_onnx(model, [x])
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())

@@ -133,15 +133,22 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
   let summary = "Store the constant weights of widening grouped matmuls in "
                 "column panels";
   let description = [{
-    A `moe.grouped_matmul` whose stacked rhs is an f32 `arith.constant`
-    `[E, K, M]` (or `[E, M, K]` with `transpose_rhs`) with `M > K` and `M` a
+    A `moe.grouped_matmul` whose rhs is an f32 `arith.constant` `[E, K, M]`
+    (or `[E, M, K]` with `transpose_rhs`), or one constant `[K, M]` per group
+    all of one shape (per-expert loop exports), with `M > K` and `M` a
     multiple of `width` (the gate and up projections of an expert FFN) reads
-    it as contiguous column panels instead: the weight goes through
-    `tensor.expand_shape` and `linalg.transpose` to `[E, M / width, K,
+    it as contiguous column panels instead: each weight goes through
+    `tensor.expand_shape` and `linalg.transpose` to `[(E,) M / width, K,
     width]` and the op gets `panels`, which the CPU lowering walks one panel
     at a time (see moe.grouped_matmul). Other grouped matmuls (the down
     projection, weights that are arguments, other element types) keep their
     layout: there it measured no faster.
+
+    Groups of a few rows read panels slower than the plain matrix, so the
+    panels are used by a call only if its rows average at least
+    `min-rows-per-group` per group: an `scf.if` on the row count chooses
+    between the op on panels and the op as it was (with a static row count,
+    the choice is made here).
 
     The change of layout is ordinary IR and runs on every call unless
     something folds it; after moe-constants-to-parameters,
@@ -151,8 +158,15 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
   let options = [
     Option<"width", "width", "int64_t", /*default=*/"64",
            "Columns per panel (four AVX-512 registers of f32)">,
+    Option<"minRowsPerGroup", "min-rows-per-group", "int64_t",
+           /*default=*/"8",
+           "Fewest rows per group, on average over a call, that use the "
+           "panels (the row count of moe-tile-and-vectorize's few-rows "
+           "schedule)">,
   ];
-  let dependentDialects = ["mlir::linalg::LinalgDialect",
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::scf::SCFDialect",
                            "mlir::tensor::TensorDialect"];
 }
 
@@ -175,7 +189,8 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     which wraps the raw device pointers in memref descriptors (dense,
     row-major: lhs [rows, K], rhs [E, K, N], offsets [E + 1] of i64, out
     [rows, N]), launches the matching kernel on `stream` (no allocation, no
-    wait) and returns 0, or returns 1 when no signature matches. `dtype` is
+    wait; with `kernel=auto` the decode kernel for rows <= 16 * E, else the
+    tile kernel, as convert-moe-to-gpu does) and returns 0, or returns 1 when no signature matches. `dtype` is
     0 for bf16 and 1 for f16. `@moe_gpu_grouped_matmul_lookup(%dtype,
     %experts, %k, %n) -> i32` says (1 or 0) whether a signature is compiled
     without touching the device.
@@ -218,7 +233,10 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target chip: sm_80, sm_90 or sm_90a">,
     Option<"combine", "combine", "std::string", /*default=*/"\"kernel\"",
-           "moe.combine in a layer: kernel or epilogue (convert-moe-to-gpu)">
+           "moe.combine in a layer: kernel or epilogue (convert-moe-to-gpu)">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
+           "else the tile kernel, chosen at run time), tile or decode">
   ];
   // The kernel builder's dialects too (see convert-moe-to-gpu).
   let dependentDialects = [

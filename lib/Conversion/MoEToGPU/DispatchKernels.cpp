@@ -33,6 +33,9 @@ using namespace moe::detail;
 
 namespace {
 
+/// Chunks the scan loads at once per expert.
+constexpr int64_t kScanUnroll = 8;
+
 std::string baseName(const DispatchSignature &sig, StringRef kind) {
   std::string name;
   llvm::raw_string_ostream os(name);
@@ -180,15 +183,35 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
   Value mine =
       m.loop(lo, hi, m.c(1), {m.i32(0)},
              [&](Value e, ValueRange acc) -> SmallVector<Value> {
-               Value run = m.loop(m.c(0), chunks, m.c(1), {m.i32(0)},
-                                  [&](Value ch, ValueRange r) {
-                                    Value at = m.add(m.mul(ch, m.c(E)), e);
-                                    Value v = m.load(counts, {at});
-                                    m.store(r[0], counts, {at});
-                                    return SmallVector<Value>{
-                                        arith::AddIOp::create(b, r[0], v)};
-                                  })
-                               .getResult(0);
+               // kScanUnroll chunks per step, all loads first, so that
+               // they are in flight together (the loop is latency-bound).
+               Value run =
+                   m.loop(
+                        m.c(0), chunks, m.c(kScanUnroll), {m.i32(0)},
+                        [&](Value ch0, ValueRange r) {
+                          Value last = arith::SubIOp::create(b, chunks, m.c(1));
+                          SmallVector<Value> at, in, v;
+                          for (int64_t u = 0; u < kScanUnroll; ++u) {
+                            Value ch = m.add(ch0, m.c(u));
+                            in.push_back(m.ult(ch, chunks));
+                            at.push_back(
+                                m.add(m.mul(arith::MinUIOp::create(b, ch, last),
+                                            m.c(E)),
+                                      e));
+                            v.push_back(m.load(counts, {at.back()}));
+                          }
+                          Value sum = r[0];
+                          for (int64_t u = 0; u < kScanUnroll; ++u) {
+                            Value before = sum;
+                            m.ifThen(in[u],
+                                     [&] { m.store(before, counts, {at[u]}); });
+                            sum = m.select(in[u],
+                                           arith::AddIOp::create(b, sum, v[u]),
+                                           sum);
+                          }
+                          return SmallVector<Value>{sum};
+                        })
+                       .getResult(0);
                if (sig.capacity >= 0)
                  run = arith::MinUIOp::create(b, run, m.i32(sig.capacity));
                m.store(run, totals, {e});

@@ -131,6 +131,41 @@ mlir::gpu::GPUFuncOp getOrBuildCombineKernel(mlir::gpu::GPUModuleOp module,
 mlir::gpu::GPUFuncOp getOrBuildRowSlotsKernel(mlir::gpu::GPUModuleOp module,
                                               mlir::Type mapType,
                                               int64_t slots);
+
+/// The argument types of every grouped-matmul kernel of `sig` (the contract
+/// above): lhs, rhs, offsets, result, then the bias if any.
+inline llvm::SmallVector<mlir::Type>
+groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
+  int64_t dyn = mlir::ShapedType::kDynamic;
+  llvm::SmallVector<mlir::Type> types = {
+      mlir::MemRefType::get({dyn, sig.k}, sig.elementType),
+      mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType),
+      mlir::MemRefType::get({sig.groups + 1}, sig.offsetType),
+      mlir::MemRefType::get({dyn, sig.n}, sig.resultType)};
+  if (sig.biasType)
+    types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  return types;
+}
+
+/// Shape of the weight-streaming decode kernel
+/// (DecodeGroupedMatmulKernel.cpp): a block of kDecodeThreads threads owns one
+/// group's kDecodeSlabN output columns, its warps split K (4 warps: at ~168
+/// registers three blocks share an SM, so few blocks still fit one wave),
+/// each lane keeps kDecodeLoadsPerLane 16-byte weight loads in flight, and
+/// the rows are taken kDecodeRowsPerPass at a time (more rows re-stream the
+/// weights).
+constexpr int64_t kDecodeThreads = 128;
+constexpr int64_t kDecodeSlabN = 64;
+constexpr int64_t kDecodeRowsPerPass = 32;
+constexpr int64_t kDecodeLoadsPerLane = 16;
+
+/// The decode kernel for `sig` in `gpuModule`, built on first use; same
+/// arguments as getOrBuildGroupedMatmulKernel's kernel. Launch it on
+/// (ceil(N / kDecodeSlabN), max(1, min(rows, E + 1))) blocks.
+mlir::gpu::GPUFuncOp
+getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                    const GroupedMatmulSignature &sig);
+
 /// Tile shape of the sm_90a grouped matmul (WgmmaGroupedMatmulKernel.cpp):
 /// one warpgroup owns a kWgmmaTileM x kWgmmaTileN output tile (two
 /// wgmma.m64n128k16 rows of it) and walks K in kWgmmaTileK steps, each step
@@ -172,6 +207,9 @@ mlir::Type wgmmaWeightsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
 /// expert at a time.
 constexpr int64_t kRouteThreads = 256;
 constexpr int64_t kRouteTokens = kRouteThreads / 32;
+/// Experts a warp computes at once (each token row it loads serves them
+/// all); a slice holds a multiple of kRouteTokens * kRouteExpertsPerWarp.
+constexpr int64_t kRouteExpertsPerWarp = 2;
 
 /// What one routing kernel is specialized for: moe.fused_route (router
 /// linear layer + routing) or, with a null inputType, moe.route on logits.
@@ -196,7 +234,7 @@ struct RoutingSignature {
   /// through a global workspace [T, E] f32 and a per-tile arrival counter,
   /// and the last block of a tile routes it.
   int64_t slices = 1;
-  /// Experts per slice (a multiple of the 8 warps).
+  /// Experts per slice (a multiple of 8 warps * kRouteExpertsPerWarp).
   int64_t sliceExperts = 0;
 };
 

@@ -121,10 +121,11 @@ FailureOr<RoutingSignature> getSignature(moe::FusedRouteOp op) {
   sig->hidden = inputType.getDimSize(1);
   if (ShapedType::isDynamic(sig->hidden))
     return op.emitOpError("the GPU routing kernel needs a static hidden size");
-  int64_t rounds = std::max<int64_t>(
-      1, kSliceElements / (int64_t(kRouteTokens) * sig->hidden));
-  int64_t roundsForAll = (sig->experts + kRouteTokens - 1) / kRouteTokens;
-  sig->sliceExperts = kRouteTokens * std::min(rounds, roundsForAll);
+  int64_t perRound = kRouteTokens * kRouteExpertsPerWarp;
+  int64_t rounds =
+      std::max<int64_t>(1, kSliceElements / (perRound * sig->hidden));
+  int64_t roundsForAll = (sig->experts + perRound - 1) / perRound;
+  sig->sliceExperts = perRound * std::min(rounds, roundsForAll);
   sig->slices = (sig->experts + sig->sliceExperts - 1) / sig->sliceExperts;
   return sig;
 }

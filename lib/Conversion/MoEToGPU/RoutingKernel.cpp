@@ -152,60 +152,92 @@ void emitRouterLogits(Kernel &k) {
   for (int64_t t = 0; t < kRouteTokens; ++t)
     rows.push_back(m.select(m.ult(m.add(k.tile0, m.c(t)), k.tokens),
                             m.add(k.tile0, m.c(t)), lastRow));
+  // Each warp takes kRouteExpertsPerWarp experts at a time, so that every
+  // token vector it loads serves several experts. Experts past E load the
+  // last expert's row (any valid row would do) and store nothing.
+  constexpr int64_t ew = kRouteExpertsPerWarp;
   m.loop(
-      m.c(0), m.c(sig.sliceExperts / kWarps), m.c(1), {},
+      m.c(0), m.c(sig.sliceExperts / (kWarps * ew)), m.c(1), {},
       [&](Value round, ValueRange) -> SmallVector<Value> {
-        Value e = m.add(sliceLo, m.add(m.mul(round, m.c(kWarps)), k.warp));
-        m.ifThen(m.ult(e, m.c(E)), [&] {
-          SmallVector<Value> init(kRouteTokens, m.f32(0));
+        Value e0 = m.add(sliceLo, m.add(m.mul(round, m.c(kWarps * ew)),
+                                        m.mul(k.warp, m.c(ew))));
+        SmallVector<Value> experts, loadRows;
+        for (int64_t j = 0; j < ew; ++j) {
+          experts.push_back(m.add(e0, m.c(j)));
+          loadRows.push_back(
+              arith::MinUIOp::create(m.b, experts.back(), m.c(E - 1)));
+        }
+        m.ifThen(m.ult(e0, m.c(E)), [&] {
+          SmallVector<Value> init(kRouteTokens * ew, m.f32(0));
           auto dot = m.loop(
               m.mul(k.lane, m.c(vec)), m.c(H), m.c(32 * vec), init,
               [&](Value h, ValueRange acc) -> SmallVector<Value> {
-                SmallVector<Value> next;
-                if (vec == 1) {
-                  Value w = m.toF32(m.load(k.weight, sig.transposed
-                                                         ? ValueRange{h, e}
-                                                         : ValueRange{e, h}));
-                  for (int64_t t = 0; t < kRouteTokens; ++t) {
-                    Value x = m.toF32(m.load(k.input, {rows[t], h}));
-                    next.push_back(LLVM::FMAOp::create(m.b, x, w, acc[t]));
-                  }
-                  return next;
-                }
+                SmallVector<Value> w, next;
                 auto wType = VectorType::get({vec}, sig.weightType);
                 auto xType = VectorType::get({vec}, sig.inputType);
+                for (Value e : loadRows) {
+                  if (vec == 1)
+                    w.push_back(m.toF32(
+                        m.load(k.weight, sig.transposed ? ValueRange{h, e}
+                                                        : ValueRange{e, h})));
+                  else
+                    w.push_back(m.toF32(vector::LoadOp::create(
+                        m.b, wType, k.weight, ValueRange{e, h},
+                        /*nontemporal=*/false, llvm::MaybeAlign(16))));
+                }
                 int64_t xAlign = std::min<int64_t>(
                     16, vec * sig.inputType.getIntOrFloatBitWidth() / 8);
-                Value w = m.toF32(vector::LoadOp::create(
-                    m.b, wType, k.weight, ValueRange{e, h},
-                    /*nontemporal=*/false, llvm::MaybeAlign(16)));
-                for (int64_t t = 0; t < kRouteTokens; ++t) {
-                  Value x = m.toF32(vector::LoadOp::create(
-                      m.b, xType, k.input, ValueRange{rows[t], h},
-                      /*nontemporal=*/false, llvm::MaybeAlign(xAlign)));
-                  next.push_back(vector::ReductionOp::create(
-                      m.b, vector::CombiningKind::ADD, m.mulf(x, w), acc[t]));
-                }
+                SmallVector<Value> xs;
+                for (int64_t t = 0; t < kRouteTokens; ++t)
+                  xs.push_back(m.toF32(
+                      vec == 1
+                          ? m.load(k.input, {rows[t], h})
+                          : vector::LoadOp::create(
+                                m.b, xType, k.input, ValueRange{rows[t], h},
+                                /*nontemporal=*/false, llvm::MaybeAlign(xAlign))
+                                .getResult()));
+                // One fma per element (a chain per token and expert): half
+                // the instructions of a multiply and a reduction, which
+                // matter here (the loop is issue-bound, not memory-bound).
+                auto element = [&](Value v, int64_t i) -> Value {
+                  if (vec == 1)
+                    return v;
+                  return vector::ExtractOp::create(m.b, v, i);
+                };
+                for (int64_t j = 0; j < ew; ++j)
+                  for (int64_t t = 0; t < kRouteTokens; ++t) {
+                    Value a = acc[j * kRouteTokens + t];
+                    for (int64_t i = 0; i < vec; ++i)
+                      a = LLVM::FMAOp::create(m.b, element(xs[t], i),
+                                              element(w[j], i), a);
+                    next.push_back(a);
+                  }
                 return next;
               });
-          Value bias =
-              sig.routerBiasType ? m.toF32(m.load(k.routerBias, {e})) : Value();
-          for (int64_t t = 0; t < kRouteTokens; ++t) {
-            Value logit = warpReduce(m, dot.getResult(t), /*max=*/false);
-            if (bias)
-              logit = m.addf(logit, bias);
-            Value first = m.eq(k.lane, m.c(0));
-            if (sig.slices == 1) {
-              m.ifThen(first, [&] {
-                m.store(logit, k.smemLogits, {m.c(t), e});
+          Value first = m.eq(k.lane, m.c(0));
+          for (int64_t j = 0; j < ew; ++j) {
+            Value e = experts[j];
+            Value bias = sig.routerBiasType
+                             ? m.toF32(m.load(k.routerBias, {loadRows[j]}))
+                             : Value();
+            for (int64_t t = 0; t < kRouteTokens; ++t) {
+              Value logit = warpReduce(m, dot.getResult(j * kRouteTokens + t),
+                                       /*max=*/false);
+              if (bias)
+                logit = m.addf(logit, bias);
+              Value mine = m.both(first, m.ult(e, m.c(E)));
+              if (sig.slices == 1) {
+                m.ifThen(mine, [&] {
+                  m.store(logit, k.smemLogits, {m.c(t), e});
+                });
+                continue;
+              }
+              Value row = m.add(k.tile0, m.c(t));
+              m.ifThen(m.both(mine, m.ult(row, k.tokens)), [&] {
+                m.store(logit, k.workspace,
+                        {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
               });
-              continue;
             }
-            Value row = m.add(k.tile0, m.c(t));
-            m.ifThen(m.both(first, m.ult(row, k.tokens)), [&] {
-              m.store(logit, k.workspace,
-                      {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
-            });
           }
         });
         return {};

@@ -2,8 +2,9 @@
 //
 // The Hopper form of GroupedMatmulKernel.cpp's kernel. Same grid contract:
 // x walks the N tiles, y the row tiles of all groups plus the tail (rows at
-// or past offsets[E], written as zeros), and each block finds its group by
-// walking the offsets on the device, so the host needs only the row count.
+// or past offsets[E], written as zeros), and each block finds its group from
+// the offsets on the device (all its threads together), so the host needs
+// only the row count.
 // Inside a block, one warpgroup (128 threads) owns a 128 x 128 output tile:
 // the TMA engine brings each 64-deep k step of rows (a 128 x 64 box) and
 // weights (two 64 x 64 boxes) into one stage of a kStages-deep ring of
@@ -25,11 +26,13 @@
 // - Shared memory: the stages start at the first 1024-byte boundary past
 //   the static variables (the swizzle pattern repeats every 8 rows of 128
 //   bytes and the descriptors carry base offset 0), computed at run time;
-//   the launch asks for that much slack. A stage's A box is 128 rows of 128
-//   bytes (16 KB); its B tile is two 64 x 64 boxes (8 KB each, N columns 0-63
-//   then 64-127), the layout nvgpu.warpgroup.generate.descriptor describes for
-//   an N-major ("transposed") B: 1024 bytes between 8-row groups along K, 8 KB
-//   between the 64-column halves.
+//   the launch asks for that much slack. kScratchSlots i64 after the
+//   stages hold the row-tile search's warp totals and result. A stage's A box
+//   is 128 rows of 128 bytes (16 KB); its B tile is two 64 x 64 boxes (8 KB
+//   each, N columns 0-63 then 64-127), the layout
+//   nvgpu.warpgroup.generate.descriptor describes for an N-major ("transposed")
+//   B: 1024 bytes between 8-row groups along K, 8 KB between the 64-column
+//   halves.
 // - Ring: k step t uses stage t % kStages and waits for phase parity
 //   (t / kStages) % 2 of that stage's mbarrier (its (t / kStages)-th
 //   completion). The wgmma of step t is committed and only waited for at
@@ -75,6 +78,8 @@ constexpr int64_t kSwizzleAlign = 1024;
 constexpr int64_t kStaticSlack = 64;
 /// Rows of one wgmma instruction.
 constexpr int64_t kWgmmaM = 64;
+/// i64 slots after the stages for the row-tile search (findRowTile).
+constexpr int64_t kScratchSlots = 8;
 
 std::string kernelName(const GroupedMatmulSignature &sig) {
   std::string name;
@@ -116,42 +121,99 @@ struct Math {
 
 /// {group, first row, end row} of row tile blockIdx.y counted over the E
 /// groups and the tail (group E: rows [offsets[E], rows)); group is E + 1
-/// when the block has no tile. Tile t of group e starts at offsets[e] +
-/// (t - tiles before e) * kWgmmaTileM; a group of n rows has ceil(n / 128)
+/// when the block has no tile. Tile t of group g starts at offsets[g] +
+/// (t - tiles before g) * kWgmmaTileM; a group of n rows has ceil(n / 128)
 /// tiles, so the grid's y bound (rows + (E + 1) * 127) / 128 covers them all.
+///
+/// The block searches together (a walk over E + 1 offsets by one thread
+/// costs microseconds per block at E = 256): thread t takes the groups
+/// [t * c, t * c + c), c = ceil((E + 1) / 128), and counts their tiles; an
+/// exclusive scan over the threads (shuffles within each warp, the warp
+/// totals through shared memory) gives each thread the index of its first
+/// tile; the one thread whose groups hold tile blockIdx.y writes {group,
+/// first, end} to `scratch` (slots 4-6; slots 0-3 carry the warp totals),
+/// which thread 0 preset to "no tile". Every thread of the block reaches
+/// both barriers.
 std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
-                                 Value rows, int64_t groups) {
+                                 Value rows, int64_t groups, Value tid,
+                                 Value scratch) {
   Math m{b};
-  Value tileY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  auto load = [&](ImplicitLocOpBuilder &ib, Value e) -> Value {
-    Value v = memref::LoadOp::create(ib, offsets, ValueRange{e});
-    return arith::IndexCastOp::create(ib, ib.getIndexType(), v);
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  auto toIndex = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, b.getIndexType(), v);
   };
-  Value zero = m.c(0);
-  auto loop = scf::ForOp::create(
-      b, zero, m.c(groups + 1), m.c(1),
-      ValueRange{zero, m.c(groups + 1), zero, zero},
-      [&](OpBuilder &nb, Location loc, Value e, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Math im{ib};
-        Value start = load(ib, e);
-        Value next = load(ib, im.min(im.add(e, im.c(1)), im.c(groups)));
-        Value end = im.select(im.ult(e, im.c(groups)), next, rows);
-        // max(end - start, 0) without a signed compare.
-        Value count =
-            im.select(im.ult(start, end), im.sub(end, start), im.c(0));
-        Value tiles = im.div(im.add(count, im.c(kWgmmaTileM - 1)), kWgmmaTileM);
-        Value base = iter[0], nextBase = im.add(iter[0], tiles);
-        Value hit = im.both(im.cmp(arith::CmpIPredicate::uge, tileY, base),
-                            im.ult(tileY, nextBase));
-        Value first =
-            im.add(start, im.mul(im.sub(tileY, base), im.c(kWgmmaTileM)));
-        scf::YieldOp::create(ib,
-                             ValueRange{nextBase, im.select(hit, e, iter[1]),
-                                        im.select(hit, first, iter[2]),
-                                        im.select(hit, end, iter[3])});
-      });
-  return {loop.getResult(1), loop.getResult(2), loop.getResult(3)};
+  auto store = [&](Value indexValue, int64_t slot) {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, i64, indexValue),
+                            scratch, ValueRange{m.c(slot)});
+  };
+  Value tileY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  int64_t perThread = (groups + 1 + kWgmmaThreads - 1) / kWgmmaThreads;
+  // This thread's groups: start row, end row and tile count of each (0 tiles
+  // past group E).
+  SmallVector<Value> gIdx, gStart, gEnd, gTiles;
+  Value myTiles = m.c(0);
+  for (int64_t j = 0; j < perThread; ++j) {
+    Value g = m.add(m.mul(tid, m.c(perThread)), m.c(j));
+    Value exists = m.cmp(arith::CmpIPredicate::ule, g, m.c(groups));
+    Value start = toIndex(
+        memref::LoadOp::create(b, offsets, ValueRange{m.min(g, m.c(groups))}));
+    Value next = toIndex(memref::LoadOp::create(
+        b, offsets, ValueRange{m.min(m.add(g, m.c(1)), m.c(groups))}));
+    Value end = m.select(m.ult(g, m.c(groups)), next, rows);
+    // max(end - start, 0) without a signed compare.
+    Value count = m.select(m.ult(start, end), m.sub(end, start), m.c(0));
+    Value tiles = m.select(
+        exists, m.div(m.add(count, m.c(kWgmmaTileM - 1)), kWgmmaTileM), m.c(0));
+    gIdx.push_back(g);
+    gStart.push_back(start);
+    gEnd.push_back(end);
+    gTiles.push_back(tiles);
+    myTiles = m.add(myTiles, tiles);
+  }
+  // Inclusive scan of myTiles within the warp (lanes below d get no source:
+  // valid is false there).
+  Value lane = m.rem(tid, 32), warp = m.div(tid, 32);
+  Value scan = arith::IndexCastOp::create(b, i32, myTiles);
+  for (int32_t d = 1; d < 32; d *= 2) {
+    auto up = gpu::ShuffleOp::create(b, scan, d, 32, gpu::ShuffleMode::UP);
+    scan =
+        m.select(up.getValid(),
+                 arith::AddIOp::create(b, scan, up.getShuffleResult()), scan);
+  }
+  Value inclusive = toIndex(scan);
+  // Lane 31 holds its warp's total: slot `warp`.
+  m.when(m.eq(lane, m.c(31)), [&] {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, i64, inclusive),
+                            scratch, ValueRange{warp});
+  });
+  m.when(m.eq(tid, m.c(0)), [&] { store(m.c(groups + 1), 4); });
+  gpu::BarrierOp::create(b);
+  // Tiles before this thread's first group: earlier warps, earlier lanes.
+  Value before = m.sub(inclusive, myTiles);
+  for (int64_t w = 0; w + 1 < kWgmmaThreads / 32; ++w) {
+    Value total =
+        toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(w)}));
+    before = m.select(m.ult(m.c(w), warp), m.add(before, total), before);
+  }
+  for (int64_t j = 0; j < perThread; ++j) {
+    Value next = m.add(before, gTiles[j]);
+    Value hit = m.both(m.cmp(arith::CmpIPredicate::uge, tileY, before),
+                       m.ult(tileY, next));
+    Value tileBase = before;
+    m.when(hit, [&] {
+      store(gIdx[j], 4);
+      store(m.add(gStart[j], m.mul(m.sub(tileY, tileBase), m.c(kWgmmaTileM))),
+            5);
+      store(gEnd[j], 6);
+    });
+    before = next;
+  }
+  gpu::BarrierOp::create(b);
+  std::array<Value, 3> tile;
+  for (int64_t i = 0; i < 3; ++i)
+    tile[i] =
+        toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(4 + i)}));
+  return tile;
 }
 
 Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
@@ -336,18 +398,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
           {}};
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value rows = memref::DimOp::create(b, lhs, 0);
-  std::array<Value, 3> tile = findRowTile(b, offsets, rows, sig.groups);
-  Value group = tile[0], first = tile[1], end = tile[2];
-
-  auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
-                                   /*withElseRegion=*/false);
-  b.setInsertionPointToStart(hasTile.thenBlock());
-  Value n0 =
-      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kWgmmaTileN));
-  // The tail (group E) runs no k step: its accumulators stay zero.
-  Value steps =
-      m.select(m.eq(group, m.c(sig.groups)), m.c(0), m.c(sig.k / kWgmmaTileK));
-  Value kRow0 = m.mul(m.min(group, m.c(sig.groups - 1)), m.c(sig.k));
 
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
@@ -360,6 +410,26 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value past = m.add(address, m.c(kStaticSlack + kSwizzleAlign - 1));
   s.smemBase =
       m.sub(m.mul(m.div(past, kSwizzleAlign), m.c(kSwizzleAlign)), address);
+  Value scratch = memref::ViewOp::create(
+      b,
+      MemRefType::get({kScratchSlots}, b.getI64Type(),
+                      MemRefLayoutAttrInterface(), workgroup),
+      s.smem, m.add(s.smemBase, m.c(kStages * (kABytes + kBBytes))),
+      ValueRange());
+  std::array<Value, 3> tile =
+      findRowTile(b, offsets, rows, sig.groups, s.tid, scratch);
+  Value group = tile[0], first = tile[1], end = tile[2];
+
+  auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
+                                   /*withElseRegion=*/false);
+  b.setInsertionPointToStart(hasTile.thenBlock());
+  Value n0 =
+      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kWgmmaTileN));
+  // The tail (group E) runs no k step: its accumulators stay zero.
+  Value steps =
+      m.select(m.eq(group, m.c(sig.groups)), m.c(0), m.c(sig.k / kWgmmaTileK));
+  Value kRow0 = m.mul(m.min(group, m.c(sig.groups - 1)), m.c(sig.k));
+
   s.barriers = nvgpu::MBarrierCreateOp::create(
       b, nvgpu::MBarrierGroupType::get(ctx, workgroup, kStages));
   m.when(m.eq(s.tid, m.c(0)), [&] {
@@ -443,7 +513,8 @@ moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
 int64_t moe::detail::wgmmaSharedMemoryBytes() {
   // The stages, plus the worst-case realignment: the static variables sit
   // within kStaticSlack bytes before the segment's symbol.
-  return kStages * (kABytes + kBBytes) + kSwizzleAlign + kStaticSlack;
+  return kStages * (kABytes + kBBytes) + kScratchSlots * 8 + kSwizzleAlign +
+         kStaticSlack;
 }
 
 Type moe::detail::wgmmaRowsMapType(MLIRContext *ctx, Type elementType) {

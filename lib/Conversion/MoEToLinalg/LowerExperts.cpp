@@ -135,7 +135,8 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
     return success();
   }
 
-  /// Panels [E, M / P, K, P]: for each group, one [rows, K] x [K, P] matmul
+  /// Panels [E, M / P, K, P] (or [M / P, K, P] per group): for each group,
+  /// one [rows, K] x [K, P] matmul
   /// per panel into the panel's columns of the group's rows. The panel loop
   /// is outside the reduction, so a group's [rows, P] output block stays in
   /// cache while its contiguous [K, P] panel streams past (128-140 GFLOP/s
@@ -144,15 +145,14 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
   static Value lowerPanels(PatternRewriter &rewriter, GroupedMatmulOp op,
                            Value acc) {
     Location loc = op.getLoc();
-    Value rhs = op.getRhs()[0];
-    auto rhsType = cast<RankedTensorType>(rhs.getType());
-    int64_t numPanels = rhsType.getDimSize(1), k = rhsType.getDimSize(2),
-            width = rhsType.getDimSize(3);
+    auto rhsType = cast<RankedTensorType>(op.getRhs()[0].getType());
+    bool stacked = rhsType.getRank() == 4;
+    ArrayRef<int64_t> shape = rhsType.getShape().take_back(3);
+    int64_t numPanels = shape[0], k = shape[1], width = shape[2];
     Type elt = cast<RankedTensorType>(op.getType()).getElementType();
     auto panelType =
         RankedTensorType::get({k, width}, rhsType.getElementType());
     Value offsets = op.getOffsets(), lhs = op.getLhs();
-    Value bias = op.getBias().empty() ? Value() : op.getBias()[0];
     auto loop =
         [&](OpBuilder &b, Location l, int64_t trips, Value init,
             function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
@@ -167,38 +167,57 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
                                     })
               .getResult(0);
         };
-    return loop(
-        rewriter, loc, op.getNumGroups(), acc,
-        [&](OpBuilder &b, Location l, Value e, Value into) {
-          auto [lo, n] = groupRows(b, l, offsets, e);
-          Value a =
-              slice(b, l, lhs, {lo, b.getIndexAttr(0)}, {n, b.getIndexAttr(k)});
-          return loop(
-              b, l, numPanels, into,
-              [&](OpBuilder &pb, Location pl, Value p, Value panelsInto) {
-                Value col = arith::MulIOp::create(
-                    pb, pl, p, arith::ConstantIndexOp::create(pb, pl, width));
-                Value w = slice(pb, pl, rhs,
-                                {e, p, pb.getIndexAttr(0), pb.getIndexAttr(0)},
-                                {pb.getIndexAttr(1), pb.getIndexAttr(1),
-                                 pb.getIndexAttr(k), pb.getIndexAttr(width)},
-                                panelType);
-                Value panelBias;
-                if (bias)
-                  panelBias =
-                      slice(pb, pl, bias, {e, col},
-                            {pb.getIndexAttr(1), pb.getIndexAttr(width)},
-                            RankedTensorType::get(
-                                {width}, cast<RankedTensorType>(bias.getType())
-                                             .getElementType()));
-                SmallVector<OpFoldResult> at = {lo, col};
-                SmallVector<OpFoldResult> size = {n, pb.getIndexAttr(width)};
-                Value rows = slice(pb, pl, panelsInto, at, size);
-                Value y = emitMatmul(pb, pl, a, w, /*transposed=*/false,
-                                     panelBias, elt, rows);
-                return insert(pb, pl, y, panelsInto, at, size);
-              });
-        });
+    // Group `e`'s panels: `rhs` [(E,) M / P, K, P] and `bias` [(E,) M] hold
+    // them at `lead` ({e} when stacked, {} per group).
+    auto group = [&](OpBuilder &b, Location l, Value e, Value rhs, Value bias,
+                     ArrayRef<OpFoldResult> lead, Value into) {
+      auto [lo, n] = groupRows(b, l, offsets, e);
+      Value a =
+          slice(b, l, lhs, {lo, b.getIndexAttr(0)}, {n, b.getIndexAttr(k)});
+      return loop(
+          b, l, numPanels, into,
+          [&](OpBuilder &pb, Location pl, Value p, Value panelsInto) {
+            Value col = arith::MulIOp::create(
+                pb, pl, p, arith::ConstantIndexOp::create(pb, pl, width));
+            SmallVector<OpFoldResult> at(lead),
+                one(lead.size(), pb.getIndexAttr(1));
+            at.append({p, pb.getIndexAttr(0), pb.getIndexAttr(0)});
+            SmallVector<OpFoldResult> sizes(one);
+            sizes.append({pb.getIndexAttr(1), pb.getIndexAttr(k),
+                          pb.getIndexAttr(width)});
+            Value w = slice(pb, pl, rhs, at, sizes, panelType);
+            Value panelBias;
+            if (bias) {
+              SmallVector<OpFoldResult> biasAt(lead), biasSizes(one);
+              biasAt.push_back(col);
+              biasSizes.push_back(pb.getIndexAttr(width));
+              panelBias = slice(
+                  pb, pl, bias, biasAt, biasSizes,
+                  RankedTensorType::get(
+                      {width},
+                      cast<RankedTensorType>(bias.getType()).getElementType()));
+            }
+            SmallVector<OpFoldResult> outAt = {lo, col};
+            SmallVector<OpFoldResult> outSize = {n, pb.getIndexAttr(width)};
+            Value rows = slice(pb, pl, panelsInto, outAt, outSize);
+            Value y = emitMatmul(pb, pl, a, w, /*transposed=*/false, panelBias,
+                                 elt, rows);
+            return insert(pb, pl, y, panelsInto, outAt, outSize);
+          });
+    };
+    auto biasOf = [&](size_t i) {
+      return op.getBias().empty() ? Value() : op.getBias()[i];
+    };
+    if (stacked)
+      return loop(rewriter, loc, op.getNumGroups(), acc,
+                  [&](OpBuilder &b, Location l, Value e, Value into) {
+                    return group(b, l, e, op.getRhs()[0], biasOf(0), {e}, into);
+                  });
+    for (auto [e, rhs] : llvm::enumerate(op.getRhs())) {
+      Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
+      acc = group(rewriter, loc, index, rhs, biasOf(e), {}, acc);
+    }
+    return acc;
   }
 };
 

@@ -55,6 +55,16 @@ MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
              (long long)rows, lhs, rhs, (const void *)offsets, out);
     return MOE_GPU_INVALID_ARGUMENT;
   }
+  // The wgmma kernels read rows and weights through TMA (16-byte aligned
+  // addresses) and store column pairs as 4-byte words.
+  if (moe_gpu_grouped_matmul_kind &&
+      moe_gpu_grouped_matmul_kind(dtype, experts, k, n) == 3 &&
+      ((uintptr_t)lhs % 16 || (uintptr_t)rhs % 16 || (uintptr_t)out % 4)) {
+    setError("moe_grouped_matmul: the sm_90a kernel needs lhs and rhs 16-byte "
+             "aligned and out 4-byte aligned (lhs %p, rhs %p, out %p)",
+             lhs, rhs, out);
+    return MOE_GPU_INVALID_ARGUMENT;
+  }
   if (!driver())
     return MOE_GPU_CUDA_ERROR;
   // Nothing to write; the sm_90a kernels could not even encode the TMA
@@ -154,7 +164,10 @@ MOE_GPU_EXPORT const char *moe_grouped_matmul_kernel(int dtype, int64_t experts,
   int32_t kind = moe_gpu_grouped_matmul_kind
                      ? moe_gpu_grouped_matmul_kind(dtype, experts, k, n)
                      : 1;
-  return kind == 3 ? "wgmma" : kind == 2 ? "mma.sync" : "";
+  return kind == 4   ? "decode"
+         : kind == 3 ? "wgmma"
+         : kind == 2 ? "mma.sync"
+                     : "";
 }
 
 MOE_GPU_EXPORT const char *moe_gpu_chip(void) {

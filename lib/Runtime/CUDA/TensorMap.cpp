@@ -10,9 +10,11 @@
 // the caller's buffers on every call, and only the first call with a given
 // buffer and shape pays for the encoding, the device allocation and the
 // synchronous copy; later calls only look the map up, queue nothing but the
-// kernel, and can be captured in a CUDA graph. Maps stay allocated for the
-// life of the process (a queued kernel may still read one); past
-// kCacheSlots distinct maps, new ones are encoded and copied on every call.
+// kernel, and can be captured in a CUDA graph. When the table is 3/4 full
+// (kCacheSlots), the next new map first waits for all queued work
+// (cuCtxSynchronize: a queued kernel may still read any map), then empties
+// the table and reuses the maps' device memory, so memory stays bounded
+// however many buffers a caller cycles through.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,11 +55,16 @@ struct CachedMap {
 };
 
 constexpr int kCacheSlots = 1024;
+constexpr int kCacheLimit = kCacheSlots * 3 / 4; // keeps probes short
 CachedMap cache[kCacheSlots];
+int cacheUsed = 0;
+/// Device copies of flushed maps, reused before allocating new ones.
+CUdeviceptr spare[kCacheSlots];
+int spareCount = 0;
 pthread_mutex_t cacheLock = PTHREAD_MUTEX_INITIALIZER;
 
-/// The slot holding `key`, or the free slot where it belongs; null if the
-/// table has neither (full).
+/// The slot holding `key`, or the free slot where it belongs (the table is
+/// never full: see flush).
 CachedMap *findSlot(const MapKey &key) {
   uint64_t hash = 1469598103934665603ull; // FNV-1a
   const auto *bytes = reinterpret_cast<const unsigned char *>(&key);
@@ -68,7 +75,21 @@ CachedMap *findSlot(const MapKey &key) {
     if (!slot.map || !memcmp(&slot.key, &key, sizeof(key)))
       return &slot;
   }
-  return nullptr;
+  return nullptr; // unreachable while cacheUsed <= kCacheLimit
+}
+
+/// Empties the table once no queued kernel can read its maps; their device
+/// memory goes to `spare`. False (error recorded) if the wait failed.
+bool flush(const Driver *d) {
+  if (!check(d->cuCtxSynchronize(), "cuCtxSynchronize"))
+    return false;
+  for (CachedMap &slot : cache) {
+    if (slot.map)
+      spare[spareCount++] = slot.map;
+    slot.map = 0;
+  }
+  cacheUsed = 0;
+  return true;
 }
 
 /// Encodes the map of `key` and copies it to device memory; 0 on failure
@@ -94,10 +115,12 @@ CUdeviceptr encode(const Driver *d, const MapKey &key, int64_t elementBytes) {
              "cuTensorMapEncodeTiled"))
     return 0;
   CUdeviceptr deviceMap = 0;
-  if (!check(d->cuMemAlloc(&deviceMap, sizeof(map)), "cuMemAlloc"))
+  if (spareCount > 0)
+    deviceMap = spare[--spareCount];
+  else if (!check(d->cuMemAlloc(&deviceMap, sizeof(map)), "cuMemAlloc"))
     return 0;
   if (!check(d->cuMemcpyHtoD(deviceMap, &map, sizeof(map)), "cuMemcpyHtoD")) {
-    d->cuMemFree(deviceMap);
+    spare[spareCount++] = deviceMap;
     return 0;
   }
   return deviceMap;
@@ -143,11 +166,15 @@ mgpuTensorMapEncodeTiledMemref(int64_t rank, void *rankedDescriptor,
   }
   pthread_mutex_lock(&cacheLock);
   CachedMap *slot = findSlot(key);
-  CUdeviceptr map =
-      slot && slot->map ? slot->map : encode(d, key, elementBytes);
-  if (slot && !slot->map && map) {
-    slot->key = key;
-    slot->map = map;
+  CUdeviceptr map = slot->map;
+  if (!map && (cacheUsed < kCacheLimit || flush(d))) {
+    slot = findSlot(key); // the flush may have emptied the table
+    map = encode(d, key, elementBytes);
+    if (map) {
+      slot->key = key;
+      slot->map = map;
+      ++cacheUsed;
+    }
   }
   pthread_mutex_unlock(&cacheLock);
   return reinterpret_cast<void *>(map);

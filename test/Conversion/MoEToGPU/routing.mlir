@@ -20,14 +20,15 @@
 // CHECK: %[[RI:.*]] = bufferization.to_tensor %[[OI]] restrict writable
 // CHECK: return %[[RW]], %[[RI]]
 
-// The kernel: logits of 8 tokens per warp-expert from 16-byte loads, fp32
-// accumulation, shuffle reductions, into shared memory.
+// The kernel: logits of 8 tokens for 2 experts per warp from 16-byte loads,
+// fp32 fma chains, shuffle reductions, into shared memory.
 // CHECK: gpu.module @moe_kernels
 // CHECK: gpu.func @[[K]](%{{.*}}: memref<?x64xf32>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<?x2xf32>, %{{.*}}: memref<?x2xi64>) workgroup(%[[LOGITS:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>, %[[SLOTP:.*]] : memref<8x2xf32, #gpu.address_space<workgroup>>, %[[SLOTI:.*]] : memref<8x2xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 256, 1, 1>, moe.route_slices = 1 : i64}
 // CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<8x64xbf16>, vector<8xbf16>
 // CHECK: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
 // CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x64xf32>, vector<8xf32>
-// CHECK: vector.reduction <add>
+// CHECK: vector.extract %{{.*}}[0] : f32 from vector<8xf32>
+// CHECK: llvm.intr.fma
 // CHECK: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
 // CHECK: memref.store %{{.*}}, %[[LOGITS]]
 // CHECK: gpu.barrier

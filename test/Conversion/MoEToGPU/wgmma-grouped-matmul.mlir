@@ -4,10 +4,11 @@
 // (rows [rows, K] in 128 x 64 boxes; the stacked weight as [E * K, N] in
 // 64 x 64 boxes, 128-byte swizzle, zero fill) and launches one warpgroup per
 // 128 x 128 tile: grid x = N / 128, y = (rows + (E + 1) * 127) / 128, with
-// 3 stages x 32 KB of dynamic shared memory plus 1088 bytes of alignment
-// slack.
+// 3 stages x 32 KB of dynamic shared memory, 64 bytes for the row-tile
+// search and 1088 bytes of alignment slack.
 // CHECK-LABEL: func.func @up(
-// CHECK-DAG: %[[SMEM:.*]] = arith.constant 99392 : i32
+// CHECK-DAG: %[[SMEM:.*]] = arith.constant 99456 : i32
+// CHECK-DAG: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
 // CHECK-DAG: %[[SLACK:.*]] = arith.constant 1143 : index
 // CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
@@ -24,29 +25,56 @@
 // CHECK: %[[MB:.*]] = nvgpu.tma.create.descriptor %[[WU]] box[%[[C64]], %[[C64]]] : memref<*xbf16> -> <tensor = memref<64x64xbf16, 3>, swizzle = swizzle_128b
 // CHECK: %[[PB:.*]] = builtin.unrealized_conversion_cast %[[MB]] {{.*}} to !llvm.ptr
 // CHECK: %[[SUM:.*]] = arith.addi %[[ROWS]], %[[SLACK]]
-// CHECK: %[[GY:.*]] = arith.divui %[[SUM]], %[[C128]]
+// CHECK: %[[GY0:.*]] = arith.divui %[[SUM]], %[[C128]]
+// A descriptor the runtime could not encode is null: then the grid is empty
+// (no launch).
+// CHECK: %[[OKA:.*]] = llvm.icmp "ne" %[[PA]], %[[NULL]]
+// CHECK: %[[OKB:.*]] = llvm.icmp "ne" %[[PB]], %[[NULL]]
+// CHECK: %[[OK:.*]] = arith.andi %[[OKA]], %[[OKB]]
+// CHECK: %[[GY:.*]] = arith.select %[[OK]], %[[GY0]], %c0
 // CHECK: gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 blocks in (%[[C4]], %[[GY]], %{{.*}}) threads in (%[[C128]], %{{.*}}, %{{.*}}) dynamic_shared_memory_size %[[SMEM]] args(%[[XB]] : memref<?x256xbf16>, %[[WB]] : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>, %[[PA]] : !llvm.ptr, %[[PB]] : !llvm.ptr)
 
-// Kernel: find the 128-row tile, align the stages to 1024 bytes past the
-// static variables, init one mbarrier per stage, prefetch up to 3 k steps,
+// Kernel: align the stages to 1024 bytes past the static variables, find
+// the 128-row tile (all threads together: each counts the tiles of its
+// groups, here E + 1 = 9 <= 128 so one each; a warp scan with shuffles; warp
+// totals and the result through shared memory), init one mbarrier per
+// stage, prefetch up to 3 k steps,
 // then per k step wait for the stage's phase, one warpgroup.mma
 // (m64n128k16 x 2 x 4 after lowering) on swizzled descriptors, a block
 // barrier, and the refill of the stage the previous step read.
 // CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(%[[X:.*]]: memref<?x256xbf16>, %{{.*}}: memref<8x256x512xbf16>, %[[OFF:.*]]: memref<9xi64>, %[[Y:.*]]: memref<?x512xbf16>, %[[A0:.*]]: !llvm.ptr, %[[B0:.*]]: !llvm.ptr) kernel attributes {known_block_size = array<i32: 128, 1, 1>, moe.wgmma_kernel}
 // CHECK: %[[TA:.*]] = builtin.unrealized_conversion_cast %[[A0]] : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<128x64xbf16, 3>
 // CHECK: %[[TB:.*]] = builtin.unrealized_conversion_cast %[[B0]] : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, 3>
-// CHECK: %[[TILE:.*]]:4 = scf.for
-// CHECK: arith.divui %{{.*}}, %c128
-// CHECK: scf.if
 // CHECK: %[[DYN:.*]] = gpu.dynamic_shared_memory
 // CHECK: %[[ADDR:.*]] = memref.extract_aligned_pointer_as_index %[[DYN]]
 // CHECK: %[[PAST:.*]] = arith.addi %[[ADDR]], %c1087
+// CHECK: %[[SCR:.*]] = memref.view %[[DYN]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<8xi64, #gpu.address_space<workgroup>>
+// CHECK: memref.load %[[OFF]][
+// CHECK: arith.divui %{{.*}}, %c128
+// CHECK-COUNT-5: gpu.shuffle up
+// CHECK: memref.store %{{.*}}, %[[SCR]][%{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[SCR]][%c4]
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[SCR]][%c0]
+// CHECK: memref.load %[[SCR]][%c2]
+// CHECK: memref.store %{{.*}}, %[[SCR]][%c4]
+// CHECK: memref.store %{{.*}}, %[[SCR]][%c5]
+// CHECK: memref.store %{{.*}}, %[[SCR]][%c6]
+// CHECK: gpu.barrier
+// CHECK: %[[G64:.*]] = memref.load %[[SCR]][%c4]
+// CHECK: %[[G:.*]] = arith.index_cast %[[G64]]
+// CHECK: %[[F64:.*]] = memref.load %[[SCR]][%c5]
+// CHECK: %[[FIRST:.*]] = arith.index_cast %[[F64]]
+// CHECK: %[[E64:.*]] = memref.load %[[SCR]][%c6]
+// CHECK: %[[END:.*]] = arith.index_cast %[[E64]]
+// CHECK: arith.cmpi ult, %[[G]], %c9
+// CHECK: scf.if
 // CHECK: %[[BAR:.*]] = nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
 // CHECK-COUNT-3: nvgpu.mbarrier.init %[[BAR]][%{{.*}}], %c1
 // CHECK: nvvm.fence.mbarrier.init
 // CHECK: gpu.barrier
 // CHECK: nvgpu.mbarrier.arrive.expect_tx %[[BAR]][%c0], %c32768
-// CHECK: nvgpu.tma.async.load %[[TA]][%{{.*}}, %[[TILE]]#2], %[[BAR]][%c0] to %{{.*}} : {{.*}} -> memref<128x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.tma.async.load %[[TA]][%{{.*}}, %[[FIRST]]], %[[BAR]][%c0] to %{{.*}} : {{.*}} -> memref<128x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.tma.async.load %[[TB]][%{{.*}}, %{{.*}}], %[[BAR]][%c0] to %{{.*}} -> memref<64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.tma.async.load %[[TB]]
 // CHECK: nvgpu.mbarrier.arrive.expect_tx %[[BAR]][%c2], %c32768
@@ -70,7 +98,7 @@
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: %[[REGS:.*]] = builtin.unrealized_conversion_cast %[[ACC]] : !nvgpu.warpgroup.accumulator<fragmented = vector<128x128xf32>> to !llvm.struct<(struct<(f32,
 // CHECK: llvm.extractvalue %[[REGS]][0]
-// CHECK: arith.cmpi ult, %{{.*}}, %[[TILE]]#3
+// CHECK: arith.cmpi ult, %{{.*}}, %[[END]]
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: vector.store %{{.*}}, %[[Y]][%{{.*}}, %{{.*}}] {alignment = 4 : i64} : memref<?x512xbf16>, vector<2xbf16>
 func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {

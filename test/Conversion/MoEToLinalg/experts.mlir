@@ -134,3 +134,23 @@ func.func @panels(%a: tensor<?x32xf32>, %off: tensor<3xi64>,
       : (tensor<?x32xf32>, tensor<2x3x32x64xf32>, tensor<3xi64>, tensor<2x192xf32>) -> tensor<?x192xf32>
   return %y : tensor<?x192xf32>
 }
+
+// -----
+
+// One panel stack [M / P, K, P] per group: the groups are unrolled, each
+// with its loop over its own panels.
+// CHECK-LABEL: func.func @panels_per_group
+// CHECK-SAME: %[[W0:[^:]*]]: tensor<2x32x64xf32>, %[[W1:[^:]*]]: tensor<2x32x64xf32>)
+// CHECK: scf.for %[[P0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK:   tensor.extract_slice %[[W0]][%[[P0]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<2x32x64xf32> to tensor<32x64xf32>
+// CHECK:   linalg.matmul
+// CHECK: scf.for %[[P1:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK:   tensor.extract_slice %[[W1]][%[[P1]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<2x32x64xf32> to tensor<32x64xf32>
+// CHECK:   linalg.matmul
+// CHECK-NOT: scf.for
+func.func @panels_per_group(%a: tensor<?x32xf32>, %off: tensor<3xi64>,
+                            %w0: tensor<2x32x64xf32>, %w1: tensor<2x32x64xf32>) -> tensor<?x128xf32> {
+  %y = moe.grouped_matmul %a, %w0, %w1 offsets(%off) {panels}
+      : (tensor<?x32xf32>, tensor<2x32x64xf32>, tensor<2x32x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  return %y : tensor<?x128xf32>
+}

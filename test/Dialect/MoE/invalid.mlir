@@ -2204,9 +2204,9 @@ func.func @dq_unsigned(%q: tensor<4x16xui8>, %s: tensor<4xf32>) {
 
 // -----
 
-// grouped_matmul panels: the rhs must be [E, M / P, K, P]
+// grouped_matmul panels: the rhs must be [E, M / P, K, P] (or one per group)
 func.func @gmm_panels_rank(%l: tensor<?x64xf32>, %r: tensor<4x64x128xf32>, %off: tensor<5xi64>) {
-  // expected-error @+1 {{'moe.grouped_matmul' op panels need an rhs [E, M / P, K, P] of rank 4, got 'tensor<4x64x128xf32>'}}
+  // expected-error @+1 {{'moe.grouped_matmul' op panels need one stacked rhs [E, M / P, K, P] or one rhs [M / P, K, P] per group (4), got 1 of 'tensor<4x64x128xf32>'}}
   %0 = moe.grouped_matmul %l, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<4x64x128xf32>, tensor<5xi64>) -> tensor<?x128xf32>
   return
 }
@@ -2249,10 +2249,19 @@ func.func @gmm_panels_groups(%l: tensor<?x64xf32>, %r: tensor<3x2x64x64xf32>, %o
 
 // -----
 
-// grouped_matmul panels: one stacked rhs, not one per group
-func.func @gmm_panels_list(%l: tensor<?x64xf32>, %r: tensor<2x64x64xf32>, %off: tensor<3xi64>) {
-  // expected-error @+1 {{'moe.grouped_matmul' op panels need one stacked rhs [E, M / P, K, P], got 2}}
-  %0 = moe.grouped_matmul %l, %r, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<2x64x64xf32>, tensor<2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+// grouped_matmul panels: one rhs per group, all of one shape
+func.func @gmm_panels_list(%l: tensor<?x64xf32>, %r: tensor<2x64x64xf32>, %q: tensor<1x64x128xf32>, %off: tensor<3xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op panel rhs #1 must have the type of rhs #0 ('tensor<2x64x64xf32>'), got 'tensor<1x64x128xf32>'}}
+  %0 = moe.grouped_matmul %l, %r, %q offsets(%off) {panels} : (tensor<?x64xf32>, tensor<2x64x64xf32>, tensor<1x64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul panels: one rhs per group
+func.func @gmm_panels_list_count(%l: tensor<?x64xf32>, %r: tensor<2x64x64xf32>, %off: tensor<4xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op panels need one stacked rhs [E, M / P, K, P] or one rhs [M / P, K, P] per group (3), got 2 of 'tensor<2x64x64xf32>'}}
+  %0 = moe.grouped_matmul %l, %r, %r offsets(%off) {panels} : (tensor<?x64xf32>, tensor<2x64x64xf32>, tensor<2x64x64xf32>, tensor<4xi64>) -> tensor<?x128xf32>
   return
 }
 
@@ -2260,7 +2269,7 @@ func.func @gmm_panels_list(%l: tensor<?x64xf32>, %r: tensor<2x64x64xf32>, %off: 
 
 // grouped_matmul panels: the bias covers all of a group's columns
 func.func @gmm_panels_bias(%l: tensor<?x64xf32>, %r: tensor<4x2x64x64xf32>, %off: tensor<5xi64>, %b: tensor<4x64xf32>) {
-  // expected-error @+1 {{'moe.grouped_matmul' op bias must have shape [4, 128], got 'tensor<4x64xf32>'}}
+  // expected-error @+1 {{'moe.grouped_matmul' op bias #0 must have shape [4, 128], got 'tensor<4x64xf32>'}}
   %0 = moe.grouped_matmul %l, %r offsets(%off) bias(%b) {panels} : (tensor<?x64xf32>, tensor<4x2x64x64xf32>, tensor<5xi64>, tensor<4x64xf32>) -> tensor<?x128xf32>
   return
 }

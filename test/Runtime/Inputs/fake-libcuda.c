@@ -2,7 +2,7 @@
 // checked on machines without a GPU: it prints what the runtime asks for
 // (the module image's ELF header, kernel names, launch geometry and every
 // kernel parameter) and, with FAKE_CUDA_INIT_ERROR set, fails cuInit the
-// way a machine with a driver but no device does; FAKE_CUDA_TRACE_ALLOC
+// way a machine with a driver but no device does; FAKE_CUDA_ALLOC_LOG
 // prints allocations too. FAKE_CUDA_DUMP names a
 // file that receives the loaded module image (a cubin) for cuobjdump.
 #include <stdint.h>
@@ -86,7 +86,17 @@ static int paramCount(const char *name) {
     return 7 + 5;
   if (strncmp(name, "activation_", 11) == 0)
     return strstr(name, "_separate") ? 21 : 14;
-  return 0;
+  // Dispatch (LowerDispatch.cpp): ids, counts, offsets, row map, source,
+  // input and rows memrefs of ranks 2, 1, 1, 2, 1, 2, 2.
+  if (strncmp(name, "dispatch_count_", 15) == 0)
+    return 7 + 5;
+  if (strncmp(name, "dispatch_scan_", 14) == 0)
+    return 7 + 5 + 5;
+  if (strncmp(name, "dispatch_scatter_", 17) == 0)
+    return 7 + 5 + 5 + 7 + 5;
+  if (strncmp(name, "dispatch_gather_", 16) == 0)
+    return 7 + 5 + 5 + 7;
+  return 28;
 }
 
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
@@ -119,6 +129,10 @@ CUresult cuStreamSynchronize(void *s) {
   printf("cuStreamSynchronize: stream=%p\n", s);
   return 0;
 }
+CUresult cuCtxSynchronize(void) {
+  printf("cuCtxSynchronize\n");
+  return 0;
+}
 CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) { return 0; }
 CUresult cuEventCreate(void **e, unsigned flags) { return 0; }
 CUresult cuEventDestroy_v2(void *e) { return 0; }
@@ -128,7 +142,7 @@ CUresult cuEventSynchronize(void *e) {
 }
 CUresult cuEventRecord(void *e, void *s) { return 0; }
 CUresult cuMemAlloc_v2(unsigned long long *p, size_t n) {
-  if (getenv("FAKE_CUDA_TRACE_ALLOC"))
+  if (getenv("FAKE_CUDA_ALLOC_LOG"))
     printf("cuMemAlloc: %zu bytes\n", n);
   *p = 0xa110c;
   return 0;
@@ -171,5 +185,6 @@ CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
     printf("%u%s", elementStrides[i], i + 1 < rank ? "," : "");
   printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
          oob);
-  return 0;
+  // FAKE_CUDA_TMA_ERROR: refuse the map (e.g. a misaligned address).
+  return getenv("FAKE_CUDA_TMA_ERROR") ? 1 : 0;
 }

@@ -31,7 +31,18 @@ struct MoEToGPUOptions {
   /// moe.combine: "kernel" (a gather kernel) or "epilogue" (fp32 atomics in
   /// the producing grouped matmul's epilogue, when it has one).
   std::string combine = "kernel";
+  /// Grouped-matmul kernel the launches use: "auto" (the decode kernel for
+  /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
+  /// run time), "tile" or "decode" (forced, for tests and benchmarks).
+  std::string kernel = "auto";
 };
+
+/// True if `kernel` is a value of MoEToGPUOptions::kernel.
+bool isGroupedMatmulKernelChoice(llvm::StringRef kernel);
+
+/// The row count up to which "auto" launches the weight-streaming decode
+/// kernel for E = `groups`: 16 rows per group on average (docs/GPU.md).
+int64_t decodeGroupedMatmulMaxRows(int64_t groups);
 
 /// True if `chip` is one the patterns generate kernels for.
 bool isSupportedGPUChip(const std::string &chip);
@@ -118,6 +129,31 @@ getFusedProducers(mlir::Operation *op, const MoEToGPUOptions &options);
 mlir::FailureOr<mlir::gpu::GPUFuncOp>
 getGroupedMatmulKernel(GroupedMatmulOp op, const MoEToGPUOptions &options);
 
+/// The kernels `op` launches under `options.kernel`: the tile kernel, the
+/// decode kernel or both (a null one is not used).
+struct GroupedMatmulKernels {
+  mlir::gpu::GPUFuncOp tile, decode;
+};
+mlir::FailureOr<GroupedMatmulKernels>
+getGroupedMatmulKernels(GroupedMatmulOp op, const MoEToGPUOptions &options);
+
+/// Launches the decode kernel (grid from N and `rows`, see Kernels.h) after
+/// `asyncDependency`; returns the launch's async token.
+mlir::Value
+launchDecodeGroupedMatmul(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::gpu::GPUFuncOp kernel, mlir::ValueRange buffers,
+                          mlir::Value rows, mlir::Value asyncDependency);
+
+/// Launches one of `kernels` on `buffers` after `asyncDependency`: with
+/// both, `scf.if rows <= decodeGroupedMatmulMaxRows(E)` picks the decode
+/// kernel, else the tile kernel (the host knows only the row count).
+/// `afterLaunch` is called after each launch, in its block, with the
+/// launch's token.
+void selectGroupedMatmulKernel(
+    mlir::OpBuilder &builder, mlir::Location loc,
+    const GroupedMatmulKernels &kernels, mlir::ValueRange buffers,
+    mlir::Value rows, mlir::Value asyncDependency,
+    llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> afterLaunch);
 /// True if `kernel` is the sm_90a wgmma + TMA kernel (else the mma.sync one).
 bool isWgmmaKernel(mlir::gpu::GPUFuncOp kernel);
 

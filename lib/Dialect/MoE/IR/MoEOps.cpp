@@ -651,26 +651,35 @@ int64_t GroupedMatmulOp::getNumGroups() {
   return tensorType(getOffsets()).getDimSize(0) - 1;
 }
 
-/// The panel layout [E, M / P, K, P] of one stacked rhs.
+/// The panel layout: one stacked rhs [E, M / P, K, P], or one [M / P, K, P]
+/// per group, all of one shape.
 LogicalResult GroupedMatmulOp::verifyPanels(int64_t groups) {
   if (getTransposeRhs())
     return emitOpError("panels hold [K, P] blocks; transpose_rhs does not "
                        "apply to them");
-  if (getRhs().size() != 1)
-    return emitOpError() << "panels need one stacked rhs [E, M / P, K, P], "
-                            "got "
-                         << getRhs().size();
   RankedTensorType t = tensorType(getRhs()[0]);
-  if (t.getRank() != 4)
-    return emitOpError() << "panels need an rhs [E, M / P, K, P] of rank 4, "
-                            "got "
+  bool stacked = getRhs().size() == 1 && t.getRank() == 4;
+  if (!stacked && static_cast<int64_t>(getRhs().size()) != groups)
+    return emitOpError() << "panels need one stacked rhs [E, M / P, K, P] or "
+                            "one rhs [M / P, K, P] per group ("
+                         << groups << "), got " << getRhs().size() << " of "
                          << t;
+  for (auto [i, rhs] : llvm::enumerate(getRhs())) {
+    RankedTensorType r = tensorType(rhs);
+    if (!stacked && r.getRank() != 3)
+      return emitOpError() << "panel rhs #" << i
+                           << " must be [M / P, K, P], got " << r;
+    if (r != t)
+      return emitOpError() << "panel rhs #" << i << " must have the type of "
+                           << "rhs #0 (" << t << "), got " << r;
+  }
   if (llvm::any_of(t.getShape(), isDyn))
     return emitOpError("rhs must have a static shape");
-  if (t.getDimSize(0) != groups)
+  if (stacked && t.getDimSize(0) != groups)
     return emitOpError() << "panel rhs holds " << t.getDimSize(0)
                          << " groups but offsets imply " << groups;
-  int64_t k = t.getDimSize(2), width = t.getDimSize(1) * t.getDimSize(3);
+  ArrayRef<int64_t> panel = t.getShape().take_back(3);
+  int64_t k = panel[1], width = panel[0] * panel[2];
   if (width == 0)
     return emitOpError("panels must not be empty");
   RankedTensorType lhs = tensorType(getLhs()), res = tensorType(getResult());
@@ -679,17 +688,22 @@ LogicalResult GroupedMatmulOp::verifyPanels(int64_t groups) {
                          << " columns but the panels reduce over " << k;
   if (!compatible(res.getDimSize(1), width))
     return emitOpError() << "result has " << dimStr(res.getDimSize(1))
-                         << " columns but the panels hold " << t.getDimSize(1)
-                         << " x " << t.getDimSize(3) << " = " << width;
+                         << " columns but the panels hold " << panel[0] << " x "
+                         << panel[2] << " = " << width;
   if (getBias().empty())
     return success();
-  if (getBias().size() != 1)
-    return emitOpError() << "expected one bias [E, M] or none, got "
-                         << getBias().size();
-  RankedTensorType b = tensorType(getBias()[0]);
-  if (b.getShape() != ArrayRef<int64_t>{groups, width})
-    return emitOpError() << "bias must have shape [" << groups << ", " << width
-                         << "], got " << b;
+  if (getBias().size() != getRhs().size())
+    return emitOpError() << "expected one bias per rhs (" << getRhs().size()
+                         << ") or none, got " << getBias().size();
+  SmallVector<int64_t> expected;
+  if (stacked)
+    expected.push_back(groups);
+  expected.push_back(width);
+  for (auto [i, bias] : llvm::enumerate(getBias()))
+    if (tensorType(bias).getShape() != ArrayRef<int64_t>(expected))
+      return emitOpError() << "bias #" << i << " must have shape ["
+                           << (stacked ? std::to_string(groups) + ", " : "")
+                           << width << "], got " << tensorType(bias);
   return success();
 }
 
