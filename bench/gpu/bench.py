@@ -1,5 +1,8 @@
 """GPU benchmark of the grouped matmul that moe-gpu-aot compiles (docs/GPU.md).
 
+Whole-layer rows (moe_layer_forward, both combine variants, against a torch
+layer) come from layer.py, as one more job per model after the GEMM ones.
+
     python3 bench/gpu/bench.py --emit-mlir > shapes.mlir   # what build.sh compiles
     python3 bench/gpu/bench.py --dry-run                    # no GPU needed
     python3 bench/gpu/bench.py --out $OUT/results.md        # on the GPU (run.sh)
@@ -43,6 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import layer  # noqa: E402 - the whole-layer rows (bench/gpu/layer.py)
 import routing  # noqa: E402 - the routing section (bench/gpu/routing.py)
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
@@ -93,6 +97,7 @@ def emit_mlir():
             f"  return %y : {res}",
             "}",
         ]
+    lines += layer.emit_mlir(MODELS)
     return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
@@ -477,8 +482,10 @@ def child(args):
         lib = TorchStandIn(torch)
         alt = TorchStandIn(torch)  # exercises the comparison's code
         tile_lib = TorchStandIn(torch)
+        layers = layer.TorchLayerStandIn(torch)
     else:
         lib = open_library(args, torch)
+        layers = layer.LayerLibrary(lib.lib)
         chip = chip_of(*torch.cuda.get_device_capability())
         alt_path = library_path(args.lib_dir, ALT_CHIP.get(chip, ""))
         alt = None
@@ -491,6 +498,12 @@ def child(args):
             tile_lib = Library(tile_path)
             tile_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
+    if args.child.startswith("layer:"):
+        model = next(m for m in MODELS if m[0] == args.child[len("layer:"):])
+        for row in layer.run_layer(torch, sys.modules[__name__], dev, layers, model, scale,
+                                   args.tokens, args.reps, flush):
+            print("RESULT " + json.dumps(row), flush=True)
+        return 0
     model = next(m for m in MODELS if m[0] == args.child)
     for gemm in gemms(model):
         gemm = (gemm[0], gemm[1], max(16, gemm[2] // scale), max(16, gemm[3] // scale))
@@ -543,6 +556,8 @@ def table(rows, peaks):
                "ran | % copy BW | tile forced ms | vs tile |")
     out.append("|" + "---|" * 20)
     for r in rows:
+        if r.get("gemm") == "layer":
+            continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
             out.append(f"| {r['model']} | {r['gemm']} | {r['T']} | | {shape} | ERROR: "
@@ -602,6 +617,7 @@ def parent(args):
     rows, peaks, failures = [], None, []
     jobs = ["peaks"] + (["routing"] if args.routing_tokens else []) + [
         m[0] for m in MODELS if m[0] in args.models]
+    jobs += ["layer:" + m[0] for m in MODELS if m[0] in args.models and args.layers]
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
@@ -630,12 +646,21 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
+        # The report so far, so that run.sh's overall timeout keeps the jobs
+        # that finished.
+        write_report(args, rows, peaks, failures)
+    text, bad = write_report(args, rows, peaks, failures)
+    print(text)
+    return 1 if bad else 0
+
+
+def write_report(args, rows, peaks, failures):
+    """Writes --out (markdown) and its .json; returns (text, any failure)."""
     routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
     rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
-    text = table(rows, peaks) + routing.table(routing_rows)
+    text = table(rows, peaks) + layer.table(rows) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
-    print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)
@@ -644,7 +669,7 @@ def parent(args):
                    "failures": failures}, f, indent=1)
     bad = failures or any("error" in r or not r.get("ok") or not r.get("tile_ok", True)
                           for r in rows + routing_rows)
-    return 1 if bad else 0
+    return text, bool(bad)
 
 
 # ----------------------------------------------------------------------------
@@ -694,8 +719,10 @@ def dry_run(args):
     except ImportError:
         print("torch not installed: routing and reference not checked")
         ok &= routing.dry_run(None, libs)
+        ok &= layer.dry_run(None, sys.modules[__name__], libs)
         return 0 if ok else 1
     ok &= routing.dry_run(torch, libs)
+    ok &= layer.dry_run(torch, sys.modules[__name__], libs)
     torch.manual_seed(0)
     for model in MODELS:
         for gname, e, k, n in gemms(model):
@@ -731,6 +758,8 @@ def main():
                         help="say which kernel ran from the selection rule, not torch.profiler")
     parser.add_argument("--simulate", action="store_true",
                         help="check the script on the CPU: K, N / 64, torch for the library")
+    parser.add_argument("--no-layers", dest="layers", action="store_false",
+                        help="only the GEMM rows, not the whole-layer ones (layer.py)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.emit_mlir:

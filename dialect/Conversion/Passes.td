@@ -39,9 +39,8 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg", "mlir::ModuleOp"> {
 def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
   let summary = "Lower moe.grouped_matmul to a tensor-core GPU kernel and its launch";
   let description = [{
-    The GPU path's lowering of the expert FFNs' grouped matmuls (the first
-    step of the GPU code generation; routing, dispatch and combine stay moe
-    ops for now and make the pass fail if they are left in the module).
+    The GPU path's lowering of the expert FFNs' grouped matmuls, their
+    activation and the combine (routing and dispatch stay moe ops here).
 
     Each `moe.grouped_matmul` with one stacked `[E, K, N]` right-hand side of
     bf16 or f16 becomes a `gpu.launch_func` of a kernel in the `gpu.module`
@@ -83,6 +82,18 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     16-byte copies), chips other than sm_80, sm_90 and sm_90a, and kernel
     names other than auto, tile and decode.
 
+    Epilogues (docs/GPU.md): a `moe.activation` whose input (and, for
+    `gate_layout = separate`, up) is a bias-free grouped matmul used only by
+    it is fused into that matmul's epilogue: one kernel, the activation
+    applied to the fp32 accumulators (gated layouts: each block loads the
+    gate and up columns of the same outputs). Other `moe.activation` ops
+    become an element-wise kernel (no per-group `widths`). `moe.combine`
+    becomes a gather kernel (one block per token and column chunk, f32 sums,
+    deterministic), or with `combine=epilogue` and rows from a grouped
+    matmul used only by it, fp32 atomic adds of `weight * row` into the
+    zeroed token output from that matmul's epilogue (plus a row -> slot
+    inverse kernel and, for 16-bit results, a conversion kernel).
+
     Routing: `moe.fused_route` and `moe.route` (token choice and top_p)
     become one launch of a routing kernel (one per signature): blocks of 8
     warps own 8 tokens; each warp computes router logits one expert at a
@@ -114,6 +125,9 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
            "Target chip: sm_80, sm_90 or sm_90a">,
     Option<"elementType", "element-type", "std::string", /*default=*/"\"\"",
            "Tensor-core operand type (bf16 or f16); empty: the op's own">,
+    Option<"combine", "combine", "std::string", /*default=*/"\"kernel\"",
+           "moe.combine as a separate gather kernel (kernel) or fp32 "
+           "atomics in the second grouped matmul's epilogue (epilogue)">,
     Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
            "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
            "else the tile kernel, chosen at run time), tile or decode">

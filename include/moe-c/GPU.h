@@ -1,7 +1,8 @@
 /*===- GPU.h - C API of the ahead-of-time GPU libraries -----------*- C -*-===*\
 |*                                                                            *|
 |* A library made by `moe-gpu-aot` (docs/GPU.md) holds the grouped-matmul     *|
-|* kernels of the signatures it was built for (cubins for one chip), the host *|
+|* kernels of the signatures it was built for and the layers of its module's  *|
+|* functions (cubins for one chip), the host                                  *|
 |* code that launches them and the CUDA runtime of lib/Runtime/CUDA, which    *|
 |* loads the driver (libcuda.so.1) with dlopen at run time: the library links *|
 |* against libc and libdl only, and loads on machines without CUDA, where     *|
@@ -51,6 +52,37 @@ int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,
  * not touch the device. */
 int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
                                 int64_t n);
+
+/* Layers: each function of the module the library was built from that is
+ * marked moe.gpu_layer is a layer (index i for the i-th one) that runs all of its moe ops'
+ * kernels (grouped matmuls with their fused activation, activation,
+ * combine) in order on `stream`. `buffers` holds a device pointer per
+ * function argument, then per result (dense, row-major, 16-byte aligned);
+ * `dims` the leading size of each argument whose leading dimension is
+ * dynamic, in argument order (moe_layer_num_dims of them). Intermediates
+ * live in `workspace`, a device buffer of moe_layer_workspace_size bytes
+ * (256-byte aligned) that must not be used by anything else while the
+ * layer's kernels run. Nothing is allocated and nothing waits, so a call
+ * can be captured in a CUDA graph. */
+
+/* Number of layers, and the name (the function's) of layer `layer` ("" if
+ * there is no such layer). */
+int moe_layer_count(void);
+const char *moe_layer_name(int layer);
+/* The index of the layer named `name`, or -1. */
+int moe_layer_find(const char *name);
+/* Pointers in `buffers` and sizes in `dims` the layer takes; -1 if there is
+ * no such layer. */
+int moe_layer_num_buffers(int layer);
+int moe_layer_num_dims(int layer);
+/* Bytes of workspace the layer needs for `dims`; -1 if there is no such
+ * layer or a size is negative. Does not touch the device. */
+int64_t moe_layer_workspace_size(int layer, const int64_t *dims);
+/* Queues the layer on `stream`: MOE_GPU_OK, MOE_GPU_NOT_COMPILED (no such
+ * layer), MOE_GPU_INVALID_ARGUMENT (null or negative arguments, no
+ * workspace when one is needed) or MOE_GPU_CUDA_ERROR. */
+int moe_layer_forward(int layer, void *const *buffers, const int64_t *dims,
+                      void *workspace, void *stream);
 
 /* Alignment: the "wgmma" kernels (see below) need lhs and rhs 16-byte
  * aligned and out 4-byte aligned (MOE_GPU_INVALID_ARGUMENT otherwise), as

@@ -9,6 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GPULayerEntries.h"
+
 #include "moe/Conversion/MoEToGPU/MoEToGPU.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 #include "moe/Pipelines/Passes.h"
@@ -17,6 +19,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -30,6 +33,33 @@ namespace moe {
 } // namespace moe
 
 using namespace mlir;
+using moe::detail::wrapPointer;
+
+Value moe::detail::wrapPointer(ImplicitLocOpBuilder &b, Value ptr,
+                               MemRefType type, Value rows) {
+  int64_t rank = type.getRank();
+  Type i64 = b.getI64Type();
+  auto array = LLVM::LLVMArrayType::get(i64, rank);
+  auto descType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), {ptr.getType(), ptr.getType(), i64, array, array});
+  auto c = [&](int64_t v) {
+    return LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(v));
+  };
+  Value desc = LLVM::PoisonOp::create(b, descType);
+  desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{0});
+  desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{1});
+  desc = LLVM::InsertValueOp::create(b, desc, c(0), ArrayRef<int64_t>{2});
+  int64_t stride = 1;
+  for (int64_t d = rank - 1; d >= 0; --d) {
+    Value size = type.isDynamicDim(d) ? rows : c(type.getDimSize(d));
+    desc = LLVM::InsertValueOp::create(b, desc, size, ArrayRef<int64_t>{3, d});
+    desc = LLVM::InsertValueOp::create(b, desc, c(stride),
+                                       ArrayRef<int64_t>{4, d});
+    if (d > 0)
+      stride *= type.getDimSize(d);
+  }
+  return UnrealizedConversionCastOp::create(b, type, desc).getResult(0);
+}
 
 namespace {
 
@@ -55,34 +85,6 @@ struct Entry {
 /// A routing kernel's C key: (dtype, experts, hidden, k) in the fields of
 /// Entry (k = hidden, n = k).
 constexpr int32_t kF32 = 2;
-
-/// A dense row-major memref of `type` over the raw pointer `ptr`, with
-/// `rows` as its dynamic leading size.
-Value wrapPointer(ImplicitLocOpBuilder &b, Value ptr, MemRefType type,
-                  Value rows) {
-  int64_t rank = type.getRank();
-  Type i64 = b.getI64Type();
-  auto array = LLVM::LLVMArrayType::get(i64, rank);
-  auto descType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), {ptr.getType(), ptr.getType(), i64, array, array});
-  auto c = [&](int64_t v) {
-    return LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(v));
-  };
-  Value desc = LLVM::PoisonOp::create(b, descType);
-  desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{0});
-  desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{1});
-  desc = LLVM::InsertValueOp::create(b, desc, c(0), ArrayRef<int64_t>{2});
-  int64_t stride = 1;
-  for (int64_t d = rank - 1; d >= 0; --d) {
-    Value size = type.isDynamicDim(d) ? rows : c(type.getDimSize(d));
-    desc = LLVM::InsertValueOp::create(b, desc, size, ArrayRef<int64_t>{3, d});
-    desc = LLVM::InsertValueOp::create(b, desc, c(stride),
-                                       ArrayRef<int64_t>{4, d});
-    if (d > 0)
-      stride *= type.getDimSize(d);
-  }
-  return UnrealizedConversionCastOp::create(b, type, desc).getResult(0);
-}
 
 /// `dtype == entry.dtype && experts == E && k == K && n == N`.
 Value matches(ImplicitLocOpBuilder &b, const Entry &entry, ValueRange key) {
@@ -161,7 +163,13 @@ struct GPUEntryPointsPass
           << kernel << "'";
       return signalPassFailure();
     }
-    moe::MoEToGPUOptions options{chip, /*elementType=*/"", kernel};
+    moe::MoEToGPUOptions options{chip, /*elementType=*/"", combine, kernel};
+    if (combine != "kernel" && combine != "epilogue") {
+      module.emitError("moe-gpu-entry-points: combine must be kernel or "
+                       "epilogue, not '")
+          << combine << "'";
+      return signalPassFailure();
+    }
     bool ok = true;
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&
@@ -172,6 +180,12 @@ struct GPUEntryPointsPass
     for (moe::DispatchOp op : dispatches)
       ok &= succeeded(checkDispatchABI(op)) &&
             succeeded(moe::checkDispatchForGPU(op));
+    SmallVector<func::FuncOp> layers;
+    for (func::FuncOp func : module.getOps<func::FuncOp>())
+      if (func->hasAttr(moe::detail::kLayerAttr)) {
+        layers.push_back(func);
+        ok &= succeeded(moe::detail::checkLayer(func, options));
+      }
     if (!ok ||
         failed(checkDistinctKeys(ArrayRef<moe::DispatchOp>(dispatches),
                                  dispatchKey, "dispatches", "moe_dispatch")))
@@ -201,7 +215,10 @@ struct GPUEntryPointsPass
       entry.decode = kernels->decode;
       entries.push_back(entry);
     }
-    for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+    SmallVector<func::FuncOp> functions(module.getOps<func::FuncOp>());
+    if (failed(moe::detail::buildLayerEntries(module, layers, options)))
+      return signalPassFailure();
+    for (func::FuncOp func : functions)
       func.erase();
     buildDispatch(module, entries);
     buildLookup(module, entries);

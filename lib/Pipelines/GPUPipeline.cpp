@@ -38,12 +38,14 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   if (options.entryPoints) {
     MoEGPUEntryPointsOptions entries;
     entries.chip = options.chip;
+    entries.combine = options.combine;
     entries.kernel = options.kernel;
     pm.addPass(createMoEGPUEntryPoints(entries));
   }
   ConvertMoEToGPUOptions toGPU;
   toGPU.chip = options.chip;
   toGPU.elementType = options.elementType;
+  toGPU.combine = options.combine;
   toGPU.kernel = options.kernel;
   pm.addPass(createConvertMoEToGPU(toGPU));
 

@@ -195,15 +195,45 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     %experts, %k, %n) -> i32` says (1 or 0) whether a signature is compiled
     without touching the device.
 
-    The module's functions only name the signatures: they are erased, so
-    the library holds the dispatcher alone. Rejected with an error naming
-    the op (the module is left unchanged): grouped matmuls without a GPU
-    form (see convert-moe-to-gpu), with a bias, or with offsets other than
-    i64.
+    Each function of the module marked `moe.gpu_layer` also becomes a layer
+    entry (layer i is the i-th such function; `moe.gpu_combine = "kernel" |
+    "epilogue"` on it overrides the `combine` option): its moe ops' kernels (as convert-moe-to-gpu lowers them,
+    fused epilogues included) launched in order on the caller's stream, on
+    the caller's buffers, with every intermediate in a caller-provided
+    workspace, so that a call allocates nothing, never waits and can be
+    captured in a CUDA graph:
+
+    ```mlir
+    func.func @moe_gpu_layer_forward(%layer: i32, %buffers: !llvm.ptr,
+        %dims: !llvm.ptr, %workspace: !llvm.ptr, %stream: !gpu.async.token)
+        -> i32
+    func.func @moe_gpu_layer_workspace(%layer: i32, %dims: !llvm.ptr) -> i64
+    func.func @moe_gpu_layer_info(%layer: i32, %what: i32) -> i32
+    llvm.mlir.global @moe_gpu_layer_names  // "name0\0name1\0...\0"
+    ```
+
+    `buffers` holds a device pointer per function argument, then per result
+    (dense, row-major); `dims` the leading size of each argument whose
+    leading dimension is dynamic, in order (no other dimension may be). The
+    workspace holds each intermediate at a 256-byte aligned offset;
+    `@moe_gpu_layer_workspace` returns its size for `dims`. `info` returns
+    the buffer count (what = 0) or the dims count (what = 1), -1 for an
+    unknown layer; forward returns 1 for an unknown layer, else 0.
+
+    The module's functions are erased afterwards, so the library holds the
+    entries alone. Rejected with an error naming the op (the module is left
+    unchanged): grouped matmuls without a GPU form (see convert-moe-to-gpu),
+    with a bias, or with offsets other than i64; in a layer, ops other than
+    moe.fused_route, moe.route, moe.dispatch, moe.grouped_matmul,
+    moe.activation and moe.combine (or without a GPU form), arguments with a
+    dynamic dimension other than the leading one, and results that are
+    arguments or returned twice.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target chip: sm_80, sm_90 or sm_90a">,
+    Option<"combine", "combine", "std::string", /*default=*/"\"kernel\"",
+           "moe.combine in a layer: kernel or epilogue (convert-moe-to-gpu)">,
     Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
            "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
            "else the tile kernel, chosen at run time), tile or decode">
@@ -211,7 +241,7 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
   // The kernel builder's dialects too (see convert-moe-to-gpu).
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::gpu::GPUDialect",
-    "mlir::LLVM::LLVMDialect", "mlir::memref::MemRefDialect",
+    "mlir::LLVM::LLVMDialect", "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
     "mlir::NVVM::NVVMDialect", "mlir::nvgpu::NVGPUDialect",
     "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
   ];

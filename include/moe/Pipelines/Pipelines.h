@@ -71,6 +71,11 @@ struct MoEGPUPipelineOptions
       llvm::cl::desc("Tensor-core operand type: bf16, f16, or empty for the "
                      "ops' own"),
       llvm::cl::init("")};
+  Option<std::string> combine{
+      *this, "combine",
+      llvm::cl::desc("moe.combine as a gather kernel (kernel) or in the "
+                     "grouped matmul's epilogue (epilogue)"),
+      llvm::cl::init("kernel")};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("gpu-module-to-binary format: isa (PTX, needs no CUDA "

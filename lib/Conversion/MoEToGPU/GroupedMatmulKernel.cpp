@@ -49,7 +49,18 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
      << sig.offsetType << "_e" << sig.groups << "_k" << sig.k << "_n" << sig.n;
   if (sig.biasType)
     os << "_bias_" << sig.biasType;
+  if (sig.activation)
+    os << "_" << sig.activation->mangle();
+  if (sig.combineWeightType)
+    os << "_combine" << sig.combineSlots << "_" << sig.combineWeightType;
   return name;
+}
+
+/// Gate and up columns come from two places (two weights, or the two halves
+/// of one) and are loaded into alternate 8-column slices of the B tile.
+bool pairsSlices(const GroupedMatmulSignature &sig) {
+  return sig.isGated() &&
+         *sig.activation->gateLayout != moe::GateLayout::Interleaved;
 }
 
 /// Index arithmetic with less noise.
@@ -80,7 +91,8 @@ struct IndexMath {
 /// The kernel's values shared by its parts.
 struct KernelState {
   const GroupedMatmulSignature &sig;
-  Value lhs, rhs, offsets, result, bias, smemA, smemB;
+  Value lhs, rhs, rhsUp, offsets, result, bias, rowSlots, combineWeights;
+  Value smemA, smemB;
   Value tid, lane, warpM, warpN;
 };
 
@@ -150,6 +162,29 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
     Value valid = m.both(m.ult(row, end), m.ult(col, m.c(K)));
     copy(s.smemA, {stage, r, c}, s.lhs,
          {m.select(valid, row, first), m.select(valid, col, m.c(0))}, valid);
+  }
+  if (pairsSlices(s.sig)) {
+    // Thread t copies k row t / 4 of slice pair t % 4: gate columns
+    // n0 + 8 * (t % 4).. into B columns 16 * (t % 4).. (i = 0) and the up
+    // columns of the same outputs into the 8 columns after them (i = 1), so
+    // that mma tiles 2j and 2j + 1 hold the gate and up of the same outputs.
+    bool split = s.sig.splitWeights;
+    int64_t width = split ? N : N / 2;
+    Value r = m.div(s.tid, 4);
+    Value pairCol = m.mul(m.rem(s.tid, 4), m.c(kVec));
+    Value row = m.add(k0, r), col = m.add(n0, pairCol);
+    Value valid = m.both(m.ult(row, m.c(K)), m.ult(col, m.c(width)));
+    for (int64_t i = 0; i < 2; ++i) {
+      Value source = split && i == 1 ? s.rhsUp : s.rhs;
+      Value srcCol = split ? col : m.add(col, m.c(i * width));
+      copy(s.smemB, {stage, r, m.add(m.mul(pairCol, m.c(2)), m.c(i * kVec))},
+           source,
+           {group, m.select(valid, row, m.c(0)),
+            m.select(valid, srcCol, m.c(0))},
+           valid);
+    }
+    return nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
   }
   for (int64_t i = 0; i < kTileK * kTileN / kVec / kThreads; ++i) {
     Value chunk = m.add(s.tid, m.c(i * kThreads));
@@ -240,56 +275,139 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
   }
 }
 
+/// Adds `v` (f32) to the f32 element `index` of `buffer` with a relaxed
+/// atomic, as CUDA's atomicAdd does (memref.atomic_rmw would be acq_rel).
+void atomicAdd(ImplicitLocOpBuilder &b, Value buffer, Value index, Value v) {
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, buffer);
+  Value byteOffset =
+      arith::MulIOp::create(b, index, arith::ConstantIndexOp::create(b, 4));
+  Value address = arith::IndexCastOp::create(
+      b, b.getI64Type(), arith::AddIOp::create(b, base, byteOffset));
+  Value ptr = LLVM::IntToPtrOp::create(
+      b, LLVM::LLVMPointerType::get(b.getContext()), address);
+  LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr, v,
+                            LLVM::AtomicOrdering::monotonic);
+}
+
+/// Runs `body` under `if (cond)`.
+void ifThen(ImplicitLocOpBuilder &b, Value cond,
+            llvm::function_ref<void()> body) {
+  auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  body();
+}
+
 /// Writes the accumulators of rows [first, end): accumulator registers 0, 1
 /// hold row lane/4 of an mma tile, columns 2 * (lane % 4) + {0, 1};
 /// registers 2, 3 the row 8 below. The group's bias row, if any, is added in
-/// fp32 before the conversion; the tail (group E) stays zero.
+/// fp32, then the fused activation or combine if any, then the conversion;
+/// the tail (group E) stays zero (its activation is act(0), as on the CPU).
+/// `n0` is the block's first column: of the rhs, or of the result when gate
+/// and up come in slice pairs.
 void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
                Value group, Value first, Value end, Value n0) {
   IndexMath m{b};
+  const GroupedMatmulSignature &sig = s.sig;
   Value biasOn, biasGroup;
   if (s.bias) {
-    biasOn = m.ult(group, m.c(s.sig.groups));
-    biasGroup = m.min(group, m.c(s.sig.groups - 1));
+    biasOn = m.ult(group, m.c(sig.groups));
+    biasGroup = m.min(group, m.c(sig.groups - 1));
   }
-  Type resultType = s.sig.resultType;
+  Type resultType = sig.resultType;
   auto pairType = VectorType::get({2}, resultType);
   Value laneRow = m.div(s.lane, 4);
   Value laneCol = m.mul(m.rem(s.lane, 4), m.c(2));
+  // Register `reg` of mma tile `tile` plus the bias of column `col`, in f32.
+  auto value = [&](int64_t tile, int64_t reg, Value col) -> Value {
+    Value v = LLVM::ExtractValueOp::create(b, acc[tile], reg);
+    if (!s.bias)
+      return v;
+    Value bv = memref::LoadOp::create(b, s.bias, ValueRange{biasGroup, col});
+    bv = castFloat(b, bv, b.getF32Type());
+    return m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+  };
+  auto activate = [&](ValueRange values) -> Value {
+    if (!sig.activation)
+      return values[0];
+    return moe::emitActivation(b, b.getLoc(), *sig.activation, b.getF32Type(),
+                               values);
+  };
+  auto storePair = [&](Value v0, Value v1, Value row, Value col) {
+    Value vec = vector::FromElementsOp::create(
+        b, pairType,
+        ValueRange{castFloat(b, v0, resultType), castFloat(b, v1, resultType)});
+    vector::StoreOp::create(b, vec, s.result, ValueRange{row, col});
+  };
   for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
-    for (int64_t ni = 0; ni < kMmaTilesN; ++ni) {
-      Value col = m.add(
-          n0, m.add(m.mul(s.warpN, m.c(kWarpN)), m.add(m.c(ni * 8), laneCol)));
-      for (int64_t half = 0; half < 2; ++half) {
-        Value row =
-            m.add(first, m.add(m.mul(s.warpM, m.c(kWarpM)),
-                               m.add(m.c(mi * 16 + half * 8), laneRow)));
-        // N is a multiple of 8, so col < N covers col + 1 too.
-        Value inside = m.both(m.ult(row, end), m.ult(col, m.c(s.sig.n)));
-        auto ifOp = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(ifOp.thenBlock());
-        SmallVector<Value, 2> pair;
-        for (int64_t r = 0; r < 2; ++r) {
-          Value v = LLVM::ExtractValueOp::create(b, acc[mi * kMmaTilesN + ni],
-                                                 half * 2 + r);
-          if (s.bias) {
-            Value bv = memref::LoadOp::create(
-                b, s.bias, ValueRange{biasGroup, m.add(col, m.c(r))});
-            if (!s.sig.biasType.isF32())
-              bv = s.sig.biasType.getIntOrFloatBitWidth() < 32
-                       ? Value(arith::ExtFOp::create(b, b.getF32Type(), bv))
-                       : Value(arith::TruncFOp::create(b, b.getF32Type(), bv));
-            v = m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
-          }
-          if (!resultType.isF32())
-            v = resultType.getIntOrFloatBitWidth() < 32
-                    ? Value(arith::TruncFOp::create(b, resultType, v))
-                    : Value(arith::ExtFOp::create(b, resultType, v));
-          pair.push_back(v);
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = m.add(first, m.add(m.mul(s.warpM, m.c(kWarpM)),
+                                     m.add(m.c(mi * 16 + half * 8), laneRow)));
+      Value rowInside = m.ult(row, end);
+      if (pairsSlices(sig)) {
+        // Tiles 2p and 2p + 1 hold gate and up of result columns col, col+1.
+        for (int64_t p = 0; p < kMmaTilesN / 2; ++p) {
+          Value col = m.add(n0, m.add(m.mul(s.warpN, m.c(kWarpN / 2)),
+                                      m.add(m.c(p * 8), laneCol)));
+          Value inside =
+              m.both(rowInside, m.ult(col, m.c(sig.resultColumns())));
+          ifThen(b, inside, [&] {
+            Value out[2];
+            for (int64_t r = 0; r < 2; ++r) {
+              Value c = m.add(col, m.c(r));
+              out[r] = activate(
+                  {value(mi * kMmaTilesN + 2 * p, half * 2 + r, c),
+                   value(mi * kMmaTilesN + 2 * p + 1, half * 2 + r, c)});
+            }
+            storePair(out[0], out[1], row, col);
+          });
         }
-        Value vec = vector::FromElementsOp::create(b, pairType, pair);
-        vector::StoreOp::create(b, vec, s.result, ValueRange{row, col});
+        continue;
+      }
+      // Fused combine: the row's slot names its token and routing weight.
+      Value token, weight, rowValid = rowInside;
+      if (sig.combineWeightType) {
+        Value safeRow = m.select(rowInside, row, first);
+        Value slot = memref::LoadOp::create(b, s.rowSlots, ValueRange{safeRow});
+        Value zero = arith::ConstantIntOp::create(b, 0, 32);
+        Value hasSlot =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero);
+        rowValid =
+            m.both(m.both(rowInside, hasSlot), m.ult(group, m.c(sig.groups)));
+        Value slotIdx = arith::IndexCastOp::create(
+            b, b.getIndexType(), m.select(hasSlot, slot, zero));
+        token = m.div(slotIdx, sig.combineSlots);
+        Value safeToken = m.select(rowValid, token, m.c(0));
+        Value w = memref::LoadOp::create(
+            b, s.combineWeights,
+            ValueRange{
+                safeToken,
+                m.select(rowValid, m.rem(slotIdx, sig.combineSlots), m.c(0))});
+        weight = castFloat(b, w, b.getF32Type());
+      }
+      for (int64_t ni = 0; ni < kMmaTilesN; ++ni) {
+        int64_t tile = mi * kMmaTilesN + ni;
+        Value col = m.add(n0, m.add(m.mul(s.warpN, m.c(kWarpN)),
+                                    m.add(m.c(ni * 8), laneCol)));
+        // N is a multiple of 8, so col < N covers col + 1 too.
+        Value inside = m.both(rowValid, m.ult(col, m.c(sig.n)));
+        ifThen(b, inside, [&] {
+          Value v0 = value(tile, half * 2, col);
+          Value v1 = value(tile, half * 2 + 1, m.add(col, m.c(1)));
+          if (sig.combineWeightType) {
+            Value base = m.add(m.mul(token, m.c(sig.n)), col);
+            atomicAdd(b, s.result, base, arith::MulFOp::create(b, weight, v0));
+            atomicAdd(b, s.result, m.add(base, m.c(1)),
+                      arith::MulFOp::create(b, weight, v1));
+          } else if (sig.isGated()) {
+            // Interleaved: the column pair is (gate, up) of column col / 2.
+            memref::StoreOp::create(
+                b, castFloat(b, activate({v0, v1}), resultType), s.result,
+                ValueRange{row, m.div(col, 2)});
+          } else {
+            storePair(activate({v0}), activate({v1}), row, col);
+          }
+        });
       }
     }
   }
@@ -303,13 +421,21 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   IndexMath m{b};
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
-  SmallVector<Type> argTypes = {
-      MemRefType::get({dyn, sig.k}, elt),
-      MemRefType::get({sig.groups, sig.k, sig.n}, elt),
-      MemRefType::get({sig.groups + 1}, sig.offsetType),
-      MemRefType::get({dyn, sig.n}, sig.resultType)};
+  auto rhsType = MemRefType::get({sig.groups, sig.k, sig.n}, elt);
+  SmallVector<Type> argTypes = {MemRefType::get({dyn, sig.k}, elt), rhsType};
+  if (sig.splitWeights)
+    argTypes.push_back(rhsType);
+  argTypes.push_back(MemRefType::get({sig.groups + 1}, sig.offsetType));
+  argTypes.push_back(
+      MemRefType::get({dyn, sig.resultColumns()},
+                      sig.combineWeightType ? b.getF32Type() : sig.resultType));
   if (sig.biasType)
     argTypes.push_back(MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  if (sig.combineWeightType) {
+    argTypes.push_back(MemRefType::get({dyn}, b.getI32Type()));
+    argTypes.push_back(
+        MemRefType::get({dyn, sig.combineSlots}, sig.combineWeightType));
+  }
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type smemTypes[] = {MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
@@ -323,18 +449,32 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
 
+  // Arguments in the order of argTypes.
+  unsigned next = 0;
+  auto arg = [&](bool present) {
+    return present ? func.getArgument(next++) : Value();
+  };
   KernelState s{sig,
-                func.getArgument(0),
-                func.getArgument(1),
-                func.getArgument(2),
-                func.getArgument(3),
-                sig.biasType ? func.getArgument(4) : Value(),
+                arg(true),
+                arg(true),
+                arg(sig.splitWeights),
+                arg(true),
+                arg(true),
+                arg(bool(sig.biasType)),
+                arg(bool(sig.combineWeightType)),
+                arg(bool(sig.combineWeightType)),
                 func.getWorkgroupAttributions()[0],
                 func.getWorkgroupAttributions()[1],
                 {},
                 {},
                 {},
                 {}};
+  // Gate/up slice pairs cover kTileN / 2 result columns per block.
+  int64_t blockColumns = pairsSlices(sig) ? kTileN / 2 : kTileN;
+  if (pairsSlices(sig))
+    func->setAttr(kColumnTilesAttr,
+                  b.getI64IntegerAttr((sig.resultColumns() + blockColumns - 1) /
+                                      blockColumns));
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   Value warp = m.div(s.tid, 32);
@@ -347,7 +487,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
                                    /*withElseRegion=*/false);
   b.setInsertionPointToStart(hasTile.thenBlock());
-  Value n0 = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kTileN));
+  Value n0 =
+      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(blockColumns));
   // The tail (group E) runs no k step: its accumulators stay zero.
   Value isTail = m.eq(group, m.c(sig.groups));
   Value kEnd = m.select(isTail, m.c(0), m.c(sig.k));
@@ -385,10 +526,18 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   storeTile(b, s, acc, group, first, end, n0);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
+  if (sig.activation)
+    expandKernelMath(func);
   return func;
 }
 
 } // namespace
+
+int64_t GroupedMatmulSignature::resultColumns() const {
+  if (!isGated() || splitWeights)
+    return n;
+  return n / 2;
+}
 
 gpu::GPUFuncOp
 moe::detail::getOrBuildGroupedMatmulKernel(gpu::GPUModuleOp gpuModule,

@@ -10,6 +10,7 @@
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
+#include "HostCode.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -95,6 +96,19 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
       rhsType.getDimSize(0),
       k,
       n};
+}
+
+FailureOr<GroupedMatmulSignature>
+moe::detail::getGroupedMatmulSignature(moe::GroupedMatmulOp op,
+                                       const moe::MoEToGPUOptions &options) {
+  return getSignature(op, options);
+}
+
+FailureOr<gpu::GPUModuleOp> moe::detail::getKernelModule(Operation *op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return op->emitOpError("the GPU lowering needs an enclosing module");
+  return getOrCreateKernelModule(module);
 }
 
 LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
@@ -209,23 +223,33 @@ bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
   return kernel->hasAttr(kWgmmaKernelAttr);
 }
 
+gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
+                                               gpu::GPUFuncOp kernel,
+                                               Value rows) {
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  // Grid: x over the N tiles; y bounds the row tiles of all groups plus
+  // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
+  // * 63) / 64, whatever the offsets are. Kernels with a fused gated
+  // activation say their column tiles (kColumnTilesAttr).
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  int64_t columnTiles = (n + kTileN - 1) / kTileN;
+  if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
+    columnTiles = tiles.getInt();
+  Value slack = c((groups + 1) * (kTileM - 1));
+  Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
+                                       c(kTileM));
+  return {c(columnTiles), gridY, c(1)};
+}
+
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
   if (isWgmmaKernel(kernel))
     return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
-  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
-  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
-  // Grid: x over the N tiles; y bounds the row tiles of all groups plus
-  // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
-  // * 63) / 64, whatever the offsets are.
-  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-  Value gridX = c((n + kTileN - 1) / kTileN);
-  Value slack = c((groups + 1) * (kTileM - 1));
-  Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
-                                       c(kTileM));
-  return launchOnGrid(b, kernel, gridX, gridY, kThreads, buffers,
+  gpu::KernelDim3 grid = groupedMatmulGrid(b, kernel, rows);
+  return launchOnGrid(b, kernel, grid.x, grid.y, kThreads, buffers,
                       asyncDependency);
 }
 
@@ -327,6 +351,8 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     if (!module ||
         !module->hasAttr(gpu::GPUDialect::getContainerModuleAttrName()))
       return rewriter.notifyMatchFailure(op, "not in a gpu.container_module");
+    if (moe::isFusedIntoUser(op, options))
+      return rewriter.notifyMatchFailure(op, "lowered with its user");
     FailureOr<moe::GroupedMatmulKernels> kernels =
         moe::getGroupedMatmulKernels(op, options);
     if (failed(kernels))
@@ -335,14 +361,8 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
 
     Location loc = op.getLoc();
     ImplicitLocOpBuilder b(loc, rewriter);
-    auto toBuffer = [&](Value tensor, Type memrefType) -> Value {
-      auto type = cast<RankedTensorType>(tensor.getType());
-      Value buffer = bufferization::ToBufferOp::create(
-          b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
-          /*read_only=*/true);
-      if (buffer.getType() != memrefType)
-        buffer = memref::CastOp::create(b, memrefType, buffer);
-      return buffer;
+    auto toBuffer = [&](Value tensor, Type memrefType) {
+      return toKernelBuffer(b, tensor, memrefType);
     };
     auto argTypes = kernel.getArgumentTypes();
     Value lhs = toBuffer(op.getLhs(), argTypes[0]);
@@ -390,7 +410,7 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip, elementType, kernel};
+    moe::MoEToGPUOptions options{chip, elementType, combine, kernel};
     if (!moe::isSupportedGPUChip(chip)) {
       module.emitError("convert-moe-to-gpu: unsupported chip '")
           << chip << "' (sm_80, sm_90 and sm_90a are)";
@@ -400,6 +420,12 @@ struct ConvertMoEToGPUPass
       module.emitError("convert-moe-to-gpu: element-type must be bf16 or "
                        "f16, not '")
           << elementType << "'";
+      return signalPassFailure();
+    }
+    if (combine != "kernel" && combine != "epilogue") {
+      module.emitError("convert-moe-to-gpu: combine must be kernel or "
+                       "epilogue, not '")
+          << combine << "'";
       return signalPassFailure();
     }
     if (!moe::isGroupedMatmulKernelChoice(kernel)) {
@@ -419,6 +445,10 @@ struct ConvertMoEToGPUPass
         ok &= succeeded(moe::checkRoutingForGPU(op));
       else if (auto dispatch = dyn_cast<moe::DispatchOp>(op))
         ok &= succeeded(moe::checkDispatchForGPU(dispatch));
+      else if (auto act = dyn_cast<moe::ActivationOp>(op))
+        ok &= succeeded(moe::checkActivationForGPU(act));
+      else if (auto comb = dyn_cast<moe::CombineOp>(op))
+        ok &= succeeded(moe::checkCombineForGPU(comb));
     });
     if (!ok)
       return signalPassFailure();
@@ -445,4 +475,5 @@ void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
   populateRoutingToGPUPatterns(patterns);
   populateDispatchToGPUPatterns(patterns);
+  populateEpiloguePatterns(patterns, options);
 }

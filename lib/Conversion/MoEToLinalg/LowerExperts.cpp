@@ -8,6 +8,7 @@
 #include "Common.h"
 #include "Patterns.h"
 
+#include "moe/Conversion/MoEToLinalg/ActivationMath.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -294,116 +295,6 @@ struct ScatterColumnsLowering : OpRewritePattern<ScatterColumnsOp> {
   }
 };
 
-/// The activation's scalar math, shared by every layout.
-class ActivationEmitter {
-public:
-  ActivationEmitter(ActivationOp op, Type computeType)
-      : op(op), type(computeType) {}
-
-  /// act(g) * (u + beta) after clamping for gated layouts, act(z) otherwise;
-  /// `values` are the generic's block arguments (z, or g and u).
-  Value emit(OpBuilder &b, Location loc, ValueRange values) const {
-    Value z = convertScalar(b, loc, values[0], type);
-    if (!op.getGateLayout())
-      return apply(b, loc, z);
-    Value u = convertScalar(b, loc, values[1], type);
-    if (FloatAttr limit = op.getLimitAttr()) {
-      Value hi = constant(b, loc, limit.getValueAsDouble());
-      Value lo = constant(b, loc, -limit.getValueAsDouble());
-      z = arith::MinimumFOp::create(b, loc, z, hi);
-      u = arith::MaximumFOp::create(
-          b, loc, arith::MinimumFOp::create(b, loc, u, hi), lo);
-    }
-    if (FloatAttr beta = op.getBetaAttr())
-      u = arith::AddFOp::create(b, loc, u,
-                                constant(b, loc, beta.getValueAsDouble()));
-    return arith::MulFOp::create(b, loc, apply(b, loc, z), u);
-  }
-
-private:
-  Value constant(OpBuilder &b, Location loc, double v) const {
-    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
-  }
-
-  static double attrOr(FloatAttr attr, double fallback) {
-    return attr ? attr.getValueAsDouble() : fallback;
-  }
-
-  Value sigmoid(OpBuilder &b, Location loc, Value z) const {
-    Value one = constant(b, loc, 1.0);
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, z));
-    return arith::DivFOp::create(b, loc, one,
-                                 arith::AddFOp::create(b, loc, one, e));
-  }
-
-  /// APA(z) = exp(-(1/lambda) * softplus(ln(lambda) - kappa z)), the stable
-  /// form of (lambda exp(-kappa z) + 1)^(-1/lambda); lambda >= 1e-4.
-  Value apa(OpBuilder &b, Location loc, Value z) const {
-    double kappa = attrOr(op.getKappaAttr(), 1.0);
-    double lambda = std::max(attrOr(op.getLambdaAttr(), 1.0), 1e-4);
-    Value y = arith::SubFOp::create(
-        b, loc, constant(b, loc, std::log(lambda)),
-        arith::MulFOp::create(b, loc, constant(b, loc, kappa), z));
-    // softplus(y) = max(y, 0) + log1p(exp(-|y|)).
-    Value pos = arith::MaximumFOp::create(b, loc, y, constant(b, loc, 0.0));
-    Value negAbs =
-        arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, y));
-    Value softplus = arith::AddFOp::create(
-        b, loc, pos,
-        math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs)));
-    return math::ExpOp::create(
-        b, loc,
-        arith::MulFOp::create(b, loc, constant(b, loc, -1.0 / lambda),
-                              softplus));
-  }
-
-  Value apply(OpBuilder &b, Location loc, Value z) const {
-    switch (op.getActivation()) {
-    case Activation::Identity:
-      return z;
-    case Activation::Relu:
-      return arith::MaximumFOp::create(b, loc, z, constant(b, loc, 0.0));
-    case Activation::Gelu: {
-      Value scaled =
-          arith::MulFOp::create(b, loc, z, constant(b, loc, M_SQRT1_2));
-      Value cdf = arith::AddFOp::create(b, loc, constant(b, loc, 1.0),
-                                        math::ErfOp::create(b, loc, scaled));
-      return arith::MulFOp::create(
-          b, loc, arith::MulFOp::create(b, loc, constant(b, loc, 0.5), z), cdf);
-    }
-    case Activation::GeluTanh: {
-      Value cube =
-          arith::MulFOp::create(b, loc, z, arith::MulFOp::create(b, loc, z, z));
-      Value inner = arith::AddFOp::create(
-          b, loc, z,
-          arith::MulFOp::create(b, loc, constant(b, loc, 0.044715), cube));
-      Value t = math::TanhOp::create(
-          b, loc,
-          arith::MulFOp::create(b, loc, constant(b, loc, std::sqrt(2.0 / M_PI)),
-                                inner));
-      Value cdf = arith::AddFOp::create(b, loc, constant(b, loc, 1.0), t);
-      return arith::MulFOp::create(
-          b, loc, arith::MulFOp::create(b, loc, constant(b, loc, 0.5), z), cdf);
-    }
-    case Activation::Silu: {
-      Value scaled = z;
-      if (FloatAttr alpha = op.getAlphaAttr())
-        scaled = arith::MulFOp::create(
-            b, loc, z, constant(b, loc, alpha.getValueAsDouble()));
-      return arith::MulFOp::create(b, loc, z, sigmoid(b, loc, scaled));
-    }
-    case Activation::Apa:
-      return apa(b, loc, z);
-    case Activation::Aglu:
-      return arith::MulFOp::create(b, loc, z, apa(b, loc, z));
-    }
-    llvm_unreachable("unknown activation");
-  }
-
-  mutable ActivationOp op;
-  Type type;
-};
-
 struct ActivationLowering : OpRewritePattern<ActivationOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -418,7 +309,7 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
     // Half-precision activations are computed in f32.
     Type computeType =
         elt.getIntOrFloatBitWidth() < 32 ? Type(rewriter.getF32Type()) : elt;
-    ActivationEmitter emitter(op, computeType);
+    ActivationParams params = ActivationParams::get(op);
     std::optional<GateLayout> layout = op.getGateLayout();
 
     // Activation of `input` (and `up`) rows into a [rows, width] tensor.
@@ -456,7 +347,8 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
                  SmallVector<utils::IteratorType>(
                      2, utils::IteratorType::parallel),
                  [&](OpBuilder &nb, Location nl, ValueRange args) {
-                   Value v = emitter.emit(nb, nl, args.drop_back());
+                   Value v = emitActivation(nb, nl, params, computeType,
+                                            args.drop_back());
                    linalg::YieldOp::create(nb, nl,
                                            convertScalar(nb, nl, v, elt));
                  })

@@ -12,6 +12,8 @@
 
 #include "Driver.h"
 
+#include <cstring>
+
 using namespace moe::cuda;
 
 #define MOE_GPU_EXPORT __attribute__((visibility("default")))
@@ -28,6 +30,13 @@ int32_t moe_gpu_grouped_matmul_lookup(int32_t dtype, int64_t experts, int64_t k,
 int32_t moe_gpu_grouped_matmul_kind(int32_t dtype, int64_t experts, int64_t k,
                                     int64_t n) __attribute__((weak));
 extern const char moe_gpu_target_chip[] __attribute__((weak));
+int32_t moe_gpu_layer_forward(int32_t layer, void *const *buffers,
+                              const int64_t *dims, void *workspace,
+                              void *stream) __attribute__((weak));
+int64_t moe_gpu_layer_workspace(int32_t layer, const int64_t *dims)
+    __attribute__((weak));
+int32_t moe_gpu_layer_info(int32_t layer, int32_t what) __attribute__((weak));
+extern const char moe_gpu_layer_names[] __attribute__((weak));
 
 MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
                                       int64_t n, const void *lhs,
@@ -71,6 +80,83 @@ MOE_GPU_EXPORT int moe_grouped_matmul_compiled(int dtype, int64_t experts,
                                                int64_t k, int64_t n) {
   return moe_gpu_grouped_matmul_lookup &&
          moe_gpu_grouped_matmul_lookup(dtype, experts, k, n) == 1;
+}
+
+MOE_GPU_EXPORT int moe_layer_count(void) {
+  int count = 0;
+  if (moe_gpu_layer_names)
+    for (const char *name = moe_gpu_layer_names; *name;
+         name += strlen(name) + 1)
+      ++count;
+  return count;
+}
+
+MOE_GPU_EXPORT const char *moe_layer_name(int layer) {
+  if (layer < 0 || layer >= moe_layer_count())
+    return "";
+  const char *name = moe_gpu_layer_names;
+  for (int i = 0; i < layer; ++i)
+    name += strlen(name) + 1;
+  return name;
+}
+
+MOE_GPU_EXPORT int moe_layer_find(const char *name) {
+  for (int i = 0, n = moe_layer_count(); name && i < n; ++i)
+    if (strcmp(moe_layer_name(i), name) == 0)
+      return i;
+  return -1;
+}
+
+MOE_GPU_EXPORT int moe_layer_num_buffers(int layer) {
+  return moe_gpu_layer_info ? moe_gpu_layer_info(layer, 0) : -1;
+}
+
+MOE_GPU_EXPORT int moe_layer_num_dims(int layer) {
+  return moe_gpu_layer_info ? moe_gpu_layer_info(layer, 1) : -1;
+}
+
+/// True if the layer exists and its `dims` are present and non-negative.
+static bool validDims(int layer, const int64_t *dims) {
+  int numDims = moe_layer_num_dims(layer);
+  if (numDims < 0 || (numDims > 0 && !dims))
+    return false;
+  for (int i = 0; i < numDims; ++i)
+    if (dims[i] < 0)
+      return false;
+  return true;
+}
+
+MOE_GPU_EXPORT int64_t moe_layer_workspace_size(int layer,
+                                                const int64_t *dims) {
+  if (!moe_gpu_layer_workspace || !validDims(layer, dims))
+    return -1;
+  return moe_gpu_layer_workspace(layer, dims);
+}
+
+MOE_GPU_EXPORT int moe_layer_forward(int layer, void *const *buffers,
+                                     const int64_t *dims, void *workspace,
+                                     void *stream) {
+  clearError();
+  int numBuffers = moe_layer_num_buffers(layer);
+  if (numBuffers < 0 || !moe_gpu_layer_forward) {
+    setError("moe_layer_forward: no layer %d in this library", layer);
+    return MOE_GPU_NOT_COMPILED;
+  }
+  bool ok = buffers && validDims(layer, dims);
+  for (int i = 0; ok && i < numBuffers; ++i)
+    ok = buffers[i] != nullptr;
+  if (ok && !workspace && moe_layer_workspace_size(layer, dims) > 0)
+    ok = false;
+  if (!ok) {
+    setError("moe_layer_forward: invalid arguments for layer %d '%s' (null "
+             "buffer, negative size or no workspace)",
+             layer, moe_layer_name(layer));
+    return MOE_GPU_INVALID_ARGUMENT;
+  }
+  if (!driver())
+    return MOE_GPU_CUDA_ERROR;
+  moe_gpu_layer_forward(layer, buffers, dims, workspace, stream);
+  return hasError() ? MOE_GPU_CUDA_ERROR : MOE_GPU_OK;
 }
 
 MOE_GPU_EXPORT const char *moe_grouped_matmul_kernel(int dtype, int64_t experts,

@@ -2,7 +2,8 @@
 // checked on machines without a GPU: it prints what the runtime asks for
 // (the module image's ELF header, kernel names, launch geometry and every
 // kernel parameter) and, with FAKE_CUDA_INIT_ERROR set, fails cuInit the
-// way a machine with a driver but no device does. FAKE_CUDA_DUMP names a
+// way a machine with a driver but no device does; FAKE_CUDA_ALLOC_LOG
+// prints allocations too. FAKE_CUDA_DUMP names a
 // file that receives the loaded module image (a cubin) for cuobjdump.
 #include <stdint.h>
 #include <stdio.h>
@@ -71,17 +72,45 @@ CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
   return 0;
 }
 CUresult cuFuncSetAttribute(void *f, int attr, int value) { return 0; }
+// Kernel parameters by kernel name (see lib/Conversion/MoEToGPU): the
+// plain grouped matmul is lhs (2-D), rhs (3-D), offsets (1-D), out (2-D).
+static int paramCount(const char *name) {
+  int matmul = strncmp(name, "grouped_matmul_", 15) == 0;
+  if (matmul && strstr(name, "_combine"))
+    return 7 + 9 + 5 + 7 + 5 + 7; // + row slots (1-D), weights (2-D)
+  if (matmul && strstr(name, "_separate"))
+    return 7 + 9 + 9 + 5 + 7; // gate and up weights
+  if (matmul || strncmp(name, "combine_", 8) == 0)
+    return 28;
+  if (strncmp(name, "row_slots_", 10) == 0)
+    return 7 + 5;
+  if (strncmp(name, "activation_", 11) == 0)
+    return strstr(name, "_separate") ? 21 : 14;
+  // Dispatch (LowerDispatch.cpp): ids, counts, offsets, row map, source,
+  // input and rows memrefs of ranks 2, 1, 1, 2, 1, 2, 2.
+  if (strncmp(name, "dispatch_count_", 15) == 0)
+    return 7 + 5;
+  if (strncmp(name, "dispatch_scan_", 14) == 0)
+    return 7 + 5 + 5;
+  if (strncmp(name, "dispatch_scatter_", 17) == 0)
+    return 7 + 5 + 5 + 7 + 5;
+  if (strncmp(name, "dispatch_gather_", 16) == 0)
+    return 7 + 5 + 5 + 7;
+  return 28;
+}
+
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned smem,
                         void *stream, void **params, void **extra) {
   printf("cuLaunchKernel: %s grid=(%u,%u,%u) block=(%u,%u,%u) smem=%u "
          "stream=%p\n",
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
-  // The grouped matmul's memref arguments are pointers and i64s, 8 bytes
-  // each; count them from the kernel name's shape: 7 + 9 + 5 + 7, plus the
-  // two TMA descriptor pointers of the sm_90a kernels (FAKE_CUDA_PARAMS=30).
+  // The memref arguments are pointers and i64s, 8 bytes each: a memref of
+  // rank r is 3 + 2r of them, counted from the kernel's name; the sm_90a
+  // kernels' two TMA descriptor pointers come on top (FAKE_CUDA_PARAMS=30
+  // overrides the count).
   const char *count = getenv("FAKE_CUDA_PARAMS");
-  int params_count = count ? atoi(count) : 28;
+  int params_count = count ? atoi(count) : paramCount((const char *)f);
   printf("params:");
   for (int i = 0; i < params_count; ++i) {
     uint64_t v;
@@ -96,7 +125,10 @@ CUresult cuStreamCreate(void **s, unsigned flags) {
   return 0;
 }
 CUresult cuStreamDestroy_v2(void *s) { return 0; }
-CUresult cuStreamSynchronize(void *s) { return 0; }
+CUresult cuStreamSynchronize(void *s) {
+  printf("cuStreamSynchronize: stream=%p\n", s);
+  return 0;
+}
 CUresult cuCtxSynchronize(void) {
   printf("cuCtxSynchronize\n");
   return 0;
@@ -104,7 +136,10 @@ CUresult cuCtxSynchronize(void) {
 CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) { return 0; }
 CUresult cuEventCreate(void **e, unsigned flags) { return 0; }
 CUresult cuEventDestroy_v2(void *e) { return 0; }
-CUresult cuEventSynchronize(void *e) { return 0; }
+CUresult cuEventSynchronize(void *e) {
+  printf("cuEventSynchronize\n");
+  return 0;
+}
 CUresult cuEventRecord(void *e, void *s) { return 0; }
 CUresult cuMemAlloc_v2(unsigned long long *p, size_t n) {
   if (getenv("FAKE_CUDA_ALLOC_LOG"))
@@ -118,6 +153,7 @@ CUresult cuMemcpyAsync(unsigned long long d, unsigned long long s, size_t n,
   return 0;
 }
 CUresult cuMemsetD32Async(unsigned long long d, unsigned v, size_t n, void *s) {
+  printf("cuMemsetD32Async: %llx = %x x %zu stream=%p\n", d, v, n, s);
   return 0;
 }
 CUresult cuMemsetD16Async(unsigned long long d, unsigned short v, size_t n,

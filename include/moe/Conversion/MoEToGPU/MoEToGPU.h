@@ -4,6 +4,7 @@
 #define MOE_CONVERSION_MOETOGPU_MOETOGPU_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Support/LLVM.h"
 
 #include <string>
@@ -14,6 +15,8 @@ class RewritePatternSet;
 
 namespace moe {
 
+class ActivationOp;
+class CombineOp;
 class DispatchOp;
 class GroupedMatmulOp;
 
@@ -25,6 +28,9 @@ struct MoEToGPUOptions {
   /// Tensor-core operand type the rows and weights must have: "bf16", "f16"
   /// or empty for whichever of the two the op has.
   std::string elementType;
+  /// moe.combine: "kernel" (a gather kernel) or "epilogue" (fp32 atomics in
+  /// the producing grouped matmul's epilogue, when it has one).
+  std::string combine = "kernel";
   /// Grouped-matmul kernel the launches use: "auto" (the decode kernel for
   /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
   /// run time), "tile" or "decode" (forced, for tests and benchmarks).
@@ -54,6 +60,66 @@ void populateMoEToGPUPatterns(mlir::RewritePatternSet &patterns,
 /// `op` saying why.
 mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
                                              const MoEToGPUOptions &options);
+
+/// Succeed if the moe.activation / moe.combine op has a GPU kernel (fused
+/// or not), else emit an error at `op` saying why.
+mlir::LogicalResult checkActivationForGPU(ActivationOp op);
+mlir::LogicalResult checkCombineForGPU(CombineOp op);
+
+/// True if `op` is lowered as part of its user's kernel (a fused activation
+/// or, with combine=epilogue, a fused combine) rather than on its own.
+bool isFusedIntoUser(GroupedMatmulOp op, const MoEToGPUOptions &options);
+
+/// Where the kernels of one moe op get their buffers and their stream:
+/// tensors and gpu.alloc in convert-moe-to-gpu, the caller's pointers and
+/// workspace in the layer entries of moe-gpu-entry-points.
+class KernelHost {
+public:
+  KernelHost(mlir::ImplicitLocOpBuilder &b, mlir::Value stream)
+      : b(b), token(stream) {}
+  virtual ~KernelHost() = default;
+  /// The buffer of `value` (a tensor operand of the op) as `type`.
+  virtual mlir::Value operand(mlir::Value value, mlir::MemRefType type) = 0;
+  /// The buffer the op's result `value` goes to: `rows` rows of `type`.
+  virtual mlir::Value result(mlir::Value value, mlir::MemRefType type,
+                             mlir::Value rows) = 0;
+  /// A buffer that only the op's own kernels use (`rows` rows of `type`).
+  virtual mlir::Value scratch(mlir::MemRefType type, mlir::Value rows) = 0;
+  /// Queues a memset of `buffer` to `value` after what is queued.
+  virtual void fill(mlir::Value buffer, mlir::TypedAttr value);
+  /// Queues a launch of `kernel` (block size: its known_block_size).
+  virtual void launch(mlir::gpu::GPUFuncOp kernel, mlir::gpu::KernelDim3 grid,
+                      mlir::ValueRange args);
+  /// False where only the buffers are wanted (a workspace-size function):
+  /// helpers that build launches themselves skip them then.
+  virtual bool queuesLaunches() const { return true; }
+
+  mlir::ImplicitLocOpBuilder &b;
+  /// The stream (an async token) the next memset or launch waits for.
+  mlir::Value token;
+};
+
+/// Queues the kernels of `op` (moe.grouped_matmul, moe.activation or
+/// moe.combine, including the producers folded into its kernel, see
+/// isFusedIntoUser) on `host`, and returns the buffer of its result. The op
+/// must have passed the check*ForGPU functions.
+mlir::FailureOr<mlir::Value> launchMoEOp(KernelHost &host, mlir::Operation *op,
+                                         const MoEToGPUOptions &options);
+
+/// Queues the routing kernel of a moe.fused_route or moe.route on `host`;
+/// returns the buffers of its weights and indices.
+mlir::FailureOr<llvm::SmallVector<mlir::Value>>
+launchRoutingOp(KernelHost &host, mlir::Operation *op);
+
+/// Queues the dispatch kernels of `op` on `host` (its counts and source
+/// scratch from host.scratch); returns the buffers of rows, offsets and the
+/// row map.
+mlir::FailureOr<llvm::SmallVector<mlir::Value>>
+launchDispatchOp(KernelHost &host, DispatchOp op);
+
+/// The grouped matmuls whose work `op`'s kernels do (fused producers).
+llvm::SmallVector<mlir::Operation *, 2>
+getFusedProducers(mlir::Operation *op, const MoEToGPUOptions &options);
 
 /// The tensor-core kernel for `op`, in the `moe_kernels` gpu.module of the
 /// enclosing module (both built on first use; the module gets

@@ -1,0 +1,364 @@
+//===- GPULayerEntries.cpp - C entries running a whole layer --------------===//
+//
+// A function of moe ops becomes one C call that queues all of its kernels on
+// the caller's stream: arguments and results are the caller's device
+// buffers, every intermediate (and every kernel's scratch) a slice of a
+// workspace the caller allocates once, so the call allocates nothing and
+// never waits (a CUDA graph can capture it). The kernels and their launch
+// sequence are convert-moe-to-gpu's (launchMoEOp), fused epilogues included;
+// only where buffers come from differs (LayerHost). The workspace size comes
+// from the same walk with the launches left out, so the two cannot drift.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPULayerEntries.h"
+
+#include "moe/Dialect/MoE/IR/MoE.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace moe;
+
+namespace {
+
+/// A layer's own choice of combine=kernel|epilogue over the pass option's.
+constexpr llvm::StringLiteral kCombineAttr = "moe.gpu_combine";
+
+/// Intermediates start at multiples of this (cudaMalloc's alignment is 256).
+constexpr int64_t kWorkspaceAlign = 256;
+
+MemRefType memrefOf(Type tensorType) {
+  auto type = cast<RankedTensorType>(tensorType);
+  return MemRefType::get(type.getShape(), type.getElementType());
+}
+
+/// Buffers from the caller: arguments and results at their pointers,
+/// intermediates and scratch carved from the workspace. With `launches`
+/// false nothing is queued (the workspace-size function).
+class LayerHost : public KernelHost {
+public:
+  LayerHost(ImplicitLocOpBuilder &b, Value stream, Value workspace,
+            bool launches)
+      : KernelHost(b, stream), workspace(workspace), launches(launches) {
+    offset = constant(0);
+  }
+
+  Value operand(Value value, MemRefType type) override {
+    Value buffer = buffers.lookup(value);
+    assert(buffer && "operands are arguments or earlier results");
+    if (buffer.getType() != type)
+      buffer = memref::CastOp::create(b, type, buffer);
+    return buffer;
+  }
+
+  Value result(Value value, MemRefType type, Value rows) override {
+    auto it = resultPointers.find(value);
+    if (it == resultPointers.end())
+      return scratch(type, rows);
+    return moe::detail::wrapPointer(b, it->second, type, toI64(rows));
+  }
+
+  Value scratch(MemRefType type, Value rows) override {
+    int64_t rowBytes = type.getElementTypeBitWidth() / 8;
+    for (int64_t d : type.getShape().drop_front())
+      rowBytes *= d;
+    Value rows64 =
+        type.isDynamicDim(0) ? toI64(rows) : constant(type.getDimSize(0));
+    Value bytes = LLVM::MulOp::create(b, rows64, constant(rowBytes));
+    Value ptr = LLVM::GEPOp::create(b, ptrType(), b.getI8Type(), workspace,
+                                    ValueRange{offset});
+    // offset = align_up(offset + bytes, kWorkspaceAlign)
+    Value end = LLVM::AddOp::create(b, LLVM::AddOp::create(b, offset, bytes),
+                                    constant(kWorkspaceAlign - 1));
+    offset = LLVM::AndOp::create(b, end, constant(-kWorkspaceAlign));
+    return moe::detail::wrapPointer(b, ptr, type, rows64);
+  }
+
+  void fill(Value buffer, TypedAttr value) override {
+    if (launches)
+      KernelHost::fill(buffer, value);
+  }
+
+  void launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
+              ValueRange args) override {
+    if (launches)
+      KernelHost::launch(kernel, grid, args);
+  }
+
+  bool queuesLaunches() const override { return launches; }
+
+  Value constant(int64_t v) {
+    return LLVM::ConstantOp::create(b, b.getI64Type(), b.getI64IntegerAttr(v));
+  }
+  Type ptrType() { return LLVM::LLVMPointerType::get(b.getContext()); }
+  Value toI64(Value index) {
+    if (index.getType().isInteger(64))
+      return index;
+    return arith::IndexCastOp::create(b, b.getI64Type(), index);
+  }
+
+  /// Tensor values of the layer -> their buffers.
+  DenseMap<Value, Value> buffers;
+  /// Returned values -> the caller's pointer for them.
+  DenseMap<Value, Value> resultPointers;
+  Value workspace;
+  /// Bytes of the workspace used so far (i64).
+  Value offset;
+  bool launches;
+};
+
+/// `array[index]` of an array of `elementType` (a pointer or i64).
+Value loadElement(ImplicitLocOpBuilder &b, Value array, Type elementType,
+                  int64_t index) {
+  Value addr = LLVM::GEPOp::create(
+      b, LLVM::LLVMPointerType::get(b.getContext()), elementType, array,
+      ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(index)});
+  return LLVM::LoadOp::create(b, elementType, addr);
+}
+
+/// Queues `layer`'s kernels on `host`; arguments and results come from the
+/// `buffers` pointer array (null: every pointer null, for sizing), dynamic
+/// leading sizes from `dims`.
+LogicalResult emitLayer(LayerHost &host, func::FuncOp layer, Value buffers,
+                        Value dims, const MoEToGPUOptions &options) {
+  ImplicitLocOpBuilder &b = host.b;
+  Type ptr = host.ptrType(), i64 = b.getI64Type();
+  auto pointer = [&](int64_t i) -> Value {
+    if (!buffers)
+      return LLVM::ZeroOp::create(b, ptr);
+    return loadElement(b, buffers, ptr, i);
+  };
+  int64_t numArgs = layer.getNumArguments(), dim = 0;
+  for (BlockArgument arg : layer.getArguments()) {
+    MemRefType type = memrefOf(arg.getType());
+    Value rows = type.isDynamicDim(0) ? loadElement(b, dims, i64, dim++)
+                                      : host.constant(type.getDimSize(0));
+    host.buffers[arg] =
+        moe::detail::wrapPointer(b, pointer(arg.getArgNumber()), type, rows);
+  }
+  Operation *ret = layer.getBody().front().getTerminator();
+  for (OpOperand &value : ret->getOpOperands())
+    host.resultPointers[value.get()] =
+        pointer(numArgs + value.getOperandNumber());
+  for (Operation &op : layer.getBody().front().without_terminator()) {
+    auto mm = dyn_cast<GroupedMatmulOp>(op);
+    if (mm && isFusedIntoUser(mm, options))
+      continue;
+    FailureOr<SmallVector<Value>> outs;
+    if (isa<FusedRouteOp, RouteOp>(op)) {
+      outs = launchRoutingOp(host, &op);
+    } else if (auto dispatch = dyn_cast<DispatchOp>(op)) {
+      outs = launchDispatchOp(host, dispatch);
+    } else {
+      FailureOr<Value> out = launchMoEOp(host, &op, options);
+      if (succeeded(out))
+        outs = SmallVector<Value>{*out};
+    }
+    if (failed(outs))
+      return failure();
+    for (auto [result, buffer] : llvm::zip(op.getResults(), *outs))
+      host.buffers[result] = buffer;
+  }
+  return success();
+}
+
+func::FuncOp createFunc(ModuleOp module, StringRef name, FunctionType type) {
+  OpBuilder b(module.getContext());
+  b.setInsertionPointToEnd(module.getBody());
+  auto func = func::FuncOp::create(b, module.getLoc(), name, type);
+  func.addEntryBlock();
+  return func;
+}
+
+/// if (layer == 0) onLayer(0) else if (layer == 1) ... else `otherwise`:
+/// the chain's i32 or i64 result.
+Value layerChain(ImplicitLocOpBuilder &b, Value layer, int64_t first,
+                 int64_t count, Type type, Value otherwise,
+                 function_ref<Value(int64_t)> onLayer) {
+  if (first == count)
+    return otherwise;
+  Value eq = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, layer,
+                                   arith::ConstantIntOp::create(b, first, 32));
+  auto ifOp = scf::IfOp::create(b, type, eq, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  scf::YieldOp::create(b, onLayer(first));
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  scf::YieldOp::create(
+      b, layerChain(b, layer, first + 1, count, type, otherwise, onLayer));
+  return ifOp.getResult(0);
+}
+
+int64_t countDims(func::FuncOp layer) {
+  return llvm::count_if(layer.getArgumentTypes(), [](Type t) {
+    return cast<RankedTensorType>(t).isDynamicDim(0);
+  });
+}
+
+} // namespace
+
+LogicalResult moe::detail::checkLayer(func::FuncOp func,
+                                      const MoEToGPUOptions &options) {
+  auto fail = [&](Operation *at) {
+    return at->emitOpError("moe-gpu-entry-points: layer @")
+           << func.getSymName() << ": ";
+  };
+  for (BlockArgument arg : func.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type ||
+        llvm::any_of(type.getShape().drop_front(), ShapedType::isDynamic))
+      return fail(func) << "argument " << arg.getArgNumber() << " ("
+                        << arg.getType()
+                        << ") must be a tensor whose only dynamic dimension "
+                           "is the leading one";
+  }
+  if (Attribute combine = func->getAttr(kCombineAttr)) {
+    auto value = dyn_cast<StringAttr>(combine);
+    if (!value || (value != "kernel" && value != "epilogue"))
+      return fail(func) << kCombineAttr << " must be \"kernel\" or "
+                        << "\"epilogue\", not " << combine;
+  }
+  if (!func.getBody().hasOneBlock())
+    return fail(func) << "must be one block";
+  llvm::SmallPtrSet<Value, 4> returned;
+  Operation *ret = func.getBody().front().getTerminator();
+  for (Value v : ret->getOperands())
+    if (isa<BlockArgument>(v) || !returned.insert(v).second)
+      return fail(ret) << "a result must be computed by the layer and "
+                          "returned once";
+  for (Operation &op : func.getBody().front().without_terminator()) {
+    if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
+      if (failed(checkGroupedMatmulForGPU(mm, options)))
+        return failure();
+    } else if (auto act = dyn_cast<ActivationOp>(op)) {
+      if (failed(checkActivationForGPU(act)))
+        return failure();
+    } else if (auto combine = dyn_cast<CombineOp>(op)) {
+      if (failed(checkCombineForGPU(combine)))
+        return failure();
+    } else if (isa<FusedRouteOp, RouteOp>(op)) {
+      if (failed(checkRoutingForGPU(&op)))
+        return failure();
+    } else if (auto dispatch = dyn_cast<DispatchOp>(op)) {
+      if (failed(checkDispatchForGPU(dispatch)))
+        return failure();
+    } else {
+      return fail(&op) << "'" << op.getName()
+                       << "' has no GPU kernel in a layer entry";
+    }
+  }
+  return success();
+}
+
+LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
+                                             ArrayRef<func::FuncOp> layers,
+                                             const MoEToGPUOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+  Type ptr = LLVM::LLVMPointerType::get(ctx);
+  Type token = gpu::AsyncTokenType::get(ctx);
+  Location loc = module.getLoc();
+  int64_t count = layers.size();
+
+  // One forward and one sizing function per layer, then the dispatchers.
+  SmallVector<func::FuncOp> forwards, sizes;
+  for (auto [i, layer] : llvm::enumerate(layers)) {
+    MoEToGPUOptions layerOptions = options;
+    // sm_90a's wgmma kernels take TMA descriptors that the host encodes and
+    // copies to the device per launch today (an allocation and a blocking
+    // copy): a layer uses the mma.sync kernels, which run on sm_90a too.
+    if (layerOptions.chip == "sm_90a")
+      layerOptions.chip = "sm_90";
+    if (auto combine = layer->getAttrOfType<StringAttr>(kCombineAttr))
+      layerOptions.combine = combine.str();
+    func::FuncOp forward =
+        createFunc(module, ("__moe_layer_forward_" + Twine(i)).str(),
+                   FunctionType::get(ctx, {ptr, ptr, ptr, token}, {}));
+    forward.setPrivate();
+    {
+      auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &forward.front());
+      ValueRange args = forward.getArguments();
+      LayerHost host(b, args[3], args[2], /*launches=*/true);
+      if (failed(emitLayer(host, layer, args[0], args[1], layerOptions)))
+        return failure();
+      func::ReturnOp::create(b);
+    }
+    func::FuncOp size =
+        createFunc(module, ("__moe_layer_workspace_" + Twine(i)).str(),
+                   FunctionType::get(ctx, {ptr}, {i64}));
+    size.setPrivate();
+    {
+      auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &size.front());
+      Value null = LLVM::ZeroOp::create(b, ptr);
+      LayerHost host(b, Value(), null, /*launches=*/false);
+      if (failed(emitLayer(host, layer, Value(), size.getArgument(0),
+                           layerOptions)))
+        return failure();
+      func::ReturnOp::create(b, host.offset);
+    }
+    forwards.push_back(forward);
+    sizes.push_back(size);
+  }
+
+  func::FuncOp forward =
+      createFunc(module, "moe_gpu_layer_forward",
+                 FunctionType::get(ctx, {i32, ptr, ptr, ptr, token}, {i32}));
+  {
+    auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &forward.front());
+    ValueRange args = forward.getArguments();
+    Value r =
+        layerChain(b, args[0], 0, count, i32,
+                   arith::ConstantIntOp::create(b, 1, 32), [&](int64_t i) {
+                     func::CallOp::create(b, forwards[i], args.drop_front());
+                     return arith::ConstantIntOp::create(b, 0, 32);
+                   });
+    func::ReturnOp::create(b, r);
+  }
+  func::FuncOp size = createFunc(module, "moe_gpu_layer_workspace",
+                                 FunctionType::get(ctx, {i32, ptr}, {i64}));
+  {
+    auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &size.front());
+    Value r = layerChain(
+        b, size.getArgument(0), 0, count, i64,
+        arith::ConstantIntOp::create(b, -1, 64), [&](int64_t i) {
+          return func::CallOp::create(b, sizes[i], size.getArgument(1))
+              .getResult(0);
+        });
+    func::ReturnOp::create(b, r);
+  }
+  func::FuncOp info = createFunc(module, "moe_gpu_layer_info",
+                                 FunctionType::get(ctx, {i32, i32}, {i32}));
+  {
+    auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &info.front());
+    Value what = info.getArgument(1);
+    Value isBuffers =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, what,
+                              arith::ConstantIntOp::create(b, 0, 32));
+    Value r = layerChain(
+        b, info.getArgument(0), 0, count, i32,
+        arith::ConstantIntOp::create(b, -1, 32), [&](int64_t i) -> Value {
+          func::FuncOp layer = layers[i];
+          int64_t numBuffers = layer.getNumArguments() + layer.getNumResults();
+          return arith::SelectOp::create(
+              b, isBuffers, arith::ConstantIntOp::create(b, numBuffers, 32),
+              arith::ConstantIntOp::create(b, countDims(layer), 32));
+        });
+    func::ReturnOp::create(b, r);
+  }
+  // "name0\0name1\0...\0": the names in layer order, an empty one last.
+  std::string names;
+  for (func::FuncOp layer : layers)
+    names += layer.getSymName().str() + '\0';
+  names += '\0';
+  OpBuilder b(ctx);
+  b.setInsertionPointToStart(module.getBody());
+  LLVM::GlobalOp::create(b, loc,
+                         LLVM::LLVMArrayType::get(b.getI8Type(), names.size()),
+                         /*isConstant=*/true, LLVM::Linkage::External,
+                         "moe_gpu_layer_names", b.getStringAttr(names));
+  return success();
+}

@@ -1,0 +1,158 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
+
+// SwiGLU with separate gate and up weights (Mixtral, Qwen3, DeepSeek): the
+// two grouped matmuls and the activation are one kernel. Each block owns
+// 32 result columns (grid.x = 512 / 32) and loads, for k row tid / 4 and
+// slice pair tid % 4, 8 gate columns into B columns 16 * (tid % 4) and the 8
+// up columns of the same outputs right after them.
+// CHECK-LABEL: func.func @separate(
+// CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
+// CHECK: %[[T0:.*]] = gpu.wait async
+// CHECK: %[[OUT:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] (%{{.*}}) : memref<?x512xbf16>
+// CHECK: %[[T2:.*]] = gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%[[C16]], %{{.*}}, %{{.*}}) threads in ({{.*}}) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>)
+// CHECK: gpu.wait [%[[T2]]]
+// CHECK-NOT: moe.
+// CHECK: return
+
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate(%[[L:.*]]: memref<?x256xbf16>, %[[G:.*]]: memref<8x256x512xbf16>, %[[U:.*]]: memref<8x256x512xbf16>, %[[O:.*]]: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
+// CHECK-SAME: workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x32x72xbf16, #gpu.address_space<workgroup>>)
+// CHECK-SAME: moe.column_tiles = 16 : i64
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[BX:.*]] = gpu.block_id x
+// CHECK: %[[N0:.*]] = arith.muli %[[BX]], %c32
+// B tile of stage 0: gate slice then up slice of the same k row and columns.
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]
+// CHECK: %[[R:.*]] = arith.divui %[[TID]], %c4
+// CHECK: %[[PAIR:.*]] = arith.remui %[[TID]], %c4
+// CHECK: %[[PCOL:.*]] = arith.muli %[[PAIR]], %c8
+// CHECK: %[[COL:.*]] = arith.addi %[[N0]], %[[PCOL]]
+// CHECK: %[[GCOL:.*]] = arith.muli %[[PCOL]], %c2
+// CHECK: nvgpu.device_async_copy %[[G]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SB]][%c0, %[[R]], %[[GCOL]]], 8
+// CHECK: %[[UCOL:.*]] = arith.addi %{{.*}}, %c8
+// CHECK: nvgpu.device_async_copy %[[U]][%{{.*}}, %{{.*}}, %{{.*}}], %[[SB]][%c0, %[[R]], %[[UCOL]]], 8
+// CHECK: nvvm.mma.sync
+// Epilogue: mma tiles 0 and 1 are gate and up of the same columns; silu's
+// exp is polynomial arithmetic (no libdevice call), the pair is stored.
+// CHECK: llvm.extractvalue %{{.*}}#0[0]
+// CHECK: llvm.extractvalue %{{.*}}#1[0]
+// CHECK: llvm.intr.fma
+// CHECK: arith.divf
+// CHECK: arith.mulf
+// CHECK: vector.store %{{.*}}, %[[RES]][{{.*}}] : memref<?x512xbf16>, vector<2xbf16>
+// CHECK-NOT: math.exp
+// CHECK: gpu.return
+func.func @separate(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Concatenated halves of one weight: the up slice reads column + 512.
+// CHECK-LABEL: func.func @concatenated(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7 blocks in (%c16,
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7(%[[L:.*]]: memref<?x256xbf16>, %[[W:.*]]: memref<8x256x1024xbf16>, %{{.*}}: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]
+// CHECK: %[[COL:.*]] = arith.addi %{{.*}}, %{{.*}} : index
+// CHECK: %[[VALID:.*]] = arith.andi
+// CHECK: nvgpu.device_async_copy %[[W]][%{{.*}}, %{{.*}}, %{{.*}}], %{{.*}}, 8
+// CHECK: %[[UP:.*]] = arith.addi %[[COL]], %c512
+// CHECK: %[[SAFE:.*]] = arith.select %[[VALID]], %[[UP]], %c0
+// CHECK: nvgpu.device_async_copy %[[W]][%{{.*}}, %{{.*}}, %[[SAFE]]], %{{.*}}, 8
+// gpt-oss clamp: min(g, 7), clamp(u, -7, 7), silu(1.702 g) * (u + 1).
+// CHECK: arith.minimumf %{{.*}}, %cst{{.*}} : f32
+// CHECK: arith.maximumf
+// CHECK: vector.store %{{.*}}, %[[RES]][{{.*}}] : memref<?x512xbf16>, vector<2xbf16>
+func.func @concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %h = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x1024xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>, alpha = 1.702 : f64, beta = 1.0 : f64, limit = 7.0 : f64} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Interleaved gate/up columns are the mma's own column pairs: the usual
+// 64-column tiles, one store per pair at column / 2.
+// CHECK-LABEL: func.func @interleaved(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved blocks in (%c16,
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved(%{{.*}}: memref<?x256xbf16>, %{{.*}}: memref<8x256x1024xbf16>, %{{.*}}: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
+// CHECK-NOT: moe.column_tiles
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK: arith.cmpi ult, %[[COL:.*]], %c1024
+// CHECK: scf.if
+// CHECK: %[[GATE:.*]] = llvm.extractvalue %{{.*}}#0[0]
+// CHECK: %[[UP:.*]] = llvm.extractvalue %{{.*}}#0[1]
+// CHECK: %[[HALF:.*]] = arith.divui %[[COL]], %c2
+// CHECK: memref.store %{{.*}}, %[[RES]][%{{.*}}, %[[HALF]]] : memref<?x512xbf16>
+// CHECK-NOT: math.erf
+// CHECK: gpu.return
+func.func @interleaved(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %h = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x1024xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<gelu>, gate_layout = #moe.gate_layout<interleaved>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Ungated relu, f16: applied to each accumulator before the pair store.
+// CHECK-LABEL: func.func @relu(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_f16_f16_i32_e4_k64_n128_relu blocks in (%c2,
+// CHECK: gpu.func @grouped_matmul_f16_f16_i32_e4_k64_n128_relu(
+// CHECK: %[[V0:.*]] = llvm.extractvalue %{{.*}}#0[0]
+// CHECK: %[[V1:.*]] = llvm.extractvalue %{{.*}}#0[1]
+// CHECK: arith.maximumf %[[V0]], %{{.*}} : f32
+// CHECK: arith.maximumf %[[V1]], %{{.*}} : f32
+// CHECK: vector.store %{{.*}} : memref<?x128xf16>, vector<2xf16>
+func.func @relu(%x: tensor<?x64xf16>, %w: tensor<4x64x128xf16>, %off: tensor<5xi32>) -> tensor<?x128xf16> {
+  %h = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xf16>, tensor<4x64x128xf16>, tensor<5xi32>) -> tensor<?x128xf16>
+  %a = moe.activation %h {activation = #moe.activation<relu>} : (tensor<?x128xf16>) -> tensor<?x128xf16>
+  return %a : tensor<?x128xf16>
+}
+
+// -----
+
+// Not fused: the matmul has a bias (the epilogue adds biases only without
+// an activation) -> plain matmul, then the element-wise kernel, one thread
+// per output: grid = ceil(rows * 512 / 256).
+// CHECK-LABEL: func.func @bias(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_bias_bf16 blocks
+// CHECK: gpu.wait
+// CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0
+// CHECK: %[[OUT:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[ROWS]]) : memref<?x512xbf16>
+// CHECK: %[[TOTAL:.*]] = arith.muli %[[ROWS]], %c512
+// CHECK: %[[SUM:.*]] = arith.addi %[[TOTAL]], %c255
+// CHECK: %[[GRID:.*]] = arith.divui %[[SUM]], %c256
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@activation_silu_concatenated_bf16_bf16_w1024_512 blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) args(%{{.*}} : memref<?x1024xbf16>, %[[OUT]] : memref<?x512xbf16>)
+// CHECK: gpu.func @activation_silu_concatenated_bf16_bf16_w1024_512(%[[IN:.*]]: memref<?x1024xbf16>, %[[RES:.*]]: memref<?x512xbf16>)
+// CHECK: %[[IDX:.*]] = arith.addi
+// CHECK: %[[ROW:.*]] = arith.divui %[[IDX]], %c512
+// CHECK: %[[COL:.*]] = arith.remui %[[IDX]], %c512
+// CHECK: memref.load %[[IN]][%[[ROW]], %[[COL]]]
+// CHECK: %[[UPCOL:.*]] = arith.addi %[[COL]], %c512
+// CHECK: memref.load %[[IN]][%[[ROW]], %[[UPCOL]]]
+// CHECK: memref.store %{{.*}}, %[[RES]][%[[ROW]], %[[COL]]]
+func.func @bias(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %b: tensor<8x1024xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %h = moe.grouped_matmul %x, %w offsets(%off) bias(%b) : (tensor<?x256xbf16>, tensor<8x256x1024xbf16>, tensor<9xi64>, tensor<8x1024xbf16>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Not fused: the pre-activation is also returned. Separate layout: the
+// element-wise kernel reads gate and up at the same column.
+// CHECK-LABEL: func.func @shared(
+// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512 blocks
+// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512 blocks
+// CHECK: @moe_kernels::@activation_silu_separate_bf16_bf16_w512_512 blocks
+// CHECK: gpu.func @activation_silu_separate_bf16_bf16_w512_512(%[[G:.*]]: memref<?x512xbf16>, %[[U:.*]]: memref<?x512xbf16>, %{{.*}}: memref<?x512xbf16>)
+// CHECK: memref.load %[[G]][%[[ROW:.*]], %[[COL:.*]]]
+// CHECK: memref.load %[[U]][%[[ROW]], %[[COL]]]
+func.func @shared(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> (tensor<?x512xbf16>, tensor<?x512xbf16>) {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a, %g : tensor<?x512xbf16>, tensor<?x512xbf16>
+}

@@ -1,0 +1,61 @@
+// RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --moe-gpu-entry-points=chip=sm_80 | FileCheck %s
+// RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --moe-gpu-entry-points=chip=sm_80 --canonicalize | FileCheck %s --check-prefix=SIZE
+
+// The layer's function is replaced by its entries; its kernels are queued on
+// the stream argument (a !gpu.async.token that lowers to the caller's
+// CUstream) one after the other, with no gpu.alloc and no gpu.wait.
+// CHECK-NOT: func.func @ffn
+// CHECK: llvm.mlir.global external constant @moe_gpu_layer_names("ffn\00\00")
+// CHECK-LABEL: func.func private @__moe_layer_forward_0(
+// CHECK-SAME: %[[BUFS:.*]]: !llvm.ptr, %[[DIMS:.*]]: !llvm.ptr, %[[WS:.*]]: !llvm.ptr, %[[STREAM:.*]]: !gpu.async.token)
+// Argument 0 (x): pointer buffers[0], rows dims[0].
+// CHECK: %[[D0:.*]] = llvm.getelementptr %[[DIMS]][0] : (!llvm.ptr) -> !llvm.ptr, i64
+// CHECK: llvm.load %[[D0]] : !llvm.ptr -> i64
+// CHECK: %[[P0:.*]] = llvm.getelementptr %[[BUFS]][0] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+// CHECK: llvm.load %[[P0]] : !llvm.ptr -> !llvm.ptr
+// The result (the combined tokens) is the caller's buffers[7].
+// CHECK: llvm.getelementptr %[[BUFS]][7]
+// CHECK-NOT: gpu.alloc
+// CHECK-NOT: gpu.wait
+// The activation: the workspace at offset 0.
+// CHECK: llvm.getelementptr %[[WS]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+// CHECK: %[[L1:.*]] = gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate
+// CHECK: llvm.getelementptr %[[WS]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+// CHECK: %[[L2:.*]] = gpu.launch_func async [%[[L1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k512_n256
+// CHECK: gpu.launch_func async [%[[L2]]] @moe_kernels::@combine_bf16_i64_f32_bf16_h256_k2
+// CHECK-NOT: gpu.wait
+// CHECK: return
+// The workspace size: the same walk without the launches.
+// CHECK-LABEL: func.func private @__moe_layer_workspace_0(
+// CHECK-NOT: gpu.launch_func
+// CHECK: return %{{.*}} : i64
+// Dispatchers over the layer index.
+// CHECK-LABEL: func.func @moe_gpu_layer_forward(
+// CHECK-SAME: %[[L:.*]]: i32, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !gpu.async.token) -> i32
+// CHECK: arith.cmpi eq, %[[L]], %c0_i32
+// CHECK: func.call @__moe_layer_forward_0(
+// CHECK-LABEL: func.func @moe_gpu_layer_workspace(
+// CHECK: func.call @__moe_layer_workspace_0(
+// CHECK-LABEL: func.func @moe_gpu_layer_info(
+// 8 buffers (7 arguments, 1 result), 1 + 2 dynamic leading sizes.
+// CHECK-DAG: arith.constant 8 : i32
+// CHECK-DAG: arith.constant 3 : i32
+
+// After folding: the activation's rows * (512 * 2) bytes rounded up to 256,
+// plus the down rows' rows * (256 * 2) rounded up; rows comes from dims[0]
+// through the descriptor of x.
+// SIZE-LABEL: func.func private @__moe_layer_workspace_0(
+// SIZE-DAG: %[[M256:.*]] = llvm.mlir.constant(-256 : i64) : i64
+// SIZE-DAG: %[[C255:.*]] = llvm.mlir.constant(255 : i64) : i64
+// SIZE-DAG: %[[C1024:.*]] = llvm.mlir.constant(1024 : i64) : i64
+// SIZE-DAG: %[[C512:.*]] = llvm.mlir.constant(512 : i64) : i64
+// SIZE: llvm.load %arg0 : !llvm.ptr -> i64
+// SIZE: %[[A:.*]] = llvm.mul %{{.*}}, %[[C1024]] : i64
+// SIZE: %[[A1:.*]] = llvm.add %[[A]], %{{.*}} : i64
+// SIZE: %[[A2:.*]] = llvm.add %[[A1]], %[[C255]] : i64
+// SIZE: %[[END1:.*]] = llvm.and %[[A2]], %[[M256]] : i64
+// SIZE: %[[B:.*]] = llvm.mul %{{.*}}, %[[C512]] : i64
+// SIZE: %[[B1:.*]] = llvm.add %[[END1]], %[[B]] : i64
+// SIZE: %[[B2:.*]] = llvm.add %[[B1]], %[[C255]] : i64
+// SIZE: %[[END2:.*]] = llvm.and %[[B2]], %[[M256]] : i64
+// SIZE: return %[[END2]] : i64

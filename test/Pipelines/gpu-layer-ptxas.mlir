@@ -1,0 +1,32 @@
+// The layer's kernels (fused SwiGLU matmul, down matmul, combine; with
+// combine=epilogue the combining matmul, the row-slot inverse and the f32 ->
+// bf16 conversion) assemble with ptxas for sm_80 and sm_90a with no stack
+// frame and no spills, and call no libdevice function.
+// REQUIRES: ptxas
+// RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --moe-gpu-pipeline="chip=sm_80 ptx-file=%t.k80.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.k80.ptx -o %t.k80.cubin > %t.k80.log 2>&1
+// RUN: FileCheck %s --check-prefix=KERNEL < %t.k80.log
+// RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.k80.log
+// RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --moe-gpu-pipeline="chip=sm_90a combine=epilogue ptx-file=%t.e90.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.e90.ptx -o %t.e90.cubin > %t.e90.log 2>&1
+// RUN: FileCheck %s --check-prefix=EPILOGUE < %t.e90.log
+// RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.e90.log
+// RUN: FileCheck %s --check-prefix=PTX < %t.e90.ptx
+// RUN: not grep -q __nv_ %t.e90.ptx %t.k80.ptx
+// RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --convert-moe-to-gpu=combine=epilogue | FileCheck %s --check-prefix=NOMATH
+// NOMATH-NOT: math.
+
+// KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_80'
+// KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k512_n256' for 'sm_80'
+// KERNEL-DAG: Compiling entry function 'combine_bf16_i64_f32_bf16_h256_k2' for 'sm_80'
+
+// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_90a'
+// EPILOGUE-DAG: Compiling entry function 'row_slots_i64_k2' for 'sm_90a'
+// EPILOGUE-DAG: Compiling entry function 'activation_identity_f32_bf16_w256_256' for 'sm_90a'
+// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_bf16_f32_i64_e8_k512_n256_combine2_f32' for 'sm_90a'
+
+// Relaxed fp32 atomics (CUDA's atomicAdd), not acq_rel ones.
+// PTX: .entry grouped_matmul_bf16_f32_i64_e8_k512_n256_combine2_f32
+// PTX: mma.sync.aligned.m16n8k16
+// PTX: atom.add.f32
+// PTX: .entry grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate
