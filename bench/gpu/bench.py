@@ -20,7 +20,12 @@ random router logits), each case:
 3. reports TFLOP/s, TB/s (each input read once, output written once; only
    the weights of experts that got rows) and the fraction of the peaks
    measured in the same run (a device-to-device copy; an 8192^3 cuBLAS bf16
-   GEMM).
+   GEMM);
+4. says which kernel ran (the decode kernel for rows <= 16 * E, else the
+   tile kernel: the kernel names in a torch.profiler trace of one call, or
+   the rule under --simulate) and, where the decode kernel ran and
+   libmoe_gpu_<chip>_tile.so (build.sh: moe-gpu-aot --kernel tile) is there,
+   checks and times the tile kernel forced on the same case.
 
 Each model runs in its own process, so that a crash or a sticky CUDA error
 costs one model, not the run; a failing case prints its error and the rest
@@ -37,6 +42,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import routing  # noqa: E402 - the routing section (bench/gpu/routing.py)
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
 # so that a GPU run shows early whether the kernel works at all.
@@ -48,6 +55,14 @@ MODELS = [
 TOKENS = [1, 64, 4096, 16384]
 TOLERANCE = 1e-2
 BF16 = 0  # MOE_GPU_BF16
+# The library's selection (moe::decodeGroupedMatmulMaxRows): the decode
+# kernel for rows <= 16 * E, else the tile kernel.
+DECODE_ROWS_PER_EXPERT = 16
+
+
+def expected_kernel(rows, e):
+    """decode, or tile (the 64x64 mma.sync kernel; wgmma on sm_90a)."""
+    return "decode" if rows <= DECODE_ROWS_PER_EXPERT * e else "tile"
 
 
 def gemms(model):
@@ -78,7 +93,7 @@ def emit_mlir():
             f"  return %y : {res}",
             "}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
 class GPULibraryError(RuntimeError):
@@ -101,14 +116,25 @@ class Library:
         self.lib.moe_grouped_matmul_compiled.argtypes = [ctypes.c_int, i64, i64, i64]
         self.lib.moe_grouped_matmul_compiled.restype = ctypes.c_int
         self.lib.moe_gpu_chip.restype = ctypes.c_char_p
+        # Newer libraries say which kernel serves a shape.
+        if hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            self.lib.moe_grouped_matmul_kernel.argtypes = [ctypes.c_int, i64, i64, i64]
+            self.lib.moe_grouped_matmul_kernel.restype = ctypes.c_char_p
         self.lib.moe_gpu_init.restype = ctypes.c_int
         self.lib.moe_gpu_last_error.restype = ctypes.c_char_p
+        routing.bind(self.lib)
 
     def chip(self):
         return self.lib.moe_gpu_chip().decode()
 
     def compiled(self, e, k, n):
         return self.lib.moe_grouped_matmul_compiled(BF16, e, k, n) == 1
+
+    def kernel(self, e, k, n):
+        """"wgmma", "mma.sync" ("" if not compiled; "?" from older libraries)."""
+        if not hasattr(self.lib, "moe_grouped_matmul_kernel"):
+            return "?"
+        return self.lib.moe_grouped_matmul_kernel(BF16, e, k, n).decode()
 
     def error(self):
         return self.lib.moe_gpu_last_error().decode()
@@ -126,13 +152,22 @@ class Library:
             raise GPULibraryError(f"moe_grouped_matmul returned {code}: {self.error()}")
 
 
-def library_path(lib_dir, chip):
-    return os.path.join(lib_dir, f"libmoe_gpu_{chip}.so")
+def library_path(lib_dir, chip, kernel=None):
+    """The library for `chip`; with `kernel`, the one built with that kernel
+    forced (moe-gpu-aot --kernel)."""
+    suffix = f"_{kernel}" if kernel else ""
+    return os.path.join(lib_dir, f"libmoe_gpu_{chip}{suffix}.so")
 
 
 def chip_of(major, minor):
     """The library for a device: cubins run only on their major version."""
     return {9: "sm_90a", 8: "sm_80"}.get(major)
+
+
+# A second library timed on the same device, where build.sh made one: on
+# Hopper the sm_90 build, whose kernels are the mma.sync ones, against the
+# sm_90a (wgmma) kernels.
+ALT_CHIP = {"sm_90a": "sm_90"}
 
 
 # ----------------------------------------------------------------------------
@@ -187,6 +222,23 @@ def diagnose(torch, out, ref, offsets, tile=64):
     if bool(rows_nan.any()):
         idx = torch.nonzero(rows_nan).flatten().tolist()
         print(f"  NaN in {len(idx)} rows, first {idx[:8]}")
+
+
+def profiled_kernel(torch, fn):
+    """Which of the library's kernels one call of `fn` launched, from the
+    kernel names in a torch.profiler (CUPTI) trace; None if it cannot say."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        names = {e.name for e in prof.events() if "grouped_matmul" in e.name}
+    except Exception as exc:  # noqa: BLE001 - the profiler is optional
+        print(f"  profiler: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        return None
+    kinds = {"decode" if "decode" in n else "wgmma" if "wgmma" in n else "tile"
+             for n in names}
+    return "+".join(sorted(kinds)) if kinds else None
 
 
 def grouped_mm_fn(torch, x, w, offsets):
@@ -268,6 +320,9 @@ class TorchStandIn:
     def init(self):
         pass
 
+    def kernel(self, e, k, n):
+        return "torch"
+
     def grouped_matmul(self, x, w, offsets, out, stream):
         out.copy_(reference(self.torch, x, w, offsets))
 
@@ -303,10 +358,43 @@ def measure_peaks(torch, dev, scale):
     return {"copy_tbps": 2 * size / copy_ms / 1e9, "gemm_tflops": 2 * n**3 / gemm_ms / 1e9}
 
 
-def run_case(torch, dev, lib, model, gemm, t, reps, flush):
+def check_numerics(torch, dev, lib, x, w, offsets, ref, stream, label=""):
+    """Runs `lib` once on a NaN-poisoned output: (ok, unwritten, rel. err)."""
+    out = torch.full((x.shape[0], w.shape[2]), float("nan"), dtype=torch.bfloat16,
+                     device=x.device)
+    lib.grouped_matmul(x, w, offsets, out, stream)
+    dev.sync()
+    unwritten = int(torch.isnan(out).sum().item())
+    err = rel_err(torch, out, ref)
+    ok = bool(unwritten == 0 and err <= TOLERANCE)
+    if not ok:
+        print(f"  NUMERICS FAIL{label}: {unwritten} unwritten outputs, rel. err {err:.3g}")
+        diagnose(torch, out, ref, offsets)
+    return ok, unwritten, err, out
+
+
+def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
+    """Numerics and time of the alternative library (alt_* fields)."""
+    e, k, n = w.shape
+    row["alt_kernel"] = alt.kernel(e, k, n)
+    try:
+        out = torch.full((x.shape[0], n), float("nan"), dtype=torch.bfloat16, device=dev.name)
+        alt.grouped_matmul(x, w, offsets, out, dev.stream())
+        dev.sync()
+        row["alt_ok"] = bool(int(torch.isnan(out).sum().item()) == 0
+                             and rel_err(torch, out, ref) <= TOLERANCE)
+        row["alt_ms"] = time_ms(dev, lambda: alt.grouped_matmul(x, w, offsets, out,
+                                                                dev.stream()), flush, reps)
+    except Exception as exc:  # noqa: BLE001 - report and go on
+        row["alt_error"] = str(exc).splitlines()[0]
+
+
+def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None,
+             profile=True):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
-    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n}
+    row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
+           "kernel": lib.kernel(e, k, n)}
     counts, offsets = route(torch, t, e, top_k, dev.name)
     rows = int(offsets[-1].item())
     active = int((counts > 0).sum().item())
@@ -318,19 +406,27 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush):
     row.update(flops=flops, bytes=nbytes)
     stream = dev.stream()
 
-    out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16, device=dev.name)
-    lib.grouped_matmul(x, w, offsets, out, stream)
-    dev.sync()
-    unwritten = int(torch.isnan(out).sum().item())
     ref = reference(torch, x, w, offsets)
-    err = rel_err(torch, out, ref)
-    row.update(unwritten=unwritten, rel_err=err,
-               ok=bool(unwritten == 0 and err <= TOLERANCE))
-    if not row["ok"]:
-        print(f"  NUMERICS FAIL: {unwritten} unwritten outputs, rel. err {err:.3g}")
-        diagnose(torch, out, ref, offsets)
+    ok, unwritten, err, out = check_numerics(torch, dev, lib, x, w, offsets, ref, stream)
+    row.update(unwritten=unwritten, rel_err=err, ok=ok)
+    expected = expected_kernel(rows, e)
+    ran = None
+    if profile and isinstance(dev, Cuda):
+        ran = profiled_kernel(torch, lambda: lib.grouped_matmul(x, w, offsets, out, stream))
+    row["ran"] = ran or f"{expected} (rule)"
+    if ran and (ran == "decode") != (expected == "decode"):
+        print(f"  KERNEL: {ran} ran, the selection rule says {expected}")
     row["ours_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out, stream),
                              flush, reps)
+    if tile_lib is not None and expected == "decode":
+        # The same case on the tile kernel, forced: what the decode kernel buys.
+        tile_ok, _, tile_err, _ = check_numerics(torch, dev, tile_lib, x, w, offsets, ref,
+                                                 stream, " (forced tile kernel)")
+        row.update(tile_ok=tile_ok, tile_rel_err=tile_err)
+        row["tile_ms"] = time_ms(dev, lambda: tile_lib.grouped_matmul(x, w, offsets, out,
+                                                                      stream), flush, reps)
+    if alt is not None:
+        check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
 
     try:
         label, fn = grouped_mm_fn(torch, x, w, offsets)
@@ -348,6 +444,18 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush):
     return row
 
 
+def open_library(args, torch):
+    """The library for this device, initialized."""
+    major, minor = torch.cuda.get_device_capability()
+    chip = chip_of(major, minor)
+    if not chip:
+        raise SystemExit(f"no library for compute capability {major}.{minor}")
+    torch.cuda.init()
+    lib = Library(library_path(args.lib_dir, chip))
+    lib.init()
+    return lib
+
+
 def child(args):
     """One model (or the peaks) in this process; results as RESULT lines."""
     import torch
@@ -361,24 +469,36 @@ def child(args):
         peaks = measure_peaks(torch, dev, scale)
         print("RESULT " + json.dumps({"peaks": peaks}), flush=True)
         return 0
+    alt = None
+    tile_lib = None
+    if args.child == "routing":
+        return child_routing(args, torch, dev, scale)
     if args.simulate:
         lib = TorchStandIn(torch)
+        alt = TorchStandIn(torch)  # exercises the comparison's code
+        tile_lib = TorchStandIn(torch)
     else:
-        major, minor = torch.cuda.get_device_capability()
-        chip = chip_of(major, minor)
-        if not chip:
-            raise SystemExit(f"no library for compute capability {major}.{minor}")
-        torch.cuda.init()
-        lib = Library(library_path(args.lib_dir, chip))
-        lib.init()
+        lib = open_library(args, torch)
+        chip = chip_of(*torch.cuda.get_device_capability())
+        alt_path = library_path(args.lib_dir, ALT_CHIP.get(chip, ""))
+        alt = None
+        if chip in ALT_CHIP and os.path.exists(alt_path):
+            alt = Library(alt_path)
+            alt.init()
+        tile_path = library_path(args.lib_dir, chip, "tile")
+        if os.path.exists(tile_path):
+            # Loaded RTLD_LOCAL (ctypes' default): its moe_* do not clash.
+            tile_lib = Library(tile_path)
+            tile_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     model = next(m for m in MODELS if m[0] == args.child)
     for gemm in gemms(model):
         gemm = (gemm[0], gemm[1], max(16, gemm[2] // scale), max(16, gemm[3] // scale))
         for t in args.tokens:
-            print(f"{model[0]} {gemm[0]} T={t}", flush=True)
+            print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
-                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush)
+                row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt,
+                               tile_lib, profile=not args.no_profile)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -386,6 +506,20 @@ def child(args):
             print("RESULT " + json.dumps(row), flush=True)
             if not args.simulate:
                 torch.cuda.empty_cache()
+    return 0
+
+
+def child_routing(args, torch, dev, scale):
+    """The routing section (bench/gpu/routing.py) in this process."""
+    if args.simulate:
+        route, dispatch = routing.StandIn(), routing.DispatchStandIn()
+    else:
+        lib = open_library(args, torch)
+        route = routing.LibraryRoute(lib.lib, lib.error)
+        dispatch = routing.LibraryDispatch(lib.lib, lib.error)
+    flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
+    routing.child(torch, dev, route, args.routing_tokens, args.reps, flush, time_ms,
+                  shrink=scale, dispatch=dispatch)
     return 0
 
 
@@ -405,13 +539,14 @@ def table(rows, peaks):
         out.append(f"Measured peaks: copy {copy_tbps:.2f} TB/s (read + write), "
                    f"cuBLAS bf16 8192^3 {gemm_tflops:.0f} TFLOP/s.\n")
     out.append("| model | gemm | T | rows | E×K×N | ok | rel err | ours ms | TFLOP/s | TB/s | "
-               "% peak | torch ms | torch TFLOP/s | cuBLAS ms | cuBLAS TFLOP/s | ours vs torch |")
-    out.append("|" + "---|" * 16)
+               "% peak | torch ms | torch TFLOP/s | cuBLAS ms | cuBLAS TFLOP/s | ours vs torch | "
+               "ran | % copy BW | tile forced ms | vs tile |")
+    out.append("|" + "---|" * 20)
     for r in rows:
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
             out.append(f"| {r['model']} | {r['gemm']} | {r['T']} | | {shape} | ERROR: "
-                       f"{r['error'][:120]} |" + " |" * 10)
+                       f"{r['error'][:120]} |" + " |" * 14)
             continue
         ms = r["ours_ms"]
         tflops = r["flops"] / ms / 1e9
@@ -421,6 +556,8 @@ def table(rows, peaks):
             frac = 100 * max(tflops / gemm_tflops, tbps / copy_tbps)
         tms = r.get("torch_ms")
         cms = r.get("cublas_ms")
+        tile_ms = r.get("tile_ms")
+        tile_cell = fmt(tile_ms, ".3f") + ("" if r.get("tile_ok", True) else " (WRONG)")
         torch_cell = fmt(tms, ".3f") if tms else "err: " + r.get("torch_error", "")[:60]
         out.append("| " + " | ".join([
             r["model"], r["gemm"], str(r["T"]), str(r["rows"]), shape,
@@ -429,22 +566,50 @@ def table(rows, peaks):
             torch_cell, fmt(r["flops"] / tms / 1e9 if tms else None, ".1f"),
             fmt(cms, ".3f"), fmt(r["flops"] / cms / 1e9 if cms else None, ".1f"),
             fmt(tms / ms if tms else None, ".2f") + ("×" if tms else ""),
+            r.get("ran", ""), fmt(100 * tbps / copy_tbps if copy_tbps else None, ".0f"),
+            tile_cell, fmt(tile_ms / ms if tile_ms else None, ".2f") + ("×" if tile_ms else ""),
         ]) + " |")
+    kernels = sorted({f"{r['model']} {r['gemm']}: {r['kernel']}" for r in rows
+                      if r.get("kernel")})
+    if kernels:
+        out.append("\nKernels: " + "; ".join(kernels) + ".")
+    alts = [r for r in rows if "alt_kernel" in r]
+    if alts:
+        out.append(f"\nThe same cases with the {ALT_CHIP['sm_90a']} library's "
+                   f"{alts[0]['alt_kernel']} kernels (ours vs alt > 1: ours faster):\n")
+        out.append("| model | gemm | T | alt ok | alt ms | alt TFLOP/s | ours vs alt |")
+        out.append("|" + "---|" * 7)
+        for r in alts:
+            ams = r.get("alt_ms")
+            out.append("| " + " | ".join([
+                r["model"], r["gemm"], str(r["T"]),
+                "ERROR: " + r["alt_error"][:80] if "alt_error" in r
+                else ("yes" if r.get("alt_ok") else "NO"),
+                fmt(ams, ".3f"), fmt(r["flops"] / ams / 1e9 if ams else None, ".1f"),
+                fmt(ams / r["ours_ms"] if ams else None, ".2f") + ("×" if ams else ""),
+            ]) + " |")
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
-                   "TFLOP/s over the cuBLAS peak and TB/s over the copy peak.")
+                   "TFLOP/s over the cuBLAS peak and TB/s over the copy peak. ran: the "
+                   "library's kernel that ran (profiler; '(rule)': the selection rule, "
+                   "rows <= 16·E → decode). tile forced: the same case on "
+                   "libmoe_gpu_<chip>_tile.so (decode cases only).")
     return "\n".join(out) + "\n"
 
 
 def parent(args):
     rows, peaks, failures = [], None, []
-    jobs = ["peaks"] + [m[0] for m in MODELS if m[0] in args.models]
+    jobs = ["peaks"] + (["routing"] if args.routing_tokens else []) + [
+        m[0] for m in MODELS if m[0] in args.models]
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
+        cmd += ["--routing-tokens"] + [str(t) for t in args.routing_tokens]
         if args.simulate:
             cmd.append("--simulate")
+        if args.no_profile:
+            cmd.append("--no-profile")
         print(f"== {job}", flush=True)
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -465,7 +630,9 @@ def parent(args):
         if code != 0:
             failures.append(f"{job}: exit {code}")
             print(f"  {job} FAILED: exit {code}", flush=True)
-    text = table(rows, peaks)
+    routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
+    rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
+    text = table(rows, peaks) + routing.table(routing_rows)
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     print(text)
@@ -473,8 +640,10 @@ def parent(args):
     with open(args.out, "w") as f:
         f.write(text)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"peaks": peaks, "rows": rows, "failures": failures}, f, indent=1)
-    bad = failures or any("error" in r or not r.get("ok") for r in rows)
+        json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
+                   "failures": failures}, f, indent=1)
+    bad = failures or any("error" in r or not r.get("ok") or not r.get("tile_ok", True)
+                          for r in rows + routing_rows)
     return 1 if bad else 0
 
 
@@ -488,8 +657,12 @@ def dry_run(args):
     crashing; with torch (CPU), the routing, reference and torch._grouped_mm
     paths run on small shapes."""
     ok = True
-    for chip in args.chips:
-        path = library_path(args.lib_dir, chip)
+    libraries = [library_path(args.lib_dir, chip) for chip in args.chips]
+    # The forced-tile comparison libraries are optional.
+    libraries += [p for p in (library_path(args.lib_dir, chip, "tile") for chip in args.chips)
+                  if os.path.exists(p)]
+    for path in libraries:
+        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile")
         if not os.path.exists(path):
             print(f"FAIL {path}: missing (run bench/gpu/build.sh)")
             ok = False
@@ -507,11 +680,22 @@ def dry_run(args):
         except GPULibraryError as exc:
             # Expected without a GPU: the library must say why, not crash.
             print(f"  moe_gpu_init: {exc}")
+        kernels = [lib.kernel(e, k, n) for e, k, n in all_shapes()]
+        print("  kernels: " + ", ".join(
+            f"{e}x{k}x{n} {kernel}" for (e, k, n), kernel in zip(all_shapes(), kernels)))
+        # Every benchmark shape has K % 64 == 0: Hopper must get wgmma.
+        if chip == "sm_90a" and any(kernel != "wgmma" for kernel in kernels):
+            print("FAIL the sm_90a library does not use wgmma for every shape")
+            ok = False
+    libs = [(library_path(args.lib_dir, c), Library(library_path(args.lib_dir, c)).lib)
+            for c in args.chips if os.path.exists(library_path(args.lib_dir, c))]
     try:
         import torch
     except ImportError:
         print("torch not installed: routing and reference not checked")
+        ok &= routing.dry_run(None, libs)
         return 0 if ok else 1
+    ok &= routing.dry_run(torch, libs)
     torch.manual_seed(0)
     for model in MODELS:
         for gname, e, k, n in gemms(model):
@@ -539,8 +723,12 @@ def main():
         HERE, "results")), "results.md"))
     parser.add_argument("--models", nargs="+", default=[m[0] for m in MODELS])
     parser.add_argument("--tokens", nargs="+", type=int, default=TOKENS)
+    parser.add_argument("--routing-tokens", nargs="*", type=int, default=routing.ROUTE_TOKENS,
+                        help="T of the routing section (none: skip it)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--timeout", type=int, default=150, help="seconds per model")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="say which kernel ran from the selection rule, not torch.profiler")
     parser.add_argument("--simulate", action="store_true",
                         help="check the script on the CPU: K, N / 64, torch for the library")
     parser.add_argument("--child", help=argparse.SUPPRESS)

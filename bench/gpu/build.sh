@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libraries bench/gpu/run.sh loads on the GPU machine, here (that
-# machine has no LLVM/MLIR): bench/gpu/lib/libmoe_gpu_sm90a.so (H100/H200)
-# and libmoe_gpu_sm80.so (A100), each holding a kernel for every shape of
-# bench.py. Checks that they stay under the 64 MiB that travels, export the
-# C API, need only libc, and pass bench.py --dry-run.
+# machine has no LLVM/MLIR): bench/gpu/lib/libmoe_gpu_sm_90a.so (H100/H200,
+# wgmma kernels), libmoe_gpu_sm_90.so (H100/H200, the mma.sync kernels, timed
+# beside them) and libmoe_gpu_sm_80.so (A100), each holding the kernels for
+# every shape of bench.py (the decode kernel for rows <= 16 * E, the tile
+# kernel above), and libmoe_gpu_sm_90a_tile.so (the tile kernel forced, for
+# the decode comparison). Checks that they stay under the 64 MiB that
+# travels, export the C API, need only libc, and pass bench.py --dry-run.
 #
 #   bench/gpu/build.sh [BUILD_DIR]        (default: build)
 set -euo pipefail
@@ -15,9 +18,17 @@ python="${PYTHON:-$root/.venv/bin/python}"
 mkdir -p "$lib"
 
 "$python" "$root/bench/gpu/bench.py" --emit-mlir > "$lib/shapes.mlir"
-for chip in sm_90a sm_80; do
+# The libraries bench.py calls (kernel chosen by the row count), and for the
+# H200 one with the tile kernel forced, to compare on the decode cases.
+for variant in sm_90a sm_90 sm_80 sm_90a:tile; do
+  chip="${variant%%:*}"
+  kernel=auto
   so="$lib/libmoe_gpu_${chip}.so"
-  "$build/bin/moe-gpu-aot" --chip "$chip" -o "$so" "$lib/shapes.mlir"
+  if [ "$variant" != "$chip" ]; then
+    kernel="${variant#*:}"
+    so="$lib/libmoe_gpu_${chip}_${kernel}.so"
+  fi
+  "$build/bin/moe-gpu-aot" --chip "$chip" --kernel "$kernel" -o "$so" "$lib/shapes.mlir"
   # Only glibc symbols may stay undefined (the driver is opened with dlopen).
   undefined="$(nm -D --undefined-only "$so" | grep -v '@GLIBC_' | grep -v ' w ' || true)"
   if [ -n "$undefined" ]; then
@@ -34,4 +45,4 @@ if [ "$total" -gt $((64 << 20)) ]; then
   exit 1
 fi
 echo "bench/gpu/lib: $total bytes"
-"$python" "$root/bench/gpu/bench.py" --dry-run --lib-dir "$lib"
+"$python" "$root/bench/gpu/bench.py" --dry-run --lib-dir "$lib" --chips sm_90a sm_90 sm_80

@@ -58,21 +58,70 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     launch can be captured in a CUDA graph). Tiles past `offsets[E]` write
     the zero rows; blocks past the last tile exit.
 
+    For decode sizes (a few rows per group) a second, weight-streaming
+    kernel of the same signature runs instead: with `kernel=auto` the host
+    code launches it when `rows <= 16 * E` and the tile kernel otherwise
+    (an `scf.if` on the row count, still no host synchronization);
+    `kernel=decode` or `kernel=tile` forces one. Its blocks own a group's
+    64-column slab, split K over 8 warps that keep 16 16-byte weight loads
+    per lane in flight, multiply with `nvvm.mma.sync` straight from
+    registers (rows padded to 16) and sum the warps in shared memory; the
+    grid `(N / 64, min(rows, E + 1))` has no block for an empty group while
+    rows <= E (docs/GPU.md).
+    With `chip=sm_90a` and K a multiple of 64 the kernel is the Hopper one
+    instead (same grid contract, 128x128 tiles): `nvgpu.tma.async.load` of
+    128-byte-swizzled boxes into a 3-stage shared-memory ring completed on
+    `nvgpu.mbarrier`s, and `nvgpu.warpgroup.mma` (wgmma m64n128k16) on
+    shared-memory descriptors. The host encodes two TMA descriptors per
+    launch (rows `[rows, K]`; the weights as `[E * K, N]`), which the runtime
+    caches. Other K fall back to the mma.sync kernel with a remark.
+
     Rejected with an error naming the reason: element types other than
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
     type differs from `element-type`, per-group weights of different widths,
     `transpose_rhs`, dynamic K or N, K or N not a multiple of 8 (the
-    16-byte copies), and chips other than sm_80, sm_90 and sm_90a.
+    16-byte copies), chips other than sm_80, sm_90 and sm_90a, and kernel
+    names other than auto, tile and decode.
+
+    Routing: `moe.fused_route` and `moe.route` (token choice and top_p)
+    become one launch of a routing kernel (one per signature): blocks of 8
+    warps own 8 tokens; each warp computes router logits one expert at a
+    time (16-byte loads along H, fp32 accumulation, shuffle reductions),
+    then routes one token: softmax / sigmoid / softmax_after_topk scores,
+    selection bias (selection only), group-limited selection, k rounds of
+    a warp argmax (ties to the lower expert, like the CPU kernels), top_p,
+    renormalization, scaling and skip_ratio. Large routers are split over
+    expert slices (grid.y): the logits go through a global workspace and
+    the last block of each token tile routes it (no host synchronization).
+    Rejected with an error: expert_choice mode, sparsemixer scores,
+    expert_mask, more than 512 experts, k > 32, more than 32 expert groups,
+    element types other than bf16/f16/f32, a dynamic hidden size, and
+    `moe.gate` (run `--moe-fuse-gating` first).
+
+    Dispatch: token-choice `moe.dispatch` (dropless, or in-order capacity)
+    becomes four launches on one stream, every grid sized from T and k
+    alone: per-warp histograms of 256-slot chunks (shared-memory atomics),
+    a one-block scan (per expert over chunks, then over experts: the
+    offsets, totals capped by the capacity), a scatter that ranks each
+    warp's 32 slots with `match.any` + `popc` in token-then-slot order
+    (deterministic, the CPU lowering's order) and writes the row map, and a
+    gather of one block per row (zeros past offsets[E]). Rejected:
+    expert_choice, expert_map, group_size, drop_policy by_weight, a dynamic
+    hidden size or k, more than 1024 experts.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target chip: sm_80, sm_90 or sm_90a">,
     Option<"elementType", "element-type", "std::string", /*default=*/"\"\"",
-           "Tensor-core operand type (bf16 or f16); empty: the op's own">
+           "Tensor-core operand type (bf16 or f16); empty: the op's own">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
+           "else the tile kernel, chosen at run time), tile or decode">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::gpu::GPUDialect", "mlir::LLVM::LLVMDialect",
+    "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect", "mlir::NVVM::NVVMDialect",
     "mlir::nvgpu::NVGPUDialect", "mlir::scf::SCFDialect",
     "mlir::vector::VectorDialect"

@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 /* Element types of rows, weights and results. */
-enum { MOE_GPU_BF16 = 0, MOE_GPU_F16 = 1 };
+enum { MOE_GPU_BF16 = 0, MOE_GPU_F16 = 1, MOE_GPU_F32 = 2 };
 
 /* Return codes. */
 enum {
@@ -51,6 +51,65 @@ int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,
  * not touch the device. */
 int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
                                 int64_t n);
+
+/* Alignment: the "wgmma" kernels (see below) need lhs and rhs 16-byte
+ * aligned and out 4-byte aligned (MOE_GPU_INVALID_ARGUMENT otherwise), as
+ * every PyTorch allocation is. */
+
+/* Which kernel serves (dtype, experts, k, n): "wgmma" (sm_90a: TMA +
+ * warpgroup tensor cores), "mma.sync" (sm_80 and sm_90, or sm_90a shapes
+ * with k not a multiple of 64), "decode" (a library built with --kernel
+ * decode), or "" if the library has none. Unless built with --kernel tile,
+ * calls with rows <= 16 * experts run the weight-streaming decode kernel
+ * instead of the one named. Does not touch the device. */
+const char *moe_grouped_matmul_kernel(int dtype, int64_t experts, int64_t k,
+                                      int64_t n);
+/* Routing (moe.fused_route, one kernel): router logits of `tokens` rows of
+ * input [tokens, hidden] (of `dtype`) with the router (of `dtype`, in the
+ * op's layout: [experts, hidden], or [hidden, experts] for
+ * weight_transposed), scores, selection and weights exactly as the
+ * moe.fused_route the library was built from says (its attributes are
+ * compiled in; the key below picks it). router_bias and selection_bias are
+ * f32 [experts], or NULL when the op has none. Results: weights [tokens, k]
+ * f32 and ids [tokens, k] int64. Large routers are split over blocks that
+ * need `workspace`: moe_route_workspace_size bytes (256-byte aligned, its
+ * counters zeroed once, e.g. cudaMemset, before the first call; every call
+ * leaves them zero; one call at a time per workspace). Input and router
+ * rows are read with 16-byte loads: 16-byte aligned pointers. */
+int moe_route(int dtype, int64_t experts, int64_t hidden, int64_t k,
+              const void *input, const void *router, const void *router_bias,
+              const void *selection_bias, float *weights, int64_t *ids,
+              int64_t tokens, void *workspace, void *stream);
+
+/* Bytes of workspace moe_route needs for `tokens` tokens: 0 when the router
+ * is not split, -1 when the library has no such routing. */
+int64_t moe_route_workspace_size(int dtype, int64_t experts, int64_t hidden,
+                                 int64_t k, int64_t tokens);
+
+/* 1 if the library holds a routing for (dtype, experts, hidden, k). */
+int moe_route_compiled(int dtype, int64_t experts, int64_t hidden, int64_t k);
+
+/* Dispatch (token-choice moe.dispatch, four kernels on `stream`, no host
+ * wait): rows [tokens * k, hidden] (of `dtype`) = the rows of input
+ * [tokens, hidden] grouped by expert (experts ascending, then tokens, then
+ * slots; rows past offsets[experts] zeroed), offsets [experts + 1] int64,
+ * row_map [tokens, k] int64 (row of each slot, -1 for ids outside
+ * [0, experts) and slots over a compiled capacity), from ids [tokens, k]
+ * int64. `workspace`: moe_dispatch_workspace_size bytes, 256-byte aligned,
+ * no initialization needed. With 0 tokens nothing is launched. */
+int moe_dispatch(int dtype, int64_t experts, int64_t hidden, int64_t k,
+                 const void *input, const int64_t *ids, void *rows,
+                 int64_t *offsets, int64_t *row_map, int64_t tokens,
+                 void *workspace, void *stream);
+
+/* Bytes of workspace moe_dispatch needs for `tokens` tokens; -1 when the
+ * library has no such dispatch. */
+int64_t moe_dispatch_workspace_size(int dtype, int64_t experts, int64_t hidden,
+                                    int64_t k, int64_t tokens);
+
+/* 1 if the library holds a dispatch for (dtype, experts, hidden, k). */
+int moe_dispatch_compiled(int dtype, int64_t experts, int64_t hidden,
+                          int64_t k);
 
 /* The chip the library's kernels were compiled for, e.g. "sm_90a". */
 const char *moe_gpu_chip(void);

@@ -38,10 +38,22 @@ constexpr int32_t kBF16 = 0;
 constexpr int32_t kF16 = 1;
 
 struct Entry {
+  /// The routing kernel, or the grouped matmul's tile kernel (null when
+  /// kernel=decode).
   gpu::GPUFuncOp kernel;
   int32_t dtype;
   int64_t experts, k, n;
+  /// Routing kernels only: which [E] biases the kernel takes.
+  bool routerBias = false, selectionBias = false;
+  /// Dispatch entries only (key: dtype, experts, hidden, k).
+  moe::DispatchKernels dispatch;
+  /// Grouped matmuls only: the decode kernel (null when kernel=tile).
+  gpu::GPUFuncOp decode = {};
 };
+
+/// A routing kernel's C key: (dtype, experts, hidden, k) in the fields of
+/// Entry (k = hidden, n = k).
+constexpr int32_t kF32 = 2;
 
 /// A dense row-major memref of `type` over the raw pointer `ptr`, with
 /// `rows` as its dynamic leading size.
@@ -130,40 +142,330 @@ struct GPUEntryPointsPass
     }
     SmallVector<moe::GroupedMatmulOp> ops;
     module.walk([&](moe::GroupedMatmulOp op) { ops.push_back(op); });
-    if (ops.empty()) {
+    SmallVector<moe::FusedRouteOp> routes;
+    module.walk([&](moe::FusedRouteOp op) { routes.push_back(op); });
+    SmallVector<moe::DispatchOp> dispatches;
+    module.walk([&](moe::DispatchOp op) { dispatches.push_back(op); });
+    if (ops.empty() && routes.empty() && dispatches.empty()) {
       module.emitError("moe-gpu-entry-points: the module has no "
-                       "moe.grouped_matmul to compile");
+                       "moe.grouped_matmul to compile (nor a "
+                       "moe.fused_route or moe.dispatch)");
       return signalPassFailure();
     }
     // Check everything before building anything, so that a refusal leaves
     // the module as it was.
-    moe::MoEToGPUOptions options{chip, /*elementType=*/""};
+    if (!moe::isGroupedMatmulKernelChoice(kernel)) {
+      module.emitError("moe-gpu-entry-points: kernel must be auto, tile or "
+                       "decode, not '")
+          << kernel << "'";
+      return signalPassFailure();
+    }
+    moe::MoEToGPUOptions options{chip, /*elementType=*/"", kernel};
     bool ok = true;
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&
             succeeded(moe::checkGroupedMatmulForGPU(op, options));
-    if (!ok)
+    for (moe::FusedRouteOp op : routes)
+      ok &= succeeded(checkRouteABI(op)) &&
+            succeeded(moe::checkRoutingForGPU(op));
+    for (moe::DispatchOp op : dispatches)
+      ok &= succeeded(checkDispatchABI(op)) &&
+            succeeded(moe::checkDispatchForGPU(op));
+    if (!ok ||
+        failed(checkDistinctKeys(ArrayRef<moe::DispatchOp>(dispatches),
+                                 dispatchKey, "dispatches", "moe_dispatch")))
+      return signalPassFailure();
+    FailureOr<SmallVector<Entry>> routeEntries = collectRoutes(routes);
+    if (failed(routeEntries))
+      return signalPassFailure();
+    FailureOr<SmallVector<Entry>> dispatchEntries =
+        collectDispatches(dispatches);
+    if (failed(dispatchEntries))
       return signalPassFailure();
 
     SmallVector<Entry> entries;
     llvm::DenseSet<Operation *> seen;
     for (moe::GroupedMatmulOp op : ops) {
-      FailureOr<gpu::GPUFuncOp> kernel =
-          moe::getGroupedMatmulKernel(op, options);
-      if (failed(kernel))
+      FailureOr<moe::GroupedMatmulKernels> kernels =
+          moe::getGroupedMatmulKernels(op, options);
+      if (failed(kernels))
         return signalPassFailure();
-      if (!seen.insert(*kernel).second)
+      gpu::GPUFuncOp any = kernels->tile ? kernels->tile : kernels->decode;
+      if (!seen.insert(any).second)
         continue;
-      auto rhs = cast<MemRefType>(kernel->getArgumentTypes()[1]);
-      entries.push_back({*kernel, rhs.getElementType().isBF16() ? kBF16 : kF16,
+      auto rhs = cast<MemRefType>(any.getArgumentTypes()[1]);
+      entries.push_back({kernels->tile,
+                         rhs.getElementType().isBF16() ? kBF16 : kF16,
                          rhs.getDimSize(0), rhs.getDimSize(1),
-                         rhs.getDimSize(2)});
+                         rhs.getDimSize(2), false, false, kernels->decode});
     }
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       func.erase();
     buildDispatch(module, entries);
     buildLookup(module, entries);
+    buildKernelKind(module, entries);
+    buildRouteDispatch(module, *routeEntries);
+    buildRouteLookup(module, *routeEntries);
+    buildDispatchLaunch(module, *dispatchEntries);
+    // moe_gpu_dispatch_lookup(dtype, experts, hidden, k): 1 if compiled.
+    buildLookup(module, *dispatchEntries, "moe_gpu_dispatch_lookup");
     buildChipName(module);
+  }
+
+  static int32_t dtypeCode(Type elt) {
+    return elt.isBF16() ? kBF16 : elt.isF16() ? kF16 : kF32;
+  }
+
+  /// The C key of a dispatch: (row type, experts, hidden, k).
+  static std::tuple<Type, int64_t, int64_t, int64_t>
+  dispatchKey(moe::DispatchOp op) {
+    auto input = cast<ShapedType>(op.getInput().getType());
+    return {input.getElementType(), int64_t(op.getNumExperts()),
+            input.getDimSize(1),
+            cast<ShapedType>(op.getIndices().getType()).getDimSize(1)};
+  }
+
+  /// Refuses two ops under one C key that are not the same op (attributes
+  /// and types), before anything is built.
+  template <typename OpT, typename KeyFn>
+  static LogicalResult checkDistinctKeys(ArrayRef<OpT> ops, KeyFn key,
+                                         StringRef what, StringRef entry) {
+    for (auto [i, op] : llvm::enumerate(ops))
+      for (OpT earlier : ops.take_front(i))
+        if (key(earlier) == key(op) &&
+            (earlier->getAttrDictionary() != op->getAttrDictionary() ||
+             earlier->getOperandTypes() != op->getOperandTypes() ||
+             earlier->getResultTypes() != op->getResultTypes()))
+          return OpT(op).emitOpError("moe-gpu-entry-points: two ")
+                 << what
+                 << " with the same (dtype, experts, hidden, k) but "
+                    "different attributes; "
+                 << entry << " could not tell them apart";
+    return success();
+  }
+
+  /// The dispatch C ABI (moe_dispatch): bf16/f16/f32 rows, i64 ids,
+  /// offsets and row map.
+  static LogicalResult checkDispatchABI(moe::DispatchOp op) {
+    auto elt = [](Value v) {
+      return cast<ShapedType>(v.getType()).getElementType();
+    };
+    Type rows = elt(op.getInput());
+    if (!rows.isBF16() && !rows.isF16() && !rows.isF32())
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes bf16, "
+                            "f16 or f32 rows, not ")
+             << rows;
+    if (!elt(op.getIndices()).isInteger(64) ||
+        !elt(op.getOffsets()).isInteger(64) ||
+        !elt(op.getRowMap()).isInteger(64))
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes i64 "
+                            "ids and returns i64 offsets and row map");
+    return success();
+  }
+
+  FailureOr<SmallVector<Entry>>
+  collectDispatches(ArrayRef<moe::DispatchOp> dispatches) {
+    SmallVector<Entry> entries;
+    for (moe::DispatchOp op : dispatches) {
+      FailureOr<moe::DispatchKernels> kernels = moe::getDispatchKernels(op);
+      if (failed(kernels))
+        return failure();
+      if (llvm::any_of(entries, [&](const Entry &e) {
+            return e.kernel == kernels->scatter;
+          }))
+        continue;
+      auto [type, experts, hidden, k] = dispatchKey(op);
+      Entry entry{kernels->scatter, dtypeCode(type), experts, hidden, k};
+      entry.dispatch = *kernels;
+      entries.push_back(entry);
+    }
+    return entries;
+  }
+
+  /// moe_gpu_dispatch_launch(dtype, experts, hidden, k, input, ids, rows,
+  /// offsets, row_map, tokens, workspace, stream): the workspace holds the
+  /// per-chunk counts (ceil(tokens * k / 256) * E i32) then, 256-byte
+  /// aligned, the token of each row (tokens * k i32).
+  void buildDispatchLaunch(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    Type ptr = LLVM::LLVMPointerType::get(ctx);
+    Type token = gpu::AsyncTokenType::get(ctx);
+    auto type = FunctionType::get(
+        ctx, {i32, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, i64, ptr, token},
+        {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_dispatch_launch", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    ValueRange args = body.getArguments();
+    Value tokens = args[9], workspace = args[10], stream = args[11];
+    Value result =
+        buildChain(b, entries, args.take_front(4), [&](Entry e) -> Value {
+          auto c = [&](int64_t v) {
+            return LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(v));
+          };
+          const moe::DispatchKernels &kernels = e.dispatch;
+          Value slots = LLVM::MulOp::create(b, tokens, c(e.n));
+          Value chunks = LLVM::UDivOp::create(
+              b, LLVM::AddOp::create(b, slots, c(255)), c(256));
+          Value counts = LLVM::MulOp::create(b, chunks, c(e.experts));
+          Value bytes = LLVM::MulOp::create(b, counts, c(4));
+          Value aligned = LLVM::AndOp::create(
+              b, LLVM::AddOp::create(b, bytes, c(255)), c(~int64_t(255)));
+          Value source = LLVM::GEPOp::create(b, ptr, b.getI8Type(), workspace,
+                                             ArrayRef<LLVM::GEPArg>{aligned});
+          auto wrap = [&](Value pointer, gpu::GPUFuncOp kernel, unsigned arg,
+                          Value size) {
+            return wrapPointer(b, pointer,
+                               cast<MemRefType>(kernel.getArgumentTypes()[arg]),
+                               size);
+          };
+          Value input = wrap(args[4], kernels.gather, 0, tokens);
+          Value ids = wrap(args[5], kernels.scatter, 0, tokens);
+          Value rows = wrap(args[6], kernels.gather, 3, slots);
+          Value offsets = wrap(args[7], kernels.scatter, 2, tokens);
+          Value rowMap = wrap(args[8], kernels.scatter, 3, tokens);
+          Value countBuffer = wrap(workspace, kernels.scatter, 1, counts);
+          Value sourceBuffer = wrap(source, kernels.scatter, 4, slots);
+          Value count = arith::IndexCastOp::create(b, b.getIndexType(), tokens);
+          moe::launchDispatch(
+              b, b.getLoc(), kernels,
+              {input, ids, countBuffer, offsets, rowMap, sourceBuffer, rows},
+              count, stream);
+          return arith::ConstantIntOp::create(b, 0, 32);
+        });
+    func::ReturnOp::create(b, result);
+  }
+
+  /// The routing C ABI (moe_route in include/moe-c/GPU.h): f32 weights,
+  /// i64 ids, tokens and router of one type, f32 biases.
+  static LogicalResult checkRouteABI(moe::FusedRouteOp op) {
+    auto elt = [](Value v) {
+      return v ? cast<ShapedType>(v.getType()).getElementType() : Type();
+    };
+    Type input = elt(op.getInput());
+    if (elt(op.getWeight()) != input)
+      return op.emitOpError("moe-gpu-entry-points: moe_route takes tokens and "
+                            "router weight of one type");
+    if (!elt(op.getWeights()).isF32() || !elt(op.getIndices()).isInteger(64))
+      return op.emitOpError("moe-gpu-entry-points: moe_route returns f32 "
+                            "weights and i64 ids");
+    for (Value bias : {op.getBias(), op.getSelectionBias()})
+      if (bias && !elt(bias).isF32())
+        return op.emitOpError(
+            "moe-gpu-entry-points: moe_route takes f32 biases");
+    return success();
+  }
+
+  /// One entry per routing kernel; two kernels may not share a C key.
+  FailureOr<SmallVector<Entry>>
+  collectRoutes(ArrayRef<moe::FusedRouteOp> routes) {
+    auto key = [](moe::FusedRouteOp op) {
+      return std::make_tuple(
+          cast<ShapedType>(op.getInput().getType()).getElementType(),
+          op.getNumExperts(),
+          cast<ShapedType>(op.getInput().getType()).getDimSize(1),
+          int64_t(*op.getK()));
+    };
+    if (failed(checkDistinctKeys(routes, key, "routings", "moe_route")))
+      return failure();
+    SmallVector<Entry> entries;
+    for (moe::FusedRouteOp op : routes) {
+      FailureOr<gpu::GPUFuncOp> kernel = moe::getRoutingKernel(op);
+      if (failed(kernel))
+        return failure();
+      if (llvm::any_of(entries,
+                       [&](const Entry &e) { return e.kernel == *kernel; }))
+        continue;
+      Type elt = cast<ShapedType>(op.getInput().getType()).getElementType();
+      entries.push_back(
+          {*kernel,
+           elt.isBF16()  ? kBF16
+           : elt.isF16() ? kF16
+                         : kF32,
+           op.getNumExperts(),
+           cast<ShapedType>(op.getInput().getType()).getDimSize(1),
+           int64_t(*op.getK()), op.getBias() != nullptr,
+           op.getSelectionBias() != nullptr});
+    }
+    return entries;
+  }
+
+  /// moe_gpu_route_dispatch(dtype, experts, hidden, k, input, router,
+  /// router_bias, selection_bias, weights, ids, tokens, workspace, stream):
+  /// the workspace holds the logits (tokens rows of E rounded up to 32 f32)
+  /// then, 256-byte aligned, the per-tile counters.
+  void buildRouteDispatch(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    Type ptr = LLVM::LLVMPointerType::get(ctx);
+    Type token = gpu::AsyncTokenType::get(ctx);
+    auto type = FunctionType::get(
+        ctx,
+        {i32, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, i64, ptr, token},
+        {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_route_dispatch", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    ValueRange args = body.getArguments();
+    Value tokens = args[10], workspace = args[11], stream = args[12];
+    Value result =
+        buildChain(b, entries, args.take_front(4), [&](Entry e) -> Value {
+          auto c = [&](int64_t v) {
+            return LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(v));
+          };
+          int64_t slices = moe::getRoutingSlices(e.kernel);
+          auto argTypes = e.kernel.getArgumentTypes();
+          SmallVector<Value> pointers = {args[4], args[5]};
+          if (e.routerBias)
+            pointers.push_back(args[6]);
+          if (e.selectionBias)
+            pointers.push_back(args[7]);
+          pointers.append({args[8], args[9]});
+          SmallVector<Value> sizes(pointers.size(), tokens);
+          if (slices > 1) {
+            int64_t stride = (e.experts + 31) / 32 * 32;
+            Value logits = LLVM::MulOp::create(b, tokens, c(stride));
+            Value bytes = LLVM::MulOp::create(b, logits, c(4));
+            Value aligned = LLVM::AndOp::create(
+                b, LLVM::AddOp::create(b, bytes, c(255)), c(~int64_t(255)));
+            Value counters =
+                LLVM::GEPOp::create(b, ptr, b.getI8Type(), workspace,
+                                    ArrayRef<LLVM::GEPArg>{aligned});
+            Value tiles = LLVM::UDivOp::create(
+                b, LLVM::AddOp::create(b, tokens, c(7)), c(8));
+            pointers.append({workspace, counters});
+            sizes.append({logits, tiles});
+          }
+          SmallVector<Value> buffers;
+          for (auto [pointer, size, type] :
+               llvm::zip(pointers, sizes, argTypes))
+            buffers.push_back(
+                wrapPointer(b, pointer, cast<MemRefType>(type), size));
+          Value count = arith::IndexCastOp::create(b, b.getIndexType(), tokens);
+          moe::launchRouting(b, b.getLoc(), e.kernel, buffers, count, stream);
+          return arith::ConstantIntOp::create(b, 0, 32);
+        });
+    func::ReturnOp::create(b, result);
+  }
+
+  /// moe_gpu_route_lookup(dtype, experts, hidden, k): the kernel's expert
+  /// slices (> 1: it needs a workspace), 0 if there is no such kernel.
+  void buildRouteLookup(ModuleOp module, ArrayRef<Entry> entries) {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    auto type = FunctionType::get(ctx, {i32, i64, i64, i64}, {i32});
+    func::FuncOp func = createFunc(module, "moe_gpu_route_lookup", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    // buildChain yields 1 when nothing matches: start from "slices + 1".
+    Value code = buildChain(b, entries, body.getArguments(),
+                            [&](const Entry &e) -> Value {
+                              return arith::ConstantIntOp::create(
+                                  b, moe::getRoutingSlices(e.kernel) + 1, 32);
+                            });
+    Value one = arith::ConstantIntOp::create(b, 1, 32);
+    func::ReturnOp::create(b, Value(arith::SubIOp::create(b, code, one)));
   }
 
   /// `moe_gpu_target_chip`, a C string, for moe_gpu_chip().
@@ -201,26 +503,50 @@ struct GPUEntryPointsPass
     Value rows = args[8], stream = args[9];
     Value result =
         buildChain(b, entries, args.take_front(4), [&](Entry e) -> Value {
+          moe::GroupedMatmulKernels kernels{e.kernel, e.decode};
+          gpu::GPUFuncOp any = e.kernel ? e.kernel : e.decode;
           SmallVector<Value> buffers;
           for (auto [ptrArg, type] :
-               llvm::zip(args.slice(4, 4), e.kernel.getArgumentTypes()))
+               llvm::zip(args.slice(4, 4), any.getArgumentTypes()))
             buffers.push_back(
                 wrapPointer(b, ptrArg, cast<MemRefType>(type), rows));
           Value rowCount =
               arith::IndexCastOp::create(b, b.getIndexType(), rows);
-          moe::launchGroupedMatmul(b, b.getLoc(), e.kernel, buffers, rowCount,
-                                   stream);
+          // Decode or tile kernel by the row count (no wait: the caller's
+          // stream orders the launch).
+          moe::selectGroupedMatmulKernel(b, b.getLoc(), kernels, buffers,
+                                         rowCount, stream,
+                                         [](OpBuilder &, Value) {});
           return arith::ConstantIntOp::create(b, 0, 32);
         });
     func::ReturnOp::create(b, result);
   }
 
-  void buildLookup(ModuleOp module, ArrayRef<Entry> entries) {
+  /// `moe_gpu_grouped_matmul_kind`: 2 for an mma.sync kernel, 3 for a wgmma
+  /// one (the tile kernel; rows <= 16 * E take the decode kernel unless
+  /// kernel=tile), 4 for the decode kernel alone (kernel=decode), 1 (the
+  /// chain's no-match) if none, for moe_grouped_matmul_kernel().
+  void buildKernelKind(ModuleOp module, ArrayRef<Entry> entries) {
     MLIRContext *ctx = &getContext();
     Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
     auto type = FunctionType::get(ctx, {i32, i64, i64, i64}, {i32});
-    func::FuncOp func =
-        createFunc(module, "moe_gpu_grouped_matmul_lookup", type);
+    func::FuncOp func = createFunc(module, "moe_gpu_grouped_matmul_kind", type);
+    Block &body = func.front();
+    auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
+    Value kind = buildChain(
+        b, entries, body.getArguments(), [&](const Entry &e) -> Value {
+          int kind = !e.kernel ? 4 : moe::isWgmmaKernel(e.kernel) ? 3 : 2;
+          return arith::ConstantIntOp::create(b, kind, 32);
+        });
+    func::ReturnOp::create(b, kind);
+  }
+
+  void buildLookup(ModuleOp module, ArrayRef<Entry> entries,
+                   StringRef name = "moe_gpu_grouped_matmul_lookup") {
+    MLIRContext *ctx = &getContext();
+    Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+    auto type = FunctionType::get(ctx, {i32, i64, i64, i64}, {i32});
+    func::FuncOp func = createFunc(module, name, type);
     Block &body = func.front();
     auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
     // The chain yields 0 on a match and 1 otherwise; lookup says the reverse.

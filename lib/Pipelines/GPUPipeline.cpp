@@ -38,11 +38,13 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   if (options.entryPoints) {
     MoEGPUEntryPointsOptions entries;
     entries.chip = options.chip;
+    entries.kernel = options.kernel;
     pm.addPass(createMoEGPUEntryPoints(entries));
   }
   ConvertMoEToGPUOptions toGPU;
   toGPU.chip = options.chip;
   toGPU.elementType = options.elementType;
+  toGPU.kernel = options.kernel;
   pm.addPass(createConvertMoEToGPU(toGPU));
 
   bufferization::OneShotBufferizePassOptions bufferize;

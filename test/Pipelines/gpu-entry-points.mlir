@@ -1,14 +1,22 @@
-// RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_90a | FileCheck %s
-// RUN: moe-opt %s --moe-gpu-pipeline="chip=sm_90a entry-points=true" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+// RUN: moe-opt %s --moe-gpu-entry-points=chip=sm_80 | FileCheck %s
+// RUN: moe-opt %s --moe-gpu-pipeline="chip=sm_80 entry-points=true" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
 
 // Through the whole pipeline (PTX here; moe-gpu-aot asks for a cubin): plain
 // C functions that launch on the stream they are given, with no stream of
 // their own and no wait.
-// LLVMIR: @moe_gpu_target_chip = constant [7 x i8] c"sm_90a\00"
+// LLVMIR: @moe_gpu_target_chip = constant [6 x i8] c"sm_80\00"
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_lookup(i32 %0, i64 %1, i64 %2, i64 %3)
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_dispatch(i32 %0, i64 %1, i64 %2, i64 %3, ptr %4, ptr %5, ptr %6, ptr %7, i64 %8, ptr %[[STREAM:.*]])
+// Each signature: the decode kernel (256 threads) for rows <= 16 * E, else
+// the tile kernel (128 threads).
+// LLVMIR-NOT: mgpuStream
+// LLVMIR: icmp ule i64 %8, 128
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR-NOT: mgpuStream
+// LLVMIR: icmp ule i64 %8, 64
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
@@ -21,7 +29,9 @@
 // CHECK: module attributes {gpu.container_module}
 // CHECK-NOT: func.func @up
 // CHECK-NOT: func.func @down
-// CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
+// CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_80\00")
+// CHECK-LABEL: func.func @moe_gpu_grouped_matmul_kind(
+// CHECK: arith.constant 2 : i32
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_lookup(
 // CHECK-SAME: %[[DT:.*]]: i32, %[[E:.*]]: i64, %[[K:.*]]: i64, %[[N:.*]]: i64) -> i32
 // CHECK: arith.cmpi eq, %[[DT]], %c0_i32
@@ -45,16 +55,27 @@
 // CHECK: %[[O:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<9xi64>
 // CHECK: %[[Y:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<?x512xbf16>
 // CHECK: %[[R:.*]] = arith.index_cast %[[ROWS]] : i64 to index
+// rows <= 16 * E: the decode kernel, on (N / 64, min(rows, E + 1)) blocks.
+// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %[[R]], %c128
+// CHECK: scf.if %[[SMALL]] {
+// CHECK: %[[MIN:.*]] = arith.minui %[[R]], %c9
+// CHECK: %[[GY:.*]] = arith.maxui %[[MIN]], %c1
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c256, {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
+// CHECK-NOT: gpu.wait
+// CHECK: } else {
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512 {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
 // CHECK-NOT: gpu.wait
 // CHECK: scf.yield %c0_i32
 // CHECK: } else {
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_f16_f16_i64_e4_k512_n256
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_f16_f16_i64_e4_k512_n256
 // No match: 1.
 // CHECK: scf.yield %c1_i32
 // CHECK: gpu.module @moe_kernels
 // CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512(
+// CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512(
 // CHECK: gpu.func @grouped_matmul_f16_f16_i64_e4_k512_n256(
+// CHECK: gpu.func @grouped_matmul_decode_f16_f16_i64_e4_k512_n256(
 // CHECK-NOT: gpu.func
 
 func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {

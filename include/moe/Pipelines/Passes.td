@@ -189,7 +189,8 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     which wraps the raw device pointers in memref descriptors (dense,
     row-major: lhs [rows, K], rhs [E, K, N], offsets [E + 1] of i64, out
     [rows, N]), launches the matching kernel on `stream` (no allocation, no
-    wait) and returns 0, or returns 1 when no signature matches. `dtype` is
+    wait; with `kernel=auto` the decode kernel for rows <= 16 * E, else the
+    tile kernel, as convert-moe-to-gpu does) and returns 0, or returns 1 when no signature matches. `dtype` is
     0 for bf16 and 1 for f16. `@moe_gpu_grouped_matmul_lookup(%dtype,
     %experts, %k, %n) -> i32` says (1 or 0) whether a signature is compiled
     without touching the device.
@@ -202,7 +203,10 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
-           "Target chip: sm_80, sm_90 or sm_90a">
+           "Target chip: sm_80, sm_90 or sm_90a">,
+    Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
+           "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
+           "else the tile kernel, chosen at run time), tile or decode">
   ];
   // The kernel builder's dialects too (see convert-moe-to-gpu).
   let dependentDialects = [

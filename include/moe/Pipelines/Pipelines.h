@@ -81,6 +81,12 @@ struct MoEGPUPipelineOptions
       llvm::cl::desc("Also write the binary's object (PTX for format=isa) to "
                      "this file (moe-write-gpu-objects)"),
       llvm::cl::init("")};
+  Option<std::string> kernel{
+      *this, "kernel",
+      llvm::cl::desc("Grouped-matmul kernel: auto (decode kernel for rows "
+                     "<= 16 * E, else the tile kernel, chosen at run time), "
+                     "tile or decode"),
+      llvm::cl::init("auto")};
   Option<bool> entryPoints{
       *this, "entry-points",
       llvm::cl::desc("Replace the module's functions by the C entry points "

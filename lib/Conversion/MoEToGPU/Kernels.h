@@ -3,9 +3,17 @@
 #ifndef MOE_LIB_CONVERSION_MOETOGPU_KERNELS_H
 #define MOE_LIB_CONVERSION_MOETOGPU_KERNELS_H
 
+#include "moe/Conversion/MoEToGPU/MoEToGPU.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
+#include <string>
+
 namespace moe::detail {
+
+/// The `moe_kernels` gpu.module of `module` (created on first use; the
+/// module gets `gpu.container_module`).
+mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
 
 /// Tile shape of the sm_80 grouped matmul: a block of 4 warps (2 x 2) owns a
 /// kTileM x kTileN output tile, each warp 32 x 32 of it (2 x 4 mma tiles of
@@ -31,6 +39,150 @@ struct GroupedMatmulSignature {
 mlir::gpu::GPUFuncOp
 getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                               const GroupedMatmulSignature &sig);
+
+/// The argument types of every grouped-matmul kernel of `sig` (the contract
+/// above): lhs, rhs, offsets, result, then the bias if any.
+inline llvm::SmallVector<mlir::Type>
+groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
+  int64_t dyn = mlir::ShapedType::kDynamic;
+  llvm::SmallVector<mlir::Type> types = {
+      mlir::MemRefType::get({dyn, sig.k}, sig.elementType),
+      mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType),
+      mlir::MemRefType::get({sig.groups + 1}, sig.offsetType),
+      mlir::MemRefType::get({dyn, sig.n}, sig.resultType)};
+  if (sig.biasType)
+    types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  return types;
+}
+
+/// Shape of the weight-streaming decode kernel
+/// (DecodeGroupedMatmulKernel.cpp): a block of kDecodeThreads threads owns one
+/// group's kDecodeSlabN output columns, its warps split K, each lane keeps
+/// kDecodeLoadsPerLane 16-byte weight loads in flight, and the rows are
+/// taken kDecodeRowsPerPass at a time (more rows re-stream the weights).
+constexpr int64_t kDecodeThreads = 256;
+constexpr int64_t kDecodeSlabN = 64;
+constexpr int64_t kDecodeRowsPerPass = 32;
+constexpr int64_t kDecodeLoadsPerLane = 16;
+
+/// The decode kernel for `sig` in `gpuModule`, built on first use; same
+/// arguments as getOrBuildGroupedMatmulKernel's kernel. Launch it on
+/// (ceil(N / kDecodeSlabN), max(1, min(rows, E + 1))) blocks.
+mlir::gpu::GPUFuncOp
+getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                    const GroupedMatmulSignature &sig);
+
+/// Tile shape of the sm_90a grouped matmul (WgmmaGroupedMatmulKernel.cpp):
+/// one warpgroup owns a kWgmmaTileM x kWgmmaTileN output tile (two
+/// wgmma.m64n128k16 rows of it) and walks K in kWgmmaTileK steps, each step
+/// one 128-byte-swizzled TMA box of rows and two of weights.
+constexpr int64_t kWgmmaTileM = 128;
+constexpr int64_t kWgmmaTileN = 128;
+constexpr int64_t kWgmmaTileK = 64;
+constexpr int64_t kWgmmaThreads = 128;
+
+/// Attribute marking the sm_90a kernels: their launch adds two TMA
+/// descriptors (see getOrBuildWgmmaGroupedMatmulKernel) and dynamic shared
+/// memory.
+constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
+
+/// Why `sig` has no sm_90a wgmma kernel ("" if it has one): K must be a
+/// multiple of kWgmmaTileK (a TMA box of weights must not cross into the
+/// next group's rows of the stacked [E * K, N] map).
+std::string wgmmaUnsupportedReason(const GroupedMatmulSignature &sig);
+
+/// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
+/// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
+/// two !llvm.ptr: the TMA descriptors (CUtensorMap in device memory) of the
+/// rows ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed
+/// as [E * K, N] (box kWgmmaTileK x 64), both 128-byte swizzled with
+/// zero fill out of bounds. The kernel needs wgmmaSharedMemoryBytes() of
+/// dynamic shared memory.
+mlir::gpu::GPUFuncOp
+getOrBuildWgmmaGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                   const GroupedMatmulSignature &sig);
+
+/// Dynamic shared memory of the wgmma kernel, in bytes.
+int64_t wgmmaSharedMemoryBytes();
+
+/// The TMA descriptor types of the wgmma kernel's rows and weights.
+mlir::Type wgmmaRowsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
+mlir::Type wgmmaWeightsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);
+/// Routing kernel shape: a block of kRouteThreads threads (one warp per
+/// token) routes kRouteTokens tokens; the router GEMV gives each warp one
+/// expert at a time.
+constexpr int64_t kRouteThreads = 256;
+constexpr int64_t kRouteTokens = kRouteThreads / 32;
+/// Experts a warp computes at once (each token row it loads serves them
+/// all); a slice holds a multiple of kRouteTokens * kRouteExpertsPerWarp.
+constexpr int64_t kRouteExpertsPerWarp = 2;
+
+/// What one routing kernel is specialized for: moe.fused_route (router
+/// linear layer + routing) or, with a null inputType, moe.route on logits.
+struct RoutingSignature {
+  mlir::Type inputType;  // x [T, H]; null: the kernel reads logits
+  mlir::Type weightType; // router [E, H] ([H, E] if transposed)
+  mlir::Type routerBiasType;
+  mlir::Type logitsType; // moe.route's logits [T, E]
+  mlir::Type selectionBiasType;
+  mlir::Type weightsType, idsType; // results [T, k]
+  bool transposed = false;
+  int64_t experts = 0, hidden = 0, k = 0;
+  int score = 0; // 0 softmax, 1 sigmoid, 2 softmax_after_topk
+  bool renormalize = false, renormalizeClamp = false;
+  double epsilon = 0, scale = 1;
+  int64_t groups = 0, topkGroups = 0, groupTopk = 2;
+  bool topP = false;
+  double topPValue = 1;
+  bool skip = false;
+  double skipRatio = 0;
+  /// Expert slices per token tile (grid.y); > 1 means the logits go
+  /// through a global workspace [T, E] f32 and a per-tile arrival counter,
+  /// and the last block of a tile routes it.
+  int64_t slices = 1;
+  /// Experts per slice (a multiple of 8 warps * kRouteExpertsPerWarp).
+  int64_t sliceExperts = 0;
+};
+
+/// Row stride of the routing workspace: E rounded up to 32 floats, so that
+/// each tile's rows fill whole 128-byte lines. The last block of a tile
+/// reads them through L1, which must hold no line another tile's blocks
+/// were still writing when it was cached.
+inline int64_t routingWorkspaceStride(int64_t experts) {
+  return (experts + 31) / 32 * 32;
+}
+
+/// Returns the routing kernel for `sig` in `gpuModule`, building it on first
+/// use. Arguments: input [?, H], weight, router bias [E] (if any) -- or
+/// logits [?, E] without inputType --, then selection bias [E] (if any),
+/// weights [?, k], ids [?, k], and with sig.slices > 1 the workspace
+/// memref<?xf32> (T * routingWorkspaceStride(E)) and the counters memref<?xi32>
+/// (one per tile of kRouteTokens tokens, zero before the first launch; the
+/// kernel leaves them zero).
+mlir::gpu::GPUFuncOp getOrBuildRoutingKernel(mlir::gpu::GPUModuleOp gpuModule,
+                                             const RoutingSignature &sig);
+
+/// Dispatch kernels: warps own chunks of kDispatchChunk consecutive slots
+/// of the flattened [T, k] ids, 8 warps a block.
+constexpr int64_t kDispatchChunk = 256;
+constexpr int64_t kDispatchThreads = 256;
+constexpr int64_t kDispatchWarps = kDispatchThreads / 32;
+constexpr int64_t kGatherThreads = 128;
+
+/// What one set of dispatch kernels is specialized for (token choice,
+/// dropless or in-order capacity).
+struct DispatchSignature {
+  mlir::Type rowType;    // input and gathered rows
+  mlir::Type idsType;    // i32 or i64
+  mlir::Type offsetType; // i32 or i64
+  mlir::Type mapType;    // row map: i32 or i64
+  int64_t experts = 0, k = 0, hidden = 0;
+  int64_t capacity = -1; // < 0: dropless
+};
+
+/// The dispatch kernels of `sig` (moe::DispatchKernels), built on first use.
+moe::DispatchKernels getOrBuildDispatchKernels(mlir::gpu::GPUModuleOp gpuModule,
+                                               const DispatchSignature &sig);
 
 } // namespace moe::detail
 

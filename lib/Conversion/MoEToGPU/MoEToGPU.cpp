@@ -17,6 +17,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -110,6 +111,19 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  // sm_90a: the wgmma + TMA kernel where its shape rule holds
+  // (wgmmaUnsupportedReason), else the mma.sync kernel.
+  if (options.chip == "sm_90a") {
+    std::string reason = wgmmaUnsupportedReason(*sig);
+    if (reason.empty())
+      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
+    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+  }
+  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+}
+
+gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGPUModuleName);
@@ -118,13 +132,89 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
     b.setInsertionPointToEnd(module.getBody());
     gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), kGPUModuleName);
   }
-  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+  return gpuModule;
+}
+
+/// The TMA descriptor (a device pointer to a CUtensorMap) of `buffer`, seen
+/// as a 2-D [rows, columns] memref, for a map of `mapType`.
+static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
+                             Type mapType) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 3) // [E, K, N] -> [E * K, N]
+    buffer = memref::CollapseShapeOp::create(
+        b, buffer, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value unranked = memref::CastOp::create(
+      b, UnrankedMemRefType::get(type.getElementType(), type.getMemorySpace()),
+      buffer);
+  auto box = cast<nvgpu::TensorMapDescriptorType>(mapType).getTensor();
+  SmallVector<Value> boxSizes;
+  for (int64_t size : box.getShape())
+    boxSizes.push_back(arith::ConstantIndexOp::create(b, size));
+  Value map =
+      nvgpu::TmaCreateDescriptorOp::create(b, mapType, unranked, boxSizes);
+  return UnrealizedConversionCastOp::create(
+             b, LLVM::LLVMPointerType::get(b.getContext()), map)
+      .getResult(0);
+}
+
+/// Launches the sm_90a kernel: the buffers plus the two TMA descriptors,
+/// 128-row tiles, and its dynamic shared memory.
+static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
+                                      gpu::GPUFuncOp kernel, ValueRange buffers,
+                                      Value rows, Value asyncDependency) {
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  Type elt = rhsType.getElementType();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> args(buffers);
+  args.push_back(createTensorMap(b, buffers[0], wgmmaRowsMapType(ctx, elt)));
+  args.push_back(createTensorMap(b, buffers[1], wgmmaWeightsMapType(ctx, elt)));
+  // Same bound as the sm_80 launch, for 128-row tiles.
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value gridX = c((n + kWgmmaTileN - 1) / kWgmmaTileN);
+  Value gridY = arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
+      c(kWgmmaTileM));
+  // A descriptor that could not be encoded (null; e.g. a misaligned buffer,
+  // the reason recorded by the runtime) must not reach the kernel: the grid
+  // is then empty, which mgpuLaunchKernel skips.
+  Value null = LLVM::ZeroOp::create(b, LLVM::LLVMPointerType::get(ctx));
+  Value mapsOk = arith::AndIOp::create(
+      b, LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, args.end()[-2], null),
+      LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, args.end()[-1], null));
+  gridY = arith::SelectOp::create(b, mapsOk, gridY, c(0));
+  Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
+  auto launch = gpu::LaunchFuncOp::create(
+      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
+      gpu::KernelDim3{c(kWgmmaThreads), c(1), c(1)}, smem, args,
+      gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
+  return launch.getAsyncToken();
+}
+
+/// Launches `kernel` on `buffers` over (gridX, gridY) blocks of `threads`
+/// threads after `asyncDependency`; returns the launch's token.
+static Value launchOnGrid(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
+                          Value gridX, Value gridY, int64_t threads,
+                          ValueRange buffers, Value asyncDependency) {
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  auto launch = gpu::LaunchFuncOp::create(
+      b, kernel, gpu::KernelDim3{gridX, gridY, one},
+      gpu::KernelDim3{arith::ConstantIndexOp::create(b, threads), one, one},
+      /*dynamicSharedMemorySize=*/Value(), buffers,
+      gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
+  return launch.getAsyncToken();
+}
+
+bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
+  return kernel->hasAttr(kWgmmaKernelAttr);
 }
 
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
                                gpu::GPUFuncOp kernel, ValueRange buffers,
                                Value rows, Value asyncDependency) {
   ImplicitLocOpBuilder b(loc, builder);
+  if (isWgmmaKernel(kernel))
+    return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   // Grid: x over the N tiles; y bounds the row tiles of all groups plus
@@ -135,12 +225,94 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   Value slack = c((groups + 1) * (kTileM - 1));
   Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
                                        c(kTileM));
-  auto launch = gpu::LaunchFuncOp::create(
-      b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
-      gpu::KernelDim3{c(kThreads), c(1), c(1)},
-      /*dynamicSharedMemorySize=*/Value(), buffers,
-      gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
-  return launch.getAsyncToken();
+  return launchOnGrid(b, kernel, gridX, gridY, kThreads, buffers,
+                      asyncDependency);
+}
+
+bool moe::isGroupedMatmulKernelChoice(StringRef kernel) {
+  return kernel == "auto" || kernel == "tile" || kernel == "decode";
+}
+
+// The decode kernel streams each used expert's weights once per
+// kDecodeRowsPerPass (32) rows of its group; the tile kernel once per 64-row
+// tile. Both are bandwidth-bound below the ridge (bf16 weights: 2 * rows
+// FLOP per 2 bytes, the H200's ~990 TFLOP/s over ~4.8 TB/s is ~200 rows per
+// group), so the decode kernel wins while a group's rows fit one pass. At
+// 16 rows per group on average the fullest group stays below 32 for random
+// top-k routing (Mixtral E = 8, T = 64: 128 rows, binomial sd ~3.7), and
+// every T <= 64 decode step of the benchmark's models is at or below it
+// (rows = T * k <= 16 * E needs k <= E / 4: Mixtral 2 of 8, Qwen3 8 of 128,
+// DeepSeek-V3 8 of 256).
+int64_t moe::decodeGroupedMatmulMaxRows(int64_t groups) { return 16 * groups; }
+
+FailureOr<moe::GroupedMatmulKernels>
+moe::getGroupedMatmulKernels(moe::GroupedMatmulOp op,
+                             const MoEToGPUOptions &options) {
+  GroupedMatmulKernels kernels;
+  if (options.kernel != "decode") {
+    // The tile kernel of the chip: wgmma on sm_90a where it applies.
+    FailureOr<gpu::GPUFuncOp> tile = getGroupedMatmulKernel(op, options);
+    if (failed(tile))
+      return failure();
+    kernels.tile = *tile;
+  }
+  if (options.kernel != "tile") {
+    auto module = op->getParentOfType<ModuleOp>();
+    if (!module)
+      return op.emitOpError("the GPU lowering needs an enclosing module");
+    FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+    if (failed(sig))
+      return failure();
+    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(
+        getOrCreateKernelModule(module), *sig);
+  }
+  return kernels;
+}
+
+Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
+                                     gpu::GPUFuncOp kernel, ValueRange buffers,
+                                     Value rows, Value asyncDependency) {
+  ImplicitLocOpBuilder b(loc, builder);
+  auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
+  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  // y: one block row per non-empty row range (E groups and the tail); each
+  // has a row, so there are at most min(rows, E + 1); at least 1 (an empty
+  // grid is a launch error).
+  Value gridY = arith::MaxUIOp::create(
+      b, arith::MinUIOp::create(b, rows, c(groups + 1)), c(1));
+  return launchOnGrid(b, kernel, c((n + kDecodeSlabN - 1) / kDecodeSlabN),
+                      gridY, kDecodeThreads, buffers, asyncDependency);
+}
+
+void moe::selectGroupedMatmulKernel(
+    OpBuilder &builder, Location loc, const GroupedMatmulKernels &kernels,
+    ValueRange buffers, Value rows, Value asyncDependency,
+    function_ref<void(OpBuilder &, Value)> afterLaunch) {
+  ImplicitLocOpBuilder b(loc, builder);
+  auto launchTile = [&](OpBuilder &nb) {
+    afterLaunch(nb, launchGroupedMatmul(nb, loc, kernels.tile, buffers, rows,
+                                        asyncDependency));
+  };
+  auto launchDecode = [&](OpBuilder &nb) {
+    afterLaunch(nb, launchDecodeGroupedMatmul(nb, loc, kernels.decode, buffers,
+                                              rows, asyncDependency));
+  };
+  if (!kernels.decode)
+    return launchTile(b);
+  if (!kernels.tile)
+    return launchDecode(b);
+  int64_t groups =
+      cast<MemRefType>(gpu::GPUFuncOp(kernels.decode).getArgumentTypes()[1])
+          .getDimSize(0);
+  Value small = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::ule, rows,
+      arith::ConstantIndexOp::create(b, decodeGroupedMatmulMaxRows(groups)));
+  auto ifOp = scf::IfOp::create(b, small, /*withElseRegion=*/true);
+  OpBuilder thenBuilder = ifOp.getThenBodyBuilder();
+  launchDecode(thenBuilder);
+  OpBuilder elseBuilder = ifOp.getElseBodyBuilder();
+  launchTile(elseBuilder);
 }
 
 namespace {
@@ -155,9 +327,11 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     if (!module ||
         !module->hasAttr(gpu::GPUDialect::getContainerModuleAttrName()))
       return rewriter.notifyMatchFailure(op, "not in a gpu.container_module");
-    FailureOr<gpu::GPUFuncOp> kernel = moe::getGroupedMatmulKernel(op, options);
-    if (failed(kernel))
+    FailureOr<moe::GroupedMatmulKernels> kernels =
+        moe::getGroupedMatmulKernels(op, options);
+    if (failed(kernels))
       return failure();
+    gpu::GPUFuncOp kernel = kernels->tile ? kernels->tile : kernels->decode;
 
     Location loc = op.getLoc();
     ImplicitLocOpBuilder b(loc, rewriter);
@@ -170,7 +344,7 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
         buffer = memref::CastOp::create(b, memrefType, buffer);
       return buffer;
     };
-    auto argTypes = kernel->getArgumentTypes();
+    auto argTypes = kernel.getArgumentTypes();
     Value lhs = toBuffer(op.getLhs(), argTypes[0]);
     Value rhs = toBuffer(op.getRhs()[0], argTypes[1]);
     Value offsets = toBuffer(op.getOffsets(), argTypes[2]);
@@ -191,9 +365,13 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     args.push_back(out);
     if (!op.getBias().empty())
       args.push_back(toBuffer(op.getBias()[0], argTypes[4]));
-    Value done = moe::launchGroupedMatmul(b, loc, *kernel, args, rows,
-                                          alloc.getAsyncToken());
-    gpu::WaitOp::create(b, Type(), ValueRange{done});
+    // The wait goes with each launch: the selection's branches yield no
+    // token.
+    moe::selectGroupedMatmulKernel(
+        b, loc, *kernels, args, rows, alloc.getAsyncToken(),
+        [&](OpBuilder &nb, Value done) {
+          gpu::WaitOp::create(nb, loc, Type(), ValueRange{done});
+        });
     Value result = bufferization::ToTensorOp::create(
         b, RankedTensorType::get(outType.getShape(), outType.getElementType()),
         out, /*restrict=*/true, /*writable=*/true);
@@ -212,7 +390,7 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip, elementType};
+    moe::MoEToGPUOptions options{chip, elementType, kernel};
     if (!moe::isSupportedGPUChip(chip)) {
       module.emitError("convert-moe-to-gpu: unsupported chip '")
           << chip << "' (sm_80, sm_90 and sm_90a are)";
@@ -224,11 +402,23 @@ struct ConvertMoEToGPUPass
           << elementType << "'";
       return signalPassFailure();
     }
+    if (!moe::isGroupedMatmulKernelChoice(kernel)) {
+      module.emitError("convert-moe-to-gpu: kernel must be auto, tile or "
+                       "decode, not '")
+          << kernel << "'";
+      return signalPassFailure();
+    }
     // Check every op first, so that a rejected op leaves the module as it
     // was and each error names its op.
     bool ok = true;
     module.walk([&](moe::GroupedMatmulOp op) {
       ok &= succeeded(moe::checkGroupedMatmulForGPU(op, options));
+    });
+    module.walk([&](Operation *op) {
+      if (isa<moe::FusedRouteOp, moe::RouteOp, moe::GateOp>(op))
+        ok &= succeeded(moe::checkRoutingForGPU(op));
+      else if (auto dispatch = dyn_cast<moe::DispatchOp>(op))
+        ok &= succeeded(moe::checkDispatchForGPU(dispatch));
     });
     if (!ok)
       return signalPassFailure();
@@ -253,4 +443,6 @@ struct ConvertMoEToGPUPass
 void moe::populateMoEToGPUPatterns(RewritePatternSet &patterns,
                                    const MoEToGPUOptions &options) {
   patterns.add<LowerGroupedMatmul>(patterns.getContext(), options);
+  populateRoutingToGPUPatterns(patterns);
+  populateDispatchToGPUPatterns(patterns);
 }

@@ -59,6 +59,7 @@ bool bindAll(void *lib) {
          bind(lib, d.cuStreamCreate, "cuStreamCreate") &&
          bind(lib, d.cuStreamDestroy, "cuStreamDestroy_v2") &&
          bind(lib, d.cuStreamSynchronize, "cuStreamSynchronize") &&
+         bind(lib, d.cuCtxSynchronize, "cuCtxSynchronize") &&
          bind(lib, d.cuStreamWaitEvent, "cuStreamWaitEvent") &&
          bind(lib, d.cuEventCreate, "cuEventCreate") &&
          bind(lib, d.cuEventDestroy, "cuEventDestroy_v2") &&

@@ -1,5 +1,5 @@
 // RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90a -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90 -split-input-file | FileCheck %s
 
 // Mixtral-like expert projection (E = 8), rows grouped by expert; the host
 // needs only the row count to size the grid (no read of the offsets).

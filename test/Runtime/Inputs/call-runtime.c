@@ -58,6 +58,11 @@ int main(int argc, char **argv) {
          moe_grouped_matmul(MOE_GPU_BF16, 8, 256, 512, (void *)0x1000,
                             (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
                             100, (void *)0x5000));
+  /* Past 16 rows per expert: the tile kernel instead of the decode one. */
+  report("moe_grouped_matmul(bf16 8x256x512, 1000 rows)",
+         moe_grouped_matmul(MOE_GPU_BF16, 8, 256, 512, (void *)0x1000,
+                            (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
+                            1000, (void *)0x5000));
   report("moe_grouped_matmul(f16 4x512x256, 1 row)",
          moe_grouped_matmul(MOE_GPU_F16, 4, 512, 256, (void *)0x1000,
                             (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,

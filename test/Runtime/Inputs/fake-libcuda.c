@@ -78,9 +78,12 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
          "stream=%p\n",
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
   // The grouped matmul's memref arguments are pointers and i64s, 8 bytes
-  // each; count them from the kernel name's shape: 7 + 9 + 5 + 7.
+  // each; count them from the kernel name's shape: 7 + 9 + 5 + 7, plus the
+  // two TMA descriptor pointers of the sm_90a kernels (FAKE_CUDA_PARAMS=30).
+  const char *count = getenv("FAKE_CUDA_PARAMS");
+  int params_count = count ? atoi(count) : 28;
   printf("params:");
-  for (int i = 0; i < 28; ++i) {
+  for (int i = 0; i < params_count; ++i) {
     uint64_t v;
     memcpy(&v, params[i], 8);
     printf(" %llx", (unsigned long long)v);
@@ -94,12 +97,18 @@ CUresult cuStreamCreate(void **s, unsigned flags) {
 }
 CUresult cuStreamDestroy_v2(void *s) { return 0; }
 CUresult cuStreamSynchronize(void *s) { return 0; }
+CUresult cuCtxSynchronize(void) {
+  printf("cuCtxSynchronize\n");
+  return 0;
+}
 CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) { return 0; }
 CUresult cuEventCreate(void **e, unsigned flags) { return 0; }
 CUresult cuEventDestroy_v2(void *e) { return 0; }
 CUresult cuEventSynchronize(void *e) { return 0; }
 CUresult cuEventRecord(void *e, void *s) { return 0; }
 CUresult cuMemAlloc_v2(unsigned long long *p, size_t n) {
+  if (getenv("FAKE_CUDA_ALLOC_LOG"))
+    printf("cuMemAlloc: %zu bytes\n", n);
   *p = 0xa110c;
   return 0;
 }
@@ -140,5 +149,6 @@ CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
     printf("%u%s", elementStrides[i], i + 1 < rank ? "," : "");
   printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
          oob);
-  return 0;
+  // FAKE_CUDA_TMA_ERROR: refuse the map (e.g. a misaligned address).
+  return getenv("FAKE_CUDA_TMA_ERROR") ? 1 : 0;
 }

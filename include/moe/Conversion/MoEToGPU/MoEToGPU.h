@@ -14,17 +14,29 @@ class RewritePatternSet;
 
 namespace moe {
 
+class DispatchOp;
 class GroupedMatmulOp;
 
 /// What the GPU kernels are generated for.
 struct MoEToGPUOptions {
-  /// sm_80 (mma.sync) or sm_90a (today the same mma.sync kernels; wgmma and
-  /// TMA are the next step, see docs/GPU.md).
+  /// sm_80 or sm_90 (mma.sync kernels) or sm_90a (wgmma + TMA kernels where
+  /// K % 64 == 0, else mma.sync; see docs/GPU.md).
   std::string chip = "sm_80";
   /// Tensor-core operand type the rows and weights must have: "bf16", "f16"
   /// or empty for whichever of the two the op has.
   std::string elementType;
+  /// Grouped-matmul kernel the launches use: "auto" (the decode kernel for
+  /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
+  /// run time), "tile" or "decode" (forced, for tests and benchmarks).
+  std::string kernel = "auto";
 };
+
+/// True if `kernel` is a value of MoEToGPUOptions::kernel.
+bool isGroupedMatmulKernelChoice(llvm::StringRef kernel);
+
+/// The row count up to which "auto" launches the weight-streaming decode
+/// kernel for E = `groups`: 16 rows per group on average (docs/GPU.md).
+int64_t decodeGroupedMatmulMaxRows(int64_t groups);
 
 /// True if `chip` is one the patterns generate kernels for.
 bool isSupportedGPUChip(const std::string &chip);
@@ -51,6 +63,34 @@ mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
 mlir::FailureOr<mlir::gpu::GPUFuncOp>
 getGroupedMatmulKernel(GroupedMatmulOp op, const MoEToGPUOptions &options);
 
+/// The kernels `op` launches under `options.kernel`: the tile kernel, the
+/// decode kernel or both (a null one is not used).
+struct GroupedMatmulKernels {
+  mlir::gpu::GPUFuncOp tile, decode;
+};
+mlir::FailureOr<GroupedMatmulKernels>
+getGroupedMatmulKernels(GroupedMatmulOp op, const MoEToGPUOptions &options);
+
+/// Launches the decode kernel (grid from N and `rows`, see Kernels.h) after
+/// `asyncDependency`; returns the launch's async token.
+mlir::Value
+launchDecodeGroupedMatmul(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::gpu::GPUFuncOp kernel, mlir::ValueRange buffers,
+                          mlir::Value rows, mlir::Value asyncDependency);
+
+/// Launches one of `kernels` on `buffers` after `asyncDependency`: with
+/// both, `scf.if rows <= decodeGroupedMatmulMaxRows(E)` picks the decode
+/// kernel, else the tile kernel (the host knows only the row count).
+/// `afterLaunch` is called after each launch, in its block, with the
+/// launch's token.
+void selectGroupedMatmulKernel(
+    mlir::OpBuilder &builder, mlir::Location loc,
+    const GroupedMatmulKernels &kernels, mlir::ValueRange buffers,
+    mlir::Value rows, mlir::Value asyncDependency,
+    llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> afterLaunch);
+/// True if `kernel` is the sm_90a wgmma + TMA kernel (else the mma.sync one).
+bool isWgmmaKernel(mlir::gpu::GPUFuncOp kernel);
+
 /// Launches `kernel` after `asyncDependency` (a stream) on its grid for
 /// `rows` (an index, the row count of `buffers[0]`); `buffers` are the
 /// kernel's memref arguments. Returns the launch's async token.
@@ -58,6 +98,68 @@ mlir::Value launchGroupedMatmul(mlir::OpBuilder &builder, mlir::Location loc,
                                 mlir::gpu::GPUFuncOp kernel,
                                 mlir::ValueRange buffers, mlir::Value rows,
                                 mlir::Value asyncDependency);
+
+/// Patterns replacing `moe.fused_route` and `moe.route` (token choice and
+/// top_p) by a launch of the routing kernel (LowerRouting.cpp); also added
+/// by populateMoEToGPUPatterns.
+void populateRoutingToGPUPatterns(mlir::RewritePatternSet &patterns);
+
+/// Succeeds if `op` (moe.fused_route, moe.route or moe.gate) has a GPU form,
+/// else emits an error at `op` saying why.
+mlir::LogicalResult checkRoutingForGPU(mlir::Operation *op);
+
+/// The routing kernel of a moe.fused_route or moe.route, built on first use
+/// in the `moe_kernels` gpu.module; fails with an error at `op` like
+/// checkRoutingForGPU.
+mlir::FailureOr<mlir::gpu::GPUFuncOp> getRoutingKernel(mlir::Operation *op);
+
+/// grid.y of a routing kernel: its expert slices. With more than one, the
+/// kernel's last two arguments are the logits workspace (T rows of E
+/// rounded up to 32, f32) and the
+/// per-tile arrival counters (ceil(T / 8) i32, zero before the first launch
+/// and left zero by every launch).
+int64_t getRoutingSlices(mlir::gpu::GPUFuncOp kernel);
+
+/// Launches the routing `kernel` for `tokens` tokens after
+/// `asyncDependency`; returns the launch's async token.
+mlir::Value launchRouting(mlir::OpBuilder &builder, mlir::Location loc,
+                          mlir::gpu::GPUFuncOp kernel, mlir::ValueRange buffers,
+                          mlir::Value tokens, mlir::Value asyncDependency);
+
+/// The four dispatch kernels, launched in this order on one stream:
+///  count   (ids [?, k], counts [chunks * E] i32): per-chunk histograms;
+///  scan    (ids, counts, offsets [E + 1]): one block; counts become each
+///          chunk's first rank per expert, offsets the prefix sum of the
+///          (capped) totals;
+///  scatter (ids, counts, offsets, row_map [?, k], source [T * k] i32):
+///          stable ranks by token then slot, the row map and the token of
+///          each row;
+///  gather  (input [?, H], offsets, source, rows [?, H]): one block per
+///          row, rows past offsets[E] zeroed.
+struct DispatchKernels {
+  mlir::gpu::GPUFuncOp count, scan, scatter, gather;
+};
+
+/// Patterns replacing token-choice `moe.dispatch` (dropless or in-order
+/// capacity) by the launches of the dispatch kernels; also added by
+/// populateMoEToGPUPatterns.
+void populateDispatchToGPUPatterns(mlir::RewritePatternSet &patterns);
+
+/// Succeeds if `op` has a GPU form, else emits an error at `op` saying why.
+mlir::LogicalResult checkDispatchForGPU(DispatchOp op);
+
+/// The dispatch kernels of `op` in the `moe_kernels` gpu.module (built on
+/// first use); fails with an error at `op` like checkDispatchForGPU.
+mlir::FailureOr<DispatchKernels> getDispatchKernels(DispatchOp op);
+
+/// Launches the four dispatch kernels for `tokens` tokens after
+/// `asyncDependency`; `buffers` are input [T, H], ids [T, k], counts
+/// (ceil(T * k / 256) * E i32), offsets [E + 1], row_map [T, k], source
+/// (T * k i32) and rows [T * k, H]. Returns the last launch's token.
+mlir::Value launchDispatch(mlir::OpBuilder &builder, mlir::Location loc,
+                           const DispatchKernels &kernels,
+                           mlir::ValueRange buffers, mlir::Value tokens,
+                           mlir::Value asyncDependency);
 
 } // namespace moe
 

@@ -1,0 +1,502 @@
+//===- DecodeGroupedMatmulKernel.cpp - weight-streaming grouped matmul ----===//
+//
+// The grouped matmul for decode sizes: a few rows per group, so the cost is
+// reading each used expert's weights once from HBM. Block (x, y) owns the
+// y-th non-empty row range (group) and the kDecodeSlabN-column slab x of its
+// output; its warps split K (split-K) and stream the slab's weights with
+// 16-byte loads, kDecodeLoadsPerLane of them in flight per lane, into
+// mma.sync m16n8k16 (fp32 accumulators); a shared-memory reduction over the
+// warps ends each pass of kDecodeRowsPerPass rows. The grid is
+// (N / kDecodeSlabN, min(rows, E + 1)) from the row count alone: a group
+// with rows needs at least one of them, so no group size travels to the host
+// and no block is launched for an empty group while rows <= E.
+//
+// Why mma.sync with padded rows rather than FMA: at 16-32 rows an FMA kernel
+// would issue rows FMAs per streamed weight element (Mixtral at T = 64 has 16
+// rows per expert: ~16 FMA per 2 bytes, the H200's fp32 pipe at ~4.8 TB/s),
+// which is compute-bound; one m16n8k16 covers 16 rows x 8 columns x 16 k
+// whatever the number of valid rows, and keeps the issue slots free for the
+// loads.
+//
+// The mma operands come straight from registers: the K index of the mma's
+// 16 slots is permuted (any bijection works, as long as A and B agree), so
+// that each lane's B slots are 4 consecutive weight rows of the 8 columns it
+// loaded with one 16-byte load per row, and its A slots are 4 consecutive
+// elements of an lhs row. See the invariants at `streamSlab`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace moe::detail;
+
+namespace {
+
+constexpr int64_t kWarps = kDecodeThreads / 32;
+/// Elements per 16-byte load of a 16-bit type.
+constexpr int64_t kVec = 8;
+/// mma tiles per warp: kMmaTilesM x 16 rows, kMmaTilesN x 8 columns.
+constexpr int64_t kMmaTilesM = kDecodeRowsPerPass / 16;
+constexpr int64_t kMmaTilesN = kDecodeSlabN / 8;
+/// k steps (16 deep) per warp iteration, and the K rows that covers.
+constexpr int64_t kSteps = kDecodeLoadsPerLane / 4;
+constexpr int64_t kWarpK = kSteps * 16;
+/// Reduction buffer: per warp and lane its kMmaTilesN x 4 accumulators of
+/// one m tile, padded to 36 floats so that eight lanes' 16-byte stores fall
+/// in different banks.
+constexpr int64_t kRedPitch = kMmaTilesN * 4 + 4;
+
+static_assert(kDecodeSlabN == 8 * kVec, "a lane quad loads one 8-column "
+                                        "chunk per row, eight quads a slab");
+static_assert(kDecodeThreads == kWarps * 32 && kWarps * 32 == 256,
+              "the epilogue maps 256 threads onto 32 lanes x 8 n tiles");
+static_assert(kDecodeLoadsPerLane % 4 == 0, "4 weight rows per k step");
+
+/// grouped_matmul_decode_<lhs>_<result>_<offsets>_e<E>_k<K>_n<N>[_bias_<b>].
+std::string kernelName(const GroupedMatmulSignature &sig) {
+  std::string name = "grouped_matmul_decode";
+  llvm::raw_string_ostream os(name);
+  for (Type t : {sig.elementType, sig.resultType, sig.offsetType})
+    os << "_" << t;
+  os << "_e" << sig.groups << "_k" << sig.k << "_n" << sig.n;
+  if (sig.biasType)
+    os << "_bias_" << sig.biasType;
+  return name;
+}
+
+/// Builder shorthands for index and i32 arithmetic.
+struct Math {
+  ImplicitLocOpBuilder &b;
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value i32(int64_t v) { return arith::ConstantIntOp::create(b, v, 32); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, c(y)); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, c(y)); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  }
+  Value ult(Value x, Value y) { return cmp(arith::CmpIPredicate::ult, x, y); }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, cond, x, y);
+  }
+  Value toI32(Value x) {
+    return arith::IndexCastUIOp::create(b, b.getI32Type(), x);
+  }
+  Value toIndex(Value x) {
+    return arith::IndexCastUIOp::create(b, b.getIndexType(), x);
+  }
+};
+
+struct DecodeState {
+  const GroupedMatmulSignature &sig;
+  Value lhs, rhs, offsets, result, bias, red;
+  Value tid, lane, warp, quad, pair, rows;
+};
+
+/// offsets[e] clamped to the row count, so that bad offsets never address
+/// rows past the lhs and the result.
+Value offsetAt(ImplicitLocOpBuilder &b, DecodeState &s, Value e) {
+  Math m{b};
+  Value v = memref::LoadOp::create(b, s.offsets, ValueRange{e});
+  return m.min(arith::IndexCastOp::create(b, b.getIndexType(), v), s.rows);
+}
+
+/// Row range e: [offsets[e], offsets[e + 1]) for e < E, and the tail
+/// [offsets[E], rows) for e = E (rows written as zeros).
+std::pair<Value, Value> rangeOf(ImplicitLocOpBuilder &b, DecodeState &s,
+                                Value e) {
+  Math m{b};
+  int64_t numGroups = s.sig.groups;
+  Value start = offsetAt(b, s, e);
+  Value next = offsetAt(b, s, m.min(m.add(e, m.c(1)), m.c(numGroups)));
+  Value end = m.select(m.ult(e, m.c(numGroups)), next, s.rows);
+  return {start, end};
+}
+
+/// The range (0..E) of the blockIdx.y-th non-empty range, or E + 1 if there
+/// are fewer. Each warp scans the E + 1 ranges 32 at a time (one per lane,
+/// unrolled: the loads are independent) and counts the non-empty ones with
+/// ballots, so every warp gets the same, warp-uniform answer.
+Value findGroup(ImplicitLocOpBuilder &b, DecodeState &s) {
+  Math m{b};
+  Type i32 = b.getI32Type();
+  int64_t numRanges = s.sig.groups + 1;
+  Value target = m.toI32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
+  Value lane32 = m.toI32(s.lane);
+  Value all = m.i32(-1);
+  // Lanes below this one: (1 << lane) - 1.
+  Value below = arith::SubIOp::create(
+      b, arith::ShLIOp::create(b, m.i32(1), lane32), m.i32(1));
+  auto ballot = [&](Value pred) -> Value {
+    return NVVM::VoteSyncOp::create(
+        b, i32, all, pred,
+        NVVM::VoteSyncKindAttr::get(b.getContext(),
+                                    NVVM::VoteSyncKind::ballot));
+  };
+  Value found = m.i32(numRanges);
+  Value counted = m.i32(0); // non-empty ranges before this chunk
+  for (int64_t chunk = 0; chunk * 32 < numRanges; ++chunk) {
+    Value e = m.add(m.c(chunk * 32), s.lane);
+    Value inRange = m.ult(e, m.c(numRanges));
+    auto [start, end] = rangeOf(b, s, m.min(e, m.c(numRanges - 1)));
+    Value nonEmpty = m.both(inRange, m.ult(start, end));
+    Value mask = ballot(nonEmpty);
+    Value rank = m.add(
+        counted,
+        LLVM::CtPopOp::create(b, i32, arith::AndIOp::create(b, mask, below)));
+    Value mine =
+        m.both(nonEmpty, m.cmp(arith::CmpIPredicate::eq, rank, target));
+    Value hit = ballot(mine);
+    Value hitLane =
+        LLVM::CountTrailingZerosOp::create(b, i32, hit, b.getBoolAttr(false));
+    Value hitRange = m.add(m.i32(chunk * 32), hitLane);
+    found = m.select(m.cmp(arith::CmpIPredicate::ne, hit, m.i32(0)), hitRange,
+                     found);
+    counted = m.add(counted, LLVM::CtPopOp::create(b, i32, mask));
+  }
+  return m.toIndex(found);
+}
+
+/// `v` as the float type `type` (extended or rounded).
+Value convertFloat(ImplicitLocOpBuilder &b, Value v, Type type) {
+  unsigned from = v.getType().getIntOrFloatBitWidth();
+  unsigned to = type.getIntOrFloatBitWidth();
+  if (v.getType() == type)
+    return v;
+  if (from < to)
+    return arith::ExtFOp::create(b, type, v);
+  return arith::TruncFOp::create(b, type, v);
+}
+
+/// One mma operand register from a pair of 16-bit elements: f16 goes as
+/// vector<2xf16>, bf16 as an i32 (what nvvm.mma.sync takes for each).
+Value mmaRegister(ImplicitLocOpBuilder &b, Value pair) {
+  if (!cast<VectorType>(pair.getType()).getElementType().isBF16())
+    return pair;
+  Value word =
+      vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), pair);
+  return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+}
+
+/// A 16-byte load of `type` from `memref` at `indices`, or zeros where
+/// `valid` is false (the address must be valid either way).
+Value loadVec(ImplicitLocOpBuilder &b, VectorType type, Value memref,
+              ValueRange indices, Value valid) {
+  Value v = vector::LoadOp::create(b, type, memref, indices,
+                                   /*nontemporal=*/false, llvm::Align(16));
+  if (!valid)
+    return v;
+  Value zero = arith::ConstantOp::create(b, type, b.getZeroAttr(type));
+  return arith::SelectOp::create(b, valid, v, zero);
+}
+
+/// The warp's contribution to rows [m0, m0 + kDecodeRowsPerPass) of group g,
+/// columns [n0, n0 + kDecodeSlabN): kMmaTilesM x kMmaTilesN accumulators.
+///
+/// Invariants (lane = 4 * quad + pair, k0 a multiple of kWarpK):
+/// - Weights: each iteration covers K rows [k0, k0 + kWarpK); the lane loads
+///   rows k0 + 16 * pair + j, j < 4 * kSteps, columns n0 + 8 * quad + [0, 8).
+///   Over pair and j that is every row of the iteration once.
+/// - mma k slots: in step u, slots {2 pair, 2 pair + 1} are K rows
+///   k0 + 16 pair + 4u + {0, 1} and slots {2 pair + 8, 2 pair + 9} rows
+///   + {2, 3}. The slot -> K map depends only on (pair, u), which the A and
+///   B operands of a lane pair share, so it is a bijection on the 16 slots
+///   of each step and the sum over slots is the sum over K.
+/// - mma columns: in n tile t, position p (the B operand's groupID = quad)
+///   is output column n0 + 8 p + t, element t of lane quad p's chunk.
+/// - mma rows: A rows quad and quad + 8 of m tile i are rows
+///   m0 + 16 i + {quad, quad + 8}; rows past `end` load zeros.
+SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
+                              Value m0, Value end, Value n0) {
+  MLIRContext *ctx = b.getContext();
+  Math m{b};
+  int64_t K = s.sig.k, N = s.sig.n;
+  Type elt = s.sig.elementType;
+  auto vecType = VectorType::get({kVec}, elt);
+  // Rows past K exist only when K is not a multiple of the iteration depth,
+  // columns past N only when N is not one of the slab width: mask then only.
+  bool maskK = K % kWarpK != 0, maskN = N % kDecodeSlabN != 0;
+  Value col = m.add(n0, m.mul(s.quad, m.c(kVec)));
+  Value colValid = maskN ? m.ult(col, m.c(N)) : Value();
+  Value colAddr = maskN ? m.select(colValid, col, m.c(N - kVec)) : col;
+  SmallVector<Value, 4 * kMmaTilesM> aRow, aRowValid;
+  for (int64_t i = 0; i < kMmaTilesM; ++i) {
+    for (int64_t h = 0; h < 2; ++h) {
+      Value row = m.add(m0, m.add(m.c(16 * i + 8 * h), s.quad));
+      Value valid = m.ult(row, end);
+      aRowValid.push_back(valid);
+      // m0 < end, so m0 is a row of the group: a valid address.
+      aRow.push_back(m.select(valid, row, m0));
+    }
+  }
+
+  auto accType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(4, b.getF32Type()));
+  Value zeroAcc = LLVM::ZeroOp::create(b, accType);
+  SmallVector<Value> init(kMmaTilesM * kMmaTilesN, zeroAcc);
+  NVVM::MMATypes ptxType =
+      elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  Value kStart = m.mul(s.warp, m.c(kWarpK));
+  auto loop = scf::ForOp::create(
+      b, kStart, m.c(K), m.c(kWarps * kWarpK), init,
+      [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Math im{ib};
+        Value kLane = im.add(k0, im.mul(s.pair, im.c(16)));
+        // All loads of the iteration first: 4 * kSteps weight rows and the
+        // A rows, so that they are in flight together.
+        SmallVector<Value, 4 * kSteps> w;
+        for (int64_t j = 0; j < 4 * kSteps; ++j) {
+          Value k = im.add(kLane, im.c(j));
+          Value valid = colValid;
+          if (maskK) {
+            Value kValid = im.ult(k, im.c(K));
+            valid = valid ? im.both(valid, kValid) : kValid;
+            k = im.select(kValid, k, im.c(K - 1));
+          }
+          w.push_back(loadVec(ib, vecType, s.rhs, {g, k, colAddr}, valid));
+        }
+        // a[i][h][half]: lhs row (m tile i, row quad + 8 h), K elements
+        // kLane + 8 half + [0, 8). K is a multiple of 8, so a chunk is
+        // either all inside K or all outside.
+        SmallVector<Value, 4 * kMmaTilesM> a;
+        for (int64_t r = 0; r < 2 * kMmaTilesM; ++r) {
+          for (int64_t half = 0; half < 2; ++half) {
+            Value k = im.add(kLane, im.c(8 * half));
+            Value valid = aRowValid[r];
+            if (maskK) {
+              Value kValid = im.ult(k, im.c(K));
+              valid = im.both(valid, kValid);
+              k = im.select(kValid, k, im.c(K - kVec));
+            }
+            a.push_back(loadVec(ib, vecType, s.lhs, {aRow[r], k}, valid));
+          }
+        }
+        SmallVector<Value> acc(iter.begin(), iter.end());
+        auto slice = [&](Value v, int64_t first) -> Value {
+          return mmaRegister(
+              ib, vector::ShuffleOp::create(
+                      ib, v, v, ArrayRef<int64_t>{first, first + 1}));
+        };
+        for (int64_t u = 0; u < kSteps; ++u) {
+          // B of n tile t: element t of weight rows 4u + {0, 1} (slots
+          // 2 pair + {0, 1}) and 4u + {2, 3} (slots 2 pair + 8 + {0, 1}).
+          SmallVector<std::array<Value, 2>, kMmaTilesN> bOps;
+          for (int64_t t = 0; t < kMmaTilesN; ++t) {
+            auto pack = [&](int64_t row) -> Value {
+              return mmaRegister(ib, vector::ShuffleOp::create(
+                                         ib, w[4 * u + row], w[4 * u + row + 1],
+                                         ArrayRef<int64_t>{t, kVec + t}));
+            };
+            bOps.push_back({pack(0), pack(2)});
+          }
+          int64_t half = (4 * u) / kVec, at = (4 * u) % kVec;
+          for (int64_t i = 0; i < kMmaTilesM; ++i) {
+            Value lo = a[(2 * i) * 2 + half], hi = a[(2 * i + 1) * 2 + half];
+            // A registers: (row quad, slots 2 pair + {0,1}), (row quad + 8,
+            // same), (row quad, slots + 8), (row quad + 8, slots + 8).
+            Value aOps[] = {slice(lo, at), slice(hi, at), slice(lo, at + 2),
+                            slice(hi, at + 2)};
+            for (int64_t t = 0; t < kMmaTilesN; ++t) {
+              Value &c = acc[i * kMmaTilesN + t];
+              SmallVector<Value, 4> cOps;
+              for (int64_t r = 0; r < 4; ++r)
+                cOps.push_back(LLVM::ExtractValueOp::create(ib, c, r));
+              c = NVVM::MmaOp::create(
+                  ib, c.getType(), aOps, bOps[t], cOps,
+                  ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+                  std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+            }
+          }
+        }
+        scf::YieldOp::create(ib, acc);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// Sums m tile `i` of the warps' accumulators through shared memory and
+/// writes rows [m0 + 16 i, +16) ∩ [.., end) of the slab, plus the bias.
+///
+/// Warp w, lane l store their kMmaTilesN x 4 accumulators at red[w][l].
+/// Thread t then owns lane L = t / 8's n tile T = t % 8 over all warps:
+/// accumulator registers {0, 1} are row quad(L), positions 2 (L % 4) + {0, 1},
+/// registers {2, 3} the row 8 below; position p of tile T is column
+/// n0 + 8 p + T (see streamSlab). 256 threads x 4 = the 16 x 64 tile.
+void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
+                    ArrayRef<Value> acc, int64_t i, Value g, Value m0,
+                    Value end, Value n0) {
+  Math m{b};
+  Type f32 = b.getF32Type();
+  auto quadType = VectorType::get({4}, f32);
+  for (int64_t t = 0; t < kMmaTilesN; ++t) {
+    SmallVector<Value, 4> regs;
+    for (int64_t r = 0; r < 4; ++r)
+      regs.push_back(
+          LLVM::ExtractValueOp::create(b, acc[i * kMmaTilesN + t], r));
+    Value v = vector::FromElementsOp::create(b, quadType, regs);
+    vector::StoreOp::create(b, v, s.red, {s.warp, s.lane, m.c(4 * t)},
+                            /*nontemporal=*/false, llvm::Align(16));
+  }
+  gpu::BarrierOp::create(b);
+  Value lane = m.div(s.tid, kMmaTilesN), tile = m.rem(s.tid, kMmaTilesN);
+  Value sum;
+  for (int64_t w = 0; w < kWarps; ++w) {
+    Value v = vector::LoadOp::create(b, quadType, s.red,
+                                     {m.c(w), lane, m.mul(tile, m.c(4))},
+                                     /*nontemporal=*/false, llvm::Align(16));
+    sum = sum ? Value(arith::AddFOp::create(b, sum, v)) : v;
+  }
+  Value rowLo = m.add(m0, m.add(m.c(16 * i), m.div(lane, 4)));
+  Value pos = m.mul(m.rem(lane, 4), m.c(2));
+  Type resultType = s.sig.resultType;
+  for (int64_t r = 0; r < 4; ++r) {
+    Value row = r < 2 ? rowLo : m.add(rowLo, m.c(8));
+    Value col = m.add(n0, m.add(m.mul(m.add(pos, m.c(r % 2)), m.c(8)), tile));
+    Value inside = m.ult(row, end);
+    if (s.sig.n % kDecodeSlabN != 0)
+      inside = m.both(inside, m.ult(col, m.c(s.sig.n)));
+    auto ifOp = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value v = vector::ExtractOp::create(b, sum, ArrayRef<int64_t>{r});
+    if (s.bias)
+      v = arith::AddFOp::create(
+          b, v,
+          convertFloat(b, memref::LoadOp::create(b, s.bias, ValueRange{g, col}),
+                       f32));
+    memref::StoreOp::create(b, convertFloat(b, v, resultType), s.result,
+                            ValueRange{row, col});
+  }
+  // The next m tile's (or pass's) stores overwrite what was just read.
+  gpu::BarrierOp::create(b);
+}
+
+/// Rows [first, end) of the tail, columns of the slab: zeros, one 8-column
+/// chunk per thread, 32 rows per round.
+void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
+                Value n0) {
+  Math m{b};
+  int64_t chunks = kDecodeSlabN / kVec;
+  Value col = m.add(n0, m.mul(m.rem(s.tid, chunks), m.c(kVec)));
+  Value row0 = m.add(first, m.div(s.tid, chunks));
+  auto zeroType = VectorType::get({kVec}, s.sig.resultType);
+  scf::ForOp::create(
+      b, row0, end, m.c(kDecodeThreads / chunks), ValueRange(),
+      [&](OpBuilder &nb, Location loc, Value row, ValueRange) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Math im{ib};
+        auto store = [&](OpBuilder &sb, Location sl) {
+          Value zero = arith::ConstantOp::create(sb, sl, zeroType,
+                                                 sb.getZeroAttr(zeroType));
+          vector::StoreOp::create(sb, sl, zero, s.result, ValueRange{row, col},
+                                  /*nontemporal=*/false, llvm::Align(16));
+        };
+        if (s.sig.n % kDecodeSlabN != 0) {
+          auto ifOp = scf::IfOp::create(ib, im.ult(col, im.c(s.sig.n)),
+                                        /*withElseRegion=*/false);
+          OpBuilder tb = OpBuilder::atBlockBegin(ifOp.thenBlock());
+          store(tb, loc);
+        } else {
+          store(ib, loc);
+        }
+        scf::YieldOp::create(ib);
+      });
+}
+
+gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
+                           const GroupedMatmulSignature &sig) {
+  MLIRContext *ctx = gpuModule.getContext();
+  ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  Math m{b};
+  SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Type redType = MemRefType::get({kWarps, 32, kRedPitch}, b.getF32Type(),
+                                 MemRefLayoutAttrInterface(), workgroup);
+  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
+                                     TypeRange{redType}, TypeRange());
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));
+  b.setInsertionPointToStart(&func.getBody().front());
+
+  DecodeState s{sig,
+                func.getArgument(0),
+                func.getArgument(1),
+                func.getArgument(2),
+                func.getArgument(3),
+                sig.biasType ? func.getArgument(4) : Value(),
+                func.getWorkgroupAttributions()[0],
+                {},
+                {},
+                {},
+                {},
+                {},
+                {}};
+  s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  s.lane = m.rem(s.tid, 32);
+  s.warp = m.div(s.tid, 32);
+  s.quad = m.div(s.lane, 4);
+  s.pair = m.rem(s.lane, 4);
+  s.rows = memref::DimOp::create(b, s.lhs, 0);
+  Value group = findGroup(b, s);
+
+  // Blocks past the last non-empty range (rows > E + 1 ranges, or offsets
+  // that leave ranges empty) exit without reading any weight.
+  auto hasGroup = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
+                                    /*withElseRegion=*/false);
+  b.setInsertionPointToStart(hasGroup.thenBlock());
+  Value n0 =
+      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kDecodeSlabN));
+  auto [first, end] = rangeOf(b, s, group);
+  Value groupEnd = end; // a lambda cannot capture a structured binding in C++17
+  auto isGroup = scf::IfOp::create(b, m.ult(group, m.c(sig.groups)),
+                                   /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(isGroup.elseBlock());
+    storeZeros(b, s, first, end, n0);
+    b.setInsertionPointToStart(isGroup.thenBlock());
+    // Passes of kDecodeRowsPerPass rows; each streams the slab once (a
+    // group with more rows than that reads its weights again, from L2 if
+    // they are still there: the selection keeps that rare).
+    scf::ForOp::create(
+        b, first, end, m.c(kDecodeRowsPerPass), ValueRange(),
+        [&](OpBuilder &nb, Location loc, Value m0, ValueRange) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          SmallVector<Value> acc = streamSlab(ib, s, group, m0, groupEnd, n0);
+          for (int64_t i = 0; i < kMmaTilesM; ++i)
+            reduceAndStore(ib, s, acc, i, group, m0, groupEnd, n0);
+          scf::YieldOp::create(ib);
+        });
+  }
+  b.setInsertionPointToEnd(&func.getBody().front());
+  gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace
+
+gpu::GPUFuncOp moe::detail::getOrBuildDecodeGroupedMatmulKernel(
+    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig) {
+  std::string name = kernelName(sig);
+  if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
+    return existing;
+  return buildKernel(gpuModule, name, sig);
+}

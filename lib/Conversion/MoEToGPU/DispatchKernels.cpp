@@ -1,0 +1,411 @@
+//===- DispatchKernels.cpp - moe.dispatch on the device, no host sync -----===//
+//
+// Token-choice dispatch as four kernels on one stream, none of whose grids
+// depends on the routing (only on T and k), so the host never waits:
+//  1. count: each warp owns a chunk of kDispatchChunk consecutive slots of
+//     the flattened [T, k] ids and counts its experts with shared-memory
+//     atomics (order does not matter for a count);
+//  2. scan: one block turns the [chunks, E] counts into each chunk's first
+//     rank per expert (an exclusive scan over chunks, per expert) and the
+//     offsets into the prefix sum over experts of the totals (capped by the
+//     capacity);
+//  3. scatter: each warp walks its chunk again, 32 slots at a time, in
+//     token-then-slot order; match.any groups the lanes with the same expert
+//     and a lane's rank is its chunk base plus the lanes of its group below
+//     it, so rows of an expert follow token then slot order exactly as the
+//     CPU kernel's (no atomics, deterministic). It writes the row map and
+//     the token of each row;
+//  4. gather: one block per row copies its token's row (16-byte vectors
+//     when H allows), or zeros past offsets[E].
+//
+//===----------------------------------------------------------------------===//
+
+#include "Emitter.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace moe::detail;
+
+namespace {
+
+/// Chunks the scan loads at once per expert.
+constexpr int64_t kScanUnroll = 8;
+
+std::string baseName(const DispatchSignature &sig, StringRef kind) {
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  os << "dispatch_" << kind << "_" << sig.rowType << "_" << sig.idsType << "_"
+     << sig.offsetType << "_" << sig.mapType << "_e" << sig.experts << "_k"
+     << sig.k << "_h" << sig.hidden;
+  if (sig.capacity >= 0)
+    os << "_cap" << sig.capacity;
+  return name;
+}
+
+gpu::GPUFuncOp createKernel(ImplicitLocOpBuilder &b, StringRef name,
+                            ArrayRef<Type> args, ArrayRef<Type> smem,
+                            int64_t threads) {
+  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(args, {}),
+                                     TypeRange(smem), TypeRange());
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  return func;
+}
+
+/// Finishes `func` and puts `b` back after it.
+void finish(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func) {
+  b.setInsertionPointToEnd(&func.getBody().front());
+  gpu::ReturnOp::create(b);
+  b.setInsertionPointAfter(func);
+}
+
+Type smemType(MLIRContext *ctx, ArrayRef<int64_t> shape, Type elt) {
+  return MemRefType::get(
+      shape, elt, MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
+}
+
+/// The values every chunk-walking kernel (count, scatter) starts from.
+struct Chunk {
+  Value lane, warp, chunk, chunks, slots, inChunk;
+};
+
+Chunk chunkOf(Emitter &m, Value ids, int64_t k) {
+  Chunk c;
+  Value tid = gpu::ThreadIdOp::create(m.b, gpu::Dimension::x);
+  c.lane = m.rem(tid, 32);
+  c.warp = m.div(tid, 32);
+  c.chunk = m.add(m.mul(gpu::BlockIdOp::create(m.b, gpu::Dimension::x),
+                        m.c(kDispatchWarps)),
+                  c.warp);
+  c.slots = m.mul(memref::DimOp::create(m.b, ids, 0), m.c(k));
+  c.chunks = m.div(m.add(c.slots, m.c(kDispatchChunk - 1)), kDispatchChunk);
+  c.inChunk = m.ult(c.chunk, c.chunks);
+  return c;
+}
+
+/// The id of slot `slot` (< T * k) as an i32 and whether it names an expert.
+std::pair<Value, Value> loadId(Emitter &m, Value ids, Value slot, int64_t k,
+                               int64_t experts) {
+  Value id = m.load(ids, {m.div(slot, k), m.rem(slot, k)});
+  Value valid =
+      m.both(m.cmpi(arith::CmpIPredicate::sge, id,
+                    arith::ConstantIntOp::create(m.b, id.getType(), 0)),
+             m.cmpi(arith::CmpIPredicate::slt, id,
+                    arith::ConstantIntOp::create(m.b, id.getType(), experts)));
+  if (id.getType() != m.b.getI32Type())
+    id = arith::TruncIOp::create(m.b, m.b.getI32Type(), id);
+  return {id, valid};
+}
+
+void syncWarp(Emitter &m) { NVVM::SyncWarpOp::create(m.b, m.i32(-1)); }
+
+Value popc(Emitter &m, Value v) { return LLVM::CtPopOp::create(m.b, v); }
+
+gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
+                          const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts;
+  Type i32 = b.getI32Type();
+  auto func = createKernel(
+      b, baseName(sig, "count"),
+      {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32)},
+      {smemType(b.getContext(), {kDispatchWarps, E}, i32)}, kDispatchThreads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value ids = func.getArgument(0), counts = func.getArgument(1);
+  Value hist = func.getWorkgroupAttributions()[0];
+  Chunk c = chunkOf(m, ids, sig.k);
+  m.ifThen(c.inChunk, [&] {
+    auto overExperts = [&](function_ref<void(Value)> fn) {
+      m.loop(c.lane, m.c(E), m.c(32), {},
+             [&](Value e, ValueRange) -> SmallVector<Value> {
+               fn(e);
+               return {};
+             });
+    };
+    overExperts([&](Value e) { m.store(m.i32(0), hist, {c.warp, e}); });
+    syncWarp(m);
+    Value first = m.mul(c.chunk, m.c(kDispatchChunk));
+    m.loop(
+        m.add(first, c.lane),
+        arith::MinUIOp::create(b, m.add(first, m.c(kDispatchChunk)), c.slots),
+        m.c(32), {}, [&](Value slot, ValueRange) -> SmallVector<Value> {
+          std::pair<Value, Value> loaded = loadId(m, ids, slot, sig.k, E);
+          Value id = loaded.first;
+          m.ifThen(loaded.second, [&] {
+            memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, m.i32(1),
+                                        hist,
+                                        ValueRange{c.warp, m.toIndex(id)});
+          });
+          return {};
+        });
+    syncWarp(m);
+    overExperts([&](Value e) {
+      m.store(m.load(hist, {c.warp, e}), counts,
+              {m.add(m.mul(c.chunk, m.c(E)), e)});
+    });
+  });
+  finish(b, func);
+  return func;
+}
+
+gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
+                         const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts;
+  int64_t threads = kDispatchThreads, per = (E + threads - 1) / threads;
+  Type i32 = b.getI32Type();
+  auto func = createKernel(b, baseName(sig, "scan"),
+                           {MemRefType::get({dyn, sig.k}, sig.idsType),
+                            MemRefType::get({dyn}, i32),
+                            MemRefType::get({E + 1}, sig.offsetType)},
+                           {smemType(b.getContext(), {E}, i32),
+                            smemType(b.getContext(), {threads}, i32)},
+                           threads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value ids = func.getArgument(0), counts = func.getArgument(1),
+        offsets = func.getArgument(2);
+  Value totals = func.getWorkgroupAttributions()[0],
+        partial = func.getWorkgroupAttributions()[1];
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value slots = m.mul(memref::DimOp::create(b, ids, 0), m.c(sig.k));
+  Value chunks = m.div(m.add(slots, m.c(kDispatchChunk - 1)), kDispatchChunk);
+  // Thread i owns experts [i * per, (i + 1) * per): per expert, an exclusive
+  // scan of the chunk counts in place, then the (capped) total.
+  Value lo = m.mul(tid, m.c(per));
+  Value hi = arith::MinUIOp::create(b, m.add(lo, m.c(per)), m.c(E));
+  Value mine =
+      m.loop(lo, hi, m.c(1), {m.i32(0)},
+             [&](Value e, ValueRange acc) -> SmallVector<Value> {
+               // kScanUnroll chunks per step, all loads first, so that
+               // they are in flight together (the loop is latency-bound).
+               Value run =
+                   m.loop(
+                        m.c(0), chunks, m.c(kScanUnroll), {m.i32(0)},
+                        [&](Value ch0, ValueRange r) {
+                          Value last = arith::SubIOp::create(b, chunks, m.c(1));
+                          SmallVector<Value> at, in, v;
+                          for (int64_t u = 0; u < kScanUnroll; ++u) {
+                            Value ch = m.add(ch0, m.c(u));
+                            in.push_back(m.ult(ch, chunks));
+                            at.push_back(
+                                m.add(m.mul(arith::MinUIOp::create(b, ch, last),
+                                            m.c(E)),
+                                      e));
+                            v.push_back(m.load(counts, {at.back()}));
+                          }
+                          Value sum = r[0];
+                          for (int64_t u = 0; u < kScanUnroll; ++u) {
+                            Value before = sum;
+                            m.ifThen(in[u],
+                                     [&] { m.store(before, counts, {at[u]}); });
+                            sum = m.select(in[u],
+                                           arith::AddIOp::create(b, sum, v[u]),
+                                           sum);
+                          }
+                          return SmallVector<Value>{sum};
+                        })
+                       .getResult(0);
+               if (sig.capacity >= 0)
+                 run = arith::MinUIOp::create(b, run, m.i32(sig.capacity));
+               m.store(run, totals, {e});
+               return {arith::AddIOp::create(b, acc[0], run)};
+             })
+          .getResult(0);
+  m.store(mine, partial, {tid});
+  gpu::BarrierOp::create(b);
+  // Inclusive Hillis-Steele scan of the threads' sums.
+  for (int64_t d = 1; d < threads; d *= 2) {
+    Value has = m.cmpi(arith::CmpIPredicate::uge, tid, m.c(d));
+    Value prev = m.ifElse(
+        has,
+        [&]() -> SmallVector<Value> {
+          return {m.load(partial, {arith::SubIOp::create(b, tid, m.c(d))})};
+        },
+        {m.i32(0)})[0];
+    gpu::BarrierOp::create(b);
+    m.store(arith::AddIOp::create(b, m.load(partial, {tid}), prev), partial,
+            {tid});
+    gpu::BarrierOp::create(b);
+  }
+  auto toOffset = [&](Value v) -> Value {
+    if (sig.offsetType.getIntOrFloatBitWidth() == 32)
+      return v;
+    return arith::ExtUIOp::create(b, sig.offsetType, v);
+  };
+  Value base = arith::SubIOp::create(b, m.load(partial, {tid}), mine);
+  m.loop(lo, hi, m.c(1), {base},
+         [&](Value e, ValueRange run) -> SmallVector<Value> {
+           m.store(toOffset(run[0]), offsets, {e});
+           return {arith::AddIOp::create(b, run[0], m.load(totals, {e}))};
+         });
+  m.ifThen(m.eq(tid, m.c(0)), [&] {
+    m.store(toOffset(m.load(partial, {m.c(threads - 1)})), offsets, {m.c(E)});
+  });
+  finish(b, func);
+  return func;
+}
+
+gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
+                            const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts;
+  Type i32 = b.getI32Type();
+  auto func = createKernel(
+      b, baseName(sig, "scatter"),
+      {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32),
+       MemRefType::get({E + 1}, sig.offsetType),
+       MemRefType::get({dyn, sig.k}, sig.mapType), MemRefType::get({dyn}, i32)},
+      {smemType(b.getContext(), {kDispatchWarps, E}, i32)}, kDispatchThreads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value ids = func.getArgument(0), counts = func.getArgument(1),
+        offsets = func.getArgument(2), rowMap = func.getArgument(3),
+        source = func.getArgument(4);
+  Value cursor = func.getWorkgroupAttributions()[0];
+  Chunk c = chunkOf(m, ids, sig.k);
+  m.ifThen(c.inChunk, [&] {
+    m.loop(c.lane, m.c(E), m.c(32), {},
+           [&](Value e, ValueRange) -> SmallVector<Value> {
+             m.store(m.load(counts, {m.add(m.mul(c.chunk, m.c(E)), e)}), cursor,
+                     {c.warp, e});
+             return {};
+           });
+    syncWarp(m);
+    Value lanesBelow = NVVM::LaneMaskLtOp::create(b, i32);
+    Value lanesAbove = NVVM::LaneMaskGtOp::create(b, i32);
+    Value first = m.mul(c.chunk, m.c(kDispatchChunk));
+    // Every lane runs every step (match.any needs the whole warp); lanes
+    // past the last slot take part with no expert.
+    m.loop(
+        m.c(0), m.c(kDispatchChunk), m.c(32), {},
+        [&](Value step, ValueRange) -> SmallVector<Value> {
+          Value slot = m.add(m.add(first, step), c.lane);
+          Value inRange = m.ult(slot, c.slots);
+          SmallVector<Value> loaded = m.ifElse(
+              inRange,
+              [&]() -> SmallVector<Value> {
+                auto [id, valid] = loadId(m, ids, slot, sig.k, E);
+                return {id, valid};
+              },
+              {m.i32(-1), arith::ConstantIntOp::create(b, b.getI1Type(), 0)});
+          Value valid = loaded[1];
+          Value key = m.select(valid, loaded[0], m.i32(-1));
+          Value group = NVVM::MatchSyncOp::create(
+              b, i32, m.i32(-1), key,
+              NVVM::MatchSyncKindAttr::get(b.getContext(),
+                                           NVVM::MatchSyncKind::any));
+          Value below = popc(m, arith::AndIOp::create(b, group, lanesBelow));
+          Value e = m.toIndex(arith::MaxSIOp::create(b, key, m.i32(0)));
+          Value base = m.ifElse(valid,
+                                [&]() -> SmallVector<Value> {
+                                  return {m.load(cursor, {c.warp, e})};
+                                },
+                                {m.i32(0)})[0];
+          Value rank = arith::AddIOp::create(b, base, below);
+          Value keep = valid;
+          if (sig.capacity >= 0)
+            keep = m.both(keep, m.cmpi(arith::CmpIPredicate::slt, rank,
+                                       m.i32(sig.capacity)));
+          m.ifThen(inRange, [&] {
+            Value offset = m.load(offsets, {e});
+            if (offset.getType() != i32)
+              offset = arith::TruncIOp::create(b, i32, offset);
+            Value row = m.select(keep, arith::AddIOp::create(b, offset, rank),
+                                 m.i32(-1));
+            Value mapped = row;
+            if (sig.mapType.getIntOrFloatBitWidth() == 64)
+              mapped = arith::ExtSIOp::create(b, sig.mapType, row);
+            m.store(mapped, rowMap, {m.div(slot, sig.k), m.rem(slot, sig.k)});
+            m.ifThen(keep, [&] {
+              m.store(m.toI32(m.div(slot, sig.k)), source, {m.toIndex(row)});
+            });
+          });
+          // The group's highest lane moves the expert's cursor past the
+          // group, after every lane of it has read the cursor.
+          syncWarp(m);
+          Value last =
+              m.both(valid, m.eq(arith::AndIOp::create(b, group, lanesAbove),
+                                 m.i32(0)));
+          m.ifThen(last, [&] {
+            m.store(arith::AddIOp::create(b, base, popc(m, group)), cursor,
+                    {c.warp, e});
+          });
+          syncWarp(m);
+          return {};
+        });
+  });
+  finish(b, func);
+  return func;
+}
+
+gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
+                           const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts, H = sig.hidden;
+  Type i32 = b.getI32Type();
+  auto func = createKernel(b, baseName(sig, "gather"),
+                           {MemRefType::get({dyn, H}, sig.rowType),
+                            MemRefType::get({E + 1}, sig.offsetType),
+                            MemRefType::get({dyn}, i32),
+                            MemRefType::get({dyn, H}, sig.rowType)},
+                           {}, kGatherThreads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value input = func.getArgument(0), offsets = func.getArgument(1),
+        source = func.getArgument(2), rows = func.getArgument(3);
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value end = m.toIndex(m.load(offsets, {m.c(E)}));
+  Value used = m.ult(row, end);
+  Value token = m.ifElse(used,
+                         [&]() -> SmallVector<Value> {
+                           return {m.toIndex(m.load(source, {row}))};
+                         },
+                         {m.c(0)})[0];
+  int64_t bytes = sig.rowType.getIntOrFloatBitWidth() / 8;
+  int64_t vec = H % (16 / bytes) == 0 ? 16 / bytes : 1;
+  auto type = VectorType::get({vec}, sig.rowType);
+  Value zero = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(type, b.getZeroAttr(sig.rowType)));
+  m.loop(m.mul(tid, m.c(vec)), m.c(H), m.c(kGatherThreads * vec), {},
+         [&](Value h, ValueRange) -> SmallVector<Value> {
+           Value v = m.ifElse(used,
+                              [&]() -> SmallVector<Value> {
+                                return {vector::LoadOp::create(
+                                    b, type, input, ValueRange{token, h},
+                                    /*nontemporal=*/false,
+                                    llvm::MaybeAlign(vec * bytes))};
+                              },
+                              {zero})[0];
+           vector::StoreOp::create(b, v, rows, ValueRange{row, h},
+                                   /*nontemporal=*/false,
+                                   llvm::MaybeAlign(vec * bytes));
+           return {};
+         });
+  finish(b, func);
+  return func;
+}
+
+} // namespace
+
+moe::DispatchKernels
+moe::detail::getOrBuildDispatchKernels(gpu::GPUModuleOp gpuModule,
+                                       const DispatchSignature &sig) {
+  ImplicitLocOpBuilder b(gpuModule.getLoc(), gpuModule.getContext());
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  auto get = [&](StringRef kind,
+                 gpu::GPUFuncOp (*build)(ImplicitLocOpBuilder &,
+                                         const DispatchSignature &)) {
+    if (auto existing =
+            gpuModule.lookupSymbol<gpu::GPUFuncOp>(baseName(sig, kind)))
+      return existing;
+    return build(b, sig);
+  };
+  return {get("count", buildCount), get("scan", buildScan),
+          get("scatter", buildScatter), get("gather", buildGather)};
+}

@@ -1,0 +1,157 @@
+//===- LowerDispatch.cpp - moe.dispatch -> device dispatch kernels --------===//
+//
+// Token-choice moe.dispatch (dropless, or in-order capacity) becomes the
+// four launches of DispatchKernels.cpp on one stream; the host computes
+// every grid from T and k alone, so nothing waits for the routing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/MoEToGPU/MoEToGPU.h"
+#include "moe/Dialect/MoE/IR/MoE.h"
+
+#include "HostCode.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace moe::detail;
+
+namespace {
+
+FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
+  if (op.getExpertChoice())
+    return op.emitOpError("the GPU dispatch handles token choice only (not "
+                          "expert_choice)");
+  if (op.getExpertMap())
+    return op.emitOpError("the GPU dispatch does not take expert_map yet");
+  if (op.getGroupSize())
+    return op.emitOpError(
+        "the GPU dispatch does not count capacity per group_size yet");
+  if (op.getDropPolicy() == moe::DropPolicy::ByWeight)
+    return op.emitOpError("the GPU dispatch drops in token order only "
+                          "(drop_policy by_weight is not supported yet)");
+  auto input = cast<RankedTensorType>(op.getInput().getType());
+  auto ids = cast<RankedTensorType>(op.getIndices().getType());
+  DispatchSignature sig;
+  sig.rowType = input.getElementType();
+  sig.idsType = ids.getElementType();
+  sig.offsetType =
+      cast<RankedTensorType>(op.getOffsets().getType()).getElementType();
+  sig.mapType =
+      cast<RankedTensorType>(op.getRowMap().getType()).getElementType();
+  sig.experts = op.getNumExperts();
+  sig.hidden = input.getDimSize(1);
+  sig.k = ids.getDimSize(1);
+  if (ShapedType::isDynamic(sig.hidden) || ShapedType::isDynamic(sig.k))
+    return op.emitOpError("the GPU dispatch needs a static hidden size and k");
+  if (sig.rowType.getIntOrFloatBitWidth() % 8 != 0 ||
+      sig.rowType.getIntOrFloatBitWidth() > 64)
+    return op.emitOpError("the GPU dispatch copies whole bytes: rows of ")
+           << sig.rowType << " are not supported";
+  // The shared-memory counters: one i32 per expert and warp.
+  if (sig.experts > 1024)
+    return op.emitOpError("the GPU dispatch handles at most 1024 experts, "
+                          "not ")
+           << sig.experts;
+  if (std::optional<uint64_t> capacity = op.getCapacity())
+    sig.capacity = *capacity;
+  return sig;
+}
+
+struct LowerDispatchOp : OpRewritePattern<moe::DispatchOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(moe::DispatchOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<moe::DispatchKernels> kernels = moe::getDispatchKernels(op);
+    if (failed(kernels))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto gatherArgs = kernels->gather.getArgumentTypes();
+    auto scatterArgs = kernels->scatter.getArgumentTypes();
+    Value input = toKernelBuffer(b, op.getInput(), gatherArgs[0]);
+    Value ids = toKernelBuffer(b, op.getIndices(), scatterArgs[0]);
+    auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+    Value tokens = memref::DimOp::create(b, ids, 0);
+    int64_t k = cast<MemRefType>(scatterArgs[0]).getDimSize(1);
+    int64_t experts = cast<MemRefType>(scatterArgs[2]).getDimSize(0) - 1;
+    Value slots = arith::MulIOp::create(b, tokens, c(k));
+    Value chunks = arith::DivUIOp::create(
+        b, arith::AddIOp::create(b, slots, c(kDispatchChunk - 1)),
+        c(kDispatchChunk));
+    HostStream stream(b);
+    Value rows = stream.alloc(gatherArgs[3], {slots});
+    Value offsets = stream.alloc(scatterArgs[2], {});
+    Value rowMap = stream.alloc(scatterArgs[3], {tokens});
+    Value counts = stream.alloc(scatterArgs[1],
+                                {arith::MulIOp::create(b, chunks, c(experts))});
+    Value source = stream.alloc(scatterArgs[4], {slots});
+    stream.token =
+        moe::launchDispatch(b, b.getLoc(), *kernels,
+                            {input, ids, counts, offsets, rowMap, source, rows},
+                            tokens, stream.token);
+    stream.freeAndWait({counts, source});
+    SmallVector<Value> replacements =
+        toResults(b, {rows, offsets, rowMap}, op->getResults());
+    rewriter.replaceOp(op, replacements);
+    return success();
+  }
+};
+
+} // namespace
+
+LogicalResult moe::checkDispatchForGPU(moe::DispatchOp op) {
+  return getSignature(op);
+}
+
+FailureOr<moe::DispatchKernels> moe::getDispatchKernels(moe::DispatchOp op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return op.emitOpError("the GPU lowering needs an enclosing module");
+  FailureOr<DispatchSignature> sig = getSignature(op);
+  if (failed(sig))
+    return failure();
+  return getOrBuildDispatchKernels(getOrCreateKernelModule(module), *sig);
+}
+
+Value moe::launchDispatch(OpBuilder &builder, Location loc,
+                          const moe::DispatchKernels &kernels,
+                          ValueRange buffers, Value tokens,
+                          Value asyncDependency) {
+  ImplicitLocOpBuilder b(loc, builder);
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value input = buffers[0], ids = buffers[1], counts = buffers[2],
+        offsets = buffers[3], rowMap = buffers[4], source = buffers[5],
+        rows = buffers[6];
+  int64_t k = cast<MemRefType>(ids.getType()).getDimSize(1);
+  Value slots = arith::MulIOp::create(b, tokens, c(k));
+  int64_t perBlock = kDispatchChunk * kDispatchWarps;
+  Value chunkBlocks = arith::DivUIOp::create(
+      b, arith::AddIOp::create(b, slots, c(perBlock - 1)), c(perBlock));
+  Type tokenType = gpu::AsyncTokenType::get(b.getContext());
+  Value stream = asyncDependency;
+  auto launch = [&](gpu::GPUFuncOp kernel, Value grid, int64_t threads,
+                    ValueRange args) {
+    stream =
+        gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{grid, c(1), c(1)},
+                                  gpu::KernelDim3{c(threads), c(1), c(1)},
+                                  /*dynamicSharedMemorySize=*/Value(), args,
+                                  tokenType, ValueRange{stream})
+            .getAsyncToken();
+  };
+  launch(kernels.count, chunkBlocks, kDispatchThreads, {ids, counts});
+  launch(kernels.scan, c(1), kDispatchThreads, {ids, counts, offsets});
+  launch(kernels.scatter, chunkBlocks, kDispatchThreads,
+         {ids, counts, offsets, rowMap, source});
+  launch(kernels.gather, slots, kGatherThreads, {input, offsets, source, rows});
+  return stream;
+}
+
+void moe::populateDispatchToGPUPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerDispatchOp>(patterns.getContext());
+}

@@ -1,0 +1,666 @@
+//===- RoutingKernel.cpp - fused router GEMV + scores + top-k -------------===//
+//
+// One kernel routes a tile of kRouteTokens tokens per block (grid.x) in two
+// phases:
+//  1. Logits. Each warp takes one expert of the block's expert slice at a
+//     time and streams its router row (16-byte vector loads along H), the
+//     lanes accumulating the dot products of all the tile's tokens in fp32,
+//     then reduced with shuffles. With one slice the logits go straight to
+//     shared memory. With several (grid.y, so that small token counts still
+//     spread the router weight over many SMs) each block writes its slice
+//     to a global [T, E] workspace and counts itself in the tile's counter;
+//     the last block to arrive (threadfence reduction) loads the tile's
+//     logits and routes it, then resets the counter for the next launch.
+//  2. Routing, one warp per token, all of it in shared memory and
+//     registers: scores (softmax with shuffle reductions, or sigmoid), the
+//     biased selection scores, group-limited selection, then k rounds of a
+//     warp argmax (lane-local scan, then a butterfly on (value, index) that
+//     keeps the larger value and, on ties, the lower index, as the CPU
+//     kernel does) with each lane's taken experts in a bit mask. Lane 0 then
+//     makes the weights in slot order, exactly as the CPU kernel sums them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Emitter.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace moe::detail;
+
+namespace {
+
+constexpr int64_t kWarps = kRouteThreads / 32;
+
+std::string bitsOf(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << llvm::format_hex_no_prefix(bits, 16);
+  return s;
+}
+
+std::string kernelName(const RoutingSignature &sig) {
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  static const char *scores[] = {"softmax", "sigmoid", "softmax_after_topk"};
+  if (sig.inputType)
+    os << "fused_route_" << sig.inputType << "_" << sig.weightType
+       << (sig.transposed ? "t" : "") << "_h" << sig.hidden;
+  else
+    os << "route_" << sig.logitsType;
+  os << "_e" << sig.experts << "_k" << sig.k << "_" << scores[sig.score] << "_"
+     << sig.weightsType << "_" << sig.idsType;
+  if (sig.routerBiasType)
+    os << "_rb_" << sig.routerBiasType;
+  if (sig.selectionBiasType)
+    os << "_sb_" << sig.selectionBiasType;
+  if (sig.groups)
+    os << "_g" << sig.groups << "x" << sig.topkGroups << "x" << sig.groupTopk;
+  if (sig.renormalize)
+    os << (sig.renormalizeClamp ? "_rnc" : "_rn") << bitsOf(sig.epsilon);
+  if (sig.scale != 1.0)
+    os << "_s" << bitsOf(sig.scale);
+  if (sig.topP)
+    os << "_p" << bitsOf(sig.topPValue);
+  if (sig.skip)
+    os << "_skip" << bitsOf(sig.skipRatio);
+  if (sig.slices > 1)
+    os << "_x" << sig.slices;
+  return name;
+}
+
+/// The kernel's values shared by its parts.
+struct Kernel {
+  const RoutingSignature &sig;
+  Emitter &m;
+  Value input, weight, routerBias, logitsIn, selectionBias, outWeights, outIds,
+      workspace, counters;
+  Value smemLogits, smemChoice, smemSlotP, smemSlotId, smemFlag;
+  Value tid, lane, warp, tokens, tile0;
+};
+
+/// exp(x) in f32 without libdevice (whose __nv_expf the NVVM pipeline links
+/// only when it finds a CUDA toolkit): x = n ln2 + r with n integral and
+/// |r| <= ln2 / 2 (Cody-Waite), exp(r) = ex2.approx(r log2 e) (about 2 ulp),
+/// times 2^n built in the exponent bits. x is clamped to [-87, 88] so that
+/// 2^n stays a normal float: below, the result is ~1e-38 instead of a
+/// smaller number, which no softmax or sigmoid of an MoE router can tell.
+Value emitExp(Emitter &m, Value x) {
+  x = arith::MaximumFOp::create(m.b, x, m.f32(-87.0));
+  x = arith::MinimumFOp::create(m.b, x, m.f32(88.0));
+  // Round to nearest by adding and subtracting 1.5 * 2^23.
+  Value magic = m.f32(12582912.0);
+  Value n = m.subf(m.addf(m.mulf(x, m.f32(1.4426950408889634)), magic), magic);
+  Value r = LLVM::FMAOp::create(m.b, n, m.f32(-0.693145751953125), x);
+  r = LLVM::FMAOp::create(m.b, n, m.f32(-1.428606765330187e-06), r);
+  Value er = NVVM::InlinePtxOp::create(
+                 m.b, TypeRange{m.b.getF32Type()},
+                 ValueRange{m.mulf(r, m.f32(1.4426950408889634))}, ValueRange(),
+                 "ex2.approx.f32 $0, $1;", Value())
+                 .getResult(0);
+  Value ni = arith::FPToSIOp::create(m.b, m.b.getI32Type(), n);
+  Value bits = arith::ShLIOp::create(
+      m.b, arith::AddIOp::create(m.b, ni, m.i32(127)), m.i32(23));
+  Value scale = arith::BitcastOp::create(m.b, m.b.getF32Type(), bits);
+  return m.mulf(er, scale);
+}
+
+/// Sum (or max) of `v` over the warp; every lane gets the result.
+Value warpReduce(Emitter &m, Value v, bool max) {
+  for (int32_t off = 16; off >= 1; off /= 2) {
+    Value other = m.shuffleXor(v, off);
+    v = max ? arith::MaximumFOp::create(m.b, v, other).getResult()
+            : m.addf(v, other);
+  }
+  return v;
+}
+
+/// Phase 1 from the router: logits of the tile's tokens for this block's
+/// experts, into shared memory or, with slices, the global workspace.
+void emitRouterLogits(Kernel &k) {
+  Emitter &m = k.m;
+  const RoutingSignature &sig = k.sig;
+  int64_t H = sig.hidden, E = sig.experts;
+  // 16-byte loads along H of the [E, H] weight when rows allow it.
+  int64_t vec = 1;
+  if (!sig.transposed) {
+    int64_t bytes = sig.weightType.getIntOrFloatBitWidth() / 8;
+    int64_t width = 16 / bytes;
+    if (H % width == 0)
+      vec = width;
+  }
+  Value sliceLo = m.mul(gpu::BlockIdOp::create(m.b, gpu::Dimension::y),
+                        m.c(sig.sliceExperts));
+  // Rows past the last token read the last token (any valid row would do);
+  // their logits are never used.
+  SmallVector<Value> rows;
+  Value lastRow = arith::SubIOp::create(m.b, k.tokens, m.c(1));
+  for (int64_t t = 0; t < kRouteTokens; ++t)
+    rows.push_back(m.select(m.ult(m.add(k.tile0, m.c(t)), k.tokens),
+                            m.add(k.tile0, m.c(t)), lastRow));
+  // Each warp takes kRouteExpertsPerWarp experts at a time, so that every
+  // token vector it loads serves several experts. Experts past E load the
+  // last expert's row (any valid row would do) and store nothing.
+  constexpr int64_t ew = kRouteExpertsPerWarp;
+  m.loop(
+      m.c(0), m.c(sig.sliceExperts / (kWarps * ew)), m.c(1), {},
+      [&](Value round, ValueRange) -> SmallVector<Value> {
+        Value e0 = m.add(sliceLo, m.add(m.mul(round, m.c(kWarps * ew)),
+                                        m.mul(k.warp, m.c(ew))));
+        SmallVector<Value> experts, loadRows;
+        for (int64_t j = 0; j < ew; ++j) {
+          experts.push_back(m.add(e0, m.c(j)));
+          loadRows.push_back(
+              arith::MinUIOp::create(m.b, experts.back(), m.c(E - 1)));
+        }
+        m.ifThen(m.ult(e0, m.c(E)), [&] {
+          SmallVector<Value> init(kRouteTokens * ew, m.f32(0));
+          auto dot = m.loop(
+              m.mul(k.lane, m.c(vec)), m.c(H), m.c(32 * vec), init,
+              [&](Value h, ValueRange acc) -> SmallVector<Value> {
+                SmallVector<Value> w, next;
+                auto wType = VectorType::get({vec}, sig.weightType);
+                auto xType = VectorType::get({vec}, sig.inputType);
+                for (Value e : loadRows) {
+                  if (vec == 1)
+                    w.push_back(m.toF32(
+                        m.load(k.weight, sig.transposed ? ValueRange{h, e}
+                                                        : ValueRange{e, h})));
+                  else
+                    w.push_back(m.toF32(vector::LoadOp::create(
+                        m.b, wType, k.weight, ValueRange{e, h},
+                        /*nontemporal=*/false, llvm::MaybeAlign(16))));
+                }
+                int64_t xAlign = std::min<int64_t>(
+                    16, vec * sig.inputType.getIntOrFloatBitWidth() / 8);
+                SmallVector<Value> xs;
+                for (int64_t t = 0; t < kRouteTokens; ++t)
+                  xs.push_back(m.toF32(
+                      vec == 1
+                          ? m.load(k.input, {rows[t], h})
+                          : vector::LoadOp::create(
+                                m.b, xType, k.input, ValueRange{rows[t], h},
+                                /*nontemporal=*/false, llvm::MaybeAlign(xAlign))
+                                .getResult()));
+                // One fma per element (a chain per token and expert): half
+                // the instructions of a multiply and a reduction, which
+                // matter here (the loop is issue-bound, not memory-bound).
+                auto element = [&](Value v, int64_t i) -> Value {
+                  if (vec == 1)
+                    return v;
+                  return vector::ExtractOp::create(m.b, v, i);
+                };
+                for (int64_t j = 0; j < ew; ++j)
+                  for (int64_t t = 0; t < kRouteTokens; ++t) {
+                    Value a = acc[j * kRouteTokens + t];
+                    for (int64_t i = 0; i < vec; ++i)
+                      a = LLVM::FMAOp::create(m.b, element(xs[t], i),
+                                              element(w[j], i), a);
+                    next.push_back(a);
+                  }
+                return next;
+              });
+          Value first = m.eq(k.lane, m.c(0));
+          for (int64_t j = 0; j < ew; ++j) {
+            Value e = experts[j];
+            Value bias = sig.routerBiasType
+                             ? m.toF32(m.load(k.routerBias, {loadRows[j]}))
+                             : Value();
+            for (int64_t t = 0; t < kRouteTokens; ++t) {
+              Value logit = warpReduce(m, dot.getResult(j * kRouteTokens + t),
+                                       /*max=*/false);
+              if (bias)
+                logit = m.addf(logit, bias);
+              Value mine = m.both(first, m.ult(e, m.c(E)));
+              if (sig.slices == 1) {
+                m.ifThen(mine, [&] {
+                  m.store(logit, k.smemLogits, {m.c(t), e});
+                });
+                continue;
+              }
+              Value row = m.add(k.tile0, m.c(t));
+              m.ifThen(m.both(mine, m.ult(row, k.tokens)), [&] {
+                m.store(logit, k.workspace,
+                        {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
+              });
+            }
+          }
+        });
+        return {};
+      });
+}
+
+/// Copies the tile's logits (rows [tile0, tile0 + kRouteTokens) of a
+/// [T, E] source read by `read(row, e)`) into shared memory.
+void copyTileLogits(Kernel &k, function_ref<Value(Value, Value)> read) {
+  Emitter &m = k.m;
+  int64_t E = k.sig.experts;
+  m.loop(k.tid, m.c(kRouteTokens * E), m.c(kRouteThreads), {},
+         [&](Value i, ValueRange) -> SmallVector<Value> {
+           Value t = m.div(i, E), e = m.rem(i, E);
+           Value row = m.add(k.tile0, t);
+           m.ifThen(m.ult(row, k.tokens), [&] {
+             m.store(read(row, e), k.smemLogits, {t, e});
+           });
+           return {};
+         });
+}
+
+/// With slices: publishes this block's logits and returns whether it is the
+/// tile's last block (uniform over the block).
+Value arriveAtTile(Kernel &k) {
+  Emitter &m = k.m;
+  // Every thread's workspace stores are visible GPU-wide before the block
+  // counts itself (threadfence reduction).
+  NVVM::MembarOp::create(m.b, NVVM::MemScopeKind::GPU);
+  gpu::BarrierOp::create(m.b);
+  Value tile = gpu::BlockIdOp::create(m.b, gpu::Dimension::x);
+  m.ifThen(m.eq(k.tid, m.c(0)), [&] {
+    Value old = memref::AtomicRMWOp::create(m.b, arith::AtomicRMWKind::addi,
+                                            m.i32(1), k.counters, {tile});
+    Value last = m.eq(old, m.i32(k.sig.slices - 1));
+    m.store(arith::ExtUIOp::create(m.b, m.b.getI32Type(), last), k.smemFlag,
+            {m.c(0)});
+    // The last block resets the counter: the next launch starts from 0.
+    m.ifThen(last, [&] { m.store(m.i32(0), k.counters, {tile}); });
+  });
+  gpu::BarrierOp::create(m.b);
+  return m.eq(m.load(k.smemFlag, {m.c(0)}), m.i32(1));
+}
+
+/// Best (value, index) over this lane's experts e = lane + 32 j in
+/// [lo, hi) not in `taken`, then over the warp: larger value wins, ties go
+/// to the lower index, and any expert beats none (index kNone, -inf).
+std::pair<Value, Value> warpArgmax(Kernel &k, Value values, Value row,
+                                   Value taken, Value lo, Value hi) {
+  Emitter &m = k.m;
+  int64_t E = k.sig.experts, perLane = (E + 31) / 32;
+  Value none = m.i32(std::numeric_limits<int32_t>::max());
+  auto scan = m.loop(
+      m.c(0), m.c(perLane), m.c(1), {m.ninf(), none},
+      [&](Value j, ValueRange best) -> SmallVector<Value> {
+        Value e = m.add(k.lane, m.mul(j, m.c(32)));
+        Value bit = arith::ShLIOp::create(m.b, m.i32(1), m.toI32(j));
+        Value free = m.eq(arith::AndIOp::create(m.b, taken, bit), m.i32(0));
+        Value inRange = m.both(
+            m.both(m.ult(e, m.c(E)), free),
+            m.both(m.cmpi(arith::CmpIPredicate::uge, e, lo), m.ult(e, hi)));
+        return m.ifElse(
+            inRange,
+            [&]() -> SmallVector<Value> {
+              Value v = m.load(values, {row, e});
+              // Ascending e within a lane: strictly greater keeps the lower
+              // index on ties.
+              Value better =
+                  m.either(m.eq(best[1], none),
+                           m.cmpf(arith::CmpFPredicate::OGT, v, best[0]));
+              return {m.select(better, v, best[0]),
+                      m.select(better, m.toI32(e), best[1])};
+            },
+            best);
+      });
+  Value bv = scan.getResult(0), bi = scan.getResult(1);
+  for (int32_t off = 16; off >= 1; off /= 2) {
+    Value ov = m.shuffleXor(bv, off), oi = m.shuffleXor(bi, off);
+    Value better = m.either(m.cmpf(arith::CmpFPredicate::OGT, ov, bv),
+                            m.both(m.cmpf(arith::CmpFPredicate::OEQ, ov, bv),
+                                   m.cmpi(arith::CmpIPredicate::slt, oi, bi)));
+    bv = m.select(better, ov, bv);
+    bi = m.select(better, oi, bi);
+  }
+  return {bv, bi};
+}
+
+/// `taken` with expert `index` marked if this lane owns it.
+Value markTaken(Kernel &k, Value taken, Value index) {
+  Emitter &m = k.m;
+  Value mine =
+      m.eq(arith::RemUIOp::create(m.b, index, m.i32(32)), m.toI32(k.lane));
+  Value bit = arith::ShLIOp::create(
+      m.b, m.i32(1), arith::DivUIOp::create(m.b, index, m.i32(32)));
+  return m.select(mine, arith::OrIOp::create(m.b, taken, bit), taken);
+}
+
+/// Applies `fn(e)` to this lane's experts.
+void forLaneExperts(Kernel &k, function_ref<void(Value)> fn) {
+  Emitter &m = k.m;
+  int64_t E = k.sig.experts;
+  m.loop(m.c(0), m.c((E + 31) / 32), m.c(1), {},
+         [&](Value j, ValueRange) -> SmallVector<Value> {
+           Value e = m.add(k.lane, m.mul(j, m.c(32)));
+           m.ifThen(m.ult(e, m.c(E)), [&] { fn(e); });
+           return {};
+         });
+}
+
+/// Phase 2: routes token tile0 + warp (the caller checked it exists).
+void emitRouteToken(Kernel &k) {
+  Emitter &m = k.m;
+  const RoutingSignature &sig = k.sig;
+  int64_t E = sig.experts;
+  Value row = k.warp, token = m.add(k.tile0, k.warp);
+  Value scores = k.smemLogits;
+  if (sig.score == 0) {
+    // Softmax: exp(l - max) / sum; the max is exact in any order.
+    Value localMax = m.ninf();
+    auto maxLoop = m.loop(m.c(0), m.c((E + 31) / 32), m.c(1), {localMax},
+                          [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                            Value e = m.add(k.lane, m.mul(j, m.c(32)));
+                            return m.ifElse(
+                                m.ult(e, m.c(E)),
+                                [&]() -> SmallVector<Value> {
+                                  return {arith::MaximumFOp::create(
+                                      m.b, acc[0], m.load(scores, {row, e}))};
+                                },
+                                acc);
+                          });
+    Value max = warpReduce(m, maxLoop.getResult(0), /*max=*/true);
+    auto sumLoop = m.loop(
+        m.c(0), m.c((E + 31) / 32), m.c(1), {m.f32(0)},
+        [&](Value j, ValueRange acc) -> SmallVector<Value> {
+          Value e = m.add(k.lane, m.mul(j, m.c(32)));
+          return m.ifElse(
+              m.ult(e, m.c(E)),
+              [&]() -> SmallVector<Value> {
+                Value p = emitExp(m, m.subf(m.load(scores, {row, e}), max));
+                m.store(p, scores, {row, e});
+                return {m.addf(acc[0], p)};
+              },
+              acc);
+        });
+    Value sum = warpReduce(m, sumLoop.getResult(0), /*max=*/false);
+    forLaneExperts(k, [&](Value e) {
+      m.store(m.divf(m.load(scores, {row, e}), sum), scores, {row, e});
+    });
+  } else if (sig.score == 1) {
+    forLaneExperts(k, [&](Value e) {
+      Value l = m.load(scores, {row, e});
+      Value ex = emitExp(m, arith::NegFOp::create(m.b, l));
+      m.store(m.divf(m.f32(1), m.addf(m.f32(1), ex)), scores, {row, e});
+    });
+  }
+  // Selection scores: biased, and later -inf outside the kept groups.
+  Value choice = scores;
+  if (k.smemChoice) {
+    choice = k.smemChoice;
+    forLaneExperts(k, [&](Value e) {
+      Value s = m.load(scores, {row, e});
+      if (sig.selectionBiasType)
+        s = m.addf(s, m.toF32(m.load(k.selectionBias, {e})));
+      m.store(s, choice, {row, e});
+    });
+  }
+  Value taken = m.i32(0);
+  if (sig.groups) {
+    int64_t per = E / sig.groups;
+    // Lane g keeps group g's score: the sum of its groupTopk best choices,
+    // added in selection order like the CPU kernel.
+    auto groupLoop =
+        m.loop(m.c(0), m.c(sig.groups), m.c(1), {m.ninf(), taken},
+               [&](Value g, ValueRange iter) -> SmallVector<Value> {
+                 Value lo = m.mul(g, m.c(per)), hi = m.add(lo, m.c(per));
+                 auto pick = m.loop(
+                     m.c(0), m.c(sig.groupTopk), m.c(1), {m.f32(0), iter[1]},
+                     [&](Value, ValueRange acc) -> SmallVector<Value> {
+                       auto [bv, bi] =
+                           warpArgmax(k, choice, row, acc[1], lo, hi);
+                       return {m.addf(acc[0], bv), markTaken(k, acc[1], bi)};
+                     });
+                 return {m.select(m.eq(k.lane, g), pick.getResult(0), iter[0]),
+                         pick.getResult(1)};
+               });
+    Value groupScore = groupLoop.getResult(0);
+    // The topkGroups best groups (ties: lower group) stay selectable.
+    auto keep = m.loop(
+        m.c(0), m.c(sig.topkGroups), m.c(1), {m.i32(0)},
+        [&](Value, ValueRange iter) -> SmallVector<Value> {
+          Value none = m.i32(std::numeric_limits<int32_t>::max());
+          Value laneI32 = m.toI32(k.lane);
+          Value kept = arith::AndIOp::create(
+              m.b, arith::ShRUIOp::create(m.b, iter[0], laneI32), m.i32(1));
+          Value candidate =
+              m.both(m.ult(k.lane, m.c(sig.groups)), m.eq(kept, m.i32(0)));
+          Value bv = m.select(candidate, groupScore, m.ninf());
+          Value bi = m.select(candidate, laneI32, none);
+          for (int32_t off = 16; off >= 1; off /= 2) {
+            Value ov = m.shuffleXor(bv, off), oi = m.shuffleXor(bi, off);
+            Value better =
+                m.either(m.cmpf(arith::CmpFPredicate::OGT, ov, bv),
+                         m.both(m.cmpf(arith::CmpFPredicate::OEQ, ov, bv),
+                                m.cmpi(arith::CmpIPredicate::slt, oi, bi)));
+            bv = m.select(better, ov, bv);
+            bi = m.select(better, oi, bi);
+          }
+          return {arith::OrIOp::create(
+              m.b, iter[0], arith::ShLIOp::create(m.b, m.i32(1), bi))};
+        });
+    Value keptGroups = keep.getResult(0);
+    forLaneExperts(k, [&](Value e) {
+      Value g = m.toI32(m.div(e, per));
+      Value kept = arith::AndIOp::create(
+          m.b, arith::ShRUIOp::create(m.b, keptGroups, g), m.i32(1));
+      m.ifThen(m.eq(kept, m.i32(0)), [&] {
+        m.store(m.ninf(), choice, {row, e});
+      });
+    });
+  }
+  // Lanes read other lanes' scores from here on.
+  NVVM::SyncWarpOp::create(m.b, m.i32(-1));
+  // Top-k in descending order; in top_p mode a slot is used while the
+  // scores before it sum to less than p. Lane 0 records the slots.
+  Value first = m.eq(k.lane, m.c(0));
+  m.loop(m.c(0), m.c(sig.k), m.c(1), {taken, m.f32(0)},
+         [&](Value j, ValueRange iter) -> SmallVector<Value> {
+           auto [bv, bi] = warpArgmax(k, choice, row, iter[0], m.c(0), m.c(E));
+           (void)bv;
+           Value p = m.load(scores, {row, m.toIndex(bi)});
+           Value id = bi, w = p;
+           if (sig.topP) {
+             Value used = m.cmpf(arith::CmpFPredicate::OLT, iter[1],
+                                 m.f32(sig.topPValue));
+             id = m.select(used, bi, m.i32(-1));
+             w = m.select(used, p, m.f32(0));
+           }
+           m.ifThen(first, [&] {
+             m.store(w, k.smemSlotP, {row, j});
+             m.store(id, k.smemSlotId, {row, j});
+           });
+           return {markTaken(k, iter[0], bi), m.addf(iter[1], p)};
+         });
+  // Weights, in slot order like the CPU kernel (lane 0 only).
+  m.ifThen(first, [&] {
+    auto slotLoop =
+        [&](ValueRange inits,
+            function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+          return m.loop(m.c(0), m.c(sig.k), m.c(1), inits, body);
+        };
+    if (sig.score == 2) {
+      // softmax_after_topk: softmax over the chosen logits.
+      Value max = slotLoop({m.ninf()}, [&](Value j, ValueRange acc) {
+                    return SmallVector<Value>{arith::MaximumFOp::create(
+                        m.b, acc[0], m.load(k.smemSlotP, {row, j}))};
+                  }).getResult(0);
+      Value sum =
+          slotLoop({m.f32(0)}, [&](Value j, ValueRange acc) {
+            Value p = emitExp(m, m.subf(m.load(k.smemSlotP, {row, j}), max));
+            m.store(p, k.smemSlotP, {row, j});
+            return SmallVector<Value>{m.addf(acc[0], p)};
+          }).getResult(0);
+      slotLoop({}, [&](Value j, ValueRange) {
+        m.store(m.divf(m.load(k.smemSlotP, {row, j}), sum), k.smemSlotP,
+                {row, j});
+        return SmallVector<Value>{};
+      });
+    }
+    Value denom;
+    if (sig.renormalize) {
+      Value total = slotLoop({m.f32(0)}, [&](Value j, ValueRange acc) {
+                      return SmallVector<Value>{
+                          m.addf(acc[0], m.load(k.smemSlotP, {row, j}))};
+                    }).getResult(0);
+      denom = sig.renormalizeClamp
+                  ? arith::MaximumFOp::create(m.b, total, m.f32(sig.epsilon))
+                        .getResult()
+                  : m.addf(total, m.f32(sig.epsilon));
+    }
+    auto finalWeight = [&](Value v) {
+      if (denom)
+        v = m.divf(v, denom);
+      return m.mulf(v, m.f32(sig.scale));
+    };
+    Value w0 = finalWeight(m.load(k.smemSlotP, {row, m.c(0)}));
+    slotLoop({}, [&](Value j, ValueRange) {
+      Value w = finalWeight(m.load(k.smemSlotP, {row, j}));
+      Value id = m.load(k.smemSlotId, {row, j});
+      if (sig.skip) {
+        // skip_ratio: later slots below beta * w0 are dropped.
+        Value drop = m.both(m.cmpi(arith::CmpIPredicate::ugt, j, m.c(0)),
+                            m.cmpf(arith::CmpFPredicate::OLT, w,
+                                   m.mulf(w0, m.f32(sig.skipRatio))));
+        w = m.select(drop, m.f32(0), w);
+        id = m.select(drop, m.i32(-1), id);
+      }
+      m.store(m.fromF32(w, sig.weightsType), k.outWeights, {token, j});
+      Value outId = id;
+      if (sig.idsType.getIntOrFloatBitWidth() == 64)
+        outId = arith::ExtSIOp::create(m.b, sig.idsType, id);
+      m.store(outId, k.outIds, {token, j});
+      return SmallVector<Value>{};
+    });
+  });
+}
+
+gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
+                           const RoutingSignature &sig) {
+  MLIRContext *ctx = gpuModule.getContext();
+  ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts, H = sig.hidden;
+  SmallVector<Type> argTypes;
+  if (sig.inputType) {
+    argTypes.push_back(MemRefType::get({dyn, H}, sig.inputType));
+    argTypes.push_back(MemRefType::get(sig.transposed ? ArrayRef<int64_t>{H, E}
+                                                      : ArrayRef<int64_t>{E, H},
+                                       sig.weightType));
+    if (sig.routerBiasType)
+      argTypes.push_back(MemRefType::get({E}, sig.routerBiasType));
+  } else {
+    argTypes.push_back(MemRefType::get({dyn, E}, sig.logitsType));
+  }
+  if (sig.selectionBiasType)
+    argTypes.push_back(MemRefType::get({E}, sig.selectionBiasType));
+  argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.weightsType));
+  argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.idsType));
+  if (sig.slices > 1) {
+    argTypes.push_back(MemRefType::get({dyn}, b.getF32Type()));
+    argTypes.push_back(MemRefType::get({dyn}, b.getI32Type()));
+  }
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto smem = [&](ArrayRef<int64_t> shape, Type elt) -> Type {
+    return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(), workgroup);
+  };
+  bool separateChoice = sig.selectionBiasType || sig.groups;
+  SmallVector<Type> smemTypes = {smem({kRouteTokens, E}, b.getF32Type()),
+                                 smem({kRouteTokens, sig.k}, b.getF32Type()),
+                                 smem({kRouteTokens, sig.k}, b.getI32Type()),
+                                 smem({1}, b.getI32Type())};
+  if (separateChoice)
+    smemTypes.push_back(smem({kRouteTokens, E}, b.getF32Type()));
+  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
+                                     smemTypes, TypeRange());
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  // The launch's grid.y (moe::getRoutingSlices).
+  func->setAttr("moe.route_slices", b.getI64IntegerAttr(sig.slices));
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(kRouteThreads), 1, 1}));
+  b.setInsertionPointToStart(&func.getBody().front());
+
+  Kernel k{sig, m,  {}, {}, {}, {}, {}, {}, {}, {}, {},
+           {},  {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  unsigned arg = 0;
+  if (sig.inputType) {
+    k.input = func.getArgument(arg++);
+    k.weight = func.getArgument(arg++);
+    if (sig.routerBiasType)
+      k.routerBias = func.getArgument(arg++);
+  } else {
+    k.logitsIn = func.getArgument(arg++);
+  }
+  if (sig.selectionBiasType)
+    k.selectionBias = func.getArgument(arg++);
+  k.outWeights = func.getArgument(arg++);
+  k.outIds = func.getArgument(arg++);
+  if (sig.slices > 1) {
+    k.workspace = func.getArgument(arg++);
+    k.counters = func.getArgument(arg++);
+  }
+  auto attributions = func.getWorkgroupAttributions();
+  k.smemLogits = attributions[0];
+  k.smemSlotP = attributions[1];
+  k.smemSlotId = attributions[2];
+  k.smemFlag = attributions[3];
+  if (separateChoice)
+    k.smemChoice = attributions[4];
+  k.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  k.lane = m.rem(k.tid, 32);
+  k.warp = m.div(k.tid, 32);
+  k.tokens = memref::DimOp::create(b, k.outWeights, 0);
+  k.tile0 =
+      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kRouteTokens));
+
+  auto route = [&] {
+    m.ifThen(m.ult(m.add(k.tile0, k.warp), k.tokens),
+             [&] { emitRouteToken(k); });
+  };
+  if (!sig.inputType) {
+    copyTileLogits(k, [&](Value row, Value e) {
+      return m.toF32(m.load(k.logitsIn, {row, e}));
+    });
+    gpu::BarrierOp::create(b);
+    route();
+  } else if (sig.slices == 1) {
+    emitRouterLogits(k);
+    gpu::BarrierOp::create(b);
+    route();
+  } else {
+    emitRouterLogits(k);
+    m.ifThen(arriveAtTile(k), [&] {
+      NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+      copyTileLogits(k, [&](Value row, Value e) {
+        return m.load(k.workspace,
+                      {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
+      });
+      gpu::BarrierOp::create(b);
+      route();
+    });
+  }
+  gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace
+
+gpu::GPUFuncOp
+moe::detail::getOrBuildRoutingKernel(gpu::GPUModuleOp gpuModule,
+                                     const RoutingSignature &sig) {
+  std::string name = kernelName(sig);
+  if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
+    return existing;
+  return buildKernel(gpuModule, name, sig);
+}

@@ -1,0 +1,534 @@
+//===- WgmmaGroupedMatmulKernel.cpp - sm_90a wgmma + TMA grouped matmul ---===//
+//
+// The Hopper form of GroupedMatmulKernel.cpp's kernel. Same grid contract:
+// x walks the N tiles, y the row tiles of all groups plus the tail (rows at
+// or past offsets[E], written as zeros), and each block finds its group from
+// the offsets on the device (all its threads together), so the host needs
+// only the row count.
+// Inside a block, one warpgroup (128 threads) owns a 128 x 128 output tile:
+// the TMA engine brings each 64-deep k step of rows (a 128 x 64 box) and
+// weights (two 64 x 64 boxes) into one stage of a kStages-deep ring of
+// 128-byte-swizzled shared memory, completing on the stage's mbarrier, and
+// nvgpu.warpgroup.mma (wgmma.mma_async m64n128k16, fp32 accumulators in
+// registers) reads both operands from shared memory through descriptors.
+//
+// Invariants the index math relies on:
+// - Tensor maps are host data fixed per launch, so they cannot follow the
+//   groups. The rows map covers [rows, K]; a block loads rows [first, first +
+//   128) whatever its group's end is: rows past `rows` come back as zeros
+//   (TMA out-of-bounds fill), rows of the next group are real data, and both
+//   are masked at the store (row < end, end <= rows).
+// - The weights map covers the stacked [E, K, N] weight as [E * K, N]: row k
+//   of group g is row g * K + k. K % kWgmmaTileK == 0 (checked by
+//   wgmmaUnsupportedReason) keeps every 64-row box inside its group, and no
+//   k step reads past K. Columns at or past N (when N % 128 != 0) come back as
+//   zeros and are masked at the store.
+// - Shared memory: the stages start at the first 1024-byte boundary past
+//   the static variables (the swizzle pattern repeats every 8 rows of 128
+//   bytes and the descriptors carry base offset 0), computed at run time;
+//   the launch asks for that much slack. kScratchSlots i64 after the
+//   stages hold the row-tile search's warp totals and result. A stage's A box
+//   is 128 rows of 128 bytes (16 KB); its B tile is two 64 x 64 boxes (8 KB
+//   each, N columns 0-63 then 64-127), the layout
+//   nvgpu.warpgroup.generate.descriptor describes for an N-major ("transposed")
+//   B: 1024 bytes between 8-row groups along K, 8 KB between the 64-column
+//   halves.
+// - Ring: k step t uses stage t % kStages and waits for phase parity
+//   (t / kStages) % 2 of that stage's mbarrier (its (t / kStages)-th
+//   completion). The wgmma of step t is committed and only waited for at
+//   step t + 1 (waitGroup = 1), so the stage refilled after step t's
+//   barrier is the one step t - 1 read; every thread has passed its wait for
+//   step t - 1's wgmma group before that barrier, and no stage is re-armed
+//   before all threads have waited on its previous phase.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace moe::detail;
+
+namespace {
+
+/// Shared-memory stages of the TMA ring: 3 x 32 KB (+ slack) lets two
+/// blocks share an SM (227 KB), so that one block's prologue and epilogue
+/// overlap the other's k loop.
+constexpr int64_t kStages = 3;
+/// Columns of one weights box: 64 16-bit elements are one 128-byte
+/// swizzle row.
+constexpr int64_t kBoxN = 64;
+/// Bytes of one stage's rows box and weights tile (16-bit elements).
+constexpr int64_t kABytes = kWgmmaTileM * kWgmmaTileK * 2;
+constexpr int64_t kBBytes = kWgmmaTileK * kWgmmaTileN * 2;
+/// The 128-byte swizzle repeats every 1024 bytes.
+constexpr int64_t kSwizzleAlign = 1024;
+/// Upper bound on the kernel's static shared memory (the mbarriers and the
+/// symbol of the dynamic segment, which the NVPTX backend emits as an
+/// ordinary, demoted .shared variable placed among the static ones).
+constexpr int64_t kStaticSlack = 64;
+/// Rows of one wgmma instruction.
+constexpr int64_t kWgmmaM = 64;
+/// i64 slots after the stages for the row-tile search (findRowTile).
+constexpr int64_t kScratchSlots = 8;
+
+std::string kernelName(const GroupedMatmulSignature &sig) {
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  os << "grouped_matmul_wgmma_" << sig.elementType << "_" << sig.resultType
+     << "_" << sig.offsetType << "_e" << sig.groups << "_k" << sig.k << "_n"
+     << sig.n;
+  if (sig.biasType)
+    os << "_bias_" << sig.biasType;
+  return name;
+}
+
+struct Math {
+  ImplicitLocOpBuilder &b;
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, c(y)); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, c(y)); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  }
+  Value ult(Value x, Value y) { return cmp(arith::CmpIPredicate::ult, x, y); }
+  Value eq(Value x, Value y) { return cmp(arith::CmpIPredicate::eq, x, y); }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, cond, x, y);
+  }
+  /// Runs `body` under `cond` (no results).
+  template <typename Body> void when(Value cond, Body body) {
+    auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    body();
+  }
+};
+
+/// {group, first row, end row} of row tile blockIdx.y counted over the E
+/// groups and the tail (group E: rows [offsets[E], rows)); group is E + 1
+/// when the block has no tile. Tile t of group g starts at offsets[g] +
+/// (t - tiles before g) * kWgmmaTileM; a group of n rows has ceil(n / 128)
+/// tiles, so the grid's y bound (rows + (E + 1) * 127) / 128 covers them all.
+///
+/// The block searches together (a walk over E + 1 offsets by one thread
+/// costs microseconds per block at E = 256): thread t takes the groups
+/// [t * c, t * c + c), c = ceil((E + 1) / 128), and counts their tiles; an
+/// exclusive scan over the threads (shuffles within each warp, the warp
+/// totals through shared memory) gives each thread the index of its first
+/// tile; the one thread whose groups hold tile blockIdx.y writes {group,
+/// first, end} to `scratch` (slots 4-6; slots 0-3 carry the warp totals),
+/// which thread 0 preset to "no tile". Every thread of the block reaches
+/// both barriers.
+std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
+                                 Value rows, int64_t groups, Value tid,
+                                 Value scratch) {
+  Math m{b};
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  auto toIndex = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, b.getIndexType(), v);
+  };
+  auto store = [&](Value indexValue, int64_t slot) {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, i64, indexValue),
+                            scratch, ValueRange{m.c(slot)});
+  };
+  Value tileY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  int64_t perThread = (groups + 1 + kWgmmaThreads - 1) / kWgmmaThreads;
+  // This thread's groups: start row, end row and tile count of each (0 tiles
+  // past group E).
+  SmallVector<Value> gIdx, gStart, gEnd, gTiles;
+  Value myTiles = m.c(0);
+  for (int64_t j = 0; j < perThread; ++j) {
+    Value g = m.add(m.mul(tid, m.c(perThread)), m.c(j));
+    Value exists = m.cmp(arith::CmpIPredicate::ule, g, m.c(groups));
+    Value start = toIndex(
+        memref::LoadOp::create(b, offsets, ValueRange{m.min(g, m.c(groups))}));
+    Value next = toIndex(memref::LoadOp::create(
+        b, offsets, ValueRange{m.min(m.add(g, m.c(1)), m.c(groups))}));
+    Value end = m.select(m.ult(g, m.c(groups)), next, rows);
+    // max(end - start, 0) without a signed compare.
+    Value count = m.select(m.ult(start, end), m.sub(end, start), m.c(0));
+    Value tiles = m.select(
+        exists, m.div(m.add(count, m.c(kWgmmaTileM - 1)), kWgmmaTileM), m.c(0));
+    gIdx.push_back(g);
+    gStart.push_back(start);
+    gEnd.push_back(end);
+    gTiles.push_back(tiles);
+    myTiles = m.add(myTiles, tiles);
+  }
+  // Inclusive scan of myTiles within the warp (lanes below d get no source:
+  // valid is false there).
+  Value lane = m.rem(tid, 32), warp = m.div(tid, 32);
+  Value scan = arith::IndexCastOp::create(b, i32, myTiles);
+  for (int32_t d = 1; d < 32; d *= 2) {
+    auto up = gpu::ShuffleOp::create(b, scan, d, 32, gpu::ShuffleMode::UP);
+    scan =
+        m.select(up.getValid(),
+                 arith::AddIOp::create(b, scan, up.getShuffleResult()), scan);
+  }
+  Value inclusive = toIndex(scan);
+  // Lane 31 holds its warp's total: slot `warp`.
+  m.when(m.eq(lane, m.c(31)), [&] {
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, i64, inclusive),
+                            scratch, ValueRange{warp});
+  });
+  m.when(m.eq(tid, m.c(0)), [&] { store(m.c(groups + 1), 4); });
+  gpu::BarrierOp::create(b);
+  // Tiles before this thread's first group: earlier warps, earlier lanes.
+  Value before = m.sub(inclusive, myTiles);
+  for (int64_t w = 0; w + 1 < kWgmmaThreads / 32; ++w) {
+    Value total =
+        toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(w)}));
+    before = m.select(m.ult(m.c(w), warp), m.add(before, total), before);
+  }
+  for (int64_t j = 0; j < perThread; ++j) {
+    Value next = m.add(before, gTiles[j]);
+    Value hit = m.both(m.cmp(arith::CmpIPredicate::uge, tileY, before),
+                       m.ult(tileY, next));
+    Value tileBase = before;
+    m.when(hit, [&] {
+      store(gIdx[j], 4);
+      store(m.add(gStart[j], m.mul(m.sub(tileY, tileBase), m.c(kWgmmaTileM))),
+            5);
+      store(gEnd[j], 6);
+    });
+    before = next;
+  }
+  gpu::BarrierOp::create(b);
+  std::array<Value, 3> tile;
+  for (int64_t i = 0; i < 3; ++i)
+    tile[i] =
+        toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(4 + i)}));
+  return tile;
+}
+
+Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
+  auto smem = MemRefType::get(box, elt, MemRefLayoutAttrInterface(),
+                              IntegerAttr::get(IntegerType::get(ctx, 64), 3));
+  return nvgpu::TensorMapDescriptorType::get(
+      ctx, smem, nvgpu::TensorMapSwizzleKind::SWIZZLE_128B,
+      nvgpu::TensorMapL2PromoKind::L2PROMO_256B,
+      nvgpu::TensorMapOOBKind::OOB_ZERO,
+      nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE);
+}
+
+/// The kernel's values shared by its parts.
+struct State {
+  const GroupedMatmulSignature &sig;
+  Value mapA, mapB, barriers, smem, smemBase, tid;
+};
+
+/// A `shape` view of the dynamic shared memory at `byteOffset` past the
+/// 1024-byte-aligned base.
+Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
+               Value byteOffset) {
+  Math m{b};
+  auto type = MemRefType::get(
+      shape, s.sig.elementType, MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
+  return memref::ViewOp::create(b, type, s.smem, m.add(s.smemBase, byteOffset),
+                                ValueRange());
+}
+
+Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
+  Math m{b};
+  return smemView(b, s, {kWgmmaTileM, kWgmmaTileK}, m.mul(stage, m.c(kABytes)));
+}
+
+/// The B tile of `stage`, or its 64-column half `half` (TMA destination).
+Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
+             std::optional<int64_t> half = std::nullopt) {
+  Math m{b};
+  Value offset = m.add(m.c(kStages * kABytes), m.mul(stage, m.c(kBBytes)));
+  if (!half)
+    return smemView(b, s, {kWgmmaTileK, kWgmmaTileN}, offset);
+  return smemView(b, s, {kWgmmaTileK, kBoxN},
+                  m.add(offset, m.c(*half * kWgmmaTileK * kBoxN * 2)));
+}
+
+/// Thread 0 arms `stage`'s mbarrier for the bytes of one k step and issues
+/// its three TMA loads: rows [first, +128) x columns [k0, +64) and weight
+/// rows [kRow0 + k0, +64) x columns [n0, +64) and [n0 + 64, +64).
+/// Coordinates are innermost (column) first.
+void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
+               Value first, Value kRow0, Value n0) {
+  Math m{b};
+  m.when(m.eq(s.tid, m.c(0)), [&] {
+    nvgpu::MBarrierArriveExpectTxOp::create(
+        b, s.barriers, m.c(kABytes + kBBytes), stage, Value());
+    Value k0 = m.mul(step, m.c(kWgmmaTileK));
+    nvgpu::TmaAsyncLoadOp::create(b, stageA(b, s, stage), s.barriers, s.mapA,
+                                  ValueRange{k0, first}, stage, Value(),
+                                  Value());
+    Value wRow = m.add(kRow0, k0);
+    for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half)
+      nvgpu::TmaAsyncLoadOp::create(
+          b, stageB(b, s, stage, half), s.barriers, s.mapB,
+          ValueRange{m.add(n0, m.c(half * kBoxN)), wRow}, stage, Value(),
+          Value());
+  });
+}
+
+/// Stores the accumulators of rows [first, end) and columns < N. Register r
+/// of the m64nN fragment of 64-row chunk mi holds, for thread t (warp w =
+/// t / 32, lane l = t % 32), row mi * 64 + 16 * w + l / 4 + 8 * ((r / 2) % 2)
+/// and column 8 * (r / 4) + 2 * (l % 4) + r % 2 (PTX ISA, wgmma D fragment).
+/// The group's bias row is added in fp32; the tail (group E) stays zero.
+void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
+               Value acc, Value group, Value first, Value end, Value n0) {
+  Math m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  Value warp = m.div(s.tid, 32), lane = m.rem(s.tid, 32);
+  Value laneRow = m.add(m.mul(warp, m.c(16)), m.div(lane, 4));
+  Value laneCol = m.add(n0, m.mul(m.rem(lane, 4), m.c(2)));
+  Value biasOn, biasGroup;
+  if (bias) {
+    biasOn = m.ult(group, m.c(sig.groups));
+    biasGroup = m.min(group, m.c(sig.groups - 1));
+  }
+  auto toF32 = [&](Value v) -> Value {
+    Type t = v.getType();
+    if (t.isF32())
+      return v;
+    if (t.getIntOrFloatBitWidth() < 32)
+      return arith::ExtFOp::create(b, b.getF32Type(), v);
+    return arith::TruncFOp::create(b, b.getF32Type(), v);
+  };
+  auto fromF32 = [&](Value v) -> Value {
+    Type t = sig.resultType;
+    if (t.isF32())
+      return v;
+    if (t.getIntOrFloatBitWidth() < 32)
+      return arith::TruncFOp::create(b, t, v);
+    return arith::ExtFOp::create(b, t, v);
+  };
+  auto pairType = VectorType::get({2}, sig.resultType);
+  for (int64_t mi = 0; mi < kWgmmaTileM / kWgmmaM; ++mi) {
+    Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = m.add(first, m.add(laneRow, m.c(mi * kWgmmaM + half * 8)));
+      m.when(m.ult(row, end), [&] {
+        for (int64_t j = 0; j < kWgmmaTileN / 8; ++j) {
+          Value col = m.add(laneCol, m.c(j * 8));
+          auto store = [&] {
+            SmallVector<Value, 2> pair;
+            for (int64_t r = 0; r < 2; ++r) {
+              Value v =
+                  LLVM::ExtractValueOp::create(b, chunk, j * 4 + half * 2 + r);
+              if (bias) {
+                Value bv = toF32(memref::LoadOp::create(
+                    b, bias, ValueRange{biasGroup, m.add(col, m.c(r))}));
+                v = m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+              }
+              pair.push_back(fromF32(v));
+            }
+            // row * N + col is even, so the pair is aligned to its size.
+            auto store = vector::StoreOp::create(
+                b, vector::FromElementsOp::create(b, pairType, pair), result,
+                ValueRange{row, col});
+            store.setAlignmentAttr(b.getI64IntegerAttr(
+                2 * sig.resultType.getIntOrFloatBitWidth() / 8));
+          };
+          // N is a multiple of 8 and col is even: col < N covers col + 1.
+          if (sig.n % kWgmmaTileN == 0)
+            store();
+          else
+            m.when(m.ult(col, m.c(sig.n)), store);
+        }
+      });
+    }
+  }
+}
+
+gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
+                           const GroupedMatmulSignature &sig) {
+  MLIRContext *ctx = gpuModule.getContext();
+  ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  Math m{b};
+  Type elt = sig.elementType;
+  int64_t dyn = ShapedType::kDynamic;
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  SmallVector<Type> argTypes = {
+      MemRefType::get({dyn, sig.k}, elt),
+      MemRefType::get({sig.groups, sig.k, sig.n}, elt),
+      MemRefType::get({sig.groups + 1}, sig.offsetType),
+      MemRefType::get({dyn, sig.n}, sig.resultType)};
+  if (sig.biasType)
+    argTypes.push_back(MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  argTypes.push_back(ptr);
+  argTypes.push_back(ptr);
+  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func->setAttr(kWgmmaKernelAttr, b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(kWgmmaThreads), 1, 1}));
+  b.setInsertionPointToStart(&func.getBody().front());
+
+  unsigned nArgs = func.getNumArguments();
+  Value lhs = func.getArgument(0), offsets = func.getArgument(2),
+        result = func.getArgument(3);
+  Value bias = sig.biasType ? func.getArgument(4) : Value();
+  // The descriptors arrive as pointers (a gpu.func cannot take
+  // !nvgpu.tensormap.descriptor arguments through the NVVM lowering); the
+  // casts fold away once nvgpu is lowered.
+  auto asMap = [&](Value p, Type type) {
+    return UnrealizedConversionCastOp::create(b, type, p).getResult(0);
+  };
+  State s{sig,
+          asMap(func.getArgument(nArgs - 2), wgmmaRowsMapType(ctx, elt)),
+          asMap(func.getArgument(nArgs - 1), wgmmaWeightsMapType(ctx, elt)),
+          {},
+          {},
+          {},
+          {}};
+  s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value rows = memref::DimOp::create(b, lhs, 0);
+
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  s.smem = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({dyn}, b.getI8Type(), MemRefLayoutAttrInterface(),
+                         workgroup));
+  Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, s.smem);
+  // The stages start at the first 1024-byte boundary past every static
+  // variable: round up(address + kStaticSlack) - address.
+  Value past = m.add(address, m.c(kStaticSlack + kSwizzleAlign - 1));
+  s.smemBase =
+      m.sub(m.mul(m.div(past, kSwizzleAlign), m.c(kSwizzleAlign)), address);
+  Value scratch = memref::ViewOp::create(
+      b,
+      MemRefType::get({kScratchSlots}, b.getI64Type(),
+                      MemRefLayoutAttrInterface(), workgroup),
+      s.smem, m.add(s.smemBase, m.c(kStages * (kABytes + kBBytes))),
+      ValueRange());
+  std::array<Value, 3> tile =
+      findRowTile(b, offsets, rows, sig.groups, s.tid, scratch);
+  Value group = tile[0], first = tile[1], end = tile[2];
+
+  auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
+                                   /*withElseRegion=*/false);
+  b.setInsertionPointToStart(hasTile.thenBlock());
+  Value n0 =
+      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kWgmmaTileN));
+  // The tail (group E) runs no k step: its accumulators stay zero.
+  Value steps =
+      m.select(m.eq(group, m.c(sig.groups)), m.c(0), m.c(sig.k / kWgmmaTileK));
+  Value kRow0 = m.mul(m.min(group, m.c(sig.groups - 1)), m.c(sig.k));
+
+  s.barriers = nvgpu::MBarrierCreateOp::create(
+      b, nvgpu::MBarrierGroupType::get(ctx, workgroup, kStages));
+  m.when(m.eq(s.tid, m.c(0)), [&] {
+    for (int64_t i = 0; i < kStages; ++i)
+      nvgpu::MBarrierInitOp::create(b, s.barriers, m.c(1), m.c(i), Value());
+    // The inits must be visible to the TMA engine's complete_tx.
+    NVVM::FenceMbarrierInitOp::create(b);
+  });
+  gpu::BarrierOp::create(b);
+
+  // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
+  for (int64_t i = 0; i < kStages; ++i)
+    m.when(m.ult(m.c(i), steps),
+           [&] { issueStep(b, s, m.c(i), m.c(i), first, kRow0, n0); });
+
+  auto accType = nvgpu::WarpgroupAccumulatorType::get(
+      ctx, VectorType::get({kWgmmaTileM, kWgmmaTileN}, b.getF32Type()));
+  Value init = nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType);
+  auto descType = [&](int64_t rowsOf, int64_t colsOf) {
+    return nvgpu::WarpgroupMatrixDescriptorType::get(
+        ctx, MemRefType::get({rowsOf, colsOf}, elt, MemRefLayoutAttrInterface(),
+                             workgroup));
+  };
+  auto loop = scf::ForOp::create(
+      b, m.c(0), steps, m.c(1), ValueRange{init},
+      [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Math im{ib};
+        Value stage = im.rem(step, kStages);
+        Value parity = im.eq(im.rem(im.div(step, kStages), 2), im.c(1)); // i1
+        nvgpu::MBarrierTryWaitParityOp::create(ib, s.barriers, parity,
+                                               im.c(10000000), stage);
+        Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
+            ib, descType(kWgmmaTileM, kWgmmaTileK), stageA(ib, s, stage),
+            s.mapA);
+        Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
+            ib, descType(kWgmmaTileK, kWgmmaTileN), stageB(ib, s, stage),
+            s.mapB);
+        // B is N-major in shared memory (weights are [K, N] row-major):
+        // transposeB. Waits for the previous step's wgmma group only.
+        Value acc = nvgpu::WarpgroupMmaOp::create(
+            ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
+            /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
+            iter[0]);
+        gpu::BarrierOp::create(ib);
+        // Step - 1's stage is free: refill it with step - 1 + kStages.
+        Value refill = im.add(step, im.c(kStages - 1));
+        im.when(im.both(im.cmp(arith::CmpIPredicate::uge, step, im.c(1)),
+                        im.ult(refill, steps)),
+                [&] {
+                  issueStep(ib, s, im.rem(refill, kStages), refill, first,
+                            kRow0, n0);
+                });
+        scf::YieldOp::create(ib, acc);
+      });
+  NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
+
+  Type innerType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(kWgmmaTileN / 2, b.getF32Type()));
+  Type structType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(kWgmmaTileM / kWgmmaM, innerType));
+  Value acc =
+      UnrealizedConversionCastOp::create(b, structType, loop.getResult(0))
+          .getResult(0);
+  storeTile(b, s, result, bias, acc, group, first, end, n0);
+  b.setInsertionPointToEnd(&func.getBody().front());
+  gpu::ReturnOp::create(b);
+  return func;
+}
+
+} // namespace
+
+std::string
+moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
+  if (sig.k % kWgmmaTileK != 0)
+    return "K (" + std::to_string(sig.k) + ") is not a multiple of " +
+           std::to_string(kWgmmaTileK);
+  return "";
+}
+
+int64_t moe::detail::wgmmaSharedMemoryBytes() {
+  // The stages, plus the worst-case realignment: the static variables sit
+  // within kStaticSlack bytes before the segment's symbol.
+  return kStages * (kABytes + kBBytes) + kScratchSlots * 8 + kSwizzleAlign +
+         kStaticSlack;
+}
+
+Type moe::detail::wgmmaRowsMapType(MLIRContext *ctx, Type elementType) {
+  return mapType(ctx, elementType, {kWgmmaTileM, kWgmmaTileK});
+}
+
+Type moe::detail::wgmmaWeightsMapType(MLIRContext *ctx, Type elementType) {
+  return mapType(ctx, elementType, {kWgmmaTileK, kBoxN});
+}
+
+gpu::GPUFuncOp moe::detail::getOrBuildWgmmaGroupedMatmulKernel(
+    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig) {
+  std::string name = kernelName(sig);
+  if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
+    return existing;
+  return buildKernel(gpuModule, name, sig);
+}

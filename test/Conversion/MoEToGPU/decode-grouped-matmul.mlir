@@ -1,0 +1,104 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu=kernel=decode -split-input-file | FileCheck %s --check-prefix=DECODE
+// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
+
+// kernel=auto: the host knows only the row count and picks at run time the
+// weight-streaming decode kernel for rows <= 16 * E (here 128 * 16), on
+// (N / 64, min(rows, E + 1)) blocks of 256 threads, else the 64x64 tile
+// kernel; each branch waits for its own launch.
+// CHECK-LABEL: func.func @down(
+// CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0 : memref<?x768xbf16>
+// CHECK: %[[OUT:.*]], %[[TOK:.*]] = gpu.alloc async
+// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %[[ROWS]], %c2048 : index
+// CHECK: scf.if %[[SMALL]] {
+// CHECK:   %[[MIN:.*]] = arith.minui %[[ROWS]], %c129 : index
+// CHECK:   %[[GY:.*]] = arith.maxui %[[MIN]], %c1 : index
+// CHECK:   %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %c1) threads in (%c256, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
+// CHECK:   gpu.wait [%[[D]]]
+// CHECK: } else {
+// CHECK:   %[[T:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048 {{.*}} threads in (%c128, %c1, %c1)
+// CHECK:   gpu.wait [%[[T]]]
+// CHECK: }
+// CHECK: bufferization.to_tensor %[[OUT]]
+
+// The kernel: every warp finds the block's group (the blockIdx.y-th
+// non-empty row range) with ballots over 32 ranges at a time, 129 ranges in
+// 5 unrolled chunks.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
+// CHECK-SAME: workgroup(%[[RED:.*]] : memref<8x32x36xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK-COUNT-10: nvvm.vote.sync ballot
+// CHECK-NOT: nvvm.vote.sync
+// Blocks without a range exit; the tail range E writes zeros.
+// CHECK: scf.if
+// CHECK: scf.if %{{.*}} {
+// Passes of 32 rows; in each, every warp walks K in 64-row steps, 8 warps
+// apart (split-K), issuing 16 16-byte weight loads and 8 lhs loads per lane
+// before 4 k steps x 2 x 8 mma.
+// CHECK: scf.for %[[M0:.*]] = %{{.*}} to %{{.*}} step %c32 {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c512 iter_args(
+// CHECK-COUNT-16: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<128x768x2048xbf16>, vector<8xbf16>
+// CHECK-COUNT-8: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x768xbf16>, vector<8xbf16>
+// CHECK-NOT: vector.load
+// CHECK: vector.shuffle
+// CHECK-COUNT-64: nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// Then per m tile: accumulators to shared memory, a barrier, the sum over
+// the 8 warps, 4 masked stores per thread, a barrier.
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[RED]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: vector.load %[[RED]]
+// CHECK: memref.store
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[RED]]
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// The tail: zeros, one 8-column chunk per thread.
+// CHECK: } else {
+// CHECK: scf.for
+// CHECK: vector.store %{{.*}}, %arg3[{{.*}}] {alignment = 16 : i64} : memref<?x2048xbf16>, vector<8xbf16>
+
+// DECODE-LABEL: func.func @down(
+// DECODE-NOT: scf.if
+// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048
+// DECODE-NOT: @moe_kernels::@grouped_matmul_bf16
+// DECODE: gpu.module @moe_kernels
+// DECODE-NOT: gpu.func @grouped_matmul_bf16
+
+// TILE-LABEL: func.func @down(
+// TILE-NOT: scf.if
+// TILE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048
+// TILE-NOT: decode
+func.func @down(%x: tensor<?x768xbf16>, %w: tensor<128x768x2048xbf16>, %off: tensor<129xi64>) -> tensor<?x2048xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x768xbf16>, tensor<128x768x2048xbf16>, tensor<129xi64>) -> tensor<?x2048xbf16>
+  return %y : tensor<?x2048xbf16>
+}
+
+// -----
+
+// f16 with i32 offsets and an f32 bias, K = 200 and N = 72 not multiples of
+// the 64-row step and the 64-column slab: out-of-range weight rows, lhs
+// chunks and columns load from clamped addresses and are replaced by zeros;
+// the bias is added in fp32 before the f16 result is rounded; stores past N
+// are masked.
+// DECODE-LABEL: func.func @odd(
+// DECODE: %[[MIN:.*]] = arith.minui %{{.*}}, %c4 : index
+// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32 blocks in (%c2, %{{.*}}, %c1) threads in (%c256,
+// DECODE-SAME: : memref<3x72xf32>)
+// DECODE-LABEL: gpu.func @grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32(
+// 4 ranges: one chunk of ballots.
+// DECODE-COUNT-2: nvvm.vote.sync ballot
+// DECODE-NOT: nvvm.vote.sync
+// DECODE: scf.for %{{.*}} = %{{.*}} to %c200 step %c512
+// DECODE: %[[W:.*]] = vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<3x200x72xf16>, vector<8xf16>
+// DECODE: arith.select %{{.*}}, %[[W]], %cst{{.*}} : vector<8xf16>
+// DECODE: nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// DECODE: %[[B:.*]] = memref.load %arg4[{{.*}}] : memref<3x72xf32>
+// DECODE: %[[S:.*]] = arith.addf %{{.*}}, %[[B]] : f32
+// DECODE: %[[R:.*]] = arith.truncf %[[S]] : f32 to f16
+// DECODE: memref.store %[[R]], %arg3[{{.*}}] : memref<?x72xf16>
+func.func @odd(%x: tensor<?x200xf16>, %w: tensor<3x200x72xf16>, %off: tensor<4xi32>, %b: tensor<3x72xf32>) -> tensor<?x72xf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b) : (tensor<?x200xf16>, tensor<3x200x72xf16>, tensor<4xi32>, tensor<3x72xf32>) -> tensor<?x72xf16>
+  return %y : tensor<?x72xf16>
+}

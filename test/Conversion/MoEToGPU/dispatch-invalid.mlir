@@ -1,0 +1,55 @@
+// What the GPU dispatch kernels do not do is rejected with an error at the
+// op, and the module is left as it was.
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file -verify-diagnostics
+
+func.func @expert_choice(%x: tensor<16x32xf32>, %ids: tensor<4x8xi64>) -> (tensor<32x32xf32>, tensor<5xi64>, tensor<16x4xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch handles token choice only (not expert_choice)}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64, expert_choice}
+      : tensor<16x32xf32>, tensor<4x8xi64> -> tensor<32x32xf32>, tensor<5xi64>, tensor<16x4xi64>
+  return %r, %o, %m : tensor<32x32xf32>, tensor<5xi64>, tensor<16x4xi64>
+}
+
+// -----
+
+func.func @expert_map(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x32xf32>, tensor<3xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch does not take expert_map yet}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 2 : i64, expert_map = array<i64: 0, 1, 1, 0>}
+      : tensor<?x32xf32>, tensor<?x2xi64> -> tensor<?x32xf32>, tensor<3xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x32xf32>, tensor<3xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @by_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf32>) -> (tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch drops in token order only (drop_policy by_weight is not supported yet)}}
+  %r, %o, %m = moe.dispatch %x, %ids weights(%w : tensor<?x2xf32>) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<by_weight>}
+      : tensor<?x32xf32>, tensor<?x2xi64> -> tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @group_size(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>, %g: index) -> (tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch does not count capacity per group_size yet}}
+  %r, %o, %m = moe.dispatch %x, %ids group_size(%g) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x32xf32>, tensor<?x2xi64> -> tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @dynamic_hidden(%x: tensor<?x?xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x?xf32>, tensor<5xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch needs a static hidden size and k}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64}
+      : tensor<?x?xf32>, tensor<?x2xi64> -> tensor<?x?xf32>, tensor<5xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x?xf32>, tensor<5xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @many_experts(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x32xf32>, tensor<2049xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch handles at most 1024 experts, not 2048}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 2048 : i64}
+      : tensor<?x32xf32>, tensor<?x2xi64> -> tensor<?x32xf32>, tensor<2049xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x32xf32>, tensor<2049xi64>, tensor<?x2xi64>
+}

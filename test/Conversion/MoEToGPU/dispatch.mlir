@@ -1,0 +1,76 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
+
+// Dropless token-choice dispatch: four launches on one stream whose grids
+// come from T and k only (no read of the routing on the host): count and
+// scatter over chunks of 256 slots (8 per block), a one-block scan, a
+// gather of one block per row. The workspace (per-chunk counts, the token
+// of each row) is freed after the last launch.
+// CHECK-LABEL: func.func @dispatch(
+// CHECK-SAME: %[[X:.*]]: tensor<?x64xbf16>, %[[IDS:.*]]: tensor<?x2xi64>)
+// CHECK-DAG: %[[C2:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only
+// CHECK: %[[IB:.*]] = bufferization.to_buffer %[[IDS]] read_only
+// CHECK: %[[T:.*]] = memref.dim %[[IB]]
+// CHECK: %[[N:.*]] = arith.muli %[[T]], %[[C2]]
+// CHECK: %[[CHUNKS:.*]] = arith.divui
+// CHECK: %[[ROWS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?x64xbf16>
+// CHECK: %[[OFF:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] () : memref<9xi64>
+// CHECK: %[[MAP:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[T]]) : memref<?x2xi64>
+// CHECK: %[[NC:.*]] = arith.muli %[[CHUNKS]], %[[C8]]
+// CHECK: %[[CNT:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[NC]]) : memref<?xi32>
+// CHECK: %[[SRC:.*]], %[[S0:.*]] = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?xi32>
+// CHECK: %[[S1:.*]] = gpu.launch_func async [%[[S0]]] @moe_kernels::@[[COUNT:dispatch_count_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[B:.*]], %{{.*}}, %{{.*}}) threads in ({{.*}}) args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>)
+// CHECK: %[[S2:.*]] = gpu.launch_func async [%[[S1]]] @moe_kernels::@[[SCAN:dispatch_scan_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[ONE:.*]], %[[ONE]], %[[ONE]]) threads in ({{.*}}) args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>, %[[OFF]] : memref<9xi64>)
+// CHECK: %[[S3:.*]] = gpu.launch_func async [%[[S2]]] @moe_kernels::@[[SCATTER:dispatch_scatter_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[B]], {{.*}} args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>, %[[OFF]] : memref<9xi64>, %[[MAP]] : memref<?x2xi64>, %[[SRC]] : memref<?xi32>)
+// CHECK: %[[S4:.*]] = gpu.launch_func async [%[[S3]]] @moe_kernels::@[[GATHER:dispatch_gather_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%{{[a-z0-9_]+}}, {{.*}} args(%[[XB]] : memref<?x64xbf16>, %[[OFF]] : memref<9xi64>, %[[SRC]] : memref<?xi32>, %[[ROWS]] : memref<?x64xbf16>)
+// CHECK: %[[S5:.*]] = gpu.dealloc async [%[[S4]]] %[[CNT]]
+// CHECK: %[[S6:.*]] = gpu.dealloc async [%[[S5]]] %[[SRC]]
+// CHECK: gpu.wait [%[[S6]]]
+// CHECK: return
+
+// Count: a per-warp histogram with shared-memory atomics.
+// CHECK: gpu.func @[[COUNT]](%{{.*}}: memref<?x2xi64>, %{{.*}}: memref<?xi32>) workgroup(%[[HIST:.*]] : memref<8x8xi32, #gpu.address_space<workgroup>>)
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: nvvm.bar.warp.sync
+// Scan: per-expert exclusive scan over chunks, then over experts.
+// CHECK: gpu.func @[[SCAN]](
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK: arith.extui %{{.*}} : i32 to i64
+// Scatter: ranks from match.any in token-then-slot order, no atomics.
+// CHECK: gpu.func @[[SCATTER]](
+// CHECK-NOT: atomic_rmw
+// CHECK: nvvm.read.ptx.sreg.lanemask.lt
+// CHECK: nvvm.match.sync any
+// CHECK: llvm.intr.ctpop
+// CHECK: nvvm.bar.warp.sync
+// Gather: 16-byte vectors, zeros past offsets[E].
+// CHECK: gpu.func @[[GATHER]](
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x64xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.*}} {alignment = 16 : i64} : memref<?x64xbf16>, vector<8xbf16>
+func.func @dispatch(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>) {
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 8 : i64}
+      : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+// In-order capacity: the scan caps each expert's total, the scatter keeps a
+// slot while its rank is below the capacity (else row -1). i32 ids and
+// offsets, f32 rows of an odd width (scalar copies).
+// CHECK-LABEL: func.func @capacity(
+// CHECK: @moe_kernels::@dispatch_count_f32_i32_i32_i32_e4_k1_h3_cap2
+// CHECK: gpu.func @dispatch_scan_f32_i32_i32_i32_e4_k1_h3_cap2(
+// CHECK: arith.minui %{{.*}}, %c2_i32 : i32
+// CHECK: gpu.func @dispatch_scatter_f32_i32_i32_i32_e4_k1_h3_cap2(
+// CHECK: arith.cmpi slt, %{{.*}}, %c2_i32 : i32
+// CHECK: gpu.func @dispatch_gather_f32_i32_i32_i32_e4_k1_h3_cap2(
+// CHECK: vector.load %{{.*}} : memref<?x3xf32>, vector<1xf32>
+func.func @capacity(%x: tensor<?x3xf32>, %ids: tensor<?x1xi32>) -> (tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>) {
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64, capacity = 2 : i64, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x3xf32>, tensor<?x1xi32> -> tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>
+  return %r, %o, %m : tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>
+}

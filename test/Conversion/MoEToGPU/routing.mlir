@@ -1,0 +1,150 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
+
+// Mixtral-like: softmax top-2 of 8, renormalized; the router is small, so
+// one block per 8 tokens computes all logits into shared memory (no
+// workspace, grid.y = 1).
+// CHECK-LABEL: func.func @mixtral(
+// CHECK-SAME: %[[X:.*]]: tensor<?x64xf32>, %[[W:.*]]: tensor<8x64xbf16>)
+// CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only
+// CHECK: %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only
+// CHECK: %[[T:.*]] = memref.dim %[[XB]]
+// CHECK: %[[S0:.*]] = gpu.wait async
+// CHECK: %[[OW:.*]], %[[S1:.*]] = gpu.alloc async [%[[S0]]] (%[[T]]) : memref<?x2xf32>
+// CHECK: %[[OI:.*]], %[[S2:.*]] = gpu.alloc async [%[[S1]]] (%[[T]]) : memref<?x2xi64>
+// CHECK: %[[TILES:.*]] = arith.divui
+// CHECK: %[[DONE:.*]] = gpu.launch_func async [%[[S2]]] @moe_kernels::@[[K:fused_route_f32_bf16_h64_e8_k2_softmax_f32_i64_rn0+]] blocks in (%[[TILES]], %[[C1]], %[[C1]]) threads in (%[[C256]], %[[C1]], %[[C1]]) args(%[[XB]] : memref<?x64xf32>, %[[WB]] : memref<8x64xbf16>, %[[OW]] : memref<?x2xf32>, %[[OI]] : memref<?x2xi64>)
+// CHECK: gpu.wait [%[[DONE]]]
+// CHECK: %[[RW:.*]] = bufferization.to_tensor %[[OW]] restrict writable
+// CHECK: %[[RI:.*]] = bufferization.to_tensor %[[OI]] restrict writable
+// CHECK: return %[[RW]], %[[RI]]
+
+// The kernel: logits of 8 tokens for 2 experts per warp from 16-byte loads,
+// fp32 fma chains, shuffle reductions, into shared memory.
+// CHECK: gpu.module @moe_kernels
+// CHECK: gpu.func @[[K]](%{{.*}}: memref<?x64xf32>, %{{.*}}: memref<8x64xbf16>, %{{.*}}: memref<?x2xf32>, %{{.*}}: memref<?x2xi64>) workgroup(%[[LOGITS:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>, %[[SLOTP:.*]] : memref<8x2xf32, #gpu.address_space<workgroup>>, %[[SLOTI:.*]] : memref<8x2xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 256, 1, 1>, moe.route_slices = 1 : i64}
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<8x64xbf16>, vector<8xbf16>
+// CHECK: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x64xf32>, vector<8xf32>
+// CHECK: vector.extract %{{.*}}[0] : f32 from vector<8xf32>
+// CHECK: llvm.intr.fma
+// CHECK: gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: memref.store %{{.*}}, %[[LOGITS]]
+// CHECK: gpu.barrier
+// Softmax: warp max, exp (Cody-Waite + ex2), warp sum, divide.
+// CHECK: arith.maximumf
+// CHECK: gpu.shuffle  xor
+// CHECK: nvvm.inline_ptx "ex2.approx.f32 $0, $1;"
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+// CHECK: gpu.shuffle  xor
+// CHECK: arith.divf
+// CHECK: nvvm.bar.warp.sync
+// Top-k: lane scan, then a (value, index) butterfly.
+// CHECK: scf.for
+// CHECK: arith.cmpf ogt
+// CHECK: gpu.shuffle  xor %{{.*}} : f32
+// CHECK: gpu.shuffle  xor %{{.*}} : i32
+// CHECK: arith.cmpf oeq
+// CHECK: arith.cmpi slt
+// CHECK: memref.store %{{.*}}, %[[SLOTP]]
+// CHECK: memref.store %{{.*}}, %[[SLOTI]]
+// Weights in slot order by lane 0: renormalized (epsilon 0).
+// CHECK: arith.addf
+// CHECK: arith.divf
+// CHECK: arith.extsi %{{.*}} : i32 to i64
+func.func @mixtral(%x: tensor<?x64xf32>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %w {k = 2 : i64, renormalize}
+      : tensor<?x64xf32>, tensor<8x64xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+// DeepSeek-V3-like with a router large enough to be split: 64 experts of
+// H = 1024 go to 2 slices of 32 (grid.y = 2); the host allocates the
+// logits workspace [T * E] and zeroed per-tile counters, frees both after
+// the launch. Sigmoid scores, biased selection, 8 groups keep 4.
+// CHECK-LABEL: func.func @deepseek(
+// CHECK-DAG: %[[C2:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
+// CHECK: %[[T:.*]] = memref.dim
+// CHECK: gpu.alloc async
+// CHECK: %[[OI:.*]], %[[S2:.*]] = gpu.alloc async [%{{.*}}] (%[[T]]) : memref<?x4xi32>
+// CHECK: %[[TILES:.*]] = arith.divui
+// CHECK: %[[N:.*]] = arith.muli %[[T]], %[[C64]]
+// CHECK: %[[WS:.*]], %[[S3:.*]] = gpu.alloc async [%[[S2]]] (%[[N]]) : memref<?xf32>
+// CHECK: %[[CNT:.*]], %[[S4:.*]] = gpu.alloc async [%[[S3]]] (%[[TILES]]) : memref<?xi32>
+// CHECK: %[[S5:.*]] = gpu.memset async [%[[S4]]] %[[CNT]], %{{.*}} : memref<?xi32>, i32
+// CHECK: %[[S6:.*]] = gpu.launch_func async [%[[S5]]] @moe_kernels::@[[K:fused_route_bf16_bf16_h1024_e64_k4_sigmoid_bf16_i32_sb_f32_g8x4x2_rn3bc79ca10c924223_s4004000000000000_x2]] blocks in (%{{[a-z0-9_]+}}, %[[C2]], %{{[a-z0-9_]+}})
+// CHECK-SAME: %[[WS]] : memref<?xf32>, %[[CNT]] : memref<?xi32>)
+// CHECK: %[[S7:.*]] = gpu.dealloc async [%[[S6]]] %[[WS]]
+// CHECK: %[[S8:.*]] = gpu.dealloc async [%[[S7]]] %[[CNT]]
+// CHECK: gpu.wait [%[[S8]]]
+// CHECK: gpu.func @[[K]]({{.*}}) workgroup({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>, moe.route_slices = 2 : i64}
+// Slice logits to the workspace, then the threadfence reduction: the last
+// block of a tile resets its counter and routes the tile.
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<?xf32>
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: gpu.barrier
+// CHECK: memref.atomic_rmw addi %{{.*}}, %{{.*}} : (i32, memref<?xi32>) -> i32
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<?xi32>
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: memref.load %{{.*}} : memref<?xf32>
+// CHECK: gpu.barrier
+// Sigmoid, then the biased choice, group scores and kept groups.
+// CHECK: nvvm.inline_ptx "ex2.approx.f32 $0, $1;"
+// CHECK: arith.divf
+// CHECK: arith.addf
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: arith.shli
+// CHECK: arith.ori
+// CHECK: nvvm.bar.warp.sync
+// Weights: renormalized by sum + 1e-20 and scaled by 2.5 (the kernel name
+// holds both doubles' bits), stored as bf16.
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @deepseek(%x: tensor<?x1024xbf16>, %w: tensor<64x1024xbf16>, %b: tensor<64xf32>) -> (tensor<?x4xbf16>, tensor<?x4xi32>) {
+  %wt, %ids = moe.fused_route <token_choice> <sigmoid> %x, %w selection_bias(%b : tensor<64xf32>)
+      {k = 4 : i64, renormalize, epsilon = 1.0e-20 : f64, scaling_factor = 2.5 : f64,
+       num_groups = 8 : i64, topk_groups = 4 : i64}
+      : tensor<?x1024xbf16>, tensor<64x1024xbf16> -> tensor<?x4xbf16>, tensor<?x4xi32>
+  return %wt, %ids : tensor<?x4xbf16>, tensor<?x4xi32>
+}
+
+// -----
+
+// moe.route on logits, top_p mode with skip_ratio: the kernel copies the
+// logits into shared memory and routes them; no router, no workspace.
+// CHECK-LABEL: func.func @top_p(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[K:route_f16_e16_k4_softmax_f32_i64_p[0-9a-f]+]] blocks in
+// CHECK: gpu.func @[[K]](%{{.*}}: memref<?x16xf16>, %{{.*}}: memref<?x4xf32>, %{{.*}}: memref<?x4xi64>)
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: gpu.barrier
+// Slot j is used while the scores before it sum to less than p = 0.5.
+// CHECK: arith.cmpf olt, %{{.*}}, %cst
+// CHECK: arith.select
+func.func @top_p(%l: tensor<?x16xf16>) -> (tensor<?x4xf32>, tensor<?x4xi64>) {
+  %wt, %ids = moe.route <top_p> <softmax> %l {k = 4 : i64, top_p = 0.5 : f64}
+      : tensor<?x16xf16> -> tensor<?x4xf32>, tensor<?x4xi64>
+  return %wt, %ids : tensor<?x4xf32>, tensor<?x4xi64>
+}
+
+// -----
+
+// [H, E] router (ONNX MatMul layout): scalar loads down the columns;
+// softmax after top-k and skip_ratio.
+// CHECK-LABEL: func.func @transposed(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[K:fused_route_f32_f32t_h32_e4_k2_softmax_after_topk_f32_i64_skip[0-9a-f]+]] blocks in
+// CHECK: gpu.func @[[K]](%{{.*}}: memref<?x32xf32>, %[[WT:.*]]: memref<32x4xf32>,
+// CHECK: memref.load %[[WT]]
+// CHECK: llvm.intr.fma
+// Skipped slots: id -1, weight 0.
+// CHECK: arith.cmpi ugt
+// CHECK: arith.cmpf olt
+func.func @transposed(%x: tensor<?x32xf32>, %w: tensor<32x4xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %wt, %ids = moe.fused_route <token_choice> <softmax_after_topk> %x, %w {k = 2 : i64, weight_transposed, skip_ratio = 0.5 : f64}
+      : tensor<?x32xf32>, tensor<32x4xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}

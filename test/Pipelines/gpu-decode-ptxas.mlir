@@ -1,0 +1,32 @@
+// The decode kernel assembles with CUDA's ptxas for sm_80 and sm_90a with
+// everything in registers (no stack frame, no spills; ~170 registers, so
+// one 256-thread block per SM), and its SASS streams the weights with
+// 128-bit global loads into HMMA, with no local-memory traffic. Needs ptxas
+// and cuobjdump (with nvdisasm), not a GPU.
+// REQUIRES: ptxas, cuobjdump
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_80 kernel=decode ptx-file=%t.sm80.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.sm80.ptx -o %t.sm80.cubin 2>&1 | FileCheck %s
+// RUN: %cuobjdump -sass %t.sm80.cubin 2>&1 | FileCheck %s --check-prefix=SASS
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a kernel=decode ptx-file=%t.sm90a.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin 2>&1 | FileCheck %s
+// f16, i32 offsets, an f32 bias and masked K and N edges.
+// RUN: moe-opt %S/../Conversion/MoEToGPU/decode-grouped-matmul.mlir -split-input-file --moe-gpu-pipeline="chip=sm_90a kernel=decode ptx-file=%t.odd.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.odd.ptx -o %t.odd.cubin 2>&1 | FileCheck %s --check-prefix=ODD
+
+// CHECK: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048'
+// CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 36864 bytes smem
+
+// ODD: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32'
+// ODD: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+
+// SASS: Function : grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048
+// SASS-NOT: {{LDL|STL}}
+// SASS: VOTE.ANY
+// SASS-NOT: {{LDL|STL}}
+// SASS: LDG.E.128
+// SASS-NOT: {{LDL|STL}}
+// SASS: HMMA.16816.F32.BF16
+// SASS-NOT: {{LDL|STL}}
+// SASS: BAR.SYNC
+// SASS-NOT: {{LDL|STL}}

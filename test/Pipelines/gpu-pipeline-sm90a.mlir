@@ -1,0 +1,39 @@
+// The sm_90a pipeline down to PTX (format=isa: no CUDA toolkit needed): the
+// wgmma + TMA kernel, and host code that encodes its two TMA descriptors
+// through the runtime before launching with dynamic shared memory.
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.ptx" | FileCheck %s --check-prefix=HOST
+// RUN: FileCheck %s --check-prefix=PTX < %t.ptx
+// RUN: FileCheck %s --check-prefix=WAIT0 < %t.ptx
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline=chip=sm_90a | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+
+// HOST: llvm.func @down
+// HOST: llvm.call @mgpuStreamCreate
+// HOST: llvm.call @mgpuTensorMapEncodeTiledMemref
+// HOST: llvm.call @mgpuTensorMapEncodeTiledMemref
+// HOST: gpu.launch_func <%{{.*}} : !llvm.ptr> @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048 {{.*}} dynamic_shared_memory_size
+// HOST: gpu.binary @moe_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
+
+// Rows: rank 2, bf16 (9), no interleave, 128-byte swizzle (3), 256-byte L2
+// promotion (3), zero fill (0); then the weights, the same way. Grid x =
+// 2048 / 128; 30 kernel parameters (4 memrefs + 2 descriptors).
+// LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
+// LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+
+// PTX: .target sm_90a
+// PTX: .entry grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048(
+// PTX: .maxntid 128, 1, 1
+// PTX: mbarrier.init.shared.b64
+// PTX: bar.sync
+// PTX: mbarrier.arrive.expect_tx.shared.b64
+// PTX: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// PTX: mbarrier.try_wait.parity.shared.b64
+// PTX: wgmma.fence.sync.aligned
+// The operands: descriptors (A K-major, B N-major: trans-b = 1).
+// PTX: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0, 1;
+// PTX: wgmma.commit_group.sync.aligned
+// One group in flight in the loop; all done before the epilogue (placed
+// anywhere by the backend).
+// PTX: wgmma.wait_group.sync.aligned 1;
+// WAIT0: wgmma.wait_group.sync.aligned 0;
+// WAIT0: cvt.rn.bf16x2.f32

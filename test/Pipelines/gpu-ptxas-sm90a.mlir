@@ -1,0 +1,23 @@
+// The sm_90a wgmma kernel assembles with CUDA's ptxas with no stack frame
+// and no spills, and its SASS runs on the Hopper tensor cores (HGMMA with a
+// transposed B from shared-memory descriptors) fed by the TMA engine
+// (UTMALDG), with no local memory. Needs ptxas and cuobjdump, not a GPU.
+// REQUIRES: ptxas, cuobjdump
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s
+// RUN: %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS
+
+// CHECK-NOT: warning
+// CHECK: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048' for 'sm_90a'
+// CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// CHECK: Used {{[0-9]+}} registers
+// CHECK-NOT: warning
+
+// SASS: Function : grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048
+// SASS-NOT: {{LDL|STL}}
+// SASS: UTMALDG.2D
+// SASS-NOT: {{LDL|STL}}
+// SASS: HGMMA.64x128x16.F32.BF16 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}].tnspB
+// SASS-NOT: {{LDL|STL}}
+// SASS: WARPGROUP.DEPBAR.LE
+// SASS-NOT: {{LDL|STL}}

@@ -1,0 +1,65 @@
+// moe-gpu-entry-points refuses routings and dispatches that the moe_route
+// and moe_dispatch C ABI cannot call, with an error at the op, and leaves
+// the module as it was.
+// RUN: moe-opt %s --moe-gpu-entry-points -split-input-file -verify-diagnostics
+// RUN: moe-opt %s --moe-gpu-entry-points -split-input-file -verify-diagnostics -mlir-print-ir-after-failure 2>&1 | FileCheck %s --check-prefix=KEPT
+
+// KEPT: func.func @twice
+// KEPT-NOT: gpu.module
+
+func.func @bf16_weights(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>) -> (tensor<?x2xbf16>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.fused_route' op moe-gpu-entry-points: moe_route returns f32 weights and i64 ids}}
+  %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %w {k = 2 : i64}
+      : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x2xbf16>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xbf16>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @mixed(%x: tensor<?x64xf32>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.fused_route' op moe-gpu-entry-points: moe_route takes tokens and router weight of one type}}
+  %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %w {k = 2 : i64}
+      : tensor<?x64xf32>, tensor<8x64xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @bf16_bias(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>, %b: tensor<8xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.fused_route' op moe-gpu-entry-points: moe_route takes f32 biases}}
+  %wt, %ids = moe.fused_route <token_choice> <sigmoid> %x, %w selection_bias(%b : tensor<8xbf16>) {k = 2 : i64}
+      : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+// Two routings that the C key (dtype, experts, hidden, k) cannot tell apart.
+func.func @twice(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<?x2xi64>) {
+  %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %w {k = 2 : i64}
+      : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  // expected-error @+1 {{'moe.fused_route' op moe-gpu-entry-points: two routings with the same (dtype, experts, hidden, k) but different attributes}}
+  %wt2, %ids2 = moe.fused_route <token_choice> <sigmoid> %x, %w {k = 2 : i64}
+      : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids, %wt2, %ids2 : tensor<?x2xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @i32_ids(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi32>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op moe-gpu-entry-points: moe_dispatch takes i64 ids and returns i64 offsets and row map}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 8 : i64}
+      : tensor<?x64xbf16>, tensor<?x2xi32> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @two_dispatches(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64xbf16>, tensor<?x64xbf16>) {
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 8 : i64}
+      : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
+  // expected-error @+1 {{'moe.dispatch' op moe-gpu-entry-points: two dispatches with the same (dtype, experts, hidden, k) but different attributes; moe_dispatch could not tell them apart}}
+  %r2, %o2, %m2 = moe.dispatch %x, %ids {num_experts = 8 : i64, capacity = 4 : i64, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
+  return %r, %r2 : tensor<?x64xbf16>, tensor<?x64xbf16>
+}

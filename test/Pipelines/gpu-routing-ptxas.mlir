@@ -1,0 +1,15 @@
+// The routing kernels (DeepSeek-V3 and Qwen3 routers) assemble with CUDA's
+// ptxas for sm_80 and sm_90a with no stack frame and no spills. Needs
+// ptxas (see lit.cfg.py), not a GPU.
+// REQUIRES: ptxas
+// RUN: moe-opt %S/Inputs/gpu-routing-models.mlir --moe-gpu-pipeline="chip=sm_80 ptx-file=%t.sm80.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.sm80.ptx -o %t.sm80.cubin 2>&1 | FileCheck %s
+// RUN: moe-opt %S/Inputs/gpu-routing-models.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.sm90a.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin 2>&1 | FileCheck %s
+
+// CHECK: Compiling entry function 'fused_route_bf16_bf16_h7168_e256_k8_sigmoid_f32_i64_sb_f32_g8x4x2_rn{{[0-9a-f]+}}_s{{[0-9a-f]+}}_x16'
+// CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 16900 bytes smem
+// CHECK: Compiling entry function 'fused_route_bf16_bf16_h2048_e128_k8_softmax_f32_i64_rn{{[0-9a-f]+}}_x8'
+// CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 4612 bytes smem
