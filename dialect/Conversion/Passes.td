@@ -63,7 +63,7 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     code launches it when `rows <= 16 * E` and the tile kernel otherwise
     (an `scf.if` on the row count, still no host synchronization);
     `kernel=decode` or `kernel=tile` forces one. Its blocks own a group's
-    64-column slab, split K over 8 warps that keep 16 16-byte weight loads
+    64-column slab, split K over 4 warps that keep 16 16-byte weight loads
     per lane in flight, multiply with `nvvm.mma.sync` straight from
     registers (rows padded to 16) and sum the warps in shared memory; the
     grid `(N / 64, min(rows, E + 1))` has no block for an empty group while

@@ -16,7 +16,7 @@
 
 // CHECK: .target sm_80
 // CHECK: .entry grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
-// CHECK: .maxntid 256, 1, 1
+// CHECK: .maxntid 128, 1, 1
 // CHECK-COUNT-10: vote.sync.ballot.b32
 // CHECK-NOT: vote.sync
 // CHECK-COUNT-16: ld.global.v4.b32

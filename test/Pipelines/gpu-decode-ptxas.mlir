@@ -1,6 +1,6 @@
 // The decode kernel assembles with CUDA's ptxas for sm_80 and sm_90a with
-// everything in registers (no stack frame, no spills; ~170 registers, so
-// one 256-thread block per SM), and its SASS streams the weights with
+// everything in registers (no stack frame, no spills; ~170 registers: three
+// 128-thread blocks per SM on sm_90a), and its SASS streams the weights with
 // 128-bit global loads into HMMA, with no local-memory traffic. Needs ptxas
 // and cuobjdump (with nvdisasm), not a GPU.
 // REQUIRES: ptxas, cuobjdump
@@ -15,7 +15,7 @@
 
 // CHECK: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 36864 bytes smem
+// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 18432 bytes smem
 
 // ODD: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32'
 // ODD: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

@@ -7,16 +7,16 @@
 // LLVMIR: @moe_gpu_target_chip = constant [6 x i8] c"sm_80\00"
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_lookup(i32 %0, i64 %1, i64 %2, i64 %3)
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_dispatch(i32 %0, i64 %1, i64 %2, i64 %3, ptr %4, ptr %5, ptr %6, ptr %7, i64 %8, ptr %[[STREAM:.*]])
-// Each signature: the decode kernel (256 threads) for rows <= 16 * E, else
-// the tile kernel (128 threads).
+// Each signature: the decode kernel for rows <= 16 * E, else the tile
+// kernel (128 threads each).
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 128
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 64
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
@@ -60,7 +60,7 @@
 // CHECK: scf.if %[[SMALL]] {
 // CHECK: %[[MIN:.*]] = arith.minui %[[R]], %c9
 // CHECK: %[[GY:.*]] = arith.maxui %[[MIN]], %c1
-// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c256, {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c128{{(_[0-9]+)?}}, {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
 // CHECK-NOT: gpu.wait
 // CHECK: } else {
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512 {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)

@@ -21,10 +21,10 @@
 // TILE: cuLaunchKernel: grouped_matmul_f16_f16_i64_e4_k512_n256 grid=(4,4,1) block=(128,1,1)
 // TILE-NOT: decode
 
-// DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(256,1,1)
+// DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1)
 // DECODE: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 0: {{$}}
-// DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(256,1,1)
+// DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1)
 // DECODE: moe_grouped_matmul(bf16 8x256x512, 1000 rows) -> 0: {{$}}
-// DECODE: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(256,1,1)
+// DECODE: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(128,1,1)
 
 // BAD: moe-gpu-entry-points: kernel must be auto, tile or decode, not 'fma'

@@ -43,7 +43,7 @@
 // LAUNCH: compiled bf16 8x256x512: 1, f16 4x512x256: 1, bf16 8x256x520: 0
 // 100 rows <= 16 * 8: the decode kernel, grid x = 512 / 64 column slabs,
 // y = min(100, 8 + 1) non-empty row ranges at most; params in hex.
-// LAUNCH: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(256,1,1) smem=0 stream=0x5000
+// LAUNCH: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1) smem=0 stream=0x5000
 // LAUNCH-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 0: {{$}}
 // 1000 rows > 128: the tile kernel, grid x = 512 / 64, y = (1000 + 9 * 63) / 64.
@@ -51,7 +51,7 @@
 // LAUNCH-NEXT: params: 1000 1000 0 3e8 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 3e8 200 200 1
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 1000 rows) -> 0: {{$}}
 // 1 row: the decode kernel, grid (256 / 64, min(1, 5)).
-// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(256,1,1) smem=0 stream=(nil)
+// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(128,1,1) smem=0 stream=(nil)
 // LAUNCH-NEXT: params: 1000 1000 0 1 200 200 1 2000 2000 0 4 200 100 20000 100 1 3000 3000 0 5 1 4000 4000 0 1 100 100 1
 // LAUNCH-NEXT: moe_grouped_matmul(f16 4x512x256, 1 row) -> 0: {{$}}
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x520) -> 1: moe_grouped_matmul: no kernel for dtype 0, experts 8, k 256, n 520 in this library

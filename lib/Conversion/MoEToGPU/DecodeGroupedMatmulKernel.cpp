@@ -58,8 +58,11 @@ constexpr int64_t kRedPitch = kMmaTilesN * 4 + 4;
 
 static_assert(kDecodeSlabN == 8 * kVec, "a lane quad loads one 8-column "
                                         "chunk per row, eight quads a slab");
-static_assert(kDecodeThreads == kWarps * 32 && kWarps * 32 == 256,
-              "the epilogue maps 256 threads onto 32 lanes x 8 n tiles");
+/// The epilogue's (lane, n tile) pairs per thread.
+constexpr int64_t kEpilogueReps = 32 * kMmaTilesN / kDecodeThreads;
+static_assert(kDecodeThreads == kWarps * 32 &&
+                  kEpilogueReps * kDecodeThreads == 32 * kMmaTilesN,
+              "the epilogue maps the threads onto 32 lanes x 8 n tiles");
 static_assert(kDecodeLoadsPerLane % 4 == 0, "4 weight rows per k step");
 
 /// grouped_matmul_decode_<lhs>_<result>_<offsets>_e<E>_k<K>_n<N>[_bias_<b>].
@@ -329,14 +332,18 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
   return SmallVector<Value>(loop.getResults());
 }
 
+void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
+               Value g, Value m0, Value end, Value n0);
+
 /// Sums m tile `i` of the warps' accumulators through shared memory and
 /// writes rows [m0 + 16 i, +16) ∩ [.., end) of the slab, plus the bias.
 ///
 /// Warp w, lane l store their kMmaTilesN x 4 accumulators at red[w][l].
-/// Thread t then owns lane L = t / 8's n tile T = t % 8 over all warps:
+/// Thread t then owns, for each rep < kEpilogueReps, j = t + rep *
+/// kDecodeThreads: lane L = j / 8's n tile T = j % 8 over all warps:
 /// accumulator registers {0, 1} are row quad(L), positions 2 (L % 4) + {0, 1},
 /// registers {2, 3} the row 8 below; position p of tile T is column
-/// n0 + 8 p + T (see streamSlab). 256 threads x 4 = the 16 x 64 tile.
+/// n0 + 8 p + T (see streamSlab). 32 x 8 pairs x 4 = the 16 x 64 tile.
 void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                     ArrayRef<Value> acc, int64_t i, Value g, Value m0,
                     Value end, Value n0) {
@@ -353,7 +360,20 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                             /*nontemporal=*/false, llvm::Align(16));
   }
   gpu::BarrierOp::create(b);
-  Value lane = m.div(s.tid, kMmaTilesN), tile = m.rem(s.tid, kMmaTilesN);
+  for (int64_t rep = 0; rep < kEpilogueReps; ++rep)
+    storeSums(b, s, m.add(s.tid, m.c(rep * kDecodeThreads)), i, g, m0, end, n0);
+  // The next m tile's (or pass's) stores overwrite what was just read.
+  gpu::BarrierOp::create(b);
+}
+
+/// Pair j of reduceAndStore: lane j / 8's n tile j % 8, summed over the
+/// warps, plus the bias, stored where inside the group and N.
+void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
+               Value g, Value m0, Value end, Value n0) {
+  Math m{b};
+  Type f32 = b.getF32Type();
+  auto quadType = VectorType::get({4}, f32);
+  Value lane = m.div(j, kMmaTilesN), tile = m.rem(j, kMmaTilesN);
   Value sum;
   for (int64_t w = 0; w < kWarps; ++w) {
     Value v = vector::LoadOp::create(b, quadType, s.red,
@@ -382,8 +402,6 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
     memref::StoreOp::create(b, convertFloat(b, v, resultType), s.result,
                             ValueRange{row, col});
   }
-  // The next m tile's (or pass's) stores overwrite what was just read.
-  gpu::BarrierOp::create(b);
 }
 
 /// Rows [first, end) of the tail, columns of the slab: zeros, one 8-column

@@ -57,10 +57,12 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
 
 /// Shape of the weight-streaming decode kernel
 /// (DecodeGroupedMatmulKernel.cpp): a block of kDecodeThreads threads owns one
-/// group's kDecodeSlabN output columns, its warps split K, each lane keeps
-/// kDecodeLoadsPerLane 16-byte weight loads in flight, and the rows are
-/// taken kDecodeRowsPerPass at a time (more rows re-stream the weights).
-constexpr int64_t kDecodeThreads = 256;
+/// group's kDecodeSlabN output columns, its warps split K (4 warps: at ~168
+/// registers three blocks share an SM, so few blocks still fit one wave),
+/// each lane keeps kDecodeLoadsPerLane 16-byte weight loads in flight, and
+/// the rows are taken kDecodeRowsPerPass at a time (more rows re-stream the
+/// weights).
+constexpr int64_t kDecodeThreads = 128;
 constexpr int64_t kDecodeSlabN = 64;
 constexpr int64_t kDecodeRowsPerPass = 32;
 constexpr int64_t kDecodeLoadsPerLane = 16;

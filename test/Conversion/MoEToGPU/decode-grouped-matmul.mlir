@@ -4,7 +4,7 @@
 
 // kernel=auto: the host knows only the row count and picks at run time the
 // weight-streaming decode kernel for rows <= 16 * E (here 128 * 16), on
-// (N / 64, min(rows, E + 1)) blocks of 256 threads, else the 64x64 tile
+// (N / 64, min(rows, E + 1)) blocks of 128 threads, else the 64x64 tile
 // kernel; each branch waits for its own launch.
 // CHECK-LABEL: func.func @down(
 // CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0 : memref<?x768xbf16>
@@ -13,7 +13,7 @@
 // CHECK: scf.if %[[SMALL]] {
 // CHECK:   %[[MIN:.*]] = arith.minui %[[ROWS]], %c129 : index
 // CHECK:   %[[GY:.*]] = arith.maxui %[[MIN]], %c1 : index
-// CHECK:   %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %c1) threads in (%c256, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
+// CHECK:   %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %c1) threads in (%c128, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
 // CHECK:   gpu.wait [%[[D]]]
 // CHECK: } else {
 // CHECK:   %[[T:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048 {{.*}} threads in (%c128, %c1, %c1)
@@ -25,18 +25,18 @@
 // non-empty row range) with ballots over 32 ranges at a time, 129 ranges in
 // 5 unrolled chunks.
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
-// CHECK-SAME: workgroup(%[[RED:.*]] : memref<8x32x36xf32, #gpu.address_space<workgroup>>)
-// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-COUNT-10: nvvm.vote.sync ballot
 // CHECK-NOT: nvvm.vote.sync
 // Blocks without a range exit; the tail range E writes zeros.
 // CHECK: scf.if
 // CHECK: scf.if %{{.*}} {
-// Passes of 32 rows; in each, every warp walks K in 64-row steps, 8 warps
+// Passes of 32 rows; in each, every warp walks K in 64-row steps, 4 warps
 // apart (split-K), issuing 16 16-byte weight loads and 8 lhs loads per lane
 // before 4 k steps x 2 x 8 mma.
 // CHECK: scf.for %[[M0:.*]] = %{{.*}} to %{{.*}} step %c32 {
-// CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c512 iter_args(
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c256 iter_args(
 // CHECK-COUNT-16: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<128x768x2048xbf16>, vector<8xbf16>
 // CHECK-COUNT-8: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x768xbf16>, vector<8xbf16>
 // CHECK-NOT: vector.load
@@ -45,10 +45,13 @@
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 // Then per m tile: accumulators to shared memory, a barrier, the sum over
-// the 8 warps, 4 masked stores per thread, a barrier.
+// the 4 warps for each of a thread's 2 (lane, n tile) pairs, 4 masked
+// stores each, a barrier.
 // CHECK-COUNT-8: vector.store %{{.*}}, %[[RED]]
 // CHECK: gpu.barrier
-// CHECK-COUNT-8: vector.load %[[RED]]
+// CHECK-COUNT-4: vector.load %[[RED]]
+// CHECK: memref.store
+// CHECK-COUNT-4: vector.load %[[RED]]
 // CHECK: memref.store
 // CHECK: gpu.barrier
 // CHECK-COUNT-8: vector.store %{{.*}}, %[[RED]]
@@ -84,13 +87,13 @@ func.func @down(%x: tensor<?x768xbf16>, %w: tensor<128x768x2048xbf16>, %off: ten
 // are masked.
 // DECODE-LABEL: func.func @odd(
 // DECODE: %[[MIN:.*]] = arith.minui %{{.*}}, %c4 : index
-// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32 blocks in (%c2, %{{.*}}, %c1) threads in (%c256,
+// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32 blocks in (%c2, %{{.*}}, %c1) threads in (%c128,
 // DECODE-SAME: : memref<3x72xf32>)
 // DECODE-LABEL: gpu.func @grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32(
 // 4 ranges: one chunk of ballots.
 // DECODE-COUNT-2: nvvm.vote.sync ballot
 // DECODE-NOT: nvvm.vote.sync
-// DECODE: scf.for %{{.*}} = %{{.*}} to %c200 step %c512
+// DECODE: scf.for %{{.*}} = %{{.*}} to %c200 step %c256
 // DECODE: %[[W:.*]] = vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<3x200x72xf16>, vector<8xf16>
 // DECODE: arith.select %{{.*}}, %[[W]], %cst{{.*}} : vector<8xf16>
 // DECODE: nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
