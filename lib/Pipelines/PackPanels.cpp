@@ -147,6 +147,8 @@ struct PackPanelsPass : moe::impl::MoEPackPanelsBase<PackPanelsPass> {
   bool isTarget(moe::GroupedMatmulOp op) const {
     auto type = cast<RankedTensorType>(op.getRhs()[0].getType());
     if (op.getPanels() || (!op.isStacked() && type.getRank() != 2) ||
+        (!op.isStacked() &&
+         static_cast<int64_t>(op.getRhs().size()) > maxSeparateGroups) ||
         llvm::any_of(op.getRhs(), [&](Value rhs) {
           return rhs.getType() != type ||
                  !rhs.getDefiningOp<arith::ConstantOp>();

@@ -1,5 +1,6 @@
 // RUN: moe-opt %s --split-input-file --moe-pack-panels | FileCheck %s
 // RUN: moe-opt %s --split-input-file --moe-pack-panels="width=32 min-rows-per-group=1" | FileCheck %s --check-prefix=W32
+// RUN: moe-opt %s --split-input-file --moe-pack-panels="max-separate-groups=1" | FileCheck %s --check-prefix=SEP1
 
 // A widening grouped matmul (K = 64 -> M = 192) on a constant [E, K, M]
 // weight reads it as panels [E, M / 64, K, 64] (the same elements reshaped
@@ -104,6 +105,11 @@ func.func @kept(%x: tensor<?x64xf32>, %h: tensor<?x192xf32>, %off: tensor<3xi64>
 // CHECK: %[[X1:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [64, 2, 64] : tensor<64x128xf32> into tensor<64x2x64xf32>
 // CHECK: %[[P1:.*]] = linalg.transpose ins(%[[X1]] : tensor<64x2x64xf32>) outs(%{{.*}} : tensor<2x64x64xf32>) permutation = [1, 0, 2]
 // CHECK: moe.grouped_matmul %{{.*}}, %[[P0]], %[[P1]] offsets(%{{.*}}) {panels} : (tensor<16x64xf32>, tensor<2x64x64xf32>, tensor<2x64x64xf32>, tensor<3xi64>) -> tensor<16x128xf32>
+// Two separate weights are more than max-separate-groups=1: kept as they are.
+// SEP1-LABEL: func.func @per_group(
+// SEP1-NOT: linalg.transpose
+// SEP1: moe.grouped_matmul %{{.*}}, %{{.*}}, %{{.*}} offsets(%{{.*}}) : (tensor<16x64xf32>, tensor<64x128xf32>, tensor<64x128xf32>, tensor<3xi64>)
+// SEP1-LABEL: func.func @per_group_mixed(
 func.func @per_group(%x: tensor<16x64xf32>, %off: tensor<3xi64>) -> tensor<16x128xf32> {
   %w0 = arith.constant dense_resource<w0> : tensor<64x128xf32>
   %w1 = arith.constant dense_resource<w1> : tensor<64x128xf32>

@@ -163,6 +163,13 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
            "Fewest rows per group, on average over a call, that use the "
            "panels (the row count of moe-tile-and-vectorize's few-rows "
            "schedule)">,
+    Option<"maxSeparateGroups", "max-separate-groups", "int64_t",
+           /*default=*/"16",
+           "Most groups with one weight each (a per-expert loop export) "
+           "that get panels: the lowering emits each such group's matmul "
+           "separately, and panels beside the plain form double that code "
+           "(at 64 experts: twice the compile time, 10x the compiler's "
+           "memory)">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::linalg::LinalgDialect",
