@@ -26,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "IndexMath.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -77,32 +78,6 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   return name;
 }
 
-/// Builder shorthands for index and i32 arithmetic.
-struct Math {
-  ImplicitLocOpBuilder &b;
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value i32(int64_t v) { return arith::ConstantIntOp::create(b, v, 32); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
-  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, c(y)); }
-  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, c(y)); }
-  Value min(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, p, x, y);
-  }
-  Value ult(Value x, Value y) { return cmp(arith::CmpIPredicate::ult, x, y); }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
-  Value select(Value cond, Value x, Value y) {
-    return arith::SelectOp::create(b, cond, x, y);
-  }
-  Value toI32(Value x) {
-    return arith::IndexCastUIOp::create(b, b.getI32Type(), x);
-  }
-  Value toIndex(Value x) {
-    return arith::IndexCastUIOp::create(b, b.getIndexType(), x);
-  }
-};
-
 struct DecodeState {
   const GroupedMatmulSignature &sig;
   Value lhs, rhs, offsets, result, bias, red;
@@ -112,7 +87,7 @@ struct DecodeState {
 /// offsets[e] clamped to the row count, so that bad offsets never address
 /// rows past the lhs and the result.
 Value offsetAt(ImplicitLocOpBuilder &b, DecodeState &s, Value e) {
-  Math m{b};
+  IndexMath m{b};
   Value v = memref::LoadOp::create(b, s.offsets, ValueRange{e});
   return m.min(arith::IndexCastOp::create(b, b.getIndexType(), v), s.rows);
 }
@@ -121,7 +96,7 @@ Value offsetAt(ImplicitLocOpBuilder &b, DecodeState &s, Value e) {
 /// [offsets[E], rows) for e = E (rows written as zeros).
 std::pair<Value, Value> rangeOf(ImplicitLocOpBuilder &b, DecodeState &s,
                                 Value e) {
-  Math m{b};
+  IndexMath m{b};
   int64_t numGroups = s.sig.groups;
   Value start = offsetAt(b, s, e);
   Value next = offsetAt(b, s, m.min(m.add(e, m.c(1)), m.c(numGroups)));
@@ -134,7 +109,7 @@ std::pair<Value, Value> rangeOf(ImplicitLocOpBuilder &b, DecodeState &s,
 /// unrolled: the loads are independent) and counts the non-empty ones with
 /// ballots, so every warp gets the same, warp-uniform answer.
 Value findGroup(ImplicitLocOpBuilder &b, DecodeState &s) {
-  Math m{b};
+  IndexMath m{b};
   Type i32 = b.getI32Type();
   int64_t numRanges = s.sig.groups + 1;
   Value target = m.toI32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
@@ -225,7 +200,7 @@ Value loadVec(ImplicitLocOpBuilder &b, VectorType type, Value memref,
 SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
                               Value m0, Value end, Value n0) {
   MLIRContext *ctx = b.getContext();
-  Math m{b};
+  IndexMath m{b};
   int64_t K = s.sig.k, N = s.sig.n;
   Type elt = s.sig.elementType;
   auto vecType = VectorType::get({kVec}, elt);
@@ -257,7 +232,7 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
       b, kStart, m.c(K), m.c(kWarps * kWarpK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        Math im{ib};
+        IndexMath im{ib};
         Value kLane = im.add(k0, im.mul(s.pair, im.c(16)));
         // All loads of the iteration first: 4 * kSteps weight rows and the
         // A rows, so that they are in flight together.
@@ -347,7 +322,7 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
 void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                     ArrayRef<Value> acc, int64_t i, Value g, Value m0,
                     Value end, Value n0) {
-  Math m{b};
+  IndexMath m{b};
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
   for (int64_t t = 0; t < kMmaTilesN; ++t) {
@@ -370,7 +345,7 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
 /// warps, plus the bias, stored where inside the group and N.
 void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
                Value g, Value m0, Value end, Value n0) {
-  Math m{b};
+  IndexMath m{b};
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
   Value lane = m.div(j, kMmaTilesN), tile = m.rem(j, kMmaTilesN);
@@ -408,7 +383,7 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
 /// chunk per thread, 32 rows per round.
 void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
                 Value n0) {
-  Math m{b};
+  IndexMath m{b};
   int64_t chunks = kDecodeSlabN / kVec;
   Value col = m.add(n0, m.mul(m.rem(s.tid, chunks), m.c(kVec)));
   Value row0 = m.add(first, m.div(s.tid, chunks));
@@ -417,7 +392,7 @@ void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
       b, row0, end, m.c(kDecodeThreads / chunks), ValueRange(),
       [&](OpBuilder &nb, Location loc, Value row, ValueRange) {
         ImplicitLocOpBuilder ib(loc, nb);
-        Math im{ib};
+        IndexMath im{ib};
         auto store = [&](OpBuilder &sb, Location sl) {
           Value zero = arith::ConstantOp::create(sb, sl, zeroType,
                                                  sb.getZeroAttr(zeroType));
@@ -441,7 +416,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
-  Math m{b};
+  IndexMath m{b};
   SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);

@@ -43,6 +43,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "IndexMath.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -92,33 +93,6 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   return name;
 }
 
-struct Math {
-  ImplicitLocOpBuilder &b;
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
-  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, x, c(y)); }
-  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, c(y)); }
-  Value min(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, p, x, y);
-  }
-  Value ult(Value x, Value y) { return cmp(arith::CmpIPredicate::ult, x, y); }
-  Value eq(Value x, Value y) { return cmp(arith::CmpIPredicate::eq, x, y); }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, x, y); }
-  Value select(Value cond, Value x, Value y) {
-    return arith::SelectOp::create(b, cond, x, y);
-  }
-  /// Runs `body` under `cond` (no results).
-  template <typename Body> void when(Value cond, Body body) {
-    auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
-    body();
-  }
-};
-
 /// {group, first row, end row} of row tile blockIdx.y counted over the E
 /// groups and the tail (group E: rows [offsets[E], rows)); group is E + 1
 /// when the block has no tile. Tile t of group g starts at offsets[g] +
@@ -137,7 +111,7 @@ struct Math {
 std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
                                  Value rows, int64_t groups, Value tid,
                                  Value scratch) {
-  Math m{b};
+  IndexMath m{b};
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   auto toIndex = [&](Value v) -> Value {
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
@@ -236,7 +210,7 @@ struct State {
 /// 1024-byte-aligned base.
 Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
                Value byteOffset) {
-  Math m{b};
+  IndexMath m{b};
   auto type = MemRefType::get(
       shape, s.sig.elementType, MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
@@ -245,14 +219,14 @@ Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
 }
 
 Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
-  Math m{b};
+  IndexMath m{b};
   return smemView(b, s, {kWgmmaTileM, kWgmmaTileK}, m.mul(stage, m.c(kABytes)));
 }
 
 /// The B tile of `stage`, or its 64-column half `half` (TMA destination).
 Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
              std::optional<int64_t> half = std::nullopt) {
-  Math m{b};
+  IndexMath m{b};
   Value offset = m.add(m.c(kStages * kABytes), m.mul(stage, m.c(kBBytes)));
   if (!half)
     return smemView(b, s, {kWgmmaTileK, kWgmmaTileN}, offset);
@@ -266,7 +240,7 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                Value first, Value kRow0, Value n0) {
-  Math m{b};
+  IndexMath m{b};
   m.when(m.eq(s.tid, m.c(0)), [&] {
     nvgpu::MBarrierArriveExpectTxOp::create(
         b, s.barriers, m.c(kABytes + kBBytes), stage, Value());
@@ -290,7 +264,7 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
 /// The group's bias row is added in fp32; the tail (group E) stays zero.
 void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
                Value acc, Value group, Value first, Value end, Value n0) {
-  Math m{b};
+  IndexMath m{b};
   const GroupedMatmulSignature &sig = s.sig;
   Value warp = m.div(s.tid, 32), lane = m.rem(s.tid, 32);
   Value laneRow = m.add(m.mul(warp, m.c(16)), m.div(lane, 4));
@@ -359,7 +333,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
-  Math m{b};
+  IndexMath m{b};
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
@@ -457,7 +431,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       b, m.c(0), steps, m.c(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        Math im{ib};
+        IndexMath im{ib};
         Value stage = im.rem(step, kStages);
         Value parity = im.eq(im.rem(im.div(step, kStages), 2), im.c(1)); // i1
         nvgpu::MBarrierTryWaitParityOp::create(ib, s.barriers, parity,
