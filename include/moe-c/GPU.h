@@ -54,10 +54,10 @@ int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
                                 int64_t n);
 
 /* Layers: each function of the module the library was built from that is
- * marked moe.gpu_layer is a layer (index i for the i-th one) that runs all of its moe ops'
- * kernels (grouped matmuls with their fused activation, activation,
- * combine) in order on `stream`. `buffers` holds a device pointer per
- * function argument, then per result (dense, row-major, 16-byte aligned);
+ * marked moe.gpu_layer is a layer (index i for the i-th one) that runs all of
+ * its moe ops' kernels (grouped matmuls with their fused activation,
+ * activation, combine) in order on `stream`. `buffers` holds a device pointer
+ * per function argument, then per result (dense, row-major, 16-byte aligned);
  * `dims` the leading size of each argument whose leading dimension is
  * dynamic, in argument order (moe_layer_num_dims of them). Intermediates
  * live in `workspace`, a device buffer of moe_layer_workspace_size bytes

@@ -12,8 +12,8 @@
 
 static void call(int64_t rows) {
   int rc = moe_grouped_matmul(MOE_GPU_BF16, 8, 256, 512, (void *)0x1000,
-                              (void *)0x2000, (int64_t *)0x3000,
-                              (void *)0x4000, rows, (void *)0x5000);
+                              (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
+                              rows, (void *)0x5000);
   printf("moe_grouped_matmul(%lld rows) -> %d: %s\n", (long long)rows, rc,
          moe_gpu_last_error());
 }
@@ -32,8 +32,8 @@ int main(int argc, char **argv) {
          moe_grouped_matmul_kernel(MOE_GPU_BF16, 8, 256, 512),
          moe_grouped_matmul_kernel(MOE_GPU_F16, 8, 256, 512));
   int rc = moe_grouped_matmul(MOE_GPU_BF16, 8, 256, 512, (void *)0x1008,
-                              (void *)0x2000, (int64_t *)0x3000,
-                              (void *)0x4000, 100, (void *)0x5000);
+                              (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
+                              100, (void *)0x5000);
   printf("moe_grouped_matmul(lhs 0x1008) -> %d: %s\n", rc,
          moe_gpu_last_error());
   call(100);
