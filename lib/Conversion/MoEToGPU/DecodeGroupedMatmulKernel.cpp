@@ -26,7 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "IndexMath.h"
+#include "Emitter.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -87,7 +87,7 @@ struct DecodeState {
 /// offsets[e] clamped to the row count, so that bad offsets never address
 /// rows past the lhs and the result.
 Value offsetAt(ImplicitLocOpBuilder &b, DecodeState &s, Value e) {
-  IndexMath m{b};
+  Emitter m{b};
   Value v = memref::LoadOp::create(b, s.offsets, ValueRange{e});
   return m.min(arith::IndexCastOp::create(b, b.getIndexType(), v), s.rows);
 }
@@ -96,7 +96,7 @@ Value offsetAt(ImplicitLocOpBuilder &b, DecodeState &s, Value e) {
 /// [offsets[E], rows) for e = E (rows written as zeros).
 std::pair<Value, Value> rangeOf(ImplicitLocOpBuilder &b, DecodeState &s,
                                 Value e) {
-  IndexMath m{b};
+  Emitter m{b};
   int64_t numGroups = s.sig.groups;
   Value start = offsetAt(b, s, e);
   Value next = offsetAt(b, s, m.min(m.add(e, m.c(1)), m.c(numGroups)));
@@ -109,11 +109,11 @@ std::pair<Value, Value> rangeOf(ImplicitLocOpBuilder &b, DecodeState &s,
 /// unrolled: the loads are independent) and counts the non-empty ones with
 /// ballots, so every warp gets the same, warp-uniform answer.
 Value findGroup(ImplicitLocOpBuilder &b, DecodeState &s) {
-  IndexMath m{b};
+  Emitter m{b};
   Type i32 = b.getI32Type();
   int64_t numRanges = s.sig.groups + 1;
-  Value target = m.toI32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
-  Value lane32 = m.toI32(s.lane);
+  Value target = m.unsignedToI32(gpu::BlockIdOp::create(b, gpu::Dimension::y));
+  Value lane32 = m.unsignedToI32(s.lane);
   Value all = m.i32(-1);
   // Lanes below this one: (1 << lane) - 1.
   Value below = arith::SubIOp::create(
@@ -136,16 +136,16 @@ Value findGroup(ImplicitLocOpBuilder &b, DecodeState &s) {
         counted,
         LLVM::CtPopOp::create(b, i32, arith::AndIOp::create(b, mask, below)));
     Value mine =
-        m.both(nonEmpty, m.cmp(arith::CmpIPredicate::eq, rank, target));
+        m.both(nonEmpty, m.cmpi(arith::CmpIPredicate::eq, rank, target));
     Value hit = ballot(mine);
     Value hitLane =
         LLVM::CountTrailingZerosOp::create(b, i32, hit, b.getBoolAttr(false));
     Value hitRange = m.add(m.i32(chunk * 32), hitLane);
-    found = m.select(m.cmp(arith::CmpIPredicate::ne, hit, m.i32(0)), hitRange,
+    found = m.select(m.cmpi(arith::CmpIPredicate::ne, hit, m.i32(0)), hitRange,
                      found);
     counted = m.add(counted, LLVM::CtPopOp::create(b, i32, mask));
   }
-  return m.toIndex(found);
+  return m.unsignedToIndex(found);
 }
 
 /// `v` as the float type `type` (extended or rounded).
@@ -200,7 +200,7 @@ Value loadVec(ImplicitLocOpBuilder &b, VectorType type, Value memref,
 SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
                               Value m0, Value end, Value n0) {
   MLIRContext *ctx = b.getContext();
-  IndexMath m{b};
+  Emitter m{b};
   int64_t K = s.sig.k, N = s.sig.n;
   Type elt = s.sig.elementType;
   auto vecType = VectorType::get({kVec}, elt);
@@ -232,7 +232,7 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
       b, kStart, m.c(K), m.c(kWarps * kWarpK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        IndexMath im{ib};
+        Emitter im{ib};
         Value kLane = im.add(k0, im.mul(s.pair, im.c(16)));
         // All loads of the iteration first: 4 * kSteps weight rows and the
         // A rows, so that they are in flight together.
@@ -322,7 +322,7 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
 void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                     ArrayRef<Value> acc, int64_t i, Value g, Value m0,
                     Value end, Value n0) {
-  IndexMath m{b};
+  Emitter m{b};
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
   for (int64_t t = 0; t < kMmaTilesN; ++t) {
@@ -345,7 +345,7 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
 /// warps, plus the bias, stored where inside the group and N.
 void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
                Value g, Value m0, Value end, Value n0) {
-  IndexMath m{b};
+  Emitter m{b};
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
   Value lane = m.div(j, kMmaTilesN), tile = m.rem(j, kMmaTilesN);
@@ -383,7 +383,7 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
 /// chunk per thread, 32 rows per round.
 void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
                 Value n0) {
-  IndexMath m{b};
+  Emitter m{b};
   int64_t chunks = kDecodeSlabN / kVec;
   Value col = m.add(n0, m.mul(m.rem(s.tid, chunks), m.c(kVec)));
   Value row0 = m.add(first, m.div(s.tid, chunks));
@@ -392,7 +392,7 @@ void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
       b, row0, end, m.c(kDecodeThreads / chunks), ValueRange(),
       [&](OpBuilder &nb, Location loc, Value row, ValueRange) {
         ImplicitLocOpBuilder ib(loc, nb);
-        IndexMath im{ib};
+        Emitter im{ib};
         auto store = [&](OpBuilder &sb, Location sl) {
           Value zero = arith::ConstantOp::create(sb, sl, zeroType,
                                                  sb.getZeroAttr(zeroType));
@@ -416,7 +416,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
-  IndexMath m{b};
+  Emitter m{b};
   SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);

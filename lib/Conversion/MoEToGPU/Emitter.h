@@ -1,7 +1,8 @@
 //===- Emitter.h - op-by-op builder helpers of the GPU kernels --*- C++ -*-===//
 //
 // Arithmetic, loads, shuffles and structured control flow with less noise,
-// for the kernels that are built op by op (routing, dispatch).
+// for the kernels that are built op by op (routing, dispatch, the grouped
+// matmuls).
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,6 +38,7 @@ struct Emitter {
   }
   Value ninf() { return f32(-std::numeric_limits<double>::infinity()); }
   Value add(Value x, Value y) { return mlir::arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return mlir::arith::SubIOp::create(b, x, y); }
   Value mul(Value x, Value y) { return mlir::arith::MulIOp::create(b, x, y); }
   Value div(Value x, int64_t y) {
     return mlir::arith::DivUIOp::create(b, x, c(y));
@@ -47,8 +49,13 @@ struct Emitter {
   Value cmpi(mlir::arith::CmpIPredicate p, Value x, Value y) {
     return mlir::arith::CmpIOp::create(b, p, x, y);
   }
+  /// Unsigned minimum (indices and sizes).
+  Value min(Value x, Value y) { return mlir::arith::MinUIOp::create(b, x, y); }
   Value ult(Value x, Value y) {
     return cmpi(mlir::arith::CmpIPredicate::ult, x, y);
+  }
+  Value uge(Value x, Value y) {
+    return cmpi(mlir::arith::CmpIPredicate::uge, x, y);
   }
   Value eq(Value x, Value y) {
     return cmpi(mlir::arith::CmpIPredicate::eq, x, y);
@@ -63,6 +70,13 @@ struct Emitter {
   }
   Value toIndex(Value v) {
     return mlir::arith::IndexCastOp::create(b, b.getIndexType(), v);
+  }
+  /// Casts of values known to be non-negative (index_castui).
+  Value unsignedToI32(Value index) {
+    return mlir::arith::IndexCastUIOp::create(b, b.getI32Type(), index);
+  }
+  Value unsignedToIndex(Value v) {
+    return mlir::arith::IndexCastUIOp::create(b, b.getIndexType(), v);
   }
   Value addf(Value x, Value y) { return mlir::arith::AddFOp::create(b, x, y); }
   Value mulf(Value x, Value y) { return mlir::arith::MulFOp::create(b, x, y); }

@@ -13,7 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "IndexMath.h"
+#include "Emitter.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -78,7 +78,7 @@ struct KernelState {
 /// row}; group is E + 1 when the block has no tile.
 std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
                                  Value rows) {
-  IndexMath m{b};
+  Emitter m{b};
   int64_t numGroups = s.sig.groups;
   Value tileY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   Value zero = m.c(0);
@@ -91,7 +91,7 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
       ValueRange{zero, m.c(numGroups + 1), zero, zero},
       [&](OpBuilder &nb, Location loc, Value e, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        IndexMath im{ib};
+        Emitter im{ib};
         Value start = loadOffset(ib, loc, e);
         Value next =
             loadOffset(ib, loc, im.min(im.add(e, im.c(1)), im.c(numGroups)));
@@ -120,7 +120,7 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
 /// from a clamped, valid address. Returns the group's token.
 Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
                 Value group, Value first, Value end, Value k0, Value n0) {
-  IndexMath m{b};
+  Emitter m{b};
   int64_t K = s.sig.k, N = s.sig.n;
   SmallVector<Value> tokens;
   auto copy = [&](Value dst, ValueRange dstIdx, Value src, ValueRange srcIdx,
@@ -198,7 +198,7 @@ Value mmaOperand(ImplicitLocOpBuilder &b, Value fragment, int64_t reg) {
 /// The warp's 2 x 4 mma tiles for one 16-deep slice kk of the shared tiles.
 void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
              SmallVectorImpl<Value> &acc) {
-  IndexMath m{b};
+  Emitter m{b};
   Type elt = s.sig.elementType;
   auto fragType = VectorType::get({4, 2}, elt);
   // ldmatrix.x4: lanes 0-15 give the rows of the first 8 columns, lanes
@@ -283,7 +283,7 @@ void ifThen(ImplicitLocOpBuilder &b, Value cond,
 /// and up come in slice pairs.
 void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
                Value group, Value first, Value end, Value n0) {
-  IndexMath m{b};
+  Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   Value biasOn, biasGroup;
   if (s.bias) {
@@ -394,7 +394,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
-  IndexMath m{b};
+  Emitter m{b};
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
   auto rhsType = MemRefType::get({sig.groups, sig.k, sig.n}, elt);
@@ -483,7 +483,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       b, m.c(0), kEnd, m.c(kTileK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        IndexMath im{ib};
+        Emitter im{ib};
         Value stage = im.rem(im.div(k0, kTileK), kStages);
         Value nextStage = im.sub(im.c(1), stage);
         Value next = loadTiles(ib, s, nextStage, weightGroup, first, end,

@@ -43,7 +43,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "IndexMath.h"
+#include "Emitter.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -111,7 +111,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
 std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
                                  Value rows, int64_t groups, Value tid,
                                  Value scratch) {
-  IndexMath m{b};
+  Emitter m{b};
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   auto toIndex = [&](Value v) -> Value {
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
@@ -128,7 +128,7 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
   Value myTiles = m.c(0);
   for (int64_t j = 0; j < perThread; ++j) {
     Value g = m.add(m.mul(tid, m.c(perThread)), m.c(j));
-    Value exists = m.cmp(arith::CmpIPredicate::ule, g, m.c(groups));
+    Value exists = m.cmpi(arith::CmpIPredicate::ule, g, m.c(groups));
     Value start = toIndex(
         memref::LoadOp::create(b, offsets, ValueRange{m.min(g, m.c(groups))}));
     Value next = toIndex(memref::LoadOp::create(
@@ -156,11 +156,11 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
   }
   Value inclusive = toIndex(scan);
   // Lane 31 holds its warp's total: slot `warp`.
-  m.when(m.eq(lane, m.c(31)), [&] {
+  m.ifThen(m.eq(lane, m.c(31)), [&] {
     memref::StoreOp::create(b, arith::IndexCastOp::create(b, i64, inclusive),
                             scratch, ValueRange{warp});
   });
-  m.when(m.eq(tid, m.c(0)), [&] { store(m.c(groups + 1), 4); });
+  m.ifThen(m.eq(tid, m.c(0)), [&] { store(m.c(groups + 1), 4); });
   gpu::BarrierOp::create(b);
   // Tiles before this thread's first group: earlier warps, earlier lanes.
   Value before = m.sub(inclusive, myTiles);
@@ -171,10 +171,10 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
   }
   for (int64_t j = 0; j < perThread; ++j) {
     Value next = m.add(before, gTiles[j]);
-    Value hit = m.both(m.cmp(arith::CmpIPredicate::uge, tileY, before),
+    Value hit = m.both(m.cmpi(arith::CmpIPredicate::uge, tileY, before),
                        m.ult(tileY, next));
     Value tileBase = before;
-    m.when(hit, [&] {
+    m.ifThen(hit, [&] {
       store(gIdx[j], 4);
       store(m.add(gStart[j], m.mul(m.sub(tileY, tileBase), m.c(kWgmmaTileM))),
             5);
@@ -210,7 +210,7 @@ struct State {
 /// 1024-byte-aligned base.
 Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
                Value byteOffset) {
-  IndexMath m{b};
+  Emitter m{b};
   auto type = MemRefType::get(
       shape, s.sig.elementType, MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
@@ -219,14 +219,14 @@ Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
 }
 
 Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
-  IndexMath m{b};
+  Emitter m{b};
   return smemView(b, s, {kWgmmaTileM, kWgmmaTileK}, m.mul(stage, m.c(kABytes)));
 }
 
 /// The B tile of `stage`, or its 64-column half `half` (TMA destination).
 Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
              std::optional<int64_t> half = std::nullopt) {
-  IndexMath m{b};
+  Emitter m{b};
   Value offset = m.add(m.c(kStages * kABytes), m.mul(stage, m.c(kBBytes)));
   if (!half)
     return smemView(b, s, {kWgmmaTileK, kWgmmaTileN}, offset);
@@ -240,8 +240,8 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                Value first, Value kRow0, Value n0) {
-  IndexMath m{b};
-  m.when(m.eq(s.tid, m.c(0)), [&] {
+  Emitter m{b};
+  m.ifThen(m.eq(s.tid, m.c(0)), [&] {
     nvgpu::MBarrierArriveExpectTxOp::create(
         b, s.barriers, m.c(kABytes + kBBytes), stage, Value());
     Value k0 = m.mul(step, m.c(kWgmmaTileK));
@@ -264,7 +264,7 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
 /// The group's bias row is added in fp32; the tail (group E) stays zero.
 void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
                Value acc, Value group, Value first, Value end, Value n0) {
-  IndexMath m{b};
+  Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   Value warp = m.div(s.tid, 32), lane = m.rem(s.tid, 32);
   Value laneRow = m.add(m.mul(warp, m.c(16)), m.div(lane, 4));
@@ -295,7 +295,7 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
     Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
     for (int64_t half = 0; half < 2; ++half) {
       Value row = m.add(first, m.add(laneRow, m.c(mi * kWgmmaM + half * 8)));
-      m.when(m.ult(row, end), [&] {
+      m.ifThen(m.ult(row, end), [&] {
         for (int64_t j = 0; j < kWgmmaTileN / 8; ++j) {
           Value col = m.add(laneCol, m.c(j * 8));
           auto store = [&] {
@@ -321,7 +321,7 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
           if (sig.n % kWgmmaTileN == 0)
             store();
           else
-            m.when(m.ult(col, m.c(sig.n)), store);
+            m.ifThen(m.ult(col, m.c(sig.n)), store);
         }
       });
     }
@@ -333,7 +333,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
-  IndexMath m{b};
+  Emitter m{b};
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
@@ -406,7 +406,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
 
   s.barriers = nvgpu::MBarrierCreateOp::create(
       b, nvgpu::MBarrierGroupType::get(ctx, workgroup, kStages));
-  m.when(m.eq(s.tid, m.c(0)), [&] {
+  m.ifThen(m.eq(s.tid, m.c(0)), [&] {
     for (int64_t i = 0; i < kStages; ++i)
       nvgpu::MBarrierInitOp::create(b, s.barriers, m.c(1), m.c(i), Value());
     // The inits must be visible to the TMA engine's complete_tx.
@@ -416,8 +416,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
 
   // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
   for (int64_t i = 0; i < kStages; ++i)
-    m.when(m.ult(m.c(i), steps),
-           [&] { issueStep(b, s, m.c(i), m.c(i), first, kRow0, n0); });
+    m.ifThen(m.ult(m.c(i), steps),
+             [&] { issueStep(b, s, m.c(i), m.c(i), first, kRow0, n0); });
 
   auto accType = nvgpu::WarpgroupAccumulatorType::get(
       ctx, VectorType::get({kWgmmaTileM, kWgmmaTileN}, b.getF32Type()));
@@ -431,7 +431,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       b, m.c(0), steps, m.c(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        IndexMath im{ib};
+        Emitter im{ib};
         Value stage = im.rem(step, kStages);
         Value parity = im.eq(im.rem(im.div(step, kStages), 2), im.c(1)); // i1
         nvgpu::MBarrierTryWaitParityOp::create(ib, s.barriers, parity,
@@ -451,12 +451,12 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         gpu::BarrierOp::create(ib);
         // Step - 1's stage is free: refill it with step - 1 + kStages.
         Value refill = im.add(step, im.c(kStages - 1));
-        im.when(im.both(im.cmp(arith::CmpIPredicate::uge, step, im.c(1)),
-                        im.ult(refill, steps)),
-                [&] {
-                  issueStep(ib, s, im.rem(refill, kStages), refill, first,
-                            kRow0, n0);
-                });
+        im.ifThen(im.both(im.cmpi(arith::CmpIPredicate::uge, step, im.c(1)),
+                          im.ult(refill, steps)),
+                  [&] {
+                    issueStep(ib, s, im.rem(refill, kStages), refill, first,
+                              kRow0, n0);
+                  });
         scf::YieldOp::create(ib, acc);
       });
   NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
