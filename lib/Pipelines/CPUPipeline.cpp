@@ -65,6 +65,7 @@ static void addTensorPasses(OpPassManager &pm,
   if (options.vectorize) {
     moe::MoETileAndVectorizeOptions tiling;
     tiling.tileSizes.assign(options.tileSizes.begin(), options.tileSizes.end());
+    tiling.prefetchWeights = options.prefetchWeights;
     pm.addNestedPass<func::FuncOp>(moe::createMoETileAndVectorize(tiling));
     pm.addNestedPass<func::FuncOp>(moe::createMoEApproximateMath());
     pm.addPass(createCanonicalizerPass());

@@ -11,22 +11,27 @@
 // Plain [K, N] right-hand sides (weights after moe-pack-parameters) are
 // blocked for the cache as well: long reductions are split into blocks, and
 // the column loop runs outside the row loop, so that one column slice of a
-// block (16 KiB) stays in L1 for every row tile; with H = 1024, I = 2816 this
+// block (32 KiB) stays in L1 for every row tile; with H = 1024, I = 2816 this
 // took the grouped matmul at 128 rows per expert from 38 to ~110 GFLOP/s,
 // and a 4 x 64 x 4 register tile with blocks of 64 to 108-130 GFLOP/s
-// (bench/cpu/results/2026-11-29-register-tile.md).
+// (bench/cpu/results/2026-11-29-register-tile.md); software prefetches of
+// the next block and blocks of 128 then to 164-173 on panels
+// (bench/cpu/results/2026-11-29-prefetch.md).
 // Groups of fewer than 8 rows (decode, many experts with a few tokens each)
 // are told apart at run time and read such a weight row by row
 // instead, K steps outermost (bench/cpu/results/2026-11-28-few-rows.md).
 //
 //===----------------------------------------------------------------------===//
 
+#include "WeightPrefetch.h"
 #include "moe/Pipelines/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -84,11 +89,15 @@ bool readsRhsTransposed(linalg::LinalgOp op) {
 
 /// Matmuls with a static reduction longer than this are first split into
 /// reduction blocks of this size: a 64-column slice of such a block of the
-/// right-hand side (16 KiB in f32) stays in L1 while every row tile of the
-/// left-hand side goes past it. With the 4 x 64 x 4 tile, blocks of 64 ran
-/// the grouped matmul at H = 1024, I = 2816 at 108-130 GFLOP/s (128 rows
-/// per expert) and 52-62 (16 rows) against 101-116 and 44-46 for 128.
-constexpr int64_t kDefaultReductionBlock = 64;
+/// right-hand side (32 KiB in f32) stays in L1 while every row tile of the
+/// left-hand side goes past it. Without weight prefetches, blocks of 64 were
+/// best (108-130 GFLOP/s at H = 1024, I = 2816, 128 rows per expert, against
+/// 101-116 for 128); with them (WeightPrefetch.h) the next block is in L2
+/// when its turn comes, and blocks of 128 halve the accumulator tiles'
+/// loads and stores: 164-173 GFLOP/s against 152-160 for 64 on panels at
+/// 128 rows per expert, 108-110 for both at 16 rows, and 146-147 for both
+/// on the plain 2816 -> 1024 down projection; 256 was no better.
+constexpr int64_t kDefaultReductionBlock = 128;
 
 struct TileAndVectorizePass
     : moe::impl::MoETileAndVectorizeBase<TileAndVectorizePass> {
@@ -190,7 +199,11 @@ struct TileAndVectorizePass
     for (linalg::LinalgOp op : collectTargets())
       if (op->getParentOfType<scf::ForOp>() && !op.hasDynamicShape())
         tiles.push_back(op);
+    moe::WeightPrefetcher prefetcher(kDefaultReductionBlock);
     for (linalg::LinalgOp tile : tiles) {
+      if (prefetchWeights && isFullPlainRhsTile(tile))
+        prefetcher.prefetchNextBlock(
+            rewriter, cast<linalg::MatmulOp>(tile.getOperation()));
       rewriter.setInsertionPoint(tile);
       // A tile that cannot be vectorized stays a linalg op and becomes loops
       // later: slower, never wrong.
@@ -219,6 +232,16 @@ struct TileAndVectorizePass
     vector::populateVectorTransferPermutationMapLoweringPatterns(transfers);
     if (failed(applyPatternsGreedily(getOperation(), std::move(transfers))))
       return signalPassFailure();
+  }
+
+  /// Whether `tile` is a register tile of a blocked plain [K, N] right-hand
+  /// side with all the rows of the many-rows tile (not a partial row tile,
+  /// nor the one-row tiles of the few-rows schedule).
+  bool isFullPlainRhsTile(linalg::LinalgOp tile) const {
+    if (!isa<linalg::MatmulOp>(tile) || readsRhsTransposed(tile))
+      return false;
+    int64_t rowTile = tileSizes.empty() ? kPlainRhsTile[0] : tileSizes[0];
+    return tile.getStaticLoopRanges()[0] == rowTile;
   }
 
   /// Replaces `op` by `scf.if (rows < rowTile) {op} else {op}` and returns

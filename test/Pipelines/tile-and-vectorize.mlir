@@ -42,14 +42,14 @@ func.func @dynamic_m(%a: tensor<?x16xf32>, %b: tensor<16x64xf32>,
   return %r : tensor<?x64xf32>
 }
 
-// A long reduction is split into blocks of 64 first (outermost); the
+// A long reduction is split into blocks of 128 first (outermost); the
 // column loop runs outside the row loop, so that a column slice of a block
 // of %b stays in cache while the row tiles go past it.
 // CHECK-LABEL: func.func @long_k(
-// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c64
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c128
 // CHECK:   scf.for %{{.*}} = %c0 to %c128 step %c64
 // CHECK:     scf.for %{{.*}} = %c0 to %c16 step %c4
-// CHECK:       scf.for %{{.*}} = %c0 to %c64 step %c4
+// CHECK:       scf.for %{{.*}} = %c0 to %c128 step %c4
 // CHECK:         vector.contract {{.*}} : vector<4x4xf32>, vector<4x64xf32> into vector<4x64xf32>
 func.func @long_k(%a: tensor<16x256xf32>, %b: tensor<256x128xf32>,
                   %c: tensor<16x128xf32>) -> tensor<16x128xf32> {

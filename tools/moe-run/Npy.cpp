@@ -18,6 +18,7 @@
 
 #include <cstring>
 #include <optional>
+#include <sys/mman.h>
 
 using namespace llvm;
 using namespace moe::npy;
@@ -28,11 +29,15 @@ static constexpr size_t kMagicSize = 6;
 AlignedBuffer::AlignedBuffer(size_t bytes) : bytes(bytes) {
   // aligned_alloc wants a multiple of the alignment; never ask for 0 bytes so
   // that an empty array still has a valid, distinct pointer.
-  size_t rounded = std::max<size_t>(alignTo(bytes, kAlignment), kAlignment);
-  ptr.reset(static_cast<char *>(std::aligned_alloc(kAlignment, rounded)));
+  size_t alignment = bytes >= kHugePage ? kHugePage : kAlignment;
+  size_t rounded = std::max<size_t>(alignTo(bytes, alignment), alignment);
+  ptr.reset(static_cast<char *>(std::aligned_alloc(alignment, rounded)));
   if (!ptr)
     report_fatal_error("moe-run: out of memory allocating " + Twine(bytes) +
                        " bytes");
+  // Only a request: where transparent huge pages are off, nothing changes.
+  if (alignment == kHugePage)
+    (void)::madvise(ptr.get(), rounded, MADV_HUGEPAGE);
 }
 
 int64_t Array::numElements() const {

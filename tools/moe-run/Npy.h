@@ -24,10 +24,15 @@
 
 namespace moe::npy {
 
-/// A heap buffer aligned for any element type and for vector loads.
+/// A heap buffer aligned for any element type and for vector loads. Large
+/// ones (weights packed by the runner, big inputs) are also aligned to and
+/// asked for in 2 MiB pages: the compiled matmuls stream weights block by
+/// block, and with 4 KiB pages each block row of a plain [K, N] weight is a
+/// TLB miss of its own.
 class AlignedBuffer {
 public:
   static constexpr size_t kAlignment = 64;
+  static constexpr size_t kHugePage = size_t(2) << 20;
 
   AlignedBuffer() = default;
   explicit AlignedBuffer(size_t bytes);

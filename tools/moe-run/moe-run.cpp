@@ -45,6 +45,8 @@
 #include "llvm/Target/TargetMachine.h"
 
 #include <algorithm>
+#include <limits>
+#include <malloc.h>
 
 using namespace mlir;
 using namespace llvm;
@@ -103,6 +105,12 @@ cl::opt<bool> packPanels(
              "column panels, packed once before the first call (the "
              "pipeline's pack-panels option)"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> prefetchWeights(
+    "prefetch-weights",
+    cl::desc("Prefetch the next cache block of a matmul's weight while the "
+             "current one is in use (the pipeline's prefetch-weights "
+             "option)"),
+    cl::init(true), cl::cat(category));
 cl::list<int64_t>
     tileSizes("tile-sizes",
               cl::desc("Register tile sizes of the M, N and K loops of a "
@@ -146,10 +154,23 @@ std::string summarize(const npy::Array &array) {
   return shape + " " + run::describeDescr(array.descr);
 }
 
+/// The compiled code allocates its intermediates with malloc and frees them
+/// before it returns. glibc serves blocks of 128 KiB and more with mmap and
+/// gives them back with munmap, so every call would fault in (and the kernel
+/// zero) tens of MB again: 6% of a T = 512 layer's time went to clear_page.
+/// Up to glibc's largest mmap threshold (32 MiB), they come from the heap
+/// instead, and the heap is not trimmed, so repeated calls reuse the same
+/// pages; onnxruntime does the same with its arena.
+static void keepFreedMemoryForReuse() {
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  keepFreedMemoryForReuse();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
@@ -215,6 +236,7 @@ int main(int argc, char **argv) {
     pipeline.parameterMinBytes = opts::parameterMinBytes;
     pipeline.packParameters = opts::packParameters;
     pipeline.packPanels = opts::packPanels;
+    pipeline.prefetchWeights = opts::prefetchWeights;
     pipeline.tileSizes =
         SmallVector<int64_t>(opts::tileSizes.begin(), opts::tileSizes.end());
     moe::buildMoECPUPipeline(pm, pipeline);

@@ -40,17 +40,33 @@ def MoETileAndVectorize
     masked vector ops, so that dynamic sizes (the token count) need no
     remainder loop. Other linalg ops are left for `convert-linalg-to-loops`.
     Matmuls with a plain [K, N] right-hand side also get reduction blocks of
-    64 and their column loop outside the row loop (cache reuse of the
+    128 and their column loop outside the row loop (cache reuse of the
     right-hand side), and the rows of a partial tile outside the K loop
     (accumulators in registers). Their default register tile is 4 x 64 x 4
     (M, N, K), and 8 x 32 x 8 for groups of fewer than 8 rows and for the
     other matmuls; `tile-sizes` replaces both.
+
+    With `prefetch-weights`, every full row tile of such a blocked matmul
+    also prefetches (`memref.prefetch` into L2, on the weight seen through
+    a read-only `bufferization.to_buffer`) cache lines of the block that
+    comes next: the next column tile of the reduction block, else the first
+    one of the next block, else the first block of the next matrix of the
+    weight (next panel, next group). The block's lines are dealt out to the
+    reduction steps of consecutive row tiles, four row tiles per block;
+    with more row tiles (a run-time count), only every 2^s-th step fetches,
+    so that all of them share one block instead of fetching it again.
   }];
   let options = [
     ListOption<"tileSizes", "tile-sizes", "int64_t",
                "Tile sizes of the (batch,) M, N and K loops of a matmul">,
+    Option<"prefetchWeights", "prefetch-weights", "bool", "true",
+           "Prefetch the next cache block of a blocked matmul's right-hand "
+           "side while the current one is in use">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::affine::AffineDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::memref::MemRefDialect",
                            "mlir::vector::VectorDialect",
                            "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect"];

@@ -42,6 +42,12 @@ struct MoECPUPipelineOptions
                      "in column panels (moe-pack-panels; needs "
                      "pack-parameters)"),
       llvm::cl::init(true)};
+  Option<bool> prefetchWeights{
+      *this, "prefetch-weights",
+      llvm::cl::desc("Prefetch the next cache block of a matmul's weight "
+                     "into L2 while the current one is in use "
+                     "(moe-tile-and-vectorize)"),
+      llvm::cl::init(true)};
   ListOption<int64_t> tileSizes{
       *this, "tile-sizes",
       llvm::cl::desc("Register tile sizes of the M, N and K loops of a "
