@@ -17,6 +17,15 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg", "mlir::ModuleOp"> {
       the slice of rows `offsets[e] .. offsets[e+1]` (groups of different
       widths are unrolled, one matmul per group).
     * `moe.activation`, `moe.combine`: `linalg.generic`.
+    * A gated `moe.activation` (separate gate and up) of two `{panels}`
+      grouped matmuls with one lhs, offsets and panel shape that nothing
+      else reads (what `moe-pack-panels` makes of an expert FFN's gate and
+      up projections): lowered together, before the op-by-op lowering, as
+      one loop over groups and panels. Per panel, the gate and up blocks
+      `[rows, P]` are multiplied into zero-filled buffers of their own
+      (`bufferization.alloc_tensor`) and the activation of the two is
+      written into the panel's columns of the result, so the `[rows, M]`
+      projections are never stored.
     * `moe.experts`: expanded first (see `moe-expand-experts`).
     * `moe.route`, `moe.fused_route` and `moe.dispatch`: calls to private
       kernel functions (`__moe_route`, `__moe_gate_route`,
@@ -29,7 +38,8 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg", "mlir::ModuleOp"> {
     the results are converted to the op's result types.
   }];
   let dependentDialects = [
-    "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::func::FuncDialect",
     "mlir::linalg::LinalgDialect", "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
     "mlir::tensor::TensorDialect"

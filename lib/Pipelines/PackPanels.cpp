@@ -19,6 +19,11 @@
 // `min-rows-per-group` per group keeps the matrix (an scf.if on the row
 // count), so such a weight is passed twice, once per layout.
 //
+// A gate and an up projection that only feed one activation share one
+// branch with it, where convert-moe-to-linalg lowers the three panel by
+// panel: the gate and up blocks of a panel go through the activation while
+// they are in cache, and only the activation is written.
+//
 // The new layout is explicit IR (tensor.expand_shape + linalg.transpose of
 // the weight), so the result is correct on its own; moe-pack-parameters
 // folds that change of layout into a parameter, which the runner then packs
@@ -35,6 +40,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
 
 namespace moe {
 #define GEN_PASS_DEF_MOEPACKPANELS
@@ -100,46 +106,85 @@ struct PackPanelsPass : moe::impl::MoEPackPanelsBase<PackPanelsPass> {
       if (isTarget(op))
         targets.push_back(op);
     });
+    // A gate and an up projection that only feed one activation move into
+    // the same branch as it, so that convert-moe-to-linalg can run the three
+    // panel by panel (see its fused gated-activation lowering).
+    DenseSet<Operation *> paired;
+    getOperation().walk([&](moe::ActivationOp act) {
+      auto gate = act.getInput().getDefiningOp<moe::GroupedMatmulOp>();
+      auto up = act.getUp() ? act.getUp().getDefiningOp<moe::GroupedMatmulOp>()
+                            : moe::GroupedMatmulOp();
+      if (!gate || !up || gate == up || !isTarget(gate) || !isTarget(up) ||
+          gate.getLhs() != up.getLhs() ||
+          gate.getOffsets() != up.getOffsets() ||
+          gate.getNumGroups() != up.getNumGroups() || !gate->hasOneUse() ||
+          !up->hasOneUse() || act.getWidths())
+        return;
+      paired.insert(gate);
+      paired.insert(up);
+      rewrite({gate, up}, act);
+    });
     for (moe::GroupedMatmulOp op : targets)
-      rewrite(op);
+      if (!paired.contains(op))
+        rewrite({op}, /*consumer=*/nullptr);
   }
 
-  /// `op` on panels where the rows are many enough, as it is elsewhere.
-  void rewrite(moe::GroupedMatmulOp op) {
-    OpBuilder b(op);
-    Location loc = op.getLoc();
-    auto onPanels = [&](OpBuilder &nb, Location nl) -> Value {
-      SmallVector<Value> panels;
-      for (Value rhs : op.getRhs())
-        panels.push_back(toPanels(nb, nl, rhs, op.getTransposeRhs(), width));
-      return moe::GroupedMatmulOp::create(
-          nb, nl, op.getType(), op.getLhs(), panels, op.getOffsets(),
-          op.getBias(), /*transpose_rhs=*/false, /*panels=*/true);
+  /// `ops` on panels where the rows are many enough, as they are elsewhere;
+  /// with `consumer` (which uses the results of `ops` only), it too goes
+  /// into each branch, and its result is what the choice yields.
+  void rewrite(ArrayRef<moe::GroupedMatmulOp> ops, Operation *consumer) {
+    moe::GroupedMatmulOp first = ops.front();
+    Operation *last = consumer ? consumer : first.getOperation();
+    OpBuilder b(last);
+    Location loc = last->getLoc();
+    auto build = [&](OpBuilder &nb, Location nl, bool panelsToo) -> Value {
+      IRMapping mapping;
+      for (moe::GroupedMatmulOp op : ops) {
+        Value result;
+        if (panelsToo) {
+          SmallVector<Value> panels;
+          for (Value rhs : op.getRhs())
+            panels.push_back(
+                toPanels(nb, nl, rhs, op.getTransposeRhs(), width));
+          result = moe::GroupedMatmulOp::create(
+              nb, nl, op.getType(), op.getLhs(), panels, op.getOffsets(),
+              op.getBias(), /*transpose_rhs=*/false, /*panels=*/true);
+        } else {
+          result = nb.clone(*op)->getResult(0);
+        }
+        mapping.map(op.getResult(), result);
+      }
+      if (!consumer)
+        return mapping.lookup(first.getResult());
+      return nb.clone(*consumer, mapping)->getResult(0);
     };
-    int64_t threshold = minRowsPerGroup * op.getNumGroups();
-    auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
+    int64_t threshold = minRowsPerGroup * first.getNumGroups();
+    auto lhsType = cast<RankedTensorType>(first.getLhs().getType());
     Value result;
     if (!lhsType.isDynamicDim(0)) {
       if (lhsType.getDimSize(0) < threshold)
         return;
-      result = onPanels(b, loc);
+      result = build(b, loc, /*panelsToo=*/true);
     } else {
-      Value rows = tensor::DimOp::create(b, loc, op.getLhs(), 0);
+      Value rows = tensor::DimOp::create(b, loc, first.getLhs(), 0);
       Value many = arith::CmpIOp::create(
           b, loc, arith::CmpIPredicate::uge, rows,
           arith::ConstantIndexOp::create(b, loc, threshold));
       result = scf::IfOp::create(
                    b, loc, many,
                    [&](OpBuilder &tb, Location tl) {
-                     scf::YieldOp::create(tb, tl, onPanels(tb, tl));
+                     scf::YieldOp::create(tb, tl, build(tb, tl, true));
                    },
                    [&](OpBuilder &eb, Location el) {
-                     scf::YieldOp::create(eb, el, eb.clone(*op)->getResults());
+                     scf::YieldOp::create(eb, el, build(eb, el, false));
                    })
                    .getResult(0);
     }
-    op.getResult().replaceAllUsesWith(result);
-    op.erase();
+    last->getResult(0).replaceAllUsesWith(result);
+    if (consumer)
+      consumer->erase();
+    for (moe::GroupedMatmulOp op : ops)
+      op.erase();
   }
 
   /// f32 constant weights, stacked or one per group of one shape, that

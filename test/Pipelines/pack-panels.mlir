@@ -131,3 +131,49 @@ func.func @per_group_mixed(%x: tensor<16x64xf32>, %off: tensor<3xi64>) -> tensor
       : (tensor<16x64xf32>, tensor<64x128xf32>, tensor<64x192xf32>, tensor<3xi64>) -> tensor<16x192xf32>
   return %y : tensor<16x192xf32>
 }
+
+// -----
+
+// A gate and an up projection whose only user is one activation move into
+// the same branch as it: one scf.if on the row count, panels and the
+// activation on one side, the ops as they were on the other, and the
+// activation's result is what it yields (convert-moe-to-linalg then runs
+// the three panel by panel).
+// CHECK-LABEL: func.func @gated_pair
+// CHECK: %[[H:.*]] = scf.if %{{.*}} -> (tensor<?x128xf32>) {
+// CHECK:   %[[G:.*]] = moe.grouped_matmul {{.*}} {panels}
+// CHECK:   %[[U:.*]] = moe.grouped_matmul {{.*}} {panels}
+// CHECK:   %[[HP:.*]] = moe.activation %[[G]], %[[U]]
+// CHECK:   scf.yield %[[HP]]
+// CHECK: } else {
+// CHECK:   %[[G2:.*]] = moe.grouped_matmul
+// CHECK-NOT: panels
+// CHECK:   %[[U2:.*]] = moe.grouped_matmul
+// CHECK:   %[[HQ:.*]] = moe.activation %[[G2]], %[[U2]]
+// CHECK:   scf.yield %[[HQ]]
+// CHECK: return %[[H]]
+func.func @gated_pair(%x: tensor<?x64xf32>, %off: tensor<3xi64>) -> tensor<?x128xf32> {
+  %wg = arith.constant dense<1.0> : tensor<2x64x128xf32>
+  %wu = arith.constant dense<2.0> : tensor<2x64x128xf32>
+  %g = moe.grouped_matmul %x, %wg offsets(%off) : (tensor<?x64xf32>, tensor<2x64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x64xf32>, tensor<2x64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %h = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x128xf32>, tensor<?x128xf32>) -> tensor<?x128xf32>
+  return %h : tensor<?x128xf32>
+}
+
+// -----
+
+// A projection that something else reads too stays apart: each op gets its
+// own choice, and the activation stays after both.
+// CHECK-LABEL: func.func @gate_read_twice
+// CHECK: %[[G:.*]] = scf.if
+// CHECK: %[[U:.*]] = scf.if
+// CHECK: moe.activation %[[G]], %[[U]]
+func.func @gate_read_twice(%x: tensor<?x64xf32>, %off: tensor<3xi64>) -> (tensor<?x128xf32>, tensor<?x128xf32>) {
+  %wg = arith.constant dense<1.0> : tensor<2x64x128xf32>
+  %wu = arith.constant dense<2.0> : tensor<2x64x128xf32>
+  %g = moe.grouped_matmul %x, %wg offsets(%off) : (tensor<?x64xf32>, tensor<2x64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x64xf32>, tensor<2x64x128xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %h = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x128xf32>, tensor<?x128xf32>) -> tensor<?x128xf32>
+  return %h, %g : tensor<?x128xf32>, tensor<?x128xf32>
+}

@@ -166,6 +166,11 @@ def MoEPackPanels : Pass<"moe-pack-panels", "mlir::ModuleOp"> {
     between the op on panels and the op as it was (with a static row count,
     the choice is made here).
 
+    A gate and an up projection that both qualify, share lhs and offsets,
+    and feed only one `moe.activation` move into the same branch of the
+    row-count choice as that activation (one `scf.if` for the three), so
+    that `convert-moe-to-linalg` can run them panel by panel.
+
     The change of layout is ordinary IR and runs on every call unless
     something folds it; after moe-constants-to-parameters,
     moe-pack-parameters moves it into the parameter, which the runner packs

@@ -12,6 +12,7 @@
 #include "moe/Dialect/MoE/IR/MoE.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -54,6 +55,57 @@ Value insert(OpBuilder &b, Location loc, Value source, Value dest,
                                        strides);
 }
 
+Value lowerPanels(OpBuilder &rewriter, ArrayRef<GroupedMatmulOp> ops,
+                  ActivationOp gated, Value acc);
+
+/// `op`'s activation of `input` (and `up`) rows into a [rows, width] tensor
+/// of its result's element type: `into` if given, else a new one.
+Value activateRows(OpBuilder &b, Location l, ActivationOp op, Value input,
+                   Value up, int64_t width, Value into = {}) {
+  Type elt = cast<RankedTensorType>(op.getType()).getElementType();
+  // Half-precision activations are computed in f32.
+  Type computeType =
+      elt.getIntOrFloatBitWidth() < 32 ? Type(b.getF32Type()) : elt;
+  ActivationParams params = ActivationParams::get(op);
+  std::optional<GateLayout> layout = op.getGateLayout();
+  MLIRContext *ctx = b.getContext();
+  AffineExpr r = getAffineDimExpr(0, ctx), i = getAffineDimExpr(1, ctx);
+  AffineMap id = AffineMap::get(2, 0, {r, i}, ctx);
+  SmallVector<Value> inputs = {input};
+  SmallVector<AffineMap> maps = {id};
+  if (layout == GateLayout::Separate) {
+    inputs.push_back(up);
+    maps.push_back(id);
+  } else if (layout == GateLayout::Interleaved) {
+    inputs = {input, input};
+    maps = {AffineMap::get(2, 0, {r, i * 2}, ctx),
+            AffineMap::get(2, 0, {r, i * 2 + 1}, ctx)};
+  } else if (layout == GateLayout::Concatenated) {
+    // Two column slices rather than one input read at (r, i) and
+    // (r, i + width): linalg takes loop bounds from the first operand
+    // with a plain dim, which would be the full, twice as wide input.
+    Value rows = dimValue(b, l, input, 0);
+    inputs = {slice(b, l, input, {b.getIndexAttr(0), b.getIndexAttr(0)},
+                    {rows, b.getIndexAttr(width)}),
+              slice(b, l, input, {b.getIndexAttr(0), b.getIndexAttr(width)},
+                    {rows, b.getIndexAttr(width)})};
+    maps = {id, id};
+  }
+  maps.push_back(id);
+  auto outType = RankedTensorType::get({ShapedType::kDynamic, width}, elt);
+  if (!into)
+    into = tensor::EmptyOp::create(b, l, outType, dimValue(b, l, input, 0));
+  return linalg::GenericOp::create(
+             b, l, outType, inputs, into, maps,
+             SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value v = emitActivation(nb, nl, params, computeType,
+                                        args.drop_back());
+               linalg::YieldOp::create(nb, nl, convertScalar(nb, nl, v, elt));
+             })
+      .getResult(0);
+}
+
 struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -89,7 +141,7 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
     };
 
     if (op.getPanels()) {
-      rewriter.replaceOp(op, lowerPanels(rewriter, op, acc));
+      rewriter.replaceOp(op, lowerPanels(rewriter, {op}, {}, acc));
       return success();
     }
 
@@ -134,90 +186,158 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
     rewriter.replaceOp(op, acc);
     return success();
   }
+};
 
-  /// Panels [E, M / P, K, P] (or [M / P, K, P] per group): for each group,
-  /// one [rows, K] x [K, P] matmul
-  /// per panel into the panel's columns of the group's rows. The panel loop
-  /// is outside the reduction, so a group's [rows, P] output block stays in
-  /// cache while its contiguous [K, P] panel streams past (128-140 GFLOP/s
-  /// against 104-114 for the [K, M] matrix at H = 1024, I = 2816, 128 rows
-  /// per expert; bench/cpu/results/2026-11-29-panels.md).
-  static Value lowerPanels(PatternRewriter &rewriter, GroupedMatmulOp op,
-                           Value acc) {
-    Location loc = op.getLoc();
-    auto rhsType = cast<RankedTensorType>(op.getRhs()[0].getType());
-    bool stacked = rhsType.getRank() == 4;
-    ArrayRef<int64_t> shape = rhsType.getShape().take_back(3);
-    int64_t numPanels = shape[0], k = shape[1], width = shape[2];
-    Type elt = cast<RankedTensorType>(op.getType()).getElementType();
-    auto panelType =
-        RankedTensorType::get({k, width}, rhsType.getElementType());
-    Value offsets = op.getOffsets(), lhs = op.getLhs();
-    auto loop =
-        [&](OpBuilder &b, Location l, int64_t trips, Value init,
-            function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
-          Value lb = arith::ConstantIndexOp::create(b, l, 0);
-          Value ub = arith::ConstantIndexOp::create(b, l, trips);
-          Value step = arith::ConstantIndexOp::create(b, l, 1);
-          return scf::ForOp::create(b, l, lb, ub, step, ValueRange{init},
-                                    [&](OpBuilder &nb, Location nl, Value iv,
-                                        ValueRange args) {
-                                      scf::YieldOp::create(
-                                          nb, nl, body(nb, nl, iv, args[0]));
-                                    })
-              .getResult(0);
-        };
-    // Group `e`'s panels: `rhs` [(E,) M / P, K, P] and `bias` [(E,) M] hold
-    // them at `lead` ({e} when stacked, {} per group).
-    auto group = [&](OpBuilder &b, Location l, Value e, Value rhs, Value bias,
-                     ArrayRef<OpFoldResult> lead, Value into) {
-      auto [lo, n] = groupRows(b, l, offsets, e);
-      Value a =
-          slice(b, l, lhs, {lo, b.getIndexAttr(0)}, {n, b.getIndexAttr(k)});
-      return loop(
-          b, l, numPanels, into,
-          [&](OpBuilder &pb, Location pl, Value p, Value panelsInto) {
-            Value col = arith::MulIOp::create(
-                pb, pl, p, arith::ConstantIndexOp::create(pb, pl, width));
+/// Panels [E, M / P, K, P] (or [M / P, K, P] per group) of `ops`: for each
+/// group, one [rows, K] x [K, P] matmul per panel into the panel's columns
+/// of the group's rows. The panel loop is outside the reduction, so a
+/// group's [rows, P] output block stays in cache while its contiguous
+/// [K, P] panel streams past (128-140 GFLOP/s against 104-114 for the
+/// [K, M] matrix at H = 1024, I = 2816, 128 rows per expert;
+/// bench/cpu/results/2026-11-29-panels.md).
+///
+/// With `gated` (`ops` are its gate and up projections, of one lhs, offsets
+/// and panel shape), each panel's two [rows, P] blocks go through the
+/// activation while they are in cache, and only the activation is written:
+/// the [rows, M] gate and up results are never stored or read again.
+Value lowerPanels(OpBuilder &rewriter, ArrayRef<GroupedMatmulOp> ops,
+                  ActivationOp gated, Value acc) {
+  GroupedMatmulOp first = ops.front();
+  Location loc = first.getLoc();
+  auto rhsType = cast<RankedTensorType>(first.getRhs()[0].getType());
+  bool stacked = rhsType.getRank() == 4;
+  ArrayRef<int64_t> shape = rhsType.getShape().take_back(3);
+  int64_t numPanels = shape[0], k = shape[1], width = shape[2];
+  Type elt = cast<RankedTensorType>(first.getType()).getElementType();
+  auto panelType = RankedTensorType::get({k, width}, rhsType.getElementType());
+  Value offsets = first.getOffsets(), lhs = first.getLhs();
+  auto loop =
+      [&](OpBuilder &b, Location l, int64_t trips, Value init,
+          function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
+        Value lb = arith::ConstantIndexOp::create(b, l, 0);
+        Value ub = arith::ConstantIndexOp::create(b, l, trips);
+        Value step = arith::ConstantIndexOp::create(b, l, 1);
+        return scf::ForOp::create(
+                   b, l, lb, ub, step, ValueRange{init},
+                   [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
+                     scf::YieldOp::create(nb, nl, body(nb, nl, iv, args[0]));
+                   })
+            .getResult(0);
+      };
+  // Group `e`'s panels: each op's `rhs` [(E,) M / P, K, P] and `bias`
+  // [(E,) M] (null: none) hold them at `lead` ({e} when stacked, {} per
+  // group).
+  auto group = [&](OpBuilder &b, Location l, Value e, ArrayRef<Value> rhs,
+                   ArrayRef<Value> bias, ArrayRef<OpFoldResult> lead,
+                   Value into) {
+    auto [lo, n] = groupRows(b, l, offsets, e);
+    Value a = slice(b, l, lhs, {lo, b.getIndexAttr(0)}, {n, b.getIndexAttr(k)});
+    return loop(
+        b, l, numPanels, into,
+        [&](OpBuilder &pb, Location pl, Value p, Value panelsInto) {
+          Value col = arith::MulIOp::create(
+              pb, pl, p, arith::ConstantIndexOp::create(pb, pl, width));
+          SmallVector<OpFoldResult> outAt = {lo, col};
+          SmallVector<OpFoldResult> outSize = {n, pb.getIndexAttr(width)};
+          // The i-th op's [rows, P] block of panel p, accumulated into
+          // `init`.
+          auto block = [&](size_t i, Value init) {
             SmallVector<OpFoldResult> at(lead),
                 one(lead.size(), pb.getIndexAttr(1));
             at.append({p, pb.getIndexAttr(0), pb.getIndexAttr(0)});
             SmallVector<OpFoldResult> sizes(one);
             sizes.append({pb.getIndexAttr(1), pb.getIndexAttr(k),
                           pb.getIndexAttr(width)});
-            Value w = slice(pb, pl, rhs, at, sizes, panelType);
+            Value w = slice(pb, pl, rhs[i], at, sizes, panelType);
             Value panelBias;
-            if (bias) {
+            if (bias[i]) {
               SmallVector<OpFoldResult> biasAt(lead), biasSizes(one);
               biasAt.push_back(col);
               biasSizes.push_back(pb.getIndexAttr(width));
-              panelBias = slice(
-                  pb, pl, bias, biasAt, biasSizes,
-                  RankedTensorType::get(
-                      {width},
-                      cast<RankedTensorType>(bias.getType()).getElementType()));
+              panelBias =
+                  slice(pb, pl, bias[i], biasAt, biasSizes,
+                        RankedTensorType::get(
+                            {width}, cast<RankedTensorType>(bias[i].getType())
+                                         .getElementType()));
             }
-            SmallVector<OpFoldResult> outAt = {lo, col};
-            SmallVector<OpFoldResult> outSize = {n, pb.getIndexAttr(width)};
-            Value rows = slice(pb, pl, panelsInto, outAt, outSize);
-            Value y = emitMatmul(pb, pl, a, w, /*transposed=*/false, panelBias,
-                                 elt, rows);
-            return insert(pb, pl, y, panelsInto, outAt, outSize);
-          });
-    };
-    auto biasOf = [&](size_t i) {
-      return op.getBias().empty() ? Value() : op.getBias()[i];
-    };
-    if (stacked)
-      return loop(rewriter, loc, op.getNumGroups(), acc,
-                  [&](OpBuilder &b, Location l, Value e, Value into) {
-                    return group(b, l, e, op.getRhs()[0], biasOf(0), {e}, into);
-                  });
-    for (auto [e, rhs] : llvm::enumerate(op.getRhs())) {
-      Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
-      acc = group(rewriter, loc, index, rhs, biasOf(e), {}, acc);
+            return emitMatmul(pb, pl, a, w, /*transposed=*/false, panelBias,
+                              elt, init);
+          };
+          Value y;
+          if (!gated) {
+            y = block(0, slice(pb, pl, panelsInto, outAt, outSize));
+          } else {
+            // Each block gets a buffer of its own (alloc_tensor, which CSE
+            // leaves apart, unlike tensor.empty): blocks that shared one
+            // were copied for every panel, 10% of a layer's time. The
+            // activation writes straight into the result's columns.
+            auto blockType =
+                RankedTensorType::get({ShapedType::kDynamic, width}, elt);
+            Value zero =
+                arith::ConstantOp::create(pb, pl, elt, pb.getZeroAttr(elt));
+            SmallVector<Value> blocks;
+            for (size_t i = 0; i < ops.size(); ++i) {
+              Value buffer = bufferization::AllocTensorOp::create(
+                  pb, pl, blockType, ValueRange{n});
+              blocks.push_back(block(
+                  i, linalg::FillOp::create(pb, pl, zero, buffer).result()));
+            }
+            y = activateRows(pb, pl, gated, blocks[0], blocks[1], width,
+                             slice(pb, pl, panelsInto, outAt, outSize));
+          }
+          return insert(pb, pl, y, panelsInto, outAt, outSize);
+        });
+  };
+  auto operandsOf = [&](size_t group, bool bias) {
+    SmallVector<Value> values;
+    for (GroupedMatmulOp op : ops) {
+      OperandRange range = bias ? op.getBias() : op.getRhs();
+      values.push_back(range.empty() ? Value() : range[group]);
     }
-    return acc;
+    return values;
+  };
+  if (stacked)
+    return loop(rewriter, loc, first.getNumGroups(), acc,
+                [&](OpBuilder &b, Location l, Value e, Value into) {
+                  return group(b, l, e, operandsOf(0, false),
+                               operandsOf(0, true), {e}, into);
+                });
+  for (int64_t e = 0, n = first.getNumGroups(); e < n; ++e) {
+    Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
+    acc = group(rewriter, loc, index, operandsOf(e, false), operandsOf(e, true),
+                {}, acc);
+  }
+  return acc;
+}
+
+/// An activation of a gate and an up projection on panels (moe-pack-panels
+/// pairs them) that nothing else reads: the three run panel by panel
+/// (lowerPanels). Applied before the one-op-at-a-time lowering, which would
+/// take the projections apart from the activation.
+struct GatedPanelsLowering : OpRewritePattern<ActivationOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ActivationOp op,
+                                PatternRewriter &rewriter) const override {
+    auto gate = op.getInput().getDefiningOp<GroupedMatmulOp>();
+    auto up = op.getUp() ? op.getUp().getDefiningOp<GroupedMatmulOp>()
+                         : GroupedMatmulOp();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    if (!gate || !up || gate == up || !gate.getPanels() || !up.getPanels() ||
+        op.getGateLayout() != GateLayout::Separate || op.getWidths() ||
+        gate.getLhs() != up.getLhs() || gate.getOffsets() != up.getOffsets() ||
+        gate.getRhs().getTypes() != up.getRhs().getTypes() ||
+        gate.getBias().empty() != up.getBias().empty() ||
+        gate.getType() != up.getType() || gate.getType() != resultType ||
+        !gate->hasOneUse() || !up->hasOneUse() || resultType.isDynamicDim(1))
+      return rewriter.notifyMatchFailure(
+          op, "not the only user of two panel projections of one shape");
+    Value acc =
+        zerosWithDimsOf(rewriter, op.getLoc(), resultType, {gate.getLhs()});
+    rewriter.replaceOp(op, lowerPanels(rewriter, {gate, up}, op, acc));
+    rewriter.eraseOp(gate);
+    rewriter.eraseOp(up);
+    return success();
   }
 };
 
@@ -305,54 +425,10 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
     auto inputType = cast<RankedTensorType>(op.getInput().getType());
     if (resultType.isDynamicDim(1) || inputType.isDynamicDim(1))
       return rewriter.notifyMatchFailure(op, "needs static widths");
-    Type elt = resultType.getElementType();
-    // Half-precision activations are computed in f32.
-    Type computeType =
-        elt.getIntOrFloatBitWidth() < 32 ? Type(rewriter.getF32Type()) : elt;
-    ActivationParams params = ActivationParams::get(op);
     std::optional<GateLayout> layout = op.getGateLayout();
-
-    // Activation of `input` (and `up`) rows into a [rows, width] tensor.
     auto activate = [&](OpBuilder &b, Location l, Value input, Value up,
                         int64_t width) {
-      MLIRContext *ctx = b.getContext();
-      AffineExpr r = getAffineDimExpr(0, ctx), i = getAffineDimExpr(1, ctx);
-      AffineMap id = AffineMap::get(2, 0, {r, i}, ctx);
-      SmallVector<Value> inputs = {input};
-      SmallVector<AffineMap> maps = {id};
-      if (layout == GateLayout::Separate) {
-        inputs.push_back(up);
-        maps.push_back(id);
-      } else if (layout == GateLayout::Interleaved) {
-        inputs = {input, input};
-        maps = {AffineMap::get(2, 0, {r, i * 2}, ctx),
-                AffineMap::get(2, 0, {r, i * 2 + 1}, ctx)};
-      } else if (layout == GateLayout::Concatenated) {
-        // Two column slices rather than one input read at (r, i) and
-        // (r, i + width): linalg takes loop bounds from the first operand
-        // with a plain dim, which would be the full, twice as wide input.
-        Value rows = dimValue(b, l, input, 0);
-        inputs = {slice(b, l, input, {b.getIndexAttr(0), b.getIndexAttr(0)},
-                        {rows, b.getIndexAttr(width)}),
-                  slice(b, l, input, {b.getIndexAttr(0), b.getIndexAttr(width)},
-                        {rows, b.getIndexAttr(width)})};
-        maps = {id, id};
-      }
-      maps.push_back(id);
-      auto outType = RankedTensorType::get({ShapedType::kDynamic, width}, elt);
-      Value empty =
-          tensor::EmptyOp::create(b, l, outType, dimValue(b, l, input, 0));
-      return linalg::GenericOp::create(
-                 b, l, outType, inputs, empty, maps,
-                 SmallVector<utils::IteratorType>(
-                     2, utils::IteratorType::parallel),
-                 [&](OpBuilder &nb, Location nl, ValueRange args) {
-                   Value v = emitActivation(nb, nl, params, computeType,
-                                            args.drop_back());
-                   linalg::YieldOp::create(nb, nl,
-                                           convertScalar(nb, nl, v, elt));
-                 })
-          .getResult(0);
+      return activateRows(b, l, op, input, up, width);
     };
 
     std::optional<ArrayRef<int64_t>> widths = op.getWidths();
@@ -390,4 +466,9 @@ void moe::detail::populateExpertLoweringPatterns(RewritePatternSet &patterns) {
   patterns
       .add<GroupedMatmulLowering, ActivationLowering, ScatterColumnsLowering>(
           patterns.getContext());
+}
+
+void moe::detail::populateFusedExpertLoweringPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<GatedPanelsLowering>(patterns.getContext());
 }

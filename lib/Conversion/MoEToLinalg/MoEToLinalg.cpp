@@ -8,6 +8,7 @@
 #include "Patterns.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -15,6 +16,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace moe {
 #define GEN_PASS_DEF_CONVERTMOETOLINALG
@@ -75,6 +77,15 @@ struct ConvertMoEToLinalgPass
       return WalkResult::advance();
     });
     if (check.wasInterrupted())
+      return signalPassFailure();
+    // Ops lowered together first: the op-by-op conversion below would take
+    // them apart. No folding, nothing but these patterns.
+    RewritePatternSet fused(&getContext());
+    moe::detail::populateFusedExpertLoweringPatterns(fused);
+    if (failed(applyPatternsGreedily(
+            getOperation(), std::move(fused),
+            GreedyRewriteConfig().enableFolding(false).setStrictness(
+                GreedyRewriteStrictness::ExistingOps))))
       return signalPassFailure();
     ConversionTarget target(getContext());
     moe::configureMoEToLinalgTarget(target);

@@ -19,6 +19,10 @@ void populateDequantizeLoweringPatterns(mlir::RewritePatternSet &patterns);
 /// moe.grouped_matmul, moe.activation and moe.scatter_columns.
 void populateExpertLoweringPatterns(mlir::RewritePatternSet &patterns);
 
+/// Lowerings of several moe ops at once (a gated activation with its two
+/// projections), applied before the op-by-op ones.
+void populateFusedExpertLoweringPatterns(mlir::RewritePatternSet &patterns);
+
 } // namespace detail
 } // namespace moe
 

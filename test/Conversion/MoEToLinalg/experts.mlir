@@ -122,9 +122,9 @@ func.func @scatter_columns(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %off: tenso
 // CHECK:   scf.for %[[P:.*]] = %{{.*}} to %[[C3]] step %{{.*}} iter_args(%[[PACC:.*]] = %[[ACC]]) -> (tensor<?x192xf32>)
 // CHECK:     %[[C64:.*]] = arith.constant 64 : index
 // CHECK:     %[[COL:.*]] = arith.muli %[[P]], %[[C64]] : index
+// CHECK:     %[[OUT:.*]] = tensor.extract_slice %[[PACC]][%[[LO]], %[[COL]]] [%[[N]], 64] [1, 1]
 // CHECK:     %[[W:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[P]], 0, 0] [1, 1, 32, 64] [1, 1, 1, 1] : tensor<2x3x32x64xf32> to tensor<32x64xf32>
 // CHECK:     %[[B:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[COL]]] [1, 64] [1, 1] : tensor<2x192xf32> to tensor<64xf32>
-// CHECK:     %[[OUT:.*]] = tensor.extract_slice %[[PACC]][%[[LO]], %[[COL]]] [%[[N]], 64] [1, 1]
 // CHECK:     %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<64xf32>) outs(%[[OUT]] : tensor<?x64xf32>)
 // CHECK:     %[[Y:.*]] = linalg.matmul ins(%[[A]], %[[W]] : tensor<?x32xf32>, tensor<32x64xf32>) outs(%[[INIT]] : tensor<?x64xf32>)
 // CHECK:     tensor.insert_slice %[[Y]] into %[[PACC]][%[[LO]], %[[COL]]] [%[[N]], 64] [1, 1]
@@ -153,4 +153,54 @@ func.func @panels_per_group(%a: tensor<?x32xf32>, %off: tensor<3xi64>,
   %y = moe.grouped_matmul %a, %w0, %w1 offsets(%off) {panels}
       : (tensor<?x32xf32>, tensor<2x32x64xf32>, tensor<2x32x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
   return %y : tensor<?x128xf32>
+}
+
+// -----
+
+// A gated activation of two panel projections (one lhs, offsets and panel
+// shape) that nothing else reads runs panel by panel: per group and panel,
+// the gate and up blocks are multiplied into zero-filled buffers of their
+// own (alloc_tensor, which CSE keeps apart), and the activation writes the
+// panel's columns of the result. The [rows, M] projections never exist.
+// CHECK-LABEL: func.func @gated_panels
+// CHECK: scf.for %[[E:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x128xf32>)
+// CHECK:   scf.for %[[P:.*]] = {{.*}} iter_args(%[[PACC:.*]] = %[[ACC]]) -> (tensor<?x128xf32>)
+// CHECK:     %[[GBUF:.*]] = bufferization.alloc_tensor(%{{.*}}) : tensor<?x64xf32>
+// CHECK:     %[[GZ:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[GBUF]] : tensor<?x64xf32>)
+// CHECK:     %[[WG:.*]] = tensor.extract_slice %{{.*}}[%[[E]], %[[P]], 0, 0] [1, 1, 64, 64] [1, 1, 1, 1] : tensor<2x2x64x64xf32> to tensor<64x64xf32>
+// CHECK:     %[[G:.*]] = linalg.matmul ins(%{{.*}}, %[[WG]] : {{.*}}) outs(%[[GZ]] : tensor<?x64xf32>)
+// CHECK:     %[[UBUF:.*]] = bufferization.alloc_tensor(%{{.*}}) : tensor<?x64xf32>
+// CHECK:     %[[UZ:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[UBUF]] : tensor<?x64xf32>)
+// CHECK:     %[[U:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : {{.*}}) outs(%[[UZ]] : tensor<?x64xf32>)
+// CHECK:     %[[OUT:.*]] = tensor.extract_slice %[[PACC]]
+// CHECK:     %[[H:.*]] = linalg.generic {{.*}} ins(%[[G]], %[[U]] : tensor<?x64xf32>, tensor<?x64xf32>) outs(%[[OUT]] : tensor<?x64xf32>)
+// CHECK:       math.exp
+// CHECK:     tensor.insert_slice %[[H]] into %[[PACC]]
+// CHECK-NOT: moe.
+func.func @gated_panels(%a: tensor<?x64xf32>, %off: tensor<3xi64>,
+                        %wg: tensor<2x2x64x64xf32>, %wu: tensor<2x2x64x64xf32>) -> tensor<?x128xf32> {
+  %g = moe.grouped_matmul %a, %wg offsets(%off) {panels}
+      : (tensor<?x64xf32>, tensor<2x2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %u = moe.grouped_matmul %a, %wu offsets(%off) {panels}
+      : (tensor<?x64xf32>, tensor<2x2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %h = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>}
+      : (tensor<?x128xf32>, tensor<?x128xf32>) -> tensor<?x128xf32>
+  return %h : tensor<?x128xf32>
+}
+
+// -----
+
+// Projections of different inputs are lowered one by one, as they are.
+// CHECK-LABEL: func.func @gated_panels_two_inputs
+// CHECK-NOT: bufferization.alloc_tensor
+// CHECK: return
+func.func @gated_panels_two_inputs(%a: tensor<?x64xf32>, %b: tensor<?x64xf32>, %off: tensor<3xi64>,
+                                   %wg: tensor<2x2x64x64xf32>, %wu: tensor<2x2x64x64xf32>) -> tensor<?x128xf32> {
+  %g = moe.grouped_matmul %a, %wg offsets(%off) {panels}
+      : (tensor<?x64xf32>, tensor<2x2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %u = moe.grouped_matmul %b, %wu offsets(%off) {panels}
+      : (tensor<?x64xf32>, tensor<2x2x64x64xf32>, tensor<3xi64>) -> tensor<?x128xf32>
+  %h = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>}
+      : (tensor<?x128xf32>, tensor<?x128xf32>) -> tensor<?x128xf32>
+  return %h : tensor<?x128xf32>
 }
