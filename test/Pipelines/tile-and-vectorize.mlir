@@ -2,16 +2,17 @@
 // RUN: moe-opt %s --moe-tile-and-vectorize="tile-sizes=4,16,8" --canonicalize \
 // RUN:   | FileCheck %s --check-prefix=SIZES
 
-// The token dimension is dynamic. Fewer rows than 8 (checked at run time)
-// read %b as it is stored: K steps outermost, then columns, then rows, each
-// 8x32 tile of %b loaded once for all rows.
+// The token dimension is dynamic. Fewer rows than 32 (checked at run time;
+// 32 because %b widens, N > K, see @narrowing for 8) read %b as it is
+// stored: K steps outermost, then columns, then rows, each 8x32 tile of %b
+// loaded once for all rows.
 // Otherwise its loop is peeled, full 4-row tiles become a 4x4 by 4x64
 // vector.contract, and the last partial tile is vectorized one row at a time
 // (1x4 by 4x64 contractions) rather than left to scalar loops. Each
 // accumulator (4x64, or 1x64 for a row) is read once before its K loop,
 // carried in registers as an iter_arg, and written once after it.
 // CHECK-LABEL: func.func @dynamic_m(
-// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c8
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c32
 // CHECK: scf.if %[[FEW]]
 // CHECK:   scf.for %{{.*}} = %c0 to %c16 step %c8
 // CHECK:     scf.for %{{.*}} = %c0 to %c64 step %c32
@@ -98,4 +99,16 @@ func.func @batch_small_n(%a: tensor<4x8x8xf32>, %b: tensor<4x8x12xf32>,
 func.func @elementwise(%a: tensor<?xf32>) -> tensor<?xf32> {
   %r = linalg.add ins(%a, %a : tensor<?xf32>, tensor<?xf32>) outs(%a : tensor<?xf32>) -> tensor<?xf32>
   return %r : tensor<?xf32>
+}
+
+// A plain weight that does not widen (N <= K: a down projection) takes the
+// few-rows schedule below 8 rows only.
+// CHECK-LABEL: func.func @narrowing(
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %{{.*}}, %c8
+// CHECK: scf.if %[[FEW]]
+func.func @narrowing(%a: tensor<?x128xf32>, %b: tensor<128x64xf32>,
+                     %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<?x128xf32>, tensor<128x64xf32>)
+                     outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
 }

@@ -282,18 +282,46 @@ func.func private @__moe_gate_route(
   @ROUTE_SCRATCH@
   %result:2 = scf.for %t = %c0 to %T step %c1 iter_args(%W = %w_init, %I = %i_init)
       -> (tensor<?x?xf32>, tensor<?x?xi64>) {
-    scf.for %e = %c0 to %E step %c1 {
-      %b = tensor.extract %router_bias[%e] : tensor<?xf32>
-      %dot = scf.for %h = %c0 to %H step %c1 iter_args(%acc = %b) -> (f32) {
-        %xv = tensor.extract %x[%t, %h] : tensor<?x?xf32>
-        %r0 = arith.select %transposed, %h, %e : index
-        %r1 = arith.select %transposed, %e, %h : index
-        %wv = tensor.extract %router[%r0, %r1] : tensor<?x?xf32>
-        %acc2 = math.fma %xv, %wv, %acc : f32
-        scf.yield %acc2 : f32
+    // Each loop's innermost accesses are contiguous, so that LLVM vectorizes
+    // it: a scalar dot product per expert, one dependent fma after another
+    // and a whole row of [H, E] apart, took 37 ms of a 264 ms layer at
+    // T = 512, E = 64.
+    scf.if %transposed {
+      // [H, E]: all experts' logits at once, one row of the router per h,
+      // each expert's sum still in h order.
+      scf.for %e = %c0 to %E step %c1 {
+        %b = tensor.extract %router_bias[%e] : tensor<?xf32>
+        memref.store %b, %scores[%e] : memref<?xf32>
       }
+      scf.for %h = %c0 to %H step %c1 {
+        %xv = tensor.extract %x[%t, %h] : tensor<?x?xf32>
+        scf.for %e = %c0 to %E step %c1 {
+          %wv = tensor.extract %router[%h, %e] : tensor<?x?xf32>
+          %acc = memref.load %scores[%e] : memref<?xf32>
+          %acc2 = math.fma %xv, %wv, %acc : f32
+          memref.store %acc2, %scores[%e] : memref<?xf32>
+        }
+      }
+    } else {
+      // [E, H]: one dot product per expert over a contiguous row; reassoc
+      // lets LLVM split the sum over vector lanes.
+      scf.for %e = %c0 to %E step %c1 {
+        %b = tensor.extract %router_bias[%e] : tensor<?xf32>
+        %dot = scf.for %h = %c0 to %H step %c1 iter_args(%acc = %b) -> (f32) {
+          %xv = tensor.extract %x[%t, %h] : tensor<?x?xf32>
+          %wv = tensor.extract %router[%e, %h] : tensor<?x?xf32>
+          %p = arith.mulf %xv, %wv fastmath<reassoc, contract> : f32
+          %acc2 = arith.addf %acc, %p fastmath<reassoc, contract> : f32
+          scf.yield %acc2 : f32
+        }
+        memref.store %dot, %scores[%e] : memref<?xf32>
+      }
+    }
+    // Masked experts count as -inf logits.
+    scf.for %e = %c0 to %E step %c1 {
       %keep = tensor.extract %mask[%e] : tensor<?xi1>
-      %v = arith.select %keep, %dot, %ninf : f32
+      %l = memref.load %scores[%e] : memref<?xf32>
+      %v = arith.select %keep, %l, %ninf : f32
       memref.store %v, %scores[%e] : memref<?xf32>
     }
     @ROUTE_ROW_CALL@
