@@ -1,17 +1,18 @@
 //===- WeightPrefetch.cpp - prefetch the next weight block of a tile ------===//
 //
 // A grouped matmul streams its weights from memory: each expert's [K, N]
-// matrix (23 MB at H = 1024, I = 5632) is read once per call, block by
-// block, and every block is then used by all the expert's row tiles. The
-// hardware prefetchers do not run ahead of that pattern (each reduction
-// block of a plain weight is 64 rows a whole matrix row apart, and a panel's
-// block is only four pages), so the first row tile of every block waits for
-// memory. Fetching the next block into L2 while the current one is in use
-// took a scratch C model of the 4 x 64 x 4 kernel from 134 to 154 GFLOP/s
-// at E = 8, 128 rows per expert, and from 65 to 107 GFLOP/s at E = 64, 16
-// rows, with the fetches spread over the row tiles and their reduction
-// steps; one burst per block, or every tile fetching the whole next block,
-// were no faster than no prefetch.
+// matrix (23 MB at 1024 x 5632) is read once per call, block by block, and
+// every block is then used by all the expert's row tiles. The hardware
+// prefetchers do not run ahead of that pattern (a reduction block of a
+// plain weight is 128 pieces of 256 bytes, each a whole matrix row apart;
+// a panel's block is 8 pages), so the first row tiles of every block wait
+// for memory. Fetching the next block into L2 while the current one is in
+// use took the grouped matmul on panels from 145-148 to 162-168 GFLOP/s at
+// E = 8, 128 rows per expert, and from 66-68 to 105-112 at E = 64, 16 rows
+// (bench/cpu/results/2026-11-29-prefetch.md). How the fetches are spread
+// mattered as much as making them: all of a step's fetches to one 256-byte
+// row gave 83-86 at 16 rows; every tile fetching the whole next block, or
+// one burst per block, was no faster than no prefetch (in a C model).
 //
 //===----------------------------------------------------------------------===//
 
@@ -152,16 +153,18 @@ bool moe::WeightPrefetcher::prefetchNextBlock(RewriterBase &rewriter,
   int64_t steps = block / tileK;
 
   // The block's lines (block rows of lineCount lines each) are numbered
-  // row-major and dealt out, perStep at a time, to every every-th step of
-  // consecutive row tiles: row tile t fetches, at step j with j mod every =
-  // 0, lines (t * steps / every + j / every) * perStep + m (mod the block's
-  // lines), m < perStep. With every = 1, kTilesPerBlock row tiles fetch a
-  // whole block; `every` (a power of two) grows with the number of row tiles,
-  // so that all of them share the block instead of fetching it again and
-  // again (each fetch takes a load slot: 4 tiles fetching the whole block
-  // each made 128 rows no faster). All but j is the same for every step of a
-  // tile and moves out of the reduction loop: the tile's own slice walks the
-  // steps of one block (its row offset is the loop's variable).
+  // row-major. Row tile t fetches, at step j with j mod every = 0, the lines
+  // q + m * blockLines / perStep for m < perStep, where q = t * steps /
+  // every + j / every (mod the block's lines): with every = 1,
+  // kTilesPerBlock row tiles fetch the whole block, and a step's perStep
+  // fetches go to lines a 1/perStep of the block apart (to one 256-byte row
+  // instead, 16 rows per group ran at 83-86 GFLOP/s, not 105-112). `every`
+  // (a power of two) grows with the number of row tiles, so that all of
+  // them share one block instead of fetching it again and again (each fetch
+  // takes a load slot: 32 tiles each fetching a quarter of the block made
+  // 128 rows no faster). All but j is the same for every step of a tile and
+  // moves out of the reduction loop: the tile's own slice walks the steps of
+  // one block (its row offset is the loop's variable).
   auto constant = [&](int64_t v) {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };

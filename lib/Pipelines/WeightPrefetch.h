@@ -27,14 +27,12 @@ public:
       : reductionBlock(reductionBlock) {}
 
   /// Inserts, before `tile` (a static M x N x K register tile inside the
-  /// reduction loop), prefetches of one row of the block that comes after
-  /// the current one: the next column tile of the same reduction block, or
-  /// the first column tile of the next reduction block. Row tile t at
-  /// reduction step j fetches row (t * steps + j) mod block of it, where
-  /// steps = block / K is the number of steps per block: K row tiles cover
-  /// a block, and the fetches go out evenly, not in a burst (a burst per
-  /// block was slower than none). Returns false, and inserts nothing, for a
-  /// tile whose weight it cannot locate.
+  /// reduction loop), prefetches of lines of the block that comes after the
+  /// current one: the next column tile of the same reduction block, else the
+  /// first column tile of the next reduction block, else the first block of
+  /// the weight's next matrix. Fetches are spread over the steps of the row
+  /// tiles, never sent in a burst (see WeightPrefetch.cpp). Returns false,
+  /// and inserts nothing, for a tile whose weight it cannot locate.
   bool prefetchNextBlock(mlir::RewriterBase &rewriter,
                          mlir::linalg::MatmulOp tile);
 
