@@ -396,22 +396,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   b.setInsertionPointToEnd(gpuModule.getBody());
   Emitter m{b};
   Type elt = sig.elementType;
-  int64_t dyn = ShapedType::kDynamic;
-  auto rhsType = MemRefType::get({sig.groups, sig.k, sig.n}, elt);
-  SmallVector<Type> argTypes = {MemRefType::get({dyn, sig.k}, elt), rhsType};
-  if (sig.splitWeights)
-    argTypes.push_back(rhsType);
-  argTypes.push_back(MemRefType::get({sig.groups + 1}, sig.offsetType));
-  argTypes.push_back(
-      MemRefType::get({dyn, sig.resultColumns()},
-                      sig.combineWeightType ? b.getF32Type() : sig.resultType));
-  if (sig.biasType)
-    argTypes.push_back(MemRefType::get({sig.groups, sig.n}, sig.biasType));
-  if (sig.combineWeightType) {
-    argTypes.push_back(MemRefType::get({dyn}, b.getI32Type()));
-    argTypes.push_back(
-        MemRefType::get({dyn, sig.combineSlots}, sig.combineWeightType));
-  }
+  SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type smemTypes[] = {MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,

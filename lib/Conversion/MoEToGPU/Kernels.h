@@ -133,17 +133,31 @@ mlir::gpu::GPUFuncOp getOrBuildRowSlotsKernel(mlir::gpu::GPUModuleOp module,
                                               int64_t slots);
 
 /// The argument types of every grouped-matmul kernel of `sig` (the contract
-/// above): lhs, rhs, offsets, result, then the bias if any.
+/// of getOrBuildGroupedMatmulKernel): lhs, rhs, the up weight with
+/// `splitWeights`, offsets, result (fp32 token rows with a combine), the
+/// bias if any, then a combine's row slots and weights.
 inline llvm::SmallVector<mlir::Type>
 groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
+  mlir::MLIRContext *ctx = sig.elementType.getContext();
   int64_t dyn = mlir::ShapedType::kDynamic;
+  auto rhsType =
+      mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType);
   llvm::SmallVector<mlir::Type> types = {
-      mlir::MemRefType::get({dyn, sig.k}, sig.elementType),
-      mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType),
-      mlir::MemRefType::get({sig.groups + 1}, sig.offsetType),
-      mlir::MemRefType::get({dyn, sig.n}, sig.resultType)};
+      mlir::MemRefType::get({dyn, sig.k}, sig.elementType), rhsType};
+  if (sig.splitWeights)
+    types.push_back(rhsType);
+  types.push_back(mlir::MemRefType::get({sig.groups + 1}, sig.offsetType));
+  types.push_back(mlir::MemRefType::get(
+      {dyn, sig.resultColumns()},
+      sig.combineWeightType ? mlir::Float32Type::get(ctx) : sig.resultType));
   if (sig.biasType)
     types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  if (sig.combineWeightType) {
+    types.push_back(
+        mlir::MemRefType::get({dyn}, mlir::IntegerType::get(ctx, 32)));
+    types.push_back(
+        mlir::MemRefType::get({dyn, sig.combineSlots}, sig.combineWeightType));
+  }
   return types;
 }
 

@@ -119,22 +119,21 @@ LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
 FailureOr<gpu::GPUFuncOp>
 moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
                             const MoEToGPUOptions &options) {
-  auto module = op->getParentOfType<ModuleOp>();
-  if (!module)
-    return op.emitOpError("the GPU lowering needs an enclosing module");
+  FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
+  if (failed(gpuModule))
+    return failure();
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
-  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
   // sm_90a: the wgmma + TMA kernel where its shape rule holds
   // (wgmmaUnsupportedReason), else the mma.sync kernel.
   if (options.chip == "sm_90a") {
     std::string reason = wgmmaUnsupportedReason(*sig);
     if (reason.empty())
-      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, *sig);
+      return getOrBuildWgmmaGroupedMatmulKernel(*gpuModule, *sig);
     op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
   }
-  return getOrBuildGroupedMatmulKernel(gpuModule, *sig);
+  return getOrBuildGroupedMatmulKernel(*gpuModule, *sig);
 }
 
 gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
@@ -281,14 +280,13 @@ moe::getGroupedMatmulKernels(moe::GroupedMatmulOp op,
     kernels.tile = *tile;
   }
   if (options.kernel != "tile") {
-    auto module = op->getParentOfType<ModuleOp>();
-    if (!module)
-      return op.emitOpError("the GPU lowering needs an enclosing module");
+    FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
+    if (failed(gpuModule))
+      return failure();
     FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
     if (failed(sig))
       return failure();
-    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(
-        getOrCreateKernelModule(module), *sig);
+    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(*gpuModule, *sig);
   }
   return kernels;
 }

@@ -426,15 +426,11 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
     if (resultType.isDynamicDim(1) || inputType.isDynamicDim(1))
       return rewriter.notifyMatchFailure(op, "needs static widths");
     std::optional<GateLayout> layout = op.getGateLayout();
-    auto activate = [&](OpBuilder &b, Location l, Value input, Value up,
-                        int64_t width) {
-      return activateRows(b, l, op, input, up, width);
-    };
 
     std::optional<ArrayRef<int64_t>> widths = op.getWidths();
     if (!widths) {
-      Value y = activate(rewriter, loc, op.getInput(), op.getUp(),
-                         resultType.getDimSize(1));
+      Value y = activateRows(rewriter, loc, op, op.getInput(), op.getUp(),
+                             resultType.getDimSize(1));
       rewriter.replaceOpWithNewOp<tensor::CastOp>(op, resultType, y);
       return success();
     }
@@ -451,7 +447,7 @@ struct ActivationLowering : OpRewritePattern<ActivationOp> {
       Value in = slice(rewriter, loc, op.getInput(), at, inSize);
       Value up =
           op.getUp() ? slice(rewriter, loc, op.getUp(), at, inSize) : Value();
-      Value y = activate(rewriter, loc, in, up, width);
+      Value y = activateRows(rewriter, loc, op, in, up, width);
       acc =
           insert(rewriter, loc, y, acc, at, {n, rewriter.getIndexAttr(width)});
     }
