@@ -268,11 +268,6 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
   SmallVector<func::FuncOp> forwards, sizes;
   for (auto [i, layer] : llvm::enumerate(layers)) {
     MoEToGPUOptions layerOptions = options;
-    // sm_90a's wgmma kernels take TMA descriptors that the host encodes and
-    // copies to the device per launch today (an allocation and a blocking
-    // copy): a layer uses the mma.sync kernels, which run on sm_90a too.
-    if (layerOptions.chip == "sm_90a")
-      layerOptions.chip = "sm_90";
     if (auto combine = layer->getAttrOfType<StringAttr>(kCombineAttr))
       layerOptions.combine = combine.str();
     func::FuncOp forward =

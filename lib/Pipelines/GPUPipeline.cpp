@@ -4,7 +4,8 @@
 // tensors; one-shot bufferization then makes the host memrefs, and
 // upstream's gpu-lower-to-nvvm-pipeline does the rest: kernels to NVVM, host
 // launches to mgpu* calls, and gpu-module-to-binary through LLVM's NVPTX
-// backend (format=isa needs no CUDA toolkit, so CI can run it).
+// backend (format=isa needs no CUDA toolkit, so CI can run it), with
+// moe-gpu-tensor-map-params before the serialization.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,11 +16,13 @@
 #include "mlir/Conversion/GPUCommon/GPUToLLVM.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVM.h"
 #include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
+#include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -57,13 +60,46 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
-  gpu::GPUToNVVMPipelineOptions nvvm;
-  nvvm.cubinChip = options.chip;
+  // Upstream's gpu-lower-to-nvvm-pipeline (MLIR 22, as its
+  // --dump-pass-pipeline prints it), spelled out so that
+  // moe-gpu-tensor-map-params runs between the kernels' and the host's
+  // lowering and the serialization.
+  pm.addPass(createConvertNVGPUToNVVMPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertNVVMToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
   // PTX 8.0 is the first with sm_90a; CUDA 12.0's ptxas and later read it.
-  nvvm.cubinFeatures = "+ptx80";
-  nvvm.cubinFormat = options.format;
-  nvvm.optLevel = 3;
-  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+  target.features = "+ptx80";
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createArithToLLVMConversionPass());
+  ConvertIndexToLLVMPassOptions index;
+  index.indexBitwidth = 64;
+  pm.addPass(createConvertIndexToLLVMPass(index));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  ConvertGpuOpsToNVVMOpsOptions kernels;
+  kernels.indexBitwidth = 64;
+  OpPassManager &gpuModules = pm.nest<gpu::GPUModuleOp>();
+  gpuModules.addPass(createConvertGpuOpsToNVVMOps(kernels));
+  gpuModules.addPass(createCanonicalizerPass());
+  gpuModules.addPass(createCSEPass());
+  gpuModules.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createMoEGPUTensorMapParams());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 
   if (!options.ptxFile.empty()) {
     MoEWriteGPUObjectsOptions write;

@@ -20,9 +20,16 @@
 // The activation: the workspace at offset 0.
 // CHECK: llvm.getelementptr %[[WS]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
 // CHECK: %[[L1:.*]] = gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate
+// The down projection: the decode kernel up to 16 rows per expert, else the
+// tile kernel (as convert-moe-to-gpu chooses), both on the stream; the
+// combine follows on the same stream.
 // CHECK: llvm.getelementptr %[[WS]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
-// CHECK: %[[L2:.*]] = gpu.launch_func async [%[[L1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k512_n256
-// CHECK: gpu.launch_func async [%[[L2]]] @moe_kernels::@combine_bf16_i64_f32_bf16_h256_k2
+// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %{{.*}}, %c128{{.*}} : index
+// CHECK-NEXT: scf.if %[[SMALL]] {
+// CHECK: gpu.launch_func async [%[[L1]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256
+// CHECK: } else {
+// CHECK: gpu.launch_func async [%[[L1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k512_n256
+// CHECK: gpu.launch_func async [%[[L1]]] @moe_kernels::@combine_bf16_i64_f32_bf16_h256_k2
 // CHECK-NOT: gpu.wait
 // CHECK: return
 // The workspace size: the same walk without the launches.

@@ -5,6 +5,14 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=WAIT0 < %t.ptx
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline=chip=sm_90a | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+// The descriptors become kernel parameters once the kernels and the host are
+// lowered, before the serialization.
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline=chip=sm_90a --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s --check-prefix=PIPELINE
+// PIPELINE: gpu.module(
+// PIPELINE-NEXT: convert-gpu-to-nvvm{
+// PIPELINE: gpu-to-llvm{
+// PIPELINE-NEXT: moe-gpu-tensor-map-params,
+// PIPELINE-NEXT: gpu-module-to-binary{format=isa
 
 // HOST: llvm.func @down
 // HOST: llvm.call @mgpuStreamCreate
@@ -18,11 +26,22 @@
 // 2048 / 128; 30 kernel parameters (4 memrefs + 2 descriptors).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
+// The launch copies each map's 128 bytes (zeros for a map the driver
+// refused) into its parameters.
+// LLVMIR: select i1 %{{.*}}, ptr @__moe_null_tensor_map, ptr %{{.*}}
+// LLVMIR-NEXT: load [16 x i64], ptr %{{.*}}, align 64
+// LLVMIR: select i1 %{{.*}}, ptr @__moe_null_tensor_map, ptr %{{.*}}
+// LLVMIR-NEXT: load [16 x i64], ptr %{{.*}}, align 64
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 
 // PTX: .target sm_90a
 // PTX: .entry grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048(
+// The two descriptors: 128-byte, 64-byte aligned parameters, whose generic
+// addresses the TMA loads use (__grid_constant__).
+// PTX: .param .align 64 .b8 grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_param_28[128],
+// PTX-NEXT: .param .align 64 .b8 grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_param_29[128]
 // PTX: .maxntid 128, 1, 1
+// PTX-DAG: cvta.param.u64 %rd{{[0-9]+}}, %rd{{[0-9]+}};
 // PTX: mbarrier.init.shared.b64
 // PTX: bar.sync
 // PTX: mbarrier.arrive.expect_tx.shared.b64

@@ -9,12 +9,14 @@
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
 // RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call ffn 100 50 50 | FileCheck %s
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so %t.call ffn 200 100 100 | FileCheck %s --check-prefix=TILE
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_80 --combine epilogue -o %t.epi.so %S/../Pipelines/Inputs/layer-ffn-bf16.mlir
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.epi.so -o %t.epi.call
 // RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.epi.call ffn 100 50 50 | FileCheck %s --check-prefix=EPI
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.full.so %S/../Pipelines/Inputs/layer-full-bf16.mlir
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.full.so -o %t.full.call
 // RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.full.call moe 50 | FileCheck %s --check-prefix=FULL
+// RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.full.call moe 500 | FileCheck %s --check-prefix=WGMMA
 
 // EXPORTS-NOT: __moe_layer
 // EXPORTS: T moe_gpu_layer_forward
@@ -44,8 +46,9 @@
 // gate and up weights, offsets, then the activation at the workspace start.
 // CHECK-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,10,1) block=(128,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 8 100 200 20000 200 1 5000 5000 0 9 1 100000 100000 0 64 200 200 1
-// The down matmul reads it and writes its rows after it (0x100000 + 102400).
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256 grid=(4,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// The down matmul reads it and writes its rows after it (0x100000 + 102400):
+// 100 rows of 8 experts take the decode kernel (grid (256 / 64, min(100, 9))).
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 100000 100000 0 64 200 200 1 4000 4000 0 8 200 100 20000 100 1 5000 5000 0 9 1 119000 119000 0 64 100 100 1
 // Combine: a block per token (50), rows, map [50, 2], weights, output.
 // CHECK-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
@@ -56,6 +59,12 @@
 // CHECK-NEXT: moe_layer_forward(null buffer) -> 3: moe_layer_forward: invalid arguments
 // CHECK-NOT: cuLaunchKernel
 // CHECK-NOT: Synchronize
+
+// Past 16 rows per expert (200 rows): the tile kernel, grid (256 / 64,
+// (200 + 9 * 63) / 64).
+// TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,11,1)
+// TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256 grid=(4,11,1) block=(128,1,1) smem=0 stream=0x5e00
+// TILE: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(100,1,1)
 
 // combine=epilogue: the slots (100 x i32 = 400 -> 512 bytes) and the f32
 // sums [50, 256] come from the workspace too, and their memsets are queued
@@ -76,11 +85,12 @@
 // EPI-NEXT: moe_layer_forward -> 0: {{$}}
 // EPI-NOT: Synchronize
 
-// The whole layer from 50 tokens (sm_90a library: the layer uses the
-// mma.sync matmuls): routing, the four dispatch kernels, the FFN, the
-// combine, all on the caller's stream; the route's weights and ids, the
-// dispatched rows, offsets, row map and the dispatch's scratch sit in the
-// workspace (256-byte aligned) before the activation and the down rows.
+// The whole layer from 50 tokens (sm_90a library): routing, the four
+// dispatch kernels, the FFN (the fused SwiGLU matmul, then 100 rows of 8
+// experts: the decode kernel), the combine, all on the caller's stream; the
+// route's weights and ids, the dispatched rows, offsets, row map and the
+// dispatch's scratch sit in the workspace (256-byte aligned) before the
+// activation and the down rows.
 // FULL: buffers: 6, dims: 1, unknown layer: -1
 // FULL-NEXT: workspace: 208384, for 1 row: 5632, negative: -1
 // FULL-NOT: cuMemAlloc
@@ -93,9 +103,27 @@
 // FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,10,1) block=(128,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1
-// FULL-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256 grid=(4,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// FULL-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 10d600 10d600 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 126600 126600 0 64 100 100 1
 // FULL-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 126600 126600 0 64 100 100 1 10cf00 10cf00 0 32 2 2 1 100000 100000 0 32 2 2 1 6000 6000 0 32 100 100 1
 // FULL-NEXT: moe_layer_forward -> 0: {{$}}
 // FULL-NOT: Synchronize
+
+// 500 tokens (1000 rows): the down matmul is the wgmma kernel. Its two TMA
+// descriptors are encoded on the host at the call (the activation in the
+// workspace, [1000, 512]; the down weights as [8 * 512, 256]) and travel in
+// the launch's parameters: still no allocation, copy or wait in the call.
+// WGMMA: workspace: 2073088
+// WGMMA-NOT: cuMemAlloc
+// WGMMA-NOT: Synchronize
+// WGMMA-NOT: cuMemcpy
+// WGMMA: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,24,1)
+// WGMMA-NEXT: params: {{.*}} 183200 183200 0 3e8 200 200 1{{$}}
+// WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x183200 dims=512,1000 strides=1024 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
+// WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x5000 dims=256,4096 strides=512 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
+// WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k512_n256 grid=(2,16,1) block=(128,1,1) smem=99456 stream=0x5e00
+// WGMMA-NEXT: params: 183200 183200 0 3e8 200 200 1 5000 5000 0 8 200 100 20000 100 1 180000 180000 0 9 1 27d200 27d200 0 3e8 100 100 1 map{183200 512,1000} map{5000 256,4096}
+// WGMMA-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(500,1,1)
+// WGMMA: moe_layer_forward -> 0: {{$}}
+// WGMMA-NOT: Synchronize

@@ -275,6 +275,31 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
   ];
 }
 
+def MoEGPUTensorMapParams
+    : Pass<"moe-gpu-tensor-map-params", "mlir::ModuleOp"> {
+  let summary = "Pass TMA descriptors to kernels by value, as "
+                "__grid_constant__ parameters";
+  let description = [{
+    Runs in `--moe-gpu-pipeline` after the kernels are NVVM `llvm.func`s
+    and the host launches have LLVM operands, before `gpu-module-to-binary`.
+    A kernel marked `moe.tensor_map_params = N` (the sm_90a grouped matmul)
+    takes its last N arguments, pointers to CUtensorMaps, as
+    `ptr byval([16 x i64]) align 64` with `nvvm.grid_constant`: a 128-byte
+    `.param` whose address the TMA instructions use (what CUDA's
+    `__grid_constant__ const CUtensorMap` is). Each `gpu.launch_func` of it
+    passes the 128 bytes the host pointer points at instead of the pointer
+    (a null pointer, a map the driver refused, passes zeros; the launch's
+    grid is then empty). The maps thus travel in the launch's parameters: no
+    device copy, and a CUDA graph records them. The runtime's
+    `mgpuTensorMapEncodeTiledMemref` returns host maps for this reason.
+
+    Rejected with an error naming the kernel or launch: N not a positive
+    integer or larger than the kernel's arguments, a kernel still a
+    `gpu.func`, and map arguments or launch operands that are not `!llvm.ptr`.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect"];
+}
+
 def MoEWriteGPUObjects
     : Pass<"moe-write-gpu-objects", "mlir::ModuleOp"> {
   let summary = "Write the objects of the gpu.binary ops to a file";

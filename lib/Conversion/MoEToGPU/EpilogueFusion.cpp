@@ -108,12 +108,17 @@ void launchMatmul(KernelHost &host, gpu::GPUFuncOp kernel, ValueRange args,
   host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
 }
 
+/// A grouped matmul without epilogue: the chip's tile kernel (wgmma on
+/// sm_90a) or the decode kernel, chosen by the row count as convert-moe-to-gpu
+/// does.
 FailureOr<Value> launchPlainMatmul(KernelHost &host, GroupedMatmulOp op,
                                    const MoEToGPUOptions &options) {
-  FailureOr<gpu::GPUFuncOp> kernel = getGroupedMatmulKernel(op, options);
-  if (failed(kernel))
+  FailureOr<GroupedMatmulKernels> kernels =
+      getGroupedMatmulKernels(op, options);
+  if (failed(kernels))
     return failure();
-  auto argTypes = kernel->getArgumentTypes();
+  gpu::GPUFuncOp any = kernels->tile ? kernels->tile : kernels->decode;
+  auto argTypes = any.getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
   SmallVector<Value> args = {host.operand(op.getLhs(), type(0)),
                              host.operand(op.getRhs()[0], type(1)),
@@ -123,7 +128,11 @@ FailureOr<Value> launchPlainMatmul(KernelHost &host, GroupedMatmulOp op,
   args.push_back(out);
   if (!op.getBias().empty())
     args.push_back(host.operand(op.getBias()[0], type(4)));
-  launchMatmul(host, *kernel, args, rows);
+  // Either branch launches on host.token's stream, so what is queued after
+  // it on that stream runs after the matmul: no token to yield.
+  if (host.queuesLaunches())
+    selectGroupedMatmulKernel(host.b, host.b.getLoc(), *kernels, args, rows,
+                              host.token, [](OpBuilder &, Value) {});
   return out;
 }
 

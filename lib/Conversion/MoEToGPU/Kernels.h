@@ -201,7 +201,8 @@ std::string wgmmaUnsupportedReason(const GroupedMatmulSignature &sig);
 
 /// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
 /// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
-/// two !llvm.ptr: the TMA descriptors (CUtensorMap in device memory) of the
+/// two !llvm.ptr: the TMA descriptors (CUtensorMaps, passed by value: see
+/// kTensorMapParamsAttr) of the
 /// rows ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed
 /// as [E * K, N] (box kWgmmaTileK x 64), both 128-byte swizzled with
 /// zero fill out of bounds. The kernel needs wgmmaSharedMemoryBytes() of

@@ -349,6 +349,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func->setAttr(kWgmmaKernelAttr, b.getUnitAttr());
+  func->setAttr(moe::kTensorMapParamsAttr, b.getI64IntegerAttr(2));
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kWgmmaThreads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
@@ -358,8 +359,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         result = func.getArgument(3);
   Value bias = sig.biasType ? func.getArgument(4) : Value();
   // The descriptors arrive as pointers (a gpu.func cannot take
-  // !nvgpu.tensormap.descriptor arguments through the NVVM lowering); the
-  // casts fold away once nvgpu is lowered.
+  // !nvgpu.tensormap.descriptor arguments through the NVVM lowering), to
+  // the kernel's own parameter space once moe-gpu-tensor-map-params has
+  // made them __grid_constant__; the casts fold away once nvgpu is lowered.
   auto asMap = [&](Value p, Type type) {
     return UnrealizedConversionCastOp::create(b, type, p).getResult(0);
   };

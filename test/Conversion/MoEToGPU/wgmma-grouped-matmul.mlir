@@ -42,7 +42,7 @@
 // then per k step wait for the stage's phase, one warpgroup.mma
 // (m64n128k16 x 2 x 4 after lowering) on swizzled descriptors, a block
 // barrier, and the refill of the stage the previous step read.
-// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(%[[X:.*]]: memref<?x256xbf16>, %{{.*}}: memref<8x256x512xbf16>, %[[OFF:.*]]: memref<9xi64>, %[[Y:.*]]: memref<?x512xbf16>, %[[A0:.*]]: !llvm.ptr, %[[B0:.*]]: !llvm.ptr) kernel attributes {known_block_size = array<i32: 128, 1, 1>, moe.wgmma_kernel}
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(%[[X:.*]]: memref<?x256xbf16>, %{{.*}}: memref<8x256x512xbf16>, %[[OFF:.*]]: memref<9xi64>, %[[Y:.*]]: memref<?x512xbf16>, %[[A0:.*]]: !llvm.ptr, %[[B0:.*]]: !llvm.ptr) kernel attributes {known_block_size = array<i32: 128, 1, 1>, moe.tensor_map_params = 2 : i64, moe.wgmma_kernel}
 // CHECK: %[[TA:.*]] = builtin.unrealized_conversion_cast %[[A0]] : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<128x64xbf16, 3>
 // CHECK: %[[TB:.*]] = builtin.unrealized_conversion_cast %[[B0]] : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, 3>
 // CHECK: %[[DYN:.*]] = gpu.dynamic_shared_memory

@@ -42,8 +42,25 @@ int main(int argc, char **argv) {
     int64_t offset, sizes[2], strides[2];
   } memref = {(void *)0x1000, (void *)0x1000, 2, {256, 64}, {64, 1}};
   int64_t box[2] = {64, 64};
-  void *map = mgpuTensorMapEncodeTiledMemref(2, &memref, 9, 0, 3, 2, 0, box);
-  printf("mgpuTensorMapEncodeTiledMemref -> %p\n", map);
+  uint64_t *map =
+      mgpuTensorMapEncodeTiledMemref(2, &memref, 9, 0, 3, 2, 0, box);
+  if (!map) {
+    printf("mgpuTensorMapEncodeTiledMemref -> (nil)\n");
+  } else {
+    printf("mgpuTensorMapEncodeTiledMemref -> host map, 64-byte aligned: %d, "
+           "words %llx %llu %llu\n",
+           (int)((uintptr_t)map % 64 == 0), (unsigned long long)map[0],
+           (unsigned long long)map[1], (unsigned long long)map[2]);
+    // Each thread has a ring of 16 maps: the next 15 are other slots, the
+    // 16th after it reuses its slot.
+    int distinct = 1;
+    for (int i = 1; i < 16; ++i)
+      distinct &=
+          mgpuTensorMapEncodeTiledMemref(2, &memref, 9, 0, 3, 2, 0, box) != map;
+    printf("next 15 maps elsewhere: %d, the 16th reuses it: %d\n", distinct,
+           mgpuTensorMapEncodeTiledMemref(2, &memref, 9, 0, 3, 2, 0, box) ==
+               map);
+  }
   report("mgpuTensorMapEncodeTiledMemref(rank 6)",
          mgpuTensorMapEncodeTiledMemref(6, &memref, 9, 0, 3, 2, 0, box) != 0);
 #endif

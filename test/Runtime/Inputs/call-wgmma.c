@@ -1,9 +1,8 @@
 // Calls an sm_90a library's moe_grouped_matmul the way a framework does in
 // a loop (same buffers again, then a different row count, then no rows), so
-// that lit can check, against the fake driver, which calls encode and copy
-// TMA descriptors and which only launch. With an argument N, makes N calls
-// with row counts 1..N (N + 1 distinct descriptors) and prints how many
-// failed.
+// that lit can check, against the fake driver, what each call asks of the
+// driver. With an argument N, makes N calls with row counts 1..N and prints
+// how many failed.
 #include "moe-c/GPU.h"
 
 #include <stdint.h>

@@ -106,16 +106,27 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
          "stream=%p\n",
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
   // The memref arguments are pointers and i64s, 8 bytes each: a memref of
-  // rank r is 3 + 2r of them, counted from the kernel's name; the sm_90a
-  // kernels' two TMA descriptor pointers come on top (FAKE_CUDA_PARAMS=30
-  // overrides the count).
+  // rank r is 3 + 2r of them, counted from the kernel's name
+  // (FAKE_CUDA_PARAMS overrides the count); the sm_90a wgmma kernels' two
+  // 128-byte TMA descriptors come last, printed as map{address dims...}
+  // (see cuTensorMapEncodeTiled).
+  const char *name = (const char *)f;
+  int maps = strncmp(name, "grouped_matmul_wgmma_", 21) == 0 ? 2 : 0;
   const char *count = getenv("FAKE_CUDA_PARAMS");
-  int params_count = count ? atoi(count) : paramCount((const char *)f);
+  int params_count = count ? atoi(count) : paramCount(name) + maps;
+  int first_map = params_count - maps;
   printf("params:");
   for (int i = 0; i < params_count; ++i) {
-    uint64_t v;
-    memcpy(&v, params[i], 8);
-    printf(" %llx", (unsigned long long)v);
+    uint64_t v[16];
+    memcpy(v, params[i], i < first_map ? 8 : 128);
+    if (i < first_map) {
+      printf(" %llx", (unsigned long long)v[0]);
+      continue;
+    }
+    printf(" map{%llx", (unsigned long long)v[0]);
+    for (int d = 1; d < 16 && v[d]; ++d)
+      printf("%s%llu", d == 1 ? " " : ",", (unsigned long long)v[d]);
+    printf("}");
   }
   printf("\n");
   return 0;
@@ -186,5 +197,14 @@ CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *addr,
   printf(" interleave=%d swizzle=%d l2=%d oob=%d\n", interleave, swizzle, l2,
          oob);
   // FAKE_CUDA_TMA_ERROR: refuse the map (e.g. a misaligned address).
-  return getenv("FAKE_CUDA_TMA_ERROR") ? 1 : 0;
+  if (getenv("FAKE_CUDA_TMA_ERROR"))
+    return 1;
+  // A map the tests can recognize where it travels (a launch's parameters):
+  // the address, then the dimensions.
+  uint64_t *words = (uint64_t *)map;
+  memset(map, 0, 128);
+  words[0] = (uint64_t)addr;
+  for (unsigned i = 0; i < rank && i < 15; ++i)
+    words[1 + i] = dims[i];
+  return 0;
 }

@@ -37,6 +37,13 @@ struct MoEToGPUOptions {
   std::string kernel = "auto";
 };
 
+/// Kernel attribute `moe.tensor_map_params = N`: the kernel's last N
+/// arguments are pointers to CUtensorMaps that it reads as
+/// __grid_constant__ parameters. moe-gpu-tensor-map-params makes them
+/// 128-byte by-value parameters once the kernel is an NVVM llvm.func, and
+/// makes every launch pass the maps' bytes.
+constexpr llvm::StringLiteral kTensorMapParamsAttr = "moe.tensor_map_params";
+
 /// True if `kernel` is a value of MoEToGPUOptions::kernel.
 bool isGroupedMatmulKernelChoice(llvm::StringRef kernel);
 
