@@ -12,6 +12,7 @@
 // RUN: FileCheck %s --check-prefix=EPILOGUE < %t.e90.log
 // RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.e90.log
 // RUN: FileCheck %s --check-prefix=PTX < %t.e90.ptx
+// RUN: FileCheck %s --check-prefix=PTXWG < %t.e90.ptx
 // RUN: not grep -q __nv_ %t.e90.ptx %t.k80.ptx
 // RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --convert-moe-to-gpu=combine=epilogue | FileCheck %s --check-prefix=NOMATH
 // NOMATH-NOT: math.
@@ -20,7 +21,7 @@
 // KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k512_n256' for 'sm_80'
 // KERNEL-DAG: Compiling entry function 'combine_bf16_i64_f32_bf16_h256_k2' for 'sm_80'
 
-// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_90a'
+// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_90a'
 // EPILOGUE-DAG: Compiling entry function 'row_slots_i64_k2' for 'sm_90a'
 // EPILOGUE-DAG: Compiling entry function 'activation_identity_f32_bf16_w256_256' for 'sm_90a'
 // EPILOGUE-DAG: Compiling entry function 'grouped_matmul_bf16_f32_i64_e8_k512_n256_combine2_f32' for 'sm_90a'
@@ -29,4 +30,11 @@
 // PTX: .entry grouped_matmul_bf16_f32_i64_e8_k512_n256_combine2_f32
 // PTX: mma.sync.aligned.m16n8k16
 // PTX: atom.add.f32
-// PTX: .entry grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate
+// On sm_90a the fused SwiGLU matmul is the wgmma kernel: three descriptors
+// (rows, gate and up weights) as parameters, gate and up boxes in each
+// stage, the activation on the accumulators.
+// PTXWG: .entry grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate(
+// PTXWG-COUNT-3: .param .align 64 .b8 grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_param_{{[0-9]+}}[128]
+// PTXWG-DAG: cp.async.bulk.tensor.2d
+// PTXWG-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// PTXWG-DAG: cvt.rn.bf16x2.f32

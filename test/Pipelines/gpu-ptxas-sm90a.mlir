@@ -6,6 +6,20 @@
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s
 // RUN: %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS
+// The fused epilogues (separate, concatenated and interleaved gated
+// activations, a plain relu with N = 200): no stack, no spills either.
+// RUN: moe-opt %S/Inputs/wgmma-epilogues.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.epi.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.epi.ptx -o %t.epi.cubin > %t.epi.log 2>&1
+// RUN: FileCheck %s --check-prefix=EPI < %t.epi.log
+// RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.epi.log
+// RUN: %cuobjdump -sass %t.epi.cubin > %t.epi.sass
+// RUN: FileCheck %s --check-prefix=EPISASS < %t.epi.sass
+// RUN: not grep -E "\b(LDL|STL)\b" %t.epi.sass
+// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_90a'
+// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7' for 'sm_90a'
+// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved' for 'sm_90a'
+// EPI: Compiling entry function 'grouped_matmul_wgmma_f16_f16_i32_e4_k64_n200_relu' for 'sm_90a'
+// EPISASS-COUNT-4: HGMMA.64x128x16.F32
 
 // CHECK-NOT: warning
 // CHECK: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048' for 'sm_90a'

@@ -86,8 +86,8 @@
 // EPI-NOT: Synchronize
 
 // The whole layer from 50 tokens (sm_90a library): routing, the four
-// dispatch kernels, the FFN (the fused SwiGLU matmul, then 100 rows of 8
-// experts: the decode kernel), the combine, all on the caller's stream; the
+// dispatch kernels, the FFN (the fused SwiGLU matmul, then for 100 rows of
+// 8 experts the decode kernel), the combine, all on the caller's stream; the
 // route's weights and ids, the dispatched rows, offsets, row map and the
 // dispatch's scratch sit in the workspace (256-byte aligned) before the
 // activation and the down rows.
@@ -101,8 +101,14 @@
 // FULL: cuLaunchKernel: dispatch_scan_{{.*}} grid=(1,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: dispatch_scatter_{{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
-// FULL: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,10,1) block=(128,1,1) smem=0 stream=0x5e00
-// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1
+// The fused SwiGLU matmul is the wgmma kernel: descriptors of the
+// dispatched rows and of the gate and up weights ([8 * 256, 512] each), a
+// block per 64 output columns and 128 rows.
+// FULL: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x100600 dims=256,100 strides=512 box=64,128
+// FULL-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x3000 dims=512,2048 strides=1024 box=64,64
+// FULL-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x4000 dims=512,2048 strides=1024 box=64,64
+// FULL-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(8,9,1) block=(128,1,1) smem=99456 stream=0x5e00
+// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1 map{100600 256,100} map{3000 512,2048} map{4000 512,2048}
 // FULL-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 10d600 10d600 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 126600 126600 0 64 100 100 1
 // FULL-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
@@ -118,8 +124,8 @@
 // WGMMA-NOT: cuMemAlloc
 // WGMMA-NOT: Synchronize
 // WGMMA-NOT: cuMemcpy
-// WGMMA: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,24,1)
-// WGMMA-NEXT: params: {{.*}} 183200 183200 0 3e8 200 200 1{{$}}
+// WGMMA: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(8,16,1)
+// WGMMA-NEXT: params: {{.*}} 183200 183200 0 3e8 200 200 1 map{103000 256,1000} map{3000 512,2048} map{4000 512,2048}
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x183200 dims=512,1000 strides=1024 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x5000 dims=256,4096 strides=512 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k512_n256 grid=(2,16,1) block=(128,1,1) smem=99456 stream=0x5e00

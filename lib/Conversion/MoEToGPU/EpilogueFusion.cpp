@@ -105,7 +105,12 @@ void launchActivation(KernelHost &host, gpu::GPUModuleOp module,
 /// A grouped-matmul kernel (plain or with an epilogue) on `args` + result.
 void launchMatmul(KernelHost &host, gpu::GPUFuncOp kernel, ValueRange args,
                   Value rows) {
-  host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
+  if (!isWgmmaKernel(kernel))
+    return host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
+  // Its launch adds the TMA descriptors and the dynamic shared memory.
+  if (host.queuesLaunches())
+    host.token = launchGroupedMatmul(host.b, host.b.getLoc(), kernel, args,
+                                     rows, host.token);
 }
 
 /// A grouped matmul without epilogue: the chip's tile kernel (wgmma on
@@ -148,7 +153,7 @@ FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
   sig->resultType = cast<RankedTensorType>(op.getType()).getElementType();
   sig->activation = ActivationParams::get(op);
   sig->splitWeights = matmuls.size() == 2;
-  gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
+  gpu::GPUFuncOp kernel = getOrBuildTileKernel(op, *module, *sig, options);
   auto argTypes = kernel.getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
   GroupedMatmulOp gate = matmuls[0];

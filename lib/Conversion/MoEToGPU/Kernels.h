@@ -196,13 +196,23 @@ constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
 
 /// Why `sig` has no sm_90a wgmma kernel ("" if it has one): K must be a
 /// multiple of kWgmmaTileK (a TMA box of weights must not cross into the
-/// next group's rows of the stacked [E * K, N] map).
+/// next group's rows of the stacked [E * K, N] map), and a fused combine has
+/// no wgmma epilogue.
 std::string wgmmaUnsupportedReason(const GroupedMatmulSignature &sig);
+
+/// The tile kernel of `options.chip` for `sig`: on sm_90a the wgmma kernel
+/// where wgmmaUnsupportedReason allows (else a remark at `op` says why not),
+/// otherwise the mma.sync kernel.
+mlir::gpu::GPUFuncOp getOrBuildTileKernel(mlir::Operation *op,
+                                          mlir::gpu::GPUModuleOp gpuModule,
+                                          const GroupedMatmulSignature &sig,
+                                          const MoEToGPUOptions &options);
 
 /// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
 /// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
-/// two !llvm.ptr: the TMA descriptors (CUtensorMaps, passed by value: see
-/// kTensorMapParamsAttr) of the
+/// two !llvm.ptr (three with `splitWeights`: the up weights' last): the TMA
+/// descriptors (CUtensorMaps, passed by value: see kTensorMapParamsAttr) of
+/// the
 /// rows ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed
 /// as [E * K, N] (box kWgmmaTileK x 64), both 128-byte swizzled with
 /// zero fill out of bounds. The kernel needs wgmmaSharedMemoryBytes() of

@@ -125,15 +125,22 @@ moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
   FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
   if (failed(sig))
     return failure();
-  // sm_90a: the wgmma + TMA kernel where its shape rule holds
+  return getOrBuildTileKernel(op, *gpuModule, *sig, options);
+}
+
+gpu::GPUFuncOp
+moe::detail::getOrBuildTileKernel(Operation *op, gpu::GPUModuleOp gpuModule,
+                                  const GroupedMatmulSignature &sig,
+                                  const MoEToGPUOptions &options) {
+  // sm_90a: the wgmma + TMA kernel where its rules hold
   // (wgmmaUnsupportedReason), else the mma.sync kernel.
   if (options.chip == "sm_90a") {
-    std::string reason = wgmmaUnsupportedReason(*sig);
+    std::string reason = wgmmaUnsupportedReason(sig);
     if (reason.empty())
-      return getOrBuildWgmmaGroupedMatmulKernel(*gpuModule, *sig);
-    op.emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
+    op->emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
   }
-  return getOrBuildGroupedMatmulKernel(*gpuModule, *sig);
+  return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }
 
 gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
@@ -170,21 +177,30 @@ static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
       .getResult(0);
 }
 
-/// Launches the sm_90a kernel: the buffers plus the two TMA descriptors,
-/// 128-row tiles, and its dynamic shared memory.
+/// Launches the sm_90a kernel: the buffers plus the TMA descriptors of the
+/// rows and of each weight (buffers 1 .. maps - 1), 128-row tiles, and its
+/// dynamic shared memory.
 static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
                                       gpu::GPUFuncOp kernel, ValueRange buffers,
                                       Value rows, Value asyncDependency) {
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  int64_t maps =
+      kernel->getAttrOfType<IntegerAttr>(moe::kTensorMapParamsAttr).getInt();
   Type elt = rhsType.getElementType();
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> args(buffers);
   args.push_back(createTensorMap(b, buffers[0], wgmmaRowsMapType(ctx, elt)));
-  args.push_back(createTensorMap(b, buffers[1], wgmmaWeightsMapType(ctx, elt)));
-  // Same bound as the sm_80 launch, for 128-row tiles.
+  for (int64_t i = 1; i < maps; ++i)
+    args.push_back(
+        createTensorMap(b, buffers[i], wgmmaWeightsMapType(ctx, elt)));
+  // Same bound as the sm_80 launch, for 128-row tiles; kernels with gate/up
+  // boxes say their column tiles.
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-  Value gridX = c((n + kWgmmaTileN - 1) / kWgmmaTileN);
+  int64_t columnTiles = (n + kWgmmaTileN - 1) / kWgmmaTileN;
+  if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
+    columnTiles = tiles.getInt();
+  Value gridX = c(columnTiles);
   Value gridY = arith::DivUIOp::create(
       b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
       c(kWgmmaTileM));
@@ -192,9 +208,11 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   // the reason recorded by the runtime) must not reach the kernel: the grid
   // is then empty, which mgpuLaunchKernel skips.
   Value null = LLVM::ZeroOp::create(b, LLVM::LLVMPointerType::get(ctx));
-  Value mapsOk = arith::AndIOp::create(
-      b, LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, args.end()[-2], null),
-      LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, args.end()[-1], null));
+  Value mapsOk;
+  for (Value map : ArrayRef<Value>(args).take_back(maps)) {
+    Value ok = LLVM::ICmpOp::create(b, LLVM::ICmpPredicate::ne, map, null);
+    mapsOk = mapsOk ? arith::AndIOp::create(b, mapsOk, ok) : ok;
+  }
   gridY = arith::SelectOp::create(b, mapsOk, gridY, c(0));
   Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
   auto launch = gpu::LaunchFuncOp::create(

@@ -40,6 +40,13 @@
 //   barrier is the one step t - 1 read; every thread has passed its wait for
 //   step t - 1's wgmma group before that barrier, and no stage is re-armed
 //   before all threads have waited on its previous phase.
+// - Fused activation (EpilogueFusion.cpp): the accumulator of column c is
+//   in the same thread as those of c + 1 (register pairs) and c + 64
+//   (registers 32 apart). Interleaved gate/up columns are such pairs; for
+//   concatenated and separate layouts the B tile's first 64-column box is
+//   gate columns [c0, c0 + 64) and its second the up columns of the same
+//   outputs (columns I + c0 of the one weight, or c0 of the up weight's own
+//   map), so a block owns 64 output columns (kColumnTilesAttr).
 //
 //===----------------------------------------------------------------------===//
 
@@ -90,7 +97,17 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
      << sig.n;
   if (sig.biasType)
     os << "_bias_" << sig.biasType;
+  if (sig.activation)
+    os << "_" << sig.activation->mangle();
   return name;
+}
+
+/// Gate and up columns come from two places (two weights, or the two halves
+/// of one): the B tile's two boxes hold the gate and the up columns of the
+/// same 64 outputs.
+bool pairsBoxes(const GroupedMatmulSignature &sig) {
+  return sig.isGated() &&
+         *sig.activation->gateLayout != moe::GateLayout::Interleaved;
 }
 
 /// {group, first row, end row} of row tile blockIdx.y counted over the E
@@ -203,7 +220,8 @@ Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
 /// The kernel's values shared by its parts.
 struct State {
   const GroupedMatmulSignature &sig;
-  Value mapA, mapB, barriers, smem, smemBase, tid;
+  /// Rows, weights, and the up weights of a separate gated layout.
+  Value mapA, mapB, mapUp, barriers, smem, smemBase, tid;
 };
 
 /// A `shape` view of the dynamic shared memory at `byteOffset` past the
@@ -236,8 +254,9 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
 
 /// Thread 0 arms `stage`'s mbarrier for the bytes of one k step and issues
 /// its three TMA loads: rows [first, +128) x columns [k0, +64) and weight
-/// rows [kRow0 + k0, +64) x columns [n0, +64) and [n0 + 64, +64).
-/// Coordinates are innermost (column) first.
+/// rows [kRow0 + k0, +64) x two 64-column boxes: [n0, +64) and [n0 + 64,
+/// +64), or with gate/up boxes the gate columns [n0, +64) and the same
+/// outputs' up columns. Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                Value first, Value kRow0, Value n0) {
   Emitter m{b};
@@ -249,19 +268,27 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                                   ValueRange{k0, first}, stage, Value(),
                                   Value());
     Value wRow = m.add(kRow0, k0);
-    for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half)
-      nvgpu::TmaAsyncLoadOp::create(
-          b, stageB(b, s, stage, half), s.barriers, s.mapB,
-          ValueRange{m.add(n0, m.c(half * kBoxN)), wRow}, stage, Value(),
-          Value());
+    for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half) {
+      Value map = s.mapB, col = m.add(n0, m.c(half * kBoxN));
+      if (pairsBoxes(s.sig) && half == 1) {
+        map = s.sig.splitWeights ? s.mapUp : s.mapB;
+        col = s.sig.splitWeights ? n0 : m.add(n0, m.c(s.sig.n / 2));
+      }
+      nvgpu::TmaAsyncLoadOp::create(b, stageB(b, s, stage, half), s.barriers,
+                                    map, ValueRange{col, wRow}, stage, Value(),
+                                    Value());
+    }
   });
 }
 
-/// Stores the accumulators of rows [first, end) and columns < N. Register r
-/// of the m64nN fragment of 64-row chunk mi holds, for thread t (warp w =
-/// t / 32, lane l = t % 32), row mi * 64 + 16 * w + l / 4 + 8 * ((r / 2) % 2)
-/// and column 8 * (r / 4) + 2 * (l % 4) + r % 2 (PTX ISA, wgmma D fragment).
-/// The group's bias row is added in fp32; the tail (group E) stays zero.
+/// Stores the accumulators of rows [first, end). Register r of the m64nN
+/// fragment of 64-row chunk mi holds, for thread t (warp w = t / 32, lane
+/// l = t % 32), row mi * 64 + 16 * w + l / 4 + 8 * ((r / 2) % 2) and column
+/// 8 * (r / 4) + 2 * (l % 4) + r % 2 (PTX ISA, wgmma D fragment). The
+/// group's bias row is added in fp32, then the fused activation if any; the
+/// tail (group E) stays zero (act(0) with an activation, as on the CPU).
+/// `n0` is the block's first column: of the weights, or of the result with
+/// gate/up boxes.
 void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
                Value acc, Value group, Value first, Value end, Value n0) {
   Emitter m{b};
@@ -274,54 +301,82 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
     biasOn = m.ult(group, m.c(sig.groups));
     biasGroup = m.min(group, m.c(sig.groups - 1));
   }
-  auto toF32 = [&](Value v) -> Value {
-    Type t = v.getType();
-    if (t.isF32())
-      return v;
-    if (t.getIntOrFloatBitWidth() < 32)
-      return arith::ExtFOp::create(b, b.getF32Type(), v);
-    return arith::TruncFOp::create(b, b.getF32Type(), v);
-  };
-  auto fromF32 = [&](Value v) -> Value {
-    Type t = sig.resultType;
-    if (t.isF32())
-      return v;
-    if (t.getIntOrFloatBitWidth() < 32)
-      return arith::TruncFOp::create(b, t, v);
-    return arith::ExtFOp::create(b, t, v);
+  auto activate = [&](ValueRange values) -> Value {
+    if (!sig.activation)
+      return values[0];
+    return moe::emitActivation(b, b.getLoc(), *sig.activation, b.getF32Type(),
+                               values);
   };
   auto pairType = VectorType::get({2}, sig.resultType);
+  auto storePair = [&](Value v0, Value v1, Value row, Value col) {
+    Value pair = vector::FromElementsOp::create(
+        b, pairType,
+        ValueRange{castFloat(b, v0, sig.resultType),
+                   castFloat(b, v1, sig.resultType)});
+    // row * columns + col is even, so the pair is aligned to its size.
+    auto store = vector::StoreOp::create(b, pair, result, ValueRange{row, col});
+    store.setAlignmentAttr(
+        b.getI64IntegerAttr(2 * sig.resultType.getIntOrFloatBitWidth() / 8));
+  };
+  // Columns are even and the column counts multiples of 8: col < limit
+  // covers col + 1 too; no test where every tile is inside.
+  auto inside = [&](Value col, int64_t limit, int64_t tileColumns,
+                    function_ref<void()> store) {
+    if (limit % tileColumns == 0)
+      store();
+    else
+      m.ifThen(m.ult(col, m.c(limit)), store);
+  };
   for (int64_t mi = 0; mi < kWgmmaTileM / kWgmmaM; ++mi) {
     Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
+    // Register `reg` plus the bias of column `col`, in f32.
+    auto value = [&](int64_t reg, Value col) -> Value {
+      Value v = LLVM::ExtractValueOp::create(b, chunk, reg);
+      if (!bias)
+        return v;
+      Value bv = castFloat(
+          b, memref::LoadOp::create(b, bias, ValueRange{biasGroup, col}),
+          b.getF32Type());
+      return m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+    };
     for (int64_t half = 0; half < 2; ++half) {
       Value row = m.add(first, m.add(laneRow, m.c(mi * kWgmmaM + half * 8)));
       m.ifThen(m.ult(row, end), [&] {
+        if (pairsBoxes(sig)) {
+          // Registers of column group j hold gate columns, those of j + 8
+          // the up columns of the same outputs (fused activations come from
+          // bias-free matmuls: no bias to place).
+          assert(!bias && "a gated epilogue has no bias");
+          int64_t boxGroups = kBoxN / 8;
+          for (int64_t j = 0; j < boxGroups; ++j) {
+            Value col = m.add(laneCol, m.c(j * 8));
+            inside(col, sig.resultColumns(), kBoxN, [&] {
+              Value out[2];
+              for (int64_t r = 0; r < 2; ++r) {
+                int64_t reg = j * 4 + half * 2 + r;
+                out[r] = activate(
+                    {value(reg, col), value(reg + 4 * boxGroups, col)});
+              }
+              storePair(out[0], out[1], row, col);
+            });
+          }
+          return;
+        }
         for (int64_t j = 0; j < kWgmmaTileN / 8; ++j) {
           Value col = m.add(laneCol, m.c(j * 8));
-          auto store = [&] {
-            SmallVector<Value, 2> pair;
-            for (int64_t r = 0; r < 2; ++r) {
-              Value v =
-                  LLVM::ExtractValueOp::create(b, chunk, j * 4 + half * 2 + r);
-              if (bias) {
-                Value bv = toF32(memref::LoadOp::create(
-                    b, bias, ValueRange{biasGroup, m.add(col, m.c(r))}));
-                v = m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
-              }
-              pair.push_back(fromF32(v));
+          inside(col, sig.n, kWgmmaTileN, [&] {
+            int64_t reg = j * 4 + half * 2;
+            Value v0 = value(reg, col);
+            Value v1 = value(reg + 1, m.add(col, m.c(1)));
+            if (sig.isGated()) {
+              // Interleaved: the pair is (gate, up) of column col / 2.
+              memref::StoreOp::create(
+                  b, castFloat(b, activate({v0, v1}), sig.resultType), result,
+                  ValueRange{row, m.div(col, 2)});
+              return;
             }
-            // row * N + col is even, so the pair is aligned to its size.
-            auto store = vector::StoreOp::create(
-                b, vector::FromElementsOp::create(b, pairType, pair), result,
-                ValueRange{row, col});
-            store.setAlignmentAttr(b.getI64IntegerAttr(
-                2 * sig.resultType.getIntOrFloatBitWidth() / 8));
-          };
-          // N is a multiple of 8 and col is even: col < N covers col + 1.
-          if (sig.n % kWgmmaTileN == 0)
-            store();
-          else
-            m.ifThen(m.ult(col, m.c(sig.n)), store);
+            storePair(activate({v0}), activate({v1}), row, col);
+          });
         }
       });
     }
@@ -337,27 +392,27 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
-  SmallVector<Type> argTypes = {
-      MemRefType::get({dyn, sig.k}, elt),
-      MemRefType::get({sig.groups, sig.k, sig.n}, elt),
-      MemRefType::get({sig.groups + 1}, sig.offsetType),
-      MemRefType::get({dyn, sig.n}, sig.resultType)};
-  if (sig.biasType)
-    argTypes.push_back(MemRefType::get({sig.groups, sig.n}, sig.biasType));
-  argTypes.push_back(ptr);
-  argTypes.push_back(ptr);
+  // The maps (rows, weights, up weights) follow the common arguments.
+  int64_t maps = sig.splitWeights ? 3 : 2;
+  SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
+  argTypes.append(maps, ptr);
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func->setAttr(kWgmmaKernelAttr, b.getUnitAttr());
-  func->setAttr(moe::kTensorMapParamsAttr, b.getI64IntegerAttr(2));
+  func->setAttr(moe::kTensorMapParamsAttr, b.getI64IntegerAttr(maps));
+  if (pairsBoxes(sig))
+    func->setAttr(
+        kColumnTilesAttr,
+        b.getI64IntegerAttr((sig.resultColumns() + kBoxN - 1) / kBoxN));
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kWgmmaThreads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
 
   unsigned nArgs = func.getNumArguments();
-  Value lhs = func.getArgument(0), offsets = func.getArgument(2),
-        result = func.getArgument(3);
-  Value bias = sig.biasType ? func.getArgument(4) : Value();
+  unsigned split = sig.splitWeights ? 1 : 0;
+  Value lhs = func.getArgument(0), offsets = func.getArgument(2 + split),
+        result = func.getArgument(3 + split);
+  Value bias = sig.biasType ? func.getArgument(4 + split) : Value();
   // The descriptors arrive as pointers (a gpu.func cannot take
   // !nvgpu.tensormap.descriptor arguments through the NVVM lowering), to
   // the kernel's own parameter space once moe-gpu-tensor-map-params has
@@ -365,9 +420,11 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto asMap = [&](Value p, Type type) {
     return UnrealizedConversionCastOp::create(b, type, p).getResult(0);
   };
+  Type weightsMap = wgmmaWeightsMapType(ctx, elt);
   State s{sig,
-          asMap(func.getArgument(nArgs - 2), wgmmaRowsMapType(ctx, elt)),
-          asMap(func.getArgument(nArgs - 1), wgmmaWeightsMapType(ctx, elt)),
+          asMap(func.getArgument(nArgs - maps), wgmmaRowsMapType(ctx, elt)),
+          asMap(func.getArgument(nArgs - maps + 1), weightsMap),
+          split ? asMap(func.getArgument(nArgs - 1), weightsMap) : Value(),
           {},
           {},
           {},
@@ -399,8 +456,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
                                    /*withElseRegion=*/false);
   b.setInsertionPointToStart(hasTile.thenBlock());
-  Value n0 =
-      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kWgmmaTileN));
+  Value n0 = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                   m.c(pairsBoxes(sig) ? kBoxN : kWgmmaTileN));
   // The tail (group E) runs no k step: its accumulators stay zero.
   Value steps =
       m.select(m.eq(group, m.c(sig.groups)), m.c(0), m.c(sig.k / kWgmmaTileK));
@@ -473,6 +530,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   storeTile(b, s, result, bias, acc, group, first, end, n0);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
+  if (sig.activation)
+    expandKernelMath(func);
   return func;
 }
 
@@ -483,6 +542,8 @@ moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
   if (sig.k % kWgmmaTileK != 0)
     return "K (" + std::to_string(sig.k) + ") is not a multiple of " +
            std::to_string(kWgmmaTileK);
+  if (sig.combineWeightType)
+    return "the fused combine has no wgmma form";
   return "";
 }
 

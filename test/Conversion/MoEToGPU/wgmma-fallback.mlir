@@ -22,3 +22,19 @@ func.func @f32_rows(%x: tensor<?x64xf32>, %w: tensor<2x64x64xf32>, %off: tensor<
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xf32>, tensor<2x64x64xf32>, tensor<3xi64>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+// -----
+
+// The same rule for a matmul with the activation in its epilogue: the
+// mma.sync kernel with the fused activation, and the remark at the
+// activation.
+// CHECK-LABEL: func.func @odd_k_fused(
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k72_n512_silu_separate blocks
+// CHECK-NOT: gpu.func @grouped_matmul_wgmma
+func.func @odd_k_fused(%x: tensor<?x72xbf16>, %wg: tensor<8x72x512xbf16>, %wu: tensor<8x72x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) : (tensor<?x72xbf16>, tensor<8x72x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x72xbf16>, tensor<8x72x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  // expected-remark @below {{sm_90a: K (72) is not a multiple of 64, so the mma.sync kernel is used}}
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}

@@ -107,11 +107,14 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
   // The memref arguments are pointers and i64s, 8 bytes each: a memref of
   // rank r is 3 + 2r of them, counted from the kernel's name
-  // (FAKE_CUDA_PARAMS overrides the count); the sm_90a wgmma kernels' two
-  // 128-byte TMA descriptors come last, printed as map{address dims...}
-  // (see cuTensorMapEncodeTiled).
+  // (FAKE_CUDA_PARAMS overrides the count); the sm_90a wgmma kernels'
+  // 128-byte TMA descriptors (rows and weights, and the up weights of a
+  // separate gated layout) come last, printed as map{address dims...} (see
+  // cuTensorMapEncodeTiled).
   const char *name = (const char *)f;
-  int maps = strncmp(name, "grouped_matmul_wgmma_", 21) == 0 ? 2 : 0;
+  int maps = strncmp(name, "grouped_matmul_wgmma_", 21) != 0 ? 0
+             : strstr(name, "_separate")                     ? 3
+                                                             : 2;
   const char *count = getenv("FAKE_CUDA_PARAMS");
   int params_count = count ? atoi(count) : paramCount(name) + maps;
   int first_map = params_count - maps;
