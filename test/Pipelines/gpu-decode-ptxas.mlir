@@ -12,6 +12,24 @@
 // f16, i32 offsets, an f32 bias and masked K and N edges.
 // RUN: moe-opt %S/../Conversion/MoEToGPU/decode-grouped-matmul.mlir -split-input-file --moe-gpu-pipeline="chip=sm_90a kernel=decode ptx-file=%t.odd.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.odd.ptx -o %t.odd.cubin 2>&1 | FileCheck %s --check-prefix=ODD
+// The fused epilogues (separate, concatenated and interleaved gated
+// activations, relu with N = 200), for both chips: no stack, no spills, and
+// in the SASS only global and shared memory traffic.
+// RUN: moe-opt %S/Inputs/wgmma-epilogues.mlir --moe-gpu-pipeline="chip=sm_80 kernel=decode ptx-file=%t.epi80.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.epi80.ptx -o %t.epi80.cubin > %t.epi80.log 2>&1
+// RUN: moe-opt %S/Inputs/wgmma-epilogues.mlir --moe-gpu-pipeline="chip=sm_90a kernel=decode ptx-file=%t.epi90.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.epi90.ptx -o %t.epi90.cubin > %t.epi90.log 2>&1
+// RUN: FileCheck %s --check-prefix=EPI < %t.epi80.log
+// RUN: FileCheck %s --check-prefix=EPI < %t.epi90.log
+// RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.epi80.log %t.epi90.log
+// RUN: %cuobjdump -sass %t.epi90.cubin > %t.epi90.sass
+// RUN: not grep -E "\b(LDL|STL)\b" %t.epi90.sass
+// RUN: FileCheck %s --check-prefix=EPISASS < %t.epi90.sass
+// EPI-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate'
+// EPI-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7'
+// EPI-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved'
+// EPI-DAG: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e4_k64_n200_relu'
+// EPISASS-COUNT-4: HMMA.16816.F32
 
 // CHECK: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

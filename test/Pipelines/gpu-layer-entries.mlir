@@ -17,19 +17,24 @@
 // CHECK: llvm.getelementptr %[[BUFS]][7]
 // CHECK-NOT: gpu.alloc
 // CHECK-NOT: gpu.wait
-// The activation: the workspace at offset 0.
+// The fused SwiGLU matmul writes the activation at the workspace start;
+// up to 16 rows per expert the decode kernel runs, else the tile kernel,
+// chosen by the row count as convert-moe-to-gpu chooses.
 // CHECK: llvm.getelementptr %[[WS]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
-// CHECK: %[[L1:.*]] = gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate
-// The down projection: the decode kernel up to 16 rows per expert, else the
-// tile kernel (as convert-moe-to-gpu chooses), both on the stream; the
-// combine follows on the same stream.
+// CHECK: %[[SMALL1:.*]] = arith.cmpi ule, %{{.*}}, %c128{{.*}} : index
+// CHECK-NEXT: scf.if %[[SMALL1]] {
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate
+// CHECK: } else {
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate
+// The down projection the same way; the combine follows. Every launch is on
+// the stream, in program order (a launch's token cannot leave its branch).
 // CHECK: llvm.getelementptr %[[WS]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
 // CHECK: %[[SMALL:.*]] = arith.cmpi ule, %{{.*}}, %c128{{.*}} : index
 // CHECK-NEXT: scf.if %[[SMALL]] {
-// CHECK: gpu.launch_func async [%[[L1]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256
 // CHECK: } else {
-// CHECK: gpu.launch_func async [%[[L1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k512_n256
-// CHECK: gpu.launch_func async [%[[L1]]] @moe_kernels::@combine_bf16_i64_f32_bf16_h256_k2
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k512_n256
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@combine_bf16_i64_f32_bf16_h256_k2
 // CHECK-NOT: gpu.wait
 // CHECK: return
 // The workspace size: the same walk without the launches.

@@ -42,12 +42,13 @@
 // CHECK-NOT: cuMemAlloc
 // CHECK-NOT: Synchronize
 // CHECK-NOT: cuMemset
-// grid = (512 / 32 column tiles, (100 + 9 * 63) / 64, 1); params: x, the
-// gate and up weights, offsets, then the activation at the workspace start.
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// 100 rows of 8 experts: the decode kernels. The fused SwiGLU: grid =
+// (512 / 32 outputs, min(100, 9), 1); params: x, the gate and up weights,
+// offsets, then the activation at the workspace start.
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 8 100 200 20000 200 1 5000 5000 0 9 1 100000 100000 0 64 200 200 1
 // The down matmul reads it and writes its rows after it (0x100000 + 102400):
-// 100 rows of 8 experts take the decode kernel (grid (256 / 64, min(100, 9))).
+// grid (256 / 64, min(100, 9)).
 // CHECK-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 100000 100000 0 64 200 200 1 4000 4000 0 8 200 100 20000 100 1 5000 5000 0 9 1 119000 119000 0 64 100 100 1
 // Combine: a block per token (50), rows, map [50, 2], weights, output.
@@ -60,8 +61,8 @@
 // CHECK-NOT: cuLaunchKernel
 // CHECK-NOT: Synchronize
 
-// Past 16 rows per expert (200 rows): the tile kernel, grid (256 / 64,
-// (200 + 9 * 63) / 64).
+// Past 16 rows per expert (200 rows): the tile kernels, grid (512 / 32 or
+// 256 / 64, (200 + 9 * 63) / 64).
 // TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,11,1)
 // TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256 grid=(4,11,1) block=(128,1,1) smem=0 stream=0x5e00
 // TILE: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(100,1,1)
@@ -72,7 +73,7 @@
 // EPI: workspace: 154112, for 1 row: 2304, negative: -1
 // EPI-NOT: cuMemAlloc
 // EPI-NOT: Synchronize
-// EPI: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// EPI: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // EPI-NEXT: params:
 // EPI-NEXT: cuMemsetD32Async: 119000 = ffffffff x 100 stream=0x5e00
 // EPI-NEXT: cuLaunchKernel: row_slots_i64_k2 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x5e00
@@ -86,8 +87,8 @@
 // EPI-NOT: Synchronize
 
 // The whole layer from 50 tokens (sm_90a library): routing, the four
-// dispatch kernels, the FFN (the fused SwiGLU matmul, then for 100 rows of
-// 8 experts the decode kernel), the combine, all on the caller's stream; the
+// dispatch kernels, the FFN (100 rows of 8 experts: the decode kernels, the
+// first with the SwiGLU in its epilogue), the combine, all on the caller's stream; the
 // route's weights and ids, the dispatched rows, offsets, row map and the
 // dispatch's scratch sit in the workspace (256-byte aligned) before the
 // activation and the down rows.
@@ -101,14 +102,8 @@
 // FULL: cuLaunchKernel: dispatch_scan_{{.*}} grid=(1,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: dispatch_scatter_{{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
-// The fused SwiGLU matmul is the wgmma kernel: descriptors of the
-// dispatched rows and of the gate and up weights ([8 * 256, 512] each), a
-// block per 64 output columns and 128 rows.
-// FULL: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x100600 dims=256,100 strides=512 box=64,128
-// FULL-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x3000 dims=512,2048 strides=1024 box=64,64
-// FULL-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x4000 dims=512,2048 strides=1024 box=64,64
-// FULL-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(8,9,1) block=(128,1,1) smem=99456 stream=0x5e00
-// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1 map{100600 256,100} map{3000 512,2048} map{4000 512,2048}
+// FULL: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
+// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1
 // FULL-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 10d600 10d600 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 126600 126600 0 64 100 100 1
 // FULL-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
@@ -116,15 +111,21 @@
 // FULL-NEXT: moe_layer_forward -> 0: {{$}}
 // FULL-NOT: Synchronize
 
-// 500 tokens (1000 rows): the down matmul is the wgmma kernel. Its two TMA
-// descriptors are encoded on the host at the call (the activation in the
-// workspace, [1000, 512]; the down weights as [8 * 512, 256]) and travel in
-// the launch's parameters: still no allocation, copy or wait in the call.
+// 500 tokens (1000 rows): the matmuls are the wgmma kernels. Their TMA
+// descriptors are encoded on the host at the call and travel in the
+// launch's parameters: for the fused SwiGLU the dispatched rows and the
+// gate and up weights ([8 * 256, 512] each; a block per 64 outputs and 128
+// rows), for the down matmul the activation in the workspace, [1000, 512],
+// and the down weights as [8 * 512, 256]. Still no allocation, copy or wait
+// in the call.
 // WGMMA: workspace: 2073088
 // WGMMA-NOT: cuMemAlloc
 // WGMMA-NOT: Synchronize
 // WGMMA-NOT: cuMemcpy
-// WGMMA: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(8,16,1)
+// WGMMA: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x103000 dims=256,1000 strides=512 box=64,128
+// WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x3000 dims=512,2048 strides=1024 box=64,64
+// WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x4000 dims=512,2048 strides=1024 box=64,64
+// WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(8,16,1) block=(128,1,1) smem=99456 stream=0x5e00
 // WGMMA-NEXT: params: {{.*}} 183200 183200 0 3e8 200 200 1 map{103000 256,1000} map{3000 512,2048} map{4000 512,2048}
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x183200 dims=512,1000 strides=1024 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x5000 dims=256,4096 strides=512 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0

@@ -24,6 +24,14 @@
 // loaded with one 16-byte load per row, and its A slots are 4 consecutive
 // elements of an lhs row. See the invariants at `streamSlab`.
 //
+// A fused activation (EpilogueFusion.cpp) is applied to the warps' summed
+// accumulators. A gated one needs gate and up of each output: interleaved
+// weights have them in slab columns 2c and 2c + 1 (n tiles T and T + 1 of a
+// lane); for concatenated and separate layouts the slab is the gate columns
+// of 32 outputs (lane quads 0-3) and the up columns of the same outputs
+// (quads 4-7), so that the reduction buffer holds both. Either way a block
+// owns 32 outputs.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Emitter.h"
@@ -75,12 +83,28 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   os << "_e" << sig.groups << "_k" << sig.k << "_n" << sig.n;
   if (sig.biasType)
     os << "_bias_" << sig.biasType;
+  if (sig.activation)
+    os << "_" << sig.activation->mangle();
   return name;
+}
+
+/// Gate and up columns come from two places (two weights, or the two halves
+/// of one): lane quads 0-3 load gate columns, quads 4-7 the up columns of
+/// the same outputs.
+bool gateUpQuads(const GroupedMatmulSignature &sig) {
+  return sig.isGated() &&
+         *sig.activation->gateLayout != moe::GateLayout::Interleaved;
+}
+
+/// Result columns a block owns: the slab's, or half of them when gate and
+/// up share it.
+int64_t outputsPerBlock(const GroupedMatmulSignature &sig) {
+  return sig.isGated() ? kDecodeSlabN / 2 : kDecodeSlabN;
 }
 
 struct DecodeState {
   const GroupedMatmulSignature &sig;
-  Value lhs, rhs, offsets, result, bias, red;
+  Value lhs, rhs, rhsUp, offsets, result, bias, red;
   Value tid, lane, warp, quad, pair, rows;
 };
 
@@ -201,15 +225,36 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
                               Value m0, Value end, Value n0) {
   MLIRContext *ctx = b.getContext();
   Emitter m{b};
-  int64_t K = s.sig.k, N = s.sig.n;
+  int64_t K = s.sig.k;
   Type elt = s.sig.elementType;
   auto vecType = VectorType::get({kVec}, elt);
-  // Rows past K exist only when K is not a multiple of the iteration depth,
-  // columns past N only when N is not one of the slab width: mask then only.
-  bool maskK = K % kWarpK != 0, maskN = N % kDecodeSlabN != 0;
-  Value col = m.add(n0, m.mul(s.quad, m.c(kVec)));
-  Value colValid = maskN ? m.ult(col, m.c(N)) : Value();
-  Value colAddr = maskN ? m.select(colValid, col, m.c(N - kVec)) : col;
+  // The weight columns of this lane's chunk: n0 + 8 quad, or with gate/up
+  // quads the gate columns n0 + 8 quad of the first four and the up columns
+  // of the same outputs in the others (columns I + .. of a concatenated
+  // weight, or of the up weight). Rows past K exist only when K is not a
+  // multiple of the iteration depth, columns past the width only when it is
+  // not one of the block's: mask then only.
+  Value rhs = s.rhs, col, colOffset;
+  int64_t width = s.sig.n;
+  if (gateUpQuads(s.sig)) {
+    width = s.sig.resultColumns();
+    Value isUp = m.uge(s.quad, m.c(4));
+    col = m.add(n0, m.mul(m.rem(s.quad, 4), m.c(kVec)));
+    if (s.sig.splitWeights) {
+      rhs = arith::SelectOp::create(b, isUp, s.rhsUp, s.rhs);
+      colOffset = m.c(0);
+    } else {
+      colOffset = m.select(isUp, m.c(width), m.c(0));
+    }
+  } else {
+    col = m.add(n0, m.mul(s.quad, m.c(kVec)));
+  }
+  bool maskK = K % kWarpK != 0;
+  bool maskN = width % (gateUpQuads(s.sig) ? kDecodeSlabN / 2 : kDecodeSlabN);
+  Value colValid = maskN ? m.ult(col, m.c(width)) : Value();
+  Value colAddr = maskN ? m.select(colValid, col, m.c(width - kVec)) : col;
+  if (colOffset)
+    colAddr = m.add(colAddr, colOffset);
   SmallVector<Value, 4 * kMmaTilesM> aRow, aRowValid;
   for (int64_t i = 0; i < kMmaTilesM; ++i) {
     for (int64_t h = 0; h < 2; ++h) {
@@ -245,7 +290,7 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
             valid = valid ? im.both(valid, kValid) : kValid;
             k = im.select(kValid, k, im.c(K - 1));
           }
-          w.push_back(loadVec(ib, vecType, s.rhs, {g, k, colAddr}, valid));
+          w.push_back(loadVec(ib, vecType, rhs, {g, k, colAddr}, valid));
         }
         // a[i][h][half]: lhs row (m tile i, row quad + 8 h), K elements
         // kLane + 8 half + [0, 8). K is a multiple of 8, so a chunk is
@@ -335,36 +380,70 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                             /*nontemporal=*/false, llvm::Align(16));
   }
   gpu::BarrierOp::create(b);
-  for (int64_t rep = 0; rep < kEpilogueReps; ++rep)
+  // A gated epilogue reads two accumulators per output: half the jobs.
+  int64_t reps = s.sig.isGated() ? kEpilogueReps / 2 : kEpilogueReps;
+  for (int64_t rep = 0; rep < reps; ++rep)
     storeSums(b, s, m.add(s.tid, m.c(rep * kDecodeThreads)), i, g, m0, end, n0);
   // The next m tile's (or pass's) stores overwrite what was just read.
   gpu::BarrierOp::create(b);
 }
 
-/// Pair j of reduceAndStore: lane j / 8's n tile j % 8, summed over the
-/// warps, plus the bias, stored where inside the group and N.
+/// Job j of reduceAndStore: lane L's n tile T summed over the warps, plus
+/// the bias, then the activation, stored where inside the group and the
+/// result. Plain: L = j / 8, T = j % 8, register r is column n0 + 8 p + T
+/// with p = 2 (L % 4) + r % 2. Gated jobs pair two sums: interleaved, tiles
+/// T and T + 1 (T even: slab columns 8 p + T, + 1 are gate and up of output
+/// (n0 + 8 p + T) / 2); with gate/up quads, lanes L and L + 2 (L % 4 < 2:
+/// positions p and p + 4 are gate and up of output n0 + 8 p + T).
 void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
                Value g, Value m0, Value end, Value n0) {
   Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
-  Value lane = m.div(j, kMmaTilesN), tile = m.rem(j, kMmaTilesN);
-  Value sum;
-  for (int64_t w = 0; w < kWarps; ++w) {
-    Value v = vector::LoadOp::create(b, quadType, s.red,
-                                     {m.c(w), lane, m.mul(tile, m.c(4))},
-                                     /*nontemporal=*/false, llvm::Align(16));
-    sum = sum ? Value(arith::AddFOp::create(b, sum, v)) : v;
+  auto sumOf = [&](Value lane, Value tile) -> Value {
+    Value sum;
+    for (int64_t w = 0; w < kWarps; ++w) {
+      Value v = vector::LoadOp::create(b, quadType, s.red,
+                                       {m.c(w), lane, m.mul(tile, m.c(4))},
+                                       /*nontemporal=*/false, llvm::Align(16));
+      sum = sum ? Value(arith::AddFOp::create(b, sum, v)) : v;
+    }
+    return sum;
+  };
+  Value lane, tile, partnerLane, partnerTile;
+  if (!sig.isGated()) {
+    lane = m.div(j, kMmaTilesN);
+    tile = m.rem(j, kMmaTilesN);
+  } else if (gateUpQuads(sig)) {
+    // j < 128: lanes with L % 4 < 2, all tiles.
+    Value gateLane = m.div(j, kMmaTilesN); // 0..15
+    lane = m.add(m.mul(m.div(gateLane, 2), m.c(4)), m.rem(gateLane, 2));
+    tile = m.rem(j, kMmaTilesN);
+    partnerLane = m.add(lane, m.c(2));
+    partnerTile = tile;
+  } else {
+    // j < 128: all lanes, even tiles.
+    lane = m.div(j, kMmaTilesN / 2);
+    tile = m.mul(m.rem(j, kMmaTilesN / 2), m.c(2));
+    partnerLane = lane;
+    partnerTile = m.add(tile, m.c(1));
   }
+  Value sum = sumOf(lane, tile);
+  Value partner = partnerLane ? sumOf(partnerLane, partnerTile) : Value();
   Value rowLo = m.add(m0, m.add(m.c(16 * i), m.div(lane, 4)));
   Value pos = m.mul(m.rem(lane, 4), m.c(2));
-  Type resultType = s.sig.resultType;
+  int64_t columns = sig.resultColumns();
   for (int64_t r = 0; r < 4; ++r) {
     Value row = r < 2 ? rowLo : m.add(rowLo, m.c(8));
-    Value col = m.add(n0, m.add(m.mul(m.add(pos, m.c(r % 2)), m.c(8)), tile));
+    // Slab column of register r; the result column it gives.
+    Value slabCol = m.add(m.mul(m.add(pos, m.c(r % 2)), m.c(8)), tile);
+    Value col = m.add(n0, slabCol);
+    if (sig.isGated() && !gateUpQuads(sig))
+      col = m.add(m.div(n0, 2), m.div(slabCol, 2));
     Value inside = m.ult(row, end);
-    if (s.sig.n % kDecodeSlabN != 0)
-      inside = m.both(inside, m.ult(col, m.c(s.sig.n)));
+    if (columns % outputsPerBlock(sig) != 0)
+      inside = m.both(inside, m.ult(col, m.c(columns)));
     auto ifOp = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
@@ -374,33 +453,51 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
           b, v,
           convertFloat(b, memref::LoadOp::create(b, s.bias, ValueRange{g, col}),
                        f32));
-    memref::StoreOp::create(b, convertFloat(b, v, resultType), s.result,
+    if (sig.activation) {
+      SmallVector<Value, 2> values = {v};
+      if (partner)
+        values.push_back(
+            vector::ExtractOp::create(b, partner, ArrayRef<int64_t>{r}));
+      v = moe::emitActivation(b, b.getLoc(), *sig.activation, f32, values);
+    }
+    memref::StoreOp::create(b, convertFloat(b, v, sig.resultType), s.result,
                             ValueRange{row, col});
   }
 }
 
-/// Rows [first, end) of the tail, columns of the slab: zeros, one 8-column
-/// chunk per thread, 32 rows per round.
+/// Rows [first, end) of the tail, the block's result columns from `out0`:
+/// zeros (act(0) with an activation, as on the CPU), one 8-column chunk per
+/// thread.
 void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
-                Value n0) {
+                Value out0) {
   Emitter m{b};
-  int64_t chunks = kDecodeSlabN / kVec;
-  Value col = m.add(n0, m.mul(m.rem(s.tid, chunks), m.c(kVec)));
+  const GroupedMatmulSignature &sig = s.sig;
+  int64_t chunks = outputsPerBlock(sig) / kVec, columns = sig.resultColumns();
+  Value col = m.add(out0, m.mul(m.rem(s.tid, chunks), m.c(kVec)));
   Value row0 = m.add(first, m.div(s.tid, chunks));
-  auto zeroType = VectorType::get({kVec}, s.sig.resultType);
+  auto vecType = VectorType::get({kVec}, sig.resultType);
+  Value fill;
+  {
+    Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0));
+    Value v = zero;
+    if (sig.activation)
+      v = moe::emitActivation(b, b.getLoc(), *sig.activation, b.getF32Type(),
+                              sig.isGated() ? SmallVector<Value>{zero, zero}
+                                            : SmallVector<Value>{zero});
+    fill = vector::BroadcastOp::create(b, vecType,
+                                       convertFloat(b, v, sig.resultType));
+  }
   scf::ForOp::create(
       b, row0, end, m.c(kDecodeThreads / chunks), ValueRange(),
       [&](OpBuilder &nb, Location loc, Value row, ValueRange) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
         auto store = [&](OpBuilder &sb, Location sl) {
-          Value zero = arith::ConstantOp::create(sb, sl, zeroType,
-                                                 sb.getZeroAttr(zeroType));
-          vector::StoreOp::create(sb, sl, zero, s.result, ValueRange{row, col},
+          vector::StoreOp::create(sb, sl, fill, s.result, ValueRange{row, col},
                                   /*nontemporal=*/false, llvm::Align(16));
         };
-        if (s.sig.n % kDecodeSlabN != 0) {
-          auto ifOp = scf::IfOp::create(ib, im.ult(col, im.c(s.sig.n)),
+        if (columns % outputsPerBlock(sig) != 0) {
+          auto ifOp = scf::IfOp::create(ib, im.ult(col, im.c(columns)),
                                         /*withElseRegion=*/false);
           OpBuilder tb = OpBuilder::atBlockBegin(ifOp.thenBlock());
           store(tb, loc);
@@ -427,21 +524,24 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));
+  int64_t perBlock = outputsPerBlock(sig);
+  if (perBlock != kDecodeSlabN)
+    func->setAttr(
+        kColumnTilesAttr,
+        b.getI64IntegerAttr((sig.resultColumns() + perBlock - 1) / perBlock));
   b.setInsertionPointToStart(&func.getBody().front());
 
-  DecodeState s{sig,
-                func.getArgument(0),
-                func.getArgument(1),
-                func.getArgument(2),
-                func.getArgument(3),
-                sig.biasType ? func.getArgument(4) : Value(),
-                func.getWorkgroupAttributions()[0],
-                {},
-                {},
-                {},
-                {},
-                {},
-                {}};
+  // Arguments in the order of groupedMatmulArgumentTypes.
+  unsigned next = 0;
+  auto arg = [&](bool present) {
+    return present ? func.getArgument(next++) : Value();
+  };
+  Value lhs = arg(true), rhs = arg(true), rhsUp = arg(sig.splitWeights),
+        offsets = arg(true), result = arg(true), bias = arg(bool(sig.biasType));
+  DecodeState s{sig,     lhs,    rhs,  rhsUp,
+                offsets, result, bias, func.getWorkgroupAttributions()[0],
+                {},      {},     {},   {},
+                {},      {}};
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   s.warp = m.div(s.tid, 32);
@@ -455,8 +555,12 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto hasGroup = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
                                     /*withElseRegion=*/false);
   b.setInsertionPointToStart(hasGroup.thenBlock());
-  Value n0 =
-      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kDecodeSlabN));
+  // n0: the block's first weight column (interleaved gated: 2 outputs per
+  // column pair) or, with gate/up quads, its first output; out0: its first
+  // result column.
+  Value blockX = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value out0 = m.mul(blockX, m.c(perBlock));
+  Value n0 = gateUpQuads(sig) ? out0 : m.mul(blockX, m.c(kDecodeSlabN));
   auto [first, end] = rangeOf(b, s, group);
   Value groupEnd = end; // a lambda cannot capture a structured binding in C++17
   auto isGroup = scf::IfOp::create(b, m.ult(group, m.c(sig.groups)),
@@ -464,7 +568,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(isGroup.elseBlock());
-    storeZeros(b, s, first, end, n0);
+    storeZeros(b, s, first, end, out0);
     b.setInsertionPointToStart(isGroup.thenBlock());
     // Passes of kDecodeRowsPerPass rows; each streams the slab once (a
     // group with more rows than that reads its weights again, from L2 if
@@ -481,6 +585,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   }
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
+  if (sig.activation)
+    expandKernelMath(func);
   return func;
 }
 

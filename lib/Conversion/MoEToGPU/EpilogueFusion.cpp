@@ -102,20 +102,25 @@ void launchActivation(KernelHost &host, gpu::GPUModuleOp module,
   host.launch(kernel, {ceilDiv(b, total, kElementwiseThreads), one, one}, args);
 }
 
-/// A grouped-matmul kernel (plain or with an epilogue) on `args` + result.
+/// The mma.sync grouped-matmul kernel (with the combine epilogue) on `args`
+/// + result.
 void launchMatmul(KernelHost &host, gpu::GPUFuncOp kernel, ValueRange args,
                   Value rows) {
-  if (!isWgmmaKernel(kernel))
-    return host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
-  // Its launch adds the TMA descriptors and the dynamic shared memory.
+  host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
+}
+
+/// The decode or the tile kernel of `kernels` by the row count, as
+/// convert-moe-to-gpu chooses (selectGroupedMatmulKernel), on host.token's
+/// stream (see KernelHost).
+void launchSelected(KernelHost &host, const GroupedMatmulKernels &kernels,
+                    ValueRange args, Value rows) {
   if (host.queuesLaunches())
-    host.token = launchGroupedMatmul(host.b, host.b.getLoc(), kernel, args,
-                                     rows, host.token);
+    selectGroupedMatmulKernel(host.b, host.b.getLoc(), kernels, args, rows,
+                              host.token, [](OpBuilder &, Value) {});
 }
 
 /// A grouped matmul without epilogue: the chip's tile kernel (wgmma on
-/// sm_90a) or the decode kernel, chosen by the row count as convert-moe-to-gpu
-/// does.
+/// sm_90a) or the decode kernel, chosen by the row count.
 FailureOr<Value> launchPlainMatmul(KernelHost &host, GroupedMatmulOp op,
                                    const MoEToGPUOptions &options) {
   FailureOr<GroupedMatmulKernels> kernels =
@@ -133,11 +138,7 @@ FailureOr<Value> launchPlainMatmul(KernelHost &host, GroupedMatmulOp op,
   args.push_back(out);
   if (!op.getBias().empty())
     args.push_back(host.operand(op.getBias()[0], type(4)));
-  // Either branch launches on host.token's stream, so what is queued after
-  // it on that stream runs after the matmul: no token to yield.
-  if (host.queuesLaunches())
-    selectGroupedMatmulKernel(host.b, host.b.getLoc(), *kernels, args, rows,
-                              host.token, [](OpBuilder &, Value) {});
+  launchSelected(host, *kernels, args, rows);
   return out;
 }
 
@@ -153,7 +154,9 @@ FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
   sig->resultType = cast<RankedTensorType>(op.getType()).getElementType();
   sig->activation = ActivationParams::get(op);
   sig->splitWeights = matmuls.size() == 2;
-  gpu::GPUFuncOp kernel = getOrBuildTileKernel(op, *module, *sig, options);
+  GroupedMatmulKernels kernels =
+      getOrBuildGroupedMatmulKernels(op, *module, *sig, options);
+  gpu::GPUFuncOp kernel = kernels.tile ? kernels.tile : kernels.decode;
   auto argTypes = kernel.getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
   GroupedMatmulOp gate = matmuls[0];
@@ -164,7 +167,7 @@ FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
   Value rows = rowsOf(host.b, args[0]);
   Value out = host.result(op.getResult(), type(args.size()), rows);
   args.push_back(out);
-  launchMatmul(host, kernel, args, rows);
+  launchSelected(host, kernels, args, rows);
   return out;
 }
 

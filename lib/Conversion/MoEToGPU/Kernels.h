@@ -208,6 +208,14 @@ mlir::gpu::GPUFuncOp getOrBuildTileKernel(mlir::Operation *op,
                                           const GroupedMatmulSignature &sig,
                                           const MoEToGPUOptions &options);
 
+/// The kernels launched for `sig` under `options.kernel` (see
+/// moe::getGroupedMatmulKernels): the tile kernel (getOrBuildTileKernel)
+/// unless kernel=decode, the decode kernel unless kernel=tile; a fused
+/// combine has only the tile kernel.
+moe::GroupedMatmulKernels getOrBuildGroupedMatmulKernels(
+    mlir::Operation *op, mlir::gpu::GPUModuleOp gpuModule,
+    const GroupedMatmulSignature &sig, const MoEToGPUOptions &options);
+
 /// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
 /// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
 /// two !llvm.ptr (three with `splitWeights`: the up weights' last): the TMA

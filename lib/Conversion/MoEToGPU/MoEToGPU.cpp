@@ -116,18 +116,6 @@ LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
   return getSignature(op, options);
 }
 
-FailureOr<gpu::GPUFuncOp>
-moe::getGroupedMatmulKernel(moe::GroupedMatmulOp op,
-                            const MoEToGPUOptions &options) {
-  FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
-  if (failed(gpuModule))
-    return failure();
-  FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
-  if (failed(sig))
-    return failure();
-  return getOrBuildTileKernel(op, *gpuModule, *sig, options);
-}
-
 gpu::GPUFuncOp
 moe::detail::getOrBuildTileKernel(Operation *op, gpu::GPUModuleOp gpuModule,
                                   const GroupedMatmulSignature &sig,
@@ -289,23 +277,26 @@ int64_t moe::decodeGroupedMatmulMaxRows(int64_t groups) { return 16 * groups; }
 FailureOr<moe::GroupedMatmulKernels>
 moe::getGroupedMatmulKernels(moe::GroupedMatmulOp op,
                              const MoEToGPUOptions &options) {
+  FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
+  if (failed(gpuModule))
+    return failure();
+  FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
+  if (failed(sig))
+    return failure();
+  return getOrBuildGroupedMatmulKernels(op, *gpuModule, *sig, options);
+}
+
+moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
+    Operation *op, gpu::GPUModuleOp gpuModule,
+    const GroupedMatmulSignature &sig, const MoEToGPUOptions &options) {
   GroupedMatmulKernels kernels;
-  if (options.kernel != "decode") {
-    // The tile kernel of the chip: wgmma on sm_90a where it applies.
-    FailureOr<gpu::GPUFuncOp> tile = getGroupedMatmulKernel(op, options);
-    if (failed(tile))
-      return failure();
-    kernels.tile = *tile;
-  }
-  if (options.kernel != "tile") {
-    FailureOr<gpu::GPUModuleOp> gpuModule = getKernelModule(op);
-    if (failed(gpuModule))
-      return failure();
-    FailureOr<GroupedMatmulSignature> sig = getSignature(op, options);
-    if (failed(sig))
-      return failure();
-    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(*gpuModule, *sig);
-  }
+  // The tile kernel of the chip (wgmma on sm_90a where it applies) unless
+  // kernel=decode, the decode kernel unless kernel=tile or the signature has
+  // a fused combine (no decode form).
+  if (options.kernel != "decode" || sig.combineWeightType)
+    kernels.tile = getOrBuildTileKernel(op, gpuModule, sig, options);
+  if (options.kernel != "tile" && !sig.combineWeightType)
+    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
   return kernels;
 }
 
@@ -321,8 +312,13 @@ Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
   // grid is a launch error).
   Value gridY = arith::MaxUIOp::create(
       b, arith::MinUIOp::create(b, rows, c(groups + 1)), c(1));
-  return launchOnGrid(b, kernel, c((n + kDecodeSlabN - 1) / kDecodeSlabN),
-                      gridY, kDecodeThreads, buffers, asyncDependency);
+  // x: the slabs, or the kernel's column tiles (gated epilogues own half a
+  // slab's columns).
+  int64_t columnTiles = (n + kDecodeSlabN - 1) / kDecodeSlabN;
+  if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
+    columnTiles = tiles.getInt();
+  return launchOnGrid(b, kernel, c(columnTiles), gridY, kDecodeThreads, buffers,
+                      asyncDependency);
 }
 
 void moe::selectGroupedMatmulKernel(

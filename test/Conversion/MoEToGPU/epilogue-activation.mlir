@@ -9,8 +9,16 @@
 // CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
 // CHECK: %[[T0:.*]] = gpu.wait async
 // CHECK: %[[OUT:.*]], %[[T1:.*]] = gpu.alloc async [%[[T0]]] (%{{.*}}) : memref<?x512xbf16>
-// CHECK: %[[T2:.*]] = gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%[[C16]], %{{.*}}, %{{.*}}) threads in ({{.*}}) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>)
-// CHECK: gpu.wait [%[[T2]]]
+// Up to 16 rows per expert the decode kernel (its fused form: 32 outputs a
+// block too), else the tile kernel, both on the stream; the wait covers
+// whichever ran.
+// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %{{.*}}, %c128 : index
+// CHECK: scf.if %[[SMALL]] {
+// CHECK: gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%[[C16]], %{{.*}}, %{{.*}}) threads in ({{.*}}) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>)
+// CHECK: } else {
+// CHECK: gpu.launch_func async [%[[T1]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%[[C16]], %{{.*}}, %{{.*}}) threads in ({{.*}}) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %[[OUT]] : memref<?x512xbf16>)
+// CHECK: }
+// CHECK-NEXT: gpu.wait [%[[T1]]]
 // CHECK-NOT: moe.
 // CHECK: return
 

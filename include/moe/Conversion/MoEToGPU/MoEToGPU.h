@@ -79,7 +79,11 @@ bool isFusedIntoUser(GroupedMatmulOp op, const MoEToGPUOptions &options);
 
 /// Where the kernels of one moe op get their buffers and their stream:
 /// tensors and gpu.alloc in convert-moe-to-gpu, the caller's pointers and
-/// workspace in the layer entries of moe-gpu-entry-points.
+/// workspace in the layer entries of moe-gpu-entry-points. A host queues
+/// everything on one stream in program order, which also orders what follows
+/// a run-time kernel choice (selectGroupedMatmulKernel): the launch's token
+/// cannot leave its scf.if branch (the NVVM lowering takes no
+/// !gpu.async.token through scf), so `token` stays the stream's.
 class KernelHost {
 public:
   KernelHost(mlir::ImplicitLocOpBuilder &b, mlir::Value stream)
@@ -128,16 +132,12 @@ launchDispatchOp(KernelHost &host, DispatchOp op);
 llvm::SmallVector<mlir::Operation *, 2>
 getFusedProducers(mlir::Operation *op, const MoEToGPUOptions &options);
 
-/// The tensor-core kernel for `op`, in the `moe_kernels` gpu.module of the
-/// enclosing module (both built on first use; the module gets
-/// `gpu.container_module`). Fails with an error at `op` when the op has no
-/// GPU form, leaving the module unchanged. For callers that build their own
-/// host code (e.g. moe-gpu-entry-points).
-mlir::FailureOr<mlir::gpu::GPUFuncOp>
-getGroupedMatmulKernel(GroupedMatmulOp op, const MoEToGPUOptions &options);
-
 /// The kernels `op` launches under `options.kernel`: the tile kernel, the
-/// decode kernel or both (a null one is not used).
+/// decode kernel or both (a null one is not used), in the `moe_kernels`
+/// gpu.module of the enclosing module (both built on first use; the module
+/// gets `gpu.container_module`). Fails with an error at `op` when the op has
+/// no GPU form, leaving the module unchanged. For callers that build their
+/// own host code (e.g. moe-gpu-entry-points).
 struct GroupedMatmulKernels {
   mlir::gpu::GPUFuncOp tile, decode;
 };
