@@ -97,7 +97,7 @@ def emit_mlir():
             f"  return %y : {res}",
             "}",
         ]
-    lines += layer.emit_mlir(MODELS)
+    lines += layer.emit_mlir(MODELS) + layer.emit_full_mlir(MODELS)
     return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
@@ -503,6 +503,9 @@ def child(args):
         for row in layer.run_layer(torch, sys.modules[__name__], dev, layers, model, scale,
                                    args.tokens, args.reps, flush):
             print("RESULT " + json.dumps(row), flush=True)
+        for row in layer.run_full_layer(torch, sys.modules[__name__], dev, layers, model,
+                                        scale, args.tokens, args.reps, flush):
+            print("RESULT " + json.dumps(row), flush=True)
         return 0
     model = next(m for m in MODELS if m[0] == args.child)
     for gemm in gemms(model):
@@ -556,7 +559,7 @@ def table(rows, peaks):
                "ran | % copy BW | tile forced ms | vs tile |")
     out.append("|" + "---|" * 20)
     for r in rows:
-        if r.get("gemm") == "layer":
+        if r.get("gemm") in ("layer", "full"):  # layer.py's tables
             continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
@@ -658,7 +661,8 @@ def write_report(args, rows, peaks, failures):
     """Writes --out (markdown) and its .json; returns (text, any failure)."""
     routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
     rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
-    text = table(rows, peaks) + layer.table(rows) + routing.table(routing_rows)
+    text = (table(rows, peaks) + layer.table(rows) + layer.full_table(rows) +
+            routing.table(routing_rows))
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

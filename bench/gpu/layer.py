@@ -1,21 +1,29 @@
 """Whole-layer rows of bench/gpu/bench.py: moe_layer_forward (include/moe-c/GPU.h).
 
-A layer here is the expert half of a MoE layer, from the dispatched rows on
-(routing and dispatch run in torch until their GPU lowering is in the
-library): the SwiGLU FFN with separate gate and up weights (the activation
-in the first grouped matmul's epilogue), the down grouped matmul and the
-weighted combine into the tokens. The library holds each model's layer
-twice: combine as a separate gather kernel (`layer_<model>_kernel`) and in
-the down matmul's epilogue with fp32 atomics (`layer_<model>_epilogue`).
+Two kinds of layer per model, bf16:
+- the expert half, from the dispatched rows on (routing and dispatch in
+  torch): the SwiGLU FFN with separate gate and up weights (the activation
+  in the first grouped matmul's epilogue), the down grouped matmul and the
+  weighted combine into the tokens, twice: combine as a separate gather
+  kernel (`layer_<model>_kernel`) and in the down matmul's epilogue with
+  fp32 atomics (`layer_<model>_epilogue`);
+- the whole layer from the tokens (`full_<model>`): the fused routing
+  kernel (the model's routing: routing.py's, and Mixtral's softmax top-2),
+  the device dispatch, the same FFN and the combine kernel, one call.
 
-Per model and T, bf16:
-1. numerics of both variants: output poisoned with NaN, relative Frobenius
-   error against an fp32 torch reference of the same layer (no TF32) <= 1e-2;
-2. CUDA-event medians (L2 flushed) of both variants and of a torch layer
-   (torch._grouped_mm for the three projections, silu * up, gather-combine).
+Per model and T:
+1. numerics: output poisoned with NaN, relative Frobenius error against an
+   fp32 torch reference of the same layer (no TF32) <= 1e-2; for the whole
+   layer, tokens whose reference top-k has a near-tie at its boundary are
+   left out (the kernel may pick either expert, routing.TIE_TOLERANCE);
+2. CUDA-event medians (L2 flushed) against a torch layer (torch._grouped_mm
+   for the three projections, silu * up, gather-combine; for the whole
+   layer also torch's routing and a stable sort for the dispatch).
 """
 
 import ctypes
+
+import routing
 
 # name, hidden H, expert intermediate I, experts E, top-k (bench.py's MODELS).
 COMBINES = ["kernel", "epilogue"]
@@ -24,8 +32,52 @@ COMBINES = ["kernel", "epilogue"]
 SKIP = {("deepseek-v3", 16384)}
 
 
+# The whole layer's routing per model: routing.py's, and Mixtral's softmax
+# over 8 experts, top-2, renormalized.
+FULL_ROUTINGS = {r[0]: r for r in routing.ROUTINGS}
+FULL_ROUTINGS["mixtral-8x7b"] = ("mixtral-8x7b", 4096, 8, 2, "softmax", False, None, 0.0, 1.0)
+# T = 16384 is left out of the whole-layer rows to stay within run.sh's 8
+# minutes (the expert half has it).
+FULL_TOKENS = [1, 64, 4096]
+
+
 def layer_name(model, combine):
     return f"layer_{model[0].replace('-', '_')}_{combine}"
+
+
+def full_name(model):
+    return f"full_{model[0].replace('-', '_')}"
+
+
+def emit_full_mlir(models):
+    """One function per model from the tokens: x [T, H], router [E, H], the
+    selection bias [E] if the routing has one, gate/up [E, H, I], down
+    [E, I, H] -> [T, H]."""
+    lines = []
+    for model in models:
+        name, h, i, e, k = model
+        r = FULL_ROUTINGS[name]
+        x, wr, b = f"tensor<?x{h}xbf16>", f"tensor<{e}x{h}xbf16>", f"tensor<{e}xf32>"
+        wgu, wd = f"tensor<{e}x{h}x{i}xbf16>", f"tensor<{e}x{i}x{h}xbf16>"
+        off, rmap, wts = f"tensor<{e + 1}xi64>", f"tensor<?x{k}xi64>", f"tensor<?x{k}xf32>"
+        act = f"tensor<?x{i}xbf16>"
+        bias = f", %b: {b}" if r[5] else ""
+        lines += [
+            f"func.func @{full_name(model)}(%x: {x}, %wr: {wr}{bias}, %wg: {wgu}, %wu: {wgu}, "
+            f"%wd: {wd}) -> {x} attributes {{moe.gpu_layer}} {{",
+            *routing.fused_route_lines(r, "%x", "%wr", "%b", "%w, %ids"),
+            f"  %rows, %off, %map = moe.dispatch %x, %ids {{num_experts = {e} : i64}}",
+            f"      : {x}, {rmap} -> {x}, {off}, {rmap}",
+            f"  %g = moe.grouped_matmul %rows, %wg offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
+            f"  %u = moe.grouped_matmul %rows, %wu offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
+            f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "
+            f"gate_layout = #moe.gate_layout<separate>}} : ({act}, {act}) -> {act}",
+            f"  %y = moe.grouped_matmul %a, %wd offsets(%off) : ({act}, {wd}, {off}) -> {x}",
+            f"  %o = moe.combine %y, %map, %w : ({x}, {rmap}, {wts}) -> {x}",
+            f"  return %o : {x}",
+            "}",
+        ]
+    return lines
 
 
 def emit_mlir(models):
@@ -72,16 +124,20 @@ class LayerLibrary:
     def find(self, name):
         return self.lib.moe_layer_find(name.encode())
 
-    def forward_fn(self, torch, name, tensors, out, row_count, tokens, device, stream):
-        """A callable queuing the layer on `stream`; its workspace is
-        allocated here, once, as a caller would."""
+    def forward_fn(self, torch, name, tensors, out, dims, device, stream):
+        """A callable queuing the layer on `stream` (`dims`: the leading
+        sizes of its dynamic arguments); its workspace is allocated here,
+        once, as a caller would."""
         layer = self.find(name)
         if layer < 0:
             raise RuntimeError(f"layer {name} not in the library")
-        dims = (ctypes.c_int64 * 3)(row_count, tokens, tokens)
+        dims = (ctypes.c_int64 * len(dims))(*dims)
         size = self.lib.moe_layer_workspace_size(layer, dims)
-        workspace = torch.empty(max(size, 1), dtype=torch.uint8, device=device)
-        buffers = (ctypes.c_void_p * 8)(*[t.data_ptr() for t in tensors + [out]])
+        # Zeroed: the routing kernel's arrival counters must start at zero
+        # (every call leaves them so).
+        workspace = torch.zeros(max(size, 1), dtype=torch.uint8, device=device)
+        buffers = (ctypes.c_void_p * (len(tensors) + 1))(
+            *[t.data_ptr() for t in tensors + [out]])
         error = self.lib.moe_gpu_last_error
         error.restype = ctypes.c_char_p
 
@@ -125,27 +181,63 @@ def reference(torch, x, wg, wu, wd, offsets, row_map, weights):
     return (y[row_map] * weights.unsqueeze(-1)).sum(1)
 
 
-def torch_layer_fn(torch, grouped_mm_fn, x, wg, wu, wd, offsets, row_map, weights):
-    """The same layer in torch: torch._grouped_mm (the layout bench.py's
-    probe finds) for the three projections, else a per-expert loop."""
-    label, _ = grouped_mm_fn(torch, x, wg, offsets)
+def torch_mm(torch, grouped_mm_fn, x, ws, offsets):
+    """(label, mm(a, w, offsets), ws in the layout mm wants): torch._grouped_mm
+    (the layout bench.py's probe finds), else a per-expert loop."""
+    label, _ = grouped_mm_fn(torch, x, ws[0], offsets)
     if label.startswith("torch._grouped_mm"):
-        ends = offsets[1:].to(torch.int32)
         if "[E,N,K]" in label:
-            wg, wu, wd = (w.transpose(1, 2).contiguous().transpose(1, 2) for w in (wg, wu, wd))
+            ws = [w.transpose(1, 2).contiguous().transpose(1, 2) for w in ws]
 
-        def mm(a, w):
-            return torch._grouped_mm(a, w, offs=ends)
+        def mm(a, w, offs):
+            return torch._grouped_mm(a, w, offs=offs[1:].to(torch.int32))
     else:
-        def mm(a, w):
-            return grouped_mm_fn(torch, a, w, offsets)[1]()
+        def mm(a, w, offs):
+            return grouped_mm_fn(torch, a, w, offs)[1]()
+    return label, mm, ws
+
+
+def torch_layer_fn(torch, grouped_mm_fn, x, wg, wu, wd, offsets, row_map, weights):
+    """The same layer in torch: torch._grouped_mm for the three projections,
+    else a per-expert loop."""
+    label, mm, (wg, wu, wd) = torch_mm(torch, grouped_mm_fn, x, [wg, wu, wd], offsets)
     wts = weights.to(x.dtype).unsqueeze(-1)
 
     def fn():
-        a = torch.nn.functional.silu(mm(x, wg)) * mm(x, wu)
-        y = mm(a, wd)
+        a = torch.nn.functional.silu(mm(x, wg, offsets)) * mm(x, wu, offsets)
+        y = mm(a, wd, offsets)
         return (y[row_map] * wts).sum(1, dtype=torch.float32).to(x.dtype)
     return label.replace("torch._grouped_mm", "torch._grouped_mm layer"), fn
+
+
+def full_reference(torch, r, x, wr, bias, wg, wu, wd):
+    """(output, tokens whose top-k has a near-tie at its boundary): the
+    whole layer in fp32 from the same bf16 inputs."""
+    weights, ids, choice = routing.reference(torch, r, x, wr, bias)
+    rows, offsets, row_map = routing.dispatch_reference(torch, r[2], x, ids)
+    out = reference(torch, rows, wg, wu, wd, offsets, row_map, weights)
+    top = choice.topk(min(r[3] + 1, r[2]), dim=-1).values
+    gap = (top[:, -2] - top[:, -1]).abs() if r[3] < r[2] else torch.full_like(top[:, 0], 1.0)
+    ties = gap <= routing.TIE_TOLERANCE * top[:, -2].abs().clamp(min=1.0)
+    return out, ties
+
+
+def torch_full_layer_fn(torch, grouped_mm_fn, r, x, wr, bias, wg, wu, wd):
+    """The whole layer in torch: the routing reference's math in fp32, a
+    stable sort for the dispatch, then torch_layer_fn's FFN and combine."""
+    e, k = r[2], r[3]
+    offsets0 = torch.zeros(e + 1, dtype=torch.int64, device=x.device)
+    offsets0[1:] = x.shape[0] * k // e  # only for the layout probe
+    label, mm, (wg, wu, wd) = torch_mm(torch, grouped_mm_fn, x, [wg, wu, wd], offsets0)
+
+    def fn():
+        weights, ids, _ = routing.reference(torch, r, x, wr, bias)
+        rows, offsets, row_map = routing.dispatch_reference(torch, e, x, ids)
+        a = torch.nn.functional.silu(mm(rows, wg, offsets)) * mm(rows, wu, offsets)
+        y = mm(a, wd, offsets)
+        wts = weights.to(x.dtype).unsqueeze(-1)
+        return (y[row_map] * wts).sum(1, dtype=torch.float32).to(x.dtype)
+    return label.replace("torch._grouped_mm", "torch routing + torch._grouped_mm layer"), fn
 
 
 class TorchLayerStandIn:
@@ -157,11 +249,25 @@ class TorchLayerStandIn:
     def find(self, name):
         return 0
 
-    def forward_fn(self, torch, name, tensors, out, row_count, tokens, device, stream):
-        def fn():
-            out.copy_(reference(torch, *tensors[:5], tensors[5], tensors[6]))
+    def forward_fn(self, torch, name, tensors, out, dims, device, stream):
+        if name.startswith("full_"):
+            model = next(m for m in FULL_ROUTINGS.values() if full_name(m) == name)
+            r = shrunk_routing(model, tensors[0].shape[1])
+
+            def fn():
+                x, wr, *rest = tensors
+                bias = rest.pop(0) if r[5] else None
+                out.copy_(full_reference(torch, r, x, wr, bias, *rest)[0])
+        else:
+            def fn():
+                out.copy_(reference(torch, *tensors[:5], tensors[5], tensors[6]))
         fn.workspace_bytes = 0
         return fn
+
+
+def shrunk_routing(r, h):
+    """Routing `r` on hidden size h (--simulate shrinks H)."""
+    return (r[0], h, *r[2:])
 
 
 def run_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
@@ -192,8 +298,8 @@ def run_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             errs, ok = {}, True
             for combine in COMBINES:
                 out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
-                fn = lib.forward_fn(torch, layer_name(model, combine), tensors, out, rows, t,
-                                    dev.name, stream)
+                fn = lib.forward_fn(torch, layer_name(model, combine), tensors, out,
+                                    [rows, t, t], dev.name, stream)
                 fn()
                 dev.sync()
                 unwritten = int(torch.isnan(out).sum().item())
@@ -219,6 +325,76 @@ def run_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             print("  ERROR " + row["error"], flush=True)
         yield row
+
+
+def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
+    """Whole-layer rows (from the tokens), one per T in FULL_TOKENS."""
+    name, h, i, e, k = model
+    h, i = max(16, h // scale), max(16, i // scale)
+    r = shrunk_routing(FULL_ROUTINGS[name], h)
+    wr = (torch.randn(e, h, device=dev.name) * h ** -0.5).to(torch.bfloat16)
+    bias = (torch.randn(e, device=dev.name) * 0.1) if r[5] else None
+    wg = torch.randn(e, h, i, dtype=torch.bfloat16, device=dev.name).mul_(h ** -0.5)
+    wu = torch.randn(e, h, i, dtype=torch.bfloat16, device=dev.name).mul_(h ** -0.5)
+    wd = torch.randn(e, i, h, dtype=torch.bfloat16, device=dev.name).mul_(i ** -0.5)
+    stream = dev.stream()
+    for t in [t for t in tokens if t in FULL_TOKENS]:
+        print(f"{name} full layer T={t}", flush=True)
+        row = {"model": name, "gemm": "full", "T": t, "E": e, "K": h, "N": i,
+               "rows": t * k, "flops": 2 * t * k * 3 * h * i}
+        try:
+            x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)
+            ref, ties = full_reference(torch, r, x, wr, bias, wg, wu, wd)
+            tensors = [x, wr] + ([bias] if bias is not None else []) + [wg, wu, wd]
+            out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
+            fn = lib.forward_fn(torch, full_name(model), tensors, out, [t], dev.name, stream)
+            fn()
+            dev.sync()
+            unwritten = int(torch.isnan(out).sum().item())
+            keep = ~ties
+            err = bench.rel_err(torch, out[keep], ref[keep]) if bool(keep.any()) else 0.0
+            ok = unwritten == 0 and err <= bench.TOLERANCE
+            if not ok:
+                print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+            row.update(ok=bool(ok), unwritten=unwritten, rel_err=err,
+                       near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
+            del ref
+            row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+            try:
+                label, tfn = torch_full_layer_fn(torch, bench.grouped_mm_fn, r, x, wr, bias,
+                                                 wg, wu, wd)
+                row["torch_label"] = label
+                row["torch_ms"] = bench.time_ms(dev, tfn, flush, reps)
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                row["torch_error"] = str(exc).splitlines()[0]
+        except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
+            row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            print("  ERROR " + row["error"], flush=True)
+        yield row
+
+
+def full_table(rows):
+    """Whole-layer rows from the tokens against torch."""
+    rows = [r for r in rows if r.get("gemm") == "full"]
+    if not rows:
+        return ""
+    out = ["\nWhole layer from the tokens (fused routing, device dispatch, SwiGLU FFN, "
+           "down matmul, combine; one moe_layer_forward), bf16:\n",
+           "| model | T | rows | ok | rel err | near-tie tokens | ours ms | torch ms | "
+           "ours vs torch |",
+           "|" + "---|" * 9]
+    for r in rows:
+        if "error" in r:
+            out.append(f"| {r['model']} | {r['T']} | | ERROR: {r['error'][:120]} |" + " |" * 5)
+            continue
+        tms = r.get("torch_ms")
+        out.append("| " + " | ".join([
+            r["model"], str(r["T"]), str(r["rows"]), "yes" if r["ok"] else "NO",
+            f"{r['rel_err']:.1e}", str(r["near_ties"]), f"{r['ours_ms']:.3f}",
+            f"{tms:.3f}" if tms else "err: " + r.get("torch_error", "")[:60],
+            f"{tms / r['ours_ms']:.2f}×" if tms else "",
+        ]) + " |")
+    return "\n".join(out) + "\n"
 
 
 def table(rows):
@@ -255,6 +431,7 @@ def dry_run(torch, bench, lib_path_list):
         missing = [s for s in LayerLibrary.SYMBOLS if not hasattr(lib, s)]
         absent = [layer_name(m, c) for m in bench.MODELS for c in COMBINES
                   if layers.find(layer_name(m, c)) < 0]
+        absent += [full_name(m) for m in bench.MODELS if layers.find(full_name(m)) < 0]
         print(f"{path}: {lib.moe_layer_count()} layers")
         if missing or absent:
             print(f"FAIL missing symbols {missing}, layers not compiled {absent}")
@@ -275,4 +452,21 @@ def dry_run(torch, bench, lib_path_list):
         err = bench.rel_err(torch, fn().float(), ref)
         print(f"{name} layer (H/64, I/64 on the CPU): {label} rel. err {err:.1e}")
         ok &= err <= bench.TOLERANCE
+        # The whole layer: torch's against the fp32 reference (tokens at
+        # near-ties left out), and the reference against itself with one
+        # token's expert changed (the check must see it).
+        r = shrunk_routing(FULL_ROUTINGS[name], h)
+        wr = (torch.randn(e, h) * h ** -0.5).to(torch.bfloat16)
+        bias = torch.randn(e) * 0.1 if r[5] else None
+        x = torch.randn(64, h, dtype=torch.bfloat16)
+        ref, ties = full_reference(torch, r, x, wr, bias, *ws)
+        label, fn = torch_full_layer_fn(torch, bench.grouped_mm_fn, r, x, wr, bias, *ws)
+        keep = ~ties
+        err = bench.rel_err(torch, fn().float()[keep], ref[keep])
+        wrong = ref.clone()
+        wrong[3] = wrong[5]
+        caught = bench.rel_err(torch, wrong[keep], ref[keep]) > bench.TOLERANCE
+        print(f"{name} full layer (H/64, I/64 on the CPU): {label} rel. err {err:.1e}, "
+              f"{int(ties.sum())} near-tie tokens, wrong token caught {caught}")
+        ok &= err <= bench.TOLERANCE and caught
     return ok
