@@ -143,16 +143,26 @@ struct GPUEntryPointsPass
           << chip << "' (sm_80, sm_90 and sm_90a are)";
       return signalPassFailure();
     }
+    // The ops of layer functions are compiled into their layer entry; the
+    // other functions' name the standalone entries.
     SmallVector<moe::GroupedMatmulOp> ops;
-    module.walk([&](moe::GroupedMatmulOp op) { ops.push_back(op); });
     SmallVector<moe::FusedRouteOp> routes;
-    module.walk([&](moe::FusedRouteOp op) { routes.push_back(op); });
     SmallVector<moe::DispatchOp> dispatches;
-    module.walk([&](moe::DispatchOp op) { dispatches.push_back(op); });
-    if (ops.empty() && routes.empty() && dispatches.empty()) {
+    SmallVector<func::FuncOp> layers;
+    for (func::FuncOp func : module.getOps<func::FuncOp>()) {
+      if (func->hasAttr(moe::detail::kLayerAttr)) {
+        layers.push_back(func);
+        continue;
+      }
+      func.walk([&](moe::GroupedMatmulOp op) { ops.push_back(op); });
+      func.walk([&](moe::FusedRouteOp op) { routes.push_back(op); });
+      func.walk([&](moe::DispatchOp op) { dispatches.push_back(op); });
+    }
+    if (ops.empty() && routes.empty() && dispatches.empty() && layers.empty()) {
       module.emitError("moe-gpu-entry-points: the module has no "
                        "moe.grouped_matmul to compile (nor a "
-                       "moe.fused_route or moe.dispatch)");
+                       "moe.fused_route, moe.dispatch or moe.gpu_layer "
+                       "function)");
       return signalPassFailure();
     }
     // Check everything before building anything, so that a refusal leaves
@@ -180,12 +190,8 @@ struct GPUEntryPointsPass
     for (moe::DispatchOp op : dispatches)
       ok &= succeeded(checkDispatchABI(op)) &&
             succeeded(moe::checkDispatchForGPU(op));
-    SmallVector<func::FuncOp> layers;
-    for (func::FuncOp func : module.getOps<func::FuncOp>())
-      if (func->hasAttr(moe::detail::kLayerAttr)) {
-        layers.push_back(func);
-        ok &= succeeded(moe::detail::checkLayer(func, options));
-      }
+    for (func::FuncOp func : layers)
+      ok &= succeeded(moe::detail::checkLayer(func, options));
     if (!ok ||
         failed(checkDistinctKeys(ArrayRef<moe::DispatchOp>(dispatches),
                                  dispatchKey, "dispatches", "moe_dispatch")))

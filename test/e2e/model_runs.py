@@ -100,14 +100,17 @@ def run_export(index, rec, passes, every=False, variants=((),)):
     return None, results, text
 
 
-def run_all(passes, every=(), variants=((),)):
-    """run_export for every export, in parallel: {export id: outcome}. The
-    exports whose ids are in `every` run all their cases and `variants`."""
+def run_all(passes, every=(), variants=((),), only=None):
+    """run_export for every export (or those whose ids are in `only`), in
+    parallel: {export id: outcome}. The exports whose ids are in `every` run
+    all their cases and `variants`."""
     workers = int(os.environ.get("MOE_MODEL_JOBS", os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
         for i, (n, t, rec) in enumerate(EXPORTS):
             key = export_id(n, t)
+            if only is not None and key not in only:
+                continue
             more = (key in every, variants) if key in every else (False, ((),))
             futures[key] = pool.submit(run_export, i, rec, passes, *more)
         return {k: f.result() for k, f in futures.items()}

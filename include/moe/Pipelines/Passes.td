@@ -203,8 +203,9 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
                 "the caller's device buffers and stream";
   let description = [{
     For a library built ahead of time (`moe-gpu-aot`, include/moe-c/GPU.h):
-    the module's `moe.grouped_matmul` ops name the signatures to compile
-    (element type, E, K, N). For each distinct one the pass builds the
+    the `moe.grouped_matmul` ops of the module's functions (other than the
+    `moe.gpu_layer` ones, below, whose ops go into their layer entry only)
+    name the signatures to compile (element type, E, K, N). For each distinct one the pass builds the
     tensor-core kernel (as `convert-moe-to-gpu` does) and adds a branch to
 
     ```mlir
@@ -273,6 +274,46 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
     "mlir::NVVM::NVVMDialect", "mlir::nvgpu::NVGPUDialect",
     "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
   ];
+}
+
+def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
+  let summary = "Outline each MoE layer of a model as a GPU layer function";
+  let description = [{
+    Every `moe.combine` of a function ends an MoE layer: the moe ops it is
+    computed from (`moe.fused_route` or `moe.route`, `moe.dispatch`,
+    `moe.grouped_matmul`, `moe.activation`, the combine) move into a new
+    private function `@<caller>_moe_layer<i>` marked `moe.gpu_layer`, which
+    `moe-gpu-aot` (moe-gpu-entry-points) turns into a `moe_layer_forward`
+    entry; the caller calls it instead. Everything the layer reads from
+    outside, the weights (constants) included, becomes an argument, a
+    device buffer of the entry.
+
+    With `element-type` (bf16, the default, or f16), the tokens, the router
+    and expert weights, the dispatched rows, the activations and the result
+    are in that type inside the layer (routing logits, biases, routing
+    weights, offsets and maps keep theirs), and a `transpose_rhs` grouped
+    matmul reads its weights `[in, out]`: the caller converts (and
+    transposes) each argument with `linalg` ops and converts the result
+    back, so the model still runs, on the CPU, with the layer's numerics.
+    `report` writes, per layer, what each buffer is (the caller's argument
+    with its ONNX name, a constant with its resource name, or another value),
+    its shape and type and whether it is transposed: what a GPU caller
+    passes.
+
+    Rejected with an error naming the op: `moe.gate` (run `--moe-fuse-gating`
+    first), `moe.experts` (run `--moe-expand-experts` first), other moe ops
+    in a layer, and layer values used outside the layer.
+  }];
+  let options = [
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"bf16\"",
+           "Element type of the layer's activations and weights: bf16, f16, "
+           "or empty to keep the model's">,
+    Option<"reportFile", "report", "std::string", /*default=*/"\"\"",
+           "Write the layers' buffers as JSON to this file ('-': stdout)">
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def MoEGPUTensorMapParams

@@ -1,0 +1,510 @@
+//===- PrepareGPULayers.cpp - MoE layers of a model as GPU layer entries --===//
+//
+// A raised model keeps each MoE layer inline in its function, in the model's
+// float type, with the weights as constants and the projections often
+// stored [out, in] (transpose_rhs). The GPU side wants each layer as a
+// function of device buffers in a 16-bit type, weights [in, out]: what
+// moe-gpu-aot turns into a moe_layer_forward entry. Outlining keeps the
+// rest of the model, and the layer's numerics at the new type, runnable on
+// the CPU: the caller converts (and transposes) the layer's inputs, calls
+// it, and converts the result back.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPULayerEntries.h"
+
+#include "moe/Dialect/MoE/IR/MoE.h"
+#include "moe/Pipelines/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+namespace moe {
+#define GEN_PASS_DEF_MOEPREPAREGPULAYERS
+#include "moe/Pipelines/Passes.h.inc"
+} // namespace moe
+
+using namespace mlir;
+using namespace moe;
+using moe::detail::kLayerAttr;
+
+namespace {
+
+/// How the layer takes a value: as it is, or in the layer's element type,
+/// and or not with its last two dimensions swapped (the [out, in] weights
+/// of a transpose_rhs grouped matmul, which the GPU kernels read [in, out],
+/// and an [H, E] router, read [E, H]).
+enum class Form { Keep, Convert, Transposed, ConvertTransposed };
+
+bool converts(Form form) {
+  return form == Form::Convert || form == Form::ConvertTransposed;
+}
+bool transposes(Form form) {
+  return form == Form::Transposed || form == Form::ConvertTransposed;
+}
+
+/// The form of operand `use` of a layer op: activations and expert weights
+/// in the layer's type; the routing's inputs, biases, offsets, maps and
+/// routing weights as they are.
+Form operandForm(OpOperand &use) {
+  Operation *op = use.getOwner();
+  Value v = use.get();
+  if (auto route = dyn_cast<FusedRouteOp>(op)) {
+    // The routing keeps the model's precision (a few ulps in a logit can
+    // swap two experts); an [H, E] router is read [E, H]: one contiguous row
+    // per expert.
+    if (v == route.getWeight() && route.getWeightTransposed())
+      return Form::Transposed;
+    return Form::Keep;
+  }
+  if (auto dispatch = dyn_cast<DispatchOp>(op))
+    return v == dispatch.getInput() ? Form::Convert : Form::Keep;
+  if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
+    if (v == mm.getLhs())
+      return Form::Convert;
+    if (llvm::is_contained(mm.getRhs(), v))
+      return mm.getTransposeRhs() ? Form::ConvertTransposed : Form::Convert;
+    return Form::Keep;
+  }
+  if (auto act = dyn_cast<ActivationOp>(op))
+    return v == act.getInput() || v == act.getUp() ? Form::Convert : Form::Keep;
+  if (auto combine = dyn_cast<CombineOp>(op))
+    return v == combine.getRows() ? Form::Convert : Form::Keep;
+  return Form::Keep;
+}
+
+/// Whether result `r` of a layer op is in the layer's type (the tokens,
+/// rows and activations) rather than as it is (routing weights, ids,
+/// offsets, maps).
+bool convertsResult(OpResult r) {
+  Operation *op = r.getOwner();
+  if (auto dispatch = dyn_cast<DispatchOp>(op))
+    return r == dispatch.getRows();
+  return isa<GroupedMatmulOp, ActivationOp, CombineOp>(op);
+}
+
+/// `type` (a ranked tensor) with float elements in `element` (if set) and,
+/// for ConvertTransposed, its last two dimensions swapped.
+Type formType(Type type, Form form, Type element) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || form == Form::Keep)
+    return type;
+  SmallVector<int64_t> shape(tensor.getShape());
+  if (transposes(form))
+    std::swap(shape[shape.size() - 2], shape[shape.size() - 1]);
+  Type elt = tensor.getElementType();
+  if (converts(form) && element && isa<FloatType>(elt))
+    elt = element;
+  return RankedTensorType::get(shape, elt);
+}
+
+/// An empty tensor of `type` with the dynamic sizes of `like` (same rank),
+/// permuted by `perm` if given.
+Value emptyLike(OpBuilder &b, Location loc, Value like, RankedTensorType type,
+                ArrayRef<int64_t> perm = {}) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, like);
+  if (!perm.empty()) {
+    SmallVector<OpFoldResult> permuted;
+    for (int64_t p : perm)
+      permuted.push_back(sizes[p]);
+    sizes = permuted;
+  }
+  return tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
+}
+
+/// `v` with its float elements converted to `element` (extf or truncf, one
+/// element at a time).
+Value castElements(OpBuilder &b, Location loc, Value v, Type element) {
+  auto type = cast<RankedTensorType>(v.getType());
+  Type from = type.getElementType();
+  if (!element || from == element || !isa<FloatType>(from))
+    return v;
+  auto resultType = RankedTensorType::get(type.getShape(), element);
+  Value init = emptyLike(b, loc, v, resultType);
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultType, ValueRange{v}, ValueRange{init},
+      ArrayRef<AffineMap>{id, id}, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value x = args[0];
+        unsigned fromBits = from.getIntOrFloatBitWidth();
+        unsigned toBits = element.getIntOrFloatBitWidth();
+        // f16 <-> bf16 (same width) goes through f32, exactly.
+        if (fromBits == toBits)
+          x = arith::ExtFOp::create(nb, nl, nb.getF32Type(), x);
+        Value y = fromBits < toBits
+                      ? Value(arith::ExtFOp::create(nb, nl, element, x))
+                      : Value(arith::TruncFOp::create(nb, nl, element, x));
+        linalg::YieldOp::create(nb, nl, y);
+      });
+  return generic.getResult(0);
+}
+
+/// `v` with its last two dimensions swapped.
+Value transposeLastTwo(OpBuilder &b, Location loc, Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> perm =
+      llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()));
+  std::swap(perm[perm.size() - 2], perm[perm.size() - 1]);
+  auto resultType =
+      cast<RankedTensorType>(formType(type, Form::Transposed, Type()));
+  Value init = emptyLike(b, loc, v, resultType, perm);
+  return linalg::TransposeOp::create(b, loc, v, init, perm).getResult()[0];
+}
+
+/// `parts` (equal static shapes) stacked along a new leading dimension.
+Value stack(OpBuilder &b, Location loc, ValueRange parts) {
+  auto part = cast<RankedTensorType>(parts.front().getType());
+  SmallVector<int64_t> shape = {int64_t(parts.size())};
+  llvm::append_range(shape, part.getShape());
+  Value acc = tensor::EmptyOp::create(b, loc, shape, part.getElementType());
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1)};
+  for (int64_t d : part.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  SmallVector<OpFoldResult> strides(shape.size(), b.getIndexAttr(1));
+  for (auto [e, v] : llvm::enumerate(parts)) {
+    SmallVector<OpFoldResult> offsets(shape.size(), b.getIndexAttr(0));
+    offsets[0] = b.getIndexAttr(e);
+    acc =
+        tensor::InsertSliceOp::create(b, loc, v, acc, offsets, sizes, strides);
+  }
+  return acc;
+}
+
+/// Per-group weights of one static shape (per-expert exports) as one
+/// stacked tensor, and their biases likewise: the GPU kernels take stacked
+/// weights. Groups of different widths stay as they are.
+void stackUniformWeights(GroupedMatmulOp mm) {
+  if (mm.isStacked() || mm.getPanels())
+    return;
+  Type first = mm.getRhs().front().getType();
+  auto type = cast<RankedTensorType>(first);
+  if (!type.hasStaticShape() ||
+      llvm::any_of(mm.getRhs(), [&](Value v) { return v.getType() != first; }))
+    return;
+  if (!mm.getBias().empty()) {
+    Type bias = mm.getBias().front().getType();
+    if (!cast<RankedTensorType>(bias).hasStaticShape() ||
+        llvm::any_of(mm.getBias(),
+                     [&](Value v) { return v.getType() != bias; }))
+      return;
+  }
+  OpBuilder b(mm);
+  Value rhs = stack(b, mm.getLoc(), mm.getRhs());
+  SmallVector<Value> biases(mm.getBias());
+  mm.getRhsMutable().assign(rhs);
+  if (!biases.empty())
+    mm.getBiasMutable().assign(stack(b, mm.getLoc(), biases));
+}
+
+/// The values a stacked argument was built from (stack()), or none.
+SmallVector<Value> stackedParts(Value v) {
+  SmallVector<Value> parts;
+  while (auto insert = v.getDefiningOp<tensor::InsertSliceOp>()) {
+    parts.push_back(insert.getSource());
+    v = insert.getDest();
+  }
+  if (!v.getDefiningOp<tensor::EmptyOp>())
+    return {};
+  std::reverse(parts.begin(), parts.end());
+  return parts;
+}
+
+/// Where a layer argument comes from, for the report.
+llvm::json::Object describeSource(Value v) {
+  llvm::json::Object source;
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    source["kind"] = "argument";
+    source["index"] = int64_t(arg.getArgNumber());
+    auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+    if (func)
+      if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                        "onnx.name"))
+        source["name"] = name.str();
+    return source;
+  }
+  ElementsAttr value;
+  if (matchPattern(v, m_Constant(&value))) {
+    source["kind"] = "constant";
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(value))
+      source["resource"] = resource.getRawHandle().getKey().str();
+    return source;
+  }
+  SmallVector<Value> parts = stackedParts(v);
+  if (!parts.empty()) {
+    source["kind"] = "stacked";
+    llvm::json::Array of;
+    for (Value part : parts)
+      of.push_back(describeSource(part));
+    source["parts"] = std::move(of);
+    return source;
+  }
+  source["kind"] = "value";
+  source["op"] = v.getDefiningOp()->getName().getStringRef().str();
+  return source;
+}
+
+llvm::json::Array shapeOf(Type type) {
+  llvm::json::Array dims;
+  for (int64_t d : cast<RankedTensorType>(type).getShape())
+    dims.push_back(ShapedType::isDynamic(d) ? llvm::json::Value(nullptr)
+                                            : llvm::json::Value(d));
+  return dims;
+}
+
+std::string typeString(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << cast<RankedTensorType>(type).getElementType();
+  return s;
+}
+
+struct PrepareGPULayersPass
+    : moe::impl::MoEPrepareGPULayersBase<PrepareGPULayersPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Type &element = target;
+    if (elementType == "bf16")
+      element = BFloat16Type::get(&getContext());
+    else if (elementType == "f16")
+      element = Float16Type::get(&getContext());
+    else if (!elementType.empty()) {
+      module.emitError("moe-prepare-gpu-layers: element-type must be bf16, "
+                       "f16 or empty, not '")
+          << elementType << "'";
+      return signalPassFailure();
+    }
+    // Check every layer before changing anything.
+    SmallVector<std::pair<func::FuncOp, SmallVector<CombineOp>>> work;
+    bool ok = true;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || func->hasAttr(kLayerAttr))
+        continue;
+      SmallVector<CombineOp> combines;
+      func.walk([&](CombineOp combine) {
+        combines.push_back(combine);
+        ok &= succeeded(collectLayer(combine).status);
+      });
+      if (!combines.empty())
+        work.emplace_back(func, combines);
+    }
+    if (!ok)
+      return signalPassFailure();
+    llvm::json::Array report;
+    SymbolTable symbols(module);
+    for (auto &[func, combines] : work) {
+      // The layers follow their caller, in order.
+      Operation *after = func;
+      for (auto [i, combine] : llvm::enumerate(combines))
+        report.push_back(outline(func, combine, i, element, symbols, after));
+    }
+    if (!reportFile.empty() && failed(writeReport(std::move(report))))
+      return signalPassFailure();
+  }
+
+  /// The layer's element type (null: the model's).
+  Type target;
+
+  /// operandForm, where converting changes the type: a value already in
+  /// the target type (or kept in the model's) is passed as it is.
+  Form formOf(OpOperand &use) {
+    Form form = operandForm(use);
+    auto shaped = dyn_cast<ShapedType>(use.get().getType());
+    if (!shaped)
+      return Form::Keep;
+    Type elt = shaped.getElementType();
+    if (converts(form) && (!target || elt == target || !isa<FloatType>(elt)))
+      form = form == Form::ConvertTransposed ? Form::Transposed : Form::Keep;
+    return form;
+  }
+
+  struct Layer {
+    LogicalResult status = failure();
+    /// The layer's ops in block order.
+    SmallVector<Operation *> ops;
+    /// Values from outside and the form each use takes, in first-use order.
+    llvm::MapVector<std::pair<Value, Form>, unsigned> arguments;
+  };
+
+  /// The moe ops that compute `combine` (its backward slice over moe ops in
+  /// its block), or an error naming the op that cannot be in a GPU layer.
+  Layer collectLayer(CombineOp combine) {
+    Layer layer;
+    Block *block = combine->getBlock();
+    llvm::SetVector<Operation *> ops;
+    SmallVector<Operation *> worklist = {combine};
+    while (!worklist.empty()) {
+      Operation *op = worklist.pop_back_val();
+      if (!ops.insert(op))
+        continue;
+      if (isa<GateOp>(op)) {
+        op->emitOpError("moe-prepare-gpu-layers: run --moe-fuse-gating "
+                        "first, so that the gate and its route become one "
+                        "moe.fused_route");
+        return layer;
+      }
+      if (isa<ExpertsOp>(op)) {
+        op->emitOpError("moe-prepare-gpu-layers: run --moe-expand-experts "
+                        "first (the GPU layers take grouped matmuls and "
+                        "activations)");
+        return layer;
+      }
+      if (!isa<FusedRouteOp, RouteOp, DispatchOp, GroupedMatmulOp, ActivationOp,
+               CombineOp>(op)) {
+        op->emitOpError("moe-prepare-gpu-layers: has no GPU kernel, so its "
+                        "MoE layer cannot be a GPU layer");
+        return layer;
+      }
+      for (Value operand : op->getOperands()) {
+        Operation *def = operand.getDefiningOp();
+        if (def && def->getBlock() == block &&
+            def->getDialect() == op->getDialect())
+          worklist.push_back(def);
+      }
+    }
+    layer.ops = ops.takeVector();
+    llvm::sort(layer.ops, [](Operation *a, Operation *b) {
+      return a->isBeforeInBlock(b);
+    });
+    llvm::SmallPtrSet<Operation *, 16> inside(layer.ops.begin(),
+                                              layer.ops.end());
+    for (Operation *op : layer.ops) {
+      for (Value result : op->getResults())
+        for (Operation *user : result.getUsers())
+          if (op != combine && !inside.contains(user)) {
+            InFlightDiagnostic diag = op->emitOpError(
+                "moe-prepare-gpu-layers: a result is used outside the MoE "
+                "layer (only the moe.combine's may be)");
+            diag.attachNote(user->getLoc()) << "used here";
+            return layer;
+          }
+      for (OpOperand &use : op->getOpOperands()) {
+        Operation *def = use.get().getDefiningOp();
+        if (def && inside.contains(def))
+          continue;
+        if (transposes(formOf(use)) &&
+            cast<RankedTensorType>(use.get().getType()).getRank() < 2) {
+          op->emitOpError("moe-prepare-gpu-layers: a transposed weight must "
+                          "have rank 2 or more");
+          return layer;
+        }
+        layer.arguments.insert(
+            {{use.get(), formOf(use)}, unsigned(layer.arguments.size())});
+      }
+    }
+    layer.status = success();
+    return layer;
+  }
+
+  /// Moves the layer of `combine` into a new function marked moe.gpu_layer
+  /// and calls it in its place; returns its report entry.
+  llvm::json::Object outline(func::FuncOp caller, CombineOp combine,
+                             size_t index, Type element, SymbolTable &symbols,
+                             Operation *&after) {
+    for (Operation *op : collectLayer(combine).ops)
+      if (auto mm = dyn_cast<GroupedMatmulOp>(op))
+        stackUniformWeights(mm);
+    Layer layer = collectLayer(combine);
+    MLIRContext *ctx = caller.getContext();
+    Location loc = combine.getLoc();
+    SmallVector<Type> argTypes;
+    for (auto &[key, _] : layer.arguments)
+      argTypes.push_back(formType(key.first.getType(), key.second, element));
+    Type resultType = formType(combine.getType(), Form::Convert, element);
+
+    OpBuilder b(ctx);
+    b.setInsertionPointAfter(after);
+    auto func = func::FuncOp::create(
+        b, loc, (caller.getSymName() + "_moe_layer" + Twine(index)).str(),
+        FunctionType::get(ctx, argTypes, {resultType}));
+    func.setPrivate();
+    func->setAttr(kLayerAttr, UnitAttr::get(ctx));
+    symbols.insert(func, Block::iterator(func)); // renames on a clash
+    after = func;
+    Block *body = func.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    IRMapping mapping;
+    for (Operation *op : layer.ops) {
+      Operation *clone = b.clone(*op, mapping);
+      for (OpOperand &use : op->getOpOperands()) {
+        auto it = layer.arguments.find({use.get(), formOf(use)});
+        if (it != layer.arguments.end())
+          clone->setOperand(use.getOperandNumber(),
+                            body->getArgument(it->second));
+      }
+      for (OpResult r : clone->getResults())
+        if (convertsResult(r))
+          r.setType(formType(r.getType(), Form::Convert, element));
+      if (auto mm = dyn_cast<GroupedMatmulOp>(clone))
+        mm.removeTransposeRhsAttr();
+      if (auto route = dyn_cast<FusedRouteOp>(clone))
+        route.removeWeightTransposedAttr();
+    }
+    func::ReturnOp::create(b, loc, mapping.lookup(combine.getResult()));
+
+    // The call: the arguments in the layer's forms, the result back in the
+    // caller's type.
+    b.setInsertionPoint(combine);
+    SmallVector<Value> args;
+    llvm::json::Array buffers;
+    for (auto &[key, position] : layer.arguments) {
+      auto [value, form] = key;
+      Value arg = value;
+      if (transposes(form))
+        arg = transposeLastTwo(b, loc, arg);
+      if (converts(form))
+        arg = castElements(b, loc, arg, element);
+      args.push_back(arg);
+      llvm::json::Object buffer{{"source", describeSource(value)},
+                                {"shape", shapeOf(arg.getType())},
+                                {"element_type", typeString(arg.getType())},
+                                {"transposed", transposes(form)}};
+      buffers.push_back(std::move(buffer));
+    }
+    auto call = func::CallOp::create(b, loc, func, args);
+    Value result = castElements(
+        b, loc, call.getResult(0),
+        cast<RankedTensorType>(combine.getType()).getElementType());
+    combine.getResult().replaceAllUsesWith(result);
+    for (Operation *op : llvm::reverse(layer.ops))
+      op->erase();
+
+    llvm::json::Object entry{
+        {"layer", func.getSymName().str()},
+        {"caller", caller.getSymName().str()},
+        {"buffers", std::move(buffers)},
+        {"result",
+         llvm::json::Object{{"shape", shapeOf(resultType)},
+                            {"element_type", typeString(resultType)}}}};
+    return entry;
+  }
+
+  LogicalResult writeReport(llvm::json::Array layers) {
+    std::string error;
+    auto out = openOutputFile(reportFile, &error);
+    if (!out)
+      return getOperation().emitError("moe-prepare-gpu-layers: ") << error;
+    out->os() << llvm::formatv(
+        "{0:2}\n", llvm::json::Value(llvm::json::Object{
+                       {"layers", llvm::json::Value(std::move(layers))}}));
+    out->keep();
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,130 @@
+"""The committed real ONNX MoE exports as GPU layers: moe-opt raises them,
+fuses the gating, expands the experts and outlines every MoE layer with
+--moe-prepare-gpu-layers (docs/GPU.md). The prepared module still runs on
+the CPU, the layer at the layer's element type, so its numbers are checked
+against the saved onnxruntime outputs: as tight as the raised model's with
+the model's own type (element-type=), within bf16 rounding with bf16 (the
+routing keeps the model's type, so no expert choice flips). Then moe-gpu-aot
+compiles the prepared module for sm_90a: one moe_layer_forward entry per
+layer, with as many buffers as the report lists, or a clear error for the
+layers the GPU kernels do not cover yet. No GPU is needed."""
+
+import ctypes
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from model_runs import (CASES, EXPORTS, MODELS, MOE_OPT, assert_matches,  # noqa: E402
+                        export_id, run_all)
+from moe_run import BUILD_DIR  # noqa: E402
+from test_models_raised import RAISED  # noqa: E402
+
+MOE_GPU_AOT = os.path.join(BUILD_DIR, "bin", "moe-gpu-aot")
+PREPARE = ["--onnx-infer-shapes", "--onnx-raise-moe", "--moe-fuse-gating",
+           "--moe-expand-experts"]
+# Max |difference| over max |onnxruntime| with a bf16 layer: its inputs,
+# weights, rows and activations rounded to 8-bit mantissas (measured on
+# these exports: at most 1.2e-2).
+BF16_TOLERANCE = 2.5e-2
+# Exports the outlining refuses, and why.
+NOT_OUTLINED = {
+    # The router's scores also scale the tokens before the experts.
+    "hf_llama4.eager.ts17": "a result is used outside the MoE layer",
+    "hf_llama4.eager.dynamo18": "a result is used outside the MoE layer",
+    "hf_llama4.batched_mm.ts17": "a result is used outside the MoE layer",
+    "hf_llama4.batched_mm.dynamo18": "a result is used outside the MoE layer",
+}
+# moe-gpu-aot on one export per MoE form: the layers it compiles, or the
+# reason it refuses them.
+AOT = {
+    "mixtral_loop.ts17": None,  # per-expert weights, stacked by the pass
+    "switch_top1_capacity.ts17": None,  # top-1 with a capacity
+    "deepseek_v3_stacked.ts17": None,  # groups, selection bias
+    "gpt_oss_gathered.ts17": None,  # clamped SwiGLU, biases
+    "hf_qwen3_moe.batched_mm.dynamo18": None,
+    "expert_choice.ts17": "the GPU routing kernel does token choice and top_p only",
+    "hf_phimoe.batched_mm.ts17": "the GPU routing kernel has no sparsemixer scores yet",
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return {
+        element: run_all(PREPARE + [f"--moe-prepare-gpu-layers=element-type={element}"],
+                         only=set(RAISED))
+        for element in ("", "bf16")
+    }
+
+
+def layer_count(text):
+    return text.count("attributes {moe.gpu_layer}")
+
+
+@pytest.mark.parametrize("key", sorted(RAISED))
+@pytest.mark.parametrize("element", ["", "bf16"])
+def test_prepared_model_matches_onnxruntime(outcomes, key, element):
+    error, results, text = outcomes[element][key]
+    if key in NOT_OUTLINED:
+        assert error and NOT_OUTLINED[key] in error, error
+        return
+    assert error is None, error
+    assert layer_count(text) == RAISED[key], text[:2000]
+    if not element:
+        assert_matches(results)
+        return
+    assert results, "no cases ran"
+    for (case, _), pairs in results.items():
+        for got, expected in pairs:
+            if not np.issubdtype(expected.dtype, np.floating):
+                assert np.array_equal(got, expected)
+                continue
+            scale = float(np.max(np.abs(expected)))
+            err = float(np.max(np.abs(got.astype(np.float64) - expected)))
+            assert err <= BF16_TOLERANCE * scale, (CASES[case], err / scale)
+
+
+def model_path(key):
+    rec = next(rec for n, t, rec in EXPORTS if export_id(n, t) == key)
+    return os.path.join(MODELS, rec["file"])
+
+
+@pytest.mark.parametrize("key", sorted(AOT))
+def test_gpu_library_has_the_layers(tmp_path, key):
+    prepared, report = tmp_path / "layers.mlir", tmp_path / "layers.json"
+    subprocess.run([MOE_OPT, model_path(key), *PREPARE,
+                    f"--moe-prepare-gpu-layers=report={report}",
+                    "--mlir-elide-resource-strings-if-larger=100000000", "-o", str(prepared)],
+                   check=True, capture_output=True)
+    layers = json.loads(report.read_text())["layers"]
+    assert len(layers) == RAISED[key]
+    lib = tmp_path / "layers.so"
+    r = subprocess.run([MOE_GPU_AOT, "--chip", "sm_90a", "-o", str(lib), str(prepared)],
+                       capture_output=True, text=True)
+    if "ptxas not found" in r.stderr:
+        pytest.skip("no ptxas")
+    if AOT[key]:
+        assert r.returncode != 0 and AOT[key] in r.stderr, r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    # Loading needs no GPU (the module load fails quietly without a driver).
+    env = os.environ.get("MOE_CUDA_DRIVER")
+    os.environ["MOE_CUDA_DRIVER"] = str(tmp_path / "no-driver" / "libcuda.so.1")
+    try:
+        so = ctypes.CDLL(str(lib))
+    finally:
+        if env is None:
+            del os.environ["MOE_CUDA_DRIVER"]
+        else:
+            os.environ["MOE_CUDA_DRIVER"] = env
+    so.moe_layer_find.argtypes = [ctypes.c_char_p]
+    assert so.moe_layer_count() == len(layers)
+    for layer in layers:
+        index = so.moe_layer_find(layer["layer"].encode())
+        assert index >= 0, layer["layer"]
+        # One buffer per argument, then the result.
+        assert so.moe_layer_num_buffers(index) == len(layer["buffers"]) + 1
+        dynamic = sum(1 for b in layer["buffers"] if b["shape"][0] is None)
+        assert so.moe_layer_num_dims(index) == dynamic
