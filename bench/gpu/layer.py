@@ -373,53 +373,45 @@ def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
         yield row
 
 
-def full_table(rows):
-    """Whole-layer rows from the tokens against torch."""
-    rows = [r for r in rows if r.get("gemm") == "full"]
+def markdown(rows, gemm, title, headers, cells):
+    """The markdown table of the rows of kind `gemm`: model, T, rows, ok and
+    rel err, then `headers` with `cells(row)`, then torch ms and our
+    speedup over torch."""
+    rows = [r for r in rows if r.get("gemm") == gemm]
     if not rows:
         return ""
-    out = ["\nWhole layer from the tokens (fused routing, device dispatch, SwiGLU FFN, "
-           "down matmul, combine; one moe_layer_forward), bf16:\n",
-           "| model | T | rows | ok | rel err | near-tie tokens | ours ms | torch ms | "
-           "ours vs torch |",
-           "|" + "---|" * 9]
+    headers = ["model", "T", "rows", "ok", "rel err"] + headers + ["torch ms", "ours vs torch"]
+    out = [f"\n{title}\n", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['model']} | {r['T']} | | ERROR: {r['error'][:120]} |" + " |" * 5)
+            out.append(f"| {r['model']} | {r['T']} | | ERROR: {r['error'][:120]} |" +
+                       " |" * (len(headers) - 4))
             continue
         tms = r.get("torch_ms")
         out.append("| " + " | ".join([
             r["model"], str(r["T"]), str(r["rows"]), "yes" if r["ok"] else "NO",
-            f"{r['rel_err']:.1e}", str(r["near_ties"]), f"{r['ours_ms']:.3f}",
+            f"{r['rel_err']:.1e}", *cells(r),
             f"{tms:.3f}" if tms else "err: " + r.get("torch_error", "")[:60],
             f"{tms / r['ours_ms']:.2f}×" if tms else "",
         ]) + " |")
     return "\n".join(out) + "\n"
+
+
+def full_table(rows):
+    """Whole-layer rows from the tokens against torch."""
+    return markdown(rows, "full", "Whole layer from the tokens (fused routing, device dispatch, "
+                    "SwiGLU FFN, down matmul, combine; one moe_layer_forward), bf16:",
+                    ["near-tie tokens", "ours ms"],
+                    lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}"])
 
 
 def table(rows):
     """Layer rows: both combine variants against the torch layer."""
-    rows = [r for r in rows if r.get("gemm") == "layer"]
-    if not rows:
-        return ""
-    out = ["\nWhole layer (from dispatched rows: SwiGLU FFN with the activation in the first "
-           "matmul's epilogue, down matmul, combine), bf16:\n",
-           "| model | T | rows | ok | rel err | combine kernel ms | combine epilogue ms | "
-           "faster | torch ms | ours vs torch |",
-           "|" + "---|" * 10]
-    for r in rows:
-        if "error" in r:
-            out.append(f"| {r['model']} | {r['T']} | | ERROR: {r['error'][:120]} |" + " |" * 6)
-            continue
-        km, em, tms = r["kernel_ms"], r["epilogue_ms"], r.get("torch_ms")
-        out.append("| " + " | ".join([
-            r["model"], str(r["T"]), str(r["rows"]), "yes" if r["ok"] else "NO",
-            f"{r['rel_err']:.1e}", f"{km:.3f}", f"{em:.3f}",
-            "kernel" if km <= em else "epilogue",
-            f"{tms:.3f}" if tms else "err: " + r.get("torch_error", "")[:60],
-            f"{tms / r['ours_ms']:.2f}×" if tms else "",
-        ]) + " |")
-    return "\n".join(out) + "\n"
+    return markdown(rows, "layer", "Whole layer (from dispatched rows: SwiGLU FFN with the "
+                    "activation in the first matmul's epilogue, down matmul, combine), bf16:",
+                    ["combine kernel ms", "combine epilogue ms", "faster"],
+                    lambda r: [f"{r['kernel_ms']:.3f}", f"{r['epilogue_ms']:.3f}",
+                               "kernel" if r["kernel_ms"] <= r["epilogue_ms"] else "epilogue"])
 
 
 def dry_run(torch, bench, lib_path_list):

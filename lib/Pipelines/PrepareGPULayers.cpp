@@ -279,6 +279,7 @@ struct PrepareGPULayersPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Type &element = target;
+    element = Type();
     if (elementType == "bf16")
       element = BFloat16Type::get(&getContext());
     else if (elementType == "f16")
