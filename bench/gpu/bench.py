@@ -298,6 +298,24 @@ class Cuda:
         end.synchronize()
         return start.elapsed_time(end)
 
+    def capture(self, make_fn):
+        """The replay of a CUDA graph of make_fn(stream)(), captured on a side
+        stream after one warm-up call there (a call that allocates, copies
+        or waits makes the capture fail)."""
+        torch = self.torch
+        side = torch.cuda.Stream()
+        fn = make_fn(side.cuda_stream)
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=side):
+            fn()
+        replay = graph.replay
+        replay.keep = (graph, side, fn)
+        return replay
+
 
 class CPUSimulation:
     """--simulate: the same code on the CPU with wall-clock times, to check
@@ -314,6 +332,10 @@ class CPUSimulation:
         start = time.perf_counter()
         fn()
         return 1e3 * (time.perf_counter() - start)
+
+    def capture(self, make_fn):
+        """No graphs on the CPU: the call itself."""
+        return make_fn(None)
 
 
 class TorchStandIn:

@@ -18,7 +18,9 @@ Per model and T:
    left out (the kernel may pick either expert, routing.TIE_TOLERANCE);
 2. CUDA-event medians (L2 flushed) against a torch layer (torch._grouped_mm
    for the three projections, silu * up, gather-combine; for the whole
-   layer also torch's routing and a stable sort for the dispatch).
+   layer also torch's routing and a stable sort for the dispatch); the
+   whole layer also captured in a CUDA graph (which fails if the call
+   allocates, copies or waits), its replay checked and timed.
 """
 
 import ctypes
@@ -358,8 +360,26 @@ def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
                 print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
             row.update(ok=bool(ok), unwritten=unwritten, rel_err=err,
                        near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
-            del ref
             row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+            # The same call captured in a CUDA graph (no allocation, copy or
+            # wait in it), replayed: numerics, then time.
+            try:
+                replay = dev.capture(lambda s: lib.forward_fn(
+                    torch, full_name(model), tensors, out, [t], dev.name, s))
+                out.fill_(float("nan"))
+                replay()
+                dev.sync()
+                graph_err = bench.rel_err(torch, out[keep], ref[keep]) if bool(keep.any()) else 0.0
+                row["graph_ok"] = bool(not torch.isnan(out).any() and
+                                       graph_err <= bench.TOLERANCE)
+                row["graph_ms"] = bench.time_ms(dev, replay, flush, reps)
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                row["graph_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                print("  GRAPH ERROR " + row["graph_error"], flush=True)
+            # The layer entry promises a capturable call: a failed capture or
+            # a wrong replay fails the row.
+            row["ok"] = row["ok"] and row.get("graph_ok", False)
+            del ref
             try:
                 label, tfn = torch_full_layer_fn(torch, bench.grouped_mm_fn, r, x, wr, bias,
                                                  wg, wu, wd)
@@ -401,8 +421,17 @@ def full_table(rows):
     """Whole-layer rows from the tokens against torch."""
     return markdown(rows, "full", "Whole layer from the tokens (fused routing, device dispatch, "
                     "SwiGLU FFN, down matmul, combine; one moe_layer_forward), bf16:",
-                    ["near-tie tokens", "ours ms"],
-                    lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}"])
+                    ["near-tie tokens", "ours ms", "CUDA graph ms"],
+                    lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}", graph_cell(r)])
+
+
+def graph_cell(r):
+    """The CUDA-graph replay's time, or why there is none."""
+    if "graph_error" in r:
+        return "capture failed: " + r["graph_error"][:60]
+    if "graph_ms" not in r:
+        return ""
+    return f"{r['graph_ms']:.3f}" + ("" if r.get("graph_ok") else " (WRONG)")
 
 
 def table(rows):
