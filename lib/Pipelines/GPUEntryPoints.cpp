@@ -157,6 +157,15 @@ struct GPUEntryPointsPass
       func.walk([&](moe::GroupedMatmulOp op) { ops.push_back(op); });
       func.walk([&](moe::FusedRouteOp op) { routes.push_back(op); });
       func.walk([&](moe::DispatchOp op) { dispatches.push_back(op); });
+      // A whole MoE layer outside a layer function is most likely a model
+      // that was not prepared: say what becomes of it.
+      func.walk([&](moe::CombineOp op) {
+        op.emitWarning("moe-gpu-entry-points: this MoE layer is not in a "
+                       "moe.gpu_layer function, so it gets no "
+                       "moe_layer_forward entry (only standalone entries "
+                       "for its grouped matmuls, routing and dispatch); run "
+                       "--moe-prepare-gpu-layers first to compile it as one");
+      });
     }
     if (ops.empty() && routes.empty() && dispatches.empty() && layers.empty()) {
       module.emitError("moe-gpu-entry-points: the module has no "

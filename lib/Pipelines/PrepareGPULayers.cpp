@@ -252,8 +252,21 @@ llvm::json::Object describeSource(Value v) {
     source["parts"] = std::move(of);
     return source;
   }
+  // Another value of the caller; an ONNX node's carries the ONNX name that
+  // onnxruntime can output it under.
+  Operation *def = v.getDefiningOp();
   source["kind"] = "value";
-  source["op"] = v.getDefiningOp()->getName().getStringRef().str();
+  source["op"] = def->getName().getStringRef().str();
+  if (auto props = dyn_cast_or_null<DictionaryAttr>(
+          def->getPropertiesAsAttribute()))
+    if (auto type = props.getAs<StringAttr>("op_type"))
+      source["onnx_op"] = type.str();
+  if (auto names = def->getAttrOfType<ArrayAttr>("onnx.outputs")) {
+    unsigned n = cast<OpResult>(v).getResultNumber();
+    if (n < names.size())
+      if (auto name = dyn_cast<StringAttr>(names[n]))
+        source["name"] = name.str();
+  }
   return source;
 }
 
@@ -433,7 +446,8 @@ struct PrepareGPULayersPass
     auto func = func::FuncOp::create(
         b, loc, (caller.getSymName() + "_moe_layer" + Twine(index)).str(),
         FunctionType::get(ctx, argTypes, {resultType}));
-    func.setPrivate();
+    if (!makePublic)
+      func.setPrivate();
     func->setAttr(kLayerAttr, UnitAttr::get(ctx));
     symbols.insert(func, Block::iterator(func)); // renames on a clash
     after = func;

@@ -298,7 +298,8 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     `report` writes, per layer, what each buffer is (the caller's argument
     with its ONNX name, a constant with its resource name, or another value),
     its shape and type and whether it is transposed: what a GPU caller
-    passes.
+    passes. A value computed in the caller by an ONNX node carries the
+    node's type and the ONNX name of the value.
 
     Rejected with an error naming the op: `moe.gate` (run `--moe-fuse-gating`
     first), `moe.experts` (run `--moe-expand-experts` first), other moe ops
@@ -309,7 +310,10 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
            "Element type of the layer's activations and weights: bf16, f16, "
            "or empty to keep the model's">,
     Option<"reportFile", "report", "std::string", /*default=*/"\"\"",
-           "Write the layers' buffers as JSON to this file ('-': stdout)">
+           "Write the layers' buffers as JSON to this file ('-': stdout)">,
+    Option<"makePublic", "public", "bool", /*default=*/"false",
+           "Make the layer functions public (moe-run --function can then "
+           "run one alone)">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::linalg::LinalgDialect",
