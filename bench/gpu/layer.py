@@ -316,17 +316,27 @@ def run_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             row.update(ok=bool(ok), unwritten=0, rel_err=max(errs.values()))
             row["ours_ms"] = min(row[f"{c}_ms"] for c in COMBINES)
             del ref
-            try:
-                label, tfn = torch_layer_fn(torch, bench.grouped_mm_fn, x, wg, wu, wd, offsets,
-                                            row_map, weights)
-                row["torch_label"] = label
-                row["torch_ms"] = bench.time_ms(dev, tfn, flush, reps)
-            except Exception as exc:  # noqa: BLE001 - report and go on
-                row["torch_error"] = str(exc).splitlines()[0]
+            time_torch(row, bench, dev, flush, reps, lambda: torch_layer_fn(
+                torch, bench.grouped_mm_fn, x, wg, wu, wd, offsets, row_map, weights))
         except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
-            row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            print("  ERROR " + row["error"], flush=True)
+            fail(row, exc)
         yield row
+
+
+def time_torch(row, bench, dev, flush, reps, make):
+    """The torch layer's label and time (make() -> (label, fn)) into `row`,
+    or why it failed."""
+    try:
+        label, fn = make()
+        row["torch_label"] = label
+        row["torch_ms"] = bench.time_ms(dev, fn, flush, reps)
+    except Exception as exc:  # noqa: BLE001 - report and go on
+        row["torch_error"] = str(exc).splitlines()[0]
+
+
+def fail(row, exc):
+    row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    print("  ERROR " + row["error"], flush=True)
 
 
 def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
@@ -380,16 +390,10 @@ def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             # a wrong replay fails the row.
             row["ok"] = row["ok"] and row.get("graph_ok", False)
             del ref
-            try:
-                label, tfn = torch_full_layer_fn(torch, bench.grouped_mm_fn, r, x, wr, bias,
-                                                 wg, wu, wd)
-                row["torch_label"] = label
-                row["torch_ms"] = bench.time_ms(dev, tfn, flush, reps)
-            except Exception as exc:  # noqa: BLE001 - report and go on
-                row["torch_error"] = str(exc).splitlines()[0]
+            time_torch(row, bench, dev, flush, reps, lambda: torch_full_layer_fn(
+                torch, bench.grouped_mm_fn, r, x, wr, bias, wg, wu, wd))
         except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
-            row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            print("  ERROR " + row["error"], flush=True)
+            fail(row, exc)
         yield row
 
 
