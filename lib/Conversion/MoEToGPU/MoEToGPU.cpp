@@ -126,7 +126,9 @@ moe::detail::getOrBuildTileKernel(Operation *op, gpu::GPUModuleOp gpuModule,
     std::string reason = wgmmaUnsupportedReason(sig);
     if (reason.empty())
       return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
-    op->emitRemark("sm_90a: ") << reason << ", so the mma.sync kernel is used";
+    if (options.remarks)
+      op->emitRemark("sm_90a: ")
+          << reason << ", so the mma.sync kernel is used";
   }
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }

@@ -35,6 +35,9 @@ struct MoEToGPUOptions {
   /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
   /// run time), "tile" or "decode" (forced, for tests and benchmarks).
   std::string kernel = "auto";
+  /// Whether kernel choices are remarked (the sm_90a fallback to mma.sync);
+  /// off where the same ops are walked again (a layer's workspace size).
+  bool remarks = true;
 };
 
 /// Kernel attribute `moe.tensor_map_params = N`: the kernel's last N
