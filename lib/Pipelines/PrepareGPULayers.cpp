@@ -257,8 +257,8 @@ llvm::json::Object describeSource(Value v) {
   Operation *def = v.getDefiningOp();
   source["kind"] = "value";
   source["op"] = def->getName().getStringRef().str();
-  if (auto props = dyn_cast_or_null<DictionaryAttr>(
-          def->getPropertiesAsAttribute()))
+  if (auto props =
+          dyn_cast_or_null<DictionaryAttr>(def->getPropertiesAsAttribute()))
     if (auto type = props.getAs<StringAttr>("op_type"))
       source["onnx_op"] = type.str();
   if (auto names = def->getAttrOfType<ArrayAttr>("onnx.outputs")) {
@@ -305,6 +305,7 @@ struct PrepareGPULayersPass
     }
     // Check every layer before changing anything.
     SmallVector<std::pair<func::FuncOp, SmallVector<CombineOp>>> work;
+    SmallVector<GroupedMatmulOp> matmuls;
     bool ok = true;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func->hasAttr(kLayerAttr))
@@ -312,13 +313,21 @@ struct PrepareGPULayersPass
       SmallVector<CombineOp> combines;
       func.walk([&](CombineOp combine) {
         combines.push_back(combine);
-        ok &= succeeded(collectLayer(combine).status);
+        Layer layer = collectLayer(combine);
+        ok &= succeeded(layer.status);
+        for (Operation *op : layer.ops)
+          if (auto mm = dyn_cast<GroupedMatmulOp>(op))
+            matmuls.push_back(mm);
       });
       if (!combines.empty())
         work.emplace_back(func, combines);
     }
     if (!ok)
       return signalPassFailure();
+    // Stacking changes the layers' arguments, not their ops: before the
+    // outlining collects each layer again.
+    for (GroupedMatmulOp mm : matmuls)
+      stackUniformWeights(mm);
     llvm::json::Array report;
     SymbolTable symbols(module);
     for (auto &[func, combines] : work) {
@@ -430,9 +439,6 @@ struct PrepareGPULayersPass
   llvm::json::Object outline(func::FuncOp caller, CombineOp combine,
                              size_t index, Type element, SymbolTable &symbols,
                              Operation *&after) {
-    for (Operation *op : collectLayer(combine).ops)
-      if (auto mm = dyn_cast<GroupedMatmulOp>(op))
-        stackUniformWeights(mm);
     Layer layer = collectLayer(combine);
     MLIRContext *ctx = caller.getContext();
     Location loc = combine.getLoc();
