@@ -95,6 +95,15 @@ class MixtralSparseMoe(nn.Module):
         return final_hidden_states.reshape(batch_size, sequence_length, hidden_dim)
 
 
+
+class HeterogeneousMoe(MixtralSparseMoe):
+    """HMoE (Wang et al. 2024): Mixtral's per-expert loop over experts of
+    different FFN widths with a fixed total width."""
+
+    def __init__(self, hidden=HIDDEN, widths=(16, 24, 24, 32, 32, 40, 40, 48), top_k=2):
+        super().__init__(hidden, widths[0], len(widths), top_k)
+        self.experts = nn.ModuleList([SwiGLUExpert(hidden, w) for w in widths])
+
 # b. Qwen2-MoE -----------------------------------------------------------------
 
 
@@ -443,6 +452,15 @@ BLOCKS = {
                         epsilon=0.0, scaling_factor=1.0),
              experts=_expert("silu", INTER, "separate"),
              weights="experts.{e}.w1/w3/w2 nn.Linear [out, in]", must_raise=True)),
+    "hmoe_loop": (
+        HeterogeneousMoe, "hidden",
+        dict(style="a: per-expert loop, HMoE: Mixtral's loop over experts of different widths",
+             family="hmoe", E=8, k=2,
+             route=dict(mode="token_choice", score="softmax", k=2, renormalize=True,
+                        epsilon=0.0, scaling_factor=1.0),
+             experts=_expert("silu", [16, 24, 24, 32, 32, 40, 40, 48], "separate"),
+             weights="experts.{e}.w1/w3/w2 nn.Linear [out, in], widths differ per expert",
+             must_raise=True)),
     "qwen2_moe_loop": (
         partial(Qwen2MoeSparseMoe, experts=6, top_k=2), "hidden",
         dict(style="b: per-expert loop, Qwen2-MoE, no renormalize, sigmoid-gated shared expert",

@@ -92,9 +92,9 @@ def reference_output(entry, params, hidden_states):
     E = entry.get("E")
     attrs = _experts_attrs(entry) if "experts" in entry else {}
 
-    if name in ("mixtral_loop", "qwen2_moe_loop", "olmoe_loop"):
+    if name in ("mixtral_loop", "hmoe_loop", "qwen2_moe_loop", "olmoe_loop"):
         logits = ref.gate(x, p["gate.weight"])
-        names = ("w1", "w3", "w2") if name == "mixtral_loop" else ("gate_proj", "up_proj", "down_proj")
+        names = ("w1", "w3", "w2") if name in ("mixtral_loop", "hmoe_loop") else ("gate_proj", "up_proj", "down_proj")
         w = _per_expert(p, "experts.{e}.{n}.weight", names, E)
         y = _moe(x, logits, entry, p, w, transposed_weights=True, **attrs)
         if name == "qwen2_moe_loop":
@@ -145,7 +145,7 @@ def reference_output(entry, params, hidden_states):
     return y.reshape(b, s, h)
 
 
-SUPPORTED = ("mixtral_loop", "qwen2_moe_loop", "olmoe_loop", "dense_masked", "switch_top1",
+SUPPORTED = ("mixtral_loop", "hmoe_loop", "qwen2_moe_loop", "olmoe_loop", "dense_masked", "switch_top1",
              "switch_top1_capacity", "deepseek_v3_stacked", "expert_choice", "gpt_oss_gathered",
              "hf_mixtral", "hf_qwen2_moe", "hf_qwen3_moe", "hf_olmoe", "hf_deepseek_v3",
              "hf_glm4_moe", "hf_gpt_oss")
