@@ -186,7 +186,7 @@ Value stack(OpBuilder &b, Location loc, ValueRange parts) {
 
 /// Per-group weights of one static shape (per-expert exports) as one
 /// stacked tensor, and their biases likewise: the GPU kernels take stacked
-/// weights. Groups of different widths stay as they are.
+/// weights. Groups of different shapes are padded (padGroups).
 void stackUniformWeights(GroupedMatmulOp mm) {
   if (mm.isStacked() || mm.getPanels())
     return;
@@ -210,6 +210,165 @@ void stackUniformWeights(GroupedMatmulOp mm) {
     mm.getBiasMutable().assign(stack(b, mm.getLoc(), biases));
 }
 
+/// Whether `mm` has one weight per group, of static shapes that differ
+/// (heterogeneous experts).
+bool hasGroupsOfDifferentShapes(GroupedMatmulOp mm) {
+  if (mm.isStacked() || mm.getPanels())
+    return false;
+  auto all = [&](ValueRange values) {
+    return llvm::all_of(values, [](Value v) {
+      return cast<RankedTensorType>(v.getType()).hasStaticShape();
+    });
+  };
+  Type first = mm.getRhs().front().getType();
+  return all(mm.getRhs()) && all(mm.getBias()) &&
+         llvm::any_of(mm.getRhs(),
+                      [&](Value v) { return v.getType() != first; });
+}
+
+/// `parts` (one per group, of static shapes) in one zero-filled stacked
+/// tensor [E, max d0, max d1] (or [E, max d0] for biases), each at the start
+/// of its group. With `halves`, each part's dimension `split` is two halves
+/// (gate and up of a concatenated gate/up weight): the second half goes to
+/// the middle of the padded dimension, so that every group's up columns
+/// start at the same column.
+Value padAndStack(OpBuilder &b, Location loc, ValueRange parts, bool halves,
+                  unsigned split) {
+  auto firstType = cast<RankedTensorType>(parts.front().getType());
+  int64_t rank = firstType.getRank();
+  SmallVector<int64_t> shape = {int64_t(parts.size())};
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t size = 0;
+    for (Value part : parts)
+      size =
+          std::max(size, cast<RankedTensorType>(part.getType()).getDimSize(d));
+    shape.push_back(size);
+  }
+  Type elt = firstType.getElementType();
+  Value acc = tensor::EmptyOp::create(b, loc, shape, elt);
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+  acc = linalg::FillOp::create(b, loc, zero, acc).getResult(0);
+  auto index = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
+  for (auto [e, part] : llvm::enumerate(parts)) {
+    auto type = cast<RankedTensorType>(part.getType());
+    int64_t pieces = halves ? 2 : 1;
+    for (int64_t h = 0; h < pieces; ++h) {
+      SmallVector<int64_t> from(rank, 0), size(type.getShape());
+      SmallVector<int64_t> to(rank, 0);
+      if (halves) {
+        size[split] /= 2;
+        from[split] = h * size[split];
+        to[split] = h * (shape[split + 1] / 2);
+      }
+      Value piece = part;
+      SmallVector<OpFoldResult> ones(rank, index(1));
+      if (halves) {
+        SmallVector<OpFoldResult> offsets, sizes;
+        for (int64_t d = 0; d < rank; ++d) {
+          offsets.push_back(index(from[d]));
+          sizes.push_back(index(size[d]));
+        }
+        piece =
+            tensor::ExtractSliceOp::create(b, loc, part, offsets, sizes, ones);
+      }
+      SmallVector<OpFoldResult> offsets = {index(e)}, sizes = {index(1)},
+                                strides(rank + 1, index(1));
+      for (int64_t d = 0; d < rank; ++d) {
+        offsets.push_back(index(to[d]));
+        sizes.push_back(index(size[d]));
+      }
+      acc = tensor::InsertSliceOp::create(b, loc, piece, acc, offsets, sizes,
+                                          strides);
+    }
+  }
+  return acc;
+}
+
+/// Heterogeneous experts on the GPU: `mm`'s per-group weights of different
+/// shapes zero-padded to the largest and stacked, their biases likewise.
+/// Group e reads the first K_e columns of its rows and writes the first M_e
+/// columns of the result, zeros past them; the zero rows and columns of the
+/// padding give exactly that (the rows' columns past K_e meet zero weights).
+/// `halves`: the weights are concatenated gate/up (see padAndStack).
+void padGroups(GroupedMatmulOp mm, bool halves) {
+  OpBuilder b(mm);
+  unsigned outDim = mm.getTransposeRhs() ? 0 : 1;
+  SmallVector<Value> biases(mm.getBias());
+  mm.getRhsMutable().assign(
+      padAndStack(b, mm.getLoc(), mm.getRhs(), halves, outDim));
+  if (!biases.empty())
+    mm.getBiasMutable().assign(
+        padAndStack(b, mm.getLoc(), biases, halves, /*split=*/0));
+}
+
+/// The width of group e's input columns that `mm` reads (K_e).
+int64_t groupInputWidth(GroupedMatmulOp mm, unsigned e) {
+  auto type = cast<RankedTensorType>(mm.getRhs()[e].getType());
+  return type.getDimSize(mm.getTransposeRhs() ? 1 : 0);
+}
+
+/// An activation of heterogeneous experts (`widths`) made uniform once its
+/// matmuls are padded: group e's columns past widths[e] then hold act of
+/// the padding instead of zeros, which is exact when every user is a
+/// padded matmul reading at most widths[e] columns of group e (its weight
+/// rows past them are zeros). A concatenated gate/up input must come from
+/// one padded matmul, its only user, whose up halves padding moves to a
+/// common column. Returns that matmul (or null for the other layouts), or
+/// failure when the activation must keep its widths.
+FailureOr<GroupedMatmulOp> uniformActivationInput(ActivationOp act) {
+  std::optional<ArrayRef<int64_t>> widths = act.getWidths();
+  if (!widths)
+    return failure();
+  for (Operation *user : act->getUsers()) {
+    auto mm = dyn_cast<GroupedMatmulOp>(user);
+    if (!mm || mm.getLhs() != act.getResult() ||
+        !hasGroupsOfDifferentShapes(mm) || mm.getRhs().size() != widths->size())
+      return failure();
+    for (auto [e, width] : llvm::enumerate(*widths))
+      if (groupInputWidth(mm, e) > width)
+        return failure();
+  }
+  if (act.getGateLayout() != GateLayout::Concatenated)
+    return GroupedMatmulOp();
+  auto producer = act.getInput().getDefiningOp<GroupedMatmulOp>();
+  if (!producer || !producer->hasOneUse() ||
+      !hasGroupsOfDifferentShapes(producer) ||
+      producer.getRhs().size() != widths->size())
+    return failure();
+  unsigned outDim = producer.getTransposeRhs() ? 0 : 1;
+  for (auto [e, width] : llvm::enumerate(*widths))
+    if (cast<RankedTensorType>(producer.getRhs()[e].getType())
+            .getDimSize(outDim) != 2 * width)
+      return failure();
+  return producer;
+}
+
+/// Stacks the weights of `matmuls` (uniform ones as they are, heterogeneous
+/// ones padded) and makes the activations between padded matmuls uniform.
+void stackWeights(ArrayRef<GroupedMatmulOp> matmuls,
+                  ArrayRef<ActivationOp> activations) {
+  llvm::SmallPtrSet<Operation *, 4> halves;
+  SmallVector<ActivationOp> uniform;
+  for (ActivationOp act : activations) {
+    FailureOr<GroupedMatmulOp> input = uniformActivationInput(act);
+    if (failed(input))
+      continue;
+    uniform.push_back(act);
+    if (*input)
+      halves.insert(*input);
+  }
+  for (GroupedMatmulOp mm : matmuls) {
+    if (hasGroupsOfDifferentShapes(mm))
+      padGroups(mm, halves.contains(mm));
+    else
+      stackUniformWeights(mm);
+  }
+  for (ActivationOp act : uniform) {
+    act.removeWidthsAttr();
+    act.getOffsetsMutable().clear();
+  }
+}
+
 /// The values a stacked argument was built from (stack()), or none.
 SmallVector<Value> stackedParts(Value v) {
   SmallVector<Value> parts;
@@ -221,6 +380,50 @@ SmallVector<Value> stackedParts(Value v) {
     return {};
   std::reverse(parts.begin(), parts.end());
   return parts;
+}
+
+llvm::json::Object describeSource(Value v);
+
+llvm::json::Array shapeOf(Type type) {
+  llvm::json::Array dims;
+  for (int64_t d : cast<RankedTensorType>(type).getShape())
+    dims.push_back(ShapedType::isDynamic(d) ? llvm::json::Value(nullptr)
+                                            : llvm::json::Value(d));
+  return dims;
+}
+
+llvm::json::Array jsonArray(ArrayRef<int64_t> values) {
+  return llvm::json::Array(values);
+}
+
+/// The pieces of a zero-padded argument (padAndStack), for the report: each
+/// piece's source, the block of it taken (`from`, `size`) and where that
+/// block goes (`to`); none if `v` is not one.
+std::optional<llvm::json::Array> paddedPieces(Value v) {
+  llvm::json::Array pieces;
+  while (auto insert = v.getDefiningOp<tensor::InsertSliceOp>()) {
+    Value part = insert.getSource();
+    auto partType = cast<RankedTensorType>(part.getType());
+    SmallVector<int64_t> from(partType.getRank(), 0);
+    auto extract = part.getDefiningOp<tensor::ExtractSliceOp>();
+    if (extract && extract.getSourceType().getRank() == partType.getRank() &&
+        llvm::all_of(extract.getStaticStrides(),
+                     [](int64_t s) { return s == 1; })) {
+      from = llvm::to_vector(extract.getStaticOffsets());
+      part = extract.getSource();
+    }
+    llvm::json::Object piece{{"source", describeSource(part)},
+                             {"from", jsonArray(from)},
+                             {"size", jsonArray(partType.getShape())},
+                             {"to", jsonArray(insert.getStaticOffsets())}};
+    pieces.push_back(std::move(piece));
+    v = insert.getDest();
+  }
+  auto fill = v.getDefiningOp<linalg::FillOp>();
+  if (!fill || pieces.empty())
+    return std::nullopt;
+  std::reverse(pieces.begin(), pieces.end());
+  return pieces;
 }
 
 /// Where a layer argument comes from, for the report.
@@ -241,6 +444,12 @@ llvm::json::Object describeSource(Value v) {
     source["kind"] = "constant";
     if (auto resource = dyn_cast<DenseResourceElementsAttr>(value))
       source["resource"] = resource.getRawHandle().getKey().str();
+    return source;
+  }
+  if (std::optional<llvm::json::Array> pieces = paddedPieces(v)) {
+    source["kind"] = "padded";
+    source["shape"] = shapeOf(v.getType());
+    source["pieces"] = std::move(*pieces);
     return source;
   }
   SmallVector<Value> parts = stackedParts(v);
@@ -268,14 +477,6 @@ llvm::json::Object describeSource(Value v) {
         source["name"] = name.str();
   }
   return source;
-}
-
-llvm::json::Array shapeOf(Type type) {
-  llvm::json::Array dims;
-  for (int64_t d : cast<RankedTensorType>(type).getShape())
-    dims.push_back(ShapedType::isDynamic(d) ? llvm::json::Value(nullptr)
-                                            : llvm::json::Value(d));
-  return dims;
 }
 
 std::string typeString(Type type) {
@@ -306,6 +507,7 @@ struct PrepareGPULayersPass
     // Check every layer before changing anything.
     SmallVector<std::pair<func::FuncOp, SmallVector<CombineOp>>> work;
     SmallVector<GroupedMatmulOp> matmuls;
+    SmallVector<ActivationOp> activations;
     bool ok = true;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func->hasAttr(kLayerAttr))
@@ -318,6 +520,8 @@ struct PrepareGPULayersPass
         for (Operation *op : layer.ops)
           if (auto mm = dyn_cast<GroupedMatmulOp>(op))
             matmuls.push_back(mm);
+          else if (auto act = dyn_cast<ActivationOp>(op))
+            activations.push_back(act);
       });
       if (!combines.empty())
         work.emplace_back(func, combines);
@@ -326,8 +530,7 @@ struct PrepareGPULayersPass
       return signalPassFailure();
     // Stacking changes the layers' arguments, not their ops: before the
     // outlining collects each layer again.
-    for (GroupedMatmulOp mm : matmuls)
-      stackUniformWeights(mm);
+    stackWeights(matmuls, activations);
     llvm::json::Array report;
     SymbolTable symbols(module);
     for (auto &[func, combines] : work) {

@@ -81,17 +81,35 @@ def _source(source, data, feeds, computed):
         return data.initializers[resource]
     if kind == "stacked":
         return np.stack([_source(p, data, feeds, computed) for p in source["parts"]])
+    if kind == "padded":
+        # Heterogeneous experts: each piece's block placed in a zero tensor.
+        pieces = [(np.asarray(_source(p["source"], data, feeds, computed)), p)
+                  for p in source["pieces"]]
+        out = np.zeros(source["shape"], pieces[0][0].dtype)
+        for part, p in pieces:
+            block = part[tuple(slice(f, f + n) for f, n in zip(p["from"], p["size"]))]
+            at = p["to"][:out.ndim - block.ndim] + [
+                slice(t, t + n) for t, n in zip(p["to"][out.ndim - block.ndim:], p["size"])]
+            out[tuple(at)] = block
+        return out
     if kind == "value" and "name" in source:
         return computed[source["name"]]
     raise ValueError(f"the layer reads a value the caller computes with {source.get('op')} "
                      "and no ONNX name: compute it yourself")
 
 
+def _computed_names(source):
+    """The ONNX names of the values the caller computes that `source` reads."""
+    if source["kind"] == "value" and "name" in source:
+        return [source["name"]]
+    nested = source.get("parts", []) + [p["source"] for p in source.get("pieces", [])]
+    return [n for s in nested for n in _computed_names(s)]
+
+
 def layer_buffers(layer, data, feeds):
     """The layer's input buffers (numpy, in the layer's types and layout) for
     the model inputs `feeds` ({ONNX input name: array})."""
-    names = sorted({b["source"]["name"] for b in layer["buffers"]
-                    if b["source"]["kind"] == "value" and "name" in b["source"]})
+    names = sorted({n for b in layer["buffers"] for n in _computed_names(b["source"])})
     computed = data.values(names, feeds) if names else {}
     buffers = []
     for i, b in enumerate(layer["buffers"]):

@@ -66,7 +66,7 @@ def run(tmp_path, module, arrays, tag, function=None):
     return np.load(out)
 
 
-@pytest.mark.parametrize("key", ["example", "mixtral_loop.ts17",
+@pytest.mark.parametrize("key", ["example", "mixtral_loop.ts17", "hmoe_loop.dynamo18",
                                  "hf_qwen3_moe.batched_mm.ts17"])
 def test_buffers_reproduce_the_layer(tmp_path, key):
     path, feeds = model(key)
