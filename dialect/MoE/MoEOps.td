@@ -409,6 +409,15 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
     are zero). `transpose_rhs` stores each matrix `[M, K]`. Biases, if
     any, are `[E, M]` or one `[M_e]` per group.
 
+    `group_extents = array<i64: K_0, M_0, K_1, M_1, ...>` (stacked rhs only)
+    gives each group's own `[K_e, M_e]`: group `e` reads the first `K_e`
+    columns of its rows and the leading `[K_e, M_e]` block of its matrix
+    (`[M_e, K_e]` with `transpose_rhs`), and writes the first `M_e` columns
+    of the result, zeros past them; the rest of the matrix and of its bias
+    row is not read. Heterogeneous experts stored zero-padded in one stacked
+    tensor (moe-prepare-gpu-layers) carry them, so that kernels skip the
+    padding.
+
     `panels` stores the rhs in column panels: one stacked `[E, M / P, K, P]`
     or one `[M / P, K, P]` per group (all of one shape). Panel `p` of a
     group is columns `p * P .. p * P + P` of its `[K, M]` matrix, a
@@ -428,7 +437,8 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
     MoE_IndexTensor:$offsets,
     Variadic<MoE_FloatTensor>:$bias,
     UnitAttr:$transpose_rhs,
-    UnitAttr:$panels);
+    UnitAttr:$panels,
+    OptionalAttr<DenseI64ArrayAttr>:$group_extents);
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs `offsets` `(` $offsets `)` (`bias` `(` $bias^ `)`)?
@@ -438,6 +448,7 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul",
   let extraClassDeclaration = [{
     int64_t getNumGroups();
     mlir::LogicalResult verifyPanels(int64_t groups);
+    mlir::LogicalResult verifyGroupExtents(int64_t groups);
     /// One [E, K, M] (or [E, M, K]) rhs; panel layouts are not stacked.
     bool isStacked() { return !getPanels() && getRhs().size() == 1 &&
         mlir::cast<mlir::RankedTensorType>(getRhs()[0].getType()).getRank() == 3; }

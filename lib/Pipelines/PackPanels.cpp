@@ -148,7 +148,8 @@ struct PackPanelsPass : moe::impl::MoEPackPanelsBase<PackPanelsPass> {
                 toPanels(nb, nl, rhs, op.getTransposeRhs(), width));
           result = moe::GroupedMatmulOp::create(
               nb, nl, op.getType(), op.getLhs(), panels, op.getOffsets(),
-              op.getBias(), /*transpose_rhs=*/false, /*panels=*/true);
+              op.getBias(), /*transpose_rhs=*/false, /*panels=*/true,
+              /*group_extents=*/nullptr);
         } else {
           result = nb.clone(*op)->getResult(0);
         }
@@ -191,7 +192,9 @@ struct PackPanelsPass : moe::impl::MoEPackPanelsBase<PackPanelsPass> {
   /// widen (M > K) into a whole number of panels.
   bool isTarget(moe::GroupedMatmulOp op) const {
     auto type = cast<RankedTensorType>(op.getRhs()[0].getType());
-    if (op.getPanels() || (!op.isStacked() && type.getRank() != 2) ||
+    // Panels hold whole matrices: group_extents stays with the stacked form.
+    if (op.getPanels() || op.getGroupExtents() ||
+        (!op.isStacked() && type.getRank() != 2) ||
         (!op.isStacked() &&
          static_cast<int64_t>(op.getRhs().size()) > maxSeparateGroups) ||
         llvm::any_of(op.getRhs(), [&](Value rhs) {

@@ -293,6 +293,17 @@ Value padAndStack(OpBuilder &b, Location loc, ValueRange parts, bool halves,
 void padGroups(GroupedMatmulOp mm, bool halves) {
   OpBuilder b(mm);
   unsigned outDim = mm.getTransposeRhs() ? 0 : 1;
+  // Each group's own [K_e, M_e] lets the kernels skip the padding; a gate/up
+  // matmul's groups are two blocks (gate and up), so it has none.
+  if (!halves) {
+    SmallVector<int64_t> extents;
+    for (Value rhs : mm.getRhs()) {
+      auto shape = cast<RankedTensorType>(rhs.getType()).getShape();
+      extents.push_back(shape[1 - outDim]);
+      extents.push_back(shape[outDim]);
+    }
+    mm.setGroupExtents(extents);
+  }
   SmallVector<Value> biases(mm.getBias());
   mm.getRhsMutable().assign(
       padAndStack(b, mm.getLoc(), mm.getRhs(), halves, outDim));

@@ -3,7 +3,8 @@
 
 // Heterogeneous experts (widths 8 and 16, concatenated gate/up stored
 // [out, in], with biases): the weights are zero-padded into stacked tensors
-// for the GPU kernels. The gate and up halves of each expert go to columns 0
+// for the GPU kernels, with each group's own [K, M] as group_extents (not
+// for the gate/up matmul, whose groups are two blocks each). The gate and up halves of each expert go to columns 0
 // and 16 of its padded [32, ...] block, so that the activation becomes
 // uniform: its columns past an expert's width hold act(0), which meet the
 // down weights' zero rows.
@@ -32,7 +33,7 @@
 // CHECK-LABEL: func.func private @hmoe_moe_layer0(
 // CHECK: %[[H:.*]] = moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%[[OFF:.*]]) bias(%{{.*}}) : (tensor<?x4xf32>, tensor<2x4x32xf32>, tensor<3xi64>, tensor<2x32xf32>) -> tensor<?x32xf32>
 // CHECK: %[[A:.*]] = moe.activation %[[H]] {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x32xf32>) -> tensor<?x16xf32>
-// CHECK: moe.grouped_matmul %[[A]], %{{.*}} offsets(%[[OFF]]) : (tensor<?x16xf32>, tensor<2x16x4xf32>, tensor<3xi64>) -> tensor<?x4xf32>
+// CHECK: moe.grouped_matmul %[[A]], %{{.*}} offsets(%[[OFF]]) {group_extents = array<i64: 8, 4, 16, 4>} : (tensor<?x16xf32>, tensor<2x16x4xf32>, tensor<3xi64>) -> tensor<?x4xf32>
 
 // The report names each piece: its source, the block taken, where it goes.
 // REPORT: "kind": "padded",
@@ -93,9 +94,9 @@ func.func @hmoe(%x: tensor<?x4xf32>, %router: tensor<2x4xf32>,
 // columns past a width must stay zero. Its matmuls are padded all the same;
 // the GPU lowering will say that the activation has no kernel.
 // CHECK-LABEL: func.func private @kept_moe_layer0(
-// CHECK: %[[H:.*]] = moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%[[OFF:.*]]) : (tensor<?x4xf32>, tensor<2x4x16xf32>, tensor<3xi64>) -> tensor<?x16xf32>
+// CHECK: %[[H:.*]] = moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%[[OFF:.*]]) {group_extents = array<i64: 4, 8, 4, 16>} : (tensor<?x4xf32>, tensor<2x4x16xf32>, tensor<3xi64>) -> tensor<?x16xf32>
 // CHECK: %[[A:.*]] = moe.activation %[[H]] offsets(%[[OFF]]) {activation = #moe.activation<gelu>, widths = array<i64: 8, 16>}
-// CHECK: moe.grouped_matmul %[[A]], %{{.*}} offsets(%[[OFF]]) : (tensor<?x16xf32>, tensor<2x16x4xf32>, tensor<3xi64>) -> tensor<?x4xf32>
+// CHECK: moe.grouped_matmul %[[A]], %{{.*}} offsets(%[[OFF]]) {group_extents = array<i64: 16, 4, 8, 4>} : (tensor<?x16xf32>, tensor<2x16x4xf32>, tensor<3xi64>) -> tensor<?x4xf32>
 func.func @kept(%x: tensor<?x4xf32>, %router: tensor<2x4xf32>,
                 %u0: tensor<4x8xf32>, %u1: tensor<4x16xf32>,
                 %d0: tensor<16x4xf32>, %d1: tensor<8x4xf32>) -> tensor<?x4xf32> {

@@ -145,6 +145,37 @@ struct GroupedMatmulLowering : OpRewritePattern<GroupedMatmulOp> {
       return success();
     }
 
+    if (std::optional<ArrayRef<int64_t>> extents = op.getGroupExtents()) {
+      // Each group's own block of the stacked matrices, as for groups of
+      // different shapes.
+      Value rhs = op.getRhs()[0];
+      auto rhsType = cast<RankedTensorType>(rhs.getType());
+      for (int64_t e = 0; e < op.getNumGroups(); ++e) {
+        int64_t k = (*extents)[2 * e], m = (*extents)[2 * e + 1];
+        SmallVector<int64_t> block = transposed ? SmallVector<int64_t>{m, k}
+                                                : SmallVector<int64_t>{k, m};
+        OpFoldResult zero = rewriter.getIndexAttr(0);
+        Value w =
+            slice(rewriter, loc, rhs, {rewriter.getIndexAttr(e), zero, zero},
+                  {rewriter.getIndexAttr(1), rewriter.getIndexAttr(block[0]),
+                   rewriter.getIndexAttr(block[1])},
+                  RankedTensorType::get(block, rhsType.getElementType()));
+        Value bias;
+        if (hasBias) {
+          Value stackedBias = op.getBias()[0];
+          auto biasType = cast<RankedTensorType>(stackedBias.getType());
+          bias = slice(rewriter, loc, stackedBias,
+                       {rewriter.getIndexAttr(e), zero},
+                       {rewriter.getIndexAttr(1), rewriter.getIndexAttr(m)},
+                       RankedTensorType::get({m}, biasType.getElementType()));
+        }
+        Value index = arith::ConstantIndexOp::create(rewriter, loc, e);
+        acc = group(rewriter, loc, index, w, bias, acc);
+      }
+      rewriter.replaceOp(op, acc);
+      return success();
+    }
+
     if (op.isStacked()) {
       Value rhs = op.getRhs()[0];
       auto rhsType = cast<RankedTensorType>(rhs.getType());

@@ -46,6 +46,27 @@ func.func @transposed_bias(%a: tensor<5x4xf32>, %off: tensor<3xi64>,
 
 // -----
 
+// group_extents: each group's own block of the stacked (here [out, in])
+// matrices and of its bias, into its own columns, like groups of different
+// shapes.
+// CHECK-LABEL: func.func @group_extents
+// CHECK: %[[W0:.*]] = tensor.extract_slice %[[W:[a-z0-9_]*]][0, 0, 0] [1, 2, 3] [1, 1, 1] : tensor<2x6x4xf32> to tensor<2x3xf32>
+// CHECK: %[[B0:.*]] = tensor.extract_slice %[[B:[a-z0-9_]*]][0, 0] [1, 2] [1, 1] : tensor<2x6xf32> to tensor<2xf32>
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 3] [1, 1] : tensor<5x4xf32> to tensor<?x3xf32>
+// CHECK: linalg.matmul {{.*}} ins(%{{.*}}, %[[W0]] : tensor<?x3xf32>, tensor<2x3xf32>) outs(%{{.*}} : tensor<?x2xf32>)
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0] [%{{.*}}, 2] [1, 1] : tensor<?x2xf32> into tensor<5x6xf32>
+// CHECK: %[[W1:.*]] = tensor.extract_slice %[[W]][1, 0, 0] [1, 6, 4] [1, 1, 1] : tensor<2x6x4xf32> to tensor<6x4xf32>
+// CHECK: tensor.extract_slice %[[B]][1, 0] [1, 6] [1, 1] : tensor<2x6xf32> to tensor<6xf32>
+// CHECK: linalg.matmul {{.*}} ins(%{{.*}}, %[[W1]] : tensor<?x4xf32>, tensor<6x4xf32>) outs(%{{.*}} : tensor<?x6xf32>)
+func.func @group_extents(%a: tensor<5x4xf32>, %off: tensor<3xi64>,
+                         %w: tensor<2x6x4xf32>, %b: tensor<2x6xf32>) -> tensor<5x6xf32> {
+  %y = moe.grouped_matmul %a, %w offsets(%off) bias(%b) {transpose_rhs, group_extents = array<i64: 3, 2, 4, 6>}
+      : (tensor<5x4xf32>, tensor<2x6x4xf32>, tensor<3xi64>, tensor<2x6xf32>) -> tensor<5x6xf32>
+  return %y : tensor<5x6xf32>
+}
+
+// -----
+
 // Heterogeneous groups are unrolled: each reads its own columns, writes its
 // own width, and the interleaved gate/up maps are (r, 2i) and (r, 2i + 1).
 // CHECK-DAG: #[[EVEN:.*]] = affine_map<(d0, d1) -> (d0, d1 * 2)>

@@ -1324,6 +1324,43 @@ func.func @gmm_result_rank(%l: tensor<?x64xf32>, %r: tensor<4x64x128xf32>, %off:
 
 // -----
 
+// grouped_matmul: group_extents need a stacked rhs
+func.func @gmm_extents_per_group(%l: tensor<?x8xf32>, %r0: tensor<8x4xf32>, %r1: tensor<8x8xf32>, %off: tensor<3xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op group_extents needs one stacked rhs [E, K, M]}}
+  %0 = moe.grouped_matmul %l, %r0, %r1 offsets(%off) {group_extents = array<i64: 8, 4, 8, 8>} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<8x8xf32>, tensor<3xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul: two group_extents per group
+func.func @gmm_extents_count(%l: tensor<?x8xf32>, %r: tensor<2x8x16xf32>, %off: tensor<3xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op group_extents has 3 entries, expected 2 per group (4)}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {group_extents = array<i64: 8, 4, 8>} : (tensor<?x8xf32>, tensor<2x8x16xf32>, tensor<3xi64>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul: group_extents within the stacked matrices ([M, K] when
+// transposed: K = 8, M = 16 here)
+func.func @gmm_extents_range(%l: tensor<?x8xf32>, %r: tensor<2x16x8xf32>, %off: tensor<3xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op group_extents of group 1 ([16, 8]) must lie within [1..8, 1..16]}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {transpose_rhs, group_extents = array<i64: 8, 16, 16, 8>} : (tensor<?x8xf32>, tensor<2x16x8xf32>, tensor<3xi64>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// grouped_matmul: extents of zero
+func.func @gmm_extents_zero(%l: tensor<?x8xf32>, %r: tensor<2x8x16xf32>, %off: tensor<3xi64>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op group_extents of group 0 ([0, 4]) must lie within [1..8, 1..16]}}
+  %0 = moe.grouped_matmul %l, %r offsets(%off) {group_extents = array<i64: 0, 4, 8, 16>} : (tensor<?x8xf32>, tensor<2x8x16xf32>, tensor<3xi64>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
 // grouped_matmul: offsets must be a static 1-D tensor
 func.func @gmm_offsets(%l: tensor<?x64xf32>, %r: tensor<4x64x128xf32>, %off: tensor<?xi32>) {
   // expected-error @+1 {{'moe.grouped_matmul' op offsets must be a static 1-D tensor of (num_experts + 1) >= 2 elements, got 'tensor<?xi32>'}}

@@ -707,6 +707,27 @@ LogicalResult GroupedMatmulOp::verifyPanels(int64_t groups) {
   return success();
 }
 
+LogicalResult GroupedMatmulOp::verifyGroupExtents(int64_t groups) {
+  std::optional<ArrayRef<int64_t>> extents = getGroupExtents();
+  if (!extents)
+    return success();
+  if (!isStacked())
+    return emitOpError("group_extents needs one stacked rhs [E, K, M]");
+  if (static_cast<int64_t>(extents->size()) != 2 * groups)
+    return emitOpError() << "group_extents has " << extents->size()
+                         << " entries, expected 2 per group (" << 2 * groups
+                         << ")";
+  auto [k, m] = inOut(tensorType(getRhs()[0]), getTransposeRhs());
+  for (int64_t e = 0; e < groups; ++e) {
+    int64_t ke = (*extents)[2 * e], me = (*extents)[2 * e + 1];
+    if (ke < 1 || ke > k || me < 1 || me > m)
+      return emitOpError() << "group_extents of group " << e << " ([" << ke
+                           << ", " << me << "]) must lie within [1.." << k
+                           << ", 1.." << m << "]";
+  }
+  return success();
+}
+
 LogicalResult GroupedMatmulOp::verify() {
   Operation *op = getOperation();
   if (failed(expectRank(op, getLhs(), 2, "lhs")) ||
@@ -723,9 +744,13 @@ LogicalResult GroupedMatmulOp::verify() {
     return emitOpError("result must have as many rows as lhs");
 
   if (getPanels())
-    return verifyPanels(groups);
+    return getGroupExtents()
+               ? emitOpError("group_extents needs a stacked rhs, not panels")
+               : verifyPanels(groups);
   bool transposed = getTransposeRhs();
   bool stacked = isStacked();
+  if (failed(verifyGroupExtents(groups)))
+    return failure();
   if (!stacked && static_cast<int64_t>(getRhs().size()) != groups)
     return emitOpError() << "expected one stacked rhs [E, K, M] or one rhs "
                             "[K, M] per group ("

@@ -328,15 +328,15 @@ Value MoECompressExpertsPass::buildStage(OpBuilder &b, ExpertsOp op, Value lhs,
     bias = getStageOperands(op, op.getBiases(), plan.stage);
   auto lowType = RankedTensorType::get({numRows, rank}, rowElt);
   Value low = GroupedMatmulOp::create(b, loc, lowType, lhs, rts, offsets,
-                                      ValueRange{}, false);
-  Value result =
-      GroupedMatmulOp::create(b, loc, type, low, lts, offsets, bias, false);
+                                      ValueRange{}, false, false, nullptr);
+  Value result = GroupedMatmulOp::create(b, loc, type, low, lts, offsets, bias,
+                                         false, false, nullptr);
   if (!maxKept)
     return result;
 
   auto sparseType = RankedTensorType::get({numRows, maxKept}, rowElt);
   Value sparse = GroupedMatmulOp::create(b, loc, sparseType, lhs, sts, offsets,
-                                         ValueRange{}, false);
+                                         ValueRange{}, false, false, nullptr);
   SmallVector<int32_t> columns;
   for (const CompressedMatrix &m : plan.matrices) {
     llvm::append_range(columns, m.keptRows);

@@ -73,7 +73,8 @@ Value moe::buildStageGroupedMatmul(OpBuilder &builder, ExpertsOp op, Value lhs,
   return GroupedMatmulOp::create(builder, op.getLoc(), type, lhs,
                                  getStageOperands(op, op.getWeights(), stage),
                                  op.getOffsets(), bias,
-                                 op.getTransposedWeights());
+                                 op.getTransposedWeights(), /*panels=*/false,
+                                 /*group_extents=*/nullptr);
 }
 
 Value moe::expandExperts(OpBuilder &builder, ExpertsOp op,
