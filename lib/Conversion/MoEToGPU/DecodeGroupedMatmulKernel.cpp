@@ -85,6 +85,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
+  os << groupExtentsSuffix(sig);
   return name;
 }
 
@@ -106,6 +107,10 @@ struct DecodeState {
   const GroupedMatmulSignature &sig;
   Value lhs, rhs, rhsUp, offsets, result, bias, red;
   Value tid, lane, warp, quad, pair, rows;
+  /// The block's group's K and N (group_extents, else the signature's).
+  Value groupK, groupN;
+  /// Shared memory holding groupN for the epilogue (extents with a bias).
+  Value groupNSlot;
 };
 
 /// offsets[e] clamped to the row count, so that bad offsets never address
@@ -226,6 +231,7 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
   MLIRContext *ctx = b.getContext();
   Emitter m{b};
   int64_t K = s.sig.k;
+  bool extents = !s.sig.extents.empty();
   Type elt = s.sig.elementType;
   auto vecType = VectorType::get({kVec}, elt);
   // The weight columns of this lane's chunk: n0 + 8 quad, or with gate/up
@@ -249,12 +255,22 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
   } else {
     col = m.add(n0, m.mul(s.quad, m.c(kVec)));
   }
+  // With group_extents a group's rows past its K_g and columns past its N_g
+  // (weight columns: the up half's included) load as zeros.
   bool maskK = K % kWarpK != 0;
+  for (size_t e = 0; e < s.sig.extents.size(); e += 2)
+    maskK |= s.sig.extents[e] % kWarpK != 0;
+  Value kLimit = s.groupK;
   bool maskN = width % (gateUpQuads(s.sig) ? kDecodeSlabN / 2 : kDecodeSlabN);
   Value colValid = maskN ? m.ult(col, m.c(width)) : Value();
   Value colAddr = maskN ? m.select(colValid, col, m.c(width - kVec)) : col;
   if (colOffset)
     colAddr = m.add(colAddr, colOffset);
+  if (extents) {
+    Value inside = m.ult(colAddr, s.groupN);
+    colValid = colValid ? m.both(colValid, inside) : inside;
+    colAddr = m.select(colValid, colAddr, m.c(0));
+  }
   SmallVector<Value, 4 * kMmaTilesM> aRow, aRowValid;
   for (int64_t i = 0; i < kMmaTilesM; ++i) {
     for (int64_t h = 0; h < 2; ++h) {
@@ -273,8 +289,12 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
   NVVM::MMATypes ptxType =
       elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value kStart = m.mul(s.warp, m.c(kWarpK));
+  // A block whose columns all lie past its group's N_g streams nothing.
+  Value kEnd = kLimit;
+  if (extents && !(gateUpQuads(s.sig) && !s.sig.splitWeights))
+    kEnd = m.select(m.ult(n0, s.groupN), kLimit, m.c(0));
   auto loop = scf::ForOp::create(
-      b, kStart, m.c(K), m.c(kWarps * kWarpK), init,
+      b, kStart, kEnd, m.c(kWarps * kWarpK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
@@ -286,9 +306,9 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
           Value k = im.add(kLane, im.c(j));
           Value valid = colValid;
           if (maskK) {
-            Value kValid = im.ult(k, im.c(K));
+            Value kValid = im.ult(k, kLimit);
             valid = valid ? im.both(valid, kValid) : kValid;
-            k = im.select(kValid, k, im.c(K - 1));
+            k = im.select(kValid, k, im.sub(kLimit, im.c(1)));
           }
           w.push_back(loadVec(ib, vecType, rhs, {g, k, colAddr}, valid));
         }
@@ -301,9 +321,9 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
             Value k = im.add(kLane, im.c(8 * half));
             Value valid = aRowValid[r];
             if (maskK) {
-              Value kValid = im.ult(k, im.c(K));
+              Value kValid = im.ult(k, kLimit);
               valid = im.both(valid, kValid);
-              k = im.select(kValid, k, im.c(K - kVec));
+              k = im.select(kValid, k, im.sub(kLimit, im.c(kVec)));
             }
             a.push_back(loadVec(ib, vecType, s.lhs, {aRow[r], k}, valid));
           }
@@ -448,11 +468,21 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
     Value v = vector::ExtractOp::create(b, sum, ArrayRef<int64_t>{r});
-    if (s.bias)
-      v = arith::AddFOp::create(
+    if (s.bias) {
+      Value biased = arith::AddFOp::create(
           b, v,
           convertFloat(b, memref::LoadOp::create(b, s.bias, ValueRange{g, col}),
                        f32));
+      // Past its N_g a group's bias is not read either. N_g comes back from
+      // shared memory (written before the K loop, read after its barriers):
+      // one more register live across the loop spills.
+      if (s.groupNSlot) {
+        Value groupN =
+            memref::LoadOp::create(b, s.groupNSlot, ValueRange{m.c(0)});
+        biased = arith::SelectOp::create(b, m.ult(col, groupN), biased, v);
+      }
+      v = biased;
+    }
     if (sig.activation) {
       SmallVector<Value, 2> values = {v};
       if (partner)
@@ -519,8 +549,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type redType = MemRefType::get({kWarps, 32, kRedPitch}, b.getF32Type(),
                                  MemRefLayoutAttrInterface(), workgroup);
+  SmallVector<Type, 2> workgroupTypes = {redType};
+  // With group_extents and a bias: the group's N_g, for the epilogue.
+  bool keepsGroupN = !sig.extents.empty() && sig.biasType;
+  if (keepsGroupN)
+    workgroupTypes.push_back(MemRefType::get(
+        {1}, b.getIndexType(), MemRefLayoutAttrInterface(), workgroup));
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
-                                     TypeRange{redType}, TypeRange());
+                                     workgroupTypes, TypeRange());
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));
@@ -541,7 +577,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   DecodeState s{sig,     lhs,    rhs,  rhsUp,
                 offsets, result, bias, func.getWorkgroupAttributions()[0],
                 {},      {},     {},   {},
-                {},      {}};
+                {},      {},     {},   {},
+                {}};
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   s.warp = m.div(s.tid, 32);
@@ -570,6 +607,13 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     b.setInsertionPointToStart(isGroup.elseBlock());
     storeZeros(b, s, first, end, out0);
     b.setInsertionPointToStart(isGroup.thenBlock());
+    std::tie(s.groupK, s.groupN) = groupExtents(b, gpuModule, sig, group);
+    if (keepsGroupN) {
+      s.groupNSlot = func.getWorkgroupAttributions()[1];
+      m.ifThen(m.eq(s.tid, m.c(0)), [&] {
+        memref::StoreOp::create(b, s.groupN, s.groupNSlot, ValueRange{m.c(0)});
+      });
+    }
     // Passes of kDecodeRowsPerPass rows; each streams the slab once (a
     // group with more rows than that reads its weights again, from L2 if
     // they are still there: the selection keeps that rare).

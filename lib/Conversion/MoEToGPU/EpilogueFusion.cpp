@@ -46,7 +46,10 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
     return {};
   std::optional<GateLayout> layout = op.getGateLayout();
   int64_t n = cast<RankedTensorType>(gate.getType()).getDimSize(1);
-  if (layout == GateLayout::Concatenated && (n % 16 != 0))
+  // A concatenated gate/up weight's group extents would cut its up half at
+  // a per-group column: not fused.
+  if (layout == GateLayout::Concatenated &&
+      (n % 16 != 0 || gate.getGroupExtents()))
     return {};
   if (layout != GateLayout::Separate)
     return {gate};
@@ -54,7 +57,8 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   if (!up || up == gate || up.getLhs() != gate.getLhs() ||
       up.getOffsets() != gate.getOffsets() ||
       up.getRhs()[0].getType() != gate.getRhs()[0].getType() ||
-      up.getType() != gate.getType())
+      up.getType() != gate.getType() ||
+      up.getGroupExtentsAttr() != gate.getGroupExtentsAttr())
     return {};
   return {gate, up};
 }

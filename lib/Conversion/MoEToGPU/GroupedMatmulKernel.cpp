@@ -54,6 +54,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_" << sig.activation->mangle();
   if (sig.combineWeightType)
     os << "_combine" << sig.combineSlots << "_" << sig.combineWeightType;
+  os << groupExtentsSuffix(sig);
   return name;
 }
 
@@ -70,6 +71,8 @@ struct KernelState {
   Value lhs, rhs, rhsUp, offsets, result, bias, rowSlots, combineWeights;
   Value smemA, smemB;
   Value tid, lane, warpM, warpN;
+  /// The block's group's K and N (group_extents, else the signature's).
+  Value groupK, groupN;
 };
 
 /// The group and row range of this block's row tile: walks the E groups and
@@ -121,7 +124,8 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
 Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
                 Value group, Value first, Value end, Value k0, Value n0) {
   Emitter m{b};
-  int64_t K = s.sig.k, N = s.sig.n;
+  int64_t N = s.sig.n;
+  Value K = s.groupK;
   SmallVector<Value> tokens;
   auto copy = [&](Value dst, ValueRange dstIdx, Value src, ValueRange srcIdx,
                   Value valid) {
@@ -135,7 +139,7 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
     Value r = m.div(chunk, kTileK / kVec);
     Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
     Value row = m.add(first, r), col = m.add(k0, c);
-    Value valid = m.both(m.ult(row, end), m.ult(col, m.c(K)));
+    Value valid = m.both(m.ult(row, end), m.ult(col, K));
     copy(s.smemA, {stage, r, c}, s.lhs,
          {m.select(valid, row, first), m.select(valid, col, m.c(0))}, valid);
   }
@@ -149,15 +153,18 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
     Value r = m.div(s.tid, 4);
     Value pairCol = m.mul(m.rem(s.tid, 4), m.c(kVec));
     Value row = m.add(k0, r), col = m.add(n0, pairCol);
-    Value valid = m.both(m.ult(row, m.c(K)), m.ult(col, m.c(width)));
+    Value valid = m.both(m.ult(row, K), m.ult(col, m.c(width)));
     for (int64_t i = 0; i < 2; ++i) {
       Value source = split && i == 1 ? s.rhsUp : s.rhs;
       Value srcCol = split ? col : m.add(col, m.c(i * width));
+      Value inside = valid;
+      if (!s.sig.extents.empty())
+        inside = m.both(inside, m.ult(srcCol, s.groupN));
       copy(s.smemB, {stage, r, m.add(m.mul(pairCol, m.c(2)), m.c(i * kVec))},
            source,
-           {group, m.select(valid, row, m.c(0)),
-            m.select(valid, srcCol, m.c(0))},
-           valid);
+           {group, m.select(inside, row, m.c(0)),
+            m.select(inside, srcCol, m.c(0))},
+           inside);
     }
     return nvgpu::DeviceAsyncCreateGroupOp::create(
         b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
@@ -167,7 +174,7 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
     Value r = m.div(chunk, kTileN / kVec);
     Value c = m.mul(m.rem(chunk, kTileN / kVec), m.c(kVec));
     Value row = m.add(k0, r), col = m.add(n0, c);
-    Value valid = m.both(m.ult(row, m.c(K)), m.ult(col, m.c(N)));
+    Value valid = m.both(m.ult(row, K), m.ult(col, s.groupN));
     copy(s.smemB, {stage, r, c}, s.rhs,
          {group, m.select(valid, row, m.c(0)), m.select(valid, col, m.c(0))},
          valid);
@@ -290,6 +297,10 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
     biasOn = m.ult(group, m.c(sig.groups));
     biasGroup = m.min(group, m.c(sig.groups - 1));
   }
+  // Past its N_g a group's bias is not read either.
+  auto biasAt = [&](Value col) -> Value {
+    return sig.extents.empty() ? biasOn : m.both(biasOn, m.ult(col, s.groupN));
+  };
   Type resultType = sig.resultType;
   auto pairType = VectorType::get({2}, resultType);
   Value laneRow = m.div(s.lane, 4);
@@ -301,7 +312,7 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
       return v;
     Value bv = memref::LoadOp::create(b, s.bias, ValueRange{biasGroup, col});
     bv = castFloat(b, bv, b.getF32Type());
-    return m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+    return m.select(biasAt(col), arith::AddFOp::create(b, v, bv), v);
   };
   auto activate = [&](ValueRange values) -> Value {
     if (!sig.activation)
@@ -429,6 +440,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                 {},
                 {},
                 {},
+                {},
+                {},
                 {}};
   // Gate/up slice pairs cover kTileN / 2 result columns per block.
   int64_t blockColumns = pairsSlices(sig) ? kTileN / 2 : kTileN;
@@ -450,10 +463,17 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   b.setInsertionPointToStart(hasTile.thenBlock());
   Value n0 =
       m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(blockColumns));
-  // The tail (group E) runs no k step: its accumulators stay zero.
-  Value isTail = m.eq(group, m.c(sig.groups));
-  Value kEnd = m.select(isTail, m.c(0), m.c(sig.k));
+  // The tail (group E) runs no k step: its accumulators stay zero. So do
+  // those of a block past its group's N_g (group_extents; not for
+  // concatenated gate/up, whose up columns start at N / 2).
   Value weightGroup = m.min(group, m.c(sig.groups - 1));
+  std::tie(s.groupK, s.groupN) = groupExtents(b, gpuModule, sig, weightGroup);
+  Value kEnd = m.select(m.eq(group, m.c(sig.groups)), m.c(0), s.groupK);
+  bool concatenated =
+      sig.isGated() && !sig.splitWeights &&
+      *sig.activation->gateLayout == moe::GateLayout::Concatenated;
+  if (!sig.extents.empty() && !concatenated)
+    kEnd = m.select(m.ult(n0, s.groupN), kEnd, m.c(0));
 
   auto accType = LLVM::LLVMStructType::getLiteral(
       ctx, SmallVector<Type>(4, b.getF32Type()));

@@ -47,11 +47,32 @@ struct GroupedMatmulSignature {
   /// (s = rowSlots[r], skipped when negative) with fp32 atomics.
   mlir::Type combineWeightType;
   int64_t combineSlots = 0;
+  /// group_extents (K_0, N_0, K_1, N_1, ...; empty: every group is [k, n]):
+  /// group g reads rows [0, K_g) and columns [0, N_g) of its weight (and
+  /// bias), the rest of its result columns hold what zeros give.
+  llvm::SmallVector<int64_t> extents;
 
   bool isGated() const { return activation && activation->isGated(); }
   /// Columns of the result.
   int64_t resultColumns() const;
 };
+
+/// "_x<hash>" naming the extents of `sig` in its kernels' names, "" without.
+std::string groupExtentsSuffix(const GroupedMatmulSignature &sig);
+
+/// {K_g, N_g} of group `group` (< E, an index) as indices: constants without
+/// extents, else loads from a constant table that the first use adds to
+/// `gpuModule` (the kernel's).
+std::pair<mlir::Value, mlir::Value>
+groupExtents(mlir::ImplicitLocOpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
+             const GroupedMatmulSignature &sig, mlir::Value group);
+
+/// Why the wgmma kernel cannot take `sig`'s extents ("" if it can): its TMA
+/// boxes read whole kWgmmaTileK rows and `columnAlignment` columns, so every
+/// K_g must be a multiple of kWgmmaTileK and every N_g (but N) of the
+/// columns a block owns.
+std::string groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig,
+                                          int64_t columnAlignment);
 
 /// Kernel attribute: the launch's grid.x (column tiles), set on every kernel
 /// whose grid.x is not ceil(n / kTileN) of its rhs.

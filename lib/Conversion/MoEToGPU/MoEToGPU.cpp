@@ -86,7 +86,7 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
     return op.emitOpError("K (")
            << k << ") and N (" << n
            << ") must be multiples of 8: the kernel copies 16-byte chunks";
-  return GroupedMatmulSignature{
+  GroupedMatmulSignature sig{
       elt,
       resultType.getElementType(),
       cast<RankedTensorType>(op.getOffsets().getType()).getElementType(),
@@ -96,6 +96,9 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
       rhsType.getDimSize(0),
       k,
       n};
+  if (std::optional<ArrayRef<int64_t>> extents = op.getGroupExtents())
+    sig.extents.assign(extents->begin(), extents->end());
+  return sig;
 }
 
 FailureOr<GroupedMatmulSignature>

@@ -99,6 +99,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
+  os << groupExtentsSuffix(sig);
   return name;
 }
 
@@ -290,7 +291,8 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
 /// `n0` is the block's first column: of the weights, or of the result with
 /// gate/up boxes.
 void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
-               Value acc, Value group, Value first, Value end, Value n0) {
+               Value acc, Value group, Value first, Value end, Value n0,
+               Value computes) {
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   Value warp = m.div(s.tid, 32), lane = m.rem(s.tid, 32);
@@ -298,7 +300,8 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
   Value laneCol = m.add(n0, m.mul(m.rem(lane, 4), m.c(2)));
   Value biasOn, biasGroup;
   if (bias) {
-    biasOn = m.ult(group, m.c(sig.groups));
+    // Past the group's columns (group_extents) the bias is not read either.
+    biasOn = sig.extents.empty() ? m.ult(group, m.c(sig.groups)) : computes;
     biasGroup = m.min(group, m.c(sig.groups - 1));
   }
   auto activate = [&](ValueRange values) -> Value {
@@ -458,9 +461,15 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   b.setInsertionPointToStart(hasTile.thenBlock());
   Value n0 = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
                    m.c(pairsBoxes(sig) ? kBoxN : kWgmmaTileN));
-  // The tail (group E) runs no k step: its accumulators stay zero.
-  Value steps =
-      m.select(m.eq(group, m.c(sig.groups)), m.c(0), m.c(sig.k / kWgmmaTileK));
+  // The tail (group E) runs no k step: its accumulators stay zero. So do
+  // those of a block past its group's N_g (extents are whole boxes:
+  // wgmmaUnsupportedReason).
+  auto [groupK, groupN] =
+      groupExtents(b, gpuModule, sig, m.min(group, m.c(sig.groups - 1)));
+  Value computes = m.ult(group, m.c(sig.groups));
+  if (!sig.extents.empty())
+    computes = m.both(computes, m.ult(n0, groupN));
+  Value steps = m.select(computes, m.div(groupK, kWgmmaTileK), m.c(0));
   Value kRow0 = m.mul(m.min(group, m.c(sig.groups - 1)), m.c(sig.k));
 
   s.barriers = nvgpu::MBarrierCreateOp::create(
@@ -527,7 +536,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value acc =
       UnrealizedConversionCastOp::create(b, structType, loop.getResult(0))
           .getResult(0);
-  storeTile(b, s, result, bias, acc, group, first, end, n0);
+  storeTile(b, s, result, bias, acc, group, first, end, n0, computes);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
   if (sig.activation)
@@ -544,7 +553,8 @@ moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
            std::to_string(kWgmmaTileK);
   if (sig.combineWeightType)
     return "the fused combine has no wgmma form";
-  return "";
+  return groupExtentsUnsupportedReason(sig,
+                                       pairsBoxes(sig) ? kBoxN : kWgmmaTileN);
 }
 
 int64_t moe::detail::wgmmaSharedMemoryBytes() {

@@ -1,0 +1,76 @@
+//===- GroupExtents.cpp - each group's own [K, N] in the matmul kernels ---===//
+//
+// Heterogeneous experts reach the GPU as one zero-padded stacked weight with
+// `group_extents` (moe-prepare-gpu-layers): the matmul kernels read each
+// group's K and N from a constant table in the kernel module, so that they
+// stream only a group's own block and skip the padding.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Emitter.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/xxhash.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace moe::detail;
+
+std::string moe::detail::groupExtentsSuffix(const GroupedMatmulSignature &sig) {
+  if (sig.extents.empty())
+    return "";
+  std::string suffix;
+  llvm::raw_string_ostream os(suffix);
+  // A stable hash: kernel names must not change from run to run.
+  uint64_t hash = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(sig.extents.data()),
+      sig.extents.size() * sizeof(int64_t)));
+  os << "_x" << llvm::format_hex_no_prefix(hash, 16);
+  return suffix;
+}
+
+std::pair<Value, Value>
+moe::detail::groupExtents(ImplicitLocOpBuilder &b, gpu::GPUModuleOp gpuModule,
+                          const GroupedMatmulSignature &sig, Value group) {
+  Emitter m{b};
+  if (sig.extents.empty())
+    return {m.c(sig.k), m.c(sig.n)};
+  std::string name = "moe_group_extents" + groupExtentsSuffix(sig);
+  auto type = MemRefType::get({int64_t(sig.extents.size())}, b.getI32Type());
+  if (!gpuModule.lookupSymbol(name)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(gpuModule.getBody());
+    SmallVector<int32_t> values(sig.extents.begin(), sig.extents.end());
+    memref::GlobalOp::create(
+        b, name, b.getStringAttr("private"), type,
+        DenseIntElementsAttr::get(
+            RankedTensorType::get(type.getShape(), b.getI32Type()),
+            ArrayRef<int32_t>(values)),
+        /*constant=*/true, /*alignment=*/nullptr);
+  }
+  Value table = memref::GetGlobalOp::create(b, type, name);
+  auto load = [&](Value index) -> Value {
+    Value v = memref::LoadOp::create(b, table, ValueRange{index});
+    return arith::IndexCastUIOp::create(b, b.getIndexType(), v);
+  };
+  Value at = m.mul(group, m.c(2));
+  return {load(at), load(m.add(at, m.c(1)))};
+}
+
+std::string
+moe::detail::groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig,
+                                           int64_t columnAlignment) {
+  for (size_t e = 0; e + 1 < sig.extents.size(); e += 2) {
+    int64_t k = sig.extents[e], n = sig.extents[e + 1];
+    if (k % kWgmmaTileK != 0)
+      return "group " + std::to_string(e / 2) + "'s K (" + std::to_string(k) +
+             ") is not a multiple of " + std::to_string(kWgmmaTileK);
+    if (n != sig.n && n % columnAlignment != 0)
+      return "group " + std::to_string(e / 2) + "'s N (" + std::to_string(n) +
+             ") is not a multiple of " + std::to_string(columnAlignment);
+  }
+  return "";
+}
