@@ -240,6 +240,9 @@ LogicalResult moe::detail::checkLayer(func::FuncOp func,
     } else if (auto combine = dyn_cast<CombineOp>(op)) {
       if (failed(checkCombineForGPU(combine)))
         return failure();
+    } else if (auto scatter = dyn_cast<ScatterColumnsOp>(op)) {
+      if (failed(checkScatterColumnsForGPU(scatter)))
+        return failure();
     } else if (isa<FusedRouteOp, RouteOp>(op)) {
       if (failed(checkRoutingForGPU(&op)))
         return failure();

@@ -81,6 +81,9 @@ Form operandForm(OpOperand &use) {
     return v == act.getInput() || v == act.getUp() ? Form::Convert : Form::Keep;
   if (auto combine = dyn_cast<CombineOp>(op))
     return v == combine.getRows() ? Form::Convert : Form::Keep;
+  if (auto scatter = dyn_cast<ScatterColumnsOp>(op))
+    return v == scatter.getSource() || v == scatter.getDest() ? Form::Convert
+                                                              : Form::Keep;
   return Form::Keep;
 }
 
@@ -91,7 +94,7 @@ bool convertsResult(OpResult r) {
   Operation *op = r.getOwner();
   if (auto dispatch = dyn_cast<DispatchOp>(op))
     return r == dispatch.getRows();
-  return isa<GroupedMatmulOp, ActivationOp, CombineOp>(op);
+  return isa<GroupedMatmulOp, ActivationOp, CombineOp, ScatterColumnsOp>(op);
 }
 
 /// `type` (a ranked tensor) with float elements in `element` (if set) and,
@@ -602,7 +605,7 @@ struct PrepareGPULayersPass
         return layer;
       }
       if (!isa<FusedRouteOp, RouteOp, DispatchOp, GroupedMatmulOp, ActivationOp,
-               CombineOp>(op)) {
+               CombineOp, ScatterColumnsOp>(op)) {
         op->emitOpError("moe-prepare-gpu-layers: has no GPU kernel, so its "
                         "MoE layer cannot be a GPU layer");
         return layer;

@@ -195,6 +195,35 @@ FailureOr<Value> launchActivationOp(KernelHost &host, ActivationOp op) {
   return out;
 }
 
+/// The scatter-columns kernel: one thread per row.
+FailureOr<Value> launchScatterColumnsOp(KernelHost &host, ScatterColumnsOp op) {
+  FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
+  if (failed(module))
+    return failure();
+  auto sourceType = cast<RankedTensorType>(op.getSource().getType());
+  auto columnsType = cast<RankedTensorType>(op.getColumns().getType());
+  ScatterColumnsSignature sig{
+      sourceType.getElementType(),
+      columnsType.getElementType(),
+      cast<RankedTensorType>(op.getOffsets().getType()).getElementType(),
+      columnsType.getDimSize(0),
+      sourceType.getDimSize(1),
+      cast<RankedTensorType>(op.getType()).getDimSize(1)};
+  gpu::GPUFuncOp kernel = getOrBuildScatterColumnsKernel(*module, sig);
+  auto argTypes = kernel.getArgumentTypes();
+  auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
+  SmallVector<Value> args = {host.operand(op.getSource(), type(0)),
+                             host.operand(op.getDest(), type(1)),
+                             host.operand(op.getColumns(), type(2)),
+                             host.operand(op.getOffsets(), type(3))};
+  Value rows = rowsOf(host.b, args[1]);
+  args.push_back(host.result(op.getResult(), type(4), rows));
+  Value one = arith::ConstantIndexOp::create(host.b, 1);
+  host.launch(kernel, {ceilDiv(host.b, rows, kElementwiseThreads), one, one},
+              args);
+  return args.back();
+}
+
 /// The gather kernel: one block per token and column chunk.
 FailureOr<Value> launchCombine(KernelHost &host, CombineOp op) {
   FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
@@ -402,6 +431,14 @@ LogicalResult moe::checkCombineForGPU(CombineOp op) {
   return checkF32Compute(op, {rowsType, resultType, op.getWeights().getType()});
 }
 
+LogicalResult moe::checkScatterColumnsForGPU(ScatterColumnsOp op) {
+  auto sourceType = cast<RankedTensorType>(op.getSource().getType());
+  auto resultType = cast<RankedTensorType>(op.getType());
+  if (sourceType.isDynamicDim(1) || resultType.isDynamicDim(1))
+    return op.emitOpError("the GPU lowering needs static widths");
+  return checkF32Compute(op, {sourceType, resultType});
+}
+
 bool moe::isFusedIntoUser(GroupedMatmulOp op, const MoEToGPUOptions &options) {
   if (!op->hasOneUse())
     return false;
@@ -440,6 +477,8 @@ FailureOr<Value> moe::launchMoEOp(KernelHost &host, Operation *op,
       return launchFusedCombine(host, combine, mm, options);
     return launchCombine(host, combine);
   }
+  if (auto scatter = dyn_cast<ScatterColumnsOp>(op))
+    return launchScatterColumnsOp(host, scatter);
   return op->emitOpError("has no GPU kernel");
 }
 
@@ -463,6 +502,7 @@ void KernelHost::launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
 
 void moe::detail::populateEpiloguePatterns(RewritePatternSet &patterns,
                                            const MoEToGPUOptions &options) {
-  patterns.add<LowerOnTensors<ActivationOp>, LowerOnTensors<CombineOp>>(
-      patterns.getContext(), options);
+  patterns.add<LowerOnTensors<ActivationOp>, LowerOnTensors<CombineOp>,
+               LowerOnTensors<ScatterColumnsOp>>(patterns.getContext(),
+                                                 options);
 }

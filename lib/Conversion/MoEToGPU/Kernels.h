@@ -33,7 +33,7 @@ struct GroupedMatmulSignature {
   mlir::Type resultType;  // any float: the fp32 accumulators are converted
   mlir::Type offsetType;  // i32 or i64
   mlir::Type biasType;    // null: no bias; else the [E, N] bias's float type
-  int64_t groups, k, n;
+  int64_t groups = 0, k = 0, n = 0;
   /// Fused activation (EpilogueFusion.cpp): applied to the fp32 tile before
   /// the store. Gated layouts pair each gate column with its up column in
   /// one thread: interleaved as the mma's column pairs, concatenated and
@@ -144,6 +144,29 @@ struct CombineSignature {
 };
 mlir::gpu::GPUFuncOp getOrBuildCombineKernel(mlir::gpu::GPUModuleOp module,
                                              const CombineSignature &sig);
+
+/// result = dest, then result[r, columns[g, j]] += source[r, j] (in f32,
+/// rounded to the element type after each add) for every row r of group g
+/// and every j with columns[g, j] >= 0, in order of j. Launch on
+/// ceil(rows / kElementwiseThreads) blocks. Arguments: source memref<?xMxT>,
+/// dest memref<?xWxT>, columns memref<ExMxC>, offsets memref<E+1xO>, result
+/// memref<?xWxT>.
+struct ScatterColumnsSignature {
+  mlir::Type elementType, columnType, offsetType;
+  int64_t groups, sourceWidth, width;
+};
+inline llvm::SmallVector<mlir::Type>
+scatterColumnsArgumentTypes(const ScatterColumnsSignature &sig) {
+  int64_t dyn = mlir::ShapedType::kDynamic;
+  return {mlir::MemRefType::get({dyn, sig.sourceWidth}, sig.elementType),
+          mlir::MemRefType::get({dyn, sig.width}, sig.elementType),
+          mlir::MemRefType::get({sig.groups, sig.sourceWidth}, sig.columnType),
+          mlir::MemRefType::get({sig.groups + 1}, sig.offsetType),
+          mlir::MemRefType::get({dyn, sig.width}, sig.elementType)};
+}
+mlir::gpu::GPUFuncOp
+getOrBuildScatterColumnsKernel(mlir::gpu::GPUModuleOp module,
+                               const ScatterColumnsSignature &sig);
 
 /// slots[row_map[t, s]] = t * S + s for every slot with 0 <= row_map < rows
 /// (the inverse of the row map, for the fused combine); slots must hold -1

@@ -86,16 +86,17 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
     return op.emitOpError("K (")
            << k << ") and N (" << n
            << ") must be multiples of 8: the kernel copies 16-byte chunks";
-  GroupedMatmulSignature sig{
-      elt,
-      resultType.getElementType(),
-      cast<RankedTensorType>(op.getOffsets().getType()).getElementType(),
-      op.getBias().empty()
-          ? Type()
-          : cast<RankedTensorType>(op.getBias()[0].getType()).getElementType(),
-      rhsType.getDimSize(0),
-      k,
-      n};
+  GroupedMatmulSignature sig;
+  sig.elementType = elt;
+  sig.resultType = resultType.getElementType();
+  sig.offsetType =
+      cast<RankedTensorType>(op.getOffsets().getType()).getElementType();
+  if (!op.getBias().empty())
+    sig.biasType =
+        cast<RankedTensorType>(op.getBias()[0].getType()).getElementType();
+  sig.groups = rhsType.getDimSize(0);
+  sig.k = k;
+  sig.n = n;
   if (std::optional<ArrayRef<int64_t>> extents = op.getGroupExtents())
     sig.extents.assign(extents->begin(), extents->end());
   return sig;
@@ -466,6 +467,8 @@ struct ConvertMoEToGPUPass
         ok &= succeeded(moe::checkActivationForGPU(act));
       else if (auto comb = dyn_cast<moe::CombineOp>(op))
         ok &= succeeded(moe::checkCombineForGPU(comb));
+      else if (auto scatter = dyn_cast<moe::ScatterColumnsOp>(op))
+        ok &= succeeded(moe::checkScatterColumnsForGPU(scatter));
     });
     if (!ok)
       return signalPassFailure();

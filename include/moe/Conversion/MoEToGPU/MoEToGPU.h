@@ -17,6 +17,7 @@ namespace moe {
 
 class ActivationOp;
 class CombineOp;
+class ScatterColumnsOp;
 class DispatchOp;
 class GroupedMatmulOp;
 
@@ -75,6 +76,7 @@ mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
 /// or not), else emit an error at `op` saying why.
 mlir::LogicalResult checkActivationForGPU(ActivationOp op);
 mlir::LogicalResult checkCombineForGPU(CombineOp op);
+mlir::LogicalResult checkScatterColumnsForGPU(ScatterColumnsOp op);
 
 /// True if `op` is lowered as part of its user's kernel (a fused activation
 /// or, with combine=epilogue, a fused combine) rather than on its own.
@@ -113,10 +115,10 @@ public:
   mlir::Value token;
 };
 
-/// Queues the kernels of `op` (moe.grouped_matmul, moe.activation or
-/// moe.combine, including the producers folded into its kernel, see
-/// isFusedIntoUser) on `host`, and returns the buffer of its result. The op
-/// must have passed the check*ForGPU functions.
+/// Queues the kernels of `op` (moe.grouped_matmul, moe.activation,
+/// moe.combine or moe.scatter_columns, including the producers folded into its
+/// kernel, see isFusedIntoUser) on `host`, and returns the buffer of its
+/// result. The op must have passed the check*ForGPU functions.
 mlir::FailureOr<mlir::Value> launchMoEOp(KernelHost &host, mlir::Operation *op,
                                          const MoEToGPUOptions &options);
 
