@@ -1,4 +1,4 @@
-// The routing kernels (DeepSeek-V3 and Qwen3 routers) assemble with CUDA's
+// The routing kernels (DeepSeek-V3, Qwen3 and PhiMoE's sparsemixer routers) assemble with CUDA's
 // ptxas for sm_80 and sm_90a with no stack frame and no spills. Needs
 // ptxas (see lit.cfg.py), not a GPU.
 // REQUIRES: ptxas
@@ -13,3 +13,5 @@
 // CHECK: Compiling entry function 'fused_route_bf16_bf16_h2048_e128_k8_softmax_f32_i64_rn{{[0-9a-f]+}}_x8'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK: Used {{[0-9]+}} registers, used 1 barriers, 4612 bytes smem
+// CHECK: Compiling entry function 'fused_route_bf16_bf16_h4096_e16_k2_sparsemixer_f32_i64_j{{[0-9a-f]+}}{{.*}}'
+// CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

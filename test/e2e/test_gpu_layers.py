@@ -47,7 +47,7 @@ AOT = {
     "gpt_oss_gathered.ts17": None,  # clamped SwiGLU, biases
     "hf_qwen3_moe.batched_mm.dynamo18": None,
     "expert_choice.ts17": "the GPU routing kernel does token choice and top_p only",
-    "hf_phimoe.batched_mm.ts17": "the GPU routing kernel has no sparsemixer scores yet",
+    "hf_phimoe.batched_mm.ts17": None,  # sparsemixer routing
 }
 
 

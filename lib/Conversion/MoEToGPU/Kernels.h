@@ -299,7 +299,8 @@ struct RoutingSignature {
   mlir::Type weightsType, idsType; // results [T, k]
   bool transposed = false;
   int64_t experts = 0, hidden = 0, k = 0;
-  int score = 0; // 0 softmax, 1 sigmoid, 2 softmax_after_topk
+  int score = 0; // 0 softmax, 1 sigmoid, 2 softmax_after_topk, 3 sparsemixer
+  double jitterEps = 0; // sparsemixer's
   bool renormalize = false, renormalizeClamp = false;
   double epsilon = 0, scale = 1;
   int64_t groups = 0, topkGroups = 0, groupTopk = 2;

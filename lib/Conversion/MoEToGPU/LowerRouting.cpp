@@ -57,8 +57,10 @@ template <typename OpT> FailureOr<RoutingSignature> getSignature(OpT op) {
     sig.score = 2;
     break;
   case moe::ScoreFunction::SparseMixer:
-    return op.emitOpError(
-        "the GPU routing kernel has no sparsemixer scores yet");
+    sig.score = 3;
+    if (FloatAttr eps = op.getJitterEpsAttr())
+      sig.jitterEps = eps.getValueAsDouble();
+    break;
   }
   sig.experts = op.getNumExperts();
   if (sig.experts > kMaxExperts)

@@ -56,7 +56,8 @@ std::string bitsOf(double v) {
 std::string kernelName(const RoutingSignature &sig) {
   std::string name;
   llvm::raw_string_ostream os(name);
-  static const char *scores[] = {"softmax", "sigmoid", "softmax_after_topk"};
+  static const char *scores[] = {"softmax", "sigmoid", "softmax_after_topk",
+                                 "sparsemixer"};
   if (sig.inputType)
     os << "fused_route_" << sig.inputType << "_" << sig.weightType
        << (sig.transposed ? "t" : "") << "_h" << sig.hidden;
@@ -74,6 +75,8 @@ std::string kernelName(const RoutingSignature &sig) {
     os << (sig.renormalizeClamp ? "_rnc" : "_rn") << bitsOf(sig.epsilon);
   if (sig.scale != 1.0)
     os << "_s" << bitsOf(sig.scale);
+  if (sig.score == 3)
+    os << "_j" << bitsOf(sig.jitterEps);
   if (sig.topP)
     os << "_p" << bitsOf(sig.topPValue);
   if (sig.skip)
@@ -363,6 +366,44 @@ void forLaneExperts(Kernel &k, function_ref<void(Value)> fn) {
          });
 }
 
+/// sparsemixer's weight of the slot whose best logit is `best`: the softmax
+/// at the best expert over the experts not `taken` whose logits lie within
+/// the jitter of it, (best - l) / max(|l|, best) <= 2 eps (a NaN ratio keeps
+/// the expert, as torch's mask does), that is 1 / sum exp(l - best) over
+/// them. Every lane gets it.
+Value sparseMixerWeight(Kernel &k, Value row, Value taken, Value best) {
+  Emitter &m = k.m;
+  int64_t E = k.sig.experts;
+  Value eps2 = m.f32(2 * k.sig.jitterEps);
+  auto partial = m.loop(
+      m.c(0), m.c((E + 31) / 32), m.c(1), {m.f32(0)},
+      [&](Value j, ValueRange acc) -> SmallVector<Value> {
+        Value e = m.add(k.lane, m.mul(j, m.c(32)));
+        Value bit = arith::AndIOp::create(
+            m.b, arith::ShRUIOp::create(m.b, taken, m.toI32(j)), m.i32(1));
+        Value open = m.both(m.ult(e, m.c(E)), m.eq(bit, m.i32(0)));
+        return m.ifElse(
+            open,
+            [&]() -> SmallVector<Value> {
+              Value l = m.load(k.smemLogits, {row, e});
+              // |l| as a cleared sign bit (math.absf would call libdevice).
+              Value abs = arith::BitcastOp::create(
+                  m.b, m.b.getF32Type(),
+                  arith::AndIOp::create(
+                      m.b,
+                      arith::BitcastOp::create(m.b, m.b.getI32Type(), l),
+                      m.i32(0x7fffffff)));
+              Value ratio = m.divf(m.subf(best, l),
+                                   arith::MaximumFOp::create(m.b, abs, best));
+              Value far = m.cmpf(arith::CmpFPredicate::OGT, ratio, eps2);
+              Value p = emitExp(m, m.subf(l, best));
+              return {m.addf(acc[0], m.select(far, m.f32(0), p))};
+            },
+            acc);
+      });
+  return m.divf(m.f32(1), warpReduce(m, partial.getResult(0), /*max=*/false));
+}
+
 /// Phase 2: routes token tile0 + warp (the caller checked it exists).
 void emitRouteToken(Kernel &k) {
   Emitter &m = k.m;
@@ -509,8 +550,9 @@ void emitRouteToken(Kernel &k) {
   m.loop(m.c(0), m.c(sig.k), m.c(1), {taken, m.f32(0)},
          [&](Value j, ValueRange iter) -> SmallVector<Value> {
            auto [bv, bi] = warpArgmax(k, choice, row, iter[0], m.c(0), m.c(E));
-           (void)bv;
-           Value p = m.load(scores, {row, m.toIndex(bi)});
+           Value p = sig.score == 3
+                         ? sparseMixerWeight(k, row, iter[0], bv)
+                         : m.load(scores, {row, m.toIndex(bi)});
            Value id = bi, w = p;
            if (sig.topP) {
              Value used = m.cmpf(arith::CmpFPredicate::OLT, iter[1],

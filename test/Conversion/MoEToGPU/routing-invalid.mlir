@@ -11,15 +11,6 @@ func.func @expert_choice(%l: tensor<16x8xf32>) -> (tensor<16x8xf32>, tensor<8x4x
 
 // -----
 
-func.func @sparsemixer(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
-  // expected-error @+1 {{'moe.route' op the GPU routing kernel has no sparsemixer scores yet}}
-  %w, %i = moe.route <token_choice> <sparsemixer> %l {k = 2 : i64}
-      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
-  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
-}
-
-// -----
-
 func.func @many_experts(%l: tensor<?x1024xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.route' op the GPU routing kernel handles at most 512 experts, not 1024}}
   %w, %i = moe.route <token_choice> <softmax> %l {k = 2 : i64}

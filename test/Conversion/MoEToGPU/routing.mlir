@@ -166,3 +166,39 @@ func.func @masked(%l: tensor<?x6xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
       : tensor<?x6xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
 }
+
+// -----
+
+// PhiMoE's sparsemixer (k = 2): no score transform; each slot takes the best
+// logit m among the experts not yet taken, and its weight is 1 / sum of
+// exp(l - m) over those whose (m - l) / max(|l|, m) is within 2 * jitter_eps
+// (a warp sum), times the scaling factor.
+// CHECK-LABEL: func.func @phimoe(
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@fused_route_f32_f32_h64_e16_k2_sparsemixer_f32_i64_s3ff8000000000000_j3f847ae147ae147b
+// CHECK: gpu.func @fused_route_f32_f32_h64_e16_k2_sparsemixer_f32_i64_s3ff8000000000000_j3f847ae147ae147b(
+// CHECK-NOT: math.exp
+// CHECK: scf.for %[[J:.*]] = %c0 to %c2 step %c1 iter_args(%[[TAKEN:.*]] = %{{.*}}, %{{.*}} = %{{.*}}) -> (i32, f32)
+// The slot's best logit: lane scans, then a butterfly of shuffles (value
+// and index).
+// CHECK-COUNT-10: gpu.shuffle  xor
+// CHECK: %[[BEST:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: scf.for
+// CHECK: arith.shrui %[[TAKEN]]
+// CHECK: scf.if
+// CHECK: %[[L:.*]] = memref.load
+// CHECK: arith.andi %{{.*}}, %c2147483647_i32 : i32
+// CHECK: %[[ABS:.*]] = arith.bitcast %{{.*}} : i32 to f32
+// CHECK: %[[GAP:.*]] = arith.subf %[[BEST]], %[[L]] : f32
+// CHECK: %[[FACTOR:.*]] = arith.maximumf %[[ABS]], %[[BEST]] : f32
+// CHECK: %[[RATIO:.*]] = arith.divf %[[GAP]], %[[FACTOR]] : f32
+// CHECK: %[[FAR:.*]] = arith.cmpf ogt, %[[RATIO]], %{{.*}} : f32
+// CHECK: nvvm.inline_ptx "ex2.approx.f32
+// CHECK: arith.select %[[FAR]], %{{.*}}, %{{.*}} : f32
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[W:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: memref.store %[[W]]
+func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %w, %i = moe.fused_route <token_choice> <sparsemixer> %x, %r {k = 2 : i64, jitter_eps = 0.01 : f64, scaling_factor = 1.5 : f64}
+      : tensor<?x64xf32>, tensor<16x64xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
+}

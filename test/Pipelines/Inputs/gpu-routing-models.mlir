@@ -17,3 +17,10 @@ func.func @qwen3(%x: tensor<?x2048xbf16>, %w: tensor<128x2048xbf16>) -> (tensor<
       : tensor<?x2048xbf16>, tensor<128x2048xbf16> -> tensor<?x8xf32>, tensor<?x8xi64>
   return %wt, %ids : tensor<?x8xf32>, tensor<?x8xi64>
 }
+
+// PhiMoE (Phi-3.5-MoE): sparsemixer, top-2 of 16, H = 4096.
+func.func @phimoe(%x: tensor<?x4096xbf16>, %w: tensor<16x4096xbf16>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %wt, %ids = moe.fused_route <token_choice> <sparsemixer> %x, %w {k = 2 : i64, jitter_eps = 0.01 : f64}
+      : tensor<?x4096xbf16>, tensor<16x4096xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
