@@ -43,6 +43,17 @@ FULL_ROUTINGS["mixtral-8x7b"] = ("mixtral-8x7b", 4096, 8, 2, "softmax", False, N
 FULL_TOKENS = [1, 64, 4096]
 
 
+# HMoE (MOE_REFERENCE.md section 6): eight experts of the paper's widths 864
+# to 2208 (step 192) at Mixtral's hidden size, top-2. The library's layer
+# takes the weights zero-padded to the widest expert with group_extents
+# (docs/GPU.md), so its kernels stream each expert's own block; the torch
+# layer runs torch._grouped_mm on the same padded weights, what a torch user
+# without heterogeneous kernels runs. FLOPs count the experts' own widths.
+HMOE = ("hmoe-8x", 4096, [864 + 192 * j for j in range(8)], 2)
+HMOE_LAYER = "layer_hmoe"
+HMOE_TOKENS = [1, 64, 4096]
+
+
 def layer_name(model, combine):
     return f"layer_{model[0].replace('-', '_')}_{combine}"
 
@@ -107,6 +118,96 @@ def emit_mlir(models):
                 "}",
             ]
     return lines
+
+
+def emit_hmoe_mlir():
+    """The HMoE layer from the dispatched rows: x [R, H], gate/up [E, H, I],
+    down [E, I, H] (I the widest expert, zero-padded), offsets, row map,
+    weights -> [T, H]; each matmul with the experts' own extents."""
+    _, h, widths, k = HMOE
+    e, i = len(widths), max(widths)
+    x, wgu, wd = f"tensor<?x{h}xbf16>", f"tensor<{e}x{h}x{i}xbf16>", f"tensor<{e}x{i}x{h}xbf16>"
+    off, rmap, wts = f"tensor<{e + 1}xi64>", f"tensor<?x{k}xi64>", f"tensor<?x{k}xf32>"
+    act = f"tensor<?x{i}xbf16>"
+    up = ", ".join(f"{h}, {w}" for w in widths)
+    down = ", ".join(f"{w}, {h}" for w in widths)
+    return [
+        f"func.func @{HMOE_LAYER}(%x: {x}, %wg: {wgu}, %wu: {wgu}, %wd: {wd}, %off: {off}, "
+        f"%map: {rmap}, %w: {wts}) -> {x} attributes {{moe.gpu_layer}} {{",
+        f"  %g = moe.grouped_matmul %x, %wg offsets(%off) {{group_extents = array<i64: {up}>}}"
+        f" : ({x}, {wgu}, {off}) -> {act}",
+        f"  %u = moe.grouped_matmul %x, %wu offsets(%off) {{group_extents = array<i64: {up}>}}"
+        f" : ({x}, {wgu}, {off}) -> {act}",
+        f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "
+        f"gate_layout = #moe.gate_layout<separate>}} : ({act}, {act}) -> {act}",
+        f"  %y = moe.grouped_matmul %a, %wd offsets(%off) {{group_extents = array<i64: {down}>}}"
+        f" : ({act}, {wd}, {off}) -> {x}",
+        f"  %o = moe.combine %y, %map, %w : ({x}, {rmap}, {wts}) -> {x}",
+        f"  return %o : {x}",
+        "}",
+    ]
+
+
+def hmoe_weights(torch, h, widths, device):
+    """Gate, up [E, H, I] and down [E, I, H] in bf16, zero past each
+    expert's width (I the widest)."""
+    e, i = len(widths), max(widths)
+    wg, wu = (torch.zeros(e, h, i, dtype=torch.bfloat16, device=device) for _ in range(2))
+    wd = torch.zeros(e, i, h, dtype=torch.bfloat16, device=device)
+    for g, w in enumerate(widths):
+        wg[g, :, :w] = torch.randn(h, w, device=device) * h ** -0.5
+        wu[g, :, :w] = torch.randn(h, w, device=device) * h ** -0.5
+        wd[g, :w, :] = torch.randn(w, h, device=device) * w ** -0.5
+    return wg, wu, wd
+
+
+def run_hmoe(torch, bench, dev, lib, scale, tokens, reps, flush):
+    """HMoE rows (from the dispatched rows), one per T in HMOE_TOKENS."""
+    name, h, widths, k = HMOE
+    # Shrunk widths stay multiples of 8 (torch._grouped_mm's 16-byte strides).
+    h = max(16, h // scale)
+    widths = [max(8, w // scale // 8 * 8) for w in widths]
+    e, i = len(widths), max(widths)
+    wg, wu, wd = hmoe_weights(torch, h, widths, dev.name)
+    stream = dev.stream()
+    for t in [t for t in tokens if t in HMOE_TOKENS]:
+        print(f"{name} layer T={t}", flush=True)
+        row = {"model": name, "gemm": "hmoe", "T": t, "E": e, "K": h, "N": i}
+        try:
+            token_of_row, offsets, row_map, weights, counts = dispatch(torch, t, e, k, dev.name)
+            rows = int(offsets[-1].item())
+            x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)[token_of_row]
+            used = sum(int(c) * w for c, w in zip(counts.tolist(), widths))
+            row.update(rows=rows, flops=2 * 3 * h * used, padded_flops=2 * 3 * h * i * rows)
+            ref = reference(torch, x, wg, wu, wd, offsets, row_map, weights)
+            tensors = [x, wg, wu, wd, offsets, row_map, weights]
+            out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
+            fn = lib.forward_fn(torch, HMOE_LAYER, tensors, out, [rows, t, t], dev.name, stream)
+            fn()
+            dev.sync()
+            unwritten = int(torch.isnan(out).sum().item())
+            err = bench.rel_err(torch, out, ref)
+            ok = unwritten == 0 and err <= bench.TOLERANCE
+            if not ok:
+                print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+            row.update(ok=bool(ok), unwritten=unwritten, rel_err=err)
+            row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+            del ref
+            time_torch(row, bench, dev, flush, reps, lambda: torch_layer_fn(
+                torch, bench.grouped_mm_fn, x, wg, wu, wd, offsets, row_map, weights))
+        except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
+            fail(row, exc)
+        yield row
+
+
+def hmoe_table(rows):
+    """HMoE rows: ours (the experts' own widths) against torch on the padded
+    weights."""
+    return markdown(rows, "hmoe", "HMoE layer (eight experts of widths 864..2208 at H = 4096, "
+                    "top-2; from dispatched rows), bf16; TFLOP/s of the experts' own widths:",
+                    ["ours ms", "TFLOP/s", "padded / used FLOPs"],
+                    lambda r: [f"{r['ours_ms']:.3f}", f"{r['flops'] / r['ours_ms'] / 1e9:.1f}",
+                               f"{r['padded_flops'] / max(r['flops'], 1):.2f}"])
 
 
 class LayerLibrary:
@@ -457,6 +558,7 @@ def dry_run(torch, bench, lib_path_list):
         absent = [layer_name(m, c) for m in bench.MODELS for c in COMBINES
                   if layers.find(layer_name(m, c)) < 0]
         absent += [full_name(m) for m in bench.MODELS if layers.find(full_name(m)) < 0]
+        absent += [HMOE_LAYER] if layers.find(HMOE_LAYER) < 0 else []
         print(f"{path}: {lib.moe_layer_count()} layers")
         if missing or absent:
             print(f"FAIL missing symbols {missing}, layers not compiled {absent}")
@@ -494,4 +596,19 @@ def dry_run(torch, bench, lib_path_list):
         print(f"{name} full layer (H/64, I/64 on the CPU): {label} rel. err {err:.1e}, "
               f"{int(ties.sum())} near-tie tokens, wrong token caught {caught}")
         ok &= err <= bench.TOLERANCE and caught
+    # HMoE: the torch layer on the padded weights against the reference.
+    name, h, widths, k = HMOE
+    h, widths = h // 64, [max(8, w // 64 // 8 * 8) for w in widths]
+    wg, wu, wd = hmoe_weights(torch, h, widths, "cpu")
+    token_of_row, offsets, row_map, weights, _ = dispatch(torch, 64, len(widths), k, "cpu")
+    x = torch.randn(64, h, dtype=torch.bfloat16)[token_of_row]
+    ref = reference(torch, x, wg, wu, wd, offsets, row_map, weights)
+    label, fn = torch_layer_fn(torch, bench.grouped_mm_fn, x, wg, wu, wd, offsets, row_map,
+                               weights)
+    err = bench.rel_err(torch, fn().float(), ref)
+    padding_zero = all(bool((wg[g, :, w:] == 0).all()) and bool((wd[g, w:, :] == 0).all())
+                       for g, w in enumerate(widths))
+    print(f"{name} layer (H/64, widths/64 on the CPU): {label} rel. err {err:.1e}, "
+          f"padding zero {padding_zero}")
+    ok &= err <= bench.TOLERANCE and padding_zero
     return ok
