@@ -411,8 +411,11 @@ static LogicalResult checkF32Compute(Operation *op, TypeRange types) {
 
 LogicalResult moe::checkActivationForGPU(ActivationOp op) {
   if (op.getWidths())
-    return op.emitOpError("the GPU lowering has no per-group widths yet "
-                          "(heterogeneous experts)");
+    return op.emitOpError(
+        "the GPU lowering has no per-group widths yet (heterogeneous "
+        "experts): --moe-prepare-gpu-layers makes the activation uniform "
+        "when its users are padded matmuls reading at most each group's "
+        "width");
   auto inputType = cast<RankedTensorType>(op.getInput().getType());
   auto resultType = cast<RankedTensorType>(op.getType());
   if (inputType.isDynamicDim(1) || resultType.isDynamicDim(1))

@@ -46,9 +46,10 @@ bool moe::isSupportedGPUChip(const std::string &chip) {
 static FailureOr<GroupedMatmulSignature>
 getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
   if (!op.isStacked())
-    return op.emitOpError("the GPU lowering needs one stacked [E, K, N] "
-                          "weight tensor (groups of different widths are not "
-                          "supported yet)");
+    return op.emitOpError(
+        "the GPU lowering needs one stacked [E, K, N] weight tensor: run "
+        "--moe-prepare-gpu-layers, which stacks per-group weights (and pads "
+        "groups of different shapes, with group_extents)");
   if (op.getTransposeRhs())
     return op.emitOpError(
         "the GPU lowering needs [E, K, N] weights (transpose_rhs is not "

@@ -15,6 +15,15 @@ func.func @f64(%x: tensor<?x64xf64>, %w: tensor<4x64x64xf64>, %off: tensor<5xi64
 
 // -----
 
+// Per-group weights (here of different shapes: heterogeneous experts).
+func.func @per_group(%x: tensor<?x64xbf16>, %w0: tensor<64x64xbf16>, %w1: tensor<64x128xbf16>, %off: tensor<3xi64>) -> tensor<?x128xbf16> {
+  // expected-error @+1 {{'moe.grouped_matmul' op the GPU lowering needs one stacked [E, K, N] weight tensor: run --moe-prepare-gpu-layers, which stacks per-group weights (and pads groups of different shapes, with group_extents)}}
+  %y = moe.grouped_matmul %x, %w0, %w1 offsets(%off) : (tensor<?x64xbf16>, tensor<64x64xbf16>, tensor<64x128xbf16>, tensor<3xi64>) -> tensor<?x128xbf16>
+  return %y : tensor<?x128xbf16>
+}
+
+// -----
+
 func.func @f32(%x: tensor<?x64xf32>, %w: tensor<4x64x64xf32>, %off: tensor<5xi64>) -> tensor<?x64xf32> {
   // expected-error @+1 {{'moe.grouped_matmul' op element type 'f32' has no m16n8k16 tensor-core form}}
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xf32>, tensor<4x64x64xf32>, tensor<5xi64>) -> tensor<?x64xf32>
