@@ -390,8 +390,7 @@ Value sparseMixerWeight(Kernel &k, Value row, Value taken, Value best) {
               Value abs = arith::BitcastOp::create(
                   m.b, m.b.getF32Type(),
                   arith::AndIOp::create(
-                      m.b,
-                      arith::BitcastOp::create(m.b, m.b.getI32Type(), l),
+                      m.b, arith::BitcastOp::create(m.b, m.b.getI32Type(), l),
                       m.i32(0x7fffffff)));
               Value ratio = m.divf(m.subf(best, l),
                                    arith::MaximumFOp::create(m.b, abs, best));
@@ -550,9 +549,8 @@ void emitRouteToken(Kernel &k) {
   m.loop(m.c(0), m.c(sig.k), m.c(1), {taken, m.f32(0)},
          [&](Value j, ValueRange iter) -> SmallVector<Value> {
            auto [bv, bi] = warpArgmax(k, choice, row, iter[0], m.c(0), m.c(E));
-           Value p = sig.score == 3
-                         ? sparseMixerWeight(k, row, iter[0], bv)
-                         : m.load(scores, {row, m.toIndex(bi)});
+           Value p = sig.score == 3 ? sparseMixerWeight(k, row, iter[0], bv)
+                                    : m.load(scores, {row, m.toIndex(bi)});
            Value id = bi, w = p;
            if (sig.topP) {
              Value used = m.cmpf(arith::CmpFPredicate::OLT, iter[1],
