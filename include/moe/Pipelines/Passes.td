@@ -281,7 +281,8 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
   let description = [{
     Every `moe.combine` of a function ends an MoE layer: the moe ops it is
     computed from (`moe.fused_route` or `moe.route`, `moe.dispatch`,
-    `moe.grouped_matmul`, `moe.activation`, the combine) move into a new
+    `moe.grouped_matmul`, `moe.activation`, `moe.scatter_columns`, the
+    combine) move into a new
     private function `@<caller>_moe_layer<i>` marked `moe.gpu_layer`, which
     `moe-gpu-aot` (moe-gpu-entry-points) turns into a `moe_layer_forward`
     entry; the caller calls it instead. Everything the layer reads from
@@ -295,8 +296,16 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     matmul reads its weights `[in, out]`: the caller converts (and
     transposes) each argument with `linalg` ops and converts the result
     back, so the model still runs, on the CPU, with the layer's numerics.
+    Per-group weights of one shape are stacked; per-group weights of
+    different shapes (heterogeneous experts) are zero-padded to the largest
+    and stacked, with each group's own `[K, N]` as `group_extents`, the two
+    halves of a concatenated gate/up weight padded apart so that every
+    group's up columns start at the same column; an activation with
+    per-group `widths` becomes uniform when its users are padded matmuls
+    that read at most each group's width.
     `report` writes, per layer, what each buffer is (the caller's argument
-    with its ONNX name, a constant with its resource name, or another value),
+    with its ONNX name, a constant with its resource name, the stacked or
+    padded pieces it is built from, or another value),
     its shape and type and whether it is transposed: what a GPU caller
     passes. A value computed in the caller by an ONNX node carries the
     node's type and the ONNX name of the value.
