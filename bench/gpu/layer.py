@@ -181,15 +181,8 @@ def run_hmoe(torch, bench, dev, lib, scale, tokens, reps, flush):
             row.update(rows=rows, flops=2 * 3 * h * used, padded_flops=2 * 3 * h * i * rows)
             ref = reference(torch, x, wg, wu, wd, offsets, row_map, weights)
             tensors = [x, wg, wu, wd, offsets, row_map, weights]
-            out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
-            fn = lib.forward_fn(torch, HMOE_LAYER, tensors, out, [rows, t, t], dev.name, stream)
-            fn()
-            dev.sync()
-            unwritten = int(torch.isnan(out).sum().item())
-            err = bench.rel_err(torch, out, ref)
-            ok = unwritten == 0 and err <= bench.TOLERANCE
-            if not ok:
-                print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+            fn, unwritten, err, ok = checked_call(torch, bench, dev, lib, HMOE_LAYER, tensors,
+                                                  [rows, t, t], ref, stream)
             row.update(ok=bool(ok), unwritten=unwritten, rel_err=err)
             row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
             del ref
@@ -373,6 +366,22 @@ def shrunk_routing(r, h):
     return (r[0], h, *r[2:])
 
 
+def checked_call(torch, bench, dev, lib, name, tensors, dims, ref, stream, label=""):
+    """(call, unwritten elements, rel. err, ok): layer `name` run once on
+    `tensors` into a NaN-poisoned [T, H] output and compared with `ref`."""
+    t, h = ref.shape
+    out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
+    fn = lib.forward_fn(torch, name, tensors, out, dims, dev.name, stream)
+    fn()
+    dev.sync()
+    unwritten = int(torch.isnan(out).sum().item())
+    err = bench.rel_err(torch, out, ref)
+    ok = unwritten == 0 and err <= bench.TOLERANCE
+    if not ok:
+        print(f"  NUMERICS FAIL{label}: {unwritten} unwritten, rel. err {err:.3g}")
+    return fn, unwritten, err, ok
+
+
 def run_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
     """Rows (one per T) for one model; bench is bench.py (time_ms, rel_err,
     grouped_mm_fn, TOLERANCE)."""
@@ -400,16 +409,9 @@ def run_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             tensors = [x, wg, wu, wd, offsets, row_map, weights]
             errs, ok = {}, True
             for combine in COMBINES:
-                out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
-                fn = lib.forward_fn(torch, layer_name(model, combine), tensors, out,
-                                    [rows, t, t], dev.name, stream)
-                fn()
-                dev.sync()
-                unwritten = int(torch.isnan(out).sum().item())
-                err = bench.rel_err(torch, out, ref)
-                good = unwritten == 0 and err <= bench.TOLERANCE
-                if not good:
-                    print(f"  NUMERICS FAIL ({combine}): {unwritten} unwritten, rel. err {err:.3g}")
+                fn, _, err, good = checked_call(torch, bench, dev, lib,
+                                                layer_name(model, combine), tensors,
+                                                [rows, t, t], ref, stream, f" ({combine})")
                 errs[combine] = err
                 ok &= good
                 row[f"{combine}_ms"] = bench.time_ms(dev, fn, flush, reps)

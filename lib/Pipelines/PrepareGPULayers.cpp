@@ -287,6 +287,12 @@ Value padAndStack(OpBuilder &b, Location loc, ValueRange parts, bool halves,
   return acc;
 }
 
+/// The width of group e's input columns that `mm` reads (K_e).
+int64_t groupInputWidth(GroupedMatmulOp mm, unsigned e) {
+  auto type = cast<RankedTensorType>(mm.getRhs()[e].getType());
+  return type.getDimSize(mm.getTransposeRhs() ? 1 : 0);
+}
+
 /// Heterogeneous experts on the GPU: `mm`'s per-group weights of different
 /// shapes zero-padded to the largest and stacked, their biases likewise.
 /// Group e reads the first K_e columns of its rows and writes the first M_e
@@ -300,10 +306,10 @@ void padGroups(GroupedMatmulOp mm, bool halves) {
   // matmul's groups are two blocks (gate and up), so it has none.
   if (!halves) {
     SmallVector<int64_t> extents;
-    for (Value rhs : mm.getRhs()) {
-      auto shape = cast<RankedTensorType>(rhs.getType()).getShape();
-      extents.push_back(shape[1 - outDim]);
-      extents.push_back(shape[outDim]);
+    for (auto [e, rhs] : llvm::enumerate(mm.getRhs())) {
+      extents.push_back(groupInputWidth(mm, e));
+      extents.push_back(
+          cast<RankedTensorType>(rhs.getType()).getDimSize(outDim));
     }
     mm.setGroupExtents(extents);
   }
@@ -313,12 +319,6 @@ void padGroups(GroupedMatmulOp mm, bool halves) {
   if (!biases.empty())
     mm.getBiasMutable().assign(
         padAndStack(b, mm.getLoc(), biases, halves, /*split=*/0));
-}
-
-/// The width of group e's input columns that `mm` reads (K_e).
-int64_t groupInputWidth(GroupedMatmulOp mm, unsigned e) {
-  auto type = cast<RankedTensorType>(mm.getRhs()[e].getType());
-  return type.getDimSize(mm.getTransposeRhs() ? 1 : 0);
 }
 
 /// An activation of heterogeneous experts (`widths`) made uniform once its
@@ -406,10 +406,6 @@ llvm::json::Array shapeOf(Type type) {
   return dims;
 }
 
-llvm::json::Array jsonArray(ArrayRef<int64_t> values) {
-  return llvm::json::Array(values);
-}
-
 /// The pieces of a zero-padded argument (padAndStack), for the report: each
 /// piece's source, the block of it taken (`from`, `size`) and where that
 /// block goes (`to`); none if `v` is not one.
@@ -426,10 +422,11 @@ std::optional<llvm::json::Array> paddedPieces(Value v) {
       from = llvm::to_vector(extract.getStaticOffsets());
       part = extract.getSource();
     }
-    llvm::json::Object piece{{"source", describeSource(part)},
-                             {"from", jsonArray(from)},
-                             {"size", jsonArray(partType.getShape())},
-                             {"to", jsonArray(insert.getStaticOffsets())}};
+    llvm::json::Object piece{
+        {"source", describeSource(part)},
+        {"from", llvm::json::Array(from)},
+        {"size", llvm::json::Array(partType.getShape())},
+        {"to", llvm::json::Array(insert.getStaticOffsets())}};
     pieces.push_back(std::move(piece));
     v = insert.getDest();
   }

@@ -38,15 +38,6 @@ struct FmaToIntrinsic : OpRewritePattern<math::FmaOp> {
   }
 };
 
-/// |x| of an f32 as a cleared sign bit.
-Value absF32(ImplicitLocOpBuilder &b, Value x) {
-  Type i32 = b.getI32Type();
-  Value bits = arith::BitcastOp::create(b, i32, x);
-  Value mask = arith::ConstantIntOp::create(b, 0x7fffffff, 32);
-  return arith::BitcastOp::create(b, x.getType(),
-                                  arith::AndIOp::create(b, bits, mask));
-}
-
 /// math.absf on f32 in integer arithmetic (gpu-to-nvvm sends llvm.fabs and
 /// llvm.floor to libdevice).
 struct AbsFInArith : OpRewritePattern<math::AbsFOp> {
@@ -89,6 +80,14 @@ struct FloorInArith : OpRewritePattern<math::FloorOp> {
 };
 
 } // namespace
+
+Value moe::detail::absF32(ImplicitLocOpBuilder &b, Value x) {
+  Type i32 = b.getI32Type();
+  Value bits = arith::BitcastOp::create(b, i32, x);
+  Value mask = arith::ConstantIntOp::create(b, 0x7fffffff, 32);
+  return arith::BitcastOp::create(b, x.getType(),
+                                  arith::AndIOp::create(b, bits, mask));
+}
 
 Value moe::detail::castFloat(ImplicitLocOpBuilder &b, Value v, Type type) {
   Type from = getElementTypeOrSelf(v.getType());

@@ -83,6 +83,10 @@ constexpr llvm::StringLiteral kColumnTilesAttr = "moe.column_tiles";
 mlir::Value castFloat(mlir::ImplicitLocOpBuilder &b, mlir::Value v,
                       mlir::Type type);
 
+/// |x| of an f32 as a cleared sign bit (math.absf and llvm.fabs would call
+/// libdevice in a kernel).
+mlir::Value absF32(mlir::ImplicitLocOpBuilder &b, mlir::Value x);
+
 /// Rewrites the math ops of `func` (exp, erf, tanh, log1p, ...) into
 /// polynomial arithmetic and fma into llvm.intr.fma, so that no kernel
 /// needs libdevice.

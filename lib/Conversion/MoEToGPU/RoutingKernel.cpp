@@ -386,12 +386,7 @@ Value sparseMixerWeight(Kernel &k, Value row, Value taken, Value best) {
             open,
             [&]() -> SmallVector<Value> {
               Value l = m.load(k.smemLogits, {row, e});
-              // |l| as a cleared sign bit (math.absf would call libdevice).
-              Value abs = arith::BitcastOp::create(
-                  m.b, m.b.getF32Type(),
-                  arith::AndIOp::create(
-                      m.b, arith::BitcastOp::create(m.b, m.b.getI32Type(), l),
-                      m.i32(0x7fffffff)));
+              Value abs = absF32(m.b, l);
               Value ratio = m.divf(m.subf(best, l),
                                    arith::MaximumFOp::create(m.b, abs, best));
               Value far = m.cmpf(arith::CmpFPredicate::OGT, ratio, eps2);
