@@ -260,6 +260,13 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure, AttrSizedOperandSegments]> {
     Expert choice (`expert_choice`): `indices[E, C]` holds the token ids each
     expert chose; `rows[E*C, H]`, `offsets[e] = e*C`, `row_map[T, E]`.
 
+    With `scale_rows` (token choice only), each row is the token scaled by
+    its slot's routing weight: `rows[row_map[t, s]] = weights[t, s] *
+    input[t]`, the weight rounded to the rows' type first and the product
+    rounded once. Llama 4 scales the experts' input this way instead of
+    their output; its `moe.combine` then has no weights. The scaling happens
+    in the gather, so the scaled tokens are never materialized.
+
     `expert_map` (token choice only) renames the ids of `indices` before
     grouping: a slot with id `i >= 0` goes to expert `expert_map[i]`. Its
     size is the router's expert count, its values are in
@@ -280,6 +287,7 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure, AttrSizedOperandSegments]> {
     Optional<Index>:$group_size,
     ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
     UnitAttr:$expert_choice,
+    UnitAttr:$scale_rows,
     OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$capacity,
     OptionalAttr<MoE_DropPolicyAttr>:$drop_policy,
     OptionalAttr<DenseI64ArrayAttr>:$expert_map
@@ -541,12 +549,16 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
     slots `s` with `row_map[t, s] >= 0`; tokens without a valid slot get 0.
     `row_map` comes from `moe.dispatch`; `weights` from `moe.route` (`[T, k]`
     for token choice and top-p, `[T, E]` for expert choice).
+
+    Without `weights` every valid slot adds with weight 1: the routing
+    weights were applied to the experts' input (`moe.dispatch scale_rows`,
+    Llama 4).
   }];
   let arguments = (ins MoE_FloatTensor:$rows, MoE_IndexTensor:$row_map,
-                       MoE_FloatTensor:$weights);
+                       Optional<MoE_FloatTensor>:$weights);
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
-    $rows `,` $row_map `,` $weights attr-dict `:` functional-type(operands, results)
+    $rows `,` $row_map (`,` $weights^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -285,6 +285,10 @@ struct GPUEntryPointsPass
       return cast<ShapedType>(v.getType()).getElementType();
     };
     Type rows = elt(op.getInput());
+    if (op.getScaleRows())
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes no "
+                            "routing weights, so it cannot scale_rows (a "
+                            "layer entry can)");
     if (!rows.isBF16() && !rows.isF16() && !rows.isF32())
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes bf16, "
                             "f16 or f32 rows, not ")
@@ -319,7 +323,7 @@ struct GPUEntryPointsPass
   /// moe_gpu_dispatch_launch(dtype, experts, hidden, k, input, ids, rows,
   /// offsets, row_map, tokens, workspace, stream): the workspace holds the
   /// per-chunk counts (ceil(tokens * k / 256) * E i32) then, 256-byte
-  /// aligned, the token of each row (tokens * k i32).
+  /// aligned, the slot of each row (tokens * k i32).
   void buildDispatchLaunch(ModuleOp module, ArrayRef<Entry> entries) {
     MLIRContext *ctx = &getContext();
     Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);

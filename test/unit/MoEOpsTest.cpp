@@ -77,7 +77,8 @@ TEST_F(MoEOpsTest, BuildMixtralLayerAndVerify) {
   auto dispatch = DispatchOp::create(
       b, loc, t({dyn, 16}, f32), t({5}, i64), t({dyn, 2}, i64), x,
       route.getIndices(), /*weights=*/Value(), /*group_size=*/Value(),
-      /*num_experts=*/4, false, nullptr, nullptr, /*expert_map=*/nullptr);
+      /*num_experts=*/4, /*expert_choice=*/false, /*scale_rows=*/false, nullptr,
+      nullptr, /*expert_map=*/nullptr);
   auto experts = ExpertsOp::create(
       b, loc, t({dyn, 16}, f32), dispatch.getRows(), dispatch.getOffsets(),
       ValueRange{body->getArgument(2), body->getArgument(3),

@@ -2,10 +2,11 @@
 //
 // moe.combine as a kernel: a block per token and column chunk gathers the
 // token's k rows through the row map (16-byte loads), sums them weighted in
-// f32 and writes the token's row once, so the result is deterministic. The
-// fused alternative (combine=epilogue) adds into the tokens from the second
-// grouped matmul's epilogue instead and needs the row -> slot inverse built
-// here (getOrBuildRowSlotsKernel).
+// f32 (or unweighted, after a scale_rows dispatch) and writes the token's row
+// once, so the result is deterministic. The fused alternative
+// (combine=epilogue) adds into the tokens from the second grouped matmul's
+// epilogue instead and needs the row -> slot inverse built here
+// (getOrBuildRowSlotsKernel).
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,20 +52,26 @@ moe::detail::getOrBuildCombineKernel(gpu::GPUModuleOp module,
                                      const CombineSignature &sig) {
   std::string name;
   llvm::raw_string_ostream os(name);
-  os << "combine_" << sig.rowType << "_" << sig.mapType << "_" << sig.weightType
-     << "_" << sig.resultType << "_h" << sig.width << "_k" << sig.slots;
+  os << "combine_" << sig.rowType << "_" << sig.mapType << "_";
+  if (sig.weightType)
+    os << sig.weightType;
+  else
+    os << "unweighted";
+  os << "_" << sig.resultType << "_h" << sig.width << "_k" << sig.slots;
   if (auto existing = module.lookupSymbol<gpu::GPUFuncOp>(name))
     return existing;
 
   ImplicitLocOpBuilder b(module.getLoc(), module.getContext());
   int64_t dyn = ShapedType::kDynamic, vec = sig.vectorWidth();
-  auto func = createKernel(b, module, name,
-                           {MemRefType::get({dyn, sig.width}, sig.rowType),
-                            MemRefType::get({dyn, sig.slots}, sig.mapType),
-                            MemRefType::get({dyn, sig.slots}, sig.weightType),
-                            MemRefType::get({dyn, sig.width}, sig.resultType)});
+  SmallVector<Type> argTypes = {MemRefType::get({dyn, sig.width}, sig.rowType),
+                                MemRefType::get({dyn, sig.slots}, sig.mapType)};
+  if (sig.weightType)
+    argTypes.push_back(MemRefType::get({dyn, sig.slots}, sig.weightType));
+  argTypes.push_back(MemRefType::get({dyn, sig.width}, sig.resultType));
+  auto func = createKernel(b, module, name, argTypes);
   Value rows = func.getArgument(0), map = func.getArgument(1),
-        weights = func.getArgument(2), result = func.getArgument(3);
+        result = func.getArguments().back();
+  Value weights = sig.weightType ? func.getArgument(2) : Value();
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Value token = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value chunk = arith::AddIOp::create(
@@ -97,12 +104,17 @@ moe::detail::getOrBuildCombineKernel(gpu::GPUModuleOp module,
           Value v = vector::LoadOp::create(
               ib, VectorType::get({vec}, sig.rowType), rows, ValueRange{r, col},
               /*nontemporal=*/false, llvm::MaybeAlign(rowBytes(sig.rowType)));
-          Value w = castFloat(
-              ib, memref::LoadOp::create(ib, weights, ValueRange{token, s}),
-              ib.getF32Type());
-          Value wv = vector::BroadcastOp::create(ib, accType, w);
-          Value sum = vector::FMAOp::create(
-              ib, castFloat(ib, v, ib.getF32Type()), wv, iter[0]);
+          Value wide = castFloat(ib, v, ib.getF32Type());
+          Value sum;
+          if (weights) {
+            Value w = castFloat(
+                ib, memref::LoadOp::create(ib, weights, ValueRange{token, s}),
+                ib.getF32Type());
+            Value wv = vector::BroadcastOp::create(ib, accType, w);
+            sum = vector::FMAOp::create(ib, wide, wv, iter[0]);
+          } else {
+            sum = arith::AddFOp::create(ib, wide, iter[0]);
+          }
           scf::YieldOp::create(ib, sum);
           ib.setInsertionPointToStart(ifOp.elseBlock());
           scf::YieldOp::create(ib, iter[0]);

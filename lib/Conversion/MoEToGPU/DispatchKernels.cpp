@@ -14,9 +14,10 @@
 //     and a lane's rank is its chunk base plus the lanes of its group below
 //     it, so rows of an expert follow token then slot order exactly as the
 //     CPU kernel's (no atomics, deterministic). It writes the row map and
-//     the token of each row;
-//  4. gather: one block per row copies its token's row (16-byte vectors
-//     when H allows), or zeros past offsets[E].
+//     the slot of each row;
+//  4. gather: one block per row copies its slot's token row (16-byte
+//     vectors when H allows), scaled by the slot's routing weight for
+//     scale_rows (Llama 4), or zeros past offsets[E].
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,6 +45,10 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
      << sig.k << "_h" << sig.hidden;
   if (sig.capacity >= 0)
     os << "_cap" << sig.capacity;
+  // Only the gather reads the routing weights; the other kernels are shared
+  // with the unscaled dispatch of the same shape.
+  if (sig.scaleType && kind == "gather")
+    os << "_scaled_" << sig.scaleType;
   return name;
 }
 
@@ -322,9 +327,8 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
             if (sig.mapType.getIntOrFloatBitWidth() == 64)
               mapped = arith::ExtSIOp::create(b, sig.mapType, row);
             m.store(mapped, rowMap, {m.div(slot, sig.k), m.rem(slot, sig.k)});
-            m.ifThen(keep, [&] {
-              m.store(m.toI32(m.div(slot, sig.k)), source, {m.toIndex(row)});
-            });
+            m.ifThen(keep,
+                     [&] { m.store(m.toI32(slot), source, {m.toIndex(row)}); });
           });
           // The group's highest lane moves the expert's cursor past the
           // group, after every lane of it has read the cursor.
@@ -349,12 +353,14 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts, H = sig.hidden;
   Type i32 = b.getI32Type();
-  auto func = createKernel(b, baseName(sig, "gather"),
-                           {MemRefType::get({dyn, H}, sig.rowType),
+  SmallVector<Type> args = {MemRefType::get({dyn, H}, sig.rowType),
                             MemRefType::get({E + 1}, sig.offsetType),
                             MemRefType::get({dyn}, i32),
-                            MemRefType::get({dyn, H}, sig.rowType)},
-                           {}, kGatherThreads);
+                            MemRefType::get({dyn, H}, sig.rowType)};
+  if (sig.scaleType)
+    args.push_back(MemRefType::get({dyn, sig.k}, sig.scaleType));
+  auto func =
+      createKernel(b, baseName(sig, "gather"), args, {}, kGatherThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value input = func.getArgument(0), offsets = func.getArgument(1),
         source = func.getArgument(2), rows = func.getArgument(3);
@@ -362,11 +368,18 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value end = m.toIndex(m.load(offsets, {m.c(E)}));
   Value used = m.ult(row, end);
-  Value token = m.ifElse(used,
-                         [&]() -> SmallVector<Value> {
-                           return {m.toIndex(m.load(source, {row}))};
-                         },
-                         {m.c(0)})[0];
+  Value slot = m.ifElse(used,
+                        [&]() -> SmallVector<Value> {
+                          return {m.toIndex(m.load(source, {row}))};
+                        },
+                        {m.c(0)})[0];
+  Value token = m.div(slot, sig.k);
+  // The weight rounded to the row type first, as on the CPU.
+  Value scale;
+  if (sig.scaleType)
+    scale = m.toF32(m.fromF32(
+        m.toF32(m.load(func.getArgument(4), {token, m.rem(slot, sig.k)})),
+        sig.rowType));
   int64_t bytes = sig.rowType.getIntOrFloatBitWidth() / 8;
   int64_t vec = H % (16 / bytes) == 0 ? 16 / bytes : 1;
   auto type = VectorType::get({vec}, sig.rowType);
@@ -374,14 +387,21 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
       b, DenseElementsAttr::get(type, b.getZeroAttr(sig.rowType)));
   m.loop(m.mul(tid, m.c(vec)), m.c(H), m.c(kGatherThreads * vec), {},
          [&](Value h, ValueRange) -> SmallVector<Value> {
-           Value v = m.ifElse(used,
-                              [&]() -> SmallVector<Value> {
-                                return {vector::LoadOp::create(
-                                    b, type, input, ValueRange{token, h},
-                                    /*nontemporal=*/false,
-                                    llvm::MaybeAlign(vec * bytes))};
-                              },
-                              {zero})[0];
+           Value v = m.ifElse(
+               used,
+               [&]() -> SmallVector<Value> {
+                 Value x = vector::LoadOp::create(
+                     b, type, input, ValueRange{token, h},
+                     /*nontemporal=*/false, llvm::MaybeAlign(vec * bytes));
+                 if (scale) {
+                   Value wide = m.toF32(x);
+                   Value splat =
+                       vector::BroadcastOp::create(b, wide.getType(), scale);
+                   x = m.fromF32(m.mulf(wide, splat), sig.rowType);
+                 }
+                 return {x};
+               },
+               {zero})[0];
            vector::StoreOp::create(b, v, rows, ValueRange{row, h},
                                    /*nontemporal=*/false,
                                    llvm::MaybeAlign(vec * bytes));

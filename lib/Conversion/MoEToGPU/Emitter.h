@@ -96,13 +96,16 @@ struct Emitter {
       return mlir::arith::ExtFOp::create(b, f32Type, v);
     return mlir::arith::TruncFOp::create(b, f32Type, v);
   }
-  /// f32 `v` as float type `t`.
+  /// f32 `v` (a scalar or vector) as float type `t` (its elements).
   Value fromF32(Value v, Type t) {
     if (t.isF32())
       return v;
+    Type to = t;
+    if (auto vec = mlir::dyn_cast<mlir::VectorType>(v.getType()))
+      to = mlir::VectorType::get(vec.getShape(), t);
     if (t.getIntOrFloatBitWidth() < 32)
-      return mlir::arith::TruncFOp::create(b, t, v);
-    return mlir::arith::ExtFOp::create(b, t, v);
+      return mlir::arith::TruncFOp::create(b, to, v);
+    return mlir::arith::ExtFOp::create(b, to, v);
   }
   Value load(Value mem, ValueRange idx) {
     return mlir::memref::LoadOp::create(b, mem, idx);

@@ -64,9 +64,10 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
 }
 
 /// The grouped matmul whose epilogue can add `op`'s weighted rows into the
-/// tokens (combine=epilogue), or null.
+/// tokens (combine=epilogue), or null. An unweighted combine (scale_rows
+/// dispatch) keeps the combine kernel.
 GroupedMatmulOp fusibleMatmul(CombineOp op, const MoEToGPUOptions &options) {
-  if (options.combine != "epilogue")
+  if (options.combine != "epilogue" || !op.getWeights())
     return {};
   auto mm = op.getRows().getDefiningOp<GroupedMatmulOp>();
   if (!mm || !mm->hasOneUse() || !mm.isStacked() || mm.getTransposeRhs())
@@ -234,7 +235,9 @@ FailureOr<Value> launchCombine(KernelHost &host, CombineOp op) {
   CombineSignature sig{
       cast<RankedTensorType>(op.getRows().getType()).getElementType(),
       mapType.getElementType(),
-      cast<RankedTensorType>(op.getWeights().getType()).getElementType(),
+      op.getWeights()
+          ? cast<RankedTensorType>(op.getWeights().getType()).getElementType()
+          : Type(),
       resultType.getElementType(),
       resultType.getDimSize(1),
       mapType.getDimSize(1)};
@@ -242,11 +245,12 @@ FailureOr<Value> launchCombine(KernelHost &host, CombineOp op) {
   auto argTypes = kernel.getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
   SmallVector<Value> args = {host.operand(op.getRows(), type(0)),
-                             host.operand(op.getRowMap(), type(1)),
-                             host.operand(op.getWeights(), type(2))};
+                             host.operand(op.getRowMap(), type(1))};
+  if (op.getWeights())
+    args.push_back(host.operand(op.getWeights(), type(2)));
   ImplicitLocOpBuilder &b = host.b;
   Value tokens = rowsOf(b, args[1]);
-  Value out = host.result(op.getResult(), type(3), tokens);
+  Value out = host.result(op.getResult(), type(argTypes.size() - 1), tokens);
   args.push_back(out);
   int64_t perBlock = kElementwiseThreads * sig.vectorWidth();
   host.launch(
@@ -431,7 +435,10 @@ LogicalResult moe::checkCombineForGPU(CombineOp op) {
       mapType.isDynamicDim(1))
     return op.emitOpError("the GPU lowering needs a static hidden size and "
                           "slot count");
-  return checkF32Compute(op, {rowsType, resultType, op.getWeights().getType()});
+  SmallVector<Type> types = {rowsType, resultType};
+  if (op.getWeights())
+    types.push_back(op.getWeights().getType());
+  return checkF32Compute(op, types);
 }
 
 LogicalResult moe::checkScatterColumnsForGPU(ScatterColumnsOp op) {

@@ -87,6 +87,9 @@ FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
   auto type = [](Type t) { return cast<MemRefType>(t); };
   Value input = host.operand(op.getInput(), type(gatherArgs[0]));
   Value ids = host.operand(op.getIndices(), type(scatterArgs[0]));
+  Value scales;
+  if (op.getScaleRows())
+    scales = host.operand(op.getWeights(), type(gatherArgs[4]));
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Value tokens = memref::DimOp::create(b, ids, 0);
   int64_t k = type(scatterArgs[0]).getDimSize(1);
@@ -103,6 +106,6 @@ FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
     host.token =
         launchDispatch(b, b.getLoc(), *kernels,
                        {input, ids, counts, offsets, rowMap, source, rows},
-                       tokens, host.token);
+                       tokens, host.token, scales);
   return SmallVector<Value>{rows, offsets, rowMap};
 }

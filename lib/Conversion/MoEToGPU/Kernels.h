@@ -141,6 +141,7 @@ mlir::gpu::GPUFuncOp getOrBuildActivationKernel(mlir::gpu::GPUModuleOp module,
 /// memref<?xHxT>, row_map memref<?xSxI>, weights memref<?xSxW>, result
 /// memref<?xHxR>.
 struct CombineSignature {
+  /// weightType is null for an unweighted combine (no weights argument).
   mlir::Type rowType, mapType, weightType, resultType;
   int64_t width, slots;
   /// Columns per thread: 8 (one 16-byte load of 16-bit rows) or 1.
@@ -356,6 +357,9 @@ struct DispatchSignature {
   mlir::Type mapType;    // row map: i32 or i64
   int64_t experts = 0, k = 0, hidden = 0;
   int64_t capacity = -1; // < 0: dropless
+  /// The routing weights' element type when the gather scales each row by
+  /// its slot's weight (moe.dispatch scale_rows); null: rows are copied.
+  mlir::Type scaleType;
 };
 
 /// The dispatch kernels of `sig` (moe::DispatchKernels), built on first use.

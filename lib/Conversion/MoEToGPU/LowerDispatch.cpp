@@ -38,6 +38,15 @@ FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
   auto input = cast<RankedTensorType>(op.getInput().getType());
   auto ids = cast<RankedTensorType>(op.getIndices().getType());
   DispatchSignature sig;
+  if (op.getScaleRows()) {
+    sig.scaleType =
+        cast<RankedTensorType>(op.getWeights().getType()).getElementType();
+    // The gather multiplies in f32.
+    if (input.getElementType().getIntOrFloatBitWidth() > 32)
+      return op.emitOpError("the GPU dispatch scales rows of at most 32 "
+                            "bits, not ")
+             << input.getElementType();
+  }
   sig.rowType = input.getElementType();
   sig.idsType = ids.getElementType();
   sig.offsetType =
@@ -76,6 +85,9 @@ struct LowerDispatchOp : OpRewritePattern<moe::DispatchOp> {
     auto scatterArgs = kernels->scatter.getArgumentTypes();
     Value input = toKernelBuffer(b, op.getInput(), gatherArgs[0]);
     Value ids = toKernelBuffer(b, op.getIndices(), scatterArgs[0]);
+    Value scales;
+    if (op.getScaleRows())
+      scales = toKernelBuffer(b, op.getWeights(), gatherArgs[4]);
     auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
     Value tokens = memref::DimOp::create(b, ids, 0);
     int64_t k = cast<MemRefType>(scatterArgs[0]).getDimSize(1);
@@ -94,7 +106,7 @@ struct LowerDispatchOp : OpRewritePattern<moe::DispatchOp> {
     stream.token =
         moe::launchDispatch(b, b.getLoc(), *kernels,
                             {input, ids, counts, offsets, rowMap, source, rows},
-                            tokens, stream.token);
+                            tokens, stream.token, scales);
     stream.freeAndWait({counts, source});
     SmallVector<Value> replacements =
         toResults(b, {rows, offsets, rowMap}, op->getResults());
@@ -122,7 +134,7 @@ FailureOr<moe::DispatchKernels> moe::getDispatchKernels(moe::DispatchOp op) {
 Value moe::launchDispatch(OpBuilder &builder, Location loc,
                           const moe::DispatchKernels &kernels,
                           ValueRange buffers, Value tokens,
-                          Value asyncDependency) {
+                          Value asyncDependency, Value scales) {
   ImplicitLocOpBuilder b(loc, builder);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Value input = buffers[0], ids = buffers[1], counts = buffers[2],
@@ -148,7 +160,10 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
   launch(kernels.scan, c(1), kDispatchThreads, {ids, counts, offsets});
   launch(kernels.scatter, chunkBlocks, kDispatchThreads,
          {ids, counts, offsets, rowMap, source});
-  launch(kernels.gather, slots, kGatherThreads, {input, offsets, source, rows});
+  SmallVector<Value> gatherArgs = {input, offsets, source, rows};
+  if (scales)
+    gatherArgs.push_back(scales);
+  launch(kernels.gather, slots, kGatherThreads, gatherArgs);
   return stream;
 }
 

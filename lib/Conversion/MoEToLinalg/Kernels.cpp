@@ -470,9 +470,10 @@ static constexpr const char *kDispatchKernels = R"mlir(
 // expert over capacity keeps (largest weight, ties to the earlier slot) or
 // keeps the earliest ones. %group > 0 counts the in-order capacity per group
 // of that many consecutive tokens (Switch Transformers: per sequence).
+// %scale multiplies each kept row by its slot's %scales (Llama 4).
 func.func private @__moe_dispatch_ELT(%x: tensor<?x?xELT>, %ids: tensor<?x?xi64>,
     %E: index, %capacity: i64, %by_weight: i1, %weights: tensor<?x?xf32>,
-    %group: index)
+    %group: index, %scale: i1, %scales: tensor<?x?xELT>)
     -> (tensor<?x?xELT>, tensor<?xi64>, tensor<?x?xi64>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -588,7 +589,19 @@ func.func private @__moe_dispatch_ELT(%x: tensor<?x?xELT>, %ids: tensor<?x?xi64>
         %p1 = arith.addi %p, %c1_i64 : i64
         memref.store %p1, %kept[%e] : memref<?xi64>
         %pi = arith.index_cast %p : i64 to index
-        %R2 = tensor.insert_slice %row into %R1[%pi, 0] [1, %H] [1, 1] : tensor<1x?xELT> into tensor<?x?xELT>
+        %R2 = scf.if %scale -> (tensor<?x?xELT>) {
+          %w = tensor.extract %scales[%t, %s] : tensor<?x?xELT>
+          %R3 = scf.for %h = %c0 to %H step %c1 iter_args(%R4 = %R1) -> (tensor<?x?xELT>) {
+            %v = tensor.extract %x[%t, %h] : tensor<?x?xELT>
+            %sv = arith.mulf %v, %w : ELT
+            %R5 = tensor.insert %sv into %R4[%pi, %h] : tensor<?x?xELT>
+            scf.yield %R5 : tensor<?x?xELT>
+          }
+          scf.yield %R3 : tensor<?x?xELT>
+        } else {
+          %R3 = tensor.insert_slice %row into %R1[%pi, 0] [1, %H] [1, 1] : tensor<1x?xELT> into tensor<?x?xELT>
+          scf.yield %R3 : tensor<?x?xELT>
+        }
         %M2 = tensor.insert %p into %M1[%t, %s] : tensor<?x?xi64>
         scf.yield %R2, %M2 : tensor<?x?xELT>, tensor<?x?xi64>
       } else {

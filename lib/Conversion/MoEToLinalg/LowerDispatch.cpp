@@ -89,12 +89,18 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
       if (failed(kernel))
         return failure();
       Type f32 = rewriter.getF32Type();
-      Value weights;
-      if (Value w = op.getWeights())
+      auto emptyMatrix = [&](Type elt) -> Value {
+        return tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{0, 0},
+                                       elt);
+      };
+      Value weights = emptyMatrix(f32), scales = emptyMatrix(rowType);
+      if (Value w = op.getWeights()) {
         weights = convertElements(rewriter, loc, w, f32);
-      else
-        weights = tensor::EmptyOp::create(rewriter, loc,
-                                          ArrayRef<int64_t>{0, 0}, f32);
+        if (op.getScaleRows())
+          scales = convertElements(rewriter, loc, w, rowType);
+      }
+      Value scale = arith::ConstantOp::create(
+          rewriter, loc, rewriter.getBoolAttr(op.getScaleRows()));
       Value numExperts =
           arith::ConstantIndexOp::create(rewriter, loc, op.getNumExperts());
       Value capacity = arith::ConstantOp::create(
@@ -111,7 +117,8 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
       call = func::CallOp::create(
           rewriter, loc, *kernel,
           ValueRange{x, indices, numExperts, capacity, byWeight,
-                     castToDynamic(rewriter, loc, weights), group});
+                     castToDynamic(rewriter, loc, weights), group, scale,
+                     castToDynamic(rewriter, loc, scales)});
     }
     SmallVector<Value> results;
     for (auto [value, result] : llvm::zip(call.getResults(), op.getResults()))
@@ -123,8 +130,8 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
 };
 
 /// out[t, h] = sum_s weights[t, s] * rows[row_map[t, s], h] over the slots
-/// with row_map >= 0: a reduction over s whose body gathers the row element
-/// with tensor.extract.
+/// with row_map >= 0 (weight 1 without weights): a reduction over s whose body
+/// gathers the row element with tensor.extract.
 struct CombineLowering : OpRewritePattern<CombineOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -142,13 +149,17 @@ struct CombineLowering : OpRewritePattern<CombineOp> {
     auto slotMap = AffineMap::get(3, 0, {t, s}, ctx);
     auto outMap = AffineMap::get(3, 0, {t, h}, ctx);
     Value rows = op.getRows();
+    SmallVector<Value> inputs = {op.getRowMap()};
+    if (Value weights = op.getWeights())
+      inputs.push_back(weights);
+    SmallVector<AffineMap> maps(inputs.size(), slotMap);
+    maps.push_back(outMap);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, resultType, ValueRange{op.getRowMap(), op.getWeights()},
-        init, ArrayRef<AffineMap>{slotMap, slotMap, outMap},
+        rewriter, loc, resultType, inputs, init, maps,
         {utils::IteratorType::parallel, utils::IteratorType::parallel,
          utils::IteratorType::reduction},
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value row = args[0];
+          Value row = args[0], acc = args.back();
           Value zeroIdx = arith::ConstantOp::create(
               b, l, b.getIntegerAttr(row.getType(), 0));
           Value valid = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
@@ -157,13 +168,14 @@ struct CombineLowering : OpRewritePattern<CombineOp> {
           Value r = arith::IndexCastOp::create(b, l, b.getIndexType(), safe);
           Value hIdx = linalg::IndexOp::create(b, l, 1);
           Value v = tensor::ExtractOp::create(b, l, rows, ValueRange{r, hIdx});
-          Value w = convertScalar(b, l, args[1], elt);
-          Value prod =
-              arith::MulFOp::create(b, l, convertScalar(b, l, v, elt), w);
+          Value term = convertScalar(b, l, v, elt);
+          if (args.size() == 3)
+            term = arith::MulFOp::create(b, l, term,
+                                         convertScalar(b, l, args[1], elt));
           Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elt));
-          Value term = arith::SelectOp::create(b, l, valid, prod, zero);
+          term = arith::SelectOp::create(b, l, valid, term, zero);
           linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, args[2], term).getResult());
+              b, l, arith::AddFOp::create(b, l, acc, term).getResult());
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();

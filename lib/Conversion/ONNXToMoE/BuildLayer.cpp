@@ -63,39 +63,6 @@ Value castFloats(RewriterBase &rewriter, Location loc, Value v, Type to) {
   return map.getResult().front();
 }
 
-/// rows[T, H] * weights[T, 1] (one routing weight per token).
-Value scaleRows(RewriterBase &rewriter, Location loc, Value rows,
-                Value weights) {
-  auto type = cast<RankedTensorType>(rows.getType());
-  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, rows);
-  Value init =
-      tensor::EmptyOp::create(rewriter, loc, sizes, type.getElementType());
-  MLIRContext *ctx = rewriter.getContext();
-  AffineExpr t = getAffineDimExpr(0, ctx), zero = getAffineConstantExpr(0, ctx);
-  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(2, ctx),
-                                 AffineMap::get(2, 0, {t, zero}, ctx),
-                                 AffineMap::getMultiDimIdentityMap(2, ctx)};
-  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      rewriter, loc, type, ValueRange{rows, weights}, ValueRange{init}, maps,
-      iterators, [](OpBuilder &b, Location l, ValueRange args) {
-        linalg::YieldOp::create(
-            b, l, arith::MulFOp::create(b, l, args[0], args[1]).getResult());
-      });
-  return generic.getResult(0);
-}
-
-/// A tensor of ones shaped like `v`.
-Value onesLike(RewriterBase &rewriter, Location loc, Value v) {
-  auto type = cast<RankedTensorType>(v.getType());
-  Value init = tensor::EmptyOp::create(rewriter, loc,
-                                       tensor::getMixedSizes(rewriter, loc, v),
-                                       type.getElementType());
-  Value one = arith::ConstantOp::create(
-      rewriter, loc, rewriter.getFloatAttr(type.getElementType(), 1.0));
-  return linalg::FillOp::create(rewriter, loc, one, init).getResult(0);
-}
-
 /// A constant [1, N] bias as the [N] vector the moe ops take.
 Value asVector(RewriterBase &rewriter, Location loc, Value bias) {
   auto type = cast<RankedTensorType>(bias.getType());
@@ -267,18 +234,15 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
   const ExpertsSpec &e = spec.experts;
   elt = cast<RankedTensorType>(e.weights.front().getType()).getElementType();
   Value expertTokens = castFloats(rewriter, loc, tokens, elt);
-  Value combineWeights = route.getWeights();
-  if (spec.scaleInput) {
-    expertTokens = scaleRows(rewriter, loc, expertTokens,
-                             castFloats(rewriter, loc, combineWeights, elt));
-    combineWeights = onesLike(rewriter, loc, combineWeights);
-  }
+  // Llama 4 scales the experts' input, not their output: the dispatch
+  // scales each row and the combine adds the rows unweighted.
   auto dispatch = DispatchOp::create(
       rewriter, loc, type({slots, hidden}, elt),
       type({numExperts + 1}, rewriter.getI64Type()),
       type({numTokens, perToken}, rewriter.getI64Type()), expertTokens,
-      route.getIndices(), /*weights=*/Value(), /*group_size=*/Value(),
-      numExperts, expertChoice,
+      route.getIndices(),
+      /*weights=*/spec.scaleInput ? route.getWeights() : Value(),
+      /*group_size=*/Value(), numExperts, expertChoice, spec.scaleInput,
       spec.capacity ? rewriter.getI64IntegerAttr(*spec.capacity) : nullptr,
       spec.capacity
           ? DropPolicyAttr::get(rewriter.getContext(), spec.dropPolicy)
@@ -306,9 +270,11 @@ RaisedLayer moe::detail::buildLayer(const LayerSpec &spec,
       e.gateLayout ? GateLayoutAttr::get(rewriter.getContext(), *e.gateLayout)
                    : nullptr,
       opt(e.alpha), opt(e.beta), opt(e.limit), nullptr, nullptr);
-  Value out = CombineOp::create(rewriter, loc, type({numTokens, hidden}, elt),
-                                experts.getResult(), dispatch.getRowMap(),
-                                castFloats(rewriter, loc, combineWeights, elt));
+  Value out = CombineOp::create(
+      rewriter, loc, type({numTokens, hidden}, elt), experts.getResult(),
+      dispatch.getRowMap(),
+      spec.scaleInput ? Value()
+                      : castFloats(rewriter, loc, route.getWeights(), elt));
   auto outType = dyn_cast<RankedTensorType>(spec.output.getType());
   if (outType && outType.getRank() == 3 && inType.getRank() == 3)
     out = reshapeTo(rewriter, loc, out,

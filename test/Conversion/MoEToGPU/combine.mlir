@@ -22,9 +22,9 @@
 // CHECK: scf.if %[[VALID]] -> (vector<8xf32>)
 // CHECK: %[[RI:.*]] = arith.index_cast %[[R]]
 // CHECK: %[[V:.*]] = vector.load %[[ROWS]][%[[RI]], %[[COL]]] {alignment = 16 : i64} : memref<?x4096xbf16>, vector<8xbf16>
+// CHECK: %[[VF:.*]] = arith.extf %[[V]] : vector<8xbf16> to vector<8xf32>
 // CHECK: %[[WT:.*]] = memref.load %[[W]][%[[TOK]], %[[S]]]
 // CHECK: %[[WV:.*]] = vector.broadcast %[[WT]]
-// CHECK: %[[VF:.*]] = arith.extf %[[V]] : vector<8xbf16> to vector<8xf32>
 // CHECK: vector.fma %[[VF]], %[[WV]], %[[ACC]]
 // CHECK: } else {
 // CHECK: scf.yield %[[ACC]]
@@ -107,4 +107,24 @@ func.func @f16(%a: tensor<?x64xf16>, %w2: tensor<4x64x40xf16>, %off: tensor<5xi3
   %o = moe.combine %y, %map, %w : (tensor<?x40xf16>, tensor<?x4xi32>, tensor<?x4xf16>) -> tensor<?x40xf16>
   %o2 = moe.combine %y2, %map, %w : (tensor<?x36xf16>, tensor<?x4xi32>, tensor<?x4xf16>) -> tensor<?x36xf16>
   return %o, %o2 : tensor<?x40xf16>, tensor<?x36xf16>
+}
+
+// -----
+
+// An unweighted combine (after a scale_rows dispatch) takes no weights and
+// adds the rows; combine=epilogue keeps the kernel, since the fused epilogue
+// multiplies by a weight.
+// CHECK-LABEL: func.func @unweighted(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@combine_bf16_i64_unweighted_bf16_h4096_k1 {{.*}} args(%{{.*}} : memref<?x4096xbf16>, %{{.*}} : memref<?x1xi64>, %{{.*}} : memref<?x4096xbf16>)
+// CHECK: gpu.func @combine_bf16_i64_unweighted_bf16_h4096_k1(%{{.*}}: memref<?x4096xbf16>, %{{.*}}: memref<?x1xi64>, %{{.*}}: memref<?x4096xbf16>)
+// CHECK: %[[VF:.*]] = arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK-NOT: vector.fma
+// CHECK: arith.addf %[[VF]], %{{.*}} : vector<8xf32>
+// EPI-LABEL: func.func @unweighted(
+// EPI-NOT: combine1
+// EPI: @moe_kernels::@combine_bf16_i64_unweighted_bf16_h4096_k1
+func.func @unweighted(%a: tensor<?x14336xbf16>, %wd: tensor<8x14336x4096xbf16>, %off: tensor<9xi64>, %map: tensor<?x1xi64>) -> tensor<?x4096xbf16> {
+  %rows = moe.grouped_matmul %a, %wd offsets(%off) : (tensor<?x14336xbf16>, tensor<8x14336x4096xbf16>, tensor<9xi64>) -> tensor<?x4096xbf16>
+  %out = moe.combine %rows, %map : (tensor<?x4096xbf16>, tensor<?x1xi64>) -> tensor<?x4096xbf16>
+  return %out : tensor<?x4096xbf16>
 }

@@ -3,7 +3,7 @@
 // Dropless token-choice dispatch: four launches on one stream whose grids
 // come from T and k only (no read of the routing on the host): count and
 // scatter over chunks of 256 slots (8 per block), a one-block scan, a
-// gather of one block per row. The workspace (per-chunk counts, the token
+// gather of one block per row. The workspace (per-chunk counts, the slot
 // of each row) is freed after the last launch.
 // CHECK-LABEL: func.func @dispatch(
 // CHECK-SAME: %[[X:.*]]: tensor<?x64xbf16>, %[[IDS:.*]]: tensor<?x2xi64>)
@@ -46,8 +46,10 @@
 // CHECK: nvvm.match.sync any
 // CHECK: llvm.intr.ctpop
 // CHECK: nvvm.bar.warp.sync
-// Gather: 16-byte vectors, zeros past offsets[E].
+// Gather: the token is the row's slot / k; 16-byte vectors, zeros past
+// offsets[E].
 // CHECK: gpu.func @[[GATHER]](
+// CHECK: arith.divui %{{.*}}, %c2 : index
 // CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x64xbf16>, vector<8xbf16>
 // CHECK: vector.store %{{.*}} {alignment = 16 : i64} : memref<?x64xbf16>, vector<8xbf16>
 func.func @dispatch(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>) {
@@ -73,4 +75,29 @@ func.func @capacity(%x: tensor<?x3xf32>, %ids: tensor<?x1xi32>) -> (tensor<?x3xf
   %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64, capacity = 2 : i64, drop_policy = #moe.drop_policy<in_order>}
       : tensor<?x3xf32>, tensor<?x1xi32> -> tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>
   return %r, %o, %m : tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>
+}
+
+// -----
+
+// scale_rows (Llama 4): the gather takes the routing weights [T, k], reads
+// the slot's weight once per row, rounds it to bf16 and multiplies each
+// 8-column vector in f32 before rounding it back.
+// CHECK-LABEL: func.func @scale_rows(
+// CHECK-SAME: %[[X:.*]]: tensor<?x64xbf16>, %[[IDS:.*]]: tensor<?x1xi64>, %[[W:.*]]: tensor<?x1xf32>)
+// CHECK: %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[GATHER:dispatch_gather_bf16_i64_i64_i64_e4_k1_h64_scaled_f32]] {{.*}} args({{.*}}, %[[WB]] : memref<?x1xf32>)
+// CHECK: gpu.func @[[GATHER]](%{{.*}}: memref<?x64xbf16>, %{{.*}}: memref<5xi64>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?x64xbf16>, %[[SC:.*]]: memref<?x1xf32>)
+// CHECK: %[[WT:.*]] = memref.load %[[SC]]
+// CHECK: %[[WR:.*]] = arith.truncf %[[WT]] : f32 to bf16
+// CHECK: %[[WF:.*]] = arith.extf %[[WR]] : bf16 to f32
+// CHECK: scf.for
+// CHECK: %[[V:.*]] = vector.load {{.*}} : memref<?x64xbf16>, vector<8xbf16>
+// CHECK: %[[VF:.*]] = arith.extf %[[V]] : vector<8xbf16> to vector<8xf32>
+// CHECK: %[[SPLAT:.*]] = vector.broadcast %[[WF]] : f32 to vector<8xf32>
+// CHECK: %[[P:.*]] = arith.mulf %[[VF]], %[[SPLAT]] : vector<8xf32>
+// CHECK: arith.truncf %[[P]] : vector<8xf32> to vector<8xbf16>
+func.func @scale_rows(%x: tensor<?x64xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?x1xf32>) -> (tensor<?x64xbf16>, tensor<5xi64>, tensor<?x1xi64>) {
+  %r, %o, %m = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) {num_experts = 4 : i64, scale_rows}
+      : tensor<?x64xbf16>, tensor<?x1xi64> -> tensor<?x64xbf16>, tensor<5xi64>, tensor<?x1xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<5xi64>, tensor<?x1xi64>
 }

@@ -5,9 +5,8 @@
 // CHECK-LABEL: func.func @capacity_in_order
 // CHECK-DAG: %[[E:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[CAP:.*]] = arith.constant 3 : i64
-// CHECK-DAG: %[[BYW:.*]] = arith.constant false
 // CHECK-DAG: %[[NOGROUP:.*]] = arith.constant 0 : index
-// CHECK: %[[D:.*]]:3 = call @__moe_dispatch_bf16(%{{.*}}, %{{.*}}, %[[E]], %[[CAP]], %[[BYW]], %{{.*}}, %[[NOGROUP]])
+// CHECK: %[[D:.*]]:3 = call @__moe_dispatch_bf16(%{{.*}}, %{{.*}}, %[[E]], %[[CAP]], %false{{.*}}, %{{.*}}, %[[NOGROUP]], %false{{.*}}, %{{.*}})
 // CHECK: tensor.cast %[[D]]#0 : tensor<?x?xbf16> to tensor<8x16xbf16>
 // CHECK: func.func private @__moe_dispatch_bf16(%{{.*}}: tensor<?x?xbf16>
 // CHECK: func.func private @__moe_dispatch_expert_choice_bf16
@@ -26,9 +25,9 @@ func.func @capacity_in_order(%x: tensor<8x16xbf16>, %ids: tensor<8x1xi32>)
 // every expert's count at each group's first token.
 // CHECK-LABEL: func.func @capacity_per_group
 // CHECK-SAME: %[[SEQ:[^:]+]]: index
-// CHECK: call @__moe_dispatch_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SEQ]])
+// CHECK: call @__moe_dispatch_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SEQ]], %{{.*}}, %{{.*}})
 // CHECK: func.func private @__moe_dispatch_f32(
-// CHECK-SAME: %[[G:[^:]+]]: index)
+// CHECK-SAME: %[[G:[^:]+]]: index, %{{[^:]+}}: i1,
 // CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step
 // CHECK: %[[GROUPED:.*]] = arith.cmpi ugt, %[[G]], %{{.*}} : index
 // CHECK: scf.if %[[GROUPED]] {
@@ -107,4 +106,46 @@ func.func @expert_map(%x: tensor<?x4xf32>, %ids: tensor<?x2xi32>)
   %rows, %off, %map = moe.dispatch %x, %ids {num_experts = 2, expert_map = array<i64: 1, 0, 1>}
       : tensor<?x4xf32>, tensor<?x2xi32> -> tensor<?x4xf32>, tensor<3xi64>, tensor<?x2xi64>
   return %rows, %off, %map : tensor<?x4xf32>, tensor<3xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+// scale_rows (Llama 4): the kernel gets the routing weights in the row type
+// and, for each kept slot, writes its token times the weight instead of
+// copying the row.
+// CHECK-LABEL: func.func @scale_rows
+// CHECK: %[[WB:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<?x1xf32>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: %[[SCALE:.*]] = arith.constant true
+// CHECK: %[[WD:.*]] = tensor.cast %[[WB]] : tensor<?x1xbf16> to tensor<?x?xbf16>
+// CHECK: call @__moe_dispatch_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SCALE]], %[[WD]])
+// CHECK: func.func private @__moe_dispatch_bf16(
+// CHECK-SAME: %[[S:[^:]+]]: i1, %[[SCALES:[^:]+]]: tensor<?x?xbf16>)
+// CHECK: scf.if %[[S]] -> (tensor<?x?xbf16>)
+// CHECK: %[[W:.*]] = tensor.extract %[[SCALES]]
+// CHECK: scf.for
+// CHECK: arith.mulf %{{.*}}, %[[W]] : bf16
+// CHECK: } else {
+// CHECK: tensor.insert_slice
+func.func @scale_rows(%x: tensor<?x4xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?x1xf32>)
+    -> (tensor<?x4xbf16>, tensor<3xi64>, tensor<?x1xi64>) {
+  %rows, %off, %map = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) {num_experts = 2, scale_rows}
+      : tensor<?x4xbf16>, tensor<?x1xi64> -> tensor<?x4xbf16>, tensor<3xi64>, tensor<?x1xi64>
+  return %rows, %off, %map : tensor<?x4xbf16>, tensor<3xi64>, tensor<?x1xi64>
+}
+
+// -----
+
+// An unweighted combine (after scale_rows) sums the valid slots' rows: the
+// reduction reads only the row map.
+// CHECK-LABEL: func.func @combine_unweighted
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x1xi64>) outs(%{{.*}} : tensor<?x8xf32>)
+// CHECK: %[[VALID:.*]] = arith.cmpi sge
+// CHECK: %[[V:.*]] = tensor.extract
+// CHECK-NOT: arith.mulf
+// CHECK: arith.select %[[VALID]], %[[V]]
+// CHECK: arith.addf
+func.func @combine_unweighted(%rows: tensor<?x8xf32>, %map: tensor<?x1xi64>) -> tensor<?x8xf32> {
+  %out = moe.combine %rows, %map : (tensor<?x8xf32>, tensor<?x1xi64>) -> tensor<?x8xf32>
+  return %out : tensor<?x8xf32>
 }

@@ -777,9 +777,39 @@ func.func @dispatch_by_weight_no_weights(%x: tensor<?x16xf32>, %ids: tensor<?x2x
 
 // dispatch: weights operand with drop_policy in_order
 func.func @dispatch_weights_in_order(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
-  // expected-error @+1 {{'moe.dispatch' op the weights operand is only used by drop_policy by_weight}}
+  // expected-error @+1 {{'moe.dispatch' op the weights operand is only used by drop_policy by_weight and scale_rows}}
   %r:3 = moe.dispatch %x, %ids weights(%w : tensor<?x2xf32>)
       {num_experts = 8, capacity = 10, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x16xf32>, tensor<?x2xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// dispatch: scale_rows without the weights operand
+func.func @dispatch_scale_rows_no_weights(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>) {
+  // expected-error @+1 {{'moe.dispatch' op scale_rows requires the weights operand}}
+  %r:3 = moe.dispatch %x, %ids {num_experts = 8, scale_rows}
+      : tensor<?x16xf32>, tensor<?x1xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// dispatch: scale_rows with expert-choice indices
+func.func @dispatch_scale_rows_expert_choice(%x: tensor<?x16xf32>, %ids: tensor<8x4xi64>, %w: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.dispatch' op scale_rows applies to token-choice dispatch}}
+  %r:3 = moe.dispatch %x, %ids weights(%w : tensor<?x8xf32>) {num_experts = 8, expert_choice, scale_rows}
+      : tensor<?x16xf32>, tensor<8x4xi64> -> tensor<32x16xf32>, tensor<9xi64>, tensor<?x8xi64>
+  return
+}
+
+// -----
+
+// dispatch: scale_rows weights not shaped like the indices
+func.func @dispatch_scale_rows_shape(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x1xf32>) {
+  // expected-error @+1 {{'moe.dispatch' op weights must have shape [?, 2] (same as indices [tokens, k]), got 'tensor<?x1xf32>'}}
+  %r:3 = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) {num_experts = 8, scale_rows}
       : tensor<?x16xf32>, tensor<?x2xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x2xi32>
   return
 }
@@ -821,7 +851,7 @@ func.func @dispatch_group_zero(%x: tensor<?x16xf32>, %ids: tensor<?x1xi32>) {
 
 // dispatch: weights operand without any capacity
 func.func @dispatch_weights_no_capacity(%x: tensor<?x16xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
-  // expected-error @+1 {{'moe.dispatch' op the weights operand is only used by drop_policy by_weight}}
+  // expected-error @+1 {{'moe.dispatch' op the weights operand is only used by drop_policy by_weight and scale_rows}}
   %r:3 = moe.dispatch %x, %ids weights(%w : tensor<?x2xf32>) {num_experts = 8}
       : tensor<?x16xf32>, tensor<?x2xi32> -> tensor<?x16xf32>, tensor<9xi32>, tensor<?x2xi32>
   return
@@ -2037,6 +2067,15 @@ func.func @combine_result_tokens(%y: tensor<?x64xf32>, %m: tensor<16x2xi64>, %w:
 func.func @combine_result_width(%y: tensor<?x64xf32>, %m: tensor<?x2xi64>, %w: tensor<?x2xf32>) {
   // expected-error @+1 {{'moe.combine' op result width (128) must match rows width (64)}}
   %0 = moe.combine %y, %m, %w : (tensor<?x64xf32>, tensor<?x2xi64>, tensor<?x2xf32>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+// combine: an unweighted combine (after a scale_rows dispatch) is checked too
+func.func @combine_unweighted_tokens(%y: tensor<?x64xf32>, %m: tensor<16x1xi64>) {
+  // expected-error @+1 {{'moe.combine' op result token count (8) must match row_map (16)}}
+  %0 = moe.combine %y, %m : (tensor<?x64xf32>, tensor<16x1xi64>) -> tensor<8x64xf32>
   return
 }
 

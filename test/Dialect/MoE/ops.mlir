@@ -171,29 +171,30 @@ func.func @gpt_oss_20b(%x: tensor<?x2880xbf16>, %wr: tensor<32x2880xbf16>, %br: 
 }
 
 // Llama 4 Scout: sigmoid scores, top-1; SwiGLU with gate and up concatenated
-// in one fused [E, H, 2 * I] weight (gate_up_proj). (Llama 4 scales the
-// expert's input rather than its output; that form is left out here.) bf16,
-// dynamic tokens, i64 ids.
+// in one fused [E, H, 2 * I] weight (gate_up_proj). Llama 4 scales the
+// expert's input rather than its output: the dispatch scales each row by its
+// routing weight (scale_rows) and the combine has no weights. bf16, dynamic
+// tokens, i64 ids.
 // CHECK-LABEL: func.func @llama4_scout(
 // CHECK-SAME: %[[X:[^:]+]]: tensor<?x5120xbf16>, %[[WR:[^:]+]]: tensor<16x5120xbf16>, %[[WGU:[^:]+]]: tensor<16x5120x16384xbf16>, %[[WD:[^:]+]]: tensor<16x8192x5120xbf16>)
 // CHECK-NEXT: %[[L:.*]] = moe.gate %[[X]], %[[WR]] : (tensor<?x5120xbf16>, tensor<16x5120xbf16>) -> tensor<?x16xbf16>
 // CHECK-NEXT: %[[W:.*]], %[[IDS:.*]] = moe.route <token_choice> <sigmoid> %[[L]] {k = 1 : i64} : tensor<?x16xbf16> -> tensor<?x1xbf16>, tensor<?x1xi64>
-// CHECK-NEXT: %[[ROWS:.*]], %[[OFF:.*]], %[[MAP:.*]] = moe.dispatch %[[X]], %[[IDS]] {num_experts = 16 : i64} : tensor<?x5120xbf16>, tensor<?x1xi64> -> tensor<?x5120xbf16>, tensor<17xi64>, tensor<?x1xi64>
+// CHECK-NEXT: %[[ROWS:.*]], %[[OFF:.*]], %[[MAP:.*]] = moe.dispatch %[[X]], %[[IDS]] weights(%[[W]] : tensor<?x1xbf16>) {num_experts = 16 : i64, scale_rows} : tensor<?x5120xbf16>, tensor<?x1xi64> -> tensor<?x5120xbf16>, tensor<17xi64>, tensor<?x1xi64>
 // CHECK-NEXT: %[[Y:.*]] = moe.experts %[[ROWS]], %[[OFF]] weights(%[[WGU]], %[[WD]]) {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x5120xbf16>, tensor<17xi64>, tensor<16x5120x16384xbf16>, tensor<16x8192x5120xbf16>) -> tensor<?x5120xbf16>
-// CHECK-NEXT: %[[OUT:.*]] = moe.combine %[[Y]], %[[MAP]], %[[W]] : (tensor<?x5120xbf16>, tensor<?x1xi64>, tensor<?x1xbf16>) -> tensor<?x5120xbf16>
+// CHECK-NEXT: %[[OUT:.*]] = moe.combine %[[Y]], %[[MAP]] : (tensor<?x5120xbf16>, tensor<?x1xi64>) -> tensor<?x5120xbf16>
 // CHECK-NEXT: return %[[OUT]]
 func.func @llama4_scout(%x: tensor<?x5120xbf16>, %wr: tensor<16x5120xbf16>,
                         %wgu: tensor<16x5120x16384xbf16>, %wd: tensor<16x8192x5120xbf16>) -> tensor<?x5120xbf16> {
   %logits = moe.gate %x, %wr : (tensor<?x5120xbf16>, tensor<16x5120xbf16>) -> tensor<?x16xbf16>
   %w, %ids = moe.route <token_choice> <sigmoid> %logits {k = 1}
       : tensor<?x16xbf16> -> tensor<?x1xbf16>, tensor<?x1xi64>
-  %rows, %offsets, %map = moe.dispatch %x, %ids {num_experts = 16}
+  %rows, %offsets, %map = moe.dispatch %x, %ids weights(%w : tensor<?x1xbf16>) {num_experts = 16, scale_rows}
       : tensor<?x5120xbf16>, tensor<?x1xi64> -> tensor<?x5120xbf16>, tensor<17xi64>, tensor<?x1xi64>
   %y = moe.experts %rows, %offsets weights(%wgu, %wd)
       {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>}
       : (tensor<?x5120xbf16>, tensor<17xi64>, tensor<16x5120x16384xbf16>, tensor<16x8192x5120xbf16>) -> tensor<?x5120xbf16>
-  %out = moe.combine %y, %map, %w
-      : (tensor<?x5120xbf16>, tensor<?x1xi64>, tensor<?x1xbf16>) -> tensor<?x5120xbf16>
+  %out = moe.combine %y, %map
+      : (tensor<?x5120xbf16>, tensor<?x1xi64>) -> tensor<?x5120xbf16>
   return %out : tensor<?x5120xbf16>
 }
 

@@ -80,6 +80,8 @@ static int paramCount(const char *name) {
     return 7 + 9 + 5 + 7 + 5 + 7; // + row slots (1-D), weights (2-D)
   if (matmul && strstr(name, "_separate"))
     return 7 + 9 + 9 + 5 + 7; // gate and up weights
+  if (strncmp(name, "combine_", 8) == 0 && strstr(name, "_unweighted_"))
+    return 21; // rows, row map, result
   if (matmul || strncmp(name, "combine_", 8) == 0)
     return 28;
   if (strncmp(name, "row_slots_", 10) == 0)
@@ -95,7 +97,7 @@ static int paramCount(const char *name) {
   if (strncmp(name, "dispatch_scatter_", 17) == 0)
     return 7 + 5 + 5 + 7 + 5;
   if (strncmp(name, "dispatch_gather_", 16) == 0)
-    return 7 + 5 + 5 + 7;
+    return 7 + 5 + 5 + 7 + (strstr(name, "_scaled_") ? 7 : 0); // + weights
   return 28;
 }
 

@@ -233,11 +233,13 @@ mlir::FailureOr<DispatchKernels> getDispatchKernels(DispatchOp op);
 /// Launches the four dispatch kernels for `tokens` tokens after
 /// `asyncDependency`; `buffers` are input [T, H], ids [T, k], counts
 /// (ceil(T * k / 256) * E i32), offsets [E + 1], row_map [T, k], source
-/// (T * k i32) and rows [T * k, H]. Returns the last launch's token.
+/// (T * k i32) and rows [T * k, H]; `scales` [T, k] are the routing weights
+/// of a scale_rows dispatch (else null). Returns the last launch's token.
 mlir::Value launchDispatch(mlir::OpBuilder &builder, mlir::Location loc,
                            const DispatchKernels &kernels,
                            mlir::ValueRange buffers, mlir::Value tokens,
-                           mlir::Value asyncDependency);
+                           mlir::Value asyncDependency,
+                           mlir::Value scales = {});
 
 } // namespace moe
 

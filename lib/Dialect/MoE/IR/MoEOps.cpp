@@ -446,9 +446,13 @@ LogicalResult DispatchOp::verify() {
   bool byWeight = getDropPolicy() == DropPolicy::ByWeight;
   if (byWeight && !getWeights())
     return emitOpError("drop_policy by_weight requires the weights operand");
-  if (!byWeight && getWeights())
+  if (getScaleRows() && !getWeights())
+    return emitOpError("scale_rows requires the weights operand");
+  if (!byWeight && !getScaleRows() && getWeights())
     return emitOpError("the weights operand is only used by drop_policy "
-                       "by_weight");
+                       "by_weight and scale_rows");
+  if (getScaleRows() && getExpertChoice())
+    return emitOpError("scale_rows applies to token-choice dispatch");
   if (getGroupSize()) {
     if (!getCapacity())
       return emitOpError("group_size groups the tokens of a capacity; it "
@@ -989,7 +993,8 @@ LogicalResult CombineOp::verify() {
     return failure();
   RankedTensorType rows = tensorType(getRows()), map = tensorType(getRowMap()),
                    res = tensorType(getResult());
-  if (failed(expectShape2D(op, getWeights(), map.getDimSize(0),
+  if (getWeights() &&
+      failed(expectShape2D(op, getWeights(), map.getDimSize(0),
                            map.getDimSize(1), "weights", "same as row_map")))
     return failure();
   if (res.getElementType() != rows.getElementType())
