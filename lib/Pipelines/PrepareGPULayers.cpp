@@ -357,8 +357,99 @@ FailureOr<GroupedMatmulOp> uniformActivationInput(ActivationOp act) {
   return producer;
 }
 
+/// `v` (static shape) grown to `size` along `dim`, the new entries `fill`.
+Value padDim(OpBuilder &b, Location loc, Value v, unsigned dim, int64_t size,
+             TypedAttr fill) {
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape[dim] = size;
+  Value acc = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+  Value value = arith::ConstantOp::create(b, loc, fill);
+  acc = linalg::FillOp::create(b, loc, value, acc).getResult(0);
+  SmallVector<OpFoldResult> zeros(type.getRank(), b.getIndexAttr(0)),
+      ones(type.getRank(), b.getIndexAttr(1)), sizes;
+  for (int64_t d : type.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  return tensor::InsertSliceOp::create(b, loc, v, acc, zeros, sizes, ones);
+}
+
+/// Stacked weights' dimension holding K (`input`) or N.
+unsigned weightDim(GroupedMatmulOp mm, bool input) {
+  return mm.getTransposeRhs() == input ? 2 : 1;
+}
+
+/// Whether `mm` reads one static stacked weight and no extents, so that its
+/// K or N can grow by zero rows or columns.
+bool canPad(GroupedMatmulOp mm) {
+  return mm.isStacked() && !mm.getGroupExtents() &&
+         cast<RankedTensorType>(mm.getRhs().front().getType())
+             .hasStaticShape() &&
+         llvm::all_of(mm.getBias(), [](Value v) {
+           return cast<RankedTensorType>(v.getType()).hasStaticShape();
+         });
+}
+
+/// The GPU kernels copy 16-byte chunks, so every K and N must be a multiple
+/// of 8. A narrow inner width (a compressed expert's rank, its kept residual
+/// columns) grows to one: `mm`'s weight (and bias) get zero columns up to
+/// N8 = N rounded up to 8, and each user takes the wider result: a matmul
+/// reading it gets zero weight rows, a scatter_columns gets -1 (skipped)
+/// column indices. Exact; the widths the model's tokens have are left
+/// alone.
+void padNarrowWidth(GroupedMatmulOp mm) {
+  auto resultType = cast<RankedTensorType>(mm.getType());
+  int64_t n = resultType.getDimSize(1);
+  if (ShapedType::isDynamic(n) || n % 8 == 0 || !canPad(mm))
+    return;
+  for (Operation *user : mm->getUsers()) {
+    auto reader = dyn_cast<GroupedMatmulOp>(user);
+    bool readsLhs = reader && reader.getLhs() == mm.getResult() &&
+                    !llvm::is_contained(reader.getRhs(), mm.getResult()) &&
+                    canPad(reader);
+    auto scatter = dyn_cast<ScatterColumnsOp>(user);
+    bool scattered =
+        scatter && scatter.getSource() == mm.getResult() &&
+        scatter.getDest() != mm.getResult() &&
+        cast<RankedTensorType>(scatter.getColumns().getType()).hasStaticShape();
+    if (!readsLhs && !scattered)
+      return;
+  }
+  int64_t wide = llvm::alignTo(n, 8);
+  OpBuilder b(mm);
+  Location loc = mm.getLoc();
+  auto zeroOf = [&](Value v) -> TypedAttr {
+    return b.getZeroAttr(cast<RankedTensorType>(v.getType()).getElementType());
+  };
+  Value rhs = mm.getRhs().front();
+  mm.getRhsMutable().assign(
+      padDim(b, loc, rhs, weightDim(mm, /*input=*/false), wide, zeroOf(rhs)));
+  if (!mm.getBias().empty()) {
+    Value bias = mm.getBias().front();
+    mm.getBiasMutable().assign(padDim(
+        b, loc, bias, cast<RankedTensorType>(bias.getType()).getRank() - 1,
+        wide, zeroOf(bias)));
+  }
+  mm.getResult().setType(RankedTensorType::get({resultType.getDimSize(0), wide},
+                                               resultType.getElementType()));
+  for (Operation *user : mm->getUsers()) {
+    OpBuilder ub(user);
+    if (auto reader = dyn_cast<GroupedMatmulOp>(user)) {
+      Value w = reader.getRhs().front();
+      reader.getRhsMutable().assign(padDim(
+          ub, loc, w, weightDim(reader, /*input=*/true), wide, zeroOf(w)));
+      continue;
+    }
+    auto scatter = cast<ScatterColumnsOp>(user);
+    Value columns = scatter.getColumns();
+    Type idx = cast<RankedTensorType>(columns.getType()).getElementType();
+    scatter.getColumnsMutable().assign(
+        padDim(ub, loc, columns, 1, wide, ub.getIntegerAttr(idx, -1)));
+  }
+}
+
 /// Stacks the weights of `matmuls` (uniform ones as they are, heterogeneous
-/// ones padded) and makes the activations between padded matmuls uniform.
+/// ones padded), makes the activations between padded matmuls uniform and
+/// pads narrow inner widths to multiples of 8.
 void stackWeights(ArrayRef<GroupedMatmulOp> matmuls,
                   ArrayRef<ActivationOp> activations) {
   llvm::SmallPtrSet<Operation *, 4> halves;
@@ -381,6 +472,8 @@ void stackWeights(ArrayRef<GroupedMatmulOp> matmuls,
     act.removeWidthsAttr();
     act.getOffsetsMutable().clear();
   }
+  for (GroupedMatmulOp mm : matmuls)
+    padNarrowWidth(mm);
 }
 
 /// The values a stacked argument was built from (stack()), or none.
@@ -461,6 +554,15 @@ llvm::json::Object describeSource(Value v) {
     source["kind"] = "padded";
     source["shape"] = shapeOf(v.getType());
     source["pieces"] = std::move(*pieces);
+    // Zeros unless said (-1 for the column indices of a scatter).
+    Value base = v;
+    while (auto insert = base.getDefiningOp<tensor::InsertSliceOp>())
+      base = insert.getDest();
+    IntegerAttr fill;
+    if (matchPattern(base.getDefiningOp<linalg::FillOp>().value(),
+                     m_Constant(&fill)) &&
+        !fill.getValue().isZero())
+      source["fill"] = fill.getValue().getSExtValue();
     return source;
   }
   SmallVector<Value> parts = stackedParts(v);

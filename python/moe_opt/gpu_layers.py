@@ -82,10 +82,11 @@ def _source(source, data, feeds, computed):
     if kind == "stacked":
         return np.stack([_source(p, data, feeds, computed) for p in source["parts"]])
     if kind == "padded":
-        # Heterogeneous experts: each piece's block placed in a zero tensor.
+        # Heterogeneous experts, widths rounded up to multiples of 8: each
+        # piece's block placed in a tensor of zeros (or of `fill`).
         pieces = [(np.asarray(_source(p["source"], data, feeds, computed)), p)
                   for p in source["pieces"]]
-        out = np.zeros(source["shape"], pieces[0][0].dtype)
+        out = np.full(source["shape"], source.get("fill", 0), pieces[0][0].dtype)
         for part, p in pieces:
             block = part[tuple(slice(f, f + n) for f, n in zip(p["from"], p["size"]))]
             at = p["to"][:out.ndim - block.ndim] + [

@@ -84,6 +84,20 @@ def test_buffers_reproduce_the_layer(tmp_path, key):
     np.testing.assert_array_equal(alone.reshape(-1), whole.reshape(-1))
 
 
+def test_padded_buffer_keeps_its_fill():
+    # Column indices of a scatter padded from 3 to 8 columns with -1.
+    columns = np.arange(6, dtype=np.int32).reshape(2, 3)
+    source = {"kind": "padded", "fill": -1, "shape": [2, 8],
+              "pieces": [{"source": {"kind": "argument", "index": 0, "name": "c"},
+                          "from": [0, 0], "size": [2, 3], "to": [0, 0]}]}
+    layer = {"buffers": [{"source": source, "shape": [2, 8], "element_type": "i32",
+                          "transposed": False}]}
+    (got,) = gpu_layers.layer_buffers(layer, None, {"c": columns})
+    expected = np.full((2, 8), -1, np.int32)
+    expected[:, :3] = columns
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_value_without_onnx_name_is_refused():
     layer = {"buffers": [{"source": {"kind": "value", "op": "linalg.generic"},
                           "shape": [None, 4], "element_type": "f32", "transposed": False}]}

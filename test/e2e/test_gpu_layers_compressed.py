@@ -7,6 +7,7 @@ compiles the layer, the scatter-columns kernel included, for sm_80 and
 sm_90a. No GPU is needed."""
 
 import os
+import re
 import subprocess
 import tempfile
 
@@ -20,9 +21,11 @@ MOE_OPT = os.path.join(BUILD_DIR, "bin", "moe-opt")
 MOE_GPU_AOT = os.path.join(BUILD_DIR, "bin", "moe-gpu-aot")
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 RAISE = ["--onnx-infer-shapes", "--onnx-raise-moe", "--moe-fuse-gating"]
-# Ranks and kept columns that are multiples of 8 (the kernels copy 16-byte
-# chunks of K and N).
+# Ranks and kept columns that are multiples of 8, as the kernels need (they
+# copy 16-byte chunks of K and N), and ones that are not: rank 4 and 39 / 10
+# kept columns, which --moe-prepare-gpu-layers pads to 8, 40 and 16.
 COMPRESS = "--moe-compress-experts=rank=8 keep-fraction=0.5 min-saving=-10"
+NARROW = "--moe-compress-experts=rank=4 keep-fraction=0.3 min-saving=-10"
 EXPAND = ["--moe-expand-experts"]
 BF16_TOLERANCE = 2.5e-2
 
@@ -54,15 +57,17 @@ def compile_and_run(tmp, model, passes, arrays, tag):
     return out, np.load(result)
 
 
-@pytest.mark.parametrize("key", ["example", "mixtral_loop.ts17"])
-def test_compressed_layer_on_gpu_path(key):
+@pytest.mark.parametrize("key,compress", [("example", COMPRESS),
+                                          ("mixtral_loop.ts17", COMPRESS),
+                                          ("example", NARROW)])
+def test_compressed_layer_on_gpu_path(key, compress):
     model, arrays = inputs(key)
     with tempfile.TemporaryDirectory() as tmp:
-        _, compressed = compile_and_run(tmp, model, RAISE + [COMPRESS] + EXPAND, arrays, "c")
+        _, compressed = compile_and_run(tmp, model, RAISE + [compress] + EXPAND, arrays, "c")
         text = None
         for element, tolerance in (("", 1e-5), ("bf16", BF16_TOLERANCE)):
             prepared, got = compile_and_run(
-                tmp, model, RAISE + [COMPRESS] + EXPAND +
+                tmp, model, RAISE + [compress] + EXPAND +
                 [f"--moe-prepare-gpu-layers=element-type={element}"], arrays, f"p{element}")
             scale = float(np.abs(compressed).max())
             err = float(np.abs(got.astype(np.float64) - compressed).max())
@@ -70,6 +75,10 @@ def test_compressed_layer_on_gpu_path(key):
             text = open(prepared).read()
         layer = text[text.index("attributes {moe.gpu_layer}"):]
         assert "moe.scatter_columns" in layer
+        # Every matmul's K and N are multiples of 8 once prepared.
+        for k, n in re.findall(r"moe\.grouped_matmul .*: \(tensor<\?x(\d+)x\w+>, "
+                               r"tensor<\d+x\d+x(\d+)x", layer):
+            assert int(k) % 8 == 0 and int(n) % 8 == 0, (k, n)
         for chip in ("sm_80", "sm_90a"):
             lib = os.path.join(tmp, f"{chip}.so")
             r = subprocess.run([MOE_GPU_AOT, "--chip", chip, "-o", lib, prepared],

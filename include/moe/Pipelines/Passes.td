@@ -302,7 +302,10 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     halves of a concatenated gate/up weight padded apart so that every
     group's up columns start at the same column; an activation with
     per-group `widths` becomes uniform when its users are padded matmuls
-    that read at most each group's width.
+    that read at most each group's width. An inner width that is not a
+    multiple of 8 (a compression's rank or kept columns), read only by
+    matmuls and scatters, grows to one: zero weight columns and rows, and
+    column indices -1 for a scatter (the kernels copy 16-byte chunks).
     `report` writes, per layer, what each buffer is (the caller's argument
     with its ONNX name, a constant with its resource name, the stacked or
     padded pieces it is built from, or another value),
