@@ -477,6 +477,12 @@ def MoE_ScatterColumnsOp : MoE_Op<"scatter_columns", [Pure]> {
     of `source[N, m]`; -1 skips a column (groups with fewer columns), a
     repeated index adds twice.
 
+    `unique_columns` says that no group repeats an index (other than -1),
+    so a row's adds touch distinct columns and may run in parallel (the GPU
+    kernel adds them with one thread per column instead of one per row).
+    `--moe-compress-experts` sets it; the verifier checks it on constant
+    columns.
+
     It adds the row-sparse residual of a compressed expert
     (`--moe-compress-experts`): `source` is the grouped matmul of the rows
     with the kept rows of each expert's residual, `columns` the output
@@ -489,7 +495,8 @@ def MoE_ScatterColumnsOp : MoE_Op<"scatter_columns", [Pure]> {
     ```
   }];
   let arguments = (ins MoE_FloatTensor:$source, MoE_FloatTensor:$dest,
-                       MoE_IndexTensor:$columns, MoE_IndexTensor:$offsets);
+                       MoE_IndexTensor:$columns, MoE_IndexTensor:$offsets,
+                       UnitAttr:$unique_columns);
   let results = (outs MoE_FloatTensor:$result);
   let assemblyFormat = [{
     $source `into` $dest `columns` `(` $columns `)` `offsets` `(` $offsets `)`

@@ -76,6 +76,8 @@ GroupedMatmulOp fusibleMatmul(CombineOp op, const MoEToGPUOptions &options) {
 }
 
 Value ceilDiv(ImplicitLocOpBuilder &b, Value x, int64_t d) {
+  if (d == 1)
+    return x;
   Value dv = arith::ConstantIndexOp::create(b, d);
   return arith::DivUIOp::create(
       b, arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, d - 1)),
@@ -196,7 +198,8 @@ FailureOr<Value> launchActivationOp(KernelHost &host, ActivationOp op) {
   return out;
 }
 
-/// The scatter-columns kernel: one thread per row.
+/// The scatter-columns kernel: a block per row (unique columns) or a thread
+/// per row.
 FailureOr<Value> launchScatterColumnsOp(KernelHost &host, ScatterColumnsOp op) {
   FailureOr<gpu::GPUModuleOp> module = getKernelModule(op);
   if (failed(module))
@@ -209,7 +212,8 @@ FailureOr<Value> launchScatterColumnsOp(KernelHost &host, ScatterColumnsOp op) {
       cast<RankedTensorType>(op.getOffsets().getType()).getElementType(),
       columnsType.getDimSize(0),
       sourceType.getDimSize(1),
-      cast<RankedTensorType>(op.getType()).getDimSize(1)};
+      cast<RankedTensorType>(op.getType()).getDimSize(1),
+      op.getUniqueColumns()};
   gpu::GPUFuncOp kernel = getOrBuildScatterColumnsKernel(*module, sig);
   auto argTypes = kernel.getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
@@ -220,7 +224,7 @@ FailureOr<Value> launchScatterColumnsOp(KernelHost &host, ScatterColumnsOp op) {
   Value rows = rowsOf(host.b, args[1]);
   args.push_back(host.result(op.getResult(), type(4), rows));
   Value one = arith::ConstantIndexOp::create(host.b, 1);
-  host.launch(kernel, {ceilDiv(host.b, rows, kElementwiseThreads), one, one},
+  host.launch(kernel, {ceilDiv(host.b, rows, sig.rowsPerBlock()), one, one},
               args);
   return args.back();
 }

@@ -153,12 +153,18 @@ mlir::gpu::GPUFuncOp getOrBuildCombineKernel(mlir::gpu::GPUModuleOp module,
 /// result = dest, then result[r, columns[g, j]] += source[r, j] (in f32,
 /// rounded to the element type after each add) for every row r of group g
 /// and every j with columns[g, j] >= 0, in order of j. Launch on
-/// ceil(rows / kElementwiseThreads) blocks. Arguments: source memref<?xMxT>,
-/// dest memref<?xWxT>, columns memref<ExMxC>, offsets memref<E+1xO>, result
-/// memref<?xWxT>.
+/// scatterColumnsBlocks(rows) blocks of kElementwiseThreads. Arguments:
+/// source memref<?xMxT>, dest memref<?xWxT>, columns memref<ExMxC>, offsets
+/// memref<E+1xO>, result memref<?xWxT>.
 struct ScatterColumnsSignature {
   mlir::Type elementType, columnType, offsetType;
   int64_t groups, sourceWidth, width;
+  /// No group repeats a column (moe.scatter_columns unique_columns): a
+  /// block per row adds its columns in parallel. Else a thread per row adds
+  /// them in order.
+  bool uniqueColumns = false;
+  /// Rows per block.
+  int64_t rowsPerBlock() const;
 };
 inline llvm::SmallVector<mlir::Type>
 scatterColumnsArgumentTypes(const ScatterColumnsSignature &sig) {

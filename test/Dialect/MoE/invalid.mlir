@@ -1621,6 +1621,17 @@ func.func @scatter_index_range(%s: tensor<?x2xf32>, %d: tensor<?x8xf32>, %off: t
 
 // -----
 
+// scatter_columns: unique_columns with a group that repeats a column (-1
+// may repeat; another group may use the same column)
+func.func @scatter_unique_repeated(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>, %off: tensor<3xi64>) {
+  %c = arith.constant dense<[[0, -1, -1], [0, 5, 5]]> : tensor<2x3xi32>
+  // expected-error @+1 {{'moe.scatter_columns' op has unique_columns, but group 1 repeats column 5}}
+  %0 = moe.scatter_columns %s into %d columns(%c) offsets(%off) {unique_columns} : (tensor<?x3xf32>, tensor<?x8xf32>, tensor<2x3xi32>, tensor<3xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // moe.activation
 //===----------------------------------------------------------------------===//

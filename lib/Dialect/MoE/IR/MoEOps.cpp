@@ -840,12 +840,18 @@ LogicalResult ScatterColumnsOp::verify() {
   int64_t width = dest.getDimSize(1);
   if (isDyn(width) || !matchPattern(getColumns(), m_Constant(&indices)))
     return success();
+  int64_t perGroup = columns.getDimSize(1);
+  llvm::SmallDenseSet<int64_t, 16> seen;
   for (auto [i, index] : llvm::enumerate(indices.getValues<APInt>())) {
-    int64_t c = index.getSExtValue();
+    int64_t c = index.getSExtValue(), group = i / perGroup;
     if (c < -1 || c >= width)
-      return emitOpError() << "column index " << c << " (group "
-                           << i / columns.getDimSize(1) << ") is outside [-1, "
-                           << width << ")";
+      return emitOpError() << "column index " << c << " (group " << group
+                           << ") is outside [-1, " << width << ")";
+    if (i % perGroup == 0)
+      seen.clear();
+    if (getUniqueColumns() && c >= 0 && !seen.insert(c).second)
+      return emitOpError() << "has unique_columns, but group " << group
+                           << " repeats column " << c;
   }
   return success();
 }

@@ -351,8 +351,9 @@ Value MoECompressExpertsPass::buildStage(OpBuilder &b, ExpertsOp op, Value lhs,
   Value columnsValue = arith::ConstantOp::create(
       atWeights, loc,
       DenseIntElementsAttr::get(columnsType, ArrayRef(columns)));
+  // A matrix's kept rows are distinct.
   return ScatterColumnsOp::create(b, loc, type, sparse, result, columnsValue,
-                                  offsets);
+                                  offsets, /*unique_columns=*/true);
 }
 
 void MoECompressExpertsPass::runOnOperation() {

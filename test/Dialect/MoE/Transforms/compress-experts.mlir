@@ -36,7 +36,7 @@
 // STACKED-NEXT: %[[T2:.*]] = moe.grouped_matmul %[[A]], %[[DR]] offsets(%[[OFF]]) : (tensor<?x4xf32>, tensor<2x4x1xf32>, tensor<3xi64>) -> tensor<?x1xf32>
 // STACKED-NEXT: %[[LR2:.*]] = moe.grouped_matmul %[[T2]], %[[DL]] offsets(%[[OFF]]) bias(%[[BD]])
 // STACKED-NEXT: %[[SP2:.*]] = moe.grouped_matmul %[[A]], %[[DS]] offsets(%[[OFF]])
-// STACKED-NEXT: %[[Y:.*]] = moe.scatter_columns %[[SP2]] into %[[LR2]] columns(%[[DC]]) offsets(%[[OFF]]) : (tensor<?x2xf32>, tensor<?x3xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x3xf32>
+// STACKED-NEXT: %[[Y:.*]] = moe.scatter_columns %[[SP2]] into %[[LR2]] columns(%[[DC]]) offsets(%[[OFF]]) {unique_columns} : (tensor<?x2xf32>, tensor<?x3xf32>, tensor<2x2xi32>, tensor<3xi64>) -> tensor<?x3xf32>
 // STACKED-NEXT: return %[[Y]]
 
 // SKIP: remark: compressed experts (rank 1, keep-fraction 0.5); up: 96 -> 120 bytes, error 0.0727393, skipped (saves no more than min-saving 0); down: 96 -> 136 bytes, error 0, skipped (saves no more than min-saving 0)
