@@ -1,5 +1,6 @@
 // Heterogeneous experts' matmuls (group_extents: four experts of widths 128
-// to 512, H = 256; the fused SwiGLU and the down projection with a bias)
+// to 512, two ending inside a wgmma block, H = 256; the fused SwiGLU and the
+// down projection with a bias)
 // assemble with CUDA's ptxas for sm_80 and sm_90a with no stack frame and
 // no spills, in all three kernels (mma.sync tile, decode, wgmma), and the
 // SASS has the tensor-core instructions and no local-memory traffic. Needs

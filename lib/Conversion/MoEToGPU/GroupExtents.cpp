@@ -61,16 +61,12 @@ moe::detail::groupExtents(ImplicitLocOpBuilder &b, gpu::GPUModuleOp gpuModule,
 }
 
 std::string
-moe::detail::groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig,
-                                           int64_t columnAlignment) {
+moe::detail::groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig) {
   for (size_t e = 0; e + 1 < sig.extents.size(); e += 2) {
-    int64_t k = sig.extents[e], n = sig.extents[e + 1];
+    int64_t k = sig.extents[e];
     if (k % kWgmmaTileK != 0)
       return "group " + std::to_string(e / 2) + "'s K (" + std::to_string(k) +
              ") is not a multiple of " + std::to_string(kWgmmaTileK);
-    if (n != sig.n && n % columnAlignment != 0)
-      return "group " + std::to_string(e / 2) + "'s N (" + std::to_string(n) +
-             ") is not a multiple of " + std::to_string(columnAlignment);
   }
   return "";
 }

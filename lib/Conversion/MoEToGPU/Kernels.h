@@ -68,11 +68,9 @@ groupExtents(mlir::ImplicitLocOpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
              const GroupedMatmulSignature &sig, mlir::Value group);
 
 /// Why the wgmma kernel cannot take `sig`'s extents ("" if it can): its TMA
-/// boxes read whole kWgmmaTileK rows and `columnAlignment` columns, so every
-/// K_g must be a multiple of kWgmmaTileK and every N_g (but N) of the
-/// columns a block owns.
-std::string groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig,
-                                          int64_t columnAlignment);
+/// boxes read whole kWgmmaTileK rows, so every K_g must be a multiple of
+/// kWgmmaTileK (its epilogue zeroes the columns past any N_g).
+std::string groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig);
 
 /// Kernel attribute: the launch's grid.x (column tiles), set on every kernel
 /// whose grid.x is not ceil(n / kTileN) of its rhs.

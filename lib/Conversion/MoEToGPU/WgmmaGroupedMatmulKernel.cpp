@@ -289,10 +289,12 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
 /// group's bias row is added in fp32, then the fused activation if any; the
 /// tail (group E) stays zero (act(0) with an activation, as on the CPU).
 /// `n0` is the block's first column: of the weights, or of the result with
-/// gate/up boxes.
+/// gate/up boxes. With group_extents, the columns at or past the group's
+/// `groupN` are zero (no bias): a block may straddle N_g, and its columns
+/// past it were computed from weight columns the group does not own.
 void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
                Value acc, Value group, Value first, Value end, Value n0,
-               Value computes) {
+               Value computes, Value groupN) {
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   Value warp = m.div(s.tid, 32), lane = m.rem(s.tid, 32);
@@ -335,12 +337,16 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
     // Register `reg` plus the bias of column `col`, in f32.
     auto value = [&](int64_t reg, Value col) -> Value {
       Value v = LLVM::ExtractValueOp::create(b, chunk, reg);
+      Value owned = groupN ? m.ult(col, groupN) : Value();
+      if (owned)
+        v = m.select(owned, v, m.f32(0.0));
       if (!bias)
         return v;
       Value bv = castFloat(
           b, memref::LoadOp::create(b, bias, ValueRange{biasGroup, col}),
           b.getF32Type());
-      return m.select(biasOn, arith::AddFOp::create(b, v, bv), v);
+      Value on = owned ? m.both(biasOn, owned) : biasOn;
+      return m.select(on, arith::AddFOp::create(b, v, bv), v);
     };
     for (int64_t half = 0; half < 2; ++half) {
       Value row = m.add(first, m.add(laneRow, m.c(mi * kWgmmaM + half * 8)));
@@ -462,8 +468,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value n0 = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
                    m.c(pairsBoxes(sig) ? kBoxN : kWgmmaTileN));
   // The tail (group E) runs no k step: its accumulators stay zero. So do
-  // those of a block past its group's N_g (extents are whole boxes:
-  // wgmmaUnsupportedReason).
+  // those of a block past its group's N_g; a block that straddles N_g
+  // computes and storeTile zeroes its columns past N_g (K_g are whole
+  // boxes: wgmmaUnsupportedReason).
   auto [groupK, groupN] =
       groupExtents(b, gpuModule, sig, m.min(group, m.c(sig.groups - 1)));
   Value computes = m.ult(group, m.c(sig.groups));
@@ -536,7 +543,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value acc =
       UnrealizedConversionCastOp::create(b, structType, loop.getResult(0))
           .getResult(0);
-  storeTile(b, s, result, bias, acc, group, first, end, n0, computes);
+  storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
+            sig.extents.empty() ? Value() : groupN);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
   if (sig.activation)
@@ -553,8 +561,7 @@ moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
            std::to_string(kWgmmaTileK);
   if (sig.combineWeightType)
     return "the fused combine has no wgmma form";
-  return groupExtentsUnsupportedReason(sig,
-                                       pairsBoxes(sig) ? kBoxN : kWgmmaTileN);
+  return groupExtentsUnsupportedReason(sig);
 }
 
 int64_t moe::detail::wgmmaSharedMemoryBytes() {

@@ -1,13 +1,13 @@
 // Heterogeneous experts as moe-prepare-gpu-layers leaves them: zero-padded
 // stacked weights with each group's own [K, N] (four experts of widths 128,
-// 256, 384 and 512; H = 256), separate gate/up with biases on the down
-// projection.
+// 192, 320 and 512; H = 256: two of them end inside a wgmma block's 128
+// columns), separate gate/up with biases on the down projection.
 func.func @hmoe_ffn(%rows: tensor<?x256xbf16>, %off: tensor<5xi64>,
                     %wg: tensor<4x256x512xbf16>, %wu: tensor<4x256x512xbf16>,
                     %wd: tensor<4x512x256xbf16>, %bd: tensor<4x256xf32>) -> tensor<?x256xbf16> {
-  %g = moe.grouped_matmul %rows, %wg offsets(%off) {group_extents = array<i64: 256, 128, 256, 256, 256, 384, 256, 512>} : (tensor<?x256xbf16>, tensor<4x256x512xbf16>, tensor<5xi64>) -> tensor<?x512xbf16>
-  %u = moe.grouped_matmul %rows, %wu offsets(%off) {group_extents = array<i64: 256, 128, 256, 256, 256, 384, 256, 512>} : (tensor<?x256xbf16>, tensor<4x256x512xbf16>, tensor<5xi64>) -> tensor<?x512xbf16>
+  %g = moe.grouped_matmul %rows, %wg offsets(%off) {group_extents = array<i64: 256, 128, 256, 192, 256, 320, 256, 512>} : (tensor<?x256xbf16>, tensor<4x256x512xbf16>, tensor<5xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %rows, %wu offsets(%off) {group_extents = array<i64: 256, 128, 256, 192, 256, 320, 256, 512>} : (tensor<?x256xbf16>, tensor<4x256x512xbf16>, tensor<5xi64>) -> tensor<?x512xbf16>
   %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
-  %y = moe.grouped_matmul %a, %wd offsets(%off) bias(%bd) {group_extents = array<i64: 128, 256, 256, 256, 384, 256, 512, 256>} : (tensor<?x512xbf16>, tensor<4x512x256xbf16>, tensor<5xi64>, tensor<4x256xf32>) -> tensor<?x256xbf16>
+  %y = moe.grouped_matmul %a, %wd offsets(%off) bias(%bd) {group_extents = array<i64: 128, 256, 192, 256, 320, 256, 512, 256>} : (tensor<?x512xbf16>, tensor<4x512x256xbf16>, tensor<5xi64>, tensor<4x256xf32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }
