@@ -55,6 +55,17 @@ func.func @i32_ids(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi32>) -> (tensor<?x64
 
 // -----
 
+// moe_dispatch takes no routing weights, so a dispatch that scales its rows
+// by them (Llama 4) has a GPU form only inside a layer entry.
+func.func @scaled_rows(%x: tensor<?x64xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?x1xf32>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x1xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op moe-gpu-entry-points: moe_dispatch takes no routing weights, so it cannot scale_rows (a layer entry can)}}
+  %r, %o, %m = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) {num_experts = 8 : i64, scale_rows}
+      : tensor<?x64xbf16>, tensor<?x1xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x1xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x1xi64>
+}
+
+// -----
+
 func.func @two_dispatches(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64xbf16>, tensor<?x64xbf16>) {
   %r, %o, %m = moe.dispatch %x, %ids {num_experts = 8 : i64}
       : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
