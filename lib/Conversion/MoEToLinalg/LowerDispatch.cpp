@@ -95,7 +95,8 @@ struct DispatchLowering : OpRewritePattern<DispatchOp> {
       };
       Value weights = emptyMatrix(f32), scales = emptyMatrix(rowType);
       if (Value w = op.getWeights()) {
-        weights = convertElements(rewriter, loc, w, f32);
+        if (op.getDropPolicy() == DropPolicy::ByWeight)
+          weights = convertElements(rewriter, loc, w, f32);
         if (op.getScaleRows())
           scales = convertElements(rewriter, loc, w, rowType);
       }
