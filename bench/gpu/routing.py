@@ -5,8 +5,9 @@ the same math (MOE_REFERENCE.md section 1), then timed; and moe_dispatch
 
 Cases: DeepSeek-V3 (sigmoid scores, selection bias, 8 groups of which 4 stay,
 top-8 of 256 renormalized with epsilon 1e-20 and scaled by 2.5, H = 7168),
-Qwen3-30B-A3B (softmax, top-8 of 128 renormalized, H = 2048) and
-Phi-3.5-MoE (sparsemixer, top-2 of 16 with jitter 0.01, H = 4096), bf16
+Qwen3-30B-A3B (softmax, top-8 of 128 renormalized, H = 2048),
+Phi-3.5-MoE (sparsemixer, top-2 of 16 with jitter 0.01, H = 4096) and
+Llama 4 Scout (sigmoid, top-1 of 16, not renormalized, H = 5120), bf16
 tokens and router, f32 bias, at T in ROUTE_TOKENS. Goal: fused routing
 <= 10 us at T = 64, E = 256, k = 8.
 
@@ -19,12 +20,13 @@ within WEIGHT_TOLERANCE (absolute; they are <= 2.5).
 import ctypes
 
 # name, hidden H, experts E, k, score, selection bias, (groups, kept groups,
-# experts per group score), renormalize epsilon (sparsemixer: its jitter
-# eps; it does not renormalize), scaling factor.
+# experts per group score), renormalize epsilon (None: not renormalized;
+# sparsemixer: its jitter eps, it does not renormalize), scaling factor.
 ROUTINGS = [
     ("qwen3-30b-a3b", 2048, 128, 8, "softmax", False, None, 0.0, 1.0),
     ("deepseek-v3", 7168, 256, 8, "sigmoid", True, (8, 4, 2), 1e-20, 2.5),
     ("phi-3.5-moe", 4096, 16, 2, "sparsemixer", False, None, 0.01, 1.0),
+    ("llama4-scout", 5120, 16, 1, "sigmoid", False, None, None, 1.0),
 ]
 ROUTE_TOKENS = [1, 64, 4096]
 GOAL_US = 10.0  # at T = 64, E = 256, k = 8
@@ -42,7 +44,7 @@ def fused_route_lines(routing, x_name, w_name, bias_name, results):
     attrs = [f"k = {k} : i64"]
     if score == "sparsemixer":
         attrs.append(f"jitter_eps = {eps:.6e} : f64")
-    else:
+    elif eps is not None:
         attrs.append("renormalize")
         if eps:
             attrs.append(f"epsilon = {eps:.6e} : f64")
@@ -196,7 +198,9 @@ def reference(torch, routing, x, w, bias):
         choice = choice.masked_fill(~keep.repeat_interleave(e // n, dim=1), float("-inf"))
     ids = choice.topk(k, dim=-1).indices
     weights = scores.gather(1, ids)
-    weights = weights / (weights.sum(-1, keepdim=True) + eps) * scale
+    if eps is not None:
+        weights = weights / (weights.sum(-1, keepdim=True) + eps)
+    weights = weights * scale
     return weights, ids, choice
 
 
@@ -443,10 +447,11 @@ def dry_run(torch, libs):
         wrong_ids[3, 0] = (wrong_ids[3, 0] + 1) % routing[2]
         caught_id = not compare(torch, routing, ref[0], wrong_ids, ref)[0]
         wrong_w = ref[0].clone()
-        wrong_w[5, 1] += 0.01
+        wrong_w[5, -1] += 0.01
         caught_w = not compare(torch, routing, wrong_w, ref[1], ref)[0]
-        if routing[4] == "sparsemixer":
-            # Each slot's weight is a softmax value at its best expert.
+        if routing[4] == "sparsemixer" or routing[7] is None:
+            # Each slot's weight is a softmax value at its best expert, or
+            # the expert's own sigmoid score (not renormalized).
             rows_ok = bool(((ref[0] > 0) & (ref[0] <= routing[8])).all())
             property_name = "weights in (0, scale]"
         else:
