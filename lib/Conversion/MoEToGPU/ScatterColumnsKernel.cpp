@@ -49,32 +49,33 @@ std::string kernelName(const ScatterColumnsSignature &sig) {
 void ifRowHasGroup(ImplicitLocOpBuilder &b, Value offsets, Value row,
                    int64_t groups, function_ref<void(Value)> body) {
   Emitter m{b};
-  auto offsetAt = [&](OpBuilder &nb, Location loc, Value e) -> Value {
-    Value v = memref::LoadOp::create(nb, loc, offsets, ValueRange{e});
-    return arith::IndexCastOp::create(nb, loc, nb.getIndexType(), v);
+  auto offsetAt = [&](Value e) -> Value {
+    return arith::IndexCastOp::create(
+        b, b.getIndexType(), memref::LoadOp::create(b, offsets, ValueRange{e}));
   };
-  auto count = scf::ForOp::create(
-      b, m.c(1), m.c(groups + 1), m.c(1), ValueRange{m.c(0)},
-      [&](OpBuilder &nb, Location loc, Value e, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Emitter im{ib};
-        Value ended = arith::CmpIOp::create(ib, arith::CmpIPredicate::sle,
-                                            offsetAt(ib, loc, e), row);
-        scf::YieldOp::create(
-            ib,
-            ValueRange{im.select(ended, im.add(iter[0], im.c(1)), iter[0])});
-      });
-  Value group = count.getResult(0);
+  Value group =
+      m.loop(m.c(1), m.c(groups + 1), m.c(1), ValueRange{m.c(0)},
+             [&](Value e, ValueRange iter) -> SmallVector<Value> {
+               Value ended = arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
+                                                   offsetAt(e), row);
+               return {m.select(ended, m.add(iter[0], m.c(1)), iter[0])};
+             })
+          .getResult(0);
   Value started = arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
-                                        offsetAt(b, b.getLoc(), m.c(0)), row);
+                                        offsetAt(m.c(0)), row);
   m.ifThen(m.both(started, m.ult(group, m.c(groups))), [&] { body(group); });
 }
+
+/// The kernel's arguments (scatterColumnsArgumentTypes).
+struct Args {
+  Value source, dest, columns, offsets, result;
+};
 
 /// result[row, columns[group, j]] += source[row, j] in f32, if the column
 /// is kept (>= 0).
 void addColumn(ImplicitLocOpBuilder &b, const ScatterColumnsSignature &sig,
-               Value source, Value columns, Value result, Value row,
-               Value group, Value j) {
+               const Args &a, Value row, Value group, Value j) {
+  Value source = a.source, columns = a.columns, result = a.result;
   Emitter m{b};
   Value c = memref::LoadOp::create(b, columns, ValueRange{group, j});
   Value zero = arith::ConstantIntOp::create(b, sig.columnType, 0);
@@ -93,51 +94,34 @@ void addColumn(ImplicitLocOpBuilder &b, const ScatterColumnsSignature &sig,
   });
 }
 
-/// A `for (i = from; i < to; i += step)` loop calling `body(i)`.
-void loop(ImplicitLocOpBuilder &b, Value from, Value to, Value step,
-          function_ref<void(ImplicitLocOpBuilder &, Value)> body) {
-  scf::ForOp::create(b, from, to, step, ValueRange(),
-                     [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
-                       ImplicitLocOpBuilder ib(loc, nb);
-                       body(ib, i);
-                       scf::YieldOp::create(ib);
-                     });
-}
-
-/// The kernel's arguments (scatterColumnsArgumentTypes).
-struct Args {
-  Value source, dest, columns, offsets, result;
-};
-
 /// One thread per row: the rows of the block copied by all its threads,
 /// then each thread adds its row's columns in order.
 void buildRowPerThread(ImplicitLocOpBuilder &b,
                        const ScatterColumnsSignature &sig, const Args &a) {
   Emitter m{b};
-  Value source = a.source, dest = a.dest, columns = a.columns,
-        offsets = a.offsets, result = a.result;
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value rows = memref::DimOp::create(b, result, 0);
+  Value rows = memref::DimOp::create(b, a.result, 0);
   Value first = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
                       m.c(kElementwiseThreads));
   Value blockRows = m.min(m.sub(rows, first), m.c(kElementwiseThreads));
-  loop(b, tid, m.mul(blockRows, m.c(sig.width)), m.c(kElementwiseThreads),
-       [&](ImplicitLocOpBuilder &ib, Value i) {
-         Emitter im{ib};
-         Value row = im.add(first, im.div(i, sig.width));
-         Value col = im.rem(i, sig.width);
-         Value v = memref::LoadOp::create(ib, dest, ValueRange{row, col});
-         memref::StoreOp::create(ib, v, result, ValueRange{row, col});
-       });
+  m.loop(tid, m.mul(blockRows, m.c(sig.width)), m.c(kElementwiseThreads), {},
+         [&](Value i, ValueRange) -> SmallVector<Value> {
+           Value row = m.add(first, m.div(i, sig.width));
+           Value col = m.rem(i, sig.width);
+           Value v = memref::LoadOp::create(b, a.dest, ValueRange{row, col});
+           memref::StoreOp::create(b, v, a.result, ValueRange{row, col});
+           return {};
+         });
   // A thread's adds below read what other threads copied.
   gpu::BarrierOp::create(b);
   Value row = m.add(first, tid);
   m.ifThen(m.ult(tid, blockRows), [&] {
-    ifRowHasGroup(b, offsets, row, sig.groups, [&](Value group) {
-      loop(b, m.c(0), m.c(sig.sourceWidth), m.c(1),
-           [&](ImplicitLocOpBuilder &ib, Value j) {
-             addColumn(ib, sig, source, columns, result, row, group, j);
-           });
+    ifRowHasGroup(b, a.offsets, row, sig.groups, [&](Value group) {
+      m.loop(m.c(0), m.c(sig.sourceWidth), m.c(1), {},
+             [&](Value j, ValueRange) -> SmallVector<Value> {
+               addColumn(b, sig, a, row, group, j);
+               return {};
+             });
     });
   });
 }
@@ -146,29 +130,29 @@ void buildRowPerThread(ImplicitLocOpBuilder &b,
 void buildRowPerBlock(ImplicitLocOpBuilder &b,
                       const ScatterColumnsSignature &sig, const Args &a) {
   Emitter m{b};
-  Value source = a.source, dest = a.dest, columns = a.columns,
-        offsets = a.offsets, result = a.result;
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   int64_t bytes = sig.elementType.getIntOrFloatBitWidth() / 8;
   int64_t vec = sig.width % (16 / bytes) == 0 ? 16 / bytes : 1;
   auto type = VectorType::get({vec}, sig.elementType);
-  loop(b, m.mul(tid, m.c(vec)), m.c(sig.width), m.c(kElementwiseThreads * vec),
-       [&](ImplicitLocOpBuilder &ib, Value h) {
-         Value v = vector::LoadOp::create(ib, type, dest, ValueRange{row, h},
-                                          /*nontemporal=*/false,
-                                          llvm::MaybeAlign(vec * bytes));
-         vector::StoreOp::create(ib, v, result, ValueRange{row, h},
-                                 /*nontemporal=*/false,
-                                 llvm::MaybeAlign(vec * bytes));
-       });
+  m.loop(m.mul(tid, m.c(vec)), m.c(sig.width), m.c(kElementwiseThreads * vec),
+         {}, [&](Value h, ValueRange) -> SmallVector<Value> {
+           Value v = vector::LoadOp::create(b, type, a.dest, ValueRange{row, h},
+                                            /*nontemporal=*/false,
+                                            llvm::MaybeAlign(vec * bytes));
+           vector::StoreOp::create(b, v, a.result, ValueRange{row, h},
+                                   /*nontemporal=*/false,
+                                   llvm::MaybeAlign(vec * bytes));
+           return {};
+         });
   // The adds below read what other threads copied.
   gpu::BarrierOp::create(b);
-  ifRowHasGroup(b, offsets, row, sig.groups, [&](Value group) {
-    loop(b, tid, m.c(sig.sourceWidth), m.c(kElementwiseThreads),
-         [&](ImplicitLocOpBuilder &ib, Value j) {
-           addColumn(ib, sig, source, columns, result, row, group, j);
-         });
+  ifRowHasGroup(b, a.offsets, row, sig.groups, [&](Value group) {
+    m.loop(tid, m.c(sig.sourceWidth), m.c(kElementwiseThreads), {},
+           [&](Value j, ValueRange) -> SmallVector<Value> {
+             addColumn(b, sig, a, row, group, j);
+             return {};
+           });
   });
 }
 
