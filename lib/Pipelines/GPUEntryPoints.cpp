@@ -285,6 +285,10 @@ struct GPUEntryPointsPass
       return cast<ShapedType>(v.getType()).getElementType();
     };
     Type rows = elt(op.getInput());
+    if (op.getExpertChoice())
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes [T, k] "
+                            "token-choice ids; an expert-choice dispatch runs "
+                            "in a layer entry");
     if (op.getScaleRows())
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes no "
                             "routing weights, so it cannot scale_rows (a "
@@ -381,6 +385,10 @@ struct GPUEntryPointsPass
     auto elt = [](Value v) {
       return v ? cast<ShapedType>(v.getType()).getElementType() : Type();
     };
+    if (op.getMode() == moe::RoutingMode::ExpertChoice)
+      return op.emitOpError("moe-gpu-entry-points: moe_route returns [T, k] "
+                            "token-choice ids; expert-choice routing runs "
+                            "in a layer entry (moe-gpu-layer-entries)");
     Type input = elt(op.getInput());
     if (elt(op.getWeight()) != input)
       return op.emitOpError("moe-gpu-entry-points: moe_route takes tokens and "

@@ -411,21 +411,34 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
   return func;
 }
 
+/// The `kind` kernel of `sig` in `gpuModule`, built by `build` on first use.
+gpu::GPUFuncOp getOrBuild(gpu::GPUModuleOp gpuModule,
+                          const DispatchSignature &sig, StringRef kind,
+                          gpu::GPUFuncOp (*build)(ImplicitLocOpBuilder &,
+                                                  const DispatchSignature &)) {
+  if (auto existing =
+          gpuModule.lookupSymbol<gpu::GPUFuncOp>(baseName(sig, kind)))
+    return existing;
+  ImplicitLocOpBuilder b(gpuModule.getLoc(), gpuModule.getContext());
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  return build(b, sig);
+}
+
 } // namespace
 
 moe::DispatchKernels
 moe::detail::getOrBuildDispatchKernels(gpu::GPUModuleOp gpuModule,
                                        const DispatchSignature &sig) {
-  ImplicitLocOpBuilder b(gpuModule.getLoc(), gpuModule.getContext());
-  b.setInsertionPointToEnd(gpuModule.getBody());
-  auto get = [&](StringRef kind,
-                 gpu::GPUFuncOp (*build)(ImplicitLocOpBuilder &,
-                                         const DispatchSignature &)) {
-    if (auto existing =
-            gpuModule.lookupSymbol<gpu::GPUFuncOp>(baseName(sig, kind)))
-      return existing;
-    return build(b, sig);
-  };
-  return {get("count", buildCount), get("scan", buildScan),
-          get("scatter", buildScatter), get("gather", buildGather)};
+  moe::DispatchKernels kernels;
+  kernels.count = getOrBuild(gpuModule, sig, "count", buildCount);
+  kernels.scan = getOrBuild(gpuModule, sig, "scan", buildScan);
+  kernels.scatter = getOrBuild(gpuModule, sig, "scatter", buildScatter);
+  kernels.gather = getOrBuildDispatchGather(gpuModule, sig);
+  return kernels;
+}
+
+gpu::GPUFuncOp
+moe::detail::getOrBuildDispatchGather(gpu::GPUModuleOp gpuModule,
+                                      const DispatchSignature &sig) {
+  return getOrBuild(gpuModule, sig, "gather", buildGather);
 }

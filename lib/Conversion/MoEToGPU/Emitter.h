@@ -60,6 +60,10 @@ struct Emitter {
   Value eq(Value x, Value y) {
     return cmpi(mlir::arith::CmpIPredicate::eq, x, y);
   }
+  Value i1(bool v) { return mlir::arith::ConstantIntOp::create(b, v, 1); }
+  Value negate(Value cond) {
+    return mlir::arith::XOrIOp::create(b, cond, i1(true));
+  }
   Value both(Value x, Value y) { return mlir::arith::AndIOp::create(b, x, y); }
   Value either(Value x, Value y) { return mlir::arith::OrIOp::create(b, x, y); }
   Value select(Value cond, Value x, Value y) {

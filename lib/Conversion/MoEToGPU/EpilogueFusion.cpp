@@ -325,64 +325,6 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
   return out;
 }
 
-/// convert-moe-to-gpu's host: operands through bufferization.to_buffer,
-/// results and scratch from gpu.alloc on one stream, scratch freed in
-/// stream order, one wait at the end so that host code may read the
-/// results.
-class TensorHost : public KernelHost {
-public:
-  explicit TensorHost(ImplicitLocOpBuilder &b)
-      : KernelHost(
-            b, gpu::WaitOp::create(b, gpu::AsyncTokenType::get(b.getContext()),
-                                   ValueRange())
-                   .getAsyncToken()) {}
-
-  Value operand(Value value, MemRefType type) override {
-    return toKernelBuffer(b, value, type);
-  }
-
-  Value result(Value value, MemRefType type, Value rows) override {
-    return alloc(type, rows);
-  }
-
-  Value scratch(MemRefType type, Value rows) override {
-    Value buffer = alloc(type, rows);
-    scratchBuffers.push_back(buffer);
-    return buffer;
-  }
-
-  /// Frees the scratch buffers, waits, and returns `buffer` as a tensor of
-  /// `type`.
-  Value finish(Value buffer, Type type) {
-    Type tokenType = gpu::AsyncTokenType::get(b.getContext());
-    for (Value s : scratchBuffers)
-      token = gpu::DeallocOp::create(b, tokenType, ValueRange{token}, s)
-                  .getAsyncToken();
-    gpu::WaitOp::create(b, Type(), ValueRange{token});
-    auto memrefType = cast<MemRefType>(buffer.getType());
-    Value result = bufferization::ToTensorOp::create(
-        b,
-        RankedTensorType::get(memrefType.getShape(),
-                              memrefType.getElementType()),
-        buffer, /*restrict=*/true, /*writable=*/true);
-    if (result.getType() != type)
-      result = tensor::CastOp::create(b, type, result);
-    return result;
-  }
-
-private:
-  Value alloc(MemRefType type, Value rows) {
-    auto op = gpu::AllocOp::create(
-        b, type, gpu::AsyncTokenType::get(b.getContext()), ValueRange{token},
-        type.isDynamicDim(0) ? ValueRange{rows} : ValueRange(), ValueRange(),
-        /*hostShared=*/false);
-    token = op.getAsyncToken();
-    return op.getMemref();
-  }
-
-  SmallVector<Value> scratchBuffers;
-};
-
 /// Lowers a moe.activation or moe.combine (and the matmuls fused into it)
 /// through launchMoEOp on tensors.
 template <typename OpTy> struct LowerOnTensors : OpRewritePattern<OpTy> {
@@ -397,7 +339,7 @@ template <typename OpTy> struct LowerOnTensors : OpRewritePattern<OpTy> {
     FailureOr<Value> out = launchMoEOp(host, op, options);
     if (failed(out))
       return failure();
-    rewriter.replaceOp(op, host.finish(*out, op.getType()));
+    rewriter.replaceOp(op, host.finish({*out}, {op.getResult()}));
     for (Operation *producer : fused)
       rewriter.eraseOp(producer);
     return success();

@@ -1,40 +1,47 @@
 //===- HostCode.h - tensor host code around the kernel launches -*- C++ -*-===//
 //
-// The host side the routing and dispatch lowerings share: operands to
-// buffers, stream-ordered allocations and frees, one wait, results back to
-// tensors of the op's types.
+// convert-moe-to-gpu's host side: the KernelHost whose buffers come from
+// tensors (operands through bufferization.to_buffer, results and scratch
+// from gpu.alloc on one stream) and that ends with one wait, so that host
+// code may read the results as tensors again.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_LIB_CONVERSION_MOETOGPU_HOSTCODE_H
 #define MOE_LIB_CONVERSION_MOETOGPU_HOSTCODE_H
 
+#include "moe/Conversion/MoEToGPU/MoEToGPU.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace moe::detail {
 
-/// A stream (async token chain) with allocations on it.
-struct HostStream {
-  mlir::ImplicitLocOpBuilder &b;
-  mlir::Value token;
-
-  /// Starts a new stream (gpu.wait async).
-  explicit HostStream(mlir::ImplicitLocOpBuilder &b);
-  /// gpu.alloc of `type` with `sizes` for its dynamic dimensions.
-  mlir::Value alloc(mlir::Type type, mlir::ValueRange sizes);
-  /// gpu.dealloc of each buffer, then a host wait for the stream.
-  void freeAndWait(mlir::ValueRange buffers);
-};
-
-/// `tensor` as a read-only memref of `type` (a cast drops static sizes).
+/// `tensor` as a read-only memref of `type` (a cast drops static sizes; a
+/// rank-1 `type` flattens a rank-2 tensor).
 mlir::Value toKernelBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor,
                            mlir::Type type);
 
-/// Each buffer as a tensor of the type of the matching `results`.
-llvm::SmallVector<mlir::Value> toResults(mlir::ImplicitLocOpBuilder &b,
-                                         mlir::ValueRange buffers,
-                                         mlir::ValueRange results);
+class TensorHost : public KernelHost {
+public:
+  explicit TensorHost(mlir::ImplicitLocOpBuilder &b);
+
+  mlir::Value operand(mlir::Value value, mlir::MemRefType type) override;
+  mlir::Value result(mlir::Value value, mlir::MemRefType type,
+                     mlir::Value rows) override;
+  mlir::Value scratch(mlir::MemRefType type, mlir::Value rows) override;
+
+  /// Frees the scratch buffers, waits, and returns each buffer as a tensor
+  /// of the type of the matching `results` (a flat buffer of a rank-2
+  /// result is unflattened, its leading size static).
+  llvm::SmallVector<mlir::Value> finish(mlir::ValueRange buffers,
+                                        mlir::ValueRange results);
+
+private:
+  mlir::Value alloc(mlir::MemRefType type, mlir::Value rows);
+
+  llvm::SmallVector<mlir::Value> scratchBuffers;
+};
 
 } // namespace moe::detail
 

@@ -25,11 +25,45 @@ static Value ceilDivIndex(ImplicitLocOpBuilder &b, Value x, int64_t d) {
   return arith::DivUIOp::create(b, arith::AddIOp::create(b, x, c(d - 1)), c(d));
 }
 
+/// moe.route's expert-choice capacity for `tokens` (an index), as
+/// RouteOp::getExpertCapacity computes it: min(T, max(1, ceil(T * factor /
+/// E))), 0 without tokens.
+static Value expertChoiceCapacity(ImplicitLocOpBuilder &b, Value tokens,
+                                  int64_t experts, double factor) {
+  Type f64 = b.getF64Type(), i64 = b.getI64Type();
+  Value t = arith::IndexCastUIOp::create(b, i64, tokens);
+  Value tf = arith::UIToFPOp::create(b, f64, t);
+  Value q = arith::DivFOp::create(
+      b,
+      arith::MulFOp::create(b, tf,
+                            arith::ConstantFloatOp::create(
+                                b, cast<FloatType>(f64), APFloat(factor))),
+      arith::ConstantFloatOp::create(b, cast<FloatType>(f64),
+                                     APFloat(double(experts))));
+  // Bounded by T while still in f64 (a huge factor), then ceil by hand.
+  q = arith::MinimumFOp::create(b, q, tf);
+  Value floor = arith::FPToUIOp::create(b, i64, q);
+  Value below = arith::CmpFOp::create(
+      b, arith::CmpFPredicate::OLT, arith::UIToFPOp::create(b, f64, floor), q);
+  Value ceil =
+      arith::AddIOp::create(b, floor, arith::ExtUIOp::create(b, i64, below));
+  Value one = arith::ConstantIntOp::create(b, i64, 1);
+  Value capacity = arith::MaxUIOp::create(b, ceil, one);
+  Value none = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, t,
+                                     arith::ConstantIntOp::create(b, i64, 0));
+  capacity = arith::SelectOp::create(
+      b, none, arith::ConstantIntOp::create(b, i64, 0), capacity);
+  return arith::IndexCastUIOp::create(b, b.getIndexType(), capacity);
+}
+
 FailureOr<SmallVector<Value>> moe::launchRoutingOp(KernelHost &host,
                                                    Operation *op) {
   FailureOr<gpu::GPUFuncOp> kernel = getRoutingKernel(op);
   if (failed(kernel))
     return failure();
+  auto mode = isa<FusedRouteOp>(op) ? cast<FusedRouteOp>(op).getMode()
+                                    : cast<RouteOp>(op).getMode();
+  bool expertChoice = mode == RoutingMode::ExpertChoice;
   ImplicitLocOpBuilder &b = host.b;
   auto argTypes = kernel->getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
@@ -52,9 +86,18 @@ FailureOr<SmallVector<Value>> moe::launchRoutingOp(KernelHost &host,
     args.push_back(host.operand(v, type(i)));
   Value tokens = memref::DimOp::create(b, args[0], 0);
   unsigned n = operands.size();
-  Value weights = host.result(op->getResult(0), type(n), tokens);
-  Value ids = host.result(op->getResult(1), type(n + 1), tokens);
-  args.append({weights, ids});
+  Value weights, ids, scores;
+  if (expertChoice) {
+    // The scores; the selection kernel makes the results. The workspace
+    // and counters follow one argument earlier than weights and ids would.
+    scores = host.scratch(type(n), tokens);
+    args.push_back(scores);
+    n -= 1;
+  } else {
+    weights = host.result(op->getResult(0), type(n), tokens);
+    ids = host.result(op->getResult(1), type(n + 1), tokens);
+    args.append({weights, ids});
+  }
   if (getRoutingSlices(*kernel) > 1) {
     // The logits workspace and the per-tile arrival counters; the counters
     // must be zero before the launch.
@@ -73,7 +116,65 @@ FailureOr<SmallVector<Value>> moe::launchRoutingOp(KernelHost &host,
   if (host.queuesLaunches())
     host.token =
         launchRouting(b, b.getLoc(), *kernel, args, tokens, host.token);
+  if (!expertChoice)
+    return SmallVector<Value>{weights, ids};
+
+  auto weightsType = cast<RankedTensorType>(op->getResult(0).getType());
+  auto idsType = cast<RankedTensorType>(op->getResult(1).getType());
+  int64_t experts = weightsType.getDimSize(1);
+  FloatAttr factor = op->getAttrOfType<FloatAttr>("capacity_factor");
+  gpu::GPUFuncOp select = getOrBuildExpertChoiceKernel(
+      getOrCreateKernelModule(op->getParentOfType<ModuleOp>()), experts,
+      weightsType.getElementType(), idsType.getElementType());
+  auto selectTypes = select.getArgumentTypes();
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value capacity =
+      expertChoiceCapacity(b, tokens, experts, factor.getValueAsDouble());
+  Value chosen = arith::MulIOp::create(b, capacity, c(experts));
+  weights =
+      host.result(op->getResult(0), cast<MemRefType>(selectTypes[1]), tokens);
+  ids = host.result(op->getResult(1), cast<MemRefType>(selectTypes[2]), chosen);
+  // The sort's keys when they do not fit in shared memory: E slices of
+  // 2 C >= the sort length.
+  Value keys = host.scratch(cast<MemRefType>(selectTypes[3]),
+                            arith::MulIOp::create(b, chosen, c(2)));
+  host.launch(select, {c(experts), c(1), c(1)}, {scores, weights, ids, keys});
   return SmallVector<Value>{weights, ids};
+}
+
+/// Expert choice: rows e * C + c hold token ids[e, c] (ids flattened), so
+/// the grids come from T, E and C = |ids| / E.
+static SmallVector<Value> launchExpertChoiceDispatch(KernelHost &host,
+                                                     DispatchOp op,
+                                                     DispatchKernels kernels) {
+  ImplicitLocOpBuilder &b = host.b;
+  auto mapArgs = kernels.map.getArgumentTypes();
+  auto type = [](Type t) { return cast<MemRefType>(t); };
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  Value input =
+      host.operand(op.getInput(), type(kernels.gather.getArgumentTypes()[0]));
+  Value ids = host.operand(op.getIndices(), type(mapArgs[0]));
+  Value tokens = memref::DimOp::create(b, input, 0);
+  Value chosen = memref::DimOp::create(b, ids, 0);
+  Value rows = host.result(op.getRows(),
+                           type(kernels.gather.getArgumentTypes()[3]), chosen);
+  Value offsets = host.result(op.getOffsets(), type(mapArgs[1]), c(1));
+  Value rowMap = host.result(op.getRowMap(), type(mapArgs[2]), tokens);
+  Value source = host.scratch(type(mapArgs[3]), chosen);
+  int64_t experts = type(mapArgs[1]).getDimSize(0) - 1;
+  host.launch(kernels.clear,
+              {ceilDivIndex(b, arith::MulIOp::create(b, tokens, c(experts)),
+                            kElementwiseThreads),
+               c(1), c(1)},
+              {rowMap});
+  host.launch(kernels.map,
+              {ceilDivIndex(b, arith::AddIOp::create(b, chosen, c(1)),
+                            kElementwiseThreads),
+               c(1), c(1)},
+              {ids, offsets, rowMap, source});
+  host.launch(kernels.gather, {chosen, c(1), c(1)},
+              {input, offsets, source, rows});
+  return {rows, offsets, rowMap};
 }
 
 FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
@@ -81,6 +182,8 @@ FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
   FailureOr<DispatchKernels> kernels = getDispatchKernels(op);
   if (failed(kernels))
     return failure();
+  if (kernels->map)
+    return launchExpertChoiceDispatch(host, op, *kernels);
   ImplicitLocOpBuilder &b = host.b;
   auto gatherArgs = kernels->gather.getArgumentTypes();
   auto scatterArgs = kernels->scatter.getArgumentTypes();

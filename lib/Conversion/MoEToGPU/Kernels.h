@@ -325,6 +325,12 @@ struct RoutingSignature {
   int64_t slices = 1;
   /// Experts per slice (a multiple of 8 warps * kRouteExpertsPerWarp).
   int64_t sliceExperts = 0;
+  /// Expert choice: the kernel only scores (softmax or sigmoid) and writes
+  /// the f32 scores [T, E] in place of weights and ids (k is 0); the
+  /// selection kernel (getOrBuildExpertChoiceKernel) then picks each
+  /// expert's tokens.
+  bool expertChoice = false;
+  double capacityFactor = 0;
 };
 
 /// Row stride of the routing workspace: E rounded up to 32 floats, so that
@@ -338,12 +344,29 @@ inline int64_t routingWorkspaceStride(int64_t experts) {
 /// Returns the routing kernel for `sig` in `gpuModule`, building it on first
 /// use. Arguments: input [?, H], weight, router bias [E] (if any) -- or
 /// logits [?, E] without inputType --, then selection bias [E] (if any),
-/// weights [?, k], ids [?, k], and with sig.slices > 1 the workspace
+/// weights [?, k], ids [?, k] (expert choice: the scores [?, E] f32 in
+/// their place), and with sig.slices > 1 the workspace
 /// memref<?xf32> (T * routingWorkspaceStride(E)) and the counters memref<?xi32>
 /// (one per tile of kRouteTokens tokens, zero before the first launch; the
 /// kernel leaves them zero).
 mlir::gpu::GPUFuncOp getOrBuildRoutingKernel(mlir::gpu::GPUModuleOp gpuModule,
                                              const RoutingSignature &sig);
+
+/// Expert-choice selection (ExpertChoiceKernels.cpp): one block of
+/// kChoiceThreads per expert takes its C best tokens from the routing
+/// kernel's scores, ties to the lower token, in descending order as the CPU
+/// kernel lists them. Up to kChoiceSharedSort tokens are sorted in shared
+/// memory, more in the global scratch.
+constexpr int64_t kChoiceThreads = 1024;
+constexpr int64_t kChoiceSharedSort = 4096;
+
+/// Arguments: scores memref<?xExf32>, gate memref<?xExW> (the dense
+/// weights), ids memref<?xI> (E * C, expert-major), scratch memref<?xi64>
+/// (E * expertChoiceSortLength(C) keys, used when that exceeds
+/// kChoiceSharedSort). Launch on E blocks.
+mlir::gpu::GPUFuncOp
+getOrBuildExpertChoiceKernel(mlir::gpu::GPUModuleOp gpuModule, int64_t experts,
+                             mlir::Type weightsType, mlir::Type idsType);
 
 /// Dispatch kernels: warps own chunks of kDispatchChunk consecutive slots
 /// of the flattened [T, k] ids, 8 warps a block.
@@ -364,11 +387,28 @@ struct DispatchSignature {
   /// The routing weights' element type when the gather scales each row by
   /// its slot's weight (moe.dispatch scale_rows); null: rows are copied.
   mlir::Type scaleType;
+  /// Expert choice: ids [E, C] of tokens (flattened), row map [T, E]; the
+  /// clear and map kernels replace count, scan and scatter, and the gather
+  /// is the one of k = 1 (a row's slot is its token).
+  bool expertChoice = false;
 };
 
 /// The dispatch kernels of `sig` (moe::DispatchKernels), built on first use.
 moe::DispatchKernels getOrBuildDispatchKernels(mlir::gpu::GPUModuleOp gpuModule,
                                                const DispatchSignature &sig);
+
+/// The gather kernel alone of getOrBuildDispatchKernels.
+mlir::gpu::GPUFuncOp getOrBuildDispatchGather(mlir::gpu::GPUModuleOp gpuModule,
+                                              const DispatchSignature &sig);
+
+/// The expert-choice dispatch kernels of `sig` (ExpertChoiceKernels.cpp):
+/// clear (row_map memref<?xExM>; ceil(T * E / 256) blocks of 256), map (ids
+/// memref<?xI> (E * C), offsets, row_map, source memref<?xi32>;
+/// ceil((E * C + 1) / 256) blocks of 256) and the gather of k = 1 (E * C
+/// blocks).
+moe::DispatchKernels
+getOrBuildExpertChoiceDispatchKernels(mlir::gpu::GPUModuleOp gpuModule,
+                                      const DispatchSignature &sig);
 
 } // namespace moe::detail
 

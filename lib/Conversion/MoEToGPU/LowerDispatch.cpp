@@ -3,6 +3,8 @@
 // Token-choice moe.dispatch (dropless, or in-order capacity) becomes the
 // four launches of DispatchKernels.cpp on one stream; the host computes
 // every grid from T and k alone, so nothing waits for the routing.
+// Expert-choice dispatch becomes the three of ExpertChoiceKernels.cpp, its
+// grids from T, E and the capacity.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,9 +26,6 @@ using namespace moe::detail;
 namespace {
 
 FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
-  if (op.getExpertChoice())
-    return op.emitOpError("the GPU dispatch handles token choice only (not "
-                          "expert_choice)");
   if (op.getExpertMap())
     return op.emitOpError("the GPU dispatch does not take expert_map yet");
   if (op.getGroupSize())
@@ -55,7 +54,9 @@ FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
       cast<RankedTensorType>(op.getRowMap().getType()).getElementType();
   sig.experts = op.getNumExperts();
   sig.hidden = input.getDimSize(1);
-  sig.k = ids.getDimSize(1);
+  // Expert choice: ids [E, C] with C from the token count.
+  sig.expertChoice = op.getExpertChoice();
+  sig.k = sig.expertChoice ? 1 : ids.getDimSize(1);
   if (ShapedType::isDynamic(sig.hidden) || ShapedType::isDynamic(sig.k))
     return op.emitOpError("the GPU dispatch needs a static hidden size and k");
   if (sig.rowType.getIntOrFloatBitWidth() % 8 != 0 ||
@@ -77,40 +78,12 @@ struct LowerDispatchOp : OpRewritePattern<moe::DispatchOp> {
 
   LogicalResult matchAndRewrite(moe::DispatchOp op,
                                 PatternRewriter &rewriter) const override {
-    FailureOr<moe::DispatchKernels> kernels = moe::getDispatchKernels(op);
-    if (failed(kernels))
-      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto gatherArgs = kernels->gather.getArgumentTypes();
-    auto scatterArgs = kernels->scatter.getArgumentTypes();
-    Value input = toKernelBuffer(b, op.getInput(), gatherArgs[0]);
-    Value ids = toKernelBuffer(b, op.getIndices(), scatterArgs[0]);
-    Value scales;
-    if (op.getScaleRows())
-      scales = toKernelBuffer(b, op.getWeights(), gatherArgs[4]);
-    auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-    Value tokens = memref::DimOp::create(b, ids, 0);
-    int64_t k = cast<MemRefType>(scatterArgs[0]).getDimSize(1);
-    int64_t experts = cast<MemRefType>(scatterArgs[2]).getDimSize(0) - 1;
-    Value slots = arith::MulIOp::create(b, tokens, c(k));
-    Value chunks = arith::DivUIOp::create(
-        b, arith::AddIOp::create(b, slots, c(kDispatchChunk - 1)),
-        c(kDispatchChunk));
-    HostStream stream(b);
-    Value rows = stream.alloc(gatherArgs[3], {slots});
-    Value offsets = stream.alloc(scatterArgs[2], {});
-    Value rowMap = stream.alloc(scatterArgs[3], {tokens});
-    Value counts = stream.alloc(scatterArgs[1],
-                                {arith::MulIOp::create(b, chunks, c(experts))});
-    Value source = stream.alloc(scatterArgs[4], {slots});
-    stream.token =
-        moe::launchDispatch(b, b.getLoc(), *kernels,
-                            {input, ids, counts, offsets, rowMap, source, rows},
-                            tokens, stream.token, scales);
-    stream.freeAndWait({counts, source});
-    SmallVector<Value> replacements =
-        toResults(b, {rows, offsets, rowMap}, op->getResults());
-    rewriter.replaceOp(op, replacements);
+    TensorHost host(b);
+    FailureOr<SmallVector<Value>> buffers = moe::launchDispatchOp(host, op);
+    if (failed(buffers))
+      return failure();
+    rewriter.replaceOp(op, host.finish(*buffers, op->getResults()));
     return success();
   }
 };
@@ -128,7 +101,10 @@ FailureOr<moe::DispatchKernels> moe::getDispatchKernels(moe::DispatchOp op) {
   FailureOr<DispatchSignature> sig = getSignature(op);
   if (failed(sig))
     return failure();
-  return getOrBuildDispatchKernels(getOrCreateKernelModule(module), *sig);
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  if (sig->expertChoice)
+    return getOrBuildExpertChoiceDispatchKernels(gpuModule, *sig);
+  return getOrBuildDispatchKernels(gpuModule, *sig);
 }
 
 Value moe::launchDispatch(OpBuilder &builder, Location loc,

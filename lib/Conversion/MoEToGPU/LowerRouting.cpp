@@ -1,10 +1,10 @@
 //===- LowerRouting.cpp - moe.fused_route / moe.route -> routing kernel ---===//
 //
 // Checks what the routing kernel of RoutingKernel.cpp can do, and replaces
-// the routing ops by its launch with the host side on tensors, like the
-// grouped matmul: buffers from bufferization.to_buffer, results (and, when
-// the router is split over expert slices, the logits workspace and the
-// arrival counters) from gpu.alloc on one stream, then a wait.
+// the routing ops by its launch (launchRoutingOp: for expert choice, the
+// scoring launch and then the selection kernel's) on a TensorHost, like the
+// grouped matmul: buffers from bufferization.to_buffer, results and scratch
+// from gpu.alloc on one stream, then a wait.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,10 +42,6 @@ Type elementType(Value v) {
 
 template <typename OpT> FailureOr<RoutingSignature> getSignature(OpT op) {
   RoutingSignature sig;
-  if (op.getMode() == moe::RoutingMode::ExpertChoice)
-    return op.emitOpError("the GPU routing kernel does token choice and top_p "
-                          "only (expert_choice needs every token's logits "
-                          "before any expert picks)");
   switch (op.getScore()) {
   case moe::ScoreFunction::Softmax:
     sig.score = 0;
@@ -66,6 +62,18 @@ template <typename OpT> FailureOr<RoutingSignature> getSignature(OpT op) {
   if (sig.experts > kMaxExperts)
     return op.emitOpError("the GPU routing kernel handles at most ")
            << kMaxExperts << " experts, not " << sig.experts;
+  sig.weightsType = elementType(op.getWeights());
+  sig.idsType = elementType(op.getIndices());
+  if (!isKernelFloat(sig.weightsType))
+    return op.emitOpError("the GPU routing kernel takes bf16, f16 or f32 "
+                          "routing weights, not ")
+           << sig.weightsType;
+  if (op.getMode() == moe::RoutingMode::ExpertChoice) {
+    // The verifier allows no other routing attribute with expert choice.
+    sig.expertChoice = true;
+    sig.capacityFactor = op.getCapacityFactorAttr().getValueAsDouble();
+    return sig;
+  }
   sig.k = *op.getK();
   if (sig.k > kMaxK)
     return op.emitOpError("the GPU routing kernel handles k <= ")
@@ -93,13 +101,10 @@ template <typename OpT> FailureOr<RoutingSignature> getSignature(OpT op) {
     sig.skipRatio = beta.getValueAsDouble();
   }
   sig.selectionBiasType = elementType(op.getSelectionBias());
-  sig.weightsType = elementType(op.getWeights());
-  sig.idsType = elementType(op.getIndices());
-  for (auto [type, what] : {std::pair{sig.selectionBiasType, "selection bias"},
-                            std::pair{sig.weightsType, "routing weights"}})
-    if (type && !isKernelFloat(type))
-      return op.emitOpError("the GPU routing kernel takes bf16, f16 or f32 ")
-             << what << ", not " << type;
+  if (sig.selectionBiasType && !isKernelFloat(sig.selectionBiasType))
+    return op.emitOpError("the GPU routing kernel takes bf16, f16 or f32 "
+                          "selection bias, not ")
+           << sig.selectionBiasType;
   return sig;
 }
 
@@ -153,54 +158,12 @@ template <typename OpT> struct LowerRoutingOp : OpRewritePattern<OpT> {
 
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
-    FailureOr<gpu::GPUFuncOp> kernel = moe::getRoutingKernel(op);
-    if (failed(kernel))
-      return failure();
-    FailureOr<RoutingSignature> sig = getSignature(op.getOperation());
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto argTypes = kernel->getArgumentTypes();
-    SmallVector<Value> operands;
-    if constexpr (std::is_same_v<OpT, moe::FusedRouteOp>) {
-      operands = {op.getInput(), op.getWeight()};
-      if (op.getBias())
-        operands.push_back(op.getBias());
-    } else {
-      operands = {op.getLogits()};
-    }
-    if (op.getSelectionBias())
-      operands.push_back(op.getSelectionBias());
-    SmallVector<Value> args;
-    for (auto [i, v] : llvm::enumerate(operands))
-      args.push_back(toKernelBuffer(b, v, argTypes[i]));
-    Value tokens = memref::DimOp::create(b, args[0], 0);
-    HostStream stream(b);
-    unsigned results = operands.size();
-    Value weights = stream.alloc(argTypes[results], tokens);
-    Value ids = stream.alloc(argTypes[results + 1], tokens);
-    args.append({weights, ids});
-    auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-    Value tiles = arith::DivUIOp::create(
-        b, arith::AddIOp::create(b, tokens, c(kRouteTokens - 1)),
-        c(kRouteTokens));
-    SmallVector<Value> scratch;
-    if (sig->slices > 1) {
-      Value logits = arith::MulIOp::create(
-          b, tokens, c(routingWorkspaceStride(sig->experts)));
-      scratch.push_back(stream.alloc(argTypes[results + 2], logits));
-      scratch.push_back(stream.alloc(argTypes[results + 3], tiles));
-      Value zero = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
-      stream.token =
-          gpu::MemsetOp::create(b, stream.token.getType(),
-                                ValueRange{stream.token}, scratch[1], zero)
-              .getAsyncToken();
-      args.append(scratch);
-    }
-    stream.token =
-        moe::launchRouting(b, b.getLoc(), *kernel, args, tokens, stream.token);
-    stream.freeAndWait(scratch);
-    SmallVector<Value> replacements =
-        toResults(b, {weights, ids}, op->getResults());
-    rewriter.replaceOp(op, replacements);
+    TensorHost host(b);
+    FailureOr<SmallVector<Value>> buffers = moe::launchRoutingOp(host, op);
+    if (failed(buffers))
+      return failure();
+    rewriter.replaceOp(op, host.finish(*buffers, op->getResults()));
     return success();
   }
 };

@@ -63,8 +63,11 @@ std::string kernelName(const RoutingSignature &sig) {
        << (sig.transposed ? "t" : "") << "_h" << sig.hidden;
   else
     os << "route_" << sig.logitsType;
-  os << "_e" << sig.experts << "_k" << sig.k << "_" << scores[sig.score] << "_"
-     << sig.weightsType << "_" << sig.idsType;
+  if (sig.expertChoice)
+    os << "_e" << sig.experts << "_choice_" << scores[sig.score];
+  else
+    os << "_e" << sig.experts << "_k" << sig.k << "_" << scores[sig.score]
+       << "_" << sig.weightsType << "_" << sig.idsType;
   if (sig.routerBiasType)
     os << "_rb_" << sig.routerBiasType;
   if (sig.selectionBiasType)
@@ -101,7 +104,7 @@ struct Kernel {
   const RoutingSignature &sig;
   Emitter &m;
   Value input, weight, routerBias, logitsIn, selectionBias, outWeights, outIds,
-      workspace, counters;
+      outScores, workspace, counters;
   Value smemLogits, smemChoice, smemSlotP, smemSlotId, smemFlag;
   Value tid, lane, warp, tokens, tile0;
 };
@@ -468,6 +471,14 @@ void emitRouteToken(Kernel &k) {
       m.store(m.divf(m.f32(1), m.addf(m.f32(1), ex)), scores, {row, e});
     });
   }
+  if (sig.expertChoice) {
+    // The experts pick their tokens in the selection kernel
+    // (ExpertChoiceKernels.cpp), which needs every token's scores.
+    forLaneExperts(k, [&](Value e) {
+      m.store(m.load(scores, {row, e}), k.outScores, {token, e});
+    });
+    return;
+  }
   // Selection scores: biased, and later -inf outside the kept groups.
   Value choice = scores;
   if (k.smemChoice) {
@@ -642,8 +653,12 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   }
   if (sig.selectionBiasType)
     argTypes.push_back(MemRefType::get({E}, sig.selectionBiasType));
-  argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.weightsType));
-  argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.idsType));
+  if (sig.expertChoice) {
+    argTypes.push_back(MemRefType::get({dyn, E}, b.getF32Type()));
+  } else {
+    argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.weightsType));
+    argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.idsType));
+  }
   if (sig.slices > 1) {
     argTypes.push_back(MemRefType::get({dyn}, b.getF32Type()));
     argTypes.push_back(MemRefType::get({dyn}, b.getI32Type()));
@@ -655,9 +670,11 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   };
   bool separateChoice =
       sig.selectionBiasType || sig.groups || !sig.expertMask.empty();
+  // Expert choice has no slots (k is 0).
+  int64_t slots = std::max<int64_t>(sig.k, 1);
   SmallVector<Type> smemTypes = {smem({kRouteTokens, E}, b.getF32Type()),
-                                 smem({kRouteTokens, sig.k}, b.getF32Type()),
-                                 smem({kRouteTokens, sig.k}, b.getI32Type()),
+                                 smem({kRouteTokens, slots}, b.getF32Type()),
+                                 smem({kRouteTokens, slots}, b.getI32Type()),
                                  smem({1}, b.getI32Type())};
   if (separateChoice)
     smemTypes.push_back(smem({kRouteTokens, E}, b.getF32Type()));
@@ -671,7 +688,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   b.setInsertionPointToStart(&func.getBody().front());
 
   Kernel k{sig, m,  {}, {}, {}, {}, {}, {}, {}, {}, {},
-           {},  {}, {}, {}, {}, {}, {}, {}, {}, {}};
+           {},  {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   unsigned arg = 0;
   if (sig.inputType) {
     k.input = func.getArgument(arg++);
@@ -683,8 +700,12 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   }
   if (sig.selectionBiasType)
     k.selectionBias = func.getArgument(arg++);
-  k.outWeights = func.getArgument(arg++);
-  k.outIds = func.getArgument(arg++);
+  if (sig.expertChoice) {
+    k.outScores = func.getArgument(arg++);
+  } else {
+    k.outWeights = func.getArgument(arg++);
+    k.outIds = func.getArgument(arg++);
+  }
   if (sig.slices > 1) {
     k.workspace = func.getArgument(arg++);
     k.counters = func.getArgument(arg++);
@@ -699,7 +720,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   k.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   k.lane = m.rem(k.tid, 32);
   k.warp = m.div(k.tid, 32);
-  k.tokens = memref::DimOp::create(b, k.outWeights, 0);
+  k.tokens = memref::DimOp::create(
+      b, sig.expertChoice ? k.outScores : k.outWeights, 0);
   k.tile0 =
       m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kRouteTokens));
 

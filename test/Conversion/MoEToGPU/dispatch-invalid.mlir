@@ -2,15 +2,6 @@
 // op, and the module is left as it was.
 // RUN: moe-opt %s --convert-moe-to-gpu -split-input-file -verify-diagnostics
 
-func.func @expert_choice(%x: tensor<16x32xf32>, %ids: tensor<4x8xi64>) -> (tensor<32x32xf32>, tensor<5xi64>, tensor<16x4xi64>) {
-  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch handles token choice only (not expert_choice)}}
-  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64, expert_choice}
-      : tensor<16x32xf32>, tensor<4x8xi64> -> tensor<32x32xf32>, tensor<5xi64>, tensor<16x4xi64>
-  return %r, %o, %m : tensor<32x32xf32>, tensor<5xi64>, tensor<16x4xi64>
-}
-
-// -----
-
 func.func @expert_map(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x32xf32>, tensor<3xi64>, tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.dispatch' op the GPU dispatch does not take expert_map yet}}
   %r, %o, %m = moe.dispatch %x, %ids {num_experts = 2 : i64, expert_map = array<i64: 0, 1, 1, 0>}

@@ -2,11 +2,11 @@
 // op, and the module is left as it was.
 // RUN: moe-opt %s --convert-moe-to-gpu -split-input-file -verify-diagnostics
 
-func.func @expert_choice(%l: tensor<16x8xf32>) -> (tensor<16x8xf32>, tensor<8x4xi64>) {
-  // expected-error @+1 {{'moe.route' op the GPU routing kernel does token choice and top_p only}}
+func.func @expert_choice_f64_gate(%l: tensor<16x8xf32>) -> (tensor<16x8xf64>, tensor<8x4xi64>) {
+  // expected-error @+1 {{'moe.route' op the GPU routing kernel takes bf16, f16 or f32 routing weights, not 'f64'}}
   %w, %i = moe.route <expert_choice> <softmax> %l {capacity_factor = 2.0 : f64}
-      : tensor<16x8xf32> -> tensor<16x8xf32>, tensor<8x4xi64>
-  return %w, %i : tensor<16x8xf32>, tensor<8x4xi64>
+      : tensor<16x8xf32> -> tensor<16x8xf64>, tensor<8x4xi64>
+  return %w, %i : tensor<16x8xf64>, tensor<8x4xi64>
 }
 
 // -----

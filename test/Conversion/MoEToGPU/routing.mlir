@@ -7,10 +7,10 @@
 // CHECK-SAME: %[[X:.*]]: tensor<?x64xf32>, %[[W:.*]]: tensor<8x64xbf16>)
 // CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
 // CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK: %[[S0:.*]] = gpu.wait async
 // CHECK: %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only
 // CHECK: %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only
 // CHECK: %[[T:.*]] = memref.dim %[[XB]]
-// CHECK: %[[S0:.*]] = gpu.wait async
 // CHECK: %[[OW:.*]], %[[S1:.*]] = gpu.alloc async [%[[S0]]] (%[[T]]) : memref<?x2xf32>
 // CHECK: %[[OI:.*]], %[[S2:.*]] = gpu.alloc async [%[[S1]]] (%[[T]]) : memref<?x2xi64>
 // CHECK: %[[TILES:.*]] = arith.divui
@@ -71,9 +71,9 @@ func.func @mixtral(%x: tensor<?x64xf32>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf
 // CHECK: %[[T:.*]] = memref.dim
 // CHECK: gpu.alloc async
 // CHECK: %[[OI:.*]], %[[S2:.*]] = gpu.alloc async [%{{.*}}] (%[[T]]) : memref<?x4xi32>
-// CHECK: %[[TILES:.*]] = arith.divui
 // CHECK: %[[N:.*]] = arith.muli %[[T]], %[[C64]]
 // CHECK: %[[WS:.*]], %[[S3:.*]] = gpu.alloc async [%[[S2]]] (%[[N]]) : memref<?xf32>
+// CHECK: %[[TILES:.*]] = arith.divui
 // CHECK: %[[CNT:.*]], %[[S4:.*]] = gpu.alloc async [%[[S3]]] (%[[TILES]]) : memref<?xi32>
 // CHECK: %[[S5:.*]] = gpu.memset async [%[[S4]]] %[[CNT]], %{{.*}} : memref<?xi32>, i32
 // CHECK: %[[S6:.*]] = gpu.launch_func async [%[[S5]]] @moe_kernels::@[[K:fused_route_bf16_bf16_h1024_e64_k4_sigmoid_bf16_i32_sb_f32_g8x4x2_rn3bc79ca10c924223_s4004000000000000_x2]] blocks in (%{{[a-z0-9_]+}}, %[[C2]], %{{[a-z0-9_]+}})

@@ -406,6 +406,27 @@ func.func @route_expert_choice_no_capacity_factor(%l: tensor<?x8xf32>) {
 
 // -----
 
+// route: an expert_mask that removes experts in expert_choice mode (each
+// expert ranks the tokens by their plain scores)
+func.func @route_expert_choice_mask(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op expert_mask cannot remove experts in expert_choice mode}}
+  %w, %i = moe.route <expert_choice> <softmax> %l {capacity_factor = 2.0, expert_mask = array<i1: true, false, true, true>}
+      : tensor<?x4xf32> -> tensor<?x4xf32>, tensor<4x?xi64>
+  return
+}
+
+// -----
+
+// route: a scaling_factor other than 1 in expert_choice mode
+func.func @route_expert_choice_scale(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'moe.route' op scaling_factor must be 1 in expert_choice mode}}
+  %w, %i = moe.route <expert_choice> <sigmoid> %l {capacity_factor = 2.0, scaling_factor = 2.5}
+      : tensor<?x4xf32> -> tensor<?x4xf32>, tensor<4x?xi64>
+  return
+}
+
+// -----
+
 // route: non-positive capacity_factor
 func.func @route_capacity_factor_negative(%l: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op capacity_factor must be finite and positive}}

@@ -443,10 +443,10 @@ func.func @gate_forms(%x16: tensor<16x256xf16>, %w16: tensor<8x256xf16>, %b16: t
 // group-limited selection with an explicit group_topk
 // CHECK-NEXT: moe.route <token_choice> <sigmoid> %[[L]] bias(%[[B]] : tensor<16xf32>) {group_topk = 1 : i64, k = 4 : i64, num_groups = 4 : i64, renormalize, topk_groups = 2 : i64} : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[LS]] {group_topk = 4 : i64, k = 16 : i64, num_groups = 4 : i64, topk_groups = 4 : i64} : tensor<10x16xf16> -> tensor<10x16xf16>, tensor<10x16xi64>
-// expert_mask in every mode
+// expert_mask in every mode (expert_choice: the trivial one only)
 // CHECK-NEXT: moe.route <token_choice> <softmax> %[[L]] {expert_mask = array<i1: true, true, true, false, true, true, true, true, true, true, true, true, true, false, true, false>, k = 13 : i64} : tensor<?x16xf32> -> tensor<?x13xf32>, tensor<?x13xi64>
 // CHECK-NEXT: moe.route <top_p> <softmax> %[[L]] {expert_mask = array<i1: true, true, true, true, true, true, true, true, true, true, true, true, false, false, false, false>, k = 4 : i64, scaling_factor = 2.000000e+00 : f64, top_p = 5.000000e-01 : f64} : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi64>
-// CHECK-NEXT: moe.route <expert_choice> <sigmoid> %[[L]] {capacity_factor = 1.250000e+00 : f64, expert_mask = array<i1: true, true, true, true, true, true, true, true, false, false, false, false, false, false, false, false>, scaling_factor = 5.000000e-01 : f64} : tensor<?x16xf32> -> tensor<?x16xf32>, tensor<16x?xi32>
+// CHECK-NEXT: moe.route <expert_choice> <sigmoid> %[[L]] {capacity_factor = 1.250000e+00 : f64, expert_mask = array<i1: true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true>, scaling_factor = 1.000000e+00 : f64} : tensor<?x16xf32> -> tensor<?x16xf32>, tensor<16x?xi32>
 func.func @route_forms(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %ls: tensor<10x16xf16>) {
   // token_choice x {softmax, sigmoid, softmax_after_topk}
   %w0, %i0 = moe.route <token_choice> <softmax> %l {k = 2}
@@ -494,7 +494,7 @@ func.func @route_forms(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %ls: tensor<10x
   %w13, %i13 = moe.route <token_choice> <softmax> %ls
       {k = 16, num_groups = 4, topk_groups = 4, group_topk = 4}
       : tensor<10x16xf16> -> tensor<10x16xf16>, tensor<10x16xi64>
-  // expert_mask in every mode
+  // expert_mask in every mode (expert_choice: the trivial one only)
   %w14, %i14 = moe.route <token_choice> <softmax> %l
       {k = 13, expert_mask = array<i1: true, true, true, false, true, true, true, true,
                                       true, true, true, true, true, false, true, false>}
@@ -504,10 +504,11 @@ func.func @route_forms(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %ls: tensor<10x
        expert_mask = array<i1: true, true, true, true, true, true, true, true,
                                true, true, true, true, false, false, false, false>}
       : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi64>
+  // expert_choice takes only the trivial mask and scale (invalid.mlir)
   %w16, %i16 = moe.route <expert_choice> <sigmoid> %l
-      {capacity_factor = 1.25, scaling_factor = 0.5,
+      {capacity_factor = 1.25, scaling_factor = 1.0,
        expert_mask = array<i1: true, true, true, true, true, true, true, true,
-                               false, false, false, false, false, false, false, false>}
+                               true, true, true, true, true, true, true, true>}
       : tensor<?x16xf32> -> tensor<?x16xf32>, tensor<16x?xi32>
   return
 }

@@ -214,8 +214,11 @@ mlir::Value launchRouting(mlir::OpBuilder &builder, mlir::Location loc,
 ///          each row;
 ///  gather  (input [?, H], offsets, source, rows [?, H]): one block per
 ///          row, rows past offsets[E] zeroed.
+/// Expert choice has clear and map (see ExpertChoiceKernels.cpp) instead of
+/// count, scan and scatter.
 struct DispatchKernels {
   mlir::gpu::GPUFuncOp count, scan, scatter, gather;
+  mlir::gpu::GPUFuncOp clear, map;
 };
 
 /// Patterns replacing token-choice `moe.dispatch` (dropless or in-order

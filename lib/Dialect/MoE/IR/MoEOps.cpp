@@ -300,6 +300,13 @@ static LogicalResult verifyRouting(OpT routeOp, RankedTensorType logits) {
   }
 
   if (mode == RoutingMode::ExpertChoice) {
+    // Each expert ranks the tokens by their plain scores: only the trivial
+    // mask and scale (which canonicalization drops) are accepted.
+    if (selectable != numExperts)
+      return emitOpError("expert_mask cannot remove experts in expert_choice "
+                         "mode");
+    if (routeOp.getScalingFactorOrDefault() != 1.0)
+      return emitOpError("scaling_factor must be 1 in expert_choice mode");
     if (routeOp.getK())
       return emitOpError("k is not used in expert_choice mode (capacity comes "
                          "from capacity_factor)");
