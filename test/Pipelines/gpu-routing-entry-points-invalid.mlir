@@ -55,6 +55,27 @@ func.func @i32_ids(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi32>) -> (tensor<?x64
 
 // -----
 
+// moe_route returns [T, k] token-choice ids and moe_dispatch reads them:
+// expert choice ([E, C] token ids, a dense [T, E] gate) runs in a layer
+// entry only.
+func.func @expert_choice_route(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>) -> (tensor<?x8xf32>, tensor<8x?xi64>) {
+  // expected-error @+1 {{'moe.fused_route' op moe-gpu-entry-points: moe_route returns [T, k] token-choice ids; expert-choice routing runs in a layer entry (moe-gpu-layer-entries)}}
+  %g, %ids = moe.fused_route <expert_choice> <softmax> %x, %w {capacity_factor = 2.0 : f64}
+      : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xf32>, tensor<8x?xi64>
+  return %g, %ids : tensor<?x8xf32>, tensor<8x?xi64>
+}
+
+// -----
+
+func.func @expert_choice_dispatch(%x: tensor<?x64xbf16>, %ids: tensor<8x?xi64>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op moe-gpu-entry-points: moe_dispatch takes [T, k] token-choice ids; an expert-choice dispatch runs in a layer entry}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 8 : i64, expert_choice}
+      : tensor<?x64xbf16>, tensor<8x?xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi64>
+}
+
+// -----
+
 // moe_dispatch takes no routing weights, so a dispatch that scales its rows
 // by them (Llama 4) has a GPU form only inside a layer entry.
 func.func @scaled_rows(%x: tensor<?x64xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?x1xf32>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x1xi64>) {

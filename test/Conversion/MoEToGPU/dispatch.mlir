@@ -101,3 +101,42 @@ func.func @scale_rows(%x: tensor<?x64xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?
       : tensor<?x64xbf16>, tensor<?x1xi64> -> tensor<?x64xbf16>, tensor<5xi64>, tensor<?x1xi64>
   return %r, %o, %m : tensor<?x64xbf16>, tensor<5xi64>, tensor<?x1xi64>
 }
+
+// -----
+
+// Expert choice: expert e's rows are e * C .. (e + 1) * C, so there is
+// nothing to count: a clear sets the [T, E] row map to -1 (one thread per
+// entry), a map writes each row's token, its row-map entry and the offsets
+// (one thread per row, and E + 1 for the offsets), and the k = 1 gather
+// copies the rows. The ids [E, C] are read flat.
+// CHECK-LABEL: func.func @expert_choice(
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK: %[[XB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x64xbf16>
+// CHECK: %[[IB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<8x?xi64> to memref<8x?xi64>
+// CHECK: %[[IDS:.*]] = memref.collapse_shape %[[IB]] {{\[\[}}0, 1]] : memref<8x?xi64> into memref<?xi64>
+// CHECK: %[[T:.*]] = memref.dim %[[XB]]
+// CHECK: %[[N:.*]] = memref.dim %[[IDS]]
+// CHECK: %[[ROWS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?x64xbf16>
+// CHECK: %[[OFF:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] () : memref<9xi64>
+// CHECK: %[[MAP:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[T]]) : memref<?x8xi32>
+// CHECK: %[[SRC:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?xi32>
+// CHECK: arith.muli %[[T]], %[[C8]]
+// CHECK: %[[S1:.*]] = gpu.launch_func async [%{{.*}}] @moe_kernels::@[[CLEAR:dispatch_choice_clear_i32_e8]] {{.*}} args(%[[MAP]] : memref<?x8xi32>)
+// CHECK: %[[S2:.*]] = gpu.launch_func async [%[[S1]]] @moe_kernels::@[[MAPK:dispatch_choice_map_i64_i64_i32_e8]] {{.*}} args(%[[IDS]] : memref<?xi64>, %[[OFF]] : memref<9xi64>, %[[MAP]] : memref<?x8xi32>, %[[SRC]] : memref<?xi32>)
+// CHECK: %[[S3:.*]] = gpu.launch_func async [%[[S2]]] @moe_kernels::@dispatch_gather_bf16_i64_i64_i32_e8_k1_h64 blocks in (%[[N]], %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[XB]] : memref<?x64xbf16>, %[[OFF]] : memref<9xi64>, %[[SRC]] : memref<?xi32>, %[[ROWS]] : memref<?x64xbf16>)
+// CHECK: gpu.dealloc async [%[[S3]]] %[[SRC]]
+// CHECK: gpu.func @[[CLEAR]](%[[M:.*]]: memref<?x8xi32>)
+// CHECK: memref.store %c-1_i32, %[[M]]
+// CHECK: gpu.func @[[MAPK]](%[[I:.*]]: memref<?xi64>, %[[O:.*]]: memref<9xi64>, %[[RM:.*]]: memref<?x8xi32>, %[[S:.*]]: memref<?xi32>)
+// An empty batch (no tokens) leaves every expert empty.
+// CHECK: arith.cmpi eq, %{{.*}}, %c0
+// CHECK: memref.store %{{.*}}, %[[O]]
+// CHECK: memref.load %[[I]]
+// CHECK: memref.store %{{.*}}, %[[S]]
+// CHECK: memref.store %{{.*}}, %[[RM]]
+// CHECK-NOT: gpu.func @dispatch_count
+func.func @expert_choice(%x: tensor<?x64xbf16>, %ids: tensor<8x?xi64>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi32>) {
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 8 : i64, expert_choice}
+      : tensor<?x64xbf16>, tensor<8x?xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi32>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi32>
+}

@@ -202,3 +202,71 @@ func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf3
       : tensor<?x64xf32>, tensor<16x64xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
   return %w, %i : tensor<?x2xf32>, tensor<?x2xi64>
 }
+
+// -----
+
+// Expert choice: the routing kernel only scores (softmax into an f32 [T, E]
+// scratch), then one block of 1024 threads per expert selects its C =
+// min(T, ceil(T * 2 / 8)) best tokens (C computed on the host in f64 as
+// moe.route does). The ids are a flat [E * C] buffer, viewed as [E, C].
+// CHECK-LABEL: func.func @expert_choice(
+// CHECK-DAG: %[[C1024:.*]] = arith.constant 1024 : index
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[E:.*]] = arith.constant 8.000000e+00 : f64
+// CHECK-DAG: %[[F:.*]] = arith.constant 2.000000e+00 : f64
+// CHECK: %[[XB:.*]] = bufferization.to_buffer
+// CHECK: %[[T:.*]] = memref.dim %[[XB]]
+// CHECK: %[[S:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[T]]) : memref<?x8xf32>
+// CHECK: %[[SCORED:.*]] = gpu.launch_func async [%{{.*}}] @moe_kernels::@[[SCORE:fused_route_bf16_bf16_h64_e8_choice_softmax]] {{.*}} args(%[[XB]] : memref<?x64xbf16>, %{{.*}} : memref<8x64xbf16>, %[[S]] : memref<?x8xf32>)
+// CHECK: %[[TF:.*]] = arith.uitofp
+// CHECK: %[[Q:.*]] = arith.divf %{{.*}}, %[[E]] : f64
+// CHECK: arith.minimumf %[[Q]], %[[TF]] : f64
+// CHECK: %[[CAP:.*]] = arith.index_castui %{{.*}} : i64 to index
+// CHECK: %[[N:.*]] = arith.muli %[[CAP]], %[[C8]] : index
+// CHECK: %[[G:.*]], %{{.*}} = gpu.alloc async [%[[SCORED]]] (%[[T]]) : memref<?x8xbf16>
+// CHECK: %[[IDS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?xi64>
+// CHECK: %[[KEYS:.*]], %{{.*}} = gpu.alloc async
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[SELECT:expert_choice_select_e8_bf16_i64]] blocks in (%[[C8]], %{{.*}}, %{{.*}}) threads in (%[[C1024]], %{{.*}}, %{{.*}}) args(%[[S]] : memref<?x8xf32>, %[[G]] : memref<?x8xbf16>, %[[IDS]] : memref<?xi64>, %[[KEYS]] : memref<?xi64>)
+// CHECK: gpu.wait
+// CHECK: %[[RG:.*]] = bufferization.to_tensor %[[G]]
+// CHECK: %[[VIEW:.*]] = memref.expand_shape %[[IDS]] {{\[\[}}0, 1]] output_shape [8, %{{.*}}] : memref<?xi64> into memref<8x?xi64>
+// CHECK: %[[RI:.*]] = bufferization.to_tensor %[[VIEW]]
+// CHECK: return %[[RG]], %[[RI]]
+
+// The scoring kernel stores each token's softmax in place of routing it
+// (no other global store).
+// CHECK: gpu.func @[[SCORE]](%{{.*}}: memref<?x64xbf16>, %{{.*}}: memref<8x64xbf16>, %[[OUT:.*]]: memref<?x8xf32>)
+// CHECK: nvvm.inline_ptx "ex2.approx.f32 $0, $1;"
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}] : memref<?x8xf32>
+// CHECK-NOT: memref.store %{{.*}} : memref<?x
+// CHECK: gpu.return
+
+// The selection: four radix passes over the bytes of the order-preserving
+// score bits (shared histogram, warp scan of the bins), the tied tokens
+// ranked by ballots, then a bitonic sort of the 64-bit keys in shared memory
+// (C <= 4096) or in the expert's slice of the global keys.
+// CHECK: gpu.func @[[SELECT]](%[[SC:.*]]: memref<?x8xf32>, %[[GATE:.*]]: memref<?x8xbf16>, %[[ID:.*]]: memref<?xi64>, %[[GK:.*]]: memref<?xi64>) workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[ST:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xi32, #gpu.address_space<workgroup>>, %[[SK:.*]] : memref<4096xi64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 1024, 1, 1>}
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: arith.andi %{{.*}}, %c0_i32
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: gpu.shuffle  up
+// CHECK: arith.andi %{{.*}}, %c-16777216_i32
+// CHECK: arith.andi %{{.*}}, %c-65536_i32
+// CHECK: arith.andi %{{.*}}, %c-256_i32
+// CHECK: "llvm.intr.ctlz"
+// CHECK: nvvm.vote.sync  ballot
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[ST]]
+// CHECK: memref.store %{{.*}}, %[[SK]]
+// CHECK: memref.store %{{.*}}, %[[GK]]
+// CHECK: arith.cmpi ult, %{{.*}}, %{{.*}} : i64
+// CHECK: arith.cmpi ugt, %{{.*}}, %{{.*}} : i64
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[ID]][%{{.*}}] : memref<?xi64>
+// CHECK: memref.store %{{.*}}, %[[GATE]][%{{.*}}, %{{.*}}] : memref<?x8xbf16>
+// CHECK: gpu.return
+func.func @expert_choice(%x: tensor<?x64xbf16>, %w: tensor<8x64xbf16>) -> (tensor<?x8xbf16>, tensor<8x?xi64>) {
+  %g, %ids = moe.fused_route <expert_choice> <softmax> %x, %w {capacity_factor = 2.0 : f64}
+      : tensor<?x64xbf16>, tensor<8x64xbf16> -> tensor<?x8xbf16>, tensor<8x?xi64>
+  return %g, %ids : tensor<?x8xbf16>, tensor<8x?xi64>
+}
