@@ -108,16 +108,22 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     become one launch of a routing kernel (one per signature): blocks of 8
     warps own 8 tokens; each warp computes router logits one expert at a
     time (16-byte loads along H, fp32 accumulation, shuffle reductions),
-    then routes one token: softmax / sigmoid / softmax_after_topk scores,
-    selection bias (selection only), group-limited selection, k rounds of
-    a warp argmax (ties to the lower expert, like the CPU kernels), top_p,
-    renormalization, scaling, skip_ratio and expert_mask. Large routers are split over
-    expert slices (grid.y): the logits go through a global workspace and
-    the last block of each token tile routes it (no host synchronization).
-    Rejected with an error: expert_choice mode, sparsemixer scores,
-    more than 512 experts, k > 32, more than 32 expert groups,
-    element types other than bf16/f16/f32, a dynamic hidden size, and
-    `moe.gate` (run `--moe-fuse-gating` first).
+    then routes one token: softmax / sigmoid / softmax_after_topk /
+    sparsemixer scores, selection bias (selection only), group-limited
+    selection, k rounds of a warp argmax (ties to the lower expert, like
+    the CPU kernels), top_p, renormalization, scaling, skip_ratio and
+    expert_mask. Large routers are split over expert slices (grid.y): the
+    logits go through a global workspace and the last block of each token
+    tile routes it (no host synchronization). Expert choice: the same
+    kernel only scores the tokens (an f32 [T, E] scratch), then one block
+    of 1024 threads per expert radix-selects its C best tokens (four byte
+    passes over the score bits; ties to the lower token, ranked with
+    ballots) and bitonic-sorts them in descending order (in shared memory
+    up to 4096, else in a global scratch), writing the ids and the dense
+    gate; C = min(T, ceil(T * capacity_factor / E)) is computed on the
+    host from T. Rejected with an error: more than 512 experts, k > 32,
+    more than 32 expert groups, element types other than bf16/f16/f32, a
+    dynamic hidden size, and `moe.gate` (run `--moe-fuse-gating` first).
 
     Dispatch: token-choice `moe.dispatch` (dropless, or in-order capacity)
     becomes four launches on one stream, every grid sized from T and k
@@ -126,9 +132,12 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     offsets, totals capped by the capacity), a scatter that ranks each
     warp's 32 slots with `match.any` + `popc` in token-then-slot order
     (deterministic, the CPU lowering's order) and writes the row map, and a
-    gather of one block per row (zeros past offsets[E]). Rejected:
-    expert_choice, expert_map, group_size, drop_policy by_weight, a dynamic
-    hidden size or k, more than 1024 experts.
+    gather of one block per row (zeros past offsets[E]; with scale_rows,
+    each row times its slot's routing weight). Expert-choice dispatch needs
+    no counting (expert e's rows are e * C .. (e + 1) * C): a clear of the
+    [T, E] row map, a map kernel (row sources, row map, offsets) and the
+    gather. Rejected: expert_map, group_size, drop_policy by_weight, a
+    dynamic hidden size or k, more than 1024 experts.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",

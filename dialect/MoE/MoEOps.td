@@ -154,7 +154,10 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     * `expert_choice`: each expert takes its best `C = min(T, ceil(T *
       capacity_factor / E))` tokens; indices `[E, C]` are token ids,
       weights `[T, E]` are the dense gate (the score where the expert took
-      the token, 0 elsewhere).
+      the token, 0 elsewhere). Each expert ranks the tokens by their plain
+      scores, ties to the lower token, and lists them best first; an
+      `expert_mask` or `scaling_factor` is accepted only in its trivial
+      form (all experts, 1).
 
     ```mlir
     // DeepSeek-V3

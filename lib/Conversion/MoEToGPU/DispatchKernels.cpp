@@ -52,30 +52,6 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
   return name;
 }
 
-gpu::GPUFuncOp createKernel(ImplicitLocOpBuilder &b, StringRef name,
-                            ArrayRef<Type> args, ArrayRef<Type> smem,
-                            int64_t threads) {
-  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(args, {}),
-                                     TypeRange(smem), TypeRange());
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  return func;
-}
-
-/// Finishes `func` and puts `b` back after it.
-void finish(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func) {
-  b.setInsertionPointToEnd(&func.getBody().front());
-  gpu::ReturnOp::create(b);
-  b.setInsertionPointAfter(func);
-}
-
-Type smemType(MLIRContext *ctx, ArrayRef<int64_t> shape, Type elt) {
-  return MemRefType::get(
-      shape, elt, MemRefLayoutAttrInterface(),
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
-}
-
 /// The values every chunk-walking kernel (count, scatter) starts from.
 struct Chunk {
   Value lane, warp, chunk, chunks, slots, inChunk;
@@ -118,10 +94,11 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
   Type i32 = b.getI32Type();
-  auto func = createKernel(
+  auto func = createKernelFunc(
       b, baseName(sig, "count"),
       {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32)},
-      {smemType(b.getContext(), {kDispatchWarps, E}, i32)}, kDispatchThreads);
+      {workgroupMemRefType(b.getContext(), {kDispatchWarps, E}, i32)},
+      kDispatchThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1);
   Value hist = func.getWorkgroupAttributions()[0];
@@ -156,7 +133,7 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
               {m.add(m.mul(c.chunk, m.c(E)), e)});
     });
   });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 
@@ -166,13 +143,13 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
   int64_t threads = kDispatchThreads, per = (E + threads - 1) / threads;
   Type i32 = b.getI32Type();
-  auto func = createKernel(b, baseName(sig, "scan"),
-                           {MemRefType::get({dyn, sig.k}, sig.idsType),
-                            MemRefType::get({dyn}, i32),
-                            MemRefType::get({E + 1}, sig.offsetType)},
-                           {smemType(b.getContext(), {E}, i32),
-                            smemType(b.getContext(), {threads}, i32)},
-                           threads);
+  auto func = createKernelFunc(
+      b, baseName(sig, "scan"),
+      {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32),
+       MemRefType::get({E + 1}, sig.offsetType)},
+      {workgroupMemRefType(b.getContext(), {E}, i32),
+       workgroupMemRefType(b.getContext(), {threads}, i32)},
+      threads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1),
         offsets = func.getArgument(2);
@@ -253,7 +230,7 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
   m.ifThen(m.eq(tid, m.c(0)), [&] {
     m.store(toOffset(m.load(partial, {m.c(threads - 1)})), offsets, {m.c(E)});
   });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 
@@ -262,12 +239,13 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
   Type i32 = b.getI32Type();
-  auto func = createKernel(
+  auto func = createKernelFunc(
       b, baseName(sig, "scatter"),
       {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32),
        MemRefType::get({E + 1}, sig.offsetType),
        MemRefType::get({dyn, sig.k}, sig.mapType), MemRefType::get({dyn}, i32)},
-      {smemType(b.getContext(), {kDispatchWarps, E}, i32)}, kDispatchThreads);
+      {workgroupMemRefType(b.getContext(), {kDispatchWarps, E}, i32)},
+      kDispatchThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1),
         offsets = func.getArgument(2), rowMap = func.getArgument(3),
@@ -344,7 +322,7 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
           return {};
         });
   });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 
@@ -360,7 +338,7 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
   if (sig.scaleType)
     args.push_back(MemRefType::get({dyn, sig.k}, sig.scaleType));
   auto func =
-      createKernel(b, baseName(sig, "gather"), args, {}, kGatherThreads);
+      createKernelFunc(b, baseName(sig, "gather"), args, {}, kGatherThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value input = func.getArgument(0), offsets = func.getArgument(1),
         source = func.getArgument(2), rows = func.getArgument(3);
@@ -407,7 +385,7 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
                                    llvm::MaybeAlign(vec * bytes));
            return {};
          });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 

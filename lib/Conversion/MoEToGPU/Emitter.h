@@ -159,6 +159,41 @@ struct Emitter {
   }
 };
 
+/// A kernel gpu.func named `name` with `known_block_size` (threads, 1, 1)
+/// and workgroup attributions of the `smem` types; `b` is left at the start
+/// of its body.
+inline mlir::gpu::GPUFuncOp createKernelFunc(mlir::ImplicitLocOpBuilder &b,
+                                             llvm::StringRef name,
+                                             llvm::ArrayRef<Type> args,
+                                             llvm::ArrayRef<Type> smem,
+                                             int64_t threads) {
+  auto func =
+      mlir::gpu::GPUFuncOp::create(b, name, b.getFunctionType(args, {}),
+                                   mlir::TypeRange(smem), mlir::TypeRange());
+  func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
+                b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  b.setInsertionPointToStart(&func.getBody().front());
+  return func;
+}
+
+/// Ends `func` with gpu.return and puts `b` back after it.
+inline void finishKernelFunc(mlir::ImplicitLocOpBuilder &b,
+                             mlir::gpu::GPUFuncOp func) {
+  b.setInsertionPointToEnd(&func.getBody().front());
+  mlir::gpu::ReturnOp::create(b);
+  b.setInsertionPointAfter(func);
+}
+
+/// A shared-memory (workgroup) memref type.
+inline Type workgroupMemRefType(mlir::MLIRContext *ctx,
+                                llvm::ArrayRef<int64_t> shape, Type elt) {
+  return mlir::MemRefType::get(shape, elt, mlir::MemRefLayoutAttrInterface(),
+                               mlir::gpu::AddressSpaceAttr::get(
+                                   ctx, mlir::gpu::AddressSpace::Workgroup));
+}
+
 } // namespace moe::detail
 
 #endif // MOE_LIB_CONVERSION_MOETOGPU_EMITTER_H

@@ -38,30 +38,6 @@ namespace {
 
 constexpr int64_t kWarps = kChoiceThreads / 32;
 
-Type smemType(MLIRContext *ctx, ArrayRef<int64_t> shape, Type elt) {
-  return MemRefType::get(
-      shape, elt, MemRefLayoutAttrInterface(),
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
-}
-
-gpu::GPUFuncOp createKernel(ImplicitLocOpBuilder &b, StringRef name,
-                            ArrayRef<Type> args, ArrayRef<Type> smem,
-                            int64_t threads) {
-  auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(args, {}),
-                                     TypeRange(smem), TypeRange());
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  b.setInsertionPointToStart(&func.getBody().front());
-  return func;
-}
-
-void finish(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func) {
-  b.setInsertionPointToEnd(&func.getBody().front());
-  gpu::ReturnOp::create(b);
-  b.setInsertionPointAfter(func);
-}
-
 Value shiftLeft(Emitter &m, Value x, Value by) {
   return arith::ShLIOp::create(m.b, x, by);
 }
@@ -116,10 +92,11 @@ gpu::GPUFuncOp buildSelect(ImplicitLocOpBuilder &b, StringRef name, int64_t E,
                             MemRefType::get({dyn}, i64Type)};
   // histogram, state (threshold, still wanted, taken, ties before the
   // chunk), per-warp tie counts, the shared sort.
-  SmallVector<Type> smem = {smemType(ctx, {256}, i32), smemType(ctx, {4}, i32),
-                            smemType(ctx, {kWarps}, i32),
-                            smemType(ctx, {kChoiceSharedSort}, i64Type)};
-  auto func = createKernel(b, name, args, smem, kChoiceThreads);
+  SmallVector<Type> smem = {
+      workgroupMemRefType(ctx, {256}, i32), workgroupMemRefType(ctx, {4}, i32),
+      workgroupMemRefType(ctx, {kWarps}, i32),
+      workgroupMemRefType(ctx, {kChoiceSharedSort}, i64Type)};
+  auto func = createKernelFunc(b, name, args, smem, kChoiceThreads);
   Value scores = func.getArgument(0), gate = func.getArgument(1),
         ids = func.getArgument(2), scratch = func.getArgument(3);
   auto attributions = func.getWorkgroupAttributions();
@@ -328,7 +305,7 @@ gpu::GPUFuncOp buildSelect(ImplicitLocOpBuilder &b, StringRef name, int64_t E,
     m.ifThen(inShared, [&] { sortIn(shared, m.c(0)); });
     m.ifThen(m.negate(inShared), [&] { sortIn(scratch, scratchBase); });
   });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 
@@ -347,7 +324,7 @@ gpu::GPUFuncOp buildClear(ImplicitLocOpBuilder &b, StringRef name,
                           const DispatchSignature &sig) {
   Emitter m{b};
   int64_t E = sig.experts;
-  auto func = createKernel(
+  auto func = createKernelFunc(
       b, name, {MemRefType::get({ShapedType::kDynamic, E}, sig.mapType)}, {},
       kElementwiseThreads);
   Value rowMap = func.getArgument(0);
@@ -359,7 +336,7 @@ gpu::GPUFuncOp buildClear(ImplicitLocOpBuilder &b, StringRef name,
     m.store(arith::ConstantIntOp::create(b, sig.mapType, -1), rowMap,
             {m.div(i, E), m.rem(i, E)});
   });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 
@@ -370,12 +347,12 @@ gpu::GPUFuncOp buildMap(ImplicitLocOpBuilder &b, StringRef name,
   Emitter m{b};
   int64_t E = sig.experts, dyn = ShapedType::kDynamic;
   Type i32 = b.getI32Type();
-  auto func = createKernel(b, name,
-                           {MemRefType::get({dyn}, sig.idsType),
-                            MemRefType::get({E + 1}, sig.offsetType),
-                            MemRefType::get({dyn, E}, sig.mapType),
-                            MemRefType::get({dyn}, i32)},
-                           {}, kElementwiseThreads);
+  auto func = createKernelFunc(b, name,
+                               {MemRefType::get({dyn}, sig.idsType),
+                                MemRefType::get({E + 1}, sig.offsetType),
+                                MemRefType::get({dyn, E}, sig.mapType),
+                                MemRefType::get({dyn}, i32)},
+                               {}, kElementwiseThreads);
   Value ids = func.getArgument(0), offsets = func.getArgument(1),
         rowMap = func.getArgument(2), source = func.getArgument(3);
   Value r = m.add(m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
@@ -408,7 +385,7 @@ gpu::GPUFuncOp buildMap(ImplicitLocOpBuilder &b, StringRef name,
                arith::DivUIOp::create(b, r, C).getResult()});
     });
   });
-  finish(b, func);
+  finishKernelFunc(b, func);
   return func;
 }
 
