@@ -115,7 +115,7 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     expert_mask. Large routers are split over expert slices (grid.y): the
     logits go through a global workspace and the last block of each token
     tile routes it (no host synchronization). Expert choice: the same
-    kernel only scores the tokens (an f32 [T, E] scratch), then one block
+    kernel only scores the tokens (an f32 [E, T] scratch), then one block
     of 1024 threads per expert radix-selects its C best tokens (four byte
     passes over the score bits; ties to the lower token, ranked with
     ballots) and bitonic-sorts them in descending order (in shared memory

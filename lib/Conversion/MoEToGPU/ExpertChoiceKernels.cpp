@@ -1,7 +1,8 @@
 //===- ExpertChoiceKernels.cpp - each expert picks its top-C tokens -------===//
 //
 // Expert choice on the device. The routing kernel (RoutingKernel.cpp) only
-// scores each token; then one block per expert:
+// scores each token, into an [E, T] scratch so that each expert's column is
+// contiguous; then one block per expert:
 //  1. radix-selects the C-th best score of its column: four passes over
 //     the tokens, each counting one byte of the order-preserving score bits
 //     (of the tokens that match the bytes found so far) in a shared-memory
@@ -14,8 +15,8 @@
 //     lower token, as the CPU kernel's argmax rounds do);
 //  3. bitonic-sorts the keys in descending order, in shared memory up to
 //     kChoiceSharedSort keys and in its slice of the global scratch beyond,
-//     and writes ids[e, c] and the dense gate column (zeros, then each
-//     chosen token's score).
+//     and writes ids[e, c] and each chosen token's score into the dense
+//     gate, which the host zeroed.
 //
 // The dispatch of expert choice needs no counting: expert e's rows are
 // e * C .. (e + 1) * C. A clear kernel sets the [T, E] row map to -1, a map
@@ -86,7 +87,7 @@ gpu::GPUFuncOp buildSelect(ImplicitLocOpBuilder &b, StringRef name, int64_t E,
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic;
   Type i32 = b.getI32Type(), i64Type = b.getI64Type();
-  SmallVector<Type> args = {MemRefType::get({dyn, E}, b.getF32Type()),
+  SmallVector<Type> args = {MemRefType::get({dyn}, b.getF32Type()),
                             MemRefType::get({dyn, E}, weightsType),
                             MemRefType::get({dyn}, idsType),
                             MemRefType::get({dyn}, i64Type)};
@@ -105,12 +106,14 @@ gpu::GPUFuncOp buildSelect(ImplicitLocOpBuilder &b, StringRef name, int64_t E,
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value lane = m.rem(tid, 32), warp = m.div(tid, 32);
   Value e = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  Value T = memref::DimOp::create(b, scores, 0);
+  Value T = m.div(memref::DimOp::create(b, scores, 0), E);
+  Value column = m.mul(e, T);
   Value C = m.div(memref::DimOp::create(b, ids, 0), E);
   Value first = m.eq(tid, m.c(0));
   Value threads = m.c(kChoiceThreads);
   auto barrier = [&] { gpu::BarrierOp::create(b); };
-  auto keyOf = [&](Value t) { return orderedBits(m, m.load(scores, {t, e})); };
+  auto score = [&](Value t) { return m.load(scores, {m.add(column, t)}); };
+  auto keyOf = [&](Value t) { return orderedBits(m, score(t)); };
 
   // No tokens: the capacity is 0 too.
   m.ifThen(m.ult(m.c(0), T), [&] {
@@ -283,12 +286,7 @@ gpu::GPUFuncOp buildSelect(ImplicitLocOpBuilder &b, StringRef name, int64_t E,
                });
                return SmallVector<Value>{};
              });
-      // The gate column: zeros, then the chosen scores.
-      m.loop(tid, T, threads, {}, [&](Value t, ValueRange) {
-        m.store(m.fromF32(m.f32(0), weightsType), gate, {t, e});
-        return SmallVector<Value>{};
-      });
-      barrier();
+      // The gate is zero (the host clears it); the chosen scores.
       m.loop(tid, C, threads, {}, [&](Value c, ValueRange) {
         Value key = m.load(keys, {m.add(base, c)});
         Value token = arith::XOrIOp::create(
@@ -298,7 +296,7 @@ gpu::GPUFuncOp buildSelect(ImplicitLocOpBuilder &b, StringRef name, int64_t E,
                        ? arith::ExtUIOp::create(b, idsType, token).getResult()
                        : token;
         m.store(id, ids, {m.add(m.mul(e, C), c)});
-        m.store(m.fromF32(m.load(scores, {t, e}), weightsType), gate, {t, e});
+        m.store(m.fromF32(score(t), weightsType), gate, {t, e});
         return SmallVector<Value>{};
       });
     };

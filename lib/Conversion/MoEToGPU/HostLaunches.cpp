@@ -90,7 +90,12 @@ FailureOr<SmallVector<Value>> moe::launchRoutingOp(KernelHost &host,
   if (expertChoice) {
     // The scores; the selection kernel makes the results. The workspace
     // and counters follow one argument earlier than weights and ids would.
-    scores = host.scratch(type(n), tokens);
+    scores = host.scratch(
+        type(n), arith::MulIOp::create(
+                     b, tokens,
+                     arith::ConstantIndexOp::create(
+                         b, cast<RankedTensorType>(op->getResult(0).getType())
+                                .getDimSize(1))));
     args.push_back(scores);
     n -= 1;
   } else {
@@ -138,6 +143,8 @@ FailureOr<SmallVector<Value>> moe::launchRoutingOp(KernelHost &host,
   // 2 C >= the sort length.
   Value keys = host.scratch(cast<MemRefType>(selectTypes[3]),
                             arith::MulIOp::create(b, chosen, c(2)));
+  // The selection writes only the chosen tokens' gate entries.
+  host.fill(weights, b.getFloatAttr(weightsType.getElementType(), 0.0));
   host.launch(select, {c(experts), c(1), c(1)}, {scores, weights, ids, keys});
   return SmallVector<Value>{weights, ids};
 }

@@ -326,7 +326,7 @@ struct RoutingSignature {
   /// Experts per slice (a multiple of 8 warps * kRouteExpertsPerWarp).
   int64_t sliceExperts = 0;
   /// Expert choice: the kernel only scores (softmax or sigmoid) and writes
-  /// the f32 scores [T, E] in place of weights and ids (k is 0); the
+  /// the f32 scores [E, T] in place of weights and ids (k is 0); the
   /// selection kernel (getOrBuildExpertChoiceKernel) then picks each
   /// expert's tokens.
   bool expertChoice = false;
@@ -344,7 +344,7 @@ inline int64_t routingWorkspaceStride(int64_t experts) {
 /// Returns the routing kernel for `sig` in `gpuModule`, building it on first
 /// use. Arguments: input [?, H], weight, router bias [E] (if any) -- or
 /// logits [?, E] without inputType --, then selection bias [E] (if any),
-/// weights [?, k], ids [?, k] (expert choice: the scores [?, E] f32 in
+/// weights [?, k], ids [?, k] (expert choice: the scores [E * T] f32 in
 /// their place), and with sig.slices > 1 the workspace
 /// memref<?xf32> (T * routingWorkspaceStride(E)) and the counters memref<?xi32>
 /// (one per tile of kRouteTokens tokens, zero before the first launch; the
@@ -360,10 +360,11 @@ mlir::gpu::GPUFuncOp getOrBuildRoutingKernel(mlir::gpu::GPUModuleOp gpuModule,
 constexpr int64_t kChoiceThreads = 1024;
 constexpr int64_t kChoiceSharedSort = 4096;
 
-/// Arguments: scores memref<?xExf32>, gate memref<?xExW> (the dense
-/// weights), ids memref<?xI> (E * C, expert-major), scratch memref<?xi64>
-/// (E * expertChoiceSortLength(C) keys, used when that exceeds
-/// kChoiceSharedSort). Launch on E blocks.
+/// Arguments: scores memref<?xf32> ([E, T], expert-major), gate
+/// memref<?xExW> (the dense weights, zero before the launch: only the chosen
+/// entries are written), ids memref<?xI> (E * C, expert-major), scratch
+/// memref<?xi64> (2 * E * C keys, used when the sort length, C rounded up
+/// to a power of 2, exceeds kChoiceSharedSort). Launch on E blocks.
 mlir::gpu::GPUFuncOp
 getOrBuildExpertChoiceKernel(mlir::gpu::GPUModuleOp gpuModule, int64_t experts,
                              mlir::Type weightsType, mlir::Type idsType);

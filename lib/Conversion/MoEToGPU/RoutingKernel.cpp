@@ -473,9 +473,11 @@ void emitRouteToken(Kernel &k) {
   }
   if (sig.expertChoice) {
     // The experts pick their tokens in the selection kernel
-    // (ExpertChoiceKernels.cpp), which needs every token's scores.
+    // (ExpertChoiceKernels.cpp), which needs every token's scores; it reads
+    // them by expert, so they are stored transposed ([E, T]).
     forLaneExperts(k, [&](Value e) {
-      m.store(m.load(scores, {row, e}), k.outScores, {token, e});
+      m.store(m.load(scores, {row, e}), k.outScores,
+              {m.add(m.mul(e, k.tokens), token)});
     });
     return;
   }
@@ -654,7 +656,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   if (sig.selectionBiasType)
     argTypes.push_back(MemRefType::get({E}, sig.selectionBiasType));
   if (sig.expertChoice) {
-    argTypes.push_back(MemRefType::get({dyn, E}, b.getF32Type()));
+    argTypes.push_back(MemRefType::get({dyn}, b.getF32Type()));
   } else {
     argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.weightsType));
     argTypes.push_back(MemRefType::get({dyn, sig.k}, sig.idsType));
@@ -720,8 +722,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   k.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   k.lane = m.rem(k.tid, 32);
   k.warp = m.div(k.tid, 32);
-  k.tokens = memref::DimOp::create(
-      b, sig.expertChoice ? k.outScores : k.outWeights, 0);
+  k.tokens = sig.expertChoice
+                 ? m.div(memref::DimOp::create(b, k.outScores, 0), E)
+                 : memref::DimOp::create(b, k.outWeights, 0).getResult();
   k.tile0 =
       m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kRouteTokens));
 

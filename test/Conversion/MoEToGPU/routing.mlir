@@ -205,10 +205,11 @@ func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf3
 
 // -----
 
-// Expert choice: the routing kernel only scores (softmax into an f32 [T, E]
-// scratch), then one block of 1024 threads per expert selects its C =
-// min(T, ceil(T * 2 / 8)) best tokens (C computed on the host in f64 as
-// moe.route does). The ids are a flat [E * C] buffer, viewed as [E, C].
+// Expert choice: the routing kernel only scores (softmax into an f32 [E, T]
+// scratch, each expert's column contiguous), then the host zeroes the dense
+// gate and one block of 1024 threads per expert selects its C = min(T,
+// ceil(T * 2 / 8)) best tokens (C computed on the host in f64 as moe.route
+// does). The ids are a flat [E * C] buffer, viewed as [E, C].
 // CHECK-LABEL: func.func @expert_choice(
 // CHECK-DAG: %[[C1024:.*]] = arith.constant 1024 : index
 // CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
@@ -216,8 +217,9 @@ func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf3
 // CHECK-DAG: %[[F:.*]] = arith.constant 2.000000e+00 : f64
 // CHECK: %[[XB:.*]] = bufferization.to_buffer
 // CHECK: %[[T:.*]] = memref.dim %[[XB]]
-// CHECK: %[[S:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[T]]) : memref<?x8xf32>
-// CHECK: %[[SCORED:.*]] = gpu.launch_func async [%{{.*}}] @moe_kernels::@[[SCORE:fused_route_bf16_bf16_h64_e8_choice_softmax]] {{.*}} args(%[[XB]] : memref<?x64xbf16>, %{{.*}} : memref<8x64xbf16>, %[[S]] : memref<?x8xf32>)
+// CHECK: %[[TE:.*]] = arith.muli %[[T]], %[[C8]]
+// CHECK: %[[S:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[TE]]) : memref<?xf32>
+// CHECK: %[[SCORED:.*]] = gpu.launch_func async [%{{.*}}] @moe_kernels::@[[SCORE:fused_route_bf16_bf16_h64_e8_choice_softmax]] {{.*}} args(%[[XB]] : memref<?x64xbf16>, %{{.*}} : memref<8x64xbf16>, %[[S]] : memref<?xf32>)
 // CHECK: %[[TF:.*]] = arith.uitofp
 // CHECK: %[[Q:.*]] = arith.divf %{{.*}}, %[[E]] : f64
 // CHECK: arith.minimumf %[[Q]], %[[TF]] : f64
@@ -225,8 +227,9 @@ func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf3
 // CHECK: %[[N:.*]] = arith.muli %[[CAP]], %[[C8]] : index
 // CHECK: %[[G:.*]], %{{.*}} = gpu.alloc async [%[[SCORED]]] (%[[T]]) : memref<?x8xbf16>
 // CHECK: %[[IDS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?xi64>
-// CHECK: %[[KEYS:.*]], %{{.*}} = gpu.alloc async
-// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[SELECT:expert_choice_select_e8_bf16_i64]] blocks in (%[[C8]], %{{.*}}, %{{.*}}) threads in (%[[C1024]], %{{.*}}, %{{.*}}) args(%[[S]] : memref<?x8xf32>, %[[G]] : memref<?x8xbf16>, %[[IDS]] : memref<?xi64>, %[[KEYS]] : memref<?xi64>)
+// CHECK: %[[KEYS:.*]], %[[K:.*]] = gpu.alloc async
+// CHECK: %[[Z:.*]] = gpu.memset async [%[[K]]] %[[G]], %{{.*}} : memref<?x8xbf16>, bf16
+// CHECK: gpu.launch_func async [%[[Z]]] @moe_kernels::@[[SELECT:expert_choice_select_e8_bf16_i64]] blocks in (%[[C8]], %{{.*}}, %{{.*}}) threads in (%[[C1024]], %{{.*}}, %{{.*}}) args(%[[S]] : memref<?xf32>, %[[G]] : memref<?x8xbf16>, %[[IDS]] : memref<?xi64>, %[[KEYS]] : memref<?xi64>)
 // CHECK: gpu.wait
 // CHECK: %[[RG:.*]] = bufferization.to_tensor %[[G]]
 // CHECK: %[[VIEW:.*]] = memref.expand_shape %[[IDS]] {{\[\[}}0, 1]] output_shape [8, %{{.*}}] : memref<?xi64> into memref<8x?xi64>
@@ -235,10 +238,10 @@ func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf3
 
 // The scoring kernel stores each token's softmax in place of routing it
 // (no other global store).
-// CHECK: gpu.func @[[SCORE]](%{{.*}}: memref<?x64xbf16>, %{{.*}}: memref<8x64xbf16>, %[[OUT:.*]]: memref<?x8xf32>)
+// CHECK: gpu.func @[[SCORE]](%{{.*}}: memref<?x64xbf16>, %{{.*}}: memref<8x64xbf16>, %[[OUT:.*]]: memref<?xf32>)
 // CHECK: nvvm.inline_ptx "ex2.approx.f32 $0, $1;"
 // CHECK: arith.divf
-// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}] : memref<?x8xf32>
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}] : memref<?xf32>
 // CHECK-NOT: memref.store %{{.*}} : memref<?x
 // CHECK: gpu.return
 
@@ -246,7 +249,7 @@ func.func @phimoe(%x: tensor<?x64xf32>, %r: tensor<16x64xf32>) -> (tensor<?x2xf3
 // score bits (shared histogram, warp scan of the bins), the tied tokens
 // ranked by ballots, then a bitonic sort of the 64-bit keys in shared memory
 // (C <= 4096) or in the expert's slice of the global keys.
-// CHECK: gpu.func @[[SELECT]](%[[SC:.*]]: memref<?x8xf32>, %[[GATE:.*]]: memref<?x8xbf16>, %[[ID:.*]]: memref<?xi64>, %[[GK:.*]]: memref<?xi64>) workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[ST:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xi32, #gpu.address_space<workgroup>>, %[[SK:.*]] : memref<4096xi64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 1024, 1, 1>}
+// CHECK: gpu.func @[[SELECT]](%[[SC:.*]]: memref<?xf32>, %[[GATE:.*]]: memref<?x8xbf16>, %[[ID:.*]]: memref<?xi64>, %[[GK:.*]]: memref<?xi64>) workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[ST:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xi32, #gpu.address_space<workgroup>>, %[[SK:.*]] : memref<4096xi64, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 1024, 1, 1>}
 // CHECK: arith.bitcast %{{.*}} : f32 to i32
 // CHECK: arith.andi %{{.*}}, %c0_i32
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]

@@ -88,16 +88,16 @@ static int paramCount(const char *name) {
     return 7 + 5;
   if (strncmp(name, "activation_", 11) == 0)
     return strstr(name, "_separate") ? 21 : 14;
-  // Expert choice: the scoring kernel writes scores [T, E] instead of
-  // weights and ids; the selection takes scores, gate, ids (1-D) and keys
-  // (1-D); the dispatch's clear takes the row map, its map ids, offsets,
-  // row map and source.
+  // Expert choice: the scoring kernel writes the scores ([E, T], 1-D)
+  // instead of weights and ids; the selection takes scores, gate, ids (1-D)
+  // and keys (1-D); the dispatch's clear takes the row map, its map ids,
+  // offsets, row map and source.
   if (strstr(name, "_choice_") && strncmp(name, "fused_route_", 12) == 0)
-    return 7 + 7 + (strstr(name, "_rb_") ? 5 : 0) + 7;
+    return 7 + 7 + (strstr(name, "_rb_") ? 5 : 0) + 5;
   if (strstr(name, "_choice_") && strncmp(name, "route_", 6) == 0)
-    return 7 + 7;
+    return 7 + 5;
   if (strncmp(name, "expert_choice_select_", 21) == 0)
-    return 7 + 7 + 5 + 5;
+    return 5 + 7 + 5 + 5;
   if (strncmp(name, "dispatch_choice_clear_", 22) == 0)
     return 7;
   if (strncmp(name, "dispatch_choice_map_", 20) == 0)
