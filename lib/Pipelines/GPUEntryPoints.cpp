@@ -293,6 +293,10 @@ struct GPUEntryPointsPass
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes no "
                             "routing weights, so it cannot scale_rows (a "
                             "layer entry can)");
+    if (op.getExpertMap())
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes the "
+                            "experts' own ids; a merged layer's expert_map "
+                            "runs in a layer entry");
     if (!rows.isBF16() && !rows.isF16() && !rows.isF32())
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes bf16, "
                             "f16 or f32 rows, not ")

@@ -76,6 +76,17 @@ func.func @expert_choice_dispatch(%x: tensor<?x64xbf16>, %ids: tensor<8x?xi64>) 
 
 // -----
 
+// moe_dispatch takes the experts' own ids: a merged layer's expert_map runs
+// in a layer entry.
+func.func @merged(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.dispatch' op moe-gpu-entry-points: moe_dispatch takes the experts' own ids; a merged layer's expert_map runs in a layer entry}}
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 2 : i64, expert_map = array<i64: 0, 1, 1, 0>}
+      : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>
+}
+
+// -----
+
 // moe_dispatch takes no routing weights, so a dispatch that scales its rows
 // by them (Llama 4) has a GPU form only inside a layer entry.
 func.func @scaled_rows(%x: tensor<?x64xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?x1xf32>) -> (tensor<?x64xbf16>, tensor<9xi64>, tensor<?x1xi64>) {

@@ -27,7 +27,9 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 using namespace mlir;
 using namespace moe::detail;
@@ -37,6 +39,19 @@ namespace {
 /// Chunks the scan loads at once per expert.
 constexpr int64_t kScanUnroll = 8;
 
+/// A stable hash of `sig`'s expert_map for names ("" without one).
+std::string expertMapSuffix(const DispatchSignature &sig) {
+  if (sig.expertMap.empty())
+    return "";
+  uint64_t hash = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(sig.expertMap.data()),
+      sig.expertMap.size() * sizeof(int64_t)));
+  std::string suffix;
+  llvm::raw_string_ostream os(suffix);
+  os << "_m" << llvm::format_hex_no_prefix(hash, 16);
+  return suffix;
+}
+
 std::string baseName(const DispatchSignature &sig, StringRef kind) {
   std::string name;
   llvm::raw_string_ostream os(name);
@@ -45,6 +60,9 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
      << sig.k << "_h" << sig.hidden;
   if (sig.capacity >= 0)
     os << "_cap" << sig.capacity;
+  // Only the count and the scatter read the ids' values.
+  if (kind == "count" || kind == "scatter")
+    os << expertMapSuffix(sig);
   // Only the gather reads the routing weights; the other kernels are shared
   // with the unscaled dispatch of the same shape.
   if (sig.scaleType && kind == "gather")
@@ -71,17 +89,47 @@ Chunk chunkOf(Emitter &m, Value ids, int64_t k) {
   return c;
 }
 
-/// The id of slot `slot` (< T * k) as an i32 and whether it names an expert.
-std::pair<Value, Value> loadId(Emitter &m, Value ids, Value slot, int64_t k,
-                               int64_t experts) {
-  Value id = m.load(ids, {m.div(slot, k), m.rem(slot, k)});
+/// `sig`'s expert_map as a constant i32 table of the kernel module (added
+/// on first use), null without one; `b` is in `func`'s body.
+Value expertMapTable(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func,
+                     const DispatchSignature &sig) {
+  if (sig.expertMap.empty())
+    return Value();
+  auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
+  std::string name = "moe_expert_map" + expertMapSuffix(sig);
+  auto type = MemRefType::get({int64_t(sig.expertMap.size())}, b.getI32Type());
+  if (!gpuModule.lookupSymbol(name)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(gpuModule.getBody());
+    SmallVector<int32_t> values(sig.expertMap.begin(), sig.expertMap.end());
+    memref::GlobalOp::create(
+        b, name, b.getStringAttr("private"), type,
+        DenseIntElementsAttr::get(
+            RankedTensorType::get(type.getShape(), b.getI32Type()),
+            ArrayRef<int32_t>(values)),
+        /*constant=*/true, /*alignment=*/nullptr);
+  }
+  return memref::GetGlobalOp::create(b, type, name);
+}
+
+/// The expert of slot `slot` (< T * k) as an i32 and whether there is one:
+/// its id, renamed by `mapTable` (expertMapTable) if `sig` has an
+/// expert_map.
+std::pair<Value, Value> loadId(Emitter &m, const DispatchSignature &sig,
+                               Value ids, Value slot, Value mapTable) {
+  int64_t routed = sig.expertMap.empty() ? sig.experts : sig.expertMap.size();
+  Value id = m.load(ids, {m.div(slot, sig.k), m.rem(slot, sig.k)});
   Value valid =
       m.both(m.cmpi(arith::CmpIPredicate::sge, id,
                     arith::ConstantIntOp::create(m.b, id.getType(), 0)),
              m.cmpi(arith::CmpIPredicate::slt, id,
-                    arith::ConstantIntOp::create(m.b, id.getType(), experts)));
+                    arith::ConstantIntOp::create(m.b, id.getType(), routed)));
   if (id.getType() != m.b.getI32Type())
     id = arith::TruncIOp::create(m.b, m.b.getI32Type(), id);
+  if (!sig.expertMap.empty()) {
+    Value at = m.select(valid, m.unsignedToIndex(id), m.c(0));
+    id = m.load(mapTable, {at});
+  }
   return {id, valid};
 }
 
@@ -101,6 +149,7 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
       kDispatchThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1);
+  Value mapTable = expertMapTable(b, func, sig);
   Value hist = func.getWorkgroupAttributions()[0];
   Chunk c = chunkOf(m, ids, sig.k);
   m.ifThen(c.inChunk, [&] {
@@ -118,7 +167,7 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
         m.add(first, c.lane),
         arith::MinUIOp::create(b, m.add(first, m.c(kDispatchChunk)), c.slots),
         m.c(32), {}, [&](Value slot, ValueRange) -> SmallVector<Value> {
-          std::pair<Value, Value> loaded = loadId(m, ids, slot, sig.k, E);
+          std::pair<Value, Value> loaded = loadId(m, sig, ids, slot, mapTable);
           Value id = loaded.first;
           m.ifThen(loaded.second, [&] {
             memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, m.i32(1),
@@ -250,6 +299,7 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
   Value ids = func.getArgument(0), counts = func.getArgument(1),
         offsets = func.getArgument(2), rowMap = func.getArgument(3),
         source = func.getArgument(4);
+  Value mapTable = expertMapTable(b, func, sig);
   Value cursor = func.getWorkgroupAttributions()[0];
   Chunk c = chunkOf(m, ids, sig.k);
   m.ifThen(c.inChunk, [&] {
@@ -273,7 +323,7 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
           SmallVector<Value> loaded = m.ifElse(
               inRange,
               [&]() -> SmallVector<Value> {
-                auto [id, valid] = loadId(m, ids, slot, sig.k, E);
+                auto [id, valid] = loadId(m, sig, ids, slot, mapTable);
                 return {id, valid};
               },
               {m.i32(-1), arith::ConstantIntOp::create(b, b.getI1Type(), 0)});

@@ -388,6 +388,9 @@ struct DispatchSignature {
   /// The routing weights' element type when the gather scales each row by
   /// its slot's weight (moe.dispatch scale_rows); null: rows are copied.
   mlir::Type scaleType;
+  /// expert_map (empty: none): slot ids in [0, size) are renamed to
+  /// expertMap[id] before counting (merged experts).
+  llvm::SmallVector<int64_t> expertMap;
   /// Expert choice: ids [E, C] of tokens (flattened), row map [T, E]; the
   /// clear and map kernels replace count, scan and scatter, and the gather
   /// is the one of k = 1 (a row's slot is its token).

@@ -26,8 +26,6 @@ using namespace moe::detail;
 namespace {
 
 FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
-  if (op.getExpertMap())
-    return op.emitOpError("the GPU dispatch does not take expert_map yet");
   if (op.getGroupSize())
     return op.emitOpError(
         "the GPU dispatch does not count capacity per group_size yet");
@@ -70,6 +68,8 @@ FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
            << sig.experts;
   if (std::optional<uint64_t> capacity = op.getCapacity())
     sig.capacity = *capacity;
+  if (std::optional<ArrayRef<int64_t>> map = op.getExpertMap())
+    sig.expertMap.assign(map->begin(), map->end());
   return sig;
 }
 

@@ -140,3 +140,31 @@ func.func @expert_choice(%x: tensor<?x64xbf16>, %ids: tensor<8x?xi64>) -> (tenso
       : tensor<?x64xbf16>, tensor<8x?xi64> -> tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi32>
   return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x8xi32>
 }
+
+// -----
+
+// Merged experts (--moe-merge-experts): expert_map renames the router's 4
+// ids to 2 experts in the count and the scatter, through a constant table
+// in the kernel module; ids outside [0, 4) have no row. The scan and the
+// gather never read the ids' values, so they are the unmapped kernels.
+// CHECK-LABEL: func.func @merged(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[COUNT:dispatch_count_bf16_i64_i64_i64_e2_k2_h64_m[0-9a-f]+]]
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@dispatch_scan_bf16_i64_i64_i64_e2_k2_h64 blocks
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[SCATTER:dispatch_scatter_bf16_i64_i64_i64_e2_k2_h64_m[0-9a-f]+]]
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@dispatch_gather_bf16_i64_i64_i64_e2_k2_h64 blocks
+// CHECK: memref.global "private" constant @[[MAP:moe_expert_map_m[0-9a-f]+]] : memref<4xi32> = dense<[0, 1, 1, 0]>
+// CHECK: gpu.func @[[COUNT]](
+// CHECK: %[[TABLE:.*]] = memref.get_global @[[MAP]] : memref<4xi32>
+// CHECK: %[[ID:.*]] = memref.load %{{.*}} : memref<?x2xi64>
+// CHECK: %[[LOW:.*]] = arith.cmpi sge, %[[ID]], %c0_i64
+// CHECK: %[[HIGH:.*]] = arith.cmpi slt, %[[ID]], %c4_i64
+// CHECK: %[[VALID:.*]] = arith.andi %[[LOW]], %[[HIGH]]
+// CHECK: %[[AT:.*]] = arith.select %[[VALID]]
+// CHECK: memref.load %[[TABLE]][%[[AT]]] : memref<4xi32>
+// CHECK: gpu.func @[[SCATTER]](
+// CHECK: memref.get_global @[[MAP]] : memref<4xi32>
+func.func @merged(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>) {
+  %r, %o, %m = moe.dispatch %x, %ids {num_experts = 2 : i64, expert_map = array<i64: 0, 1, 1, 0>}
+      : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>
+}
