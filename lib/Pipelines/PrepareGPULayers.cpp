@@ -736,6 +736,16 @@ struct PrepareGPULayersPass
         Operation *def = use.get().getDefiningOp();
         if (def && inside.contains(def))
           continue;
+        // A layer entry takes device buffers: a scalar from outside (the
+        // run-time group size of Switch's per-sequence capacity) has no
+        // place in its C ABI, and its dispatch no GPU kernel yet.
+        if (!isa<RankedTensorType>(use.get().getType())) {
+          op->emitOpError("moe-prepare-gpu-layers: operand ")
+              << use.getOperandNumber() << " (" << use.get().getType()
+              << ") is not a tensor; a GPU layer takes tensors only (the "
+                 "GPU dispatch does not count capacity per group_size yet)";
+          return layer;
+        }
         if (transposes(formOf(use)) &&
             cast<RankedTensorType>(use.get().getType()).getRank() < 2) {
           op->emitOpError("moe-prepare-gpu-layers: a transposed weight must "

@@ -51,3 +51,17 @@ def test_per_sequence_capacity_matches_onnxruntime(name):
         (out,) = run_mlir(raised, [x])
         np.testing.assert_allclose(out, expected, rtol=1e-5,
                                    atol=1e-5 * max(1.0, np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_gpu_layers_refuse_per_sequence_capacity(name):
+    """The per-sequence capacity has no GPU dispatch yet: preparing GPU
+    layers says so at the dispatch and exits 1 (it used to crash)."""
+    r = subprocess.run([MOE_OPT, os.path.join(INPUTS, name + ".onnx"), "--onnx-infer-shapes",
+                        "--onnx-raise-moe", "--moe-fuse-gating", "--moe-expand-experts",
+                        "--moe-prepare-gpu-layers", "-o", os.devnull],
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    assert "'moe.dispatch' op moe-prepare-gpu-layers: operand 2 ('index') is not a tensor" \
+        in r.stderr, r.stderr
+    assert "does not count capacity per group_size yet" in r.stderr
