@@ -565,6 +565,18 @@ llvm::json::Object describeSource(Value v) {
       source["fill"] = fill.getValue().getSExtValue();
     return source;
   }
+  if (auto dequantize = v.getDefiningOp<DequantizeOp>()) {
+    source["kind"] = "dequantized";
+    source["weight"] = describeSource(dequantize.getWeight());
+    source["scales"] = describeSource(dequantize.getScales());
+    if (Value zeroPoints = dequantize.getZeroPoints())
+      source["zero_points"] = describeSource(zeroPoints);
+    source["bits"] = int64_t(dequantize.getBits());
+    if (std::optional<uint64_t> block = dequantize.getBlockSize())
+      source["block_size"] = int64_t(*block);
+    source["columns"] = cast<RankedTensorType>(v.getType()).getShape().back();
+    return source;
+  }
   SmallVector<Value> parts = stackedParts(v);
   if (!parts.empty()) {
     source["kind"] = "stacked";
@@ -711,8 +723,10 @@ struct PrepareGPULayersPass
       }
       for (Value operand : op->getOperands()) {
         Operation *def = operand.getDefiningOp();
+        // Quantized weights (QMoE) are dequantized by the caller, once per
+        // load rather than per call: the layer takes the floats.
         if (def && def->getBlock() == block &&
-            def->getDialect() == op->getDialect())
+            def->getDialect() == op->getDialect() && !isa<DequantizeOp>(def))
           worklist.push_back(def);
       }
     }

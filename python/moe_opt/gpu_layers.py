@@ -93,6 +93,17 @@ def _source(source, data, feeds, computed):
                 slice(t, t + n) for t, n in zip(p["to"][out.ndim - block.ndim:], p["size"])]
             out[tuple(at)] = block
         return out
+    if kind == "dequantized":
+        # QMoE: the caller dequantizes the packed weights once (moe.dequantize).
+        from moe_opt import reference
+
+        def read(key):
+            return np.asarray(_source(source[key], data, feeds, computed))
+        return reference.dequantize(
+            read("weight"), read("scales"),
+            read("zero_points") if "zero_points" in source else None,
+            bits=source["bits"], block_size=source.get("block_size"),
+            columns=source["columns"])
     if kind == "value" and "name" in source:
         return computed[source["name"]]
     raise ValueError(f"the layer reads a value the caller computes with {source.get('op')} "
@@ -103,7 +114,8 @@ def _computed_names(source):
     """The ONNX names of the values the caller computes that `source` reads."""
     if source["kind"] == "value" and "name" in source:
         return [source["name"]]
-    nested = source.get("parts", []) + [p["source"] for p in source.get("pieces", [])]
+    nested = (source.get("parts", []) + [p["source"] for p in source.get("pieces", [])]
+              + [source[k] for k in ("weight", "scales", "zero_points") if k in source])
     return [n for s in nested for n in _computed_names(s)]
 
 

@@ -41,21 +41,6 @@ func.func @escapes(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>, %w: tensor<4x
 
 // -----
 
-// Other moe ops (here the dequantization of packed weights) have no GPU
-// kernel.
-func.func @dequantize(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>, %q: tensor<4x16x16xi8>, %scales: tensor<4x16xf32>) -> tensor<?x16xf32> {
-  %wt, %ids = moe.route <token_choice> <softmax> %logits {k = 1 : i64} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi64>
-  %rows, %off, %map = moe.dispatch %x, %ids {num_experts = 4 : i64} : tensor<?x16xf32>, tensor<?x1xi64> -> tensor<?x16xf32>, tensor<5xi64>, tensor<?x1xi64>
-  // expected-error @below {{'moe.dequantize' op moe-prepare-gpu-layers: has no GPU kernel, so its MoE layer cannot be a GPU layer}}
-  %w = moe.dequantize %q, %scales {bits = 8 : i64} : (tensor<4x16x16xi8>, tensor<4x16xf32>) -> tensor<4x16x16xf32>
-  %h = moe.grouped_matmul %rows, %w offsets(%off) {transpose_rhs} : (tensor<?x16xf32>, tensor<4x16x16xf32>, tensor<5xi64>) -> tensor<?x16xf32>
-  %y = moe.combine %h, %map, %wt : (tensor<?x16xf32>, tensor<?x1xi64>, tensor<?x1xf32>) -> tensor<?x16xf32>
-  return %y : tensor<?x16xf32>
-}
-
-
-// -----
-
 // Switch's per-sequence capacity: the dispatch's run-time group size is a
 // scalar from outside, which a layer entry (device buffers only) cannot
 // take; before this was checked, the outlining crashed on it.

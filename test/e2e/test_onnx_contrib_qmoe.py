@@ -112,3 +112,52 @@ def test_dequantize_op_matches_reference(bits):
     (out,) = run_mlir(DEQUANTIZE.format(packed=packed, blocks=blocks, zp=zp, bits=bits),
                       [q, s, z])
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["int4_block16_swiglu", "int8_zero_points"])
+def test_qmoe_gpu_layer(name, tmp_path):
+    """QMoE as a bf16 GPU layer: the caller dequantizes the packed weights
+    (once, not per call), so the layer takes floats and the report says how
+    to make them; the prepared module matches onnxruntime on the CPU within
+    bf16 rounding, gpu_layers rebuilds the weights from the packed
+    initializers exactly, and moe-gpu-aot compiles the layer."""
+    import json
+    import subprocess
+
+    import onnx
+    from moe_opt import gpu_layers
+    from moe_run import BUILD_DIR, run_model
+
+    qmoe = layer(name)
+    model = qmoe.model()
+    path, prepared, report = tmp_path / "q.onnx", tmp_path / "q.mlir", tmp_path / "q.json"
+    onnx.save(model, path)
+    r = subprocess.run([os.path.join(BUILD_DIR, "bin", "moe-opt"), str(path), "--onnx-infer-shapes",
+                        "--onnx-raise-moe", "--moe-fuse-gating", "--moe-expand-experts",
+                        f"--moe-prepare-gpu-layers=element-type=bf16 report={report}",
+                        "--mlir-elide-resource-strings-if-larger=100000000", "-o", str(prepared)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    x, logits = inputs(qmoe, 17)
+    expected = onnxruntime_output(model, x, logits)
+    (out,) = run_model(str(prepared), [x, logits], 1, None, (), str(tmp_path))
+    assert np.max(np.abs(out - expected)) <= 2.5e-2 * np.max(np.abs(expected))
+
+    (entry,) = json.loads(report.read_text())["layers"]
+    dequantized = [b for b in entry["buffers"] if b["source"]["kind"] == "dequantized"]
+    assert len(dequantized) == len(qmoe.quantized)
+    buffers = gpu_layers.layer_buffers(entry, gpu_layers.ModelData(str(path)),
+                                       {"input": x, "router_probs": logits})
+    for b, buf in zip(entry["buffers"], buffers):
+        if b["source"]["kind"] != "dequantized":
+            continue
+        weight = b["source"]["weight"]["resource"]
+        want = np.swapaxes(qmoe.tensors[weight], -1, -2) if b["transposed"] else qmoe.tensors[weight]
+        np.testing.assert_array_equal(buf, want.astype(buf.dtype))
+
+    lib = tmp_path / "q.so"
+    r = subprocess.run([os.path.join(BUILD_DIR, "bin", "moe-gpu-aot"), "--chip", "sm_90a",
+                        "-o", str(lib), str(prepared)], capture_output=True, text=True)
+    if "ptxas not found" in r.stderr:
+        pytest.skip("no ptxas")
+    assert r.returncode == 0, r.stderr

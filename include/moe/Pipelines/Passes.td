@@ -306,16 +306,22 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     multiple of 8 (a compression's rank or kept columns), read only by
     matmuls and scatters, grows to one: zero weight columns and rows, and
     column indices -1 for a scatter (the kernels copy 16-byte chunks).
+    Quantized weights (QMoE) stay packed in the caller: its
+    `moe.dequantize` stays out of the layer, which takes the floats.
     `report` writes, per layer, what each buffer is (the caller's argument
     with its ONNX name, a constant with its resource name, the stacked or
-    padded pieces it is built from, or another value),
+    padded pieces it is built from, the packed weight, scales and zero
+    points a `dequantized` one comes from with its bits, block size and
+    columns, or another value),
     its shape and type and whether it is transposed: what a GPU caller
     passes. A value computed in the caller by an ONNX node carries the
     node's type and the ONNX name of the value.
 
     Rejected with an error naming the op: `moe.gate` (run `--moe-fuse-gating`
     first), `moe.experts` (run `--moe-expand-experts` first), other moe ops
-    in a layer, and layer values used outside the layer.
+    in a layer, layer values used outside the layer, and operands from
+    outside that are not tensors (the run-time `group_size` of a Switch
+    per-sequence capacity).
   }];
   let options = [
     Option<"elementType", "element-type", "std::string", /*default=*/"\"bf16\"",
