@@ -5,10 +5,25 @@ import subprocess
 import tempfile
 
 import numpy as np
+import pytest
 
 BUILD_DIR = os.environ.get(
     "MOE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 MOE_RUN = os.path.join(BUILD_DIR, "bin", "moe-run")
+MOE_GPU_AOT = os.path.join(BUILD_DIR, "bin", "moe-gpu-aot")
+
+
+def gpu_aot(module, lib, chip="sm_90a", check=True):
+    """moe-gpu-aot `module` (a prepared .mlir or an .onnx) into the library
+    `lib` for `chip`: skips the test where ptxas is missing; with `check`,
+    fails unless it succeeded. Returns the CompletedProcess."""
+    r = subprocess.run([MOE_GPU_AOT, "--chip", chip, "-o", str(lib), str(module)],
+                       capture_output=True, text=True)
+    if "ptxas not found" in r.stderr:
+        pytest.skip("no ptxas")
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
 
 
 def run_mlir(source, inputs, num_outputs=1, function=None, extra_args=()):

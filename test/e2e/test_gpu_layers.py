@@ -19,10 +19,9 @@ import pytest
 
 from model_runs import (CASES, EXPORTS, MODELS, MOE_OPT, assert_matches,  # noqa: E402
                         export_id, run_all)
-from moe_run import BUILD_DIR  # noqa: E402
+from moe_run import gpu_aot  # noqa: E402
 from test_models_raised import RAISED  # noqa: E402
 
-MOE_GPU_AOT = os.path.join(BUILD_DIR, "bin", "moe-gpu-aot")
 PREPARE = ["--onnx-infer-shapes", "--onnx-raise-moe", "--moe-fuse-gating",
            "--moe-expand-experts"]
 # Max |difference| over max |onnxruntime| with a bf16 layer: its inputs,
@@ -92,10 +91,7 @@ def test_gpu_library_has_the_layers(tmp_path, key):
     layers = json.loads(report.read_text())["layers"]
     assert len(layers) == RAISED[key]
     lib = tmp_path / "layers.so"
-    r = subprocess.run([MOE_GPU_AOT, "--chip", "sm_90a", "-o", str(lib), str(prepared)],
-                       capture_output=True, text=True)
-    if "ptxas not found" in r.stderr:
-        pytest.skip("no ptxas")
+    r = gpu_aot(prepared, lib, check=False)
     if AOT[key]:
         assert r.returncode != 0 and AOT[key] in r.stderr, r.stderr
         return
