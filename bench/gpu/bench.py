@@ -97,7 +97,8 @@ def emit_mlir():
             f"  return %y : {res}",
             "}",
         ]
-    lines += layer.emit_mlir(MODELS) + layer.emit_full_mlir(MODELS) + layer.emit_hmoe_mlir()
+    lines += (layer.emit_mlir(MODELS) + layer.emit_full_mlir(MODELS) + layer.emit_hmoe_mlir() +
+              layer.emit_choice_mlir())
     return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
@@ -520,6 +521,11 @@ def child(args):
             tile_lib = Library(tile_path)
             tile_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
+    if args.child == "choice":
+        for row in layer.run_choice(torch, sys.modules[__name__], dev, layers, scale,
+                                    args.tokens, args.reps, flush):
+            print("RESULT " + json.dumps(row), flush=True)
+        return 0
     if args.child == "hmoe":
         for row in layer.run_hmoe(torch, sys.modules[__name__], dev, layers, scale,
                                   args.tokens, args.reps, flush):
@@ -586,7 +592,7 @@ def table(rows, peaks):
                "ran | % copy BW | tile forced ms | vs tile |")
     out.append("|" + "---|" * 20)
     for r in rows:
-        if r.get("gemm") in ("layer", "full", "hmoe"):  # layer.py's tables
+        if r.get("gemm") in ("layer", "full", "hmoe", "choice"):  # layer.py's tables
             continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
@@ -650,6 +656,8 @@ def parent(args):
     jobs += ["layer:" + m[0] for m in MODELS if m[0] in args.models and args.layers]
     if layer.HMOE[0] in args.models and args.layers:
         jobs.append("hmoe")
+    if layer.CHOICE[0] in args.models and args.layers:
+        jobs.append("choice")
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
@@ -691,7 +699,7 @@ def write_report(args, rows, peaks, failures):
     routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
     rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
     text = (table(rows, peaks) + layer.table(rows) + layer.full_table(rows) +
-            layer.hmoe_table(rows) + routing.table(routing_rows))
+            layer.hmoe_table(rows) + layer.choice_table(rows) + routing.table(routing_rows))
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -781,8 +789,10 @@ def main():
     parser.add_argument("--chips", nargs="+", default=["sm_90a", "sm_80"])
     parser.add_argument("--out", default=os.path.join(os.environ.get("OUT", os.path.join(
         HERE, "results")), "results.md"))
-    parser.add_argument("--models", nargs="+", default=[m[0] for m in MODELS] + [layer.HMOE[0]],
-                        help="models of MODELS, and hmoe-8x for the HMoE layer rows")
+    parser.add_argument("--models", nargs="+",
+                        default=[m[0] for m in MODELS] + [layer.HMOE[0], layer.CHOICE[0]],
+                        help="models of MODELS, hmoe-8x for the HMoE layer rows and "
+                        "expert-choice-64 for the expert-choice rows")
     parser.add_argument("--tokens", nargs="+", type=int, default=TOKENS)
     parser.add_argument("--routing-tokens", nargs="*", type=int, default=routing.ROUTE_TOKENS,
                         help="T of the routing section (none: skip it)")

@@ -24,6 +24,7 @@ Per model and T:
 """
 
 import ctypes
+import math
 
 import routing
 
@@ -52,6 +53,16 @@ FULL_TOKENS = [1, 64, 4096]
 HMOE = ("hmoe-8x", 4096, [864 + 192 * j for j in range(8)], 2)
 HMOE_LAYER = "layer_hmoe"
 HMOE_TOKENS = [1, 64, 4096]
+
+
+# Expert choice (Zhou et al. 2022): softmax scores, each of 64 experts takes
+# its C = min(T, ceil(2 T / 64)) best tokens, SwiGLU experts at H = 4096,
+# I = 2048; the gate is the dense [T, E] of the chosen scores. One layer
+# from the tokens: the scoring and selection kernels, the expert-choice
+# dispatch, the FFN and the combine over E slots.
+CHOICE = ("expert-choice-64", 4096, 2048, 64, 2.0)
+CHOICE_LAYER = "full_expert_choice"
+CHOICE_TOKENS = [64, 4096]
 
 
 def layer_name(model, combine):
@@ -118,6 +129,145 @@ def emit_mlir(models):
                 "}",
             ]
     return lines
+
+
+def emit_choice_mlir():
+    """The expert-choice layer from the tokens: x [T, H], router [E, H],
+    gate/up [E, H, I], down [E, I, H] -> [T, H]."""
+    _, h, i, e, c = CHOICE
+    x, wr = f"tensor<?x{h}xbf16>", f"tensor<{e}x{h}xbf16>"
+    wgu, wd = f"tensor<{e}x{h}x{i}xbf16>", f"tensor<{e}x{i}x{h}xbf16>"
+    gate, ids = f"tensor<?x{e}xf32>", f"tensor<{e}x?xi64>"
+    off, rmap, act = f"tensor<{e + 1}xi64>", f"tensor<?x{e}xi64>", f"tensor<?x{i}xbf16>"
+    return [
+        f"func.func @{CHOICE_LAYER}(%x: {x}, %wr: {wr}, %wg: {wgu}, %wu: {wgu}, %wd: {wd}) "
+        f"-> {x} attributes {{moe.gpu_layer}} {{",
+        f"  %w, %ids = moe.fused_route <expert_choice> <softmax> %x, %wr "
+        f"{{capacity_factor = {c!r} : f64}} : {x}, {wr} -> {gate}, {ids}",
+        f"  %rows, %off, %map = moe.dispatch %x, %ids {{expert_choice, num_experts = {e} : i64}}",
+        f"      : {x}, {ids} -> {x}, {off}, {rmap}",
+        f"  %g = moe.grouped_matmul %rows, %wg offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
+        f"  %u = moe.grouped_matmul %rows, %wu offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
+        f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "
+        f"gate_layout = #moe.gate_layout<separate>}} : ({act}, {act}) -> {act}",
+        f"  %y = moe.grouped_matmul %a, %wd offsets(%off) : ({act}, {wd}, {off}) -> {x}",
+        f"  %o = moe.combine %y, %map, %w : ({x}, {rmap}, {gate}) -> {x}",
+        f"  return %o : {x}",
+        "}",
+    ]
+
+
+def choice_capacity(t, e, c):
+    """moe.route's expert-choice capacity."""
+    return 0 if t == 0 else min(t, max(1, math.ceil(t * c / e)))
+
+
+def choice_routing(torch, x, wr, c):
+    """(gate [T, E], token ids [E, C], near-tie tokens [T]) in fp32 from the
+    same bf16 inputs: softmax scores, each expert's top-C tokens. A token
+    is a near tie when some expert's C-th and (C+1)-th scores are within
+    routing.TIE_TOLERANCE and its own score for that expert is as close:
+    the kernel may take either."""
+    t, e = x.shape[0], wr.shape[0]
+    scores = torch.softmax(x.float() @ wr.float().T, dim=-1)
+    cap = choice_capacity(t, e, c)
+    top = scores.T.topk(min(cap + 1, t), dim=1)
+    ids = top.indices[:, :cap]
+    gate = torch.zeros_like(scores)
+    gate.scatter_(0, ids.T, scores.gather(0, ids.T))
+    ties = torch.zeros(t, dtype=torch.bool, device=x.device)
+    if cap < t:
+        kth, nxt = top.values[:, cap - 1], top.values[:, cap]
+        tol = routing.TIE_TOLERANCE * kth.abs().clamp(min=1.0)
+        near = ((scores - kth).abs() <= tol) & (kth - nxt <= tol)
+        ties = near.any(dim=1)
+    return gate, ids, ties
+
+
+def choice_dispatch(torch, x, ids):
+    """Rows e * C + c = x[ids[e, c]], offsets e * C, row map [T, E]."""
+    e, cap = ids.shape
+    t = x.shape[0]
+    offsets = torch.arange(e + 1, device=x.device) * cap
+    row_map = torch.full((t, e), -1, dtype=torch.int64, device=x.device)
+    row_map.scatter_(0, ids.T, torch.arange(e * cap, device=x.device).view(e, cap).T)
+    return x[ids.flatten()], offsets, row_map
+
+
+def choice_reference(torch, c, x, wr, wg, wu, wd):
+    """(output, near-tie tokens): the expert-choice layer in fp32."""
+    gate, ids, ties = choice_routing(torch, x, wr, c)
+    rows, offsets, row_map = choice_dispatch(torch, x, ids)
+    # Slots an expert did not take have row -1 and gate 0.
+    out = reference(torch, rows, wg, wu, wd, offsets, row_map.clamp(min=0), gate)
+    return out, ties
+
+
+def torch_choice_layer_fn(torch, grouped_mm_fn, c, x, wr, wg, wu, wd):
+    """The expert-choice layer in torch: routing and dispatch as
+    choice_routing / choice_dispatch, torch._grouped_mm FFN, dense-gate
+    combine."""
+    e, cap = wr.shape[0], choice_capacity(x.shape[0], wr.shape[0], c)
+    offsets0 = torch.arange(e + 1, device=x.device) * cap
+    probe = torch.zeros(e * cap, x.shape[1], dtype=x.dtype, device=x.device)
+    label, mm, (wg, wu, wd) = torch_mm(torch, grouped_mm_fn, probe, [wg, wu, wd], offsets0)
+
+    def fn():
+        gate, ids, _ = choice_routing(torch, x, wr, c)
+        rows, offsets, row_map = choice_dispatch(torch, x, ids)
+        a = torch.nn.functional.silu(mm(rows, wg, offsets)) * mm(rows, wu, offsets)
+        y = mm(a, wd, offsets)
+        wts = gate.to(x.dtype).unsqueeze(-1)
+        return (y[row_map.clamp(min=0)] * wts).sum(1, dtype=torch.float32).to(x.dtype)
+    return label.replace("torch._grouped_mm", "torch routing + torch._grouped_mm layer"), fn
+
+
+def run_choice(torch, bench, dev, lib, scale, tokens, reps, flush):
+    """Expert-choice rows (from the tokens), one per T in CHOICE_TOKENS."""
+    name, h, i, e, c = CHOICE
+    h, i = max(16, h // scale), max(16, i // scale)
+    wr = (torch.randn(e, h, device=dev.name) * h ** -0.5).to(torch.bfloat16)
+    wg = torch.randn(e, h, i, dtype=torch.bfloat16, device=dev.name).mul_(h ** -0.5)
+    wu = torch.randn(e, h, i, dtype=torch.bfloat16, device=dev.name).mul_(h ** -0.5)
+    wd = torch.randn(e, i, h, dtype=torch.bfloat16, device=dev.name).mul_(i ** -0.5)
+    stream = dev.stream()
+    for t in [t for t in tokens if t in CHOICE_TOKENS]:
+        print(f"{name} layer T={t}", flush=True)
+        rows = e * choice_capacity(t, e, c)
+        row = {"model": name, "gemm": "choice", "T": t, "E": e, "K": h, "N": i,
+               "rows": rows, "flops": 2 * rows * 3 * h * i}
+        try:
+            x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)
+            ref, ties = choice_reference(torch, c, x, wr, wg, wu, wd)
+            out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
+            fn = lib.forward_fn(torch, CHOICE_LAYER, [x, wr, wg, wu, wd], out, [t], dev.name,
+                                stream)
+            fn()
+            dev.sync()
+            unwritten = int(torch.isnan(out).sum().item())
+            keep = ~ties
+            err = bench.rel_err(torch, out[keep], ref[keep]) if bool(keep.any()) else 0.0
+            ok = unwritten == 0 and err <= bench.TOLERANCE
+            if not ok:
+                print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+            row.update(ok=bool(ok), unwritten=unwritten, rel_err=err,
+                       near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
+            row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+            del ref
+            time_torch(row, bench, dev, flush, reps, lambda: torch_choice_layer_fn(
+                torch, bench.grouped_mm_fn, c, x, wr, wg, wu, wd))
+        except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
+            fail(row, exc)
+        yield row
+
+
+def choice_table(rows):
+    """Expert-choice rows from the tokens against torch."""
+    return markdown(rows, "choice", "Expert-choice layer from the tokens (64 experts, capacity "
+                    "factor 2: scoring and per-expert selection kernels, expert-choice "
+                    "dispatch, SwiGLU FFN, combine over the dense gate), bf16:",
+                    ["near-tie tokens", "ours ms"],
+                    lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}"])
 
 
 def emit_hmoe_mlir():
@@ -346,7 +496,10 @@ class TorchLayerStandIn:
         return 0
 
     def forward_fn(self, torch, name, tensors, out, dims, device, stream):
-        if name.startswith("full_"):
+        if name == CHOICE_LAYER:
+            def fn():
+                out.copy_(choice_reference(torch, CHOICE[4], *tensors)[0])
+        elif name.startswith("full_"):
             model = next(m for m in FULL_ROUTINGS.values() if full_name(m) == name)
             r = shrunk_routing(model, tensors[0].shape[1])
 
@@ -561,6 +714,7 @@ def dry_run(torch, bench, lib_path_list):
                   if layers.find(layer_name(m, c)) < 0]
         absent += [full_name(m) for m in bench.MODELS if layers.find(full_name(m)) < 0]
         absent += [HMOE_LAYER] if layers.find(HMOE_LAYER) < 0 else []
+        absent += [CHOICE_LAYER] if layers.find(CHOICE_LAYER) < 0 else []
         print(f"{path}: {lib.moe_layer_count()} layers")
         if missing or absent:
             print(f"FAIL missing symbols {missing}, layers not compiled {absent}")
@@ -613,4 +767,24 @@ def dry_run(torch, bench, lib_path_list):
     print(f"{name} layer (H/64, widths/64 on the CPU): {label} rel. err {err:.1e}, "
           f"padding zero {padding_zero}")
     ok &= err <= bench.TOLERANCE and padding_zero
+    # Expert choice: torch's layer against the reference, the capacity, and
+    # a changed token caught.
+    name, h, i, e, c = CHOICE
+    h, i = h // 64, i // 64
+    wr = (torch.randn(e, h) * h ** -0.5).to(torch.bfloat16)
+    ws = [torch.randn(e, a, b, dtype=torch.bfloat16) * a ** -0.5
+          for a, b in ((h, i), (h, i), (i, h))]
+    x = torch.randn(64, h, dtype=torch.bfloat16)
+    ref, ties = choice_reference(torch, c, x, wr, *ws)
+    gate, ids, _ = choice_routing(torch, x, wr, c)
+    label, fn = torch_choice_layer_fn(torch, bench.grouped_mm_fn, c, x, wr, *ws)
+    keep = ~ties
+    err = bench.rel_err(torch, fn().float()[keep], ref[keep])
+    wrong = ref.clone()
+    wrong[3] = wrong[5]
+    caught = bench.rel_err(torch, wrong[keep], ref[keep]) > bench.TOLERANCE
+    shaped = ids.shape == (e, choice_capacity(64, e, c)) and int((gate > 0).sum()) == ids.numel()
+    print(f"{name} layer (H/64, I/64 on the CPU): {label} rel. err {err:.1e}, "
+          f"{int(ties.sum())} near-tie tokens, wrong token caught {caught}, capacity ok {shaped}")
+    ok &= err <= bench.TOLERANCE and caught and shaped
     return ok
