@@ -98,7 +98,7 @@ def emit_mlir():
             "}",
         ]
     lines += (layer.emit_mlir(MODELS) + layer.emit_full_mlir(MODELS) + layer.emit_hmoe_mlir() +
-              layer.emit_choice_mlir())
+              layer.emit_choice_mlir() + layer.emit_llama4_mlir())
     return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
@@ -521,9 +521,10 @@ def child(args):
             tile_lib = Library(tile_path)
             tile_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
-    if args.child == "choice":
-        for row in layer.run_choice(torch, sys.modules[__name__], dev, layers, scale,
-                                    args.tokens, args.reps, flush):
+    specs = {"choice": layer.ChoiceSpec(), "llama4": layer.Llama4Spec()}
+    if args.child in specs:
+        for row in layer.run_from_tokens(torch, sys.modules[__name__], dev, layers, scale,
+                                         args.tokens, args.reps, flush, specs[args.child]):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
     if args.child == "hmoe":
@@ -592,7 +593,7 @@ def table(rows, peaks):
                "ran | % copy BW | tile forced ms | vs tile |")
     out.append("|" + "---|" * 20)
     for r in rows:
-        if r.get("gemm") in ("layer", "full", "hmoe", "choice"):  # layer.py's tables
+        if r.get("gemm") in ("layer", "full", "hmoe", "choice", "llama4"):  # layer.py's
             continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
@@ -658,6 +659,8 @@ def parent(args):
         jobs.append("hmoe")
     if layer.CHOICE[0] in args.models and args.layers:
         jobs.append("choice")
+    if layer.LLAMA4[0] in args.models and args.layers:
+        jobs.append("llama4")
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
@@ -699,7 +702,8 @@ def write_report(args, rows, peaks, failures):
     routing_rows = [r for r in rows if r.get("section") in ("routing", "dispatch")]
     rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
     text = (table(rows, peaks) + layer.table(rows) + layer.full_table(rows) +
-            layer.hmoe_table(rows) + layer.choice_table(rows) + routing.table(routing_rows))
+            layer.hmoe_table(rows) + layer.tokens_table(rows, layer.ChoiceSpec()) +
+            layer.tokens_table(rows, layer.Llama4Spec()) + routing.table(routing_rows))
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -790,9 +794,11 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.environ.get("OUT", os.path.join(
         HERE, "results")), "results.md"))
     parser.add_argument("--models", nargs="+",
-                        default=[m[0] for m in MODELS] + [layer.HMOE[0], layer.CHOICE[0]],
-                        help="models of MODELS, hmoe-8x for the HMoE layer rows and "
-                        "expert-choice-64 for the expert-choice rows")
+                        default=[m[0] for m in MODELS] + [layer.HMOE[0], layer.CHOICE[0],
+                                                          layer.LLAMA4[0]],
+                        help="models of MODELS, hmoe-8x for the HMoE layer rows, "
+                        "expert-choice-64 for the expert-choice rows and llama4-scout for "
+                        "Llama 4 Scout's")
     parser.add_argument("--tokens", nargs="+", type=int, default=TOKENS)
     parser.add_argument("--routing-tokens", nargs="*", type=int, default=routing.ROUTE_TOKENS,
                         help="T of the routing section (none: skip it)")

@@ -65,6 +65,15 @@ CHOICE_LAYER = "full_expert_choice"
 CHOICE_TOKENS = [64, 4096]
 
 
+# Llama 4 Scout (16 experts, sigmoid top-1 not renormalized, H = 5120,
+# I = 8192): the routing weight scales each expert's input (moe.dispatch
+# scale_rows, the scaled gather) and the combine adds the rows unweighted.
+# The shared expert runs outside the MoE layer and is left out.
+LLAMA4 = ("llama4-scout", 5120, 8192, 16, 1)
+LLAMA4_LAYER = "full_llama4_scout"
+LLAMA4_TOKENS = [1, 64, 4096]
+
+
 def layer_name(model, combine):
     return f"layer_{model[0].replace('-', '_')}_{combine}"
 
@@ -92,11 +101,7 @@ def emit_full_mlir(models):
             *routing.fused_route_lines(r, "%x", "%wr", "%b", "%w, %ids"),
             f"  %rows, %off, %map = moe.dispatch %x, %ids {{num_experts = {e} : i64}}",
             f"      : {x}, {rmap} -> {x}, {off}, {rmap}",
-            f"  %g = moe.grouped_matmul %rows, %wg offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
-            f"  %u = moe.grouped_matmul %rows, %wu offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
-            f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "
-            f"gate_layout = #moe.gate_layout<separate>}} : ({act}, {act}) -> {act}",
-            f"  %y = moe.grouped_matmul %a, %wd offsets(%off) : ({act}, {wd}, {off}) -> {x}",
+            *ffn_lines(x, wgu, wgu, wd, off, act, x),
             f"  %o = moe.combine %y, %map, %w : ({x}, {rmap}, {wts}) -> {x}",
             f"  return %o : {x}",
             "}",
@@ -131,6 +136,18 @@ def emit_mlir(models):
     return lines
 
 
+def ffn_lines(rows, wg, wu, wd, off, act, out):
+    """The SwiGLU experts on `rows` (types: rows, gate/up and down weights,
+    offsets, activations, result): %g, %u, %a, then %y."""
+    return [
+        f"  %g = moe.grouped_matmul %rows, %wg offsets(%off) : ({rows}, {wg}, {off}) -> {act}",
+        f"  %u = moe.grouped_matmul %rows, %wu offsets(%off) : ({rows}, {wu}, {off}) -> {act}",
+        f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "
+        f"gate_layout = #moe.gate_layout<separate>}} : ({act}, {act}) -> {act}",
+        f"  %y = moe.grouped_matmul %a, %wd offsets(%off) : ({act}, {wd}, {off}) -> {out}",
+    ]
+
+
 def emit_choice_mlir():
     """The expert-choice layer from the tokens: x [T, H], router [E, H],
     gate/up [E, H, I], down [E, I, H] -> [T, H]."""
@@ -146,11 +163,7 @@ def emit_choice_mlir():
         f"{{capacity_factor = {c!r} : f64}} : {x}, {wr} -> {gate}, {ids}",
         f"  %rows, %off, %map = moe.dispatch %x, %ids {{expert_choice, num_experts = {e} : i64}}",
         f"      : {x}, {ids} -> {x}, {off}, {rmap}",
-        f"  %g = moe.grouped_matmul %rows, %wg offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
-        f"  %u = moe.grouped_matmul %rows, %wu offsets(%off) : ({x}, {wgu}, {off}) -> {act}",
-        f"  %a = moe.activation %g, %u {{activation = #moe.activation<silu>, "
-        f"gate_layout = #moe.gate_layout<separate>}} : ({act}, {act}) -> {act}",
-        f"  %y = moe.grouped_matmul %a, %wd offsets(%off) : ({act}, {wd}, {off}) -> {x}",
+        *ffn_lines(x, wgu, wgu, wd, off, act, x),
         f"  %o = moe.combine %y, %map, %w : ({x}, {rmap}, {gate}) -> {x}",
         f"  return %o : {x}",
         "}",
@@ -222,25 +235,28 @@ def torch_choice_layer_fn(torch, grouped_mm_fn, c, x, wr, wg, wu, wd):
     return label.replace("torch._grouped_mm", "torch routing + torch._grouped_mm layer"), fn
 
 
-def run_choice(torch, bench, dev, lib, scale, tokens, reps, flush):
-    """Expert-choice rows (from the tokens), one per T in CHOICE_TOKENS."""
-    name, h, i, e, c = CHOICE
+def run_from_tokens(torch, bench, dev, lib, scale, tokens, reps, flush, spec):
+    """Rows of a layer from the tokens with a router (x, router, gate, up,
+    down), one per T in spec.tokens: spec.reference(c, x, wr, wg, wu, wd)
+    gives (fp32 output, near-tie tokens), spec.torch_fn the torch layer,
+    spec.rows(t) the rows the experts compute."""
+    name, h, i, e = spec.name, spec.hidden, spec.inter, spec.experts
     h, i = max(16, h // scale), max(16, i // scale)
     wr = (torch.randn(e, h, device=dev.name) * h ** -0.5).to(torch.bfloat16)
     wg = torch.randn(e, h, i, dtype=torch.bfloat16, device=dev.name).mul_(h ** -0.5)
     wu = torch.randn(e, h, i, dtype=torch.bfloat16, device=dev.name).mul_(h ** -0.5)
     wd = torch.randn(e, i, h, dtype=torch.bfloat16, device=dev.name).mul_(i ** -0.5)
     stream = dev.stream()
-    for t in [t for t in tokens if t in CHOICE_TOKENS]:
+    for t in [t for t in tokens if t in spec.tokens]:
         print(f"{name} layer T={t}", flush=True)
-        rows = e * choice_capacity(t, e, c)
-        row = {"model": name, "gemm": "choice", "T": t, "E": e, "K": h, "N": i,
+        rows = spec.rows(t)
+        row = {"model": name, "gemm": spec.gemm, "T": t, "E": e, "K": h, "N": i,
                "rows": rows, "flops": 2 * rows * 3 * h * i}
         try:
             x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)
-            ref, ties = choice_reference(torch, c, x, wr, wg, wu, wd)
+            ref, ties = spec.reference(torch, x, wr, wg, wu, wd)
             out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
-            fn = lib.forward_fn(torch, CHOICE_LAYER, [x, wr, wg, wu, wd], out, [t], dev.name,
+            fn = lib.forward_fn(torch, spec.layer, [x, wr, wg, wu, wd], out, [t], dev.name,
                                 stream)
             fn()
             dev.sync()
@@ -254,19 +270,114 @@ def run_choice(torch, bench, dev, lib, scale, tokens, reps, flush):
                        near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
             row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
             del ref
-            time_torch(row, bench, dev, flush, reps, lambda: torch_choice_layer_fn(
-                torch, bench.grouped_mm_fn, c, x, wr, wg, wu, wd))
+            time_torch(row, bench, dev, flush, reps, lambda: spec.torch_fn(
+                torch, bench.grouped_mm_fn, x, wr, wg, wu, wd))
         except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
             fail(row, exc)
         yield row
 
 
-def choice_table(rows):
-    """Expert-choice rows from the tokens against torch."""
-    return markdown(rows, "choice", "Expert-choice layer from the tokens (64 experts, capacity "
-                    "factor 2: scoring and per-expert selection kernels, expert-choice "
-                    "dispatch, SwiGLU FFN, combine over the dense gate), bf16:",
-                    ["near-tie tokens", "ours ms"],
+class ChoiceSpec:
+    """run_from_tokens' view of the expert-choice layer (CHOICE)."""
+    name, hidden, inter, experts, factor = CHOICE
+    layer, tokens, gemm = CHOICE_LAYER, CHOICE_TOKENS, "choice"
+    title = ("Expert-choice layer from the tokens (64 experts, capacity factor 2: scoring and "
+             "per-expert selection kernels, expert-choice dispatch, SwiGLU FFN, combine over "
+             "the dense gate), bf16:")
+
+    def rows(self, t):
+        return self.experts * choice_capacity(t, self.experts, self.factor)
+
+    def reference(self, torch, x, wr, wg, wu, wd):
+        return choice_reference(torch, self.factor, x, wr, wg, wu, wd)
+
+    def torch_fn(self, torch, grouped_mm_fn, x, wr, wg, wu, wd):
+        return torch_choice_layer_fn(torch, grouped_mm_fn, self.factor, x, wr, wg, wu, wd)
+
+
+def emit_llama4_mlir():
+    """The Llama 4 Scout layer from the tokens: x [T, H], router [E, H],
+    gate/up [E, H, I], down [E, I, H] -> [T, H]."""
+    name, h, i, e, k = LLAMA4
+    r = FULL_ROUTINGS[name]
+    x, wr = f"tensor<?x{h}xbf16>", f"tensor<{e}x{h}xbf16>"
+    wgu, wd = f"tensor<{e}x{h}x{i}xbf16>", f"tensor<{e}x{i}x{h}xbf16>"
+    off, rmap, wts = f"tensor<{e + 1}xi64>", f"tensor<?x{k}xi64>", f"tensor<?x{k}xf32>"
+    act = f"tensor<?x{i}xbf16>"
+    return [
+        f"func.func @{LLAMA4_LAYER}(%x: {x}, %wr: {wr}, %wg: {wgu}, %wu: {wgu}, %wd: {wd}) "
+        f"-> {x} attributes {{moe.gpu_layer}} {{",
+        *routing.fused_route_lines(r, "%x", "%wr", "%b", "%w, %ids"),
+        f"  %rows, %off, %map = moe.dispatch %x, %ids weights(%w : {wts}) "
+        f"{{num_experts = {e} : i64, scale_rows}}",
+        f"      : {x}, {rmap} -> {x}, {off}, {rmap}",
+        *ffn_lines(x, wgu, wgu, wd, off, act, x),
+        f"  %o = moe.combine %y, %map : ({x}, {rmap}) -> {x}",
+        f"  return %o : {x}",
+        "}",
+    ]
+
+
+def llama4_routing(torch, x, wr):
+    """(weights [T, 1], ids [T, 1], near-tie tokens, scaled tokens): Llama 4
+    Scout's routing in fp32 and each token times its weight, the weight
+    rounded to bf16 first and the product rounded once (moe.dispatch
+    scale_rows)."""
+    r = FULL_ROUTINGS[LLAMA4[0]]
+    weights, ids, choice = routing.reference(torch, r, x, wr, None)
+    top = choice.topk(2, dim=-1).values
+    ties = (top[:, 0] - top[:, 1]).abs() <= routing.TIE_TOLERANCE * top[:, 0].abs().clamp(min=1.0)
+    scaled = (x.float() * weights.to(torch.bfloat16).float()).to(torch.bfloat16)
+    return weights, ids, ties, scaled
+
+
+def llama4_reference(torch, x, wr, wg, wu, wd):
+    """(output, near-tie tokens): the Llama 4 Scout layer in fp32."""
+    _, ids, ties, scaled = llama4_routing(torch, x, wr)
+    rows, offsets, row_map = routing.dispatch_reference(torch, LLAMA4[3], scaled, ids)
+    ones = torch.ones(ids.shape, dtype=torch.float32, device=x.device)
+    return reference(torch, rows, wg, wu, wd, offsets, row_map, ones), ties
+
+
+def torch_llama4_layer_fn(torch, grouped_mm_fn, x, wr, wg, wu, wd):
+    """The Llama 4 Scout layer in torch: the routing reference's math,
+    the scaled tokens, a stable sort for the dispatch, torch._grouped_mm
+    FFN, an unweighted sum."""
+    e = LLAMA4[3]
+    offsets0 = torch.zeros(e + 1, dtype=torch.int64, device=x.device)
+    offsets0[1:] = x.shape[0] // e  # only for the layout probe
+    label, mm, (wg, wu, wd) = torch_mm(torch, grouped_mm_fn, x, [wg, wu, wd], offsets0)
+
+    def fn():
+        _, ids, _, scaled = llama4_routing(torch, x, wr)
+        rows, offsets, row_map = routing.dispatch_reference(torch, e, scaled, ids)
+        a = torch.nn.functional.silu(mm(rows, wg, offsets)) * mm(rows, wu, offsets)
+        y = mm(a, wd, offsets)
+        return y[row_map].sum(1, dtype=torch.float32).to(x.dtype)
+    return label.replace("torch._grouped_mm", "torch routing + torch._grouped_mm layer"), fn
+
+
+class Llama4Spec:
+    """run_from_tokens' view of the Llama 4 Scout layer (LLAMA4)."""
+    name, hidden, inter, experts, k = LLAMA4
+    layer, tokens, gemm = LLAMA4_LAYER, LLAMA4_TOKENS, "llama4"
+    title = ("Llama 4 Scout layer from the tokens (sigmoid top-1 of 16, the routing weight "
+             "scaling the experts' input in the gather, SwiGLU FFN, unweighted combine; no "
+             "shared expert), bf16:")
+
+    def rows(self, t):
+        return t * self.k
+
+    def reference(self, torch, x, wr, wg, wu, wd):
+        return llama4_reference(torch, x, wr, wg, wu, wd)
+
+    def torch_fn(self, torch, grouped_mm_fn, x, wr, wg, wu, wd):
+        return torch_llama4_layer_fn(torch, grouped_mm_fn, x, wr, wg, wu, wd)
+
+
+def tokens_table(rows, spec):
+    """The rows of `spec` (run_from_tokens) against torch."""
+    return markdown(rows, spec.gemm, spec.title, ["near-tie tokens", "ours ms"],
                     lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}"])
 
 
@@ -499,6 +610,9 @@ class TorchLayerStandIn:
         if name == CHOICE_LAYER:
             def fn():
                 out.copy_(choice_reference(torch, CHOICE[4], *tensors)[0])
+        elif name == LLAMA4_LAYER:
+            def fn():
+                out.copy_(llama4_reference(torch, *tensors)[0])
         elif name.startswith("full_"):
             model = next(m for m in FULL_ROUTINGS.values() if full_name(m) == name)
             r = shrunk_routing(model, tensors[0].shape[1])
@@ -714,7 +828,7 @@ def dry_run(torch, bench, lib_path_list):
                   if layers.find(layer_name(m, c)) < 0]
         absent += [full_name(m) for m in bench.MODELS if layers.find(full_name(m)) < 0]
         absent += [HMOE_LAYER] if layers.find(HMOE_LAYER) < 0 else []
-        absent += [CHOICE_LAYER] if layers.find(CHOICE_LAYER) < 0 else []
+        absent += [name for name in (CHOICE_LAYER, LLAMA4_LAYER) if layers.find(name) < 0]
         print(f"{path}: {lib.moe_layer_count()} layers")
         if missing or absent:
             print(f"FAIL missing symbols {missing}, layers not compiled {absent}")
@@ -787,4 +901,24 @@ def dry_run(torch, bench, lib_path_list):
     print(f"{name} layer (H/64, I/64 on the CPU): {label} rel. err {err:.1e}, "
           f"{int(ties.sum())} near-tie tokens, wrong token caught {caught}, capacity ok {shaped}")
     ok &= err <= bench.TOLERANCE and caught and shaped
+    # Llama 4 Scout: torch's layer against the reference, which must see the
+    # routing weight scale the input (not the output: with the SwiGLU
+    # expert the two differ).
+    name, h, i, e, _ = LLAMA4
+    h, i = h // 64, i // 64
+    wr = (torch.randn(e, h) * h ** -0.5).to(torch.bfloat16)
+    ws = [torch.randn(e, a, b, dtype=torch.bfloat16) * a ** -0.5
+          for a, b in ((h, i), (h, i), (i, h))]
+    x = torch.randn(64, h, dtype=torch.bfloat16)
+    ref, ties = llama4_reference(torch, x, wr, *ws)
+    label, fn = torch_llama4_layer_fn(torch, bench.grouped_mm_fn, x, wr, *ws)
+    keep = ~ties
+    err = bench.rel_err(torch, fn().float()[keep], ref[keep])
+    weights, ids, _, _ = llama4_routing(torch, x, wr)
+    rows, offsets, row_map = routing.dispatch_reference(torch, e, x, ids)
+    scaled_output = reference(torch, rows, *ws, offsets, row_map, weights)
+    caught = bench.rel_err(torch, scaled_output[keep], ref[keep]) > bench.TOLERANCE
+    print(f"{name} layer (H/64, I/64 on the CPU): {label} rel. err {err:.1e}, "
+          f"{int(ties.sum())} near-tie tokens, output scaling instead caught {caught}")
+    ok &= err <= bench.TOLERANCE and caught
     return ok
