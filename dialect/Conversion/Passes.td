@@ -100,9 +100,10 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     become an element-wise kernel (no per-group `widths`). `moe.combine`
     becomes a gather kernel (one block per token and column chunk, f32 sums,
     deterministic), or with `combine=epilogue` and rows from a grouped
-    matmul used only by it, fp32 atomic adds of `weight * row` into the
-    zeroed token output from that matmul's epilogue (plus a row -> slot
-    inverse kernel and, for 16-bit results, a conversion kernel).
+    matmul used only by it, fp32 atomic adds of `weight * row` (of `row`
+    for an unweighted combine) into the zeroed token output from that
+    matmul's epilogue (plus a row -> slot inverse kernel and, for 16-bit
+    results, a conversion kernel).
 
     Routing: `moe.fused_route` and `moe.route` (token choice and top_p)
     become one launch of a routing kernel (one per signature): blocks of 8

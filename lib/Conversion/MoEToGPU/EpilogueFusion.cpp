@@ -63,11 +63,11 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   return {gate, up};
 }
 
-/// The grouped matmul whose epilogue can add `op`'s weighted rows into the
-/// tokens (combine=epilogue), or null. An unweighted combine (scale_rows
-/// dispatch) keeps the combine kernel.
+/// The grouped matmul whose epilogue can add `op`'s (weighted, or for an
+/// unweighted combine after a scale_rows dispatch, plain) rows into the
+/// tokens (combine=epilogue), or null.
 GroupedMatmulOp fusibleMatmul(CombineOp op, const MoEToGPUOptions &options) {
-  if (options.combine != "epilogue" || !op.getWeights())
+  if (options.combine != "epilogue")
     return {};
   auto mm = op.getRows().getDefiningOp<GroupedMatmulOp>();
   if (!mm || !mm->hasOneUse() || !mm.isStacked() || mm.getTransposeRhs())
@@ -283,8 +283,10 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
   ImplicitLocOpBuilder &b = host.b;
   Type f32 = b.getF32Type();
   sig->resultType = f32;
-  sig->combineWeightType =
-      cast<RankedTensorType>(op.getWeights().getType()).getElementType();
+  sig->fusedCombine = true;
+  if (Value weights = op.getWeights())
+    sig->combineWeightType =
+        cast<RankedTensorType>(weights.getType()).getElementType();
   sig->combineSlots = mapType.getDimSize(1);
   gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
   gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
@@ -297,12 +299,13 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
   Value offsets = host.operand(mm.getOffsets(), type(2));
   Value map = host.operand(op.getRowMap(),
                            cast<MemRefType>(slotsKernel.getArgumentTypes()[0]));
-  Value weights = host.operand(op.getWeights(), type(numArgs - 1));
+  // The row slots, then the routing weights if the combine has them.
+  unsigned slotsArg = op.getWeights() ? numArgs - 2 : numArgs - 1;
   Value rows = rowsOf(b, lhs);
   Value tokens = rowsOf(b, map);
   Value one = arith::ConstantIndexOp::create(b, 1);
 
-  Value slots = host.scratch(type(numArgs - 2), rows);
+  Value slots = host.scratch(type(slotsArg), rows);
   host.fill(slots, b.getI32IntegerAttr(-1));
   Value slotCount = arith::MulIOp::create(
       b, tokens, arith::ConstantIndexOp::create(b, sig->combineSlots));
@@ -315,7 +318,9 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
   SmallVector<Value> args = {lhs, rhs, offsets, sums};
   if (!mm.getBias().empty())
     args.push_back(host.operand(mm.getBias()[0], type(4)));
-  args.append({slots, weights});
+  args.push_back(slots);
+  if (op.getWeights())
+    args.push_back(host.operand(op.getWeights(), type(numArgs - 1)));
   launchMatmul(host, kernel, args, rows);
 
   Value out = host.result(op.getResult(), dynamicRows(resultType), tokens);

@@ -52,8 +52,13 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
-  if (sig.combineWeightType)
-    os << "_combine" << sig.combineSlots << "_" << sig.combineWeightType;
+  if (sig.fusedCombine) {
+    os << "_combine" << sig.combineSlots << "_";
+    if (sig.combineWeightType)
+      os << sig.combineWeightType;
+    else
+      os << "unweighted";
+  }
   os << groupExtentsSuffix(sig);
   return name;
 }
@@ -353,7 +358,7 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
       }
       // Fused combine: the row's slot names its token and routing weight.
       Value token, weight, rowValid = rowInside;
-      if (sig.combineWeightType) {
+      if (sig.fusedCombine) {
         Value safeRow = m.select(rowInside, row, first);
         Value slot = memref::LoadOp::create(b, s.rowSlots, ValueRange{safeRow});
         Value zero = arith::ConstantIntOp::create(b, 0, 32);
@@ -364,13 +369,15 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
         Value slotIdx = arith::IndexCastOp::create(
             b, b.getIndexType(), m.select(hasSlot, slot, zero));
         token = m.div(slotIdx, sig.combineSlots);
-        Value safeToken = m.select(rowValid, token, m.c(0));
-        Value w = memref::LoadOp::create(
-            b, s.combineWeights,
-            ValueRange{
-                safeToken,
-                m.select(rowValid, m.rem(slotIdx, sig.combineSlots), m.c(0))});
-        weight = castFloat(b, w, b.getF32Type());
+        if (sig.combineWeightType) {
+          Value safeToken = m.select(rowValid, token, m.c(0));
+          Value w = memref::LoadOp::create(
+              b, s.combineWeights,
+              ValueRange{safeToken,
+                         m.select(rowValid, m.rem(slotIdx, sig.combineSlots),
+                                  m.c(0))});
+          weight = castFloat(b, w, b.getF32Type());
+        }
       }
       for (int64_t ni = 0; ni < kMmaTilesN; ++ni) {
         int64_t tile = mi * kMmaTilesN + ni;
@@ -381,11 +388,14 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
         ifThen(b, inside, [&] {
           Value v0 = value(tile, half * 2, col);
           Value v1 = value(tile, half * 2 + 1, m.add(col, m.c(1)));
-          if (sig.combineWeightType) {
+          if (sig.fusedCombine) {
             Value base = m.add(m.mul(token, m.c(sig.n)), col);
-            atomicAdd(b, s.result, base, arith::MulFOp::create(b, weight, v0));
-            atomicAdd(b, s.result, m.add(base, m.c(1)),
-                      arith::MulFOp::create(b, weight, v1));
+            if (weight) {
+              v0 = arith::MulFOp::create(b, weight, v0);
+              v1 = arith::MulFOp::create(b, weight, v1);
+            }
+            atomicAdd(b, s.result, base, v0);
+            atomicAdd(b, s.result, m.add(base, m.c(1)), v1);
           } else if (sig.isGated()) {
             // Interleaved: the column pair is (gate, up) of column col / 2.
             memref::StoreOp::create(
@@ -433,7 +443,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                 arg(true),
                 arg(true),
                 arg(bool(sig.biasType)),
-                arg(bool(sig.combineWeightType)),
+                arg(sig.fusedCombine),
                 arg(bool(sig.combineWeightType)),
                 func.getWorkgroupAttributions()[0],
                 func.getWorkgroupAttributions()[1],

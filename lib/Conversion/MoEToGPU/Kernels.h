@@ -43,8 +43,11 @@ struct GroupedMatmulSignature {
   std::optional<moe::ActivationParams> activation;
   bool splitWeights = false;
   /// Fused combine: the result is the tokens' fp32 output [T, n], and each
-  /// row r adds weights[s / slots, s % slots] * row into token s / slots
-  /// (s = rowSlots[r], skipped when negative) with fp32 atomics.
+  /// row r adds weights[s / slots, s % slots] * row (the row alone when
+  /// combineWeightType is null: an unweighted combine after a scale_rows
+  /// dispatch) into token s / slots (s = rowSlots[r], skipped when
+  /// negative) with fp32 atomics.
+  bool fusedCombine = false;
   mlir::Type combineWeightType;
   int64_t combineSlots = 0;
   /// group_extents (K_0, N_0, K_1, N_1, ...; empty: every group is [k, n]):
@@ -202,15 +205,15 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   types.push_back(mlir::MemRefType::get({sig.groups + 1}, sig.offsetType));
   types.push_back(mlir::MemRefType::get(
       {dyn, sig.resultColumns()},
-      sig.combineWeightType ? mlir::Float32Type::get(ctx) : sig.resultType));
+      sig.fusedCombine ? mlir::Float32Type::get(ctx) : sig.resultType));
   if (sig.biasType)
     types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
-  if (sig.combineWeightType) {
+  if (sig.fusedCombine)
     types.push_back(
         mlir::MemRefType::get({dyn}, mlir::IntegerType::get(ctx, 32)));
+  if (sig.combineWeightType)
     types.push_back(
         mlir::MemRefType::get({dyn, sig.combineSlots}, sig.combineWeightType));
-  }
   return types;
 }
 

@@ -300,9 +300,9 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
   // The tile kernel of the chip (wgmma on sm_90a where it applies) unless
   // kernel=decode, the decode kernel unless kernel=tile or the signature has
   // a fused combine (no decode form).
-  if (options.kernel != "decode" || sig.combineWeightType)
+  if (options.kernel != "decode" || sig.fusedCombine)
     kernels.tile = getOrBuildTileKernel(op, gpuModule, sig, options);
-  if (options.kernel != "tile" && !sig.combineWeightType)
+  if (options.kernel != "tile" && !sig.fusedCombine)
     kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
   return kernels;
 }

@@ -559,7 +559,7 @@ moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
   if (sig.k % kWgmmaTileK != 0)
     return "K (" + std::to_string(sig.k) + ") is not a multiple of " +
            std::to_string(kWgmmaTileK);
-  if (sig.combineWeightType)
+  if (sig.fusedCombine)
     return "the fused combine has no wgmma form";
   return groupExtentsUnsupportedReason(sig);
 }

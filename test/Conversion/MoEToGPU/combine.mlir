@@ -112,8 +112,9 @@ func.func @f16(%a: tensor<?x64xf16>, %w2: tensor<4x64x40xf16>, %off: tensor<5xi3
 // -----
 
 // An unweighted combine (after a scale_rows dispatch) takes no weights and
-// adds the rows; combine=epilogue keeps the kernel, since the fused epilogue
-// multiplies by a weight.
+// adds the rows. With combine=epilogue the down matmul adds its rows into
+// the tokens with fp32 atomics, unscaled: its kernel takes the row slots
+// and no weights.
 // CHECK-LABEL: func.func @unweighted(
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@combine_bf16_i64_unweighted_bf16_h4096_k1 {{.*}} args(%{{.*}} : memref<?x4096xbf16>, %{{.*}} : memref<?x1xi64>, %{{.*}} : memref<?x4096xbf16>)
 // CHECK: gpu.func @combine_bf16_i64_unweighted_bf16_h4096_k1(%{{.*}}: memref<?x4096xbf16>, %{{.*}}: memref<?x1xi64>, %{{.*}}: memref<?x4096xbf16>)
@@ -121,8 +122,15 @@ func.func @f16(%a: tensor<?x64xf16>, %w2: tensor<4x64x40xf16>, %off: tensor<5xi3
 // CHECK-NOT: vector.fma
 // CHECK: arith.addf %[[VF]], %{{.*}} : vector<8xf32>
 // EPI-LABEL: func.func @unweighted(
-// EPI-NOT: combine1
-// EPI: @moe_kernels::@combine_bf16_i64_unweighted_bf16_h4096_k1
+// EPI: %[[SLOTS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?xi32>
+// EPI: @moe_kernels::@row_slots_i64_k1
+// EPI: %[[SUMS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?x4096xf32>
+// EPI: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[MM:grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine1_unweighted]] {{.*}} args(%{{.*}} : memref<?x14336xbf16>, %{{.*}} : memref<8x14336x4096xbf16>, %{{.*}} : memref<9xi64>, %[[SUMS]] : memref<?x4096xf32>, %[[SLOTS]] : memref<?xi32>)
+// EPI-NOT: @moe_kernels::@combine_
+// EPI: @moe_kernels::@activation_identity_f32_bf16_w4096_4096
+// EPI: gpu.func @[[MM]](
+// EPI-NOT: arith.mulf %{{.*}}, %{{.*}} : f32
+// EPI: llvm.atomicrmw fadd
 func.func @unweighted(%a: tensor<?x14336xbf16>, %wd: tensor<8x14336x4096xbf16>, %off: tensor<9xi64>, %map: tensor<?x1xi64>) -> tensor<?x4096xbf16> {
   %rows = moe.grouped_matmul %a, %wd offsets(%off) : (tensor<?x14336xbf16>, tensor<8x14336x4096xbf16>, tensor<9xi64>) -> tensor<?x4096xbf16>
   %out = moe.combine %rows, %map : (tensor<?x4096xbf16>, tensor<?x1xi64>) -> tensor<?x4096xbf16>

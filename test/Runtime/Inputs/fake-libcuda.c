@@ -77,7 +77,8 @@ CUresult cuFuncSetAttribute(void *f, int attr, int value) { return 0; }
 static int paramCount(const char *name) {
   int matmul = strncmp(name, "grouped_matmul_", 15) == 0;
   if (matmul && strstr(name, "_combine"))
-    return 7 + 9 + 5 + 7 + 5 + 7; // + row slots (1-D), weights (2-D)
+    // + row slots (1-D), weights (2-D) unless the combine is unweighted
+    return 7 + 9 + 5 + 7 + 5 + (strstr(name, "_unweighted") ? 0 : 7);
   if (matmul && strstr(name, "_separate"))
     return 7 + 9 + 9 + 5 + 7; // gate and up weights
   if (strncmp(name, "combine_", 8) == 0 && strstr(name, "_unweighted_"))
