@@ -109,13 +109,6 @@ void launchActivation(KernelHost &host, gpu::GPUModuleOp module,
   host.launch(kernel, {ceilDiv(b, total, kElementwiseThreads), one, one}, args);
 }
 
-/// The mma.sync grouped-matmul kernel (with the combine epilogue) on `args`
-/// + result.
-void launchMatmul(KernelHost &host, gpu::GPUFuncOp kernel, ValueRange args,
-                  Value rows) {
-  host.launch(kernel, groupedMatmulGrid(host.b, kernel, rows), args);
-}
-
 /// The decode or the tile kernel of `kernels` by the row count, as
 /// convert-moe-to-gpu chooses (selectGroupedMatmulKernel), on host.token's
 /// stream (see KernelHost).
@@ -288,10 +281,12 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
     sig->combineWeightType =
         cast<RankedTensorType>(weights.getType()).getElementType();
   sig->combineSlots = mapType.getDimSize(1);
-  gpu::GPUFuncOp kernel = getOrBuildGroupedMatmulKernel(*module, *sig);
+  // The chip's tile kernel: wgmma on sm_90a where it applies.
+  gpu::GPUFuncOp kernel = getOrBuildTileKernel(mm, *module, *sig, options);
   gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
       *module, mapType.getElementType(), sig->combineSlots);
-  auto argTypes = kernel.getArgumentTypes();
+  // The buffers' types (a wgmma kernel takes its TMA descriptors after).
+  SmallVector<Type> argTypes = groupedMatmulArgumentTypes(*sig);
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
   unsigned numArgs = argTypes.size();
   Value lhs = host.operand(mm.getLhs(), type(0));
@@ -321,7 +316,9 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
   args.push_back(slots);
   if (op.getWeights())
     args.push_back(host.operand(op.getWeights(), type(numArgs - 1)));
-  launchMatmul(host, kernel, args, rows);
+  if (host.queuesLaunches())
+    host.token =
+        launchGroupedMatmul(b, b.getLoc(), kernel, args, rows, host.token);
 
   Value out = host.result(op.getResult(), dynamicRows(resultType), tokens);
   ActivationSignature convert{f32, resultType.getElementType(), sig->n, sig->n,

@@ -52,14 +52,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
-  if (sig.fusedCombine) {
-    os << "_combine" << sig.combineSlots << "_";
-    if (sig.combineWeightType)
-      os << sig.combineWeightType;
-    else
-      os << "unweighted";
-  }
-  os << groupExtentsSuffix(sig);
+  os << combineSuffix(sig) << groupExtentsSuffix(sig);
   return name;
 }
 
@@ -265,18 +258,6 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
 
 /// Adds `v` (f32) to the f32 element `index` of `buffer` with a relaxed
 /// atomic, as CUDA's atomicAdd does (memref.atomic_rmw would be acq_rel).
-void atomicAdd(ImplicitLocOpBuilder &b, Value buffer, Value index, Value v) {
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, buffer);
-  Value byteOffset =
-      arith::MulIOp::create(b, index, arith::ConstantIndexOp::create(b, 4));
-  Value address = arith::IndexCastOp::create(
-      b, b.getI64Type(), arith::AddIOp::create(b, base, byteOffset));
-  Value ptr = LLVM::IntToPtrOp::create(
-      b, LLVM::LLVMPointerType::get(b.getContext()), address);
-  LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr, v,
-                            LLVM::AtomicOrdering::monotonic);
-}
-
 /// Runs `body` under `if (cond)`.
 void ifThen(ImplicitLocOpBuilder &b, Value cond,
             llvm::function_ref<void()> body) {
@@ -394,8 +375,8 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
               v0 = arith::MulFOp::create(b, weight, v0);
               v1 = arith::MulFOp::create(b, weight, v1);
             }
-            atomicAdd(b, s.result, base, v0);
-            atomicAdd(b, s.result, m.add(base, m.c(1)), v1);
+            atomicAddF32(b, s.result, base, v0);
+            atomicAddF32(b, s.result, m.add(base, m.c(1)), v1);
           } else if (sig.isGated()) {
             // Interleaved: the column pair is (gate, up) of column col / 2.
             memref::StoreOp::create(
@@ -537,4 +518,33 @@ moe::detail::getOrBuildGroupedMatmulKernel(gpu::GPUModuleOp gpuModule,
   if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
     return existing;
   return buildKernel(gpuModule, name, sig);
+}
+
+std::string moe::detail::combineSuffix(const GroupedMatmulSignature &sig) {
+  if (!sig.fusedCombine)
+    return "";
+  std::string suffix;
+  llvm::raw_string_ostream os(suffix);
+  os << "_combine" << sig.combineSlots << "_";
+  if (sig.combineWeightType)
+    os << sig.combineWeightType;
+  else
+    os << "unweighted";
+  return suffix;
+}
+
+void moe::detail::atomicAddF32(ImplicitLocOpBuilder &b, Value buffer,
+                               Value index, Value v) {
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, buffer);
+  Value byteOffset =
+      arith::MulIOp::create(b, index, arith::ConstantIndexOp::create(b, 4));
+  Value address = arith::IndexCastOp::create(
+      b, b.getI64Type(), arith::AddIOp::create(b, base, byteOffset));
+  // A global-space pointer: a generic one makes ptxas test the space at
+  // run time and keep shared-memory and CAS fallbacks beside the add.
+  Value ptr = LLVM::IntToPtrOp::create(
+      b, LLVM::LLVMPointerType::get(b.getContext(), /*addressSpace=*/1),
+      address);
+  LLVM::AtomicRMWOp::create(b, LLVM::AtomicBinOp::fadd, ptr, v,
+                            LLVM::AtomicOrdering::monotonic);
 }

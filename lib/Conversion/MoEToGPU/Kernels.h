@@ -60,6 +60,15 @@ struct GroupedMatmulSignature {
   int64_t resultColumns() const;
 };
 
+/// "_combine<slots>_<weight type or unweighted>" naming a fused combine in
+/// the matmul kernels' names, "" without.
+std::string combineSuffix(const GroupedMatmulSignature &sig);
+
+/// buffer[index] += v (f32, relaxed atomic) of a flat-indexed f32 memref:
+/// the fused combine's adds into the tokens' sums.
+void atomicAddF32(mlir::ImplicitLocOpBuilder &b, mlir::Value buffer,
+                  mlir::Value index, mlir::Value v);
+
 /// "_x<hash>" naming the extents of `sig` in its kernels' names, "" without.
 std::string groupExtentsSuffix(const GroupedMatmulSignature &sig);
 
@@ -252,8 +261,7 @@ constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
 
 /// Why `sig` has no sm_90a wgmma kernel ("" if it has one): K must be a
 /// multiple of kWgmmaTileK (a TMA box of weights must not cross into the
-/// next group's rows of the stacked [E * K, N] map), and a fused combine has
-/// no wgmma epilogue.
+/// next group's rows of the stacked [E * K, N] map).
 std::string wgmmaUnsupportedReason(const GroupedMatmulSignature &sig);
 
 /// The tile kernel of `options.chip` for `sig`: on sm_90a the wgmma kernel

@@ -47,6 +47,9 @@
 //   gate columns [c0, c0 + 64) and its second the up columns of the same
 //   outputs (columns I + c0 of the one weight, or c0 of the up weight's own
 //   map), so a block owns 64 output columns (kColumnTilesAttr).
+// - Fused combine (combine=epilogue): each row's slot gives its token (and
+//   routing weight, unless the combine is unweighted), and the thread adds
+//   its accumulators into the token's fp32 sums with global reductions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -99,7 +102,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
-  os << groupExtentsSuffix(sig);
+  os << combineSuffix(sig) << groupExtentsSuffix(sig);
   return name;
 }
 
@@ -223,6 +226,8 @@ struct State {
   const GroupedMatmulSignature &sig;
   /// Rows, weights, and the up weights of a separate gated layout.
   Value mapA, mapB, mapUp, barriers, smem, smemBase, tid;
+  /// A fused combine's row slots and routing weights (null: unweighted).
+  Value rowSlots, combineWeights;
 };
 
 /// A `shape` view of the dynamic shared memory at `byteOffset` past the
@@ -371,22 +376,56 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
           }
           return;
         }
-        for (int64_t j = 0; j < kWgmmaTileN / 8; ++j) {
-          Value col = m.add(laneCol, m.c(j * 8));
-          inside(col, sig.n, kWgmmaTileN, [&] {
-            int64_t reg = j * 4 + half * 2;
-            Value v0 = value(reg, col);
-            Value v1 = value(reg + 1, m.add(col, m.c(1)));
-            if (sig.isGated()) {
-              // Interleaved: the pair is (gate, up) of column col / 2.
-              memref::StoreOp::create(
-                  b, castFloat(b, activate({v0, v1}), sig.resultType), result,
-                  ValueRange{row, m.div(col, 2)});
-              return;
-            }
-            storePair(activate({v0}), activate({v1}), row, col);
+        // This thread's column pairs of the row, bias and extents applied.
+        auto forPairs = [&](function_ref<void(Value, Value, Value)> body) {
+          for (int64_t j = 0; j < kWgmmaTileN / 8; ++j) {
+            Value col = m.add(laneCol, m.c(j * 8));
+            inside(col, sig.n, kWgmmaTileN, [&] {
+              int64_t reg = j * 4 + half * 2;
+              body(col, value(reg, col), value(reg + 1, m.add(col, m.c(1))));
+            });
+          }
+        };
+        if (sig.fusedCombine) {
+          // The row's slot names its token (and routing weight); rows of no
+          // slot (dropped) and the tail add nothing.
+          Value slot = memref::LoadOp::create(b, s.rowSlots, ValueRange{row});
+          Value valid =
+              m.both(m.cmpi(arith::CmpIPredicate::sge, slot, m.i32(0)),
+                     m.ult(group, m.c(sig.groups)));
+          m.ifThen(valid, [&] {
+            Value slotIdx = m.unsignedToIndex(slot);
+            Value token = m.div(slotIdx, sig.combineSlots);
+            Value weight;
+            if (s.combineWeights)
+              weight = castFloat(
+                  b,
+                  memref::LoadOp::create(
+                      b, s.combineWeights,
+                      ValueRange{token, m.rem(slotIdx, sig.combineSlots)}),
+                  b.getF32Type());
+            forPairs([&](Value col, Value v0, Value v1) {
+              if (weight) {
+                v0 = m.mulf(weight, v0);
+                v1 = m.mulf(weight, v1);
+              }
+              Value at = m.add(m.mul(token, m.c(sig.n)), col);
+              atomicAddF32(b, result, at, v0);
+              atomicAddF32(b, result, m.add(at, m.c(1)), v1);
+            });
           });
+          return;
         }
+        forPairs([&](Value col, Value v0, Value v1) {
+          if (sig.isGated()) {
+            // Interleaved: the pair is (gate, up) of column col / 2.
+            memref::StoreOp::create(
+                b, castFloat(b, activate({v0, v1}), sig.resultType), result,
+                ValueRange{row, m.div(col, 2)});
+            return;
+          }
+          storePair(activate({v0}), activate({v1}), row, col);
+        });
       });
     }
   }
@@ -422,6 +461,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value lhs = func.getArgument(0), offsets = func.getArgument(2 + split),
         result = func.getArgument(3 + split);
   Value bias = sig.biasType ? func.getArgument(4 + split) : Value();
+  unsigned afterBias = 4 + split + (sig.biasType ? 1 : 0);
   // The descriptors arrive as pointers (a gpu.func cannot take
   // !nvgpu.tensormap.descriptor arguments through the NVVM lowering), to
   // the kernel's own parameter space once moe-gpu-tensor-map-params has
@@ -437,7 +477,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
           {},
           {},
           {},
-          {}};
+          {},
+          sig.fusedCombine ? func.getArgument(afterBias) : Value(),
+          sig.combineWeightType ? func.getArgument(afterBias + 1) : Value()};
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value rows = memref::DimOp::create(b, lhs, 0);
 
@@ -559,8 +601,6 @@ moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
   if (sig.k % kWgmmaTileK != 0)
     return "K (" + std::to_string(sig.k) + ") is not a multiple of " +
            std::to_string(kWgmmaTileK);
-  if (sig.fusedCombine)
-    return "the fused combine has no wgmma form";
   return groupExtentsUnsupportedReason(sig);
 }
 

@@ -64,8 +64,8 @@
 // EPI: scf.if
 // EPI: arith.muli %[[TK]], %c4096
 // EPI: memref.extract_aligned_pointer_as_index %[[SUMSK]]
-// EPI: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr, f32
-// EPI: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr, f32
+// EPI: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
+// EPI: llvm.atomicrmw fadd %{{.*}}, %{{.*}} monotonic : !llvm.ptr<1>, f32
 // The inverse map: slot t * 2 + s of row row_map[t, s], when 0 <= row < R.
 // EPI: gpu.func @row_slots_i64_k2(%[[M:.*]]: memref<?x2xi64>, %[[S:.*]]: memref<?xi32>)
 // EPI: %[[IDX:.*]] = arith.addi
