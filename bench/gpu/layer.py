@@ -235,6 +235,27 @@ def torch_choice_layer_fn(torch, grouped_mm_fn, c, x, wr, wg, wu, wd):
     return label.replace("torch._grouped_mm", "torch routing + torch._grouped_mm layer"), fn
 
 
+def checked_tokens_call(torch, bench, dev, lib, name, tensors, ref, ties, stream, row):
+    """(call, output, kept tokens): layer `name` from the tokens (tensors[0],
+    [T, H]) run once into a NaN-poisoned output and compared with `ref`
+    except on the near-tie tokens; ok, unwritten, rel_err, near_ties and
+    workspace go into `row`."""
+    t, h = tensors[0].shape
+    out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
+    fn = lib.forward_fn(torch, name, tensors, out, [t], dev.name, stream)
+    fn()
+    dev.sync()
+    unwritten = int(torch.isnan(out).sum().item())
+    keep = ~ties
+    err = bench.rel_err(torch, out[keep], ref[keep]) if bool(keep.any()) else 0.0
+    ok = unwritten == 0 and err <= bench.TOLERANCE
+    if not ok:
+        print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+    row.update(ok=bool(ok), unwritten=unwritten, rel_err=err,
+               near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
+    return fn, out, keep
+
+
 def run_from_tokens(torch, bench, dev, lib, scale, tokens, reps, flush, spec):
     """Rows of a layer from the tokens with a router (x, router, gate, up,
     down), one per T in spec.tokens: spec.reference(c, x, wr, wg, wu, wd)
@@ -255,19 +276,8 @@ def run_from_tokens(torch, bench, dev, lib, scale, tokens, reps, flush, spec):
         try:
             x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)
             ref, ties = spec.reference(torch, x, wr, wg, wu, wd)
-            out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
-            fn = lib.forward_fn(torch, spec.layer, [x, wr, wg, wu, wd], out, [t], dev.name,
-                                stream)
-            fn()
-            dev.sync()
-            unwritten = int(torch.isnan(out).sum().item())
-            keep = ~ties
-            err = bench.rel_err(torch, out[keep], ref[keep]) if bool(keep.any()) else 0.0
-            ok = unwritten == 0 and err <= bench.TOLERANCE
-            if not ok:
-                print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
-            row.update(ok=bool(ok), unwritten=unwritten, rel_err=err,
-                       near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
+            fn, _, _ = checked_tokens_call(torch, bench, dev, lib, spec.layer,
+                                           [x, wr, wg, wu, wd], ref, ties, stream, row)
             row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
             del ref
             time_torch(row, bench, dev, flush, reps, lambda: spec.torch_fn(
@@ -728,18 +738,8 @@ def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             x = torch.randn(t, h, dtype=torch.bfloat16, device=dev.name)
             ref, ties = full_reference(torch, r, x, wr, bias, wg, wu, wd)
             tensors = [x, wr] + ([bias] if bias is not None else []) + [wg, wu, wd]
-            out = torch.full((t, h), float("nan"), dtype=torch.bfloat16, device=dev.name)
-            fn = lib.forward_fn(torch, full_name(model), tensors, out, [t], dev.name, stream)
-            fn()
-            dev.sync()
-            unwritten = int(torch.isnan(out).sum().item())
-            keep = ~ties
-            err = bench.rel_err(torch, out[keep], ref[keep]) if bool(keep.any()) else 0.0
-            ok = unwritten == 0 and err <= bench.TOLERANCE
-            if not ok:
-                print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
-            row.update(ok=bool(ok), unwritten=unwritten, rel_err=err,
-                       near_ties=int(ties.sum().item()), workspace=fn.workspace_bytes)
+            fn, out, keep = checked_tokens_call(torch, bench, dev, lib, full_name(model),
+                                                tensors, ref, ties, stream, row)
             row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
             # The same call captured in a CUDA graph (no allocation, copy or
             # wait in it), replayed: numerics, then time.

@@ -27,9 +27,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/Support/xxhash.h"
 
 using namespace mlir;
 using namespace moe::detail;
@@ -38,19 +36,6 @@ namespace {
 
 /// Chunks the scan loads at once per expert.
 constexpr int64_t kScanUnroll = 8;
-
-/// A stable hash of `sig`'s expert_map for names ("" without one).
-std::string expertMapSuffix(const DispatchSignature &sig) {
-  if (sig.expertMap.empty())
-    return "";
-  uint64_t hash = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
-      reinterpret_cast<const uint8_t *>(sig.expertMap.data()),
-      sig.expertMap.size() * sizeof(int64_t)));
-  std::string suffix;
-  llvm::raw_string_ostream os(suffix);
-  os << "_m" << llvm::format_hex_no_prefix(hash, 16);
-  return suffix;
-}
 
 std::string baseName(const DispatchSignature &sig, StringRef kind) {
   std::string name;
@@ -62,7 +47,7 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
     os << "_cap" << sig.capacity;
   // Only the count and the scatter read the ids' values.
   if (kind == "count" || kind == "scatter")
-    os << expertMapSuffix(sig);
+    os << tableSuffix("m", sig.expertMap);
   // Only the gather reads the routing weights; the other kernels are shared
   // with the unscaled dispatch of the same shape.
   if (sig.scaleType && kind == "gather")
@@ -95,21 +80,8 @@ Value expertMapTable(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func,
                      const DispatchSignature &sig) {
   if (sig.expertMap.empty())
     return Value();
-  auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
-  std::string name = "moe_expert_map" + expertMapSuffix(sig);
-  auto type = MemRefType::get({int64_t(sig.expertMap.size())}, b.getI32Type());
-  if (!gpuModule.lookupSymbol(name)) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(gpuModule.getBody());
-    SmallVector<int32_t> values(sig.expertMap.begin(), sig.expertMap.end());
-    memref::GlobalOp::create(
-        b, name, b.getStringAttr("private"), type,
-        DenseIntElementsAttr::get(
-            RankedTensorType::get(type.getShape(), b.getI32Type()),
-            ArrayRef<int32_t>(values)),
-        /*constant=*/true, /*alignment=*/nullptr);
-  }
-  return memref::GetGlobalOp::create(b, type, name);
+  return constantTable(b, func->getParentOfType<gpu::GPUModuleOp>(),
+                       "moe_expert_map", "m", sig.expertMap);
 }
 
 /// The expert of slot `slot` (< T * k) as an i32 and whether there is one:

@@ -19,17 +19,40 @@
 using namespace mlir;
 using namespace moe::detail;
 
-std::string moe::detail::groupExtentsSuffix(const GroupedMatmulSignature &sig) {
-  if (sig.extents.empty())
+std::string moe::detail::tableSuffix(StringRef tag, ArrayRef<int64_t> values) {
+  if (values.empty())
     return "";
   std::string suffix;
   llvm::raw_string_ostream os(suffix);
   // A stable hash: kernel names must not change from run to run.
-  uint64_t hash = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
-      reinterpret_cast<const uint8_t *>(sig.extents.data()),
-      sig.extents.size() * sizeof(int64_t)));
-  os << "_x" << llvm::format_hex_no_prefix(hash, 16);
+  uint64_t hash = llvm::xxh3_64bits(
+      ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
+                        values.size() * sizeof(int64_t)));
+  os << "_" << tag << llvm::format_hex_no_prefix(hash, 16);
   return suffix;
+}
+
+Value moe::detail::constantTable(ImplicitLocOpBuilder &b,
+                                 gpu::GPUModuleOp gpuModule, StringRef prefix,
+                                 StringRef tag, ArrayRef<int64_t> values) {
+  std::string name = (prefix + tableSuffix(tag, values)).str();
+  auto type = MemRefType::get({int64_t(values.size())}, b.getI32Type());
+  if (!gpuModule.lookupSymbol(name)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(gpuModule.getBody());
+    SmallVector<int32_t> narrow(values.begin(), values.end());
+    memref::GlobalOp::create(
+        b, name, b.getStringAttr("private"), type,
+        DenseIntElementsAttr::get(
+            RankedTensorType::get(type.getShape(), b.getI32Type()),
+            ArrayRef<int32_t>(narrow)),
+        /*constant=*/true, /*alignment=*/nullptr);
+  }
+  return memref::GetGlobalOp::create(b, type, name);
+}
+
+std::string moe::detail::groupExtentsSuffix(const GroupedMatmulSignature &sig) {
+  return tableSuffix("x", sig.extents);
 }
 
 std::pair<Value, Value>
@@ -38,20 +61,8 @@ moe::detail::groupExtents(ImplicitLocOpBuilder &b, gpu::GPUModuleOp gpuModule,
   Emitter m{b};
   if (sig.extents.empty())
     return {m.c(sig.k), m.c(sig.n)};
-  std::string name = "moe_group_extents" + groupExtentsSuffix(sig);
-  auto type = MemRefType::get({int64_t(sig.extents.size())}, b.getI32Type());
-  if (!gpuModule.lookupSymbol(name)) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(gpuModule.getBody());
-    SmallVector<int32_t> values(sig.extents.begin(), sig.extents.end());
-    memref::GlobalOp::create(
-        b, name, b.getStringAttr("private"), type,
-        DenseIntElementsAttr::get(
-            RankedTensorType::get(type.getShape(), b.getI32Type()),
-            ArrayRef<int32_t>(values)),
-        /*constant=*/true, /*alignment=*/nullptr);
-  }
-  Value table = memref::GetGlobalOp::create(b, type, name);
+  Value table =
+      constantTable(b, gpuModule, "moe_group_extents", "x", sig.extents);
   auto load = [&](Value index) -> Value {
     Value v = memref::LoadOp::create(b, table, ValueRange{index});
     return arith::IndexCastUIOp::create(b, b.getIndexType(), v);

@@ -69,6 +69,17 @@ std::string combineSuffix(const GroupedMatmulSignature &sig);
 void atomicAddF32(mlir::ImplicitLocOpBuilder &b, mlir::Value buffer,
                   mlir::Value index, mlir::Value v);
 
+/// "_<tag><hash of values>", naming a constant table in kernel names ("" for
+/// no values).
+std::string tableSuffix(llvm::StringRef tag, llvm::ArrayRef<int64_t> values);
+
+/// `values` as a constant i32 table of `gpuModule` named `prefix` +
+/// tableSuffix(tag, values) (added on first use), read at `b`.
+mlir::Value constantTable(mlir::ImplicitLocOpBuilder &b,
+                          mlir::gpu::GPUModuleOp gpuModule,
+                          llvm::StringRef prefix, llvm::StringRef tag,
+                          llvm::ArrayRef<int64_t> values);
+
 /// "_x<hash>" naming the extents of `sig` in its kernels' names, "" without.
 std::string groupExtentsSuffix(const GroupedMatmulSignature &sig);
 
