@@ -47,6 +47,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import layer  # noqa: E402 - the whole-layer rows (bench/gpu/layer.py)
+import quantized  # noqa: E402 - the quantized-weights rows (bench/gpu/quantized.py)
 import routing  # noqa: E402 - the routing section (bench/gpu/routing.py)
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
@@ -98,7 +99,8 @@ def emit_mlir():
             "}",
         ]
     lines += (layer.emit_mlir(MODELS) + layer.emit_full_mlir(MODELS) + layer.emit_hmoe_mlir() +
-              layer.emit_choice_mlir() + layer.emit_llama4_mlir())
+              layer.emit_choice_mlir() + layer.emit_llama4_mlir() +
+              quantized.emit_mlir(sys.modules[__name__]))
     return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
@@ -527,6 +529,12 @@ def child(args):
                                          args.tokens, args.reps, flush, specs[args.child]):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
+    if args.child == "quantized":
+        layers = quantized.StandIn(sys.modules[__name__]) if args.simulate else layers
+        for row in quantized.run(torch, sys.modules[__name__], dev, layers, scale,
+                                 args.tokens, args.reps, flush):
+            print("RESULT " + json.dumps(row), flush=True)
+        return 0
     if args.child == "hmoe":
         for row in layer.run_hmoe(torch, sys.modules[__name__], dev, layers, scale,
                                   args.tokens, args.reps, flush):
@@ -661,6 +669,8 @@ def parent(args):
         jobs.append("choice")
     if layer.LLAMA4[0] in args.models and args.layers:
         jobs.append("llama4")
+    if args.layers:
+        jobs.append("quantized")
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
@@ -703,7 +713,8 @@ def write_report(args, rows, peaks, failures):
     rows = [r for r in rows if r.get("section") not in ("routing", "dispatch")]
     text = (table(rows, peaks) + layer.table(rows) + layer.full_table(rows) +
             layer.hmoe_table(rows) + layer.tokens_table(rows, layer.ChoiceSpec()) +
-            layer.tokens_table(rows, layer.Llama4Spec()) + routing.table(routing_rows))
+            layer.tokens_table(rows, layer.Llama4Spec()) + quantized.table(rows, peaks) +
+            routing.table(routing_rows))
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -765,9 +776,13 @@ def dry_run(args):
         print("torch not installed: routing and reference not checked")
         ok &= routing.dry_run(None, libs)
         ok &= layer.dry_run(None, sys.modules[__name__], libs)
+        ok &= quantized.dry_run(None, sys.modules[__name__],
+                                [(path, layer.LayerLibrary(lib)) for path, lib in libs])
         return 0 if ok else 1
     ok &= routing.dry_run(torch, libs)
     ok &= layer.dry_run(torch, sys.modules[__name__], libs)
+    ok &= quantized.dry_run(torch, sys.modules[__name__],
+                            [(path, layer.LayerLibrary(lib)) for path, lib in libs])
     torch.manual_seed(0)
     for model in MODELS:
         for gname, e, k, n in gemms(model):

@@ -128,6 +128,10 @@ struct GPUEntryPointsPass
     if (!op.getBias().empty())
       return op.emitOpError("moe-gpu-entry-points: grouped matmuls with a "
                             "bias have no C entry point yet");
+    if (op.getTransposeRhs())
+      return op.emitOpError("moe-gpu-entry-points: the C entry point takes "
+                            "[E, K, N] weights (quantized ones only in a "
+                            "layer entry: run --moe-prepare-gpu-layers)");
     auto offsets = cast<ShapedType>(op.getOffsets().getType());
     if (!offsets.getElementType().isInteger(64))
       return op.emitOpError("moe-gpu-entry-points: the C entry point takes "

@@ -148,6 +148,9 @@ LogicalResult emitLayer(LayerHost &host, func::FuncOp layer, Value buffers,
     auto mm = dyn_cast<GroupedMatmulOp>(op);
     if (mm && isFusedIntoUser(mm, options))
       continue;
+    // Quantized weights are read packed by their matmuls' kernels.
+    if (isa<DequantizeOp>(op))
+      continue;
     FailureOr<SmallVector<Value>> outs;
     if (isa<FusedRouteOp, RouteOp>(op)) {
       outs = launchRoutingOp(host, &op);
@@ -249,6 +252,16 @@ LogicalResult moe::detail::checkLayer(func::FuncOp func,
     } else if (auto dispatch = dyn_cast<DispatchOp>(op)) {
       if (failed(checkDispatchForGPU(dispatch)))
         return failure();
+    } else if (isa<DequantizeOp>(op)) {
+      // Only as the packed weights of grouped matmuls (checked with them).
+      for (Operation *user : op.getUsers()) {
+        auto mm = dyn_cast<GroupedMatmulOp>(user);
+        if (!mm || !mm.getTransposeRhs() ||
+            !llvm::is_contained(mm.getRhs(), op.getResult(0)))
+          return fail(&op) << "quantized weights must be the transposed rhs "
+                              "of grouped matmuls, whose kernels read them "
+                              "packed";
+      }
     } else {
       return fail(&op) << "'" << op.getName()
                        << "' has no GPU kernel in a layer entry";

@@ -92,6 +92,8 @@ Form operandForm(OpOperand &use) {
 /// offsets, maps).
 bool convertsResult(OpResult r) {
   Operation *op = r.getOwner();
+  if (isa<DequantizeOp>(op))
+    return true;
   if (auto dispatch = dyn_cast<DispatchOp>(op))
     return r == dispatch.getRows();
   return isa<GroupedMatmulOp, ActivationOp, CombineOp, ScatterColumnsOp>(op);
@@ -499,6 +501,19 @@ llvm::json::Array shapeOf(Type type) {
   return dims;
 }
 
+/// Whether the layer takes `dequantize`'s packed weights as they are, the
+/// kernels expanding them (the transposed rhs of grouped matmuls that the
+/// decode kernel can read), rather than its floats, expanded by the caller.
+bool readsPacked(DequantizeOp dequantize) {
+  if (!moe::quantizedWeightsUnsupportedReason(dequantize).empty())
+    return false;
+  return llvm::all_of(dequantize->getUses(), [](OpOperand &use) {
+    auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+    return mm && mm.getTransposeRhs() && mm.isStacked() &&
+           !mm.getGroupExtents() && mm.getRhs()[0] == use.get();
+  });
+}
+
 /// The pieces of a zero-padded argument (padAndStack), for the report: each
 /// piece's source, the block of it taken (`from`, `size`) and where that
 /// block goes (`to`); none if `v` is not one.
@@ -716,17 +731,20 @@ struct PrepareGPULayersPass
         return layer;
       }
       if (!isa<FusedRouteOp, RouteOp, DispatchOp, GroupedMatmulOp, ActivationOp,
-               CombineOp, ScatterColumnsOp>(op)) {
+               CombineOp, ScatterColumnsOp, DequantizeOp>(op)) {
         op->emitOpError("moe-prepare-gpu-layers: has no GPU kernel, so its "
                         "MoE layer cannot be a GPU layer");
         return layer;
       }
       for (Value operand : op->getOperands()) {
         Operation *def = operand.getDefiningOp();
-        // Quantized weights (QMoE) are dequantized by the caller, once per
-        // load rather than per call: the layer takes the floats.
+        // Quantized weights (QMoE) go to the layer packed where its kernels
+        // can read them so; otherwise the caller dequantizes them, once per
+        // load rather than per call, and the layer takes the floats.
+        auto dequantize = dyn_cast_or_null<DequantizeOp>(def);
         if (def && def->getBlock() == block &&
-            def->getDialect() == op->getDialect() && !isa<DequantizeOp>(def))
+            def->getDialect() == op->getDialect() &&
+            (!dequantize || readsPacked(dequantize)))
           worklist.push_back(def);
       }
     }
@@ -811,8 +829,11 @@ struct PrepareGPULayersPass
       for (OpResult r : clone->getResults())
         if (convertsResult(r))
           r.setType(formType(r.getType(), Form::Convert, element));
+      // The weights are passed [in, out], except packed ones, which the
+      // kernel reads as the model stores them.
       if (auto mm = dyn_cast<GroupedMatmulOp>(clone))
-        mm.removeTransposeRhsAttr();
+        if (!mm.getRhs()[0].getDefiningOp<DequantizeOp>())
+          mm.removeTransposeRhsAttr();
       if (auto route = dyn_cast<FusedRouteOp>(clone))
         route.removeWeightTransposedAttr();
     }

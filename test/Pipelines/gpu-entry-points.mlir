@@ -11,12 +11,12 @@
 // kernel (128 threads each).
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 128
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 %{{.*}}, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 64
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 %{{.*}}, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream

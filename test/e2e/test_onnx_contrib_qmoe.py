@@ -114,13 +114,17 @@ def test_dequantize_op_matches_reference(bits):
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["int4_block16_swiglu", "int8_zero_points"])
+@pytest.mark.parametrize("name", ["int4_block16_swiglu", "int8_zero_points",
+                                  "int2_block16_swiglu"])
 def test_qmoe_gpu_layer(name, tmp_path):
-    """QMoE as a bf16 GPU layer: the caller dequantizes the packed weights
-    (once, not per call), so the layer takes floats and the report says how
-    to make them; the prepared module matches onnxruntime on the CPU within
-    bf16 rounding, gpu_layers rebuilds the weights from the packed
-    initializers exactly, and moe-gpu-aot compiles the layer."""
+    """QMoE as a bf16 GPU layer. 4- and 8-bit weights go to the layer packed
+    (its decode kernel expands them in registers): the report names the
+    packed initializers, passed as they are. 2-bit ones, which no GPU kernel
+    reads, are dequantized by the caller (once, not per call), and the
+    report says how to make the floats. Either way the prepared module
+    matches onnxruntime on the CPU within bf16 rounding, gpu_layers rebuilds
+    the buffers from the initializers exactly, and moe-gpu-aot compiles the
+    layer."""
     import json
     import subprocess
 
@@ -144,15 +148,31 @@ def test_qmoe_gpu_layer(name, tmp_path):
     assert np.max(np.abs(out - expected)) <= 2.5e-2 * np.max(np.abs(expected))
 
     (entry,) = json.loads(report.read_text())["layers"]
-    dequantized = [b for b in entry["buffers"] if b["source"]["kind"] == "dequantized"]
-    assert len(dequantized) == len(qmoe.quantized)
     buffers = gpu_layers.layer_buffers(entry, gpu_layers.ModelData(str(path)),
                                        {"input": x, "router_probs": logits})
+    packed = qmoe.bits in (4, 8)
+    dequantized = [b for b in entry["buffers"] if b["source"]["kind"] == "dequantized"]
+    assert len(dequantized) == (0 if packed else len(qmoe.quantized))
+    initializers = {n: a for n, (q, s, z) in qmoe.quantized.items()
+                    for n, a in ((n, q), (n + "_scales", s), (n + "_zero_points", z))
+                    if a is not None}
+    seen = set()
     for b, buf in zip(entry["buffers"], buffers):
-        if b["source"]["kind"] != "dequantized":
-            continue
-        weight = b["source"]["weight"]["resource"]
-        want = np.swapaxes(qmoe.tensors[weight], -1, -2) if b["transposed"] else qmoe.tensors[weight]
-        np.testing.assert_array_equal(buf, want.astype(buf.dtype))
+        source = b["source"]
+        if source["kind"] == "dequantized":
+            weight = source["weight"]["resource"]
+            want = qmoe.tensors[weight]
+            want = np.swapaxes(want, -1, -2) if b["transposed"] else want
+            np.testing.assert_array_equal(buf, want.astype(buf.dtype))
+            seen.add(weight)
+        elif source["kind"] == "constant" and source["resource"] in initializers:
+            want = initializers[source["resource"]]
+            assert not b["transposed"] and buf.shape == want.shape
+            # The bytes as stored (uint8 read as signless i8), the scales as
+            # they are.
+            np.testing.assert_array_equal(buf.view(want.dtype) if buf.dtype.itemsize == 1
+                                          else buf, want)
+            seen.add(source["resource"])
+    assert seen == (set(initializers) if packed else set(qmoe.quantized))
 
     gpu_aot(prepared, tmp_path / "q.so")

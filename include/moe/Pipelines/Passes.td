@@ -306,8 +306,13 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     multiple of 8 (a compression's rank or kept columns), read only by
     matmuls and scatters, grows to one: zero weight columns and rows, and
     column indices -1 for a scatter (the kernels copy 16-byte chunks).
-    Quantized weights (QMoE) stay packed in the caller: its
-    `moe.dequantize` stays out of the layer, which takes the floats.
+    Quantized weights (QMoE) whose `moe.dequantize` feeds only the
+    transposed rhs of grouped matmuls, in a form the GPU decode kernel reads
+    (4 or 8 bits, K a multiple of 128 / bits, a block size that is a
+    multiple of 4), go into the layer packed, with the `moe.dequantize`: the
+    layer takes the bytes, scales and zero points as they are, and its
+    kernels expand them in registers. Others are expanded by the caller:
+    their `moe.dequantize` stays out of the layer, which takes the floats.
     `report` writes, per layer, what each buffer is (the caller's argument
     with its ONNX name, a constant with its resource name, the stacked or
     padded pieces it is built from, the packed weight, scales and zero

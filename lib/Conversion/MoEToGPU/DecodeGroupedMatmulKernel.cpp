@@ -3,13 +3,14 @@
 // The grouped matmul for decode sizes: a few rows per group, so the cost is
 // reading each used expert's weights once from HBM. Block (x, y) owns the
 // y-th non-empty row range (group) and the kDecodeSlabN-column slab x of its
-// output; its warps split K (split-K) and stream the slab's weights with
-// 16-byte loads, kDecodeLoadsPerLane of them in flight per lane, into
-// mma.sync m16n8k16 (fp32 accumulators); a shared-memory reduction over the
-// warps ends each pass of kDecodeRowsPerPass rows. The grid is
-// (N / kDecodeSlabN, min(rows, E + 1)) from the row count alone: a group
-// with rows needs at least one of them, so no group size travels to the host
-// and no block is launched for an empty group while rows <= E.
+// output (its z-th pass of rows, then every grid.z-th); its warps split K
+// (split-K) and stream the slab's weights with 16-byte loads,
+// kDecodeLoadsPerLane of them in flight per lane, into mma.sync m16n8k16 (fp32
+// accumulators); a shared-memory reduction over the warps ends each pass of
+// kDecodeRowsPerPass rows. The grid is (N / kDecodeSlabN, min(rows, E + 1))
+// from the row count alone: a group with rows needs at least one of them, so no
+// group size travels to the host and no block is launched for an empty group
+// while rows <= E.
 //
 // Why mma.sync with padded rows rather than FMA: at 16-32 rows an FMA kernel
 // would issue rows FMAs per streamed weight element (Mixtral at T = 64 has 16
@@ -34,8 +35,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "DecodeGroupedMatmul.h"
 #include "Emitter.h"
-#include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -48,15 +49,10 @@
 
 using namespace mlir;
 using namespace moe::detail;
+using namespace moe::detail::decode;
 
 namespace {
 
-constexpr int64_t kWarps = kDecodeThreads / 32;
-/// Elements per 16-byte load of a 16-bit type.
-constexpr int64_t kVec = 8;
-/// mma tiles per warp: kMmaTilesM x 16 rows, kMmaTilesN x 8 columns.
-constexpr int64_t kMmaTilesM = kDecodeRowsPerPass / 16;
-constexpr int64_t kMmaTilesN = kDecodeSlabN / 8;
 /// k steps (16 deep) per warp iteration, and the K rows that covers.
 constexpr int64_t kSteps = kDecodeLoadsPerLane / 4;
 constexpr int64_t kWarpK = kSteps * 16;
@@ -86,6 +82,14 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << groupExtentsSuffix(sig);
+  if (const auto &q = sig.quantized) {
+    os << "_q" << q->bits << "_";
+    if (q->blockSize)
+      os << "b" << q->blockSize << "_";
+    os << q->scaleType;
+    if (q->zeroPoints)
+      os << "_zp";
+  }
   return name;
 }
 
@@ -102,16 +106,6 @@ bool gateUpQuads(const GroupedMatmulSignature &sig) {
 int64_t outputsPerBlock(const GroupedMatmulSignature &sig) {
   return sig.isGated() ? kDecodeSlabN / 2 : kDecodeSlabN;
 }
-
-struct DecodeState {
-  const GroupedMatmulSignature &sig;
-  Value lhs, rhs, rhsUp, offsets, result, bias, red;
-  Value tid, lane, warp, quad, pair, rows;
-  /// The block's group's K and N (group_extents, else the signature's).
-  Value groupK, groupN;
-  /// Shared memory holding groupN for the epilogue (extents with a bias).
-  Value groupNSlot;
-};
 
 /// offsets[e] clamped to the row count, so that bad offsets never address
 /// rows past the lhs and the result.
@@ -188,28 +182,6 @@ Value convertFloat(ImplicitLocOpBuilder &b, Value v, Type type) {
   return arith::TruncFOp::create(b, type, v);
 }
 
-/// One mma operand register from a pair of 16-bit elements: f16 goes as
-/// vector<2xf16>, bf16 as an i32 (what nvvm.mma.sync takes for each).
-Value mmaRegister(ImplicitLocOpBuilder &b, Value pair) {
-  if (!cast<VectorType>(pair.getType()).getElementType().isBF16())
-    return pair;
-  Value word =
-      vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), pair);
-  return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
-}
-
-/// A 16-byte load of `type` from `memref` at `indices`, or zeros where
-/// `valid` is false (the address must be valid either way).
-Value loadVec(ImplicitLocOpBuilder &b, VectorType type, Value memref,
-              ValueRange indices, Value valid) {
-  Value v = vector::LoadOp::create(b, type, memref, indices,
-                                   /*nontemporal=*/false, llvm::Align(16));
-  if (!valid)
-    return v;
-  Value zero = arith::ConstantOp::create(b, type, b.getZeroAttr(type));
-  return arith::SelectOp::create(b, valid, v, zero);
-}
-
 /// The warp's contribution to rows [m0, m0 + kDecodeRowsPerPass) of group g,
 /// columns [n0, n0 + kDecodeSlabN): kMmaTilesM x kMmaTilesN accumulators.
 ///
@@ -271,23 +243,13 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
     colValid = colValid ? m.both(colValid, inside) : inside;
     colAddr = m.select(colValid, colAddr, m.c(0));
   }
-  SmallVector<Value, 4 * kMmaTilesM> aRow, aRowValid;
-  for (int64_t i = 0; i < kMmaTilesM; ++i) {
-    for (int64_t h = 0; h < 2; ++h) {
-      Value row = m.add(m0, m.add(m.c(16 * i + 8 * h), s.quad));
-      Value valid = m.ult(row, end);
-      aRowValid.push_back(valid);
-      // m0 < end, so m0 is a row of the group: a valid address.
-      aRow.push_back(m.select(valid, row, m0));
-    }
-  }
+  LaneRows aRows = laneRows(b, s, m0, end);
+  ArrayRef<Value> aRow = aRows.rows, aRowValid = aRows.valid;
 
   auto accType = LLVM::LLVMStructType::getLiteral(
       ctx, SmallVector<Type>(4, b.getF32Type()));
   Value zeroAcc = LLVM::ZeroOp::create(b, accType);
   SmallVector<Value> init(kMmaTilesM * kMmaTilesN, zeroAcc);
-  NVVM::MMATypes ptxType =
-      elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value kStart = m.mul(s.warp, m.c(kWarpK));
   // A block whose columns all lie past its group's N_g streams nothing.
   Value kEnd = kLimit;
@@ -329,10 +291,8 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
           }
         }
         SmallVector<Value> acc(iter.begin(), iter.end());
-        auto slice = [&](Value v, int64_t first) -> Value {
-          return mmaRegister(
-              ib, vector::ShuffleOp::create(
-                      ib, v, v, ArrayRef<int64_t>{first, first + 1}));
+        auto slice = [&](Value v, int64_t first) {
+          return mmaSlice(ib, v, first);
         };
         for (int64_t u = 0; u < kSteps; ++u) {
           // B of n tile t: element t of weight rows 4u + {0, 1} (slots
@@ -353,18 +313,8 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
             // same), (row quad, slots + 8), (row quad + 8, slots + 8).
             Value aOps[] = {slice(lo, at), slice(hi, at), slice(lo, at + 2),
                             slice(hi, at + 2)};
-            for (int64_t t = 0; t < kMmaTilesN; ++t) {
-              Value &c = acc[i * kMmaTilesN + t];
-              SmallVector<Value, 4> cOps;
-              for (int64_t r = 0; r < 4; ++r)
-                cOps.push_back(LLVM::ExtractValueOp::create(ib, c, r));
-              c = NVVM::MmaOp::create(
-                  ib, c.getType(), aOps, bOps[t], cOps,
-                  ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-                  std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                 NVVM::MMALayout::col});
-            }
+            for (int64_t t = 0; t < kMmaTilesN; ++t)
+              mmaAccumulate(ib, acc[i * kMmaTilesN + t], aOps, bOps[t], elt);
           }
         }
         scf::YieldOp::create(ib, acc);
@@ -561,7 +511,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));
   int64_t perBlock = outputsPerBlock(sig);
-  if (perBlock != kDecodeSlabN)
+  // Quantized weights' last dim is not N: say the column tiles too.
+  if (perBlock != kDecodeSlabN || sig.quantized)
     func->setAttr(
         kColumnTilesAttr,
         b.getI64IntegerAttr((sig.resultColumns() + perBlock - 1) / perBlock));
@@ -572,13 +523,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto arg = [&](bool present) {
     return present ? func.getArgument(next++) : Value();
   };
-  Value lhs = arg(true), rhs = arg(true), rhsUp = arg(sig.splitWeights),
-        offsets = arg(true), result = arg(true), bias = arg(bool(sig.biasType));
-  DecodeState s{sig,     lhs,    rhs,  rhsUp,
-                offsets, result, bias, func.getWorkgroupAttributions()[0],
-                {},      {},     {},   {},
-                {},      {},     {},   {},
-                {}};
+  bool quantized = bool(sig.quantized);
+  Value lhs = arg(true), rhs = arg(true), scales = arg(quantized),
+        zeroPoints = arg(quantized && sig.quantized->zeroPoints),
+        rhsUp = arg(sig.splitWeights), offsets = arg(true), result = arg(true),
+        bias = arg(bool(sig.biasType));
+  DecodeState s{sig,     lhs,       rhs,  rhsUp,
+                offsets, result,    bias, func.getWorkgroupAttributions()[0],
+                scales,  zeroPoints};
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   s.warp = m.div(s.tid, 32);
@@ -614,14 +566,22 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         memref::StoreOp::create(b, s.groupN, s.groupNSlot, ValueRange{m.c(0)});
       });
     }
-    // Passes of kDecodeRowsPerPass rows; each streams the slab once (a
-    // group with more rows than that reads its weights again, from L2 if
-    // they are still there: the selection keeps that rare).
+    // Passes of kDecodeRowsPerPass rows, dealt round-robin to the grid's z
+    // blocks; each streams the slab once (a group with more rows than that
+    // reads its weights again, from L2 if they are still there: the
+    // selection keeps that rare for 16-bit weights; quantized ones have no
+    // other kernel).
+    Value z = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+    Value zBlocks = gpu::GridDimOp::create(b, gpu::Dimension::z);
     scf::ForOp::create(
-        b, first, end, m.c(kDecodeRowsPerPass), ValueRange(),
+        b, m.add(first, m.mul(z, m.c(kDecodeRowsPerPass))), end,
+        m.mul(zBlocks, m.c(kDecodeRowsPerPass)), ValueRange(),
         [&](OpBuilder &nb, Location loc, Value m0, ValueRange) {
           ImplicitLocOpBuilder ib(loc, nb);
-          SmallVector<Value> acc = streamSlab(ib, s, group, m0, groupEnd, n0);
+          SmallVector<Value> acc =
+              sig.quantized
+                  ? streamQuantizedSlab(ib, s, group, m0, groupEnd, n0)
+                  : streamSlab(ib, s, group, m0, groupEnd, n0);
           for (int64_t i = 0; i < kMmaTilesM; ++i)
             reduceAndStore(ib, s, acc, i, group, m0, groupEnd, n0);
           scf::YieldOp::create(ib);
@@ -635,6 +595,63 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
 }
 
 } // namespace
+
+LaneRows moe::detail::decode::laneRows(ImplicitLocOpBuilder &b, DecodeState &s,
+                                       Value m0, Value end) {
+  Emitter m{b};
+  LaneRows lane;
+  for (int64_t i = 0; i < kMmaTilesM; ++i) {
+    for (int64_t h = 0; h < 2; ++h) {
+      Value row = m.add(m0, m.add(m.c(16 * i + 8 * h), s.quad));
+      Value valid = m.ult(row, end);
+      lane.valid.push_back(valid);
+      // m0 < end, so m0 is a row of the group: a valid address.
+      lane.rows.push_back(m.select(valid, row, m0));
+    }
+  }
+  return lane;
+}
+
+Value moe::detail::decode::loadVec(ImplicitLocOpBuilder &b, VectorType type,
+                                   Value memref, ValueRange indices,
+                                   Value valid) {
+  Value v = vector::LoadOp::create(b, type, memref, indices,
+                                   /*nontemporal=*/false, llvm::Align(16));
+  if (!valid)
+    return v;
+  Value zero = arith::ConstantOp::create(b, type, b.getZeroAttr(type));
+  return arith::SelectOp::create(b, valid, v, zero);
+}
+
+Value moe::detail::decode::mmaRegister(ImplicitLocOpBuilder &b, Value pair) {
+  if (!cast<VectorType>(pair.getType()).getElementType().isBF16())
+    return pair;
+  Value word =
+      vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), pair);
+  return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+}
+
+Value moe::detail::decode::mmaSlice(ImplicitLocOpBuilder &b, Value v,
+                                    int64_t first) {
+  return mmaRegister(b, vector::ShuffleOp::create(
+                            b, v, v, ArrayRef<int64_t>{first, first + 1}));
+}
+
+void moe::detail::decode::mmaAccumulate(ImplicitLocOpBuilder &b, Value &acc,
+                                        ArrayRef<Value> a, ArrayRef<Value> bOps,
+                                        Type elementType) {
+  NVVM::MMATypes ptxType =
+      elementType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  SmallVector<Value, 4> cOps;
+  for (int64_t r = 0; r < 4; ++r)
+    cOps.push_back(LLVM::ExtractValueOp::create(b, acc, r));
+  acc = NVVM::MmaOp::create(b, acc.getType(), a, bOps, cOps,
+                            ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+                            std::nullopt,
+                            std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+                            std::array<NVVM::MMALayout, 2>{
+                                NVVM::MMALayout::row, NVVM::MMALayout::col});
+}
 
 gpu::GPUFuncOp moe::detail::getOrBuildDecodeGroupedMatmulKernel(
     gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig) {

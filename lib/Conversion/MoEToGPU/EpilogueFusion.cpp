@@ -130,14 +130,15 @@ FailureOr<Value> launchPlainMatmul(KernelHost &host, GroupedMatmulOp op,
   gpu::GPUFuncOp any = kernels->tile ? kernels->tile : kernels->decode;
   auto argTypes = any.getArgumentTypes();
   auto type = [&](unsigned i) { return cast<MemRefType>(argTypes[i]); };
-  SmallVector<Value> args = {host.operand(op.getLhs(), type(0)),
-                             host.operand(op.getRhs()[0], type(1)),
-                             host.operand(op.getOffsets(), type(2))};
+  SmallVector<Value> args = {host.operand(op.getLhs(), type(0))};
+  for (Value weight : kernelWeightOperands(op))
+    args.push_back(host.operand(weight, type(args.size())));
+  args.push_back(host.operand(op.getOffsets(), type(args.size())));
   Value rows = rowsOf(host.b, args[0]);
-  Value out = host.result(op.getResult(), type(3), rows);
+  Value out = host.result(op.getResult(), type(args.size()), rows);
   args.push_back(out);
   if (!op.getBias().empty())
-    args.push_back(host.operand(op.getBias()[0], type(4)));
+    args.push_back(host.operand(op.getBias()[0], type(args.size())));
   launchSelected(host, *kernels, args, rows);
   return out;
 }

@@ -54,6 +54,24 @@ struct GroupedMatmulSignature {
   /// group g reads rows [0, K_g) and columns [0, N_g) of its weight (and
   /// bias), the rest of its result columns hold what zeros give.
   llvm::SmallVector<int64_t> extents;
+  /// Weight-only quantized weights (a moe.dequantize feeding the matmul's
+  /// transposed rhs, onnxruntime's QMoE layout): rhs is the packed bytes
+  /// [E, n, k * bits / 8], followed by the scales and, with zeroPoints,
+  /// the zero points, shaped as moe.dequantize takes them. Only the decode
+  /// kernel takes them (it expands them in registers, so the weights stream
+  /// from HBM packed).
+  struct Quantized {
+    int64_t bits = 0;
+    /// 0: one scale per output column.
+    int64_t blockSize = 0;
+    mlir::Type scaleType;
+    bool zeroPoints = false;
+    /// Scales per output column with a block size: ceil(k / blockSize).
+    int64_t scaleColumns(int64_t k) const {
+      return (k + blockSize - 1) / blockSize;
+    }
+  };
+  std::optional<Quantized> quantized;
 
   bool isGated() const { return activation && activation->isGated(); }
   /// Columns of the result.
@@ -127,6 +145,11 @@ getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
 /// saying why there is none.
 mlir::FailureOr<GroupedMatmulSignature>
 getGroupedMatmulSignature(GroupedMatmulOp op, const MoEToGPUOptions &options);
+
+/// The values `op`'s kernel takes for its weights: the stacked rhs, or for
+/// quantized weights the packed bytes, scales and zero points (if any) of
+/// the moe.dequantize that makes it.
+llvm::SmallVector<mlir::Value, 3> kernelWeightOperands(GroupedMatmulOp op);
 
 /// The `moe_kernels` gpu.module of `op`'s module, created on first use (the
 /// module gets gpu.container_module); an error at `op` without a module.
@@ -219,7 +242,25 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   auto rhsType =
       mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType);
   llvm::SmallVector<mlir::Type> types = {
-      mlir::MemRefType::get({dyn, sig.k}, sig.elementType), rhsType};
+      mlir::MemRefType::get({dyn, sig.k}, sig.elementType)};
+  if (sig.quantized) {
+    const GroupedMatmulSignature::Quantized &q = *sig.quantized;
+    mlir::Type i8 = mlir::IntegerType::get(ctx, 8);
+    // Block-wise: scales [E, n, blocks]; else [E, n]. Zero points are
+    // packed along the scales' last dim.
+    llvm::SmallVector<int64_t> scales = {sig.groups, sig.n};
+    if (q.blockSize)
+      scales.push_back(q.scaleColumns(sig.k));
+    types.push_back(
+        mlir::MemRefType::get({sig.groups, sig.n, sig.k * q.bits / 8}, i8));
+    types.push_back(mlir::MemRefType::get(scales, q.scaleType));
+    if (q.zeroPoints) {
+      scales.back() = (scales.back() * q.bits + 7) / 8;
+      types.push_back(mlir::MemRefType::get(scales, i8));
+    }
+  } else {
+    types.push_back(rhsType);
+  }
   if (sig.splitWeights)
     types.push_back(rhsType);
   types.push_back(mlir::MemRefType::get({sig.groups + 1}, sig.offsetType));
@@ -251,7 +292,8 @@ constexpr int64_t kDecodeLoadsPerLane = 16;
 
 /// The decode kernel for `sig` in `gpuModule`, built on first use; same
 /// arguments as getOrBuildGroupedMatmulKernel's kernel. Launch it on
-/// (ceil(N / kDecodeSlabN), max(1, min(rows, E + 1))) blocks.
+/// (ceil(N / kDecodeSlabN), max(1, min(rows, E + 1)), max(1, ceil(rows /
+/// (kDecodeRowsPerPass * (E + 1))))) blocks.
 mlir::gpu::GPUFuncOp
 getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                                     const GroupedMatmulSignature &sig);

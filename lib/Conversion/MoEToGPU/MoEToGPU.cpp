@@ -41,6 +41,57 @@ bool moe::isSupportedGPUChip(const std::string &chip) {
   return chip == "sm_80" || chip == "sm_90" || chip == "sm_90a";
 }
 
+std::string moe::quantizedWeightsUnsupportedReason(moe::DequantizeOp op) {
+  std::string reason;
+  llvm::raw_string_ostream os(reason);
+  auto weight = cast<RankedTensorType>(op.getWeight().getType());
+  auto result = cast<RankedTensorType>(op.getType());
+  Type scaleType =
+      cast<RankedTensorType>(op.getScales().getType()).getElementType();
+  int64_t bits = op.getBits(), blockSize = op.getBlockSize().value_or(0);
+  // Each lane reads 16 bytes of a packed row at a time, and a step of the
+  // mma 4 consecutive values of one block.
+  int64_t perLoad = 128 / bits;
+  if (bits != 4 && bits != 8)
+    os << "the GPU kernel reads 4- or 8-bit quantized weights, not " << bits
+       << "-bit ones";
+  else if (weight.getRank() != 3 || !weight.hasStaticShape() ||
+           !result.hasStaticShape())
+    os << "quantized weights must be one static [E, N, packed K] tensor on "
+          "the GPU";
+  else if (result.getDimSize(2) % perLoad != 0)
+    os << "K (" << result.getDimSize(2) << ") of " << bits
+       << "-bit weights must be a multiple of " << perLoad
+       << " on the GPU: the kernel reads 16-byte chunks of rows";
+  else if (blockSize % 4 != 0)
+    os << "block_size (" << blockSize
+       << ") must be a multiple of 4 on the GPU: the kernel expands 4 "
+          "consecutive values with one scale";
+  else if (!isa<Float32Type, Float16Type, BFloat16Type>(scaleType))
+    os << "scales must be f32, f16 or bf16 on the GPU, not " << scaleType;
+  return reason;
+}
+
+/// How the decode kernel reads `dequantize`, the rhs of `op` (whose
+/// signature `sig` is otherwise complete), or an error saying why it cannot.
+static FailureOr<GroupedMatmulSignature::Quantized>
+getQuantizedWeights(moe::GroupedMatmulOp op, moe::DequantizeOp dequantize,
+                    const GroupedMatmulSignature &sig) {
+  std::string reason = moe::quantizedWeightsUnsupportedReason(dequantize);
+  if (!reason.empty())
+    return op.emitOpError(reason);
+  if (!sig.extents.empty())
+    return op.emitOpError("quantized weights cannot have group_extents on "
+                          "the GPU");
+  GroupedMatmulSignature::Quantized q;
+  q.bits = dequantize.getBits();
+  q.blockSize = dequantize.getBlockSize().value_or(0);
+  q.scaleType =
+      cast<RankedTensorType>(dequantize.getScales().getType()).getElementType();
+  q.zeroPoints = bool(dequantize.getZeroPoints());
+  return q;
+}
+
 /// The signature of the kernel `op` needs, or an error saying why there is
 /// none. Checked before anything is rewritten.
 static FailureOr<GroupedMatmulSignature>
@@ -50,12 +101,24 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
         "the GPU lowering needs one stacked [E, K, N] weight tensor: run "
         "--moe-prepare-gpu-layers, which stacks per-group weights (and pads "
         "groups of different shapes, with group_extents)");
-  if (op.getTransposeRhs())
+  // Quantized [E, N, packed K] weights are read packed; an expansion to
+  // [E, K, N] weights is computed where it is (on the host).
+  auto dequantize = op.getTransposeRhs()
+                        ? op.getRhs()[0].getDefiningOp<moe::DequantizeOp>()
+                        : moe::DequantizeOp();
+  if (op.getTransposeRhs() && !dequantize)
     return op.emitOpError(
         "the GPU lowering needs [E, K, N] weights (transpose_rhs is not "
         "supported yet: run moe-pack-parameters or transpose the weights)");
   auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
   auto rhsType = cast<RankedTensorType>(op.getRhs()[0].getType());
+  if (dequantize) {
+    // Seen as [E, K, N] from here on, as the kernel computes it.
+    SmallVector<int64_t> shape(rhsType.getShape());
+    if (shape.size() == 3)
+      std::swap(shape[1], shape[2]);
+    rhsType = RankedTensorType::get(shape, rhsType.getElementType());
+  }
   auto resultType = cast<RankedTensorType>(op.getType());
   Type elt = lhsType.getElementType();
   if (!elt.isBF16() && !elt.isF16())
@@ -100,6 +163,13 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
   sig.n = n;
   if (std::optional<ArrayRef<int64_t>> extents = op.getGroupExtents())
     sig.extents.assign(extents->begin(), extents->end());
+  if (dequantize) {
+    FailureOr<GroupedMatmulSignature::Quantized> quantized =
+        getQuantizedWeights(op, dequantize, sig);
+    if (failed(quantized))
+      return failure();
+    sig.quantized = *quantized;
+  }
   return sig;
 }
 
@@ -107,6 +177,19 @@ FailureOr<GroupedMatmulSignature>
 moe::detail::getGroupedMatmulSignature(moe::GroupedMatmulOp op,
                                        const moe::MoEToGPUOptions &options) {
   return getSignature(op, options);
+}
+
+SmallVector<Value, 3>
+moe::detail::kernelWeightOperands(moe::GroupedMatmulOp op) {
+  Value rhs = op.getRhs()[0];
+  auto dequantize = rhs.getDefiningOp<moe::DequantizeOp>();
+  if (!dequantize || !op.getTransposeRhs())
+    return {rhs};
+  SmallVector<Value, 3> operands = {dequantize.getWeight(),
+                                    dequantize.getScales()};
+  if (Value zeroPoints = dequantize.getZeroPoints())
+    operands.push_back(zeroPoints);
+  return operands;
 }
 
 FailureOr<gpu::GPUModuleOp> moe::detail::getKernelModule(Operation *op) {
@@ -221,10 +304,11 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
 /// threads after `asyncDependency`; returns the launch's token.
 static Value launchOnGrid(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
                           Value gridX, Value gridY, int64_t threads,
-                          ValueRange buffers, Value asyncDependency) {
+                          ValueRange buffers, Value asyncDependency,
+                          Value gridZ = Value()) {
   Value one = arith::ConstantIndexOp::create(b, 1);
   auto launch = gpu::LaunchFuncOp::create(
-      b, kernel, gpu::KernelDim3{gridX, gridY, one},
+      b, kernel, gpu::KernelDim3{gridX, gridY, gridZ ? gridZ : one},
       gpu::KernelDim3{arith::ConstantIndexOp::create(b, threads), one, one},
       /*dynamicSharedMemorySize=*/Value(), buffers,
       gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
@@ -297,6 +381,16 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
     Operation *op, gpu::GPUModuleOp gpuModule,
     const GroupedMatmulSignature &sig, const MoEToGPUOptions &options) {
   GroupedMatmulKernels kernels;
+  // Quantized weights have the decode kernel only, for any row count: it
+  // expands them in registers (a tile kernel that expands them in shared
+  // memory would serve large row counts better).
+  if (sig.quantized) {
+    if (options.kernel == "tile" && options.remarks)
+      op->emitRemark("quantized weights have no tile kernel: the decode "
+                     "kernel is used");
+    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
+    return kernels;
+  }
   // The tile kernel of the chip (wgmma on sm_90a where it applies) unless
   // kernel=decode, the decode kernel unless kernel=tile or the signature has
   // a fused combine (no decode form).
@@ -324,8 +418,19 @@ Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
   int64_t columnTiles = (n + kDecodeSlabN - 1) / kDecodeSlabN;
   if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
     columnTiles = tiles.getInt();
+  // z: the passes of kDecodeRowsPerPass rows of a group, shared by z blocks
+  // so that all groups' passes fill the GPU, ceil(rows / (32 (E + 1))) >= 1
+  // (1 while rows <= 32 (E + 1): every rows <= 16 E that "auto" sends here).
+  Value gridZ = arith::MaxUIOp::create(
+      b,
+      arith::DivUIOp::create(
+          b,
+          arith::AddIOp::create(b, rows,
+                                c(kDecodeRowsPerPass * (groups + 1) - 1)),
+          c(kDecodeRowsPerPass * (groups + 1))),
+      c(1));
   return launchOnGrid(b, kernel, c(columnTiles), gridY, kDecodeThreads, buffers,
-                      asyncDependency);
+                      asyncDependency, gridZ);
 }
 
 void moe::selectGroupedMatmulKernel(
@@ -385,12 +490,13 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     };
     auto argTypes = kernel.getArgumentTypes();
     Value lhs = toBuffer(op.getLhs(), argTypes[0]);
-    Value rhs = toBuffer(op.getRhs()[0], argTypes[1]);
-    Value offsets = toBuffer(op.getOffsets(), argTypes[2]);
-    SmallVector<Value> args = {lhs, rhs, offsets};
+    SmallVector<Value> args = {lhs};
+    for (Value weight : kernelWeightOperands(op))
+      args.push_back(toBuffer(weight, argTypes[args.size()]));
+    args.push_back(toBuffer(op.getOffsets(), argTypes[args.size()]));
     Value rows = memref::DimOp::create(b, lhs, 0);
     auto resultType = cast<RankedTensorType>(op.getType());
-    auto outType = cast<MemRefType>(argTypes[3]);
+    auto outType = cast<MemRefType>(argTypes[args.size()]);
     // Stream-ordered: allocation, launch, then a wait so that host code may
     // read the result tensor (a layer kept on the device will drop the wait).
     // gpu-to-llvm lowers only the async form of gpu.alloc.
@@ -403,7 +509,7 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
     Value out = alloc.getMemref();
     args.push_back(out);
     if (!op.getBias().empty())
-      args.push_back(toBuffer(op.getBias()[0], argTypes[4]));
+      args.push_back(toBuffer(op.getBias()[0], argTypes[args.size()]));
     // The wait goes with each launch: the selection's branches yield no
     // token.
     moe::selectGroupedMatmulKernel(
@@ -416,7 +522,11 @@ struct LowerGroupedMatmul : OpRewritePattern<moe::GroupedMatmulOp> {
         out, /*restrict=*/true, /*writable=*/true);
     if (result.getType() != resultType)
       result = tensor::CastOp::create(b, resultType, result);
+    auto dequantize = op.getRhs()[0].getDefiningOp<moe::DequantizeOp>();
     rewriter.replaceOp(op, result);
+    // The kernel read the packed weights: an expansion left unused goes.
+    if (dequantize && dequantize->use_empty())
+      rewriter.eraseOp(dequantize);
     return success();
   }
 

@@ -8,7 +8,7 @@
 // memory, lane L (L % 4 < 2) reads its own sums and those of lane L + 2
 // (the up half) and stores act(gate) * up.
 // CHECK-LABEL: func.func @separate(
-// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%c16, %{{.*}}, %c1) threads in (%c128, %c1, %c1) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>)
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%c16, %{{.*}}, %{{.*}}) threads in (%c128, %c1, %c1) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>)
 // CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate(
 // CHECK-SAME: %[[G:[^:]*]]: memref<8x256x512xbf16>, %[[U:[^:]*]]: memref<8x256x512xbf16>, %{{[^:]*}}: memref<9xi64>, %[[RES:[^:]*]]: memref<?x512xbf16>)
 // CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>>)

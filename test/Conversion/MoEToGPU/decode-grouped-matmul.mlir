@@ -13,7 +13,10 @@
 // CHECK: scf.if %[[SMALL]] {
 // CHECK:   %[[MIN:.*]] = arith.minui %[[ROWS]], %c129 : index
 // CHECK:   %[[GY:.*]] = arith.maxui %[[MIN]], %c1 : index
-// CHECK:   %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %c1) threads in (%c128, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
+// CHECK:   %[[ZR:.*]] = arith.addi %[[ROWS]], %c4127 : index
+// CHECK:   %[[ZQ:.*]] = arith.divui %[[ZR]], %c4128 : index
+// CHECK:   %[[GZ:.*]] = arith.maxui %[[ZQ]], %c1 : index
+// CHECK:   %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %[[GZ]]) threads in (%c128, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
 // CHECK:   gpu.wait [%[[D]]]
 // CHECK: } else {
 // CHECK:   %[[T:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048 {{.*}} threads in (%c128, %c1, %c1)
@@ -35,7 +38,7 @@
 // Passes of 32 rows; in each, every warp walks K in 64-row steps, 4 warps
 // apart (split-K), issuing 16 16-byte weight loads and 8 lhs loads per lane
 // before 4 k steps x 2 x 8 mma.
-// CHECK: scf.for %[[M0:.*]] = %{{.*}} to %{{.*}} step %c32 {
+// CHECK: scf.for %[[M0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c256 iter_args(
 // CHECK-COUNT-16: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<128x768x2048xbf16>, vector<8xbf16>
 // CHECK-COUNT-8: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x768xbf16>, vector<8xbf16>
@@ -87,7 +90,7 @@ func.func @down(%x: tensor<?x768xbf16>, %w: tensor<128x768x2048xbf16>, %off: ten
 // are masked.
 // DECODE-LABEL: func.func @odd(
 // DECODE: %[[MIN:.*]] = arith.minui %{{.*}}, %c4 : index
-// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32 blocks in (%c2, %{{.*}}, %c1) threads in (%c128,
+// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32 blocks in (%c2, %{{.*}}, %{{.*}}) threads in (%c128,
 // DECODE-SAME: : memref<3x72xf32>)
 // DECODE-LABEL: gpu.func @grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32(
 // 4 ranges: one chunk of ballots.

@@ -79,6 +79,14 @@ static int paramCount(const char *name) {
   if (matmul && strstr(name, "_combine"))
     // + row slots (1-D), weights (2-D) unless the combine is unweighted
     return 7 + 9 + 5 + 7 + 5 + (strstr(name, "_unweighted") ? 0 : 7);
+  // Quantized weights ("_q<bits>_[b<block>_]<scale type>[_zp]"): packed
+  // bytes (3-D), scales (3-D with blocks, else 2-D), zero points (as the
+  // scales) in place of rhs.
+  const char *quantized = matmul ? strstr(name, "_q") : 0;
+  if (quantized && (quantized[2] == '4' || quantized[2] == '8')) {
+    int scales = quantized[3] == '_' && quantized[4] == 'b' ? 9 : 7;
+    return 7 + 9 + scales + (strstr(quantized, "_zp") ? scales : 0) + 5 + 7;
+  }
   if (matmul && strstr(name, "_separate"))
     return 7 + 9 + 9 + 5 + 7; // gate and up weights
   if (strncmp(name, "combine_", 8) == 0 && strstr(name, "_unweighted_"))

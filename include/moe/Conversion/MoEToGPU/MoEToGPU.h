@@ -19,6 +19,7 @@ class ActivationOp;
 class CombineOp;
 class ScatterColumnsOp;
 class DispatchOp;
+class DequantizeOp;
 class GroupedMatmulOp;
 
 /// What the GPU kernels are generated for.
@@ -71,6 +72,12 @@ void populateMoEToGPUPatterns(mlir::RewritePatternSet &patterns,
 /// `op` saying why.
 mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
                                              const MoEToGPUOptions &options);
+
+/// Why the decode kernel cannot read `op`'s packed weights as the
+/// transposed rhs of a grouped matmul ("" if it can): 4 or 8 bits, a
+/// stacked [E, N, packed K] weight with K a multiple of 128 / bits, a block
+/// size that is a multiple of 4, f32/f16/bf16 scales.
+std::string quantizedWeightsUnsupportedReason(DequantizeOp op);
 
 /// Succeed if the moe.activation / moe.combine op has a GPU kernel (fused
 /// or not), else emit an error at `op` saying why.

@@ -1,0 +1,169 @@
+"""Weight-only quantized expert GEMMs (onnxruntime's QMoE layout) for
+bench/gpu/bench.py: the decode kernel reading 4-bit packed weights (blocks
+of 32, f16 scales, the default zero point 8) and expanding them in
+registers, against torch._grouped_mm on the same weights dequantized to
+bf16 (equal FLOPs). Decode sizes only: quantized weights have no tile
+kernel yet, so large T re-streams the packed weights per 32 rows."""
+
+from layer import fail, markdown, time_torch
+
+BITS, BLOCK = 4, 32
+TOKENS = (1, 64)
+GEMM = "q4"
+
+
+def layer_name(e, k, n):
+    return f"q{BITS}_e{e}_k{k}_n{n}"
+
+
+def shapes(bench):
+    """(E, K, N) of every model's expert GEMMs, each once."""
+    out = []
+    for model in bench.MODELS:
+        for _, e, k, n in bench.gemms(model):
+            if (e, k, n) not in out:
+                out.append((e, k, n))
+    return out
+
+
+def emit_mlir(bench):
+    """One layer entry per shape: the dequantization and the grouped matmul
+    on rows x [R, K], packed [E, N, K / 2] bytes, scales [E, N, K / 32] f16,
+    offsets [E + 1] -> [R, N]."""
+    lines = []
+    for e, k, n in shapes(bench):
+        x, y = f"tensor<?x{k}xbf16>", f"tensor<?x{n}xbf16>"
+        q, s = f"tensor<{e}x{n}x{k * BITS // 8}xi8>", f"tensor<{e}x{n}x{k // BLOCK}xf16>"
+        w, off = f"tensor<{e}x{n}x{k}xbf16>", f"tensor<{e + 1}xi64>"
+        lines += [
+            f"func.func @{layer_name(e, k, n)}(%x: {x}, %q: {q}, %s: {s}, %off: {off}) -> {y} "
+            "attributes {moe.gpu_layer} {",
+            f"  %w = moe.dequantize %q, %s {{bits = {BITS} : i64, block_size = {BLOCK} : i64}}"
+            f" : ({q}, {s}) -> {w}",
+            f"  %y = moe.grouped_matmul %x, %w offsets(%off) {{transpose_rhs}} : ({x}, {w}, {off})"
+            f" -> {y}",
+            f"  return %y : {y}",
+            "}",
+        ]
+    return lines
+
+
+def quantize_random(torch, e, k, n, device):
+    """(packed uint8 [E, N, K / 2], scales f16 [E, N, K / 32]) of random
+    4-bit weights, scaled so that the products stay O(1)."""
+    q = torch.randint(0, 256, (e, n, k * BITS // 8), dtype=torch.uint8, device=device)
+    s = (torch.rand(e, n, k // BLOCK, device=device) + 0.5).mul_(k ** -0.5 / 4).half()
+    return q, s
+
+
+def dequantize(torch, q, s, k):
+    """moe.dequantize of `q` with scales `s` (zero point 8), as [E, K, N]
+    bf16: each value (q - 8) * scale in f32, rounded once."""
+    b = q.to(torch.int32)
+    values = torch.stack([b & 15, b >> 4], -1).reshape(*q.shape[:-1], k)
+    scales = s.float().repeat_interleave(BLOCK, -1)[..., :k]
+    return ((values.float() - 8) * scales).to(torch.bfloat16).transpose(1, 2)
+
+
+def run(torch, bench, dev, layers, scale, tokens, reps, flush):
+    """Rows (one per shape and decode T): numerics against the fp32 product
+    of the dequantized weights, then our time and torch's."""
+    stream = dev.stream()
+    for e, k, n in shapes(bench):
+        # --simulate: K and N shrunk, K kept a multiple of the block.
+        k, n = max(BLOCK, k // scale // BLOCK * BLOCK), max(16, n // scale)
+        q, s = quantize_random(torch, e, k, n, dev.name)
+        w = dequantize(torch, q, s, k)
+        top_k = next(m[4] for m in bench.MODELS if m[3] == e)
+        model = next(m[0] for m in bench.MODELS if m[3] == e)
+        for t in [t for t in tokens if t in TOKENS]:
+            print(f"{model} q{BITS} {e}x{k}x{n} T={t}", flush=True)
+            counts, offsets = bench.route(torch, t, e, top_k, dev.name)
+            rows = int(offsets[-1].item())
+            active = int((counts > 0).sum().item())
+            row = {"model": model, "gemm": GEMM, "T": t, "E": e, "K": k, "N": n, "rows": rows,
+                   "active_experts": active, "flops": 2 * rows * k * n,
+                   "bytes": active * n * (k * BITS // 8 + 2 * (k // BLOCK)) + 2 * rows * (k + n)}
+            try:
+                x = torch.randn(rows, k, dtype=torch.bfloat16, device=dev.name)
+                ref = bench.reference(torch, x, w, offsets)
+                out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16,
+                                 device=dev.name)
+                fn = layers.forward_fn(torch, layer_name(e, k, n), [x, q, s, offsets], out,
+                                       [rows], dev.name, stream)
+                fn()
+                dev.sync()
+                unwritten = int(torch.isnan(out).sum().item())
+                err = bench.rel_err(torch, out, ref)
+                ok = unwritten == 0 and err <= bench.TOLERANCE
+                if not ok:
+                    print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+                row.update(ok=bool(ok), unwritten=unwritten, rel_err=err)
+                row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+                del ref
+                time_torch(row, bench, dev, flush, reps,
+                           lambda: bench.grouped_mm_fn(torch, x, w, offsets))
+            except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
+                fail(row, exc)
+            yield row
+
+
+def table(rows, peaks):
+    """The quantized rows against torch on bf16 weights."""
+    copy = (peaks or {}).get("copy_tbps")
+
+    def cells(r):
+        tbs = r["bytes"] / (r["ours_ms"] * 1e-3) / 1e12
+        return [f"{r['E']}x{r['K']}x{r['N']}", f"{r['ours_ms']:.4f}", f"{tbs:.2f}",
+                f"{100 * tbs / copy:.0f}%" if copy else ""]
+    return markdown(rows, GEMM, f"Quantized expert GEMMs ({BITS}-bit weights, blocks of {BLOCK}, "
+                    "f16 scales: the decode kernel on the packed weights) against "
+                    "torch._grouped_mm on the bf16 dequantized weights:",
+                    ["E x K x N", "ours ms", "packed TB/s", "of copy BW"], cells)
+
+
+class StandIn:
+    """--simulate: the layer computed by the reference."""
+
+    def __init__(self, bench):
+        self.bench = bench
+
+    def forward_fn(self, torch, name, tensors, out, dims, device, stream):
+        x, q, s, offsets = tensors
+
+        def fn():
+            out.copy_(self.bench.reference(torch, x, dequantize(torch, q, s, x.shape[1]),
+                                           offsets))
+        fn.workspace_bytes = 0
+        return fn
+
+
+def dry_run(torch, bench, layer_libraries):
+    """The libraries hold every quantized layer; with torch, the
+    dequantization matches numpy's reference (moe_opt.reference) and a
+    flipped nibble is caught."""
+    ok = True
+    for path, layers in layer_libraries:
+        absent = [layer_name(*s) for s in shapes(bench) if layers.find(layer_name(*s)) < 0]
+        if absent:
+            print(f"FAIL {path}: quantized layers not compiled {absent}")
+            ok = False
+    if torch is None:
+        return ok
+    try:
+        import numpy as np
+        from moe_opt import reference as ref
+    except ImportError:
+        print("moe_opt not importable: the dequantization is not checked against it")
+        return ok
+    q, s = quantize_random(torch, 2, 64, 16, "cpu")
+    w = dequantize(torch, q, s, 64)
+    want = ref.dequantize(q.numpy().view(np.int8), s.float().numpy(), None, BITS, BLOCK,
+                          columns=64)
+    exact = bool((w.transpose(1, 2).float() ==
+                  torch.from_numpy(np.asarray(want, np.float32)).to(torch.bfloat16).float()).all())
+    q[0, 0, 0] ^= 0x0F
+    caught = not bool((dequantize(torch, q, s, 64) == w).all())
+    print(f"q{BITS} dequantization: equals moe_opt.reference {exact}, flipped nibble caught "
+          f"{caught}")
+    return ok and exact and caught

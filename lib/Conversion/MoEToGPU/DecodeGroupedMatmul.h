@@ -1,0 +1,77 @@
+//===- DecodeGroupedMatmul.h - pieces of the decode kernel ------*- C++ -*-===//
+//
+// What the weight-streaming decode kernel (DecodeGroupedMatmulKernel.cpp)
+// shares with the streaming of quantized weights
+// (DecodeQuantizedWeights.cpp): the block's state, the row operands and the
+// register-fed m16n8k16 mma.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_LIB_CONVERSION_MOETOGPU_DECODEGROUPEDMATMUL_H
+#define MOE_LIB_CONVERSION_MOETOGPU_DECODEGROUPEDMATMUL_H
+
+#include "Kernels.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace moe::detail::decode {
+
+constexpr int64_t kWarps = kDecodeThreads / 32;
+/// Elements per 16-byte load of a 16-bit type.
+constexpr int64_t kVec = 8;
+/// mma tiles per warp: kMmaTilesM x 16 rows, kMmaTilesN x 8 columns.
+constexpr int64_t kMmaTilesM = kDecodeRowsPerPass / 16;
+constexpr int64_t kMmaTilesN = kDecodeSlabN / 8;
+
+struct DecodeState {
+  const GroupedMatmulSignature &sig;
+  mlir::Value lhs, rhs, rhsUp, offsets, result, bias, red;
+  /// Quantized weights: rhs is the packed bytes, then these.
+  mlir::Value scales, zeroPoints;
+  mlir::Value tid, lane, warp, quad, pair, rows;
+  /// The block's group's K and N (group_extents, else the signature's).
+  mlir::Value groupK, groupN;
+  /// Shared memory holding groupN for the epilogue (extents with a bias).
+  mlir::Value groupNSlot;
+};
+
+/// The lhs rows a lane's A operands read in a pass from row m0: rows
+/// m0 + 16 i + 8 h + quad (i < kMmaTilesM, h < 2, in that order), each
+/// clamped to m0 past `end`, and whether each is inside.
+struct LaneRows {
+  llvm::SmallVector<mlir::Value, 2 * kMmaTilesM> rows, valid;
+};
+LaneRows laneRows(mlir::ImplicitLocOpBuilder &b, DecodeState &s, mlir::Value m0,
+                  mlir::Value end);
+
+/// A 16-byte load of `type` from `memref` at `indices`, or zeros where
+/// `valid` is false (the address must be valid either way).
+mlir::Value loadVec(mlir::ImplicitLocOpBuilder &b, mlir::VectorType type,
+                    mlir::Value memref, mlir::ValueRange indices,
+                    mlir::Value valid);
+
+/// One mma operand register from a pair of 16-bit elements: f16 goes as
+/// vector<2xf16>, bf16 as an i32 (what nvvm.mma.sync takes for each).
+mlir::Value mmaRegister(mlir::ImplicitLocOpBuilder &b, mlir::Value pair);
+
+/// Elements `first` and `first + 1` of the vector `v` as one mma register.
+mlir::Value mmaSlice(mlir::ImplicitLocOpBuilder &b, mlir::Value v,
+                     int64_t first);
+
+/// acc += A * B by one m16n8k16 mma.sync (row.col, fp32 accumulators).
+void mmaAccumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value &acc,
+                   llvm::ArrayRef<mlir::Value> a,
+                   llvm::ArrayRef<mlir::Value> bOps, mlir::Type elementType);
+
+/// The warp's kMmaTilesM x kMmaTilesN accumulators for rows [m0, m0 +
+/// kDecodeRowsPerPass) of group g and slab columns [n0, n0 + kDecodeSlabN),
+/// from quantized weights (DecodeQuantizedWeights.cpp), laid out as
+/// streamSlab's: position p of n tile t is column n0 + 8 p + t.
+llvm::SmallVector<mlir::Value>
+streamQuantizedSlab(mlir::ImplicitLocOpBuilder &b, DecodeState &s,
+                    mlir::Value g, mlir::Value m0, mlir::Value end,
+                    mlir::Value n0);
+
+} // namespace moe::detail::decode
+
+#endif // MOE_LIB_CONVERSION_MOETOGPU_DECODEGROUPEDMATMUL_H

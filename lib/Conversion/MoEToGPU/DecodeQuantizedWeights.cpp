@@ -1,0 +1,229 @@
+//===- DecodeQuantizedWeights.cpp - decode kernel on packed weights -------===//
+//
+// The decode kernel's weight stream for weight-only quantized experts
+// (onnxruntime's QMoE: `bits`-bit values packed low bits first along K of
+// each [N, K] row, block-wise or per-row scales, optional packed zero
+// points). Decode is bound by the bytes of weights read, so they stream from
+// HBM packed (4 or 2 times fewer bytes than bf16) and are expanded in
+// registers right before the mma: (q - zero point) * scale in fp32, rounded
+// to the rows' 16-bit type, as moe.dequantize rounds it.
+//
+// Each lane loads, per n tile t, 16 bytes of the packed row of column
+// n0 + 8 quad + t: perLoad = 128 / bits consecutive K values starting at
+// kLane = k0 + perLoad * pair. Step u of the chunk feeds the mma with K
+// values kLane + 4u + {0, 1} (slots 2 pair + {0, 1}) and + {2, 3} (slots
+// 2 pair + 8 + {0, 1}); the A operands take the same K values of their
+// rows, so the sum over the 16 slots of a step is a sum over K, and the
+// positions are those of streamSlab (column n0 + 8 p + t), which the
+// epilogue relies on.
+//
+// Integers become floats without a conversion instruction (I2F issues at a
+// quarter of the FMA rate): q OR 0x4B000000 is the float 2^23 + q, from
+// which 2^23 + zero point is subtracted exactly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "DecodeGroupedMatmul.h"
+#include "Emitter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace moe::detail;
+using namespace moe::detail::decode;
+
+namespace {
+
+/// The bits of the float 2^23.
+constexpr int64_t kMagic = 0x4B000000;
+
+/// The float 2^23 + v of a small unsigned i32 v.
+Value magicFloat(ImplicitLocOpBuilder &b, Value v) {
+  Emitter m{b};
+  return arith::BitcastOp::create(b, b.getF32Type(),
+                                  arith::OrIOp::create(b, v, m.i32(kMagic)));
+}
+
+/// Bits [shift, shift + bits) of the i32 `word`.
+Value field(ImplicitLocOpBuilder &b, Value word, int64_t shift, int64_t bits) {
+  Emitter m{b};
+  Value v = shift ? arith::ShRUIOp::create(b, word, m.i32(shift)) : word;
+  if (shift + bits < 32)
+    v = arith::AndIOp::create(b, v, m.i32((1 << bits) - 1));
+  return v;
+}
+
+/// What one value of the packed rows needs besides its bits: its column's
+/// (block's) scale and 2^23 + zero point, as f32.
+struct Expansion {
+  Value scale, offset;
+};
+
+/// The scale and offset of column `col` of group `g`, block `block` (an
+/// index; null for per-row scales).
+Expansion expansionAt(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
+                      Value col, Value block) {
+  Emitter m{b};
+  const GroupedMatmulSignature::Quantized &q = *s.sig.quantized;
+  SmallVector<Value, 3> at = {g, col};
+  if (block)
+    at.push_back(block);
+  Expansion e;
+  e.scale =
+      castFloat(b, memref::LoadOp::create(b, s.scales, at), b.getF32Type());
+  if (!s.zeroPoints) {
+    e.offset = m.f32(double(1 << 23) + double(1 << (q.bits - 1)));
+    return e;
+  }
+  // The zero points are packed along the scales' last dim.
+  int64_t perByte = 8 / q.bits;
+  Value index = at.back();
+  at.back() = m.div(index, perByte);
+  Value byte = arith::ExtUIOp::create(
+      b, b.getI32Type(), memref::LoadOp::create(b, s.zeroPoints, at));
+  Value zp = byte;
+  if (perByte > 1) {
+    Value shift = m.unsignedToI32(m.mul(m.rem(index, perByte), m.c(q.bits)));
+    zp = arith::AndIOp::create(b, arith::ShRUIOp::create(b, byte, shift),
+                               m.i32((1 << q.bits) - 1));
+  }
+  e.offset = magicFloat(b, zp);
+  return e;
+}
+
+} // namespace
+
+SmallVector<Value>
+moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
+                                         DecodeState &s, Value g, Value m0,
+                                         Value end, Value n0) {
+  MLIRContext *ctx = b.getContext();
+  Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  const GroupedMatmulSignature::Quantized &q = *sig.quantized;
+  int64_t K = sig.k, N = sig.n, bits = q.bits;
+  int64_t perLoad = 128 / bits, steps = perLoad / 4, warpK = 4 * perLoad;
+  int64_t rowWords = K * bits / 32;
+  Type elt = sig.elementType, i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto lhsVecType = VectorType::get({kVec}, elt);
+  auto wordsType = VectorType::get({4}, i32);
+
+  // The packed bytes as i32 words [E * N * rowWords] (rows are whole 16-byte
+  // chunks: K is a multiple of perLoad).
+  auto bytesType = cast<MemRefType>(s.rhs.getType());
+  int64_t totalBytes = bytesType.getNumElements();
+  Value flatBytes = memref::CollapseShapeOp::create(
+      b, s.rhs, SmallVector<ReassociationIndices>{{0, 1, 2}});
+  Value words =
+      memref::ViewOp::create(b, MemRefType::get({totalBytes / 4}, i32),
+                             flatBytes, m.c(0), ValueRange());
+
+  // Columns of the lane's n tiles, clamped into the weight: a column past N
+  // reads column N - 1, whose products no one stores.
+  SmallVector<Value, kMmaTilesN> cols, rowStarts;
+  for (int64_t t = 0; t < kMmaTilesN; ++t) {
+    Value col = m.add(n0, m.add(m.mul(s.quad, m.c(kVec)), m.c(t)));
+    if (N % kDecodeSlabN != 0)
+      col = m.min(col, m.c(N - 1));
+    cols.push_back(col);
+    rowStarts.push_back(m.mul(m.add(m.mul(g, m.c(N)), col), m.c(rowWords)));
+  }
+  // Per-row scales: each tile's once, before the K loop.
+  SmallVector<Expansion, kMmaTilesN> rowExpansions;
+  if (!q.blockSize)
+    for (int64_t t = 0; t < kMmaTilesN; ++t)
+      rowExpansions.push_back(expansionAt(b, s, g, cols[t], Value()));
+  // Block-wise: steps sharing a scale (the lane's chunk is in one block, or
+  // holds whole blocks, or neither: a scale per step).
+  int64_t stepsPerScale = 1;
+  if (q.blockSize % perLoad == 0)
+    stepsPerScale = steps;
+  else if (perLoad % q.blockSize == 0)
+    stepsPerScale = q.blockSize / 4;
+
+  LaneRows aRows = laneRows(b, s, m0, end);
+  auto accType =
+      LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(4, f32));
+  Value zeroAcc = LLVM::ZeroOp::create(b, accType);
+  SmallVector<Value> init(kMmaTilesM * kMmaTilesN, zeroAcc);
+  bool maskK = K % warpK != 0;
+  Value kStart = m.mul(s.warp, m.c(warpK));
+  auto loop = scf::ForOp::create(
+      b, kStart, m.c(K), m.c(kWarps * warpK), init,
+      [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Emitter im{ib};
+        Value kLane = im.add(k0, im.mul(s.pair, im.c(perLoad)));
+        // Past K (the last iteration of a K that is no multiple of warpK)
+        // the lane reads the last chunk and zeros for its rows.
+        Value kValid, kAddr = kLane;
+        if (maskK) {
+          kValid = im.ult(kLane, im.c(K));
+          kAddr = im.select(kValid, kLane, im.c(K - perLoad));
+        }
+        // All loads first, so that they are in flight together.
+        SmallVector<Value, kMmaTilesN> w;
+        Value wordOffset = im.div(kAddr, 32 / bits);
+        for (int64_t t = 0; t < kMmaTilesN; ++t)
+          w.push_back(loadVec(ib, wordsType, words,
+                              {im.add(rowStarts[t], wordOffset)}, Value()));
+        SmallVector<Value> a;
+        for (int64_t r = 0; r < 2 * kMmaTilesM; ++r) {
+          Value valid = aRows.valid[r];
+          if (kValid)
+            valid = im.both(valid, kValid);
+          for (int64_t h = 0; h < perLoad / kVec; ++h)
+            a.push_back(loadVec(ib, lhsVecType, s.lhs,
+                                {aRows.rows[r], im.add(kAddr, im.c(kVec * h))},
+                                valid));
+        }
+        SmallVector<Value> acc(iter.begin(), iter.end());
+        SmallVector<Expansion, kMmaTilesN> expansions = rowExpansions;
+        for (int64_t u = 0; u < steps; ++u) {
+          if (q.blockSize && u % stepsPerScale == 0) {
+            Value block = im.div(im.add(kAddr, im.c(4 * u)), q.blockSize);
+            expansions.clear();
+            for (int64_t t = 0; t < kMmaTilesN; ++t)
+              expansions.push_back(expansionAt(ib, s, g, cols[t], block));
+          }
+          // B of tile t: its 4 values of the step, expanded, in pairs.
+          int64_t bit = 4 * u * bits;
+          SmallVector<std::array<Value, 2>, kMmaTilesN> bOps;
+          for (int64_t t = 0; t < kMmaTilesN; ++t) {
+            Value word = vector::ExtractOp::create(ib, w[t],
+                                                   ArrayRef<int64_t>{bit / 32});
+            SmallVector<Value, 4> values;
+            for (int64_t j = 0; j < 4; ++j) {
+              Value f =
+                  magicFloat(ib, field(ib, word, bit % 32 + j * bits, bits));
+              values.push_back(im.mulf(im.subf(f, expansions[t].offset),
+                                       expansions[t].scale));
+            }
+            auto pack = [&](int64_t j) {
+              Value pair = vector::FromElementsOp::create(
+                  ib, VectorType::get({2}, f32),
+                  ValueRange{values[j], values[j + 1]});
+              return mmaRegister(ib, arith::TruncFOp::create(
+                                         ib, VectorType::get({2}, elt), pair));
+            };
+            bOps.push_back({pack(0), pack(2)});
+          }
+          int64_t chunk = (4 * u) / kVec, at = (4 * u) % kVec;
+          int64_t chunks = perLoad / kVec;
+          for (int64_t i = 0; i < kMmaTilesM; ++i) {
+            Value lo = a[(2 * i) * chunks + chunk];
+            Value hi = a[(2 * i + 1) * chunks + chunk];
+            Value aOps[] = {mmaSlice(ib, lo, at), mmaSlice(ib, hi, at),
+                            mmaSlice(ib, lo, at + 2), mmaSlice(ib, hi, at + 2)};
+            for (int64_t t = 0; t < kMmaTilesN; ++t)
+              mmaAccumulate(ib, acc[i * kMmaTilesN + t], aOps, bOps[t], elt);
+          }
+        }
+        scf::YieldOp::create(ib, acc);
+      });
+  return SmallVector<Value>(loop.getResults());
+}

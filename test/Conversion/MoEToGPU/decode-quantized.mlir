@@ -1,0 +1,88 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file 2>&1 | FileCheck %s --check-prefix=TILE
+
+// Quantized weights (a moe.dequantize feeding a transpose_rhs grouped
+// matmul, onnxruntime's QMoE layout) are read packed by the decode kernel,
+// for any row count: the launch passes the bytes, the scales and the zero
+// points, not an expanded weight, and the dequantization is gone.
+// CHECK-LABEL: func.func @int4_blocks(
+// CHECK-NOT: moe.dequantize
+// CHECK-NOT: scf.if
+// CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0 : memref<?x256xbf16>
+// CHECK: %[[MIN:.*]] = arith.minui %[[ROWS]], %c9 : index
+// CHECK: %[[GY:.*]] = arith.maxui %[[MIN]], %c1 : index
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c128, %c1, %c1) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x512x128xi8>, %{{.*}} : memref<8x512x8xf16>, %{{.*}} : memref<8x512x4xi8>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>)
+// CHECK-NOT: moe.dequantize
+
+// The kernel views the bytes as i32 words. Each iteration of a warp covers
+// 128 K values (4 lane pairs x 32 values of a 16-byte chunk): 8 chunk loads
+// per lane (one per n tile) and 4 rows x 4 lhs loads, then per step of 4
+// values and n tile one scale and one zero point (block of 32: the chunk's),
+// the values expanded through the float 2^23 + q (0x4B000000 = 1258291200),
+// and 2 x 8 mma.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp(
+// CHECK-SAME: %[[Q:[^:]*]]: memref<8x512x128xi8>, %[[S:[^:]*]]: memref<8x512x8xf16>, %[[ZP:[^:]*]]: memref<8x512x4xi8>
+// CHECK-SAME: moe.column_tiles = 8 : i64
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[Q]]
+// CHECK: %[[WORDS:.*]] = memref.view %[[FLAT]][%c0][] : memref<524288xi8> to memref<131072xi32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c256 step %c512 iter_args(
+// CHECK-COUNT-8: vector.load %[[WORDS]][{{.*}}] {alignment = 16 : i64} : memref<131072xi32>, vector<4xi32>
+// CHECK-COUNT-16: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x256xbf16>, vector<8xbf16>
+// CHECK-NOT: vector.load
+// CHECK: memref.load %[[S]]
+// CHECK: memref.load %[[ZP]]
+// CHECK: arith.ori %{{.*}}, %c1258291200_i32 : i32
+// CHECK: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK-COUNT-16: nvvm.mma.sync
+// CHECK-NOT: memref.load %[[S]]
+// CHECK-COUNT-112: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+
+// TILE: remark: quantized weights have no tile kernel: the decode kernel is used
+// TILE-LABEL: func.func @int4_blocks(
+// TILE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp
+func.func @int4_blocks(%x: tensor<?x256xbf16>, %q: tensor<8x512x128xi8>, %s: tensor<8x512x8xf16>, %zp: tensor<8x512x4xi8>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  return %y : tensor<?x512xbf16>
+}
+
+// -----
+
+// 8 bits, one f32 scale per output column (read once per pass, before the
+// K loop),
+// the default zero point 128 (the float 2^23 + 128: 0x4B000080), a bias, N = 72 (the
+// columns past it read column 71) and K = 80, which is no multiple of the
+// 64 values an iteration covers: the lanes past K read the last chunk and
+// zero rows.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32(
+// CHECK-SAME: memref<4x72x80xi8>, %[[S:[^:]*]]: memref<4x72xf32>, %{{[^:]*}}: memref<5xi32>, %{{[^:]*}}: memref<?x72xf16>, %{{[^:]*}}: memref<4x72xf32>
+// CHECK: arith.constant 0x4B000080 : f32
+// CHECK: scf.for
+// CHECK-COUNT-8: memref.load %[[S]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c80 step %c256 iter_args(
+// CHECK: arith.cmpi ult, %{{.*}}, %c80 : index
+// CHECK-NOT: memref.load %[[S]]
+// CHECK: scf.yield
+func.func @int8_rows(%x: tensor<?x80xf16>, %q: tensor<4x72x80xi8>, %s: tensor<4x72xf32>, %b: tensor<4x72xf32>, %off: tensor<5xi32>) -> tensor<?x72xf16> {
+  %w = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<4x72x80xi8>, tensor<4x72xf32>) -> tensor<4x72x80xf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b) {transpose_rhs} : (tensor<?x80xf16>, tensor<4x72x80xf16>, tensor<5xi32>, tensor<4x72xf32>) -> tensor<?x72xf16>
+  return %y : tensor<?x72xf16>
+}
+
+// -----
+
+// Blocks of 16 hold two per 32-value chunk: two scales per chunk and n tile.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e2_k64_n64_q4_b16_bf16(
+// CHECK-SAME: %[[S:[^:]*]]: memref<2x64x4xbf16>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK-COUNT-16: memref.load %[[S]]
+// CHECK-NOT: memref.load %[[S]]
+// CHECK: scf.yield
+func.func @int4_small_blocks(%x: tensor<?x64xbf16>, %q: tensor<2x64x32xi8>, %s: tensor<2x64x4xbf16>, %off: tensor<3xi64>) -> tensor<?x64xbf16> {
+  %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 16 : i64} : (tensor<2x64x32xi8>, tensor<2x64x4xbf16>) -> tensor<2x64x64xbf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<2x64x64xbf16>, tensor<3xi64>) -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}

@@ -1,0 +1,21 @@
+// Grouped matmuls on quantized (QMoE) weights: 4-bit blocks of 32 with f16
+// scales and zero points at Mixtral's down projection (K = 14336, N =
+// 4096), 8-bit per-row scales with a bias, masked K and N edges, and 4-bit
+// blocks of 16.
+func.func @int4_blocks(%x: tensor<?x14336xbf16>, %q: tensor<8x4096x7168xi8>, %s: tensor<8x4096x448xf16>, %zp: tensor<8x4096x224xi8>, %off: tensor<9xi64>) -> tensor<?x4096xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x4096x7168xi8>, tensor<8x4096x448xf16>, tensor<8x4096x224xi8>) -> tensor<8x4096x14336xbf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x14336xbf16>, tensor<8x4096x14336xbf16>, tensor<9xi64>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
+func.func @int8_rows(%x: tensor<?x80xf16>, %q: tensor<4x72x80xi8>, %s: tensor<4x72xf32>, %b: tensor<4x72xf32>, %off: tensor<5xi32>) -> tensor<?x72xf16> {
+  %w = moe.dequantize %q, %s {bits = 8 : i64} : (tensor<4x72x80xi8>, tensor<4x72xf32>) -> tensor<4x72x80xf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b) {transpose_rhs} : (tensor<?x80xf16>, tensor<4x72x80xf16>, tensor<5xi32>, tensor<4x72xf32>) -> tensor<?x72xf16>
+  return %y : tensor<?x72xf16>
+}
+
+func.func @int4_small_blocks(%x: tensor<?x2048xbf16>, %q: tensor<128x768x1024xi8>, %s: tensor<128x768x128xbf16>, %zp: tensor<128x768x64xi8>, %off: tensor<129xi64>) -> tensor<?x768xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 16 : i64} : (tensor<128x768x1024xi8>, tensor<128x768x128xbf16>, tensor<128x768x64xi8>) -> tensor<128x768x2048xbf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x768x2048xbf16>, tensor<129xi64>) -> tensor<?x768xbf16>
+  return %y : tensor<?x768xbf16>
+}

@@ -1,0 +1,29 @@
+// The decode kernel on quantized (QMoE) weights assembles with CUDA's ptxas
+// for sm_80 and sm_90a with everything in registers (no stack frame, no
+// spills), and its SASS streams the packed weights with 128-bit global loads
+// into HMMA, expanding them without integer-to-float conversions (I2F) and
+// without local-memory traffic. Needs ptxas and cuobjdump (with nvdisasm),
+// not a GPU.
+// REQUIRES: ptxas, cuobjdump
+// RUN: moe-opt %S/Inputs/quantized-grouped-matmul.mlir --moe-gpu-pipeline="chip=sm_80 ptx-file=%t.sm80.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_80 -v %t.sm80.ptx -o %t.sm80.cubin > %t.sm80.log 2>&1
+// RUN: moe-opt %S/Inputs/quantized-grouped-matmul.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.sm90a.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin > %t.sm90a.log 2>&1
+// RUN: FileCheck %s < %t.sm80.log
+// RUN: FileCheck %s < %t.sm90a.log
+// RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.sm80.log %t.sm90a.log
+// RUN: %cuobjdump -sass %t.sm90a.cubin > %t.sm90a.sass
+// RUN: not grep -E "\b(LDL|STL|I2F)\b" %t.sm90a.sass
+// RUN: FileCheck %s --check-prefix=SASS < %t.sm90a.sass
+// The PTX packs each pair of expanded values with one cvt.
+// RUN: FileCheck %s --check-prefix=PTX < %t.sm90a.ptx
+
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
+
+// SASS-COUNT-3: Function : grouped_matmul_decode
+// SASS: LDG.E.128
+// SASS: HMMA.16816.F32.BF16
+
+// PTX: cvt.rn.bf16x2.f32
