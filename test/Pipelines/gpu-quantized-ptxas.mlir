@@ -21,8 +21,9 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
 
-// SASS-COUNT-3: Function : grouped_matmul_decode
+// SASS-COUNT-4: Function : grouped_matmul_decode
 // SASS: LDG.E.128
 // SASS: HMMA.16816.F32.BF16
 

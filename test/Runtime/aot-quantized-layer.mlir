@@ -1,27 +1,26 @@
 // A QMoE layer entry with packed weights: moe_layer_forward passes the
 // caller's packed bytes, scales and zero points straight to the decode
 // kernels (no expanded weight anywhere: the workspace holds only the
-// intermediates), for any row count; the SwiGLU runs on its own between the
-// two matmuls.
+// intermediates), for any row count; the interleaved SwiGLU is in the
+// gate/up kernel's epilogue.
 // REQUIRES: ptxas
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.so %S/../Pipelines/Inputs/layer-quantized-bf16.mlir
 // RUN: %clang -I%moe_include %S/Inputs/call-layer.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
-// RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call qmoe 50 | FileCheck %s --implicit-check-not=cuMemAlloc
+// RUN: env FAKE_CUDA_ALLOC_LOG=1 MOE_CUDA_DRIVER=%t.libcuda.so %t.call qmoe 50 | FileCheck %s --implicit-check-not=cuMemAlloc --implicit-check-not=activation_
 // RUN: env MOE_CUDA_DRIVER=%t.libcuda.so %t.call qmoe 5000 | FileCheck %s --check-prefix=LARGE
 
 // CHECK: buffers: 8, dims: 1
-// Intermediates of 50 tokens: ids, weights, maps, rows [100, 256], the
-// gate/up result [100, 1024], activations [100, 512], down rows.
-// CHECK: workspace: 413184, for 1 row: 9728
+// Intermediates of 50 tokens: ids, weights, maps, rows [100, 256],
+// activations [100, 512], down rows.
+// CHECK: workspace: 208384, for 1 row: 5632
 // CHECK: cuLaunchKernel: fused_route_bf16_bf16_h256_e8_k2_softmax_f32_i64
 // CHECK: cuLaunchKernel: dispatch_gather_bf16_i64_i64_i64_e8_k2_h256 grid=(100,1,1)
 // The gate/up matmul reads buffer 2 (the bytes [8, 1024, 128]), 3 (the f16
-// scales [8, 1024, 8]) and 4 (the zero points [8, 1024, 4]) in place.
-// CHECK: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_q4_b32_f16_zp grid=(16,9,1) block=(128,1,1)
-// CHECK-NEXT: params: [[ROWS:[0-9a-f]+]] [[ROWS]] 0 64 100 100 1 3000 3000 0 8 400 80 20000 80 1 4000 4000 0 8 400 8 2000 8 1 5000 5000 0 8 400 4 1000 4 1 [[OFF:[0-9a-f]+]] [[OFF]] 0 9 1 [[H:[0-9a-f]+]] [[H]] 0 64 400 400 1{{$}}
-// CHECK: cuLaunchKernel: activation_silu_interleaved_bf16_bf16_w1024_512 grid=(200,1,1)
-// CHECK-NEXT: params: [[H]] [[H]] 0 64 400 400 1 [[A:[0-9a-f]+]] [[A]] 0 64 200 200 1{{$}}
+// scales [8, 1024, 8]) and 4 (the zero points [8, 1024, 4]) in place, and
+// writes the activations [100, 512].
+// CHECK: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_q4_b32_f16_zp grid=(16,9,1) block=(128,1,1)
+// CHECK-NEXT: params: [[ROWS:[0-9a-f]+]] [[ROWS]] 0 64 100 100 1 3000 3000 0 8 400 80 20000 80 1 4000 4000 0 8 400 8 2000 8 1 5000 5000 0 8 400 4 1000 4 1 [[OFF:[0-9a-f]+]] [[OFF]] 0 9 1 [[A:[0-9a-f]+]] [[A]] 0 64 200 200 1{{$}}
 // The down matmul: buffer 5 (bytes [8, 256, 512]) and 6 (per-row f32
 // scales [8, 256]).
 // CHECK: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256_q8_f32 grid=(4,9,1) block=(128,1,1)
@@ -32,6 +31,6 @@
 // 10000 rows: the decode kernels still, one block row per group and the
 // tail, each group's passes of 32 rows shared by ceil(10000 / (32 * 9)) =
 // 35 z blocks.
-// LARGE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_q4_b32_f16_zp grid=(16,9,35)
+// LARGE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_q4_b32_f16_zp grid=(16,9,35)
 // LARGE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256_q8_f32 grid=(4,9,35)
 // LARGE: moe_layer_forward -> 0: {{$}}

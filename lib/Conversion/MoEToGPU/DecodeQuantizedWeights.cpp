@@ -15,7 +15,8 @@
 // 2 pair + 8 + {0, 1}); the A operands take the same K values of their
 // rows, so the sum over the 16 slots of a step is a sum over K, and the
 // positions are those of streamSlab (column n0 + 8 p + t), which the
-// epilogue relies on.
+// epilogue relies on: a fused activation with interleaved gate and up
+// columns finds them in n tiles t and t + 1 as it does for 16-bit weights.
 //
 // Integers become floats without a conversion instruction (I2F issues at a
 // quarter of the FMA rate): q OR 0x4B000000 is the float 2^23 + q, from
@@ -105,6 +106,11 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   const GroupedMatmulSignature::Quantized &q = *sig.quantized;
+  assert((!sig.isGated() ||
+          *sig.activation->gateLayout == moe::GateLayout::Interleaved) &&
+         !sig.splitWeights && sig.extents.empty() &&
+         "a gated epilogue on packed weights needs gate and up in "
+         "neighbouring columns (n tiles t and t + 1)");
   int64_t K = sig.k, N = sig.n, bits = q.bits;
   int64_t perLoad = 128 / bits, steps = perLoad / 4, warpK = 4 * perLoad;
   int64_t rowWords = K * bits / 32;

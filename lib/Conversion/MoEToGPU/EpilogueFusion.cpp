@@ -34,17 +34,23 @@ namespace {
 SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   if (op.getWidths())
     return {};
+  std::optional<GateLayout> layout = op.getGateLayout();
   auto producer = [&](Value v) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
-    if (!mm || !mm->hasOneUse() || !mm.getBias().empty() || !mm.isStacked() ||
-        mm.getTransposeRhs())
+    if (!mm || !mm->hasOneUse() || !mm.getBias().empty() || !mm.isStacked())
+      return GroupedMatmulOp();
+    // Transposed weights only as packed quantized ones, whose decode kernel
+    // streams one column per lane and n tile: gate and up must be
+    // neighbouring columns (interleaved), if any.
+    if (mm.getTransposeRhs() &&
+        (kernelWeightOperands(mm).size() == 1 ||
+         layout == GateLayout::Separate || layout == GateLayout::Concatenated))
       return GroupedMatmulOp();
     return mm;
   };
   GroupedMatmulOp gate = producer(op.getInput());
   if (!gate)
     return {};
-  std::optional<GateLayout> layout = op.getGateLayout();
   int64_t n = cast<RankedTensorType>(gate.getType()).getDimSize(1);
   // A concatenated gate/up weight's group extents would cut its up half at
   // a per-group column: not fused.
@@ -163,7 +169,8 @@ FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
   GroupedMatmulOp gate = matmuls[0];
   SmallVector<Value> args = {host.operand(gate.getLhs(), type(0))};
   for (GroupedMatmulOp mm : matmuls)
-    args.push_back(host.operand(mm.getRhs()[0], type(args.size())));
+    for (Value weight : kernelWeightOperands(mm))
+      args.push_back(host.operand(weight, type(args.size())));
   args.push_back(host.operand(gate.getOffsets(), type(args.size())));
   Value rows = rowsOf(host.b, args[0]);
   Value out = host.result(op.getResult(), type(args.size()), rows);

@@ -86,3 +86,33 @@ func.func @int4_small_blocks(%x: tensor<?x64xbf16>, %q: tensor<2x64x32xi8>, %s: 
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<2x64x64xbf16>, tensor<3xi64>) -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }
+
+// -----
+
+// An activation fuses into the epilogue of a matmul on packed weights when
+// gate and up are neighbouring columns (interleaved, as QMoE's fused
+// SwiGLU stores them): one kernel, 32 outputs a block.
+// CHECK-LABEL: func.func @int4_swiglu(
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_q4_b32_f16 blocks in (%c16, %{{.*}}, %{{.*}}) threads in (%c128, %c1, %c1) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x1024x128xi8>, %{{.*}} : memref<8x1024x8xf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>)
+// CHECK-NOT: gpu.launch_func
+// CHECK: return
+func.func @int4_swiglu(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, %s: tensor<8x1024x8xf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x1024x128xi8>, tensor<8x1024x8xf16>) -> tensor<8x1024x256xbf16>
+  %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<interleaved>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Concatenated gate and up halves are 512 columns apart: the activation
+// runs on its own after the matmul.
+// CHECK-LABEL: func.func @int4_concatenated(
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_q4_b32_f16 blocks
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@activation_silu_concatenated
+func.func @int4_concatenated(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, %s: tensor<8x1024x8xf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x1024x128xi8>, tensor<8x1024x8xf16>) -> tensor<8x1024x256xbf16>
+  %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}

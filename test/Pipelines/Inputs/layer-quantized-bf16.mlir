@@ -1,7 +1,7 @@
 // A QMoE layer from the tokens with packed weights, as
 // moe-prepare-gpu-layers makes it: fused router + top-2 routing, dispatch,
-// the 4-bit gate/up matmul (blocks of 32, f16 scales and zero points), the
-// SwiGLU on its own, the 8-bit down matmul (per-row f32 scales), combine
+// the 4-bit gate/up matmul (blocks of 32, f16 scales and zero points) with
+// an interleaved SwiGLU, the 8-bit down matmul (per-row f32 scales), combine
 // (E = 8, H = 256, I = 512), a layer entry of moe-gpu-aot (moe.gpu_layer).
 func.func @qmoe(%x: tensor<?x256xbf16>, %wr: tensor<8x256xbf16>, %q1: tensor<8x1024x128xi8>, %s1: tensor<8x1024x8xf16>, %z1: tensor<8x1024x4xi8>, %q2: tensor<8x256x512xi8>, %s2: tensor<8x256xf32>) -> tensor<?x256xbf16> attributes {moe.gpu_layer} {
   %w, %ids = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2 : i64, renormalize} : tensor<?x256xbf16>, tensor<8x256xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
