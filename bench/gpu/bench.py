@@ -529,9 +529,10 @@ def child(args):
                                          args.tokens, args.reps, flush, specs[args.child]):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
-    if args.child == "quantized":
+    if args.child.startswith("quantized:"):
+        model = next(m for m in MODELS if m[0] == args.child[len("quantized:"):])
         layers = quantized.StandIn(sys.modules[__name__]) if args.simulate else layers
-        for row in quantized.run(torch, sys.modules[__name__], dev, layers, scale,
+        for row in quantized.run(torch, sys.modules[__name__], dev, layers, model, scale,
                                  args.tokens, args.reps, flush):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
@@ -669,8 +670,7 @@ def parent(args):
         jobs.append("choice")
     if layer.LLAMA4[0] in args.models and args.layers:
         jobs.append("llama4")
-    if args.layers:
-        jobs.append("quantized")
+    jobs += ["quantized:" + m[0] for m in MODELS if m[0] in args.models and args.layers]
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]

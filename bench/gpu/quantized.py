@@ -65,17 +65,16 @@ def dequantize(torch, q, s, k):
     return ((values.float() - 8) * scales).to(torch.bfloat16).transpose(1, 2)
 
 
-def run(torch, bench, dev, layers, scale, tokens, reps, flush):
-    """Rows (one per shape and decode T): numerics against the fp32 product
-    of the dequantized weights, then our time and torch's."""
+def run(torch, bench, dev, layers, model, scale, tokens, reps, flush):
+    """Rows (one per GEMM of `model` and decode T): numerics against the
+    fp32 product of the dequantized weights, then our time and torch's."""
     stream = dev.stream()
-    for e, k, n in shapes(bench):
+    model, top_k = model[0], model[4]
+    for _, e, k, n in bench.gemms(next(m for m in bench.MODELS if m[0] == model)):
         # --simulate: K and N shrunk, K kept a multiple of the block.
         k, n = max(BLOCK, k // scale // BLOCK * BLOCK), max(16, n // scale)
         q, s = quantize_random(torch, e, k, n, dev.name)
         w = dequantize(torch, q, s, k)
-        top_k = next(m[4] for m in bench.MODELS if m[3] == e)
-        model = next(m[0] for m in bench.MODELS if m[3] == e)
         for t in [t for t in tokens if t in TOKENS]:
             print(f"{model} q{BITS} {e}x{k}x{n} T={t}", flush=True)
             counts, offsets = bench.route(torch, t, e, top_k, dev.name)
