@@ -9,6 +9,14 @@
 // only where buffers come from differs (LayerHost). The workspace size comes
 // from the same walk with the launches left out, so the two cannot drift.
 //
+// The workspace is reused: a buffer lives from the launch that writes it to
+// the last launch that reads it (a kernel's own scratch, to the end of its
+// op's launches), and a new one takes the lowest place, among the start and
+// the ends of the live ones, that overlaps none of them. Sizes depend on the
+// row count, so the places are computed at run time, by the same code in
+// the forward and sizing functions. One stream orders every launch, so a
+// launch never sees a later buffer in its place.
+//
 //===----------------------------------------------------------------------===//
 
 #include "GPULayerEntries.h"
@@ -44,7 +52,7 @@ public:
   LayerHost(ImplicitLocOpBuilder &b, Value stream, Value workspace,
             bool launches)
       : KernelHost(b, stream), workspace(workspace), launches(launches) {
-    offset = constant(0);
+    peak = constant(0);
   }
 
   Value operand(Value value, MemRefType type) override {
@@ -58,24 +66,23 @@ public:
   Value result(Value value, MemRefType type, Value rows) override {
     auto it = resultPointers.find(value);
     if (it == resultPointers.end())
-      return scratch(type, rows);
+      return allocate(type, rows, lastUse.lookup(value));
     return moe::detail::wrapPointer(b, it->second, type, toI64(rows));
   }
 
+  /// A kernel's own scratch: free once its op's launches are queued.
   Value scratch(MemRefType type, Value rows) override {
-    int64_t rowBytes = type.getElementTypeBitWidth() / 8;
-    for (int64_t d : type.getShape().drop_front())
-      rowBytes *= d;
-    Value rows64 =
-        type.isDynamicDim(0) ? toI64(rows) : constant(type.getDimSize(0));
-    Value bytes = LLVM::MulOp::create(b, rows64, constant(rowBytes));
-    Value ptr = LLVM::GEPOp::create(b, ptrType(), b.getI8Type(), workspace,
-                                    ValueRange{offset});
-    // offset = align_up(offset + bytes, kWorkspaceAlign)
-    Value end = LLVM::AddOp::create(b, LLVM::AddOp::create(b, offset, bytes),
-                                    constant(kWorkspaceAlign - 1));
-    offset = LLVM::AndOp::create(b, end, constant(-kWorkspaceAlign));
-    return moe::detail::wrapPointer(b, ptr, type, rows64);
+    return allocate(type, rows, position);
+  }
+
+  /// Starts the launches of the op at `index` (see lastUse).
+  void beginOp(int64_t index) { position = index; }
+
+  /// The launches of the op at `position` are queued: the buffers no later
+  /// launch reads are free.
+  void endOp() {
+    llvm::erase_if(
+        live, [&](const Block &block) { return block.lastUse <= position; });
   }
 
   void fill(Value buffer, TypedAttr value) override {
@@ -92,7 +99,7 @@ public:
   bool queuesLaunches() const override { return launches; }
 
   Value constant(int64_t v) {
-    return LLVM::ConstantOp::create(b, b.getI64Type(), b.getI64IntegerAttr(v));
+    return arith::ConstantIntOp::create(b, b.getI64Type(), v);
   }
   Type ptrType() { return LLVM::LLVMPointerType::get(b.getContext()); }
   Value toI64(Value index) {
@@ -103,13 +110,91 @@ public:
 
   /// Tensor values of the layer -> their buffers.
   DenseMap<Value, Value> buffers;
+  /// Intermediate values -> the position (op index) of the last op whose
+  /// launches read them.
+  DenseMap<Value, int64_t> lastUse;
   /// Returned values -> the caller's pointer for them.
   DenseMap<Value, Value> resultPointers;
   Value workspace;
-  /// Bytes of the workspace used so far (i64).
-  Value offset;
+  /// Bytes of the workspace the placements so far need (i64).
+  Value peak;
   bool launches;
+
+private:
+  /// A live buffer: bytes [begin, end) of the workspace (i64 values), read
+  /// up to the op at position lastUse.
+  struct Block {
+    Value begin, end;
+    int64_t lastUse;
+  };
+
+  /// A `type` buffer of `rows` rows in the workspace, live up to the op at
+  /// `until`: at the lowest of 0 and the live blocks' ends where it
+  /// overlaps no live block (the highest end always fits).
+  Value allocate(MemRefType type, Value rows, int64_t until) {
+    int64_t rowBytes = type.getElementTypeBitWidth() / 8;
+    for (int64_t d : type.getShape().drop_front())
+      rowBytes *= d;
+    Value rows64 =
+        type.isDynamicDim(0) ? toI64(rows) : constant(type.getDimSize(0));
+    // Sizes rounded up to kWorkspaceAlign keep every place aligned.
+    Value bytes = arith::AndIOp::create(
+        b,
+        arith::AddIOp::create(
+            b, arith::MulIOp::create(b, rows64, constant(rowBytes)),
+            constant(kWorkspaceAlign - 1)),
+        constant(-kWorkspaceAlign));
+    auto ule = [&](Value x, Value y) {
+      return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
+    };
+    Value begin = constant(0);
+    if (!live.empty()) {
+      Value top = live.front().end;
+      for (const Block &block : ArrayRef(live).drop_front())
+        top = arith::MaxUIOp::create(b, top, block.end);
+      // Candidates from the highest down: the last that fits is the lowest.
+      SmallVector<Value> candidates = {constant(0)};
+      for (const Block &block : live)
+        candidates.push_back(block.end);
+      begin = top;
+      for (Value candidate : llvm::reverse(candidates)) {
+        Value end = arith::AddIOp::create(b, candidate, bytes);
+        Value fits = ule(candidate, begin);
+        for (const Block &block : live)
+          fits = arith::AndIOp::create(
+              b, fits,
+              arith::OrIOp::create(b, ule(end, block.begin),
+                                   ule(block.end, candidate)));
+        begin = arith::SelectOp::create(b, fits, candidate, begin);
+      }
+    }
+    Value end = arith::AddIOp::create(b, begin, bytes);
+    live.push_back({begin, end, until});
+    peak = arith::MaxUIOp::create(b, peak, end);
+    Value ptr = LLVM::GEPOp::create(b, ptrType(), b.getI8Type(), workspace,
+                                    ValueRange{begin});
+    return moe::detail::wrapPointer(b, ptr, type, rows64);
+  }
+
+  SmallVector<Block> live;
+  int64_t position = 0;
 };
+
+/// The position of the op whose launches run `op`: its own index, or for a
+/// grouped matmul fused into its user and a dequantization read by its
+/// matmuls, the latest of theirs.
+int64_t launchPosition(Operation *op,
+                       const DenseMap<Operation *, int64_t> &index,
+                       const MoEToGPUOptions &options) {
+  auto mm = dyn_cast<GroupedMatmulOp>(op);
+  if ((mm && isFusedIntoUser(mm, options)) || isa<DequantizeOp>(op)) {
+    int64_t last = index.lookup(op);
+    for (Operation *user : op->getUsers())
+      last = std::max(last, launchPosition(user, index, options));
+    return last;
+  }
+  return index.lookup(op);
+}
 
 /// `array[index]` of an array of `elementType` (a pointer or i64).
 Value loadElement(ImplicitLocOpBuilder &b, Value array, Type elementType,
@@ -144,7 +229,23 @@ LogicalResult emitLayer(LayerHost &host, func::FuncOp layer, Value buffers,
   for (OpOperand &value : ret->getOpOperands())
     host.resultPointers[value.get()] =
         pointer(numArgs + value.getOperandNumber());
+  // Where each intermediate is last read: at the launches of its latest
+  // user (a result without one dies with its op's launches).
+  DenseMap<Operation *, int64_t> index;
+  for (Operation &op : layer.getBody().front().without_terminator())
+    index[&op] = index.size();
   for (Operation &op : layer.getBody().front().without_terminator()) {
+    int64_t at = launchPosition(&op, index, options);
+    for (Value result : op.getResults()) {
+      int64_t last = at;
+      for (Operation *user : result.getUsers())
+        if (user != ret)
+          last = std::max(last, launchPosition(user, index, options));
+      host.lastUse[result] = last;
+    }
+  }
+  for (Operation &op : layer.getBody().front().without_terminator()) {
+    host.beginOp(index[&op]);
     auto mm = dyn_cast<GroupedMatmulOp>(op);
     if (mm && isFusedIntoUser(mm, options))
       continue;
@@ -165,6 +266,7 @@ LogicalResult emitLayer(LayerHost &host, func::FuncOp layer, Value buffers,
       return failure();
     for (auto [result, buffer] : llvm::zip(op.getResults(), *outs))
       host.buffers[result] = buffer;
+    host.endOp();
   }
   return success();
 }
@@ -312,7 +414,7 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
       if (failed(emitLayer(host, layer, Value(), size.getArgument(0),
                            sizeOptions)))
         return failure();
-      func::ReturnOp::create(b, host.offset);
+      func::ReturnOp::create(b, host.peak);
     }
     forwards.push_back(forward);
     sizes.push_back(size);

@@ -53,21 +53,25 @@
 // CHECK-DAG: arith.constant 8 : i32
 // CHECK-DAG: arith.constant 3 : i32
 
-// After folding: the activation's rows * (512 * 2) bytes rounded up to 256,
-// plus the down rows' rows * (256 * 2) rounded up; rows comes from dims[0]
-// through the descriptor of x.
+// After folding: the activation's rows * (512 * 2) bytes rounded up to 256
+// at 0, then the down rows' rows * (256 * 2) rounded up, both live at the
+// down matmul: at 0 only where one of them is empty, else after the
+// activation; rows comes from dims[0] through the descriptor of x.
 // SIZE-LABEL: func.func private @__moe_layer_workspace_0(
-// SIZE-DAG: %[[M256:.*]] = llvm.mlir.constant(-256 : i64) : i64
-// SIZE-DAG: %[[C255:.*]] = llvm.mlir.constant(255 : i64) : i64
-// SIZE-DAG: %[[C1024:.*]] = llvm.mlir.constant(1024 : i64) : i64
-// SIZE-DAG: %[[C512:.*]] = llvm.mlir.constant(512 : i64) : i64
+// SIZE-DAG: %[[C512:.*]] = arith.constant 512 : i64
+// SIZE-DAG: %[[M256:.*]] = arith.constant -256 : i64
+// SIZE-DAG: %[[C255:.*]] = arith.constant 255 : i64
+// SIZE-DAG: %[[C1024:.*]] = arith.constant 1024 : i64
+// SIZE-DAG: %[[ZERO:.*]] = arith.constant 0 : i64
 // SIZE: llvm.load %arg0 : !llvm.ptr -> i64
-// SIZE: %[[A:.*]] = llvm.mul %{{.*}}, %[[C1024]] : i64
-// SIZE: %[[A1:.*]] = llvm.add %[[A]], %{{.*}} : i64
-// SIZE: %[[A2:.*]] = llvm.add %[[A1]], %[[C255]] : i64
-// SIZE: %[[END1:.*]] = llvm.and %[[A2]], %[[M256]] : i64
-// SIZE: %[[B:.*]] = llvm.mul %{{.*}}, %[[C512]] : i64
-// SIZE: %[[B1:.*]] = llvm.add %[[END1]], %[[B]] : i64
-// SIZE: %[[B2:.*]] = llvm.add %[[B1]], %[[C255]] : i64
-// SIZE: %[[END2:.*]] = llvm.and %[[B2]], %[[M256]] : i64
-// SIZE: return %[[END2]] : i64
+// SIZE: %[[A:.*]] = arith.muli %{{.*}}, %[[C1024]] : i64
+// SIZE: %[[A1:.*]] = arith.addi %[[A]], %[[C255]] : i64
+// SIZE: %[[ACT:.*]] = arith.andi %[[A1]], %[[M256]] : i64
+// SIZE: %[[B:.*]] = arith.muli %{{.*}}, %[[C512]] : i64
+// SIZE: %[[B1:.*]] = arith.addi %[[B]], %[[C255]] : i64
+// SIZE: %[[DOWN:.*]] = arith.andi %[[B1]], %[[M256]] : i64
+// SIZE: %[[FITS:.*]] = arith.andi
+// SIZE: %[[AT:.*]] = arith.select %[[FITS]], %[[ZERO]], %[[ACT]] : i64
+// SIZE: %[[END2:.*]] = arith.addi %[[AT]], %[[DOWN]] : i64
+// SIZE: %[[PEAK:.*]] = arith.maxui %[[ACT]], %[[END2]] : i64
+// SIZE: return %[[PEAK]] : i64

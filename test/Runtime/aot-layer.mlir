@@ -88,12 +88,16 @@
 
 // The whole layer from 50 tokens (sm_90a library): routing, the four
 // dispatch kernels, the FFN (100 rows of 8 experts: the decode kernels, the
-// first with the SwiGLU in its epilogue), the combine, all on the caller's stream; the
-// route's weights and ids, the dispatched rows, offsets, row map and the
-// dispatch's scratch sit in the workspace (256-byte aligned) before the
-// activation and the down rows.
+// first with the SwiGLU in its epilogue), the combine, all on the caller's
+// stream. The workspace (256-byte aligned places) is reused: the route's
+// weights [50, 2] f32 at 0 (read by the combine) and ids at 0x200 (read by
+// the dispatch); the dispatched rows at 0x600, offsets at 0xce00, row map at
+// 0xcf00, the dispatch's counts and slot sources at 0xd300 and 0xd400; the
+// activation [100, 512] takes 0xd300 once those two are done, and the down
+// rows [100, 256] 0x200, where the ids and the dispatched rows were: 156416
+// bytes in all, where placing every buffer after the last took 208384.
 // FULL: buffers: 6, dims: 1, unknown layer: -1
-// FULL-NEXT: workspace: 208384, for 1 row: 5632, negative: -1
+// FULL-NEXT: workspace: 156416, for 1 row: 4096, negative: -1
 // FULL-NOT: cuMemAlloc
 // FULL-NOT: Synchronize
 // FULL-NOT: cuMemcpy
@@ -103,11 +107,11 @@
 // FULL: cuLaunchKernel: dispatch_scatter_{{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
-// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d600 10d600 0 64 200 200 1
+// FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d300 10d300 0 64 200 200 1
 // FULL-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
-// FULL-NEXT: params: 10d600 10d600 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 126600 126600 0 64 100 100 1
+// FULL-NEXT: params: 10d300 10d300 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 100200 100200 0 64 100 100 1
 // FULL-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
-// FULL-NEXT: params: 126600 126600 0 64 100 100 1 10cf00 10cf00 0 32 2 2 1 100000 100000 0 32 2 2 1 6000 6000 0 32 100 100 1
+// FULL-NEXT: params: 100200 100200 0 64 100 100 1 10cf00 10cf00 0 32 2 2 1 100000 100000 0 32 2 2 1 6000 6000 0 32 100 100 1
 // FULL-NEXT: moe_layer_forward -> 0: {{$}}
 // FULL-NOT: Synchronize
 
@@ -117,8 +121,9 @@
 // gate and up weights ([8 * 256, 512] each; a block per 64 outputs and 128
 // rows), for the down matmul the activation in the workspace, [1000, 512],
 // and the down weights as [8 * 512, 256]. Still no allocation, copy or wait
-// in the call.
-// WGMMA: workspace: 2073088
+// in the call. The down rows take the dispatched rows' place (0x1000): a
+// workspace of 1556736 bytes instead of 2073088.
+// WGMMA: workspace: 1556736
 // WGMMA-NOT: cuMemAlloc
 // WGMMA-NOT: Synchronize
 // WGMMA-NOT: cuMemcpy
@@ -126,11 +131,11 @@
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x3000 dims=512,2048 strides=1024 box=64,64
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x4000 dims=512,2048 strides=1024 box=64,64
 // WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(8,16,1) block=(128,1,1) smem=99456 stream=0x5e00
-// WGMMA-NEXT: params: {{.*}} 183200 183200 0 3e8 200 200 1 map{103000 256,1000} map{3000 512,2048} map{4000 512,2048}
-// WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x183200 dims=512,1000 strides=1024 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
+// WGMMA-NEXT: params: {{.*}} 182100 182100 0 3e8 200 200 1 map{103000 256,1000} map{3000 512,2048} map{4000 512,2048}
+// WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x182100 dims=512,1000 strides=1024 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x5000 dims=256,4096 strides=512 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k512_n256 grid=(2,16,1) block=(128,1,1) smem=99456 stream=0x5e00
-// WGMMA-NEXT: params: 183200 183200 0 3e8 200 200 1 5000 5000 0 8 200 100 20000 100 1 180000 180000 0 9 1 27d200 27d200 0 3e8 100 100 1 map{183200 512,1000} map{5000 256,4096}
+// WGMMA-NEXT: params: 182100 182100 0 3e8 200 200 1 5000 5000 0 8 200 100 20000 100 1 180000 180000 0 9 1 101000 101000 0 3e8 100 100 1 map{182100 512,1000} map{5000 256,4096}
 // WGMMA-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(500,1,1)
 // WGMMA: moe_layer_forward -> 0: {{$}}
 // WGMMA-NOT: Synchronize

@@ -12,8 +12,8 @@
 
 // CHECK: buffers: 8, dims: 1
 // Intermediates of 50 tokens: ids, weights, maps, rows [100, 256],
-// activations [100, 512], down rows.
-// CHECK: workspace: 208384, for 1 row: 5632
+// activations [100, 512], down rows (where the rows were).
+// CHECK: workspace: 156416, for 1 row: 4096
 // CHECK: cuLaunchKernel: fused_route_bf16_bf16_h256_e8_k2_softmax_f32_i64
 // CHECK: cuLaunchKernel: dispatch_gather_bf16_i64_i64_i64_e8_k2_h256 grid=(100,1,1)
 // The gate/up matmul reads buffer 2 (the bytes [8, 1024, 128]), 3 (the f16
