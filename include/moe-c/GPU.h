@@ -57,9 +57,11 @@ int moe_grouped_matmul_compiled(int dtype, int64_t experts, int64_t k,
  * marked moe.gpu_layer is a layer (index i for the i-th one) that runs all of
  * its moe ops' kernels (grouped matmuls with their fused activation,
  * activation, combine) in order on `stream`. `buffers` holds a device pointer
- * per function argument, then per result (dense, row-major, 16-byte aligned);
- * `dims` the leading size of each argument whose leading dimension is
- * dynamic, in argument order (moe_layer_num_dims of them). Intermediates
+ * per tensor argument, then per result (dense, row-major, 16-byte aligned);
+ * `dims`, in argument order, the leading size of each tensor argument whose
+ * leading dimension is dynamic and the value of each index argument (such
+ * as the sequence length of a capacity counted per sequence):
+ * moe_layer_num_dims of them. Intermediates
  * live in `workspace`, a device buffer of moe_layer_workspace_size bytes
  * (256-byte aligned) that must not be used by anything else while the
  * layer's kernels run. Nothing is allocated and nothing waits, so a call

@@ -301,6 +301,10 @@ struct GPUEntryPointsPass
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes the "
                             "experts' own ids; a merged layer's expert_map "
                             "runs in a layer entry");
+    if (op.getGroupSize())
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes no "
+                            "group size; a dispatch with group_size runs in "
+                            "a layer entry");
     if (!rows.isBF16() && !rows.isF16() && !rows.isF32())
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes bf16, "
                             "f16 or f32 rows, not ")

@@ -110,6 +110,14 @@ public:
 
   /// Tensor values of the layer -> their buffers.
   DenseMap<Value, Value> buffers;
+  /// Index arguments of the layer -> their values (from `dims`).
+  DenseMap<Value, Value> indices;
+
+  Value index(Value value) override {
+    Value v = indices.lookup(value);
+    assert(v && "index operands are the layer's index arguments");
+    return v;
+  }
   /// Intermediate values -> the position (op index) of the last op whose
   /// launches read them.
   DenseMap<Value, int64_t> lastUse;
@@ -217,18 +225,25 @@ LogicalResult emitLayer(LayerHost &host, func::FuncOp layer, Value buffers,
       return LLVM::ZeroOp::create(b, ptr);
     return loadElement(b, buffers, ptr, i);
   };
-  int64_t numArgs = layer.getNumArguments(), dim = 0;
+  // Buffers and dims in argument order: a tensor takes the next buffer
+  // (and a dim if its leading size is dynamic), an index the next dim.
+  int64_t buffer = 0, dim = 0;
   for (BlockArgument arg : layer.getArguments()) {
+    if (arg.getType().isIndex()) {
+      host.indices[arg] = arith::IndexCastOp::create(
+          b, b.getIndexType(), loadElement(b, dims, i64, dim++));
+      continue;
+    }
     MemRefType type = memrefOf(arg.getType());
     Value rows = type.isDynamicDim(0) ? loadElement(b, dims, i64, dim++)
                                       : host.constant(type.getDimSize(0));
     host.buffers[arg] =
-        moe::detail::wrapPointer(b, pointer(arg.getArgNumber()), type, rows);
+        moe::detail::wrapPointer(b, pointer(buffer++), type, rows);
   }
   Operation *ret = layer.getBody().front().getTerminator();
   for (OpOperand &value : ret->getOpOperands())
     host.resultPointers[value.get()] =
-        pointer(numArgs + value.getOperandNumber());
+        pointer(buffer + value.getOperandNumber());
   // Where each intermediate is last read: at the launches of its latest
   // user (a result without one dies with its op's launches).
   DenseMap<Operation *, int64_t> index;
@@ -298,10 +313,20 @@ Value layerChain(ImplicitLocOpBuilder &b, Value layer, int64_t first,
   return ifOp.getResult(0);
 }
 
+/// The layer's `dims`: the leading size of each tensor argument whose
+/// leading dimension is dynamic and the value of each index argument.
 int64_t countDims(func::FuncOp layer) {
   return llvm::count_if(layer.getArgumentTypes(), [](Type t) {
-    return cast<RankedTensorType>(t).isDynamicDim(0);
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    return !tensor || tensor.isDynamicDim(0);
   });
+}
+
+/// The layer's `buffers`: one per tensor argument, then one per result.
+int64_t countBuffers(func::FuncOp layer) {
+  return llvm::count_if(layer.getArgumentTypes(),
+                        [](Type t) { return isa<RankedTensorType>(t); }) +
+         layer.getNumResults();
 }
 
 } // namespace
@@ -313,13 +338,15 @@ LogicalResult moe::detail::checkLayer(func::FuncOp func,
            << func.getSymName() << ": ";
   };
   for (BlockArgument arg : func.getArguments()) {
+    if (arg.getType().isIndex())
+      continue;
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!type ||
         llvm::any_of(type.getShape().drop_front(), ShapedType::isDynamic))
       return fail(func) << "argument " << arg.getArgNumber() << " ("
                         << arg.getType()
-                        << ") must be a tensor whose only dynamic dimension "
-                           "is the leading one";
+                        << ") must be an index or a tensor whose only "
+                           "dynamic dimension is the leading one";
   }
   if (Attribute combine = func->getAttr(kCombineAttr)) {
     auto value = dyn_cast<StringAttr>(combine);
@@ -458,7 +485,7 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
         b, info.getArgument(0), 0, count, i32,
         arith::ConstantIntOp::create(b, -1, 32), [&](int64_t i) -> Value {
           func::FuncOp layer = layers[i];
-          int64_t numBuffers = layer.getNumArguments() + layer.getNumResults();
+          int64_t numBuffers = countBuffers(layer);
           return arith::SelectOp::create(
               b, isBuffers, arith::ConstantIntOp::create(b, numBuffers, 32),
               arith::ConstantIntOp::create(b, countDims(layer), 32));

@@ -493,9 +493,13 @@ SmallVector<Value> stackedParts(Value v) {
 
 llvm::json::Object describeSource(Value v);
 
+/// A tensor's shape (null for a dynamic size); [] for an index.
 llvm::json::Array shapeOf(Type type) {
   llvm::json::Array dims;
-  for (int64_t d : cast<RankedTensorType>(type).getShape())
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return dims;
+  for (int64_t d : tensor.getShape())
     dims.push_back(ShapedType::isDynamic(d) ? llvm::json::Value(nullptr)
                                             : llvm::json::Value(d));
   return dims;
@@ -580,6 +584,21 @@ llvm::json::Object describeSource(Value v) {
       source["fill"] = fill.getValue().getSExtValue();
     return source;
   }
+  // An index: a dimension of a tensor, a constant or another value.
+  if (auto dim = v.getDefiningOp<tensor::DimOp>()) {
+    if (std::optional<int64_t> d = dim.getConstantIndex()) {
+      source["kind"] = "dim";
+      source["of"] = describeSource(dim.getSource());
+      source["dim"] = *d;
+      return source;
+    }
+  }
+  IntegerAttr constant;
+  if (v.getType().isIndex() && matchPattern(v, m_Constant(&constant))) {
+    source["kind"] = "constant";
+    source["value"] = constant.getValue().getSExtValue();
+    return source;
+  }
   if (auto dequantize = v.getDefiningOp<DequantizeOp>()) {
     source["kind"] = "dequantized";
     source["weight"] = describeSource(dequantize.getWeight());
@@ -619,10 +638,14 @@ llvm::json::Object describeSource(Value v) {
   return source;
 }
 
+/// A tensor's element type, or "index".
 std::string typeString(Type type) {
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << cast<RankedTensorType>(type).getElementType();
+  if (auto tensor = dyn_cast<RankedTensorType>(type))
+    os << tensor.getElementType();
+  else
+    os << type;
   return s;
 }
 
@@ -768,14 +791,13 @@ struct PrepareGPULayersPass
         Operation *def = use.get().getDefiningOp();
         if (def && inside.contains(def))
           continue;
-        // A layer entry takes device buffers: a scalar from outside (the
-        // run-time group size of Switch's per-sequence capacity) has no
-        // place in its C ABI, and its dispatch no GPU kernel yet.
-        if (!isa<RankedTensorType>(use.get().getType())) {
+        // A layer entry takes device buffers and index values (its `dims`:
+        // the run-time group size of Switch's per-sequence capacity).
+        if (!isa<RankedTensorType, IndexType>(use.get().getType())) {
           op->emitOpError("moe-prepare-gpu-layers: operand ")
               << use.getOperandNumber() << " (" << use.get().getType()
-              << ") is not a tensor; a GPU layer takes tensors only (the "
-                 "GPU dispatch does not count capacity per group_size yet)";
+              << ") is neither a tensor nor an index; a GPU layer takes "
+                 "device buffers and index values only";
           return layer;
         }
         if (transposes(formOf(use)) &&

@@ -74,6 +74,12 @@ def _source(source, data, feeds, computed):
         if name in feeds:
             return feeds[name]
         raise KeyError(f"no input named {name!r} (argument {source['index']} of the caller)")
+    if kind == "constant" and "value" in source:
+        return source["value"]
+    if kind == "dim":
+        # An index argument: a dimension of another value (the sequence
+        # length of Switch's per-sequence capacity).
+        return np.shape(_source(source["of"], data, feeds, computed))[source["dim"]]
     if kind == "constant":
         resource = source.get("resource")
         if resource not in data.initializers:
@@ -115,7 +121,7 @@ def _computed_names(source):
     if source["kind"] == "value" and "name" in source:
         return [source["name"]]
     nested = (source.get("parts", []) + [p["source"] for p in source.get("pieces", [])]
-              + [source[k] for k in ("weight", "scales", "zero_points") if k in source])
+              + [source[k] for k in ("weight", "scales", "zero_points", "of") if k in source])
     return [n for s in nested for n in _computed_names(s)]
 
 
@@ -126,6 +132,9 @@ def layer_buffers(layer, data, feeds):
     computed = data.values(names, feeds) if names else {}
     buffers = []
     for i, b in enumerate(layer["buffers"]):
+        if b["element_type"] == "index":
+            buffers.append(int(_source(b["source"], data, feeds, computed)))
+            continue
         a = np.asarray(_source(b["source"], data, feeds, computed))
         if b["transposed"]:
             a = np.swapaxes(a, -1, -2)
@@ -139,10 +148,11 @@ def layer_buffers(layer, data, feeds):
 
 
 def dims(layer, buffers):
-    """The leading sizes of the buffers whose leading dimension is dynamic,
-    in order (moe_layer_forward's `dims`)."""
-    return [int(buf.shape[0]) for b, buf in zip(layer["buffers"], buffers)
-            if b["shape"][0] is None]
+    """moe_layer_forward's `dims`: in argument order, the leading size of
+    each buffer whose leading dimension is dynamic and each index value."""
+    return [int(buf) if b["element_type"] == "index" else int(buf.shape[0])
+            for b, buf in zip(layer["buffers"], buffers)
+            if b["element_type"] == "index" or b["shape"][0] is None]
 
 
 def _pointer(buffer):
@@ -181,6 +191,8 @@ class GPULayers:
         `workspace` a device pointer (or buffer) of workspace_size bytes.
         Raises RuntimeError with the library's message on failure."""
         index = self.find(name)
+        # Index arguments travel in `leading`, not as buffers.
+        buffers = [b for b in buffers if not isinstance(b, int)]
         ptrs = (ctypes.c_void_p * len(buffers))(*[_pointer(b) for b in buffers])
         sizes = (ctypes.c_int64 * max(len(leading), 1))(*leading)
         if not isinstance(workspace, int):

@@ -5,7 +5,7 @@
 
 // Only the leading dimension of an argument may be dynamic (dims[] gives
 // one size per argument).
-// expected-error @+1 {{'func.func' op moe-gpu-entry-points: layer @two_dynamic: argument 1 ('tensor<?x?xbf16>') must be a tensor whose only dynamic dimension is the leading one}}
+// expected-error @+1 {{'func.func' op moe-gpu-entry-points: layer @two_dynamic: argument 1 ('tensor<?x?xbf16>') must be an index or a tensor whose only dynamic dimension is the leading one}}
 func.func @two_dynamic(%x: tensor<?x64xbf16>, %y: tensor<?x?xbf16>, %w: tensor<4x64x64xbf16>, %off: tensor<5xi64>) -> tensor<?x64xbf16> attributes {moe.gpu_layer} {
   %r = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x64xbf16>, tensor<4x64x64xbf16>, tensor<5xi64>) -> tensor<?x64xbf16>
   return %r : tensor<?x64xbf16>

@@ -38,17 +38,3 @@ func.func @escapes(%x: tensor<?x16xf32>, %logits: tensor<?x4xf32>, %w: tensor<4x
   // expected-note @below {{used here}}
   return %y, %wt : tensor<?x16xf32>, tensor<?x1xf32>
 }
-
-// -----
-
-// Switch's per-sequence capacity: the dispatch's run-time group size is a
-// scalar from outside, which a layer entry (device buffers only) cannot
-// take; before this was checked, the outlining crashed on it.
-func.func @group_size(%x: tensor<?x16xbf16>, %wr: tensor<4x16xbf16>, %w: tensor<4x16x16xbf16>, %seq: index) -> tensor<?x16xbf16> {
-  %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %wr {k = 1 : i64} : tensor<?x16xbf16>, tensor<4x16xbf16> -> tensor<?x1xbf16>, tensor<?x1xi64>
-  // expected-error @below {{'moe.dispatch' op moe-prepare-gpu-layers: operand 2 ('index') is not a tensor; a GPU layer takes tensors only (the GPU dispatch does not count capacity per group_size yet)}}
-  %rows, %off, %map = moe.dispatch %x, %ids group_size(%seq) {num_experts = 4 : i64, capacity = 2 : i64, drop_policy = #moe.drop_policy<in_order>} : tensor<?x16xbf16>, tensor<?x1xi64> -> tensor<?x16xbf16>, tensor<5xi64>, tensor<?x1xi64>
-  %h = moe.grouped_matmul %rows, %w offsets(%off) : (tensor<?x16xbf16>, tensor<4x16x16xbf16>, tensor<5xi64>) -> tensor<?x16xbf16>
-  %y = moe.combine %h, %map, %wt : (tensor<?x16xbf16>, tensor<?x1xi64>, tensor<?x1xbf16>) -> tensor<?x16xbf16>
-  return %y : tensor<?x16xbf16>
-}

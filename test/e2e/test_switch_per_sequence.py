@@ -53,15 +53,41 @@ def test_per_sequence_capacity_matches_onnxruntime(name):
                                    atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_gpu_layers_refuse_per_sequence_capacity(name):
-    """The per-sequence capacity has no GPU dispatch yet: preparing GPU
-    layers says so at the dispatch and exits 1 (it used to crash)."""
-    r = subprocess.run([MOE_OPT, os.path.join(INPUTS, name + ".onnx"), "--onnx-infer-shapes",
-                        "--onnx-raise-moe", "--moe-fuse-gating", "--moe-expand-experts",
-                        "--moe-prepare-gpu-layers", "-o", os.devnull],
+def test_gpu_layer_counts_capacity_per_sequence(tmp_path):
+    """The per-sequence capacity as a GPU layer (the [B, S, 16] model: the
+    GPU kernels take widths that are multiples of 8): the sequence length
+    becomes the layer's index argument, which the report derives from the
+    input's shape; the prepared module (layer in bf16) matches onnxruntime
+    on the CPU; gpu_layers makes the layer's buffers and dims (the index
+    last, in argument order); moe-gpu-aot compiles it."""
+    import json
+
+    from moe_opt import gpu_layers
+    from moe_run import gpu_aot, run_model
+
+    name = "switch_capacity_per_sequence_3d_h16"
+    path = os.path.join(INPUTS, name + ".onnx")
+    prepared, report = tmp_path / "p.mlir", tmp_path / "p.json"
+    r = subprocess.run([MOE_OPT, path, "--onnx-infer-shapes", "--onnx-raise-moe",
+                        "--moe-fuse-gating", "--moe-expand-experts",
+                        f"--moe-prepare-gpu-layers=report={report}",
+                        "--mlir-elide-resource-strings-if-larger=100000000", "-o", str(prepared)],
                        capture_output=True, text=True)
-    assert r.returncode == 1, r.stderr
-    assert "'moe.dispatch' op moe-prepare-gpu-layers: operand 2 ('index') is not a tensor" \
-        in r.stderr, r.stderr
-    assert "does not count capacity per group_size yet" in r.stderr
+    assert r.returncode == 0, r.stderr
+    (layer,) = json.loads(report.read_text())["layers"]
+    (index,) = [b for b in layer["buffers"] if b["element_type"] == "index"]
+    assert index["source"] == {"kind": "dim", "dim": 1,
+                               "of": {"kind": "argument", "index": 0, "name": "x"}}
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(7).standard_normal((3, 7, 16)).astype(np.float32)
+    expected = session.run(None, {"x": x})[0]
+    dropped = np.all(expected.reshape(-1, 16) == 0, axis=1)
+    assert dropped.any() and (~dropped).sum() > CAPACITY * EXPERTS
+    (out,) = run_model(str(prepared), [x], 1, None, (), str(tmp_path))
+    # bf16 experts; a dropped token stays exactly 0.
+    assert np.max(np.abs(out - expected)) <= 2e-2 * np.max(np.abs(expected))
+    np.testing.assert_array_equal(out.reshape(-1, 16)[dropped], 0)
+
+    buffers = gpu_layers.layer_buffers(layer, gpu_layers.ModelData(path), {"x": x})
+    assert gpu_layers.dims(layer, buffers) == [21, 21, 7]
+    gpu_aot(prepared, tmp_path / "p.so")

@@ -557,7 +557,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(isGroup.elseBlock());
-    storeZeros(b, s, first, end, out0);
+    // The tail once, by the z = 0 blocks.
+    m.ifThen(m.eq(gpu::BlockIdOp::create(b, gpu::Dimension::z), m.c(0)),
+             [&] { storeZeros(b, s, first, end, out0); });
     b.setInsertionPointToStart(isGroup.thenBlock());
     std::tie(s.groupK, s.groupN) = groupExtents(b, gpuModule, sig, group);
     if (keepsGroupN) {

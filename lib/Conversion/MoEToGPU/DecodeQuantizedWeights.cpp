@@ -206,8 +206,13 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
             for (int64_t j = 0; j < 4; ++j) {
               Value f =
                   magicFloat(ib, field(ib, word, bit % 32 + j * bits, bits));
-              values.push_back(im.mulf(im.subf(f, expansions[t].offset),
-                                       expansions[t].scale));
+              Value w = im.mulf(im.subf(f, expansions[t].offset),
+                                expansions[t].scale);
+              // Past K the rows are zeros; so are the weights (an infinite
+              // weight of the chunk read there must not make NaNs).
+              if (kValid)
+                w = im.select(kValid, w, im.f32(0));
+              values.push_back(w);
             }
             auto pack = [&](int64_t j) {
               Value pair = vector::FromElementsOp::create(

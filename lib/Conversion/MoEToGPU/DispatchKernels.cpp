@@ -19,6 +19,12 @@
 //     vectors when H allows), scaled by the slot's routing weight for
 //     scale_rows (Llama 4), or zeros past offsets[E].
 //
+// With group_size G (Switch's capacity per sequence), no chunk spans two
+// groups of G tokens: the scan restarts each expert's rank at every group
+// and keeps, per chunk, the rows its expert kept in the earlier groups (each
+// at most the capacity), so that a slot is kept if its rank in its group is
+// below the capacity and goes to row offsets[e] + kept before + rank.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Emitter.h"
@@ -45,6 +51,8 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
      << sig.k << "_h" << sig.hidden;
   if (sig.capacity >= 0)
     os << "_cap" << sig.capacity;
+  if (sig.grouped && kind != "gather")
+    os << "_grouped";
   // Only the count and the scatter read the ids' values.
   if (kind == "count" || kind == "scatter")
     os << tableSuffix("m", sig.expertMap);
@@ -55,12 +63,41 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
   return name;
 }
 
-/// The values every chunk-walking kernel (count, scatter) starts from.
+Value ceilDiv(Emitter &m, Value x, Value d) {
+  return arith::DivUIOp::create(m.b, m.sub(m.add(x, d), m.c(1)), d);
+}
+
+/// Chunks of one group of G tokens.
+Value chunksPerGroup(Emitter &m, Value groupSize, int64_t k) {
+  return ceilDiv(m, m.mul(groupSize, m.c(k)), m.c(kDispatchChunk));
+}
+
+/// Slots [first, end) of chunk `chunk` (see dispatchChunks).
+std::pair<Value, Value> chunkRange(Emitter &m, Value chunk, Value slots,
+                                   int64_t k, Value groupSize) {
+  if (!groupSize) {
+    Value first = m.mul(chunk, m.c(kDispatchChunk));
+    return {first, m.min(m.add(first, m.c(kDispatchChunk)), slots)};
+  }
+  Value perGroup = chunksPerGroup(m, groupSize, k);
+  Value groupSlots = m.mul(groupSize, m.c(k));
+  Value groupFirst =
+      m.mul(arith::DivUIOp::create(m.b, chunk, perGroup), groupSlots);
+  Value first =
+      m.add(groupFirst, m.mul(arith::RemUIOp::create(m.b, chunk, perGroup),
+                              m.c(kDispatchChunk)));
+  Value end = m.min(m.add(first, m.c(kDispatchChunk)),
+                    m.min(m.add(groupFirst, groupSlots), slots));
+  return {first, end};
+}
+
+/// The values every chunk-walking kernel (count, scatter) starts from: the
+/// warp's chunk and its slots [first, end).
 struct Chunk {
-  Value lane, warp, chunk, chunks, slots, inChunk;
+  Value lane, warp, chunk, chunks, slots, inChunk, first, end;
 };
 
-Chunk chunkOf(Emitter &m, Value ids, int64_t k) {
+Chunk chunkOf(Emitter &m, Value ids, int64_t k, Value groupSize) {
   Chunk c;
   Value tid = gpu::ThreadIdOp::create(m.b, gpu::Dimension::x);
   c.lane = m.rem(tid, 32);
@@ -68,10 +105,23 @@ Chunk chunkOf(Emitter &m, Value ids, int64_t k) {
   c.chunk = m.add(m.mul(gpu::BlockIdOp::create(m.b, gpu::Dimension::x),
                         m.c(kDispatchWarps)),
                   c.warp);
-  c.slots = m.mul(memref::DimOp::create(m.b, ids, 0), m.c(k));
-  c.chunks = m.div(m.add(c.slots, m.c(kDispatchChunk - 1)), kDispatchChunk);
+  Value tokens = memref::DimOp::create(m.b, ids, 0);
+  c.slots = m.mul(tokens, m.c(k));
+  c.chunks = dispatchChunks(m.b, tokens, k, groupSize);
   c.inChunk = m.ult(c.chunk, c.chunks);
+  std::tie(c.first, c.end) = chunkRange(m, c.chunk, c.slots, k, groupSize);
   return c;
+}
+
+/// The group size argument (an index, clamped to >= 1) of a grouped
+/// kernel, the last one; null otherwise.
+Value groupSizeArg(Emitter &m, gpu::GPUFuncOp func,
+                   const DispatchSignature &sig) {
+  if (!sig.grouped)
+    return Value();
+  // (The body's block arguments end with the workgroup buffers.)
+  return arith::MaxUIOp::create(
+      m.b, func.getArgument(func.getFunctionType().getNumInputs() - 1), m.c(1));
 }
 
 /// `sig`'s expert_map as a constant i32 table of the kernel module (added
@@ -114,16 +164,19 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
   Type i32 = b.getI32Type();
+  SmallVector<Type> args = {MemRefType::get({dyn, sig.k}, sig.idsType),
+                            MemRefType::get({dyn}, i32)};
+  if (sig.grouped)
+    args.push_back(b.getIndexType());
   auto func = createKernelFunc(
-      b, baseName(sig, "count"),
-      {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32)},
+      b, baseName(sig, "count"), args,
       {workgroupMemRefType(b.getContext(), {kDispatchWarps, E}, i32)},
       kDispatchThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1);
   Value mapTable = expertMapTable(b, func, sig);
   Value hist = func.getWorkgroupAttributions()[0];
-  Chunk c = chunkOf(m, ids, sig.k);
+  Chunk c = chunkOf(m, ids, sig.k, groupSizeArg(m, func, sig));
   m.ifThen(c.inChunk, [&] {
     auto overExperts = [&](function_ref<void(Value)> fn) {
       m.loop(c.lane, m.c(E), m.c(32), {},
@@ -134,20 +187,18 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
     };
     overExperts([&](Value e) { m.store(m.i32(0), hist, {c.warp, e}); });
     syncWarp(m);
-    Value first = m.mul(c.chunk, m.c(kDispatchChunk));
-    m.loop(
-        m.add(first, c.lane),
-        arith::MinUIOp::create(b, m.add(first, m.c(kDispatchChunk)), c.slots),
-        m.c(32), {}, [&](Value slot, ValueRange) -> SmallVector<Value> {
-          std::pair<Value, Value> loaded = loadId(m, sig, ids, slot, mapTable);
-          Value id = loaded.first;
-          m.ifThen(loaded.second, [&] {
-            memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, m.i32(1),
-                                        hist,
-                                        ValueRange{c.warp, m.toIndex(id)});
-          });
-          return {};
-        });
+    m.loop(m.add(c.first, c.lane), c.end, m.c(32), {},
+           [&](Value slot, ValueRange) -> SmallVector<Value> {
+             std::pair<Value, Value> loaded =
+                 loadId(m, sig, ids, slot, mapTable);
+             Value id = loaded.first;
+             m.ifThen(loaded.second, [&] {
+               memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
+                                           m.i32(1), hist,
+                                           ValueRange{c.warp, m.toIndex(id)});
+             });
+             return {};
+           });
     syncWarp(m);
     overExperts([&](Value e) {
       m.store(m.load(hist, {c.warp, e}), counts,
@@ -164,23 +215,36 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
   int64_t threads = kDispatchThreads, per = (E + threads - 1) / threads;
   Type i32 = b.getI32Type();
-  auto func = createKernelFunc(
-      b, baseName(sig, "scan"),
-      {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32),
-       MemRefType::get({E + 1}, sig.offsetType)},
-      {workgroupMemRefType(b.getContext(), {E}, i32),
-       workgroupMemRefType(b.getContext(), {threads}, i32)},
-      threads);
+  SmallVector<Type> args = {MemRefType::get({dyn, sig.k}, sig.idsType),
+                            MemRefType::get({dyn}, i32),
+                            MemRefType::get({E + 1}, sig.offsetType)};
+  if (sig.grouped)
+    args.append({MemRefType::get({dyn}, i32), b.getIndexType()});
+  auto func =
+      createKernelFunc(b, baseName(sig, "scan"), args,
+                       {workgroupMemRefType(b.getContext(), {E}, i32),
+                        workgroupMemRefType(b.getContext(), {threads}, i32)},
+                       threads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1),
         offsets = func.getArgument(2);
+  Value kept = sig.grouped ? func.getArgument(3) : Value();
+  Value groupSize = groupSizeArg(m, func, sig);
   Value totals = func.getWorkgroupAttributions()[0],
         partial = func.getWorkgroupAttributions()[1];
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value slots = m.mul(memref::DimOp::create(b, ids, 0), m.c(sig.k));
-  Value chunks = m.div(m.add(slots, m.c(kDispatchChunk - 1)), kDispatchChunk);
+  Value chunks =
+      dispatchChunks(b, memref::DimOp::create(b, ids, 0), sig.k, groupSize);
+  Value perGroup = groupSize ? chunksPerGroup(m, groupSize, sig.k) : Value();
+  auto capped = [&](Value v) -> Value {
+    if (sig.capacity < 0)
+      return v;
+    return arith::MinUIOp::create(b, v, m.i32(sig.capacity));
+  };
   // Thread i owns experts [i * per, (i + 1) * per): per expert, an exclusive
-  // scan of the chunk counts in place, then the (capped) total.
+  // scan of the chunk counts in place, then the (capped) total. With groups
+  // the scan restarts at each group's first chunk, and `kept` gets the
+  // expert's capped totals of the earlier groups.
   Value lo = m.mul(tid, m.c(per));
   Value hi = arith::MinUIOp::create(b, m.add(lo, m.c(per)), m.c(E));
   Value mine =
@@ -188,35 +252,58 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
              [&](Value e, ValueRange acc) -> SmallVector<Value> {
                // kScanUnroll chunks per step, all loads first, so that
                // they are in flight together (the loop is latency-bound).
-               Value run =
-                   m.loop(
-                        m.c(0), chunks, m.c(kScanUnroll), {m.i32(0)},
-                        [&](Value ch0, ValueRange r) {
-                          Value last = arith::SubIOp::create(b, chunks, m.c(1));
-                          SmallVector<Value> at, in, v;
-                          for (int64_t u = 0; u < kScanUnroll; ++u) {
-                            Value ch = m.add(ch0, m.c(u));
-                            in.push_back(m.ult(ch, chunks));
-                            at.push_back(
-                                m.add(m.mul(arith::MinUIOp::create(b, ch, last),
-                                            m.c(E)),
-                                      e));
-                            v.push_back(m.load(counts, {at.back()}));
-                          }
-                          Value sum = r[0];
-                          for (int64_t u = 0; u < kScanUnroll; ++u) {
-                            Value before = sum;
-                            m.ifThen(in[u],
-                                     [&] { m.store(before, counts, {at[u]}); });
-                            sum = m.select(in[u],
-                                           arith::AddIOp::create(b, sum, v[u]),
-                                           sum);
-                          }
-                          return SmallVector<Value>{sum};
-                        })
-                       .getResult(0);
-               if (sig.capacity >= 0)
-                 run = arith::MinUIOp::create(b, run, m.i32(sig.capacity));
+               // With groups also the rows kept in the earlier groups and
+               // the next group's first chunk (no 64-bit remainder per
+               // chunk: that is a subroutine call with a stack frame).
+               SmallVector<Value> init = {m.i32(0)};
+               if (kept)
+                 init.append({m.i32(0), m.c(0)});
+               auto scanned = m.loop(
+                   m.c(0), chunks, m.c(kScanUnroll), init,
+                   [&](Value ch0, ValueRange r) {
+                     Value last = arith::SubIOp::create(b, chunks, m.c(1));
+                     SmallVector<Value> at, in, v;
+                     for (int64_t u = 0; u < kScanUnroll; ++u) {
+                       Value ch = m.add(ch0, m.c(u));
+                       in.push_back(m.ult(ch, chunks));
+                       at.push_back(m.add(
+                           m.mul(arith::MinUIOp::create(b, ch, last), m.c(E)),
+                           e));
+                       v.push_back(m.load(counts, {at.back()}));
+                     }
+                     Value sum = r[0], before = kept ? r[1] : Value();
+                     Value nextGroup = kept ? r[2] : Value();
+                     for (int64_t u = 0; u < kScanUnroll; ++u) {
+                       if (kept) {
+                         // A group's first chunk: the last group's rows go
+                         // to `before`, capped, and the rank restarts.
+                         Value start =
+                             m.both(in[u], m.eq(m.add(ch0, m.c(u)), nextGroup));
+                         nextGroup = m.select(start, m.add(nextGroup, perGroup),
+                                              nextGroup);
+                         before = m.select(
+                             start,
+                             arith::AddIOp::create(b, before, capped(sum)),
+                             before);
+                         sum = m.select(start, m.i32(0), sum);
+                       }
+                       Value rank = sum, keptBefore = before;
+                       m.ifThen(in[u], [&] {
+                         m.store(rank, counts, {at[u]});
+                         if (kept)
+                           m.store(keptBefore, kept, {at[u]});
+                       });
+                       sum = m.select(in[u],
+                                      arith::AddIOp::create(b, sum, v[u]), sum);
+                     }
+                     SmallVector<Value> next = {sum};
+                     if (kept)
+                       next.append({before, nextGroup});
+                     return next;
+                   });
+               Value run = capped(scanned.getResult(0));
+               if (kept)
+                 run = arith::AddIOp::create(b, scanned.getResult(1), run);
                m.store(run, totals, {e});
                return {arith::AddIOp::create(b, acc[0], run)};
              })
@@ -260,20 +347,24 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
   Type i32 = b.getI32Type();
+  SmallVector<Type> args = {
+      MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32),
+      MemRefType::get({E + 1}, sig.offsetType),
+      MemRefType::get({dyn, sig.k}, sig.mapType), MemRefType::get({dyn}, i32)};
+  if (sig.grouped)
+    args.append({MemRefType::get({dyn}, i32), b.getIndexType()});
   auto func = createKernelFunc(
-      b, baseName(sig, "scatter"),
-      {MemRefType::get({dyn, sig.k}, sig.idsType), MemRefType::get({dyn}, i32),
-       MemRefType::get({E + 1}, sig.offsetType),
-       MemRefType::get({dyn, sig.k}, sig.mapType), MemRefType::get({dyn}, i32)},
+      b, baseName(sig, "scatter"), args,
       {workgroupMemRefType(b.getContext(), {kDispatchWarps, E}, i32)},
       kDispatchThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), counts = func.getArgument(1),
         offsets = func.getArgument(2), rowMap = func.getArgument(3),
         source = func.getArgument(4);
+  Value kept = sig.grouped ? func.getArgument(5) : Value();
   Value mapTable = expertMapTable(b, func, sig);
   Value cursor = func.getWorkgroupAttributions()[0];
-  Chunk c = chunkOf(m, ids, sig.k);
+  Chunk c = chunkOf(m, ids, sig.k, groupSizeArg(m, func, sig));
   m.ifThen(c.inChunk, [&] {
     m.loop(c.lane, m.c(E), m.c(32), {},
            [&](Value e, ValueRange) -> SmallVector<Value> {
@@ -284,14 +375,13 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
     syncWarp(m);
     Value lanesBelow = NVVM::LaneMaskLtOp::create(b, i32);
     Value lanesAbove = NVVM::LaneMaskGtOp::create(b, i32);
-    Value first = m.mul(c.chunk, m.c(kDispatchChunk));
     // Every lane runs every step (match.any needs the whole warp); lanes
-    // past the last slot take part with no expert.
+    // past the chunk's last slot take part with no expert.
     m.loop(
         m.c(0), m.c(kDispatchChunk), m.c(32), {},
         [&](Value step, ValueRange) -> SmallVector<Value> {
-          Value slot = m.add(m.add(first, step), c.lane);
-          Value inRange = m.ult(slot, c.slots);
+          Value slot = m.add(m.add(c.first, step), c.lane);
+          Value inRange = m.ult(slot, c.end);
           SmallVector<Value> loaded = m.ifElse(
               inRange,
               [&]() -> SmallVector<Value> {
@@ -321,6 +411,10 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
             Value offset = m.load(offsets, {e});
             if (offset.getType() != i32)
               offset = arith::TruncIOp::create(b, i32, offset);
+            // With groups: after the expert's rows of the earlier groups.
+            if (kept)
+              offset = arith::AddIOp::create(
+                  b, offset, m.load(kept, {m.add(m.mul(c.chunk, m.c(E)), e)}));
             Value row = m.select(keep, arith::AddIOp::create(b, offset, rank),
                                  m.i32(-1));
             Value mapped = row;
@@ -441,4 +535,12 @@ gpu::GPUFuncOp
 moe::detail::getOrBuildDispatchGather(gpu::GPUModuleOp gpuModule,
                                       const DispatchSignature &sig) {
   return getOrBuild(gpuModule, sig, "gather", buildGather);
+}
+
+Value moe::detail::dispatchChunks(ImplicitLocOpBuilder &b, Value tokens,
+                                  int64_t k, Value groupSize) {
+  Emitter m{b};
+  if (!groupSize)
+    return ceilDiv(m, m.mul(tokens, m.c(k)), m.c(kDispatchChunk));
+  return m.mul(ceilDiv(m, tokens, groupSize), chunksPerGroup(m, groupSize, k));
 }

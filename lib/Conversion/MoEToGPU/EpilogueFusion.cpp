@@ -53,9 +53,11 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
     return {};
   int64_t n = cast<RankedTensorType>(gate.getType()).getDimSize(1);
   // A concatenated gate/up weight's group extents would cut its up half at
-  // a per-group column: not fused.
-  if (layout == GateLayout::Concatenated &&
-      (n % 16 != 0 || gate.getGroupExtents()))
+  // a per-group column: not fused. Gated epilogues store whole 8-column
+  // chunks of the n / 2 outputs (the decode kernel's tail zeros).
+  if (layout == GateLayout::Concatenated && gate.getGroupExtents())
+    return {};
+  if (layout && n % 16 != 0)
     return {};
   if (layout != GateLayout::Separate)
     return {gate};

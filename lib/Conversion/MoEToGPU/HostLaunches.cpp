@@ -205,17 +205,25 @@ FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
   int64_t k = type(scatterArgs[0]).getDimSize(1);
   int64_t experts = type(scatterArgs[2]).getDimSize(0) - 1;
   Value slots = arith::MulIOp::create(b, tokens, c(k));
-  Value chunks = ceilDivIndex(b, slots, kDispatchChunk);
+  // Groups of at least one token (G <= 0 has no meaning).
+  Value groupSize;
+  if (op.getGroupSize())
+    groupSize = arith::MaxUIOp::create(b, host.index(op.getGroupSize()), c(1));
+  Value chunks = dispatchChunks(b, tokens, k, groupSize);
   Value rows = host.result(op.getRows(), type(gatherArgs[3]), slots);
   Value offsets = host.result(op.getOffsets(), type(scatterArgs[2]), c(1));
   Value rowMap = host.result(op.getRowMap(), type(scatterArgs[3]), tokens);
   Value counts = host.scratch(type(scatterArgs[1]),
                               arith::MulIOp::create(b, chunks, c(experts)));
   Value source = host.scratch(type(scatterArgs[4]), slots);
+  Value kept;
+  if (groupSize)
+    kept = host.scratch(type(scatterArgs[5]),
+                        arith::MulIOp::create(b, chunks, c(experts)));
   if (host.queuesLaunches())
     host.token =
         launchDispatch(b, b.getLoc(), *kernels,
                        {input, ids, counts, offsets, rowMap, source, rows},
-                       tokens, host.token, scales);
+                       tokens, host.token, scales, groupSize, kept);
   return SmallVector<Value>{rows, offsets, rowMap};
 }

@@ -459,7 +459,21 @@ struct DispatchSignature {
   /// clear and map kernels replace count, scan and scatter, and the gather
   /// is the one of k = 1 (a row's slot is its token).
   bool expertChoice = false;
+  /// group_size (in-order capacity per group of G tokens, G a run-time
+  /// index argument of count, scan and scatter): the chunks are cut per
+  /// group (dispatchChunkRange), the scan ranks within each group and also
+  /// writes, per chunk and expert, the rows its expert kept in earlier
+  /// groups (the `kept` buffer, [chunks * E] i32, after offsets for the
+  /// scan and after source for the scatter).
+  bool grouped = false;
 };
+
+/// The chunks of the flattened [T, k] slots that the count and scatter
+/// kernels walk, one per warp: ceil(T * k / kDispatchChunk), or with groups
+/// of G tokens ceil(T / G) * ceil(G * k / kDispatchChunk) (no chunk spans
+/// two groups). Indices.
+mlir::Value dispatchChunks(mlir::ImplicitLocOpBuilder &b, mlir::Value tokens,
+                           int64_t k, mlir::Value groupSize);
 
 /// The dispatch kernels of `sig` (moe::DispatchKernels), built on first use.
 moe::DispatchKernels getOrBuildDispatchKernels(mlir::gpu::GPUModuleOp gpuModule,

@@ -1,8 +1,9 @@
 //===- LowerDispatch.cpp - moe.dispatch -> device dispatch kernels --------===//
 //
-// Token-choice moe.dispatch (dropless, or in-order capacity) becomes the
-// four launches of DispatchKernels.cpp on one stream; the host computes
-// every grid from T and k alone, so nothing waits for the routing.
+// Token-choice moe.dispatch (dropless, or in-order capacity, over all tokens
+// or per group_size) becomes the four launches of DispatchKernels.cpp on one
+// stream; the host computes every grid from T, k and the group size alone,
+// so nothing waits for the routing.
 // Expert-choice dispatch becomes the three of ExpertChoiceKernels.cpp, its
 // grids from T, E and the capacity.
 //
@@ -26,9 +27,6 @@ using namespace moe::detail;
 namespace {
 
 FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
-  if (op.getGroupSize())
-    return op.emitOpError(
-        "the GPU dispatch does not count capacity per group_size yet");
   if (op.getDropPolicy() == moe::DropPolicy::ByWeight)
     return op.emitOpError("the GPU dispatch drops in token order only "
                           "(drop_policy by_weight is not supported yet)");
@@ -68,6 +66,7 @@ FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
            << sig.experts;
   if (std::optional<uint64_t> capacity = op.getCapacity())
     sig.capacity = *capacity;
+  sig.grouped = bool(op.getGroupSize());
   if (std::optional<ArrayRef<int64_t>> map = op.getExpertMap())
     sig.expertMap.assign(map->begin(), map->end());
   return sig;
@@ -110,7 +109,8 @@ FailureOr<moe::DispatchKernels> moe::getDispatchKernels(moe::DispatchOp op) {
 Value moe::launchDispatch(OpBuilder &builder, Location loc,
                           const moe::DispatchKernels &kernels,
                           ValueRange buffers, Value tokens,
-                          Value asyncDependency, Value scales) {
+                          Value asyncDependency, Value scales, Value groupSize,
+                          Value kept) {
   ImplicitLocOpBuilder b(loc, builder);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Value input = buffers[0], ids = buffers[1], counts = buffers[2],
@@ -118,9 +118,10 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
         rows = buffers[6];
   int64_t k = cast<MemRefType>(ids.getType()).getDimSize(1);
   Value slots = arith::MulIOp::create(b, tokens, c(k));
-  int64_t perBlock = kDispatchChunk * kDispatchWarps;
+  Value chunks = dispatchChunks(b, tokens, k, groupSize);
   Value chunkBlocks = arith::DivUIOp::create(
-      b, arith::AddIOp::create(b, slots, c(perBlock - 1)), c(perBlock));
+      b, arith::AddIOp::create(b, chunks, c(kDispatchWarps - 1)),
+      c(kDispatchWarps));
   Type tokenType = gpu::AsyncTokenType::get(b.getContext());
   Value stream = asyncDependency;
   auto launch = [&](gpu::GPUFuncOp kernel, Value grid, int64_t threads,
@@ -132,10 +133,17 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
                                   tokenType, ValueRange{stream})
             .getAsyncToken();
   };
-  launch(kernels.count, chunkBlocks, kDispatchThreads, {ids, counts});
-  launch(kernels.scan, c(1), kDispatchThreads, {ids, counts, offsets});
-  launch(kernels.scatter, chunkBlocks, kDispatchThreads,
-         {ids, counts, offsets, rowMap, source});
+  SmallVector<Value> countArgs = {ids, counts},
+                     scanArgs = {ids, counts, offsets},
+                     scatterArgs = {ids, counts, offsets, rowMap, source};
+  if (groupSize) {
+    countArgs.push_back(groupSize);
+    scanArgs.append({kept, groupSize});
+    scatterArgs.append({kept, groupSize});
+  }
+  launch(kernels.count, chunkBlocks, kDispatchThreads, countArgs);
+  launch(kernels.scan, c(1), kDispatchThreads, scanArgs);
+  launch(kernels.scatter, chunkBlocks, kDispatchThreads, scatterArgs);
   SmallVector<Value> gatherArgs = {input, offsets, source, rows};
   if (scales)
     gatherArgs.push_back(scales);

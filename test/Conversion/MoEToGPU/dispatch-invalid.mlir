@@ -11,15 +11,6 @@ func.func @by_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>, %w: tensor<?x2
 
 // -----
 
-func.func @group_size(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>, %g: index) -> (tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>) {
-  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch does not count capacity per group_size yet}}
-  %r, %o, %m = moe.dispatch %x, %ids group_size(%g) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<in_order>}
-      : tensor<?x32xf32>, tensor<?x2xi64> -> tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
-  return %r, %o, %m : tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
-}
-
-// -----
-
 func.func @dynamic_hidden(%x: tensor<?x?xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x?xf32>, tensor<5xi64>, tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.dispatch' op the GPU dispatch needs a static hidden size and k}}
   %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64}

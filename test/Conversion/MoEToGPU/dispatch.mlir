@@ -168,3 +168,55 @@ func.func @merged(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64x
       : tensor<?x64xbf16>, tensor<?x2xi64> -> tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>
   return %r, %o, %m : tensor<?x64xbf16>, tensor<3xi64>, tensor<?x2xi64>
 }
+
+// -----
+
+// group_size (Switch's capacity per sequence of G tokens): the host clamps G
+// to at least 1 and cuts ceil(T / G) * ceil(G * k / 256) chunks (none spans
+// two groups); count, scan and scatter take G, and the scan and the scatter
+// also the kept counts (one i32 per chunk and expert). The scan restarts
+// each expert's rank at a group's first chunk and carries the capped rows
+// of the earlier groups (the next group's first chunk carried along, not a
+// remainder per chunk); the scatter puts a kept slot after them.
+// CHECK-LABEL: func.func @group_size(
+// CHECK-SAME: %[[G0:[^:]*]]: index)
+// CHECK: %[[T:.*]] = memref.dim %{{.*}}, %c0 : memref<?x2xi64>
+// CHECK: %[[G:.*]] = arith.maxui %[[G0]], %c1 : index
+// CHECK: %[[GT:.*]] = arith.addi %[[T]], %[[G]] : index
+// CHECK: %[[GT1:.*]] = arith.subi %[[GT]], %c1 : index
+// CHECK: %[[GROUPS:.*]] = arith.divui %[[GT1]], %[[G]] : index
+// CHECK: %[[GK:.*]] = arith.muli %[[G]], %c2 : index
+// CHECK: %[[PER:.*]] = arith.divui %{{.*}}, %c256 : index
+// CHECK: %[[CHUNKS:.*]] = arith.muli %[[GROUPS]], %[[PER]] : index
+// CHECK: %[[NC:.*]] = arith.muli %[[CHUNKS]], %c4 : index
+// CHECK: %[[COUNTS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[NC]]) : memref<?xi32>
+// CHECK: %[[NK:.*]] = arith.muli %[[CHUNKS]], %c4 : index
+// CHECK: %[[KEPT:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[NK]]) : memref<?xi32>
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_count_bf16_i64_i64_i64_e4_k2_h32_cap3_grouped {{.*}} args(%{{.*}} : memref<?x2xi64>, %[[COUNTS]] : memref<?xi32>, %[[G]] : index)
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scan_bf16_i64_i64_i64_e4_k2_h32_cap3_grouped blocks in (%c1, %c1, %c1) {{.*}} args(%{{.*}} : memref<?x2xi64>, %[[COUNTS]] : memref<?xi32>, %{{.*}} : memref<5xi64>, %[[KEPT]] : memref<?xi32>, %[[G]] : index)
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scatter_bf16_i64_i64_i64_e4_k2_h32_cap3_grouped {{.*}} args({{.*}}, %[[KEPT]] : memref<?xi32>, %[[G]] : index)
+// The gather is the one without groups.
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_gather_bf16_i64_i64_i64_e4_k2_h32_cap3 blocks
+// CHECK-LABEL: gpu.func @dispatch_scan_bf16_i64_i64_i64_e4_k2_h32_cap3_grouped(
+// CHECK-SAME: %[[KB:[^:]*]]: memref<?xi32>, %[[GA:[^:]*]]: index)
+// CHECK: arith.maxui %[[GA]], %c1 : index
+// CHECK: scf.for {{.*}} iter_args(%[[RANK:.*]] = %c0_i32, %[[BEFORE:.*]] = %c0_i32, %[[NEXT:.*]] = %c0) -> (i32, i32, index) {
+// CHECK: %[[ISNEXT:.*]] = arith.cmpi eq, %{{.*}}, %[[NEXT]] : index
+// CHECK: %[[FIRST:.*]] = arith.andi %{{.*}}, %[[ISNEXT]] : i1
+// CHECK: %[[CAPPED:.*]] = arith.minui %[[RANK]], %c3_i32 : i32
+// CHECK: %[[ADDED:.*]] = arith.addi %[[BEFORE]], %[[CAPPED]] : i32
+// CHECK: %[[NEWBEFORE:.*]] = arith.select %[[FIRST]], %[[ADDED]], %[[BEFORE]] : i32
+// CHECK: %[[RESTART:.*]] = arith.select %[[FIRST]], %c0_i32, %[[RANK]] : i32
+// CHECK: memref.store %[[RESTART]], %arg1
+// CHECK: memref.store %[[NEWBEFORE]], %[[KB]]
+// CHECK-LABEL: gpu.func @dispatch_scatter_bf16_i64_i64_i64_e4_k2_h32_cap3_grouped(
+// CHECK: nvvm.match.sync any
+// CHECK: arith.cmpi slt, %{{.*}}, %c3_i32 : i32
+// CHECK: %[[OFF:.*]] = memref.load %arg2
+// CHECK: %[[KEPTBEFORE:.*]] = memref.load %arg5
+// CHECK: arith.addi %{{.*}}, %[[KEPTBEFORE]] : i32
+func.func @group_size(%x: tensor<?x32xbf16>, %ids: tensor<?x2xi64>, %g: index) -> (tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>) {
+  %r, %o, %m = moe.dispatch %x, %ids group_size(%g) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x32xbf16>, tensor<?x2xi64> -> tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
+}

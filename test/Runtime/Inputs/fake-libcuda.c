@@ -112,7 +112,16 @@ static int paramCount(const char *name) {
   if (strncmp(name, "dispatch_choice_map_", 20) == 0)
     return 5 + 5 + 7 + 5;
   // Dispatch (LowerDispatch.cpp): ids, counts, offsets, row map, source,
-  // input and rows memrefs of ranks 2, 1, 1, 2, 1, 2, 2.
+  // input and rows memrefs of ranks 2, 1, 1, 2, 1, 2, 2; with group_size
+  // the scan and the scatter also take the kept counts (1-D), and the three
+  // the group size (an index) last.
+  int grouped = strstr(name, "_grouped") != 0;
+  if (grouped && strncmp(name, "dispatch_count_", 15) == 0)
+    return 7 + 5 + 1;
+  if (grouped && strncmp(name, "dispatch_scan_", 14) == 0)
+    return 7 + 5 + 5 + 5 + 1;
+  if (grouped && strncmp(name, "dispatch_scatter_", 17) == 0)
+    return 7 + 5 + 5 + 7 + 5 + 5 + 1;
   if (strncmp(name, "dispatch_count_", 15) == 0)
     return 7 + 5;
   if (strncmp(name, "dispatch_scan_", 14) == 0)

@@ -108,6 +108,9 @@ public:
                              mlir::Value rows) = 0;
   /// A buffer that only the op's own kernels use (`rows` rows of `type`).
   virtual mlir::Value scratch(mlir::MemRefType type, mlir::Value rows) = 0;
+  /// The host value of `value`, an index operand of the op (a dispatch's
+  /// group_size): itself, or a layer entry's scalar argument.
+  virtual mlir::Value index(mlir::Value value) { return value; }
   /// Queues a memset of `buffer` to `value` after what is queued.
   virtual void fill(mlir::Value buffer, mlir::TypedAttr value);
   /// Queues a launch of `kernel` (block size: its known_block_size).
@@ -242,14 +245,16 @@ mlir::FailureOr<DispatchKernels> getDispatchKernels(DispatchOp op);
 
 /// Launches the four dispatch kernels for `tokens` tokens after
 /// `asyncDependency`; `buffers` are input [T, H], ids [T, k], counts
-/// (ceil(T * k / 256) * E i32), offsets [E + 1], row_map [T, k], source
+/// (dispatchChunks * E i32), offsets [E + 1], row_map [T, k], source
 /// (T * k i32) and rows [T * k, H]; `scales` [T, k] are the routing weights
-/// of a scale_rows dispatch (else null). Returns the last launch's token.
+/// of a scale_rows dispatch (else null); `groupSize` (an index >= 1) and
+/// `kept` (dispatchChunks * E i32) those of a group_size dispatch (else
+/// null). Returns the last launch's token.
 mlir::Value launchDispatch(mlir::OpBuilder &builder, mlir::Location loc,
                            const DispatchKernels &kernels,
                            mlir::ValueRange buffers, mlir::Value tokens,
-                           mlir::Value asyncDependency,
-                           mlir::Value scales = {});
+                           mlir::Value asyncDependency, mlir::Value scales = {},
+                           mlir::Value groupSize = {}, mlir::Value kept = {});
 
 } // namespace moe
 

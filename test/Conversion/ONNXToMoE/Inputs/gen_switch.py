@@ -142,3 +142,7 @@ switch_model("switch_capacity_per_sequence", capacity=2, sequences=2)
 switch_model("switch_capacity_per_sequence_3d", capacity=2, input_3d=True)
 # Near miss: the sequences are cut from the router logits, not its tokens.
 switch_model("switch_capacity_per_sequence_logits", capacity=2, sequences=2, logits_3d=True)
+# The 3-D layer with widths the GPU kernels take (multiples of 8), for the
+# GPU layer of the per-sequence capacity.
+H, I = 16, 16
+switch_model("switch_capacity_per_sequence_3d_h16", capacity=2, input_3d=True)
