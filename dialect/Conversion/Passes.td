@@ -138,9 +138,11 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     no counting (expert e's rows are e * C .. (e + 1) * C): a clear of the
     [T, E] row map, a map kernel (row sources, row map, offsets) and the
     gather. A merged layer's `expert_map` renames the ids in the count and
-    the scatter (a constant table in the kernel module). Rejected:
-    group_size, drop_policy by_weight, a dynamic hidden size or k, more
-    than 1024 experts.
+    the scatter (a constant table in the kernel module). With `group_size`
+    (capacity per group of G tokens) the count, scan and scatter take G and
+    cut their chunks per group; the scan ranks within each group. Rejected:
+    drop_policy by_weight, a dynamic hidden size or k, more than 1024
+    experts.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",

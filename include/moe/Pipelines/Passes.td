@@ -325,8 +325,11 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     Rejected with an error naming the op: `moe.gate` (run `--moe-fuse-gating`
     first), `moe.experts` (run `--moe-expand-experts` first), other moe ops
     in a layer, layer values used outside the layer, and operands from
-    outside that are not tensors (the run-time `group_size` of a Switch
-    per-sequence capacity).
+    outside that are neither tensors nor indices. An index from outside
+    (the run-time `group_size` of a Switch per-sequence capacity) becomes an
+    index argument of the layer, which its entry takes among its `dims`;
+    the report describes it as a `dim` of a tensor (the model input's
+    sequence length), a constant or another value.
   }];
   let options = [
     Option<"elementType", "element-type", "std::string", /*default=*/"\"bf16\"",
