@@ -5,7 +5,7 @@ registers, against torch._grouped_mm on the same weights dequantized to
 bf16 (equal FLOPs). Decode sizes only: quantized weights have no tile
 kernel yet, so large T re-streams the packed weights per 32 rows."""
 
-from layer import fail, markdown, time_torch
+from layer import checked_call, fail, markdown, time_torch
 
 BITS, BLOCK = 4, 32
 TOKENS = (1, 64)
@@ -86,17 +86,9 @@ def run(torch, bench, dev, layers, model, scale, tokens, reps, flush):
             try:
                 x = torch.randn(rows, k, dtype=torch.bfloat16, device=dev.name)
                 ref = bench.reference(torch, x, w, offsets)
-                out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16,
-                                 device=dev.name)
-                fn = layers.forward_fn(torch, layer_name(e, k, n), [x, q, s, offsets], out,
-                                       [rows], dev.name, stream)
-                fn()
-                dev.sync()
-                unwritten = int(torch.isnan(out).sum().item())
-                err = bench.rel_err(torch, out, ref)
-                ok = unwritten == 0 and err <= bench.TOLERANCE
-                if not ok:
-                    print(f"  NUMERICS FAIL: {unwritten} unwritten, rel. err {err:.3g}")
+                fn, unwritten, err, ok = checked_call(
+                    torch, bench, dev, layers, layer_name(e, k, n), [x, q, s, offsets],
+                    [rows], ref, stream)
                 row.update(ok=bool(ok), unwritten=unwritten, rel_err=err)
                 row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
                 del ref
