@@ -500,8 +500,8 @@ class LayerLibrary:
             raise RuntimeError(f"layer {name} not in the library")
         dims = (ctypes.c_int64 * len(dims))(*dims)
         size = self.lib.moe_layer_workspace_size(layer, dims)
-        # Zeroed: the routing kernel's arrival counters must start at zero
-        # (every call leaves them so).
+        # Zeroed, though nothing needs it: the layer memsets what it must
+        # (the routing kernel's arrival counters) on every call.
         workspace = torch.zeros(max(size, 1), dtype=torch.uint8, device=device)
         buffers = (ctypes.c_void_p * (len(tensors) + 1))(
             *[t.data_ptr() for t in tensors + [out]])

@@ -140,9 +140,11 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     gather. A merged layer's `expert_map` renames the ids in the count and
     the scatter (a constant table in the kernel module). With `group_size`
     (capacity per group of G tokens) the count, scan and scatter take G and
-    cut their chunks per group; the scan ranks within each group. Rejected:
-    drop_policy by_weight, a dynamic hidden size or k, more than 1024
-    experts.
+    cut their chunks per group; the scan ranks within each group. With
+    `drop_policy = by_weight` a scores kernel, the expert-choice selection
+    and a mark kernel first flag each expert's `capacity` heaviest slots,
+    which count and scatter then take. Rejected: a dynamic hidden size or
+    k, more than 1024 experts.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",

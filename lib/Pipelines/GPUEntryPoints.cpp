@@ -305,6 +305,10 @@ struct GPUEntryPointsPass
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes no "
                             "group size; a dispatch with group_size runs in "
                             "a layer entry");
+    if (op.getDropPolicy() == moe::DropPolicy::ByWeight && op.getCapacity())
+      return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes no "
+                            "routing weights, so it cannot drop by_weight (a "
+                            "layer entry can)");
     if (!rows.isBF16() && !rows.isF16() && !rows.isF32())
       return op.emitOpError("moe-gpu-entry-points: moe_dispatch takes bf16, "
                             "f16 or f32 rows, not ")

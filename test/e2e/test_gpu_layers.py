@@ -111,7 +111,10 @@ def test_gpu_library_has_the_layers(tmp_path, key):
     for layer in layers:
         index = so.moe_layer_find(layer["layer"].encode())
         assert index >= 0, layer["layer"]
-        # One buffer per argument, then the result.
-        assert so.moe_layer_num_buffers(index) == len(layer["buffers"]) + 1
-        dynamic = sum(1 for b in layer["buffers"] if b["shape"][0] is None)
-        assert so.moe_layer_num_dims(index) == dynamic
+        # One buffer per tensor argument, then the result; a dim per
+        # dynamic leading size and per index argument.
+        tensors = [b for b in layer["buffers"] if b["element_type"] != "index"]
+        assert so.moe_layer_num_buffers(index) == len(tensors) + 1
+        dims = sum(1 for b in layer["buffers"]
+                   if b["element_type"] == "index" or b["shape"][0] is None)
+        assert so.moe_layer_num_dims(index) == dims

@@ -2,6 +2,7 @@
 written in the moe dialect, compiled by the CPU path (convert-moe-to-linalg +
 moe-cpu-pipeline inside moe-run) and compared with the numpy reference."""
 
+import os
 import zlib
 
 import numpy as np
@@ -111,3 +112,32 @@ def test_float16_layer():
     # f16 storage: about 3 decimal digits.
     np.testing.assert_allclose(out.astype(np.float64), expected, rtol=2e-2,
                                atol=2e-2 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("name", ["capacity_by_weight", "skip_capacity", "switch_per_sequence"])
+def test_capacity_layers_as_gpu_layers(name, tmp_path):
+    """The capacities the GPU dispatch counts in its own ways (each expert's
+    heaviest slots for by_weight; per group of G tokens, G an index argument
+    of the layer): prepared as bf16 GPU layers, the module still matches the
+    reference on the CPU within bf16 rounding (dropped slots, which differ
+    from kept ones by far more, included), and moe-gpu-aot compiles the
+    layer."""
+    import subprocess
+
+    from moe_run import BUILD_DIR, gpu_aot
+
+    layer = Layer(seed=zlib.crc32(name.encode()) % 1000, **LAYERS[name])
+    source, prepared = tmp_path / "layer.mlir", tmp_path / "prepared.mlir"
+    source.write_text(layer.mlir())
+    r = subprocess.run([os.path.join(BUILD_DIR, "bin", "moe-opt"), str(source),
+                        "--moe-fuse-gating", "--moe-expand-experts", "--moe-prepare-gpu-layers",
+                        "-o", str(prepared)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "moe.gpu_layer" in prepared.read_text()
+    for tokens in (7, 33):
+        x = np.random.default_rng(tokens).standard_normal((tokens, layer.hidden))
+        x = x.astype(np.float32)
+        expected = layer.reference(x)
+        (out,) = run_mlir(prepared.read_text(), [x] + list(layer.params.values()))
+        assert np.max(np.abs(out - expected)) <= 2.5e-2 * np.max(np.abs(expected))
+    gpu_aot(prepared, tmp_path / "layer.so")

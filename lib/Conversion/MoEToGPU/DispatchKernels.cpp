@@ -25,6 +25,14 @@
 // at most the capacity), so that a slot is kept if its rank in its group is
 // below the capacity and goes to row offsets[e] + kept before + rank.
 //
+// With drop_policy by_weight, each expert keeps its `capacity` heaviest
+// slots: a scores kernel lays the slots' routing weights out as an [E, T * k]
+// matrix (a slot's weight in its expert's row, -inf elsewhere), the
+// expert-choice selection (ExpertChoiceKernels.cpp) takes each row's best
+// `capacity`, ties to the earlier slot as on the CPU, and a mark kernel
+// flags the chosen slots of the row's own expert; count and scatter then
+// see only the flagged slots. The score matrix costs E * T * k floats.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Emitter.h"
@@ -53,6 +61,8 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
     os << "_cap" << sig.capacity;
   if (sig.grouped && kind != "gather")
     os << "_grouped";
+  if (sig.byWeight && kind != "scan" && kind != "gather")
+    os << "_byweight_" << sig.weightType;
   // Only the count and the scatter read the ids' values.
   if (kind == "count" || kind == "scatter")
     os << tableSuffix("m", sig.expertMap);
@@ -113,6 +123,14 @@ Chunk chunkOf(Emitter &m, Value ids, int64_t k, Value groupSize) {
   return c;
 }
 
+/// The kept-slots flags of a by_weight count or scatter (its last
+/// argument); null otherwise.
+Value keepArg(gpu::GPUFuncOp func, const DispatchSignature &sig) {
+  if (!sig.byWeight)
+    return Value();
+  return func.getArgument(func.getFunctionType().getNumInputs() - 1);
+}
+
 /// The group size argument (an index, clamped to >= 1) of a grouped
 /// kernel, the last one; null otherwise.
 Value groupSizeArg(Emitter &m, gpu::GPUFuncOp func,
@@ -138,7 +156,8 @@ Value expertMapTable(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func,
 /// its id, renamed by `mapTable` (expertMapTable) if `sig` has an
 /// expert_map.
 std::pair<Value, Value> loadId(Emitter &m, const DispatchSignature &sig,
-                               Value ids, Value slot, Value mapTable) {
+                               Value ids, Value slot, Value mapTable,
+                               Value keep = Value()) {
   int64_t routed = sig.expertMap.empty() ? sig.experts : sig.expertMap.size();
   Value id = m.load(ids, {m.div(slot, sig.k), m.rem(slot, sig.k)});
   Value valid =
@@ -152,6 +171,10 @@ std::pair<Value, Value> loadId(Emitter &m, const DispatchSignature &sig,
     Value at = m.select(valid, m.unsignedToIndex(id), m.c(0));
     id = m.load(mapTable, {at});
   }
+  // by_weight: only the slots the selection kept.
+  if (keep)
+    valid = m.both(valid, m.cmpi(arith::CmpIPredicate::ne, m.load(keep, {slot}),
+                                 m.i32(0)));
   return {id, valid};
 }
 
@@ -168,6 +191,8 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
                             MemRefType::get({dyn}, i32)};
   if (sig.grouped)
     args.push_back(b.getIndexType());
+  if (sig.byWeight)
+    args.push_back(MemRefType::get({dyn}, i32));
   auto func = createKernelFunc(
       b, baseName(sig, "count"), args,
       {workgroupMemRefType(b.getContext(), {kDispatchWarps, E}, i32)},
@@ -190,7 +215,7 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
     m.loop(m.add(c.first, c.lane), c.end, m.c(32), {},
            [&](Value slot, ValueRange) -> SmallVector<Value> {
              std::pair<Value, Value> loaded =
-                 loadId(m, sig, ids, slot, mapTable);
+                 loadId(m, sig, ids, slot, mapTable, keepArg(func, sig));
              Value id = loaded.first;
              m.ifThen(loaded.second, [&] {
                memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
@@ -353,6 +378,8 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
       MemRefType::get({dyn, sig.k}, sig.mapType), MemRefType::get({dyn}, i32)};
   if (sig.grouped)
     args.append({MemRefType::get({dyn}, i32), b.getIndexType()});
+  if (sig.byWeight)
+    args.push_back(MemRefType::get({dyn}, i32));
   auto func = createKernelFunc(
       b, baseName(sig, "scatter"), args,
       {workgroupMemRefType(b.getContext(), {kDispatchWarps, E}, i32)},
@@ -385,7 +412,8 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
           SmallVector<Value> loaded = m.ifElse(
               inRange,
               [&]() -> SmallVector<Value> {
-                auto [id, valid] = loadId(m, sig, ids, slot, mapTable);
+                auto [id, valid] =
+                    loadId(m, sig, ids, slot, mapTable, keepArg(func, sig));
                 return {id, valid};
               },
               {m.i32(-1), arith::ConstantIntOp::create(b, b.getI1Type(), 0)});
@@ -505,6 +533,76 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
   return func;
 }
 
+/// by_weight: scores[e * S + s] = the weight of slot s (< S = T * k) if its
+/// expert is e, else -inf; a thread per score. Arguments: ids [T, k],
+/// weights [T, k], scores memref<?xf32>.
+gpu::GPUFuncOp buildWeightScores(ImplicitLocOpBuilder &b,
+                                 const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts;
+  auto func = createKernelFunc(b, baseName(sig, "weight_scores"),
+                               {MemRefType::get({dyn, sig.k}, sig.idsType),
+                                MemRefType::get({dyn, sig.k}, sig.weightType),
+                                MemRefType::get({dyn}, b.getF32Type())},
+                               {}, kDispatchThreads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value ids = func.getArgument(0), weights = func.getArgument(1),
+        scores = func.getArgument(2);
+  Value mapTable = expertMapTable(b, func, sig);
+  Value index = m.add(m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                            m.c(kDispatchThreads)),
+                      gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+  Value slots = m.mul(memref::DimOp::create(b, ids, 0), m.c(sig.k));
+  m.ifThen(m.ult(index, m.mul(slots, m.c(E))), [&] {
+    Value e = arith::DivUIOp::create(b, index, slots);
+    Value slot = arith::RemUIOp::create(b, index, slots);
+    auto [id, valid] = loadId(m, sig, ids, slot, mapTable);
+    Value mine = m.both(valid, m.eq(m.unsignedToIndex(id), e));
+    Value w =
+        m.toF32(m.load(weights, {m.div(slot, sig.k), m.rem(slot, sig.k)}));
+    m.store(m.select(mine, w, m.ninf()), scores, {index});
+  });
+  finishKernelFunc(b, func);
+  return func;
+}
+
+/// by_weight: keep[s] = 1 for each slot s = chosen[e * C + c] whose expert
+/// is e (the selection fills an expert's C with -inf slots of other
+/// experts when it has fewer); a thread per chosen entry. Arguments: chosen
+/// memref<?xi32> (E * C), ids [T, k], keep memref<?xi32> (T * k, zero
+/// before).
+gpu::GPUFuncOp buildWeightMark(ImplicitLocOpBuilder &b,
+                               const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts;
+  Type i32 = b.getI32Type();
+  auto func = createKernelFunc(b, baseName(sig, "weight_mark"),
+                               {MemRefType::get({dyn}, i32),
+                                MemRefType::get({dyn, sig.k}, sig.idsType),
+                                MemRefType::get({dyn}, i32)},
+                               {}, kDispatchThreads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value chosen = func.getArgument(0), ids = func.getArgument(1),
+        keep = func.getArgument(2);
+  Value mapTable = expertMapTable(b, func, sig);
+  Value index = m.add(m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                            m.c(kDispatchThreads)),
+                      gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+  Value total = memref::DimOp::create(b, chosen, 0);
+  Value slots = m.mul(memref::DimOp::create(b, ids, 0), m.c(sig.k));
+  m.ifThen(m.ult(index, total), [&] {
+    Value e = arith::DivUIOp::create(b, index, m.div(total, E));
+    Value slot = m.unsignedToIndex(m.load(chosen, {index}));
+    m.ifThen(m.ult(slot, slots), [&] {
+      auto [id, valid] = loadId(m, sig, ids, slot, mapTable);
+      m.ifThen(m.both(valid, m.eq(m.unsignedToIndex(id), e)),
+               [&] { m.store(m.i32(1), keep, {slot}); });
+    });
+  });
+  finishKernelFunc(b, func);
+  return func;
+}
+
 /// The `kind` kernel of `sig` in `gpuModule`, built by `build` on first use.
 gpu::GPUFuncOp getOrBuild(gpu::GPUModuleOp gpuModule,
                           const DispatchSignature &sig, StringRef kind,
@@ -528,6 +626,15 @@ moe::detail::getOrBuildDispatchKernels(gpu::GPUModuleOp gpuModule,
   kernels.scan = getOrBuild(gpuModule, sig, "scan", buildScan);
   kernels.scatter = getOrBuild(gpuModule, sig, "scatter", buildScatter);
   kernels.gather = getOrBuildDispatchGather(gpuModule, sig);
+  if (sig.byWeight) {
+    kernels.weightScores =
+        getOrBuild(gpuModule, sig, "weight_scores", buildWeightScores);
+    kernels.select = getOrBuildExpertChoiceKernel(
+        gpuModule, sig.experts, Float32Type::get(gpuModule.getContext()),
+        IntegerType::get(gpuModule.getContext(), 32));
+    kernels.weightMark =
+        getOrBuild(gpuModule, sig, "weight_mark", buildWeightMark);
+  }
   return kernels;
 }
 

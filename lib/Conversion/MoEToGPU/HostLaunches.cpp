@@ -184,6 +184,45 @@ static SmallVector<Value> launchExpertChoiceDispatch(KernelHost &host,
   return {rows, offsets, rowMap};
 }
 
+/// drop_policy by_weight: queues the scores, the selection of each expert's
+/// min(capacity, S) heaviest of the S = T * k slots, and the marking;
+/// returns the kept-slots flags (S i32) that count and scatter read.
+static Value launchWeightSelection(KernelHost &host, DispatchOp op,
+                                   DispatchKernels kernels, Value ids,
+                                   Value slots) {
+  ImplicitLocOpBuilder &b = host.b;
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  auto type = [](Type t) { return cast<MemRefType>(t); };
+  auto scoreArgs = kernels.weightScores.getArgumentTypes();
+  auto selectArgs = kernels.select.getArgumentTypes();
+  auto markArgs = kernels.weightMark.getArgumentTypes();
+  int64_t experts = op.getNumExperts();
+  Value weights = host.operand(op.getWeights(), type(scoreArgs[1]));
+  Value capacity = arith::MinUIOp::create(b, slots, c(*op.getCapacity()));
+  Value chosen = arith::MulIOp::create(b, capacity, c(experts));
+  Value scores = host.scratch(type(scoreArgs[2]),
+                              arith::MulIOp::create(b, slots, c(experts)));
+  // The selection's dense gate [S, E], written and never read here, and its
+  // sort keys when they do not fit in shared memory.
+  Value gate = host.scratch(type(selectArgs[1]), slots);
+  Value selected = host.scratch(type(selectArgs[2]), chosen);
+  Value keys =
+      host.scratch(type(selectArgs[3]), arith::MulIOp::create(b, chosen, c(2)));
+  Value keep = host.scratch(type(markArgs[2]), slots);
+  host.fill(keep, b.getI32IntegerAttr(0));
+  host.launch(kernels.weightScores,
+              {ceilDivIndex(b, arith::MulIOp::create(b, slots, c(experts)),
+                            kDispatchThreads),
+               c(1), c(1)},
+              {ids, weights, scores});
+  host.launch(kernels.select, {c(experts), c(1), c(1)},
+              {scores, gate, selected, keys});
+  host.launch(kernels.weightMark,
+              {ceilDivIndex(b, chosen, kDispatchThreads), c(1), c(1)},
+              {selected, ids, keep});
+  return keep;
+}
+
 FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
                                                     DispatchOp op) {
   FailureOr<DispatchKernels> kernels = getDispatchKernels(op);
@@ -205,10 +244,16 @@ FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
   int64_t k = type(scatterArgs[0]).getDimSize(1);
   int64_t experts = type(scatterArgs[2]).getDimSize(0) - 1;
   Value slots = arith::MulIOp::create(b, tokens, c(k));
-  // Groups of at least one token (G <= 0 has no meaning).
+  // G <= 0 or G > T: one group of all T tokens, as the CPU kernel counts
+  // it (and no chunk count or G * k that grows with G); at least 1.
   Value groupSize;
-  if (op.getGroupSize())
-    groupSize = arith::MaxUIOp::create(b, host.index(op.getGroupSize()), c(1));
+  if (op.getGroupSize()) {
+    Value g = host.index(op.getGroupSize());
+    Value none = arith::CmpIOp::create(b, arith::CmpIPredicate::sle, g, c(0));
+    g = arith::MinUIOp::create(b, arith::SelectOp::create(b, none, tokens, g),
+                               tokens);
+    groupSize = arith::MaxUIOp::create(b, g, c(1));
+  }
   Value chunks = dispatchChunks(b, tokens, k, groupSize);
   Value rows = host.result(op.getRows(), type(gatherArgs[3]), slots);
   Value offsets = host.result(op.getOffsets(), type(scatterArgs[2]), c(1));
@@ -220,10 +265,13 @@ FailureOr<SmallVector<Value>> moe::launchDispatchOp(KernelHost &host,
   if (groupSize)
     kept = host.scratch(type(scatterArgs[5]),
                         arith::MulIOp::create(b, chunks, c(experts)));
+  Value keep;
+  if (kernels->weightScores)
+    keep = launchWeightSelection(host, op, *kernels, ids, slots);
   if (host.queuesLaunches())
     host.token =
         launchDispatch(b, b.getLoc(), *kernels,
                        {input, ids, counts, offsets, rowMap, source, rows},
-                       tokens, host.token, scales, groupSize, kept);
+                       tokens, host.token, scales, groupSize, kept, keep);
   return SmallVector<Value>{rows, offsets, rowMap};
 }

@@ -466,6 +466,16 @@ struct DispatchSignature {
   /// groups (the `kept` buffer, [chunks * E] i32, after offsets for the
   /// scan and after source for the scatter).
   bool grouped = false;
+  /// drop_policy by_weight (with a capacity): each expert keeps its
+  /// `capacity` heaviest slots (ties to the earlier slot). The scores kernel
+  /// writes each slot's routing weight (of `weightType`, as f32) to its
+  /// expert's column of an [E, T * k] score matrix (-inf elsewhere), the
+  /// expert-choice selection picks each column's top `capacity`, and the
+  /// mark kernel flags the chosen slots of the column's own expert in a
+  /// `keep` buffer ([T * k] i32, zero before) that count and scatter read
+  /// as their last argument: the rest is a dispatch of the kept slots.
+  bool byWeight = false;
+  mlir::Type weightType;
 };
 
 /// The chunks of the flattened [T, k] slots that the count and scatter

@@ -3,7 +3,9 @@
 // Token-choice moe.dispatch (dropless, or in-order capacity, over all tokens
 // or per group_size) becomes the four launches of DispatchKernels.cpp on one
 // stream; the host computes every grid from T, k and the group size alone,
-// so nothing waits for the routing.
+// so nothing waits for the routing. A by_weight capacity first picks each
+// expert's heaviest slots with the expert-choice selection (three launches
+// more, their grids from T, k, E and the capacity).
 // Expert-choice dispatch becomes the three of ExpertChoiceKernels.cpp, its
 // grids from T, E and the capacity.
 //
@@ -27,9 +29,6 @@ using namespace moe::detail;
 namespace {
 
 FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
-  if (op.getDropPolicy() == moe::DropPolicy::ByWeight)
-    return op.emitOpError("the GPU dispatch drops in token order only "
-                          "(drop_policy by_weight is not supported yet)");
   auto input = cast<RankedTensorType>(op.getInput().getType());
   auto ids = cast<RankedTensorType>(op.getIndices().getType());
   DispatchSignature sig;
@@ -65,8 +64,14 @@ FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
                           "not ")
            << sig.experts;
   if (std::optional<uint64_t> capacity = op.getCapacity())
-    sig.capacity = *capacity;
+    // The kernels rank in i32: a capacity past that keeps everything.
+    sig.capacity = std::min<uint64_t>(*capacity, INT32_MAX);
   sig.grouped = bool(op.getGroupSize());
+  if (op.getDropPolicy() == moe::DropPolicy::ByWeight && sig.capacity >= 0) {
+    sig.byWeight = true;
+    sig.weightType =
+        cast<RankedTensorType>(op.getWeights().getType()).getElementType();
+  }
   if (std::optional<ArrayRef<int64_t>> map = op.getExpertMap())
     sig.expertMap.assign(map->begin(), map->end());
   return sig;
@@ -110,7 +115,7 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
                           const moe::DispatchKernels &kernels,
                           ValueRange buffers, Value tokens,
                           Value asyncDependency, Value scales, Value groupSize,
-                          Value kept) {
+                          Value kept, Value keep) {
   ImplicitLocOpBuilder b(loc, builder);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Value input = buffers[0], ids = buffers[1], counts = buffers[2],
@@ -140,6 +145,10 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
     countArgs.push_back(groupSize);
     scanArgs.append({kept, groupSize});
     scatterArgs.append({kept, groupSize});
+  }
+  if (keep) {
+    countArgs.push_back(keep);
+    scatterArgs.push_back(keep);
   }
   launch(kernels.count, chunkBlocks, kDispatchThreads, countArgs);
   launch(kernels.scan, c(1), kDispatchThreads, scanArgs);

@@ -2,15 +2,6 @@
 // op, and the module is left as it was.
 // RUN: moe-opt %s --convert-moe-to-gpu -split-input-file -verify-diagnostics
 
-func.func @by_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf32>) -> (tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>) {
-  // expected-error @+1 {{'moe.dispatch' op the GPU dispatch drops in token order only (drop_policy by_weight is not supported yet)}}
-  %r, %o, %m = moe.dispatch %x, %ids weights(%w : tensor<?x2xf32>) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<by_weight>}
-      : tensor<?x32xf32>, tensor<?x2xi64> -> tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
-  return %r, %o, %m : tensor<?x32xf32>, tensor<5xi64>, tensor<?x2xi64>
-}
-
-// -----
-
 func.func @dynamic_hidden(%x: tensor<?x?xf32>, %ids: tensor<?x2xi64>) -> (tensor<?x?xf32>, tensor<5xi64>, tensor<?x2xi64>) {
   // expected-error @+1 {{'moe.dispatch' op the GPU dispatch needs a static hidden size and k}}
   %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64}

@@ -171,8 +171,9 @@ func.func @merged(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64x
 
 // -----
 
-// group_size (Switch's capacity per sequence of G tokens): the host clamps G
-// to at least 1 and cuts ceil(T / G) * ceil(G * k / 256) chunks (none spans
+// group_size (Switch's capacity per sequence of G tokens): the host takes
+// G <= 0 or G > T as one group of all T tokens (as the CPU kernel does),
+// keeps G >= 1, and cuts ceil(T / G) * ceil(G * k / 256) chunks (none spans
 // two groups); count, scan and scatter take G, and the scan and the scatter
 // also the kept counts (one i32 per chunk and expert). The scan restarts
 // each expert's rank at a group's first chunk and carries the capped rows
@@ -181,7 +182,10 @@ func.func @merged(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64x
 // CHECK-LABEL: func.func @group_size(
 // CHECK-SAME: %[[G0:[^:]*]]: index)
 // CHECK: %[[T:.*]] = memref.dim %{{.*}}, %c0 : memref<?x2xi64>
-// CHECK: %[[G:.*]] = arith.maxui %[[G0]], %c1 : index
+// CHECK: %[[NONE:.*]] = arith.cmpi sle, %[[G0]], %c0 : index
+// CHECK: %[[G1:.*]] = arith.select %[[NONE]], %[[T]], %[[G0]] : index
+// CHECK: %[[G2:.*]] = arith.minui %[[G1]], %[[T]] : index
+// CHECK: %[[G:.*]] = arith.maxui %[[G2]], %c1 : index
 // CHECK: %[[GT:.*]] = arith.addi %[[T]], %[[G]] : index
 // CHECK: %[[GT1:.*]] = arith.subi %[[GT]], %c1 : index
 // CHECK: %[[GROUPS:.*]] = arith.divui %[[GT1]], %[[G]] : index
@@ -217,6 +221,56 @@ func.func @merged(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x64x
 // CHECK: arith.addi %{{.*}}, %[[KEPTBEFORE]] : i32
 func.func @group_size(%x: tensor<?x32xbf16>, %ids: tensor<?x2xi64>, %g: index) -> (tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>) {
   %r, %o, %m = moe.dispatch %x, %ids group_size(%g) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<in_order>}
+      : tensor<?x32xbf16>, tensor<?x2xi64> -> tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
+  return %r, %o, %m : tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+// drop_policy by_weight: each expert keeps its `capacity` heaviest slots.
+// Before the count: the scores kernel lays the S = T * k slots' weights out
+// as [E, S] (a slot's weight in its expert's row, -inf elsewhere; E * S
+// threads), the expert-choice selection takes min(capacity, S) of each row
+// (one block per expert), and the mark kernel flags, in the zeroed keep
+// buffer [S], the chosen slots of the row's own expert. Count and scatter
+// read the flags; the scan and the gather are the in-order ones.
+// CHECK-LABEL: func.func @by_weight(
+// CHECK-SAME: %[[W:[^:]*]]: tensor<?x2xf32>)
+// CHECK: %[[S:.*]] = arith.muli %{{.*}}, %c2 : index
+// CHECK: %[[C:.*]] = arith.minui %[[S]], %c3 : index
+// CHECK: %[[CHOSEN:.*]] = arith.muli %[[C]], %c4 : index
+// CHECK: %[[SCORES:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?xf32>
+// CHECK: %[[GATE:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[S]]) : memref<?x4xf32>
+// CHECK: %[[SEL:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[CHOSEN]]) : memref<?xi32>
+// CHECK: %[[KEYS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?xi64>
+// CHECK: %[[KEEP:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[S]]) : memref<?xi32>
+// CHECK: %[[Z:.*]] = gpu.memset async [%{{.*}}] %[[KEEP]], %c0_i32 : memref<?xi32>, i32
+// CHECK: %[[L1:.*]] = gpu.launch_func async [%[[Z]]] @moe_kernels::@dispatch_weight_scores_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}} args(%[[IDS:[^ ]*]] : memref<?x2xi64>, %{{.*}} : memref<?x2xf32>, %[[SCORES]] : memref<?xf32>)
+// CHECK: %[[L2:.*]] = gpu.launch_func async [%[[L1]]] @moe_kernels::@expert_choice_select_e4_f32_i32 blocks in (%c4, %c1, %c1) threads in (%c1024, %c1, %c1) args(%[[SCORES]] : memref<?xf32>, %[[GATE]] : memref<?x4xf32>, %[[SEL]] : memref<?xi32>, %[[KEYS]] : memref<?xi64>)
+// CHECK: %[[L3:.*]] = gpu.launch_func async [%[[L2]]] @moe_kernels::@dispatch_weight_mark_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}} args(%[[SEL]] : memref<?xi32>, %[[IDS]] : memref<?x2xi64>, %[[KEEP]] : memref<?xi32>)
+// CHECK: gpu.launch_func async [%[[L3]]] @moe_kernels::@dispatch_count_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}} args(%[[IDS]] : memref<?x2xi64>, %{{.*}} : memref<?xi32>, %[[KEEP]] : memref<?xi32>)
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scan_bf16_i64_i64_i64_e4_k2_h32_cap3 blocks
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scatter_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}}, %[[KEEP]] : memref<?xi32>)
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_gather_bf16_i64_i64_i64_e4_k2_h32_cap3 blocks
+// The count sees the kept slots only.
+// CHECK-LABEL: gpu.func @dispatch_count_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32(
+// CHECK: %[[FLAG:.*]] = memref.load %arg2
+// CHECK: arith.cmpi ne, %[[FLAG]], %c0_i32 : i32
+// The scores: a slot's weight in its expert's row.
+// CHECK-LABEL: gpu.func @dispatch_weight_scores_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32(
+// CHECK: %[[E:.*]] = arith.divui
+// CHECK: %[[SLOT:.*]] = arith.remui
+// CHECK: arith.cmpi eq, %{{.*}}, %[[E]] : index
+// CHECK: %[[MINE:.*]] = arith.andi
+// CHECK: %[[WT:.*]] = memref.load %arg1
+// CHECK: %[[SCORE:.*]] = arith.select %[[MINE]], %[[WT]], %cst : f32
+// CHECK: memref.store %[[SCORE]], %arg2
+// The mark: only the chosen slots of the row's own expert.
+// CHECK-LABEL: gpu.func @dispatch_weight_mark_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32(
+// CHECK: memref.load %arg0
+// CHECK: memref.store %c1_i32, %arg2
+func.func @by_weight(%x: tensor<?x32xbf16>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf32>) -> (tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>) {
+  %r, %o, %m = moe.dispatch %x, %ids weights(%w : tensor<?x2xf32>) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<by_weight>}
       : tensor<?x32xbf16>, tensor<?x2xi64> -> tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
   return %r, %o, %m : tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
 }

@@ -229,6 +229,9 @@ mlir::Value launchRouting(mlir::OpBuilder &builder, mlir::Location loc,
 struct DispatchKernels {
   mlir::gpu::GPUFuncOp count, scan, scatter, gather;
   mlir::gpu::GPUFuncOp clear, map;
+  /// drop_policy by_weight: the slots' scores, the expert-choice selection
+  /// and the marking of the kept slots, before count.
+  mlir::gpu::GPUFuncOp weightScores, select, weightMark;
 };
 
 /// Patterns replacing token-choice `moe.dispatch` (dropless or in-order
@@ -248,13 +251,15 @@ mlir::FailureOr<DispatchKernels> getDispatchKernels(DispatchOp op);
 /// (dispatchChunks * E i32), offsets [E + 1], row_map [T, k], source
 /// (T * k i32) and rows [T * k, H]; `scales` [T, k] are the routing weights
 /// of a scale_rows dispatch (else null); `groupSize` (an index >= 1) and
-/// `kept` (dispatchChunks * E i32) those of a group_size dispatch (else
-/// null). Returns the last launch's token.
+/// `kept` (dispatchChunks * E i32) those of a group_size dispatch, `keep`
+/// (T * k i32) the kept slots of a by_weight one (else null). Returns the
+/// last launch's token.
 mlir::Value launchDispatch(mlir::OpBuilder &builder, mlir::Location loc,
                            const DispatchKernels &kernels,
                            mlir::ValueRange buffers, mlir::Value tokens,
                            mlir::Value asyncDependency, mlir::Value scales = {},
-                           mlir::Value groupSize = {}, mlir::Value kept = {});
+                           mlir::Value groupSize = {}, mlir::Value kept = {},
+                           mlir::Value keep = {});
 
 } // namespace moe
 
