@@ -533,6 +533,13 @@ gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
   return func;
 }
 
+/// The thread's index in a 1-D grid of kDispatchThreads-thread blocks.
+Value globalThread(Emitter &m) {
+  return m.add(m.mul(gpu::BlockIdOp::create(m.b, gpu::Dimension::x),
+                     m.c(kDispatchThreads)),
+               gpu::ThreadIdOp::create(m.b, gpu::Dimension::x));
+}
+
 /// by_weight: scores[e * S + s] = the weight of slot s (< S = T * k) if its
 /// expert is e, else -inf; a thread per score. Arguments: ids [T, k],
 /// weights [T, k], scores memref<?xf32>.
@@ -549,9 +556,7 @@ gpu::GPUFuncOp buildWeightScores(ImplicitLocOpBuilder &b,
   Value ids = func.getArgument(0), weights = func.getArgument(1),
         scores = func.getArgument(2);
   Value mapTable = expertMapTable(b, func, sig);
-  Value index = m.add(m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                            m.c(kDispatchThreads)),
-                      gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+  Value index = globalThread(m);
   Value slots = m.mul(memref::DimOp::create(b, ids, 0), m.c(sig.k));
   m.ifThen(m.ult(index, m.mul(slots, m.c(E))), [&] {
     Value e = arith::DivUIOp::create(b, index, slots);
@@ -585,9 +590,7 @@ gpu::GPUFuncOp buildWeightMark(ImplicitLocOpBuilder &b,
   Value chosen = func.getArgument(0), ids = func.getArgument(1),
         keep = func.getArgument(2);
   Value mapTable = expertMapTable(b, func, sig);
-  Value index = m.add(m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                            m.c(kDispatchThreads)),
-                      gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+  Value index = globalThread(m);
   Value total = memref::DimOp::create(b, chosen, 0);
   Value slots = m.mul(memref::DimOp::create(b, ids, 0), m.c(sig.k));
   m.ifThen(m.ult(index, total), [&] {
