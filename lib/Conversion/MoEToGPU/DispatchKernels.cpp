@@ -27,11 +27,15 @@
 //
 // With drop_policy by_weight, each expert keeps its `capacity` heaviest
 // slots: a scores kernel lays the slots' routing weights out as an [E, T * k]
-// matrix (a slot's weight in its expert's row, -inf elsewhere), the
-// expert-choice selection (ExpertChoiceKernels.cpp) takes each row's best
-// `capacity`, ties to the earlier slot as on the CPU, and a mark kernel
-// flags the chosen slots of the row's own expert; count and scatter then
-// see only the flagged slots. The score matrix costs E * T * k floats.
+// matrix (a slot's weight in its expert's row, -inf elsewhere; a real -inf
+// weight as -FLT_MAX, above them), the expert-choice selection
+// (ExpertChoiceKernels.cpp) takes each row's best `capacity`, ties to the
+// earlier slot as on the CPU, and a mark kernel flags the chosen slots of
+// the row's own expert; count and scatter then take the flagged slots, all
+// of them. A NaN weight, which the CPU's comparisons rank first without
+// counting it against the others, is flagged by the scores kernel and left
+// out of the selection. The score matrix and the selection's dense gate cost
+// 8 E T k bytes, its sort keys 16 E capacity.
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,8 +67,9 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
     os << "_grouped";
   if (sig.byWeight && kind != "scan" && kind != "gather")
     os << "_byweight_" << sig.weightType;
-  // Only the count and the scatter read the ids' values.
-  if (kind == "count" || kind == "scatter")
+  // Only these read the ids' values.
+  if (kind == "count" || kind == "scatter" || kind == "weight_scores" ||
+      kind == "weight_mark")
     os << tableSuffix("m", sig.expertMap);
   // Only the gather reads the routing weights; the other kernels are shared
   // with the unscaled dispatch of the same shape.
@@ -541,8 +546,9 @@ Value globalThread(Emitter &m) {
 }
 
 /// by_weight: scores[e * S + s] = the weight of slot s (< S = T * k) if its
-/// expert is e, else -inf; a thread per score. Arguments: ids [T, k],
-/// weights [T, k], scores memref<?xf32>.
+/// expert is e, else -inf (a -inf weight as -FLT_MAX; a NaN one as -inf,
+/// its slot flagged in keep); a thread per score. Arguments: ids [T, k],
+/// weights [T, k], scores memref<?xf32>, keep memref<?xi32> (zero before).
 gpu::GPUFuncOp buildWeightScores(ImplicitLocOpBuilder &b,
                                  const DispatchSignature &sig) {
   Emitter m{b};
@@ -550,7 +556,8 @@ gpu::GPUFuncOp buildWeightScores(ImplicitLocOpBuilder &b,
   auto func = createKernelFunc(b, baseName(sig, "weight_scores"),
                                {MemRefType::get({dyn, sig.k}, sig.idsType),
                                 MemRefType::get({dyn, sig.k}, sig.weightType),
-                                MemRefType::get({dyn}, b.getF32Type())},
+                                MemRefType::get({dyn}, b.getF32Type()),
+                                MemRefType::get({dyn}, b.getI32Type())},
                                {}, kDispatchThreads);
   b.setInsertionPointToStart(&func.getBody().front());
   Value ids = func.getArgument(0), weights = func.getArgument(1),
@@ -565,7 +572,13 @@ gpu::GPUFuncOp buildWeightScores(ImplicitLocOpBuilder &b,
     Value mine = m.both(valid, m.eq(m.unsignedToIndex(id), e));
     Value w =
         m.toF32(m.load(weights, {m.div(slot, sig.k), m.rem(slot, sig.k)}));
-    m.store(m.select(mine, w, m.ninf()), scores, {index});
+    Value isNaN = m.cmpf(arith::CmpFPredicate::UNO, w, w);
+    m.ifThen(m.both(mine, isNaN),
+             [&] { m.store(m.i32(1), func.getArgument(3), {slot}); });
+    Value finite = arith::MaximumFOp::create(
+        b, w, m.f32(-std::numeric_limits<float>::max()));
+    m.store(m.select(m.both(mine, m.negate(isNaN)), finite, m.ninf()), scores,
+            {index});
   });
   finishKernelFunc(b, func);
   return func;

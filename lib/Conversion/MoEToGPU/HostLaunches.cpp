@@ -214,7 +214,7 @@ static Value launchWeightSelection(KernelHost &host, DispatchOp op,
               {ceilDivIndex(b, arith::MulIOp::create(b, slots, c(experts)),
                             kDispatchThreads),
                c(1), c(1)},
-              {ids, weights, scores});
+              {ids, weights, scores, keep});
   host.launch(kernels.select, {c(experts), c(1), c(1)},
               {scores, gate, selected, keys});
   host.launch(kernels.weightMark,

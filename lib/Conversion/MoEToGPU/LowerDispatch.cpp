@@ -71,6 +71,9 @@ FailureOr<DispatchSignature> getSignature(moe::DispatchOp op) {
     sig.byWeight = true;
     sig.weightType =
         cast<RankedTensorType>(op.getWeights().getType()).getElementType();
+    // The flags decide which slots stay (with NaN weights, as on the CPU,
+    // more than the capacity): count and scatter take them all.
+    sig.capacity = -1;
   }
   if (std::optional<ArrayRef<int64_t>> map = op.getExpertMap())
     sig.expertMap.assign(map->begin(), map->end());

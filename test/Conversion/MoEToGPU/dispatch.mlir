@@ -233,7 +233,9 @@ func.func @group_size(%x: tensor<?x32xbf16>, %ids: tensor<?x2xi64>, %g: index) -
 // threads), the expert-choice selection takes min(capacity, S) of each row
 // (one block per expert), and the mark kernel flags, in the zeroed keep
 // buffer [S], the chosen slots of the row's own expert. Count and scatter
-// read the flags; the scan and the gather are the in-order ones.
+// read the flags and take every flagged slot (no in-order capacity: a NaN
+// weight, flagged by the scores kernel outside the selection, stays as on
+// the CPU); the scan and the gather are the dropless ones.
 // CHECK-LABEL: func.func @by_weight(
 // CHECK-SAME: %[[W:[^:]*]]: tensor<?x2xf32>)
 // CHECK: %[[S:.*]] = arith.muli %{{.*}}, %c2 : index
@@ -245,32 +247,54 @@ func.func @group_size(%x: tensor<?x32xbf16>, %ids: tensor<?x2xi64>, %g: index) -
 // CHECK: %[[KEYS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?xi64>
 // CHECK: %[[KEEP:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[S]]) : memref<?xi32>
 // CHECK: %[[Z:.*]] = gpu.memset async [%{{.*}}] %[[KEEP]], %c0_i32 : memref<?xi32>, i32
-// CHECK: %[[L1:.*]] = gpu.launch_func async [%[[Z]]] @moe_kernels::@dispatch_weight_scores_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}} args(%[[IDS:[^ ]*]] : memref<?x2xi64>, %{{.*}} : memref<?x2xf32>, %[[SCORES]] : memref<?xf32>)
+// CHECK: %[[L1:.*]] = gpu.launch_func async [%[[Z]]] @moe_kernels::@dispatch_weight_scores_bf16_i64_i64_i64_e4_k2_h32_byweight_f32 {{.*}} args(%[[IDS:[^ ]*]] : memref<?x2xi64>, %{{.*}} : memref<?x2xf32>, %[[SCORES]] : memref<?xf32>, %[[KEEP]] : memref<?xi32>)
 // CHECK: %[[L2:.*]] = gpu.launch_func async [%[[L1]]] @moe_kernels::@expert_choice_select_e4_f32_i32 blocks in (%c4, %c1, %c1) threads in (%c1024, %c1, %c1) args(%[[SCORES]] : memref<?xf32>, %[[GATE]] : memref<?x4xf32>, %[[SEL]] : memref<?xi32>, %[[KEYS]] : memref<?xi64>)
-// CHECK: %[[L3:.*]] = gpu.launch_func async [%[[L2]]] @moe_kernels::@dispatch_weight_mark_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}} args(%[[SEL]] : memref<?xi32>, %[[IDS]] : memref<?x2xi64>, %[[KEEP]] : memref<?xi32>)
-// CHECK: gpu.launch_func async [%[[L3]]] @moe_kernels::@dispatch_count_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}} args(%[[IDS]] : memref<?x2xi64>, %{{.*}} : memref<?xi32>, %[[KEEP]] : memref<?xi32>)
-// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scan_bf16_i64_i64_i64_e4_k2_h32_cap3 blocks
-// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scatter_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32 {{.*}}, %[[KEEP]] : memref<?xi32>)
-// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_gather_bf16_i64_i64_i64_e4_k2_h32_cap3 blocks
+// CHECK: %[[L3:.*]] = gpu.launch_func async [%[[L2]]] @moe_kernels::@dispatch_weight_mark_bf16_i64_i64_i64_e4_k2_h32_byweight_f32 {{.*}} args(%[[SEL]] : memref<?xi32>, %[[IDS]] : memref<?x2xi64>, %[[KEEP]] : memref<?xi32>)
+// CHECK: gpu.launch_func async [%[[L3]]] @moe_kernels::@dispatch_count_bf16_i64_i64_i64_e4_k2_h32_byweight_f32 {{.*}} args(%[[IDS]] : memref<?x2xi64>, %{{.*}} : memref<?xi32>, %[[KEEP]] : memref<?xi32>)
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scan_bf16_i64_i64_i64_e4_k2_h32 blocks
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_scatter_bf16_i64_i64_i64_e4_k2_h32_byweight_f32 {{.*}}, %[[KEEP]] : memref<?xi32>)
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@dispatch_gather_bf16_i64_i64_i64_e4_k2_h32 blocks
 // The count sees the kept slots only.
-// CHECK-LABEL: gpu.func @dispatch_count_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32(
+// CHECK-LABEL: gpu.func @dispatch_count_bf16_i64_i64_i64_e4_k2_h32_byweight_f32(
 // CHECK: %[[FLAG:.*]] = memref.load %arg2
 // CHECK: arith.cmpi ne, %[[FLAG]], %c0_i32 : i32
 // The scores: a slot's weight in its expert's row.
-// CHECK-LABEL: gpu.func @dispatch_weight_scores_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32(
+// CHECK-LABEL: gpu.func @dispatch_weight_scores_bf16_i64_i64_i64_e4_k2_h32_byweight_f32(
 // CHECK: %[[E:.*]] = arith.divui
 // CHECK: %[[SLOT:.*]] = arith.remui
 // CHECK: arith.cmpi eq, %{{.*}}, %[[E]] : index
 // CHECK: %[[MINE:.*]] = arith.andi
 // CHECK: %[[WT:.*]] = memref.load %arg1
-// CHECK: %[[SCORE:.*]] = arith.select %[[MINE]], %[[WT]], %cst : f32
+// CHECK: %[[NAN:.*]] = arith.cmpf uno, %[[WT]], %[[WT]] : f32
+// CHECK: memref.store %c1_i32, %arg3
+// CHECK: %[[FINITE:.*]] = arith.maximumf %[[WT]], %{{.*}} : f32
+// CHECK: %[[SCORE:.*]] = arith.select %{{.*}}, %[[FINITE]], %{{.*}} : f32
 // CHECK: memref.store %[[SCORE]], %arg2
 // The mark: only the chosen slots of the row's own expert.
-// CHECK-LABEL: gpu.func @dispatch_weight_mark_bf16_i64_i64_i64_e4_k2_h32_cap3_byweight_f32(
+// CHECK-LABEL: gpu.func @dispatch_weight_mark_bf16_i64_i64_i64_e4_k2_h32_byweight_f32(
 // CHECK: memref.load %arg0
 // CHECK: memref.store %c1_i32, %arg2
 func.func @by_weight(%x: tensor<?x32xbf16>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf32>) -> (tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>) {
   %r, %o, %m = moe.dispatch %x, %ids weights(%w : tensor<?x2xf32>) {num_experts = 4 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<by_weight>}
       : tensor<?x32xbf16>, tensor<?x2xi64> -> tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
   return %r, %o, %m : tensor<?x32xbf16>, tensor<5xi64>, tensor<?x2xi64>
+}
+
+// -----
+
+// Two merged layers' by_weight dispatches with different expert maps: the
+// scores and mark kernels read the map too, so each gets its own (named by
+// the map's hash), as count and scatter do.
+// CHECK-LABEL: func.func @two_maps(
+// CHECK: @moe_kernels::@dispatch_weight_scores_bf16_i64_i64_i64_e2_k1_h32_byweight_f32_m[[M1:[0-9a-f]+]] blocks
+// CHECK: @moe_kernels::@dispatch_weight_mark_bf16_i64_i64_i64_e2_k1_h32_byweight_f32_m[[M1]] blocks
+// CHECK: @moe_kernels::@dispatch_weight_scores_bf16_i64_i64_i64_e2_k1_h32_byweight_f32_m[[M2:[0-9a-f]+]] blocks
+// CHECK-NOT: _m[[M1]] blocks
+// CHECK: @moe_kernels::@dispatch_weight_mark_bf16_i64_i64_i64_e2_k1_h32_byweight_f32_m[[M2]] blocks
+func.func @two_maps(%x: tensor<?x32xbf16>, %ids: tensor<?x1xi64>, %w: tensor<?x1xf32>) -> (tensor<?x1xi64>, tensor<?x1xi64>) {
+  %r1, %o1, %m1 = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) {num_experts = 2 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<by_weight>, expert_map = array<i64: 0, 1, 1, 0>}
+      : tensor<?x32xbf16>, tensor<?x1xi64> -> tensor<?x32xbf16>, tensor<3xi64>, tensor<?x1xi64>
+  %r2, %o2, %m2 = moe.dispatch %x, %ids weights(%w : tensor<?x1xf32>) {num_experts = 2 : i64, capacity = 3 : i64, drop_policy = #moe.drop_policy<by_weight>, expert_map = array<i64: 1, 0, 0, 1>}
+      : tensor<?x32xbf16>, tensor<?x1xi64> -> tensor<?x32xbf16>, tensor<3xi64>, tensor<?x1xi64>
+  return %m1, %m2 : tensor<?x1xi64>, tensor<?x1xi64>
 }

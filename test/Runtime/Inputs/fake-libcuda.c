@@ -116,12 +116,12 @@ static int paramCount(const char *name) {
   // the scan and the scatter also take the kept counts (1-D), and the three
   // the group size (an index) last.
   int grouped = strstr(name, "_grouped") != 0;
-  // by_weight: the scores take ids, weights (2-D) and scores (1-D); the
-  // mark the chosen slots (1-D), ids and keep (1-D); count and scatter the
-  // keep flags last.
+  // by_weight: the scores take ids, weights (2-D), scores and keep (1-D);
+  // the mark the chosen slots (1-D), ids and keep (1-D); count and scatter
+  // the keep flags last.
   int byWeight = strstr(name, "_byweight_") != 0;
   if (strncmp(name, "dispatch_weight_scores_", 23) == 0)
-    return 7 + 7 + 5;
+    return 7 + 7 + 5 + 5;
   if (strncmp(name, "dispatch_weight_mark_", 21) == 0)
     return 5 + 7 + 5;
   if (byWeight && strncmp(name, "dispatch_count_", 15) == 0)
