@@ -5,6 +5,9 @@ registers, against torch._grouped_mm on the same weights dequantized to
 bf16 (equal FLOPs). Decode sizes only: quantized weights have no tile
 kernel yet, so large T re-streams the packed weights per 32 rows."""
 
+import os
+import sys
+
 from layer import checked_call, fail, markdown, time_torch
 
 BITS, BLOCK = 4, 32
@@ -143,6 +146,9 @@ def dry_run(torch, bench, layer_libraries):
         return ok
     try:
         import numpy as np
+        # The repository's python/ (numpy only): there on the GPU machine too.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "..", "..", "python"))
         from moe_opt import reference as ref
     except ImportError:
         print("moe_opt not importable: the dequantization is not checked against it")
