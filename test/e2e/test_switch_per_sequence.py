@@ -4,7 +4,9 @@ axis), as transformers' SwitchTransformersSparseMLP does: raised with
 moe.dispatch group_size = seq (a run-time value), then run by moe-run and
 compared with onnxruntime at several batch sizes and sequence lengths."""
 
+import ctypes
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -53,7 +55,7 @@ def test_per_sequence_capacity_matches_onnxruntime(name):
                                    atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-def test_gpu_layer_counts_capacity_per_sequence(tmp_path):
+def test_gpu_layer_counts_capacity_per_sequence(tmp_path, capfd):
     """The per-sequence capacity as a GPU layer (the [B, S, 16] model: the
     GPU kernels take widths that are multiples of 8): the sequence length
     becomes the layer's index argument, which the report derives from the
@@ -90,4 +92,33 @@ def test_gpu_layer_counts_capacity_per_sequence(tmp_path):
 
     buffers = gpu_layers.layer_buffers(layer, gpu_layers.ModelData(path), {"x": x})
     assert gpu_layers.dims(layer, buffers) == [21, 21, 7]
-    gpu_aot(prepared, tmp_path / "p.so")
+    lib = tmp_path / "p.so"
+    gpu_aot(prepared, lib, "sm_80")
+
+    # Called through gpu_layers against the fake driver: the sequence length
+    # travels in `dims`, not as a buffer, and reaches the grouped dispatch
+    # kernels (3 groups of 7 tokens: 3 chunks, 9 counts).
+    cc = shutil.which("clang-22") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler for the fake driver")
+    fake = tmp_path / "libcuda.so"
+    subprocess.run([cc, "-shared", "-fPIC", os.path.join(os.path.dirname(__file__), "..",
+                                                         "Runtime", "Inputs", "fake-libcuda.c"),
+                    "-o", str(fake)], check=True)
+    os.environ["MOE_CUDA_DRIVER"] = str(fake)
+    try:
+        layers = gpu_layers.GPULayers(str(lib))
+        leading = gpu_layers.dims(layer, buffers)
+        workspace = np.zeros(layers.workspace_size(layer["layer"], leading), np.uint8)
+        out = np.zeros((21, 16), dtype=gpu_layers.DTYPES[layer["result"]["element_type"]])
+        layers.forward(layer["layer"], buffers + [out], leading, workspace)
+        ctypes.CDLL(None).fflush(None)
+        printed = capfd.readouterr().out
+    finally:
+        del os.environ["MOE_CUDA_DRIVER"]
+    lines = printed.splitlines()
+    count = next(i for i, line in enumerate(lines)
+                 if line.startswith("cuLaunchKernel: dispatch_count_") and "_grouped " in line)
+    # ids [21, 1], counts [9], then G = 7 (the last parameter, in hex).
+    assert lines[count + 1].split()[-1] == "7", printed
+    assert lines[count + 1].split()[-3] == "9", printed
