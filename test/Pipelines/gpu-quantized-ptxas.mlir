@@ -1,8 +1,8 @@
 // The decode kernel on quantized (QMoE) weights assembles with CUDA's ptxas
 // for sm_80 and sm_90a with everything in registers (no stack frame, no
-// spills), and its SASS streams the packed weights with 128-bit global loads
-// into HMMA, expanding them without integer-to-float conversions (I2F) and
-// without local-memory traffic. Needs ptxas and cuobjdump (with nvdisasm),
+// spills; 196-254 registers), and its SASS streams the packed weights with
+// 128-bit (64-bit for 2 bits) global loads into HMMA, expanding them without
+// integer-to-float conversions (I2F) and without local-memory traffic. Needs ptxas and cuobjdump (with nvdisasm),
 // not a GPU.
 // REQUIRES: ptxas, cuobjdump
 // RUN: moe-opt %S/Inputs/quantized-grouped-matmul.mlir --moe-gpu-pipeline="chip=sm_80 ptx-file=%t.sm80.ptx" -o /dev/null
@@ -22,8 +22,9 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
 
-// SASS-COUNT-4: Function : grouped_matmul_decode
+// SASS-COUNT-5: Function : grouped_matmul_decode
 // SASS: LDG.E.128
 // SASS: HMMA.16816.F32.BF16
 

@@ -114,17 +114,18 @@ def test_dequantize_op_matches_reference(bits):
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["int4_block16_swiglu", "int8_zero_points",
-                                  "int2_block16_swiglu"])
-def test_qmoe_gpu_layer(name, tmp_path):
-    """QMoE as a bf16 GPU layer. 4- and 8-bit weights go to the layer packed
-    (its decode kernel expands them in registers): the report names the
-    packed initializers, passed as they are. 2-bit ones, which no GPU kernel
-    reads, are dequantized by the caller (once, not per call), and the
-    report says how to make the floats. Either way the prepared module
-    matches onnxruntime on the CPU within bf16 rounding, gpu_layers rebuilds
-    the buffers from the initializers exactly, and moe-gpu-aot compiles the
-    layer."""
+@pytest.mark.parametrize("name,hidden", [("int4_block16_swiglu", 32), ("int8_zero_points", 32),
+                                         ("int2_block16_swiglu", 32),
+                                         ("int4_block16_swiglu", 48)])
+def test_qmoe_gpu_layer(name, hidden, tmp_path):
+    """QMoE as a bf16 GPU layer. Weights whose rows the decode kernel reads
+    packed (2, 4 or 8 bits, K a multiple of its 32 or 16 values a load) go
+    to the layer as they are: the report names the packed initializers.
+    Others (here fc1 with K = hidden = 48) are dequantized by the caller
+    (once, not per call), and the report says how to make the floats.
+    Either way the prepared module matches onnxruntime on the CPU within
+    bf16 rounding, gpu_layers rebuilds the buffers from the initializers
+    exactly, and moe-gpu-aot compiles the layer."""
     import json
     import subprocess
 
@@ -132,7 +133,8 @@ def test_qmoe_gpu_layer(name, tmp_path):
     from moe_opt import gpu_layers
     from moe_run import BUILD_DIR, gpu_aot, run_model
 
-    qmoe = layer(name)
+    qmoe = ContribQMoE(tokens=0, hidden=hidden, inter=64, experts=4, k=2, seed=len(name),
+                       **CASES[name])
     model = qmoe.model()
     path, prepared, report = tmp_path / "q.onnx", tmp_path / "q.mlir", tmp_path / "q.json"
     onnx.save(model, path)
@@ -150,10 +152,11 @@ def test_qmoe_gpu_layer(name, tmp_path):
     (entry,) = json.loads(report.read_text())["layers"]
     buffers = gpu_layers.layer_buffers(entry, gpu_layers.ModelData(str(path)),
                                        {"input": x, "router_probs": logits})
-    packed = qmoe.bits in (4, 8)
+    # fc1 reads K = hidden values a row, fc2 K = inter = 64.
+    packed = {n for n in qmoe.quantized if (hidden if n == "fc1" else 64) % 32 == 0}
     dequantized = [b for b in entry["buffers"] if b["source"]["kind"] == "dequantized"]
-    assert len(dequantized) == (0 if packed else len(qmoe.quantized))
-    initializers = {n: a for n, (q, s, z) in qmoe.quantized.items()
+    assert len(dequantized) == len(qmoe.quantized) - len(packed)
+    initializers = {n: a for n, (q, s, z) in qmoe.quantized.items() if n in packed
                     for n, a in ((n, q), (n + "_scales", s), (n + "_zero_points", z))
                     if a is not None}
     seen = set()
@@ -173,6 +176,6 @@ def test_qmoe_gpu_layer(name, tmp_path):
             np.testing.assert_array_equal(buf.view(want.dtype) if buf.dtype.itemsize == 1
                                           else buf, want)
             seen.add(source["resource"])
-    assert seen == (set(initializers) if packed else set(qmoe.quantized))
+    assert seen == set(initializers) | (set(qmoe.quantized) - packed)
 
     gpu_aot(prepared, tmp_path / "q.so")

@@ -308,7 +308,7 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     column indices -1 for a scatter (the kernels copy 16-byte chunks).
     Quantized weights (QMoE) whose `moe.dequantize` feeds only the
     transposed rhs of grouped matmuls, in a form the GPU decode kernel reads
-    (4 or 8 bits, K a multiple of 128 / bits, a block size that is a
+    (2, 4 or 8 bits, K a multiple of 32 (16 for 8 bits), a block size that is a
     multiple of 4), go into the layer packed, with the `moe.dequantize`: the
     layer takes the bytes, scales and zero points as they are, and its
     kernels expand them in registers. Others are expanded by the caller:

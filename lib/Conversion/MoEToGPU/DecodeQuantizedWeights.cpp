@@ -8,14 +8,14 @@
 // registers right before the mma: (q - zero point) * scale in fp32, rounded
 // to the rows' 16-bit type, as moe.dequantize rounds it.
 //
-// Each lane loads, per n tile t, 16 bytes of the packed row of column
-// n0 + 8 quad + t: perLoad = 128 / bits consecutive K values starting at
-// kLane = k0 + perLoad * pair. Step u of the chunk feeds the mma with K
-// values kLane + 4u + {0, 1} (slots 2 pair + {0, 1}) and + {2, 3} (slots
-// 2 pair + 8 + {0, 1}); the A operands take the same K values of their
-// rows, so the sum over the 16 slots of a step is a sum over K, and the
-// positions are those of streamSlab (column n0 + 8 p + t), which the
-// epilogue relies on: a fused activation with interleaved gate and up
+// Each lane loads, per n tile t, one chunk of the packed row of column
+// n0 + 8 quad + t: perLoad consecutive K values (32 of 2 or 4 bits: 8 or 16
+// bytes; 16 of 8 bits: 16 bytes) starting at kLane = k0 + perLoad * pair. Step
+// u of the chunk feeds the mma with K values kLane + 4u + {0, 1} (slots 2 pair
+// + {0, 1}) and + {2, 3} (slots 2 pair + 8 + {0, 1}); the A operands take the
+// same K values of their rows, so the sum over the 16 slots of a step is a sum
+// over K, and the positions are those of streamSlab (column n0 + 8 p + t),
+// which the epilogue relies on: a fused activation with interleaved gate and up
 // columns finds them in n tiles t and t + 1 as it does for 16-bit weights.
 //
 // Integers become floats without a conversion instruction (I2F issues at a
@@ -112,11 +112,13 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
          "a gated epilogue on packed weights needs gate and up in "
          "neighbouring columns (n tiles t and t + 1)");
   int64_t K = sig.k, N = sig.n, bits = q.bits;
-  int64_t perLoad = 128 / bits, steps = perLoad / 4, warpK = 4 * perLoad;
+  int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(bits);
+  int64_t steps = perLoad / 4, warpK = 4 * perLoad;
   int64_t rowWords = K * bits / 32;
   Type elt = sig.elementType, i32 = b.getI32Type(), f32 = b.getF32Type();
   auto lhsVecType = VectorType::get({kVec}, elt);
-  auto wordsType = VectorType::get({4}, i32);
+  int64_t chunkWords = perLoad * bits / 32;
+  auto wordsType = VectorType::get({chunkWords}, i32);
 
   // The packed bytes as i32 words [E * N * rowWords] (rows are whole 16-byte
   // chunks: K is a multiple of perLoad).
@@ -175,8 +177,10 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
         SmallVector<Value, kMmaTilesN> w;
         Value wordOffset = im.div(kAddr, 32 / bits);
         for (int64_t t = 0; t < kMmaTilesN; ++t)
-          w.push_back(loadVec(ib, wordsType, words,
-                              {im.add(rowStarts[t], wordOffset)}, Value()));
+          w.push_back(vector::LoadOp::create(
+              ib, wordsType, words,
+              ValueRange{im.add(rowStarts[t], wordOffset)},
+              /*nontemporal=*/false, llvm::Align(4 * chunkWords)));
         SmallVector<Value> a;
         for (int64_t r = 0; r < 2 * kMmaTilesM; ++r) {
           Value valid = aRows.valid[r];

@@ -72,6 +72,11 @@ struct GroupedMatmulSignature {
     }
   };
   std::optional<Quantized> quantized;
+  /// Values of K a lane reads of one packed row at a time: 32 (16 bytes of
+  /// 4 bits, 8 of 2 bits) or 16 (16 bytes of 8 bits); K must be a multiple.
+  static int64_t quantizedValuesPerLoad(int64_t bits) {
+    return bits == 8 ? 16 : 32;
+  }
 
   bool isGated() const { return activation && activation->isGated(); }
   /// Columns of the result.

@@ -51,9 +51,9 @@ std::string moe::quantizedWeightsUnsupportedReason(moe::DequantizeOp op) {
   int64_t bits = op.getBits(), blockSize = op.getBlockSize().value_or(0);
   // Each lane reads 16 bytes of a packed row at a time, and a step of the
   // mma 4 consecutive values of one block.
-  int64_t perLoad = 128 / bits;
-  if (bits != 4 && bits != 8)
-    os << "the GPU kernel reads 4- or 8-bit quantized weights, not " << bits
+  int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(bits);
+  if (bits != 2 && bits != 4 && bits != 8)
+    os << "the GPU kernel reads 2-, 4- or 8-bit quantized weights, not " << bits
        << "-bit ones";
   else if (weight.getRank() != 3 || !weight.hasStaticShape() ||
            !result.hasStaticShape())
@@ -62,7 +62,8 @@ std::string moe::quantizedWeightsUnsupportedReason(moe::DequantizeOp op) {
   else if (result.getDimSize(2) % perLoad != 0)
     os << "K (" << result.getDimSize(2) << ") of " << bits
        << "-bit weights must be a multiple of " << perLoad
-       << " on the GPU: the kernel reads 16-byte chunks of rows";
+       << " on the GPU: the kernel reads " << perLoad
+       << " values of a row at a time";
   else if (blockSize % 4 != 0)
     os << "block_size (" << blockSize
        << ") must be a multiple of 4 on the GPU: the kernel expands 4 "

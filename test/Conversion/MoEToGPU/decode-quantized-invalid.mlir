@@ -2,10 +2,10 @@
 
 // Quantized weights the decode kernel cannot read packed are refused with
 // the reason, before anything is rewritten.
-func.func @two_bits(%x: tensor<?x256xbf16>, %q: tensor<4x64x64xi8>, %s: tensor<4x64xf32>, %off: tensor<5xi64>) -> tensor<?x64xbf16> {
-  %w = moe.dequantize %q, %s {bits = 2 : i64} : (tensor<4x64x64xi8>, tensor<4x64xf32>) -> tensor<4x64x256xbf16>
-  // expected-error @+1 {{'moe.grouped_matmul' op the GPU kernel reads 4- or 8-bit quantized weights, not 2-bit ones}}
-  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<4x64x256xbf16>, tensor<5xi64>) -> tensor<?x64xbf16>
+func.func @two_bits_odd_k(%x: tensor<?x48xbf16>, %q: tensor<4x64x12xi8>, %s: tensor<4x64xf32>, %off: tensor<5xi64>) -> tensor<?x64xbf16> {
+  %w = moe.dequantize %q, %s {bits = 2 : i64} : (tensor<4x64x12xi8>, tensor<4x64xf32>) -> tensor<4x64x48xbf16>
+  // expected-error @+1 {{'moe.grouped_matmul' op K (48) of 2-bit weights must be a multiple of 32 on the GPU: the kernel reads 32 values of a row at a time}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x48xbf16>, tensor<4x64x48xbf16>, tensor<5xi64>) -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }
 
@@ -13,7 +13,7 @@ func.func @two_bits(%x: tensor<?x256xbf16>, %q: tensor<4x64x64xi8>, %s: tensor<4
 
 func.func @k_not_whole_chunks(%x: tensor<?x48xbf16>, %q: tensor<4x64x24xi8>, %s: tensor<4x64xf32>, %off: tensor<5xi64>) -> tensor<?x64xbf16> {
   %w = moe.dequantize %q, %s {bits = 4 : i64} : (tensor<4x64x24xi8>, tensor<4x64xf32>) -> tensor<4x64x48xbf16>
-  // expected-error @+1 {{'moe.grouped_matmul' op K (48) of 4-bit weights must be a multiple of 32 on the GPU: the kernel reads 16-byte chunks of rows}}
+  // expected-error @+1 {{'moe.grouped_matmul' op K (48) of 4-bit weights must be a multiple of 32 on the GPU: the kernel reads 32 values of a row at a time}}
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x48xbf16>, tensor<4x64x48xbf16>, tensor<5xi64>) -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }

@@ -116,3 +116,19 @@ func.func @int4_concatenated(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, 
   %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
   return %a : tensor<?x512xbf16>
 }
+
+// -----
+
+// 2 bits: a lane reads 8 bytes (32 values) of a row per n tile.
+// CHECK-LABEL: func.func @int2(
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q2_b16_f16_zp blocks
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q2_b16_f16_zp(
+// CHECK: memref.view %{{.*}}[%c0][] : memref<262144xi8> to memref<65536xi32>
+// CHECK: scf.for
+// CHECK-COUNT-8: vector.load %{{.*}}[{{.*}}] {alignment = 8 : i64} : memref<65536xi32>, vector<2xi32>
+// CHECK-COUNT-16: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x256xbf16>, vector<8xbf16>
+func.func @int2(%x: tensor<?x256xbf16>, %q: tensor<8x512x64xi8>, %s: tensor<8x512x16xf16>, %zp: tensor<8x512x4xi8>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 2 : i64, block_size = 16 : i64} : (tensor<8x512x64xi8>, tensor<8x512x16xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  return %y : tensor<?x512xbf16>
+}

@@ -74,9 +74,9 @@ mlir::LogicalResult checkGroupedMatmulForGPU(GroupedMatmulOp op,
                                              const MoEToGPUOptions &options);
 
 /// Why the decode kernel cannot read `op`'s packed weights as the
-/// transposed rhs of a grouped matmul ("" if it can): 4 or 8 bits, a
-/// stacked [E, N, packed K] weight with K a multiple of 128 / bits, a block
-/// size that is a multiple of 4, f32/f16/bf16 scales.
+/// transposed rhs of a grouped matmul ("" if it can): 2, 4 or 8 bits, a
+/// stacked [E, N, packed K] weight with K a multiple of 32 (16 for 8 bits), a
+/// block size that is a multiple of 4, f32/f16/bf16 scales.
 std::string quantizedWeightsUnsupportedReason(DequantizeOp op);
 
 /// Succeed if the moe.activation / moe.combine op has a GPU kernel (fused
