@@ -23,8 +23,9 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
 
-// SASS-COUNT-5: Function : grouped_matmul_decode
+// SASS-COUNT-6: Function : grouped_matmul_decode
 // SASS: LDG.E.128
 // SASS: HMMA.16816.F32.BF16
 

@@ -16,7 +16,8 @@
 // same K values of their rows, so the sum over the 16 slots of a step is a sum
 // over K, and the positions are those of streamSlab (column n0 + 8 p + t),
 // which the epilogue relies on: a fused activation with interleaved gate and up
-// columns finds them in n tiles t and t + 1 as it does for 16-bit weights.
+// columns finds them in n tiles t and t + 1 as it does for 16-bit weights,
+// and with concatenated halves, as there, in lane quads p and p + 4.
 //
 // Integers become floats without a conversion instruction (I2F issues at a
 // quarter of the FMA rate): q OR 0x4B000000 is the float 2^23 + q, from
@@ -106,12 +107,15 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   const GroupedMatmulSignature::Quantized &q = *sig.quantized;
-  assert((!sig.isGated() ||
-          *sig.activation->gateLayout == moe::GateLayout::Interleaved) &&
-         !sig.splitWeights && sig.extents.empty() &&
-         "a gated epilogue on packed weights needs gate and up in "
-         "neighbouring columns (n tiles t and t + 1)");
+  assert(!sig.splitWeights && sig.extents.empty() &&
+         "packed weights are one stacked weight without extents");
   int64_t K = sig.k, N = sig.n, bits = q.bits;
+  // Concatenated gate/up halves: lane quads 0-3 read the gate columns of
+  // the block's 32 outputs from n0 (its first output), quads 4-7 the up
+  // columns of the same outputs, N / 2 further (the 16-bit kernel's
+  // gate/up quads, which its epilogue pairs).
+  bool gateUpQuads = sig.isGated() && *sig.activation->gateLayout ==
+                                          moe::GateLayout::Concatenated;
   int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(bits);
   int64_t steps = perLoad / 4, warpK = 4 * perLoad;
   int64_t rowWords = K * bits / 32;
@@ -132,10 +136,17 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
 
   // Columns of the lane's n tiles, clamped into the weight: a column past N
   // reads column N - 1, whose products no one stores.
+  Value quadColumn = m.mul(s.quad, m.c(kVec));
+  bool clamp = N % kDecodeSlabN != 0;
+  if (gateUpQuads) {
+    quadColumn = m.add(m.mul(m.rem(s.quad, 4), m.c(kVec)),
+                       m.select(m.uge(s.quad, m.c(4)), m.c(N / 2), m.c(0)));
+    clamp = (N / 2) % (kDecodeSlabN / 2) != 0;
+  }
   SmallVector<Value, kMmaTilesN> cols, rowStarts;
   for (int64_t t = 0; t < kMmaTilesN; ++t) {
-    Value col = m.add(n0, m.add(m.mul(s.quad, m.c(kVec)), m.c(t)));
-    if (N % kDecodeSlabN != 0)
+    Value col = m.add(n0, m.add(quadColumn, m.c(t)));
+    if (clamp)
       col = m.min(col, m.c(N - 1));
     cols.push_back(col);
     rowStarts.push_back(m.mul(m.add(m.mul(g, m.c(N)), col), m.c(rowWords)));

@@ -39,12 +39,10 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
     if (!mm || !mm->hasOneUse() || !mm.getBias().empty() || !mm.isStacked())
       return GroupedMatmulOp();
-    // Transposed weights only as packed quantized ones, whose decode kernel
-    // streams one column per lane and n tile: gate and up must be
-    // neighbouring columns (interleaved), if any.
-    if (mm.getTransposeRhs() &&
-        (kernelWeightOperands(mm).size() == 1 ||
-         layout == GateLayout::Separate || layout == GateLayout::Concatenated))
+    // Transposed weights only as packed quantized ones, one weight with gate
+    // and up in it (interleaved or concatenated), if any.
+    if (mm.getTransposeRhs() && (kernelWeightOperands(mm).size() == 1 ||
+                                 layout == GateLayout::Separate))
       return GroupedMatmulOp();
     return mm;
   };

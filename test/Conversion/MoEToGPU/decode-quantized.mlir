@@ -105,11 +105,16 @@ func.func @int4_swiglu(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, %s: te
 
 // -----
 
-// Concatenated gate and up halves are 512 columns apart: the activation
-// runs on its own after the matmul.
+// Concatenated gate and up halves, 512 columns apart, fuse too: lane quads
+// 0-3 read the gate columns of a block's 32 outputs, quads 4-7 the up
+// columns 512 further (the 16-bit kernel's gate/up quads).
 // CHECK-LABEL: func.func @int4_concatenated(
-// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_q4_b32_f16 blocks
-// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@activation_silu_concatenated
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_q4_b32_f16 blocks in (%c16,
+// CHECK-NOT: gpu.launch_func
+// CHECK: return
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_q4_b32_f16(
+// CHECK: %[[UP:.*]] = arith.cmpi uge, %{{.*}}, %c4 : index
+// CHECK: arith.select %[[UP]], %c512, %c0 : index
 func.func @int4_concatenated(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, %s: tensor<8x1024x8xf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
   %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x1024x128xi8>, tensor<8x1024x8xf16>) -> tensor<8x1024x256xbf16>
   %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>

@@ -1,8 +1,8 @@
 // Grouped matmuls on quantized (QMoE) weights: 4-bit blocks of 32 with f16
 // scales and zero points at Mixtral's down projection (K = 14336, N =
 // 4096), 8-bit per-row scales with a bias, masked K and N edges, 4-bit
-// blocks of 16, Qwen3's gate/up with the interleaved SwiGLU fused, and 2-bit
-// blocks of 16 with zero points.
+// blocks of 16, Qwen3's gate/up with the interleaved and the concatenated
+// SwiGLU fused, and 2-bit blocks of 16 with zero points.
 func.func @int4_blocks(%x: tensor<?x14336xbf16>, %q: tensor<8x4096x7168xi8>, %s: tensor<8x4096x448xf16>, %zp: tensor<8x4096x224xi8>, %off: tensor<9xi64>) -> tensor<?x4096xbf16> {
   %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x4096x7168xi8>, tensor<8x4096x448xf16>, tensor<8x4096x224xi8>) -> tensor<8x4096x14336xbf16>
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x14336xbf16>, tensor<8x4096x14336xbf16>, tensor<9xi64>) -> tensor<?x4096xbf16>
@@ -32,4 +32,11 @@ func.func @int2_blocks(%x: tensor<?x2048xbf16>, %q: tensor<128x768x512xi8>, %s: 
   %w = moe.dequantize %q, %s zero_points(%zp) {bits = 2 : i64, block_size = 16 : i64} : (tensor<128x768x512xi8>, tensor<128x768x128xf16>, tensor<128x768x32xi8>) -> tensor<128x768x2048xbf16>
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x768x2048xbf16>, tensor<129xi64>) -> tensor<?x768xbf16>
   return %y : tensor<?x768xbf16>
+}
+
+func.func @int4_concatenated(%x: tensor<?x2048xbf16>, %q: tensor<128x1536x1024xi8>, %s: tensor<128x1536x64xf16>, %off: tensor<129xi64>) -> tensor<?x768xbf16> {
+  %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<128x1536x1024xi8>, tensor<128x1536x64xf16>) -> tensor<128x1536x2048xbf16>
+  %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x1536x2048xbf16>, tensor<129xi64>) -> tensor<?x1536xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1536xbf16>) -> tensor<?x768xbf16>
+  return %a : tensor<?x768xbf16>
 }
