@@ -1,6 +1,6 @@
 // The decode kernel on quantized (QMoE) weights assembles with CUDA's ptxas
 // for sm_80 and sm_90a with everything in registers (no stack frame, no
-// spills; 196-254 registers), and its SASS streams the packed weights with
+// spills; 168-254 registers), and its SASS streams the packed weights with
 // 128-bit (64-bit for 2 bits) global loads into HMMA, expanding them without
 // integer-to-float conversions (I2F) and without local-memory traffic. Needs ptxas and cuobjdump (with nvdisasm),
 // not a GPU.
@@ -24,8 +24,9 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
 
-// SASS-COUNT-6: Function : grouped_matmul_decode
+// SASS-COUNT-7: Function : grouped_matmul_decode
 // SASS: LDG.E.128
 // SASS: HMMA.16816.F32.BF16
 

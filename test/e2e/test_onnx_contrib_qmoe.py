@@ -153,7 +153,8 @@ def test_qmoe_gpu_layer(name, hidden, tmp_path):
     buffers = gpu_layers.layer_buffers(entry, gpu_layers.ModelData(str(path)),
                                        {"input": x, "router_probs": logits})
     # fc1 reads K = hidden values a row, fc2 K = inter = 64.
-    packed = {n for n in qmoe.quantized if (hidden if n == "fc1" else 64) % 32 == 0}
+    per_load = 16 if qmoe.bits == 8 else 32
+    packed = {n for n in qmoe.quantized if (hidden if n == "fc1" else 64) % per_load == 0}
     dequantized = [b for b in entry["buffers"] if b["source"]["kind"] == "dequantized"]
     assert len(dequantized) == len(qmoe.quantized) - len(packed)
     initializers = {n: a for n, (q, s, z) in qmoe.quantized.items() if n in packed

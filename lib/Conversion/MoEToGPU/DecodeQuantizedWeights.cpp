@@ -4,7 +4,7 @@
 // (onnxruntime's QMoE: `bits`-bit values packed low bits first along K of
 // each [N, K] row, block-wise or per-row scales, optional packed zero
 // points). Decode is bound by the bytes of weights read, so they stream from
-// HBM packed (4 or 2 times fewer bytes than bf16) and are expanded in
+// HBM packed (8, 4 or 2 times fewer bytes than bf16) and are expanded in
 // registers right before the mma: (q - zero point) * scale in fp32, rounded
 // to the rows' 16-bit type, as moe.dequantize rounds it.
 //
@@ -124,8 +124,8 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   int64_t chunkWords = perLoad * bits / 32;
   auto wordsType = VectorType::get({chunkWords}, i32);
 
-  // The packed bytes as i32 words [E * N * rowWords] (rows are whole 16-byte
-  // chunks: K is a multiple of perLoad).
+  // The packed bytes as i32 words [E * N * rowWords] (rows are whole chunks
+  // of chunkWords words: K is a multiple of perLoad).
   auto bytesType = cast<MemRefType>(s.rhs.getType());
   int64_t totalBytes = bytesType.getNumElements();
   Value flatBytes = memref::CollapseShapeOp::create(
@@ -134,8 +134,10 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
       memref::ViewOp::create(b, MemRefType::get({totalBytes / 4}, i32),
                              flatBytes, m.c(0), ValueRange());
 
-  // Columns of the lane's n tiles, clamped into the weight: a column past N
-  // reads column N - 1, whose products no one stores.
+  // Columns of the lane's n tiles: 8 from the lane's chunk base. N and the
+  // bases are multiples of 8, so a chunk is all inside the outputs or all
+  // past them; a base past the weight is clamped to its last 8 columns,
+  // whose products no one stores (one min a lane, not one a column).
   Value quadColumn = m.mul(s.quad, m.c(kVec));
   bool clamp = N % kDecodeSlabN != 0;
   if (gateUpQuads) {
@@ -143,11 +145,12 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
                        m.select(m.uge(s.quad, m.c(4)), m.c(N / 2), m.c(0)));
     clamp = (N / 2) % (kDecodeSlabN / 2) != 0;
   }
+  Value base = m.add(n0, quadColumn);
+  if (clamp)
+    base = m.min(base, m.c(N - kVec));
   SmallVector<Value, kMmaTilesN> cols, rowStarts;
   for (int64_t t = 0; t < kMmaTilesN; ++t) {
-    Value col = m.add(n0, m.add(quadColumn, m.c(t)));
-    if (clamp)
-      col = m.min(col, m.c(N - 1));
+    Value col = m.add(base, m.c(t));
     cols.push_back(col);
     rowStarts.push_back(m.mul(m.add(m.mul(g, m.c(N)), col), m.c(rowWords)));
   }

@@ -49,8 +49,8 @@ std::string moe::quantizedWeightsUnsupportedReason(moe::DequantizeOp op) {
   Type scaleType =
       cast<RankedTensorType>(op.getScales().getType()).getElementType();
   int64_t bits = op.getBits(), blockSize = op.getBlockSize().value_or(0);
-  // Each lane reads 16 bytes of a packed row at a time, and a step of the
-  // mma 4 consecutive values of one block.
+  // Each lane reads perLoad values of a packed row at a time (8 or 16
+  // bytes), and a step of the mma 4 consecutive values of one block.
   int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(bits);
   if (bits != 2 && bits != 4 && bits != 8)
     os << "the GPU kernel reads 2-, 4- or 8-bit quantized weights, not " << bits

@@ -2,7 +2,8 @@
 // scales and zero points at Mixtral's down projection (K = 14336, N =
 // 4096), 8-bit per-row scales with a bias, masked K and N edges, 4-bit
 // blocks of 16, Qwen3's gate/up with the interleaved and the concatenated
-// SwiGLU fused, and 2-bit blocks of 16 with zero points.
+// SwiGLU fused, 2-bit blocks of 16 with zero points, and 2-bit concatenated
+// halves of 760 columns (the last block's chunks past the weight clamped).
 func.func @int4_blocks(%x: tensor<?x14336xbf16>, %q: tensor<8x4096x7168xi8>, %s: tensor<8x4096x448xf16>, %zp: tensor<8x4096x224xi8>, %off: tensor<9xi64>) -> tensor<?x4096xbf16> {
   %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x4096x7168xi8>, tensor<8x4096x448xf16>, tensor<8x4096x224xi8>) -> tensor<8x4096x14336xbf16>
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x14336xbf16>, tensor<8x4096x14336xbf16>, tensor<9xi64>) -> tensor<?x4096xbf16>
@@ -39,4 +40,11 @@ func.func @int4_concatenated(%x: tensor<?x2048xbf16>, %q: tensor<128x1536x1024xi
   %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x1536x2048xbf16>, tensor<129xi64>) -> tensor<?x1536xbf16>
   %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1536xbf16>) -> tensor<?x768xbf16>
   return %a : tensor<?x768xbf16>
+}
+
+func.func @int2_concatenated_odd(%x: tensor<?x2048xbf16>, %q: tensor<128x1520x512xi8>, %s: tensor<128x1520x128xf16>, %zp: tensor<128x1520x32xi8>, %off: tensor<129xi64>) -> tensor<?x760xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 2 : i64, block_size = 16 : i64} : (tensor<128x1520x512xi8>, tensor<128x1520x128xf16>, tensor<128x1520x32xi8>) -> tensor<128x1520x2048xbf16>
+  %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x1520x2048xbf16>, tensor<129xi64>) -> tensor<?x1520xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1520xbf16>) -> tensor<?x760xbf16>
+  return %a : tensor<?x760xbf16>
 }
