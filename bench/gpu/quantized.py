@@ -19,22 +19,12 @@ def layer_name(e, k, n):
     return f"q{BITS}_e{e}_k{k}_n{n}"
 
 
-def shapes(bench):
-    """(E, K, N) of every model's expert GEMMs, each once."""
-    out = []
-    for model in bench.MODELS:
-        for _, e, k, n in bench.gemms(model):
-            if (e, k, n) not in out:
-                out.append((e, k, n))
-    return out
-
-
 def emit_mlir(bench):
     """One layer entry per shape: the dequantization and the grouped matmul
     on rows x [R, K], packed [E, N, K / 2] bytes, scales [E, N, K / 32] f16,
     offsets [E + 1] -> [R, N]."""
     lines = []
-    for e, k, n in shapes(bench):
+    for e, k, n in bench.all_shapes():
         x, y = f"tensor<?x{k}xbf16>", f"tensor<?x{n}xbf16>"
         q, s = f"tensor<{e}x{n}x{k * BITS // 8}xi8>", f"tensor<{e}x{n}x{k // BLOCK}xf16>"
         w, off = f"tensor<{e}x{n}x{k}xbf16>", f"tensor<{e + 1}xi64>"
@@ -138,7 +128,7 @@ def dry_run(torch, bench, layer_libraries):
     flipped nibble is caught."""
     ok = True
     for path, layers in layer_libraries:
-        absent = [layer_name(*s) for s in shapes(bench) if layers.find(layer_name(*s)) < 0]
+        absent = [layer_name(*s) for s in bench.all_shapes() if layers.find(layer_name(*s)) < 0]
         if absent:
             print(f"FAIL {path}: quantized layers not compiled {absent}")
             ok = False

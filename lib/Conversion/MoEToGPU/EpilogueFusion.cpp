@@ -81,15 +81,6 @@ GroupedMatmulOp fusibleMatmul(CombineOp op, const MoEToGPUOptions &options) {
   return mm;
 }
 
-Value ceilDiv(ImplicitLocOpBuilder &b, Value x, int64_t d) {
-  if (d == 1)
-    return x;
-  Value dv = arith::ConstantIndexOp::create(b, d);
-  return arith::DivUIOp::create(
-      b, arith::AddIOp::create(b, x, arith::ConstantIndexOp::create(b, d - 1)),
-      dv);
-}
-
 MemRefType dynamicRows(Type type) {
   auto shaped = cast<ShapedType>(type);
   return MemRefType::get({ShapedType::kDynamic, shaped.getDimSize(1)},
@@ -112,7 +103,8 @@ void launchActivation(KernelHost &host, gpu::GPUModuleOp module,
   Value total = arith::MulIOp::create(
       b, rows, arith::ConstantIndexOp::create(b, sig.width));
   Value one = arith::ConstantIndexOp::create(b, 1);
-  host.launch(kernel, {ceilDiv(b, total, kElementwiseThreads), one, one}, args);
+  host.launch(kernel, {ceilDivIndex(b, total, kElementwiseThreads), one, one},
+              args);
 }
 
 /// The decode or the tile kernel of `kernels` by the row count, as
@@ -225,8 +217,8 @@ FailureOr<Value> launchScatterColumnsOp(KernelHost &host, ScatterColumnsOp op) {
   Value rows = rowsOf(host.b, args[1]);
   args.push_back(host.result(op.getResult(), type(4), rows));
   Value one = arith::ConstantIndexOp::create(host.b, 1);
-  host.launch(kernel, {ceilDiv(host.b, rows, sig.rowsPerBlock()), one, one},
-              args);
+  host.launch(kernel,
+              {ceilDivIndex(host.b, rows, sig.rowsPerBlock()), one, one}, args);
   return args.back();
 }
 
@@ -313,7 +305,7 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
   Value slotCount = arith::MulIOp::create(
       b, tokens, arith::ConstantIndexOp::create(b, sig->combineSlots));
   host.launch(slotsKernel,
-              {ceilDiv(b, slotCount, kElementwiseThreads), one, one},
+              {ceilDivIndex(b, slotCount, kElementwiseThreads), one, one},
               {map, slots});
 
   Value sums = host.scratch(type(3), tokens);

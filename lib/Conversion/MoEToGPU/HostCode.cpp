@@ -24,6 +24,13 @@ Value moe::detail::toKernelBuffer(ImplicitLocOpBuilder &b, Value tensor,
   return buffer;
 }
 
+Value moe::detail::ceilDivIndex(ImplicitLocOpBuilder &b, Value x, int64_t d) {
+  if (d == 1)
+    return x;
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
+  return arith::DivUIOp::create(b, arith::AddIOp::create(b, x, c(d - 1)), c(d));
+}
+
 TensorHost::TensorHost(ImplicitLocOpBuilder &b)
     : KernelHost(
           b, gpu::WaitOp::create(b, gpu::AsyncTokenType::get(b.getContext()),

@@ -17,6 +17,10 @@
 
 namespace moe::detail {
 
+/// ceil(x / d) of an index (x itself for d = 1): the launches' grids.
+mlir::Value ceilDivIndex(mlir::ImplicitLocOpBuilder &b, mlir::Value x,
+                         int64_t d);
+
 /// `tensor` as a read-only memref of `type` (a cast drops static sizes; a
 /// rank-1 `type` flattens a rank-2 tensor).
 mlir::Value toKernelBuffer(mlir::ImplicitLocOpBuilder &b, mlir::Value tensor,

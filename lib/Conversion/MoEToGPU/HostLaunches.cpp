@@ -11,6 +11,7 @@
 #include "moe/Conversion/MoEToGPU/MoEToGPU.h"
 #include "moe/Dialect/MoE/IR/MoE.h"
 
+#include "HostCode.h"
 #include "Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -19,11 +20,6 @@
 using namespace mlir;
 using namespace moe;
 using namespace moe::detail;
-
-static Value ceilDivIndex(ImplicitLocOpBuilder &b, Value x, int64_t d) {
-  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-  return arith::DivUIOp::create(b, arith::AddIOp::create(b, x, c(d - 1)), c(d));
-}
 
 /// moe.route's expert-choice capacity for `tokens` (an index), as
 /// RouteOp::getExpertCapacity computes it: min(T, max(1, ceil(T * factor /

@@ -127,9 +127,7 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
   int64_t k = cast<MemRefType>(ids.getType()).getDimSize(1);
   Value slots = arith::MulIOp::create(b, tokens, c(k));
   Value chunks = dispatchChunks(b, tokens, k, groupSize);
-  Value chunkBlocks = arith::DivUIOp::create(
-      b, arith::AddIOp::create(b, chunks, c(kDispatchWarps - 1)),
-      c(kDispatchWarps));
+  Value chunkBlocks = ceilDivIndex(b, chunks, kDispatchWarps);
   Type tokenType = gpu::AsyncTokenType::get(b.getContext());
   Value stream = asyncDependency;
   auto launch = [&](gpu::GPUFuncOp kernel, Value grid, int64_t threads,

@@ -423,13 +423,7 @@ Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
   // so that all groups' passes fill the GPU, ceil(rows / (32 (E + 1))) >= 1
   // (1 while rows <= 32 (E + 1): every rows <= 16 E that "auto" sends here).
   Value gridZ = arith::MaxUIOp::create(
-      b,
-      arith::DivUIOp::create(
-          b,
-          arith::AddIOp::create(b, rows,
-                                c(kDecodeRowsPerPass * (groups + 1) - 1)),
-          c(kDecodeRowsPerPass * (groups + 1))),
-      c(1));
+      b, ceilDivIndex(b, rows, kDecodeRowsPerPass * (groups + 1)), c(1));
   return launchOnGrid(b, kernel, c(columnTiles), gridY, kDecodeThreads, buffers,
                       asyncDependency, gridZ);
 }
