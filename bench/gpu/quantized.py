@@ -1,9 +1,9 @@
 """Weight-only quantized expert GEMMs (onnxruntime's QMoE layout) for
-bench/gpu/bench.py: the decode kernel reading 4-bit packed weights (blocks
-of 32, f16 scales, the default zero point 8) and expanding them in
-registers, against torch._grouped_mm on the same weights dequantized to
-bf16 (equal FLOPs). Decode sizes only: quantized weights have no tile
-kernel yet, so large T re-streams the packed weights per 32 rows."""
+bench/gpu/bench.py: 4-bit packed weights (blocks of 32, f16 scales, the
+default zero point 8) against torch._grouped_mm on the same weights
+dequantized to bf16 (equal FLOPs). At decode sizes (T <= 64) the layer runs
+the decode kernel, which expands the weights in registers; at T = 4096 the
+mma.sync tile kernel, which expands them into shared memory."""
 
 import os
 import sys
@@ -11,7 +11,7 @@ import sys
 from layer import checked_call, fail, markdown, time_torch
 
 BITS, BLOCK = 4, 32
-TOKENS = (1, 64)
+TOKENS = (1, 64, 4096)
 GEMM = "q4"
 
 
@@ -97,13 +97,15 @@ def table(rows, peaks):
     copy = (peaks or {}).get("copy_tbps")
 
     def cells(r):
-        tbs = r["bytes"] / (r["ours_ms"] * 1e-3) / 1e12
-        return [f"{r['E']}x{r['K']}x{r['N']}", f"{r['ours_ms']:.4f}", f"{tbs:.2f}",
+        seconds = r["ours_ms"] * 1e-3
+        tbs = r["bytes"] / seconds / 1e12
+        return [f"{r['E']}x{r['K']}x{r['N']}", f"{r['ours_ms']:.4f}",
+                f"{r['flops'] / seconds / 1e12:.1f}", f"{tbs:.2f}",
                 f"{100 * tbs / copy:.0f}%" if copy else ""]
     return markdown(rows, GEMM, f"Quantized expert GEMMs ({BITS}-bit weights, blocks of {BLOCK}, "
-                    "f16 scales: the decode kernel on the packed weights) against "
-                    "torch._grouped_mm on the bf16 dequantized weights:",
-                    ["E x K x N", "ours ms", "packed TB/s", "of copy BW"], cells)
+                    "f16 scales, read packed: the decode kernel at T <= 64, the tile kernel "
+                    "above) against torch._grouped_mm on the bf16 dequantized weights:",
+                    ["E x K x N", "ours ms", "TFLOP/s", "packed TB/s", "of copy BW"], cells)
 
 
 class StandIn:

@@ -1,9 +1,11 @@
-// The decode kernel on quantized (QMoE) weights assembles with CUDA's ptxas
-// for sm_80 and sm_90a with everything in registers (no stack frame, no
-// spills; 168-254 registers), and its SASS streams the packed weights with
-// 128-bit (64-bit for 2 bits) global loads into HMMA, expanding them without
-// integer-to-float conversions (I2F) and without local-memory traffic. Needs ptxas and cuobjdump (with nvdisasm),
-// not a GPU.
+// The kernels on quantized (QMoE) weights assemble with CUDA's ptxas for
+// sm_80 and sm_90a with everything in registers (no stack frame, no
+// spills). The decode kernels (168-254 registers) stream the packed weights
+// with 128-bit (64-bit for 2 bits) global loads into HMMA, expanding them
+// without integer-to-float conversions (I2F) and without local-memory
+// traffic; the tile kernels (79-96 registers, the mma.sync one on both
+// chips) expand them into shared memory (STS.128) that ldmatrix (LDSM)
+// reads. Needs ptxas and cuobjdump (with nvdisasm), not a GPU.
 // REQUIRES: ptxas, cuobjdump
 // RUN: moe-opt %S/Inputs/quantized-grouped-matmul.mlir --moe-gpu-pipeline="chip=sm_80 ptx-file=%t.sm80.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_80 -v %t.sm80.ptx -o %t.sm80.cubin > %t.sm80.log 2>&1
@@ -15,6 +17,7 @@
 // RUN: %cuobjdump -sass %t.sm90a.cubin > %t.sm90a.sass
 // RUN: not grep -E "\b(LDL|STL|I2F)\b" %t.sm90a.sass
 // RUN: FileCheck %s --check-prefix=SASS < %t.sm90a.sass
+// RUN: FileCheck %s --check-prefix=SASS-OPS < %t.sm90a.sass
 // The PTX packs each pair of expanded values with one cvt.
 // RUN: FileCheck %s --check-prefix=PTX < %t.sm90a.ptx
 
@@ -25,9 +28,19 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
 
-// SASS-COUNT-7: Function : grouped_matmul_decode
-// SASS: LDG.E.128
-// SASS: HMMA.16816.F32.BF16
+// SASS-COUNT-14: Function : grouped_matmul_
+// SASS-OPS-DAG: LDG.E.128
+// SASS-OPS-DAG: HMMA.16816.F32.BF16
+// SASS-OPS-DAG: LDSM.16.M88.4
+// SASS-OPS-DAG: STS.128
+// SASS-OPS-DAG: LDGSTS.E.BYPASS.128
 
 // PTX: cvt.rn.bf16x2.f32

@@ -37,6 +37,7 @@
 
 #include "DecodeGroupedMatmul.h"
 #include "Emitter.h"
+#include "QuantizedWeights.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -82,14 +83,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << groupExtentsSuffix(sig);
-  if (const auto &q = sig.quantized) {
-    os << "_q" << q->bits << "_";
-    if (q->blockSize)
-      os << "b" << q->blockSize << "_";
-    os << q->scaleType;
-    if (q->zeroPoints)
-      os << "_zp";
-  }
+  os << quantized::kernelSuffix(sig);
   return name;
 }
 

@@ -19,14 +19,13 @@
 // columns finds them in n tiles t and t + 1 as it does for 16-bit weights,
 // and with concatenated halves, as there, in lane quads p and p + 4.
 //
-// Integers become floats without a conversion instruction (I2F issues at a
-// quarter of the FMA rate): q OR 0x4B000000 is the float 2^23 + q, from
-// which 2^23 + zero point is subtracted exactly.
+// The expansion itself is QuantizedWeights.h's.
 //
 //===----------------------------------------------------------------------===//
 
 #include "DecodeGroupedMatmul.h"
 #include "Emitter.h"
+#include "QuantizedWeights.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -37,67 +36,7 @@
 using namespace mlir;
 using namespace moe::detail;
 using namespace moe::detail::decode;
-
-namespace {
-
-/// The bits of the float 2^23.
-constexpr int64_t kMagic = 0x4B000000;
-
-/// The float 2^23 + v of a small unsigned i32 v.
-Value magicFloat(ImplicitLocOpBuilder &b, Value v) {
-  Emitter m{b};
-  return arith::BitcastOp::create(b, b.getF32Type(),
-                                  arith::OrIOp::create(b, v, m.i32(kMagic)));
-}
-
-/// Bits [shift, shift + bits) of the i32 `word`.
-Value field(ImplicitLocOpBuilder &b, Value word, int64_t shift, int64_t bits) {
-  Emitter m{b};
-  Value v = shift ? arith::ShRUIOp::create(b, word, m.i32(shift)) : word;
-  if (shift + bits < 32)
-    v = arith::AndIOp::create(b, v, m.i32((1 << bits) - 1));
-  return v;
-}
-
-/// What one value of the packed rows needs besides its bits: its column's
-/// (block's) scale and 2^23 + zero point, as f32.
-struct Expansion {
-  Value scale, offset;
-};
-
-/// The scale and offset of column `col` of group `g`, block `block` (an
-/// index; null for per-row scales).
-Expansion expansionAt(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
-                      Value col, Value block) {
-  Emitter m{b};
-  const GroupedMatmulSignature::Quantized &q = *s.sig.quantized;
-  SmallVector<Value, 3> at = {g, col};
-  if (block)
-    at.push_back(block);
-  Expansion e;
-  e.scale =
-      castFloat(b, memref::LoadOp::create(b, s.scales, at), b.getF32Type());
-  if (!s.zeroPoints) {
-    e.offset = m.f32(double(1 << 23) + double(1 << (q.bits - 1)));
-    return e;
-  }
-  // The zero points are packed along the scales' last dim.
-  int64_t perByte = 8 / q.bits;
-  Value index = at.back();
-  at.back() = m.div(index, perByte);
-  Value byte = arith::ExtUIOp::create(
-      b, b.getI32Type(), memref::LoadOp::create(b, s.zeroPoints, at));
-  Value zp = byte;
-  if (perByte > 1) {
-    Value shift = m.unsignedToI32(m.mul(m.rem(index, perByte), m.c(q.bits)));
-    zp = arith::AndIOp::create(b, arith::ShRUIOp::create(b, byte, shift),
-                               m.i32((1 << q.bits) - 1));
-  }
-  e.offset = magicFloat(b, zp);
-  return e;
-}
-
-} // namespace
+using namespace moe::detail::quantized;
 
 SmallVector<Value>
 moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
@@ -124,15 +63,9 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   int64_t chunkWords = perLoad * bits / 32;
   auto wordsType = VectorType::get({chunkWords}, i32);
 
-  // The packed bytes as i32 words [E * N * rowWords] (rows are whole chunks
-  // of chunkWords words: K is a multiple of perLoad).
-  auto bytesType = cast<MemRefType>(s.rhs.getType());
-  int64_t totalBytes = bytesType.getNumElements();
-  Value flatBytes = memref::CollapseShapeOp::create(
-      b, s.rhs, SmallVector<ReassociationIndices>{{0, 1, 2}});
-  Value words =
-      memref::ViewOp::create(b, MemRefType::get({totalBytes / 4}, i32),
-                             flatBytes, m.c(0), ValueRange());
+  // The packed bytes as i32 words (rows are whole chunks of chunkWords
+  // words: K is a multiple of perLoad).
+  Value words = packedWords(b, s.rhs);
 
   // Columns of the lane's n tiles: 8 from the lane's chunk base. N and the
   // bases are multiples of 8, so a chunk is all inside the outputs or all
@@ -158,14 +91,11 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   SmallVector<Expansion, kMmaTilesN> rowExpansions;
   if (!q.blockSize)
     for (int64_t t = 0; t < kMmaTilesN; ++t)
-      rowExpansions.push_back(expansionAt(b, s, g, cols[t], Value()));
+      rowExpansions.push_back(
+          expansionAt(b, q, s.scales, s.zeroPoints, g, cols[t], Value()));
   // Block-wise: steps sharing a scale (the lane's chunk is in one block, or
   // holds whole blocks, or neither: a scale per step).
-  int64_t stepsPerScale = 1;
-  if (q.blockSize % perLoad == 0)
-    stepsPerScale = steps;
-  else if (perLoad % q.blockSize == 0)
-    stepsPerScale = q.blockSize / 4;
+  int64_t scaleSteps = stepsPerScale(q, perLoad);
 
   LaneRows aRows = laneRows(b, s, m0, end);
   auto accType =
@@ -208,29 +138,25 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
         SmallVector<Value> acc(iter.begin(), iter.end());
         SmallVector<Expansion, kMmaTilesN> expansions = rowExpansions;
         for (int64_t u = 0; u < steps; ++u) {
-          if (q.blockSize && u % stepsPerScale == 0) {
+          if (q.blockSize && u % scaleSteps == 0) {
             Value block = im.div(im.add(kAddr, im.c(4 * u)), q.blockSize);
             expansions.clear();
             for (int64_t t = 0; t < kMmaTilesN; ++t)
-              expansions.push_back(expansionAt(ib, s, g, cols[t], block));
+              expansions.push_back(expansionAt(ib, q, s.scales, s.zeroPoints, g,
+                                               cols[t], block));
           }
           // B of tile t: its 4 values of the step, expanded, in pairs.
           int64_t bit = 4 * u * bits;
           SmallVector<std::array<Value, 2>, kMmaTilesN> bOps;
           for (int64_t t = 0; t < kMmaTilesN; ++t) {
-            Value word = vector::ExtractOp::create(ib, w[t],
-                                                   ArrayRef<int64_t>{bit / 32});
             SmallVector<Value, 4> values;
             for (int64_t j = 0; j < 4; ++j) {
-              Value f =
-                  magicFloat(ib, field(ib, word, bit % 32 + j * bits, bits));
-              Value w = im.mulf(im.subf(f, expansions[t].offset),
-                                expansions[t].scale);
+              Value v = expandValue(ib, q, w[t], bit + j * bits, expansions[t]);
               // Past K the rows are zeros; so are the weights (an infinite
               // weight of the chunk read there must not make NaNs).
               if (kValid)
-                w = im.select(kValid, w, im.f32(0));
-              values.push_back(w);
+                v = im.select(kValid, v, im.f32(0));
+              values.push_back(v);
             }
             auto pack = [&](int64_t j) {
               Value pair = vector::FromElementsOp::create(

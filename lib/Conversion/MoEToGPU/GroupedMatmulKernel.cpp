@@ -6,6 +6,13 @@
 // bound on the tiles), and each block finds its group by walking the offsets
 // on the device, so no group size ever travels to the host.
 //
+// Quantized weights (QMoE's packed [E, N, K * bits / 8] rows) do not fit
+// cp.async: each thread loads its part of the B tile's packed bits into
+// registers one k step ahead, and after the step's mma expands them
+// (QuantizedWeights.h) into the other shared stage, which holds B n-major
+// (a column's K values contiguous, as the packed rows have them) for a
+// non-transposing ldmatrix.
+//
 // Built op by op rather than parsed from text: the warp-level part (fragment
 // loads, eight mma per k step, the epilogue) is unrolled over compile-time
 // tile indices, so that accumulators stay in registers (a run-time index into
@@ -15,6 +22,7 @@
 
 #include "Emitter.h"
 #include "Kernels.h"
+#include "QuantizedWeights.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -52,7 +60,8 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
-  os << combineSuffix(sig) << groupExtentsSuffix(sig);
+  os << combineSuffix(sig) << groupExtentsSuffix(sig)
+     << quantized::kernelSuffix(sig);
   return name;
 }
 
@@ -65,8 +74,12 @@ bool pairsSlices(const GroupedMatmulSignature &sig) {
 
 /// The kernel's values shared by its parts.
 struct KernelState {
+  explicit KernelState(const GroupedMatmulSignature &sig) : sig(sig) {}
   const GroupedMatmulSignature &sig;
   Value lhs, rhs, rhsUp, offsets, result, bias, rowSlots, combineWeights;
+  /// Quantized weights: rhs is the packed bytes, then these; `words` views
+  /// the bytes as i32 words.
+  Value scales, zeroPoints, words;
   Value smemA, smemB;
   Value tid, lane, warpM, warpN;
   /// The block's group's K and N (group_extents, else the signature's).
@@ -141,6 +154,11 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
     copy(s.smemA, {stage, r, c}, s.lhs,
          {m.select(valid, row, first), m.select(valid, col, m.c(0))}, valid);
   }
+  if (s.sig.quantized) {
+    // B goes through registers (loadPackedB, storePackedB).
+    return nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  }
   if (pairsSlices(s.sig)) {
     // Thread t copies k row t / 4 of slice pair t % 4: gate columns
     // n0 + 8 * (t % 4).. into B columns 16 * (t % 4).. (i = 0) and the up
@@ -181,6 +199,122 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
       b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
 }
 
+/// K values of a quantized B tile's column that one thread expands: half of
+/// a k step, so that two threads share each of the tile's kTileN columns.
+constexpr int64_t kPackedValues = kTileK / 2;
+
+/// The column of a quantized B tile that this thread fills (kPackedValues
+/// K values of it, from kHalf), for the whole K loop.
+struct PackedColumn {
+  /// Shared-memory column (n-major B row) and first K of the thread's half.
+  Value smemColumn, kHalf;
+  /// Column of the packed weight (clamped inside it) and its first word.
+  Value column, rowStart;
+  /// Per-row scales: the column's, loaded once.
+  std::optional<quantized::Expansion> rowExpansion;
+};
+
+/// Thread t fills shared column t / 2, K values 16 (t % 2)... of each step:
+/// its weight column is the block's n0 + t / 2, or with gate and up in
+/// slice pairs the gate (slice 2p) or up (2p + 1) column of output n0 + 8p
+/// + t / 2 % 8 (the cp.async path's pairs). Columns past the weight read
+/// column 0; their products are never stored.
+PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
+                          Value n0) {
+  Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  const GroupedMatmulSignature::Quantized &q = *sig.quantized;
+  PackedColumn c;
+  c.smemColumn = m.div(s.tid, 2);
+  c.kHalf = m.mul(m.rem(s.tid, 2), m.c(kPackedValues));
+  Value col = m.add(n0, c.smemColumn), inside;
+  if (pairsSlices(sig)) {
+    int64_t width = sig.n / 2;
+    Value slice = m.div(c.smemColumn, 8);
+    Value output = m.add(m.add(n0, m.mul(m.div(slice, 2), m.c(8))),
+                         m.rem(c.smemColumn, 8));
+    inside = m.ult(output, m.c(width));
+    col = m.add(output, m.mul(m.rem(slice, 2), m.c(width)));
+  } else {
+    inside = m.ult(col, m.c(sig.n));
+  }
+  c.column = m.select(inside, col, m.c(0));
+  int64_t rowWords = sig.k * q.bits / 32;
+  c.rowStart = m.mul(m.add(m.mul(group, m.c(sig.n)), c.column), m.c(rowWords));
+  if (!q.blockSize)
+    c.rowExpansion = quantized::expansionAt(b, q, s.scales, s.zeroPoints, group,
+                                            c.column, Value());
+  return c;
+}
+
+/// A thread's packed K values of one k step, loaded, not yet expanded.
+struct PackedValues {
+  Value words;
+  /// False past K; null when K is a multiple of kTileK.
+  Value kValid;
+  SmallVector<quantized::Expansion, 4> expansions;
+};
+
+/// Loads this thread's packed values of the k step from k0 (and their block
+/// scales), to be expanded by storePackedB once the step before is done.
+PackedValues loadPackedB(ImplicitLocOpBuilder &b, KernelState &s,
+                         const PackedColumn &c, Value group, Value k0) {
+  Emitter m{b};
+  const GroupedMatmulSignature::Quantized &q = *s.sig.quantized;
+  int64_t K = s.sig.k;
+  PackedValues v;
+  // K is a multiple of kPackedValues (quantizedWeightsUnsupportedReason), so
+  // a half is all inside K or all past it; past it the thread reads the
+  // last half and stores zeros. With K a multiple of kTileK only the step
+  // after the last is past K, and no one reads what it stores.
+  Value k = m.add(k0, c.kHalf);
+  Value inside = m.ult(k, m.c(K));
+  if (K % kTileK)
+    v.kValid = inside;
+  k = m.select(inside, k, m.c(K - kPackedValues));
+  int64_t words = kPackedValues * q.bits / 32;
+  v.words = vector::LoadOp::create(
+      b, VectorType::get({words}, b.getI32Type()), s.words,
+      ValueRange{m.add(c.rowStart, m.div(k, 32 / q.bits))},
+      /*nontemporal=*/false, llvm::Align(4 * words));
+  if (c.rowExpansion)
+    return v;
+  int64_t scaleSteps = quantized::stepsPerScale(q, kPackedValues);
+  for (int64_t u = 0; u < kPackedValues / 4; u += scaleSteps) {
+    Value block = m.div(u ? m.add(k, m.c(4 * u)) : k, q.blockSize);
+    v.expansions.push_back(quantized::expansionAt(b, q, s.scales, s.zeroPoints,
+                                                  group, c.column, block));
+  }
+  return v;
+}
+
+/// Expands `v` (rounded to the element type, as moe.dequantize rounds) into
+/// the thread's part of shared stage `stage`, zeros past K.
+void storePackedB(ImplicitLocOpBuilder &b, KernelState &s,
+                  const PackedColumn &c, const PackedValues &v, Value stage) {
+  Emitter m{b};
+  const GroupedMatmulSignature::Quantized &q = *s.sig.quantized;
+  Type f32 = b.getF32Type();
+  int64_t scaleSteps = quantized::stepsPerScale(q, kPackedValues);
+  SmallVector<Value, kPackedValues> values;
+  for (int64_t i = 0; i < kPackedValues; ++i) {
+    const quantized::Expansion &e =
+        c.rowExpansion ? *c.rowExpansion : v.expansions[i / 4 / scaleSteps];
+    Value x = quantized::expandValue(b, q, v.words, i * q.bits, e);
+    values.push_back(v.kValid ? m.select(v.kValid, x, m.f32(0)) : x);
+  }
+  for (int64_t i = 0; i < kPackedValues; i += kVec) {
+    Value chunk =
+        vector::FromElementsOp::create(b, VectorType::get({kVec}, f32),
+                                       ArrayRef<Value>(values).slice(i, kVec));
+    chunk = arith::TruncFOp::create(
+        b, VectorType::get({kVec}, s.sig.elementType), chunk);
+    vector::StoreOp::create(
+        b, chunk, s.smemB,
+        ValueRange{stage, c.smemColumn, m.add(c.kHalf, m.c(i))});
+  }
+}
+
 /// Waits until at most `pending` cp.async groups of this thread are in
 /// flight. The lowering counts groups (cp.async.wait_group) and ignores which
 /// group `token` names.
@@ -219,14 +353,24 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
         /*transpose=*/false, /*numTiles=*/4));
   }
   // B is stored k-major: the transposing ldmatrix gives each lane the
-  // k-pairs the mma's column-major B operand wants, two n8 tiles per load.
+  // k-pairs the mma's column-major B operand wants, two n8 tiles per load
+  // (matrices: k 0-7 and 8-15 of the first, then of the second). Stored
+  // n-major (quantized weights), the plain ldmatrix gives them: lanes
+  // 8q..8q+7 address columns 8 (q / 2).. at k 8 (q % 2).
+  bool nMajor = bool(s.sig.quantized);
+  Value matrix = m.div(s.lane, 8);
+  Value nMajorRow = m.add(m.mul(m.div(matrix, 2), m.c(8)), m.rem(s.lane, 8));
+  Value nMajorCol = m.mul(m.rem(matrix, 2), m.c(8));
   SmallVector<Value, kMmaTilesN / 2> bFrag;
   for (int64_t nj = 0; nj < kMmaTilesN / 2; ++nj) {
     Value col = m.add(m.mul(s.warpN, m.c(kWarpN)), m.c(nj * 16));
-    bFrag.push_back(nvgpu::LdMatrixOp::create(
-        b, fragType, s.smemB,
-        ValueRange{stage, m.add(m.c(kk), laneRow), m.add(col, laneCol)},
-        /*transpose=*/true, /*numTiles=*/4));
+    SmallVector<Value, 3> at = {stage, m.add(m.c(kk), laneRow),
+                                m.add(col, laneCol)};
+    if (nMajor)
+      at = {stage, m.add(col, nMajorRow), m.add(m.c(kk), nMajorCol)};
+    bFrag.push_back(nvgpu::LdMatrixOp::create(b, fragType, s.smemB, at,
+                                              /*transpose=*/!nMajor,
+                                              /*numTiles=*/4));
   }
   NVVM::MMATypes ptxType =
       elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
@@ -401,10 +545,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  Type smemTypes[] = {MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
-                                      MemRefLayoutAttrInterface(), workgroup),
-                      MemRefType::get({kStages, kTileK, kTileN + kPad}, elt,
-                                      MemRefLayoutAttrInterface(), workgroup)};
+  // B n-major for quantized weights (see storePackedB), else k-major.
+  SmallVector<int64_t, 3> smemBShape = {kStages, kTileK, kTileN + kPad};
+  if (sig.quantized)
+    smemBShape = {kStages, kTileN, kTileK + kPad};
+  Type smemTypes[] = {
+      MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
+                      MemRefLayoutAttrInterface(), workgroup),
+      MemRefType::get(smemBShape, elt, MemRefLayoutAttrInterface(), workgroup)};
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      TypeRange(smemTypes), TypeRange());
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
@@ -417,29 +565,30 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto arg = [&](bool present) {
     return present ? func.getArgument(next++) : Value();
   };
-  KernelState s{sig,
-                arg(true),
-                arg(true),
-                arg(sig.splitWeights),
-                arg(true),
-                arg(true),
-                arg(bool(sig.biasType)),
-                arg(sig.fusedCombine),
-                arg(bool(sig.combineWeightType)),
-                func.getWorkgroupAttributions()[0],
-                func.getWorkgroupAttributions()[1],
-                {},
-                {},
-                {},
-                {},
-                {},
-                {}};
+  KernelState s{sig};
+  s.lhs = arg(true);
+  s.rhs = arg(true);
+  s.scales = arg(bool(sig.quantized));
+  s.zeroPoints = arg(sig.quantized && sig.quantized->zeroPoints);
+  s.rhsUp = arg(sig.splitWeights);
+  s.offsets = arg(true);
+  s.result = arg(true);
+  s.bias = arg(bool(sig.biasType));
+  s.rowSlots = arg(sig.fusedCombine);
+  s.combineWeights = arg(bool(sig.combineWeightType));
+  s.smemA = func.getWorkgroupAttributions()[0];
+  s.smemB = func.getWorkgroupAttributions()[1];
+  if (sig.quantized)
+    s.words = quantized::packedWords(b, s.rhs);
   // Gate/up slice pairs cover kTileN / 2 result columns per block.
+  // (Interleaved gate/up: kTileN / 2 too, but as kTileN rhs columns.)
   int64_t blockColumns = pairsSlices(sig) ? kTileN / 2 : kTileN;
-  if (pairsSlices(sig))
-    func->setAttr(kColumnTilesAttr,
-                  b.getI64IntegerAttr((sig.resultColumns() + blockColumns - 1) /
-                                      blockColumns));
+  int64_t columns = pairsSlices(sig) ? sig.resultColumns() : sig.n;
+  // The launch cannot read N from a packed rhs: the kernel says its tiles.
+  if (pairsSlices(sig) || sig.quantized)
+    func->setAttr(
+        kColumnTilesAttr,
+        b.getI64IntegerAttr((columns + blockColumns - 1) / blockColumns));
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   Value warp = m.div(s.tid, 32);
@@ -475,6 +624,12 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   // nothing (zero-filled chunks) and is waited for after the loop.
   Value firstToken =
       loadTiles(b, s, m.c(0), weightGroup, first, end, m.c(0), n0);
+  std::optional<PackedColumn> packed;
+  if (sig.quantized) {
+    packed = packedColumn(b, s, weightGroup, n0);
+    storePackedB(b, s, *packed, loadPackedB(b, s, *packed, weightGroup, m.c(0)),
+                 m.c(0));
+  }
   auto kLoop = scf::ForOp::create(
       b, m.c(0), kEnd, m.c(kTileK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
@@ -482,13 +637,21 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         Emitter im{ib};
         Value stage = im.rem(im.div(k0, kTileK), kStages);
         Value nextStage = im.sub(im.c(1), stage);
-        Value next = loadTiles(ib, s, nextStage, weightGroup, first, end,
-                               im.add(k0, im.c(kTileK)), n0);
+        Value nextK = im.add(k0, im.c(kTileK));
+        Value next =
+            loadTiles(ib, s, nextStage, weightGroup, first, end, nextK, n0);
+        // Quantized B: the next step's packed bits are in flight during this
+        // step's mma, then expanded into the stage the last step read.
+        std::optional<PackedValues> nextB;
+        if (packed)
+          nextB = loadPackedB(ib, s, *packed, weightGroup, nextK);
         waitTiles(ib, next, /*pending=*/1);
         gpu::BarrierOp::create(ib);
         SmallVector<Value> acc(iter.begin(), iter.end());
         for (int64_t kk = 0; kk < kTileK; kk += 16)
           mmaStep(ib, s, stage, kk, acc);
+        if (nextB)
+          storePackedB(ib, s, *packed, *nextB, nextStage);
         // The next iteration's copies overwrite the stage read here.
         gpu::BarrierOp::create(ib);
         scf::YieldOp::create(ib, acc);

@@ -382,14 +382,18 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
     Operation *op, gpu::GPUModuleOp gpuModule,
     const GroupedMatmulSignature &sig, const MoEToGPUOptions &options) {
   GroupedMatmulKernels kernels;
-  // Quantized weights have the decode kernel only, for any row count: it
-  // expands them in registers (a tile kernel that expands them in shared
-  // memory would serve large row counts better).
+  // Quantized weights: the decode kernel expands them in registers, the
+  // mma.sync tile kernel in shared memory (on sm_90a too: the wgmma kernel's
+  // TMA loads copy bytes as they are).
   if (sig.quantized) {
-    if (options.kernel == "tile" && options.remarks)
-      op->emitRemark("quantized weights have no tile kernel: the decode "
-                     "kernel is used");
-    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
+    if (options.kernel != "decode") {
+      if (options.chip == "sm_90a" && options.remarks)
+        op->emitRemark("sm_90a: quantized weights are expanded in shared "
+                       "memory by the mma.sync kernel, not read by TMA");
+      kernels.tile = getOrBuildGroupedMatmulKernel(gpuModule, sig);
+    }
+    if (options.kernel != "tile")
+      kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
     return kernels;
   }
   // The tile kernel of the chip (wgmma on sm_90a where it applies) unless

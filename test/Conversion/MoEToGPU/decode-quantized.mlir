@@ -1,10 +1,10 @@
-// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file 2>&1 | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu=kernel=decode -split-input-file | FileCheck %s
 
 // Quantized weights (a moe.dequantize feeding a transpose_rhs grouped
-// matmul, onnxruntime's QMoE layout) are read packed by the decode kernel,
-// for any row count: the launch passes the bytes, the scales and the zero
-// points, not an expanded weight, and the dequantization is gone.
+// matmul, onnxruntime's QMoE layout) are read packed by the decode kernel
+// (tile-quantized.mlir: the tile kernel, and which runs when): the launch
+// passes the bytes, the scales and the zero points, not an expanded weight,
+// and the dequantization is gone.
 // CHECK-LABEL: func.func @int4_blocks(
 // CHECK-NOT: moe.dequantize
 // CHECK-NOT: scf.if
@@ -39,9 +39,6 @@
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
 
-// TILE: remark: quantized weights have no tile kernel: the decode kernel is used
-// TILE-LABEL: func.func @int4_blocks(
-// TILE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp
 func.func @int4_blocks(%x: tensor<?x256xbf16>, %q: tensor<8x512x128xi8>, %s: tensor<8x512x8xf16>, %zp: tensor<8x512x4xi8>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
   %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>

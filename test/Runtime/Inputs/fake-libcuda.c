@@ -83,7 +83,8 @@ static int paramCount(const char *name) {
   // bytes (3-D), scales (3-D with blocks, else 2-D), zero points (as the
   // scales) in place of rhs.
   const char *quantized = matmul ? strstr(name, "_q") : 0;
-  if (quantized && (quantized[2] == '4' || quantized[2] == '8')) {
+  if (quantized &&
+      (quantized[2] == '2' || quantized[2] == '4' || quantized[2] == '8')) {
     int scales = quantized[3] == '_' && quantized[4] == 'b' ? 9 : 7;
     return 7 + 9 + scales + (strstr(quantized, "_zp") ? scales : 0) + 5 + 7;
   }

@@ -1,0 +1,111 @@
+//===- QuantizedWeights.cpp - expanding packed weights in registers -------===//
+
+#include "QuantizedWeights.h"
+#include "Emitter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace moe::detail;
+using namespace moe::detail::quantized;
+
+namespace {
+
+/// The bits of the float 2^23.
+constexpr int64_t kMagic = 0x4B000000;
+
+/// The float 2^23 + v of a small unsigned i32 v.
+Value magicFloat(ImplicitLocOpBuilder &b, Value v) {
+  Emitter m{b};
+  return arith::BitcastOp::create(b, b.getF32Type(),
+                                  arith::OrIOp::create(b, v, m.i32(kMagic)));
+}
+
+/// Bits [shift, shift + bits) of the i32 `word`.
+Value field(ImplicitLocOpBuilder &b, Value word, int64_t shift, int64_t bits) {
+  Emitter m{b};
+  Value v = shift ? arith::ShRUIOp::create(b, word, m.i32(shift)) : word;
+  if (shift + bits < 32)
+    v = arith::AndIOp::create(b, v, m.i32((1 << bits) - 1));
+  return v;
+}
+
+} // namespace
+
+std::string
+moe::detail::quantized::kernelSuffix(const GroupedMatmulSignature &sig) {
+  if (!sig.quantized)
+    return "";
+  const GroupedMatmulSignature::Quantized &q = *sig.quantized;
+  std::string suffix;
+  llvm::raw_string_ostream os(suffix);
+  os << "_q" << q.bits << "_";
+  if (q.blockSize)
+    os << "b" << q.blockSize << "_";
+  os << q.scaleType;
+  if (q.zeroPoints)
+    os << "_zp";
+  return suffix;
+}
+
+Value moe::detail::quantized::packedWords(ImplicitLocOpBuilder &b,
+                                          Value bytes) {
+  Emitter m{b};
+  auto bytesType = cast<MemRefType>(bytes.getType());
+  int64_t totalBytes = bytesType.getNumElements();
+  Value flat = memref::CollapseShapeOp::create(
+      b, bytes, SmallVector<ReassociationIndices>{{0, 1, 2}});
+  return memref::ViewOp::create(
+      b, MemRefType::get({totalBytes / 4}, b.getI32Type()), flat, m.c(0),
+      ValueRange());
+}
+
+Expansion moe::detail::quantized::expansionAt(
+    ImplicitLocOpBuilder &b, const GroupedMatmulSignature::Quantized &q,
+    Value scales, Value zeroPoints, Value g, Value col, Value block) {
+  Emitter m{b};
+  SmallVector<Value, 3> at = {g, col};
+  if (block)
+    at.push_back(block);
+  Expansion e;
+  e.scale = castFloat(b, memref::LoadOp::create(b, scales, at), b.getF32Type());
+  if (!zeroPoints) {
+    e.offset = m.f32(double(1 << 23) + double(1 << (q.bits - 1)));
+    return e;
+  }
+  // The zero points are packed along the scales' last dim.
+  int64_t perByte = 8 / q.bits;
+  Value index = at.back();
+  at.back() = m.div(index, perByte);
+  Value byte = arith::ExtUIOp::create(
+      b, b.getI32Type(), memref::LoadOp::create(b, zeroPoints, at));
+  Value zp = byte;
+  if (perByte > 1) {
+    Value shift = m.unsignedToI32(m.mul(m.rem(index, perByte), m.c(q.bits)));
+    zp = arith::AndIOp::create(b, arith::ShRUIOp::create(b, byte, shift),
+                               m.i32((1 << q.bits) - 1));
+  }
+  e.offset = magicFloat(b, zp);
+  return e;
+}
+
+Value moe::detail::quantized::expandValue(
+    ImplicitLocOpBuilder &b, const GroupedMatmulSignature::Quantized &q,
+    Value words, int64_t bit, const Expansion &e) {
+  Emitter m{b};
+  Value word = vector::ExtractOp::create(b, words, ArrayRef<int64_t>{bit / 32});
+  Value f = magicFloat(b, field(b, word, bit % 32, q.bits));
+  return m.mulf(m.subf(f, e.offset), e.scale);
+}
+
+int64_t moe::detail::quantized::stepsPerScale(
+    const GroupedMatmulSignature::Quantized &q, int64_t perLoad) {
+  if (q.blockSize % perLoad == 0)
+    return perLoad / 4;
+  if (perLoad % q.blockSize == 0)
+    return q.blockSize / 4;
+  return 1;
+}

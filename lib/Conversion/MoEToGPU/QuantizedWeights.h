@@ -1,0 +1,60 @@
+//===- QuantizedWeights.h - expanding packed weights in registers -*- C++
+//-*-===//
+//
+// What the decode kernel (DecodeQuantizedWeights.cpp) and the tile kernel
+// (GroupedMatmulKernel.cpp) share to read onnxruntime's QMoE weights:
+// `bits`-bit values packed low bits first along K of each [N, K] row,
+// block-wise or per-row scales, optional packed zero points. A value becomes
+// (q - zero point) * scale in fp32 without a conversion instruction (I2F
+// issues at a quarter of the FMA rate): q OR 0x4B000000 is the float
+// 2^23 + q, from which 2^23 + zero point is subtracted exactly.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_LIB_CONVERSION_MOETOGPU_QUANTIZEDWEIGHTS_H
+#define MOE_LIB_CONVERSION_MOETOGPU_QUANTIZEDWEIGHTS_H
+
+#include "Kernels.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <string>
+
+namespace moe::detail::quantized {
+
+/// "_q<bits>_[b<block size>_]<scale type>[_zp]" naming `sig`'s quantized
+/// weights in kernel names ("" without).
+std::string kernelSuffix(const GroupedMatmulSignature &sig);
+
+/// The packed bytes [E, N, K * bits / 8] as i32 words [E * N * rowWords].
+mlir::Value packedWords(mlir::ImplicitLocOpBuilder &b, mlir::Value bytes);
+
+/// What one value of the packed rows needs besides its bits: its column's
+/// (block's) scale and 2^23 + zero point, as f32.
+struct Expansion {
+  mlir::Value scale, offset;
+};
+
+/// The scale and offset of column `col` of group `g`, block `block` (an
+/// index; null for per-row scales), from the kernel's scales and zero
+/// points (null without).
+Expansion expansionAt(mlir::ImplicitLocOpBuilder &b,
+                      const GroupedMatmulSignature::Quantized &q,
+                      mlir::Value scales, mlir::Value zeroPoints, mlir::Value g,
+                      mlir::Value col, mlir::Value block);
+
+/// The value at bit `bit` of the packed i32 words `words` (a vector),
+/// expanded with `e` to f32.
+mlir::Value expandValue(mlir::ImplicitLocOpBuilder &b,
+                        const GroupedMatmulSignature::Quantized &q,
+                        mlir::Value words, int64_t bit, const Expansion &e);
+
+/// Steps of 4 values that share a scale when a lane's `perLoad` consecutive
+/// values start at a multiple of perLoad: all of them when a block holds
+/// whole loads, a block's when a load holds whole blocks, else 1.
+int64_t stepsPerScale(const GroupedMatmulSignature::Quantized &q,
+                      int64_t perLoad);
+
+} // namespace moe::detail::quantized
+
+#endif // MOE_LIB_CONVERSION_MOETOGPU_QUANTIZEDWEIGHTS_H
