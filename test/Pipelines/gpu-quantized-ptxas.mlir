@@ -35,8 +35,10 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k4096_n14336_silu_separate_q4_b32_f16_zp'
+// CHECK-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k4096_n14336_silu_separate_q4_b32_f16_zp'
 
-// SASS-COUNT-14: Function : grouped_matmul_
+// SASS-COUNT-16: Function : grouped_matmul_
 // SASS-OPS-DAG: LDG.E.128
 // SASS-OPS-DAG: HMMA.16816.F32.BF16
 // SASS-OPS-DAG: LDSM.16.M88.4

@@ -114,6 +114,25 @@ def test_dequantize_op_matches_reference(bits):
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 
 
+def prepare_gpu_layer(model, tmp_path):
+    """Saves `model` and prepares it as a bf16 GPU layer: returns the paths
+    of the model, the prepared module and the layer report."""
+    import subprocess
+
+    import onnx
+    from moe_run import BUILD_DIR
+
+    path, prepared, report = tmp_path / "q.onnx", tmp_path / "q.mlir", tmp_path / "q.json"
+    onnx.save(model, path)
+    r = subprocess.run([os.path.join(BUILD_DIR, "bin", "moe-opt"), str(path), "--onnx-infer-shapes",
+                        "--onnx-raise-moe", "--moe-fuse-gating", "--moe-expand-experts",
+                        f"--moe-prepare-gpu-layers=element-type=bf16 report={report}",
+                        "--mlir-elide-resource-strings-if-larger=100000000", "-o", str(prepared)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return path, prepared, report
+
+
 @pytest.mark.parametrize("name,hidden", [("int4_block16_swiglu", 32), ("int8_zero_points", 32),
                                          ("int2_block16_swiglu", 32),
                                          ("int4_block16_swiglu", 48)])
@@ -127,23 +146,14 @@ def test_qmoe_gpu_layer(name, hidden, tmp_path):
     bf16 rounding, gpu_layers rebuilds the buffers from the initializers
     exactly, and moe-gpu-aot compiles the layer."""
     import json
-    import subprocess
 
-    import onnx
     from moe_opt import gpu_layers
-    from moe_run import BUILD_DIR, gpu_aot, run_model
+    from moe_run import gpu_aot, run_model
 
     qmoe = ContribQMoE(tokens=0, hidden=hidden, inter=64, experts=4, k=2, seed=len(name),
                        **CASES[name])
     model = qmoe.model()
-    path, prepared, report = tmp_path / "q.onnx", tmp_path / "q.mlir", tmp_path / "q.json"
-    onnx.save(model, path)
-    r = subprocess.run([os.path.join(BUILD_DIR, "bin", "moe-opt"), str(path), "--onnx-infer-shapes",
-                        "--onnx-raise-moe", "--moe-fuse-gating", "--moe-expand-experts",
-                        f"--moe-prepare-gpu-layers=element-type=bf16 report={report}",
-                        "--mlir-elide-resource-strings-if-larger=100000000", "-o", str(prepared)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    path, prepared, report = prepare_gpu_layer(model, tmp_path)
     x, logits = inputs(qmoe, 17)
     expected = onnxruntime_output(model, x, logits)
     (out,) = run_model(str(prepared), [x, logits], 1, None, (), str(tmp_path))
@@ -180,3 +190,42 @@ def test_qmoe_gpu_layer(name, hidden, tmp_path):
     assert seen == set(initializers) | (set(qmoe.quantized) - packed)
 
     gpu_aot(prepared, tmp_path / "q.so")
+
+
+def test_qmoe_separate_gpu_layer(tmp_path):
+    """QMoE with fc1 (gate) and fc3 (up) as two 4-bit weights (swiglu_fusion
+    0, which onnxruntime's CPU kernel does not run: the numpy reference is
+    the oracle): the GPU layer takes the three packed weights as they are,
+    matches the reference on the CPU within bf16 rounding, and moe-gpu-aot
+    compiles gate and up into one kernel of each kind that reads both packed
+    weights (no activation kernel)."""
+    import json
+    import re
+
+    from moe_run import gpu_aot, run_model
+
+    qmoe = ContribQMoE(tokens=0, hidden=32, inter=64, experts=4, k=2, seed=5, bits=4,
+                       block_size=32, activation_type="swiglu", swiglu_fusion=0)
+    model = qmoe.model()
+    path, prepared, report = prepare_gpu_layer(model, tmp_path)
+    x, logits = inputs(qmoe, 17)
+    weights, ids = ref.route(logits, k=qmoe.k, renormalize=True)
+    rows, offsets, row_map = ref.dispatch(x.astype(np.float64), ids, qmoe.experts)
+    stage_weights, biases, attrs = qmoe.moe_experts_args()
+    y = ref.experts(rows, offsets, [w.astype(np.float64) for w in stage_weights], biases,
+                    **attrs)
+    expected = ref.combine(y, row_map, weights)
+    (out,) = run_model(str(prepared), [x, logits], 1, None, (), str(tmp_path))
+    assert np.max(np.abs(out - expected)) <= 2.5e-2 * np.max(np.abs(expected))
+
+    (entry,) = json.loads(report.read_text())["layers"]
+    resources = {b["source"].get("resource") for b in entry["buffers"]}
+    assert {"fc1", "fc3", "fc2"} <= resources
+    assert not [b for b in entry["buffers"] if b["source"]["kind"] == "dequantized"]
+
+    gpu_aot(prepared, tmp_path / "q.so")
+    library = (tmp_path / "q.so").read_bytes()
+    kernels = {name.decode() for name in re.findall(rb"grouped_matmul_\w+_separate_q4_b32_\w+",
+                                                    library)}
+    assert {k.startswith("grouped_matmul_decode_") for k in kernels} == {True, False}, kernels
+    assert b"activation_" not in library

@@ -24,10 +24,11 @@ constexpr int64_t kMmaTilesM = kDecodeRowsPerPass / 16;
 constexpr int64_t kMmaTilesN = kDecodeSlabN / 8;
 
 struct DecodeState {
+  explicit DecodeState(const GroupedMatmulSignature &sig) : sig(sig) {}
   const GroupedMatmulSignature &sig;
   mlir::Value lhs, rhs, rhsUp, offsets, result, bias, red;
-  /// Quantized weights: rhs is the packed bytes, then these.
-  mlir::Value scales, zeroPoints;
+  /// Quantized weights: rhs (rhsUp) is the packed bytes, then these.
+  mlir::Value scales, zeroPoints, upScales, upZeroPoints;
   mlir::Value tid, lane, warp, quad, pair, rows;
   /// The block's group's K and N (group_extents, else the signature's).
   mlir::Value groupK, groupN;

@@ -518,13 +518,19 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     return present ? func.getArgument(next++) : Value();
   };
   bool quantized = bool(sig.quantized);
-  Value lhs = arg(true), rhs = arg(true), scales = arg(quantized),
-        zeroPoints = arg(quantized && sig.quantized->zeroPoints),
-        rhsUp = arg(sig.splitWeights), offsets = arg(true), result = arg(true),
-        bias = arg(bool(sig.biasType));
-  DecodeState s{sig,     lhs,       rhs,  rhsUp,
-                offsets, result,    bias, func.getWorkgroupAttributions()[0],
-                scales,  zeroPoints};
+  bool zeroPoints = quantized && sig.quantized->zeroPoints;
+  DecodeState s{sig};
+  s.lhs = arg(true);
+  s.rhs = arg(true);
+  s.scales = arg(quantized);
+  s.zeroPoints = arg(zeroPoints);
+  s.rhsUp = arg(sig.splitWeights);
+  s.upScales = arg(sig.splitWeights && quantized);
+  s.upZeroPoints = arg(sig.splitWeights && zeroPoints);
+  s.offsets = arg(true);
+  s.result = arg(true);
+  s.bias = arg(bool(sig.biasType));
+  s.red = func.getWorkgroupAttributions()[0];
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   s.warp = m.div(s.tid, 32);

@@ -46,15 +46,21 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   const GroupedMatmulSignature::Quantized &q = *sig.quantized;
-  assert(!sig.splitWeights && sig.extents.empty() &&
-         "packed weights are one stacked weight without extents");
+  assert(sig.extents.empty() && "packed weights have no extents");
   int64_t K = sig.k, N = sig.n, bits = q.bits;
-  // Concatenated gate/up halves: lane quads 0-3 read the gate columns of
-  // the block's 32 outputs from n0 (its first output), quads 4-7 the up
-  // columns of the same outputs, N / 2 further (the 16-bit kernel's
-  // gate/up quads, which its epilogue pairs).
-  bool gateUpQuads = sig.isGated() && *sig.activation->gateLayout ==
-                                          moe::GateLayout::Concatenated;
+  // Gate and up in two places: lane quads 0-3 read the gate columns of the
+  // block's 32 outputs from n0 (its first output), quads 4-7 the up columns
+  // of the same outputs, N / 2 further (concatenated halves) or in the up
+  // weight (separate) (the 16-bit kernel's gate/up quads, which its
+  // epilogue pairs).
+  bool split = sig.splitWeights;
+  bool gateUpQuads = sig.isGated() && *sig.activation->gateLayout !=
+                                          moe::GateLayout::Interleaved;
+  Value isUp = gateUpQuads ? m.uge(s.quad, m.c(4)) : Value();
+  PackedWeight weight = {s.rhs, s.scales, s.zeroPoints};
+  if (split)
+    weight =
+        selectWeight(b, isUp, {s.rhsUp, s.upScales, s.upZeroPoints}, weight);
   int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(bits);
   int64_t steps = perLoad / 4, warpK = 4 * perLoad;
   int64_t rowWords = K * bits / 32;
@@ -65,7 +71,7 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
 
   // The packed bytes as i32 words (rows are whole chunks of chunkWords
   // words: K is a multiple of perLoad).
-  Value words = packedWords(b, s.rhs);
+  Value words = packedWords(b, weight.bytes);
 
   // Columns of the lane's n tiles: 8 from the lane's chunk base. N and the
   // bases are multiples of 8, so a chunk is all inside the outputs or all
@@ -74,9 +80,10 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   Value quadColumn = m.mul(s.quad, m.c(kVec));
   bool clamp = N % kDecodeSlabN != 0;
   if (gateUpQuads) {
-    quadColumn = m.add(m.mul(m.rem(s.quad, 4), m.c(kVec)),
-                       m.select(m.uge(s.quad, m.c(4)), m.c(N / 2), m.c(0)));
-    clamp = (N / 2) % (kDecodeSlabN / 2) != 0;
+    quadColumn = m.mul(m.rem(s.quad, 4), m.c(kVec));
+    if (!split)
+      quadColumn = m.add(quadColumn, m.select(isUp, m.c(N / 2), m.c(0)));
+    clamp = sig.resultColumns() % (kDecodeSlabN / 2) != 0;
   }
   Value base = m.add(n0, quadColumn);
   if (clamp)
@@ -91,8 +98,7 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   SmallVector<Expansion, kMmaTilesN> rowExpansions;
   if (!q.blockSize)
     for (int64_t t = 0; t < kMmaTilesN; ++t)
-      rowExpansions.push_back(
-          expansionAt(b, q, s.scales, s.zeroPoints, g, cols[t], Value()));
+      rowExpansions.push_back(expansionAt(b, q, weight, g, cols[t], Value()));
   // Block-wise: steps sharing a scale (the lane's chunk is in one block, or
   // holds whole blocks, or neither: a scale per step).
   int64_t scaleSteps = stepsPerScale(q, perLoad);
@@ -142,8 +148,8 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
             Value block = im.div(im.add(kAddr, im.c(4 * u)), q.blockSize);
             expansions.clear();
             for (int64_t t = 0; t < kMmaTilesN; ++t)
-              expansions.push_back(expansionAt(ib, q, s.scales, s.zeroPoints, g,
-                                               cols[t], block));
+              expansions.push_back(
+                  expansionAt(ib, q, weight, g, cols[t], block));
           }
           // B of tile t: its 4 values of the step, expanded, in pairs.
           int64_t bit = 4 * u * bits;

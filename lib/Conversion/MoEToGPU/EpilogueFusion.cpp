@@ -28,6 +28,21 @@ using namespace moe::detail;
 
 namespace {
 
+/// Whether the weights of `a` and `b` come in one form: both 16-bit, or
+/// both packed by moe.dequantize ops of one bit width, block size and
+/// operand types (one kernel signature reads both).
+bool sameQuantization(GroupedMatmulOp a, GroupedMatmulOp b) {
+  auto quantization = [](GroupedMatmulOp mm) {
+    return mm.getTransposeRhs() ? mm.getRhs()[0].getDefiningOp<DequantizeOp>()
+                                : DequantizeOp();
+  };
+  DequantizeOp qa = quantization(a), qb = quantization(b);
+  if (!qa || !qb)
+    return !qa && !qb && a.getTransposeRhs() == b.getTransposeRhs();
+  return qa->getAttrDictionary() == qb->getAttrDictionary() &&
+         qa->getOperandTypes() == qb->getOperandTypes();
+}
+
 /// The grouped matmuls whose epilogue can compute `op`: its input (and the
 /// up projection of a separate layout), each bias-free, stacked and used
 /// only by `op`, sharing rows and offsets. Empty when there are none.
@@ -39,10 +54,8 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
     if (!mm || !mm->hasOneUse() || !mm.getBias().empty() || !mm.isStacked())
       return GroupedMatmulOp();
-    // Transposed weights only as packed quantized ones, one weight with gate
-    // and up in it (interleaved or concatenated), if any.
-    if (mm.getTransposeRhs() && (kernelWeightOperands(mm).size() == 1 ||
-                                 layout == GateLayout::Separate))
+    // Transposed weights only as packed quantized ones.
+    if (mm.getTransposeRhs() && kernelWeightOperands(mm).size() == 1)
       return GroupedMatmulOp();
     return mm;
   };
@@ -64,7 +77,8 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
       up.getOffsets() != gate.getOffsets() ||
       up.getRhs()[0].getType() != gate.getRhs()[0].getType() ||
       up.getType() != gate.getType() ||
-      up.getGroupExtentsAttr() != gate.getGroupExtentsAttr())
+      up.getGroupExtentsAttr() != gate.getGroupExtentsAttr() ||
+      !sameQuantization(gate, up))
     return {};
   return {gate, up};
 }

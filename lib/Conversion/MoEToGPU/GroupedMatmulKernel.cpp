@@ -77,9 +77,8 @@ struct KernelState {
   explicit KernelState(const GroupedMatmulSignature &sig) : sig(sig) {}
   const GroupedMatmulSignature &sig;
   Value lhs, rhs, rhsUp, offsets, result, bias, rowSlots, combineWeights;
-  /// Quantized weights: rhs is the packed bytes, then these; `words` views
-  /// the bytes as i32 words.
-  Value scales, zeroPoints, words;
+  /// Quantized weights: rhs (rhsUp) is the packed bytes, then these.
+  Value scales, zeroPoints, upScales, upZeroPoints;
   Value smemA, smemB;
   Value tid, lane, warpM, warpN;
   /// The block's group's K and N (group_extents, else the signature's).
@@ -208,8 +207,10 @@ constexpr int64_t kPackedValues = kTileK / 2;
 struct PackedColumn {
   /// Shared-memory column (n-major B row) and first K of the thread's half.
   Value smemColumn, kHalf;
-  /// Column of the packed weight (clamped inside it) and its first word.
-  Value column, rowStart;
+  /// The thread's weight (gate or up with separate weights), its bytes as
+  /// i32 words, the column (clamped inside it) and the column's first word.
+  quantized::PackedWeight weight;
+  Value words, column, rowStart;
   /// Per-row scales: the column's, loaded once.
   std::optional<quantized::Expansion> rowExpansion;
 };
@@ -217,8 +218,9 @@ struct PackedColumn {
 /// Thread t fills shared column t / 2, K values 16 (t % 2)... of each step:
 /// its weight column is the block's n0 + t / 2, or with gate and up in
 /// slice pairs the gate (slice 2p) or up (2p + 1) column of output n0 + 8p
-/// + t / 2 % 8 (the cp.async path's pairs). Columns past the weight read
-/// column 0; their products are never stored.
+/// + t / 2 % 8 (the cp.async path's pairs: the up column N / 2 further, or
+/// in the up weight). Columns past the weight read column 0; their products
+/// are never stored.
 PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
                           Value n0) {
   Emitter m{b};
@@ -227,23 +229,33 @@ PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
   PackedColumn c;
   c.smemColumn = m.div(s.tid, 2);
   c.kHalf = m.mul(m.rem(s.tid, 2), m.c(kPackedValues));
+  c.weight = {s.rhs, s.scales, s.zeroPoints};
   Value col = m.add(n0, c.smemColumn), inside;
   if (pairsSlices(sig)) {
-    int64_t width = sig.n / 2;
+    int64_t width = sig.resultColumns();
     Value slice = m.div(c.smemColumn, 8);
     Value output = m.add(m.add(n0, m.mul(m.div(slice, 2), m.c(8))),
                          m.rem(c.smemColumn, 8));
     inside = m.ult(output, m.c(width));
-    col = m.add(output, m.mul(m.rem(slice, 2), m.c(width)));
+    Value isUp = m.rem(slice, 2);
+    if (sig.splitWeights) {
+      col = output;
+      c.weight = quantized::selectWeight(b, m.eq(isUp, m.c(1)),
+                                         {s.rhsUp, s.upScales, s.upZeroPoints},
+                                         c.weight);
+    } else {
+      col = m.add(output, m.mul(isUp, m.c(width)));
+    }
   } else {
     inside = m.ult(col, m.c(sig.n));
   }
   c.column = m.select(inside, col, m.c(0));
+  c.words = quantized::packedWords(b, c.weight.bytes);
   int64_t rowWords = sig.k * q.bits / 32;
   c.rowStart = m.mul(m.add(m.mul(group, m.c(sig.n)), c.column), m.c(rowWords));
   if (!q.blockSize)
-    c.rowExpansion = quantized::expansionAt(b, q, s.scales, s.zeroPoints, group,
-                                            c.column, Value());
+    c.rowExpansion =
+        quantized::expansionAt(b, q, c.weight, group, c.column, Value());
   return c;
 }
 
@@ -274,7 +286,7 @@ PackedValues loadPackedB(ImplicitLocOpBuilder &b, KernelState &s,
   k = m.select(inside, k, m.c(K - kPackedValues));
   int64_t words = kPackedValues * q.bits / 32;
   v.words = vector::LoadOp::create(
-      b, VectorType::get({words}, b.getI32Type()), s.words,
+      b, VectorType::get({words}, b.getI32Type()), c.words,
       ValueRange{m.add(c.rowStart, m.div(k, 32 / q.bits))},
       /*nontemporal=*/false, llvm::Align(4 * words));
   if (c.rowExpansion)
@@ -282,8 +294,8 @@ PackedValues loadPackedB(ImplicitLocOpBuilder &b, KernelState &s,
   int64_t scaleSteps = quantized::stepsPerScale(q, kPackedValues);
   for (int64_t u = 0; u < kPackedValues / 4; u += scaleSteps) {
     Value block = m.div(u ? m.add(k, m.c(4 * u)) : k, q.blockSize);
-    v.expansions.push_back(quantized::expansionAt(b, q, s.scales, s.zeroPoints,
-                                                  group, c.column, block));
+    v.expansions.push_back(
+        quantized::expansionAt(b, q, c.weight, group, c.column, block));
   }
   return v;
 }
@@ -571,6 +583,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   s.scales = arg(bool(sig.quantized));
   s.zeroPoints = arg(sig.quantized && sig.quantized->zeroPoints);
   s.rhsUp = arg(sig.splitWeights);
+  s.upScales = arg(sig.splitWeights && sig.quantized);
+  s.upZeroPoints =
+      arg(sig.splitWeights && sig.quantized && sig.quantized->zeroPoints);
   s.offsets = arg(true);
   s.result = arg(true);
   s.bias = arg(bool(sig.biasType));
@@ -578,8 +593,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   s.combineWeights = arg(bool(sig.combineWeightType));
   s.smemA = func.getWorkgroupAttributions()[0];
   s.smemB = func.getWorkgroupAttributions()[1];
-  if (sig.quantized)
-    s.words = quantized::packedWords(b, s.rhs);
   // Gate/up slice pairs cover kTileN / 2 result columns per block.
   // (Interleaved gate/up: kTileN / 2 too, but as kTileN rhs columns.)
   int64_t blockColumns = pairsSlices(sig) ? kTileN / 2 : kTileN;

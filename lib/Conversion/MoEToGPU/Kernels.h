@@ -57,9 +57,10 @@ struct GroupedMatmulSignature {
   /// Weight-only quantized weights (a moe.dequantize feeding the matmul's
   /// transposed rhs, onnxruntime's QMoE layout): rhs is the packed bytes
   /// [E, n, k * bits / 8], followed by the scales and, with zeroPoints,
-  /// the zero points, shaped as moe.dequantize takes them. Only the decode
-  /// kernel takes them (it expands them in registers, so the weights stream
-  /// from HBM packed).
+  /// the zero points, shaped as moe.dequantize takes them (with
+  /// `splitWeights` the up weight's three follow). The kernels expand them
+  /// on chip (the decode kernel in registers, the tile kernel into shared
+  /// memory), so the weights stream from HBM packed.
   struct Quantized {
     int64_t bits = 0;
     /// 0: one scale per output column.
@@ -237,9 +238,10 @@ mlir::gpu::GPUFuncOp getOrBuildRowSlotsKernel(mlir::gpu::GPUModuleOp module,
                                               int64_t slots);
 
 /// The argument types of every grouped-matmul kernel of `sig` (the contract
-/// of getOrBuildGroupedMatmulKernel): lhs, rhs, the up weight with
-/// `splitWeights`, offsets, result (fp32 token rows with a combine), the
-/// bias if any, then a combine's row slots and weights.
+/// of getOrBuildGroupedMatmulKernel): lhs, rhs (quantized: bytes, scales,
+/// zero points), the up weight with `splitWeights` (the same), offsets, result
+/// (fp32 token rows with a combine), the bias if any, then a combine's row
+/// slots and weights.
 inline llvm::SmallVector<mlir::Type>
 groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   mlir::MLIRContext *ctx = sig.elementType.getContext();
@@ -248,7 +250,13 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
       mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType);
   llvm::SmallVector<mlir::Type> types = {
       mlir::MemRefType::get({dyn, sig.k}, sig.elementType)};
-  if (sig.quantized) {
+  // Each weight (gate, then up with `splitWeights`): the stacked rhs, or
+  // for quantized weights the packed bytes, scales and zero points.
+  for (int weight = 0; weight < (sig.splitWeights ? 2 : 1); ++weight) {
+    if (!sig.quantized) {
+      types.push_back(rhsType);
+      continue;
+    }
     const GroupedMatmulSignature::Quantized &q = *sig.quantized;
     mlir::Type i8 = mlir::IntegerType::get(ctx, 8);
     // Block-wise: scales [E, n, blocks]; else [E, n]. Zero points are
@@ -263,11 +271,7 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
       scales.back() = (scales.back() * q.bits + 7) / 8;
       types.push_back(mlir::MemRefType::get(scales, i8));
     }
-  } else {
-    types.push_back(rhsType);
   }
-  if (sig.splitWeights)
-    types.push_back(rhsType);
   types.push_back(mlir::MemRefType::get({sig.groups + 1}, sig.offsetType));
   types.push_back(mlir::MemRefType::get(
       {dyn, sig.resultColumns()},

@@ -73,7 +73,7 @@ std::string moe::quantizedWeightsUnsupportedReason(moe::DequantizeOp op) {
   return reason;
 }
 
-/// How the decode kernel reads `dequantize`, the rhs of `op` (whose
+/// How the kernels read `dequantize`, the rhs of `op` (whose
 /// signature `sig` is otherwise complete), or an error saying why it cannot.
 static FailureOr<GroupedMatmulSignature::Quantized>
 getQuantizedWeights(moe::GroupedMatmulOp op, moe::DequantizeOp dequantize,

@@ -1,4 +1,4 @@
-//===- QuantizedWeights.cpp - expanding packed weights in registers -------===//
+//===- QuantizedWeights.cpp - expanding packed weights --------------------===//
 
 #include "QuantizedWeights.h"
 #include "Emitter.h"
@@ -51,6 +51,17 @@ moe::detail::quantized::kernelSuffix(const GroupedMatmulSignature &sig) {
   return suffix;
 }
 
+PackedWeight moe::detail::quantized::selectWeight(ImplicitLocOpBuilder &b,
+                                                  Value isUp,
+                                                  const PackedWeight &up,
+                                                  const PackedWeight &gate) {
+  auto pick = [&](Value u, Value g) -> Value {
+    return u ? arith::SelectOp::create(b, isUp, u, g).getResult() : Value();
+  };
+  return {pick(up.bytes, gate.bytes), pick(up.scales, gate.scales),
+          pick(up.zeroPoints, gate.zeroPoints)};
+}
+
 Value moe::detail::quantized::packedWords(ImplicitLocOpBuilder &b,
                                           Value bytes) {
   Emitter m{b};
@@ -65,7 +76,8 @@ Value moe::detail::quantized::packedWords(ImplicitLocOpBuilder &b,
 
 Expansion moe::detail::quantized::expansionAt(
     ImplicitLocOpBuilder &b, const GroupedMatmulSignature::Quantized &q,
-    Value scales, Value zeroPoints, Value g, Value col, Value block) {
+    const PackedWeight &w, Value g, Value col, Value block) {
+  Value scales = w.scales, zeroPoints = w.zeroPoints;
   Emitter m{b};
   SmallVector<Value, 3> at = {g, col};
   if (block)

@@ -1,5 +1,4 @@
-//===- QuantizedWeights.h - expanding packed weights in registers -*- C++
-//-*-===//
+//===- QuantizedWeights.h - expanding packed weights ------------*- C++ -*-===//
 //
 // What the decode kernel (DecodeQuantizedWeights.cpp) and the tile kernel
 // (GroupedMatmulKernel.cpp) share to read onnxruntime's QMoE weights:
@@ -26,6 +25,17 @@ namespace moe::detail::quantized {
 /// weights in kernel names ("" without).
 std::string kernelSuffix(const GroupedMatmulSignature &sig);
 
+/// One packed weight as the kernels take it: the bytes [E, N, K * bits / 8],
+/// the scales and the zero points (null without).
+struct PackedWeight {
+  mlir::Value bytes, scales, zeroPoints;
+};
+
+/// `up` where `isUp` holds, else `gate` (a lane's or thread's weight when
+/// gate and up are two weights).
+PackedWeight selectWeight(mlir::ImplicitLocOpBuilder &b, mlir::Value isUp,
+                          const PackedWeight &up, const PackedWeight &gate);
+
 /// The packed bytes [E, N, K * bits / 8] as i32 words [E * N * rowWords].
 mlir::Value packedWords(mlir::ImplicitLocOpBuilder &b, mlir::Value bytes);
 
@@ -36,12 +46,11 @@ struct Expansion {
 };
 
 /// The scale and offset of column `col` of group `g`, block `block` (an
-/// index; null for per-row scales), from the kernel's scales and zero
-/// points (null without).
+/// index; null for per-row scales), from the scales and zero points of `w`.
 Expansion expansionAt(mlir::ImplicitLocOpBuilder &b,
                       const GroupedMatmulSignature::Quantized &q,
-                      mlir::Value scales, mlir::Value zeroPoints, mlir::Value g,
-                      mlir::Value col, mlir::Value block);
+                      const PackedWeight &w, mlir::Value g, mlir::Value col,
+                      mlir::Value block);
 
 /// The value at bit `bit` of the packed i32 words `words` (a vector),
 /// expanded with `e` to f32.

@@ -134,3 +134,50 @@ func.func @int2(%x: tensor<?x256xbf16>, %q: tensor<8x512x64xi8>, %s: tensor<8x51
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
   return %y : tensor<?x512xbf16>
 }
+
+// -----
+
+// Separate gate and up weights (QMoE's fc1 and fc3), packed alike, fuse
+// too: lane quads 4-7 read the up weight's bytes, scales and zero points
+// (selected once), at the gate columns' positions.
+// CHECK-LABEL: func.func @int4_separate(
+// CHECK: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate_q4_b32_f16_zp blocks in (%c16, %{{.*}}, %{{.*}}) threads in (%c128, %c1, %c1) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x512x128xi8>, %{{.*}} : memref<8x512x8xf16>, %{{.*}} : memref<8x512x4xi8>, %{{.*}} : memref<8x512x128xi8>, %{{.*}} : memref<8x512x8xf16>, %{{.*}} : memref<8x512x4xi8>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>)
+// CHECK-NOT: gpu.launch_func
+// CHECK: return
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate_q4_b32_f16_zp(
+// CHECK-SAME: %[[Q:[^:]*]]: memref<8x512x128xi8>, %[[S:[^:]*]]: memref<8x512x8xf16>, %[[ZP:[^:]*]]: memref<8x512x4xi8>, %[[QU:[^:]*]]: memref<8x512x128xi8>, %[[SU:[^:]*]]: memref<8x512x8xf16>, %[[ZPU:[^:]*]]: memref<8x512x4xi8>
+// CHECK: %[[UP:.*]] = arith.cmpi uge, %{{.*}}, %c4 : index
+// CHECK: %[[BYTES:.*]] = arith.select %[[UP]], %[[QU]], %[[Q]] : memref<8x512x128xi8>
+// CHECK: %[[SCALES:.*]] = arith.select %[[UP]], %[[SU]], %[[S]] : memref<8x512x8xf16>
+// CHECK: %[[ZPS:.*]] = arith.select %[[UP]], %[[ZPU]], %[[ZP]] : memref<8x512x4xi8>
+// CHECK-NOT: arith.select %[[UP]], %c
+// CHECK: memref.collapse_shape %[[BYTES]]
+// CHECK-NOT: arith.select %[[UP]], %c
+// CHECK: scf.for
+// CHECK: memref.load %[[SCALES]]
+// CHECK: memref.load %[[ZPS]]
+func.func @int4_separate(%x: tensor<?x256xbf16>, %q: tensor<8x512x128xi8>, %s: tensor<8x512x8xf16>, %zp: tensor<8x512x4xi8>, %qu: tensor<8x512x128xi8>, %su: tensor<8x512x8xf16>, %zpu: tensor<8x512x4xi8>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
+  %wu = moe.dequantize %qu, %su zero_points(%zpu) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
+  %g = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Gate and up packed differently (4 and 8 bits) need two kernels: they stay
+// two matmuls and the activation kernel.
+// CHECK-LABEL: func.func @mixed_separate(
+// CHECK: @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q4_b32_f16 blocks
+// CHECK: @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_q8_f16 blocks
+// CHECK: @moe_kernels::@activation_
+func.func @mixed_separate(%x: tensor<?x256xbf16>, %q: tensor<8x512x128xi8>, %s: tensor<8x512x8xf16>, %qu: tensor<8x512x256xi8>, %su: tensor<8x512xf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>) -> tensor<8x512x256xbf16>
+  %wu = moe.dequantize %qu, %su {bits = 8 : i64} : (tensor<8x512x256xi8>, tensor<8x512xf16>) -> tensor<8x512x256xbf16>
+  %g = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}

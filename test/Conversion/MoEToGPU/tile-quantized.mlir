@@ -30,12 +30,12 @@
 // CHECK-SAME: %[[Q:[^:]*]]: memref<8x512x128xi8>, %[[S:[^:]*]]: memref<8x512x8xf16>, %[[ZP:[^:]*]]: memref<8x512x4xi8>
 // CHECK-SAME: workgroup(%[[SA:[^:]*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^:]*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK-SAME: moe.column_tiles = 8 : i64
-// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[Q]]
-// CHECK: %[[WORDS:.*]] = memref.view %[[FLAT]][%c0][] : memref<524288xi8> to memref<131072xi32>
+// CHECK: nvgpu.device_async_create_group
 // CHECK: %[[COL:.*]] = arith.divui %thread_id_x, %c2 : index
 // CHECK: %[[HALF:.*]] = arith.remui %thread_id_x, %c2 : index
 // CHECK: %[[KHALF:.*]] = arith.muli %[[HALF]], %c16 : index
-// CHECK: nvgpu.device_async_create_group
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[Q]]
+// CHECK: %[[WORDS:.*]] = memref.view %[[FLAT]][%c0][] : memref<524288xi8> to memref<131072xi32>
 // CHECK: vector.load %[[WORDS]][{{.*}}] {alignment = 8 : i64} : memref<131072xi32>, vector<2xi32>
 // CHECK-NOT: vector.load
 // CHECK: memref.load %[[S]]
@@ -175,5 +175,35 @@ func.func @int4_concatenated(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, 
   %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x1024x128xi8>, tensor<8x1024x8xf16>) -> tensor<8x1024x256xbf16>
   %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
   %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Separate gate and up weights: shared column j holds the gate (slice j / 8
+// even) or up (odd) column of output n0 + 8 (j / 16) + j % 8, the up one at
+// the same column of the up weight, whose bytes, scales and zero points the
+// thread selects once.
+// TILE-LABEL: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate_q4_b32_f16_zp(
+// TILE-SAME: %[[Q:[^:]*]]: memref<8x512x128xi8>, %[[S:[^:]*]]: memref<8x512x8xf16>, %[[ZP:[^:]*]]: memref<8x512x4xi8>, %[[QU:[^:]*]]: memref<8x512x128xi8>, %[[SU:[^:]*]]: memref<8x512x8xf16>, %[[ZPU:[^:]*]]: memref<8x512x4xi8>
+// TILE-SAME: moe.column_tiles = 16 : i64
+// TILE: %[[J:.*]] = arith.divui %thread_id_x, %c2 : index
+// TILE: %[[SLICE:.*]] = arith.divui %[[J]], %c8 : index
+// TILE: %[[INSIDE:.*]] = arith.cmpi ult, %[[OUT:.*]], %c512 : index
+// TILE: %[[ODD:.*]] = arith.remui %[[SLICE]], %c2 : index
+// TILE: %[[UP:.*]] = arith.cmpi eq, %[[ODD]], %c1 : index
+// TILE: %[[BYTES:.*]] = arith.select %[[UP]], %[[QU]], %[[Q]] : memref<8x512x128xi8>
+// TILE: %[[SCALES:.*]] = arith.select %[[UP]], %[[SU]], %[[S]] : memref<8x512x8xf16>
+// TILE: %[[ZPS:.*]] = arith.select %[[UP]], %[[ZPU]], %[[ZP]] : memref<8x512x4xi8>
+// TILE: arith.select %[[INSIDE]], %[[OUT]], %c0 : index
+// TILE: memref.collapse_shape %[[BYTES]]
+// TILE: memref.load %[[SCALES]]
+// TILE: memref.load %[[ZPS]]
+func.func @int4_separate(%x: tensor<?x256xbf16>, %q: tensor<8x512x128xi8>, %s: tensor<8x512x8xf16>, %zp: tensor<8x512x4xi8>, %qu: tensor<8x512x128xi8>, %su: tensor<8x512x8xf16>, %zpu: tensor<8x512x4xi8>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
+  %wu = moe.dequantize %qu, %su zero_points(%zpu) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x512x128xi8>, tensor<8x512x8xf16>, tensor<8x512x4xi8>) -> tensor<8x512x256xbf16>
+  %g = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x512x256xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
   return %a : tensor<?x512xbf16>
 }

@@ -48,3 +48,15 @@ func.func @int2_concatenated_odd(%x: tensor<?x2048xbf16>, %q: tensor<128x1520x51
   %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1520xbf16>) -> tensor<?x760xbf16>
   return %a : tensor<?x760xbf16>
 }
+
+// Mixtral's fc1 and fc3 as two 4-bit weights with zero points (QMoE without
+// swiglu_fusion), 14336 outputs each: one kernel, each lane or thread reading
+// the gate or the up weight.
+func.func @int4_separate(%x: tensor<?x4096xbf16>, %q: tensor<8x14336x2048xi8>, %s: tensor<8x14336x128xf16>, %zp: tensor<8x14336x64xi8>, %qu: tensor<8x14336x2048xi8>, %su: tensor<8x14336x128xf16>, %zpu: tensor<8x14336x64xi8>, %off: tensor<9xi64>) -> tensor<?x14336xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x14336x2048xi8>, tensor<8x14336x128xf16>, tensor<8x14336x64xi8>) -> tensor<8x14336x4096xbf16>
+  %wu = moe.dequantize %qu, %su zero_points(%zpu) {bits = 4 : i64, block_size = 32 : i64} : (tensor<8x14336x2048xi8>, tensor<8x14336x128xf16>, tensor<8x14336x64xi8>) -> tensor<8x14336x4096xbf16>
+  %g = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x4096xbf16>, tensor<8x14336x4096xbf16>, tensor<9xi64>) -> tensor<?x14336xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) {transpose_rhs} : (tensor<?x4096xbf16>, tensor<8x14336x4096xbf16>, tensor<9xi64>) -> tensor<?x14336xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x14336xbf16>, tensor<?x14336xbf16>) -> tensor<?x14336xbf16>
+  return %a : tensor<?x14336xbf16>
+}

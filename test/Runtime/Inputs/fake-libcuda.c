@@ -81,12 +81,13 @@ static int paramCount(const char *name) {
     return 7 + 9 + 5 + 7 + 5 + (strstr(name, "_unweighted") ? 0 : 7);
   // Quantized weights ("_q<bits>_[b<block>_]<scale type>[_zp]"): packed
   // bytes (3-D), scales (3-D with blocks, else 2-D), zero points (as the
-  // scales) in place of rhs.
+  // scales) in place of rhs, twice with separate gate and up weights.
   const char *quantized = matmul ? strstr(name, "_q") : 0;
   if (quantized &&
       (quantized[2] == '2' || quantized[2] == '4' || quantized[2] == '8')) {
     int scales = quantized[3] == '_' && quantized[4] == 'b' ? 9 : 7;
-    return 7 + 9 + scales + (strstr(quantized, "_zp") ? scales : 0) + 5 + 7;
+    int weight = 9 + scales + (strstr(quantized, "_zp") ? scales : 0);
+    return 7 + weight * (strstr(name, "_separate") ? 2 : 1) + 5 + 7;
   }
   if (matmul && strstr(name, "_separate"))
     return 7 + 9 + 9 + 5 + 7; // gate and up weights
