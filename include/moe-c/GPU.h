@@ -91,11 +91,11 @@ int moe_layer_forward(int layer, void *const *buffers, const int64_t *dims,
  * every PyTorch allocation is. */
 
 /* Which kernel serves (dtype, experts, k, n): "wgmma" (sm_90a: TMA +
- * warpgroup tensor cores), "mma.sync" (sm_80 and sm_90, or sm_90a shapes
- * with k not a multiple of 64), "decode" (a library built with --kernel
- * decode), or "" if the library has none. Unless built with --kernel tile,
- * calls with rows <= 16 * experts run the weight-streaming decode kernel
- * instead of the one named. Does not touch the device. */
+ * warpgroup tensor cores; any k), "mma.sync" (sm_80 and sm_90), "decode"
+ * (a library built with --kernel decode), or "" if the library has none.
+ * Unless built with --kernel tile, calls with rows <= 16 * experts run the
+ * weight-streaming decode kernel instead of the one named. Does not touch
+ * the device. */
 const char *moe_grouped_matmul_kernel(int dtype, int64_t experts, int64_t k,
                                       int64_t n);
 /* Routing (moe.fused_route, one kernel): router logits of `tokens` rows of

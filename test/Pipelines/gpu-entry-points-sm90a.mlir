@@ -14,8 +14,9 @@
 // f16 is CU_TENSOR_MAP_DATA_TYPE_FLOAT16 (6).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 6, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
-// LLVMIR-NOT: mgpuTensorMapEncodeTiledMemref
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 28)
+// K = 72 too, its last k step partial.
+// LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // LLVMIR-NOT: mgpuStream
 
 // kernel=auto: the decode kernel for rows <= 16 * E, else the wgmma kernel.
@@ -27,7 +28,7 @@
 // AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512
 
 // CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
-// K % 64 == 0: wgmma kernels (3); K = 72: mma.sync (2); else none (1).
+// Every K, 72 included: wgmma kernels (3); else none (1).
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_kind(
 // CHECK: scf.if %{{.*}} -> (i32) {
 // CHECK-NEXT: %[[WG:.*]] = arith.constant 3 : i32
@@ -36,8 +37,8 @@
 // CHECK-NEXT: %[[WG2:.*]] = arith.constant 3 : i32
 // CHECK-NEXT: scf.yield %[[WG2]]
 // CHECK: scf.if %{{.*}} -> (i32) {
-// CHECK-NEXT: %[[MS:.*]] = arith.constant 2 : i32
-// CHECK-NEXT: scf.yield %[[MS]]
+// CHECK-NEXT: %[[WG3:.*]] = arith.constant 3 : i32
+// CHECK-NEXT: scf.yield %[[WG3]]
 // CHECK: arith.constant 1 : i32
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_dispatch(
 // CHECK-SAME: %[[LHS:[^:]*]]: !llvm.ptr, %[[RHS:[^:]*]]: !llvm.ptr, %[[OFF:[^:]*]]: !llvm.ptr, %[[OUT:[^:]*]]: !llvm.ptr, %[[ROWS:[^:]*]]: i64, %[[STREAM:[^:]*]]: !gpu.async.token) -> i32
@@ -53,12 +54,12 @@
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 {{.*}} dynamic_shared_memory_size %{{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>, %[[PA]] : !llvm.ptr, %[[PB]] : !llvm.ptr)
 // CHECK-NOT: gpu.wait
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_f16_f16_i64_e4_k512_n256
-// CHECK-NOT: nvgpu.tma.create.descriptor
-// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e2_k72_n64 blocks in
+// CHECK: nvgpu.tma.create.descriptor
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k72_n64 blocks in
 // CHECK: gpu.module @moe_kernels
 // CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(
 // CHECK: gpu.func @grouped_matmul_wgmma_f16_f16_i64_e4_k512_n256(
-// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e2_k72_n64(
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e2_k72_n64(
 // CHECK-NOT: gpu.func
 
 func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
@@ -69,8 +70,8 @@ func.func @down(%x: tensor<?x512xf16>, %w: tensor<4x512x256xf16>, %off: tensor<5
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x512xf16>, tensor<4x512x256xf16>, tensor<5xi64>) -> tensor<?x256xf16>
   return %y : tensor<?x256xf16>
 }
-// A library may mix both kernels: K = 72 is served by the mma.sync kernel
-// (with a remark at compile time).
+// K = 72: the wgmma kernel too, its last k step partial (the rows past K
+// zeroed in shared memory).
 func.func @odd(%x: tensor<?x72xbf16>, %w: tensor<2x72x64xbf16>, %off: tensor<3xi64>) -> tensor<?x64xbf16> {
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x72xbf16>, tensor<2x72x64xbf16>, tensor<3xi64>) -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>

@@ -296,7 +296,7 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
         cast<RankedTensorType>(weights.getType()).getElementType();
   sig->combineSlots = mapType.getDimSize(1);
   // The chip's tile kernel: wgmma on sm_90a where it applies.
-  gpu::GPUFuncOp kernel = getOrBuildTileKernel(mm, *module, *sig, options);
+  gpu::GPUFuncOp kernel = getOrBuildTileKernel(*module, *sig, options);
   gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
       *module, mapType.getElementType(), sig->combineSlots);
   // The buffers' types (a wgmma kernel takes its TMA descriptors after).

@@ -70,14 +70,3 @@ moe::detail::groupExtents(ImplicitLocOpBuilder &b, gpu::GPUModuleOp gpuModule,
   Value at = m.mul(group, m.c(2));
   return {load(at), load(m.add(at, m.c(1)))};
 }
-
-std::string
-moe::detail::groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig) {
-  for (size_t e = 0; e + 1 < sig.extents.size(); e += 2) {
-    int64_t k = sig.extents[e];
-    if (k % kWgmmaTileK != 0)
-      return "group " + std::to_string(e / 2) + "'s K (" + std::to_string(k) +
-             ") is not a multiple of " + std::to_string(kWgmmaTileK);
-  }
-  return "";
-}

@@ -114,11 +114,6 @@ std::pair<mlir::Value, mlir::Value>
 groupExtents(mlir::ImplicitLocOpBuilder &b, mlir::gpu::GPUModuleOp gpuModule,
              const GroupedMatmulSignature &sig, mlir::Value group);
 
-/// Why the wgmma kernel cannot take `sig`'s extents ("" if it can): its TMA
-/// boxes read whole kWgmmaTileK rows, so every K_g must be a multiple of
-/// kWgmmaTileK (its epilogue zeroes the columns past any N_g).
-std::string groupExtentsUnsupportedReason(const GroupedMatmulSignature &sig);
-
 /// Kernel attribute: the launch's grid.x (column tiles), set on every kernel
 /// whose grid.x is not ceil(n / kTileN) of its rhs.
 constexpr llvm::StringLiteral kColumnTilesAttr = "moe.column_tiles";
@@ -321,16 +316,9 @@ constexpr int64_t kWgmmaThreads = 128;
 /// memory.
 constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
 
-/// Why `sig` has no sm_90a wgmma kernel ("" if it has one): K must be a
-/// multiple of kWgmmaTileK (a TMA box of weights must not cross into the
-/// next group's rows of the stacked [E * K, N] map).
-std::string wgmmaUnsupportedReason(const GroupedMatmulSignature &sig);
-
-/// The tile kernel of `options.chip` for `sig`: on sm_90a the wgmma kernel
-/// where wgmmaUnsupportedReason allows (else a remark at `op` says why not),
-/// otherwise the mma.sync kernel.
-mlir::gpu::GPUFuncOp getOrBuildTileKernel(mlir::Operation *op,
-                                          mlir::gpu::GPUModuleOp gpuModule,
+/// The tile kernel of `options.chip` for 16-bit weights `sig`: the wgmma
+/// kernel on sm_90a, the mma.sync kernel on sm_80.
+mlir::gpu::GPUFuncOp getOrBuildTileKernel(mlir::gpu::GPUModuleOp gpuModule,
                                           const GroupedMatmulSignature &sig,
                                           const MoEToGPUOptions &options);
 

@@ -206,19 +206,11 @@ LogicalResult moe::checkGroupedMatmulForGPU(moe::GroupedMatmulOp op,
 }
 
 gpu::GPUFuncOp
-moe::detail::getOrBuildTileKernel(Operation *op, gpu::GPUModuleOp gpuModule,
+moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
                                   const GroupedMatmulSignature &sig,
                                   const MoEToGPUOptions &options) {
-  // sm_90a: the wgmma + TMA kernel where its rules hold
-  // (wgmmaUnsupportedReason), else the mma.sync kernel.
-  if (options.chip == "sm_90a") {
-    std::string reason = wgmmaUnsupportedReason(sig);
-    if (reason.empty())
-      return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
-    if (options.remarks)
-      op->emitRemark("sm_90a: ")
-          << reason << ", so the mma.sync kernel is used";
-  }
+  if (options.chip == "sm_90a")
+    return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }
 
@@ -400,7 +392,7 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
   // kernel=decode, the decode kernel unless kernel=tile or the signature has
   // a fused combine (no decode form).
   if (options.kernel != "decode" || sig.fusedCombine)
-    kernels.tile = getOrBuildTileKernel(op, gpuModule, sig, options);
+    kernels.tile = getOrBuildTileKernel(gpuModule, sig, options);
   if (options.kernel != "tile" && !sig.fusedCombine)
     kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
   return kernels;

@@ -19,10 +19,15 @@
 //   (TMA out-of-bounds fill), rows of the next group are real data, and both
 //   are masked at the store (row < end, end <= rows).
 // - The weights map covers the stacked [E, K, N] weight as [E * K, N]: row k
-//   of group g is row g * K + k. K % kWgmmaTileK == 0 (checked by
-//   wgmmaUnsupportedReason) keeps every 64-row box inside its group, and no
-//   k step reads past K. Columns at or past N (when N % 128 != 0) come back as
-//   zeros and are masked at the store.
+//   of group g is row g * K + k. Columns at or past N (when N % 128 != 0)
+//   come back as zeros and are masked at the store. A group's K (K_g with
+//   group_extents) that is no multiple of kWgmmaTileK ends in a partial
+//   step, whose boxes hold rows past K_g: the next group's, or the padding
+//   of a padded weight, and rows' columns that are not the group's. After
+//   that step's mbarrier wait the threads zero the B rows from K_g on and
+//   the A chunks of 8 columns that start at or past it (as the mma.sync
+//   kernel's copies mask them), then fence the generic-proxy stores against
+//   the wgmma's async-proxy reads (and the TMA's later refill).
 // - Shared memory: the stages start at the first 1024-byte boundary past
 //   the static variables (the swizzle pattern repeats every 8 rows of 128
 //   bytes and the descriptors carry base offset 0), computed at run time;
@@ -256,6 +261,63 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
     return smemView(b, s, {kWgmmaTileK, kWgmmaTileN}, offset);
   return smemView(b, s, {kWgmmaTileK, kBoxN},
                   m.add(offset, m.c(*half * kWgmmaTileK * kBoxN * 2)));
+}
+
+/// Whether some group's K is no multiple of kWgmmaTileK (a partial last
+/// step, zeroRaggedStep).
+bool hasRaggedK(const GroupedMatmulSignature &sig) {
+  if (sig.k % kWgmmaTileK != 0)
+    return true;
+  for (size_t e = 0; e < sig.extents.size(); e += 2)
+    if (sig.extents[e] % kWgmmaTileK != 0)
+      return true;
+  return false;
+}
+
+/// Zeros what a partial k step (`valid` = K_g - k0 < kWgmmaTileK columns of
+/// the group) of `stage` holds past the group's K: B rows [valid, 64) of
+/// both boxes (whole 128-byte rows, whatever the swizzle) and, in each A
+/// row, the 16-byte chunks of columns [8 j, 8 j + 8) with 8 j >= valid, at
+/// their swizzled place (chunk j of row r is stored as chunk j ^ (r % 8)).
+/// All threads store; then the stores are fenced for the async proxy and
+/// the block meets at a barrier.
+void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
+                    Value valid) {
+  Emitter m{b};
+  auto chunkType = VectorType::get({8}, s.sig.elementType);
+  Value zeros = arith::ConstantOp::create(
+      b, chunkType,
+      DenseElementsAttr::get(chunkType, b.getZeroAttr(s.sig.elementType)));
+  int64_t chunksPerRow = kWgmmaTileK / 8;
+  // B: per 64-column box, 64 rows x 8 chunks.
+  for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half) {
+    for (int64_t i = 0; i < kWgmmaTileK * chunksPerRow / kWgmmaThreads; ++i) {
+      Value slot = m.add(s.tid, m.c(i * kWgmmaThreads));
+      Value row = m.div(slot, chunksPerRow);
+      Value col = m.mul(m.rem(slot, chunksPerRow), m.c(8));
+      m.ifThen(m.uge(row, valid), [&] {
+        vector::StoreOp::create(b, zeros, stageB(b, s, stage, half),
+                                ValueRange{row, col});
+      });
+    }
+  }
+  // A: 128 rows x 8 chunks.
+  for (int64_t i = 0; i < kWgmmaTileM * chunksPerRow / kWgmmaThreads; ++i) {
+    Value slot = m.add(s.tid, m.c(i * kWgmmaThreads));
+    Value row = m.div(slot, chunksPerRow);
+    Value chunk = m.rem(slot, chunksPerRow);
+    Value stored = arith::XOrIOp::create(b, chunk, m.rem(row, 8));
+    m.ifThen(m.uge(m.mul(chunk, m.c(8)), valid), [&] {
+      vector::StoreOp::create(b, zeros, stageA(b, s, stage),
+                              ValueRange{row, m.mul(stored, m.c(8))});
+    });
+  }
+  NVVM::FenceProxyOp::create(
+      b,
+      NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(b.getContext(),
+                                 NVVM::SharedSpace::shared_cta));
+  gpu::BarrierOp::create(b);
 }
 
 /// Thread 0 arms `stage`'s mbarrier for the bytes of one k step and issues
@@ -511,14 +573,20 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                    m.c(pairsBoxes(sig) ? kBoxN : kWgmmaTileN));
   // The tail (group E) runs no k step: its accumulators stay zero. So do
   // those of a block past its group's N_g; a block that straddles N_g
-  // computes and storeTile zeroes its columns past N_g (K_g are whole
-  // boxes: wgmmaUnsupportedReason).
+  // computes and storeTile zeroes its columns past N_g. A K_g that is no
+  // multiple of kWgmmaTileK ends in a partial step (zeroRaggedStep).
   auto [groupK, groupN] =
       groupExtents(b, gpuModule, sig, m.min(group, m.c(sig.groups - 1)));
   Value computes = m.ult(group, m.c(sig.groups));
   if (!sig.extents.empty())
     computes = m.both(computes, m.ult(n0, groupN));
-  Value steps = m.select(computes, m.div(groupK, kWgmmaTileK), m.c(0));
+  bool ragged = hasRaggedK(sig);
+  // A lambda cannot capture a structured binding in C++17.
+  Value kLimit = groupK;
+  Value steps = m.select(
+      computes,
+      m.div(ragged ? m.add(kLimit, m.c(kWgmmaTileK - 1)) : kLimit, kWgmmaTileK),
+      m.c(0));
   Value kRow0 = m.mul(m.min(group, m.c(sig.groups - 1)), m.c(sig.k));
 
   s.barriers = nvgpu::MBarrierCreateOp::create(
@@ -553,6 +621,11 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         Value parity = im.eq(im.rem(im.div(step, kStages), 2), im.c(1)); // i1
         nvgpu::MBarrierTryWaitParityOp::create(ib, s.barriers, parity,
                                                im.c(10000000), stage);
+        if (ragged) {
+          Value valid = im.sub(kLimit, im.mul(step, im.c(kWgmmaTileK)));
+          im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
+                    [&] { zeroRaggedStep(ib, s, stage, valid); });
+        }
         Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
             ib, descType(kWgmmaTileM, kWgmmaTileK), stageA(ib, s, stage),
             s.mapA);
@@ -595,14 +668,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
 }
 
 } // namespace
-
-std::string
-moe::detail::wgmmaUnsupportedReason(const GroupedMatmulSignature &sig) {
-  if (sig.k % kWgmmaTileK != 0)
-    return "K (" + std::to_string(sig.k) + ") is not a multiple of " +
-           std::to_string(kWgmmaTileK);
-  return groupExtentsUnsupportedReason(sig);
-}
 
 int64_t moe::detail::wgmmaSharedMemoryBytes() {
   // The stages, plus the worst-case realignment: the static variables sit

@@ -79,13 +79,14 @@ func.func @down(%x: tensor<?x512xbf16>, %w: tensor<4x512x256xbf16>, %off: tensor
 
 // -----
 
-// Extents that are not whole wgmma boxes (K_1 = 96) take the mma.sync kernel
-// on sm_90a, with a remark. An N_g that ends inside a block's 128 columns
-// (192) keeps the wgmma kernel: the block computes all its columns and the
-// epilogue zeroes each value whose column is at or past N_g. The kernels'
-// names tell two tables apart.
+// A K_g that is not whole wgmma boxes (K_1 = 96) ends in a partial k step
+// (ceil(K_g / 64) steps) whose shared rows past K_g are zeroed
+// (wgmma-ragged-k.mlir). An N_g that ends inside a block's 128 columns
+// (192): the block computes all its columns and the epilogue zeroes each
+// value whose column is at or past N_g. The kernels' names tell two tables
+// apart.
 // WGMMA-LABEL: func.func @odd_extents(
-// WGMMA: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e2_k128_n256_x[[A:[0-9a-f]+]] blocks
+// WGMMA: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k128_n256_x[[A:[0-9a-f]+]] blocks
 // WGMMA: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k128_n256_x[[B:[0-9a-f]+]] blocks
 // WGMMA-DAG: memref.global "private" constant @moe_group_extents_x[[A]] : memref<4xi32> = dense<[128, 256, 96, 256]>
 // WGMMA-DAG: memref.global "private" constant @moe_group_extents_x[[B]] : memref<4xi32> = dense<[128, 256, 128, 192]>
@@ -94,12 +95,24 @@ func.func @down(%x: tensor<?x512xbf16>, %w: tensor<4x512x256xbf16>, %off: tensor
 // WGMMA: memref.load %[[TABLE]][%{{.*}}] : memref<4xi32>
 // WGMMA: %[[N:.*]] = memref.load %[[TABLE]][%{{.*}}] : memref<4xi32>
 // WGMMA: %[[NG:.*]] = arith.index_castui %[[N]] : i32 to index
+// WGMMA-NOT: nvvm.fence.proxy
 // WGMMA: %[[V:.*]] = llvm.extractvalue %{{.*}}[0] : !llvm.struct<(f32,
 // WGMMA: %[[OWNED:.*]] = arith.cmpi ult, %{{.*}}, %[[NG]] : index
 // WGMMA: %[[Z:.*]] = arith.select %[[OWNED]], %[[V]], %{{.*}} : f32
 // WGMMA: arith.truncf %[[Z]] : f32 to bf16
+// WGMMA: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e2_k128_n256_x[[A]](
+// WGMMA: %[[KA:.*]] = arith.index_castui %{{.*}} : i32 to index
+// WGMMA: %[[UP:.*]] = arith.addi %[[KA]], %c63 : index
+// WGMMA: arith.divui %[[UP]], %c64 : index
+// WGMMA: nvgpu.mbarrier.try_wait.parity
+// WGMMA: %[[DONE:.*]] = arith.muli %{{.*}}, %c64 : index
+// WGMMA: %[[VALID:.*]] = arith.subi %[[KA]], %[[DONE]] : index
+// WGMMA: %[[PARTIAL:.*]] = arith.cmpi ult, %[[VALID]], %c64 : index
+// WGMMA: scf.if %[[PARTIAL]] {
+// WGMMA: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA: gpu.barrier
+// WGMMA: nvgpu.warpgroup.mma
 func.func @odd_extents(%x: tensor<?x128xbf16>, %w: tensor<2x128x256xbf16>, %off: tensor<3xi64>) -> (tensor<?x256xbf16>, tensor<?x256xbf16>) {
-  // expected-remark @below {{sm_90a: group 1's K (96) is not a multiple of 64, so the mma.sync kernel is used}}
   %y = moe.grouped_matmul %x, %w offsets(%off) {group_extents = array<i64: 128, 256, 96, 256>} : (tensor<?x128xbf16>, tensor<2x128x256xbf16>, tensor<3xi64>) -> tensor<?x256xbf16>
   %z = moe.grouped_matmul %x, %w offsets(%off) {group_extents = array<i64: 128, 256, 128, 192>} : (tensor<?x128xbf16>, tensor<2x128x256xbf16>, tensor<3xi64>) -> tensor<?x256xbf16>
   return %y, %z : tensor<?x256xbf16>, tensor<?x256xbf16>
