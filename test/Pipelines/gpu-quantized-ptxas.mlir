@@ -20,6 +20,12 @@
 // RUN: FileCheck %s --check-prefix=SASS-OPS < %t.sm90a.sass
 // The PTX packs each pair of expanded values with one cvt.
 // RUN: FileCheck %s --check-prefix=PTX < %t.sm90a.ptx
+// The shared buffers that 16-byte accesses (cp.async, ldmatrix, st.shared.v4)
+// read and write are declared 16-byte aligned.
+// RUN: FileCheck %s --check-prefix=SMEM < %t.sm80.ptx
+// RUN: not grep -E "\.shared \.align (2|4|8) \.b8 __wg_grouped_matmul" %t.sm80.ptx
+// SMEM: .shared .align 16 .b8 __wg_grouped_matmul_decode_
+// SMEM: .shared .align 16 .b8 __wg_grouped_matmul_bf16_
 
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'

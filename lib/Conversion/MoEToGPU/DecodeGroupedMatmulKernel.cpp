@@ -501,6 +501,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         {1}, b.getIndexType(), MemRefLayoutAttrInterface(), workgroup));
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      workgroupTypes, TypeRange());
+  alignWorkgroupAttributions(func);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));

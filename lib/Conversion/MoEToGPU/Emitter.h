@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -158,6 +159,17 @@ struct Emitter {
     return SmallVector<Value>(op.getResults());
   }
 };
+
+/// Aligns every shared-memory buffer of `func` to 16 bytes, for kernels
+/// with 16-byte accesses (cp.async, ldmatrix, st.shared.v4): without the
+/// attribute the PTX declares a buffer with its element's alignment.
+inline void alignWorkgroupAttributions(mlir::gpu::GPUFuncOp func) {
+  mlir::Builder b(func.getContext());
+  for (unsigned i = 0; i < func.getNumWorkgroupAttributions(); ++i)
+    func.setWorkgroupAttributionAttr(
+        i, mlir::LLVM::LLVMDialect::getAlignAttrName(),
+        b.getI64IntegerAttr(16));
+}
 
 /// A kernel gpu.func named `name` with `known_block_size` (threads, 1, 1)
 /// and workgroup attributions of the `smem` types; `b` is left at the start

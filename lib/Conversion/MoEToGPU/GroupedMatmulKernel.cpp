@@ -567,6 +567,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       MemRefType::get(smemBShape, elt, MemRefLayoutAttrInterface(), workgroup)};
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      TypeRange(smemTypes), TypeRange());
+  alignWorkgroupAttributions(func);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));

@@ -23,11 +23,12 @@
 //   come back as zeros and are masked at the store. A group's K (K_g with
 //   group_extents) that is no multiple of kWgmmaTileK ends in a partial
 //   step, whose boxes hold rows past K_g: the next group's, or the padding
-//   of a padded weight, and rows' columns that are not the group's. After
-//   that step's mbarrier wait the threads zero the B rows from K_g on and
-//   the A chunks of 8 columns that start at or past it (as the mma.sync
-//   kernel's copies mask them), then fence the generic-proxy stores against
-//   the wgmma's async-proxy reads (and the TMA's later refill).
+//   of a padded weight, and (K_g < K) rows' columns that are not the
+//   group's. After that step's mbarrier wait the threads zero the B rows
+//   from K_g on and the A chunks of 8 columns that start at or past K_g (as
+//   the mma.sync kernel's copies mask them; past K the TMA fills zeros),
+//   then fence the generic-proxy stores against the wgmma's async-proxy
+//   reads. The partial step is a group's last, so no refill follows it.
 // - Shared memory: the stages start at the first 1024-byte boundary past
 //   the static variables (the swizzle pattern repeats every 8 rows of 128
 //   bytes and the descriptors carry base offset 0), computed at run time;
@@ -274,11 +275,21 @@ bool hasRaggedK(const GroupedMatmulSignature &sig) {
   return false;
 }
 
+/// Whether some group's K_g is below K, so that the rows box holds columns
+/// past K_g (past K the TMA fills zeros itself).
+bool hasShortK(const GroupedMatmulSignature &sig) {
+  for (size_t e = 0; e < sig.extents.size(); e += 2)
+    if (sig.extents[e] < sig.k)
+      return true;
+  return false;
+}
+
 /// Zeros what a partial k step (`valid` = K_g - k0 < kWgmmaTileK columns of
 /// the group) of `stage` holds past the group's K: B rows [valid, 64) of
-/// both boxes (whole 128-byte rows, whatever the swizzle) and, in each A
-/// row, the 16-byte chunks of columns [8 j, 8 j + 8) with 8 j >= valid, at
-/// their swizzled place (chunk j of row r is stored as chunk j ^ (r % 8)).
+/// both boxes (whole 128-byte rows, whatever the swizzle) and, where some
+/// K_g < K, in each A row the 16-byte chunks of columns [8 j, 8 j + 8) with
+/// 8 j >= valid, at their swizzled place (chunk j of row r is stored as
+/// chunk j ^ (r % 8)).
 /// All threads store; then the stores are fenced for the async proxy and
 /// the block meets at a barrier.
 void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
@@ -289,6 +300,11 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
       b, chunkType,
       DenseElementsAttr::get(chunkType, b.getZeroAttr(s.sig.elementType)));
   int64_t chunksPerRow = kWgmmaTileK / 8;
+  // Rows are 128 bytes from a 1024-byte-aligned base: 16-byte stores.
+  auto storeZeros = [&](Value view, ValueRange at) {
+    auto store = vector::StoreOp::create(b, zeros, view, at);
+    store.setAlignmentAttr(b.getI64IntegerAttr(16));
+  };
   // B: per 64-column box, 64 rows x 8 chunks.
   for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half) {
     for (int64_t i = 0; i < kWgmmaTileK * chunksPerRow / kWgmmaThreads; ++i) {
@@ -296,20 +312,20 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
       Value row = m.div(slot, chunksPerRow);
       Value col = m.mul(m.rem(slot, chunksPerRow), m.c(8));
       m.ifThen(m.uge(row, valid), [&] {
-        vector::StoreOp::create(b, zeros, stageB(b, s, stage, half),
-                                ValueRange{row, col});
+        storeZeros(stageB(b, s, stage, half), {row, col});
       });
     }
   }
   // A: 128 rows x 8 chunks.
-  for (int64_t i = 0; i < kWgmmaTileM * chunksPerRow / kWgmmaThreads; ++i) {
+  for (int64_t i = 0;
+       hasShortK(s.sig) && i < kWgmmaTileM * chunksPerRow / kWgmmaThreads;
+       ++i) {
     Value slot = m.add(s.tid, m.c(i * kWgmmaThreads));
     Value row = m.div(slot, chunksPerRow);
     Value chunk = m.rem(slot, chunksPerRow);
     Value stored = arith::XOrIOp::create(b, chunk, m.rem(row, 8));
     m.ifThen(m.uge(m.mul(chunk, m.c(8)), valid), [&] {
-      vector::StoreOp::create(b, zeros, stageA(b, s, stage),
-                              ValueRange{row, m.mul(stored, m.c(8))});
+      storeZeros(stageA(b, s, stage), {row, m.mul(stored, m.c(8))});
     });
   }
   NVVM::FenceProxyOp::create(

@@ -28,7 +28,7 @@
 // non-empty row range) with ballots over 32 ranges at a time, 129 ranges in
 // 5 unrolled chunks.
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
-// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-COUNT-10: nvvm.vote.sync ballot
 // CHECK-NOT: nvvm.vote.sync

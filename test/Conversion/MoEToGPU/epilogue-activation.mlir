@@ -23,7 +23,7 @@
 // CHECK: return
 
 // CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate(%[[L:.*]]: memref<?x256xbf16>, %[[G:.*]]: memref<8x256x512xbf16>, %[[U:.*]]: memref<8x256x512xbf16>, %[[O:.*]]: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
-// CHECK-SAME: workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x32x72xbf16, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x32x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: moe.column_tiles = 16 : i64
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[BX:.*]] = gpu.block_id x

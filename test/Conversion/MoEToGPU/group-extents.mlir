@@ -45,7 +45,7 @@
 // (or at once for a block past N_g), and N_g waits in shared memory for the
 // bias (one more register across the loop would spill).
 // DECODE-LABEL: func.func @down(
-// DECODE: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}({{.*}}) workgroup(%{{.*}} : memref<4x32x36xf32, #gpu.address_space<workgroup>>, %[[SLOT:.*]] : memref<1xindex, #gpu.address_space<workgroup>>)
+// DECODE: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}({{.*}}) workgroup(%{{.*}} : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SLOT:.*]] : memref<1xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // DECODE: memref.get_global @moe_group_extents_x
 // DECODE: %[[K:.*]] = arith.index_castui %{{.*}} : i32 to index
 // DECODE: %[[N:.*]] = arith.index_castui %{{.*}} : i32 to index

@@ -29,7 +29,7 @@
 
 // CHECK: gpu.module @moe_kernels
 // CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512(%[[L:.*]]: memref<?x256xbf16>, %[[R:.*]]: memref<8x256x512xbf16>, %[[O:.*]]: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
-// CHECK-SAME: workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x32x72xbf16, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[SA:.*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:.*]] : memref<2x32x72xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // Device-side tile -> group search over the E groups and the tail.
 // CHECK: %[[BY:.*]] = gpu.block_id y

@@ -28,7 +28,7 @@
 // the other stage after it; B is read by the non-transposing ldmatrix.
 // CHECK-LABEL: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp(
 // CHECK-SAME: %[[Q:[^:]*]]: memref<8x512x128xi8>, %[[S:[^:]*]]: memref<8x512x8xf16>, %[[ZP:[^:]*]]: memref<8x512x4xi8>
-// CHECK-SAME: workgroup(%[[SA:[^:]*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^:]*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[SA:[^:]*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SB:[^:]*]] : memref<2x64x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: moe.column_tiles = 8 : i64
 // CHECK: nvgpu.device_async_create_group
 // CHECK: %[[COL:.*]] = arith.divui %thread_id_x, %c2 : index

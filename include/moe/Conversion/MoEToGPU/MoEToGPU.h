@@ -24,8 +24,8 @@ class GroupedMatmulOp;
 
 /// What the GPU kernels are generated for.
 struct MoEToGPUOptions {
-  /// sm_80 or sm_90 (mma.sync kernels) or sm_90a (wgmma + TMA kernels where
-  /// K % 64 == 0, else mma.sync; see docs/GPU.md).
+  /// sm_80 or sm_90 (mma.sync kernels) or sm_90a (wgmma + TMA kernels, the
+  /// mma.sync tile kernel for quantized weights; see docs/GPU.md).
   std::string chip = "sm_80";
   /// Tensor-core operand type the rows and weights must have: "bf16", "f16"
   /// or empty for whichever of the two the op has.
@@ -37,8 +37,9 @@ struct MoEToGPUOptions {
   /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
   /// run time), "tile" or "decode" (forced, for tests and benchmarks).
   std::string kernel = "auto";
-  /// Whether kernel choices are remarked (the sm_90a fallback to mma.sync);
-  /// off where the same ops are walked again (a layer's workspace size).
+  /// Whether kernel choices are remarked (sm_90a: quantized weights on the
+  /// mma.sync tile kernel); off where the same ops are walked again (a
+  /// layer's workspace size).
   bool remarks = true;
 };
 
