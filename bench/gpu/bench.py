@@ -48,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import layer  # noqa: E402 - the whole-layer rows (bench/gpu/layer.py)
 import quantized  # noqa: E402 - the quantized-weights rows (bench/gpu/quantized.py)
+import qvariants  # noqa: E402 - the quantized kernel forms (bench/gpu/qvariants.py)
 import routing  # noqa: E402 - the routing section (bench/gpu/routing.py)
 
 # name, hidden H, expert intermediate I, experts E, top-k; the smallest first,
@@ -100,7 +101,7 @@ def emit_mlir():
         ]
     lines += (layer.emit_mlir(MODELS) + layer.emit_full_mlir(MODELS) + layer.emit_hmoe_mlir() +
               layer.emit_choice_mlir() + layer.emit_llama4_mlir() +
-              quantized.emit_mlir(sys.modules[__name__]))
+              quantized.emit_mlir(sys.modules[__name__]) + qvariants.emit_mlir())
     return "\n".join(lines) + "\n" + routing.emit_mlir()
 
 
@@ -536,6 +537,11 @@ def child(args):
                                  args.tokens, args.reps, flush):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
+    if args.child == "qvariants":
+        layers = qvariants.StandIn() if args.simulate else layers
+        for row in qvariants.run(torch, sys.modules[__name__], dev, layers, args.reps, flush):
+            print("RESULT " + json.dumps(row), flush=True)
+        return 0
     if args.child == "hmoe":
         for row in layer.run_hmoe(torch, sys.modules[__name__], dev, layers, scale,
                                   args.tokens, args.reps, flush):
@@ -602,7 +608,8 @@ def table(rows, peaks):
                "ran | % copy BW | tile forced ms | vs tile |")
     out.append("|" + "---|" * 20)
     for r in rows:
-        if r.get("gemm") in ("layer", "full", "hmoe", "choice", "llama4"):  # layer.py's
+        # layer.py's, quantized.py's and qvariants.py's rows have their tables.
+        if r.get("gemm") in ("layer", "full", "hmoe", "choice", "llama4", "q4", "qv"):
             continue
         shape = f"{r.get('E')}×{r.get('K')}×{r.get('N')}"
         if "error" in r:
@@ -671,6 +678,8 @@ def parent(args):
     if layer.LLAMA4[0] in args.models and args.layers:
         jobs.append("llama4")
     jobs += ["quantized:" + m[0] for m in MODELS if m[0] in args.models and args.layers]
+    if args.layers and any(m[0] in args.models for m in MODELS):
+        jobs.append("qvariants")
     for job in jobs:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", job, "--lib-dir",
                args.lib_dir, "--reps", str(args.reps), "--tokens"] + [str(t) for t in args.tokens]
@@ -714,7 +723,7 @@ def write_report(args, rows, peaks, failures):
     text = (table(rows, peaks) + layer.table(rows) + layer.full_table(rows) +
             layer.hmoe_table(rows) + layer.tokens_table(rows, layer.ChoiceSpec()) +
             layer.tokens_table(rows, layer.Llama4Spec()) + quantized.table(rows, peaks) +
-            routing.table(routing_rows))
+            qvariants.table(rows) + routing.table(routing_rows))
     if failures:
         text += "\nFailed jobs: " + "; ".join(failures) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -778,11 +787,13 @@ def dry_run(args):
         ok &= layer.dry_run(None, sys.modules[__name__], libs)
         ok &= quantized.dry_run(None, sys.modules[__name__],
                                 [(path, layer.LayerLibrary(lib)) for path, lib in libs])
+        ok &= qvariants.dry_run([(path, layer.LayerLibrary(lib)) for path, lib in libs])
         return 0 if ok else 1
     ok &= routing.dry_run(torch, libs)
     ok &= layer.dry_run(torch, sys.modules[__name__], libs)
     ok &= quantized.dry_run(torch, sys.modules[__name__],
                             [(path, layer.LayerLibrary(lib)) for path, lib in libs])
+    ok &= qvariants.dry_run([(path, layer.LayerLibrary(lib)) for path, lib in libs])
     torch.manual_seed(0)
     for model in MODELS:
         for gname, e, k, n in gemms(model):
