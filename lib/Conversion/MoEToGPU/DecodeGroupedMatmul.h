@@ -1,8 +1,8 @@
 //===- DecodeGroupedMatmul.h - pieces of the decode kernel ------*- C++ -*-===//
 //
 // What the weight-streaming decode kernel (DecodeGroupedMatmulKernel.cpp)
-// shares with the streaming of quantized weights
-// (DecodeQuantizedWeights.cpp): the block's state, the row operands and the
+// shares with the streaming of weights stored along K
+// (DecodeAlongK.cpp): the block's state, the row operands and the
 // register-fed m16n8k16 mma.
 //
 //===----------------------------------------------------------------------===//
@@ -66,12 +66,11 @@ void mmaAccumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value &acc,
 
 /// The warp's kMmaTilesM x kMmaTilesN accumulators for rows [m0, m0 +
 /// kDecodeRowsPerPass) of group g and slab columns [n0, n0 + kDecodeSlabN),
-/// from quantized weights (DecodeQuantizedWeights.cpp), laid out as
-/// streamSlab's: position p of n tile t is column n0 + 8 p + t.
+/// from weights stored along K (transposed or packed: DecodeAlongK.cpp),
+/// laid out as streamSlab's: position p of n tile t is column n0 + 8 p + t.
 llvm::SmallVector<mlir::Value>
-streamQuantizedSlab(mlir::ImplicitLocOpBuilder &b, DecodeState &s,
-                    mlir::Value g, mlir::Value m0, mlir::Value end,
-                    mlir::Value n0);
+streamSlabAlongK(mlir::ImplicitLocOpBuilder &b, DecodeState &s, mlir::Value g,
+                 mlir::Value m0, mlir::Value end, mlir::Value n0);
 
 } // namespace moe::detail::decode
 

@@ -83,7 +83,8 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << groupExtentsSuffix(sig);
-  os << quantized::kernelSuffix(sig);
+  os << quantized::kernelSuffix(sig)
+     << (sig.transposedRhs ? "_t" : "");
   return name;
 }
 
@@ -506,8 +507,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));
   int64_t perBlock = outputsPerBlock(sig);
-  // Quantized weights' last dim is not N: say the column tiles too.
-  if (perBlock != kDecodeSlabN || sig.quantized)
+  // Packed or transposed weights' last dim is not N: say the column tiles
+  // too.
+  if (perBlock != kDecodeSlabN || sig.columnMajorWeights())
     func->setAttr(
         kColumnTilesAttr,
         b.getI64IntegerAttr((sig.resultColumns() + perBlock - 1) / perBlock));
@@ -572,8 +574,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     // Passes of kDecodeRowsPerPass rows, dealt round-robin to the grid's z
     // blocks; each streams the slab once (a group with more rows than that
     // reads its weights again, from L2 if they are still there: the
-    // selection keeps that rare for 16-bit weights; quantized ones have no
-    // other kernel).
+    // selection keeps that rare).
     Value z = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     Value zBlocks = gpu::GridDimOp::create(b, gpu::Dimension::z);
     scf::ForOp::create(
@@ -582,8 +583,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         [&](OpBuilder &nb, Location loc, Value m0, ValueRange) {
           ImplicitLocOpBuilder ib(loc, nb);
           SmallVector<Value> acc =
-              sig.quantized
-                  ? streamQuantizedSlab(ib, s, group, m0, groupEnd, n0)
+              sig.columnMajorWeights()
+                  ? streamSlabAlongK(ib, s, group, m0, groupEnd, n0)
                   : streamSlab(ib, s, group, m0, groupEnd, n0);
           for (int64_t i = 0; i < kMmaTilesM; ++i)
             reduceAndStore(ib, s, acc, i, group, m0, groupEnd, n0);

@@ -54,9 +54,6 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
     if (!mm || !mm->hasOneUse() || !mm.getBias().empty() || !mm.isStacked())
       return GroupedMatmulOp();
-    // Transposed weights only as packed quantized ones.
-    if (mm.getTransposeRhs() && kernelWeightOperands(mm).size() == 1)
-      return GroupedMatmulOp();
     return mm;
   };
   GroupedMatmulOp gate = producer(op.getInput());

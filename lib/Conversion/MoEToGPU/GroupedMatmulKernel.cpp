@@ -6,12 +6,13 @@
 // bound on the tiles), and each block finds its group by walking the offsets
 // on the device, so no group size ever travels to the host.
 //
-// Quantized weights (QMoE's packed [E, N, K * bits / 8] rows) do not fit
+// Weights stored [E, N, K] (transpose_rhs) are copied into an n-major
+// shared B (a column's K values contiguous, as the rows have them) that
+// the non-transposing ldmatrix reads. Quantized weights (QMoE's packed
+// [E, N, K * bits / 8] rows) take the same n-major stage but do not fit
 // cp.async: each thread loads its part of the B tile's packed bits into
 // registers one k step ahead, and after the step's mma expands them
-// (QuantizedWeights.h) into the other shared stage, which holds B n-major
-// (a column's K values contiguous, as the packed rows have them) for a
-// non-transposing ldmatrix.
+// (QuantizedWeights.h) into the other stage.
 //
 // Built op by op rather than parsed from text: the warp-level part (fragment
 // loads, eight mma per k step, the epilogue) is unrolled over compile-time
@@ -61,7 +62,8 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << combineSuffix(sig) << groupExtentsSuffix(sig)
-     << quantized::kernelSuffix(sig);
+     << quantized::kernelSuffix(sig)
+     << (sig.transposedRhs ? "_t" : "");
   return name;
 }
 
@@ -126,6 +128,41 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
   return {loop.getResult(1), loop.getResult(2), loop.getResult(3)};
 }
 
+/// Where row j (an index) of an n-major B tile comes from (weights read
+/// along K): the block's weight column n0 + j, or with gate and up in slice
+/// pairs the gate (slice j / 8 even) or up (odd) column of output n0 +
+/// 8 (j / 16) + j % 8 (the k-major path's pairs), the up one N / 2 further
+/// or in the up weight (`isUp` then says which). `column` is clamped to 0
+/// past the weight, where `inside` is false; no one stores its products.
+struct NMajorColumn {
+  Value column, inside, isUp;
+};
+NMajorColumn nMajorColumn(ImplicitLocOpBuilder &b, const KernelState &s,
+                          Value n0, Value j) {
+  Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  NMajorColumn c;
+  Value col = m.add(n0, j);
+  if (pairsSlices(sig)) {
+    int64_t width = sig.resultColumns();
+    Value slice = m.div(j, 8);
+    Value output =
+        m.add(m.add(n0, m.mul(m.div(slice, 2), m.c(8))), m.rem(j, 8));
+    c.inside = m.ult(output, m.c(width));
+    Value odd = m.rem(slice, 2);
+    if (sig.splitWeights) {
+      col = output;
+      c.isUp = m.eq(odd, m.c(1));
+    } else {
+      col = m.add(output, m.mul(odd, m.c(width)));
+    }
+  } else {
+    c.inside = m.ult(col, m.c(sig.n));
+  }
+  c.column = m.select(c.inside, col, m.c(0));
+  return c;
+}
+
 /// Issues this thread's cp.async copies of the A tile (rows [first, end) x
 /// columns k0..) and the B tile (rhs[group], rows k0.., columns n0..) into
 /// shared-memory stage `stage`, as one cp.async group. Out-of-range chunks
@@ -155,6 +192,27 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
   }
   if (s.sig.quantized) {
     // B goes through registers (loadPackedB, storePackedB).
+    return nvgpu::DeviceAsyncCreateGroupOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  }
+  if (s.sig.transposedRhs) {
+    // [E, N, K] weights: B n-major as the rows are, chunk c of row j of the
+    // tile is 8 K values of its column.
+    for (int64_t i = 0; i < kTileN * kTileK / kVec / kThreads; ++i) {
+      Value chunk = m.add(s.tid, m.c(i * kThreads));
+      Value j = m.div(chunk, kTileK / kVec);
+      Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
+      NMajorColumn column = nMajorColumn(b, s, n0, j);
+      Value source = column.isUp
+                         ? arith::SelectOp::create(b, column.isUp, s.rhsUp,
+                                                   s.rhs)
+                               .getResult()
+                         : s.rhs;
+      Value col = m.add(k0, c);
+      Value valid = m.both(column.inside, m.ult(col, K));
+      copy(s.smemB, {stage, j, c}, source,
+           {group, column.column, m.select(valid, col, m.c(0))}, valid);
+    }
     return nvgpu::DeviceAsyncCreateGroupOp::create(
         b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
   }
@@ -215,12 +273,8 @@ struct PackedColumn {
   std::optional<quantized::Expansion> rowExpansion;
 };
 
-/// Thread t fills shared column t / 2, K values 16 (t % 2)... of each step:
-/// its weight column is the block's n0 + t / 2, or with gate and up in
-/// slice pairs the gate (slice 2p) or up (2p + 1) column of output n0 + 8p
-/// + t / 2 % 8 (the cp.async path's pairs: the up column N / 2 further, or
-/// in the up weight). Columns past the weight read column 0; their products
-/// are never stored.
+/// Thread t fills shared column t / 2 (nMajorColumn), K values 16 (t % 2)..
+/// of each step.
 PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
                           Value n0) {
   Emitter m{b};
@@ -230,26 +284,11 @@ PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
   c.smemColumn = m.div(s.tid, 2);
   c.kHalf = m.mul(m.rem(s.tid, 2), m.c(kPackedValues));
   c.weight = {s.rhs, s.scales, s.zeroPoints};
-  Value col = m.add(n0, c.smemColumn), inside;
-  if (pairsSlices(sig)) {
-    int64_t width = sig.resultColumns();
-    Value slice = m.div(c.smemColumn, 8);
-    Value output = m.add(m.add(n0, m.mul(m.div(slice, 2), m.c(8))),
-                         m.rem(c.smemColumn, 8));
-    inside = m.ult(output, m.c(width));
-    Value isUp = m.rem(slice, 2);
-    if (sig.splitWeights) {
-      col = output;
-      c.weight = quantized::selectWeight(b, m.eq(isUp, m.c(1)),
-                                         {s.rhsUp, s.upScales, s.upZeroPoints},
-                                         c.weight);
-    } else {
-      col = m.add(output, m.mul(isUp, m.c(width)));
-    }
-  } else {
-    inside = m.ult(col, m.c(sig.n));
-  }
-  c.column = m.select(inside, col, m.c(0));
+  NMajorColumn column = nMajorColumn(b, s, n0, c.smemColumn);
+  if (column.isUp)
+    c.weight = quantized::selectWeight(
+        b, column.isUp, {s.rhsUp, s.upScales, s.upZeroPoints}, c.weight);
+  c.column = column.column;
   c.words = quantized::packedWords(b, c.weight.bytes);
   int64_t rowWords = sig.k * q.bits / 32;
   c.rowStart = m.mul(m.add(m.mul(group, m.c(sig.n)), c.column), m.c(rowWords));
@@ -369,7 +408,7 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
   // (matrices: k 0-7 and 8-15 of the first, then of the second). Stored
   // n-major (quantized weights), the plain ldmatrix gives them: lanes
   // 8q..8q+7 address columns 8 (q / 2).. at k 8 (q % 2).
-  bool nMajor = bool(s.sig.quantized);
+  bool nMajor = s.sig.columnMajorWeights();
   Value matrix = m.div(s.lane, 8);
   Value nMajorRow = m.add(m.mul(m.div(matrix, 2), m.c(8)), m.rem(s.lane, 8));
   Value nMajorCol = m.mul(m.rem(matrix, 2), m.c(8));
@@ -557,9 +596,10 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  // B n-major for quantized weights (see storePackedB), else k-major.
+  // B n-major for weights read along K (transposed or packed), else
+  // k-major.
   SmallVector<int64_t, 3> smemBShape = {kStages, kTileK, kTileN + kPad};
-  if (sig.quantized)
+  if (sig.columnMajorWeights())
     smemBShape = {kStages, kTileN, kTileK + kPad};
   Type smemTypes[] = {
       MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
@@ -598,8 +638,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   // (Interleaved gate/up: kTileN / 2 too, but as kTileN rhs columns.)
   int64_t blockColumns = pairsSlices(sig) ? kTileN / 2 : kTileN;
   int64_t columns = pairsSlices(sig) ? sig.resultColumns() : sig.n;
-  // The launch cannot read N from a packed rhs: the kernel says its tiles.
-  if (pairsSlices(sig) || sig.quantized)
+  // The launch cannot read N from a packed or transposed rhs: the kernel
+  // says its tiles.
+  if (pairsSlices(sig) || sig.columnMajorWeights())
     func->setAttr(
         kColumnTilesAttr,
         b.getI64IntegerAttr((columns + blockColumns - 1) / blockColumns));

@@ -73,6 +73,13 @@ struct GroupedMatmulSignature {
     }
   };
   std::optional<Quantized> quantized;
+  /// 16-bit weights stored [E, n, k] (the matmul's transpose_rhs: each
+  /// output column's K values contiguous, nn.Linear's layout), read as they
+  /// are; no group_extents.
+  bool transposedRhs = false;
+  /// Whether the kernels read the weights column by column along K
+  /// (transposed or packed), not row by row along N.
+  bool columnMajorWeights() const { return quantized || transposedRhs; }
   /// Values of K a lane reads of one packed row at a time: 32 (16 bytes of
   /// 4 bits, 8 of 2 bits) or 16 (16 bytes of 8 bits); K must be a multiple.
   static int64_t quantizedValuesPerLoad(int64_t bits) {
@@ -241,8 +248,10 @@ inline llvm::SmallVector<mlir::Type>
 groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   mlir::MLIRContext *ctx = sig.elementType.getContext();
   int64_t dyn = mlir::ShapedType::kDynamic;
-  auto rhsType =
-      mlir::MemRefType::get({sig.groups, sig.k, sig.n}, sig.elementType);
+  auto rhsType = mlir::MemRefType::get(
+      sig.transposedRhs ? llvm::ArrayRef<int64_t>{sig.groups, sig.n, sig.k}
+                        : llvm::ArrayRef<int64_t>{sig.groups, sig.k, sig.n},
+      sig.elementType);
   llvm::SmallVector<mlir::Type> types = {
       mlir::MemRefType::get({dyn, sig.k}, sig.elementType)};
   // Each weight (gate, then up with `splitWeights`): the stacked rhs, or

@@ -107,13 +107,9 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
   auto dequantize = op.getTransposeRhs()
                         ? op.getRhs()[0].getDefiningOp<moe::DequantizeOp>()
                         : moe::DequantizeOp();
-  if (op.getTransposeRhs() && !dequantize)
-    return op.emitOpError(
-        "the GPU lowering needs [E, K, N] weights (transpose_rhs is not "
-        "supported yet: run moe-pack-parameters or transpose the weights)");
   auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
   auto rhsType = cast<RankedTensorType>(op.getRhs()[0].getType());
-  if (dequantize) {
+  if (op.getTransposeRhs()) {
     // Seen as [E, K, N] from here on, as the kernel computes it.
     SmallVector<int64_t> shape(rhsType.getShape());
     if (shape.size() == 3)
@@ -170,6 +166,11 @@ getSignature(moe::GroupedMatmulOp op, const moe::MoEToGPUOptions &options) {
     if (failed(quantized))
       return failure();
     sig.quantized = *quantized;
+  } else if (op.getTransposeRhs()) {
+    if (!sig.extents.empty())
+      return op.emitOpError("transposed [E, N, K] weights cannot have "
+                            "group_extents on the GPU (transpose them)");
+    sig.transposedRhs = true;
   }
   return sig;
 }
@@ -374,14 +375,19 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
     Operation *op, gpu::GPUModuleOp gpuModule,
     const GroupedMatmulSignature &sig, const MoEToGPUOptions &options) {
   GroupedMatmulKernels kernels;
-  // Quantized weights: the decode kernel expands them in registers, the
-  // mma.sync tile kernel in shared memory (on sm_90a too: the wgmma kernel's
-  // TMA loads copy bytes as they are).
-  if (sig.quantized) {
+  // Weights read column by column: quantized ones, which the decode kernel
+  // expands in registers and the mma.sync tile kernel into shared memory
+  // (on sm_90a too: the wgmma kernel's TMA loads copy bytes as they are),
+  // and transposed 16-bit ones, which both read along K.
+  if (sig.columnMajorWeights()) {
     if (options.kernel != "decode") {
       if (options.chip == "sm_90a" && options.remarks)
-        op->emitRemark("sm_90a: quantized weights are expanded in shared "
-                       "memory by the mma.sync kernel, not read by TMA");
+        op->emitRemark("sm_90a: ")
+            << (sig.quantized
+                    ? "quantized weights are expanded in shared memory by "
+                      "the mma.sync kernel, not read by TMA"
+                    : "transposed [E, N, K] weights take the mma.sync "
+                      "kernel");
       kernels.tile = getOrBuildGroupedMatmulKernel(gpuModule, sig);
     }
     if (options.kernel != "tile")

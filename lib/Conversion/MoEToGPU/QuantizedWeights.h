@@ -1,6 +1,6 @@
 //===- QuantizedWeights.h - expanding packed weights ------------*- C++ -*-===//
 //
-// What the decode kernel (DecodeQuantizedWeights.cpp) and the tile kernel
+// What the decode kernel (DecodeAlongK.cpp) and the tile kernel
 // (GroupedMatmulKernel.cpp) share to read onnxruntime's QMoE weights:
 // `bits`-bit values packed low bits first along K of each [N, K] row,
 // block-wise or per-row scales, optional packed zero points. A value becomes

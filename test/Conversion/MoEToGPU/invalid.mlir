@@ -32,9 +32,11 @@ func.func @f32(%x: tensor<?x64xf32>, %w: tensor<4x64x64xf32>, %off: tensor<5xi64
 
 // -----
 
-func.func @transposed(%x: tensor<?x64xbf16>, %w: tensor<4x32x64xbf16>, %off: tensor<5xi64>) -> tensor<?x32xbf16> {
-  // expected-error @+1 {{'moe.grouped_matmul' op the GPU lowering needs [E, K, N] weights (transpose_rhs is not supported yet}}
-  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<4x32x64xbf16>, tensor<5xi64>) -> tensor<?x32xbf16>
+// Transposed [E, N, K] weights are read as they are, but not with
+// per-group extents.
+func.func @transposed_extents(%x: tensor<?x64xbf16>, %w: tensor<2x32x64xbf16>, %off: tensor<3xi64>) -> tensor<?x32xbf16> {
+  // expected-error @+1 {{'moe.grouped_matmul' op transposed [E, N, K] weights cannot have group_extents on the GPU (transpose them)}}
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs, group_extents = array<i64: 64, 32, 48, 32>} : (tensor<?x64xbf16>, tensor<2x32x64xbf16>, tensor<3xi64>) -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
 }
 

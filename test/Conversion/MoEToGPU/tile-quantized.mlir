@@ -192,10 +192,10 @@ func.func @int4_concatenated(%x: tensor<?x256xbf16>, %q: tensor<8x1024x128xi8>, 
 // TILE: %[[INSIDE:.*]] = arith.cmpi ult, %[[OUT:.*]], %c512 : index
 // TILE: %[[ODD:.*]] = arith.remui %[[SLICE]], %c2 : index
 // TILE: %[[UP:.*]] = arith.cmpi eq, %[[ODD]], %c1 : index
+// TILE: arith.select %[[INSIDE]], %[[OUT]], %c0 : index
 // TILE: %[[BYTES:.*]] = arith.select %[[UP]], %[[QU]], %[[Q]] : memref<8x512x128xi8>
 // TILE: %[[SCALES:.*]] = arith.select %[[UP]], %[[SU]], %[[S]] : memref<8x512x8xf16>
 // TILE: %[[ZPS:.*]] = arith.select %[[UP]], %[[ZPU]], %[[ZP]] : memref<8x512x4xi8>
-// TILE: arith.select %[[INSIDE]], %[[OUT]], %c0 : index
 // TILE: memref.collapse_shape %[[BYTES]]
 // TILE: memref.load %[[SCALES]]
 // TILE: memref.load %[[ZPS]]

@@ -1,16 +1,19 @@
-//===- DecodeQuantizedWeights.cpp - decode kernel on packed weights -------===//
+//===- DecodeAlongK.cpp - decode kernel on weights stored along K ---------===//
 //
-// The decode kernel's weight stream for weight-only quantized experts
-// (onnxruntime's QMoE: `bits`-bit values packed low bits first along K of
-// each [N, K] row, block-wise or per-row scales, optional packed zero
-// points). Decode is bound by the bytes of weights read, so they stream from
-// HBM packed (8, 4 or 2 times fewer bytes than bf16) and are expanded in
-// registers right before the mma: (q - zero point) * scale in fp32, rounded
-// to the rows' 16-bit type, as moe.dequantize rounds it.
+// The decode kernel's weight stream for weights whose rows run along K:
+// [E, N, K] 16-bit weights (transpose_rhs, nn.Linear's layout) and
+// weight-only quantized experts (onnxruntime's QMoE: `bits`-bit values
+// packed low bits first along K of each [N, K] row, block-wise or per-row
+// scales, optional packed zero points). Decode is bound by the bytes of
+// weights read, so packed ones stream from HBM packed (8, 4 or 2 times fewer
+// bytes than bf16) and are expanded in registers right before the mma:
+// (q - zero point) * scale in fp32, rounded to the rows' 16-bit type, as
+// moe.dequantize rounds it; 16-bit ones go to the mma as they are.
 //
-// Each lane loads, per n tile t, one chunk of the packed row of column
-// n0 + 8 quad + t: perLoad consecutive K values (32 of 2 or 4 bits: 8 or 16
-// bytes; 16 of 8 bits: 16 bytes) starting at kLane = k0 + perLoad * pair. Step
+// Each lane loads, per n tile t, one chunk of the row of column n0 + 8 quad
+// + t: perLoad consecutive K values (32 of 2 or 4 bits: 8 or 16 bytes; 16 of
+// 8 bits: 16 bytes; 16 or 8 of 16 bits: two or one 16-byte loads) starting
+// at kLane = k0 + perLoad * pair. Step
 // u of the chunk feeds the mma with K values kLane + 4u + {0, 1} (slots 2 pair
 // + {0, 1}) and + {2, 3} (slots 2 pair + 8 + {0, 1}); the A operands take the
 // same K values of their rows, so the sum over the 16 slots of a step is a sum
@@ -39,15 +42,19 @@ using namespace moe::detail::decode;
 using namespace moe::detail::quantized;
 
 SmallVector<Value>
-moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
-                                         DecodeState &s, Value g, Value m0,
-                                         Value end, Value n0) {
+moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
+                                      Value g, Value m0, Value end, Value n0) {
   MLIRContext *ctx = b.getContext();
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
-  const GroupedMatmulSignature::Quantized &q = *sig.quantized;
-  assert(sig.extents.empty() && "packed weights have no extents");
-  int64_t K = sig.k, N = sig.n, bits = q.bits;
+  assert(sig.columnMajorWeights() && sig.extents.empty() &&
+         "weights read along K have no extents");
+  // Packed weights, or 16-bit ones ([E, N, K]) whose values go to the mma
+  // as they are.
+  bool packed = bool(sig.quantized);
+  GroupedMatmulSignature::Quantized q =
+      packed ? *sig.quantized : GroupedMatmulSignature::Quantized();
+  int64_t K = sig.k, N = sig.n, bits = packed ? q.bits : 16;
   // Gate and up in two places: lane quads 0-3 read the gate columns of the
   // block's 32 outputs from n0 (its first output), quads 4-7 the up columns
   // of the same outputs, N / 2 further (concatenated halves) or in the up
@@ -61,7 +68,11 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   if (split)
     weight =
         selectWeight(b, isUp, {s.rhsUp, s.upScales, s.upZeroPoints}, weight);
-  int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(bits);
+  // 16-bit: two 16-byte loads of a column when K allows (K is a multiple
+  // of 8), so that a lane has 16 loads in flight as in the [K, N] kernel.
+  int64_t perLoad = packed
+                        ? GroupedMatmulSignature::quantizedValuesPerLoad(bits)
+                        : (K % (2 * kVec) == 0 ? 2 * kVec : kVec);
   int64_t steps = perLoad / 4, warpK = 4 * perLoad;
   int64_t rowWords = K * bits / 32;
   Type elt = sig.elementType, i32 = b.getI32Type(), f32 = b.getF32Type();
@@ -71,7 +82,7 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
 
   // The packed bytes as i32 words (rows are whole chunks of chunkWords
   // words: K is a multiple of perLoad).
-  Value words = packedWords(b, weight.bytes);
+  Value words = packed ? packedWords(b, weight.bytes) : Value();
 
   // Columns of the lane's n tiles: 8 from the lane's chunk base. N and the
   // bases are multiples of 8, so a chunk is all inside the outputs or all
@@ -92,16 +103,17 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
   for (int64_t t = 0; t < kMmaTilesN; ++t) {
     Value col = m.add(base, m.c(t));
     cols.push_back(col);
-    rowStarts.push_back(m.mul(m.add(m.mul(g, m.c(N)), col), m.c(rowWords)));
+    if (packed)
+      rowStarts.push_back(m.mul(m.add(m.mul(g, m.c(N)), col), m.c(rowWords)));
   }
   // Per-row scales: each tile's once, before the K loop.
   SmallVector<Expansion, kMmaTilesN> rowExpansions;
-  if (!q.blockSize)
+  if (packed && !q.blockSize)
     for (int64_t t = 0; t < kMmaTilesN; ++t)
       rowExpansions.push_back(expansionAt(b, q, weight, g, cols[t], Value()));
   // Block-wise: steps sharing a scale (the lane's chunk is in one block, or
   // holds whole blocks, or neither: a scale per step).
-  int64_t scaleSteps = stepsPerScale(q, perLoad);
+  int64_t scaleSteps = packed && q.blockSize ? stepsPerScale(q, perLoad) : 1;
 
   LaneRows aRows = laneRows(b, s, m0, end);
   auto accType =
@@ -123,14 +135,37 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
           kValid = im.ult(kLane, im.c(K));
           kAddr = im.select(kValid, kLane, im.c(K - perLoad));
         }
-        // All loads first, so that they are in flight together.
+        // All loads first, so that they are in flight together: per tile
+        // the packed words, or the 16-bit values in chunks of 8.
         SmallVector<Value, kMmaTilesN> w;
-        Value wordOffset = im.div(kAddr, 32 / bits);
-        for (int64_t t = 0; t < kMmaTilesN; ++t)
-          w.push_back(vector::LoadOp::create(
-              ib, wordsType, words,
-              ValueRange{im.add(rowStarts[t], wordOffset)},
-              /*nontemporal=*/false, llvm::Align(4 * chunkWords)));
+        SmallVector<SmallVector<Value, 2>, kMmaTilesN> values16;
+        if (packed) {
+          Value wordOffset = im.div(kAddr, 32 / bits);
+          for (int64_t t = 0; t < kMmaTilesN; ++t)
+            w.push_back(vector::LoadOp::create(
+                ib, wordsType, words,
+                ValueRange{im.add(rowStarts[t], wordOffset)},
+                /*nontemporal=*/false, llvm::Align(4 * chunkWords)));
+        } else {
+          // Past K the weights are zeros as the rows are (an infinite weight
+          // of the chunk read there must not make NaNs).
+          Value zeros = arith::ConstantOp::create(
+              ib, lhsVecType,
+              DenseElementsAttr::get(lhsVecType, ib.getZeroAttr(elt)));
+          for (int64_t t = 0; t < kMmaTilesN; ++t) {
+            values16.emplace_back();
+            for (int64_t h = 0; h < perLoad / kVec; ++h) {
+              Value v = vector::LoadOp::create(
+                  ib, lhsVecType, weight.bytes,
+                  ValueRange{g, cols[t],
+                             h ? im.add(kAddr, im.c(kVec * h)) : kAddr},
+                  /*nontemporal=*/false, llvm::Align(16));
+              if (kValid)
+                v = im.select(kValid, v, zeros);
+              values16.back().push_back(v);
+            }
+          }
+        }
         SmallVector<Value> a;
         for (int64_t r = 0; r < 2 * kMmaTilesM; ++r) {
           Value valid = aRows.valid[r];
@@ -144,17 +179,23 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
         SmallVector<Value> acc(iter.begin(), iter.end());
         SmallVector<Expansion, kMmaTilesN> expansions = rowExpansions;
         for (int64_t u = 0; u < steps; ++u) {
-          if (q.blockSize && u % scaleSteps == 0) {
+          if (packed && q.blockSize && u % scaleSteps == 0) {
             Value block = im.div(im.add(kAddr, im.c(4 * u)), q.blockSize);
             expansions.clear();
             for (int64_t t = 0; t < kMmaTilesN; ++t)
               expansions.push_back(
                   expansionAt(ib, q, weight, g, cols[t], block));
           }
-          // B of tile t: its 4 values of the step, expanded, in pairs.
+          // B of tile t: its 4 values of the step (expanded), in pairs.
           int64_t bit = 4 * u * bits;
+          int64_t chunk = (4 * u) / kVec, at = (4 * u) % kVec;
           SmallVector<std::array<Value, 2>, kMmaTilesN> bOps;
           for (int64_t t = 0; t < kMmaTilesN; ++t) {
+            if (!packed) {
+              Value v = values16[t][chunk];
+              bOps.push_back({mmaSlice(ib, v, at), mmaSlice(ib, v, at + 2)});
+              continue;
+            }
             SmallVector<Value, 4> values;
             for (int64_t j = 0; j < 4; ++j) {
               Value v = expandValue(ib, q, w[t], bit + j * bits, expansions[t]);
@@ -173,7 +214,6 @@ moe::detail::decode::streamQuantizedSlab(ImplicitLocOpBuilder &b,
             };
             bOps.push_back({pack(0), pack(2)});
           }
-          int64_t chunk = (4 * u) / kVec, at = (4 * u) % kVec;
           int64_t chunks = perLoad / kVec;
           for (int64_t i = 0; i < kMmaTilesM; ++i) {
             Value lo = a[(2 * i) * chunks + chunk];
