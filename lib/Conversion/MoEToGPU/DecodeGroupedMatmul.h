@@ -68,9 +68,10 @@ void mmaAccumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value &acc,
 /// kDecodeRowsPerPass) of group g and slab columns [n0, n0 + kDecodeSlabN),
 /// from weights stored along K (transposed or packed: DecodeAlongK.cpp),
 /// laid out as streamSlab's: position p of n tile t is column n0 + 8 p + t.
-llvm::SmallVector<mlir::Value>
-streamSlabAlongK(mlir::ImplicitLocOpBuilder &b, DecodeState &s, mlir::Value g,
-                 mlir::Value m0, mlir::Value end, mlir::Value n0);
+llvm::SmallVector<mlir::Value> streamSlabAlongK(mlir::ImplicitLocOpBuilder &b,
+                                                DecodeState &s, mlir::Value g,
+                                                mlir::Value m0, mlir::Value end,
+                                                mlir::Value n0);
 
 } // namespace moe::detail::decode
 

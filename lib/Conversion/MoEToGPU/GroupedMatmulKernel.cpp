@@ -62,8 +62,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << combineSuffix(sig) << groupExtentsSuffix(sig)
-     << quantized::kernelSuffix(sig)
-     << (sig.transposedRhs ? "_t" : "");
+     << quantized::kernelSuffix(sig) << (sig.transposedRhs ? "_t" : "");
   return name;
 }
 
@@ -203,11 +202,10 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
       Value j = m.div(chunk, kTileK / kVec);
       Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
       NMajorColumn column = nMajorColumn(b, s, n0, j);
-      Value source = column.isUp
-                         ? arith::SelectOp::create(b, column.isUp, s.rhsUp,
-                                                   s.rhs)
-                               .getResult()
-                         : s.rhs;
+      Value source =
+          column.isUp ? arith::SelectOp::create(b, column.isUp, s.rhsUp, s.rhs)
+                            .getResult()
+                      : s.rhs;
       Value col = m.add(k0, c);
       Value valid = m.both(column.inside, m.ult(col, K));
       copy(s.smemB, {stage, j, c}, source,
