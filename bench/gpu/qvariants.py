@@ -1,10 +1,11 @@
-"""The quantized (QMoE) kernel forms of bench/gpu/bench.py, for numerics:
-small layers, one per form the GPU kernels read packed (2, 4 and 8 bits;
-per-row and block scales of f32, f16 and bf16; zero points; K a half step
-past the tile kernel's 32; N no multiple of 64; SwiGLU fused with
-interleaved, concatenated and separate gate/up weights), each at a decode
-row count (the decode kernel: rows <= 16 E) and a prefill one (the tile
-kernel). Each is checked against the numpy reference (python/moe_opt:
+"""The kernel forms of bench/gpu/bench.py that read weights along K, for
+numerics: small layers, one per form the GPU kernels read packed (QMoE: 2,
+4 and 8 bits; per-row and block scales of f32, f16 and bf16; zero points;
+K a half step past the tile kernel's 32; N no multiple of 64; SwiGLU fused
+with interleaved, concatenated and separate gate/up weights) or as 16-bit
+[E, N, K] weights (transpose_rhs: K a multiple of 16 and K = 72; SwiGLU
+with separate weights), each at a decode row count (the decode kernel:
+rows <= 16 E) and a prefill one (the tile kernel). Each is checked against the numpy reference (python/moe_opt:
 reference.dequantize, which the CPU tests pin to onnxruntime) on NaN-poisoned
 outputs, then timed once; the timings are for reading, not goals."""
 
@@ -27,8 +28,9 @@ ROWS = (64, 1000)
 SCALE_TYPES = {"f32": ("float32", "float32"), "f16": ("float16", "float16"),
                "bf16": ("float32", "bfloat16")}
 
-# name, bits, block size (None: per row), scale type, zero points, K, N (of
-# each weight), gate/up layout (None: no activation).
+# name, bits (16: bf16 [E, N, K] weights, no scales), block size (None: per
+# row), scale type, zero points, K, N (of each weight), gate/up layout
+# (None: no activation).
 VARIANTS = [
     ("q4_b32_f16", 4, 32, "f16", False, 256, 256, None),
     ("q8_rows_f32_zp", 8, None, "f32", True, 272, 72, None),
@@ -37,6 +39,9 @@ VARIANTS = [
     ("q4_b32_f16_interleaved", 4, 32, "f16", False, 256, 256, "interleaved"),
     ("q4_b32_f16_concatenated", 4, 32, "f16", False, 256, 256, "concatenated"),
     ("q4_b16_f16_zp_separate", 4, 16, "f16", True, 256, 128, "separate"),
+    ("t16", 16, None, None, False, 256, 192, None),
+    ("t16_k72_n200", 16, None, None, False, 72, 200, None),
+    ("t16_separate", 16, None, None, False, 256, 128, "separate"),
 ]
 
 
@@ -50,9 +55,12 @@ def output_width(v):
 
 
 def weight_types(v):
-    """The MLIR types of one weight's bytes, scales and zero points (None)."""
+    """The MLIR types of one weight's bytes, scales and zero points (None);
+    of a 16-bit weight, its [E, N, K] type and two Nones."""
     _, bits, block, stype, zp, k, n, _ = v
     e = EXPERTS
+    if bits == 16:
+        return f"tensor<{e}x{n}x{k}xbf16>", None, None
     blocks = [] if block is None else [-(-k // block)]
     scales = [e, n] + blocks
     zps = scales[:-1] + [-(-scales[-1] * bits // 8)]
@@ -76,17 +84,20 @@ def emit_mlir():
         weights = ["g"] + (["u"] if layout == "separate" else [])
         args = [f"%x: {x}"]
         for p in weights:
+            if bits == 16:
+                args.append(f"%w{p}: {w}")
+                continue
             args += [f"%q{p}: {q}", f"%s{p}: {s}"] + ([f"%z{p}: {z}"] if zp else [])
         args.append(f"%off: {off}")
         lines.append(f"func.func @{layer_name(v)}({', '.join(args)}) -> {y} "
                      "attributes {moe.gpu_layer} {")
         for p in weights:
-            zps, ztype = (f" zero_points(%z{p})", f", {z}") if zp else ("", "")
-            lines += [
-                f"  %w{p} = moe.dequantize %q{p}, %s{p}{zps} {{{attrs}}} : ({q}, {s}{ztype}) -> {w}",
-                f"  %h{p} = moe.grouped_matmul %x, %w{p} offsets(%off) {{transpose_rhs}} : "
-                f"({x}, {w}, {off}) -> {h}",
-            ]
+            if bits != 16:
+                zps, ztype = (f" zero_points(%z{p})", f", {z}") if zp else ("", "")
+                lines.append(f"  %w{p} = moe.dequantize %q{p}, %s{p}{zps} {{{attrs}}} : "
+                             f"({q}, {s}{ztype}) -> {w}")
+            lines.append(f"  %h{p} = moe.grouped_matmul %x, %w{p} offsets(%off) "
+                         f"{{transpose_rhs}} : ({x}, {w}, {off}) -> {h}")
         if layout is None:
             lines.append(f"  return %hg : {y}")
         else:
@@ -106,6 +117,8 @@ def random_weight(rng, v):
     numpy arrays (uint8; the scales of their type's values, SCALE_TYPES),
     scaled so that the products stay O(1)."""
     _, bits, block, stype, zp, k, n, _ = v
+    if bits == 16:
+        return [to_bf16(rng.standard_normal((EXPERTS, n, k)) * k ** -0.5)]
     q = rng.integers(0, 256, (EXPERTS, n, k * bits // 8), dtype=np.uint8)
     blocks = () if block is None else (-(-k // block),)
     s = (rng.random((EXPERTS, n) + blocks) + 0.5) * k ** -0.5 / (1 << (bits - 1))
@@ -136,9 +149,9 @@ def reference(v, x, weights, offsets):
     hs = []
     for weight in weights:
         z = weight[2] if len(weight) > 2 else None
-        w = to_bf16(ref.dequantize(weight[0].view(np.int8), np.asarray(weight[1], np.float32),
-                                   None if z is None else z.view(np.int8), bits, block,
-                                   columns=k))
+        w = weight[0] if bits == 16 else to_bf16(ref.dequantize(
+            weight[0].view(np.int8), np.asarray(weight[1], np.float32),
+            None if z is None else z.view(np.int8), bits, block, columns=k))
         h = np.zeros((xs.shape[0], w.shape[1]), np.float32)
         for g in range(EXPERTS):
             lo, hi = int(offsets[g]), int(offsets[g + 1])
@@ -170,7 +183,9 @@ def inputs(v, rows, seed):
 
 def device_weight(torch, v, weight, device):
     """One weight's arrays as the layer takes them: bytes and zero points as
-    int8, the scales in their type."""
+    int8, the scales in their type; a 16-bit weight as bf16."""
+    if v[1] == 16:
+        return [torch.from_numpy(weight[0]).to(torch.bfloat16).to(device)]
     q, s = weight[:2]
     tensors = [torch.from_numpy(q).view(torch.int8),
                torch.from_numpy(s).to(getattr(torch, SCALE_TYPES[v[3]][1]))]
@@ -208,7 +223,8 @@ def table(rows):
     rows = [r for r in rows if r.get("gemm") == GEMM]
     if not rows:
         return ""
-    out = ["\nQuantized kernel forms (numerics against the numpy reference; E = "
+    out = ["\nKernel forms reading weights along K (packed and [E, N, K]; numerics "
+           "against the numpy reference; E = "
            f"{EXPERTS}, one expert empty):\n",
            "| form | rows | kernel | ok | rel err | ours ms |", "|---|---|---|---|---|---|"]
     for r in rows:
@@ -228,11 +244,14 @@ class StandIn:
         v = next(v for v in VARIANTS if layer_name(v) == name)
         host = [t.cpu() for t in tensors]
         x, offsets = host[0].float().numpy(), host[-1].numpy()
-        per = 3 if v[4] else 2
-        weights = [[host[1 + i * per].view(torch.uint8).numpy(),
-                    host[2 + i * per].float().numpy()] +
-                   ([host[3 + i * per].view(torch.uint8).numpy()] if v[4] else [])
-                   for i in range((len(host) - 2) // per)]
+        if v[1] == 16:
+            weights = [[t.float().numpy()] for t in host[1:-1]]
+        else:
+            per = 3 if v[4] else 2
+            weights = [[host[1 + i * per].view(torch.uint8).numpy(),
+                        host[2 + i * per].float().numpy()] +
+                       ([host[3 + i * per].view(torch.uint8).numpy()] if v[4] else [])
+                       for i in range((len(host) - 2) // per)]
 
         def fn():
             out.copy_(torch.from_numpy(reference(v, x, weights, offsets)).to(out.dtype))
