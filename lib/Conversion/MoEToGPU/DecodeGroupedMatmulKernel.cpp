@@ -71,7 +71,8 @@ static_assert(kDecodeThreads == kWarps * 32 &&
               "the epilogue maps the threads onto 32 lanes x 8 n tiles");
 static_assert(kDecodeLoadsPerLane % 4 == 0, "4 weight rows per k step");
 
-/// grouped_matmul_decode_<lhs>_<result>_<offsets>_e<E>_k<K>_n<N>[_bias_<b>].
+/// grouped_matmul_decode_<lhs>_<result>_<offsets>_e<E>_k<K>_n<N>[_bias_<b>]
+/// [_<activation>][_x<extents>][_q<packed weights>][_t (transposed)].
 std::string kernelName(const GroupedMatmulSignature &sig) {
   std::string name = "grouped_matmul_decode";
   llvm::raw_string_ostream os(name);

@@ -163,10 +163,11 @@ NMajorColumn nMajorColumn(ImplicitLocOpBuilder &b, const KernelState &s,
 }
 
 /// Issues this thread's cp.async copies of the A tile (rows [first, end) x
-/// columns k0..) and the B tile (rhs[group], rows k0.., columns n0..) into
-/// shared-memory stage `stage`, as one cp.async group. Out-of-range chunks
-/// (k0 past K included) copy zero bytes (cp.async fills the rest with zeros)
-/// from a clamped, valid address. Returns the group's token.
+/// columns k0..) and, unless the weights are packed, the B tile (rhs[group]
+/// rows k0.. x columns from n0; for [E, N, K] weights those columns' K
+/// values k0..) into shared-memory stage `stage`, as one cp.async group.
+/// Out-of-range chunks (k0 past K included) copy zero bytes (cp.async fills the
+/// rest with zeros) from a clamped, valid address. Returns the group's token.
 Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
                 Value group, Value first, Value end, Value k0, Value n0) {
   Emitter m{b};
@@ -404,7 +405,7 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
   // B is stored k-major: the transposing ldmatrix gives each lane the
   // k-pairs the mma's column-major B operand wants, two n8 tiles per load
   // (matrices: k 0-7 and 8-15 of the first, then of the second). Stored
-  // n-major (quantized weights), the plain ldmatrix gives them: lanes
+  // n-major (weights read along K), the plain ldmatrix gives them: lanes
   // 8q..8q+7 address columns 8 (q / 2).. at k 8 (q % 2).
   bool nMajor = s.sig.columnMajorWeights();
   Value matrix = m.div(s.lane, 8);

@@ -39,7 +39,8 @@ struct GroupedMatmulSignature {
   /// one thread: interleaved as the mma's column pairs, concatenated and
   /// separate by loading gate and up columns into alternate 8-column slices
   /// of the shared B tile. The result then has n / 2 columns (n with
-  /// `splitWeights`, the gate and up weights being two [E, K, n] tensors).
+  /// `splitWeights`, the gate and up weights being two [E, K, n] tensors,
+  /// or [E, n, K] with `transposedRhs`).
   std::optional<moe::ActivationParams> activation;
   bool splitWeights = false;
   /// Fused combine: the result is the tokens' fp32 output [T, n], and each

@@ -110,3 +110,44 @@ func.func @mixed_layouts(%x: tensor<?x256xbf16>, %wg: tensor<8x256x256xbf16>, %w
   %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x256xbf16>, tensor<?x256xbf16>) -> tensor<?x256xbf16>
   return %a : tensor<?x256xbf16>
 }
+
+// -----
+
+// Interleaved gate/up columns of one [E, 2I, K] weight: the mma's column
+// pairs, as for [E, K, 2I] weights, so a block covers 64 weight columns
+// (16 tiles of the 1024) and stores 32 outputs.
+// TILE-LABEL: func.func @swiglu_interleaved(
+// TILE: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_t blocks in (%c16,
+// TILE-NOT: gpu.launch_func
+// TILE-LABEL: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_t(
+// TILE-SAME: moe.column_tiles = 16 : i64
+// TILE: %[[IN:.*]] = arith.cmpi ult, %[[COL:.*]], %c1024 : index
+// TILE-NEXT: %[[SAFE:.*]] = arith.select %[[IN]], %[[COL]], %c0 : index
+// TILE: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %[[SAFE]], %{{.*}}]
+func.func @swiglu_interleaved(%x: tensor<?x256xbf16>, %w: tensor<8x1024x256xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<interleaved>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Concatenated gate/up halves of one [E, 2I, K] weight: the tile kernel's
+// odd slices read the up column 512 further, the decode kernel's lane quads
+// 4-7 likewise.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_t(
+// CHECK: %[[UP:.*]] = arith.cmpi uge, %{{.*}}, %c4 : index
+// CHECK: arith.select %[[UP]], %c512, %c0 : index
+// TILE-LABEL: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_t(
+// TILE-SAME: moe.column_tiles = 16 : i64
+// TILE: %[[SLICE:.*]] = arith.divui %{{.*}}, %c8 : index
+// TILE: %[[INSIDE:.*]] = arith.cmpi ult, %[[OUT:.*]], %c512 : index
+// TILE: %[[ODD:.*]] = arith.remui %[[SLICE]], %c2 : index
+// TILE: %[[SHIFT:.*]] = arith.muli %[[ODD]], %c512 : index
+// TILE: %[[SRC:.*]] = arith.addi %[[OUT]], %[[SHIFT]] : index
+// TILE: arith.select %[[INSIDE]], %[[SRC]], %c0 : index
+func.func @swiglu_concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x1024x256xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
+  %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
