@@ -709,10 +709,22 @@ struct PrepareGPULayersPass
   /// The layer's element type (null: the model's).
   Type target;
 
+  /// Whether the 16-bit [out, in] weights of transpose_rhs matmul `mm`
+  /// stay so in the layer (keep-transposed, no group_extents: the kernels
+  /// read them along K). Packed ones, read by the kernels from a
+  /// moe.dequantize inside the layer, always do.
+  bool keepsTransposed(GroupedMatmulOp mm) {
+    return keepTransposed && mm.getTransposeRhs() && !mm.getGroupExtents();
+  }
+
   /// operandForm, where converting changes the type: a value already in
   /// the target type (or kept in the model's) is passed as it is.
   Form formOf(OpOperand &use) {
     Form form = operandForm(use);
+    // A value from outside the layer: never packed weights.
+    auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+    if (mm && form == Form::ConvertTransposed && keepsTransposed(mm))
+      form = Form::Convert;
     auto shaped = dyn_cast<ShapedType>(use.get().getType());
     if (!shaped)
       return Form::Keep;
@@ -851,10 +863,12 @@ struct PrepareGPULayersPass
       for (OpResult r : clone->getResults())
         if (convertsResult(r))
           r.setType(formType(r.getType(), Form::Convert, element));
-      // The weights are passed [in, out], except packed ones, which the
-      // kernel reads as the model stores them.
+      // The weights are passed [in, out], except packed ones and, with
+      // keep-transposed, 16-bit ones, which the kernels read as the model
+      // stores them.
       if (auto mm = dyn_cast<GroupedMatmulOp>(clone))
-        if (!mm.getRhs()[0].getDefiningOp<DequantizeOp>())
+        if (!mm.getRhs()[0].getDefiningOp<DequantizeOp>() &&
+            !keepsTransposed(mm))
           mm.removeTransposeRhsAttr();
       if (auto route = dyn_cast<FusedRouteOp>(clone))
         route.removeWeightTransposedAttr();

@@ -1,5 +1,6 @@
 // RUN: moe-opt %s --moe-prepare-gpu-layers="element-type=" -split-input-file | FileCheck %s
 // RUN: moe-opt %s --moe-prepare-gpu-layers="element-type= report=-" -split-input-file -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: moe-opt %s --moe-prepare-gpu-layers="element-type= keep-transposed=true" -split-input-file | FileCheck %s --check-prefix=KT
 
 // Heterogeneous experts (widths 8 and 16, concatenated gate/up stored
 // [out, in], with biases): the weights are zero-padded into stacked tensors
@@ -74,6 +75,12 @@
 // REPORT-NEXT: ]
 // REPORT-NEXT: },
 // REPORT-NEXT: "transposed": true
+// keep-transposed: the padded up weights (no group_extents) stay [E, N, K]
+// with transpose_rhs; the down weights, whose group_extents the kernels
+// read only from [E, K, N], are still transposed.
+// KT-LABEL: func.func private @hmoe_moe_layer0(
+// KT: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}}) bias(%{{.*}}) {transpose_rhs} : (tensor<?x4xf32>, tensor<2x32x4xf32>
+// KT: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}}) {group_extents = array<i64: 8, 4, 16, 4>} : (tensor<?x16xf32>, tensor<2x16x4xf32>
 func.func @hmoe(%x: tensor<?x4xf32>, %router: tensor<2x4xf32>,
                 %u0: tensor<16x4xf32>, %u1: tensor<32x4xf32>,
                 %c0: tensor<16xf32>, %c1: tensor<32xf32>,

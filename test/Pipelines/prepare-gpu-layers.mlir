@@ -1,6 +1,7 @@
 // RUN: moe-opt %s --moe-prepare-gpu-layers="report=%t.json" -split-input-file | FileCheck %s
 // RUN: moe-opt %s --moe-prepare-gpu-layers="report=-" -split-input-file -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: moe-opt %s --moe-prepare-gpu-layers="element-type=" -split-input-file | FileCheck %s --check-prefix=KEEP
+// RUN: moe-opt %s --moe-prepare-gpu-layers="keep-transposed=true" -split-input-file | FileCheck %s --check-prefix=KT
 
 // A raised layer (onnxruntime's MoE op form: an [H, E] router, [out, in]
 // expert weights with biases) becomes a bf16 moe.gpu_layer function; the
@@ -60,6 +61,21 @@
 // KEEP-LABEL: func.func private @model_moe_layer0(
 // KEEP-SAME: tensor<?x32xf32>, %{{[^:]*}}: tensor<8x32xf32>, %{{[^:]*}}: tensor<8x32x128xf32>
 // KEEP-NOT: bf16
+
+// keep-transposed: the [out, in] expert weights go in as the model stores
+// them (converted, not transposed) and the matmuls keep transpose_rhs (the
+// GPU kernels read them along K); the [H, E] router is still transposed.
+// KT-LABEL: func.func @model(
+// KT-SAME: %[[W1:[^:]*]]: tensor<8x128x32xf32>, %{{[^:]*}}: tensor<8x128xf32>, %[[W2:[^:]*]]: tensor<8x32x64xf32>
+// KT: linalg.transpose ins(%{{.*}} : tensor<32x8xf32>)
+// KT-NOT: linalg.transpose
+// KT: %[[W1B:.*]] = linalg.generic {{.*}} ins(%[[W1]] : tensor<8x128x32xf32>) outs(%{{.*}} : tensor<8x128x32xbf16>)
+// KT: %[[W2B:.*]] = linalg.generic {{.*}} ins(%[[W2]] : tensor<8x32x64xf32>) outs(%{{.*}} : tensor<8x32x64xbf16>)
+// KT: call @model_moe_layer0(%{{.*}}, %{{.*}}, %{{.*}}, %[[W1B]], %{{.*}}, %[[W2B]], %{{.*}})
+// KT-LABEL: func.func private @model_moe_layer0(
+// KT-SAME: %[[L1:[^:]*]]: tensor<8x128x32xbf16>, %{{[^:]*}}: tensor<8x128xf32>, %[[L2:[^:]*]]: tensor<8x32x64xbf16>
+// KT: moe.grouped_matmul %{{.*}}, %[[L1]] offsets(%{{.*}}) bias(%{{.*}}) {transpose_rhs} : (tensor<?x32xbf16>, tensor<8x128x32xbf16>
+// KT: moe.grouped_matmul %{{.*}}, %[[L2]] offsets(%{{.*}}) bias(%{{.*}}) {transpose_rhs} : (tensor<?x64xbf16>, tensor<8x32x64xbf16>
 func.func @model(%x: tensor<?x32xf32> {onnx.name = "hidden_states"}, %wr: tensor<32x8xf32>, %w1: tensor<8x128x32xf32>, %b1: tensor<8x128xf32>, %w2: tensor<8x32x64xf32>) -> tensor<?x32xf32> {
   %b2 = arith.constant dense<0.5> : tensor<8x32xf32>
   %weights, %indices = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2 : i64, renormalize, weight_transposed} : tensor<?x32xf32>, tensor<32x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>

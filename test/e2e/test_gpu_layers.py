@@ -118,3 +118,47 @@ def test_gpu_library_has_the_layers(tmp_path, key):
         dims = sum(1 for b in layer["buffers"]
                    if b["element_type"] == "index" or b["shape"][0] is None)
         assert so.moe_layer_num_dims(index) == dims
+
+
+# Exports whose layers read [out, in] expert weights (transpose_rhs): HF's
+# batched weights, gathered ones, and a per-expert loop.
+KEEP_TRANSPOSED = ["hf_mixtral.batched_mm.ts17", "hf_qwen3_moe.batched_mm.dynamo18",
+                   "gpt_oss_gathered.ts17", "mixtral_loop.dynamo18"]
+
+
+@pytest.fixture(scope="module")
+def kept_transposed():
+    return run_all(PREPARE + ["--moe-prepare-gpu-layers=element-type=bf16 keep-transposed=true"],
+                   only=set(KEEP_TRANSPOSED))
+
+
+@pytest.mark.parametrize("key", KEEP_TRANSPOSED)
+def test_keep_transposed_layers(kept_transposed, tmp_path, key):
+    """keep-transposed: the layers take the [out, in] weights as the model
+    stores them (matmuls keep transpose_rhs; the report says not
+    transposed), still match onnxruntime within bf16 rounding on the CPU,
+    and moe-gpu-aot compiles them into the kernels that read weights along
+    K (named `_t`)."""
+    import re
+
+    error, results, text = kept_transposed[key]
+    assert error is None, error
+    assert "{transpose_rhs}" in text
+    assert results, "no cases ran"
+    for (case, _), pairs in results.items():
+        for got, expected in pairs:
+            if not np.issubdtype(expected.dtype, np.floating):
+                continue
+            scale = float(np.max(np.abs(expected)))
+            err = float(np.max(np.abs(got.astype(np.float64) - expected)))
+            assert err <= BF16_TOLERANCE * scale, (CASES[case], err / scale)
+    prepared, report = tmp_path / "layers.mlir", tmp_path / "layers.json"
+    subprocess.run([MOE_OPT, model_path(key), *PREPARE,
+                    f"--moe-prepare-gpu-layers=keep-transposed=true report={report}",
+                    "--mlir-elide-resource-strings-if-larger=100000000", "-o", str(prepared)],
+                   check=True, capture_output=True)
+    buffers = [b for layer in json.loads(report.read_text())["layers"] for b in layer["buffers"]]
+    assert not [b for b in buffers if b["transposed"] and len(b["shape"]) == 3], buffers
+    lib = tmp_path / "layers.so"
+    gpu_aot(prepared, lib)
+    assert re.search(rb"grouped_matmul_[a-z0-9_]*_t\x00", lib.read_bytes())

@@ -293,9 +293,12 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     and expert weights, the dispatched rows, the activations and the result
     are in that type inside the layer (routing logits, biases, routing
     weights, offsets and maps keep theirs), and a `transpose_rhs` grouped
-    matmul reads its weights `[in, out]`: the caller converts (and
-    transposes) each argument with `linalg` ops and converts the result
-    back, so the model still runs, on the CPU, with the layer's numerics.
+    matmul reads its weights `[in, out]` (unless `keep-transposed`: then
+    without group_extents they stay `[out, in]`, as the model stores them,
+    and the GPU kernels read them along K, with the mma.sync tile kernel on
+    sm_90a too): the caller converts (and transposes) each argument with
+    `linalg` ops and converts the result back, so the model still runs, on
+    the CPU, with the layer's numerics.
     Per-group weights of one shape are stacked; per-group weights of
     different shapes (heterogeneous experts) are zero-padded to the largest
     and stacked, with each group's own `[K, N]` as `group_extents`, the two
@@ -339,7 +342,11 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
            "Write the layers' buffers as JSON to this file ('-': stdout)">,
     Option<"makePublic", "public", "bool", /*default=*/"false",
            "Make the layer functions public (moe-run --function can then "
-           "run one alone)">
+           "run one alone)">,
+    Option<"keepTransposed", "keep-transposed", "bool", /*default=*/"false",
+           "Pass transpose_rhs expert weights [out, in] as the model stores "
+           "them (no transposed copy; the kernels read them along K, without "
+           "wgmma on sm_90a) instead of [in, out]">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::linalg::LinalgDialect",
