@@ -681,8 +681,11 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   std::optional<PackedColumn> packed;
   if (sig.quantized) {
     packed = packedColumn(b, s, weightGroup, n0);
-    storePackedB(b, s, *packed, loadPackedB(b, s, *packed, weightGroup, m.c(0)),
-                 m.c(0));
+    // The tail's blocks (no k step) skip the first step's B too.
+    m.ifThen(m.ult(m.c(0), kEnd), [&] {
+      storePackedB(b, s, *packed,
+                   loadPackedB(b, s, *packed, weightGroup, m.c(0)), m.c(0));
+    });
   }
   auto kLoop = scf::ForOp::create(
       b, m.c(0), kEnd, m.c(kTileK), init,
