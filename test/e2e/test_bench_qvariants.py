@@ -47,3 +47,16 @@ def test_reference_matches_cpu_lowering(v, tmp_path):
     assert got.shape == want.shape
     err = np.linalg.norm(got - want) / np.linalg.norm(want)
     assert err <= 1e-2, err
+
+
+def test_bf16_rounding_matches_ml_dtypes():
+    """qvariants.to_bf16 (numpy only, for the GPU machine) rounds as
+    ml_dtypes' bfloat16 does: nearest, ties to even."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(0)
+    magnitudes = 10.0 ** rng.integers(-30, 30, 100000)
+    ties = [0.0, -0.0, 1.0 + 2.0 ** -8, 1.0 + 3 * 2.0 ** -8]
+    a = np.concatenate([rng.standard_normal(100000) * magnitudes, ties]).astype(np.float32)
+    np.testing.assert_array_equal(qvariants.to_bf16(a),
+                                  a.astype(ml_dtypes.bfloat16).astype(np.float32))
