@@ -3,8 +3,9 @@
 // A raised model keeps each MoE layer inline in its function, in the model's
 // float type, with the weights as constants and the projections often
 // stored [out, in] (transpose_rhs). The GPU side wants each layer as a
-// function of device buffers in a 16-bit type, weights [in, out]: what
-// moe-gpu-aot turns into a moe_layer_forward entry. Outlining keeps the
+// function of device buffers in a 16-bit type, weights [in, out] (or, with
+// keep-transposed, [out, in] as stored where no group_extents are needed):
+// what moe-gpu-aot turns into a moe_layer_forward entry. Outlining keeps the
 // rest of the model, and the layer's numerics at the new type, runnable on
 // the CPU: the caller converts (and transposes) the layer's inputs, calls
 // it, and converts the result back.
@@ -43,8 +44,8 @@ namespace {
 
 /// How the layer takes a value: as it is, or in the layer's element type,
 /// and or not with its last two dimensions swapped (the [out, in] weights
-/// of a transpose_rhs grouped matmul, which the GPU kernels read [in, out],
-/// and an [H, E] router, read [E, H]).
+/// of a transpose_rhs grouped matmul, passed [in, out] unless
+/// keep-transposed, and an [H, E] router, read [E, H]).
 enum class Form { Keep, Convert, Transposed, ConvertTransposed };
 
 bool converts(Form form) {
@@ -711,8 +712,8 @@ struct PrepareGPULayersPass
 
   /// Whether the 16-bit [out, in] weights of transpose_rhs matmul `mm`
   /// stay so in the layer (keep-transposed, no group_extents: the kernels
-  /// read them along K). Packed ones, read by the kernels from a
-  /// moe.dequantize inside the layer, always do.
+  /// read them along K). Packed weights, read from a moe.dequantize inside
+  /// the layer, keep transpose_rhs regardless (see the outlining).
   bool keepsTransposed(GroupedMatmulOp mm) {
     return keepTransposed && mm.getTransposeRhs() && !mm.getGroupExtents();
   }

@@ -2,6 +2,7 @@
 // RUN: moe-opt %s --moe-prepare-gpu-layers="report=-" -split-input-file -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: moe-opt %s --moe-prepare-gpu-layers="element-type=" -split-input-file | FileCheck %s --check-prefix=KEEP
 // RUN: moe-opt %s --moe-prepare-gpu-layers="keep-transposed=true" -split-input-file | FileCheck %s --check-prefix=KT
+// RUN: moe-opt %s --moe-prepare-gpu-layers="keep-transposed=true report=-" -split-input-file -o /dev/null | FileCheck %s --check-prefix=KTREPORT
 
 // A raised layer (onnxruntime's MoE op form: an [H, E] router, [out, in]
 // expert weights with biases) becomes a bf16 moe.gpu_layer function; the
@@ -76,6 +77,27 @@
 // KT-SAME: %[[L1:[^:]*]]: tensor<8x128x32xbf16>, %{{[^:]*}}: tensor<8x128xf32>, %[[L2:[^:]*]]: tensor<8x32x64xbf16>
 // KT: moe.grouped_matmul %{{.*}}, %[[L1]] offsets(%{{.*}}) bias(%{{.*}}) {transpose_rhs} : (tensor<?x32xbf16>, tensor<8x128x32xbf16>
 // KT: moe.grouped_matmul %{{.*}}, %[[L2]] offsets(%{{.*}}) bias(%{{.*}}) {transpose_rhs} : (tensor<?x64xbf16>, tensor<8x32x64xbf16>
+// The report: the router is still transposed, the expert weights are not.
+// KTREPORT: "kind": "argument",
+// KTREPORT-NEXT: "name": "hidden_states"
+// KTREPORT-NEXT: },
+// KTREPORT-NEXT: "transposed": false
+// KTREPORT: "index": 1,
+// KTREPORT-NEXT: "kind": "argument"
+// KTREPORT-NEXT: },
+// KTREPORT-NEXT: "transposed": true
+// KTREPORT: "name": "hidden_states"
+// KTREPORT: "element_type": "bf16",
+// KTREPORT-NEXT: "shape": [
+// KTREPORT-NEXT: 8,
+// KTREPORT-NEXT: 128,
+// KTREPORT-NEXT: 32
+// KTREPORT-NEXT: ],
+// KTREPORT-NEXT: "source": {
+// KTREPORT-NEXT: "index": 2,
+// KTREPORT-NEXT: "kind": "argument"
+// KTREPORT-NEXT: },
+// KTREPORT-NEXT: "transposed": false
 func.func @model(%x: tensor<?x32xf32> {onnx.name = "hidden_states"}, %wr: tensor<32x8xf32>, %w1: tensor<8x128x32xf32>, %b1: tensor<8x128xf32>, %w2: tensor<8x32x64xf32>) -> tensor<?x32xf32> {
   %b2 = arith.constant dense<0.5> : tensor<8x32xf32>
   %weights, %indices = moe.fused_route <token_choice> <softmax> %x, %wr {k = 2 : i64, renormalize, weight_transposed} : tensor<?x32xf32>, tensor<32x8xf32> -> tensor<?x2xf32>, tensor<?x2xi64>
