@@ -296,8 +296,7 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     matmul reads its weights `[in, out]` (unless `keep-transposed`: then
     without group_extents they stay `[out, in]`, as the model stores them,
     and the GPU kernels read them along K, with the mma.sync tile kernel on
-    sm_90a too and the combine as its own kernel): the caller converts (and
-    transposes) each argument with
+    sm_90a too): the caller converts (and transposes) each argument with
     `linalg` ops and converts the result back, so the model still runs, on
     the CPU, with the layer's numerics.
     Per-group weights of one shape are stacked; per-group weights of
@@ -347,8 +346,8 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     Option<"keepTransposed", "keep-transposed", "bool", /*default=*/"false",
            "Pass transpose_rhs expert weights [out, in] as the model stores "
            "them where no group_extents are needed (no transposed copy; the "
-           "kernels read them along K, without wgmma on sm_90a and without "
-           "the combine in the down matmul's epilogue) instead of [in, out]">
+           "kernels read them along K, without wgmma on sm_90a) instead of "
+           "[in, out]">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::linalg::LinalgDialect",

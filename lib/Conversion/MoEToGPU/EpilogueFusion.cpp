@@ -87,7 +87,11 @@ GroupedMatmulOp fusibleMatmul(CombineOp op, const MoEToGPUOptions &options) {
   if (options.combine != "epilogue")
     return {};
   auto mm = op.getRows().getDefiningOp<GroupedMatmulOp>();
-  if (!mm || !mm->hasOneUse() || !mm.isStacked() || mm.getTransposeRhs())
+  if (!mm || !mm->hasOneUse() || !mm.isStacked())
+    return {};
+  // Packed weights keep their decode kernel (a fused combine has only the
+  // tile kernel); 16-bit [E, N, K] ones fuse as [E, K, N] ones do.
+  if (mm.getTransposeRhs() && kernelWeightOperands(mm).size() != 1)
     return {};
   return mm;
 }
@@ -292,7 +296,7 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
     sig->combineWeightType =
         cast<RankedTensorType>(weights.getType()).getElementType();
   sig->combineSlots = mapType.getDimSize(1);
-  // The chip's tile kernel: wgmma on sm_90a where it applies.
+  // The chip's tile kernel: wgmma on sm_90a for [E, K, N] weights.
   gpu::GPUFuncOp kernel = getOrBuildTileKernel(*module, *sig, options);
   gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
       *module, mapType.getElementType(), sig->combineSlots);

@@ -326,8 +326,8 @@ constexpr int64_t kWgmmaThreads = 128;
 /// memory.
 constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
 
-/// The tile kernel of `options.chip` for 16-bit weights `sig`: the wgmma
-/// kernel on sm_90a, the mma.sync kernel on sm_80.
+/// The tile kernel of `options.chip` for `sig`: the wgmma kernel on sm_90a
+/// for [E, K, N] weights, else the mma.sync kernel.
 mlir::gpu::GPUFuncOp getOrBuildTileKernel(mlir::gpu::GPUModuleOp gpuModule,
                                           const GroupedMatmulSignature &sig,
                                           const MoEToGPUOptions &options);

@@ -210,7 +210,7 @@ gpu::GPUFuncOp
 moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
                                   const GroupedMatmulSignature &sig,
                                   const MoEToGPUOptions &options) {
-  if (options.chip == "sm_90a")
+  if (options.chip == "sm_90a" && !sig.columnMajorWeights())
     return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }

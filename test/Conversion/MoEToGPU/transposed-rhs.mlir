@@ -1,5 +1,7 @@
 // RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
 // RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu=combine=epilogue -split-input-file | FileCheck %s --check-prefix=COMB
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a combine=epilogue" -split-input-file 2>/dev/null | FileCheck %s --check-prefix=COMB90
 
 // 16-bit weights stored [E, N, K] (transpose_rhs: each output column's K
 // values contiguous, as nn.Linear stores them) are read as they are, by the
@@ -150,4 +152,28 @@ func.func @swiglu_concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x1024x256xbf1
   %h = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<8x1024x256xbf16>, tensor<9xi64>) -> tensor<?x1024xbf16>
   %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
   return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// combine=epilogue: a down matmul on [E, N, K] weights adds its rows into
+// the tokens in the tile kernel's epilogue (fp32 atomics), as for [E, K, N]
+// weights; without it the combine is its own kernel.
+// COMB-LABEL: func.func @down_combine(
+// COMB: @moe_kernels::@row_slots_i64_k2
+// COMB: @moe_kernels::@grouped_matmul_bf16_f32_i64_e8_k64_n32_combine2_f32_t blocks in (%c1, {{.*}} args(%{{.*}} : memref<?x64xbf16>, %{{.*}} : memref<8x32x64xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x32xf32>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?x2xf32>)
+// COMB-NOT: @moe_kernels::@combine_
+// COMB-LABEL: gpu.func @grouped_matmul_bf16_f32_i64_e8_k64_n32_combine2_f32_t(
+// COMB: llvm.atomicrmw fadd
+// CHECK-LABEL: func.func @down_combine(
+// CHECK: @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k64_n32_t
+// CHECK: @moe_kernels::@combine_
+// On sm_90a the same mma.sync kernel, not a wgmma one.
+// COMB90-LABEL: func.func @down_combine(
+// COMB90: @moe_kernels::@grouped_matmul_bf16_f32_i64_e8_k64_n32_combine2_f32_t blocks
+// COMB90-NOT: wgmma
+func.func @down_combine(%a: tensor<?x64xbf16>, %w: tensor<8x32x64xbf16>, %off: tensor<9xi64>, %map: tensor<?x2xi64>, %wt: tensor<?x2xf32>) -> tensor<?x32xbf16> {
+  %d = moe.grouped_matmul %a, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<8x32x64xbf16>, tensor<9xi64>) -> tensor<?x32xbf16>
+  %y = moe.combine %d, %map, %wt : (tensor<?x32xbf16>, tensor<?x2xi64>, tensor<?x2xf32>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
 }
