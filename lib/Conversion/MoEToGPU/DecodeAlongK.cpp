@@ -74,7 +74,6 @@ moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
                         ? GroupedMatmulSignature::quantizedValuesPerLoad(bits)
                         : (K % (2 * kVec) == 0 ? 2 * kVec : kVec);
   int64_t steps = perLoad / 4, warpK = 4 * perLoad;
-  int64_t rowWords = K * bits / 32;
   Type elt = sig.elementType, i32 = b.getI32Type(), f32 = b.getF32Type();
   auto lhsVecType = VectorType::get({kVec}, elt);
   int64_t chunkWords = perLoad * bits / 32;
@@ -104,7 +103,7 @@ moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
     Value col = m.add(base, m.c(t));
     cols.push_back(col);
     if (packed)
-      rowStarts.push_back(m.mul(m.add(m.mul(g, m.c(N)), col), m.c(rowWords)));
+      rowStarts.push_back(rowStartWord(b, sig, g, col));
   }
   // Per-row scales: each tile's once, before the K loop.
   SmallVector<Expansion, kMmaTilesN> rowExpansions;

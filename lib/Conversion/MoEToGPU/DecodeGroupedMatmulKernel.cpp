@@ -84,7 +84,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << groupExtentsSuffix(sig);
-  os << quantized::kernelSuffix(sig) << (sig.transposedRhs ? "_t" : "");
+  os << quantized::kernelSuffix(sig);
   return name;
 }
 

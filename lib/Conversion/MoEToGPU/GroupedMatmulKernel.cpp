@@ -62,7 +62,7 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
   if (sig.activation)
     os << "_" << sig.activation->mangle();
   os << combineSuffix(sig) << groupExtentsSuffix(sig)
-     << quantized::kernelSuffix(sig) << (sig.transposedRhs ? "_t" : "");
+     << quantized::kernelSuffix(sig);
   return name;
 }
 
@@ -289,8 +289,7 @@ PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
         b, column.isUp, {s.rhsUp, s.upScales, s.upZeroPoints}, c.weight);
   c.column = column.column;
   c.words = quantized::packedWords(b, c.weight.bytes);
-  int64_t rowWords = sig.k * q.bits / 32;
-  c.rowStart = m.mul(m.add(m.mul(group, m.c(sig.n)), c.column), m.c(rowWords));
+  c.rowStart = quantized::rowStartWord(b, sig, group, c.column);
   if (!q.blockSize)
     c.rowExpansion =
         quantized::expansionAt(b, q, c.weight, group, c.column, Value());

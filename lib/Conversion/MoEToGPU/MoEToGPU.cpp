@@ -375,30 +375,21 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
     Operation *op, gpu::GPUModuleOp gpuModule,
     const GroupedMatmulSignature &sig, const MoEToGPUOptions &options) {
   GroupedMatmulKernels kernels;
-  // Weights read column by column: quantized ones, which the decode kernel
-  // expands in registers and the mma.sync tile kernel into shared memory
-  // (on sm_90a too: the wgmma kernel's TMA loads copy bytes as they are),
-  // and transposed 16-bit ones, which both read along K.
-  if (sig.columnMajorWeights()) {
-    if (options.kernel != "decode") {
-      if (options.chip == "sm_90a" && options.remarks)
-        op->emitRemark("sm_90a: ")
-            << (sig.quantized
-                    ? "quantized weights are expanded in shared memory by "
-                      "the mma.sync kernel, not read by TMA"
-                    : "transposed [E, N, K] weights take the mma.sync "
-                      "kernel");
-      kernels.tile = getOrBuildGroupedMatmulKernel(gpuModule, sig);
-    }
-    if (options.kernel != "tile")
-      kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
-    return kernels;
-  }
-  // The tile kernel of the chip (wgmma on sm_90a where it applies) unless
+  // The tile kernel of the chip (getOrBuildTileKernel) unless
   // kernel=decode, the decode kernel unless kernel=tile or the signature has
   // a fused combine (no decode form).
-  if (options.kernel != "decode" || sig.fusedCombine)
+  if (options.kernel != "decode" || sig.fusedCombine) {
+    // Weights read along K take the mma.sync kernel on sm_90a too: packed
+    // ones are expanded into its shared memory (the wgmma kernel's TMA
+    // loads copy bytes as they are), [E, N, K] ones copied n-major.
+    if (sig.columnMajorWeights() && options.chip == "sm_90a" && options.remarks)
+      op->emitRemark("sm_90a: ")
+          << (sig.quantized ? "quantized weights are expanded in shared "
+                              "memory by the mma.sync kernel, not read by TMA"
+                            : "transposed [E, N, K] weights take the mma.sync "
+                              "kernel");
     kernels.tile = getOrBuildTileKernel(gpuModule, sig, options);
+  }
   if (options.kernel != "tile" && !sig.fusedCombine)
     kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
   return kernels;

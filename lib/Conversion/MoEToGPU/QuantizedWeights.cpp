@@ -38,7 +38,7 @@ Value field(ImplicitLocOpBuilder &b, Value word, int64_t shift, int64_t bits) {
 std::string
 moe::detail::quantized::kernelSuffix(const GroupedMatmulSignature &sig) {
   if (!sig.quantized)
-    return "";
+    return sig.transposedRhs ? "_t" : "";
   const GroupedMatmulSignature::Quantized &q = *sig.quantized;
   std::string suffix;
   llvm::raw_string_ostream os(suffix);
@@ -72,6 +72,14 @@ Value moe::detail::quantized::packedWords(ImplicitLocOpBuilder &b,
   return memref::ViewOp::create(
       b, MemRefType::get({totalBytes / 4}, b.getI32Type()), flat, m.c(0),
       ValueRange());
+}
+
+Value moe::detail::quantized::rowStartWord(ImplicitLocOpBuilder &b,
+                                           const GroupedMatmulSignature &sig,
+                                           Value g, Value col) {
+  Emitter m{b};
+  int64_t rowWords = sig.k * sig.quantized->bits / 32;
+  return m.mul(m.add(m.mul(g, m.c(sig.n)), col), m.c(rowWords));
 }
 
 Expansion moe::detail::quantized::expansionAt(

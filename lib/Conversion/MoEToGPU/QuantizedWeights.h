@@ -21,8 +21,8 @@
 
 namespace moe::detail::quantized {
 
-/// "_q<bits>_[b<block size>_]<scale type>[_zp]" naming `sig`'s quantized
-/// weights in kernel names ("" without).
+/// The weights' form in kernel names: "_q<bits>_[b<block size>_]<scale
+/// type>[_zp]" for quantized ones, "_t" for [E, N, K] ones, "" for [E, K, N].
 std::string kernelSuffix(const GroupedMatmulSignature &sig);
 
 /// One packed weight as the kernels take it: the bytes [E, N, K * bits / 8],
@@ -38,6 +38,12 @@ PackedWeight selectWeight(mlir::ImplicitLocOpBuilder &b, mlir::Value isUp,
 
 /// The packed bytes [E, N, K * bits / 8] as i32 words [E * N * rowWords].
 mlir::Value packedWords(mlir::ImplicitLocOpBuilder &b, mlir::Value bytes);
+
+/// The index in packedWords of the first word of column `col` of group `g`
+/// (rows of K values: K is a multiple of 32 / bits, whole words).
+mlir::Value rowStartWord(mlir::ImplicitLocOpBuilder &b,
+                         const GroupedMatmulSignature &sig, mlir::Value g,
+                         mlir::Value col);
 
 /// What one value of the packed rows needs besides its bits: its column's
 /// (block's) scale and 2^23 + zero point, as f32.
