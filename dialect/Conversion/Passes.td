@@ -77,20 +77,24 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     registers (rows padded to 16) and sum the warps in shared memory; the
     grid `(N / 64, min(rows, E + 1))` has no block for an empty group while
     rows <= E (docs/GPU.md).
-    With `chip=sm_90a` and K a multiple of 64 the kernel is the Hopper one
-    instead (same grid contract, 128x128 tiles): `nvgpu.tma.async.load` of
-    128-byte-swizzled boxes into a 3-stage shared-memory ring completed on
-    `nvgpu.mbarrier`s, and `nvgpu.warpgroup.mma` (wgmma m64n128k16) on
-    shared-memory descriptors. The host encodes two TMA descriptors per
-    launch (rows `[rows, K]`; the weights as `[E * K, N]`), which the runtime
-    caches. Other K fall back to the mma.sync kernel with a remark.
+    With `chip=sm_90a` the tile kernel is the Hopper one instead (same grid
+    contract, 128x128 tiles): `nvgpu.tma.async.load` of 128-byte-swizzled
+    boxes into a 3-stage shared-memory ring completed on `nvgpu.mbarrier`s,
+    and wgmma m64n128k16 on shared-memory descriptors. The host encodes two
+    TMA descriptors per launch (rows `[rows, K]`; the weights as
+    `[E * K, N]`, or `[E * N, K]` for `transpose_rhs`), which the runtime
+    caches. A K that is no multiple of 64 ends in a partial step.
+    `[E, N, K]` weights (`transpose_rhs`) are read as they are, by kernels
+    named `_t`; weight-only quantized ones (a `moe.dequantize` feeding a
+    transposed rhs) are expanded on chip by the decode and mma.sync tile
+    kernels, on sm_90a too (with a remark).
 
     Rejected with an error naming the reason: element types other than
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose
     type differs from `element-type`, per-group weights of different widths,
-    `transpose_rhs`, dynamic K or N, K or N not a multiple of 8 (the
-    16-byte copies), chips other than sm_80, sm_90 and sm_90a, and kernel
-    names other than auto, tile and decode.
+    `transpose_rhs` with `group_extents`, dynamic K or N, K or N not a
+    multiple of 8 (the 16-byte copies), chips other than sm_80, sm_90 and
+    sm_90a, and kernel names other than auto, tile and decode.
 
     Epilogues (docs/GPU.md): a `moe.activation` whose input (and, for
     `gate_layout = separate`, up) is a bias-free grouped matmul used only by

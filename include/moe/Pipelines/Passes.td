@@ -295,8 +295,8 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     weights, offsets and maps keep theirs), and a `transpose_rhs` grouped
     matmul reads its weights `[in, out]` (unless `keep-transposed`: then
     without group_extents they stay `[out, in]`, as the model stores them,
-    and the GPU kernels read them along K, with the mma.sync tile kernel on
-    sm_90a too): the caller converts (and transposes) each argument with
+    and the GPU kernels read them along K, the wgmma kernel on sm_90a with B
+    K-major): the caller converts (and transposes) each argument with
     `linalg` ops and converts the result back, so the model still runs, on
     the CPU, with the layer's numerics.
     Per-group weights of one shape are stacked; per-group weights of
@@ -346,7 +346,7 @@ def MoEPrepareGPULayers : Pass<"moe-prepare-gpu-layers", "mlir::ModuleOp"> {
     Option<"keepTransposed", "keep-transposed", "bool", /*default=*/"false",
            "Pass transpose_rhs expert weights [out, in] as the model stores "
            "them where no group_extents are needed (no transposed copy; the "
-           "kernels read them along K, without wgmma on sm_90a) instead of "
+           "kernels read them along K) instead of "
            "[in, out]">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect",

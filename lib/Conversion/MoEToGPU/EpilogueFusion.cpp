@@ -296,7 +296,7 @@ FailureOr<Value> launchFusedCombine(KernelHost &host, CombineOp op,
     sig->combineWeightType =
         cast<RankedTensorType>(weights.getType()).getElementType();
   sig->combineSlots = mapType.getDimSize(1);
-  // The chip's tile kernel: wgmma on sm_90a for [E, K, N] weights.
+  // The chip's tile kernel: wgmma on sm_90a for 16-bit weights.
   gpu::GPUFuncOp kernel = getOrBuildTileKernel(*module, *sig, options);
   gpu::GPUFuncOp slotsKernel = getOrBuildRowSlotsKernel(
       *module, mapType.getElementType(), sig->combineSlots);

@@ -327,7 +327,7 @@ constexpr int64_t kWgmmaThreads = 128;
 constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
 
 /// The tile kernel of `options.chip` for `sig`: the wgmma kernel on sm_90a
-/// for [E, K, N] weights, else the mma.sync kernel.
+/// for 16-bit weights ([E, K, N] or [E, N, K]), else the mma.sync kernel.
 mlir::gpu::GPUFuncOp getOrBuildTileKernel(mlir::gpu::GPUModuleOp gpuModule,
                                           const GroupedMatmulSignature &sig,
                                           const MoEToGPUOptions &options);

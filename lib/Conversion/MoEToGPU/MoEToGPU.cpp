@@ -210,7 +210,9 @@ gpu::GPUFuncOp
 moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
                                   const GroupedMatmulSignature &sig,
                                   const MoEToGPUOptions &options) {
-  if (options.chip == "sm_90a" && !sig.columnMajorWeights())
+  // Packed weights are expanded into the mma.sync kernel's shared memory:
+  // TMA copies bytes as they are.
+  if (options.chip == "sm_90a" && !sig.quantized)
     return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }
@@ -379,15 +381,9 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
   // kernel=decode, the decode kernel unless kernel=tile or the signature has
   // a fused combine (no decode form).
   if (options.kernel != "decode" || sig.fusedCombine) {
-    // Weights read along K take the mma.sync kernel on sm_90a too: packed
-    // ones are expanded into its shared memory (the wgmma kernel's TMA
-    // loads copy bytes as they are), [E, N, K] ones copied n-major.
-    if (sig.columnMajorWeights() && options.chip == "sm_90a" && options.remarks)
-      op->emitRemark("sm_90a: ")
-          << (sig.quantized ? "quantized weights are expanded in shared "
-                              "memory by the mma.sync kernel, not read by TMA"
-                            : "transposed [E, N, K] weights take the mma.sync "
-                              "kernel");
+    if (sig.quantized && options.chip == "sm_90a" && options.remarks)
+      op->emitRemark("sm_90a: quantized weights are expanded in shared "
+                     "memory by the mma.sync kernel, not read by TMA");
     kernels.tile = getOrBuildTileKernel(gpuModule, sig, options);
   }
   if (options.kernel != "tile" && !sig.fusedCombine)

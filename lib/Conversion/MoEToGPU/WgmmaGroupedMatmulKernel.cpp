@@ -29,6 +29,13 @@
 //   the mma.sync kernel's copies mask them; past K the TMA fills zeros),
 //   then fence the generic-proxy stores against the wgmma's async-proxy
 //   reads. The partial step is a group's last, so no refill follows it.
+// - [E, N, K] weights (transpose_rhs) are mapped as [E * N, K]: column n of
+//   group g is row g * N + n, a box holds 64 columns' 64 K values, and B is
+//   K-major in shared memory (kMajorWgmmaStep). A block's box rows past N
+//   are the next group's columns, masked at the store as columns past N
+//   are; K ends the map's rows as it ends the rows map's, so the TMA fills
+//   both boxes past K with zeros and a partial step needs no zeroing (no
+//   group_extents here).
 // - Shared memory: the stages start at the first 1024-byte boundary past
 //   the static variables (the swizzle pattern repeats every 8 rows of 128
 //   bytes and the descriptors carry base offset 0), computed at run time;
@@ -61,6 +68,7 @@
 
 #include "Emitter.h"
 #include "Kernels.h"
+#include "QuantizedWeights.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -108,7 +116,8 @@ std::string kernelName(const GroupedMatmulSignature &sig) {
     os << "_bias_" << sig.biasType;
   if (sig.activation)
     os << "_" << sig.activation->mangle();
-  os << combineSuffix(sig) << groupExtentsSuffix(sig);
+  os << combineSuffix(sig) << groupExtentsSuffix(sig)
+     << quantized::kernelSuffix(sig);
   return name;
 }
 
@@ -253,20 +262,29 @@ Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
   return smemView(b, s, {kWgmmaTileM, kWgmmaTileK}, m.mul(stage, m.c(kABytes)));
 }
 
-/// The B tile of `stage`, or its 64-column half `half` (TMA destination).
+/// The B tile of `stage` ([K, N], or [N, K] for K-major weights), or its
+/// 64-column half `half` (TMA destination; 64 x 64 either way).
 Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
              std::optional<int64_t> half = std::nullopt) {
   Emitter m{b};
   Value offset = m.add(m.c(kStages * kABytes), m.mul(stage, m.c(kBBytes)));
   if (!half)
-    return smemView(b, s, {kWgmmaTileK, kWgmmaTileN}, offset);
+    return smemView(b, s,
+                    s.sig.transposedRhs
+                        ? ArrayRef<int64_t>{kWgmmaTileN, kWgmmaTileK}
+                        : ArrayRef<int64_t>{kWgmmaTileK, kWgmmaTileN},
+                    offset);
   return smemView(b, s, {kWgmmaTileK, kBoxN},
                   m.add(offset, m.c(*half * kWgmmaTileK * kBoxN * 2)));
 }
 
-/// Whether some group's K is no multiple of kWgmmaTileK (a partial last
-/// step, zeroRaggedStep).
+/// Whether some group's K is no multiple of kWgmmaTileK and the partial last
+/// step's boxes hold values that are not the group's (zeroRaggedStep). Not
+/// with K-major weights: their map's rows end at K, as the rows map's do,
+/// and the TMA fills both boxes' columns past K with zeros.
 bool hasRaggedK(const GroupedMatmulSignature &sig) {
+  if (sig.transposedRhs)
+    return false;
   if (sig.k % kWgmmaTileK != 0)
     return true;
   for (size_t e = 0; e < sig.extents.size(); e += 2)
@@ -337,12 +355,14 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
 }
 
 /// Thread 0 arms `stage`'s mbarrier for the bytes of one k step and issues
-/// its three TMA loads: rows [first, +128) x columns [k0, +64) and weight
-/// rows [kRow0 + k0, +64) x two 64-column boxes: [n0, +64) and [n0 + 64,
+/// its three TMA loads: rows [first, +128) x columns [k0, +64) and, of the
+/// weights, K [k0, +64) x two 64-column boxes: [n0, +64) and [n0 + 64,
 /// +64), or with gate/up boxes the gate columns [n0, +64) and the same
-/// outputs' up columns. Coordinates are innermost (column) first.
+/// outputs' up columns. `groupRow0` is the group's first row of the weights
+/// map: g * K of [E * K, N] (K rows), or g * N of [E * N, K] (N rows, for
+/// K-major weights). Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
-               Value first, Value kRow0, Value n0) {
+               Value first, Value groupRow0, Value n0) {
   Emitter m{b};
   m.ifThen(m.eq(s.tid, m.c(0)), [&] {
     nvgpu::MBarrierArriveExpectTxOp::create(
@@ -351,18 +371,76 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
     nvgpu::TmaAsyncLoadOp::create(b, stageA(b, s, stage), s.barriers, s.mapA,
                                   ValueRange{k0, first}, stage, Value(),
                                   Value());
-    Value wRow = m.add(kRow0, k0);
     for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half) {
       Value map = s.mapB, col = m.add(n0, m.c(half * kBoxN));
       if (pairsBoxes(s.sig) && half == 1) {
         map = s.sig.splitWeights ? s.mapUp : s.mapB;
         col = s.sig.splitWeights ? n0 : m.add(n0, m.c(s.sig.n / 2));
       }
+      SmallVector<Value, 2> at = {col, m.add(groupRow0, k0)};
+      if (s.sig.transposedRhs)
+        at = {k0, m.add(groupRow0, col)};
       nvgpu::TmaAsyncLoadOp::create(b, stageB(b, s, stage, half), s.barriers,
-                                    map, ValueRange{col, wRow}, stage, Value(),
-                                    Value());
+                                    map, at, stage, Value(), Value());
     }
   });
+}
+
+/// One k step's wgmma group on K-major B (the [N, K] tile of [E, N, K]
+/// weights: column n's 64 K values are one 128-byte swizzled row, 8 rows
+/// 1024 bytes apart, the layout the weights map's descriptor describes).
+/// nvgpu.warpgroup.mma walks only an N-major B, so the NVVM ops are built
+/// here, as its lowering builds them: per 64-row chunk mi and 16-deep slice
+/// kk, A's descriptor advances by mi * 8 KB + kk * 32 bytes and B's by
+/// kk * 32 bytes (slices inside the 128-byte swizzle row; the swizzle
+/// applies to the final address), and the group is committed, waiting for
+/// the previous step's only. Both operands are K-major: A row-major,
+/// B column-major (NVVM's layouts; imm-trans-a = imm-trans-b = 0 in the
+/// PTX). `acc` is the accumulators' LLVM struct.
+Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
+                      Value acc) {
+  MLIRContext *ctx = b.getContext();
+  Type i64 = b.getI64Type(), elt = s.sig.elementType;
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto descriptor = [&](Value view, Value map) -> Value {
+    auto type = nvgpu::WarpgroupMatrixDescriptorType::get(
+        ctx, MemRefType::get(cast<MemRefType>(view.getType()).getShape(), elt,
+                             MemRefLayoutAttrInterface(), workgroup));
+    Value desc =
+        nvgpu::WarpgroupGenerateDescriptorOp::create(b, type, view, map);
+    return UnrealizedConversionCastOp::create(b, i64, desc).getResult(0);
+  };
+  // Descriptors count 16-byte units.
+  auto advance = [&](Value desc, int64_t bytes) -> Value {
+    if (bytes == 0)
+      return desc;
+    return LLVM::AddOp::create(
+        b, desc,
+        LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(bytes >> 4)));
+  };
+  Value descA = descriptor(stageA(b, s, stage), s.mapA);
+  Value descB = descriptor(stageB(b, s, stage), s.mapB);
+  auto type = elt.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+  constexpr int64_t sliceK = 16, sliceBytes = sliceK * 2;
+  NVVM::WgmmaFenceAlignedOp::create(b);
+  for (int64_t mi = 0; mi < kWgmmaTileM / kWgmmaM; ++mi) {
+    Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
+    for (int64_t kk = 0; kk < kWgmmaTileK / sliceK; ++kk)
+      chunk = NVVM::WgmmaMmaAsyncOp::create(
+          b, chunk.getType(), chunk,
+          advance(descA, mi * kWgmmaM * kWgmmaTileK * 2 + kk * sliceBytes),
+          advance(descB, kk * sliceBytes),
+          NVVM::MMAShapeAttr::get(ctx, kWgmmaM, kWgmmaTileN, sliceK), type,
+          type, NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+          NVVM::MMALayout::row, NVVM::MMALayout::col,
+          NVVM::MMAIntOverflowAttr());
+    acc = LLVM::InsertValueOp::create(b, acc, chunk, mi);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(1));
+  return acc;
 }
 
 /// Stores the accumulators of rows [first, end). Register r of the m64nN
@@ -526,10 +604,15 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func->setAttr(kWgmmaKernelAttr, b.getUnitAttr());
   func->setAttr(moe::kTensorMapParamsAttr, b.getI64IntegerAttr(maps));
+  // The launch reads N from [E, K, N] weights; gate/up boxes and [E, N, K]
+  // weights say their column tiles.
   if (pairsBoxes(sig))
     func->setAttr(
         kColumnTilesAttr,
         b.getI64IntegerAttr((sig.resultColumns() + kBoxN - 1) / kBoxN));
+  else if (sig.transposedRhs)
+    func->setAttr(kColumnTilesAttr,
+                  b.getI64IntegerAttr((sig.n + kWgmmaTileN - 1) / kWgmmaTileN));
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kWgmmaThreads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
@@ -603,7 +686,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       computes,
       m.div(ragged ? m.add(kLimit, m.c(kWgmmaTileK - 1)) : kLimit, kWgmmaTileK),
       m.c(0));
-  Value kRow0 = m.mul(m.min(group, m.c(sig.groups - 1)), m.c(sig.k));
+  Value groupRow0 = m.mul(m.min(group, m.c(sig.groups - 1)),
+                          m.c(sig.transposedRhs ? sig.n : sig.k));
 
   s.barriers = nvgpu::MBarrierCreateOp::create(
       b, nvgpu::MBarrierGroupType::get(ctx, workgroup, kStages));
@@ -618,15 +702,36 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
   for (int64_t i = 0; i < kStages; ++i)
     m.ifThen(m.ult(m.c(i), steps),
-             [&] { issueStep(b, s, m.c(i), m.c(i), first, kRow0, n0); });
+             [&] { issueStep(b, s, m.c(i), m.c(i), first, groupRow0, n0); });
 
   auto accType = nvgpu::WarpgroupAccumulatorType::get(
       ctx, VectorType::get({kWgmmaTileM, kWgmmaTileN}, b.getF32Type()));
-  Value init = nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType);
+  // The accumulators as the NVVM ops hold them: one struct of 64 f32 per
+  // 64-row chunk.
+  Type innerType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(kWgmmaTileN / 2, b.getF32Type()));
+  Type structType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(kWgmmaTileM / kWgmmaM, innerType));
+  Value init =
+      sig.transposedRhs
+          ? Value(LLVM::ZeroOp::create(b, structType))
+          : Value(nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType));
   auto descType = [&](int64_t rowsOf, int64_t colsOf) {
     return nvgpu::WarpgroupMatrixDescriptorType::get(
         ctx, MemRefType::get({rowsOf, colsOf}, elt, MemRefLayoutAttrInterface(),
                              workgroup));
+  };
+  // After step's barrier, step - 1's stage is free: refill it with step - 1
+  // + kStages.
+  auto refillAfter = [&](ImplicitLocOpBuilder &ib, Value step) {
+    Emitter im{ib};
+    Value refill = im.add(step, im.c(kStages - 1));
+    im.ifThen(im.both(im.cmpi(arith::CmpIPredicate::uge, step, im.c(1)),
+                      im.ult(refill, steps)),
+              [&] {
+                issueStep(ib, s, im.rem(refill, kStages), refill, first,
+                          groupRow0, n0);
+              });
   };
   auto loop = scf::ForOp::create(
       b, m.c(0), steps, m.c(1), ValueRange{init},
@@ -642,6 +747,13 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
           im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
                     [&] { zeroRaggedStep(ib, s, stage, valid); });
         }
+        if (sig.transposedRhs) {
+          Value acc = kMajorWgmmaStep(ib, s, stage, iter[0]);
+          gpu::BarrierOp::create(ib);
+          refillAfter(ib, step);
+          scf::YieldOp::create(ib, acc);
+          return;
+        }
         Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
             ib, descType(kWgmmaTileM, kWgmmaTileK), stageA(ib, s, stage),
             s.mapA);
@@ -655,25 +767,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
             /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
             iter[0]);
         gpu::BarrierOp::create(ib);
-        // Step - 1's stage is free: refill it with step - 1 + kStages.
-        Value refill = im.add(step, im.c(kStages - 1));
-        im.ifThen(im.both(im.cmpi(arith::CmpIPredicate::uge, step, im.c(1)),
-                          im.ult(refill, steps)),
-                  [&] {
-                    issueStep(ib, s, im.rem(refill, kStages), refill, first,
-                              kRow0, n0);
-                  });
+        refillAfter(ib, step);
         scf::YieldOp::create(ib, acc);
       });
   NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
 
-  Type innerType = LLVM::LLVMStructType::getLiteral(
-      ctx, SmallVector<Type>(kWgmmaTileN / 2, b.getF32Type()));
-  Type structType = LLVM::LLVMStructType::getLiteral(
-      ctx, SmallVector<Type>(kWgmmaTileM / kWgmmaM, innerType));
-  Value acc =
-      UnrealizedConversionCastOp::create(b, structType, loop.getResult(0))
-          .getResult(0);
+  Value acc = loop.getResult(0);
+  if (acc.getType() != structType)
+    acc = UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
   storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
             sig.extents.empty() ? Value() : groupN);
   b.setInsertionPointToEnd(&func.getBody().front());

@@ -8,7 +8,7 @@
 // decode kernel while a group has at most 16 rows on average and by the
 // mma.sync tile kernel above; both kernels carry `_t`, and their column
 // tiles are said by the kernel (the rhs's last dim is K). sm_90a takes the
-// same kernels (transposed-rhs-sm90a.mlir).
+// same decode kernel and the wgmma tile kernel (transposed-rhs-sm90a.mlir).
 // CHECK-LABEL: func.func @plain(
 // CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0 : memref<?x256xbf16>
 // CHECK: arith.cmpi ule, %[[ROWS]], %c128 : index
@@ -168,10 +168,12 @@ func.func @swiglu_concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x1024x256xbf1
 // CHECK-LABEL: func.func @down_combine(
 // CHECK: @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k64_n32_t
 // CHECK: @moe_kernels::@combine_
-// On sm_90a the same mma.sync kernel, not a wgmma one.
+// On sm_90a the wgmma kernel, with the same epilogue.
 // COMB90-LABEL: func.func @down_combine(
-// COMB90: @moe_kernels::@grouped_matmul_bf16_f32_i64_e8_k64_n32_combine2_f32_t blocks
-// COMB90-NOT: wgmma
+// COMB90: @moe_kernels::@grouped_matmul_wgmma_bf16_f32_i64_e8_k64_n32_combine2_f32_t blocks
+// COMB90: gpu.func @grouped_matmul_wgmma_bf16_f32_i64_e8_k64_n32_combine2_f32_t(
+// COMB90: nvvm.wgmma.mma_async {{.*}} B[<bf16>, <one>, <col>]
+// COMB90: llvm.atomicrmw fadd
 func.func @down_combine(%a: tensor<?x64xbf16>, %w: tensor<8x32x64xbf16>, %off: tensor<9xi64>, %map: tensor<?x2xi64>, %wt: tensor<?x2xf32>) -> tensor<?x32xbf16> {
   %d = moe.grouped_matmul %a, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<8x32x64xbf16>, tensor<9xi64>) -> tensor<?x32xbf16>
   %y = moe.combine %d, %map, %wt : (tensor<?x32xbf16>, tensor<?x2xi64>, tensor<?x2xf32>) -> tensor<?x32xbf16>
