@@ -86,8 +86,9 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     caches. A K that is no multiple of 64 ends in a partial step.
     `[E, N, K]` weights (`transpose_rhs`) are read as they are, by kernels
     named `_t`; weight-only quantized ones (a `moe.dequantize` feeding a
-    transposed rhs) are expanded on chip by the decode and mma.sync tile
-    kernels, on sm_90a too (with a remark).
+    transposed rhs) are read packed and expanded on chip by the decode and
+    tile kernels (on sm_90a the threads expand them into the wgmma
+    kernel's K-major B stage).
 
     Rejected with an error naming the reason: element types other than
     bf16/f16 (f32 and f64 have no m16n8k16 tensor-core form), operands whose

@@ -435,11 +435,8 @@ LogicalResult moe::detail::buildLayerEntries(ModuleOp module,
       auto b = ImplicitLocOpBuilder::atBlockEnd(loc, &size.front());
       Value null = LLVM::ZeroOp::create(b, ptr);
       LayerHost host(b, Value(), null, /*launches=*/false);
-      // The forward walk has remarked the kernel choices already.
-      MoEToGPUOptions sizeOptions = layerOptions;
-      sizeOptions.remarks = false;
       if (failed(emitLayer(host, layer, Value(), size.getArgument(0),
-                           sizeOptions)))
+                           layerOptions)))
         return failure();
       func::ReturnOp::create(b, host.peak);
     }

@@ -1,7 +1,8 @@
 // A QMoE layer entry with packed weights: moe_layer_forward passes the
 // caller's packed bytes, scales and zero points straight to the decode
-// kernels, or past 16 rows a group on average to the tile kernels (no
-// expanded weight anywhere: the workspace holds only the intermediates);
+// kernels, or past 16 rows a group on average to the tile kernels (wgmma on
+// sm_90a; no expanded weight anywhere: the workspace holds only the
+// intermediates);
 // the interleaved SwiGLU is in the gate/up kernel's epilogue.
 // REQUIRES: ptxas
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a -o %t.so %S/../Pipelines/Inputs/layer-quantized-bf16.mlir
@@ -28,12 +29,16 @@
 // CHECK: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1)
 // CHECK: moe_layer_forward -> 0: {{$}}
 
-// 10000 rows: the tile kernels, on the same packed buffers: x over 64
-// weight columns (16 of the 1024 gate/up columns), y bounding the 64-row
-// tiles of 8 groups and the tail, (10000 + 9 * 63) / 64 = 165.
-// LARGE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_q4_b32_f16_zp grid=(16,165,1) block=(128,1,1)
-// LARGE-NEXT: params: [[ROWS:[0-9a-f]+]] [[ROWS]] 0 2710 100 100 1 3000 3000 0 8 400 80 20000 80 1 4000 4000 0 8 400 8 2000 8 1 5000 5000 0 8 400 4 1000 4 1 [[OFF:[0-9a-f]+]] [[OFF]] 0 9 1 [[A:[0-9a-f]+]] [[A]] 0 2710 200 200 1{{$}}
-// LARGE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256_q8_f32 grid=(4,165,1) block=(128,1,1)
-// LARGE-NEXT: params: [[A]] [[A]] 0 2710 200 200 1 6000 6000 0 8 100 200 20000 200 1 7000 7000 0 8 100 100 1 [[OFF]] [[OFF]] 0 9 1
+// 10000 rows: the sm_90a tile kernels (wgmma), on the same packed
+// buffers, with one TMA map each (the rows [10000, K]; the threads expand
+// the packed weights): x over 128 weight columns (8 of the 1024 gate/up
+// columns, said by the kernel), y bounding the 128-row tiles of 8 groups
+// and the tail, (10000 + 9 * 127) / 128 = 87.
+// LARGE: cuTensorMapEncodeTiled: type=9 rank=2 addr={{.*}} dims=256,10000 strides=512 box=64,128
+// LARGE-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_interleaved_q4_b32_f16_zp grid=(8,87,1) block=(128,1,1) smem=99456
+// LARGE-NEXT: params: [[ROWS:[0-9a-f]+]] [[ROWS]] 0 2710 100 100 1 3000 3000 0 8 400 80 20000 80 1 4000 4000 0 8 400 8 2000 8 1 5000 5000 0 8 400 4 1000 4 1 [[OFF:[0-9a-f]+]] [[OFF]] 0 9 1 [[A:[0-9a-f]+]] [[A]] 0 2710 200 200 1 map{[[ROWS]] 256,10000}{{$}}
+// LARGE: cuTensorMapEncodeTiled: type=9 rank=2 addr={{.*}} dims=512,10000 strides=1024 box=64,128
+// LARGE-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k512_n256_q8_f32 grid=(2,87,1) block=(128,1,1)
+// LARGE-NEXT: params: [[A]] [[A]] 0 2710 200 200 1 6000 6000 0 8 100 200 20000 200 1 7000 7000 0 8 100 100 1 [[OFF]] [[OFF]] 0 9 1 {{[0-9a-f]+ [0-9a-f]+ 0 2710 100 100 1}} map{[[A]] 512,10000}{{$}}
 // LARGE-NOT: grouped_matmul_decode
 // LARGE: moe_layer_forward -> 0: {{$}}

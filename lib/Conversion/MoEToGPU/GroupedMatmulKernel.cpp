@@ -261,15 +261,9 @@ constexpr int64_t kPackedValues = kTileK / 2;
 
 /// The column of a quantized B tile that this thread fills (kPackedValues
 /// K values of it, from kHalf), for the whole K loop.
-struct PackedColumn {
+struct PackedColumn : quantized::PackedColumn {
   /// Shared-memory column (n-major B row) and first K of the thread's half.
   Value smemColumn, kHalf;
-  /// The thread's weight (gate or up with separate weights), its bytes as
-  /// i32 words, the column (clamped inside it) and the column's first word.
-  quantized::PackedWeight weight;
-  Value words, column, rowStart;
-  /// Per-row scales: the column's, loaded once.
-  std::optional<quantized::Expansion> rowExpansion;
 };
 
 /// Thread t fills shared column t / 2 (nMajorColumn), K values 16 (t % 2)..
@@ -277,22 +271,16 @@ struct PackedColumn {
 PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
                           Value n0) {
   Emitter m{b};
-  const GroupedMatmulSignature &sig = s.sig;
-  const GroupedMatmulSignature::Quantized &q = *sig.quantized;
   PackedColumn c;
   c.smemColumn = m.div(s.tid, 2);
   c.kHalf = m.mul(m.rem(s.tid, 2), m.c(kPackedValues));
-  c.weight = {s.rhs, s.scales, s.zeroPoints};
+  quantized::PackedWeight weight{s.rhs, s.scales, s.zeroPoints};
   NMajorColumn column = nMajorColumn(b, s, n0, c.smemColumn);
   if (column.isUp)
-    c.weight = quantized::selectWeight(
-        b, column.isUp, {s.rhsUp, s.upScales, s.upZeroPoints}, c.weight);
-  c.column = column.column;
-  c.words = quantized::packedWords(b, c.weight.bytes);
-  c.rowStart = quantized::rowStartWord(b, sig, group, c.column);
-  if (!q.blockSize)
-    c.rowExpansion =
-        quantized::expansionAt(b, q, c.weight, group, c.column, Value());
+    weight = quantized::selectWeight(
+        b, column.isUp, {s.rhsUp, s.upScales, s.upZeroPoints}, weight);
+  static_cast<quantized::PackedColumn &>(c) =
+      quantized::packedColumn(b, s.sig, weight, group, column.column);
   return c;
 }
 
@@ -321,11 +309,7 @@ PackedValues loadPackedB(ImplicitLocOpBuilder &b, KernelState &s,
   if (K % kTileK)
     v.kValid = inside;
   k = m.select(inside, k, m.c(K - kPackedValues));
-  int64_t words = kPackedValues * q.bits / 32;
-  v.words = vector::LoadOp::create(
-      b, VectorType::get({words}, b.getI32Type()), c.words,
-      ValueRange{m.add(c.rowStart, m.div(k, 32 / q.bits))},
-      /*nontemporal=*/false, llvm::Align(4 * words));
+  v.words = quantized::loadPacked(b, q, c, k, kPackedValues);
   if (c.rowExpansion)
     return v;
   int64_t scaleSteps = quantized::stepsPerScale(q, kPackedValues);

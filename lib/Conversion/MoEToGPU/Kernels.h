@@ -342,13 +342,13 @@ moe::GroupedMatmulKernels getOrBuildGroupedMatmulKernels(
 
 /// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
 /// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
-/// two !llvm.ptr (three with `splitWeights`: the up weights' last): the TMA
-/// descriptors (CUtensorMaps, passed by value: see kTensorMapParamsAttr) of
-/// the
-/// rows ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed
-/// as [E * K, N] (box kWgmmaTileK x 64), both 128-byte swizzled with
-/// zero fill out of bounds. The kernel needs wgmmaSharedMemoryBytes() of
-/// dynamic shared memory.
+/// two !llvm.ptr (three with `splitWeights`: the up weights' last; one for
+/// packed weights, which the threads expand): the TMA descriptors
+/// (CUtensorMaps, passed by value: see kTensorMapParamsAttr) of the rows
+/// ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed as
+/// [E * K, N], or [E * N, K] with `transposedRhs` (box 64 x 64), all
+/// 128-byte swizzled with zero fill out of bounds. The kernel needs
+/// wgmmaSharedMemoryBytes() of dynamic shared memory.
 mlir::gpu::GPUFuncOp
 getOrBuildWgmmaGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                                    const GroupedMatmulSignature &sig);

@@ -210,9 +210,7 @@ gpu::GPUFuncOp
 moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
                                   const GroupedMatmulSignature &sig,
                                   const MoEToGPUOptions &options) {
-  // Packed weights are expanded into the mma.sync kernel's shared memory:
-  // TMA copies bytes as they are.
-  if (options.chip == "sm_90a" && !sig.quantized)
+  if (options.chip == "sm_90a")
     return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }
@@ -261,7 +259,8 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   int64_t maps =
       kernel->getAttrOfType<IntegerAttr>(moe::kTensorMapParamsAttr).getInt();
-  Type elt = rhsType.getElementType();
+  // The rows' element type (packed weights are bytes).
+  Type elt = cast<MemRefType>(kernel.getArgumentTypes()[0]).getElementType();
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> args(buffers);
   args.push_back(createTensorMap(b, buffers[0], wgmmaRowsMapType(ctx, elt)));
@@ -381,9 +380,6 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
   // kernel=decode, the decode kernel unless kernel=tile or the signature has
   // a fused combine (no decode form).
   if (options.kernel != "decode" || sig.fusedCombine) {
-    if (sig.quantized && options.chip == "sm_90a" && options.remarks)
-      op->emitRemark("sm_90a: quantized weights are expanded in shared "
-                     "memory by the mma.sync kernel, not read by TMA");
     kernels.tile = getOrBuildTileKernel(gpuModule, sig, options);
   }
   if (options.kernel != "tile" && !sig.fusedCombine)

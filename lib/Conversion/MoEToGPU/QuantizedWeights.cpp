@@ -121,6 +121,31 @@ Value moe::detail::quantized::expandValue(
   return m.mulf(m.subf(f, e.offset), e.scale);
 }
 
+PackedColumn moe::detail::quantized::packedColumn(
+    ImplicitLocOpBuilder &b, const GroupedMatmulSignature &sig,
+    const PackedWeight &weight, Value group, Value column) {
+  PackedColumn c;
+  c.weight = weight;
+  c.column = column;
+  c.words = packedWords(b, weight.bytes);
+  c.rowStart = rowStartWord(b, sig, group, column);
+  if (!sig.quantized->blockSize)
+    c.rowExpansion =
+        expansionAt(b, *sig.quantized, weight, group, column, Value());
+  return c;
+}
+
+Value moe::detail::quantized::loadPacked(
+    ImplicitLocOpBuilder &b, const GroupedMatmulSignature::Quantized &q,
+    const PackedColumn &c, Value k, int64_t values) {
+  Emitter m{b};
+  int64_t words = values * q.bits / 32;
+  return vector::LoadOp::create(
+      b, VectorType::get({words}, b.getI32Type()), c.words,
+      ValueRange{m.add(c.rowStart, m.div(k, 32 / q.bits))},
+      /*nontemporal=*/false, llvm::Align(4 * words));
+}
+
 int64_t moe::detail::quantized::stepsPerScale(
     const GroupedMatmulSignature::Quantized &q, int64_t perLoad) {
   if (q.blockSize % perLoad == 0)

@@ -17,6 +17,7 @@
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <optional>
 #include <string>
 
 namespace moe::detail::quantized {
@@ -63,6 +64,29 @@ Expansion expansionAt(mlir::ImplicitLocOpBuilder &b,
 mlir::Value expandValue(mlir::ImplicitLocOpBuilder &b,
                         const GroupedMatmulSignature::Quantized &q,
                         mlir::Value words, int64_t bit, const Expansion &e);
+
+/// The packed column a thread expands over the whole K loop: its weight,
+/// the weight's bytes as i32 words (packedWords), the column (clamped inside
+/// the weight), the column's first word (rowStartWord) and, with per-row
+/// scales, its expansion, loaded once.
+struct PackedColumn {
+  PackedWeight weight;
+  mlir::Value words, column, rowStart;
+  std::optional<Expansion> rowExpansion;
+};
+
+/// Column `column` of group `group` of `weight`.
+PackedColumn packedColumn(mlir::ImplicitLocOpBuilder &b,
+                          const GroupedMatmulSignature &sig,
+                          const PackedWeight &weight, mlir::Value group,
+                          mlir::Value column);
+
+/// The `values` packed values of `c` from K `k` as i32 words (a vector),
+/// in one load aligned to its size (k is a multiple of `values`, which the
+/// column's rows are too).
+mlir::Value loadPacked(mlir::ImplicitLocOpBuilder &b,
+                       const GroupedMatmulSignature::Quantized &q,
+                       const PackedColumn &c, mlir::Value k, int64_t values);
 
 /// Steps of 4 values that share a scale when a lane's `perLoad` consecutive
 /// values start at a multiple of perLoad: all of them when a block holds

@@ -11,6 +11,8 @@
 // 128-byte-swizzled shared memory, completing on the stage's mbarrier, and
 // nvgpu.warpgroup.mma (wgmma.mma_async m64n128k16, fp32 accumulators in
 // registers) reads both operands from shared memory through descriptors.
+// Packed (QMoE) weights have no map: the threads expand them into the
+// stage's B tile themselves (packedColumn), one k step ahead.
 //
 // Invariants the index math relies on:
 // - Tensor maps are host data fixed per launch, so they cannot follow the
@@ -239,11 +241,20 @@ Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
 /// The kernel's values shared by its parts.
 struct State {
   const GroupedMatmulSignature &sig;
-  /// Rows, weights, and the up weights of a separate gated layout.
+  /// Rows, weights, and the up weights of a separate gated layout (the
+  /// rows map only for packed weights).
   Value mapA, mapB, mapUp, barriers, smem, smemBase, tid;
   /// A fused combine's row slots and routing weights (null: unweighted).
   Value rowSlots, combineWeights;
+  /// Packed weights: the gate (or only) weight and the up weight.
+  quantized::PackedWeight packed, packedUp;
 };
+
+/// Whether B is K-major in shared memory: weights read along K ([E, N, K]
+/// 16-bit ones through their map, packed ones expanded by the threads).
+bool kMajorB(const GroupedMatmulSignature &sig) {
+  return sig.columnMajorWeights();
+}
 
 /// A `shape` view of the dynamic shared memory at `byteOffset` past the
 /// 1024-byte-aligned base.
@@ -270,7 +281,7 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
   Value offset = m.add(m.c(kStages * kABytes), m.mul(stage, m.c(kBBytes)));
   if (!half)
     return smemView(b, s,
-                    s.sig.transposedRhs
+                    kMajorB(s.sig)
                         ? ArrayRef<int64_t>{kWgmmaTileN, kWgmmaTileK}
                         : ArrayRef<int64_t>{kWgmmaTileK, kWgmmaTileN},
                     offset);
@@ -281,9 +292,10 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// Whether some group's K is no multiple of kWgmmaTileK and the partial last
 /// step's boxes hold values that are not the group's (zeroRaggedStep). Not
 /// with K-major weights: their map's rows end at K, as the rows map's do,
-/// and the TMA fills both boxes' columns past K with zeros.
-bool hasRaggedK(const GroupedMatmulSignature &sig) {
-  if (sig.transposedRhs)
+/// and the TMA fills both boxes' columns past K with zeros (packed ones are
+/// stored as zeros past K by the threads).
+bool zeroesRaggedStep(const GroupedMatmulSignature &sig) {
+  if (kMajorB(sig))
     return false;
   if (sig.k % kWgmmaTileK != 0)
     return true;
@@ -300,6 +312,17 @@ bool hasShortK(const GroupedMatmulSignature &sig) {
     if (sig.extents[e] < sig.k)
       return true;
   return false;
+}
+
+/// Makes the threads' stores of a stage visible to the wgmma (async proxy) of
+/// every thread: fence, then barrier.
+void publishStores(ImplicitLocOpBuilder &b) {
+  NVVM::FenceProxyOp::create(
+      b,
+      NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(b.getContext(),
+                                 NVVM::SharedSpace::shared_cta));
+  gpu::BarrierOp::create(b);
 }
 
 /// Zeros what a partial k step (`valid` = K_g - k0 < kWgmmaTileK columns of
@@ -346,12 +369,7 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
       storeZeros(stageA(b, s, stage), {row, m.mul(stored, m.c(8))});
     });
   }
-  NVVM::FenceProxyOp::create(
-      b,
-      NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
-      NVVM::SharedSpaceAttr::get(b.getContext(),
-                                 NVVM::SharedSpace::shared_cta));
-  gpu::BarrierOp::create(b);
+  publishStores(b);
 }
 
 /// Thread 0 arms `stage`'s mbarrier for the bytes of one k step and issues
@@ -360,18 +378,21 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// +64), or with gate/up boxes the gate columns [n0, +64) and the same
 /// outputs' up columns. `groupRow0` is the group's first row of the weights
 /// map: g * K of [E * K, N] (K rows), or g * N of [E * N, K] (N rows, for
-/// K-major weights). Coordinates are innermost (column) first.
+/// K-major weights). Packed weights have no map: only the rows box.
+/// Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                Value first, Value groupRow0, Value n0) {
   Emitter m{b};
+  bool packed = bool(s.sig.quantized);
   m.ifThen(m.eq(s.tid, m.c(0)), [&] {
     nvgpu::MBarrierArriveExpectTxOp::create(
-        b, s.barriers, m.c(kABytes + kBBytes), stage, Value());
+        b, s.barriers, m.c(packed ? kABytes : kABytes + kBBytes), stage,
+        Value());
     Value k0 = m.mul(step, m.c(kWgmmaTileK));
     nvgpu::TmaAsyncLoadOp::create(b, stageA(b, s, stage), s.barriers, s.mapA,
                                   ValueRange{k0, first}, stage, Value(),
                                   Value());
-    for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half) {
+    for (int64_t half = 0; !packed && half < kWgmmaTileN / kBoxN; ++half) {
       Value map = s.mapB, col = m.add(n0, m.c(half * kBoxN));
       if (pairsBoxes(s.sig) && half == 1) {
         map = s.sig.splitWeights ? s.mapUp : s.mapB;
@@ -420,7 +441,11 @@ Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
         LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(bytes >> 4)));
   };
   Value descA = descriptor(stageA(b, s, stage), s.mapA);
-  Value descB = descriptor(stageB(b, s, stage), s.mapB);
+  // The descriptor takes its swizzle and strides from the map's type: the
+  // rows map's are the same (128-byte swizzle, 1024 bytes per 8 rows; the
+  // leading byte offset, the only one that differs, is unused by K-major
+  // swizzled operands).
+  Value descB = descriptor(stageB(b, s, stage), s.mapB ? s.mapB : s.mapA);
   auto type = elt.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
   constexpr int64_t sliceK = 16, sliceBytes = sliceK * 2;
   NVVM::WgmmaFenceAlignedOp::create(b);
@@ -441,6 +466,108 @@ Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
   NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(1));
   return acc;
+}
+
+/// Packed (QMoE) weights: thread t expands the tile's column t into row t
+/// of the K-major B stage. Tile column t is weight column n0 + t, or with
+/// gate/up boxes (pairsBoxes) t < 64 the gate column n0 + t and t >= 64 the
+/// up column of output n0 + t - 64 (N / 2 further in the one weight, or the
+/// up weight's).
+quantized::PackedColumn packedColumn(ImplicitLocOpBuilder &b, State &s,
+                                     Value group, Value n0) {
+  Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  quantized::PackedWeight weight = s.packed;
+  Value col = m.add(n0, s.tid), inside;
+  if (pairsBoxes(sig)) {
+    Value output = m.add(n0, m.rem(s.tid, kBoxN));
+    Value isUp = m.uge(s.tid, m.c(kBoxN));
+    inside = m.ult(output, m.c(sig.resultColumns()));
+    col = output;
+    if (sig.splitWeights)
+      weight = quantized::selectWeight(b, isUp, s.packedUp, s.packed);
+    else
+      col = m.add(output, m.select(isUp, m.c(sig.n / 2), m.c(0)));
+  } else {
+    inside = m.ult(col, m.c(sig.n));
+  }
+  return quantized::packedColumn(b, sig, weight, group,
+                                 m.select(inside, col, m.c(0)));
+}
+
+/// A thread's packed values of one k step, loaded, not yet expanded: per
+/// load of quantizedValuesPerLoad values, its words and (null when K is a
+/// multiple of kWgmmaTileK) whether it is inside K; the block scales.
+struct PackedStep {
+  SmallVector<Value, 4> loads, inside;
+  SmallVector<quantized::Expansion, 16> expansions;
+};
+
+/// Loads the thread's column's 64 values from k0. K is a multiple of a load
+/// (quantizedWeightsUnsupportedReason), so a load is all inside K or all
+/// past it, and its bytes (8 or 16) are aligned to their size; past K it
+/// reads the last load's and stores zeros.
+PackedStep loadPackedStep(ImplicitLocOpBuilder &b, State &s,
+                          const quantized::PackedColumn &c, Value group,
+                          Value k0) {
+  Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  const GroupedMatmulSignature::Quantized &q = *sig.quantized;
+  int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(q.bits);
+  PackedStep v;
+  for (int64_t u = 0; u < kWgmmaTileK / perLoad; ++u) {
+    Value k = m.add(k0, m.c(u * perLoad));
+    if (sig.k % kWgmmaTileK) {
+      Value inside = m.ult(k, m.c(sig.k));
+      v.inside.push_back(inside);
+      k = m.select(inside, k, m.c(sig.k - perLoad));
+    }
+    v.loads.push_back(quantized::loadPacked(b, q, c, k, perLoad));
+  }
+  if (c.rowExpansion)
+    return v;
+  int64_t scaleSteps = quantized::stepsPerScale(q, kWgmmaTileK);
+  for (int64_t i = 0; i < kWgmmaTileK / 4; i += scaleSteps) {
+    // Clamped to K's last block: a step past K stores zeros.
+    Value k = m.min(m.add(k0, m.c(4 * i)), m.c(sig.k - 1));
+    v.expansions.push_back(quantized::expansionAt(
+        b, q, c.weight, group, c.column, m.div(k, q.blockSize)));
+  }
+  return v;
+}
+
+/// Expands `v` (rounded to the element type, as moe.dequantize rounds) into
+/// row t of `stage`'s B tile: chunk j (values 8 j .. 8 j + 7) at its
+/// swizzled place j ^ (t % 8), one 16-byte store each; zeros past K.
+void storePackedStep(ImplicitLocOpBuilder &b, State &s,
+                     const quantized::PackedColumn &c, const PackedStep &v,
+                     Value stage) {
+  Emitter m{b};
+  const GroupedMatmulSignature::Quantized &q = *s.sig.quantized;
+  int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(q.bits);
+  int64_t scaleSteps = quantized::stepsPerScale(q, kWgmmaTileK);
+  Value tile = stageB(b, s, stage);
+  Value swizzle = m.rem(s.tid, 8);
+  for (int64_t j = 0; j < kWgmmaTileK / 8; ++j) {
+    SmallVector<Value, 8> values;
+    for (int64_t i = 8 * j; i < 8 * j + 8; ++i) {
+      const quantized::Expansion &e =
+          c.rowExpansion ? *c.rowExpansion : v.expansions[i / 4 / scaleSteps];
+      int64_t load = i / perLoad;
+      Value x = quantized::expandValue(b, q, v.loads[load],
+                                       (i % perLoad) * q.bits, e);
+      if (!v.inside.empty())
+        x = m.select(v.inside[load], x, m.f32(0));
+      values.push_back(x);
+    }
+    Value chunk = vector::FromElementsOp::create(
+        b, VectorType::get({8}, b.getF32Type()), values);
+    chunk = arith::TruncFOp::create(b, VectorType::get({8}, s.sig.elementType),
+                                    chunk);
+    Value at = m.mul(arith::XOrIOp::create(b, m.c(j), swizzle), m.c(8));
+    auto store = vector::StoreOp::create(b, chunk, tile, ValueRange{s.tid, at});
+    store.setAlignmentAttr(b.getI64IntegerAttr(16));
+  }
 }
 
 /// Stores the accumulators of rows [first, end). Register r of the m64nN
@@ -596,8 +723,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Type elt = sig.elementType;
   int64_t dyn = ShapedType::kDynamic;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
-  // The maps (rows, weights, up weights) follow the common arguments.
-  int64_t maps = sig.splitWeights ? 3 : 2;
+  // The maps (rows, weights, up weights; the rows' only for packed weights,
+  // which the threads expand) follow the common arguments.
+  int64_t maps = sig.quantized ? 1 : sig.splitWeights ? 3 : 2;
   SmallVector<Type> argTypes = groupedMatmulArgumentTypes(sig);
   argTypes.append(maps, ptr);
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
@@ -610,37 +738,49 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     func->setAttr(
         kColumnTilesAttr,
         b.getI64IntegerAttr((sig.resultColumns() + kBoxN - 1) / kBoxN));
-  else if (sig.transposedRhs)
+  else if (kMajorB(sig))
     func->setAttr(kColumnTilesAttr,
                   b.getI64IntegerAttr((sig.n + kWgmmaTileN - 1) / kWgmmaTileN));
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kWgmmaThreads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
 
-  unsigned nArgs = func.getNumArguments();
-  unsigned split = sig.splitWeights ? 1 : 0;
-  Value lhs = func.getArgument(0), offsets = func.getArgument(2 + split),
-        result = func.getArgument(3 + split);
-  Value bias = sig.biasType ? func.getArgument(4 + split) : Value();
-  unsigned afterBias = 4 + split + (sig.biasType ? 1 : 0);
+  // Arguments in the order of groupedMatmulArgumentTypes, then the maps.
+  unsigned next = 0;
+  auto arg = [&](bool present) {
+    return present ? func.getArgument(next++) : Value();
+  };
+  bool packed = bool(sig.quantized);
+  bool zeroPoints = packed && sig.quantized->zeroPoints;
+  Value lhs = arg(true);
+  quantized::PackedWeight gate{arg(true), arg(packed), arg(zeroPoints)};
+  quantized::PackedWeight up;
+  if (sig.splitWeights)
+    up = {arg(true), arg(packed), arg(zeroPoints)};
+  Value offsets = arg(true), result = arg(true), bias = arg(bool(sig.biasType));
+  Value rowSlots = arg(sig.fusedCombine);
+  Value combineWeights = arg(bool(sig.combineWeightType));
   // The descriptors arrive as pointers (a gpu.func cannot take
   // !nvgpu.tensormap.descriptor arguments through the NVVM lowering), to
   // the kernel's own parameter space once moe-gpu-tensor-map-params has
   // made them __grid_constant__; the casts fold away once nvgpu is lowered.
-  auto asMap = [&](Value p, Type type) {
-    return UnrealizedConversionCastOp::create(b, type, p).getResult(0);
+  auto map = [&](Type type) {
+    return UnrealizedConversionCastOp::create(b, type, arg(true)).getResult(0);
   };
-  Type weightsMap = wgmmaWeightsMapType(ctx, elt);
-  State s{sig,
-          asMap(func.getArgument(nArgs - maps), wgmmaRowsMapType(ctx, elt)),
-          asMap(func.getArgument(nArgs - maps + 1), weightsMap),
-          split ? asMap(func.getArgument(nArgs - 1), weightsMap) : Value(),
-          {},
-          {},
-          {},
-          {},
-          sig.fusedCombine ? func.getArgument(afterBias) : Value(),
-          sig.combineWeightType ? func.getArgument(afterBias + 1) : Value()};
+  State s{sig};
+  s.mapA = map(wgmmaRowsMapType(ctx, elt));
+  if (!packed) {
+    s.mapB = map(wgmmaWeightsMapType(ctx, elt));
+    if (sig.splitWeights)
+      s.mapUp = map(wgmmaWeightsMapType(ctx, elt));
+  }
+  assert(next == func.getNumArguments() && "arguments left over");
+  s.rowSlots = rowSlots;
+  s.combineWeights = combineWeights;
+  if (packed) {
+    s.packed = gate;
+    s.packedUp = up;
+  }
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value rows = memref::DimOp::create(b, lhs, 0);
 
@@ -679,13 +819,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value computes = m.ult(group, m.c(sig.groups));
   if (!sig.extents.empty())
     computes = m.both(computes, m.ult(n0, groupN));
-  bool ragged = hasRaggedK(sig);
+  bool zeroRagged = zeroesRaggedStep(sig);
   // A lambda cannot capture a structured binding in C++17.
   Value kLimit = groupK;
-  Value steps = m.select(
-      computes,
-      m.div(ragged ? m.add(kLimit, m.c(kWgmmaTileK - 1)) : kLimit, kWgmmaTileK),
-      m.c(0));
+  // ceil(K_g / 64) steps; the last one is partial when K_g is no multiple
+  // of 64.
+  Value steps =
+      m.select(computes,
+               m.div(m.add(kLimit, m.c(kWgmmaTileK - 1)), kWgmmaTileK), m.c(0));
   Value groupRow0 = m.mul(m.min(group, m.c(sig.groups - 1)),
                           m.c(sig.transposedRhs ? sig.n : sig.k));
 
@@ -697,7 +838,21 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     // The inits must be visible to the TMA engine's complete_tx.
     NVVM::FenceMbarrierInitOp::create(b);
   });
-  gpu::BarrierOp::create(b);
+  // Packed weights: the threads expand step 0's B into stage 0 (the tail's
+  // blocks, with no step, skip it); step t + 1's in the loop.
+  Value weightGroup = m.min(group, m.c(sig.groups - 1));
+  std::optional<quantized::PackedColumn> packedB;
+  if (packed) {
+    packedB = packedColumn(b, s, weightGroup, n0);
+    m.ifThen(m.ult(m.c(0), steps), [&] {
+      storePackedStep(b, s, *packedB,
+                      loadPackedStep(b, s, *packedB, weightGroup, m.c(0)),
+                      m.c(0));
+    });
+    publishStores(b);
+  } else {
+    gpu::BarrierOp::create(b);
+  }
 
   // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
   for (int64_t i = 0; i < kStages; ++i)
@@ -713,7 +868,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Type structType = LLVM::LLVMStructType::getLiteral(
       ctx, SmallVector<Type>(kWgmmaTileM / kWgmmaM, innerType));
   Value init =
-      sig.transposedRhs
+      kMajorB(sig)
           ? Value(LLVM::ZeroOp::create(b, structType))
           : Value(nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType));
   auto descType = [&](int64_t rowsOf, int64_t colsOf) {
@@ -739,17 +894,33 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
         Value stage = im.rem(step, kStages);
+        // Packed weights: the next step's bits are in flight during this
+        // step's wait and wgmma, then expanded into its stage, which the
+        // wgmma of step - 2 read (done: waited for in step - 1).
+        Value nextStep = im.add(step, im.c(1));
+        std::optional<PackedStep> nextB;
+        if (packedB)
+          nextB = loadPackedStep(ib, s, *packedB, weightGroup,
+                                 im.mul(nextStep, im.c(kWgmmaTileK)));
         Value parity = im.eq(im.rem(im.div(step, kStages), 2), im.c(1)); // i1
         nvgpu::MBarrierTryWaitParityOp::create(ib, s.barriers, parity,
                                                im.c(10000000), stage);
-        if (ragged) {
+        if (zeroRagged) {
           Value valid = im.sub(kLimit, im.mul(step, im.c(kWgmmaTileK)));
           im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
                     [&] { zeroRaggedStep(ib, s, stage, valid); });
         }
-        if (sig.transposedRhs) {
+        if (kMajorB(sig)) {
           Value acc = kMajorWgmmaStep(ib, s, stage, iter[0]);
-          gpu::BarrierOp::create(ib);
+          if (nextB) {
+            im.ifThen(im.ult(nextStep, steps), [&] {
+              storePackedStep(ib, s, *packedB, *nextB,
+                              im.rem(nextStep, kStages));
+            });
+            publishStores(ib);
+          } else {
+            gpu::BarrierOp::create(ib);
+          }
           refillAfter(ib, step);
           scf::YieldOp::create(ib, acc);
           return;

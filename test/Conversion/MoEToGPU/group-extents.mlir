@@ -59,8 +59,8 @@
 // DECODE: %[[BON:.*]] = arith.cmpi ult, %{{.*}}, %[[NB]] : index
 // DECODE: arith.select %[[BON]], %{{.*}}, %{{.*}} : f32
 //
-// wgmma: K_g and N_g are whole boxes here, so the k steps are K_g / 64 and a
-// block past N_g runs none.
+// wgmma: K_g and N_g are whole boxes here, so the k steps are
+// ceil(K_g / 64) = K_g / 64 and a block past N_g runs none.
 // WGMMA-LABEL: func.func @down(
 // WGMMA: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e4_k512_n256_bias_f32_x
 // WGMMA: %[[N0:.*]] = arith.muli %block_id_x, %c128 : index
@@ -70,7 +70,8 @@
 // WGMMA: %[[G:.*]] = arith.cmpi ult, %{{.*}}, %c4 : index
 // WGMMA: %[[IN:.*]] = arith.cmpi ult, %[[N0]], %[[N]] : index
 // WGMMA: %[[ON:.*]] = arith.andi %[[G]], %[[IN]] : i1
-// WGMMA: %[[STEPS:.*]] = arith.divui %[[K]], %c64 : index
+// WGMMA: %[[UP:.*]] = arith.addi %[[K]], %c63 : index
+// WGMMA: %[[STEPS:.*]] = arith.divui %[[UP]], %c64 : index
 // WGMMA: arith.select %[[ON]], %[[STEPS]], %c0 : index
 func.func @down(%x: tensor<?x512xbf16>, %w: tensor<4x512x256xbf16>, %off: tensor<5xi64>, %b: tensor<4x256xf32>) -> tensor<?x256xbf16> {
   %y = moe.grouped_matmul %x, %w offsets(%off) bias(%b) {group_extents = array<i64: 128, 128, 256, 256, 384, 128, 512, 256>} : (tensor<?x512xbf16>, tensor<4x512x256xbf16>, tensor<5xi64>, tensor<4x256xf32>) -> tensor<?x256xbf16>

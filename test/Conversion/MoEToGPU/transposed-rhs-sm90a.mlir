@@ -61,11 +61,14 @@ func.func @plain(%x: tensor<?x256xbf16>, %w: tensor<8x512x256xbf16>, %off: tenso
 
 // -----
 
-// K = 72 ends in a partial step (2 steps), but nothing is zeroed: both maps'
-// rows end at K, and the TMA fills the columns past it with zeros.
+// K = 72 ends in a partial step (ceil(72 / 64) = 2 steps), but nothing is
+// zeroed: both maps' rows end at K, and the TMA fills the columns past it
+// with zeros.
 // CHECK-LABEL: gpu.func @grouped_matmul_wgmma_f16_f16_i32_e4_k72_n200_bias_f32_t(
 // CHECK-SAME: moe.column_tiles = 2 : i64
 // CHECK-NOT: nvvm.fence.proxy
+// CHECK: %[[UP:.*]] = arith.addi %c72, %c63 : index
+// CHECK: arith.divui %[[UP]], %c64 : index
 // CHECK-NOT: vector.store
 // CHECK: nvvm.wgmma.mma_async {{.*}} A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
 // CHECK-NOT: nvvm.fence.proxy

@@ -69,9 +69,10 @@ func.func @short_k(%x: tensor<?x128xbf16>, %w: tensor<2x128x256xbf16>, %off: ten
 
 // -----
 
-// K a multiple of 64: whole steps, nothing zeroed.
+// K a multiple of 64: whole steps (ceil(128 / 64)), nothing zeroed.
 // CHECK-LABEL: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k128_n512(
-// CHECK: arith.divui %c128, %c64 : index
+// CHECK: %[[UP:.*]] = arith.addi %c128, %c63 : index
+// CHECK: arith.divui %[[UP]], %c64 : index
 // CHECK-NOT: nvvm.fence.proxy
 // CHECK: gpu.return
 func.func @whole_k(%x: tensor<?x128xbf16>, %w: tensor<8x128x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {

@@ -72,6 +72,13 @@ CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
   return 0;
 }
 CUresult cuFuncSetAttribute(void *f, int attr, int value) { return 0; }
+// The "_q<bits>_" suffix of a grouped matmul on quantized weights, or null.
+static const char *quantizedSuffix(const char *name) {
+  if (strncmp(name, "grouped_matmul_", 15) != 0)
+    return 0;
+  const char *q = strstr(name, "_q");
+  return q && (q[2] == '2' || q[2] == '4' || q[2] == '8') ? q : 0;
+}
 // Kernel parameters by kernel name (see lib/Conversion/MoEToGPU): the
 // plain grouped matmul is lhs (2-D), rhs (3-D), offsets (1-D), out (2-D).
 static int paramCount(const char *name) {
@@ -82,9 +89,8 @@ static int paramCount(const char *name) {
   // Quantized weights ("_q<bits>_[b<block>_]<scale type>[_zp]"): packed
   // bytes (3-D), scales (3-D with blocks, else 2-D), zero points (as the
   // scales) in place of rhs, twice with separate gate and up weights.
-  const char *quantized = matmul ? strstr(name, "_q") : 0;
-  if (quantized &&
-      (quantized[2] == '2' || quantized[2] == '4' || quantized[2] == '8')) {
+  const char *quantized = quantizedSuffix(name);
+  if (quantized) {
     int scales = quantized[3] == '_' && quantized[4] == 'b' ? 9 : 7;
     int weight = 9 + scales + (strstr(quantized, "_zp") ? scales : 0);
     return 7 + weight * (strstr(name, "_separate") ? 2 : 1) + 5 + 7;
@@ -157,10 +163,11 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   // rank r is 3 + 2r of them, counted from the kernel's name
   // (FAKE_CUDA_PARAMS overrides the count); the sm_90a wgmma kernels'
   // 128-byte TMA descriptors (rows and weights, and the up weights of a
-  // separate gated layout) come last, printed as map{address dims...} (see
-  // cuTensorMapEncodeTiled).
+  // separate gated layout; the rows' only on quantized weights) come last,
+  // printed as map{address dims...} (see cuTensorMapEncodeTiled).
   const char *name = (const char *)f;
   int maps = strncmp(name, "grouped_matmul_wgmma_", 21) != 0 ? 0
+             : quantizedSuffix(name)                         ? 1
              : strstr(name, "_separate")                     ? 3
                                                              : 2;
   const char *count = getenv("FAKE_CUDA_PARAMS");

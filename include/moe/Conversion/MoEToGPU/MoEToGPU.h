@@ -37,10 +37,6 @@ struct MoEToGPUOptions {
   /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
   /// run time), "tile" or "decode" (forced, for tests and benchmarks).
   std::string kernel = "auto";
-  /// Whether kernel choices are remarked (sm_90a: quantized weights on the
-  /// mma.sync tile kernel); off where the same ops are walked again (a
-  /// layer's workspace size).
-  bool remarks = true;
 };
 
 /// Kernel attribute `moe.tensor_map_params = N`: the kernel's last N
