@@ -532,9 +532,12 @@ def child(args):
         return 0
     if args.child.startswith("quantized:"):
         model = next(m for m in MODELS if m[0] == args.child[len("quantized:"):])
-        layers = quantized.StandIn(sys.modules[__name__]) if args.simulate else layers
+        if args.simulate:
+            layers = alt_layers = quantized.StandIn(sys.modules[__name__])
+        else:
+            alt_layers = layer.LayerLibrary(alt.lib) if alt is not None else None
         for row in quantized.run(torch, sys.modules[__name__], dev, layers, model, scale,
-                                 args.tokens, args.reps, flush):
+                                 args.tokens, args.reps, flush, alt_layers):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
     if args.child == "qvariants":

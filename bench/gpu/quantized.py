@@ -3,7 +3,9 @@ bench/gpu/bench.py: 4-bit packed weights (blocks of 32, f16 scales, the
 default zero point 8) against torch._grouped_mm on the same weights
 dequantized to bf16 (equal FLOPs). At decode sizes (T <= 64) the layer runs
 the decode kernel, which expands the weights in registers; at T = 4096 the
-mma.sync tile kernel, which expands them into shared memory."""
+tile kernel, which expands them into shared memory: wgmma on Hopper (timed
+there against the sm_90 library's mma.sync one, where build.sh made it),
+mma.sync on Ampere."""
 
 import os
 import sys
@@ -58,9 +60,10 @@ def dequantize(torch, q, s, k):
     return ((values.float() - 8) * scales).to(torch.bfloat16).transpose(1, 2)
 
 
-def run(torch, bench, dev, layers, model, scale, tokens, reps, flush):
+def run(torch, bench, dev, layers, model, scale, tokens, reps, flush, alt_layers=None):
     """Rows (one per GEMM of `model` and decode T): numerics against the
-    fp32 product of the dequantized weights, then our time and torch's."""
+    fp32 product of the dequantized weights, then our time and torch's, and
+    with `alt_layers` (the sm_90 library on Hopper) its numerics and time."""
     stream = dev.stream()
     model, top_k = model[0], model[4]
     for _, e, k, n in bench.gemms(next(m for m in bench.MODELS if m[0] == model)):
@@ -84,6 +87,12 @@ def run(torch, bench, dev, layers, model, scale, tokens, reps, flush):
                     [rows], ref, stream)
                 row.update(ok=bool(ok), unwritten=unwritten, rel_err=err)
                 row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+                if alt_layers is not None:
+                    alt_fn, _, alt_err, alt_ok = checked_call(
+                        torch, bench, dev, alt_layers, layer_name(e, k, n), [x, q, s, offsets],
+                        [rows], ref, stream, label=" (sm_90)")
+                    row.update(alt_ok=bool(alt_ok), alt_rel_err=alt_err,
+                               alt_ms=bench.time_ms(dev, alt_fn, flush, reps))
                 del ref
                 time_torch(row, bench, dev, flush, reps,
                            lambda: bench.grouped_mm_fn(torch, x, w, offsets))
@@ -99,13 +108,18 @@ def table(rows, peaks):
     def cells(r):
         seconds = r["ours_ms"] * 1e-3
         tbs = r["bytes"] / seconds / 1e12
+        alt = r.get("alt_ms")
         return [f"{r['E']}x{r['K']}x{r['N']}", f"{r['ours_ms']:.4f}",
                 f"{r['flops'] / seconds / 1e12:.1f}", f"{tbs:.2f}",
-                f"{100 * tbs / copy:.0f}%" if copy else ""]
+                f"{100 * tbs / copy:.0f}%" if copy else "",
+                "" if alt is None else f"{alt:.4f}" + ("" if r["alt_ok"] else " (NO)"),
+                "" if alt is None else f"{alt / r['ours_ms']:.2f}×"]
     return markdown(rows, GEMM, f"Quantized expert GEMMs ({BITS}-bit weights, blocks of {BLOCK}, "
                     "f16 scales, read packed: the decode kernel at T <= 64, the tile kernel "
-                    "above) against torch._grouped_mm on the bf16 dequantized weights:",
-                    ["E x K x N", "ours ms", "TFLOP/s", "packed TB/s", "of copy BW"], cells)
+                    "above; on Hopper also the sm_90 library, whose tile kernel is the "
+                    "mma.sync one) against torch._grouped_mm on the bf16 dequantized weights:",
+                    ["E x K x N", "ours ms", "TFLOP/s", "packed TB/s", "of copy BW",
+                     "sm_90 ms", "vs sm_90"], cells)
 
 
 class StandIn:
