@@ -541,8 +541,15 @@ def child(args):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
     if args.child == "qvariants":
-        layers = qvariants.StandIn() if args.simulate else layers
-        for row in qvariants.run(torch, sys.modules[__name__], dev, layers, args.reps, flush):
+        if args.simulate:
+            libraries = [("simulated", qvariants.StandIn())]
+        else:
+            chip = chip_of(*torch.cuda.get_device_capability())
+            libraries = [(chip, layers)]
+            if alt is not None:
+                libraries.append((ALT_CHIP[chip], layer.LayerLibrary(alt.lib)))
+        for row in qvariants.run(torch, sys.modules[__name__], dev, libraries, args.reps,
+                                 flush):
             print("RESULT " + json.dumps(row), flush=True)
         return 0
     if args.child == "hmoe":

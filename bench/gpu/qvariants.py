@@ -9,6 +9,7 @@ rows <= 16 E) and a prefill one (the tile kernel). Each is checked against the n
 reference.dequantize, which the CPU tests pin to onnxruntime) on NaN-poisoned
 outputs, then timed once; the timings are for reading, not goals."""
 
+import itertools
 import os
 import sys
 
@@ -193,13 +194,15 @@ def device_weight(torch, v, weight, device):
     return [t.to(device) for t in tensors]
 
 
-def run(torch, bench, dev, layers, reps, flush):
-    """One row per form and row count: numerics, then our time."""
+def run(torch, bench, dev, libraries, reps, flush):
+    """One row per library (a (name, layers) pair: on Hopper the sm_90a
+    library, whose tile kernel is wgmma, and the sm_90 one, mma.sync), form
+    and row count: numerics, then our time."""
     stream = dev.stream()
-    for i, v in enumerate(VARIANTS):
+    for (library, layers), (i, v) in itertools.product(libraries, enumerate(VARIANTS)):
         for rows in ROWS:
-            print(f"qv {v[0]} rows={rows}", flush=True)
-            row = {"model": v[0], "gemm": GEMM, "T": rows, "rows": rows,
+            print(f"qv {library} {v[0]} rows={rows}", flush=True)
+            row = {"model": v[0], "gemm": GEMM, "T": rows, "rows": rows, "library": library,
                    "kernel": "decode" if rows <= 16 * EXPERTS else "tile"}
             try:
                 x, weights, offsets = inputs(v, rows, 1000 * i + rows)
@@ -209,7 +212,7 @@ def run(torch, bench, dev, layers, reps, flush):
                            [torch.from_numpy(offsets).to(dev.name)])
                 fn, unwritten, err, ok = checked_call(
                     torch, bench, dev, layers, layer_name(v), tensors, [rows], ref, stream,
-                    f" {v[0]} rows={rows}")
+                    f" {library} {v[0]} rows={rows}")
                 row.update(ok=bool(ok), unwritten=unwritten, rel_err=err)
                 # Timed briefly: the forms are here for their numbers.
                 row["ours_ms"] = bench.time_ms(dev, fn, flush, reps, budget_s=0.2)
@@ -226,14 +229,16 @@ def table(rows):
     out = ["\nKernel forms reading weights along K (packed and [E, N, K]; numerics "
            "against the numpy reference; E = "
            f"{EXPERTS}, one expert empty):\n",
-           "| form | rows | kernel | ok | rel err | ours ms |", "|---|---|---|---|---|---|"]
+           "| form | rows | kernel | ok | rel err | ours ms | library |",
+           "|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
             out.append(f"| {r['model']} | {r['rows']} | {r['kernel']} | ERROR: "
-                       f"{r['error'][:120]} | | |")
+                       f"{r['error'][:120]} | | | {r['library']} |")
             continue
         out.append(f"| {r['model']} | {r['rows']} | {r['kernel']} | "
-                   f"{'yes' if r['ok'] else 'NO'} | {r['rel_err']:.1e} | {r['ours_ms']:.4f} |")
+                   f"{'yes' if r['ok'] else 'NO'} | {r['rel_err']:.1e} | {r['ours_ms']:.4f} | "
+                   f"{r['library']} |")
     return "\n".join(out) + "\n"
 
 
