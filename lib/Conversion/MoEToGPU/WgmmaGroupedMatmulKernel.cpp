@@ -505,8 +505,11 @@ struct PackedStep {
 
 /// Loads the thread's column's 64 values from k0. K is a multiple of a load
 /// (quantizedWeightsUnsupportedReason), so a load is all inside K or all
-/// past it, and its bytes (8 or 16) are aligned to their size; past K it
-/// reads the last load's and stores zeros.
+/// past it, and its bytes (8 or 16) are aligned to their size. Past K (a
+/// partial step's tail, or the step after the last, which the loop loads
+/// but does not store) it reads the last load of the row, never the next
+/// row's (past the buffer for the last column); a partial step stores
+/// zeros there.
 PackedStep loadPackedStep(ImplicitLocOpBuilder &b, State &s,
                           const quantized::PackedColumn &c, Value group,
                           Value k0) {
@@ -517,11 +520,10 @@ PackedStep loadPackedStep(ImplicitLocOpBuilder &b, State &s,
   PackedStep v;
   for (int64_t u = 0; u < kWgmmaTileK / perLoad; ++u) {
     Value k = m.add(k0, m.c(u * perLoad));
-    if (sig.k % kWgmmaTileK) {
-      Value inside = m.ult(k, m.c(sig.k));
+    Value inside = m.ult(k, m.c(sig.k));
+    if (sig.k % kWgmmaTileK)
       v.inside.push_back(inside);
-      k = m.select(inside, k, m.c(sig.k - perLoad));
-    }
+    k = m.select(inside, k, m.c(sig.k - perLoad));
     v.loads.push_back(quantized::loadPacked(b, q, c, k, perLoad));
   }
   if (c.rowExpansion)
