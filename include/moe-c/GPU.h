@@ -41,7 +41,9 @@ enum {
 /* out[r, :] = lhs[r, :] @ rhs[g] for offsets[g] <= r < offsets[g + 1];
  * rows at or past offsets[experts] are set to zero. Dense row-major arrays:
  * lhs [rows, k], rhs [experts, k, n], offsets [experts + 1] (int64,
- * non-decreasing, offsets[0] = 0, on the device), out [rows, n]; all of
+ * non-decreasing, offsets[0] = 0, offsets[experts] <= rows, on the device;
+ * rows past `rows` are never read or written whatever the offsets hold),
+ * out [rows, n]; all of
  * `dtype` but the offsets. Returns a MOE_GPU_* code; MOE_GPU_OK means the
  * kernel was queued on `stream`. */
 int moe_grouped_matmul(int dtype, int64_t experts, int64_t k, int64_t n,

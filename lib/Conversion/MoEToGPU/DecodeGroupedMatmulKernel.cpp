@@ -118,7 +118,9 @@ std::pair<Value, Value> rangeOf(ImplicitLocOpBuilder &b, DecodeState &s,
   int64_t numGroups = s.sig.groups;
   Value start = offsetAt(b, s, e);
   Value next = offsetAt(b, s, m.min(m.add(e, m.c(1)), m.c(numGroups)));
-  Value end = m.select(m.ult(e, m.c(numGroups)), next, s.rows);
+  // Clamped to the rows: offsets past the row count (a bad input) must not
+  // reach past the buffers.
+  Value end = m.min(m.select(m.ult(e, m.c(numGroups)), next, s.rows), s.rows);
   return {start, end};
 }
 

@@ -109,9 +109,12 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
         Value start = loadOffset(ib, loc, e);
         Value next =
             loadOffset(ib, loc, im.min(im.add(e, im.c(1)), im.c(numGroups)));
-        Value end = im.select(im.ult(e, im.c(numGroups)), next, rows);
-        // max(end - start, 0) without a signed compare: offsets past the row
-        // count (a bad input) must not make a negative tile count.
+        // Clamped to the rows: offsets past the row count (a bad input)
+        // must not take a tile past the buffers.
+        Value end =
+            im.min(im.select(im.ult(e, im.c(numGroups)), next, rows), rows);
+        // max(end - start, 0) without a signed compare: nor make a negative
+        // tile count.
         Value count =
             im.select(im.ult(start, end), im.sub(end, start), im.c(0));
         Value tiles = im.div(im.add(count, im.c(kTileM - 1)), kTileM);

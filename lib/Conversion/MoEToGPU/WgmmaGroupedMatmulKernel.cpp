@@ -171,7 +171,9 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
         memref::LoadOp::create(b, offsets, ValueRange{m.min(g, m.c(groups))}));
     Value next = toIndex(memref::LoadOp::create(
         b, offsets, ValueRange{m.min(m.add(g, m.c(1)), m.c(groups))}));
-    Value end = m.select(m.ult(g, m.c(groups)), next, rows);
+    // Clamped to the rows: offsets past the row count (a bad input) must not
+    // take a tile past the buffers.
+    Value end = m.min(m.select(m.ult(g, m.c(groups)), next, rows), rows);
     // max(end - start, 0) without a signed compare.
     Value count = m.select(m.ult(start, end), m.sub(end, start), m.c(0));
     Value tiles = m.select(

@@ -1,0 +1,157 @@
+"""Runs one grouped-matmul case in the emulator: random 16-bit inputs
+(uneven groups with an empty one and a tail of rows past offsets[E]), the
+float64 reference on the same values, and what the emulated kernels wrote."""
+import numpy as np
+
+from moe_opt import reference
+
+from . import host, kernel, lowering
+
+
+def _offsets(e, rows):
+    """Uneven groups, group 1 empty, 10 rows past offsets[E]."""
+    real = rows - 10
+    if e == 2:
+        return np.array([0, 70, real])
+    if e == 3:
+        return np.array([0, 130, 130, real])
+    cuts = list(np.linspace(0, real, e + 1).astype(int))
+    cuts[2] = cuts[1]
+    return np.array(cuts)
+
+
+def run(c, workdir, tag, seed=1, mutate=None):
+    """{"bad": elements off by more than a bf16 ulp, "max_rel", "problems":
+    what the emulator reported (out-of-bounds accesses, ordering faults,
+    result elements not written exactly once)} of case `c` (see
+    lowering.case_mlir; also rows, offsets, nan_pad: NaN in the weights,
+    bias and rows past each group's extents, which must not reach the
+    result; inf_empty_group: Inf in the empty group's weights, which a
+    partial k step of group 0 reads as its rows past K and must zero).
+    `mutate` edits the kernels' text before they run (to show the checks
+    catch a fault)."""
+    e, k, n = c["E"], c["K"], c["N"]
+    dt = kernel.DT[c.get("elt", "bf16")]
+    rng = np.random.default_rng(seed)
+    rows = c.get("rows", 300 if e >= 3 else 200)
+    off = np.array(c["offsets"]) if "offsets" in c else _offsets(e, rows)
+    x = rng.uniform(-1, 1, (rows, k)).astype(np.float32).astype(dt)
+    bits = c.get("bits")
+    trans = c.get("trans", False) or bool(bits)
+    w_shape = (e, n, k) if trans else (e, k, n)
+    layout = c.get("layout")
+    packed = []  # the packed weights' kernel inputs, gate then up
+
+    def weight():
+        if not bits:
+            return (rng.uniform(-1, 1, w_shape) / 4).astype(np.float32).astype(dt)
+        # Random bytes, scales and zero points; the reference takes what
+        # moe.dequantize makes of them, rounded to the element type.
+        block = c.get("block")
+        q = rng.integers(0, 256, (e, n, k * bits // 8), dtype=np.uint8)
+        scale_shape = (e, n, -(-k // block)) if block else (e, n)
+        scales = (rng.uniform(0.5, 1.5, scale_shape) / (4 << bits)).astype(
+            kernel.DT[c.get("scale", "f16")])
+        zp = None
+        if c.get("zp"):
+            zp_shape = scale_shape[:-1] + (-(-scale_shape[-1] * bits // 8),)
+            zp = rng.integers(0, 256, zp_shape, dtype=np.uint8)
+        packed.extend([q, scales] + ([zp] if zp is not None else []))
+        return reference.dequantize(q.view(np.int8), scales.astype(np.float64),
+                                    None if zp is None else zp.view(np.int8), bits, block,
+                                    columns=k).astype(np.float32).astype(dt)
+    w = weight()
+    wu = weight() if layout == "separate" else None
+    bias = rng.uniform(-1, 1, (e, n)).astype(kernel.DT[c["bias"]]) if c.get("bias") else None
+    extents = c.get("extents")
+    if c.get("nan_pad") and extents:
+        for g, (kg, ng) in enumerate(extents):
+            for weight in [w] + ([wu] if wu is not None else []):
+                weight[g, kg:, :] = np.nan
+                weight[g, :, ng:] = np.nan
+            if bias is not None:
+                bias[g, ng:] = np.nan
+            # A K_g inside an 8-column chunk is documented as unzeroed.
+            if kg % 8 == 0:
+                x[off[g]:off[g + 1], kg:] = np.nan
+    if c.get("inf_empty_group"):
+        w[1] = np.inf
+        if wu is not None:
+            wu[1] = np.inf
+    off_type = np.int64 if c.get("off", "i64") == "i64" else np.int32
+    weights = packed if bits else [w] + ([wu] if wu is not None else [])
+    inputs = [x] + weights + [off.astype(off_type)]
+    if bias is not None:
+        inputs.append(bias)
+    slots = c.get("combine")
+    if slots:
+        tokens = rows // slots
+        real = int(off[-1])
+        row_map = np.full((tokens, slots), -1, np.int64)
+        flat = row_map.reshape(-1)
+        flat[:real] = rng.permutation(real)
+        flat[rng.choice(real, 7, replace=False)] = -1  # dropped slots
+        rng.shuffle(row_map)
+        weights = rng.uniform(0, 1, (tokens, slots)).astype(np.float32)
+        inputs += [row_map, weights]
+
+    def matmul(weight):
+        y = np.zeros((rows, n), np.float64)
+        for g in range(e):
+            kg, ng = extents[g] if extents else (k, n)
+            wg = weight[g].astype(np.float64)
+            if trans:
+                wg = wg.T
+            lo, hi = off[g], off[g + 1]
+            y[lo:hi, :ng] = x[lo:hi, :kg].astype(np.float64) @ wg[:kg, :ng]
+            if bias is not None:
+                y[lo:hi, :ng] += bias[g, :ng].astype(np.float64)
+        return y
+    y = matmul(w)
+    act = c.get("act", "silu")
+    params = {p: c[p] for p in ("alpha", "beta", "limit") if p in c}
+    if layout == "separate":
+        y = reference.apply_activation(y, matmul(wu), activation=act, gate_layout="separate",
+                                       **params)
+    elif layout in ("interleaved", "concatenated"):
+        y = reference.apply_activation(y, None, activation=act, gate_layout=layout, **params)
+    elif layout == "plain_act":
+        y = reference.apply_activation(y, None, activation=act, **params)
+    if slots:
+        y = reference.combine(y, row_map, weights.astype(np.float64))
+
+    old_base = kernel.DYN_BASE
+    kernel.DYN_BASE = c.get("dyn_base", 48)
+    try:
+        host_file, kernels_file = lowering.lower(
+            {key: v for key, v in c.items() if key not in ("offsets", "rows", "dyn_base")},
+            workdir, tag)
+        if mutate:
+            text = open(kernels_file).read()
+            changed = mutate(text)
+            assert changed != text, "the mutation did not apply"
+            with open(kernels_file, "w") as f:
+                f.write(changed)
+        got, problems, launches, buffers = host.run_host(
+            host_file, kernels_file, inputs, seed=seed, log=lambda *a: None)
+    finally:
+        kernel.DYN_BASE = old_base
+    got = got.astype(np.float64)
+    if not slots:
+        # Every result element written exactly once.
+        writes = buffers.writes.get(launches[-1]["result"])
+        if writes is None:
+            problems.append("result never written")
+        else:
+            per_byte = writes.reshape(-1, np.dtype(dt).itemsize)
+            if not (per_byte == per_byte[:, :1]).all():
+                problems.append("result elements written in part")
+            counts = per_byte[:, 0].reshape(got.shape)
+            if (counts != 1).any():
+                problems.append(f"{int((counts != 1).sum())} result elements not written once")
+    diff = np.abs(got - y)
+    bad = ~(diff <= np.maximum(np.abs(y), 1e-3) * 2 ** -7 + 1e-3)
+    return {"bad": int(bad.sum()), "problems": problems,
+            "max_rel": float(np.nanmax(diff / np.maximum(np.abs(y), 1e-2))),
+            "examples": [(int(r), int(col), float(got[r, col]), float(y[r, col]))
+                         for r, col in np.argwhere(bad)[:6]]}

@@ -1,0 +1,103 @@
+"""The sm_90a grouped-matmul kernels run in the block-level emulator
+(gpu_emulator/): every block of the grid, against a float64 reference
+(one bf16 ulp), with the orderings the kernels rely on checked and every
+result element written once (no GPU needed)."""
+import os
+import re
+import shutil
+
+import pytest
+
+from moe_run import BUILD_DIR
+
+pytest.importorskip("ml_dtypes")
+
+from gpu_emulator import case, lowering  # noqa: E402
+
+if not os.path.exists(lowering.MOE_OPT) or not shutil.which(lowering.MLIR_OPT):
+    pytest.skip("moe-opt or mlir-opt-22 missing", allow_module_level=True)
+assert os.path.samefile(os.path.dirname(os.path.dirname(lowering.MOE_OPT)), BUILD_DIR)
+
+CASES = {
+    # [E, K, N] weights (N-major B): a partial last k step (K = 72), N past
+    # the column tiles, uneven groups with an empty one and a tail.
+    "kn_k72_n200": dict(E=3, K=72, N=200),
+    # Inf in the empty group's weights: group 0's partial step reads them
+    # as its rows past K, which the kernel must zero.
+    "kn_partial_step_zeroed": dict(E=3, K=200, N=136, bias="f32", inf_empty_group=True),
+    "kn_f16_i32_offsets": dict(E=2, K=128, N=256, elt="f16", off="i32"),
+    # Heterogeneous experts: NaN past each expert's K_g and N_g (weights,
+    # bias, rows) must not reach the result.
+    "extents": dict(E=3, K=72, N=144, extents=[(40, 144), (72, 8), (8, 136)], nan_pad=True),
+    "extents_separate_swiglu": dict(E=2, K=200, N=208, layout="separate",
+                                    extents=[(136, 208), (200, 96)], nan_pad=True),
+    "interleaved_swiglu": dict(E=2, K=72, N=144, layout="interleaved"),
+    "concatenated_clamped_swiglu": dict(E=2, K=200, N=272, layout="concatenated",
+                                        alpha=1.702, beta=1.0, limit=7.0),
+    "combine_epilogue": dict(E=3, K=72, N=200, combine=2),
+    # [E, N, K] weights (transpose_rhs, K-major B).
+    "nk_k72_n200": dict(E=3, K=72, N=200, trans=True, inf_empty_group=True),
+    "nk_concatenated_swiglu": dict(E=2, K=200, N=144, trans=True, layout="concatenated"),
+    "nk_combine_epilogue": dict(E=3, K=200, N=200, trans=True, combine=2),
+    # Packed (QMoE) weights, expanded by the threads into the K-major stage:
+    # 2, 4 and 8 bits, block and per-row scales of each type, zero points,
+    # partial last steps (K = 288, 80), every gated layout.
+    "q2_b16_zp_k288": dict(E=3, K=288, N=200, bits=2, block=16, zp=True),
+    "q4_b32_zp_separate": dict(E=2, K=128, N=80, bits=4, block=32, zp=True,
+                               layout="separate"),
+    "q4_b64_concatenated": dict(E=2, K=192, N=272, bits=4, block=64, layout="concatenated"),
+    "q4_b32_bf16_scales_interleaved": dict(E=2, K=128, N=144, bits=4, block=32, scale="bf16",
+                                           layout="interleaved"),
+    "q8_b16_f32_scales_zp_k80": dict(E=3, K=80, N=136, bits=8, block=16, scale="f32",
+                                     zp=True),
+    "q8_per_row": dict(E=3, K=80, N=136, bits=8),
+    # Offsets past the row count (a caller's error): nothing is read or
+    # written past the buffers (the out-of-bounds check), rows past `rows`
+    # are dropped.
+    "offsets_past_rows": dict(E=2, K=72, N=200, rows=200, offsets=[0, 70, 230]),
+    "q4_offsets_past_rows": dict(E=2, K=128, N=72, bits=4, block=32, rows=200,
+                                 offsets=[0, 150, 260]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_wgmma_kernel(name, tmp_path):
+    result = case.run(CASES[name], str(tmp_path), name)
+    assert not result["problems"], result["problems"][:5]
+    assert result["bad"] == 0, result
+
+
+def _in_kernel(edit):
+    """`edit` applied to the grouped-matmul kernel only (it comes first)."""
+    def apply(text):
+        i = text.index('sym_name = "grouped_matmul_wgmma')
+        return edit(text[:i]) + text[i:]
+    return apply
+
+
+# Faults the checks must catch: the B descriptor's leading byte offset
+# (the N-major B's 8 KB between its 64-column halves) doubled gives wrong
+# numbers; without the proxy fence after the partial step's zeroing, or
+# with the wgmma groups of three steps in flight (a refill then overwrites
+# a stage a pending wgmma reads: 5 steps), the orderings are reported.
+MUTATIONS = {
+    "b_leading_offset": (
+        _in_kernel(lambda t: t.replace("<{value = 512 : i64}>", "<{value = 1024 : i64}>", 1)),
+        dict(E=3, K=72, N=200), "bad"),
+    "no_proxy_fence": (
+        _in_kernel(lambda t: re.sub(r'\s*"nvvm.fence.proxy"\(\)[^\n]*', "", t, count=1)),
+        dict(E=3, K=72, N=200), "problems"),
+    "wait_group_3": (
+        _in_kernel(lambda t: t.replace("<{group = 1 : i64}>", "<{group = 3 : i64}>", 1)),
+        dict(E=2, K=264, N=136), "problems"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_emulator_catches(name, tmp_path):
+    mutate, config, symptom = MUTATIONS[name]
+    result = case.run(config, str(tmp_path), name, mutate=mutate)
+    if symptom == "bad":
+        assert result["bad"] > 0, result
+    else:
+        assert result["problems"], result
