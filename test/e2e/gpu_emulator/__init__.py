@@ -14,4 +14,15 @@ logged, so that the orderings the kernels rely on (fences before wgmma,
 no refill of a stage a pending wgmma reads, no race between threads) are
 checked independently of the schedule the emulator happens to pick; every
 global access is bounds-checked. case.py builds inputs and the float64
-reference. The emulator covers the ops of the sm_90a wgmma kernel."""
+reference.
+
+The sm_80 tile and decode kernels (chip=sm_80 kernel=tile|decode) run
+through the same block: their workgroup buffers are static shared
+segments; cp.async reads global at issue (src-size bytes, the rest zero
+filled) and lands in shared memory at the wait_group that completes its
+commit group, any access to bytes in flight being reported; ldmatrix
+(x1/x2/x4, .trans), mma.sync m16n8k16 (bf16/f16 -> f32) and vote.sync
+ballot meet per warp (a warp need not wait for the others), with the PTX
+ISA's fragment layouts. The
+emulator covers the ops of the sm_90a wgmma kernel and of the sm_80 tile
+and decode kernels."""

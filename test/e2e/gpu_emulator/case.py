@@ -27,7 +27,9 @@ def run(c, workdir, tag, seed=1, mutate=None):
     lowering.case_mlir; also rows, offsets, nan_pad: NaN in the weights,
     bias and rows past each group's extents, which must not reach the
     result; inf_empty_group: Inf in the empty group's weights, which a
-    partial k step of group 0 reads as its rows past K and must zero).
+    partial k step of group 0 reads as its rows past K and must zero;
+    rounded_matmuls: the matmuls' results rounded to the element type before
+    the activation, as where the activation runs as a kernel of its own).
     `mutate` edits the kernels' text before they run (to show the checks
     catch a fault)."""
     e, k, n = c["E"], c["K"], c["N"]
@@ -108,10 +110,15 @@ def run(c, workdir, tag, seed=1, mutate=None):
                 y[lo:hi, :ng] += bias[g, :ng].astype(np.float64)
         return y
     y = matmul(w)
+    if c.get("rounded_matmuls"):
+        y = y.astype(dt).astype(np.float64)
     act = c.get("act", "silu")
     params = {p: c[p] for p in ("alpha", "beta", "limit") if p in c}
     if layout == "separate":
-        y = reference.apply_activation(y, matmul(wu), activation=act, gate_layout="separate",
+        u = matmul(wu)
+        if c.get("rounded_matmuls"):
+            u = u.astype(dt).astype(np.float64)
+        y = reference.apply_activation(y, u, activation=act, gate_layout="separate",
                                        **params)
     elif layout in ("interleaved", "concatenated"):
         y = reference.apply_activation(y, None, activation=act, gate_layout=layout, **params)
@@ -124,7 +131,8 @@ def run(c, workdir, tag, seed=1, mutate=None):
     kernel.DYN_BASE = c.get("dyn_base", 48)
     try:
         host_file, kernels_file = lowering.lower(
-            {key: v for key, v in c.items() if key not in ("offsets", "rows", "dyn_base")},
+            {key: v for key, v in c.items()
+             if key not in ("offsets", "rows", "dyn_base", "rounded_matmuls")},
             workdir, tag)
         if mutate:
             text = open(kernels_file).read()

@@ -8,7 +8,10 @@ complete at issue; wgmma reads shared memory through its descriptors as the
 PTX ISA defines them (K-major and MN-major canonical layouts, 128-byte
 swizzle applied to the final address). Every shared-memory write and every
 wgmma read is logged with (thread, barrier epoch, program order) so that the
-orderings can be checked afterwards independently of this schedule."""
+orderings can be checked afterwards independently of this schedule. The
+sm_80 ops: cp.async (zero fill, commit and wait groups; logged as a store
+at issue and at completion), ldmatrix, mma.sync and vote.sync ballot
+(collectives of one warp)."""
 import re
 import numpy as np
 import ml_dtypes
@@ -22,6 +25,7 @@ FLOATS = ("f32", "f16", "bf16", "f64")
 SHARED_SIZE = 1 << 18
 MBAR_ADDR = 8          # static __mbarrier (3 x i64)
 DYN_BASE = 48          # dynamic shared memory symbol
+WG_GAP = 64            # bytes between the shared segments
 
 
 class KernelError(Exception):
@@ -312,15 +316,41 @@ class Block:
         self.sloads = []        # (t, epoch, seq, gidx, addr, n) generic shared loads
         self.mbinit = {}        # addr -> (t, epoch, seq)
         self.nwg = 0
+        # The sm_80 kernels' static shared buffers (workgroup attributions:
+        # the gpu.func's block arguments past its kernel arguments) follow
+        # the dynamic segment, WG_GAP bytes apart, so that an access running
+        # past one of them lies in no segment.
+        self.segments = [(DYN_BASE, DYN_BASE + dyn_bytes)]
+        self.args = list(args)
+        aligns = [int(a) for a in re.findall(r'llvm.align = (\d+)', kernel.line)]
+        top = DYN_BASE + dyn_bytes
+        for i, (_, ty) in enumerate(kernel.regions[0].args[len(args):]):
+            shape, elt, _ = parse_memref_type(ty)
+            align = aligns[i] if i < len(aligns) else 16
+            top = -(-(top + WG_GAP) // align) * align
+            self.args.append(MemRef("shared", top, shape, elt))
+            n = int(np.prod(shape)) * np.dtype(DT[elt]).itemsize
+            self.segments.append((top, top + n))
+            top += n
+        # Per byte: cp.async copies issued over it and not yet waited for.
+        self.inflight = np.zeros(SHARED_SIZE, np.int32)
 
     def check_shared(self, addr, n, what, dyn=True):
-        lo = DYN_BASE if dyn else 0
-        hi = DYN_BASE + self.dyn_bytes if dyn else SHARED_SIZE
-        if addr < lo or addr + n > hi:
-            self.problems.append(f"{what}: shared [{addr}, {addr + n}) outside "
-                                 f"dynamic segment [{lo}, {hi})")
-            return False
-        return True
+        """Whether [addr, addr + n) lies within one of the segments (dyn) or
+        within the shared window; a problem if not."""
+        segments = self.segments if dyn else [(0, SHARED_SIZE)]
+        if any(lo <= addr and addr + n <= hi for lo, hi in segments):
+            return True
+        self.problems.append(f"{what}: shared [{addr}, {addr + n}) outside "
+                             f"the shared segments {segments}")
+        return False
+
+    def check_inflight(self, addr, n, t, what):
+        """A read or write of bytes an unwaited cp.async will write: the
+        copy may land before or after it."""
+        if self.inflight[addr:addr + n].any():
+            self.problems.append(f"RACE t{t}: {what} at shared {addr} while a cp.async "
+                                 f"into it is not waited for")
 
 
 class Thread:
@@ -333,6 +363,8 @@ class Thread:
         self.pending = []       # wids since the last commit
         self.groups = []        # list of list of wids, not yet retired
         self.retired = set()
+        self.copies = []        # cp.async (addr, bytes) since the last commit
+        self.copy_groups = []   # committed cp.async groups, oldest first
 
     # ---- helpers
     def ev(self):
@@ -346,6 +378,8 @@ class Thread:
         for (nm, _), v in zip(body.args, self.b.args):
             self.env[nm] = v
         yield from self.region(body, [])
+        if self.copies or any(self.copy_groups):
+            self.b.problems.append(f"t{self.tid}: exits with cp.async copies not waited for")
 
     def region(self, region, args):
         env = self.env
@@ -413,6 +447,7 @@ class Thread:
             self.b.problems.append(f"misaligned {what} at {addr}")
         if mr.buf == "shared":
             self.b.check_shared(addr, nb, what, dyn=addr >= DYN_BASE)
+            self.b.check_inflight(addr, nb, self.tid, what)
             t, e, s, g = self.ev()
             self.b.sloads.append((t, e, s, g, addr, nb))
             raw = self.b.shared[addr:addr + nb]
@@ -433,6 +468,7 @@ class Thread:
             self.b.problems.append(f"misaligned {what} at {addr}")
         if mr.buf == "shared":
             if self.b.check_shared(addr, nb, what, dyn=addr >= DYN_BASE):
+                self.b.check_inflight(addr, nb, self.tid, what)
                 self.b.shared[addr:addr + nb] = np.frombuffer(data, np.uint8)
             t, e, s, g = self.ev()
             self.b.stores.append((t, e, s, g, addr, nb))
@@ -525,6 +561,7 @@ EXEC["arith.addi"] = _ibin(lambda a, b, w: a + b)
 EXEC["llvm.add"] = EXEC["arith.addi"]
 EXEC["arith.subi"] = _ibin(lambda a, b, w: a - b)
 EXEC["arith.muli"] = _ibin(lambda a, b, w: a * b)
+EXEC["llvm.mul"] = EXEC["arith.muli"]
 EXEC["arith.divui"] = _ibin(lambda a, b, w: a // b)
 EXEC["arith.remui"] = _ibin(lambda a, b, w: a % b)
 EXEC["arith.minui"] = _ibin(lambda a, b, w: min(a, b))
@@ -679,6 +716,10 @@ def _sitofp(th, o, ops):
 def _bitcast(th, o, ops):
     x = ops[0]
     src, dst = o.argt[0].strip(), o.rt.strip()
+    vt = vec_type(dst)
+    if vt:
+        # an i32 register as the vector of its halves (mma.sync fragments)
+        return np.array([x], DT[src]).view(DT[vt[1]]).copy()
     if dst in FLOATS:
         return np.array([x], DT[src]).view(DT[dst])[0]
     v = np.array([x], DT[src]).view(DT[dst])[0]
@@ -802,8 +843,12 @@ def _vfe(th, o, ops):
 
 @op("vector.extract")
 def _vext(th, o, ops):
-    pos = int(re.search(r'static_position = array<i64: (\d+)>', o.line).group(1))
+    pos = o.c
+    if pos is None:
+        pos = o.c = int(re.search(r'static_position = array<i64: (\d+)>', o.line).group(1))
     v = ops[0][pos]
+    if isinstance(v, np.ndarray):
+        return v.copy()
     return v if o.rt in FLOATS else int(v)
 
 
@@ -937,9 +982,12 @@ def _asc(th, o, ops):
 
 @op("llvm.getelementptr")
 def _gep(th, o, ops):
-    m = re.search(r'elem_type = (\w+)', o.line)
-    esz = {"i64": 8, "i32": 4, "i8": 1, "f32": 4, "i16": 2, "f16": 2, "bf16": 2}[m.group(1)]
-    raw = [int(x) for x in re.search(r'rawConstantIndices = array<i32: ([-\d, ]+)>', o.line).group(1).split(",")]
+    if o.c is None:
+        m = re.search(r'elem_type = (\w+)', o.line)
+        o.c = ({"i64": 8, "i32": 4, "i8": 1, "f32": 4, "i16": 2, "f16": 2, "bf16": 2}[m.group(1)],
+               [int(x) for x in re.search(r'rawConstantIndices = array<i32: ([-\d, ]+)>',
+                                          o.line).group(1).split(",")])
+    esz, raw = o.c
     p = ops[0]
     dyn = list(ops[1:])
     assert len(raw) == 1
@@ -1261,6 +1309,229 @@ def frag_index(M, N):
     return _FRAG[key]
 
 
+# ------------------------------------------------------------------ sm_80: cp.async
+@op("nvvm.cp.async.shared.global")
+def _cp_async(th, o, ops):
+    """cp.async of `size` bytes: src-size (the optional operand) bytes read
+    from global, the rest zero filled. The global bytes are read at issue
+    and land in shared memory at the wait_group that completes the copy's
+    group; until then any access to them is reported (check_inflight). The
+    copy is logged as a store both at issue and at completion, so that
+    another thread reading the old or the new bytes in either barrier epoch
+    is a race for check_orders."""
+    b = th.b
+    size = o.c
+    if size is None:
+        size = o.c = int(re.search(r'size = (\d+) : i32', o.line).group(1))
+    dst, src = ops[0], ops[1]
+    n = ops[2] if len(ops) > 2 else size
+    if n > size:
+        b.problems.append(f"t{th.tid}: cp.async src-size {n} over cp-size {size}")
+        n = size
+    data = np.zeros(size, np.uint8)
+    if n:
+        gaddr = address(th, src)
+        if gaddr % size:
+            b.problems.append(f"t{th.tid}: cp.async source {gaddr:#x} not {size}-byte aligned")
+        buf = b.buffers.data[src.buf]
+        if src.off < 0 or src.off + n > len(buf):
+            b.problems.append(f"OOB cp.async read {src.buf}[{src.off}, {src.off + n}) "
+                              f"size {len(buf)} (t{th.tid} block {b.bid})")
+        else:
+            data[:n] = buf[src.off:src.off + n]
+    addr = dst.off
+    if addr % size:
+        b.problems.append(f"t{th.tid}: cp.async destination {addr} not {size}-byte aligned")
+    if not b.check_shared(addr, size, "cp.async"):
+        return None
+    b.check_inflight(addr, size, th.tid, "cp.async")
+    b.inflight[addr:addr + size] += 1
+    th.copies.append((addr, data))
+    t, e, sq, g = th.ev()
+    b.stores.append((t, e, sq, g, addr, size))
+    return None
+
+
+@op("nvvm.cp.async.commit.group")
+def _cp_commit(th, o, ops):
+    th.copy_groups.append(th.copies)
+    th.copies = []
+
+
+@op("nvvm.cp.async.wait.group")
+def _cp_wait(th, o, ops):
+    """Completes this thread's committed groups but the newest n (the
+    uncommitted copies stay in flight)."""
+    n = int(re.search(r'n = (\d+)', o.line).group(1))
+    b = th.b
+    while len(th.copy_groups) > n:
+        for addr, data in th.copy_groups.pop(0):
+            b.inflight[addr:addr + len(data)] -= 1
+            b.shared[addr:addr + len(data)] = data
+            t, e, sq, g = th.ev()
+            b.stores.append((t, e, sq, g, addr, len(data)))
+
+
+# ------------------------------------------------------------------ sm_80: warp matrix ops
+@sync("nvvm.ldmatrix", "nvvm.mma.sync")
+def _warp_op(th, o):
+    """ldmatrix and mma.sync: each lane's result depends on the other lanes'
+    operands, so the warp meets as a collective."""
+    ops = [th.env[x] for x in o.operands]
+    th.seq += 1
+    res = yield ("collective", o, (ops, th.epoch, th.seq))
+    return res
+
+
+def _warps(blk, o, payloads, what):
+    """{warp: [its 32 threads]}, every warp whole."""
+    warps = {}
+    for t in sorted(payloads):
+        warps.setdefault(t // 32, []).append(t)
+    for w, ts in warps.items():
+        if len(ts) != 32:
+            raise KernelError(f"{what} with {len(ts)} threads of warp {w}")
+    return warps
+
+
+def _pack(lo, hi):
+    """An i32 register of two 16-bit elements, the first in the low half."""
+    return int(lo) | (int(hi) << 16)
+
+
+def do_ldmatrix(blk, o, payloads):
+    """ldmatrix .m8n8 .b16 (x1, x2, x4): lane 8i + r gives the address of
+    row r of matrix i (16 bytes); lane l gets, of each matrix, row l/4,
+    elements 2(l%4) and 2(l%4)+1, or with .trans (layout col) the column:
+    M[2(l%4) + j][l/4]."""
+    if o.c is None:
+        num = int(re.search(r'num = (\d+)', o.line).group(1))
+        if "m = 8, n = 8" not in o.line or "b16" not in o.line:
+            raise NotImplementedError(o.line[:200])
+        o.c = (num, "mma_layout<col>" in o.line)
+    num, trans = o.c
+    out = {}
+    for w, ts in _warps(blk, o, payloads, "ldmatrix").items():
+        mats = np.zeros((num, 8, 8), np.uint16)
+        for l in range(8 * num):
+            t = ts[l]
+            (p,), epoch, seq = payloads[t]
+            a = p.off
+            if p.buf != "shared":
+                raise KernelError(f"ldmatrix from {p.buf}")
+            if a % 16:
+                blk.problems.append(f"t{t}: ldmatrix row address {a} not 16-byte aligned")
+            if not blk.check_shared(a, 16, "ldmatrix"):
+                continue
+            blk.check_inflight(a, 16, t, "ldmatrix")
+            blk.gidx += 1
+            blk.sloads.append((t, epoch, seq, blk.gidx, a, 16))
+            mats[l // 8, l % 8] = blk.shared[a:a + 16].view(np.uint16)
+        for l, t in enumerate(ts):
+            g, q = l // 4, l % 4
+            if trans:
+                out[t] = [_pack(m[2 * q, g], m[2 * q + 1, g]) for m in mats]
+            else:
+                out[t] = [_pack(m[g, 2 * q], m[g, 2 * q + 1]) for m in mats]
+    return out
+
+
+def do_mma_sync(blk, o, payloads):
+    """mma.sync m16n8k16 .row.col, f16/bf16 -> f32, with the fragments of the
+    PTX ISA (groupID g = lane/4, tig q = lane%4): A registers 0-3 hold rows
+    g, g+8, g, g+8 at columns 2q+{0,1} (+8 for registers 2, 3); B registers
+    0, 1 hold rows k = 2q+{0,1} (+8) of column g; C/D hold rows g and g+8 at
+    columns 2q+{0,1}."""
+    if o.c is None:
+        if ("m = 16, n = 8, k = 16" not in o.line or "layoutA = #nvvm.mma_layout<row>" not in o.line
+                or "layoutB = #nvvm.mma_layout<col>" not in o.line):
+            raise NotImplementedError(o.line[:300])
+        ta = re.search(r'multiplicandAPtxType = #nvvm.mma_type<(\w+)>', o.line).group(1)
+        tb = re.search(r'multiplicandBPtxType = #nvvm.mma_type<(\w+)>', o.line).group(1)
+        if ta != tb or ta not in ("bf16", "f16") or o.rt.count("f32") != 4:
+            raise NotImplementedError(o.line[:300])
+        o.c = DT[ta]
+    dt = o.c
+
+    def halves(r):
+        # an i32 register (bf16) or a vector<2xf16> (f16)
+        if isinstance(r, np.ndarray):
+            return r.astype(np.float64)
+        return np.array([r], np.uint32).view(np.uint16).view(dt).astype(np.float64)
+    with np.errstate(all="ignore"):  # garbage shared memory under a fault
+        return _mma_warps(blk, o, payloads, halves)
+
+
+def _mma_warps(blk, o, payloads, halves):
+    out = {}
+    for w, ts in _warps(blk, o, payloads, "mma.sync").items():
+        eps = {payloads[t][1] for t in ts}
+        if len(eps) != 1:
+            blk.problems.append(f"mma.sync of warp {w} in different barrier epochs {eps}")
+        A = np.zeros((16, 16))
+        B = np.zeros((16, 8))
+        C = np.zeros((16, 8))
+        for l, t in enumerate(ts):
+            ops = payloads[t][0]
+            g, q = l // 4, l % 4
+            for r in range(4):
+                A[g + 8 * (r % 2), 2 * q + 8 * (r // 2):][:2] = halves(ops[r])
+            for r in range(2):
+                B[2 * q + 8 * r:][:2, g] = halves(ops[4 + r])
+            C[g, 2 * q:2 * q + 2] = [np.float64(x) for x in ops[6:8]]
+            C[g + 8, 2 * q:2 * q + 2] = [np.float64(x) for x in ops[8:10]]
+        D = (A @ B + C).astype(np.float32)
+        for l, t in enumerate(ts):
+            g, q = l // 4, l % 4
+            out[t] = [D[g, 2 * q], D[g, 2 * q + 1], D[g + 8, 2 * q], D[g + 8, 2 * q + 1]]
+    return out
+
+
+@sync("nvvm.vote.sync")
+def _vote(th, o):
+    ops = [th.env[x] for x in o.operands]
+    res = yield ("collective", o, (ops, th.epoch, th.seq))
+    return res
+
+
+def do_vote(blk, o, payloads):
+    """vote.sync.ballot: bit l of every lane's result is lane l's predicate;
+    every lane of the warp must be in the member mask (and arrive)."""
+    if "ballot" not in o.line:
+        raise NotImplementedError(o.line[:200])
+    out = {}
+    for w, ts in _warps(blk, o, payloads, "vote.sync").items():
+        bits = 0
+        for l, t in enumerate(ts):
+            mask, pred = payloads[t][0]
+            if mask & 0xFFFFFFFF != 0xFFFFFFFF:
+                raise NotImplementedError(f"vote.sync member mask {mask:#x}")
+            bits |= (1 if pred else 0) << l
+        for t in ts:
+            out[t] = bits
+    return out
+
+
+EXEC["llvm.intr.ctpop"] = lambda th, o, ops: bin(ops[0] & ((1 << int_width(o.rt)) - 1)).count("1")
+
+
+@op("llvm.intr.cttz")
+def _cttz(th, o, ops):
+    w = int_width(o.rt)
+    x = ops[0] & ((1 << w) - 1)
+    if x == 0:
+        if "is_zero_poison = true" in o.line:
+            th.b.problems.append(f"t{th.tid}: cttz of 0 (poison)")
+        return w
+    return (x & -x).bit_length() - 1
+
+
+COLLECTIVES = {"gpu.shuffle": do_shuffle, "nvvm.wgmma.mma_async": do_wgmma,
+               "nvvm.ldmatrix": do_ldmatrix, "nvvm.mma.sync": do_mma_sync,
+               "nvvm.vote.sync": do_vote}
+WARP_COLLECTIVES = ("nvvm.ldmatrix", "nvvm.mma.sync", "nvvm.vote.sync")
+
+
 # ------------------------------------------------------------------ scheduler
 def run_block(blk, nthreads):
     threads = [Thread(blk, t) for t in range(nthreads)]
@@ -1299,16 +1570,31 @@ def run_block(blk, nthreads):
             for t in live:
                 state[t] = ("run", None)
             continue
+        # A warp collective runs as soon as its warp's threads meet at it,
+        # whatever the other warps do (the decode kernel's warps take
+        # different numbers of k steps between barriers).
+        ran = False
+        for w in sorted({t // 32 for t in live}):
+            wt = [t for t in live if t // 32 == w]
+            if not all(state[t][0] == "collective" and state[t][1][0].name in WARP_COLLECTIVES
+                       for t in wt):
+                continue
+            if len({state[t][1][0].idx for t in wt}) != 1:
+                raise KernelError(f"threads of warp {w} at different warp collectives")
+            o = state[wt[0]][1][0]
+            res = COLLECTIVES[o.name](blk, o, {t: state[t][1][1] for t in wt})
+            for t in wt:
+                state[t] = ("run", res[t])
+            ran = True
+        if ran:
+            continue
         if kinds == {"collective"}:
             ops_ = {state[t][1][0].idx for t in live}
             if len(ops_) != 1:
                 raise KernelError("threads at different collectives")
             o = state[live[0]][1][0]
             payloads = {t: state[t][1][1] for t in live}
-            if o.name == "gpu.shuffle":
-                res = do_shuffle(blk, o, payloads)
-            else:
-                res = do_wgmma(blk, o, payloads)
+            res = COLLECTIVES[o.name](blk, o, payloads)
             for t in live:
                 state[t] = ("run", res[t])
             continue

@@ -13,7 +13,8 @@ MLIR_OPT = os.environ.get("MOE_MLIR_OPT", "/usr/lib/llvm-22/bin/mlir-opt")
 
 def case_mlir(c):
     """The function of case `c`: a dict with E, K, N and optionally elt
-    (bf16|f16), off (i64|i32), trans (transpose_rhs), extents ([(K_g, N_g)]),
+    (bf16|f16), off (i64|i32), chip and kernel (lowering options, see
+    lower), trans (transpose_rhs), extents ([(K_g, N_g)]),
     bias (its float type), layout (interleaved|concatenated|separate|
     plain_act: a fused activation), act, alpha, beta, limit, combine (k:
     a weighted combine after the matmul), and bits (packed QMoE weights
@@ -106,12 +107,17 @@ def _run(args):
 
 
 def lower(c, workdir, tag):
-    """(host file, kernels file) of case `c` for chip=sm_90a, written under
-    `workdir`."""
+    """(host file, kernels file) of case `c`, written under `workdir`, for
+    its chip (sm_90a unless c["chip"] says sm_80) and, on sm_80, its kernel
+    (c["kernel"]: tile, the mma.sync tile kernel, or decode)."""
     src = os.path.join(workdir, f"{tag}.mlir")
     with open(src, "w") as f:
         f.write(case_mlir(c))
-    options = "chip=sm_90a" + (" combine=epilogue" if c.get("combine") else "")
+    options = f"chip={c.get('chip', 'sm_90a')}"
+    if c.get("kernel"):
+        options += f" kernel={c['kernel']}"
+    if c.get("combine"):
+        options += " combine=epilogue"
     gpu = os.path.join(workdir, f"{tag}.gpu.mlir")
     _run([MOE_OPT, src, f"--convert-moe-to-gpu={options}", "-o", gpu])
     host = os.path.join(workdir, f"{tag}.host.mlir")
