@@ -296,7 +296,7 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// with K-major weights: their map's rows end at K, as the rows map's do,
 /// and the TMA fills both boxes' columns past K with zeros (packed ones are
 /// stored as zeros past K by the threads).
-bool zeroesRaggedStep(const GroupedMatmulSignature &sig) {
+bool needsRaggedZeroing(const GroupedMatmulSignature &sig) {
   if (kMajorB(sig))
     return false;
   if (sig.k % kWgmmaTileK != 0)
@@ -823,7 +823,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value computes = m.ult(group, m.c(sig.groups));
   if (!sig.extents.empty())
     computes = m.both(computes, m.ult(n0, groupN));
-  bool zeroRagged = zeroesRaggedStep(sig);
+  bool zeroRagged = needsRaggedZeroing(sig);
   // A lambda cannot capture a structured binding in C++17.
   Value kLimit = groupK;
   // ceil(K_g / 64) steps; the last one is partial when K_g is no multiple

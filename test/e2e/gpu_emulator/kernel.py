@@ -487,20 +487,19 @@ EXEC = {}
 SYNC = {}
 
 
-def op(*names):
-    def deco(f):
-        for n in names:
-            EXEC[n] = f
-        return f
-    return deco
+def _registrar(table):
+    """A decorator factory entering a function into `table` under op names."""
+    def register(*names):
+        def deco(f):
+            for n in names:
+                table[n] = f
+            return f
+        return deco
+    return register
 
 
-def sync(*names):
-    def deco(f):
-        for n in names:
-            SYNC[n] = f
-        return f
-    return deco
+op = _registrar(EXEC)      # ops a thread runs alone
+sync = _registrar(SYNC)    # ops a thread yields on (barriers, collectives)
 
 
 def parse_const(text, ty):
@@ -1373,17 +1372,17 @@ def _cp_wait(th, o, ops):
 
 
 # ------------------------------------------------------------------ sm_80: warp matrix ops
-@sync("nvvm.ldmatrix", "nvvm.mma.sync")
+@sync("nvvm.ldmatrix", "nvvm.mma.sync", "nvvm.vote.sync")
 def _warp_op(th, o):
-    """ldmatrix and mma.sync: each lane's result depends on the other lanes'
-    operands, so the warp meets as a collective."""
+    """ldmatrix, mma.sync and vote.sync: each lane's result depends on the
+    other lanes' operands, so the warp meets as a collective."""
     ops = [th.env[x] for x in o.operands]
     th.seq += 1
     res = yield ("collective", o, (ops, th.epoch, th.seq))
     return res
 
 
-def _warps(blk, o, payloads, what):
+def _warps(payloads, what):
     """{warp: [its 32 threads]}, every warp whole."""
     warps = {}
     for t in sorted(payloads):
@@ -1411,7 +1410,7 @@ def do_ldmatrix(blk, o, payloads):
         o.c = (num, "mma_layout<col>" in o.line)
     num, trans = o.c
     out = {}
-    for w, ts in _warps(blk, o, payloads, "ldmatrix").items():
+    for w, ts in _warps(payloads, "ldmatrix").items():
         mats = np.zeros((num, 8, 8), np.uint16)
         for l in range(8 * num):
             t = ts[l]
@@ -1459,12 +1458,12 @@ def do_mma_sync(blk, o, payloads):
             return r.astype(np.float64)
         return np.array([r], np.uint32).view(np.uint16).view(dt).astype(np.float64)
     with np.errstate(all="ignore"):  # garbage shared memory under a fault
-        return _mma_warps(blk, o, payloads, halves)
+        return _mma_warps(blk, payloads, halves)
 
 
-def _mma_warps(blk, o, payloads, halves):
+def _mma_warps(blk, payloads, halves):
     out = {}
-    for w, ts in _warps(blk, o, payloads, "mma.sync").items():
+    for w, ts in _warps(payloads, "mma.sync").items():
         eps = {payloads[t][1] for t in ts}
         if len(eps) != 1:
             blk.problems.append(f"mma.sync of warp {w} in different barrier epochs {eps}")
@@ -1487,20 +1486,13 @@ def _mma_warps(blk, o, payloads, halves):
     return out
 
 
-@sync("nvvm.vote.sync")
-def _vote(th, o):
-    ops = [th.env[x] for x in o.operands]
-    res = yield ("collective", o, (ops, th.epoch, th.seq))
-    return res
-
-
 def do_vote(blk, o, payloads):
     """vote.sync.ballot: bit l of every lane's result is lane l's predicate;
     every lane of the warp must be in the member mask (and arrive)."""
     if "ballot" not in o.line:
         raise NotImplementedError(o.line[:200])
     out = {}
-    for w, ts in _warps(blk, o, payloads, "vote.sync").items():
+    for w, ts in _warps(payloads, "vote.sync").items():
         bits = 0
         for l, t in enumerate(ts):
             mask, pred = payloads[t][0]
