@@ -1,5 +1,6 @@
 """Runs the host function of a --convert-moe-to-gpu output: allocations,
 memsets, tensor maps and launches, each kernel through emu.run_block."""
+import json
 import re
 import time
 import numpy as np
@@ -25,7 +26,7 @@ def make_globals(kern, buffers):
     g = {}
     for o in getattr(kern, "globals_raw", []):
         name = sym_name(o)
-        if name == "__mbarrier":
+        if name.startswith("__mbarrier"):
             continue
         m = re.search(r'initial_value = dense<\[?([-\d, ]+)\]?> : tensor<([\dx]+)x(\w+)>', o.line)
         vals = [int(x) for x in m.group(1).split(",")]
@@ -99,8 +100,15 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None):
                 res = None
             elif n == "memref.cast":
                 res = ops[0]
-            elif n == "memref.collapse_shape":
+            elif n in ("memref.collapse_shape", "memref.expand_shape"):
                 shape, elt, _ = parse_memref_type(o.rt)
+                if n == "memref.collapse_shape":
+                    groups = json.loads(re.search(r"reassociation = (\[\[.*?\]\])",
+                                                  o.line).group(1))
+                    shape = [int(np.prod([ops[0].shape[d] for d in g])) for g in groups]
+                else:
+                    dynamic = list(ops[1:])  # the dynamic output sizes
+                    shape = [dynamic.pop(0) if s == -1 else s for s in shape]
                 res = MemRef(ops[0].buf, ops[0].off, shape, elt)
             elif n == "nvgpu.tma.create.descriptor":
                 res = TensorMap(ops[0], ops[1:], buffers, problems)

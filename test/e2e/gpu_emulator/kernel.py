@@ -315,6 +315,10 @@ class Block:
         self.retires = {}       # wid -> list of (t, epoch, seq)
         self.sloads = []        # (t, epoch, seq, gidx, addr, n) generic shared loads
         self.mbinit = {}        # addr -> (t, epoch, seq)
+        # gidx -> the thread's count of bar.warp.sync at that access: two
+        # accesses of one warp's threads with different counts are ordered.
+        self.warp_epochs = {}
+        self.atomics = set()    # gidx of the accesses of atomic operations
         self.nwg = 0
         # The sm_80 kernels' static shared buffers (workgroup attributions:
         # the gpu.func's block arguments past its kernel arguments) follow
@@ -359,6 +363,7 @@ class Thread:
         self.tid = tid
         self.env = {}
         self.epoch = 0
+        self.wepoch = 0         # bar.warp.sync passed
         self.seq = 0
         self.pending = []       # wids since the last commit
         self.groups = []        # list of list of wids, not yet retired
@@ -370,6 +375,7 @@ class Thread:
     def ev(self):
         self.seq += 1
         self.b.gidx += 1
+        self.b.warp_epochs[self.b.gidx] = self.wepoch
         return (self.tid, self.epoch, self.seq, self.b.gidx)
 
     def run(self):
@@ -691,13 +697,16 @@ def _fcast(th, o, ops):
     return DT[rt](np.float32(ops[0])) if rt != "f64" else np.float64(ops[0])
 
 
-@op("arith.fptosi")
+@op("arith.fptosi", "arith.fptoui")
 def _fptosi(th, o, ops):
+    """Saturating, as cvt.rzi does (LLVM leaves out-of-range poison)."""
     w = int_width(o.rt)
     x = float(ops[0])
     if np.isnan(x):
         return 0
     x = int(np.trunc(x))
+    if o.name == "arith.fptoui":
+        return max(min(x, (1 << w) - 1), 0)
     x = max(min(x, (1 << (w - 1)) - 1), -(1 << (w - 1)))
     return x & ((1 << w) - 1)
 
@@ -799,7 +808,7 @@ def _collapse(th, o, ops):
 @op("memref.get_global")
 def _gglobal(th, o, ops):
     name = re.search(r'name = @([\w.]+)', o.line).group(1)
-    if name == "__mbarrier":
+    if name.startswith("__mbarrier"):
         shape, elt, _ = parse_memref_type(o.rt)
         return MemRef("shared", MBAR_ADDR, shape, elt)
     return th.b.globals[name]
@@ -1518,10 +1527,107 @@ def _cttz(th, o, ops):
     return (x & -x).bit_length() - 1
 
 
+@op("llvm.intr.ctlz")
+def _ctlz(th, o, ops):
+    w = int_width(o.rt)
+    x = ops[0] & ((1 << w) - 1)
+    if x == 0 and "is_zero_poison = true" in o.line:
+        th.b.problems.append(f"t{th.tid}: ctlz of 0 (poison)")
+    return w - x.bit_length()
+
+
+# ------------------------------------------------------------------ warp-synchronous code
+@sync("nvvm.bar.warp.sync")
+def _warp_sync(th, o):
+    """__syncwarp: orders the shared-memory accesses of the warp's lanes
+    before it with those after it (shuffles and match.sync do not)."""
+    mask = th.env[o.operands[0]]
+    th.seq += 1
+    yield ("collective", o, (mask,))
+    th.wepoch += 1
+    return None
+
+
+def do_warp_sync(blk, o, payloads):
+    for w, ts in _warps(payloads, "bar.warp.sync").items():
+        for t in ts:
+            if payloads[t][0] & 0xFFFFFFFF != 0xFFFFFFFF:
+                raise NotImplementedError(f"bar.warp.sync member mask {payloads[t][0]:#x}")
+    return {t: None for t in payloads}
+
+
+@sync("nvvm.match.sync")
+def _match(th, o):
+    mask, value = [th.env[x] for x in o.operands]
+    th.seq += 1
+    res = yield ("collective", o, (mask, value))
+    return res
+
+
+def do_match(blk, o, payloads):
+    """match.any.sync: each lane gets the mask of the lanes whose value
+    equals its own."""
+    if "match_sync_kind any" not in o.line:
+        raise NotImplementedError(o.line[:200])
+    out = {}
+    for w, ts in _warps(payloads, "match.sync").items():
+        if any(payloads[t][0] & 0xFFFFFFFF != 0xFFFFFFFF for t in ts):
+            raise NotImplementedError("match.sync with a partial member mask")
+        for t in ts:
+            out[t] = sum(1 << l for l, u in enumerate(ts) if payloads[u][1] == payloads[t][1])
+    return out
+
+
+EXEC["nvvm.read.ptx.sreg.lanemask.lt"] = lambda th, o, ops: (1 << (th.tid % 32)) - 1
+EXEC["nvvm.read.ptx.sreg.lanemask.gt"] = (
+    lambda th, o, ops: 0xFFFFFFFF & ~((1 << (th.tid % 32 + 1)) - 1))
+
+
+@op("nvvm.inline_ptx")
+def _inline_ptx(th, o, ops):
+    code = re.search(r'ptxCode = "([^"]*)"', o.line).group(1)
+    if code.startswith("ex2.approx.f32 "):
+        # within 2 ulp of 2^x on the GPU; the exact value here
+        return np.float32(np.exp2(np.float64(ops[0])))
+    raise NotImplementedError("inline PTX " + code)
+
+
+@op("vector.fma")
+def _vfma(th, o, ops):
+    a, b, c = (np.asarray(x, np.float64) for x in ops)
+    return (a * b + c).astype(np.float32)
+
+
+ATOMIC_KINDS = {1: lambda a, b: a + b, 6: max, 7: max, 10: min, 11: min,
+                14: lambda a, b: a | b, 3: lambda a, b: b}
+
+
+@op("memref.atomic_rmw")
+def _atomic_rmw(th, o, ops):
+    """Integer atomics (shared or global memory); the old value."""
+    kind = int(re.search(r'kind = (\d+)', o.line).group(1))
+    value, mr, idx = ops[0], ops[1], ops[2:]
+    if kind not in ATOMIC_KINDS or mr.dtype in FLOATS:
+        raise NotImplementedError("atomic_rmw " + o.line[:200])
+    first = th.b.gidx + 1
+    w = int_width(mr.dtype)
+    old = int(th.read(mr, idx, 1, "atomic_rmw")[0])
+    if kind in (6, 10):  # signed max / min
+        new = ATOMIC_KINDS[kind](to_signed(old, w), to_signed(value, w))
+    else:
+        new = ATOMIC_KINDS[kind](old, value & ((1 << w) - 1))
+    th.write(mr, idx, [new & ((1 << w) - 1)], "atomic_rmw")
+    th.b.atomics.update(range(first, th.b.gidx + 1))
+    return old
+
+
 COLLECTIVES = {"gpu.shuffle": do_shuffle, "nvvm.wgmma.mma_async": do_wgmma,
                "nvvm.ldmatrix": do_ldmatrix, "nvvm.mma.sync": do_mma_sync,
-               "nvvm.vote.sync": do_vote}
-WARP_COLLECTIVES = ("nvvm.ldmatrix", "nvvm.mma.sync", "nvvm.vote.sync")
+               "nvvm.vote.sync": do_vote, "nvvm.bar.warp.sync": do_warp_sync,
+               "nvvm.match.sync": do_match}
+# Collectives of one warp: they run as soon as its 32 lanes meet.
+WARP_COLLECTIVES = ("nvvm.ldmatrix", "nvvm.mma.sync", "nvvm.vote.sync", "gpu.shuffle",
+                    "nvvm.bar.warp.sync", "nvvm.match.sync")
 
 
 # ------------------------------------------------------------------ scheduler
@@ -1672,19 +1778,27 @@ def check_orders(blk):
     by_addr = {}
     for (t, e, s, g, addr, n) in blk.stores:
         for a in range(addr >> 3, (addr + n + 7) >> 3):
-            by_addr.setdefault(a, []).append(("w", t, e, g))
+            by_addr.setdefault(a, []).append(("w", t, e, g, addr, addr + n))
     for (t, e, s, g, addr, n) in blk.sloads:
         for a in range(addr >> 3, (addr + n + 7) >> 3):
             if a in by_addr:
-                by_addr[a].append(("r", t, e, g))
+                by_addr[a].append(("r", t, e, g, addr, addr + n))
     bad = 0
+
+    def ordered_in_warp(x, w):
+        wx, ww = blk.warp_epochs.get(x[3]), blk.warp_epochs.get(w[3])
+        return x[1] // 32 == w[1] // 32 and wx is not None and ww is not None and wx != ww
     for a, lst in by_addr.items():
         ws = [x for x in lst if x[0] == "w"]
         for x in lst:
             for w in ws:
                 if x is w or x[1] == w[1]:
                     continue
-                if x[2] == w[2]:
+                if x[3] in blk.atomics and w[3] in blk.atomics:
+                    continue
+                if max(x[4], w[4]) >= min(x[5], w[5]):  # same granule, other bytes
+                    continue
+                if x[2] == w[2] and not ordered_in_warp(x, w):
                     bad += 1
                     if bad <= 3:
                         P.append(f"RACE shared {x[0]}/w at {a * 8} threads t{x[1]}/t{w[1]} same epoch {w[2]}")

@@ -118,6 +118,12 @@ def lower(c, workdir, tag):
         options += f" kernel={c['kernel']}"
     if c.get("combine"):
         options += " combine=epilogue"
+    return lower_file(src, options, workdir, tag)
+
+
+def lower_file(src, options, workdir, tag):
+    """(host file, kernels file) of the moe MLIR file `src` lowered with
+    --convert-moe-to-gpu=`options`, written under `workdir`."""
     gpu = os.path.join(workdir, f"{tag}.gpu.mlir")
     _run([MOE_OPT, src, f"--convert-moe-to-gpu={options}", "-o", gpu])
     host = os.path.join(workdir, f"{tag}.host.mlir")

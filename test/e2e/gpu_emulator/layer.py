@@ -1,0 +1,178 @@
+"""Whole MoE layers in the emulator: the GPU layer function that
+--moe-prepare-gpu-layers outlines from a model runs on the CPU (moe-run
+--function, the CPU lowering that the other tests check against
+onnxruntime) and as the GPU lowering's host function and kernels (routing,
+dispatch, grouped matmuls, activation, combine), on the same random
+inputs."""
+import os
+import re
+import subprocess
+
+import numpy as np
+
+from . import host, kernel, lowering
+
+MOE_RUN = os.path.join(lowering.BUILD_DIR, "bin", "moe-run")
+LOG = lambda *a: None
+PREPARE = ["--onnx-infer-shapes", "--onnx-raise-moe", "--moe-fuse-gating",
+           "--moe-expand-experts"]
+
+_LAYER = re.compile(r"  func\.func private @(\w+)\((.*?)\) -> (\S+) attributes \{moe\.gpu_layer\}"
+                    r" \{\n(.*?)\n  \}\n", re.S)
+
+
+class Layer:
+    """The first GPU layer of a model: its name, argument types, body and
+    the module that holds it alone (public, for moe-run and the lowering)."""
+
+    def __init__(self, model, workdir, element="bf16"):
+        prepared = os.path.join(workdir, "prepared.mlir")
+        lowering._run([lowering.MOE_OPT, model, *PREPARE,
+                       f"--moe-prepare-gpu-layers=element-type={element}",
+                       "--mlir-elide-resource-strings-if-larger=100000000", "-o", prepared])
+        m = _LAYER.search(open(prepared).read())
+        if m is None:
+            raise RuntimeError(f"{model}: no GPU layer")
+        self.name, self.result_type, self.body = m.group(1), m.group(3), m.group(4)
+        self.args = [tuple(a.split(": ", 1)) for a in m.group(2).split(", %")]
+        self.args = [("%" + n.lstrip("%"), t) for n, t in self.args]
+        self.module = os.path.join(workdir, "layer.mlir")
+        with open(self.module, "w") as f:
+            f.write("module {\n" + m.group(0).replace("func.func private", "func.func", 1) +
+                    "}\n")
+
+    def inputs(self, tokens, rng, index_values=()):
+        """Random arguments for `tokens` tokens: one hidden state for every
+        [?, H] argument (the router's input and the rows, in their types),
+        weights scaled by 1/sqrt(K), positive block scales, random packed
+        bytes; `index_values` for the index arguments, in order."""
+        hidden = {}
+        index_values = list(index_values)
+        values = []
+        for name, ty in self.args:
+            if ty == "index":
+                values.append(index_values.pop(0))
+                continue
+            shape, elt, _ = kernel.parse_memref_type(ty.replace("tensor<", "memref<"))
+            dt = kernel.DT[elt]
+            if elt not in kernel.FLOATS:
+                values.append(rng.integers(0, 256, shape, dtype=np.uint8).astype(dt))
+                continue
+            if shape[0] == -1:
+                h = shape[1]
+                if h not in hidden:
+                    hidden[h] = rng.standard_normal((tokens, h))
+                value = hidden[h]
+            elif re.search(rf"moe\.dequantize %\w+, {name}\b", self.body):
+                value = rng.uniform(0.5, 1.5, shape) / 64
+            elif len(shape) == 3:
+                value = rng.uniform(-1, 1, shape) * 2 / np.sqrt(shape[1])
+            elif len(shape) == 2 and re.search(rf"moe\.fused_route .*, {name}\b", self.body):
+                value = rng.standard_normal(shape)
+            else:  # biases (of the router, the selection or the experts)
+                value = rng.uniform(-0.5, 0.5, shape)
+            values.append(np.asarray(value, np.float64).astype(np.float32).astype(dt))
+        return values
+
+    def run_cpu(self, values, workdir):
+        """The layer's result from moe-run (the CPU lowering). Index
+        arguments become constants of a wrapper, as moe-run passes tensors
+        only."""
+        module, function = self.module, self.name
+        if any(ty == "index" for _, ty in self.args):
+            module, function = self._wrapped(values, workdir), "cpu_entry"
+        args = [MOE_RUN, module, f"--function={function}"]
+        for i, (value, (_, ty)) in enumerate(zip(values, self.args)):
+            if ty == "index":
+                continue
+            path = os.path.join(workdir, f"in{i}.npy")
+            np.save(path, value.view(np.uint16) if value.dtype == kernel.BF16 else value)
+            args.append(f"--input=@{path}")
+        out = os.path.join(workdir, "cpu.npy")
+        lowering._run(args + [f"--output=@{out}"])
+        result = np.load(out)
+        return result.view(kernel.BF16) if "bf16" in self.result_type else result
+
+    def _wrapped(self, values, workdir):
+        params = [(n, t) for n, t in self.args if t != "index"]
+        constants, operands = [], []
+        for (name, ty), value in zip(self.args, values):
+            if ty == "index":
+                constants.append(f"    {name} = arith.constant {int(value)} : index\n")
+            operands.append(name)
+        text = open(self.module).read().rstrip()[:-1]  # the module's closing brace
+        text += (f"  func.func @cpu_entry({', '.join(f'{n}: {t}' for n, t in params)}) -> "
+                 f"{self.result_type} {{\n" + "".join(constants) +
+                 f"    %r = func.call @{self.name}({', '.join(operands)}) : "
+                 f"({', '.join(t for _, t in self.args)}) -> {self.result_type}\n"
+                 f"    return %r : {self.result_type}\n  }}\n}}\n")
+        path = os.path.join(workdir, "wrapped.mlir")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def run_gpu(self, values, options, workdir, mutate=None):
+        """(result, problems, launches, buffers) of the layer lowered with
+        --convert-moe-to-gpu=`options` and emulated (see host.run_host);
+        `mutate` edits the kernels' text first."""
+        host_file, kernels_file = lowering.lower_file(self.module, options, workdir, "layer")
+        if mutate:
+            text = open(kernels_file).read()
+            changed = mutate(text)
+            assert changed != text, "the mutation did not apply"
+            with open(kernels_file, "w") as f:
+                f.write(changed)
+        return host.run_host(host_file, kernels_file, values, log=LOG)
+
+
+def _array(buffers, memref):
+    n = int(np.prod(memref.shape))
+    return np.frombuffer(buffers.data[memref.buf].tobytes(), kernel.DT[memref.dtype], n,
+                         memref.off).reshape(memref.shape)
+
+
+def dispatch_order_problems(launches, buffers):
+    """The token-choice dispatch's promise (docs/GPU.md): an expert's rows
+    are its slots in token-then-slot order, the first ones kept where a
+    capacity drops the rest (row -1), as the CPU lowering orders them."""
+    scatter = [l for l in launches if l.get("name", "").startswith("dispatch_scatter")]
+    if not scatter:
+        return []
+    ids, _, offsets, row_map = (_array(buffers, a) for a in scatter[0]["args"][:4])
+    ids, offsets, row_map = (a.astype(np.int64) for a in (ids, offsets, row_map))
+    expected = np.full(ids.size, -1, np.int64)
+    for e in range(len(offsets) - 1):
+        slots = np.flatnonzero(ids.reshape(-1) == e)
+        kept = offsets[e + 1] - offsets[e]
+        if not 0 <= kept <= len(slots):
+            return [f"expert {e}: {kept} rows for {len(slots)} slots"]
+        expected[slots[:kept]] = offsets[e] + np.arange(kept)
+    wrong = np.flatnonzero(row_map.reshape(-1) != expected)
+    return [f"row_map differs from the token-then-slot order at {len(wrong)} slots, "
+            f"first {wrong[:4].tolist()}"] if len(wrong) else []
+
+
+def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None):
+    """Runs the first GPU layer of `model` both ways: {"error": max |GPU -
+    CPU| over max |CPU|, "problems": what the emulator reported, result
+    elements not written exactly once (where a combine kernel writes them),
+    rows out of the dispatch's order, "kernels": the kernels launched}.
+    `index_values` are the layer's index arguments (Switch's sequence
+    length), which group the dispatch per sequence: its order is then
+    checked through the result alone."""
+    layer = Layer(model, workdir)
+    values = layer.inputs(tokens, np.random.default_rng(seed), index_values)
+    expected = layer.run_cpu(values, workdir).astype(np.float64)
+    got, problems, launches, buffers = layer.run_gpu(values, options, workdir, mutate)
+    got = got.astype(np.float64)
+    if "combine=epilogue" not in options:
+        # A combine kernel writes each element once (the epilogue adds into
+        # a zeroed result instead).
+        written = buffers.writes.get(launches[-1]["result"])
+        if written is None or (written.reshape(got.size, -1) != 1).any():
+            problems = problems + ["result elements not written exactly once"]
+    if not index_values:
+        problems = problems + dispatch_order_problems(launches, buffers)
+    scale = max(float(np.max(np.abs(expected))), 1e-6)
+    return {"error": float(np.max(np.abs(got - expected))) / scale,
+            "problems": problems, "kernels": [l["name"] for l in launches[:-1]]}

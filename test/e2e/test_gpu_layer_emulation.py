@@ -1,0 +1,210 @@
+"""Whole GPU layers in the block-level emulator (gpu_emulator/layer.py):
+each MoE form's layer, as --moe-prepare-gpu-layers outlines it (bf16),
+runs through the GPU lowering (routing, dispatch, grouped matmuls with
+their fused activations, combine, and the host code that launches them)
+and through the CPU lowering on the same random inputs. The CPU lowering
+is the one test_gpu_layers.py checks against onnxruntime on these exports,
+so this checks the GPU code against onnxruntime without a GPU. Every block
+of every launch runs, with the emulator's ordering, race and bounds checks.
+"""
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from moe_run import BUILD_DIR
+
+pytest.importorskip("ml_dtypes")
+
+from gpu_emulator import layer, lowering  # noqa: E402
+
+if not os.path.exists(lowering.MOE_OPT) or not shutil.which(lowering.MLIR_OPT):
+    pytest.skip("moe-opt or mlir-opt-22 missing", allow_module_level=True)
+assert os.path.samefile(os.path.dirname(os.path.dirname(lowering.MOE_OPT)), BUILD_DIR)
+
+MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
+ONNX_INPUTS = os.path.join(os.path.dirname(__file__), "..", "Conversion", "ONNXToMoE", "Inputs")
+# Max |GPU - CPU| over max |CPU|. The CPU lowering rounds each matmul's
+# result to bf16 before the activation, which the fused GPU epilogues do
+# not, and adds in another order (measured on these layers: at most
+# 1.25e-2).
+TOLERANCE = 2e-2
+# Tokens: few enough for the decode kernels (rows <= 16 E), or enough rows
+# for the tile kernels where the case forces them.
+DECODE, TILE = 5, 24
+
+# name -> (model, --convert-moe-to-gpu options, tokens). Together: every
+# routing form (softmax with and without renormalization, softmax after
+# top-k with a router bias, sigmoid with groups and a selection bias,
+# renormalize_clamp, sparsemixer, expert choice, top-1 with a capacity and
+# per sequence), every gated layout, biases, experts of different widths,
+# scaled rows with an unweighted combine, packed 4-bit weights; both chips,
+# the decode and tile kernels, both combines.
+LAYERS = {
+    "mixtral_sm90a_decode": ("mixtral_loop.ts17", "chip=sm_90a", DECODE),
+    "mixtral_sm90a_wgmma": ("mixtral_loop.ts17", "chip=sm_90a kernel=tile", TILE),
+    "deepseek_sm90a_wgmma_epilogue": ("deepseek_v3_stacked.ts17",
+                                      "chip=sm_90a kernel=tile combine=epilogue", TILE),
+    "deepseek_sm80_decode": ("deepseek_v3_stacked.ts17", "chip=sm_80", DECODE),
+    "gpt_oss_sm90a_decode": ("gpt_oss_gathered.ts17", "chip=sm_90a", DECODE),
+    "gpt_oss_sm80_tile": ("gpt_oss_gathered.ts17", "chip=sm_80 kernel=tile", TILE),
+    "qwen3_sm80_tile_epilogue": ("hf_qwen3_moe.batched_mm.dynamo18",
+                                 "chip=sm_80 kernel=tile combine=epilogue", TILE),
+    "ernie_sm90a_decode": ("hf_ernie4_5_moe.batched_mm.ts17", "chip=sm_90a", DECODE),
+    "glm4_sm80_decode_epilogue": ("hf_glm4_moe.batched_mm.ts17",
+                                  "chip=sm_80 combine=epilogue", DECODE),
+    "phimoe_sm90a_wgmma": ("hf_phimoe.batched_mm.ts17", "chip=sm_90a kernel=tile", TILE),
+    "hmoe_sm90a_wgmma": ("hmoe_loop.ts17", "chip=sm_90a kernel=tile", TILE),
+    "hmoe_sm80_decode": ("hmoe_loop.ts17", "chip=sm_80", DECODE),
+    "switch_capacity_sm90a_wgmma": ("switch_top1_capacity.ts17", "chip=sm_90a kernel=tile",
+                                    TILE),
+    "switch_capacity_sm80_epilogue": ("switch_top1_capacity.ts17",
+                                      "chip=sm_80 kernel=tile combine=epilogue", TILE),
+    "expert_choice_sm90a_decode": ("expert_choice.ts17", "chip=sm_90a", DECODE),
+    "expert_choice_sm80_tile": ("expert_choice.ts17", "chip=sm_80 kernel=tile", TILE),
+    "llama4_sm90a_wgmma_epilogue": ("hf_llama4.eager.ts17",
+                                    "chip=sm_90a kernel=tile combine=epilogue", TILE),
+    "llama4_sm80_decode": ("hf_llama4.batched_mm.dynamo18", "chip=sm_80", DECODE),
+}
+
+
+def synthetic(path, experts, hidden, inter, k, route):
+    """A raised layer (f32, concatenated SwiGLU) larger than the exports' in
+    what the routing and dispatch kernels split: E past a warp's lanes, k
+    slots past a warp, H past a warp's vector loads."""
+    x, e1 = f"tensor<?x{hidden}xf32>", experts + 1
+    rows = f"tensor<?x{k}xi64>"
+    text = f"""func.func @main(%x: {x}, %wr: tensor<{experts}x{hidden}xf32>,
+    %bias: tensor<{experts}xf32>, %w1: tensor<{experts}x{hidden}x{2 * inter}xf32>,
+    %w2: tensor<{experts}x{inter}x{hidden}xf32>) -> {x} {{
+  %w, %i = moe.fused_route <token_choice> {route} : {x}, tensor<{experts}x{hidden}xf32>
+      -> tensor<?x{k}xf32>, {rows}
+  %r, %off, %map = moe.dispatch %x, %i {{num_experts = {experts} : i64}}
+      : {x}, {rows} -> {x}, tensor<{e1}xi64>, {rows}
+  %0 = moe.grouped_matmul %r, %w1 offsets(%off) : ({x}, tensor<{experts}x{hidden}x{2 * inter}xf32>,
+      tensor<{e1}xi64>) -> tensor<?x{2 * inter}xf32>
+  %1 = moe.activation %0 {{activation = #moe.activation<silu>,
+      gate_layout = #moe.gate_layout<concatenated>}} : (tensor<?x{2 * inter}xf32>)
+      -> tensor<?x{inter}xf32>
+  %2 = moe.grouped_matmul %1, %w2 offsets(%off) : (tensor<?x{inter}xf32>,
+      tensor<{experts}x{inter}x{hidden}xf32>, tensor<{e1}xi64>) -> {x}
+  %3 = moe.combine %2, %map, %w : ({x}, {rows}, tensor<?x{k}xf32>) -> {x}
+  return %3 : {x}
+}}
+"""
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+SYNTHETIC = {
+    # 40 experts (two a lane), k = 6, H = 40; 45 tokens fill two dispatch
+    # chunks of 256 slots.
+    "softmax_e40_k6": (dict(experts=40, hidden=40, inter=8, k=6,
+                            route="<softmax> %x, %wr {k = 6 : i64, renormalize}"), 45),
+    # DeepSeek's selection: 64 experts in 8 groups, 3 groups kept by their
+    # top-2 sum, a selection bias, scaled sigmoid weights.
+    "sigmoid_groups_e64_k6": (dict(
+        experts=64, hidden=24, inter=8, k=6,
+        route="<sigmoid> %x, %wr selection_bias(%bias : tensor<64xf32>) {epsilon = 1.0e-20 : f64, "
+              "group_topk = 2 : i64, k = 6 : i64, num_groups = 8 : i64, renormalize, "
+              "scaling_factor = 2.5 : f64, topk_groups = 3 : i64}"), 12),
+}
+
+
+def check(result):
+    assert not result["problems"], result["problems"][:5]
+    assert result["error"] <= TOLERANCE, result
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_export_layer(name, tmp_path):
+    model, options, tokens = LAYERS[name]
+    result = layer.run(os.path.join(MODELS, model + ".onnx"), options, tokens, str(tmp_path))
+    check(result)
+    kernels = " ".join(result["kernels"])
+    # The case runs the kernels it names.
+    if "kernel=tile" in options:
+        assert ("grouped_matmul_wgmma" in kernels) == ("sm_90a" in options), kernels
+        assert "decode" not in kernels, kernels
+    else:
+        assert "grouped_matmul_decode" in kernels, kernels
+    assert ("combine_" in kernels) == ("combine=epilogue" not in options), kernels
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+def test_synthetic_layer(name, tmp_path):
+    shape, tokens = SYNTHETIC[name]
+    model = synthetic(str(tmp_path / "model.mlir"), **shape)
+    check(layer.run(model, "chip=sm_90a", tokens, str(tmp_path)))
+
+
+def test_per_sequence_capacity_layer(tmp_path):
+    """Switch's capacity per sequence: the sequence length is the layer's
+    index argument (3 sequences of 7 tokens, capacity 2 of 3 experts)."""
+    model = os.path.join(ONNX_INPUTS, "switch_capacity_per_sequence_3d_h16.onnx")
+    result = layer.run(model, "chip=sm_80", 21, str(tmp_path), index_values=[7])
+    check(result)
+
+
+def test_qmoe_layer(tmp_path):
+    """com.microsoft.QMoE with 4-bit weights in blocks of 16 (interleaved
+    SwiGLU): the packed weights reach the kernels as they are."""
+    from moe_opt.contrib_models import ContribQMoE
+    import onnx
+
+    qmoe = ContribQMoE(tokens=0, hidden=32, inter=64, experts=4, k=2, seed=3, bits=4,
+                       block_size=16, activation_type="swiglu", swiglu_fusion=1)
+    path = str(tmp_path / "qmoe.onnx")
+    onnx.save(qmoe.model(), path)
+    for options, tokens in (("chip=sm_90a kernel=tile", TILE), ("chip=sm_80", DECODE)):
+        result = layer.run(path, options, tokens, str(tmp_path))
+        check(result)
+        assert "moe.dequantize" in open(tmp_path / "layer.mlir").read()
+
+
+def _in_kernel(prefix, edit):
+    """`edit` applied to the kernel whose name starts with `prefix` only (in
+    generic form a kernel's name follows its body)."""
+    def apply(text):
+        at = text.index(f'sym_name = "{prefix}')
+        start = text.rfind("sym_name = ", 0, at)
+        return text[:start] + edit(text[start:at]) + text[at:]
+    return apply
+
+
+def _drop_first(op):
+    return lambda t: re.sub(rf'\n\s*"{re.escape(op)}"\([^\n]*', "", t, count=1)
+
+
+# Faults the layer checks must catch: ranks within a warp's lanes counted
+# from the other side swap rows of one expert between tokens, which leaves
+# the numbers right but breaks the dispatch's order; the dispatch count's lanes reading their warp's counts before
+# __syncwarp, the routing kernel's warps reading each other's candidates
+# before the barrier, are reported as races.
+MUTATIONS = {
+    "scatter_lanemask_gt": (
+        _in_kernel("dispatch_scatter", lambda t: t.replace("lanemask.lt", "lanemask.gt")),
+        "problems"),
+    "count_no_warp_sync": (_in_kernel("dispatch_count", _drop_first("nvvm.bar.warp.sync")),
+                           "problems"),
+    "route_no_barrier": (_in_kernel("fused_route", _drop_first("gpu.barrier")), "problems"),
+    # The softmax's exponentials multiplied by their sum instead of divided
+    # by it (Qwen2-MoE: no renormalization after top-k to cancel it).
+    "route_softmax_not_normalized": (
+        _in_kernel("fused_route", lambda t: t.replace('"arith.divf"', '"arith.mulf"', 1)), "error",
+        "hf_qwen2_moe.batched_mm.ts17"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_emulator_catches(name, tmp_path):
+    mutate, symptom, model = (MUTATIONS[name] + ("mixtral_loop.ts17",))[:3]
+    result = layer.run(os.path.join(MODELS, model + ".onnx"), "chip=sm_90a", 40, str(tmp_path),
+                       mutate=mutate)
+    if symptom == "error":
+        assert result["error"] > 0.1, result
+    else:
+        assert result["problems"], result
