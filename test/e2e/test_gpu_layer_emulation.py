@@ -70,18 +70,21 @@ LAYERS = {
 }
 
 
-def synthetic(path, experts, hidden, inter, k, route):
-    """A raised layer (f32, concatenated SwiGLU) larger than the exports' in
-    what the routing and dispatch kernels split: E past a warp's lanes, k
-    slots past a warp, H past a warp's vector loads."""
+def synthetic(path, experts, hidden, inter, k, route, dispatch="", mode="token_choice"):
+    """A raised layer (f32, concatenated SwiGLU) with the routing attributes
+    `route` (in `mode`) and the dispatch attributes `dispatch` (by_weight
+takes the routing weights), to split the routing and
+    dispatch kernels further than the exports do (E past a warp's lanes, k
+    slots past a warp, H past a warp's vector loads)."""
     x, e1 = f"tensor<?x{hidden}xf32>", experts + 1
     rows = f"tensor<?x{k}xi64>"
+    weights = f" weights(%w : tensor<?x{k}xf32>)" if "by_weight" in dispatch else ""
     text = f"""func.func @main(%x: {x}, %wr: tensor<{experts}x{hidden}xf32>,
     %bias: tensor<{experts}xf32>, %w1: tensor<{experts}x{hidden}x{2 * inter}xf32>,
     %w2: tensor<{experts}x{inter}x{hidden}xf32>) -> {x} {{
-  %w, %i = moe.fused_route <token_choice> {route} : {x}, tensor<{experts}x{hidden}xf32>
+  %w, %i = moe.fused_route <{mode}> {route} : {x}, tensor<{experts}x{hidden}xf32>
       -> tensor<?x{k}xf32>, {rows}
-  %r, %off, %map = moe.dispatch %x, %i {{num_experts = {experts} : i64}}
+  %r, %off, %map = moe.dispatch %x, %i{weights} {{num_experts = {experts} : i64{dispatch}}}
       : {x}, {rows} -> {x}, tensor<{e1}xi64>, {rows}
   %0 = moe.grouped_matmul %r, %w1 offsets(%off) : ({x}, tensor<{experts}x{hidden}x{2 * inter}xf32>,
       tensor<{e1}xi64>) -> tensor<?x{2 * inter}xf32>
@@ -111,6 +114,26 @@ SYNTHETIC = {
         route="<sigmoid> %x, %wr selection_bias(%bias : tensor<64xf32>) {epsilon = 1.0e-20 : f64, "
               "group_topk = 2 : i64, k = 6 : i64, num_groups = 8 : i64, renormalize, "
               "scaling_factor = 2.5 : f64, topk_groups = 3 : i64}"), 12),
+    # k = 32 slots a token (a warp's lanes each pick one).
+    "softmax_e40_k32": (dict(experts=40, hidden=16, inter=8, k=32,
+                             route="<softmax> %x, %wr {k = 32 : i64, renormalize}"), 6),
+    # The shortest prefix reaching 0.6, at most 4 experts (id -1 past it).
+    "top_p": (dict(experts=16, hidden=16, inter=8, k=4, mode="top_p",
+                   route="<softmax> %x, %wr {k = 4 : i64, top_p = 0.6 : f64}"), 30),
+    # Slots lighter than half the first one's skipped (id -1, no row).
+    "skip_ratio": (dict(experts=16, hidden=16, inter=8, k=3,
+                        route="<softmax> %x, %wr {k = 3 : i64, renormalize, "
+                              "skip_ratio = 0.5 : f64}"), 30),
+    # Pruned experts never selected.
+    "expert_mask": (dict(experts=16, hidden=16, inter=8, k=2,
+                         route="<softmax> %x, %wr {k = 2 : i64, expert_mask = array<i1: true, "
+                               "false, true, true, false, true, true, true, true, true, true, "
+                               "true, false, true, true, true>}"), 30),
+    # Each expert keeps its 5 heaviest slots.
+    "capacity_by_weight": (dict(experts=8, hidden=16, inter=8, k=2,
+                                route="<softmax> %x, %wr {k = 2 : i64}",
+                                dispatch=", capacity = 5 : i64, "
+                                         "drop_policy = #moe.drop_policy<by_weight>"), 30),
 }
 
 

@@ -131,25 +131,33 @@ def _array(buffers, memref):
                          memref.off).reshape(memref.shape)
 
 
-def dispatch_order_problems(launches, buffers):
+def dispatch_order_problems(launches, buffers, per_sequence=False):
     """The token-choice dispatch's promise (docs/GPU.md): an expert's rows
-    are its slots in token-then-slot order, the first ones kept where a
-    capacity drops the rest (row -1), as the CPU lowering orders them."""
+    are the slots it keeps in token-then-slot order, and under a capacity
+    in_order keeps its first slots (its first of each sequence
+    `per_sequence`; by_weight, its heaviest: both left to the result's
+    check)."""
+    names = [l.get("name", "") for l in launches]
     scatter = [l for l in launches if l.get("name", "").startswith("dispatch_scatter")]
     if not scatter:
         return []
+    by_weight = any("weight_mark" in n for n in names)
     ids, _, offsets, row_map = (_array(buffers, a) for a in scatter[0]["args"][:4])
-    ids, offsets, row_map = (a.astype(np.int64) for a in (ids, offsets, row_map))
-    expected = np.full(ids.size, -1, np.int64)
+    ids, offsets, row_map = (a.astype(np.int64).reshape(-1) for a in (ids, offsets, row_map))
+    problems = []
     for e in range(len(offsets) - 1):
-        slots = np.flatnonzero(ids.reshape(-1) == e)
-        kept = offsets[e + 1] - offsets[e]
-        if not 0 <= kept <= len(slots):
-            return [f"expert {e}: {kept} rows for {len(slots)} slots"]
-        expected[slots[:kept]] = offsets[e] + np.arange(kept)
-    wrong = np.flatnonzero(row_map.reshape(-1) != expected)
-    return [f"row_map differs from the token-then-slot order at {len(wrong)} slots, "
-            f"first {wrong[:4].tolist()}"] if len(wrong) else []
+        slots = np.flatnonzero(ids == e)
+        kept = slots[row_map[slots] >= 0]
+        if len(kept) != offsets[e + 1] - offsets[e]:
+            problems.append(f"expert {e}: {len(kept)} slots kept, "
+                            f"{offsets[e + 1] - offsets[e]} rows")
+        elif (row_map[kept] != offsets[e] + np.arange(len(kept))).any():
+            problems.append(f"expert {e}: rows not in token-then-slot order")
+        elif not (by_weight or per_sequence) and (kept != slots[:len(kept)]).any():
+            problems.append(f"expert {e}: in_order keeps other than its first slots")
+    if (row_map[ids < 0] != -1).any():
+        problems.append("skipped slots (id -1) got rows")
+    return problems[:4]
 
 
 def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None):
@@ -158,8 +166,7 @@ def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None):
     elements not written exactly once (where a combine kernel writes them),
     rows out of the dispatch's order, "kernels": the kernels launched}.
     `index_values` are the layer's index arguments (Switch's sequence
-    length), which group the dispatch per sequence: its order is then
-    checked through the result alone."""
+    length, which groups the dispatch per sequence)."""
     layer = Layer(model, workdir)
     values = layer.inputs(tokens, np.random.default_rng(seed), index_values)
     expected = layer.run_cpu(values, workdir).astype(np.float64)
@@ -171,8 +178,7 @@ def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None):
         written = buffers.writes.get(launches[-1]["result"])
         if written is None or (written.reshape(got.size, -1) != 1).any():
             problems = problems + ["result elements not written exactly once"]
-    if not index_values:
-        problems = problems + dispatch_order_problems(launches, buffers)
+    problems = problems + dispatch_order_problems(launches, buffers, bool(index_values))
     scale = max(float(np.max(np.abs(expected))), 1e-6)
     return {"error": float(np.max(np.abs(got - expected))) / scale,
             "problems": problems, "kernels": [l["name"] for l in launches[:-1]]}
