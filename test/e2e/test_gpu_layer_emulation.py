@@ -18,7 +18,8 @@ from moe_run import BUILD_DIR
 
 pytest.importorskip("ml_dtypes")
 
-from gpu_emulator import layer, lowering  # noqa: E402
+from gpu_emulator import host, layer, lowering  # noqa: E402
+from gpu_emulator.kernel import BF16  # noqa: E402
 
 if not os.path.exists(lowering.MOE_OPT) or not shutil.which(lowering.MLIR_OPT):
     pytest.skip("moe-opt or mlir-opt-22 missing", allow_module_level=True)
@@ -186,6 +187,52 @@ def test_qmoe_layer(tmp_path):
         result = layer.run(path, options, tokens, str(tmp_path))
         check(result)
         assert "moe.dequantize" in open(tmp_path / "layer.mlir").read()
+
+
+# Routers of E * H elements past one block's share are split into slices of
+# experts (grid.y), the last block of a token tile to arrive on its global
+# counter routing the tile: name -> (E, H, k, routing, tokens, chip).
+ROUTINGS = {
+    # 3 slices of 16 experts, 2 token tiles (the second partial).
+    "slices_softmax_e48_h2048": (48, 2048, 4, "<softmax> %x, %wr {k = 4 : i64, renormalize}",
+                                 11, "sm_90a"),
+    # DeepSeek's selection over 4 slices.
+    "slices_groups_e64_h2048": (
+        64, 2048, 6, "<sigmoid> %x, %wr selection_bias(%bias : tensor<64xf32>) {epsilon = 1.0e-20 "
+        ": f64, group_topk = 2 : i64, k = 6 : i64, num_groups = 8 : i64, renormalize, "
+        "scaling_factor = 2.5 : f64, topk_groups = 3 : i64}", 8, "sm_80"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUTINGS))
+def test_routing_slices(name, tmp_path):
+    """The routing kernel alone (weights and ids, against the CPU lowering:
+    the same experts, weights within 1e-5), and every tile's counter left at
+    zero for the next launch."""
+    e, h, k, routing, tokens, chip = ROUTINGS[name]
+    src = tmp_path / "route.mlir"
+    out = f"tensor<?x{k}xf32>, tensor<?x{k}xi64>"
+    src.write_text(
+        f"func.func @route(%x: tensor<?x{h}xbf16>, %wr: tensor<{e}x{h}xbf16>, "
+        f"%bias: tensor<{e}xf32>) -> ({out}) {{\n"
+        f"  %w, %i = moe.fused_route <token_choice> {routing} : tensor<?x{h}xbf16>, "
+        f"tensor<{e}x{h}xbf16> -> {out}\n  return %w, %i : {out}\n}}\n")
+    rng = np.random.default_rng(len(name))
+    values = [rng.standard_normal((tokens, h)), rng.standard_normal((e, h)) * 4 / np.sqrt(h),
+              rng.uniform(-0.5, 0.5, e)]
+    values = [v.astype(np.float32).astype(t) for v, t in zip(values, (BF16, BF16, np.float32))]
+    cpu_weights, cpu_ids = layer.run_cpu(str(src), "route", values, str(tmp_path), results=2)
+    host_file, kernels_file = lowering.lower_file(str(src), f"chip={chip}", str(tmp_path), "r")
+    _, problems, launches, buffers = host.run_host(host_file, kernels_file, values,
+                                                  log=lambda *a: None)
+    assert not problems, problems[:5]
+    (route,) = [l for l in launches[:-1] if l["name"].startswith("fused_route")]
+    assert route["grid"][1] == e // 16, route["grid"]
+    weights, ids = launches[-1]["results"]
+    np.testing.assert_array_equal(ids.astype(np.int64), cpu_ids)
+    np.testing.assert_allclose(weights, cpu_weights, rtol=0, atol=1e-5)
+    counters = layer.array(buffers, route["args"][-1])
+    assert counters.dtype == np.uint32 and not counters.any(), counters
 
 
 def _in_kernel(prefix, edit):

@@ -169,7 +169,7 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None):
         log(f"  ran {name} grid {grid} block {bdim} smem {dyn}: {time.time() - t0:.1f}s")
 
     out = region(body)
-    res = out[0]
-    arr = np.frombuffer(buffers.data[res.buf].tobytes(), DT[res.dtype]).reshape(res.shape)
-    launches.append(dict(result=res.buf))
-    return arr, problems, launches, buffers
+    arrays = [np.frombuffer(buffers.data[r.buf].tobytes(), DT[r.dtype]).reshape(r.shape)
+              for r in out]
+    launches.append(dict(result=out[0].buf, results=arrays))
+    return arrays[0], problems, launches, buffers

@@ -1583,6 +1583,13 @@ EXEC["nvvm.read.ptx.sreg.lanemask.gt"] = (
     lambda th, o, ops: 0xFFFFFFFF & ~((1 << (th.tid % 32 + 1)) - 1))
 
 
+@op("nvvm.memory.barrier")
+def _membar(th, o, ops):
+    """membar.gl before a block's arrival on a global counter: the blocks
+    run one after the other here, so whether it orders enough between
+    blocks is not checked."""
+
+
 @op("nvvm.inline_ptx")
 def _inline_ptx(th, o, ops):
     code = re.search(r'ptxCode = "([^"]*)"', o.line).group(1)

@@ -81,16 +81,8 @@ class Layer:
         module, function = self.module, self.name
         if any(ty == "index" for _, ty in self.args):
             module, function = self._wrapped(values, workdir), "cpu_entry"
-        args = [MOE_RUN, module, f"--function={function}"]
-        for i, (value, (_, ty)) in enumerate(zip(values, self.args)):
-            if ty == "index":
-                continue
-            path = os.path.join(workdir, f"in{i}.npy")
-            np.save(path, value.view(np.uint16) if value.dtype == kernel.BF16 else value)
-            args.append(f"--input=@{path}")
-        out = os.path.join(workdir, "cpu.npy")
-        lowering._run(args + [f"--output=@{out}"])
-        result = np.load(out)
+        tensors = [v for v, (_, ty) in zip(values, self.args) if ty != "index"]
+        (result,) = run_cpu(module, function, tensors, workdir)
         return result.view(kernel.BF16) if "bf16" in self.result_type else result
 
     def _wrapped(self, values, workdir):
@@ -125,7 +117,21 @@ class Layer:
         return host.run_host(host_file, kernels_file, values, log=LOG)
 
 
-def _array(buffers, memref):
+def run_cpu(module, function, values, workdir, results=1):
+    """The `results` results of `function` in `module` from moe-run (the
+    CPU lowering) on the tensors `values` (bf16 ones as their bits, as
+    moe-run reads and writes them)."""
+    args = [MOE_RUN, module, f"--function={function}"]
+    for i, value in enumerate(values):
+        path = os.path.join(workdir, f"in{i}.npy")
+        np.save(path, value.view(np.uint16) if value.dtype == kernel.BF16 else value)
+        args.append(f"--input=@{path}")
+    outputs = [os.path.join(workdir, f"cpu{i}.npy") for i in range(results)]
+    lowering._run(args + [f"--output=@{out}" for out in outputs])
+    return [np.load(out) for out in outputs]
+
+
+def array(buffers, memref):
     n = int(np.prod(memref.shape))
     return np.frombuffer(buffers.data[memref.buf].tobytes(), kernel.DT[memref.dtype], n,
                          memref.off).reshape(memref.shape)
@@ -142,7 +148,7 @@ def dispatch_order_problems(launches, buffers, per_sequence=False):
     if not scatter:
         return []
     by_weight = any("weight_mark" in n for n in names)
-    ids, _, offsets, row_map = (_array(buffers, a) for a in scatter[0]["args"][:4])
+    ids, _, offsets, row_map = (array(buffers, a) for a in scatter[0]["args"][:4])
     ids, offsets, row_map = (a.astype(np.int64).reshape(-1) for a in (ids, offsets, row_map))
     problems = []
     for e in range(len(offsets) - 1):
