@@ -26,6 +26,7 @@ if not os.path.exists(lowering.MOE_OPT) or not shutil.which(lowering.MLIR_OPT):
 assert os.path.samefile(os.path.dirname(os.path.dirname(lowering.MOE_OPT)), BUILD_DIR)
 
 MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "moe_layer.onnx")
 ONNX_INPUTS = os.path.join(os.path.dirname(__file__), "..", "Conversion", "ONNXToMoE", "Inputs")
 # Max |GPU - CPU| over max |CPU|. The CPU lowering rounds each matmul's
 # result to bf16 before the activation, which the fused GPU epilogues do
@@ -41,8 +42,9 @@ DECODE, TILE = 5, 24
 # top-k with a router bias, sigmoid with groups and a selection bias,
 # renormalize_clamp, sparsemixer, expert choice, top-1 with a capacity and
 # per sequence), every gated layout, biases, experts of different widths,
-# scaled rows with an unweighted combine, packed 4-bit weights; both chips,
-# the decode and tile kernels, both combines.
+# scaled rows with an unweighted combine, weights kept [out, in], f16,
+# compressed experts; both chips, the decode and tile kernels, both
+# combines. A fourth element holds Layer's element, passes or prepare.
 LAYERS = {
     "mixtral_sm90a_decode": ("mixtral_loop.ts17", "chip=sm_90a", DECODE),
     "mixtral_sm90a_wgmma": ("mixtral_loop.ts17", "chip=sm_90a kernel=tile", TILE),
@@ -68,6 +70,27 @@ LAYERS = {
     "llama4_sm90a_wgmma_epilogue": ("hf_llama4.eager.ts17",
                                     "chip=sm_90a kernel=tile combine=epilogue", TILE),
     "llama4_sm80_decode": ("hf_llama4.batched_mm.dynamo18", "chip=sm_80", DECODE),
+    # keep-transposed: the [out, in] weights as stored ([E, N, K] kernels).
+    "keep_transposed_sm90a_wgmma": ("hf_mixtral.batched_mm.ts17", "chip=sm_90a kernel=tile",
+                                    TILE, dict(prepare="keep-transposed=true")),
+    "keep_transposed_sm80_tile_epilogue": ("hf_qwen3_moe.batched_mm.dynamo18",
+                                           "chip=sm_80 kernel=tile combine=epilogue", TILE,
+                                           dict(prepare="keep-transposed=true")),
+    "keep_transposed_sm80_decode": ("gpt_oss_gathered.ts17", "chip=sm_80", DECODE,
+                                    dict(prepare="keep-transposed=true")),
+    # f16 layers.
+    "f16_sm90a_wgmma": ("mixtral_loop.ts17", "chip=sm_90a kernel=tile", TILE,
+                        dict(element="f16")),
+    "f16_sm80_decode": ("gpt_oss_gathered.ts17", "chip=sm_80", DECODE, dict(element="f16")),
+    # Compressed experts (--moe-compress-experts): low-rank matmuls and the
+    # scatter-columns kernel adding the kept residual columns; rank 4 and 30%
+    # of the columns kept are padded to multiples of 8.
+    "compressed_sm80_decode": ("mixtral_loop.ts17", "chip=sm_80", DECODE,
+                               dict(passes=["--moe-compress-experts=rank=8 keep-fraction=0.5 "
+                                            "min-saving=-10"])),
+    "compressed_narrow_sm90a": ("example", "chip=sm_90a", DECODE,
+                                dict(passes=["--moe-compress-experts=rank=4 keep-fraction=0.3 "
+                                             "min-saving=-10"])),
 }
 
 
@@ -145,8 +168,9 @@ def check(result):
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_export_layer(name, tmp_path):
-    model, options, tokens = LAYERS[name]
-    result = layer.run(os.path.join(MODELS, model + ".onnx"), options, tokens, str(tmp_path))
+    model, options, tokens, prepare = (LAYERS[name] + ({},))[:4]
+    path = EXAMPLE if model == "example" else os.path.join(MODELS, model + ".onnx")
+    result = layer.run(path, options, tokens, str(tmp_path), **prepare)
     check(result)
     kernels = " ".join(result["kernels"])
     # The case runs the kernels it names.
@@ -173,17 +197,34 @@ def test_per_sequence_capacity_layer(tmp_path):
     check(result)
 
 
-def test_qmoe_layer(tmp_path):
-    """com.microsoft.QMoE with 4-bit weights in blocks of 16 (interleaved
-    SwiGLU): the packed weights reach the kernels as they are."""
+# com.microsoft.QMoE layers: the packed weights reach the kernels as they
+# are. name -> (ContribQMoE arguments, (options, tokens) runs).
+QMOE = {
+    "int4_block16_interleaved_swiglu": (
+        dict(bits=4, block_size=16, activation_type="swiglu", swiglu_fusion=1),
+        [("chip=sm_90a kernel=tile", TILE), ("chip=sm_80", DECODE)]),
+    # fc1 (gate) and fc3 (up) packed alike: one kernel reads both.
+    "int4_block32_separate_swiglu": (
+        dict(bits=4, block_size=32, activation_type="swiglu", swiglu_fusion=0),
+        [("chip=sm_80 kernel=tile", TILE)]),
+    "int8_zero_points_relu": (dict(bits=8, zero_points=True, activation_type="relu"),
+                              [("chip=sm_90a", DECODE)]),
+    "int2_block16_swiglu": (
+        dict(bits=2, block_size=16, activation_type="swiglu", swiglu_fusion=1),
+        [("chip=sm_90a kernel=tile combine=epilogue", TILE)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(QMOE))
+def test_qmoe_layer(name, tmp_path):
     from moe_opt.contrib_models import ContribQMoE
     import onnx
 
-    qmoe = ContribQMoE(tokens=0, hidden=32, inter=64, experts=4, k=2, seed=3, bits=4,
-                       block_size=16, activation_type="swiglu", swiglu_fusion=1)
+    config, runs = QMOE[name]
+    qmoe = ContribQMoE(tokens=0, hidden=32, inter=64, experts=4, k=2, seed=3, **config)
     path = str(tmp_path / "qmoe.onnx")
     onnx.save(qmoe.model(), path)
-    for options, tokens in (("chip=sm_90a kernel=tile", TILE), ("chip=sm_80", DECODE)):
+    for options, tokens in runs:
         result = layer.run(path, options, tokens, str(tmp_path))
         check(result)
         assert "moe.dequantize" in open(tmp_path / "layer.mlir").read()

@@ -14,8 +14,7 @@ from . import host, kernel, lowering
 
 MOE_RUN = os.path.join(lowering.BUILD_DIR, "bin", "moe-run")
 LOG = lambda *a: None
-PREPARE = ["--onnx-infer-shapes", "--onnx-raise-moe", "--moe-fuse-gating",
-           "--moe-expand-experts"]
+RAISE = ["--onnx-infer-shapes", "--onnx-raise-moe", "--moe-fuse-gating"]
 
 _LAYER = re.compile(r"  func\.func private @(\w+)\((.*?)\) -> (\S+) attributes \{moe\.gpu_layer\}"
                     r" \{\n(.*?)\n  \}\n", re.S)
@@ -25,10 +24,12 @@ class Layer:
     """The first GPU layer of a model: its name, argument types, body and
     the module that holds it alone (public, for moe-run and the lowering)."""
 
-    def __init__(self, model, workdir, element="bf16"):
+    def __init__(self, model, workdir, element="bf16", passes=(), prepare=""):
+        """`passes` run between the raising and the expansion (compression),
+        `prepare` adds options of --moe-prepare-gpu-layers."""
         prepared = os.path.join(workdir, "prepared.mlir")
-        lowering._run([lowering.MOE_OPT, model, *PREPARE,
-                       f"--moe-prepare-gpu-layers=element-type={element}",
+        lowering._run([lowering.MOE_OPT, model, *RAISE, *passes, "--moe-expand-experts",
+                       f"--moe-prepare-gpu-layers=element-type={element} {prepare}",
                        "--mlir-elide-resource-strings-if-larger=100000000", "-o", prepared])
         m = _LAYER.search(open(prepared).read())
         if m is None:
@@ -45,7 +46,8 @@ class Layer:
         """Random arguments for `tokens` tokens: one hidden state for every
         [?, H] argument (the router's input and the rows, in their types),
         weights scaled by 1/sqrt(K), positive block scales, random packed
-        bytes; `index_values` for the index arguments, in order."""
+        bytes, distinct scatter columns; `index_values` for the index
+        arguments, in order."""
         hidden = {}
         index_values = list(index_values)
         values = []
@@ -55,6 +57,16 @@ class Layer:
                 continue
             shape, elt, _ = kernel.parse_memref_type(ty.replace("tensor<", "memref<"))
             dt = kernel.DT[elt]
+            scatter = re.search(rf"moe\.scatter_columns .* columns\({name}\) .*: \(tensor<\S+, "
+                                rf"tensor<\?x(\d+)x", self.body)
+            if scatter:
+                # Distinct columns of the destination per group, the last
+                # quarter -1 (skipped), as --moe-compress-experts pads them.
+                width = int(scatter.group(1))
+                columns = np.stack([rng.permutation(width)[:shape[1]] for _ in range(shape[0])])
+                columns[:, shape[1] - shape[1] // 4:] = -1
+                values.append(columns.astype(np.int64).astype(dt))
+                continue
             if elt not in kernel.FLOATS:
                 values.append(rng.integers(0, 256, shape, dtype=np.uint8).astype(dt))
                 continue
@@ -166,14 +178,15 @@ def dispatch_order_problems(launches, buffers, per_sequence=False):
     return problems[:4]
 
 
-def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None):
+def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, **prepare):
     """Runs the first GPU layer of `model` both ways: {"error": max |GPU -
     CPU| over max |CPU|, "problems": what the emulator reported, result
     elements not written exactly once (where a combine kernel writes them),
     rows out of the dispatch's order, "kernels": the kernels launched}.
     `index_values` are the layer's index arguments (Switch's sequence
-    length, which groups the dispatch per sequence)."""
-    layer = Layer(model, workdir)
+    length, which groups the dispatch per sequence); `prepare`: Layer's
+    element, passes and prepare."""
+    layer = Layer(model, workdir, **prepare)
     values = layer.inputs(tokens, np.random.default_rng(seed), index_values)
     expected = layer.run_cpu(values, workdir).astype(np.float64)
     got, problems, launches, buffers = layer.run_gpu(values, options, workdir, mutate)
