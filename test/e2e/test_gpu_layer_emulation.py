@@ -1,11 +1,13 @@
 """Whole GPU layers in the block-level emulator (gpu_emulator/layer.py):
-each MoE form's layer, as --moe-prepare-gpu-layers outlines it (bf16),
-runs through the GPU lowering (routing, dispatch, grouped matmuls with
-their fused activations, combine, and the host code that launches them)
-and through the CPU lowering on the same random inputs. The CPU lowering
-is the one test_gpu_layers.py checks against onnxruntime on these exports,
-so this checks the GPU code against onnxruntime without a GPU. Every block
-of every launch runs, with the emulator's ordering, race and bounds checks.
+each MoE form's layer, as --moe-prepare-gpu-layers outlines it (bf16 or
+f16), runs through the GPU lowering (routing, dispatch, grouped matmuls
+with their fused activations, combine, and the host code that launches
+them) in the emulator, and the same layer prepared in the model's f32 runs
+through the CPU lowering on the same values: the reference. The CPU
+lowering is the one test_gpu_layers.py checks against onnxruntime on these
+exports, so this checks the GPU code against onnxruntime without a GPU.
+Every block of every launch runs, with the emulator's ordering, race and
+bounds checks.
 """
 import os
 import re
@@ -28,11 +30,12 @@ assert os.path.samefile(os.path.dirname(os.path.dirname(lowering.MOE_OPT)), BUIL
 MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "moe_layer.onnx")
 ONNX_INPUTS = os.path.join(os.path.dirname(__file__), "..", "Conversion", "ONNXToMoE", "Inputs")
-# Max |GPU - CPU| over max |CPU|. The CPU lowering rounds each matmul's
-# result to bf16 before the activation, which the fused GPU epilogues do
-# not, and adds in another order (measured on these layers: at most
-# 1.25e-2).
-TOLERANCE = 2e-2
+# Max |GPU - f32 layer| over max |f32 layer|: what bf16 (f16) rounding of
+# the rows, weights, activations and result leaves (measured on these
+# layers: at most 9.4e-3, and 5e-4 with f16; the CPU's own bf16 layer, which
+# also rounds each matmul before the activation, is off by up to 1.7e-2).
+TOLERANCE = 1.5e-2
+F16_TOLERANCE = 2.5e-3
 # Tokens: few enough for the decode kernels (rows <= 16 E), or enough rows
 # for the tile kernels where the case forces them.
 DECODE, TILE = 5, 24
@@ -161,9 +164,9 @@ SYNTHETIC = {
 }
 
 
-def check(result):
+def check(result, tolerance=TOLERANCE):
     assert not result["problems"], result["problems"][:5]
-    assert result["error"] <= TOLERANCE, result
+    assert result["error"] <= tolerance, result
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
@@ -171,7 +174,7 @@ def test_export_layer(name, tmp_path):
     model, options, tokens, prepare = (LAYERS[name] + ({},))[:4]
     path = EXAMPLE if model == "example" else os.path.join(MODELS, model + ".onnx")
     result = layer.run(path, options, tokens, str(tmp_path), **prepare)
-    check(result)
+    check(result, F16_TOLERANCE if prepare.get("element") == "f16" else TOLERANCE)
     kernels = " ".join(result["kernels"])
     # The case runs the kernels it names.
     if "kernel=tile" in options:

@@ -12,6 +12,7 @@ orderings can be checked afterwards independently of this schedule. The
 sm_80 ops: cp.async (zero fill, commit and wait groups; logged as a store
 at issue and at completion), ldmatrix, mma.sync and vote.sync ballot
 (collectives of one warp)."""
+import functools
 import re
 import numpy as np
 import ml_dtypes
@@ -35,19 +36,29 @@ class KernelError(Exception):
 # ------------------------------------------------------------------ parsing
 class Op:
     __slots__ = ("name", "results", "operands", "line", "regions", "rt",
-                 "argt", "c", "idx")
+                 "argt", "c", "idx", "fn")
 
     def __init__(self):
         self.regions = []
         self.c = None
+        self.fn = None  # its EXEC entry, looked up on first use
 
 
 class Region:
-    __slots__ = ("args", "ops")
+    __slots__ = ("args", "ops", "syncs")
 
     def __init__(self):
         self.args = []
         self.ops = []
+        self.syncs = None  # whether a thread may yield in it (see Thread)
+
+
+def region_syncs(region):
+    """Whether `region` holds an op a thread yields on, at any depth."""
+    if region.syncs is None:
+        region.syncs = any(o.name in SYNC or any(region_syncs(r) for r in o.regions)
+                           for o in region.ops)
+    return region.syncs
 
 
 RES_RE = re.compile(r'^((?:%[\w.#]+(?::\d+)?)(?:, %[\w.#]+(?::\d+)?)*) = ')
@@ -241,13 +252,15 @@ def parse_memref_type(t):
     return shape, elt, space
 
 
+@functools.lru_cache(maxsize=None)
 def vec_type(t):
     m = re.match(r'vector<([\dx]+)x(\w+)>$', t.strip())
     if not m:
         return None
-    return [int(x) for x in m.group(1).split("x")], m.group(2)
+    return tuple(int(x) for x in m.group(1).split("x")), m.group(2)
 
 
+@functools.lru_cache(maxsize=None)
 def int_width(t):
     t = t.strip()
     if t == "index":
@@ -388,6 +401,66 @@ class Thread:
             self.b.problems.append(f"t{self.tid}: exits with cp.async copies not waited for")
 
     def region(self, region, args):
+        """Runs `region` as a generator that yields where the thread meets
+        the others; regions without such ops run as plain calls (run_plain),
+        which is most of the emulator's time saved."""
+        env = self.env
+        for (nm, _), a in zip(region.args, args):
+            env[nm] = a
+        for op in region.ops:
+            n = op.name
+            if n == "scf.yield":
+                return [env[o] for o in op.operands]
+            if n == "gpu.return":
+                return None
+            if n == "scf.for":
+                ops = [env[o] for o in op.operands]
+                lb, ub, st = ops[0], ops[1], ops[2]
+                it = ops[3:]
+                i = lb
+                body = op.regions[0]
+                plain = not region_syncs(body)
+                while i < ub:
+                    if plain:
+                        it = self.run_plain(body, [i] + list(it))
+                    else:
+                        it = yield from self.region(body, [i] + list(it))
+                    i += st
+                for r, v in zip(op.results, it):
+                    env[r] = v
+                continue
+            if n == "scf.if":
+                c = env[op.operands[0]]
+                if c or (len(op.regions) > 1 and op.regions[1].ops):
+                    taken = op.regions[0] if c else op.regions[1]
+                    if region_syncs(taken):
+                        r = yield from self.region(taken, [])
+                    else:
+                        r = self.run_plain(taken, [])
+                else:
+                    r = []
+                for rr, v in zip(op.results, r or []):
+                    env[rr] = v
+                continue
+            if n in SYNC:
+                res = yield from SYNC[n](self, op)
+            else:
+                res = self.exec(op)
+            if op.results:
+                bind(env, op.results, res)
+        return []
+
+    def exec(self, op):
+        f = op.fn
+        if f is None:
+            f = op.fn = EXEC.get(op.name)
+            if f is None:
+                raise NotImplementedError(op.name + " :: " + op.line[:200])
+        env = self.env
+        return f(self, op, [env[o] for o in op.operands])
+
+    def run_plain(self, region, args):
+        """`region` (no op in it yields) as a plain call."""
         env = self.env
         for (nm, _), a in zip(region.args, args):
             env[nm] = a
@@ -403,7 +476,7 @@ class Thread:
                 it = ops[3:]
                 i = lb
                 while i < ub:
-                    it = yield from self.region(op.regions[0], [i] + list(it))
+                    it = self.run_plain(op.regions[0], [i] + list(it))
                     i += st
                 for r, v in zip(op.results, it):
                     env[r] = v
@@ -411,23 +484,21 @@ class Thread:
             if n == "scf.if":
                 c = env[op.operands[0]]
                 if c:
-                    r = yield from self.region(op.regions[0], [])
+                    r = self.run_plain(op.regions[0], [])
                 elif len(op.regions) > 1 and op.regions[1].ops:
-                    r = yield from self.region(op.regions[1], [])
+                    r = self.run_plain(op.regions[1], [])
                 else:
                     r = []
                 for rr, v in zip(op.results, r or []):
                     env[rr] = v
                 continue
-            if n in SYNC:
-                res = yield from SYNC[n](self, op)
-            else:
-                f = EXEC.get(n)
-                if f is None:
-                    raise NotImplementedError(n + " :: " + op.line[:200])
-                res = f(self, op, [env[o] for o in op.operands])
-            if op.results:
-                bind(env, op.results, res)
+            res = self.exec(op)
+            results = op.results
+            if results:
+                if len(results) == 1:
+                    env[results[0]] = res
+                else:
+                    bind(env, results, res)
         return []
 
     # ---- memory access
@@ -828,19 +899,22 @@ def _mstore(th, o, ops):
     th.write(ops[1], ops[2:], [ops[0]], "memref.store")
 
 
+def _alignment(o):
+    if o.c is None:
+        al = re.search(r'alignment = (\d+)', o.line)
+        o.c = (int(al.group(1)) if al else None,)
+    return o.c[0]
+
+
 @op("vector.load")
 def _vload(th, o, ops):
     shp, elt = vec_type(o.rt)
-    al = re.search(r'alignment = (\d+)', o.line)
-    return th.read(ops[0], ops[1:], int(np.prod(shp)), "vector.load",
-                   int(al.group(1)) if al else None).copy()
+    return th.read(ops[0], ops[1:], int(np.prod(shp)), "vector.load", _alignment(o)).copy()
 
 
 @op("vector.store")
 def _vstore(th, o, ops):
-    al = re.search(r'alignment = (\d+)', o.line)
-    th.write(ops[1], ops[2:], ops[0], "vector.store",
-             int(al.group(1)) if al else None)
+    th.write(ops[1], ops[2:], ops[0], "vector.store", _alignment(o))
 
 
 @op("vector.from_elements")
@@ -874,7 +948,10 @@ def _vbit(th, o, ops):
 
 @op("vector.shuffle")
 def _vshuf(th, o, ops):
-    mask = [int(x) for x in re.search(r'mask = array<i64: ([\d, ]+)>', o.line).group(1).split(",")]
+    mask = o.c
+    if mask is None:
+        mask = o.c = [int(x) for x in
+                      re.search(r'mask = array<i64: ([\d, ]+)>', o.line).group(1).split(",")]
     cat = np.concatenate([ops[0], ops[1]])
     return cat[mask].copy()
 

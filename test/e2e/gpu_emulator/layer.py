@@ -71,9 +71,12 @@ class Layer:
                 values.append(rng.integers(0, 256, shape, dtype=np.uint8).astype(dt))
                 continue
             if shape[0] == -1:
+                # Rounded to bf16, so that the router's f32 input and the
+                # 16-bit rows hold the same values.
                 h = shape[1]
                 if h not in hidden:
-                    hidden[h] = rng.standard_normal((tokens, h))
+                    hidden[h] = rng.standard_normal((tokens, h)).astype(np.float32).astype(
+                        kernel.BF16)
                 value = hidden[h]
             elif re.search(rf"moe\.dequantize %\w+, {name}\b", self.body):
                 value = rng.uniform(0.5, 1.5, shape) / 64
@@ -178,17 +181,49 @@ def dispatch_order_problems(launches, buffers, per_sequence=False):
     return problems[:4]
 
 
+def _shape(ty):
+    if ty == "index":
+        return ty
+    return kernel.parse_memref_type(ty.replace("tensor<", "memref<"))[0]
+
+
+def _matching(f32_args, args, values):
+    """The values of the layer's arguments `args` for the same layer in f32
+    (`f32_args`), in order: the 16-bit layer takes the hidden state twice
+    (the router's f32 input and the rows), the f32 one once."""
+    matched, j = [], 0
+    for _, ty in f32_args:
+        while j < len(args) and _shape(args[j][1]) != _shape(ty):
+            j += 1
+        if j == len(args):
+            raise RuntimeError(f"no argument of the layer matches {ty}: {args}")
+        value = values[j]
+        matched.append(value.astype(np.float32)
+                       if getattr(value, "dtype", None) in (kernel.BF16, np.float16) else value)
+        j += 1
+    return matched
+
+
 def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, **prepare):
-    """Runs the first GPU layer of `model` both ways: {"error": max |GPU -
-    CPU| over max |CPU|, "problems": what the emulator reported, result
-    elements not written exactly once (where a combine kernel writes them),
-    rows out of the dispatch's order, "kernels": the kernels launched}.
-    `index_values` are the layer's index arguments (Switch's sequence
-    length, which groups the dispatch per sequence); `prepare`: Layer's
-    element, passes and prepare."""
+    """Runs the first GPU layer of `model` through the GPU lowering in the
+    emulator and, on the same values, through the CPU lowering twice: the
+    same layer (bf16 or f16) and the layer prepared in the model's f32, the
+    reference. {"error": max |GPU - f32| over max |f32|, "cpu_error": the
+    same of the CPU's bf16 layer (which rounds each matmul before the
+    activation, as the fused GPU epilogues do not), "problems": what the
+    emulator reported, result elements not written exactly once (where a
+    combine kernel writes them), rows out of the dispatch's order,
+    "kernels": the kernels launched}. `index_values` are the layer's index
+    arguments (Switch's sequence length, which groups the dispatch per
+    sequence); `prepare`: Layer's element, passes and prepare."""
     layer = Layer(model, workdir, **prepare)
     values = layer.inputs(tokens, np.random.default_rng(seed), index_values)
-    expected = layer.run_cpu(values, workdir).astype(np.float64)
+    f32_dir = os.path.join(workdir, "f32")
+    os.makedirs(f32_dir, exist_ok=True)
+    f32_layer = Layer(model, f32_dir, **{**prepare, "element": ""})
+    f32_values = _matching(f32_layer.args, layer.args, values)
+    expected = f32_layer.run_cpu(f32_values, f32_dir).astype(np.float64)
+    cpu = layer.run_cpu(values, workdir).astype(np.float64)
     got, problems, launches, buffers = layer.run_gpu(values, options, workdir, mutate)
     got = got.astype(np.float64)
     if "combine=epilogue" not in options:
@@ -200,4 +235,5 @@ def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, *
     problems = problems + dispatch_order_problems(launches, buffers, bool(index_values))
     scale = max(float(np.max(np.abs(expected))), 1e-6)
     return {"error": float(np.max(np.abs(got - expected))) / scale,
+            "cpu_error": float(np.max(np.abs(cpu - expected))) / scale,
             "problems": problems, "kernels": [l["name"] for l in launches[:-1]]}
