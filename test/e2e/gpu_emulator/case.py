@@ -135,11 +135,7 @@ def run(c, workdir, tag, seed=1, mutate=None):
              if key not in ("offsets", "rows", "dyn_base", "rounded_matmuls")},
             workdir, tag)
         if mutate:
-            text = open(kernels_file).read()
-            changed = mutate(text)
-            assert changed != text, "the mutation did not apply"
-            with open(kernels_file, "w") as f:
-                f.write(changed)
+            lowering.mutate_file(kernels_file, mutate)
         got, problems, launches, buffers = host.run_host(
             host_file, kernels_file, inputs, seed=seed, log=lambda *a: None)
     finally:

@@ -402,11 +402,10 @@ class Thread:
 
     def region(self, region, args):
         """Runs `region` as a generator that yields where the thread meets
-        the others; regions without such ops run as plain calls (run_plain),
-        which is most of the emulator's time saved."""
+        the others; nested regions without such ops run as plain calls
+        (run_plain), which saves most of the emulator's time."""
         env = self.env
-        for (nm, _), a in zip(region.args, args):
-            env[nm] = a
+        self._bind_args(region, args)
         for op in region.ops:
             n = op.name
             if n == "scf.yield":
@@ -414,10 +413,7 @@ class Thread:
             if n == "gpu.return":
                 return None
             if n == "scf.for":
-                ops = [env[o] for o in op.operands]
-                lb, ub, st = ops[0], ops[1], ops[2]
-                it = ops[3:]
-                i = lb
+                i, ub, st, it = self._loop(op)
                 body = op.regions[0]
                 plain = not region_syncs(body)
                 while i < ub:
@@ -426,21 +422,17 @@ class Thread:
                     else:
                         it = yield from self.region(body, [i] + list(it))
                     i += st
-                for r, v in zip(op.results, it):
-                    env[r] = v
+                bind_all(env, op.results, it)
                 continue
             if n == "scf.if":
-                c = env[op.operands[0]]
-                if c or (len(op.regions) > 1 and op.regions[1].ops):
-                    taken = op.regions[0] if c else op.regions[1]
-                    if region_syncs(taken):
-                        r = yield from self.region(taken, [])
-                    else:
-                        r = self.run_plain(taken, [])
-                else:
+                taken = self._taken(op)
+                if taken is None:
                     r = []
-                for rr, v in zip(op.results, r or []):
-                    env[rr] = v
+                elif region_syncs(taken):
+                    r = yield from self.region(taken, [])
+                else:
+                    r = self.run_plain(taken, [])
+                bind_all(env, op.results, r)
                 continue
             if n in SYNC:
                 res = yield from SYNC[n](self, op)
@@ -450,6 +442,49 @@ class Thread:
                 bind(env, op.results, res)
         return []
 
+    def run_plain(self, region, args):
+        """`region` (no op in it yields) as a plain call."""
+        env = self.env
+        self._bind_args(region, args)
+        for op in region.ops:
+            n = op.name
+            if n == "scf.yield":
+                return [env[o] for o in op.operands]
+            if n == "gpu.return":
+                return None
+            if n == "scf.for":
+                i, ub, st, it = self._loop(op)
+                while i < ub:
+                    it = self.run_plain(op.regions[0], [i] + list(it))
+                    i += st
+                bind_all(env, op.results, it)
+                continue
+            if n == "scf.if":
+                taken = self._taken(op)
+                bind_all(env, op.results, [] if taken is None else self.run_plain(taken, []))
+                continue
+            res = self.exec(op)
+            if op.results:
+                bind(env, op.results, res)
+        return []
+
+    def _bind_args(self, region, args):
+        for (nm, _), a in zip(region.args, args):
+            self.env[nm] = a
+
+    def _loop(self, op):
+        """An scf.for's lower bound, upper bound, step and initial values."""
+        ops = [self.env[o] for o in op.operands]
+        return ops[0], ops[1], ops[2], ops[3:]
+
+    def _taken(self, op):
+        """The region an scf.if runs, or None."""
+        if self.env[op.operands[0]]:
+            return op.regions[0]
+        if len(op.regions) > 1 and op.regions[1].ops:
+            return op.regions[1]
+        return None
+
     def exec(self, op):
         f = op.fn
         if f is None:
@@ -458,48 +493,6 @@ class Thread:
                 raise NotImplementedError(op.name + " :: " + op.line[:200])
         env = self.env
         return f(self, op, [env[o] for o in op.operands])
-
-    def run_plain(self, region, args):
-        """`region` (no op in it yields) as a plain call."""
-        env = self.env
-        for (nm, _), a in zip(region.args, args):
-            env[nm] = a
-        for op in region.ops:
-            n = op.name
-            if n == "scf.yield":
-                return [env[o] for o in op.operands]
-            if n == "gpu.return":
-                return None
-            if n == "scf.for":
-                ops = [env[o] for o in op.operands]
-                lb, ub, st = ops[0], ops[1], ops[2]
-                it = ops[3:]
-                i = lb
-                while i < ub:
-                    it = self.run_plain(op.regions[0], [i] + list(it))
-                    i += st
-                for r, v in zip(op.results, it):
-                    env[r] = v
-                continue
-            if n == "scf.if":
-                c = env[op.operands[0]]
-                if c:
-                    r = self.run_plain(op.regions[0], [])
-                elif len(op.regions) > 1 and op.regions[1].ops:
-                    r = self.run_plain(op.regions[1], [])
-                else:
-                    r = []
-                for rr, v in zip(op.results, r or []):
-                    env[rr] = v
-                continue
-            res = self.exec(op)
-            results = op.results
-            if results:
-                if len(results) == 1:
-                    env[results[0]] = res
-                else:
-                    bind(env, results, res)
-        return []
 
     # ---- memory access
     def addr_of(self, mr, idx, n_elems, what):
@@ -848,8 +841,13 @@ def bind(env, results, value):
     if len(results) == 1:
         env[results[0]] = value
     else:
-        for r, v in zip(results, value):
-            env[r] = v
+        bind_all(env, results, value)
+
+
+def bind_all(env, results, values):
+    """Binds results to a region's yielded values (None: none)."""
+    for r, v in zip(results, values or []):
+        env[r] = v
 
 
 @op("memref.extract_aligned_pointer_as_index")

@@ -124,11 +124,7 @@ class Layer:
         `mutate` edits the kernels' text first."""
         host_file, kernels_file = lowering.lower_file(self.module, options, workdir, "layer")
         if mutate:
-            text = open(kernels_file).read()
-            changed = mutate(text)
-            assert changed != text, "the mutation did not apply"
-            with open(kernels_file, "w") as f:
-                f.write(changed)
+            lowering.mutate_file(kernels_file, mutate)
         return host.run_host(host_file, kernels_file, values, log=LOG)
 
 

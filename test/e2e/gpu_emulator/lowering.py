@@ -142,3 +142,13 @@ def lower_file(src, options, workdir, tag):
     kernels = os.path.join(workdir, f"{tag}.kernels.generic.mlir")
     _run([MLIR_OPT, module, "--convert-nvgpu-to-nvvm", "-mlir-print-op-generic", "-o", kernels])
     return host, kernels
+
+
+def mutate_file(path, mutate):
+    """Rewrites the file `path` with `mutate` (a fault injected into the
+    kernels' text), which must change it."""
+    text = open(path).read()
+    changed = mutate(text)
+    assert changed != text, "the mutation did not apply"
+    with open(path, "w") as f:
+        f.write(changed)
