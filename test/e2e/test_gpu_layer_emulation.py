@@ -185,6 +185,26 @@ def test_export_layer(name, tmp_path):
     assert ("combine_" in kernels) == ("combine=epilogue" not in options), kernels
 
 
+# Layers run through their C entry (moe-gpu-entry-points: moe_layer_forward
+# with device buffers, dims and one workspace that the intermediates share
+# by lifetime, poisoned first): the entry's marshalling and workspace plan.
+ENTRY = ["deepseek_sm90a_wgmma_epilogue", "expert_choice_sm80_tile", "llama4_sm80_decode",
+         "compressed_sm80_decode", "hmoe_sm90a_wgmma", "gpt_oss_sm80_tile"]
+
+
+@pytest.mark.parametrize("name", ENTRY)
+def test_layer_entry(name, tmp_path):
+    model, options, tokens, prepare = (LAYERS[name] + ({},))[:4]
+    path = EXAMPLE if model == "example" else os.path.join(MODELS, model + ".onnx")
+    check(layer.run(path, options, tokens, str(tmp_path), entry=True, **prepare))
+
+
+def test_per_sequence_capacity_entry(tmp_path):
+    """The sequence length reaches the entry among its dims."""
+    model = os.path.join(ONNX_INPUTS, "switch_capacity_per_sequence_3d_h16.onnx")
+    check(layer.run(model, "chip=sm_90a", 21, str(tmp_path), index_values=[7], entry=True))
+
+
 @pytest.mark.parametrize("name", sorted(SYNTHETIC))
 def test_synthetic_layer(name, tmp_path):
     shape, tokens = SYNTHETIC[name]
@@ -275,7 +295,7 @@ def test_routing_slices(name, tmp_path):
     weights, ids = launches[-1]["results"]
     np.testing.assert_array_equal(ids.astype(np.int64), cpu_ids)
     np.testing.assert_allclose(weights, cpu_weights, rtol=0, atol=1e-5)
-    counters = layer.array(buffers, route["args"][-1])
+    counters = host.memref_array(buffers, route["args"][-1])
     assert counters.dtype == np.uint32 and not counters.any(), counters
 
 

@@ -38,11 +38,26 @@ def make_globals(kern, buffers):
     return g
 
 
-def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None):
+def memref_array(buffers, memref):
+    """A copy of the elements `memref` covers (dense, row-major)."""
+    n = int(np.prod(memref.shape))
+    return np.frombuffer(buffers.data[memref.buf].tobytes(), DT[memref.dtype], n,
+                         memref.off).reshape(memref.shape)
+
+
+def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None, function=None,
+             buffers=None, host_arrays=None):
+    """Runs the host function `function` (default: the file's first) on
+    `inputs`: (its first result, problems, launches, buffers), the last
+    launch entry holding every result. A layer entry's pointer arguments
+    point into `buffers` (device memory) or into `host_arrays` (name ->
+    list: the buffer and dims arrays it reads with llvm.load)."""
     root = parse_file(hostfile)
-    func = [o for o in walk(root) if o.name == "func.func"][0]
+    funcs = [o for o in walk(root) if o.name == "func.func"]
+    func = funcs[0] if function is None else next(o for o in funcs if sym_name(o) == function)
     kern = Kernels(kernfile)
-    buffers = Buffers()
+    buffers = Buffers() if buffers is None else buffers
+    host_arrays = host_arrays or {}
     gl = make_globals(kern, buffers)
     problems = []
     env = {}
@@ -91,10 +106,12 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None):
                 buffers.add(name, np.full(nb, 0xFF, np.uint8))
                 res = [MemRef(name, 0, shape, elt), None]
             elif n == "gpu.memset":
+                # The memref's elements only (a layer entry's intermediates
+                # share one workspace buffer).
                 mr, v = ops[1], ops[2]
-                buf = buffers.data[mr.buf]
-                pat = np.frombuffer(np.array([v], DT[mr.dtype]).tobytes(), np.uint8)
-                buf[:] = np.tile(pat, len(buf) // len(pat))
+                n = int(np.prod(mr.shape))
+                data = np.full(n, v, DT[mr.dtype]).view(np.uint8)
+                buffers.data[mr.buf][mr.off:mr.off + len(data)] = data
                 res = None
             elif n == "gpu.dealloc":
                 res = None
@@ -116,6 +133,21 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None):
                     res = None
             elif n == "builtin.unrealized_conversion_cast":
                 res = ops[0]
+                if o.rt.startswith("memref<") and isinstance(res, list):
+                    # A memref descriptor built from a raw pointer: aligned
+                    # pointer, offset, sizes, strides.
+                    _, elt, _ = parse_memref_type(o.rt)
+                    aligned, offset, sizes, strides = res[1], res[2], res[3], res[4]
+                    if not isinstance(aligned, emu.Ptr):  # a null pointer: sizes only
+                        aligned = emu.Ptr(None, 0)
+                    res = MemRef(aligned.buf,
+                                 aligned.off + offset * np.dtype(DT[elt]).itemsize,
+                                 [int(v) for v in sizes], elt, [int(v) for v in strides])
+            elif n == "llvm.load":
+                p = ops[0]
+                if p.buf not in host_arrays or p.off % 8:
+                    raise NotImplementedError(f"host llvm.load from {p}")
+                res = host_arrays[p.buf][p.off // 8]
             elif n == "scf.if":
                 r = region(o.regions[0]) if ops[0] else (
                     region(o.regions[1]) if len(o.regions) > 1 else [])
@@ -164,12 +196,17 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None):
                     for p in bp:
                         problems.append(f"{name} block ({bx},{by}): {p}")
                     nb += 1
+        # The arguments' contents right after the launch: a layer entry
+        # reuses its workspace, so later kernels may overwrite them.
+        contents = [memref_array(buffers, a) if isinstance(a, MemRef) and a.buf else None
+                    for a in args]
         launches.append(dict(name=name, grid=grid, dyn=dyn, secs=time.time() - t0,
-                             args=args))
+                             args=args, contents=contents))
         log(f"  ran {name} grid {grid} block {bdim} smem {dyn}: {time.time() - t0:.1f}s")
 
-    out = region(body)
+    out = region(body) or []
     arrays = [np.frombuffer(buffers.data[r.buf].tobytes(), DT[r.dtype]).reshape(r.shape)
-              for r in out]
-    launches.append(dict(result=out[0].buf, results=arrays))
-    return arrays[0], problems, launches, buffers
+              if isinstance(r, MemRef) else r for r in out]
+    launches.append(dict(result=out[0].buf if out and isinstance(out[0], MemRef) else None,
+                         results=arrays))
+    return (arrays[0] if arrays else None), problems, launches, buffers

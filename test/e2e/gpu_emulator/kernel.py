@@ -1066,12 +1066,13 @@ def _asc(th, o, ops):
 @op("llvm.getelementptr")
 def _gep(th, o, ops):
     if o.c is None:
-        m = re.search(r'elem_type = (\w+)', o.line)
-        o.c = ({"i64": 8, "i32": 4, "i8": 1, "f32": 4, "i16": 2, "f16": 2, "bf16": 2}[m.group(1)],
+        m = re.search(r'elem_type = (!llvm\.ptr|\w+)', o.line)
+        o.c = ({"i64": 8, "i32": 4, "i8": 1, "f32": 4, "i16": 2, "f16": 2, "bf16": 2,
+                "!llvm.ptr": 8}[m.group(1)],
                [int(x) for x in re.search(r'rawConstantIndices = array<i32: ([-\d, ]+)>',
                                           o.line).group(1).split(",")])
     esz, raw = o.c
-    p = ops[0]
+    p = ops[0] if ops[0] is not None else Ptr(None, 0)  # offsets from null
     dyn = list(ops[1:])
     assert len(raw) == 1
     i = dyn.pop(0) if raw[0] == -2147483648 else raw[0]

@@ -128,6 +128,45 @@ class Layer:
         return host.run_host(host_file, kernels_file, values, log=LOG)
 
 
+    def run_entry(self, values, options, workdir, mutate=None):
+        """run_gpu through the layer's C entry (moe-gpu-entry-points): the
+        arguments and the result in device buffers, the leading sizes and
+        index arguments in `dims`, intermediates in one poisoned workspace
+        of the size the entry asks for."""
+        host_file, kernels_file = lowering.lower_file(self.module, options, workdir, "entry",
+                                                      "moe-gpu-entry-points")
+        if mutate:
+            lowering.mutate_file(kernels_file, mutate)
+        buffers, pointers, dims = kernel.Buffers(), [], []
+        tokens = None
+        for i, (value, (_, ty)) in enumerate(zip(values, self.args)):
+            if ty == "index":
+                dims.append(int(value))
+                continue
+            pointers.append(kernel.Ptr(buffers.add(f"arg{i}", value), 0))
+            if _shape(ty)[0] == -1:
+                dims.append(value.shape[0])
+                tokens = value.shape[0]
+        shape, elt, _ = kernel.parse_memref_type(self.result_type.replace("tensor<", "memref<"))
+        shape = [tokens if s == -1 else s for s in shape]
+        size = int(np.prod(shape)) * np.dtype(kernel.DT[elt]).itemsize
+        result = buffers.add("result", np.full(size, 0xFF, np.uint8))
+        pointers.append(kernel.Ptr(result, 0))
+        arrays = {"host:buffers": pointers, "host:dims": dims}
+        run = lambda function, args: host.run_host(  # noqa: E731
+            host_file, kernels_file, args, log=LOG, function=function, buffers=buffers,
+            host_arrays=arrays)
+        workspace_size, *_ = run("__moe_layer_workspace_0", [kernel.Ptr("host:dims", 0)])
+        buffers.add("workspace", np.full(max(int(workspace_size), 1), 0xFF, np.uint8))
+        _, problems, launches, _ = run("__moe_layer_forward_0",
+                                       [kernel.Ptr("host:buffers", 0),
+                                        kernel.Ptr("host:dims", 0),
+                                        kernel.Ptr("workspace", 0), None])
+        out = np.frombuffer(buffers.data[result].tobytes(), kernel.DT[elt]).reshape(shape)
+        launches[-1]["result"] = result
+        return out, problems, launches, buffers
+
+
 def run_cpu(module, function, values, workdir, results=1):
     """The `results` results of `function` in `module` from moe-run (the
     CPU lowering) on the tensors `values` (bf16 ones as their bits, as
@@ -142,13 +181,7 @@ def run_cpu(module, function, values, workdir, results=1):
     return [np.load(out) for out in outputs]
 
 
-def array(buffers, memref):
-    n = int(np.prod(memref.shape))
-    return np.frombuffer(buffers.data[memref.buf].tobytes(), kernel.DT[memref.dtype], n,
-                         memref.off).reshape(memref.shape)
-
-
-def dispatch_order_problems(launches, buffers, per_sequence=False):
+def dispatch_order_problems(launches, per_sequence=False):
     """The token-choice dispatch's promise (docs/GPU.md): an expert's rows
     are the slots it keeps in token-then-slot order, and under a capacity
     in_order keeps its first slots (its first of each sequence
@@ -159,7 +192,7 @@ def dispatch_order_problems(launches, buffers, per_sequence=False):
     if not scatter:
         return []
     by_weight = any("weight_mark" in n for n in names)
-    ids, _, offsets, row_map = (array(buffers, a) for a in scatter[0]["args"][:4])
+    ids, _, offsets, row_map = scatter[0]["contents"][:4]
     ids, offsets, row_map = (a.astype(np.int64).reshape(-1) for a in (ids, offsets, row_map))
     problems = []
     for e in range(len(offsets) - 1):
@@ -200,7 +233,8 @@ def _matching(f32_args, args, values):
     return matched
 
 
-def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, **prepare):
+def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, entry=False,
+        **prepare):
     """Runs the first GPU layer of `model` through the GPU lowering in the
     emulator and, on the same values, through the CPU lowering twice: the
     same layer (bf16 or f16) and the layer prepared in the model's f32, the
@@ -211,7 +245,8 @@ def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, *
     combine kernel writes them), rows out of the dispatch's order,
     "kernels": the kernels launched}. `index_values` are the layer's index
     arguments (Switch's sequence length, which groups the dispatch per
-    sequence); `prepare`: Layer's element, passes and prepare."""
+    sequence); `entry`: through the layer's C entry (run_entry); `prepare`:
+    Layer's element, passes and prepare."""
     layer = Layer(model, workdir, **prepare)
     values = layer.inputs(tokens, np.random.default_rng(seed), index_values)
     f32_dir = os.path.join(workdir, "f32")
@@ -220,7 +255,8 @@ def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, *
     f32_values = _matching(f32_layer.args, layer.args, values)
     expected = f32_layer.run_cpu(f32_values, f32_dir).astype(np.float64)
     cpu = layer.run_cpu(values, workdir).astype(np.float64)
-    got, problems, launches, buffers = layer.run_gpu(values, options, workdir, mutate)
+    got, problems, launches, buffers = (layer.run_entry if entry else layer.run_gpu)(
+        values, options, workdir, mutate)
     got = got.astype(np.float64)
     if "combine=epilogue" not in options:
         # A combine kernel writes each element once (the epilogue adds into
@@ -228,7 +264,7 @@ def run(model, options, tokens, workdir, seed=0, index_values=(), mutate=None, *
         written = buffers.writes.get(launches[-1]["result"])
         if written is None or (written.reshape(got.size, -1) != 1).any():
             problems = problems + ["result elements not written exactly once"]
-    problems = problems + dispatch_order_problems(launches, buffers, bool(index_values))
+    problems = problems + dispatch_order_problems(launches, bool(index_values))
     scale = max(float(np.max(np.abs(expected))), 1e-6)
     return {"error": float(np.max(np.abs(got - expected))) / scale,
             "cpu_error": float(np.max(np.abs(cpu - expected))) / scale,

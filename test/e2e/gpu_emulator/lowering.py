@@ -121,11 +121,12 @@ def lower(c, workdir, tag):
     return lower_file(src, options, workdir, tag)
 
 
-def lower_file(src, options, workdir, tag):
+def lower_file(src, options, workdir, tag, lowering="convert-moe-to-gpu"):
     """(host file, kernels file) of the moe MLIR file `src` lowered with
-    --convert-moe-to-gpu=`options`, written under `workdir`."""
+    --`lowering`=`options` (or moe-gpu-entry-points, the layer entries),
+    written under `workdir`."""
     gpu = os.path.join(workdir, f"{tag}.gpu.mlir")
-    _run([MOE_OPT, src, f"--convert-moe-to-gpu={options}", "-o", gpu])
+    _run([MOE_OPT, src, f"--{lowering}={options}", "-o", gpu])
     host = os.path.join(workdir, f"{tag}.host.mlir")
     _run([MOE_OPT, gpu, "-mlir-print-op-generic", "-o", host])
     # The gpu.module alone, for upstream mlir-opt (which knows no moe ops).
