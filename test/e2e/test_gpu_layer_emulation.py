@@ -20,7 +20,7 @@ from moe_run import BUILD_DIR
 
 pytest.importorskip("ml_dtypes")
 
-from gpu_emulator import host, layer, lowering  # noqa: E402
+from gpu_emulator import host, kernel, layer, lowering  # noqa: E402
 from gpu_emulator.kernel import BF16  # noqa: E402
 
 if not os.path.exists(lowering.MOE_OPT) or not shutil.which(lowering.MLIR_OPT):
@@ -297,6 +297,89 @@ def test_routing_slices(name, tmp_path):
     np.testing.assert_allclose(weights, cpu_weights, rtol=0, atol=1e-5)
     counters = host.memref_array(buffers, route["args"][-1])
     assert counters.dtype == np.uint32 and not counters.any(), counters
+
+
+def test_route_and_dispatch_c_entries(tmp_path):
+    """moe_route (a router split into 3 slices) and moe_dispatch as the C
+    API runs them: moe_gpu_route_dispatch and moe_gpu_dispatch_launch (from
+    moe-gpu-entry-points) in the emulator, on workspaces of exactly the
+    sizes that the library moe-gpu-aot builds reports (the routing's
+    zeroed once, as GPU.h asks, the dispatch's poisoned), the routing run
+    twice on its workspace (each call must leave the counters zero);
+    weights, ids, rows, offsets and row map against the CPU lowering."""
+    import ctypes
+
+    from moe_run import gpu_aot
+
+    e, h, k, tokens = 48, 2048, 4, 11
+    x, ids, rows = f"tensor<?x{h}xbf16>", f"tensor<?x{k}xi64>", f"tensor<{e + 1}xi64>"
+    results = f"tensor<?x{k}xf32>, {ids}, {x}, {rows}, {ids}"
+    src = tmp_path / "f.mlir"
+    src.write_text(
+        f"func.func @f(%x: {x}, %wr: tensor<{e}x{h}xbf16>) -> ({results}) {{\n"
+        f"  %w, %i = moe.fused_route <token_choice> <softmax> %x, %wr {{k = {k} : i64, "
+        f"renormalize}} : {x}, tensor<{e}x{h}xbf16> -> tensor<?x{k}xf32>, {ids}\n"
+        f"  %r, %off, %map = moe.dispatch %x, %i {{num_experts = {e} : i64}} : {x}, {ids} "
+        f"-> {x}, {rows}, {ids}\n  return %w, %i, %r, %off, %map : {results}\n}}\n")
+    rng = np.random.default_rng(5)
+    values = [(rng.standard_normal((tokens, h))).astype(np.float32).astype(BF16),
+              (rng.standard_normal((e, h)) * 4 / np.sqrt(h)).astype(np.float32).astype(BF16)]
+    expected = layer.run_cpu(str(src), "f", values, str(tmp_path), results=5)
+
+    gpu_aot(src, tmp_path / "f.so")
+    library = ctypes.CDLL(str(tmp_path / "f.so"))
+    for name in ("moe_route_workspace_size", "moe_dispatch_workspace_size"):
+        getattr(library, name).restype = ctypes.c_int64
+        getattr(library, name).argtypes = [ctypes.c_int] + [ctypes.c_int64] * 4
+    sizes = [library.moe_route_workspace_size(0, e, h, k, tokens),
+             library.moe_dispatch_workspace_size(0, e, h, k, tokens)]
+    assert min(sizes) > 0, sizes
+
+    host_file, kernels_file = lowering.lower_file(str(src), "chip=sm_90a", str(tmp_path), "c",
+                                                  "moe-gpu-entry-points")
+    buffers = kernel.Buffers()
+    ptr = {name: kernel.Ptr(buffers.add(name, value), 0) for name, value in
+           [("x", values[0]), ("router", values[1]),
+            ("route_workspace", np.zeros(sizes[0], np.uint8)),
+            ("dispatch_workspace", np.full(sizes[1], 0xFF, np.uint8))]}
+    outputs = {"weights": (tokens, k, np.float32), "ids": (tokens, k, np.int64),
+               "rows": (tokens * k, h, BF16), "offsets": (1, e + 1, np.int64),
+               "row_map": (tokens, k, np.int64)}
+
+    def poison():
+        for name, (n, m, dt) in outputs.items():
+            ptr[name] = kernel.Ptr(buffers.add(name, np.full(n * m * np.dtype(dt).itemsize,
+                                                             0xFF, np.uint8)), 0)
+
+    def read(name):
+        n, m, dt = outputs[name]
+        return np.frombuffer(buffers.data[name].tobytes(), dt).reshape(n, m)
+
+    def call(function, args):
+        returned, problems, launches, _ = host.run_host(
+            host_file, kernels_file, args, log=lambda *a: None, function=function,
+            buffers=buffers)
+        assert returned == 0 and not problems, (returned, problems[:5])
+        return launches
+
+    poison()
+    for _ in range(2):
+        for name in ("weights", "ids"):
+            buffers.data[name][:] = 0xFF
+        launches = call("moe_gpu_route_dispatch",
+                        [0, e, h, k, ptr["x"], ptr["router"], None, None, ptr["weights"],
+                         ptr["ids"], tokens, ptr["route_workspace"], None])
+        (route,) = launches[:-1]
+        assert route["grid"][1] == 3 and not route["contents"][-1].any(), route["grid"]
+        np.testing.assert_array_equal(read("ids"), expected[1])
+        np.testing.assert_allclose(read("weights"), expected[0], rtol=0, atol=1e-5)
+    call("moe_gpu_dispatch_launch",
+         [0, e, h, k, ptr["x"], ptr["ids"], ptr["rows"], ptr["offsets"], ptr["row_map"], tokens,
+          ptr["dispatch_workspace"], None])
+    np.testing.assert_array_equal(read("offsets")[0], expected[3])
+    np.testing.assert_array_equal(read("row_map"), expected[4])
+    np.testing.assert_array_equal(read("rows").view(np.uint16),
+                                  expected[2].view(np.uint16))
 
 
 def _in_kernel(prefix, edit):
