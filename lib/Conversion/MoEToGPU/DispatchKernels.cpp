@@ -187,6 +187,157 @@ void syncWarp(Emitter &m) { NVVM::SyncWarpOp::create(m.b, m.i32(-1)); }
 
 Value popc(Emitter &m, Value v) { return LLVM::CtPopOp::create(m.b, v); }
 
+/// `fn(e)` for the experts e this lane of the chunk's warp owns.
+void overWarpExperts(Emitter &m, const Chunk &c, int64_t experts,
+                     function_ref<void(Value)> fn) {
+  m.loop(c.lane, m.c(experts), m.c(32), {},
+         [&](Value e, ValueRange) -> SmallVector<Value> {
+           fn(e);
+           return {};
+         });
+}
+
+/// The warp counts its chunk's slots per expert into its row of `hist`
+/// ([warps, E] shared), zeroed first, with shared-memory atomics; the row
+/// is complete for the warp's lanes on return.
+void emitWarpCount(Emitter &m, const DispatchSignature &sig, const Chunk &c,
+                   Value ids, Value hist, Value mapTable, Value keep) {
+  overWarpExperts(m, c, sig.experts, [&](Value e) {
+    m.store(m.i32(0), hist, {c.warp, e});
+  });
+  syncWarp(m);
+  m.loop(m.add(c.first, c.lane), c.end, m.c(32), {},
+         [&](Value slot, ValueRange) -> SmallVector<Value> {
+           std::pair<Value, Value> loaded =
+               loadId(m, sig, ids, slot, mapTable, keep);
+           m.ifThen(loaded.second, [&] {
+             memref::AtomicRMWOp::create(
+                 m.b, arith::AtomicRMWKind::addi, m.i32(1), hist,
+                 ValueRange{c.warp, m.toIndex(loaded.first)});
+           });
+           return {};
+         });
+  syncWarp(m);
+}
+
+/// Offsets from each thread's experts [lo, hi) (consecutive across
+/// threads) and their capped totals in `totals` ([E] shared), whose sum is
+/// the thread's `mine`: an inclusive Hillis-Steele scan of the threads' sums
+/// in `partial` ([threads] shared), then each expert's exclusive prefix.
+void emitExpertOffsets(Emitter &m, const DispatchSignature &sig, Value tid,
+                       Value mine, Value lo, Value hi, Value totals,
+                       Value partial, Value offsets) {
+  ImplicitLocOpBuilder &b = m.b;
+  int64_t threads = kDispatchThreads, E = sig.experts;
+  m.store(mine, partial, {tid});
+  gpu::BarrierOp::create(b);
+  // Inclusive Hillis-Steele scan of the threads' sums.
+  for (int64_t d = 1; d < threads; d *= 2) {
+    Value has = m.cmpi(arith::CmpIPredicate::uge, tid, m.c(d));
+    Value prev = m.ifElse(
+        has,
+        [&]() -> SmallVector<Value> {
+          return {m.load(partial, {arith::SubIOp::create(b, tid, m.c(d))})};
+        },
+        {m.i32(0)})[0];
+    gpu::BarrierOp::create(b);
+    m.store(arith::AddIOp::create(b, m.load(partial, {tid}), prev), partial,
+            {tid});
+    gpu::BarrierOp::create(b);
+  }
+  auto toOffset = [&](Value v) -> Value {
+    if (sig.offsetType.getIntOrFloatBitWidth() == 32)
+      return v;
+    return arith::ExtUIOp::create(b, sig.offsetType, v);
+  };
+  Value base = arith::SubIOp::create(b, m.load(partial, {tid}), mine);
+  m.loop(lo, hi, m.c(1), {base},
+         [&](Value e, ValueRange run) -> SmallVector<Value> {
+           m.store(toOffset(run[0]), offsets, {e});
+           return {arith::AddIOp::create(b, run[0], m.load(totals, {e}))};
+         });
+  m.ifThen(m.eq(tid, m.c(0)), [&] {
+    m.store(toOffset(m.load(partial, {m.c(threads - 1)})), offsets, {m.c(E)});
+  });
+}
+
+/// The warp walks its chunk 32 slots at a time in token-then-slot order and
+/// writes each slot's row (-1 past the capacity) to `rowMap` and each row's
+/// slot to `source`: a lane's rank is its expert's running rank in `cursor`
+/// (the warp's row of a [warps, E] shared array, the chunk's first ranks on
+/// entry) plus the lanes of its match.any group below it; rows start at
+/// offsets[e] (plus the rows kept in earlier groups, `kept`).
+void emitScatterWalk(Emitter &m, const DispatchSignature &sig, const Chunk &c,
+                     Value ids, Value cursor, Value offsets, Value kept,
+                     Value rowMap, Value source, Value mapTable, Value keep) {
+  ImplicitLocOpBuilder &b = m.b;
+  Type i32 = b.getI32Type();
+  int64_t E = sig.experts;
+  Value lanesBelow = NVVM::LaneMaskLtOp::create(b, i32);
+  Value lanesAbove = NVVM::LaneMaskGtOp::create(b, i32);
+  // Every lane runs every step (match.any needs the whole warp); lanes
+  // past the chunk's last slot take part with no expert.
+  m.loop(
+      m.c(0), m.c(kDispatchChunk), m.c(32), {},
+      [&](Value step, ValueRange) -> SmallVector<Value> {
+        Value slot = m.add(m.add(c.first, step), c.lane);
+        Value inRange = m.ult(slot, c.end);
+        SmallVector<Value> loaded = m.ifElse(
+            inRange,
+            [&]() -> SmallVector<Value> {
+              auto [id, valid] = loadId(m, sig, ids, slot, mapTable, keep);
+              return {id, valid};
+            },
+            {m.i32(-1), arith::ConstantIntOp::create(b, b.getI1Type(), 0)});
+        Value valid = loaded[1];
+        Value key = m.select(valid, loaded[0], m.i32(-1));
+        Value group = NVVM::MatchSyncOp::create(
+            b, i32, m.i32(-1), key,
+            NVVM::MatchSyncKindAttr::get(b.getContext(),
+                                         NVVM::MatchSyncKind::any));
+        Value below = popc(m, arith::AndIOp::create(b, group, lanesBelow));
+        Value e = m.toIndex(arith::MaxSIOp::create(b, key, m.i32(0)));
+        Value base = m.ifElse(valid,
+                              [&]() -> SmallVector<Value> {
+                                return {m.load(cursor, {c.warp, e})};
+                              },
+                              {m.i32(0)})[0];
+        Value rank = arith::AddIOp::create(b, base, below);
+        Value keep = valid;
+        if (sig.capacity >= 0)
+          keep = m.both(keep, m.cmpi(arith::CmpIPredicate::slt, rank,
+                                     m.i32(sig.capacity)));
+        m.ifThen(inRange, [&] {
+          Value offset = m.load(offsets, {e});
+          if (offset.getType() != i32)
+            offset = arith::TruncIOp::create(b, i32, offset);
+          // With groups: after the expert's rows of the earlier groups.
+          if (kept)
+            offset = arith::AddIOp::create(
+                b, offset, m.load(kept, {m.add(m.mul(c.chunk, m.c(E)), e)}));
+          Value row =
+              m.select(keep, arith::AddIOp::create(b, offset, rank), m.i32(-1));
+          Value mapped = row;
+          if (sig.mapType.getIntOrFloatBitWidth() == 64)
+            mapped = arith::ExtSIOp::create(b, sig.mapType, row);
+          m.store(mapped, rowMap, {m.div(slot, sig.k), m.rem(slot, sig.k)});
+          m.ifThen(keep,
+                   [&] { m.store(m.toI32(slot), source, {m.toIndex(row)}); });
+        });
+        // The group's highest lane moves the expert's cursor past the
+        // group, after every lane of it has read the cursor.
+        syncWarp(m);
+        Value last = m.both(
+            valid, m.eq(arith::AndIOp::create(b, group, lanesAbove), m.i32(0)));
+        m.ifThen(last, [&] {
+          m.store(arith::AddIOp::create(b, base, popc(m, group)), cursor,
+                  {c.warp, e});
+        });
+        syncWarp(m);
+        return {};
+      });
+}
+
 gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
                           const DispatchSignature &sig) {
   Emitter m{b};
@@ -208,29 +359,8 @@ gpu::GPUFuncOp buildCount(ImplicitLocOpBuilder &b,
   Value hist = func.getWorkgroupAttributions()[0];
   Chunk c = chunkOf(m, ids, sig.k, groupSizeArg(m, func, sig));
   m.ifThen(c.inChunk, [&] {
-    auto overExperts = [&](function_ref<void(Value)> fn) {
-      m.loop(c.lane, m.c(E), m.c(32), {},
-             [&](Value e, ValueRange) -> SmallVector<Value> {
-               fn(e);
-               return {};
-             });
-    };
-    overExperts([&](Value e) { m.store(m.i32(0), hist, {c.warp, e}); });
-    syncWarp(m);
-    m.loop(m.add(c.first, c.lane), c.end, m.c(32), {},
-           [&](Value slot, ValueRange) -> SmallVector<Value> {
-             std::pair<Value, Value> loaded =
-                 loadId(m, sig, ids, slot, mapTable, keepArg(func, sig));
-             Value id = loaded.first;
-             m.ifThen(loaded.second, [&] {
-               memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
-                                           m.i32(1), hist,
-                                           ValueRange{c.warp, m.toIndex(id)});
-             });
-             return {};
-           });
-    syncWarp(m);
-    overExperts([&](Value e) {
+    emitWarpCount(m, sig, c, ids, hist, mapTable, keepArg(func, sig));
+    overWarpExperts(m, c, E, [&](Value e) {
       m.store(m.load(hist, {c.warp, e}), counts,
               {m.add(m.mul(c.chunk, m.c(E)), e)});
     });
@@ -338,36 +468,7 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
                return {arith::AddIOp::create(b, acc[0], run)};
              })
           .getResult(0);
-  m.store(mine, partial, {tid});
-  gpu::BarrierOp::create(b);
-  // Inclusive Hillis-Steele scan of the threads' sums.
-  for (int64_t d = 1; d < threads; d *= 2) {
-    Value has = m.cmpi(arith::CmpIPredicate::uge, tid, m.c(d));
-    Value prev = m.ifElse(
-        has,
-        [&]() -> SmallVector<Value> {
-          return {m.load(partial, {arith::SubIOp::create(b, tid, m.c(d))})};
-        },
-        {m.i32(0)})[0];
-    gpu::BarrierOp::create(b);
-    m.store(arith::AddIOp::create(b, m.load(partial, {tid}), prev), partial,
-            {tid});
-    gpu::BarrierOp::create(b);
-  }
-  auto toOffset = [&](Value v) -> Value {
-    if (sig.offsetType.getIntOrFloatBitWidth() == 32)
-      return v;
-    return arith::ExtUIOp::create(b, sig.offsetType, v);
-  };
-  Value base = arith::SubIOp::create(b, m.load(partial, {tid}), mine);
-  m.loop(lo, hi, m.c(1), {base},
-         [&](Value e, ValueRange run) -> SmallVector<Value> {
-           m.store(toOffset(run[0]), offsets, {e});
-           return {arith::AddIOp::create(b, run[0], m.load(totals, {e}))};
-         });
-  m.ifThen(m.eq(tid, m.c(0)), [&] {
-    m.store(toOffset(m.load(partial, {m.c(threads - 1)})), offsets, {m.c(E)});
-  });
+  emitExpertOffsets(m, sig, tid, mine, lo, hi, totals, partial, offsets);
   finishKernelFunc(b, func);
   return func;
 }
@@ -405,71 +506,8 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
              return {};
            });
     syncWarp(m);
-    Value lanesBelow = NVVM::LaneMaskLtOp::create(b, i32);
-    Value lanesAbove = NVVM::LaneMaskGtOp::create(b, i32);
-    // Every lane runs every step (match.any needs the whole warp); lanes
-    // past the chunk's last slot take part with no expert.
-    m.loop(
-        m.c(0), m.c(kDispatchChunk), m.c(32), {},
-        [&](Value step, ValueRange) -> SmallVector<Value> {
-          Value slot = m.add(m.add(c.first, step), c.lane);
-          Value inRange = m.ult(slot, c.end);
-          SmallVector<Value> loaded = m.ifElse(
-              inRange,
-              [&]() -> SmallVector<Value> {
-                auto [id, valid] =
-                    loadId(m, sig, ids, slot, mapTable, keepArg(func, sig));
-                return {id, valid};
-              },
-              {m.i32(-1), arith::ConstantIntOp::create(b, b.getI1Type(), 0)});
-          Value valid = loaded[1];
-          Value key = m.select(valid, loaded[0], m.i32(-1));
-          Value group = NVVM::MatchSyncOp::create(
-              b, i32, m.i32(-1), key,
-              NVVM::MatchSyncKindAttr::get(b.getContext(),
-                                           NVVM::MatchSyncKind::any));
-          Value below = popc(m, arith::AndIOp::create(b, group, lanesBelow));
-          Value e = m.toIndex(arith::MaxSIOp::create(b, key, m.i32(0)));
-          Value base = m.ifElse(valid,
-                                [&]() -> SmallVector<Value> {
-                                  return {m.load(cursor, {c.warp, e})};
-                                },
-                                {m.i32(0)})[0];
-          Value rank = arith::AddIOp::create(b, base, below);
-          Value keep = valid;
-          if (sig.capacity >= 0)
-            keep = m.both(keep, m.cmpi(arith::CmpIPredicate::slt, rank,
-                                       m.i32(sig.capacity)));
-          m.ifThen(inRange, [&] {
-            Value offset = m.load(offsets, {e});
-            if (offset.getType() != i32)
-              offset = arith::TruncIOp::create(b, i32, offset);
-            // With groups: after the expert's rows of the earlier groups.
-            if (kept)
-              offset = arith::AddIOp::create(
-                  b, offset, m.load(kept, {m.add(m.mul(c.chunk, m.c(E)), e)}));
-            Value row = m.select(keep, arith::AddIOp::create(b, offset, rank),
-                                 m.i32(-1));
-            Value mapped = row;
-            if (sig.mapType.getIntOrFloatBitWidth() == 64)
-              mapped = arith::ExtSIOp::create(b, sig.mapType, row);
-            m.store(mapped, rowMap, {m.div(slot, sig.k), m.rem(slot, sig.k)});
-            m.ifThen(keep,
-                     [&] { m.store(m.toI32(slot), source, {m.toIndex(row)}); });
-          });
-          // The group's highest lane moves the expert's cursor past the
-          // group, after every lane of it has read the cursor.
-          syncWarp(m);
-          Value last =
-              m.both(valid, m.eq(arith::AndIOp::create(b, group, lanesAbove),
-                                 m.i32(0)));
-          m.ifThen(last, [&] {
-            m.store(arith::AddIOp::create(b, base, popc(m, group)), cursor,
-                    {c.warp, e});
-          });
-          syncWarp(m);
-          return {};
-        });
+    emitScatterWalk(m, sig, c, ids, cursor, offsets, kept, rowMap, source,
+                    mapTable, keepArg(func, sig));
   });
   finishKernelFunc(b, func);
   return func;
