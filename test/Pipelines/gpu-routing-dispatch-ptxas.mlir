@@ -6,6 +6,9 @@
 // RUN: moe-opt %S/Inputs/gpu-routing-dispatch.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.sm90a.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin 2>&1 | FileCheck %s
 
+// The one-block dispatch (count, scan and scatter for at most 2048 slots).
+// CHECK: Compiling entry function 'dispatch_rank_bf16_i64_i64_i64_e256_k8_h7168'
+// CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK: Compiling entry function 'dispatch_gather_bf16_i64_i64_i64_e256_k8_h7168'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK: Compiling entry function 'dispatch_scatter_bf16_i64_i64_i64_e256_k8_h7168'

@@ -102,9 +102,7 @@
 // FULL-NOT: Synchronize
 // FULL-NOT: cuMemcpy
 // FULL: cuLaunchKernel: fused_route_{{.*}} grid=(7,1,1) block=(256,1,1) smem=0 stream=0x5e00
-// FULL: cuLaunchKernel: dispatch_count_{{.*}} stream=0x5e00
-// FULL: cuLaunchKernel: dispatch_scan_{{.*}} grid=(1,1,1) {{.*}} stream=0x5e00
-// FULL: cuLaunchKernel: dispatch_scatter_{{.*}} stream=0x5e00
+// FULL: cuLaunchKernel: dispatch_rank_{{.*}} grid=(1,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d300 10d300 0 64 200 200 1

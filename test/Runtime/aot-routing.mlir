@@ -43,15 +43,23 @@
 // DISPATCH: moe_gpu_init -> 0: {{$}}
 // DISPATCH: compiled bf16 E64 H1024 k4: 1, f32: 0
 // DISPATCH: workspace bytes for 300 tokens: 6080
-// DISPATCH: cuLaunchKernel: dispatch_count_bf16_i64_i64_i64_e64_k4_h1024 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x7000
-// DISPATCH-NEXT: params: 2000 2000 0 12c 4 4 1 6000 6000 0 140 1
-// DISPATCH-NEXT: cuLaunchKernel: dispatch_scan_bf16_i64_i64_i64_e64_k4_h1024 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x7000
-// DISPATCH-NEXT: params: 2000 2000 0 12c 4 4 1 6000 6000 0 140 1
-// DISPATCH-NEXT: cuLaunchKernel: dispatch_scatter_bf16_i64_i64_i64_e64_k4_h1024 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x7000
-// DISPATCH-NEXT: params: 2000 2000 0 12c 4 4 1 6000 6000 0 140 1
+// 5 chunks: one block counts, scans and scatters (ids, offsets, row map,
+// the rows' slots in the workspace past the counts).
+// DISPATCH: cuLaunchKernel: dispatch_rank_bf16_i64_i64_i64_e64_k4_h1024 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x7000
+// DISPATCH-NEXT: params: 2000 2000 0 12c 4 4 1 4000 4000 0 41 1
 // DISPATCH-NEXT: cuLaunchKernel: dispatch_gather_bf16_i64_i64_i64_e64_k4_h1024 grid=(1200,1,1) block=(128,1,1) smem=0 stream=0x7000
 // DISPATCH-NEXT: params: 1000 1000 0 12c 400 400 1 4000 4000 0 41 1
 // DISPATCH-NEXT: moe_dispatch(300 tokens) -> 0: {{$}}
+// 10 chunks: count (2 blocks), scan, scatter.
+// DISPATCH-NEXT: cuLaunchKernel: dispatch_count_bf16_i64_i64_i64_e64_k4_h1024 grid=(2,1,1) block=(256,1,1) smem=0 stream=0x7000
+// DISPATCH-NEXT: params: 2000 2000 0 258 4 4 1 6000 6000 0 280 1
+// DISPATCH-NEXT: cuLaunchKernel: dispatch_scan_bf16_i64_i64_i64_e64_k4_h1024 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x7000
+// DISPATCH-NEXT: params: 2000 2000 0 258 4 4 1 6000 6000 0 280 1
+// DISPATCH-NEXT: cuLaunchKernel: dispatch_scatter_bf16_i64_i64_i64_e64_k4_h1024 grid=(2,1,1) block=(256,1,1) smem=0 stream=0x7000
+// DISPATCH-NEXT: params: 2000 2000 0 258 4 4 1 6000 6000 0 280 1
+// DISPATCH-NEXT: cuLaunchKernel: dispatch_gather_bf16_i64_i64_i64_e64_k4_h1024 grid=(2400,1,1) block=(128,1,1) smem=0 stream=0x7000
+// DISPATCH-NEXT: params: 1000 1000 0 258 400 400 1 4000 4000 0 41 1
+// DISPATCH-NEXT: moe_dispatch(600 tokens) -> 0: {{$}}
 // DISPATCH-NEXT: moe_dispatch(no workspace) -> 3: moe_dispatch: invalid arguments
 // DISPATCH-NEXT: moe_dispatch(0 tokens) -> 0: {{$}}
 

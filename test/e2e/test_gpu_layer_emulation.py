@@ -299,6 +299,40 @@ def test_routing_slices(name, tmp_path):
     assert counters.dtype == np.uint32 and not counters.any(), counters
 
 
+@pytest.mark.parametrize("capacity", [None, 150])
+def test_dispatch_past_one_block(capacity, tmp_path):
+    """300 tokens of k = 8 (2400 slots, 10 chunks: the count, scan and
+    scatter kernels, 2 blocks each for count and scatter, not the one-block
+    form): rows, offsets and row map exactly as the CPU lowering's."""
+    e, h, k, tokens = 12, 16, 8, 300
+    x, ids = f"tensor<?x{h}xbf16>", f"tensor<?x{k}xi64>"
+    results = f"{x}, tensor<{e + 1}xi64>, {ids}"
+    cap = f", capacity = {capacity} : i64, drop_policy = #moe.drop_policy<in_order>" \
+        if capacity else ""
+    src = tmp_path / "d.mlir"
+    src.write_text(
+        f"func.func @d(%x: {x}, %i: {ids}) -> ({results}) {{\n"
+        f"  %r, %off, %map = moe.dispatch %x, %i {{num_experts = {e} : i64{cap}}} : {x}, "
+        f"{ids} -> {results}\n  return %r, %off, %map : {results}\n}}\n")
+    rng = np.random.default_rng(11)
+    values = [rng.standard_normal((tokens, h)).astype(np.float32).astype(BF16),
+              np.argsort(rng.random((tokens, e)), axis=1)[:, :k].astype(np.int64)]
+    expected = layer.run_cpu(str(src), "d", values, str(tmp_path), results=3)
+    host_file, kernels_file = lowering.lower_file(str(src), "chip=sm_80", str(tmp_path), "d")
+    _, problems, launches, _ = host.run_host(host_file, kernels_file, values,
+                                             log=lambda *a: None)
+    assert not problems, problems[:5]
+    names = [l["name"] for l in launches[:-1]]
+    assert [n.split("_")[1] for n in names] == ["count", "scan", "scatter", "gather"], names
+    assert launches[0]["grid"][0] == 2, launches[0]["grid"]
+    rows, offsets, row_map = launches[-1]["results"]
+    np.testing.assert_array_equal(offsets.astype(np.int64), expected[1])
+    np.testing.assert_array_equal(row_map.astype(np.int64), expected[2])
+    np.testing.assert_array_equal(rows.view(np.uint16), expected[0].view(np.uint16))
+    if capacity:
+        assert (row_map == np.uint64(2**64 - 1)).any()
+
+
 def test_route_and_dispatch_c_entries(tmp_path):
     """moe_route (a router split into 3 slices) and moe_dispatch as the C
     API runs them: moe_gpu_route_dispatch and moe_gpu_dispatch_launch (from
@@ -403,9 +437,9 @@ def _drop_first(op):
 # before the barrier, are reported as races.
 MUTATIONS = {
     "scatter_lanemask_gt": (
-        _in_kernel("dispatch_scatter", lambda t: t.replace("lanemask.lt", "lanemask.gt")),
+        _in_kernel("dispatch_rank", lambda t: t.replace("lanemask.lt", "lanemask.gt")),
         "problems"),
-    "count_no_warp_sync": (_in_kernel("dispatch_count", _drop_first("nvvm.bar.warp.sync")),
+    "count_no_warp_sync": (_in_kernel("dispatch_rank", _drop_first("nvvm.bar.warp.sync")),
                            "problems"),
     "route_no_barrier": (_in_kernel("fused_route", _drop_first("gpu.barrier")), "problems"),
     # The softmax's exponentials multiplied by their sum instead of divided

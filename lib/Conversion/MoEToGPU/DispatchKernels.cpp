@@ -19,6 +19,10 @@
 //     vectors when H allows), scaled by the slot's routing weight for
 //     scale_rows (Llama 4), or zeros past offsets[E].
 //
+// At most kDispatchWarps chunks (T * k <= 2048 slots, decode), one block
+// runs 1-3 as one kernel ("rank"), its counts in shared memory; the host
+// chooses at run time.
+//
 // With group_size G (Switch's capacity per sequence), no chunk spans two
 // groups of G tokens: the scan restarts each expert's rank at every group
 // and keeps, per chunk, the rows its expert kept in the earlier groups (each
@@ -68,8 +72,8 @@ std::string baseName(const DispatchSignature &sig, StringRef kind) {
   if (sig.byWeight && kind != "scan" && kind != "gather")
     os << "_byweight_" << sig.weightType;
   // Only these read the ids' values.
-  if (kind == "count" || kind == "scatter" || kind == "weight_scores" ||
-      kind == "weight_mark")
+  if (kind == "count" || kind == "scatter" || kind == "rank" ||
+      kind == "weight_scores" || kind == "weight_mark")
     os << tableSuffix("m", sig.expertMap);
   // Only the gather reads the routing weights; the other kernels are shared
   // with the unscaled dispatch of the same shape.
@@ -513,6 +517,75 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
   return func;
 }
 
+/// Count, scan and scatter in one block, for a dispatch of at most
+/// kDispatchWarps chunks (T * k <= 2048 slots, as at decode): a warp per
+/// chunk counts into shared memory, each thread scans its experts over the
+/// chunks there, and the warps walk their chunks from those ranks, so the
+/// host launches one kernel instead of three and the counts never reach
+/// global memory. Without groups or by_weight (their kernels are the
+/// three).
+gpu::GPUFuncOp buildRank(ImplicitLocOpBuilder &b,
+                         const DispatchSignature &sig) {
+  Emitter m{b};
+  int64_t dyn = ShapedType::kDynamic, E = sig.experts;
+  int64_t threads = kDispatchThreads, per = (E + threads - 1) / threads;
+  Type i32 = b.getI32Type();
+  SmallVector<Type> args = {MemRefType::get({dyn, sig.k}, sig.idsType),
+                            MemRefType::get({E + 1}, sig.offsetType),
+                            MemRefType::get({dyn, sig.k}, sig.mapType),
+                            MemRefType::get({dyn}, i32)};
+  MLIRContext *ctx = b.getContext();
+  auto func =
+      createKernelFunc(b, baseName(sig, "rank"), args,
+                       {workgroupMemRefType(ctx, {kDispatchWarps, E}, i32),
+                        workgroupMemRefType(ctx, {E}, i32),
+                        workgroupMemRefType(ctx, {threads}, i32)},
+                       threads);
+  b.setInsertionPointToStart(&func.getBody().front());
+  Value ids = func.getArgument(0), offsets = func.getArgument(1),
+        rowMap = func.getArgument(2), source = func.getArgument(3);
+  Value hist = func.getWorkgroupAttributions()[0],
+        totals = func.getWorkgroupAttributions()[1],
+        partial = func.getWorkgroupAttributions()[2];
+  Value mapTable = expertMapTable(b, func, sig);
+  Chunk c = chunkOf(m, ids, sig.k, Value());
+  m.ifThen(c.inChunk,
+           [&] { emitWarpCount(m, sig, c, ids, hist, mapTable, Value()); });
+  gpu::BarrierOp::create(b);
+  // Thread i owns experts [i * per, (i + 1) * per): each chunk's count
+  // becomes the chunk's first rank, in place, and the total is capped.
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value lo = m.mul(tid, m.c(per));
+  Value hi = arith::MinUIOp::create(b, m.add(lo, m.c(per)), m.c(E));
+  Value mine =
+      m.loop(lo, hi, m.c(1), {m.i32(0)},
+             [&](Value e, ValueRange acc) -> SmallVector<Value> {
+               Value total =
+                   m.loop(m.c(0), c.chunks, m.c(1), {m.i32(0)},
+                          [&](Value chunk, ValueRange run) {
+                            Value count = m.load(hist, {chunk, e});
+                            m.store(run[0], hist, {chunk, e});
+                            return SmallVector<Value>{
+                                arith::AddIOp::create(b, run[0], count)};
+                          })
+                       .getResult(0);
+               if (sig.capacity >= 0)
+                 total = arith::MinUIOp::create(b, total, m.i32(sig.capacity));
+               m.store(total, totals, {e});
+               return {arith::AddIOp::create(b, acc[0], total)};
+             })
+          .getResult(0);
+  emitExpertOffsets(m, sig, tid, mine, lo, hi, totals, partial, offsets);
+  // The offsets other threads stored, and the ranks, before the walk.
+  gpu::BarrierOp::create(b);
+  m.ifThen(c.inChunk, [&] {
+    emitScatterWalk(m, sig, c, ids, hist, offsets, Value(), rowMap, source,
+                    mapTable, Value());
+  });
+  finishKernelFunc(b, func);
+  return func;
+}
+
 gpu::GPUFuncOp buildGather(ImplicitLocOpBuilder &b,
                            const DispatchSignature &sig) {
   Emitter m{b};
@@ -680,6 +753,8 @@ moe::detail::getOrBuildDispatchKernels(gpu::GPUModuleOp gpuModule,
   kernels.scan = getOrBuild(gpuModule, sig, "scan", buildScan);
   kernels.scatter = getOrBuild(gpuModule, sig, "scatter", buildScatter);
   kernels.gather = getOrBuildDispatchGather(gpuModule, sig);
+  if (!sig.grouped && !sig.byWeight)
+    kernels.rank = getOrBuild(gpuModule, sig, "rank", buildRank);
   if (sig.byWeight) {
     kernels.weightScores =
         getOrBuild(gpuModule, sig, "weight_scores", buildWeightScores);

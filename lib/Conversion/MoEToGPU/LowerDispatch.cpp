@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -151,9 +152,33 @@ Value moe::launchDispatch(OpBuilder &builder, Location loc,
     countArgs.push_back(keep);
     scatterArgs.push_back(keep);
   }
-  launch(kernels.count, chunkBlocks, kDispatchThreads, countArgs);
-  launch(kernels.scan, c(1), kDispatchThreads, scanArgs);
-  launch(kernels.scatter, chunkBlocks, kDispatchThreads, scatterArgs);
+  auto launchThree = [&] {
+    launch(kernels.count, chunkBlocks, kDispatchThreads, countArgs);
+    launch(kernels.scan, c(1), kDispatchThreads, scanArgs);
+    launch(kernels.scatter, chunkBlocks, kDispatchThreads, scatterArgs);
+  };
+  if (!kernels.rank) {
+    launchThree();
+  } else {
+    // One block's chunks: the one-kernel form. Both branches queue on the
+    // stream of `stream` (one stream), so the gather after them depends on
+    // the token from before the branch, as the grouped matmuls' run-time
+    // choice does.
+    Value before = stream;
+    Value few = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, chunks,
+                                      c(kDispatchWarps));
+    auto choice = scf::IfOp::create(b, few, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(choice.thenBlock());
+      launch(kernels.rank, c(1), kDispatchThreads,
+             {ids, offsets, rowMap, source});
+      b.setInsertionPointToStart(choice.elseBlock());
+      stream = before;
+      launchThree();
+    }
+    stream = before;
+  }
   SmallVector<Value> gatherArgs = {input, offsets, source, rows};
   if (scales)
     gatherArgs.push_back(scales);

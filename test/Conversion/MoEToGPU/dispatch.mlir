@@ -3,7 +3,8 @@
 // Dropless token-choice dispatch: four launches on one stream whose grids
 // come from T and k only (no read of the routing on the host): count and
 // scatter over chunks of 256 slots (8 per block), a one-block scan, a
-// gather of one block per row. The workspace (per-chunk counts, the slot
+// gather of one block per row; or, for at most 8 chunks, one block for the
+// first three (chosen on the host from T). The workspace (per-chunk counts, the slot
 // of each row) is freed after the last launch.
 // CHECK-LABEL: func.func @dispatch(
 // CHECK-SAME: %[[X:.*]]: tensor<?x64xbf16>, %[[IDS:.*]]: tensor<?x2xi64>)
@@ -20,10 +21,17 @@
 // CHECK: %[[NC:.*]] = arith.muli %[[CHUNKS]], %[[C8]]
 // CHECK: %[[CNT:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[NC]]) : memref<?xi32>
 // CHECK: %[[SRC:.*]], %[[S0:.*]] = gpu.alloc async [%{{.*}}] (%[[N]]) : memref<?xi32>
+// At most 8 chunks (T * k <= 2048): one block counts, scans and scatters.
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[CH2:.*]], %[[C8]] : index
+// CHECK: scf.if %[[FEW]] {
+// CHECK: gpu.launch_func async [%[[S0]]] @moe_kernels::@[[RANK:dispatch_rank_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[ONE:.*]], %[[ONE]], %[[ONE]]) threads in ({{.*}}) args(%[[IB]] : memref<?x2xi64>, %[[OFF]] : memref<9xi64>, %[[MAP]] : memref<?x2xi64>, %[[SRC]] : memref<?xi32>)
+// CHECK: } else {
 // CHECK: %[[S1:.*]] = gpu.launch_func async [%[[S0]]] @moe_kernels::@[[COUNT:dispatch_count_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[B:.*]], %{{.*}}, %{{.*}}) threads in ({{.*}}) args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>)
-// CHECK: %[[S2:.*]] = gpu.launch_func async [%[[S1]]] @moe_kernels::@[[SCAN:dispatch_scan_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[ONE:.*]], %[[ONE]], %[[ONE]]) threads in ({{.*}}) args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>, %[[OFF]] : memref<9xi64>)
+// CHECK: %[[S2:.*]] = gpu.launch_func async [%[[S1]]] @moe_kernels::@[[SCAN:dispatch_scan_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[ONE]], %[[ONE]], %[[ONE]]) threads in ({{.*}}) args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>, %[[OFF]] : memref<9xi64>)
 // CHECK: %[[S3:.*]] = gpu.launch_func async [%[[S2]]] @moe_kernels::@[[SCATTER:dispatch_scatter_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%[[B]], {{.*}} args(%[[IB]] : memref<?x2xi64>, %[[CNT]] : memref<?xi32>, %[[OFF]] : memref<9xi64>, %[[MAP]] : memref<?x2xi64>, %[[SRC]] : memref<?xi32>)
-// CHECK: %[[S4:.*]] = gpu.launch_func async [%[[S3]]] @moe_kernels::@[[GATHER:dispatch_gather_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%{{[a-z0-9_]+}}, {{.*}} args(%[[XB]] : memref<?x64xbf16>, %[[OFF]] : memref<9xi64>, %[[SRC]] : memref<?xi32>, %[[ROWS]] : memref<?x64xbf16>)
+// CHECK-NEXT: }
+// The gather follows either on the one stream.
+// CHECK: %[[S4:.*]] = gpu.launch_func async [%[[S0]]] @moe_kernels::@[[GATHER:dispatch_gather_bf16_i64_i64_i64_e8_k2_h64]] blocks in (%{{[a-z0-9_]+}}, {{.*}} args(%[[XB]] : memref<?x64xbf16>, %[[OFF]] : memref<9xi64>, %[[SRC]] : memref<?xi32>, %[[ROWS]] : memref<?x64xbf16>)
 // CHECK: %[[S5:.*]] = gpu.dealloc async [%[[S4]]] %[[CNT]]
 // CHECK: %[[S6:.*]] = gpu.dealloc async [%[[S5]]] %[[SRC]]
 // CHECK: gpu.wait [%[[S6]]]
@@ -58,6 +66,20 @@ func.func @dispatch(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x6
   return %r, %o, %m : tensor<?x64xbf16>, tensor<9xi64>, tensor<?x2xi64>
 }
 
+// The one-block form: the warps' counts, the experts' ranks over the chunks
+// and the totals stay in shared memory; the offsets it stores are read
+// after a barrier.
+// CHECK: gpu.func @[[RANK]](%{{.*}}: memref<?x2xi64>, %{{.*}}: memref<9xi64>, %{{.*}}: memref<?x2xi64>, %{{.*}}: memref<?xi32>) workgroup(%[[RHIST:.*]] : memref<8x8xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<8xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<256xi32, #gpu.address_space<workgroup>>)
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[RHIST]]
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[RHIST]]
+// CHECK: arith.extui %{{.*}} : i32 to i64
+// CHECK: gpu.barrier
+// CHECK: nvvm.match.sync any
+// CHECK-NOT: gpu.barrier
+// CHECK: gpu.return
+
 // -----
 
 // In-order capacity: the scan caps each expert's total, the scatter keeps a
@@ -71,6 +93,9 @@ func.func @dispatch(%x: tensor<?x64xbf16>, %ids: tensor<?x2xi64>) -> (tensor<?x6
 // CHECK: arith.cmpi slt, %{{.*}}, %c2_i32 : i32
 // CHECK: gpu.func @dispatch_gather_f32_i32_i32_i32_e4_k1_h3_cap2(
 // CHECK: vector.load %{{.*}} : memref<?x3xf32>, vector<1xf32>
+// CHECK: gpu.func @dispatch_rank_f32_i32_i32_i32_e4_k1_h3_cap2(
+// CHECK: arith.minui %{{.*}}, %c2_i32 : i32
+// CHECK: arith.cmpi slt, %{{.*}}, %c2_i32 : i32
 func.func @capacity(%x: tensor<?x3xf32>, %ids: tensor<?x1xi32>) -> (tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>) {
   %r, %o, %m = moe.dispatch %x, %ids {num_experts = 4 : i64, capacity = 2 : i64, drop_policy = #moe.drop_policy<in_order>}
       : tensor<?x3xf32>, tensor<?x1xi32> -> tensor<?x3xf32>, tensor<5xi32>, tensor<?x1xi32>

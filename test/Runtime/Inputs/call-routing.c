@@ -28,6 +28,13 @@ static int dispatch(void) {
                       (const int64_t *)0x2000, (void *)0x3000,
                       (int64_t *)0x4000, (int64_t *)0x5000, 300, (void *)0x6000,
                       (void *)0x7000));
+  // 600 tokens: 2400 slots, 10 chunks, past one block's 8: the count, scan
+  // and scatter kernels instead of the one-block rank kernel.
+  report("moe_dispatch(600 tokens)",
+         moe_dispatch(MOE_GPU_BF16, 64, 1024, 4, (void *)0x1000,
+                      (const int64_t *)0x2000, (void *)0x3000,
+                      (int64_t *)0x4000, (int64_t *)0x5000, 600, (void *)0x6000,
+                      (void *)0x7000));
   report("moe_dispatch(no workspace)",
          moe_dispatch(MOE_GPU_BF16, 64, 1024, 4, (void *)0x1000,
                       (const int64_t *)0x2000, (void *)0x3000,

@@ -148,6 +148,8 @@ static int paramCount(const char *name) {
     return 7 + 5 + 5;
   if (strncmp(name, "dispatch_scatter_", 17) == 0)
     return 7 + 5 + 5 + 7 + 5;
+  if (strncmp(name, "dispatch_rank_", 14) == 0)
+    return 7 + 5 + 7 + 5;
   if (strncmp(name, "dispatch_gather_", 16) == 0)
     return 7 + 5 + 5 + 7 + (strstr(name, "_scaled_") ? 7 : 0); // + weights
   return 28;

@@ -188,12 +188,15 @@ def dispatch_order_problems(launches, per_sequence=False):
     `per_sequence`; by_weight, its heaviest: both left to the result's
     check)."""
     names = [l.get("name", "") for l in launches]
-    scatter = [l for l in launches if l.get("name", "").startswith("dispatch_scatter")]
-    if not scatter:
+    # The scatter kernel's ids, offsets and row map, or the one-block form's.
+    where = {"dispatch_scatter": (0, 2, 3), "dispatch_rank": (0, 1, 2)}
+    ranked = [(l, where[kind]) for l in launches for kind in where
+              if l.get("name", "").startswith(kind)]
+    if not ranked:
         return []
     by_weight = any("weight_mark" in n for n in names)
-    ids, _, offsets, row_map = scatter[0]["contents"][:4]
-    ids, offsets, row_map = (a.astype(np.int64).reshape(-1) for a in (ids, offsets, row_map))
+    launch, at = ranked[0]
+    ids, offsets, row_map = (launch["contents"][i].astype(np.int64).reshape(-1) for i in at)
     problems = []
     for e in range(len(offsets) - 1):
         slots = np.flatnonzero(ids == e)

@@ -225,6 +225,9 @@ mlir::Value launchRouting(mlir::OpBuilder &builder, mlir::Location loc,
 /// count, scan and scatter.
 struct DispatchKernels {
   mlir::gpu::GPUFuncOp count, scan, scatter, gather;
+  /// count, scan and scatter as one block, for at most kDispatchWarps chunks
+  /// (token choice without groups or by_weight; null otherwise).
+  mlir::gpu::GPUFuncOp rank;
   mlir::gpu::GPUFuncOp clear, map;
   /// drop_policy by_weight: the slots' scores, the expert-choice selection
   /// and the marking of the kept slots, before count.
