@@ -503,12 +503,10 @@ gpu::GPUFuncOp buildScatter(ImplicitLocOpBuilder &b,
   Value cursor = func.getWorkgroupAttributions()[0];
   Chunk c = chunkOf(m, ids, sig.k, groupSizeArg(m, func, sig));
   m.ifThen(c.inChunk, [&] {
-    m.loop(c.lane, m.c(E), m.c(32), {},
-           [&](Value e, ValueRange) -> SmallVector<Value> {
-             m.store(m.load(counts, {m.add(m.mul(c.chunk, m.c(E)), e)}), cursor,
-                     {c.warp, e});
-             return {};
-           });
+    overWarpExperts(m, c, E, [&](Value e) {
+      m.store(m.load(counts, {m.add(m.mul(c.chunk, m.c(E)), e)}), cursor,
+              {c.warp, e});
+    });
     syncWarp(m);
     emitScatterWalk(m, sig, c, ids, cursor, offsets, kept, rowMap, source,
                     mapTable, keepArg(func, sig));
