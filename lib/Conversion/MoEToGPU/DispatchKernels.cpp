@@ -191,6 +191,20 @@ void syncWarp(Emitter &m) { NVVM::SyncWarpOp::create(m.b, m.i32(-1)); }
 
 Value popc(Emitter &m, Value v) { return LLVM::CtPopOp::create(m.b, v); }
 
+/// `count` capped by the dispatch's capacity, if it has one.
+Value capToCapacity(Emitter &m, const DispatchSignature &sig, Value count) {
+  if (sig.capacity < 0)
+    return count;
+  return arith::MinUIOp::create(m.b, count, m.i32(sig.capacity));
+}
+
+/// The experts [lo, hi) thread `tid` of a kDispatchThreads block owns.
+std::pair<Value, Value> threadExperts(Emitter &m, Value tid, int64_t experts) {
+  int64_t per = (experts + kDispatchThreads - 1) / kDispatchThreads;
+  Value lo = m.mul(tid, m.c(per));
+  return {lo, arith::MinUIOp::create(m.b, m.add(lo, m.c(per)), m.c(experts))};
+}
+
 /// `fn(e)` for the experts e this lane of the chunk's warp owns.
 void overWarpExperts(Emitter &m, const Chunk &c, int64_t experts,
                      function_ref<void(Value)> fn) {
@@ -377,7 +391,7 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
                          const DispatchSignature &sig) {
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
-  int64_t threads = kDispatchThreads, per = (E + threads - 1) / threads;
+  int64_t threads = kDispatchThreads;
   Type i32 = b.getI32Type();
   SmallVector<Type> args = {MemRefType::get({dyn, sig.k}, sig.idsType),
                             MemRefType::get({dyn}, i32),
@@ -400,17 +414,12 @@ gpu::GPUFuncOp buildScan(ImplicitLocOpBuilder &b,
   Value chunks =
       dispatchChunks(b, memref::DimOp::create(b, ids, 0), sig.k, groupSize);
   Value perGroup = groupSize ? chunksPerGroup(m, groupSize, sig.k) : Value();
-  auto capped = [&](Value v) -> Value {
-    if (sig.capacity < 0)
-      return v;
-    return arith::MinUIOp::create(b, v, m.i32(sig.capacity));
-  };
+  auto capped = [&](Value v) { return capToCapacity(m, sig, v); };
   // Thread i owns experts [i * per, (i + 1) * per): per expert, an exclusive
   // scan of the chunk counts in place, then the (capped) total. With groups
   // the scan restarts at each group's first chunk, and `kept` gets the
   // expert's capped totals of the earlier groups.
-  Value lo = m.mul(tid, m.c(per));
-  Value hi = arith::MinUIOp::create(b, m.add(lo, m.c(per)), m.c(E));
+  auto [lo, hi] = threadExperts(m, tid, E);
   Value mine =
       m.loop(lo, hi, m.c(1), {m.i32(0)},
              [&](Value e, ValueRange acc) -> SmallVector<Value> {
@@ -526,7 +535,7 @@ gpu::GPUFuncOp buildRank(ImplicitLocOpBuilder &b,
                          const DispatchSignature &sig) {
   Emitter m{b};
   int64_t dyn = ShapedType::kDynamic, E = sig.experts;
-  int64_t threads = kDispatchThreads, per = (E + threads - 1) / threads;
+  int64_t threads = kDispatchThreads;
   Type i32 = b.getI32Type();
   SmallVector<Type> args = {MemRefType::get({dyn, sig.k}, sig.idsType),
                             MemRefType::get({E + 1}, sig.offsetType),
@@ -553,8 +562,7 @@ gpu::GPUFuncOp buildRank(ImplicitLocOpBuilder &b,
   // Thread i owns experts [i * per, (i + 1) * per): each chunk's count
   // becomes the chunk's first rank, in place, and the total is capped.
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value lo = m.mul(tid, m.c(per));
-  Value hi = arith::MinUIOp::create(b, m.add(lo, m.c(per)), m.c(E));
+  auto [lo, hi] = threadExperts(m, tid, E);
   Value mine =
       m.loop(lo, hi, m.c(1), {m.i32(0)},
              [&](Value e, ValueRange acc) -> SmallVector<Value> {
@@ -567,8 +575,7 @@ gpu::GPUFuncOp buildRank(ImplicitLocOpBuilder &b,
                                 arith::AddIOp::create(b, run[0], count)};
                           })
                        .getResult(0);
-               if (sig.capacity >= 0)
-                 total = arith::MinUIOp::create(b, total, m.i32(sig.capacity));
+               total = capToCapacity(m, sig, total);
                m.store(total, totals, {e});
                return {arith::AddIOp::create(b, acc[0], total)};
              })

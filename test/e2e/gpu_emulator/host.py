@@ -46,12 +46,15 @@ def memref_array(buffers, memref):
 
 
 def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None, function=None,
-             buffers=None, host_arrays=None):
+             buffers=None, host_arrays=None, keep_contents=None):
     """Runs the host function `function` (default: the file's first) on
     `inputs`: (its first result, problems, launches, buffers), the last
     launch entry holding every result. A layer entry's pointer arguments
     point into `buffers` (device memory) or into `host_arrays` (name ->
-    list: the buffer and dims arrays it reads with llvm.load)."""
+    list: the buffer and dims arrays it reads with llvm.load). The launches
+    of the kernels whose names `keep_contents` accepts keep copies of their
+    memref arguments right after they ran (a layer entry's workspace is
+    reused, so later kernels may overwrite them)."""
     root = parse_file(hostfile)
     funcs = [o for o in walk(root) if o.name == "func.func"]
     func = funcs[0] if function is None else next(o for o in funcs if sym_name(o) == function)
@@ -196,12 +199,11 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None, fu
                     for p in bp:
                         problems.append(f"{name} block ({bx},{by}): {p}")
                     nb += 1
-        # The arguments' contents right after the launch: a layer entry
-        # reuses its workspace, so later kernels may overwrite them.
-        contents = [memref_array(buffers, a) if isinstance(a, MemRef) and a.buf else None
-                    for a in args]
-        launches.append(dict(name=name, grid=grid, dyn=dyn, secs=time.time() - t0,
-                             args=args, contents=contents))
+        entry = dict(name=name, grid=grid, dyn=dyn, secs=time.time() - t0, args=args)
+        if keep_contents and keep_contents(name):
+            entry["contents"] = [memref_array(buffers, a)
+                                 if isinstance(a, MemRef) and a.buf else None for a in args]
+        launches.append(entry)
         log(f"  ran {name} grid {grid} block {bdim} smem {dyn}: {time.time() - t0:.1f}s")
 
     out = region(body) or []

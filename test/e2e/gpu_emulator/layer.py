@@ -6,7 +6,6 @@ dispatch, grouped matmuls, activation, combine), on the same random
 inputs."""
 import os
 import re
-import subprocess
 
 import numpy as np
 
@@ -55,7 +54,7 @@ class Layer:
             if ty == "index":
                 values.append(index_values.pop(0))
                 continue
-            shape, elt, _ = kernel.parse_memref_type(ty.replace("tensor<", "memref<"))
+            shape, elt = _tensor_type(ty)
             dt = kernel.DT[elt]
             scatter = re.search(rf"moe\.scatter_columns .* columns\({name}\) .*: \(tensor<\S+, "
                                 rf"tensor<\?x(\d+)x", self.body)
@@ -122,21 +121,23 @@ class Layer:
         """(result, problems, launches, buffers) of the layer lowered with
         --convert-moe-to-gpu=`options` and emulated (see host.run_host);
         `mutate` edits the kernels' text first."""
-        host_file, kernels_file = lowering.lower_file(self.module, options, workdir, "layer")
-        if mutate:
-            lowering.mutate_file(kernels_file, mutate)
-        return host.run_host(host_file, kernels_file, values, log=LOG)
+        host_file, kernels_file = self._lowered(options, workdir, "convert-moe-to-gpu", mutate)
+        return host.run_host(host_file, kernels_file, values, log=LOG,
+                             keep_contents=_ranks_slots)
 
+    def _lowered(self, options, workdir, pass_name, mutate):
+        files = lowering.lower_file(self.module, options, workdir, pass_name, pass_name)
+        if mutate:
+            lowering.mutate_file(files[1], mutate)
+        return files
 
     def run_entry(self, values, options, workdir, mutate=None):
         """run_gpu through the layer's C entry (moe-gpu-entry-points): the
         arguments and the result in device buffers, the leading sizes and
         index arguments in `dims`, intermediates in one poisoned workspace
         of the size the entry asks for."""
-        host_file, kernels_file = lowering.lower_file(self.module, options, workdir, "entry",
-                                                      "moe-gpu-entry-points")
-        if mutate:
-            lowering.mutate_file(kernels_file, mutate)
+        host_file, kernels_file = self._lowered(options, workdir, "moe-gpu-entry-points",
+                                                mutate)
         buffers, pointers, dims = kernel.Buffers(), [], []
         tokens = None
         for i, (value, (_, ty)) in enumerate(zip(values, self.args)):
@@ -147,7 +148,7 @@ class Layer:
             if _shape(ty)[0] == -1:
                 dims.append(value.shape[0])
                 tokens = value.shape[0]
-        shape, elt, _ = kernel.parse_memref_type(self.result_type.replace("tensor<", "memref<"))
+        shape, elt = _tensor_type(self.result_type)
         shape = [tokens if s == -1 else s for s in shape]
         size = int(np.prod(shape)) * np.dtype(kernel.DT[elt]).itemsize
         result = buffers.add("result", np.full(size, 0xFF, np.uint8))
@@ -155,7 +156,7 @@ class Layer:
         arrays = {"host:buffers": pointers, "host:dims": dims}
         run = lambda function, args: host.run_host(  # noqa: E731
             host_file, kernels_file, args, log=LOG, function=function, buffers=buffers,
-            host_arrays=arrays)
+            host_arrays=arrays, keep_contents=_ranks_slots)
         workspace_size, *_ = run("__moe_layer_workspace_0", [kernel.Ptr("host:dims", 0)])
         buffers.add("workspace", np.full(max(int(workspace_size), 1), 0xFF, np.uint8))
         _, problems, launches, _ = run("__moe_layer_forward_0",
@@ -181,22 +182,36 @@ def run_cpu(module, function, values, workdir, results=1):
     return [np.load(out) for out in outputs]
 
 
+# The dispatch kernels that rank the slots: where their ids, offsets and row
+# map are among their arguments (scatter, or the one-block form).
+_DISPATCH_ORDER = {"scatter": (0, 2, 3), "rank": (0, 1, 2)}
+
+
+def _kind(kernel_name):
+    """A dispatch kernel's kind (dispatch_<kind>_<signature>), else ""."""
+    for kind in (*_DISPATCH_ORDER, "weight_mark"):
+        if kernel_name.startswith(f"dispatch_{kind}_"):
+            return kind
+    return ""
+
+
+def _ranks_slots(kernel_name):
+    return _kind(kernel_name) in _DISPATCH_ORDER
+
+
 def dispatch_order_problems(launches, per_sequence=False):
     """The token-choice dispatch's promise (docs/GPU.md): an expert's rows
     are the slots it keeps in token-then-slot order, and under a capacity
     in_order keeps its first slots (its first of each sequence
     `per_sequence`; by_weight, its heaviest: both left to the result's
     check)."""
-    names = [l.get("name", "") for l in launches]
-    # The scatter kernel's ids, offsets and row map, or the one-block form's.
-    where = {"dispatch_scatter": (0, 2, 3), "dispatch_rank": (0, 1, 2)}
-    ranked = [(l, where[kind]) for l in launches for kind in where
-              if l.get("name", "").startswith(kind)]
+    kinds = [_kind(l.get("name", "")) for l in launches]
+    ranked = [l for l, kind in zip(launches, kinds) if kind in _DISPATCH_ORDER]
     if not ranked:
         return []
-    by_weight = any("weight_mark" in n for n in names)
-    launch, at = ranked[0]
-    ids, offsets, row_map = (launch["contents"][i].astype(np.int64).reshape(-1) for i in at)
+    by_weight = "weight_mark" in kinds
+    at = _DISPATCH_ORDER[_kind(ranked[0]["name"])]
+    ids, offsets, row_map = (ranked[0]["contents"][i].astype(np.int64).reshape(-1) for i in at)
     problems = []
     for e in range(len(offsets) - 1):
         slots = np.flatnonzero(ids == e)
@@ -213,10 +228,14 @@ def dispatch_order_problems(launches, per_sequence=False):
     return problems[:4]
 
 
+def _tensor_type(ty):
+    """(shape, element type) of a tensor type's text, -1 for dynamic sizes."""
+    shape, elt, _ = kernel.parse_memref_type(ty.replace("tensor<", "memref<"))
+    return shape, elt
+
+
 def _shape(ty):
-    if ty == "index":
-        return ty
-    return kernel.parse_memref_type(ty.replace("tensor<", "memref<"))[0]
+    return ty if ty == "index" else _tensor_type(ty)[0]
 
 
 def _matching(f32_args, args, values):
