@@ -84,6 +84,12 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     TMA descriptors per launch (rows `[rows, K]`; the weights as
     `[E * K, N]`, or `[E * N, K]` for `transpose_rhs`), which the runtime
     caches. A K that is no multiple of 64 ends in a partial step.
+    Where the weights allow (16-bit `[E, K, N]`, K a multiple of 64, no
+    `group_extents`, at least 256 columns) and `wgmma-tile=auto`, the tile
+    is 128x256 instead (kernels named `_ws256`): a producer warpgroup
+    issues the loads into a 4-stage ring and two consumer warpgroups run
+    wgmma m64n256k16 on 64 rows each, handing stages back through
+    mbarriers (`setmaxnreg` moves registers to the consumers).
     `[E, N, K]` weights (`transpose_rhs`) are read as they are, by kernels
     named `_t`; weight-only quantized ones (a `moe.dequantize` feeding a
     transposed rhs) are read packed and expanded on chip by the decode and
@@ -161,7 +167,11 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
            "atomics in the second grouped matmul's epilogue (epilogue)">,
     Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
            "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
-           "else the tile kernel, chosen at run time), tile or decode">
+           "else the tile kernel, chosen at run time), tile or decode">,
+    Option<"wgmmaTile", "wgmma-tile", "std::string", /*default=*/"\"auto\"",
+           "sm_90a tile kernel: auto (128x256 tiles on a producer and two "
+           "consumer warpgroups where the weights allow, else 128x128) or "
+           "128x128">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

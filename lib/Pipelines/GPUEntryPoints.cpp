@@ -186,7 +186,14 @@ struct GPUEntryPointsPass
           << kernel << "'";
       return signalPassFailure();
     }
-    moe::MoEToGPUOptions options{chip, /*elementType=*/"", combine, kernel};
+    if (!moe::isWgmmaTileChoice(wgmmaTile)) {
+      module.emitError("moe-gpu-entry-points: wgmma-tile must be auto or "
+                       "128x128, not '")
+          << wgmmaTile << "'";
+      return signalPassFailure();
+    }
+    moe::MoEToGPUOptions options{chip, /*elementType=*/"", combine, kernel,
+                                 wgmmaTile};
     if (combine != "kernel" && combine != "epilogue") {
       module.emitError("moe-gpu-entry-points: combine must be kernel or "
                        "epilogue, not '")

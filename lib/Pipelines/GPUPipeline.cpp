@@ -43,6 +43,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
     entries.chip = options.chip;
     entries.combine = options.combine;
     entries.kernel = options.kernel;
+    entries.wgmmaTile = options.wgmmaTile;
     pm.addPass(createMoEGPUEntryPoints(entries));
   }
   ConvertMoEToGPUOptions toGPU;
@@ -50,6 +51,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   toGPU.elementType = options.elementType;
   toGPU.combine = options.combine;
   toGPU.kernel = options.kernel;
+  toGPU.wgmmaTile = options.wgmmaTile;
   pm.addPass(createConvertMoEToGPU(toGPU));
 
   bufferization::OneShotBufferizePassOptions bufferize;

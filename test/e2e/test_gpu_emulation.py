@@ -26,7 +26,7 @@ CASES = {
     # Inf in the empty group's weights: group 0's partial step reads them
     # as its rows past K, which the kernel must zero.
     "kn_partial_step_zeroed": dict(E=3, K=200, N=136, bias="f32", inf_empty_group=True),
-    "kn_f16_i32_offsets": dict(E=2, K=128, N=256, elt="f16", off="i32"),
+    "kn_f16_i32_offsets": dict(E=2, K=128, N=256, elt="f16", off="i32", wgmma_tile="128x128"),
     # Heterogeneous experts: NaN past each expert's K_g and N_g (weights,
     # bias, rows) must not reach the result.
     "extents": dict(E=3, K=72, N=144, extents=[(40, 144), (72, 8), (8, 136)], nan_pad=True),
@@ -59,6 +59,23 @@ CASES = {
     "q4_offsets_past_rows": dict(E=2, K=128, N=72, bits=4, block=32, rows=200,
                                  offsets=[0, 150, 260]),
 }
+
+# The warp-specialized 128x256 tile (a producer warpgroup, two consumers
+# handing stages back through mbarriers): what wgmma-tile=auto takes for
+# 16-bit [E, K, N] weights with K a multiple of 64 and N >= 256. K = 384 and
+# 640 wrap the 4-stage ring (the producer waits for released stages); N
+# past the column tiles; every gated layout (gate/up boxes of 128 outputs);
+# the fused combine; offsets past the row count.
+CASES.update({
+    "ws_k640_n320_bias": dict(E=3, K=640, N=320, bias="f32"),
+    "ws_f16_i32_offsets_n512": dict(E=2, K=128, N=512, elt="f16", off="i32"),
+    "ws_interleaved_swiglu_k384": dict(E=2, K=384, N=272, layout="interleaved"),
+    "ws_concatenated_clamped_swiglu": dict(E=2, K=320, N=400, layout="concatenated",
+                                           alpha=1.702, beta=1.0, limit=7.0),
+    "ws_separate_swiglu": dict(E=2, K=192, N=272, layout="separate"),
+    "ws_combine_epilogue": dict(E=3, K=128, N=256, combine=2),
+    "ws_offsets_past_rows": dict(E=2, K=128, N=256, rows=200, offsets=[0, 70, 230]),
+})
 
 # The sm_80 tile kernel (cp.async into two stages, ldmatrix, mma.sync on
 # 64x64 tiles): few rows and columns, as each case runs every block.
@@ -119,6 +136,19 @@ MUTATIONS = {
     "wait_group_3": (
         _in_kernel(lambda t: t.replace("<{group = 1 : i64}>", "<{group = 3 : i64}>", 1)),
         dict(E=2, K=264, N=136), "problems"),
+    # The warp-specialized tile: a consumer that hands a stage back with two
+    # wgmma groups in flight (reported: the one reading it may still run
+    # when the producer refills it), and a producer that does not wait for
+    # the stage to be handed back (its wait is the kernel's first: the
+    # refill completes a phase of the stage's full mbarrier that no
+    # consumer has waited for yet, and the consumers wait forever).
+    "ws_wait_group_2": (
+        _in_kernel(lambda t: t.replace("<{group = 1 : i64}>", "<{group = 2 : i64}>", 1)),
+        dict(E=2, K=384, N=256), "problems"),
+    "ws_producer_no_wait": (
+        _in_kernel(lambda t: re.sub(r'\n\s*"nvvm.mbarrier.try_wait.parity"[^\n]*', "", t,
+                                    count=1)),
+        dict(E=2, K=384, N=256), "problems"),
 }
 
 

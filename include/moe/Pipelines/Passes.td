@@ -265,7 +265,9 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
            "moe.combine in a layer: kernel or epilogue (convert-moe-to-gpu)">,
     Option<"kernel", "kernel", "std::string", /*default=*/"\"auto\"",
            "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
-           "else the tile kernel, chosen at run time), tile or decode">
+           "else the tile kernel, chosen at run time), tile or decode">,
+    Option<"wgmmaTile", "wgmma-tile", "std::string", /*default=*/"\"auto\"",
+           "sm_90a tile kernel: auto or 128x128 (convert-moe-to-gpu)">
   ];
   // The kernel builder's dialects too (see convert-moe-to-gpu).
   let dependentDialects = [

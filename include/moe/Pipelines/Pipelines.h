@@ -98,6 +98,11 @@ struct MoEGPUPipelineOptions
                      "<= 16 * E, else the tile kernel, chosen at run time), "
                      "tile or decode"),
       llvm::cl::init("auto")};
+  Option<std::string> wgmmaTile{
+      *this, "wgmma-tile",
+      llvm::cl::desc("sm_90a tile kernel: auto (128x256, warp-specialized, "
+                     "where the weights allow) or 128x128"),
+      llvm::cl::init("auto")};
   Option<bool> entryPoints{
       *this, "entry-points",
       llvm::cl::desc("Replace the module's functions by the C entry points "

@@ -313,9 +313,10 @@ getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                                     const GroupedMatmulSignature &sig);
 
 /// Tile shape of the sm_90a grouped matmul (WgmmaGroupedMatmulKernel.cpp):
-/// one warpgroup owns a kWgmmaTileM x kWgmmaTileN output tile (two
-/// wgmma.m64n128k16 rows of it) and walks K in kWgmmaTileK steps, each step
-/// one 128-byte-swizzled TMA box of rows and two of weights.
+/// a block owns kWgmmaTileM output rows and walks K in kWgmmaTileK steps,
+/// each step one 128-byte-swizzled TMA box of rows and 64-column boxes of
+/// weights. Its columns and threads depend on the form (128 columns and one
+/// warpgroup, or 256 columns and three warpgroups: wgmmaThreads).
 constexpr int64_t kWgmmaTileM = 128;
 constexpr int64_t kWgmmaTileN = 128;
 constexpr int64_t kWgmmaTileK = 64;
@@ -323,8 +324,11 @@ constexpr int64_t kWgmmaThreads = 128;
 
 /// Attribute marking the sm_90a kernels: their launch adds two TMA
 /// descriptors (see getOrBuildWgmmaGroupedMatmulKernel) and dynamic shared
-/// memory.
+/// memory (kDynamicSharedMemoryAttr).
 constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
+/// Bytes of dynamic shared memory a kernel's launch must ask for.
+constexpr llvm::StringLiteral kDynamicSharedMemoryAttr =
+    "moe.dynamic_shared_memory";
 
 /// The tile kernel of `options.chip` for `sig`: the wgmma kernel on sm_90a
 /// for 16-bit weights ([E, K, N] or [E, N, K]), else the mma.sync kernel.
@@ -340,21 +344,29 @@ moe::GroupedMatmulKernels getOrBuildGroupedMatmulKernels(
     mlir::Operation *op, mlir::gpu::GPUModuleOp gpuModule,
     const GroupedMatmulSignature &sig, const MoEToGPUOptions &options);
 
+/// Whether the warp-specialized 128 x 256 form of the wgmma kernel reads
+/// `sig`'s weights: 16-bit [E, K, N] ones (not packed, not transposed), K a
+/// multiple of kWgmmaTileK and no group_extents (no partial k step to zero
+/// in shared memory), and at least one whole tile of columns (256 weight
+/// columns, 128 outputs with gate/up boxes).
+bool wgmmaWideTileFits(const GroupedMatmulSignature &sig);
+
 /// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on
-/// first use. Kernel arguments: those of getOrBuildGroupedMatmulKernel, then
-/// two !llvm.ptr (three with `splitWeights`: the up weights' last; one for
-/// packed weights, which the threads expand): the TMA descriptors
-/// (CUtensorMaps, passed by value: see kTensorMapParamsAttr) of the rows
-/// ([rows, K], box kWgmmaTileM x kWgmmaTileK) and of the weights viewed as
-/// [E * K, N], or [E * N, K] with `transposedRhs` (box 64 x 64), all
-/// 128-byte swizzled with zero fill out of bounds. The kernel needs
-/// wgmmaSharedMemoryBytes() of dynamic shared memory.
+/// first use: the 128 x 256 warp-specialized form if `wide` (which
+/// wgmmaWideTileFits must allow), else the 128 x 128 one. Kernel arguments:
+/// those of getOrBuildGroupedMatmulKernel, then two !llvm.ptr (three with
+/// `splitWeights`: the up weights' last; one for packed weights, which the
+/// threads expand): the TMA descriptors (CUtensorMaps, passed by value: see
+/// kTensorMapParamsAttr) of the rows ([rows, K], box kWgmmaTileM x
+/// kWgmmaTileK) and of the weights viewed as [E * K, N], or [E * N, K] with
+/// `transposedRhs` (box 64 x 64), all 128-byte swizzled with zero fill out
+/// of bounds. The launch takes its threads from the kernel's known block
+/// size, its column tiles from kColumnTilesAttr and its dynamic shared
+/// memory from kDynamicSharedMemoryAttr.
 mlir::gpu::GPUFuncOp
 getOrBuildWgmmaGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
-                                   const GroupedMatmulSignature &sig);
-
-/// Dynamic shared memory of the wgmma kernel, in bytes.
-int64_t wgmmaSharedMemoryBytes();
+                                   const GroupedMatmulSignature &sig,
+                                   bool wide);
 
 /// The TMA descriptor types of the wgmma kernel's rows and weights.
 mlir::Type wgmmaRowsMapType(mlir::MLIRContext *ctx, mlir::Type elementType);

@@ -211,7 +211,9 @@ moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
                                   const GroupedMatmulSignature &sig,
                                   const MoEToGPUOptions &options) {
   if (options.chip == "sm_90a")
-    return getOrBuildWgmmaGroupedMatmulKernel(gpuModule, sig);
+    return getOrBuildWgmmaGroupedMatmulKernel(
+        gpuModule, sig,
+        options.wgmmaTile == "auto" && wgmmaWideTileFits(sig));
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }
 
@@ -250,13 +252,13 @@ static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
 }
 
 /// Launches the sm_90a kernel: the buffers plus the TMA descriptors of the
-/// rows and of each weight (buffers 1 .. maps - 1), 128-row tiles, and its
-/// dynamic shared memory.
+/// rows and of each weight (buffers 1 .. maps - 1), 128-row tiles, and the
+/// column tiles, threads and dynamic shared memory the kernel says.
 static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
                                       gpu::GPUFuncOp kernel, ValueRange buffers,
                                       Value rows, Value asyncDependency) {
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
-  int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
+  int64_t groups = rhsType.getDimSize(0);
   int64_t maps =
       kernel->getAttrOfType<IntegerAttr>(moe::kTensorMapParamsAttr).getInt();
   // The rows' element type (packed weights are bytes).
@@ -267,13 +269,10 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   for (int64_t i = 1; i < maps; ++i)
     args.push_back(
         createTensorMap(b, buffers[i], wgmmaWeightsMapType(ctx, elt)));
-  // Same bound as the sm_80 launch, for 128-row tiles; kernels with gate/up
-  // boxes say their column tiles.
+  // Same bound as the sm_80 launch, for 128-row tiles.
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
-  int64_t columnTiles = (n + kWgmmaTileN - 1) / kWgmmaTileN;
-  if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
-    columnTiles = tiles.getInt();
-  Value gridX = c(columnTiles);
+  Value gridX =
+      c(kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr).getInt());
   Value gridY = arith::DivUIOp::create(
       b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
       c(kWgmmaTileM));
@@ -287,10 +286,13 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
     mapsOk = mapsOk ? arith::AndIOp::create(b, mapsOk, ok) : ok;
   }
   gridY = arith::SelectOp::create(b, mapsOk, gridY, c(0));
-  Value smem = arith::ConstantIntOp::create(b, wgmmaSharedMemoryBytes(), 32);
+  Value smem = arith::ConstantIntOp::create(
+      b, kernel->getAttrOfType<IntegerAttr>(kDynamicSharedMemoryAttr).getInt(),
+      32);
+  int64_t threads = (*kernel.getKnownBlockSize())[0];
   auto launch = gpu::LaunchFuncOp::create(
       b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
-      gpu::KernelDim3{c(kWgmmaThreads), c(1), c(1)}, smem, args,
+      gpu::KernelDim3{c(threads), c(1), c(1)}, smem, args,
       gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
   return launch.getAsyncToken();
 }
@@ -342,6 +344,10 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   gpu::KernelDim3 grid = groupedMatmulGrid(b, kernel, rows);
   return launchOnGrid(b, kernel, grid.x, grid.y, kThreads, buffers,
                       asyncDependency);
+}
+
+bool moe::isWgmmaTileChoice(StringRef tile) {
+  return tile == "auto" || tile == "128x128";
 }
 
 bool moe::isGroupedMatmulKernelChoice(StringRef kernel) {
@@ -519,7 +525,8 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip, elementType, combine, kernel};
+    moe::MoEToGPUOptions options{chip, elementType, combine, kernel,
+                                 wgmmaTile};
     if (!moe::isSupportedGPUChip(chip)) {
       module.emitError("convert-moe-to-gpu: unsupported chip '")
           << chip << "' (sm_80, sm_90 and sm_90a are)";
@@ -541,6 +548,12 @@ struct ConvertMoEToGPUPass
       module.emitError("convert-moe-to-gpu: kernel must be auto, tile or "
                        "decode, not '")
           << kernel << "'";
+      return signalPassFailure();
+    }
+    if (!moe::isWgmmaTileChoice(wgmmaTile)) {
+      module.emitError("convert-moe-to-gpu: wgmma-tile must be auto or "
+                       "128x128, not '")
+          << wgmmaTile << "'";
       return signalPassFailure();
     }
     // Check every op first, so that a rejected op leaves the module as it

@@ -87,26 +87,59 @@ using namespace moe::detail;
 
 namespace {
 
-/// Shared-memory stages of the TMA ring: 3 x 32 KB (+ slack) lets two
-/// blocks share an SM (227 KB), so that one block's prologue and epilogue
-/// overlap the other's k loop.
-constexpr int64_t kStages = 3;
 /// Columns of one weights box: 64 16-bit elements are one 128-byte
 /// swizzle row.
 constexpr int64_t kBoxN = 64;
-/// Bytes of one stage's rows box and weights tile (16-bit elements).
+/// Bytes of one stage's rows box (16-bit elements).
 constexpr int64_t kABytes = kWgmmaTileM * kWgmmaTileK * 2;
-constexpr int64_t kBBytes = kWgmmaTileK * kWgmmaTileN * 2;
 /// The 128-byte swizzle repeats every 1024 bytes.
 constexpr int64_t kSwizzleAlign = 1024;
-/// Upper bound on the kernel's static shared memory (the mbarriers and the
-/// symbol of the dynamic segment, which the NVPTX backend emits as an
-/// ordinary, demoted .shared variable placed among the static ones).
-constexpr int64_t kStaticSlack = 64;
 /// Rows of one wgmma instruction.
 constexpr int64_t kWgmmaM = 64;
-/// i64 slots after the stages for the row-tile search (findRowTile).
-constexpr int64_t kScratchSlots = 8;
+
+/// How a block computes its 128-row tile.
+struct TileForm {
+  /// Weight columns of the tile (with gate/up boxes, half of them are the
+  /// gate and half the up columns of as many outputs).
+  int64_t columns;
+  /// Depth of the TMA ring.
+  int64_t stages;
+  /// Warpgroups that run the wgmmas: one (both 64-row chunks) or two (one
+  /// chunk each).
+  int64_t consumers;
+  /// Whether a warpgroup of its own issues the loads (warp-specialized:
+  /// stages are handed back through mbarriers, no block barrier per k step).
+  bool producer;
+  /// Upper bound on the kernel's static shared memory (the mbarriers and
+  /// the symbol of the dynamic segment, which the NVPTX backend emits as an
+  /// ordinary, demoted .shared variable placed among the static ones).
+  int64_t staticSlack;
+
+  int64_t threads() const { return kWgmmaThreads * (consumers + producer); }
+  int64_t boxes() const { return columns / kBoxN; }
+  int64_t bBytes() const { return kWgmmaTileK * columns * 2; }
+  int64_t stageBytes() const { return kABytes + bBytes(); }
+  /// 64-row chunks of each consumer's accumulators.
+  int64_t chunks() const { return kWgmmaTileM / kWgmmaM / consumers; }
+  /// i64 slots after the stages for the row-tile search (findRowTile): one
+  /// per warp, then its three results and one spare.
+  int64_t scratchSlots() const { return threads() / 32 + 4; }
+  int64_t sharedMemoryBytes() const {
+    // The stages, plus the worst-case realignment: the static variables sit
+    // within staticSlack bytes before the segment's symbol.
+    return stages * stageBytes() + scratchSlots() * 8 + kSwizzleAlign +
+           staticSlack;
+  }
+};
+
+/// One warpgroup, 128 x 128, 3 stages of 32 KB: two blocks share an SM
+/// (227 KB), so that one block's prologue and epilogue overlap the other's
+/// k loop. Reads every weight form.
+constexpr TileForm kNarrowTile{kWgmmaTileN, 3, 1, false, 64};
+/// 128 x 256 over two consumer warpgroups (m64n256k16 each) and a producer
+/// warpgroup, 4 stages of 48 KB (one block per SM): twice the columns per
+/// row byte loaded, and loads that never wait for a block barrier.
+constexpr TileForm kWideTile{2 * kWgmmaTileN, 4, 2, true, 128};
 
 std::string kernelName(const GroupedMatmulSignature &sig) {
   std::string name;
@@ -137,18 +170,18 @@ bool pairsBoxes(const GroupedMatmulSignature &sig) {
 /// (t - tiles before g) * kWgmmaTileM; a group of n rows has ceil(n / 128)
 /// tiles, so the grid's y bound (rows + (E + 1) * 127) / 128 covers them all.
 ///
-/// The block searches together (a walk over E + 1 offsets by one thread
-/// costs microseconds per block at E = 256): thread t takes the groups
-/// [t * c, t * c + c), c = ceil((E + 1) / 128), and counts their tiles; an
-/// exclusive scan over the threads (shuffles within each warp, the warp
-/// totals through shared memory) gives each thread the index of its first
-/// tile; the one thread whose groups hold tile blockIdx.y writes {group,
-/// first, end} to `scratch` (slots 4-6; slots 0-3 carry the warp totals),
-/// which thread 0 preset to "no tile". Every thread of the block reaches
-/// both barriers.
+/// The block's `threads` search together (a walk over E + 1 offsets by one
+/// thread costs microseconds per block at E = 256): thread t takes the
+/// groups [t * c, t * c + c), c = ceil((E + 1) / threads), and counts their
+/// tiles; an exclusive scan over the threads (shuffles within each warp, the
+/// warp totals through shared memory) gives each thread the index of its
+/// first tile; the one thread whose groups hold tile blockIdx.y writes
+/// {group, first, end} to `scratch` (slots W to W + 2 after the W warp
+/// totals), which thread 0 preset to "no tile". Every thread of the block
+/// reaches both barriers.
 std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
                                  Value rows, int64_t groups, Value tid,
-                                 Value scratch) {
+                                 Value scratch, int64_t threads) {
   Emitter m{b};
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
   auto toIndex = [&](Value v) -> Value {
@@ -159,7 +192,8 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
                             scratch, ValueRange{m.c(slot)});
   };
   Value tileY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  int64_t perThread = (groups + 1 + kWgmmaThreads - 1) / kWgmmaThreads;
+  int64_t perThread = (groups + 1 + threads - 1) / threads;
+  int64_t warps = threads / 32;
   // This thread's groups: start row, end row and tile count of each (0 tiles
   // past group E).
   SmallVector<Value> gIdx, gStart, gEnd, gTiles;
@@ -200,11 +234,11 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
     memref::StoreOp::create(b, arith::IndexCastOp::create(b, i64, inclusive),
                             scratch, ValueRange{warp});
   });
-  m.ifThen(m.eq(tid, m.c(0)), [&] { store(m.c(groups + 1), 4); });
+  m.ifThen(m.eq(tid, m.c(0)), [&] { store(m.c(groups + 1), warps); });
   gpu::BarrierOp::create(b);
   // Tiles before this thread's first group: earlier warps, earlier lanes.
   Value before = m.sub(inclusive, myTiles);
-  for (int64_t w = 0; w + 1 < kWgmmaThreads / 32; ++w) {
+  for (int64_t w = 0; w + 1 < warps; ++w) {
     Value total =
         toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(w)}));
     before = m.select(m.ult(m.c(w), warp), m.add(before, total), before);
@@ -215,18 +249,18 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
                        m.ult(tileY, next));
     Value tileBase = before;
     m.ifThen(hit, [&] {
-      store(gIdx[j], 4);
+      store(gIdx[j], warps);
       store(m.add(gStart[j], m.mul(m.sub(tileY, tileBase), m.c(kWgmmaTileM))),
-            5);
-      store(gEnd[j], 6);
+            warps + 1);
+      store(gEnd[j], warps + 2);
     });
     before = next;
   }
   gpu::BarrierOp::create(b);
   std::array<Value, 3> tile;
   for (int64_t i = 0; i < 3; ++i)
-    tile[i] =
-        toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(4 + i)}));
+    tile[i] = toIndex(
+        memref::LoadOp::create(b, scratch, ValueRange{m.c(warps + i)}));
   return tile;
 }
 
@@ -243,9 +277,16 @@ Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
 /// The kernel's values shared by its parts.
 struct State {
   const GroupedMatmulSignature &sig;
+  const TileForm &tile;
   /// Rows, weights, and the up weights of a separate gated layout (the
   /// rows map only for packed weights).
   Value mapA, mapB, mapUp, barriers, smem, smemBase, tid;
+  /// The thread's index in its warpgroup, and which consumer warpgroup it is
+  /// in (0 with one consumer): the rows of the tile it multiplies and stores.
+  Value wgThread, consumer;
+  /// Warp-specialized form: the mbarriers the consumers arrive on once
+  /// their wgmmas no longer read a stage.
+  Value emptyBarriers;
   /// A fused combine's row slots and routing weights (null: unweighted).
   Value rowSlots, combineWeights;
   /// Packed weights: the gate (or only) weight and the up weight.
@@ -275,17 +316,30 @@ Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
   return smemView(b, s, {kWgmmaTileM, kWgmmaTileK}, m.mul(stage, m.c(kABytes)));
 }
 
+/// The rows of `stage` this thread's consumer warpgroup multiplies: all 128,
+/// or its 64 (8 KB further per consumer: whole swizzle periods).
+Value consumerStageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
+  if (s.tile.consumers == 1)
+    return stageA(b, s, stage);
+  Emitter m{b};
+  int64_t rows = kWgmmaTileM / s.tile.consumers;
+  return smemView(b, s, {rows, kWgmmaTileK},
+                  m.add(m.mul(stage, m.c(kABytes)),
+                        m.mul(s.consumer, m.c(rows * kWgmmaTileK * 2))));
+}
+
 /// The B tile of `stage` ([K, N], or [N, K] for K-major weights), or its
 /// 64-column half `half` (TMA destination; 64 x 64 either way).
 Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
              std::optional<int64_t> half = std::nullopt) {
   Emitter m{b};
-  Value offset = m.add(m.c(kStages * kABytes), m.mul(stage, m.c(kBBytes)));
+  int64_t columns = s.tile.columns;
+  Value offset = m.add(m.c(s.tile.stages * kABytes),
+                       m.mul(stage, m.c(s.tile.bBytes())));
   if (!half)
     return smemView(b, s,
-                    kMajorB(s.sig)
-                        ? ArrayRef<int64_t>{kWgmmaTileN, kWgmmaTileK}
-                        : ArrayRef<int64_t>{kWgmmaTileK, kWgmmaTileN},
+                    kMajorB(s.sig) ? ArrayRef<int64_t>{columns, kWgmmaTileK}
+                                   : ArrayRef<int64_t>{kWgmmaTileK, columns},
                     offset);
   return smemView(b, s, {kWgmmaTileK, kBoxN},
                   m.add(offset, m.c(*half * kWgmmaTileK * kBoxN * 2)));
@@ -349,7 +403,7 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
     store.setAlignmentAttr(b.getI64IntegerAttr(16));
   };
   // B: per 64-column box, 64 rows x 8 chunks.
-  for (int64_t half = 0; half < kWgmmaTileN / kBoxN; ++half) {
+  for (int64_t half = 0; half < s.tile.boxes(); ++half) {
     for (int64_t i = 0; i < kWgmmaTileK * chunksPerRow / kWgmmaThreads; ++i) {
       Value slot = m.add(s.tid, m.c(i * kWgmmaThreads));
       Value row = m.div(slot, chunksPerRow);
@@ -374,11 +428,11 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
   publishStores(b);
 }
 
-/// Thread 0 arms `stage`'s mbarrier for the bytes of one k step and issues
-/// its three TMA loads: rows [first, +128) x columns [k0, +64) and, of the
-/// weights, K [k0, +64) x two 64-column boxes: [n0, +64) and [n0 + 64,
-/// +64), or with gate/up boxes the gate columns [n0, +64) and the same
-/// outputs' up columns. `groupRow0` is the group's first row of the weights
+/// Arms `stage`'s mbarrier for the bytes of one k step and issues its TMA
+/// loads (one thread calls it): rows [first, +128) x columns [k0, +64) and,
+/// of the weights, K [k0, +64) x the tile's 64-column boxes: [n0, +64),
+/// [n0 + 64, +64), ..., or with gate/up boxes the gate columns [n0, +c/2)
+/// and the same outputs' up columns (c the tile's columns). `groupRow0` is the group's first row of the weights
 /// map: g * K of [E * K, N] (K rows), or g * N of [E * N, K] (N rows, for
 /// K-major weights). Packed weights have no map: only the rows box.
 /// Coordinates are innermost (column) first.
@@ -386,27 +440,31 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                Value first, Value groupRow0, Value n0) {
   Emitter m{b};
   bool packed = bool(s.sig.quantized);
-  m.ifThen(m.eq(s.tid, m.c(0)), [&] {
-    nvgpu::MBarrierArriveExpectTxOp::create(
-        b, s.barriers, m.c(packed ? kABytes : kABytes + kBBytes), stage,
-        Value());
-    Value k0 = m.mul(step, m.c(kWgmmaTileK));
-    nvgpu::TmaAsyncLoadOp::create(b, stageA(b, s, stage), s.barriers, s.mapA,
-                                  ValueRange{k0, first}, stage, Value(),
-                                  Value());
-    for (int64_t half = 0; !packed && half < kWgmmaTileN / kBoxN; ++half) {
-      Value map = s.mapB, col = m.add(n0, m.c(half * kBoxN));
-      if (pairsBoxes(s.sig) && half == 1) {
+  nvgpu::MBarrierArriveExpectTxOp::create(
+      b, s.barriers, m.c(packed ? kABytes : s.tile.stageBytes()), stage,
+      Value());
+  Value k0 = m.mul(step, m.c(kWgmmaTileK));
+  nvgpu::TmaAsyncLoadOp::create(b, stageA(b, s, stage), s.barriers, s.mapA,
+                                ValueRange{k0, first}, stage, Value(), Value());
+  // With gate/up boxes the first half of the boxes holds gate columns, the
+  // second half the up columns of the same outputs.
+  int64_t gateBoxes = s.tile.boxes() / 2;
+  for (int64_t box = 0; !packed && box < s.tile.boxes(); ++box) {
+    Value map = s.mapB, col = m.add(n0, m.c(box * kBoxN));
+    if (pairsBoxes(s.sig)) {
+      col = m.add(n0, m.c(box % gateBoxes * kBoxN));
+      if (box >= gateBoxes) {
         map = s.sig.splitWeights ? s.mapUp : s.mapB;
-        col = s.sig.splitWeights ? n0 : m.add(n0, m.c(s.sig.n / 2));
+        if (!s.sig.splitWeights)
+          col = m.add(col, m.c(s.sig.n / 2));
       }
-      SmallVector<Value, 2> at = {col, m.add(groupRow0, k0)};
-      if (s.sig.transposedRhs)
-        at = {k0, m.add(groupRow0, col)};
-      nvgpu::TmaAsyncLoadOp::create(b, stageB(b, s, stage, half), s.barriers,
-                                    map, at, stage, Value(), Value());
     }
-  });
+    SmallVector<Value, 2> at = {col, m.add(groupRow0, k0)};
+    if (s.sig.transposedRhs)
+      at = {k0, m.add(groupRow0, col)};
+    nvgpu::TmaAsyncLoadOp::create(b, stageB(b, s, stage, box), s.barriers, map,
+                                  at, stage, Value(), Value());
+  }
 }
 
 /// One k step's wgmma group on K-major B (the [N, K] tile of [E, N, K]
@@ -575,9 +633,10 @@ void storePackedStep(ImplicitLocOpBuilder &b, State &s,
 }
 
 /// Stores the accumulators of rows [first, end). Register r of the m64nN
-/// fragment of 64-row chunk mi holds, for thread t (warp w = t / 32, lane
-/// l = t % 32), row mi * 64 + 16 * w + l / 4 + 8 * ((r / 2) % 2) and column
-/// 8 * (r / 4) + 2 * (l % 4) + r % 2 (PTX ISA, wgmma D fragment). The
+/// fragment of 64-row chunk mi holds, for thread t of its warpgroup (warp
+/// w = t / 32, lane l = t % 32), row mi * 64 + 16 * w + l / 4 + 8 * ((r /
+/// 2) % 2) and column 8 * (r / 4) + 2 * (l % 4) + r % 2 (PTX ISA, wgmma D
+/// fragment); consumer c's chunks are the tile's chunks c * chunks() on. The
 /// group's bias row is added in fp32, then the fused activation if any; the
 /// tail (group E) stays zero (act(0) with an activation, as on the CPU).
 /// `n0` is the block's first column: of the weights, or of the result with
@@ -589,8 +648,10 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
                Value computes, Value groupN) {
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
-  Value warp = m.div(s.tid, 32), lane = m.rem(s.tid, 32);
-  Value laneRow = m.add(m.mul(warp, m.c(16)), m.div(lane, 4));
+  Value warp = m.div(s.wgThread, 32), lane = m.rem(s.wgThread, 32);
+  Value laneRow =
+      m.add(m.mul(s.consumer, m.c(s.tile.chunks() * kWgmmaM)),
+            m.add(m.mul(warp, m.c(16)), m.div(lane, 4)));
   Value laneCol = m.add(n0, m.mul(m.rem(lane, 4), m.c(2)));
   Value biasOn, biasGroup;
   if (bias) {
@@ -624,7 +685,7 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
     else
       m.ifThen(m.ult(col, m.c(limit)), store);
   };
-  for (int64_t mi = 0; mi < kWgmmaTileM / kWgmmaM; ++mi) {
+  for (int64_t mi = 0; mi < s.tile.chunks(); ++mi) {
     Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
     // Register `reg` plus the bias of column `col`, in f32.
     auto value = [&](int64_t reg, Value col) -> Value {
@@ -644,19 +705,20 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
       Value row = m.add(first, m.add(laneRow, m.c(mi * kWgmmaM + half * 8)));
       m.ifThen(m.ult(row, end), [&] {
         if (pairsBoxes(sig)) {
-          // Registers of column group j hold gate columns, those of j + 8
-          // the up columns of the same outputs (fused activations come from
-          // bias-free matmuls: no bias to place).
+          // Registers of column group j hold gate columns, those of j + G
+          // the up columns of the same outputs, G the column groups of half
+          // the tile (fused activations come from bias-free matmuls: no
+          // bias to place).
           assert(!bias && "a gated epilogue has no bias");
-          int64_t boxGroups = kBoxN / 8;
-          for (int64_t j = 0; j < boxGroups; ++j) {
+          int64_t gateGroups = s.tile.columns / 2 / 8;
+          for (int64_t j = 0; j < gateGroups; ++j) {
             Value col = m.add(laneCol, m.c(j * 8));
-            inside(col, sig.resultColumns(), kBoxN, [&] {
+            inside(col, sig.resultColumns(), s.tile.columns / 2, [&] {
               Value out[2];
               for (int64_t r = 0; r < 2; ++r) {
                 int64_t reg = j * 4 + half * 2 + r;
                 out[r] = activate(
-                    {value(reg, col), value(reg + 4 * boxGroups, col)});
+                    {value(reg, col), value(reg + 4 * gateGroups, col)});
               }
               storePair(out[0], out[1], row, col);
             });
@@ -665,9 +727,9 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
         }
         // This thread's column pairs of the row, bias and extents applied.
         auto forPairs = [&](function_ref<void(Value, Value, Value)> body) {
-          for (int64_t j = 0; j < kWgmmaTileN / 8; ++j) {
+          for (int64_t j = 0; j < s.tile.columns / 8; ++j) {
             Value col = m.add(laneCol, m.c(j * 8));
-            inside(col, sig.n, kWgmmaTileN, [&] {
+            inside(col, sig.n, s.tile.columns, [&] {
               int64_t reg = j * 4 + half * 2;
               body(col, value(reg, col), value(reg + 1, m.add(col, m.c(1))));
             });
@@ -718,8 +780,122 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
   }
 }
 
+/// The warp-specialized main loop (tile.producer): the producer warpgroup's
+/// first thread issues the loads of every k step as soon as its stage is
+/// free, and each consumer warpgroup multiplies its 64 rows of every stage
+/// by the whole B tile, then calls `store` with its accumulators (the LLVM
+/// struct of one 64-row chunk).
+///
+/// Stage t % S (S stages) is free for step t >= S once both consumers have
+/// released step t - S: each consumer warp arrives on the stage's `empty`
+/// mbarrier (8 arrivals complete a phase) after its wgmma.wait_group has
+/// retired the wgmmas reading it, i.e. at step t - S + 1 (one group stays
+/// in flight). The producer waits for phase (t / S - 1) of `empty`, parity
+/// (t / S + 1) % 2; consumers wait for phase t / S of `full`, parity (t /
+/// S) % 2, which the TMA completes. The last step's stage is never
+/// released: no step needs it. The producer gives its registers to the
+/// consumers (setmaxnreg: 40 + 2 x 232 per thread of the three warpgroups
+/// fit the SM's 64 K), whose accumulators take 128 of them.
+void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
+                     Value first, Value groupRow0, Value n0,
+                     function_ref<void(Value)> store) {
+  MLIRContext *ctx = b.getContext();
+  Emitter m{b};
+  const TileForm &tile = s.tile;
+  int64_t stages = tile.stages;
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto groupType = nvgpu::MBarrierGroupType::get(ctx, workgroup, stages);
+  s.barriers = nvgpu::MBarrierCreateOp::create(b, groupType);
+  s.emptyBarriers = nvgpu::MBarrierCreateOp::create(b, groupType);
+  int64_t consumerWarps = tile.consumers * kWgmmaThreads / 32;
+  m.ifThen(m.eq(s.tid, m.c(0)), [&] {
+    for (int64_t i = 0; i < stages; ++i) {
+      nvgpu::MBarrierInitOp::create(b, s.barriers, m.c(1), m.c(i), Value());
+      nvgpu::MBarrierInitOp::create(b, s.emptyBarriers, m.c(consumerWarps),
+                                    m.c(i), Value());
+    }
+    // The inits must be visible to the TMA engine's complete_tx.
+    NVVM::FenceMbarrierInitOp::create(b);
+  });
+  gpu::BarrierOp::create(b);
+  auto parityOf = [](Emitter &em, Value phase) {
+    return em.eq(em.rem(phase, 2), em.c(1)); // i1
+  };
+
+  Value isProducer = m.eq(m.div(s.tid, kWgmmaThreads), m.c(tile.consumers));
+  auto roles = scf::IfOp::create(b, isProducer, /*withElseRegion=*/true);
+  b.setInsertionPointToStart(roles.thenBlock());
+  NVVM::SetMaxRegisterOp::create(b, 40, NVVM::SetMaxRegisterAction::decrease);
+  m.ifThen(m.eq(s.wgThread, m.c(0)), [&] {
+    scf::ForOp::create(
+        b, m.c(0), steps, m.c(1), ValueRange(),
+        [&](OpBuilder &nb, Location loc, Value step, ValueRange) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Emitter im{ib};
+          Value stage = im.rem(step, stages);
+          im.ifThen(im.uge(step, im.c(stages)), [&] {
+            Value phase = im.sub(im.div(step, stages), im.c(1));
+            nvgpu::MBarrierTryWaitParityOp::create(
+                ib, s.emptyBarriers, parityOf(im, phase), im.c(10000000),
+                stage);
+          });
+          issueStep(ib, s, stage, step, first, groupRow0, n0);
+          scf::YieldOp::create(ib);
+        });
+  });
+
+  b.setInsertionPointToStart(roles.elseBlock());
+  NVVM::SetMaxRegisterOp::create(b, 232, NVVM::SetMaxRegisterAction::increase);
+  int64_t rowsPerConsumer = kWgmmaTileM / tile.consumers;
+  auto accType = nvgpu::WarpgroupAccumulatorType::get(
+      ctx, VectorType::get({rowsPerConsumer, tile.columns}, b.getF32Type()));
+  auto descType = [&](int64_t rowsOf, int64_t colsOf) {
+    return nvgpu::WarpgroupMatrixDescriptorType::get(
+        ctx, MemRefType::get({rowsOf, colsOf}, s.sig.elementType,
+                             MemRefLayoutAttrInterface(), workgroup));
+  };
+  Value lane = m.rem(s.tid, 32);
+  Value init = nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType);
+  auto loop = scf::ForOp::create(
+      b, m.c(0), steps, m.c(1), ValueRange{init},
+      [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Emitter im{ib};
+        Value stage = im.rem(step, stages);
+        nvgpu::MBarrierTryWaitParityOp::create(
+            ib, s.barriers, parityOf(im, im.div(step, stages)), im.c(10000000),
+            stage);
+        Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
+            ib, descType(rowsPerConsumer, kWgmmaTileK),
+            consumerStageA(ib, s, stage), s.mapA);
+        Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
+            ib, descType(kWgmmaTileK, tile.columns), stageB(ib, s, stage),
+            s.mapB);
+        // B is N-major (transposeB); waits for the previous step's group.
+        Value acc = nvgpu::WarpgroupMmaOp::create(
+            ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
+            /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
+            iter[0]);
+        // The previous step's wgmmas have retired: hand its stage back.
+        im.ifThen(im.both(im.uge(step, im.c(1)), im.eq(lane, im.c(0))), [&] {
+          nvgpu::MBarrierArriveOp::create(
+              ib, nvgpu::MBarrierTokenType::get(ctx), s.emptyBarriers,
+              im.rem(im.add(step, im.c(stages - 1)), stages));
+        });
+        scf::YieldOp::create(ib, acc);
+      });
+  NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
+  Type chunkType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(tile.columns / 2, b.getF32Type()));
+  Type structType = LLVM::LLVMStructType::getLiteral(ctx, {chunkType});
+  store(UnrealizedConversionCastOp::create(b, structType, loop.getResult(0))
+            .getResult(0));
+}
+
 gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
-                           const GroupedMatmulSignature &sig) {
+                           const GroupedMatmulSignature &sig,
+                           const TileForm &tileForm) {
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
@@ -736,17 +912,17 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func->setAttr(kWgmmaKernelAttr, b.getUnitAttr());
   func->setAttr(moe::kTensorMapParamsAttr, b.getI64IntegerAttr(maps));
-  // The launch reads N from [E, K, N] weights; gate/up boxes and [E, N, K]
-  // weights say their column tiles.
-  if (pairsBoxes(sig))
-    func->setAttr(
-        kColumnTilesAttr,
-        b.getI64IntegerAttr((sig.resultColumns() + kBoxN - 1) / kBoxN));
-  else if (kMajorB(sig))
-    func->setAttr(kColumnTilesAttr,
-                  b.getI64IntegerAttr((sig.n + kWgmmaTileN - 1) / kWgmmaTileN));
-  func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(kWgmmaThreads), 1, 1}));
+  // The launch's grid, threads and shared memory.
+  int64_t blockColumns =
+      pairsBoxes(sig) ? tileForm.columns / 2 : tileForm.columns;
+  int64_t columns = pairsBoxes(sig) ? sig.resultColumns() : sig.n;
+  func->setAttr(kColumnTilesAttr, b.getI64IntegerAttr(
+                                      (columns + blockColumns - 1) /
+                                      blockColumns));
+  func->setAttr(kDynamicSharedMemoryAttr,
+                b.getI64IntegerAttr(tileForm.sharedMemoryBytes()));
+  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(tileForm.threads()), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
 
   // Arguments in the order of groupedMatmulArgumentTypes, then the maps.
@@ -771,7 +947,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto map = [&](Type type) {
     return UnrealizedConversionCastOp::create(b, type, arg(true)).getResult(0);
   };
-  State s{sig};
+  State s{sig, tileForm};
   s.mapA = map(wgmmaRowsMapType(ctx, elt));
   if (!packed) {
     s.mapB = map(wgmmaWeightsMapType(ctx, elt));
@@ -786,6 +962,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     s.packedUp = up;
   }
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  // The producer warpgroup is the last: consumer c is warpgroup c.
+  s.wgThread = m.rem(s.tid, kWgmmaThreads);
+  s.consumer = tileForm.consumers == 1 ? m.c(0) : m.div(s.tid, kWgmmaThreads);
   Value rows = memref::DimOp::create(b, lhs, 0);
 
   auto workgroup =
@@ -795,25 +974,27 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                          workgroup));
   Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, s.smem);
   // The stages start at the first 1024-byte boundary past every static
-  // variable: round up(address + kStaticSlack) - address.
-  Value past = m.add(address, m.c(kStaticSlack + kSwizzleAlign - 1));
+  // variable: round up(address + staticSlack) - address.
+  Value past =
+      m.add(address, m.c(tileForm.staticSlack + kSwizzleAlign - 1));
   s.smemBase =
       m.sub(m.mul(m.div(past, kSwizzleAlign), m.c(kSwizzleAlign)), address);
   Value scratch = memref::ViewOp::create(
       b,
-      MemRefType::get({kScratchSlots}, b.getI64Type(),
+      MemRefType::get({tileForm.scratchSlots()}, b.getI64Type(),
                       MemRefLayoutAttrInterface(), workgroup),
-      s.smem, m.add(s.smemBase, m.c(kStages * (kABytes + kBBytes))),
+      s.smem,
+      m.add(s.smemBase, m.c(tileForm.stages * tileForm.stageBytes())),
       ValueRange());
-  std::array<Value, 3> tile =
-      findRowTile(b, offsets, rows, sig.groups, s.tid, scratch);
+  std::array<Value, 3> tile = findRowTile(b, offsets, rows, sig.groups, s.tid,
+                                          scratch, tileForm.threads());
   Value group = tile[0], first = tile[1], end = tile[2];
 
   auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
                                    /*withElseRegion=*/false);
   b.setInsertionPointToStart(hasTile.thenBlock());
-  Value n0 = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                   m.c(pairsBoxes(sig) ? kBoxN : kWgmmaTileN));
+  Value n0 =
+      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(blockColumns));
   // The tail (group E) runs no k step: its accumulators stay zero. So do
   // those of a block past its group's N_g; a block that straddles N_g
   // computes and storeTile zeroes its columns past N_g. A K_g that is no
@@ -833,7 +1014,21 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                m.div(m.add(kLimit, m.c(kWgmmaTileK - 1)), kWgmmaTileK), m.c(0));
   Value groupRow0 = m.mul(m.min(group, m.c(sig.groups - 1)),
                           m.c(sig.transposedRhs ? sig.n : sig.k));
+  Value groupN0 = sig.extents.empty() ? Value() : groupN;
+  if (tileForm.producer) {
+    assert(!zeroRagged && !packed && "the wide tile reads whole 16-bit steps");
+    emitSpecialized(b, s, steps, first, groupRow0, n0, [&](Value acc) {
+      storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
+                groupN0);
+    });
+    b.setInsertionPointToEnd(&func.getBody().front());
+    gpu::ReturnOp::create(b);
+    if (sig.activation)
+      expandKernelMath(func);
+    return func;
+  }
 
+  int64_t kStages = tileForm.stages;
   s.barriers = nvgpu::MBarrierCreateOp::create(
       b, nvgpu::MBarrierGroupType::get(ctx, workgroup, kStages));
   m.ifThen(m.eq(s.tid, m.c(0)), [&] {
@@ -860,7 +1055,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
 
   // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
   for (int64_t i = 0; i < kStages; ++i)
-    m.ifThen(m.ult(m.c(i), steps),
+    m.ifThen(m.both(m.eq(s.tid, m.c(0)), m.ult(m.c(i), steps)),
              [&] { issueStep(b, s, m.c(i), m.c(i), first, groupRow0, n0); });
 
   auto accType = nvgpu::WarpgroupAccumulatorType::get(
@@ -885,7 +1080,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto refillAfter = [&](ImplicitLocOpBuilder &ib, Value step) {
     Emitter im{ib};
     Value refill = im.add(step, im.c(kStages - 1));
-    im.ifThen(im.both(im.cmpi(arith::CmpIPredicate::uge, step, im.c(1)),
+    im.ifThen(im.both(im.both(im.eq(s.tid, im.c(0)),
+                              im.cmpi(arith::CmpIPredicate::uge, step, im.c(1))),
                       im.ult(refill, steps)),
               [&] {
                 issueStep(ib, s, im.rem(refill, kStages), refill, first,
@@ -951,7 +1147,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   if (acc.getType() != structType)
     acc = UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
   storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
-            sig.extents.empty() ? Value() : groupN);
+            groupN0);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
   if (sig.activation)
@@ -961,13 +1157,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
 
 } // namespace
 
-int64_t moe::detail::wgmmaSharedMemoryBytes() {
-  // The stages, plus the worst-case realignment: the static variables sit
-  // within kStaticSlack bytes before the segment's symbol.
-  return kStages * (kABytes + kBBytes) + kScratchSlots * 8 + kSwizzleAlign +
-         kStaticSlack;
-}
-
 Type moe::detail::wgmmaRowsMapType(MLIRContext *ctx, Type elementType) {
   return mapType(ctx, elementType, {kWgmmaTileM, kWgmmaTileK});
 }
@@ -976,10 +1165,21 @@ Type moe::detail::wgmmaWeightsMapType(MLIRContext *ctx, Type elementType) {
   return mapType(ctx, elementType, {kWgmmaTileK, kBoxN});
 }
 
+bool moe::detail::wgmmaWideTileFits(const GroupedMatmulSignature &sig) {
+  if (sig.quantized || kMajorB(sig) || !sig.extents.empty() ||
+      needsRaggedZeroing(sig))
+    return false;
+  return pairsBoxes(sig) ? sig.resultColumns() >= kWideTile.columns / 2
+                         : sig.n >= kWideTile.columns;
+}
+
 gpu::GPUFuncOp moe::detail::getOrBuildWgmmaGroupedMatmulKernel(
-    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig) {
+    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig, bool wide) {
+  assert((!wide || wgmmaWideTileFits(sig)) && "no wide tile for these weights");
   std::string name = kernelName(sig);
+  if (wide)
+    name += "_ws256";
   if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
     return existing;
-  return buildKernel(gpuModule, name, sig);
+  return buildKernel(gpuModule, name, sig, wide ? kWideTile : kNarrowTile);
 }

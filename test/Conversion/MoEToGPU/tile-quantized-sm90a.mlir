@@ -18,7 +18,7 @@
 //
 // CHECK-LABEL: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp(
 // CHECK-SAME: %[[SCALES:[^:]*]]: memref<8x512x8xf16>, %[[ZP:[^:]*]]: memref<8x512x4xi8>
-// CHECK-SAME: moe.column_tiles = 4 : i64, moe.tensor_map_params = 1 : i64
+// CHECK-SAME: moe.column_tiles = 4 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 1 : i64
 // CHECK: %[[N0:.*]] = arith.muli %block_id_x, %c128 : index
 // CHECK: %[[G:.*]] = arith.minui %{{.*}}, %c7 : index
 // CHECK: %[[COL:.*]] = arith.addi %[[N0]], %[[TID:.*]] : index
@@ -125,7 +125,7 @@ func.func @int4_ragged(%x: tensor<?x288xbf16>, %q: tensor<4x128x144xi8>, %s: ten
 // same outputs (a block owns 64 outputs); SwiGLU in the epilogue.
 // CHECK-LABEL: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n256_silu_separate_q8_f16(
 // CHECK-SAME: %[[GATE:[^:]*]]: memref<8x256x256xi8>, %{{[^:]*}}: memref<8x256xf16>, %[[UPW:[^:]*]]: memref<8x256x256xi8>, %{{[^:]*}}: memref<8x256xf16>
-// CHECK-SAME: moe.column_tiles = 4 : i64, moe.tensor_map_params = 1 : i64
+// CHECK-SAME: moe.column_tiles = 4 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 1 : i64
 // CHECK: %[[N0:.*]] = arith.muli %block_id_x, %c64 : index
 // CHECK: %[[J:.*]] = arith.remui %[[TID:.*]], %c64 : index
 // CHECK: %[[OUT:.*]] = arith.addi %[[N0]], %[[J]] : index
@@ -147,7 +147,7 @@ func.func @swiglu_separate(%x: tensor<?x256xbf16>, %qg: tensor<8x256x256xi8>, %s
 // with gate and up halves): tile column t >= 64 is the up column N / 2
 // (512) further.
 // CHECK-LABEL: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_q4_b32_f16(
-// CHECK-SAME: moe.column_tiles = 8 : i64, moe.tensor_map_params = 1 : i64
+// CHECK-SAME: moe.column_tiles = 8 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 1 : i64
 // CHECK: %[[N0:.*]] = arith.muli %block_id_x, %c64 : index
 // CHECK: %[[J:.*]] = arith.remui %[[TID:.*]], %c64 : index
 // CHECK: %[[OUT:.*]] = arith.addi %[[N0]], %[[J]] : index

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90a -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a wgmma-tile=128x128" -split-input-file | FileCheck %s
 
 // sm_90a: a grouped matmul with the activation in its epilogue is the wgmma
 // kernel too. Separate gate and up weights: three descriptors (rows, gate
@@ -13,7 +13,7 @@
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%c8, %{{.*}}, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99456_i32 args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>, %{{.*}} : !llvm.ptr, %{{.*}} : !llvm.ptr, %{{.*}} : !llvm.ptr)
 // CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate(
 // CHECK-SAME: %[[RES:[^:]*]]: memref<?x512xbf16>, %[[A:[^:]*]]: !llvm.ptr, %[[G:[^:]*]]: !llvm.ptr, %[[U:[^:]*]]: !llvm.ptr)
-// CHECK-SAME: moe.column_tiles = 8 : i64, moe.tensor_map_params = 3 : i64, moe.wgmma_kernel
+// CHECK-SAME: moe.column_tiles = 8 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 3 : i64, moe.wgmma_kernel
 // CHECK-DAG: %[[MG:.*]] = builtin.unrealized_conversion_cast %[[G]] : !llvm.ptr to !nvgpu.tensormap.descriptor
 // CHECK-DAG: %[[MU:.*]] = builtin.unrealized_conversion_cast %[[U]] : !llvm.ptr to !nvgpu.tensormap.descriptor
 // CHECK: %[[C0:.*]] = arith.muli %{{.*}}, %c64 : index
@@ -46,7 +46,7 @@ func.func @separate(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: te
 // CHECK-LABEL: func.func @concatenated(
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7 blocks in (%c8,
 // CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7(
-// CHECK-SAME: moe.column_tiles = 8 : i64, moe.tensor_map_params = 2 : i64, moe.wgmma_kernel
+// CHECK-SAME: moe.column_tiles = 8 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 2 : i64, moe.wgmma_kernel
 // CHECK: %[[C0:.*]] = arith.muli %{{.*}}, %c64 : index
 // CHECK: nvgpu.tma.async.load %[[MB:.*]][%[[C0]], %[[ROW:.*]]], %{{.*}}[%c0] to
 // CHECK: %[[UP:.*]] = arith.addi %[[C0]], %c512 : index
@@ -67,8 +67,7 @@ func.func @concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %of
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved blocks in (%c8,
 // CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved(
 // CHECK-SAME: %[[RES:[^:]*]]: memref<?x512xbf16>, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr)
-// CHECK-NOT: moe.column_tiles
-// CHECK-SAME: moe.tensor_map_params = 2 : i64
+// CHECK-SAME: moe.column_tiles = 8 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 2 : i64
 // CHECK: llvm.extractvalue %[[ACC:.*]][0, 0] : !llvm.struct
 // CHECK: llvm.extractvalue %[[ACC]][0, 1] : !llvm.struct
 // CHECK: %[[OUT:.*]] = arith.divui %{{.*}}, %c2 : index

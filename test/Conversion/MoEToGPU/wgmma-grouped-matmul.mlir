@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90a -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a wgmma-tile=128x128" -split-input-file | FileCheck %s
 
 // sm_90a: the wgmma + TMA kernel. The host encodes two TMA descriptors
 // (rows [rows, K] in 128 x 64 boxes; the stacked weight as [E * K, N] in
@@ -42,7 +42,7 @@
 // then per k step wait for the stage's phase, one warpgroup.mma
 // (m64n128k16 x 2 x 4 after lowering) on swizzled descriptors, a block
 // barrier, and the refill of the stage the previous step read.
-// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(%[[X:.*]]: memref<?x256xbf16>, %{{.*}}: memref<8x256x512xbf16>, %[[OFF:.*]]: memref<9xi64>, %[[Y:.*]]: memref<?x512xbf16>, %[[A0:.*]]: !llvm.ptr, %[[B0:.*]]: !llvm.ptr) kernel attributes {known_block_size = array<i32: 128, 1, 1>, moe.tensor_map_params = 2 : i64, moe.wgmma_kernel}
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(%[[X:.*]]: memref<?x256xbf16>, %{{.*}}: memref<8x256x512xbf16>, %[[OFF:.*]]: memref<9xi64>, %[[Y:.*]]: memref<?x512xbf16>, %[[A0:.*]]: !llvm.ptr, %[[B0:.*]]: !llvm.ptr) kernel attributes {known_block_size = array<i32: 128, 1, 1>, moe.column_tiles = 4 : i64, moe.dynamic_shared_memory = 99456 : i64, moe.tensor_map_params = 2 : i64, moe.wgmma_kernel}
 // CHECK: %[[TA:.*]] = builtin.unrealized_conversion_cast %[[A0]] : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<128x64xbf16, 3>
 // CHECK: %[[TB:.*]] = builtin.unrealized_conversion_cast %[[B0]] : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, 3>
 // CHECK: %[[DYN:.*]] = gpu.dynamic_shared_memory

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90a -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a wgmma-tile=128x128" -split-input-file -verify-diagnostics | FileCheck %s
 
 // sm_90a takes the wgmma kernel for any K (a multiple of 8). K = 72 is one
 // whole 64-deep k step and a partial one: ceil(72 / 64) steps. The partial

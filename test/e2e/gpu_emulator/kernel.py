@@ -324,6 +324,7 @@ class Block:
         self.fences = {}        # t -> list of (epoch, seq)
         self.tmas = []          # dict
         self.waits = []         # (t, epoch, seq, mbar, phase)
+        self.arrives = {}       # t -> list of (seq, mbar, phase): plain arrivals
         self.wgmmas = {}        # wid -> dict
         self.retires = {}       # wid -> list of (t, epoch, seq)
         self.sloads = []        # (t, epoch, seq, gidx, addr, n) generic shared loads
@@ -880,8 +881,13 @@ def _collapse(th, o, ops):
 def _gglobal(th, o, ops):
     name = re.search(r'name = @([\w.]+)', o.line).group(1)
     if name.startswith("__mbarrier"):
+        # nvgpu.mbarrier.create's groups: __mbarrier, __mbarrier_0, ...; the
+        # first at MBAR_ADDR, the others 64 bytes apart at the top of the
+        # shared window (their state is kept apart from the bytes).
         shape, elt, _ = parse_memref_type(o.rt)
-        return MemRef("shared", MBAR_ADDR, shape, elt)
+        suffix = name[len("__mbarrier"):]
+        addr = MBAR_ADDR if not suffix else SHARED_SIZE - 64 * (int(suffix[1:]) + 2)
+        return MemRef("shared", addr, shape, elt)
     return th.b.globals[name]
 
 
@@ -1134,6 +1140,31 @@ def mbar_check(st):
         st["pending"] = st["count"]
 
 
+@op("nvvm.mbarrier.arrive")
+def _mbarrive(th, o, ops):
+    """A plain arrival: it completes the phase it counts toward for whoever
+    waits for that phase (the warp-specialized kernel's consumers hand a
+    stage back to the producer this way)."""
+    p, = ops
+    st = mbar_state(th, p, "arrive")
+    th.seq += 1
+    th.b.arrives.setdefault(th.tid, []).append((th.seq, p.off, st["phase"]))
+    st["pending"] -= 1
+    if st["pending"] < 0:
+        th.b.problems.append("mbarrier over-arrived")
+    mbar_check(st)
+    return 0
+
+
+@op("nvvm.setmaxregister")
+def _setmaxnreg(th, o, ops):
+    # Registers are not modelled; the PTX ISA's bounds are.
+    n = int(re.search(r'regCount = (\d+)', o.line).group(1))
+    if n % 8 or not 24 <= n <= 256:
+        th.b.problems.append(f"setmaxnreg {n}: not a multiple of 8 in [24, 256]")
+    th.seq += 1
+
+
 @op("nvvm.mbarrier.arrive.expect_tx")
 def _mbexp(th, o, ops):
     p, n = ops
@@ -1359,7 +1390,7 @@ def do_wgmma(blk, o, payloads):
     for t in ts:
         acc = payloads[t][0]
         vals = np.array([np.float64(x) for x in acc], np.float64)
-        D[rows[t], cols[t]] = vals
+        D[rows[t % 128], cols[t % 128]] = vals
     D = (D + A @ B.T).astype(np.float32)
     blk.nwg += 1
     wid = blk.nwg
@@ -1372,7 +1403,7 @@ def do_wgmma(blk, o, payloads):
     blk.gidx += 1
     out = {}
     for t in ts:
-        a = Acc(D[rows[t], cols[t]].tolist())
+        a = Acc(D[rows[t % 128], cols[t % 128]].tolist())
         a[:] = [np.float32(x) for x in a]
         a.wid = wid
         out[t] = a
@@ -1713,6 +1744,9 @@ COLLECTIVES = {"gpu.shuffle": do_shuffle, "nvvm.wgmma.mma_async": do_wgmma,
 # Collectives of one warp: they run as soon as its 32 lanes meet.
 WARP_COLLECTIVES = ("nvvm.ldmatrix", "nvvm.mma.sync", "nvvm.vote.sync", "gpu.shuffle",
                     "nvvm.bar.warp.sync", "nvvm.match.sync")
+# Collectives of one warpgroup: they run as soon as its 128 threads meet
+# (the warp-specialized kernel's consumers, whatever its producer does).
+WARPGROUP_COLLECTIVES = ("nvvm.wgmma.mma_async",)
 
 
 # ------------------------------------------------------------------ scheduler
@@ -1757,18 +1791,23 @@ def run_block(blk, nthreads):
         # whatever the other warps do (the decode kernel's warps take
         # different numbers of k steps between barriers).
         ran = False
-        for w in sorted({t // 32 for t in live}):
-            wt = [t for t in live if t // 32 == w]
-            if not all(state[t][0] == "collective" and state[t][1][0].name in WARP_COLLECTIVES
-                       for t in wt):
-                continue
-            if len({state[t][1][0].idx for t in wt}) != 1:
-                raise KernelError(f"threads of warp {w} at different warp collectives")
-            o = state[wt[0]][1][0]
-            res = COLLECTIVES[o.name](blk, o, {t: state[t][1][1] for t in wt})
-            for t in wt:
-                state[t] = ("run", res[t])
-            ran = True
+        for size, names in ((32, WARP_COLLECTIVES), (128, WARPGROUP_COLLECTIVES)):
+            for w in sorted({t // size for t in live}):
+                wt = [t for t in live if t // size == w]
+                # A warpgroup collective needs all of its threads (a warp's
+                # may run with some lanes exited).
+                if (size == 128 and len(wt) != 128) or not all(
+                        state[t][0] == "collective" and state[t][1][0].name in names
+                        for t in wt):
+                    continue
+                if len({state[t][1][0].idx for t in wt}) != 1:
+                    raise KernelError(f"threads of {size}-thread group {w} at different "
+                                      "collectives")
+                o = state[wt[0]][1][0]
+                res = COLLECTIVES[o.name](blk, o, {t: state[t][1][1] for t in wt})
+                for t in wt:
+                    state[t] = ("run", res[t])
+                ran = True
         if ran:
             continue
         if kinds == {"collective"}:
@@ -1797,12 +1836,23 @@ def check_orders(blk):
     def fenced(t, epoch, seq):
         return any(e == epoch and s > seq for e, s in fences.get(t, []))
 
+    def observed(mbar, phase, t, epoch, seq):
+        """Whether thread t at (epoch, seq) has waited for `phase` of
+        `mbar` (or a later one), or some thread has before a barrier."""
+        return any(mb == mbar and ph >= phase and (e < epoch or (u == t and s < seq))
+                   for (u, e, s, mb, ph) in blk.waits)
+
     def retired_before(wid, t, epoch, seq):
         # each warp's share of a wgmma completes for that warp's wait_group:
-        # every warp must have retired it before the write
+        # every warp must have retired it before the write, itself, before
+        # a barrier, or before an mbarrier arrival that the writer has
+        # waited for (a stage handed back to the producer)
         warps = set()
         for (u, e, s) in blk.retires.get(wid, []):
             if e < epoch or (u == t and e == epoch and s < seq):
+                warps.add(u // 32)
+            elif any(sa > s and observed(mb, ph, t, epoch, seq)
+                     for (sa, mb, ph) in blk.arrives.get(u, [])):
                 warps.add(u // 32)
         return len(warps) == 4
 

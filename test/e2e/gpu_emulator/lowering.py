@@ -109,13 +109,17 @@ def _run(args):
 def lower(c, workdir, tag):
     """(host file, kernels file) of case `c`, written under `workdir`, for
     its chip (sm_90a unless c["chip"] says sm_80) and, on sm_80, its kernel
-    (c["kernel"]: tile, the mma.sync tile kernel, or decode)."""
+    (c["kernel"]: tile, the mma.sync tile kernel, or decode); on sm_90a
+    c["wgmma_tile"] = "128x128" keeps the one-warpgroup tile where the
+    warp-specialized 128x256 one would be taken."""
     src = os.path.join(workdir, f"{tag}.mlir")
     with open(src, "w") as f:
         f.write(case_mlir(c))
     options = f"chip={c.get('chip', 'sm_90a')}"
     if c.get("kernel"):
         options += f" kernel={c['kernel']}"
+    if c.get("wgmma_tile"):
+        options += f" wgmma-tile={c['wgmma_tile']}"
     if c.get("combine"):
         options += " combine=epilogue"
     return lower_file(src, options, workdir, tag)

@@ -37,6 +37,11 @@ struct MoEToGPUOptions {
   /// rows <= decodeGroupedMatmulMaxRows(E), else the tile kernel, chosen at
   /// run time), "tile" or "decode" (forced, for tests and benchmarks).
   std::string kernel = "auto";
+  /// The sm_90a tile kernel's form: "auto" (128 x 256 tiles, warp-
+  /// specialized, where the weights allow: 16-bit [E, K, N], K a multiple of
+  /// 64, no group_extents, at least 256 columns; else 128 x 128) or
+  /// "128x128" (forced, for comparisons).
+  std::string wgmmaTile = "auto";
 };
 
 /// Kernel attribute `moe.tensor_map_params = N`: the kernel's last N
@@ -45,6 +50,9 @@ struct MoEToGPUOptions {
 /// 128-byte by-value parameters once the kernel is an NVVM llvm.func, and
 /// makes every launch pass the maps' bytes.
 constexpr llvm::StringLiteral kTensorMapParamsAttr = "moe.tensor_map_params";
+
+/// True if `tile` is a value of MoEToGPUOptions::wgmmaTile.
+bool isWgmmaTileChoice(llvm::StringRef tile);
 
 /// True if `kernel` is a value of MoEToGPUOptions::kernel.
 bool isGroupedMatmulKernelChoice(llvm::StringRef kernel);
