@@ -10,11 +10,12 @@
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// N = 512 and 256, K multiples of 64: the warp-specialized 128x256 tile.
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197888, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // f16 is CU_TENSOR_MAP_DATA_TYPE_FLOAT16 (6).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 6, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
-// K = 72 too, its last k step partial.
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197888, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// K = 72 too, its last k step partial (the 128x128 tile).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // LLVMIR-NOT: mgpuStream
@@ -25,7 +26,7 @@
 // AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512
 // AUTO: } else {
 // AUTO: nvgpu.tma.create.descriptor
-// AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512
+// AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256
 
 // CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
 // Every K, 72 included: wgmma kernels (3); else none (1).
@@ -51,14 +52,14 @@
 // CHECK: %[[WU:.*]] = memref.cast %[[W2]]
 // CHECK: %[[MB:.*]] = nvgpu.tma.create.descriptor %[[WU]] box[%{{.*}}, %{{.*}}] : memref<*xbf16> -> <tensor = memref<64x64xbf16, 3>
 // CHECK: %[[PB:.*]] = builtin.unrealized_conversion_cast %[[MB]]
-// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 {{.*}} dynamic_shared_memory_size %{{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>, %[[PA]] : !llvm.ptr, %[[PB]] : !llvm.ptr)
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 {{.*}} dynamic_shared_memory_size %{{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>, %[[PA]] : !llvm.ptr, %[[PB]] : !llvm.ptr)
 // CHECK-NOT: gpu.wait
-// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_f16_f16_i64_e4_k512_n256
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_f16_f16_i64_e4_k512_n256_ws256
 // CHECK: nvgpu.tma.create.descriptor
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k72_n64 blocks in
 // CHECK: gpu.module @moe_kernels
-// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512(
-// CHECK: gpu.func @grouped_matmul_wgmma_f16_f16_i64_e4_k512_n256(
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256(
+// CHECK: gpu.func @grouped_matmul_wgmma_f16_f16_i64_e4_k512_n256_ws256(
 // CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e2_k72_n64(
 // CHECK-NOT: gpu.func
 

@@ -21,22 +21,22 @@
 // KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k512_n256' for 'sm_80'
 // KERNEL-DAG: Compiling entry function 'combine_bf16_i64_f32_bf16_h256_k2' for 'sm_80'
 
-// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_90a'
+// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256' for 'sm_90a'
 // EPILOGUE-DAG: Compiling entry function 'row_slots_i64_k2' for 'sm_90a'
 // EPILOGUE-DAG: Compiling entry function 'activation_identity_f32_bf16_w256_256' for 'sm_90a'
-// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_f32_i64_e8_k512_n256_combine2_f32' for 'sm_90a'
+// EPILOGUE-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_f32_i64_e8_k512_n256_combine2_f32_ws256' for 'sm_90a'
 
 // On sm_90a the combining matmul is the wgmma kernel too; its epilogue adds
 // with relaxed fp32 atomics (CUDA's atomicAdd, not acq_rel) on global
 // addresses (no run-time test of the address space).
-// PTX: .entry grouped_matmul_wgmma_bf16_f32_i64_e8_k512_n256_combine2_f32
-// PTX: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// PTX: .entry grouped_matmul_wgmma_bf16_f32_i64_e8_k512_n256_combine2_f32_ws256
+// PTX: wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
 // PTX: atom.global.add.f32
 // On sm_90a the fused SwiGLU matmul is the wgmma kernel: three descriptors
 // (rows, gate and up weights) as parameters, gate and up boxes in each
 // stage, the activation on the accumulators.
-// PTXWG: .entry grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate(
-// PTXWG-COUNT-3: .param .align 64 .b8 grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_param_{{[0-9]+}}[128]
+// PTXWG: .entry grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256(
+// PTXWG-COUNT-3: .param .align 64 .b8 grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256_param_{{[0-9]+}}[128]
 // PTXWG-DAG: cp.async.bulk.tensor.2d
-// PTXWG-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// PTXWG-DAG: wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
 // PTXWG-DAG: cvt.rn.bf16x2.f32

@@ -1,4 +1,6 @@
-// The sm_90a wgmma kernel assembles with CUDA's ptxas with no stack frame
+// The sm_90a wgmma kernel (the warp-specialized 128x256 tile: 384 threads,
+// so at most 168 registers at launch, which setmaxnreg moves from the
+// producer to the consumers) assembles with CUDA's ptxas with no stack frame
 // and no spills, and its SASS runs on the Hopper tensor cores (HGMMA with a
 // transposed B from shared-memory descriptors) fed by the TMA engine
 // (UTMALDG), with no local memory. Needs ptxas and cuobjdump, not a GPU.
@@ -6,6 +8,11 @@
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s
 // RUN: %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SASS
+// RUN: %cuobjdump -sass %t.cubin | FileCheck %s --check-prefix=SETMAXREG
+// The 128x128 tile (wgmma-tile=128x128): no stack, no spills either.
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a wgmma-tile=128x128 ptx-file=%t.narrow.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.narrow.ptx -o %t.narrow.cubin 2>&1 | FileCheck %s --check-prefix=NARROW
+// RUN: %cuobjdump -sass %t.narrow.cubin | FileCheck %s --check-prefix=NARROWSASS
 // The fused epilogues (separate, concatenated and interleaved gated
 // activations, a plain relu with N = 200): no stack, no spills either.
 // RUN: moe-opt %S/Inputs/wgmma-epilogues.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.epi.ptx" -o /dev/null
@@ -15,23 +22,39 @@
 // RUN: %cuobjdump -sass %t.epi.cubin > %t.epi.sass
 // RUN: FileCheck %s --check-prefix=EPISASS < %t.epi.sass
 // RUN: not grep -E "\b(LDL|STL)\b" %t.epi.sass
-// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_90a'
-// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7' for 'sm_90a'
-// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved' for 'sm_90a'
+// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256' for 'sm_90a'
+// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7_ws256' for 'sm_90a'
+// EPI: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved_ws256' for 'sm_90a'
 // EPI: Compiling entry function 'grouped_matmul_wgmma_f16_f16_i32_e4_k64_n200_relu' for 'sm_90a'
-// EPISASS-COUNT-4: HGMMA.64x128x16.F32
+// The three gated ones take the warp-specialized 128x256 tile, relu's N
+// = 200 the 128x128 one.
+// EPISASS: HGMMA.64x256x16.F32
+// EPISASS: HGMMA.64x256x16.F32
+// EPISASS: HGMMA.64x256x16.F32
+// EPISASS: HGMMA.64x128x16.F32
 
 // CHECK-NOT: warning
-// CHECK: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048' for 'sm_90a'
+// CHECK: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_ws256' for 'sm_90a'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK: Used {{[0-9]+}} registers
 // CHECK-NOT: warning
 
-// SASS: Function : grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048
+// SASS: Function : grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_ws256
 // SASS-NOT: {{LDL|STL}}
 // SASS: UTMALDG.2D
 // SASS-NOT: {{LDL|STL}}
-// SASS: HGMMA.64x128x16.F32.BF16 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}].tnspB
+// SASS: HGMMA.64x256x16.F32.BF16 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}].tnspB
 // SASS-NOT: {{LDL|STL}}
 // SASS: WARPGROUP.DEPBAR.LE
 // SASS-NOT: {{LDL|STL}}
+
+// The producer gives back all but 40 registers (0x28), the consumers take
+// up to 232 (0xe8).
+// SETMAXREG: USETMAXREG.DEALLOC.CTAPOOL 0x28
+// SETMAXREG: USETMAXREG.TRY_ALLOC.CTAPOOL {{.*}}0xe8
+
+// NARROW: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048' for 'sm_90a'
+// NARROW: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// NARROWSASS: Function : grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048
+// NARROWSASS-NOT: {{LDL|STL}}
+// NARROWSASS: HGMMA.64x128x16.F32.BF16 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}].tnspB

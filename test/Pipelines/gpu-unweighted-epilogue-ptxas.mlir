@@ -14,15 +14,15 @@
 
 // SM80: Compiling entry function 'grouped_matmul_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted'
 // SM80: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// SM90: Compiling entry function 'grouped_matmul_wgmma_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted'
+// SM90: Compiling entry function 'grouped_matmul_wgmma_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted_ws256'
 // SM90: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // SASS80: Function : grouped_matmul_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted
 // SASS80-NOT: CAS
 // SASS80: HMMA.16816.F32.BF16
 // SASS80: RED.E.ADD.F32.FTZ.RN.STRONG.GPU
-// SASS90: Function : grouped_matmul_wgmma_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted
+// SASS90: Function : grouped_matmul_wgmma_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted_ws256
 // SASS90-NOT: CAS
-// SASS90: HGMMA.64x128x16.F32.BF16
+// SASS90: HGMMA.64x256x16.F32.BF16
 // SASS90: REDG.E.ADD.F32.FTZ.RN.STRONG.GPU
 func.func @llama4_down(%a: tensor<?x8192xbf16>, %wd: tensor<16x8192x5120xbf16>, %off: tensor<17xi64>, %map: tensor<?x1xi64>) -> tensor<?x5120xbf16> {
   %rows = moe.grouped_matmul %a, %wd offsets(%off) : (tensor<?x8192xbf16>, tensor<16x8192x5120xbf16>, tensor<17xi64>) -> tensor<?x5120xbf16>

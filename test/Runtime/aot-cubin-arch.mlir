@@ -18,8 +18,8 @@
 // LOAD: chip: 'sm_
 // SM90A: ELF file 1: {{.*}}.sm_90a.cubin
 // SASS90A: code for sm_90a
-// SASS90A: Function : grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512
-// SASS90A: HGMMA.64x128x16.F32.BF16
+// SASS90A: Function : grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256
+// SASS90A: HGMMA.64x256x16.F32.BF16
 // SM80: ELF file 1: {{.*}}.sm_80.cubin
 
 func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {

@@ -212,8 +212,7 @@ moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
                                   const MoEToGPUOptions &options) {
   if (options.chip == "sm_90a")
     return getOrBuildWgmmaGroupedMatmulKernel(
-        gpuModule, sig,
-        options.wgmmaTile == "auto" && wgmmaWideTileFits(sig));
+        gpuModule, sig, options.wgmmaTile == "auto" && wgmmaWideTileFits(sig));
   return getOrBuildGroupedMatmulKernel(gpuModule, sig);
 }
 
@@ -525,8 +524,7 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip, elementType, combine, kernel,
-                                 wgmmaTile};
+    moe::MoEToGPUOptions options{chip, elementType, combine, kernel, wgmmaTile};
     if (!moe::isSupportedGPUChip(chip)) {
       module.emitError("convert-moe-to-gpu: unsupported chip '")
           << chip << "' (sm_80, sm_90 and sm_90a are)";

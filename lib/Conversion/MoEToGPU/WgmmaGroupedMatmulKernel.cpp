@@ -259,8 +259,8 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
   gpu::BarrierOp::create(b);
   std::array<Value, 3> tile;
   for (int64_t i = 0; i < 3; ++i)
-    tile[i] = toIndex(
-        memref::LoadOp::create(b, scratch, ValueRange{m.c(warps + i)}));
+    tile[i] =
+        toIndex(memref::LoadOp::create(b, scratch, ValueRange{m.c(warps + i)}));
   return tile;
 }
 
@@ -334,8 +334,8 @@ Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
              std::optional<int64_t> half = std::nullopt) {
   Emitter m{b};
   int64_t columns = s.tile.columns;
-  Value offset = m.add(m.c(s.tile.stages * kABytes),
-                       m.mul(stage, m.c(s.tile.bBytes())));
+  Value offset =
+      m.add(m.c(s.tile.stages * kABytes), m.mul(stage, m.c(s.tile.bBytes())));
   if (!half)
     return smemView(b, s,
                     kMajorB(s.sig) ? ArrayRef<int64_t>{columns, kWgmmaTileK}
@@ -432,10 +432,10 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// loads (one thread calls it): rows [first, +128) x columns [k0, +64) and,
 /// of the weights, K [k0, +64) x the tile's 64-column boxes: [n0, +64),
 /// [n0 + 64, +64), ..., or with gate/up boxes the gate columns [n0, +c/2)
-/// and the same outputs' up columns (c the tile's columns). `groupRow0` is the group's first row of the weights
-/// map: g * K of [E * K, N] (K rows), or g * N of [E * N, K] (N rows, for
-/// K-major weights). Packed weights have no map: only the rows box.
-/// Coordinates are innermost (column) first.
+/// and the same outputs' up columns (c the tile's columns). `groupRow0` is the
+/// group's first row of the weights map: g * K of [E * K, N] (K rows), or g * N
+/// of [E * N, K] (N rows, for K-major weights). Packed weights have no map:
+/// only the rows box. Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
                Value first, Value groupRow0, Value n0) {
   Emitter m{b};
@@ -649,9 +649,8 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   Value warp = m.div(s.wgThread, 32), lane = m.rem(s.wgThread, 32);
-  Value laneRow =
-      m.add(m.mul(s.consumer, m.c(s.tile.chunks() * kWgmmaM)),
-            m.add(m.mul(warp, m.c(16)), m.div(lane, 4)));
+  Value laneRow = m.add(m.mul(s.consumer, m.c(s.tile.chunks() * kWgmmaM)),
+                        m.add(m.mul(warp, m.c(16)), m.div(lane, 4)));
   Value laneCol = m.add(n0, m.mul(m.rem(lane, 4), m.c(2)));
   Value biasOn, biasGroup;
   if (bias) {
@@ -836,9 +835,9 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
           Value stage = im.rem(step, stages);
           im.ifThen(im.uge(step, im.c(stages)), [&] {
             Value phase = im.sub(im.div(step, stages), im.c(1));
-            nvgpu::MBarrierTryWaitParityOp::create(
-                ib, s.emptyBarriers, parityOf(im, phase), im.c(10000000),
-                stage);
+            nvgpu::MBarrierTryWaitParityOp::create(ib, s.emptyBarriers,
+                                                   parityOf(im, phase),
+                                                   im.c(10000000), stage);
           });
           issueStep(ib, s, stage, step, first, groupRow0, n0);
           scf::YieldOp::create(ib);
@@ -916,13 +915,13 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   int64_t blockColumns =
       pairsBoxes(sig) ? tileForm.columns / 2 : tileForm.columns;
   int64_t columns = pairsBoxes(sig) ? sig.resultColumns() : sig.n;
-  func->setAttr(kColumnTilesAttr, b.getI64IntegerAttr(
-                                      (columns + blockColumns - 1) /
-                                      blockColumns));
+  func->setAttr(
+      kColumnTilesAttr,
+      b.getI64IntegerAttr((columns + blockColumns - 1) / blockColumns));
   func->setAttr(kDynamicSharedMemoryAttr,
                 b.getI64IntegerAttr(tileForm.sharedMemoryBytes()));
-  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(tileForm.threads()), 1, 1}));
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(tileForm.threads()), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
 
   // Arguments in the order of groupedMatmulArgumentTypes, then the maps.
@@ -975,16 +974,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, s.smem);
   // The stages start at the first 1024-byte boundary past every static
   // variable: round up(address + staticSlack) - address.
-  Value past =
-      m.add(address, m.c(tileForm.staticSlack + kSwizzleAlign - 1));
+  Value past = m.add(address, m.c(tileForm.staticSlack + kSwizzleAlign - 1));
   s.smemBase =
       m.sub(m.mul(m.div(past, kSwizzleAlign), m.c(kSwizzleAlign)), address);
   Value scratch = memref::ViewOp::create(
       b,
       MemRefType::get({tileForm.scratchSlots()}, b.getI64Type(),
                       MemRefLayoutAttrInterface(), workgroup),
-      s.smem,
-      m.add(s.smemBase, m.c(tileForm.stages * tileForm.stageBytes())),
+      s.smem, m.add(s.smemBase, m.c(tileForm.stages * tileForm.stageBytes())),
       ValueRange());
   std::array<Value, 3> tile = findRowTile(b, offsets, rows, sig.groups, s.tid,
                                           scratch, tileForm.threads());
@@ -1080,13 +1077,14 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto refillAfter = [&](ImplicitLocOpBuilder &ib, Value step) {
     Emitter im{ib};
     Value refill = im.add(step, im.c(kStages - 1));
-    im.ifThen(im.both(im.both(im.eq(s.tid, im.c(0)),
-                              im.cmpi(arith::CmpIPredicate::uge, step, im.c(1))),
-                      im.ult(refill, steps)),
-              [&] {
-                issueStep(ib, s, im.rem(refill, kStages), refill, first,
-                          groupRow0, n0);
-              });
+    im.ifThen(
+        im.both(im.both(im.eq(s.tid, im.c(0)),
+                        im.cmpi(arith::CmpIPredicate::uge, step, im.c(1))),
+                im.ult(refill, steps)),
+        [&] {
+          issueStep(ib, s, im.rem(refill, kStages), refill, first, groupRow0,
+                    n0);
+        });
   };
   auto loop = scf::ForOp::create(
       b, m.c(0), steps, m.c(1), ValueRange{init},
@@ -1146,8 +1144,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value acc = loop.getResult(0);
   if (acc.getType() != structType)
     acc = UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
-  storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
-            groupN0);
+  storeTile(b, s, result, bias, acc, group, first, end, n0, computes, groupN0);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
   if (sig.activation)
