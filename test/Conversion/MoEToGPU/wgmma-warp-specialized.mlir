@@ -1,0 +1,98 @@
+// The sm_90a tile kernel's warp-specialized 128x256 form, which
+// wgmma-tile=auto (the default) takes for 16-bit [E, K, N] weights with K a
+// multiple of 64, no group_extents and at least 256 columns (128 outputs
+// with gate/up boxes); other weights keep the 128x128 tile, and
+// wgmma-tile=128x128 keeps it everywhere. An unknown tile name is refused
+// before anything is rewritten.
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile" -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile wgmma-tile=128x128" -split-input-file | FileCheck %s --check-prefix=NARROW
+// RUN: not moe-opt %s --convert-moe-to-gpu="chip=sm_90a wgmma-tile=64x64" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not moe-opt %s --moe-gpu-entry-points="chip=sm_90a wgmma-tile=64x64" 2>&1 | FileCheck %s --check-prefix=BADENTRY
+// RUN: not moe-opt %s --moe-gpu-pipeline="chip=sm_90a wgmma-tile=64x64" -split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: convert-moe-to-gpu: wgmma-tile must be auto or 128x128, not '64x64'
+// BADENTRY: moe-gpu-entry-points: wgmma-tile must be auto or 128x128, not '64x64'
+
+// Grid x = 512 / 256 column tiles, three warpgroups, 4 stages of 48 KB.
+// CHECK-LABEL: func.func @down(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 blocks in (%c2, %{{.*}}, %c1) threads in (%c384, %c1, %c1) dynamic_shared_memory_size %c197888_i32
+// NARROW-LABEL: func.func @down(
+// NARROW: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512 blocks in (%c4, %{{.*}}, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99456_i32
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256(
+// CHECK-SAME: known_block_size = array<i32: 384, 1, 1>, moe.column_tiles = 2 : i64, moe.dynamic_shared_memory = 197888 : i64, moe.tensor_map_params = 2 : i64, moe.wgmma_kernel
+// All 384 threads find the block's row tile (12 warp totals).
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// Per stage a full mbarrier (the TMA's bytes complete it) and an empty one
+// (one arrival per consumer warp).
+// CHECK: %[[FULL:.*]] = nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+// CHECK: %[[EMPTY:.*]] = nvgpu.mbarrier.create -> <memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+// CHECK: nvgpu.mbarrier.init %[[FULL]][%c0], %c1
+// CHECK: nvgpu.mbarrier.init %[[EMPTY]][%c0], %c8
+// CHECK: nvgpu.mbarrier.init %[[EMPTY]][%c3], %c8
+// CHECK: nvvm.fence.mbarrier.init
+// CHECK: gpu.barrier
+// The producer (warpgroup 2): its first thread waits, from step 4 on, for
+// the stage to be handed back, then arms it for 16 KB of rows and four
+// 64-column boxes of weights.
+// CHECK: %[[WG:.*]] = arith.divui %{{.*}}, %c128 : index
+// CHECK: %[[PRODUCER:.*]] = arith.cmpi eq, %[[WG]], %c2 : index
+// CHECK: scf.if %[[PRODUCER]] {
+// CHECK: nvvm.setmaxregister decrease 40
+// CHECK: scf.for
+// CHECK: arith.cmpi uge, %{{.*}}, %c4 : index
+// CHECK: nvgpu.mbarrier.try_wait.parity %[[EMPTY]]
+// CHECK: nvgpu.mbarrier.arrive.expect_tx %[[FULL]][%{{.*}}], %c49152
+// CHECK: nvgpu.tma.async.load %{{.*}}, %[[FULL]]
+// CHECK-COUNT-4: nvgpu.tma.async.load %{{.*}} to %{{.*}} : <tensor = memref<64x64xbf16, 3>
+// The consumers: 64 rows each (A at 8 KB per consumer) times the whole
+// 64 x 256 B tile, one wgmma group in flight; lane 0 of each warp hands
+// the previous step's stage back.
+// CHECK: } else {
+// CHECK: nvvm.setmaxregister increase 232
+// CHECK: nvgpu.warpgroup.mma.init.accumulator -> <fragmented = vector<64x256xf32>>
+// CHECK: scf.for
+// CHECK: nvgpu.mbarrier.try_wait.parity %[[FULL]]
+// CHECK: arith.muli %{{.*}}, %c8192 : index
+// CHECK: nvgpu.warpgroup.generate.descriptor %{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.warpgroup.generate.descriptor %{{.*}} : memref<64x256xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.warpgroup.mma %{{.*}} {transposeB} : {{.*}} -> <fragmented = vector<64x256xf32>>
+// CHECK: nvgpu.mbarrier.arrive %[[EMPTY]]
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+func.func @down(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  return %y : tensor<?x512xbf16>
+}
+
+// -----
+
+// Gate/up boxes: a block owns 128 outputs (boxes 0-1 gate columns, 2-3 the
+// same outputs' up columns): grid x = 512 / 128.
+// CHECK-LABEL: func.func @separate(
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256 blocks in (%c4, %{{.*}}, %c1) threads in (%c384, %c1, %c1)
+// CHECK: moe.column_tiles = 4 : i64, moe.dynamic_shared_memory = 197888 : i64, moe.tensor_map_params = 3 : i64
+func.func @separate(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
+  %h = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %h : tensor<?x512xbf16>
+}
+
+// -----
+
+// What the wide tile does not read keeps the 128x128 one: K = 72 (a partial
+// last step to zero in shared memory), N = 128 (less than a tile),
+// [E, N, K] weights, group_extents.
+// CHECK-LABEL: func.func @narrow_cases(
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n128 blocks in (%c1, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n256_t blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k256_n256_x{{[0-9a-f]+}} blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// CHECK-NOT: _ws256
+func.func @narrow_cases(%x72: tensor<?x72xbf16>, %w72: tensor<4x72x256xbf16>, %x: tensor<?x256xbf16>, %w128: tensor<4x256x128xbf16>, %wt: tensor<4x256x256xbf16>, %we: tensor<2x256x256xbf16>, %off: tensor<5xi64>, %off2: tensor<3xi64>) -> (tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>) {
+  %a = moe.grouped_matmul %x72, %w72 offsets(%off) : (tensor<?x72xbf16>, tensor<4x72x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
+  %b = moe.grouped_matmul %x, %w128 offsets(%off) : (tensor<?x256xbf16>, tensor<4x256x128xbf16>, tensor<5xi64>) -> tensor<?x128xbf16>
+  %c = moe.grouped_matmul %x, %wt offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<4x256x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
+  %d = moe.grouped_matmul %x, %we offsets(%off2) {group_extents = array<i64: 256, 256, 128, 256>} : (tensor<?x256xbf16>, tensor<2x256x256xbf16>, tensor<3xi64>) -> tensor<?x256xbf16>
+  return %a, %b, %c, %d : tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>
+}
