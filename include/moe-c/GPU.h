@@ -88,13 +88,16 @@ int64_t moe_layer_workspace_size(int layer, const int64_t *dims);
 int moe_layer_forward(int layer, void *const *buffers, const int64_t *dims,
                       void *workspace, void *stream);
 
-/* Alignment: the "wgmma" kernels (see below) need lhs and rhs 16-byte
- * aligned and out 4-byte aligned (MOE_GPU_INVALID_ARGUMENT otherwise), as
- * every PyTorch allocation is. */
+/* Alignment: the "wgmma" and "wgmma-ws" kernels (see below) need lhs and
+ * rhs 16-byte aligned and out 4-byte aligned (MOE_GPU_INVALID_ARGUMENT
+ * otherwise), as every PyTorch allocation is. */
 
-/* Which kernel serves (dtype, experts, k, n): "wgmma" (sm_90a: TMA +
- * warpgroup tensor cores; any k), "mma.sync" (sm_80 and sm_90), "decode"
- * (a library built with --kernel decode), or "" if the library has none.
+/* Which kernel serves (dtype, experts, k, n): "wgmma-ws" (sm_90a: the
+ * warp-specialized 128x256 tile, a producer warpgroup feeding two
+ * consumers; 16-bit [E, K, N] weights, k a multiple of 64, n >= 256),
+ * "wgmma" (sm_90a: TMA + warpgroup tensor cores, 128x128; any k),
+ * "mma.sync" (sm_80 and sm_90), "decode" (a library built with --kernel
+ * decode), or "" if the library has none.
  * Unless built with --kernel tile, calls with rows <= 16 * experts run the
  * weight-streaming decode kernel instead of the one named. Does not touch
  * the device. */

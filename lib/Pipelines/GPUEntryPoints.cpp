@@ -592,9 +592,10 @@ struct GPUEntryPointsPass
   }
 
   /// `moe_gpu_grouped_matmul_kind`: 2 for an mma.sync kernel, 3 for a wgmma
-  /// one (the tile kernel; rows <= 16 * E take the decode kernel unless
-  /// kernel=tile), 4 for the decode kernel alone (kernel=decode), 1 (the
-  /// chain's no-match) if none, for moe_grouped_matmul_kernel().
+  /// one with the 128x128 tile, 5 for the warp-specialized 128x256 one (the
+  /// tile kernel; rows <= 16 * E take the decode kernel unless kernel=tile),
+  /// 4 for the decode kernel alone (kernel=decode), 1 (the chain's no-match)
+  /// if none, for moe_grouped_matmul_kernel().
   void buildKernelKind(ModuleOp module, ArrayRef<Entry> entries) {
     MLIRContext *ctx = &getContext();
     Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
@@ -604,7 +605,12 @@ struct GPUEntryPointsPass
     auto b = ImplicitLocOpBuilder::atBlockEnd(module.getLoc(), &body);
     Value kind = buildChain(
         b, entries, body.getArguments(), [&](const Entry &e) -> Value {
-          int kind = !e.kernel ? 4 : moe::isWgmmaKernel(e.kernel) ? 3 : 2;
+          gpu::GPUFuncOp kernel = e.kernel;
+          int kind = 2;
+          if (!kernel)
+            kind = 4;
+          else if (moe::isWgmmaKernel(kernel))
+            kind = (*kernel.getKnownBlockSize())[0] > 128 ? 5 : 3;
           return arith::ConstantIntOp::create(b, kind, 32);
         });
     func::ReturnOp::create(b, kind);

@@ -29,13 +29,14 @@
 // AUTO: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256
 
 // CHECK: llvm.mlir.global external constant @moe_gpu_target_chip("sm_90a\00")
-// Every K, 72 included: wgmma kernels (3); else none (1).
+// Every K, 72 included: wgmma kernels (5: the warp-specialized tile, 3: the
+// 128x128 one for K = 72); else none (1).
 // CHECK-LABEL: func.func @moe_gpu_grouped_matmul_kind(
 // CHECK: scf.if %{{.*}} -> (i32) {
-// CHECK-NEXT: %[[WG:.*]] = arith.constant 3 : i32
+// CHECK-NEXT: %[[WG:.*]] = arith.constant 5 : i32
 // CHECK-NEXT: scf.yield %[[WG]]
 // CHECK: scf.if %{{.*}} -> (i32) {
-// CHECK-NEXT: %[[WG2:.*]] = arith.constant 3 : i32
+// CHECK-NEXT: %[[WG2:.*]] = arith.constant 5 : i32
 // CHECK-NEXT: scf.yield %[[WG2]]
 // CHECK: scf.if %{{.*}} -> (i32) {
 // CHECK-NEXT: %[[WG3:.*]] = arith.constant 3 : i32

@@ -30,7 +30,7 @@
 // CHURN: churn: 800 calls, 0 failed
 
 // CHECK: cuModuleLoadData: ELF e_machine=190
-// CHECK-NEXT: kernel bf16 8x256x512: 'wgmma', f16 8x256x512: ''
+// CHECK-NEXT: kernel bf16 8x256x512: 'wgmma-ws', f16 8x256x512: ''
 // CHECK-NEXT: moe_grouped_matmul(lhs 0x1008) -> 3: moe_grouped_matmul: the sm_90a kernel needs lhs and rhs 16-byte aligned and out 4-byte aligned (lhs 0x1008,
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,100 strides=512 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x2000 dims=512,2048 strides=1024 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0

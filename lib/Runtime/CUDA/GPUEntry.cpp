@@ -38,6 +38,10 @@ int64_t moe_gpu_layer_workspace(int32_t layer, const int64_t *dims)
 int32_t moe_gpu_layer_info(int32_t layer, int32_t what) __attribute__((weak));
 extern const char moe_gpu_layer_names[] __attribute__((weak));
 
+/// Whether moe_gpu_grouped_matmul_kind's `kind` is a wgmma kernel (the
+/// 128x128 tile, 3, or the warp-specialized 128x256 one, 5).
+static bool isWgmmaKind(int32_t kind) { return kind == 3 || kind == 5; }
+
 MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
                                       int64_t n, const void *lhs,
                                       const void *rhs, const int64_t *offsets,
@@ -58,7 +62,7 @@ MOE_GPU_EXPORT int moe_grouped_matmul(int dtype, int64_t experts, int64_t k,
   // The wgmma kernels read rows and weights through TMA (16-byte aligned
   // addresses) and store column pairs as 4-byte words.
   if (moe_gpu_grouped_matmul_kind &&
-      moe_gpu_grouped_matmul_kind(dtype, experts, k, n) == 3 &&
+      isWgmmaKind(moe_gpu_grouped_matmul_kind(dtype, experts, k, n)) &&
       ((uintptr_t)lhs % 16 || (uintptr_t)rhs % 16 || (uintptr_t)out % 4)) {
     setError("moe_grouped_matmul: the sm_90a kernel needs lhs and rhs 16-byte "
              "aligned and out 4-byte aligned (lhs %p, rhs %p, out %p)",
@@ -164,7 +168,8 @@ MOE_GPU_EXPORT const char *moe_grouped_matmul_kernel(int dtype, int64_t experts,
   int32_t kind = moe_gpu_grouped_matmul_kind
                      ? moe_gpu_grouped_matmul_kind(dtype, experts, k, n)
                      : 1;
-  return kind == 4   ? "decode"
+  return kind == 5   ? "wgmma-ws"
+         : kind == 4 ? "decode"
          : kind == 3 ? "wgmma"
          : kind == 2 ? "mma.sync"
                      : "";
