@@ -28,7 +28,10 @@ random router logits), each case:
    tile kernel: the kernel names in a torch.profiler trace of one call, or
    the rule under --simulate) and, where the decode kernel ran and
    libmoe_gpu_<chip>_tile.so (build.sh: moe-gpu-aot --kernel tile) is there,
-   checks and times the tile kernel forced on the same case.
+   checks and times the tile kernel forced on the same case; where the tile
+   kernel ran and libmoe_gpu_<chip>_w128.so (build.sh: moe-gpu-aot
+   --wgmma-tile 128x128) is there, checks and times the 128x128 wgmma tile
+   against the warp-specialized 128x256 one.
 
 Each model runs in its own process, so that a crash or a sticky CUDA error
 costs one model, not the run; a failing case prints its error and the rest
@@ -404,24 +407,25 @@ def check_numerics(torch, dev, lib, x, w, offsets, ref, stream, label=""):
     return ok, unwritten, err, out
 
 
-def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush):
-    """Numerics and time of the alternative library (alt_* fields)."""
+def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush, key="alt"):
+    """Numerics and time of another library on the same case (`key`_*
+    fields: alt, the ALT_CHIP library; w128, the 128x128 wgmma tile)."""
     e, k, n = w.shape
-    row["alt_kernel"] = alt.kernel(e, k, n)
+    row[f"{key}_kernel"] = alt.kernel(e, k, n)
     try:
         out = torch.full((x.shape[0], n), float("nan"), dtype=torch.bfloat16, device=dev.name)
         alt.grouped_matmul(x, w, offsets, out, dev.stream())
         dev.sync()
-        row["alt_ok"] = bool(int(torch.isnan(out).sum().item()) == 0
-                             and rel_err(torch, out, ref) <= TOLERANCE)
-        row["alt_ms"] = time_ms(dev, lambda: alt.grouped_matmul(x, w, offsets, out,
-                                                                dev.stream()), flush, reps)
+        row[f"{key}_ok"] = bool(int(torch.isnan(out).sum().item()) == 0
+                                and rel_err(torch, out, ref) <= TOLERANCE)
+        row[f"{key}_ms"] = time_ms(dev, lambda: alt.grouped_matmul(x, w, offsets, out,
+                                                                   dev.stream()), flush, reps)
     except Exception as exc:  # noqa: BLE001 - report and go on
-        row["alt_error"] = str(exc).splitlines()[0]
+        row[f"{key}_error"] = str(exc).splitlines()[0]
 
 
 def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None,
-             profile=True):
+             profile=True, w128_lib=None):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
     row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
@@ -458,6 +462,9 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
                                                                       stream), flush, reps)
     if alt is not None:
         check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
+    if w128_lib is not None and expected != "decode":
+        # The tile kernel's 128x128 form against the warp-specialized one.
+        check_alt(torch, dev, w128_lib, x, w, offsets, ref, row, reps, flush, key="w128")
 
     try:
         label, fn = grouped_mm_fn(torch, x, w, offsets)
@@ -502,12 +509,14 @@ def child(args):
         return 0
     alt = None
     tile_lib = None
+    w128_lib = None
     if args.child == "routing":
         return child_routing(args, torch, dev, scale)
     if args.simulate:
         lib = TorchStandIn(torch)
         alt = TorchStandIn(torch)  # exercises the comparison's code
         tile_lib = TorchStandIn(torch)
+        w128_lib = TorchStandIn(torch)
         layers = layer.TorchLayerStandIn(torch)
     else:
         lib = open_library(args, torch)
@@ -523,6 +532,10 @@ def child(args):
             # Loaded RTLD_LOCAL (ctypes' default): its moe_* do not clash.
             tile_lib = Library(tile_path)
             tile_lib.init()
+        w128_path = library_path(args.lib_dir, chip, "w128")
+        if os.path.exists(w128_path):
+            w128_lib = Library(w128_path)
+            w128_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     specs = {"choice": layer.ChoiceSpec(), "llama4": layer.Llama4Spec()}
     if args.child in specs:
@@ -573,7 +586,7 @@ def child(args):
             print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
                 row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt,
-                               tile_lib, profile=not args.no_profile)
+                               tile_lib, profile=not args.no_profile, w128_lib=w128_lib)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -666,6 +679,22 @@ def table(rows, peaks):
                 fmt(ams, ".3f"), fmt(r["flops"] / ams / 1e9 if ams else None, ".1f"),
                 fmt(ams / r["ours_ms"] if ams else None, ".2f") + ("×" if ams else ""),
             ]) + " |")
+    w128 = [r for r in rows if "w128_kernel" in r]
+    if w128:
+        out.append("\nThe tile kernel's cases with the 128x128 wgmma tile "
+                   "(libmoe_gpu_sm_90a_w128.so; ours vs 128x128 > 1: ours faster):\n")
+        out.append("| model | gemm | T | ours | 128x128 ok | 128x128 ms | 128x128 TFLOP/s "
+                   "| ours vs 128x128 |")
+        out.append("|" + "---|" * 8)
+        for r in w128:
+            wms = r.get("w128_ms")
+            out.append("| " + " | ".join([
+                r["model"], r["gemm"], str(r["T"]), r.get("kernel", ""),
+                "ERROR: " + r["w128_error"][:80] if "w128_error" in r
+                else ("yes" if r.get("w128_ok") else "NO"),
+                fmt(wms, ".3f"), fmt(r["flops"] / wms / 1e9 if wms else None, ".1f"),
+                fmt(wms / r["ours_ms"] if wms else None, ".2f") + ("×" if wms else ""),
+            ]) + " |")
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
@@ -743,7 +772,7 @@ def write_report(args, rows, peaks, failures):
         json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
                    "failures": failures}, f, indent=1)
     bad = failures or any("error" in r or not r.get("ok") or not r.get("tile_ok", True)
-                          for r in rows + routing_rows)
+                          or not r.get("w128_ok", True) for r in rows + routing_rows)
     return text, bool(bad)
 
 
@@ -758,11 +787,12 @@ def dry_run(args):
     paths run on small shapes."""
     ok = True
     libraries = [library_path(args.lib_dir, chip) for chip in args.chips]
-    # The forced-tile comparison libraries are optional.
-    libraries += [p for p in (library_path(args.lib_dir, chip, "tile") for chip in args.chips)
+    # The forced-tile and 128x128-tile comparison libraries are optional.
+    libraries += [p for variant in ("tile", "w128")
+                  for p in (library_path(args.lib_dir, chip, variant) for chip in args.chips)
                   if os.path.exists(p)]
     for path in libraries:
-        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile")
+        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile").removesuffix("_w128")
         if not os.path.exists(path):
             print(f"FAIL {path}: missing (run bench/gpu/build.sh)")
             ok = False
