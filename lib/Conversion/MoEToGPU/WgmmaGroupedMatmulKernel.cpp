@@ -276,6 +276,9 @@ Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
 
 /// The kernel's values shared by its parts.
 struct State {
+  State(const GroupedMatmulSignature &sig, const TileForm &tile)
+      : sig(sig), tile(tile) {}
+
   const GroupedMatmulSignature &sig;
   const TileForm &tile;
   /// Rows, weights, and the up weights of a separate gated layout (the
@@ -779,6 +782,24 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
   }
 }
 
+/// Waits until `phase` of mbarrier `index` of `barriers` has completed.
+void waitForPhase(ImplicitLocOpBuilder &b, Value barriers, Value index,
+                  Value phase) {
+  Emitter m{b};
+  Value parity = m.eq(m.rem(phase, 2), m.c(1)); // i1
+  nvgpu::MBarrierTryWaitParityOp::create(b, barriers, parity, m.c(10000000),
+                                         index);
+}
+
+/// The type of a wgmma descriptor of a [rows, columns] shared-memory tile.
+Type descriptorType(State &s, int64_t rows, int64_t columns) {
+  MLIRContext *ctx = s.sig.elementType.getContext();
+  return nvgpu::WarpgroupMatrixDescriptorType::get(
+      ctx, MemRefType::get(
+               {rows, columns}, s.sig.elementType, MemRefLayoutAttrInterface(),
+               gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)));
+}
+
 /// The warp-specialized main loop (tile.producer): the producer warpgroup's
 /// first thread issues the loads of every k step as soon as its stage is
 /// free, and each consumer warpgroup multiplies its 64 rows of every stage
@@ -818,9 +839,6 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
     NVVM::FenceMbarrierInitOp::create(b);
   });
   gpu::BarrierOp::create(b);
-  auto parityOf = [](Emitter &em, Value phase) {
-    return em.eq(em.rem(phase, 2), em.c(1)); // i1
-  };
 
   Value isProducer = m.eq(m.div(s.tid, kWgmmaThreads), m.c(tile.consumers));
   auto roles = scf::IfOp::create(b, isProducer, /*withElseRegion=*/true);
@@ -834,10 +852,8 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
           Emitter im{ib};
           Value stage = im.rem(step, stages);
           im.ifThen(im.uge(step, im.c(stages)), [&] {
-            Value phase = im.sub(im.div(step, stages), im.c(1));
-            nvgpu::MBarrierTryWaitParityOp::create(ib, s.emptyBarriers,
-                                                   parityOf(im, phase),
-                                                   im.c(10000000), stage);
+            waitForPhase(ib, s.emptyBarriers, stage,
+                         im.sub(im.div(step, stages), im.c(1)));
           });
           issueStep(ib, s, stage, step, first, groupRow0, n0);
           scf::YieldOp::create(ib);
@@ -849,11 +865,6 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
   int64_t rowsPerConsumer = kWgmmaTileM / tile.consumers;
   auto accType = nvgpu::WarpgroupAccumulatorType::get(
       ctx, VectorType::get({rowsPerConsumer, tile.columns}, b.getF32Type()));
-  auto descType = [&](int64_t rowsOf, int64_t colsOf) {
-    return nvgpu::WarpgroupMatrixDescriptorType::get(
-        ctx, MemRefType::get({rowsOf, colsOf}, s.sig.elementType,
-                             MemRefLayoutAttrInterface(), workgroup));
-  };
   Value lane = m.rem(s.tid, 32);
   Value init = nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType);
   auto loop = scf::ForOp::create(
@@ -862,15 +873,13 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
         Value stage = im.rem(step, stages);
-        nvgpu::MBarrierTryWaitParityOp::create(
-            ib, s.barriers, parityOf(im, im.div(step, stages)), im.c(10000000),
-            stage);
+        waitForPhase(ib, s.barriers, stage, im.div(step, stages));
         Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descType(rowsPerConsumer, kWgmmaTileK),
+            ib, descriptorType(s, rowsPerConsumer, kWgmmaTileK),
             consumerStageA(ib, s, stage), s.mapA);
         Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descType(kWgmmaTileK, tile.columns), stageB(ib, s, stage),
-            s.mapB);
+            ib, descriptorType(s, kWgmmaTileK, tile.columns),
+            stageB(ib, s, stage), s.mapB);
         // B is N-major (transposeB); waits for the previous step's group.
         Value acc = nvgpu::WarpgroupMmaOp::create(
             ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
@@ -1067,11 +1076,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       kMajorB(sig)
           ? Value(LLVM::ZeroOp::create(b, structType))
           : Value(nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType));
-  auto descType = [&](int64_t rowsOf, int64_t colsOf) {
-    return nvgpu::WarpgroupMatrixDescriptorType::get(
-        ctx, MemRefType::get({rowsOf, colsOf}, elt, MemRefLayoutAttrInterface(),
-                             workgroup));
-  };
   // After step's barrier, step - 1's stage is free: refill it with step - 1
   // + kStages.
   auto refillAfter = [&](ImplicitLocOpBuilder &ib, Value step) {
@@ -1100,9 +1104,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         if (packedB)
           nextB = loadPackedStep(ib, s, *packedB, weightGroup,
                                  im.mul(nextStep, im.c(kWgmmaTileK)));
-        Value parity = im.eq(im.rem(im.div(step, kStages), 2), im.c(1)); // i1
-        nvgpu::MBarrierTryWaitParityOp::create(ib, s.barriers, parity,
-                                               im.c(10000000), stage);
+        waitForPhase(ib, s.barriers, stage, im.div(step, kStages));
         if (zeroRagged) {
           Value valid = im.sub(kLimit, im.mul(step, im.c(kWgmmaTileK)));
           im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
@@ -1124,11 +1126,11 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
           return;
         }
         Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descType(kWgmmaTileM, kWgmmaTileK), stageA(ib, s, stage),
-            s.mapA);
+            ib, descriptorType(s, kWgmmaTileM, kWgmmaTileK),
+            stageA(ib, s, stage), s.mapA);
         Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descType(kWgmmaTileK, kWgmmaTileN), stageB(ib, s, stage),
-            s.mapB);
+            ib, descriptorType(s, kWgmmaTileK, kWgmmaTileN),
+            stageB(ib, s, stage), s.mapB);
         // B is N-major in shared memory (weights are [K, N] row-major):
         // transposeB. Waits for the previous step's wgmma group only.
         Value acc = nvgpu::WarpgroupMmaOp::create(
