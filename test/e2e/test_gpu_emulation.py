@@ -62,12 +62,12 @@ CASES = {
 
 # The warp-specialized 128x256 tile (a producer warpgroup, two consumers
 # handing stages back through mbarriers): what wgmma-tile=auto takes for
-# 16-bit [E, K, N] weights with K a multiple of 64 and N >= 256. K = 384 and
-# 640 wrap the 4-stage ring (the producer waits for released stages); N
+# 16-bit [E, K, N] weights with K a multiple of 64 and N >= 256. K = 384 (6
+# steps) wraps the 4-stage ring (the producer waits for released stages); N
 # past the column tiles; every gated layout (gate/up boxes of 128 outputs);
 # the fused combine; offsets past the row count.
 CASES.update({
-    "ws_k640_n320_bias": dict(E=3, K=640, N=320, bias="f32"),
+    "ws_k384_n320_bias": dict(E=3, K=384, N=320, bias="f32"),
     "ws_f16_i32_offsets_n512": dict(E=2, K=128, N=512, elt="f16", off="i32"),
     "ws_interleaved_swiglu_k384": dict(E=2, K=384, N=272, layout="interleaved"),
     "ws_concatenated_clamped_swiglu": dict(E=2, K=320, N=400, layout="concatenated",
