@@ -33,10 +33,10 @@
 // SM80-DAG: Compiling entry function 'grouped_matmul_f16_f16_i32_e4_k72_n200_bias_f32_t'
 // SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_silu_separate_t'
 // SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_t'
-// SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k14336_n4096_t'
+// SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k14336_n4096_t_ws256'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_f16_f16_i32_e4_k72_n200_bias_f32_t'
-// SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n768_silu_separate_t'
-// SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_t'
+// SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n768_silu_separate_t_ws256'
+// SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_t_ws256'
 
 // SASS-COUNT-8: Function : grouped_matmul_
 // SASS80-DAG: LDG.E.128
@@ -46,9 +46,12 @@
 // SASS80-DAG: HMMA.16816.F32
 // SASS90-DAG: LDG.E.128
 // SASS90-DAG: UTMALDG.2D
-// SASS90-DAG: HGMMA.64x128x16.F32.BF16 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}]
+// The bf16 ones take the warp-specialized 128x256 tile, the f16 N = 200
+// one the 128x128 tile.
+// SASS90-DAG: HGMMA.64x256x16.F32.BF16 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}]
 // SASS90-DAG: HGMMA.64x128x16.F32 R{{[0-9]+}}, gdesc[UR{{[0-9]+}}]
 
 // Both operands K-major: imm-trans-a = imm-trans-b = 0.
-// PTX90: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0, 0;
+// PTX90: wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0, 0;
+// PTX90: wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {{.*}}, p, 1, 1, 0, 0;
 // PTX90-NOT: wgmma.mma_async{{.*}}, 1;

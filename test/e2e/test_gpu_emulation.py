@@ -62,7 +62,8 @@ CASES = {
 
 # The warp-specialized 128x256 tile (a producer warpgroup, two consumers
 # handing stages back through mbarriers): what wgmma-tile=auto takes for
-# 16-bit [E, K, N] weights with K a multiple of 64 and N >= 256. K = 384 (6
+# 16-bit weights with N >= 256, [E, N, K] ones and [E, K, N] ones with K a
+# multiple of 64. K = 384 (6
 # steps) wraps the 4-stage ring (the producer waits for released stages); N
 # past the column tiles; every gated layout (gate/up boxes of 128 outputs);
 # the fused combine; offsets past the row count.
@@ -75,6 +76,13 @@ CASES.update({
     "ws_separate_swiglu": dict(E=2, K=192, N=272, layout="separate"),
     "ws_combine_epilogue": dict(E=3, K=128, N=256, combine=2),
     "ws_offsets_past_rows": dict(E=2, K=128, N=256, rows=200, offsets=[0, 70, 230]),
+    # [E, N, K] weights (K-major B, the wgmma ops built directly): any K, the
+    # TMA zero-filling past it (Inf in the empty group's weights, which the
+    # boxes past N read as the next group's columns), gate/up boxes, the
+    # fused combine over 6 steps.
+    "ws_nk_k72_n320": dict(E=3, K=72, N=320, trans=True, inf_empty_group=True),
+    "ws_nk_concatenated_swiglu": dict(E=2, K=200, N=272, trans=True, layout="concatenated"),
+    "ws_nk_combine_epilogue_k384": dict(E=3, K=384, N=256, trans=True, combine=2),
 })
 
 # The sm_80 tile kernel (cp.async into two stages, ldmatrix, mma.sync on

@@ -472,7 +472,9 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
 
 /// One k step's wgmma group on K-major B (the [N, K] tile of [E, N, K]
 /// weights: column n's 64 K values are one 128-byte swizzled row, 8 rows
-/// 1024 bytes apart, the layout the weights map's descriptor describes).
+/// 1024 bytes apart, the layout the weights map's descriptor describes),
+/// for the thread's consumer: its 64-row chunks of the stage's rows times
+/// the whole tile of columns.
 /// nvgpu.warpgroup.mma walks only an N-major B, so the NVVM ops are built
 /// here, as its lowering builds them: per 64-row chunk mi and 16-deep slice
 /// kk, A's descriptor advances by mi * 8 KB + kk * 32 bytes and B's by
@@ -503,7 +505,7 @@ Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
         b, desc,
         LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(bytes >> 4)));
   };
-  Value descA = descriptor(stageA(b, s, stage), s.mapA);
+  Value descA = descriptor(consumerStageA(b, s, stage), s.mapA);
   // The descriptor takes its swizzle and strides from the map's type: the
   // rows map's are the same (128-byte swizzle, 1024 bytes per 8 rows; the
   // leading byte offset, the only one that differs, is unused by K-major
@@ -512,14 +514,14 @@ Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
   auto type = elt.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
   constexpr int64_t sliceK = 16, sliceBytes = sliceK * 2;
   NVVM::WgmmaFenceAlignedOp::create(b);
-  for (int64_t mi = 0; mi < kWgmmaTileM / kWgmmaM; ++mi) {
+  for (int64_t mi = 0; mi < s.tile.chunks(); ++mi) {
     Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
     for (int64_t kk = 0; kk < kWgmmaTileK / sliceK; ++kk)
       chunk = NVVM::WgmmaMmaAsyncOp::create(
           b, chunk.getType(), chunk,
           advance(descA, mi * kWgmmaM * kWgmmaTileK * 2 + kk * sliceBytes),
           advance(descB, kk * sliceBytes),
-          NVVM::MMAShapeAttr::get(ctx, kWgmmaM, kWgmmaTileN, sliceK), type,
+          NVVM::MMAShapeAttr::get(ctx, kWgmmaM, s.tile.columns, sliceK), type,
           type, NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
           NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
           NVVM::MMALayout::row, NVVM::MMALayout::col,
@@ -866,7 +868,14 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
   auto accType = nvgpu::WarpgroupAccumulatorType::get(
       ctx, VectorType::get({rowsPerConsumer, tile.columns}, b.getF32Type()));
   Value lane = m.rem(s.tid, 32);
-  Value init = nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType);
+  // The accumulators as the NVVM ops hold them: one 64-row chunk.
+  Type chunkType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(tile.columns / 2, b.getF32Type()));
+  Type structType = LLVM::LLVMStructType::getLiteral(ctx, {chunkType});
+  Value init =
+      kMajorB(s.sig)
+          ? Value(LLVM::ZeroOp::create(b, structType))
+          : Value(nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType));
   auto loop = scf::ForOp::create(
       b, m.c(0), steps, m.c(1), ValueRange{init},
       [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
@@ -874,17 +883,23 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
         Emitter im{ib};
         Value stage = im.rem(step, stages);
         waitForPhase(ib, s.barriers, stage, im.div(step, stages));
-        Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descriptorType(s, rowsPerConsumer, kWgmmaTileK),
-            consumerStageA(ib, s, stage), s.mapA);
-        Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descriptorType(s, kWgmmaTileK, tile.columns),
-            stageB(ib, s, stage), s.mapB);
-        // B is N-major (transposeB); waits for the previous step's group.
-        Value acc = nvgpu::WarpgroupMmaOp::create(
-            ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
-            /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
-            iter[0]);
+        // Both wait for the previous step's group only.
+        Value acc;
+        if (kMajorB(s.sig)) {
+          acc = kMajorWgmmaStep(ib, s, stage, iter[0]);
+        } else {
+          Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
+              ib, descriptorType(s, rowsPerConsumer, kWgmmaTileK),
+              consumerStageA(ib, s, stage), s.mapA);
+          Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
+              ib, descriptorType(s, kWgmmaTileK, tile.columns),
+              stageB(ib, s, stage), s.mapB);
+          // B is N-major: transposeB.
+          acc = nvgpu::WarpgroupMmaOp::create(
+              ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
+              /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
+              iter[0]);
+        }
         // The previous step's wgmmas have retired: hand its stage back.
         im.ifThen(im.both(im.uge(step, im.c(1)), im.eq(lane, im.c(0))), [&] {
           nvgpu::MBarrierArriveOp::create(
@@ -894,11 +909,10 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
         scf::YieldOp::create(ib, acc);
       });
   NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
-  Type chunkType = LLVM::LLVMStructType::getLiteral(
-      ctx, SmallVector<Type>(tile.columns / 2, b.getF32Type()));
-  Type structType = LLVM::LLVMStructType::getLiteral(ctx, {chunkType});
-  store(UnrealizedConversionCastOp::create(b, structType, loop.getResult(0))
-            .getResult(0));
+  Value acc = loop.getResult(0);
+  if (acc.getType() != structType)
+    acc = UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
+  store(acc);
 }
 
 gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
@@ -1022,7 +1036,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                           m.c(sig.transposedRhs ? sig.n : sig.k));
   Value groupN0 = sig.extents.empty() ? Value() : groupN;
   if (tileForm.producer) {
-    assert(!zeroRagged && !packed && "the wide tile reads whole 16-bit steps");
+    assert(!zeroRagged && !packed && "the wide tile reads 16-bit maps only");
     emitSpecialized(b, s, steps, first, groupRow0, n0, [&](Value acc) {
       storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
                 groupN0);
@@ -1165,8 +1179,7 @@ Type moe::detail::wgmmaWeightsMapType(MLIRContext *ctx, Type elementType) {
 }
 
 bool moe::detail::wgmmaWideTileFits(const GroupedMatmulSignature &sig) {
-  if (sig.quantized || kMajorB(sig) || !sig.extents.empty() ||
-      needsRaggedZeroing(sig))
+  if (sig.quantized || !sig.extents.empty() || needsRaggedZeroing(sig))
     return false;
   return pairsBoxes(sig) ? sig.resultColumns() >= kWideTile.columns / 2
                          : sig.n >= kWideTile.columns;

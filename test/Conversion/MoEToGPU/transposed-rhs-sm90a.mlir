@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90a -verify-diagnostics -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a wgmma-tile=128x128" -verify-diagnostics -split-input-file | FileCheck %s
 
 // On sm_90a [E, N, K] weights take the wgmma kernel as [E, K, N] ones do
 // (and no remark, which -verify-diagnostics would report): the weights map

@@ -1,7 +1,7 @@
 // The sm_90a tile kernel's warp-specialized 128x256 form, which
-// wgmma-tile=auto (the default) takes for 16-bit [E, K, N] weights with K a
-// multiple of 64, no group_extents and at least 256 columns (128 outputs
-// with gate/up boxes); other weights keep the 128x128 tile, and
+// wgmma-tile=auto (the default) takes for 16-bit weights with at least 256
+// columns (128 outputs with gate/up boxes): [E, N, K] ones, and [E, K, N]
+// ones with K a multiple of 64 and no group_extents; other weights keep the 128x128 tile, and
 // wgmma-tile=128x128 keeps it everywhere. An unknown tile name is refused
 // before anything is rewritten.
 // RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile" -split-input-file | FileCheck %s
@@ -80,19 +80,38 @@ func.func @separate(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: te
 
 // -----
 
-// What the wide tile does not read keeps the 128x128 one: K = 72 (a partial
-// last step to zero in shared memory), N = 128 (less than a tile),
-// [E, N, K] weights, group_extents.
+// [E, N, K] weights (B K-major) take it too, whatever K (the TMA fills
+// both boxes past K with zeros): the wgmma ops are built directly, 64 rows
+// of A (8 KB into the rows box) times 256 columns, both operands K-major.
+// CHECK-LABEL: func.func @transposed(
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256_t_ws256 blocks in (%c1, %{{.*}}, %c1) threads in (%c384, %c1, %c1)
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256_t_ws256(
+// CHECK: nvvm.setmaxregister increase 232
+// CHECK: scf.for {{.*}} -> (!llvm.struct<(struct<(f32
+// CHECK: nvgpu.mbarrier.try_wait.parity
+// CHECK: nvgpu.warpgroup.generate.descriptor %{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.warpgroup.generate.descriptor %{{.*}} : memref<256x64xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-4: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 256, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// CHECK: nvvm.wgmma.wait.group.sync.aligned 1
+// CHECK: nvgpu.mbarrier.arrive
+func.func @transposed(%x: tensor<?x72xbf16>, %w: tensor<4x256x72xbf16>, %off: tensor<5xi64>) -> tensor<?x256xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x72xbf16>, tensor<4x256x72xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
+  return %y : tensor<?x256xbf16>
+}
+
+// -----
+
+// What the wide tile does not read keeps the 128x128 one: K = 72 of [E, K,
+// N] weights (a partial last step to zero in shared memory), N = 128 (less
+// than a tile), group_extents.
 // CHECK-LABEL: func.func @narrow_cases(
 // CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n128 blocks in (%c1, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
-// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n256_t blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k256_n256_x{{[0-9a-f]+}} blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // CHECK-NOT: _ws256
-func.func @narrow_cases(%x72: tensor<?x72xbf16>, %w72: tensor<4x72x256xbf16>, %x: tensor<?x256xbf16>, %w128: tensor<4x256x128xbf16>, %wt: tensor<4x256x256xbf16>, %we: tensor<2x256x256xbf16>, %off: tensor<5xi64>, %off2: tensor<3xi64>) -> (tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>) {
+func.func @narrow_cases(%x72: tensor<?x72xbf16>, %w72: tensor<4x72x256xbf16>, %x: tensor<?x256xbf16>, %w128: tensor<4x256x128xbf16>, %we: tensor<2x256x256xbf16>, %off: tensor<5xi64>, %off2: tensor<3xi64>) -> (tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>) {
   %a = moe.grouped_matmul %x72, %w72 offsets(%off) : (tensor<?x72xbf16>, tensor<4x72x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
   %b = moe.grouped_matmul %x, %w128 offsets(%off) : (tensor<?x256xbf16>, tensor<4x256x128xbf16>, tensor<5xi64>) -> tensor<?x128xbf16>
-  %c = moe.grouped_matmul %x, %wt offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<4x256x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
   %d = moe.grouped_matmul %x, %we offsets(%off2) {group_extents = array<i64: 256, 256, 128, 256>} : (tensor<?x256xbf16>, tensor<2x256x256xbf16>, tensor<3xi64>) -> tensor<?x256xbf16>
-  return %a, %b, %c, %d : tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>
+  return %a, %b, %d : tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>
 }

@@ -38,8 +38,9 @@ struct MoEToGPUOptions {
   /// run time), "tile" or "decode" (forced, for tests and benchmarks).
   std::string kernel = "auto";
   /// The sm_90a tile kernel's form: "auto" (128 x 256 tiles, warp-
-  /// specialized, where the weights allow: 16-bit [E, K, N], K a multiple of
-  /// 64, no group_extents, at least 256 columns; else 128 x 128) or
+  /// specialized, where the weights allow: 16-bit, not packed, at least 256
+  /// columns, [E, N, K] or [E, K, N] with K a multiple of 64 and no
+  /// group_extents; else 128 x 128) or
   /// "128x128" (forced, for comparisons).
   std::string wgmmaTile = "auto";
 };
