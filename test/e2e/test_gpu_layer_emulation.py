@@ -212,6 +212,18 @@ def test_synthetic_layer(name, tmp_path):
     check(layer.run(model, "chip=sm_90a", tokens, str(tmp_path)))
 
 
+def test_warp_specialized_layer(tmp_path):
+    """A layer wide enough for sm_90a's warp-specialized 128x256 tile (H =
+    256, I = 128): the fused SwiGLU matmul (gate/up boxes of 128 outputs)
+    and the down matmul with the combine in its epilogue both run on it."""
+    model = synthetic(str(tmp_path / "model.mlir"), experts=4, hidden=256, inter=128, k=2,
+                      route="<softmax> %x, %wr {k = 2 : i64, renormalize}")
+    result = layer.run(model, "chip=sm_90a kernel=tile combine=epilogue", 40, str(tmp_path))
+    check(result)
+    wide = [k for k in result["kernels"] if k.endswith("_ws256")]
+    assert len(wide) == 2, result["kernels"]
+
+
 def test_per_sequence_capacity_layer(tmp_path):
     """Switch's capacity per sequence: the sequence length is the layer's
     index argument (3 sequences of 7 tokens, capacity 2 of 3 experts)."""
