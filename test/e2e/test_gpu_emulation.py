@@ -68,12 +68,12 @@ CASES = {
 # past the column tiles; every gated layout (gate/up boxes of 128 outputs);
 # the fused combine; offsets past the row count.
 CASES.update({
-    "ws_k384_n320_bias": dict(E=3, K=384, N=320, bias="f32"),
+    "ws_k384_n320_bias": dict(E=3, K=384, N=320, bias="f32", rows=140),
     "ws_f16_i32_offsets_n512": dict(E=2, K=128, N=512, elt="f16", off="i32"),
-    "ws_interleaved_swiglu_k384": dict(E=2, K=384, N=272, layout="interleaved"),
+    "ws_interleaved_swiglu_k384": dict(E=2, K=384, N=272, layout="interleaved", rows=140),
     "ws_concatenated_clamped_swiglu": dict(E=2, K=320, N=400, layout="concatenated",
-                                           alpha=1.702, beta=1.0, limit=7.0),
-    "ws_separate_swiglu": dict(E=2, K=192, N=272, layout="separate"),
+                                           alpha=1.702, beta=1.0, limit=7.0, rows=140),
+    "ws_separate_swiglu": dict(E=2, K=192, N=272, layout="separate", rows=140),
     "ws_combine_epilogue": dict(E=3, K=128, N=256, combine=2),
     "ws_offsets_past_rows": dict(E=2, K=128, N=256, rows=200, offsets=[0, 70, 230]),
     # [E, N, K] weights (K-major B, the wgmma ops built directly): any K, the

@@ -13,6 +13,11 @@
 // registers) reads both operands from shared memory through descriptors.
 // Packed (QMoE) weights have no map: the threads expand them into the
 // stage's B tile themselves (packedColumn), one k step ahead.
+// Where the weights allow (wgmmaWideTileFits), a second form (kWideTile)
+// owns 128 x 256: a producer warpgroup issues the loads into a 4-stage ring
+// and two consumer warpgroups each multiply 64 of the rows by the whole
+// tile (m64n256k16), handing stages back through mbarriers instead of
+// meeting at a block barrier each k step (emitSpecialized).
 //
 // Invariants the index math relies on:
 // - Tensor maps are host data fixed per launch, so they cannot follow the
@@ -41,7 +46,7 @@
 // - Shared memory: the stages start at the first 1024-byte boundary past
 //   the static variables (the swizzle pattern repeats every 8 rows of 128
 //   bytes and the descriptors carry base offset 0), computed at run time;
-//   the launch asks for that much slack. kScratchSlots i64 after the
+//   the launch asks for that much slack. scratchSlots() i64 after the
 //   stages hold the row-tile search's warp totals and result. A stage's A box
 //   is 128 rows of 128 bytes (16 KB); its B tile is two 64 x 64 boxes (8 KB
 //   each, N columns 0-63 then 64-127), the layout
