@@ -84,9 +84,8 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     TMA descriptors per launch (rows `[rows, K]`; the weights as
     `[E * K, N]`, or `[E * N, K]` for `transpose_rhs`), which the runtime
     caches. A K that is no multiple of 64 ends in a partial step.
-    Where the weights allow (16-bit, not packed, at least 256 columns;
-    `[E, N, K]`, or `[E, K, N]` with K a multiple of 64 and no
-    `group_extents`) and `wgmma-tile=auto`, the tile
+    Where the weights allow (16-bit, not packed, at least 256 columns) and
+    `wgmma-tile=auto`, the tile
     is 128x256 instead (kernels named `_ws256`): a producer warpgroup
     issues the loads into a 4-stage ring and two consumer warpgroups run
     wgmma m64n256k16 on 64 rows each, handing stages back through

@@ -27,10 +27,13 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}'
 // SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}'
 // SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}'
-// SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}'
-// SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}'
+// SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}_ws256'
+// SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}_ws256'
 // SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k512_n128_x{{[0-9a-f]+}}'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // SASS80: HMMA.16816.F32.BF16
-// SASS90: HGMMA.64x128x16.F32.BF16
-// SASS90: HMMA.16816.F32.BF16
+// The N = 128 matmul takes the 128x128 tile, the others the
+// warp-specialized 128x256 one.
+// SASS90-DAG: HGMMA.64x128x16.F32.BF16
+// SASS90-DAG: HGMMA.64x256x16.F32.BF16
+// SASS90-DAG: HMMA.16816.F32.BF16

@@ -62,8 +62,7 @@ CASES = {
 
 # The warp-specialized 128x256 tile (a producer warpgroup, two consumers
 # handing stages back through mbarriers): what wgmma-tile=auto takes for
-# 16-bit weights with N >= 256, [E, N, K] ones and [E, K, N] ones with K a
-# multiple of 64. K = 384 (6
+# 16-bit weights with N >= 256 (128 outputs with gate/up boxes). K = 384 (6
 # steps) wraps the 4-stage ring (the producer waits for released stages); N
 # past the column tiles; every gated layout (gate/up boxes of 128 outputs);
 # the fused combine; offsets past the row count.
@@ -83,6 +82,15 @@ CASES.update({
     "ws_nk_k72_n320": dict(E=3, K=72, N=320, trans=True, inf_empty_group=True),
     "ws_nk_concatenated_swiglu": dict(E=2, K=200, N=272, trans=True, layout="concatenated"),
     "ws_nk_combine_epilogue_k384": dict(E=3, K=384, N=256, trans=True, combine=2),
+    # [E, K, N] weights with a partial last step: the consumers zero what it
+    # holds past K_g (Inf in the empty group's weights) and meet at a named
+    # barrier before either's wgmma; past the ring's depth (K = 328: the
+    # partial step refills a stage); group_extents with NaN past each
+    # expert's block.
+    "ws_partial_step_zeroed": dict(E=3, K=200, N=256, bias="f32", inf_empty_group=True),
+    "ws_k328_partial_step_combine": dict(E=3, K=328, N=256, combine=2, rows=140),
+    "ws_extents": dict(E=3, K=72, N=320, extents=[(40, 320), (72, 8), (8, 264)],
+                       nan_pad=True),
 })
 
 # The sm_80 tile kernel (cp.async into two stages, ldmatrix, mma.sync on
@@ -149,10 +157,15 @@ MUTATIONS = {
     # when the producer refills it), and a producer that does not wait for
     # the stage to be handed back (its wait is the kernel's first: the
     # refill completes a phase of the stage's full mbarrier that no
-    # consumer has waited for yet, and the consumers wait forever).
+    # consumer has waited for yet, and the consumers wait forever); and
+    # consumers that do not meet after zeroing a partial step (one's zeros
+    # race with the other's wgmma).
     "ws_wait_group_2": (
         _in_kernel(lambda t: t.replace("<{group = 1 : i64}>", "<{group = 2 : i64}>", 1)),
         dict(E=2, K=384, N=256), "problems"),
+    "ws_no_named_barrier": (
+        _in_kernel(lambda t: re.sub(r'\n\s*"nvvm.barrier"\([^\n]*', "", t, count=1)),
+        dict(E=3, K=200, N=256, inf_empty_group=True), "problems"),
     "ws_producer_no_wait": (
         _in_kernel(lambda t: re.sub(r'\n\s*"nvvm.mbarrier.try_wait.parity"[^\n]*', "", t,
                                     count=1)),

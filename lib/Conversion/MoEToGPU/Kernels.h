@@ -345,11 +345,9 @@ moe::GroupedMatmulKernels getOrBuildGroupedMatmulKernels(
     const GroupedMatmulSignature &sig, const MoEToGPUOptions &options);
 
 /// Whether the warp-specialized 128 x 256 form of the wgmma kernel reads
-/// `sig`'s weights: 16-bit ones (not packed) through their TMA map, [E, N,
-/// K] ones or [E, K, N] ones with K a multiple of kWgmmaTileK and no
-/// group_extents (no partial k step to zero in shared memory), and at least
-/// one whole tile of columns (256 weight columns, 128 outputs with gate/up
-/// boxes).
+/// `sig`'s weights: 16-bit ones (not packed: the threads would expand them)
+/// with at least one whole tile of columns (256 weight columns, 128 outputs
+/// with gate/up boxes).
 bool wgmmaWideTileFits(const GroupedMatmulSignature &sig);
 
 /// Returns the sm_90a wgmma kernel for `sig` in `gpuModule`, building it on

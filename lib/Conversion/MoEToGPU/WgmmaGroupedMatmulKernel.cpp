@@ -378,15 +378,29 @@ bool hasShortK(const GroupedMatmulSignature &sig) {
   return false;
 }
 
+/// The threads that run the wgmmas: the block's, or the consumer
+/// warpgroups' of the warp-specialized form.
+int64_t wgmmaThreads(const TileForm &tile) {
+  return tile.consumers * kWgmmaThreads;
+}
+
 /// Makes the threads' stores of a stage visible to the wgmma (async proxy) of
-/// every thread: fence, then barrier.
-void publishStores(ImplicitLocOpBuilder &b) {
+/// every thread that runs one: fence, then a barrier of the block, or of the
+/// consumer warpgroups alone (named barrier 1) when a producer warpgroup
+/// runs on its own.
+void publishStores(ImplicitLocOpBuilder &b, const TileForm &tile) {
   NVVM::FenceProxyOp::create(
       b,
       NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
       NVVM::SharedSpaceAttr::get(b.getContext(),
                                  NVVM::SharedSpace::shared_cta));
-  gpu::BarrierOp::create(b);
+  if (!tile.producer) {
+    gpu::BarrierOp::create(b);
+    return;
+  }
+  Emitter m{b};
+  NVVM::BarrierOp::create(b, Type(), m.i32(1), m.i32(wgmmaThreads(tile)),
+                          NVVM::BarrierReductionAttr(), Value());
 }
 
 /// Zeros what a partial k step (`valid` = K_g - k0 < kWgmmaTileK columns of
@@ -395,8 +409,8 @@ void publishStores(ImplicitLocOpBuilder &b) {
 /// K_g < K, in each A row the 16-byte chunks of columns [8 j, 8 j + 8) with
 /// 8 j >= valid, at their swizzled place (chunk j of row r is stored as
 /// chunk j ^ (r % 8)).
-/// All threads store; then the stores are fenced for the async proxy and
-/// the block meets at a barrier.
+/// The threads that run the wgmmas store; then the stores are fenced for
+/// the async proxy and those threads meet at a barrier (publishStores).
 void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
                     Value valid) {
   Emitter m{b};
@@ -411,9 +425,10 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
     store.setAlignmentAttr(b.getI64IntegerAttr(16));
   };
   // B: per 64-column box, 64 rows x 8 chunks.
+  int64_t threads = wgmmaThreads(s.tile);
   for (int64_t half = 0; half < s.tile.boxes(); ++half) {
-    for (int64_t i = 0; i < kWgmmaTileK * chunksPerRow / kWgmmaThreads; ++i) {
-      Value slot = m.add(s.tid, m.c(i * kWgmmaThreads));
+    for (int64_t i = 0; i < kWgmmaTileK * chunksPerRow / threads; ++i) {
+      Value slot = m.add(s.tid, m.c(i * threads));
       Value row = m.div(slot, chunksPerRow);
       Value col = m.mul(m.rem(slot, chunksPerRow), m.c(8));
       m.ifThen(m.uge(row, valid), [&] {
@@ -423,9 +438,8 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
   }
   // A: 128 rows x 8 chunks.
   for (int64_t i = 0;
-       hasShortK(s.sig) && i < kWgmmaTileM * chunksPerRow / kWgmmaThreads;
-       ++i) {
-    Value slot = m.add(s.tid, m.c(i * kWgmmaThreads));
+       hasShortK(s.sig) && i < kWgmmaTileM * chunksPerRow / threads; ++i) {
+    Value slot = m.add(s.tid, m.c(i * threads));
     Value row = m.div(slot, chunksPerRow);
     Value chunk = m.rem(slot, chunksPerRow);
     Value stored = arith::XOrIOp::create(b, chunk, m.rem(row, 8));
@@ -433,7 +447,7 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
       storeZeros(stageA(b, s, stage), {row, m.mul(stored, m.c(8))});
     });
   }
-  publishStores(b);
+  publishStores(b, s.tile);
 }
 
 /// Arms `stage`'s mbarrier for the bytes of one k step and issues its TMA
@@ -824,7 +838,7 @@ Type descriptorType(State &s, int64_t rows, int64_t columns) {
 /// consumers (setmaxnreg: 40 + 2 x 232 per thread of the three warpgroups
 /// fit the SM's 64 K), whose accumulators take 128 of them.
 void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
-                     Value first, Value groupRow0, Value n0,
+                     Value kLimit, Value first, Value groupRow0, Value n0,
                      function_ref<void(Value)> store) {
   MLIRContext *ctx = b.getContext();
   Emitter m{b};
@@ -888,6 +902,12 @@ void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
         Emitter im{ib};
         Value stage = im.rem(step, stages);
         waitForPhase(ib, s.barriers, stage, im.div(step, stages));
+        if (needsRaggedZeroing(s.sig)) {
+          // Both consumers zero the partial step's stage, then meet.
+          Value valid = im.sub(kLimit, im.mul(step, im.c(kWgmmaTileK)));
+          im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
+                    [&] { zeroRaggedStep(ib, s, stage, valid); });
+        }
         // Both wait for the previous step's group only.
         Value acc;
         if (kMajorB(s.sig)) {
@@ -1041,8 +1061,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                           m.c(sig.transposedRhs ? sig.n : sig.k));
   Value groupN0 = sig.extents.empty() ? Value() : groupN;
   if (tileForm.producer) {
-    assert(!zeroRagged && !packed && "the wide tile reads 16-bit maps only");
-    emitSpecialized(b, s, steps, first, groupRow0, n0, [&](Value acc) {
+    assert(!packed && "the wide tile reads 16-bit maps only");
+    emitSpecialized(b, s, steps, kLimit, first, groupRow0, n0, [&](Value acc) {
       storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
                 groupN0);
     });
@@ -1073,7 +1093,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                       loadPackedStep(b, s, *packedB, weightGroup, m.c(0)),
                       m.c(0));
     });
-    publishStores(b);
+    publishStores(b, s.tile);
   } else {
     gpu::BarrierOp::create(b);
   }
@@ -1136,7 +1156,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
               storePackedStep(ib, s, *packedB, *nextB,
                               im.rem(nextStep, kStages));
             });
-            publishStores(ib);
+            publishStores(ib, s.tile);
           } else {
             gpu::BarrierOp::create(ib);
           }
@@ -1184,7 +1204,7 @@ Type moe::detail::wgmmaWeightsMapType(MLIRContext *ctx, Type elementType) {
 }
 
 bool moe::detail::wgmmaWideTileFits(const GroupedMatmulSignature &sig) {
-  if (sig.quantized || !sig.extents.empty() || needsRaggedZeroing(sig))
+  if (sig.quantized)
     return false;
   return pairsBoxes(sig) ? sig.resultColumns() >= kWideTile.columns / 2
                          : sig.n >= kWideTile.columns;

@@ -1,6 +1,6 @@
 // RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
 // RUN: moe-opt %s --convert-moe-to-gpu=kernel=decode -split-input-file | FileCheck %s --check-prefix=DECODE
-// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile" -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=WGMMA
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile wgmma-tile=128x128" -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=WGMMA
 
 // group_extents (heterogeneous experts, zero-padded by
 // moe-prepare-gpu-layers): each group's K_g and N_g come from a constant

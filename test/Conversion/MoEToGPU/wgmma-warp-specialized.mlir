@@ -1,7 +1,7 @@
 // The sm_90a tile kernel's warp-specialized 128x256 form, which
 // wgmma-tile=auto (the default) takes for 16-bit weights with at least 256
-// columns (128 outputs with gate/up boxes): [E, N, K] ones, and [E, K, N]
-// ones with K a multiple of 64 and no group_extents; other weights keep the 128x128 tile, and
+// columns (128 outputs with gate/up boxes); packed weights and narrower
+// ones keep the 128x128 tile, and
 // wgmma-tile=128x128 keeps it everywhere. An unknown tile name is refused
 // before anything is rewritten.
 // RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile" -split-input-file | FileCheck %s
@@ -101,17 +101,35 @@ func.func @transposed(%x: tensor<?x72xbf16>, %w: tensor<4x256x72xbf16>, %off: te
 
 // -----
 
-// What the wide tile does not read keeps the 128x128 one: K = 72 of [E, K,
-// N] weights (a partial last step to zero in shared memory), N = 128 (less
-// than a tile), group_extents.
+// [E, K, N] weights whose K (or K_g) is no multiple of 64: after the
+// partial step's full mbarrier the consumers zero what its stage holds past
+// K_g, fence it for the async proxy and meet at named barrier 1 (256
+// threads: the producer does not take part) before either's wgmma.
+// CHECK-LABEL: func.func @ragged(
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256_ws256 blocks in (%c1, %{{.*}}, %c1) threads in (%c384, %c1, %c1)
+// CHECK: gpu.func @grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256_ws256(
+// CHECK: nvvm.setmaxregister increase 232
+// CHECK: nvgpu.mbarrier.try_wait.parity
+// CHECK: arith.cmpi ult, %{{.*}}, %c64 : index
+// CHECK: vector.store %{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+// CHECK: nvvm.fence.proxy
+// CHECK-NEXT: nvvm.barrier id = %c1_i32 number_of_threads = %c256_i32
+// CHECK: nvgpu.warpgroup.mma
+func.func @ragged(%x: tensor<?x72xbf16>, %w: tensor<4x72x256xbf16>, %off: tensor<5xi64>) -> tensor<?x256xbf16> {
+  %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x72xbf16>, tensor<4x72x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
+  return %y : tensor<?x256xbf16>
+}
+
+// -----
+
+// Fewer columns than a tile, or packed weights, keep the 128x128 tile.
 // CHECK-LABEL: func.func @narrow_cases(
-// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k72_n256 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n128 blocks in (%c1, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
-// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e2_k256_n256_x{{[0-9a-f]+}} blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// CHECK: @moe_kernels::@grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n256_q4_b32_f16 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // CHECK-NOT: _ws256
-func.func @narrow_cases(%x72: tensor<?x72xbf16>, %w72: tensor<4x72x256xbf16>, %x: tensor<?x256xbf16>, %w128: tensor<4x256x128xbf16>, %we: tensor<2x256x256xbf16>, %off: tensor<5xi64>, %off2: tensor<3xi64>) -> (tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>) {
-  %a = moe.grouped_matmul %x72, %w72 offsets(%off) : (tensor<?x72xbf16>, tensor<4x72x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
+func.func @narrow_cases(%x: tensor<?x256xbf16>, %w128: tensor<4x256x128xbf16>, %q: tensor<4x256x128xi8>, %s: tensor<4x256x8xf16>, %off: tensor<5xi64>) -> (tensor<?x128xbf16>, tensor<?x256xbf16>) {
   %b = moe.grouped_matmul %x, %w128 offsets(%off) : (tensor<?x256xbf16>, tensor<4x256x128xbf16>, tensor<5xi64>) -> tensor<?x128xbf16>
-  %d = moe.grouped_matmul %x, %we offsets(%off2) {group_extents = array<i64: 256, 256, 128, 256>} : (tensor<?x256xbf16>, tensor<2x256x256xbf16>, tensor<3xi64>) -> tensor<?x256xbf16>
-  return %a, %b, %d : tensor<?x256xbf16>, tensor<?x128xbf16>, tensor<?x256xbf16>
+  %wq = moe.dequantize %q, %s {bits = 4 : i64, block_size = 32 : i64} : (tensor<4x256x128xi8>, tensor<4x256x8xf16>) -> tensor<4x256x256xbf16>
+  %c = moe.grouped_matmul %x, %wq offsets(%off) {transpose_rhs} : (tensor<?x256xbf16>, tensor<4x256x256xbf16>, tensor<5xi64>) -> tensor<?x256xbf16>
+  return %b, %c : tensor<?x128xbf16>, tensor<?x256xbf16>
 }

@@ -1247,6 +1247,26 @@ def _barrier(th, o):
     return None
 
 
+@sync("nvvm.barrier")
+def _named_barrier(th, o):
+    """bar.sync id, count: the threads that reach barrier `id` meet once
+    `count` of them are there (the warp-specialized kernel's consumers,
+    while its producer runs on). Like a block barrier it starts a new epoch
+    for them; epochs then order accesses among the threads that share the
+    barrier (the consumers pass the same ones)."""
+    seg = [int(x) for x in re.search(r'operandSegmentSizes = array<i32: ([\d, ]+)>',
+                                     o.line).group(1).split(",")]
+    if seg[2:] != [0] * len(seg[2:]) or seg[:2] != [1, 1]:
+        raise NotImplementedError("nvvm.barrier without an id and a count: " + o.line[:160])
+    bid, count = [th.env[x] for x in o.operands]
+    if count % 32:
+        th.b.problems.append(f"t{th.tid}: named barrier {bid} for {count} threads")
+    yield ("named", bid, count)
+    th.epoch += 1
+    th.seq += 1
+    return None
+
+
 @sync("gpu.shuffle")
 def _shuffle(th, o):
     env = th.env
@@ -1810,6 +1830,21 @@ def run_block(blk, nthreads):
                 ran = True
         if ran:
             continue
+        # Named barriers: released once `count` threads wait at one id.
+        named = {}
+        for t in live:
+            if state[t][0] == "named":
+                named.setdefault(state[t][1][0], []).append(t)
+        for bid, ts in named.items():
+            count = state[ts[0]][1][1]
+            if len(ts) > count or any(state[t][1][1] != count for t in ts):
+                raise KernelError(f"named barrier {bid}: {len(ts)} threads, counts differ")
+            if len(ts) == count:
+                for t in ts:
+                    state[t] = ("run", None)
+                ran = True
+        if ran:
+            continue
         if kinds == {"collective"}:
             ops_ = {state[t][1][0].idx for t in live}
             if len(ops_) != 1:
@@ -1836,32 +1871,54 @@ def check_orders(blk):
     def fenced(t, epoch, seq):
         return any(e == epoch and s > seq for e, s in fences.get(t, []))
 
+    waits_on = {}
+    for (u, e, s, mb, ph) in blk.waits:
+        waits_on.setdefault(mb, []).append((u, e, s, ph))
+
     def observed(mbar, phase, t, epoch, seq):
         """Whether thread t at (epoch, seq) has waited for `phase` of
         `mbar` (or a later one), or some thread has before a barrier."""
-        return any(mb == mbar and ph >= phase and (e < epoch or (u == t and s < seq))
-                   for (u, e, s, mb, ph) in blk.waits)
+        return any(ph >= phase and (e < epoch or (u == t and s < seq))
+                   for (u, e, s, ph) in waits_on.get(mbar, ()))
+
+    refills = {}
+
+    def refilled(mbar, phase):
+        """(mbarrier, phase) of each TMA issued by a thread after it waited
+        for `phase` of `mbar`."""
+        key = (mbar, phase)
+        if key not in refills:
+            refills[key] = [(T["mbar"], T["phase"]) for T in blk.tmas
+                            if any(u == T["t"] and ph >= phase and s < T["seq"]
+                                   for (u, e, s, ph) in waits_on.get(mbar, ()))]
+        return refills[key]
+
+    def released(mbar, phase, t, epoch, seq):
+        """Whether an arrival on `phase` of `mbar` happens before thread t's
+        access at (epoch, seq): t waited for that phase, or for the bytes of
+        a TMA that a thread issued after waiting for it (a stage handed back
+        to the producer, refilled, then waited for by a consumer)."""
+        if observed(mbar, phase, t, epoch, seq):
+            return True
+        return any(observed(mb, ph, t, epoch, seq) for (mb, ph) in refilled(mbar, phase))
 
     def retired_before(wid, t, epoch, seq):
         # each warp's share of a wgmma completes for that warp's wait_group:
         # every warp must have retired it before the write, itself, before
-        # a barrier, or before an mbarrier arrival that the writer has
-        # waited for (a stage handed back to the producer)
+        # a barrier, or before an mbarrier arrival released to the writer
         warps = set()
         for (u, e, s) in blk.retires.get(wid, []):
+            if u // 32 in warps:
+                continue
             if e < epoch or (u == t and e == epoch and s < seq):
                 warps.add(u // 32)
-            elif any(sa > s and observed(mb, ph, t, epoch, seq)
+            elif any(sa > s and released(mb, ph, t, epoch, seq)
                      for (sa, mb, ph) in blk.arrives.get(u, [])):
                 warps.add(u // 32)
         return len(warps) == 4
 
     def observed_before(tma, t, epoch, seq):
-        for (u, e, s, mb, ph) in blk.waits:
-            if mb == tma["mbar"] and ph >= tma["phase"] and (
-                    e < epoch or (u == t and s < seq)):
-                return True
-        return False
+        return observed(tma["mbar"], tma["phase"], t, epoch, seq)
 
     def chunks_of(addr, n):
         return np.arange(addr >> 4, (addr + n + 15) >> 4)

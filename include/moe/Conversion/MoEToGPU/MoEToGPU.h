@@ -39,8 +39,7 @@ struct MoEToGPUOptions {
   std::string kernel = "auto";
   /// The sm_90a tile kernel's form: "auto" (128 x 256 tiles, warp-
   /// specialized, where the weights allow: 16-bit, not packed, at least 256
-  /// columns, [E, N, K] or [E, K, N] with K a multiple of 64 and no
-  /// group_extents; else 128 x 128) or
+  /// columns; else 128 x 128) or
   /// "128x128" (forced, for comparisons).
   std::string wgmmaTile = "auto";
 };
