@@ -64,29 +64,23 @@ CASES = {
 # handing stages back through mbarriers): what wgmma-tile=auto takes for
 # 16-bit weights with N >= 256 (128 outputs with gate/up boxes). K = 384 (6
 # steps) wraps the 4-stage ring (the producer waits for released stages); N
-# past the column tiles; every gated layout (gate/up boxes of 128 outputs);
-# the fused combine; offsets past the row count.
+# past the column tiles; separate gate/up weights (gate/up boxes of 128
+# outputs; the whole-layer emulation runs the concatenated ones); offsets
+# past the row count.
 CASES.update({
     "ws_k384_n320_bias": dict(E=3, K=384, N=320, bias="f32", rows=140),
     "ws_f16_i32_offsets_n512": dict(E=2, K=128, N=512, elt="f16", off="i32"),
-    "ws_interleaved_swiglu_k384": dict(E=2, K=384, N=272, layout="interleaved", rows=140),
-    "ws_concatenated_clamped_swiglu": dict(E=2, K=320, N=400, layout="concatenated",
-                                           alpha=1.702, beta=1.0, limit=7.0, rows=140),
     "ws_separate_swiglu": dict(E=2, K=192, N=272, layout="separate", rows=140),
-    "ws_combine_epilogue": dict(E=3, K=128, N=256, combine=2),
     "ws_offsets_past_rows": dict(E=2, K=128, N=256, rows=200, offsets=[0, 70, 230]),
     # [E, N, K] weights (K-major B, the wgmma ops built directly): any K, the
     # TMA zero-filling past it (Inf in the empty group's weights, which the
-    # boxes past N read as the next group's columns), gate/up boxes, the
-    # fused combine over 6 steps.
+    # boxes past N read as the next group's columns).
     "ws_nk_k72_n320": dict(E=3, K=72, N=320, trans=True, inf_empty_group=True),
-    "ws_nk_concatenated_swiglu": dict(E=2, K=200, N=272, trans=True, layout="concatenated"),
-    "ws_nk_combine_epilogue_k384": dict(E=3, K=384, N=256, trans=True, combine=2),
     # [E, K, N] weights with a partial last step: the consumers zero what it
     # holds past K_g (Inf in the empty group's weights) and meet at a named
     # barrier before either's wgmma; past the ring's depth (K = 328: the
-    # partial step refills a stage); group_extents with NaN past each
-    # expert's block.
+    # partial step refills a stage) with the fused combine; group_extents
+    # with NaN past each expert's block.
     "ws_partial_step_zeroed": dict(E=3, K=200, N=256, bias="f32", inf_empty_group=True),
     "ws_k328_partial_step_combine": dict(E=3, K=328, N=256, combine=2, rows=140),
     "ws_extents": dict(E=3, K=72, N=320, extents=[(40, 320), (72, 8), (8, 264)],
