@@ -610,7 +610,7 @@ struct GPUEntryPointsPass
           if (!kernel)
             kind = 4;
           else if (moe::isWgmmaKernel(kernel))
-            kind = (*kernel.getKnownBlockSize())[0] > 128 ? 5 : 3;
+            kind = moe::isWarpSpecializedKernel(kernel) ? 5 : 3;
           return arith::ConstantIntOp::create(b, kind, 32);
         });
     func::ReturnOp::create(b, kind);

@@ -10,11 +10,14 @@
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// N = 512 and 256, K multiples of 64: the warp-specialized 128x256 tile.
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197888, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// N = 512 and 256, K multiples of 64: the warp-specialized 128x256 tile,
+// on a persistent grid of at most the SM count.
+// LLVMIR: call i32 @moe_gpu_multiprocessor_count()
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 %{{.*}}, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197760, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // f16 is CU_TENSOR_MAP_DATA_TYPE_FLOAT16 (6).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 6, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197888, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call i32 @moe_gpu_multiprocessor_count()
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 %{{.*}}, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197760, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // K = 72 too, its last k step partial (the 128x128 tile).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 1, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)

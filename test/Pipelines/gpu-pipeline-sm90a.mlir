@@ -31,13 +31,17 @@
 // stages of 48 KB; 30 kernel parameters (4 memrefs + 2 descriptors).
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
 // LLVMIR: call ptr @mgpuTensorMapEncodeTiledMemref(i64 2, ptr %{{.*}}, i64 9, i64 0, i64 3, i64 3, i64 0, ptr %{{.*}})
+// The grid: min(8 column tiles x the row tiles, the SM count), one row.
+// LLVMIR: %[[SMS:.*]] = call i32 @moe_gpu_multiprocessor_count()
+// LLVMIR: %[[SMSX:.*]] = zext i32 %[[SMS]] to i64
+// LLVMIR: %[[GRID:.*]] = call i64 @llvm.umin.i64(i64 %{{.*}}, i64 %[[SMSX]])
 // The launch copies each map's 128 bytes (zeros for a map the driver
 // refused) into its parameters.
 // LLVMIR: select i1 %{{.*}}, ptr @__moe_null_tensor_map, ptr %{{.*}}
 // LLVMIR-NEXT: load [16 x i64], ptr %{{.*}}, align 64
 // LLVMIR: select i1 %{{.*}}, ptr @__moe_null_tensor_map, ptr %{{.*}}
 // LLVMIR-NEXT: load [16 x i64], ptr %{{.*}}, align 64
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197888, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 %[[GRID]], i64 %{{.*}}, i64 1, i64 384, i64 1, i64 1, i32 197760, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 // The 128x128 tile: grid x = 2048 / 128, one warpgroup, 3 stages of 32 KB.
 // NARROW: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 
@@ -56,11 +60,11 @@
 // PTX: mbarrier.init.shared.b64 [__mbarrier]
 // PTX: mbarrier.init.shared.b64 [__mbarrier_0]
 // PTX: bar.sync
-// PTX: setmaxnreg.dec.sync.aligned.u32 40;
+// PTX: setmaxnreg.dec.sync.aligned.u32 56;
 // PTX: mbarrier.arrive.expect_tx.shared.b64
 // PTX: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
 // PTX: mbarrier.try_wait.parity.shared.b64
-// PTX: setmaxnreg.inc.sync.aligned.u32 232;
+// PTX: setmaxnreg.inc.sync.aligned.u32 224;
 // PTX: mbarrier.try_wait.parity.shared.b64
 // PTX: wgmma.fence.sync.aligned
 // The operands: descriptors (A K-major, B N-major: trans-b = 1).

@@ -116,8 +116,9 @@
 // 500 tokens (1000 rows): the matmuls are the wgmma kernels. Their TMA
 // descriptors are encoded on the host at the call and travel in the
 // launch's parameters: for the fused SwiGLU the dispatched rows and the
-// gate and up weights ([8 * 256, 512] each; the warp-specialized tile, a
-// block per 128 outputs and 128 rows), for the down matmul the activation
+// gate and up weights ([8 * 256, 512] each; the warp-specialized tile: 4 x
+// 16 tiles of 128 outputs and 128 rows, a persistent block each below the
+// fake driver's 132 SMs), for the down matmul the activation
 // in the workspace, [1000, 512], and the down weights as [8 * 512, 256]. Still no allocation, copy or wait
 // in the call. The down rows take the dispatched rows' place (0x1000): a
 // workspace of 1556736 bytes instead of 2073088.
@@ -128,11 +129,11 @@
 // WGMMA: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x103000 dims=256,1000 strides=512 box=64,128
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x3000 dims=512,2048 strides=1024 box=64,64
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x4000 dims=512,2048 strides=1024 box=64,64
-// WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256 grid=(4,16,1) block=(384,1,1) smem=197888 stream=0x5e00
+// WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256 grid=(64,1,1) block=(384,1,1) smem=197760 stream=0x5e00
 // WGMMA-NEXT: params: {{.*}} 182100 182100 0 3e8 200 200 1 map{103000 256,1000} map{3000 512,2048} map{4000 512,2048}
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x182100 dims=512,1000 strides=1024 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // WGMMA-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x5000 dims=256,4096 strides=512 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
-// WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k512_n256_ws256 grid=(1,16,1) block=(384,1,1) smem=197888 stream=0x5e00
+// WGMMA-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k512_n256_ws256 grid=(16,1,1) block=(384,1,1) smem=197760 stream=0x5e00
 // WGMMA-NEXT: params: 182100 182100 0 3e8 200 200 1 5000 5000 0 8 200 100 20000 100 1 180000 180000 0 9 1 101000 101000 0 3e8 100 100 1 map{182100 512,1000} map{5000 256,4096}
 // WGMMA-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(500,1,1)
 // WGMMA: moe_layer_forward -> 0: {{$}}

@@ -34,22 +34,25 @@
 // CHECK-NEXT: moe_grouped_matmul(lhs 0x1008) -> 3: moe_grouped_matmul: the sm_90a kernel needs lhs and rhs 16-byte aligned and out 4-byte aligned (lhs 0x1008,
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,100 strides=512 box=64,128 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x2000 dims=512,2048 strides=1024 box=64,64 elementStrides=1,1 interleave=0 swizzle=3 l2=3 oob=0
-// 100 rows: the warp-specialized 128x256 tile, grid x = 512 / 256, y =
-// (100 + 9 * 127) / 128, three warpgroups; 4 stages of 48 KB, 128 bytes for
-// the row-tile search and 1152 of alignment slack; the 4 memrefs (params in
-// hex), then the two maps' bytes (the fake driver's encoding: address, then
-// dimensions innermost first).
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(2,9,1) block=(384,1,1) smem=197888 stream=0x5000
+// 100 rows: the warp-specialized 128x256 tile on a persistent grid of
+// min(512 / 256 x (100 + 9 * 127) / 128 tiles, 132 SMs (the fake driver's
+// count)) blocks, three warpgroups; 4 stages of 48 KB and 1152 bytes of
+// alignment slack; the 4 memrefs (params in hex), then the two maps' bytes
+// (the fake driver's encoding: address, then dimensions innermost first).
+// With 10 SMs, 10 blocks walk the 18 tiles.
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_SMS=10 %t.call | FileCheck %s --check-prefix=SMS
+// SMS: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(10,1,1) block=(384,1,1)
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1) block=(384,1,1) smem=197760 stream=0x5000
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1 map{1000 256,100} map{2000 512,2048}
 // CHECK-NEXT: moe_grouped_matmul(100 rows) -> 0: {{$}}
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,100
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x2000 dims=512,2048
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(2,9,1)
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1)
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 {{.*}} map{1000 256,100} map{2000 512,2048}
 // CHECK-NEXT: moe_grouped_matmul(100 rows) -> 0: {{$}}
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,50 strides=512 box=64,128
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x2000 dims=512,2048
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(2,9,1)
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1)
 // CHECK-NEXT: params: 1000 1000 0 32 100 100 1 {{.*}} map{1000 256,50} map{2000 512,2048}
 // CHECK-NEXT: moe_grouped_matmul(50 rows) -> 0: {{$}}
 // CHECK-NEXT: moe_grouped_matmul(0 rows) -> 0: {{$}}

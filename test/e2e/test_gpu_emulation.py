@@ -61,8 +61,10 @@ CASES = {
 }
 
 # The warp-specialized 128x256 tile (a producer warpgroup, two consumers
-# handing stages back through mbarriers): what wgmma-tile=auto takes for
-# 16-bit weights with N >= 256 (128 outputs with gate/up boxes). K = 384 (6
+# handing stages back through mbarriers, a persistent grid): what
+# wgmma-tile=auto takes for 16-bit weights with N >= 256 (128 outputs with
+# gate/up boxes). The emulated device has 3 SMs (host.MULTIPROCESSORS), so
+# most cases' blocks walk several tiles, the ring running on across them. K = 384 (6
 # steps) wraps the 4-stage ring (the producer waits for released stages); N
 # past the column tiles; separate gate/up weights (gate/up boxes of 128
 # outputs; the whole-layer emulation runs the concatenated ones); offsets
@@ -123,6 +125,14 @@ def test_grouped_matmul_kernel(name, tmp_path):
     assert result["bad"] == 0, result
 
 
+def _without_nth(pattern, i):
+    """The text without the line of the i-th match of `pattern`."""
+    def apply(text):
+        at = [m.start() for m in re.finditer(pattern, text)][i]
+        return text[:at] + text[text.index("\n", at + 1):]
+    return apply
+
+
 def _in_kernel(edit):
     """`edit` applied to the grouped-matmul kernel only (it comes first)."""
     def apply(text):
@@ -164,15 +174,18 @@ MUTATIONS = {
         _in_kernel(lambda t: re.sub(r'\n\s*"nvvm.mbarrier.try_wait.parity"[^\n]*', "", t,
                                     count=1)),
         dict(E=2, K=384, N=256), "problems"),
+    # Consumers that never hand back a tile's last stage (the arrival after
+    # their wait_group 0): the persistent producer, on to the block's next
+    # tile, waits for it forever.
+    "ws_tile_end_no_handback": (
+        _in_kernel(_without_nth(r'\n[^\n]*"nvvm.mbarrier.arrive"\(', 1)),
+        dict(E=2, K=256, N=256, rows=500), "problems"),
 }
 
 
 def _without_barrier(i):
     """The kernels' text without their i-th gpu.barrier."""
-    def apply(text):
-        at = [m.start() for m in re.finditer(r'\n\s*"gpu.barrier"\(\)', text)][i]
-        return text[:at] + text[text.index("\n", at + 1):]
-    return apply
+    return _without_nth(r'\n\s*"gpu.barrier"\(\)', i)
 
 
 # sm_80: the B fragments' ldmatrix without .trans (the [E, K, N] weights are

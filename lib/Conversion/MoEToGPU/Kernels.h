@@ -326,6 +326,9 @@ constexpr int64_t kWgmmaThreads = 128;
 /// descriptors (see getOrBuildWgmmaGroupedMatmulKernel) and dynamic shared
 /// memory (kDynamicSharedMemoryAttr).
 constexpr llvm::StringLiteral kWgmmaKernelAttr = "moe.wgmma_kernel";
+/// Marks a kernel whose blocks walk the tiles (the warp-specialized wgmma
+/// form): its grid is the smaller of its tile bound and the SM count.
+constexpr llvm::StringLiteral kPersistentGridAttr = "moe.persistent_grid";
 /// Bytes of dynamic shared memory a kernel's launch must ask for.
 constexpr llvm::StringLiteral kDynamicSharedMemoryAttr =
     "moe.dynamic_shared_memory";

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -250,6 +251,24 @@ static Value createTensorMap(ImplicitLocOpBuilder &b, Value buffer,
       .getResult(0);
 }
 
+/// The device's SM count (moe_gpu_multiprocessor_count, from the runtime),
+/// as an index: the persistent kernels' grids.
+static Value multiprocessorCount(ImplicitLocOpBuilder &b) {
+  constexpr StringLiteral kName = "moe_gpu_multiprocessor_count";
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  auto callee = module.lookupSymbol<func::FuncOp>(kName);
+  if (!callee) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    callee =
+        func::FuncOp::create(b, kName, b.getFunctionType({}, {b.getI32Type()}));
+    callee.setPrivate();
+  }
+  Value count = func::CallOp::create(b, callee, ValueRange()).getResult(0);
+  return arith::IndexCastUIOp::create(b, b.getIndexType(), count);
+}
+
 /// Launches the sm_90a kernel: the buffers plus the TMA descriptors of the
 /// rows and of each weight (buffers 1 .. maps - 1), 128-row tiles, and the
 /// column tiles, threads and dynamic shared memory the kernel says.
@@ -275,6 +294,12 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   Value gridY = arith::DivUIOp::create(
       b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
       c(kWgmmaTileM));
+  if (moe::isWarpSpecializedKernel(kernel)) {
+    // Persistent: a block per SM at most, each walking the tiles.
+    Value tiles = arith::MulIOp::create(b, gridX, gridY);
+    gridX = arith::MinUIOp::create(b, tiles, multiprocessorCount(b));
+    gridY = c(1);
+  }
   // A descriptor that could not be encoded (null; e.g. a misaligned buffer,
   // the reason recorded by the runtime) must not reach the kernel: the grid
   // is then empty, which mgpuLaunchKernel skips.
@@ -313,6 +338,10 @@ static Value launchOnGrid(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
 
 bool moe::isWgmmaKernel(gpu::GPUFuncOp kernel) {
   return kernel->hasAttr(kWgmmaKernelAttr);
+}
+
+bool moe::isWarpSpecializedKernel(gpu::GPUFuncOp kernel) {
+  return kernel->hasAttr(kPersistentGridAttr);
 }
 
 gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,

@@ -14,10 +14,12 @@
 // Packed (QMoE) weights have no map: the threads expand them into the
 // stage's B tile themselves (packedColumn), one k step ahead.
 // Where the weights allow (wgmmaWideTileFits), a second form (kWideTile)
-// owns 128 x 256: a producer warpgroup issues the loads into a 4-stage ring
-// and two consumer warpgroups each multiply 64 of the rows by the whole
-// tile (m64n256k16), handing stages back through mbarriers instead of
-// meeting at a block barrier each k step (emitSpecialized).
+// owns 128 x 256 tiles on a persistent grid: a producer warpgroup issues
+// the loads into a 4-stage ring and two consumer warpgroups each multiply 64
+// of the rows by the whole tile (m64n256k16), handing stages back through
+// mbarriers instead of meeting at a block barrier each k step; its blocks
+// walk the tiles in the same order (WgmmaWarpSpecialized.cpp). The stage
+// layout, loads, wgmma steps and epilogue here serve both forms.
 //
 // Invariants the index math relies on:
 // - Tensor maps are host data fixed per launch, so they cannot follow the
@@ -74,8 +76,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Emitter.h"
-#include "Kernels.h"
-#include "QuantizedWeights.h"
+#include "WgmmaGroupedMatmul.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -90,63 +91,9 @@
 using namespace mlir;
 using namespace moe::detail;
 
-namespace {
+namespace moe::detail::wgmma {
 
-/// Columns of one weights box: 64 16-bit elements are one 128-byte
-/// swizzle row.
-constexpr int64_t kBoxN = 64;
-/// Bytes of one stage's rows box (16-bit elements).
-constexpr int64_t kABytes = kWgmmaTileM * kWgmmaTileK * 2;
-/// The 128-byte swizzle repeats every 1024 bytes.
-constexpr int64_t kSwizzleAlign = 1024;
-/// Rows of one wgmma instruction.
-constexpr int64_t kWgmmaM = 64;
-
-/// How a block computes its 128-row tile.
-struct TileForm {
-  /// Weight columns of the tile (with gate/up boxes, half of them are the
-  /// gate and half the up columns of as many outputs).
-  int64_t columns;
-  /// Depth of the TMA ring.
-  int64_t stages;
-  /// Warpgroups that run the wgmmas: one (both 64-row chunks) or two (one
-  /// chunk each).
-  int64_t consumers;
-  /// Whether a warpgroup of its own issues the loads (warp-specialized:
-  /// stages are handed back through mbarriers, no block barrier per k step).
-  bool producer;
-  /// Upper bound on the kernel's static shared memory (the mbarriers and
-  /// the symbol of the dynamic segment, which the NVPTX backend emits as an
-  /// ordinary, demoted .shared variable placed among the static ones).
-  int64_t staticSlack;
-
-  int64_t threads() const { return kWgmmaThreads * (consumers + producer); }
-  int64_t boxes() const { return columns / kBoxN; }
-  int64_t bBytes() const { return kWgmmaTileK * columns * 2; }
-  int64_t stageBytes() const { return kABytes + bBytes(); }
-  /// 64-row chunks of each consumer's accumulators.
-  int64_t chunks() const { return kWgmmaTileM / kWgmmaM / consumers; }
-  /// i64 slots after the stages for the row-tile search (findRowTile): one
-  /// per warp, then its three results and one spare.
-  int64_t scratchSlots() const { return threads() / 32 + 4; }
-  int64_t sharedMemoryBytes() const {
-    // The stages, plus the worst-case realignment: the static variables sit
-    // within staticSlack bytes before the segment's symbol.
-    return stages * stageBytes() + scratchSlots() * 8 + kSwizzleAlign +
-           staticSlack;
-  }
-};
-
-/// One warpgroup, 128 x 128, 3 stages of 32 KB: two blocks share an SM
-/// (227 KB), so that one block's prologue and epilogue overlap the other's
-/// k loop. Reads every weight form.
-constexpr TileForm kNarrowTile{kWgmmaTileN, 3, 1, false, 64};
-/// 128 x 256 over two consumer warpgroups (m64n256k16 each) and a producer
-/// warpgroup, 4 stages of 48 KB (one block per SM): twice the columns per
-/// row byte loaded, and loads that never wait for a block barrier.
-constexpr TileForm kWideTile{2 * kWgmmaTileN, 4, 2, true, 128};
-
-std::string kernelName(const GroupedMatmulSignature &sig) {
+static std::string kernelName(const GroupedMatmulSignature &sig) {
   std::string name;
   llvm::raw_string_ostream os(name);
   os << "grouped_matmul_wgmma_" << sig.elementType << "_" << sig.resultType
@@ -169,6 +116,27 @@ bool pairsBoxes(const GroupedMatmulSignature &sig) {
          *sig.activation->gateLayout != moe::GateLayout::Interleaved;
 }
 
+std::array<Value, 3> groupRowTiles(ImplicitLocOpBuilder &b, State &s, Value g) {
+  Emitter m{b};
+  int64_t groups = s.sig.groups;
+  auto load = [&](Value i) -> Value {
+    return arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        memref::LoadOp::create(b, s.offsets,
+                               ValueRange{m.min(i, m.c(groups))}));
+  };
+  Value start = load(g), next = load(m.add(g, m.c(1)));
+  // Clamped to the rows: offsets past the row count (a bad input) must not
+  // take a tile past the buffers.
+  Value end = m.min(m.select(m.ult(g, m.c(groups)), next, s.rows), s.rows);
+  // max(end - start, 0) without a signed compare.
+  Value count = m.select(m.ult(start, end), m.sub(end, start), m.c(0));
+  Value tiles =
+      m.select(m.cmpi(arith::CmpIPredicate::ule, g, m.c(groups)),
+               m.div(m.add(count, m.c(kWgmmaTileM - 1)), kWgmmaTileM), m.c(0));
+  return {start, end, tiles};
+}
+
 /// {group, first row, end row} of row tile blockIdx.y counted over the E
 /// groups and the tail (group E: rows [offsets[E], rows)); group is E + 1
 /// when the block has no tile. Tile t of group g starts at offsets[g] +
@@ -184,11 +152,12 @@ bool pairsBoxes(const GroupedMatmulSignature &sig) {
 /// {group, first, end} to `scratch` (slots W to W + 2 after the W warp
 /// totals), which thread 0 preset to "no tile". Every thread of the block
 /// reaches both barriers.
-std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
-                                 Value rows, int64_t groups, Value tid,
-                                 Value scratch, int64_t threads) {
+static std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, State &s,
+                                        Value scratch, int64_t threads) {
   Emitter m{b};
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  int64_t groups = s.sig.groups;
+  Value tid = s.tid;
   auto toIndex = [&](Value v) -> Value {
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
   };
@@ -205,18 +174,7 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
   Value myTiles = m.c(0);
   for (int64_t j = 0; j < perThread; ++j) {
     Value g = m.add(m.mul(tid, m.c(perThread)), m.c(j));
-    Value exists = m.cmpi(arith::CmpIPredicate::ule, g, m.c(groups));
-    Value start = toIndex(
-        memref::LoadOp::create(b, offsets, ValueRange{m.min(g, m.c(groups))}));
-    Value next = toIndex(memref::LoadOp::create(
-        b, offsets, ValueRange{m.min(m.add(g, m.c(1)), m.c(groups))}));
-    // Clamped to the rows: offsets past the row count (a bad input) must not
-    // take a tile past the buffers.
-    Value end = m.min(m.select(m.ult(g, m.c(groups)), next, rows), rows);
-    // max(end - start, 0) without a signed compare.
-    Value count = m.select(m.ult(start, end), m.sub(end, start), m.c(0));
-    Value tiles = m.select(
-        exists, m.div(m.add(count, m.c(kWgmmaTileM - 1)), kWgmmaTileM), m.c(0));
+    auto [start, end, tiles] = groupRowTiles(b, s, g);
     gIdx.push_back(g);
     gStart.push_back(start);
     gEnd.push_back(end);
@@ -269,7 +227,7 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, Value offsets,
   return tile;
 }
 
-Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
+static Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
   auto smem = MemRefType::get(box, elt, MemRefLayoutAttrInterface(),
                               IntegerAttr::get(IntegerType::get(ctx, 64), 3));
   return nvgpu::TensorMapDescriptorType::get(
@@ -279,28 +237,6 @@ Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
       nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE);
 }
 
-/// The kernel's values shared by its parts.
-struct State {
-  State(const GroupedMatmulSignature &sig, const TileForm &tile)
-      : sig(sig), tile(tile) {}
-
-  const GroupedMatmulSignature &sig;
-  const TileForm &tile;
-  /// Rows, weights, and the up weights of a separate gated layout (the
-  /// rows map only for packed weights).
-  Value mapA, mapB, mapUp, barriers, smem, smemBase, tid;
-  /// The thread's index in its warpgroup, and which consumer warpgroup it is
-  /// in (0 with one consumer): the rows of the tile it multiplies and stores.
-  Value wgThread, consumer;
-  /// Warp-specialized form: the mbarriers the consumers arrive on once
-  /// their wgmmas no longer read a stage.
-  Value emptyBarriers;
-  /// A fused combine's row slots and routing weights (null: unweighted).
-  Value rowSlots, combineWeights;
-  /// Packed weights: the gate (or only) weight and the up weight.
-  quantized::PackedWeight packed, packedUp;
-};
-
 /// Whether B is K-major in shared memory: weights read along K ([E, N, K]
 /// 16-bit ones through their map, packed ones expanded by the threads).
 bool kMajorB(const GroupedMatmulSignature &sig) {
@@ -309,8 +245,8 @@ bool kMajorB(const GroupedMatmulSignature &sig) {
 
 /// A `shape` view of the dynamic shared memory at `byteOffset` past the
 /// 1024-byte-aligned base.
-Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
-               Value byteOffset) {
+static Value smemView(ImplicitLocOpBuilder &b, State &s,
+                      ArrayRef<int64_t> shape, Value byteOffset) {
   Emitter m{b};
   auto type = MemRefType::get(
       shape, s.sig.elementType, MemRefLayoutAttrInterface(),
@@ -319,14 +255,14 @@ Value smemView(ImplicitLocOpBuilder &b, State &s, ArrayRef<int64_t> shape,
                                 ValueRange());
 }
 
-Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
+static Value stageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
   Emitter m{b};
   return smemView(b, s, {kWgmmaTileM, kWgmmaTileK}, m.mul(stage, m.c(kABytes)));
 }
 
 /// The rows of `stage` this thread's consumer warpgroup multiplies: all 128,
 /// or its 64 (8 KB further per consumer: whole swizzle periods).
-Value consumerStageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
+static Value consumerStageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
   if (s.tile.consumers == 1)
     return stageA(b, s, stage);
   Emitter m{b};
@@ -338,8 +274,8 @@ Value consumerStageA(ImplicitLocOpBuilder &b, State &s, Value stage) {
 
 /// The B tile of `stage` ([K, N], or [N, K] for K-major weights), or its
 /// 64-column half `half` (TMA destination; 64 x 64 either way).
-Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
-             std::optional<int64_t> half = std::nullopt) {
+static Value stageB(ImplicitLocOpBuilder &b, State &s, Value stage,
+                    std::optional<int64_t> half = std::nullopt) {
   Emitter m{b};
   int64_t columns = s.tile.columns;
   Value offset =
@@ -371,24 +307,18 @@ bool needsRaggedZeroing(const GroupedMatmulSignature &sig) {
 
 /// Whether some group's K_g is below K, so that the rows box holds columns
 /// past K_g (past K the TMA fills zeros itself).
-bool hasShortK(const GroupedMatmulSignature &sig) {
+static bool hasShortK(const GroupedMatmulSignature &sig) {
   for (size_t e = 0; e < sig.extents.size(); e += 2)
     if (sig.extents[e] < sig.k)
       return true;
   return false;
 }
 
-/// The threads that run the wgmmas: the block's, or the consumer
-/// warpgroups' of the warp-specialized form.
-int64_t wgmmaThreads(const TileForm &tile) {
-  return tile.consumers * kWgmmaThreads;
-}
-
 /// Makes the threads' stores of a stage visible to the wgmma (async proxy) of
 /// every thread that runs one: fence, then a barrier of the block, or of the
 /// consumer warpgroups alone (named barrier 1) when a producer warpgroup
 /// runs on its own.
-void publishStores(ImplicitLocOpBuilder &b, const TileForm &tile) {
+static void publishStores(ImplicitLocOpBuilder &b, const TileForm &tile) {
   NVVM::FenceProxyOp::create(
       b,
       NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
@@ -399,7 +329,7 @@ void publishStores(ImplicitLocOpBuilder &b, const TileForm &tile) {
     return;
   }
   Emitter m{b};
-  NVVM::BarrierOp::create(b, Type(), m.i32(1), m.i32(wgmmaThreads(tile)),
+  NVVM::BarrierOp::create(b, Type(), m.i32(1), m.i32(tile.wgmmaThreads()),
                           NVVM::BarrierReductionAttr(), Value());
 }
 
@@ -425,7 +355,7 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
     store.setAlignmentAttr(b.getI64IntegerAttr(16));
   };
   // B: per 64-column box, 64 rows x 8 chunks.
-  int64_t threads = wgmmaThreads(s.tile);
+  int64_t threads = s.tile.wgmmaThreads();
   for (int64_t half = 0; half < s.tile.boxes(); ++half) {
     for (int64_t i = 0; i < kWgmmaTileK * chunksPerRow / threads; ++i) {
       Value slot = m.add(s.tid, m.c(i * threads));
@@ -459,8 +389,9 @@ void zeroRaggedStep(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// of [E * N, K] (N rows, for K-major weights). Packed weights have no map:
 /// only the rows box. Coordinates are innermost (column) first.
 void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
-               Value first, Value groupRow0, Value n0) {
+               const TileWork &tile) {
   Emitter m{b};
+  Value first = tile.first, groupRow0 = tile.groupRow0, n0 = tile.n0;
   bool packed = bool(s.sig.quantized);
   nvgpu::MBarrierArriveExpectTxOp::create(
       b, s.barriers, m.c(packed ? kABytes : s.tile.stageBytes()), stage,
@@ -502,8 +433,8 @@ void issueStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value step,
 /// the previous step's only. Both operands are K-major: A row-major,
 /// B column-major (NVVM's layouts; imm-trans-a = imm-trans-b = 0 in the
 /// PTX). `acc` is the accumulators' LLVM struct.
-Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
-                      Value acc) {
+static Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
+                             Value acc) {
   MLIRContext *ctx = b.getContext();
   Type i64 = b.getI64Type(), elt = s.sig.elementType;
   auto workgroup =
@@ -557,8 +488,8 @@ Value kMajorWgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage,
 /// gate/up boxes (pairsBoxes) t < 64 the gate column n0 + t and t >= 64 the
 /// up column of output n0 + t - 64 (N / 2 further in the one weight, or the
 /// up weight's).
-quantized::PackedColumn packedColumn(ImplicitLocOpBuilder &b, State &s,
-                                     Value group, Value n0) {
+static quantized::PackedColumn packedColumn(ImplicitLocOpBuilder &b, State &s,
+                                            Value group, Value n0) {
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   quantized::PackedWeight weight = s.packed;
@@ -594,9 +525,9 @@ struct PackedStep {
 /// but does not store) it reads the last load of the row, never the next
 /// row's (past the buffer for the last column); a partial step stores
 /// zeros there.
-PackedStep loadPackedStep(ImplicitLocOpBuilder &b, State &s,
-                          const quantized::PackedColumn &c, Value group,
-                          Value k0) {
+static PackedStep loadPackedStep(ImplicitLocOpBuilder &b, State &s,
+                                 const quantized::PackedColumn &c, Value group,
+                                 Value k0) {
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   const GroupedMatmulSignature::Quantized &q = *sig.quantized;
@@ -625,9 +556,9 @@ PackedStep loadPackedStep(ImplicitLocOpBuilder &b, State &s,
 /// Expands `v` (rounded to the element type, as moe.dequantize rounds) into
 /// row t of `stage`'s B tile: chunk j (values 8 j .. 8 j + 7) at its
 /// swizzled place j ^ (t % 8), one 16-byte store each; zeros past K.
-void storePackedStep(ImplicitLocOpBuilder &b, State &s,
-                     const quantized::PackedColumn &c, const PackedStep &v,
-                     Value stage) {
+static void storePackedStep(ImplicitLocOpBuilder &b, State &s,
+                            const quantized::PackedColumn &c,
+                            const PackedStep &v, Value stage) {
   Emitter m{b};
   const GroupedMatmulSignature::Quantized &q = *s.sig.quantized;
   int64_t perLoad = GroupedMatmulSignature::quantizedValuesPerLoad(q.bits);
@@ -656,8 +587,8 @@ void storePackedStep(ImplicitLocOpBuilder &b, State &s,
   }
 }
 
-/// Stores the accumulators of rows [first, end). Register r of the m64nN
-/// fragment of 64-row chunk mi holds, for thread t of its warpgroup (warp
+/// Stores the accumulators of the tile's rows [first, end). Register r of the
+/// m64nN fragment of 64-row chunk mi holds, for thread t of its warpgroup (warp
 /// w = t / 32, lane l = t % 32), row mi * 64 + 16 * w + l / 4 + 8 * ((r /
 /// 2) % 2) and column 8 * (r / 4) + 2 * (l % 4) + r % 2 (PTX ISA, wgmma D
 /// fragment); consumer c's chunks are the tile's chunks c * chunks() on. The
@@ -667,10 +598,12 @@ void storePackedStep(ImplicitLocOpBuilder &b, State &s,
 /// gate/up boxes. With group_extents, the columns at or past the group's
 /// `groupN` are zero (no bias): a block may straddle N_g, and its columns
 /// past it were computed from weight columns the group does not own.
-void storeTile(ImplicitLocOpBuilder &b, State &s, Value result, Value bias,
-               Value acc, Value group, Value first, Value end, Value n0,
-               Value computes, Value groupN) {
+void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
+               const TileWork &tile) {
   Emitter m{b};
+  Value result = s.result, bias = s.bias, group = tile.group,
+        first = tile.first, end = tile.end, n0 = tile.n0,
+        computes = tile.computes, groupN = tile.groupN;
   const GroupedMatmulSignature &sig = s.sig;
   Value warp = m.div(s.wgThread, 32), lane = m.rem(s.wgThread, 32);
   Value laneRow = m.add(m.mul(s.consumer, m.c(s.tile.chunks() * kWgmmaM)),
@@ -813,7 +746,7 @@ void waitForPhase(ImplicitLocOpBuilder &b, Value barriers, Value index,
 }
 
 /// The type of a wgmma descriptor of a [rows, columns] shared-memory tile.
-Type descriptorType(State &s, int64_t rows, int64_t columns) {
+static Type descriptorType(State &s, int64_t rows, int64_t columns) {
   MLIRContext *ctx = s.sig.elementType.getContext();
   return nvgpu::WarpgroupMatrixDescriptorType::get(
       ctx, MemRefType::get(
@@ -821,128 +754,168 @@ Type descriptorType(State &s, int64_t rows, int64_t columns) {
                gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)));
 }
 
-/// The warp-specialized main loop (tile.producer): the producer warpgroup's
-/// first thread issues the loads of every k step as soon as its stage is
-/// free, and each consumer warpgroup multiplies its 64 rows of every stage
-/// by the whole B tile, then calls `store` with its accumulators (the LLVM
-/// struct of one 64-row chunk).
-///
-/// Stage t % S (S stages) is free for step t >= S once both consumers have
-/// released step t - S: each consumer warp arrives on the stage's `empty`
-/// mbarrier (8 arrivals complete a phase) after its wgmma.wait_group has
-/// retired the wgmmas reading it, i.e. at step t - S + 1 (one group stays
-/// in flight). The producer waits for phase (t / S - 1) of `empty`, parity
-/// (t / S + 1) % 2; consumers wait for phase t / S of `full`, parity (t /
-/// S) % 2, which the TMA completes. The last step's stage is never
-/// released: no step needs it. The producer gives its registers to the
-/// consumers (setmaxnreg: 40 + 2 x 232 per thread of the three warpgroups
-/// fit the SM's 64 K), whose accumulators take 128 of them.
-void emitSpecialized(ImplicitLocOpBuilder &b, State &s, Value steps,
-                     Value kLimit, Value first, Value groupRow0, Value n0,
-                     function_ref<void(Value)> store) {
+/// The accumulators as the NVVM ops hold them: one struct of columns / 2
+/// f32 per 64-row chunk of the thread's consumer.
+static Type accumulatorStruct(ImplicitLocOpBuilder &b, State &s) {
+  Type chunk = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(s.tile.columns / 2, b.getF32Type()));
+  return LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(s.tile.chunks(), chunk));
+}
+
+Value initialAccumulators(ImplicitLocOpBuilder &b, State &s) {
+  if (kMajorB(s.sig))
+    return LLVM::ZeroOp::create(b, accumulatorStruct(b, s));
+  auto type = nvgpu::WarpgroupAccumulatorType::get(
+      b.getContext(),
+      VectorType::get({kWgmmaTileM / s.tile.consumers, s.tile.columns},
+                      b.getF32Type()));
+  return nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, type);
+}
+
+Value wgmmaStep(ImplicitLocOpBuilder &b, State &s, Value stage, Value acc) {
+  if (kMajorB(s.sig))
+    return kMajorWgmmaStep(b, s, stage, acc);
+  Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
+      b, descriptorType(s, kWgmmaTileM / s.tile.consumers, kWgmmaTileK),
+      consumerStageA(b, s, stage), s.mapA);
+  Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
+      b, descriptorType(s, kWgmmaTileK, s.tile.columns), stageB(b, s, stage),
+      s.mapB);
+  // B is N-major in shared memory (weights are [K, N] row-major):
+  // transposeB.
+  return nvgpu::WarpgroupMmaOp::create(
+      b, acc.getType(), descA, descB, /*waitGroup=*/uint64_t(1),
+      /*transposeA=*/UnitAttr(), /*transposeB=*/b.getUnitAttr(), acc);
+}
+
+Value finishAccumulators(ImplicitLocOpBuilder &b, State &s, Value acc) {
+  NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
+  Type structType = accumulatorStruct(b, s);
+  if (acc.getType() == structType)
+    return acc;
+  return UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
+}
+
+TileWork tileWork(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module, State &s,
+                  Value group, Value first, Value end, Value n0) {
+  Emitter m{b};
+  const GroupedMatmulSignature &sig = s.sig;
+  TileWork tile;
+  tile.group = group;
+  tile.first = first;
+  tile.end = end;
+  tile.n0 = n0;
+  // The tail (group E) runs no k step: its accumulators stay zero. So do
+  // those of a tile past its group's N_g; a tile that straddles N_g
+  // computes and storeTile zeroes its columns past N_g. A K_g that is no
+  // multiple of kWgmmaTileK ends in a partial step (zeroRaggedStep).
+  Value weightGroup = m.min(group, m.c(sig.groups - 1));
+  auto [groupK, groupN] = groupExtents(b, module, sig, weightGroup);
+  tile.computes = m.ult(group, m.c(sig.groups));
+  if (!sig.extents.empty()) {
+    tile.computes = m.both(tile.computes, m.ult(n0, groupN));
+    tile.groupN = groupN;
+  }
+  tile.kLimit = groupK;
+  tile.steps =
+      m.select(tile.computes,
+               m.div(m.add(groupK, m.c(kWgmmaTileK - 1)), kWgmmaTileK), m.c(0));
+  tile.groupRow0 = m.mul(weightGroup, m.c(sig.transposedRhs ? sig.n : sig.k));
+  return tile;
+}
+
+/// The 128 x 128 tile's k loop (one warpgroup issues the loads and runs
+/// the wgmmas): thread 0 fills the ring, every thread waits for each
+/// step's stage, runs its wgmma group and meets the others at a block
+/// barrier, after which thread 0 refills the stage the previous step read.
+/// Packed weights: the threads expand each step's B into its stage one step
+/// ahead.
+static void emitTileLoop(ImplicitLocOpBuilder &b, State &s,
+                         const TileWork &tile) {
   MLIRContext *ctx = b.getContext();
   Emitter m{b};
-  const TileForm &tile = s.tile;
-  int64_t stages = tile.stages;
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto groupType = nvgpu::MBarrierGroupType::get(ctx, workgroup, stages);
-  s.barriers = nvgpu::MBarrierCreateOp::create(b, groupType);
-  s.emptyBarriers = nvgpu::MBarrierCreateOp::create(b, groupType);
-  int64_t consumerWarps = tile.consumers * kWgmmaThreads / 32;
+  int64_t kStages = s.tile.stages;
+  Value steps = tile.steps;
+  s.barriers = nvgpu::MBarrierCreateOp::create(
+      b, nvgpu::MBarrierGroupType::get(
+             ctx, gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup),
+             kStages));
   m.ifThen(m.eq(s.tid, m.c(0)), [&] {
-    for (int64_t i = 0; i < stages; ++i) {
+    for (int64_t i = 0; i < kStages; ++i)
       nvgpu::MBarrierInitOp::create(b, s.barriers, m.c(1), m.c(i), Value());
-      nvgpu::MBarrierInitOp::create(b, s.emptyBarriers, m.c(consumerWarps),
-                                    m.c(i), Value());
-    }
     // The inits must be visible to the TMA engine's complete_tx.
     NVVM::FenceMbarrierInitOp::create(b);
   });
-  gpu::BarrierOp::create(b);
+  // Packed weights: the threads expand step 0's B into stage 0 (the tail's
+  // blocks, with no step, skip it); step t + 1's in the loop.
+  Value weightGroup = m.min(tile.group, m.c(s.sig.groups - 1));
+  std::optional<quantized::PackedColumn> packedB;
+  if (s.sig.quantized) {
+    packedB = packedColumn(b, s, weightGroup, tile.n0);
+    m.ifThen(m.ult(m.c(0), steps), [&] {
+      storePackedStep(b, s, *packedB,
+                      loadPackedStep(b, s, *packedB, weightGroup, m.c(0)),
+                      m.c(0));
+    });
+    publishStores(b, s.tile);
+  } else {
+    gpu::BarrierOp::create(b);
+  }
+  // Thread 0 issues step `step` into `stage` when the tile has it (and
+  // `when` holds).
+  auto issueIfDue = [&](ImplicitLocOpBuilder &ib, Value step, Value stage,
+                        Value when) {
+    Emitter im{ib};
+    Value due = im.both(im.eq(s.tid, im.c(0)), im.ult(step, steps));
+    im.ifThen(when ? im.both(due, when) : due,
+              [&] { issueStep(ib, s, stage, step, tile); });
+  };
+  // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
+  for (int64_t i = 0; i < kStages; ++i)
+    issueIfDue(b, m.c(i), m.c(i), Value());
 
-  Value isProducer = m.eq(m.div(s.tid, kWgmmaThreads), m.c(tile.consumers));
-  auto roles = scf::IfOp::create(b, isProducer, /*withElseRegion=*/true);
-  b.setInsertionPointToStart(roles.thenBlock());
-  NVVM::SetMaxRegisterOp::create(b, 40, NVVM::SetMaxRegisterAction::decrease);
-  m.ifThen(m.eq(s.wgThread, m.c(0)), [&] {
-    scf::ForOp::create(
-        b, m.c(0), steps, m.c(1), ValueRange(),
-        [&](OpBuilder &nb, Location loc, Value step, ValueRange) {
-          ImplicitLocOpBuilder ib(loc, nb);
-          Emitter im{ib};
-          Value stage = im.rem(step, stages);
-          im.ifThen(im.uge(step, im.c(stages)), [&] {
-            waitForPhase(ib, s.emptyBarriers, stage,
-                         im.sub(im.div(step, stages), im.c(1)));
-          });
-          issueStep(ib, s, stage, step, first, groupRow0, n0);
-          scf::YieldOp::create(ib);
-        });
-  });
-
-  b.setInsertionPointToStart(roles.elseBlock());
-  NVVM::SetMaxRegisterOp::create(b, 232, NVVM::SetMaxRegisterAction::increase);
-  int64_t rowsPerConsumer = kWgmmaTileM / tile.consumers;
-  auto accType = nvgpu::WarpgroupAccumulatorType::get(
-      ctx, VectorType::get({rowsPerConsumer, tile.columns}, b.getF32Type()));
-  Value lane = m.rem(s.tid, 32);
-  // The accumulators as the NVVM ops hold them: one 64-row chunk.
-  Type chunkType = LLVM::LLVMStructType::getLiteral(
-      ctx, SmallVector<Type>(tile.columns / 2, b.getF32Type()));
-  Type structType = LLVM::LLVMStructType::getLiteral(ctx, {chunkType});
-  Value init =
-      kMajorB(s.sig)
-          ? Value(LLVM::ZeroOp::create(b, structType))
-          : Value(nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType));
   auto loop = scf::ForOp::create(
-      b, m.c(0), steps, m.c(1), ValueRange{init},
+      b, m.c(0), steps, m.c(1), ValueRange{initialAccumulators(b, s)},
       [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
-        Value stage = im.rem(step, stages);
-        waitForPhase(ib, s.barriers, stage, im.div(step, stages));
+        Value stage = im.rem(step, kStages);
+        // Packed weights: the next step's bits are in flight during this
+        // step's wait and wgmma, then expanded into its stage, which the
+        // wgmma of step - 2 read (done: waited for in step - 1).
+        Value nextStep = im.add(step, im.c(1));
+        std::optional<PackedStep> nextB;
+        if (packedB)
+          nextB = loadPackedStep(ib, s, *packedB, weightGroup,
+                                 im.mul(nextStep, im.c(kWgmmaTileK)));
+        waitForPhase(ib, s.barriers, stage, im.div(step, kStages));
         if (needsRaggedZeroing(s.sig)) {
-          // Both consumers zero the partial step's stage, then meet.
-          Value valid = im.sub(kLimit, im.mul(step, im.c(kWgmmaTileK)));
+          Value valid = im.sub(tile.kLimit, im.mul(step, im.c(kWgmmaTileK)));
           im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
                     [&] { zeroRaggedStep(ib, s, stage, valid); });
         }
-        // Both wait for the previous step's group only.
-        Value acc;
-        if (kMajorB(s.sig)) {
-          acc = kMajorWgmmaStep(ib, s, stage, iter[0]);
+        Value acc = wgmmaStep(ib, s, stage, iter[0]);
+        if (nextB) {
+          im.ifThen(im.ult(nextStep, steps), [&] {
+            storePackedStep(ib, s, *packedB, *nextB, im.rem(nextStep, kStages));
+          });
+          publishStores(ib, s.tile);
         } else {
-          Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
-              ib, descriptorType(s, rowsPerConsumer, kWgmmaTileK),
-              consumerStageA(ib, s, stage), s.mapA);
-          Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
-              ib, descriptorType(s, kWgmmaTileK, tile.columns),
-              stageB(ib, s, stage), s.mapB);
-          // B is N-major: transposeB.
-          acc = nvgpu::WarpgroupMmaOp::create(
-              ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
-              /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
-              iter[0]);
+          gpu::BarrierOp::create(ib);
         }
-        // The previous step's wgmmas have retired: hand its stage back.
-        im.ifThen(im.both(im.uge(step, im.c(1)), im.eq(lane, im.c(0))), [&] {
-          nvgpu::MBarrierArriveOp::create(
-              ib, nvgpu::MBarrierTokenType::get(ctx), s.emptyBarriers,
-              im.rem(im.add(step, im.c(stages - 1)), stages));
-        });
+        // Every thread has waited for step - 1's wgmma group: its stage is
+        // free for step - 1 + kStages.
+        Value refill = im.add(step, im.c(kStages - 1));
+        issueIfDue(ib, refill, im.rem(refill, kStages), im.uge(step, im.c(1)));
         scf::YieldOp::create(ib, acc);
       });
-  NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
-  Value acc = loop.getResult(0);
-  if (acc.getType() != structType)
-    acc = UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
-  store(acc);
+  storeTile(b, s, finishAccumulators(b, s, loop.getResult(0)), tile);
 }
 
-gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
-                           const GroupedMatmulSignature &sig,
-                           const TileForm &tileForm) {
+static gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
+                                  const GroupedMatmulSignature &sig,
+                                  const TileForm &tileForm) {
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
@@ -958,14 +931,15 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func->setAttr(kWgmmaKernelAttr, b.getUnitAttr());
+  if (tileForm.producer)
+    func->setAttr(kPersistentGridAttr, b.getUnitAttr());
   func->setAttr(moe::kTensorMapParamsAttr, b.getI64IntegerAttr(maps));
   // The launch's grid, threads and shared memory.
   int64_t blockColumns =
       pairsBoxes(sig) ? tileForm.columns / 2 : tileForm.columns;
   int64_t columns = pairsBoxes(sig) ? sig.resultColumns() : sig.n;
-  func->setAttr(
-      kColumnTilesAttr,
-      b.getI64IntegerAttr((columns + blockColumns - 1) / blockColumns));
+  int64_t columnTiles = (columns + blockColumns - 1) / blockColumns;
+  func->setAttr(kColumnTilesAttr, b.getI64IntegerAttr(columnTiles));
   func->setAttr(kDynamicSharedMemoryAttr,
                 b.getI64IntegerAttr(tileForm.sharedMemoryBytes()));
   func.setKnownBlockSizeAttr(
@@ -979,14 +953,17 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   };
   bool packed = bool(sig.quantized);
   bool zeroPoints = packed && sig.quantized->zeroPoints;
+  State s{sig, tileForm};
   Value lhs = arg(true);
   quantized::PackedWeight gate{arg(true), arg(packed), arg(zeroPoints)};
   quantized::PackedWeight up;
   if (sig.splitWeights)
     up = {arg(true), arg(packed), arg(zeroPoints)};
-  Value offsets = arg(true), result = arg(true), bias = arg(bool(sig.biasType));
-  Value rowSlots = arg(sig.fusedCombine);
-  Value combineWeights = arg(bool(sig.combineWeightType));
+  s.offsets = arg(true);
+  s.result = arg(true);
+  s.bias = arg(bool(sig.biasType));
+  s.rowSlots = arg(sig.fusedCombine);
+  s.combineWeights = arg(bool(sig.combineWeightType));
   // The descriptors arrive as pointers (a gpu.func cannot take
   // !nvgpu.tensormap.descriptor arguments through the NVVM lowering), to
   // the kernel's own parameter space once moe-gpu-tensor-map-params has
@@ -994,7 +971,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto map = [&](Type type) {
     return UnrealizedConversionCastOp::create(b, type, arg(true)).getResult(0);
   };
-  State s{sig, tileForm};
   s.mapA = map(wgmmaRowsMapType(ctx, elt));
   if (!packed) {
     s.mapB = map(wgmmaWeightsMapType(ctx, elt));
@@ -1002,8 +978,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       s.mapUp = map(wgmmaWeightsMapType(ctx, elt));
   }
   assert(next == func.getNumArguments() && "arguments left over");
-  s.rowSlots = rowSlots;
-  s.combineWeights = combineWeights;
   if (packed) {
     s.packed = gate;
     s.packedUp = up;
@@ -1012,7 +986,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   // The producer warpgroup is the last: consumer c is warpgroup c.
   s.wgThread = m.rem(s.tid, kWgmmaThreads);
   s.consumer = tileForm.consumers == 1 ? m.c(0) : m.div(s.tid, kWgmmaThreads);
-  Value rows = memref::DimOp::create(b, lhs, 0);
+  s.rows = memref::DimOp::create(b, lhs, 0);
 
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
@@ -1025,167 +999,25 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value past = m.add(address, m.c(tileForm.staticSlack + kSwizzleAlign - 1));
   s.smemBase =
       m.sub(m.mul(m.div(past, kSwizzleAlign), m.c(kSwizzleAlign)), address);
-  Value scratch = memref::ViewOp::create(
-      b,
-      MemRefType::get({tileForm.scratchSlots()}, b.getI64Type(),
-                      MemRefLayoutAttrInterface(), workgroup),
-      s.smem, m.add(s.smemBase, m.c(tileForm.stages * tileForm.stageBytes())),
-      ValueRange());
-  std::array<Value, 3> tile = findRowTile(b, offsets, rows, sig.groups, s.tid,
-                                          scratch, tileForm.threads());
-  Value group = tile[0], first = tile[1], end = tile[2];
 
-  auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
-                                   /*withElseRegion=*/false);
-  b.setInsertionPointToStart(hasTile.thenBlock());
-  Value n0 =
-      m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(blockColumns));
-  // The tail (group E) runs no k step: its accumulators stay zero. So do
-  // those of a block past its group's N_g; a block that straddles N_g
-  // computes and storeTile zeroes its columns past N_g. A K_g that is no
-  // multiple of kWgmmaTileK ends in a partial step (zeroRaggedStep).
-  auto [groupK, groupN] =
-      groupExtents(b, gpuModule, sig, m.min(group, m.c(sig.groups - 1)));
-  Value computes = m.ult(group, m.c(sig.groups));
-  if (!sig.extents.empty())
-    computes = m.both(computes, m.ult(n0, groupN));
-  bool zeroRagged = needsRaggedZeroing(sig);
-  // A lambda cannot capture a structured binding in C++17.
-  Value kLimit = groupK;
-  // ceil(K_g / 64) steps; the last one is partial when K_g is no multiple
-  // of 64.
-  Value steps =
-      m.select(computes,
-               m.div(m.add(kLimit, m.c(kWgmmaTileK - 1)), kWgmmaTileK), m.c(0));
-  Value groupRow0 = m.mul(m.min(group, m.c(sig.groups - 1)),
-                          m.c(sig.transposedRhs ? sig.n : sig.k));
-  Value groupN0 = sig.extents.empty() ? Value() : groupN;
   if (tileForm.producer) {
     assert(!packed && "the wide tile reads 16-bit maps only");
-    emitSpecialized(b, s, steps, kLimit, first, groupRow0, n0, [&](Value acc) {
-      storeTile(b, s, result, bias, acc, group, first, end, n0, computes,
-                groupN0);
-    });
-    b.setInsertionPointToEnd(&func.getBody().front());
-    gpu::ReturnOp::create(b);
-    if (sig.activation)
-      expandKernelMath(func);
-    return func;
-  }
-
-  int64_t kStages = tileForm.stages;
-  s.barriers = nvgpu::MBarrierCreateOp::create(
-      b, nvgpu::MBarrierGroupType::get(ctx, workgroup, kStages));
-  m.ifThen(m.eq(s.tid, m.c(0)), [&] {
-    for (int64_t i = 0; i < kStages; ++i)
-      nvgpu::MBarrierInitOp::create(b, s.barriers, m.c(1), m.c(i), Value());
-    // The inits must be visible to the TMA engine's complete_tx.
-    NVVM::FenceMbarrierInitOp::create(b);
-  });
-  // Packed weights: the threads expand step 0's B into stage 0 (the tail's
-  // blocks, with no step, skip it); step t + 1's in the loop.
-  Value weightGroup = m.min(group, m.c(sig.groups - 1));
-  std::optional<quantized::PackedColumn> packedB;
-  if (packed) {
-    packedB = packedColumn(b, s, weightGroup, n0);
-    m.ifThen(m.ult(m.c(0), steps), [&] {
-      storePackedStep(b, s, *packedB,
-                      loadPackedStep(b, s, *packedB, weightGroup, m.c(0)),
-                      m.c(0));
-    });
-    publishStores(b, s.tile);
+    emitWarpSpecialized(b, gpuModule, s, columnTiles, blockColumns);
   } else {
-    gpu::BarrierOp::create(b);
+    Value scratch = memref::ViewOp::create(
+        b,
+        MemRefType::get({tileForm.scratchSlots()}, b.getI64Type(),
+                        MemRefLayoutAttrInterface(), workgroup),
+        s.smem, m.add(s.smemBase, m.c(tileForm.stages * tileForm.stageBytes())),
+        ValueRange());
+    auto [group, first, end] = findRowTile(b, s, scratch, tileForm.threads());
+    auto hasTile = scf::IfOp::create(b, m.ult(group, m.c(sig.groups + 1)),
+                                     /*withElseRegion=*/false);
+    b.setInsertionPointToStart(hasTile.thenBlock());
+    Value n0 =
+        m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(blockColumns));
+    emitTileLoop(b, s, tileWork(b, gpuModule, s, group, first, end, n0));
   }
-
-  // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
-  for (int64_t i = 0; i < kStages; ++i)
-    m.ifThen(m.both(m.eq(s.tid, m.c(0)), m.ult(m.c(i), steps)),
-             [&] { issueStep(b, s, m.c(i), m.c(i), first, groupRow0, n0); });
-
-  auto accType = nvgpu::WarpgroupAccumulatorType::get(
-      ctx, VectorType::get({kWgmmaTileM, kWgmmaTileN}, b.getF32Type()));
-  // The accumulators as the NVVM ops hold them: one struct of 64 f32 per
-  // 64-row chunk.
-  Type innerType = LLVM::LLVMStructType::getLiteral(
-      ctx, SmallVector<Type>(kWgmmaTileN / 2, b.getF32Type()));
-  Type structType = LLVM::LLVMStructType::getLiteral(
-      ctx, SmallVector<Type>(kWgmmaTileM / kWgmmaM, innerType));
-  Value init =
-      kMajorB(sig)
-          ? Value(LLVM::ZeroOp::create(b, structType))
-          : Value(nvgpu::WarpgroupMmaInitAccumulatorOp::create(b, accType));
-  // After step's barrier, step - 1's stage is free: refill it with step - 1
-  // + kStages.
-  auto refillAfter = [&](ImplicitLocOpBuilder &ib, Value step) {
-    Emitter im{ib};
-    Value refill = im.add(step, im.c(kStages - 1));
-    im.ifThen(
-        im.both(im.both(im.eq(s.tid, im.c(0)),
-                        im.cmpi(arith::CmpIPredicate::uge, step, im.c(1))),
-                im.ult(refill, steps)),
-        [&] {
-          issueStep(ib, s, im.rem(refill, kStages), refill, first, groupRow0,
-                    n0);
-        });
-  };
-  auto loop = scf::ForOp::create(
-      b, m.c(0), steps, m.c(1), ValueRange{init},
-      [&](OpBuilder &nb, Location loc, Value step, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Emitter im{ib};
-        Value stage = im.rem(step, kStages);
-        // Packed weights: the next step's bits are in flight during this
-        // step's wait and wgmma, then expanded into its stage, which the
-        // wgmma of step - 2 read (done: waited for in step - 1).
-        Value nextStep = im.add(step, im.c(1));
-        std::optional<PackedStep> nextB;
-        if (packedB)
-          nextB = loadPackedStep(ib, s, *packedB, weightGroup,
-                                 im.mul(nextStep, im.c(kWgmmaTileK)));
-        waitForPhase(ib, s.barriers, stage, im.div(step, kStages));
-        if (zeroRagged) {
-          Value valid = im.sub(kLimit, im.mul(step, im.c(kWgmmaTileK)));
-          im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
-                    [&] { zeroRaggedStep(ib, s, stage, valid); });
-        }
-        if (kMajorB(sig)) {
-          Value acc = kMajorWgmmaStep(ib, s, stage, iter[0]);
-          if (nextB) {
-            im.ifThen(im.ult(nextStep, steps), [&] {
-              storePackedStep(ib, s, *packedB, *nextB,
-                              im.rem(nextStep, kStages));
-            });
-            publishStores(ib, s.tile);
-          } else {
-            gpu::BarrierOp::create(ib);
-          }
-          refillAfter(ib, step);
-          scf::YieldOp::create(ib, acc);
-          return;
-        }
-        Value descA = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descriptorType(s, kWgmmaTileM, kWgmmaTileK),
-            stageA(ib, s, stage), s.mapA);
-        Value descB = nvgpu::WarpgroupGenerateDescriptorOp::create(
-            ib, descriptorType(s, kWgmmaTileK, kWgmmaTileN),
-            stageB(ib, s, stage), s.mapB);
-        // B is N-major in shared memory (weights are [K, N] row-major):
-        // transposeB. Waits for the previous step's wgmma group only.
-        Value acc = nvgpu::WarpgroupMmaOp::create(
-            ib, accType, descA, descB, /*waitGroup=*/uint64_t(1),
-            /*transposeA=*/UnitAttr(), /*transposeB=*/ib.getUnitAttr(),
-            iter[0]);
-        gpu::BarrierOp::create(ib);
-        refillAfter(ib, step);
-        scf::YieldOp::create(ib, acc);
-      });
-  NVVM::WgmmaWaitGroupSyncOp::create(b, uint64_t(0));
-
-  Value acc = loop.getResult(0);
-  if (acc.getType() != structType)
-    acc = UnrealizedConversionCastOp::create(b, structType, acc).getResult(0);
-  storeTile(b, s, result, bias, acc, group, first, end, n0, computes, groupN0);
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);
   if (sig.activation)
@@ -1193,7 +1025,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   return func;
 }
 
-} // namespace
+} // namespace moe::detail::wgmma
+
+using namespace moe::detail::wgmma;
 
 Type moe::detail::wgmmaRowsMapType(MLIRContext *ctx, Type elementType) {
   return mapType(ctx, elementType, {kWgmmaTileM, kWgmmaTileK});

@@ -26,6 +26,7 @@ Driver table;
 bool loaded = false;
 CUcontext primaryContext = nullptr;
 int defaultDevice = 0;
+int multiprocessors = 0;
 // Why loading failed, for the threads that did not see it happen.
 char loadError[kMessageSize];
 pthread_once_t loadOnce = PTHREAD_ONCE_INIT;
@@ -49,6 +50,7 @@ bool bindAll(void *lib) {
          bind(lib, d.cuGetErrorName, "cuGetErrorName") &&
          bind(lib, d.cuGetErrorString, "cuGetErrorString") &&
          bind(lib, d.cuDeviceGet, "cuDeviceGet") &&
+         bind(lib, d.cuDeviceGetAttribute, "cuDeviceGetAttribute") &&
          bind(lib, d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
          bind(lib, d.cuCtxSetCurrent, "cuCtxSetCurrent") &&
          bind(lib, d.cuModuleLoadData, "cuModuleLoadData") &&
@@ -86,6 +88,10 @@ void load() {
             dlsym(lib, "cuTensorMapEncodeTiled"));
     CUdevice device;
     loaded = check(table.cuDeviceGet(&device, defaultDevice), "cuDeviceGet") &&
+             check(table.cuDeviceGetAttribute(
+                       &multiprocessors,
+                       CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+                   "cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)") &&
              check(table.cuDevicePrimaryCtxRetain(&primaryContext, device),
                    "cuDevicePrimaryCtxRetain");
   }
@@ -110,6 +116,8 @@ const Driver *moe::cuda::driver() {
 }
 
 void moe::cuda::setDefaultDevice(int device) { defaultDevice = device; }
+
+int moe::cuda::multiprocessorCount() { return driver() ? multiprocessors : 0; }
 
 bool moe::cuda::check(CUresult result, const char *call) {
   if (result == CUDA_SUCCESS)

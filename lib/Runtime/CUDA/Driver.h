@@ -30,6 +30,7 @@ struct alignas(64) CUtensorMap {
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 constexpr unsigned CU_EVENT_DEFAULT = 0;
 
@@ -40,6 +41,7 @@ struct Driver {
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
   CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
   CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuModuleLoadData)(CUmodule *, const void *);
@@ -80,6 +82,10 @@ const Driver *driver();
 
 /// The device `driver()` will use (before its first call; default 0).
 void setDefaultDevice(int device);
+
+/// The SM count of the device `driver()` uses; 0 (and an error recorded)
+/// without a driver.
+int multiprocessorCount();
 
 /// True if `result` is CUDA_SUCCESS; else records "<call>: <error name>
 /// (<error string>)" as this thread's error and returns false.

@@ -197,4 +197,12 @@ MOE_GPU_EXPORT void mgpuSetDefaultDevice(int32_t device) {
   setDefaultDevice(device);
 }
 
+/// The persistent kernels' grid bound (MoEToGPU's launches call it): at
+/// least 1, so that a launch without a driver still reaches
+/// mgpuLaunchKernel, which reports why it cannot run.
+MOE_GPU_EXPORT int32_t moe_gpu_multiprocessor_count() {
+  int count = multiprocessorCount();
+  return count > 0 ? count : 1;
+}
+
 } // extern "C"

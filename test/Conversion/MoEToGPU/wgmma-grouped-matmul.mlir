@@ -90,8 +90,8 @@
 // CHECK: %[[NEXT:.*]] = nvgpu.warpgroup.mma %[[DA]], %[[DB]], %[[IN]] {transposeB}
 // CHECK: gpu.barrier
 // CHECK: %[[REFILL:.*]] = arith.addi %[[STEP]], %c2
-// CHECK: arith.cmpi uge, %[[STEP]], %c1
 // CHECK: arith.remui %[[REFILL]], %c3
+// CHECK: arith.cmpi uge, %[[STEP]], %c1
 // CHECK: nvgpu.mbarrier.arrive.expect_tx
 // CHECK-COUNT-3: nvgpu.tma.async.load
 // CHECK: scf.yield %[[NEXT]]

@@ -27,6 +27,12 @@ CUresult cuDeviceGet(int *d, int ordinal) {
   *d = ordinal;
   return 0;
 }
+// An H200's 132 SMs, or FAKE_CUDA_SMS.
+CUresult cuDeviceGetAttribute(int *value, int attribute, int d) {
+  const char *sms = getenv("FAKE_CUDA_SMS");
+  *value = attribute == 16 ? (sms ? atoi(sms) : 132) : 0;
+  return 0;
+}
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) {
   *ctx = (void *)0xc0;
   return 0;

@@ -324,7 +324,7 @@ class Block:
         self.fences = {}        # t -> list of (epoch, seq)
         self.tmas = []          # dict
         self.waits = []         # (t, epoch, seq, mbar, phase)
-        self.arrives = {}       # t -> list of (seq, mbar, phase): plain arrivals
+        self.arrives = {}       # t -> list of (seq, epoch, mbar, phase): plain arrivals
         self.wgmmas = {}        # wid -> dict
         self.retires = {}       # wid -> list of (t, epoch, seq)
         self.sloads = []        # (t, epoch, seq, gidx, addr, n) generic shared loads
@@ -409,10 +409,25 @@ class Thread:
         self._bind_args(region, args)
         for op in region.ops:
             n = op.name
-            if n == "scf.yield":
+            if n in ("scf.yield", "scf.condition"):
                 return [env[o] for o in op.operands]
             if n == "gpu.return":
                 return None
+            if n == "scf.while":
+                it = [env[o] for o in op.operands]
+                while True:
+                    if region_syncs(op.regions[0]):
+                        cond, *it = yield from self.region(op.regions[0], it)
+                    else:
+                        cond, *it = self.run_plain(op.regions[0], it)
+                    if not cond:
+                        break
+                    if region_syncs(op.regions[1]):
+                        it = yield from self.region(op.regions[1], it)
+                    else:
+                        it = self.run_plain(op.regions[1], it)
+                bind_all(env, op.results, it)
+                continue
             if n == "scf.for":
                 i, ub, st, it = self._loop(op)
                 body = op.regions[0]
@@ -449,10 +464,19 @@ class Thread:
         self._bind_args(region, args)
         for op in region.ops:
             n = op.name
-            if n == "scf.yield":
+            if n in ("scf.yield", "scf.condition"):
                 return [env[o] for o in op.operands]
             if n == "gpu.return":
                 return None
+            if n == "scf.while":
+                it = [env[o] for o in op.operands]
+                while True:
+                    cond, *it = self.run_plain(op.regions[0], it)
+                    if not cond:
+                        break
+                    it = self.run_plain(op.regions[1], it)
+                bind_all(env, op.results, it)
+                continue
             if n == "scf.for":
                 i, ub, st, it = self._loop(op)
                 while i < ub:
@@ -1148,7 +1172,7 @@ def _mbarrive(th, o, ops):
     p, = ops
     st = mbar_state(th, p, "arrive")
     th.seq += 1
-    th.b.arrives.setdefault(th.tid, []).append((th.seq, p.off, st["phase"]))
+    th.b.arrives.setdefault(th.tid, []).append((th.seq, th.epoch, p.off, st["phase"]))
     st["pending"] -= 1
     if st["pending"] < 0:
         th.b.problems.append("mbarrier over-arrived")
@@ -1913,9 +1937,21 @@ def check_orders(blk):
             if e < epoch or (u == t and e == epoch and s < seq):
                 warps.add(u // 32)
             elif any(sa > s and released(mb, ph, t, epoch, seq)
-                     for (sa, mb, ph) in blk.arrives.get(u, [])):
+                     for (sa, _, mb, ph) in blk.arrives.get(u, [])):
                 warps.add(u // 32)
         return len(warps) == 4
+
+    def handed_over(t, epoch, seq, tma):
+        """Whether thread t's access at (epoch, seq) happens before `tma`:
+        t, or a thread past a later barrier, arrived on a phase that the
+        TMA's issuer waited for before issuing it (a consumer's stores into
+        a stage, then the stage handed back and refilled). Epochs order the
+        threads that pass the same barriers (the consumers)."""
+        return any((u == t and sa > seq) or (u != t and ea > epoch)
+                   for u, lst in blk.arrives.items()
+                   for (sa, ea, mb, ph) in lst
+                   if any(w == tma["t"] and wph >= ph and ws < tma["seq"]
+                          for (w, we, ws, wph) in waits_on.get(mb, ())))
 
     def observed_before(tma, t, epoch, seq):
         return observed(tma["mbar"], tma["phase"], t, epoch, seq)
@@ -1964,7 +2000,9 @@ def check_orders(blk):
                 if not observed_before(T, t, e, s):
                     P.append(f"RACE store t{t} into TMA {T['coords']} destination before waiting for it")
             else:
-                if not ((e < T["epoch"] or (t == T["t"] and s < T["seq"])) and fenced(t, e, s)):
+                ordered = (e < T["epoch"] or (t == T["t"] and s < T["seq"])
+                           or handed_over(t, e, s, T))
+                if not (ordered and fenced(t, e, s)):
                     P.append(f"RACE store t{t} then TMA {T['coords']} overwrite without ordering")
     # generic store/store and store/load between threads in one epoch
     by_addr = {}

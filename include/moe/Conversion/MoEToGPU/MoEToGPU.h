@@ -183,6 +183,9 @@ void selectGroupedMatmulKernel(
     llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> afterLaunch);
 /// True if `kernel` is the sm_90a wgmma + TMA kernel (else the mma.sync one).
 bool isWgmmaKernel(mlir::gpu::GPUFuncOp kernel);
+/// True if `kernel` is the persistent warp-specialized form of the wgmma
+/// kernel (128 x 256 tiles; one block per SM walks several).
+bool isWarpSpecializedKernel(mlir::gpu::GPUFuncOp kernel);
 
 /// Launches `kernel` after `asyncDependency` (a stream) on its grid for
 /// `rows` (an index, the row count of `buffers[0]`); `buffers` are the
