@@ -4,10 +4,12 @@
 # wgmma kernels), libmoe_gpu_sm_90.so (H100/H200, the mma.sync kernels, timed
 # beside them) and libmoe_gpu_sm_80.so (A100), each holding the kernels for
 # every shape of bench.py (the decode kernel for rows <= 16 * E, the tile
-# kernel above), libmoe_gpu_sm_90a_tile.so (the tile kernel forced, for
-# the decode comparison) and libmoe_gpu_sm_90a_w128.so (the 128x128 wgmma
-# tile where the default takes the warp-specialized 128x256 one). Checks that they stay under the 64 MiB that
-# travels, export the C API, need only libc, and pass bench.py --dry-run.
+# kernel above), and, for the grouped matmuls alone,
+# libmoe_gpu_sm_90a_tile.so (the tile kernel forced, for the decode
+# comparison) and libmoe_gpu_sm_90a_w128.so (the 128x128 wgmma tile where
+# the default takes the warp-specialized 128x256 one). Checks that they
+# stay under the 64 MiB that travels, export the C API, need only libc, and
+# pass bench.py --dry-run.
 #
 #   bench/gpu/build.sh [BUILD_DIR]        (default: build)
 set -euo pipefail
@@ -19,20 +21,23 @@ python="${PYTHON:-$root/.venv/bin/python}"
 mkdir -p "$lib"
 
 "$python" "$root/bench/gpu/bench.py" --emit-mlir > "$lib/shapes.mlir"
+# The comparison libraries are called for the grouped matmuls alone.
+"$python" "$root/bench/gpu/bench.py" --emit-mlir --gemms-only > "$lib/gemms.mlir"
 # The libraries bench.py calls (kernel chosen by the row count), and for the
 # H200 one with the tile kernel forced, to compare on the decode cases.
 for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128; do
   chip="${variant%%:*}"
   options=()
   so="$lib/libmoe_gpu_${chip}.so"
+  shapes="$lib/shapes.mlir"
   case "$variant" in
-    *:tile) options=(--kernel tile) ;;
-    *:w128) options=(--wgmma-tile 128x128) ;;
+    *:tile) options=(--kernel tile); shapes="$lib/gemms.mlir" ;;
+    *:w128) options=(--wgmma-tile 128x128); shapes="$lib/gemms.mlir" ;;
   esac
   if [ "$variant" != "$chip" ]; then
     so="$lib/libmoe_gpu_${chip}_${variant#*:}.so"
   fi
-  "$build/bin/moe-gpu-aot" --chip "$chip" "${options[@]}" -o "$so" "$lib/shapes.mlir"
+  "$build/bin/moe-gpu-aot" --chip "$chip" "${options[@]}" -o "$so" "$shapes"
   # Only glibc symbols may stay undefined (the driver is opened with dlopen).
   undefined="$(nm -D --undefined-only "$so" | grep -v '@GLIBC_' | grep -v ' w ' || true)"
   if [ -n "$undefined" ]; then

@@ -100,10 +100,11 @@ def run_export(index, rec, passes, every=False, variants=((),)):
     return None, results, text
 
 
-def run_all(passes, every=(), variants=((),), only=None):
+def run_all(passes, every=(), variants=((),), only=None, variants_for=None):
     """run_export for every export (or those whose ids are in `only`), in
     parallel: {export id: outcome}. The exports whose ids are in `every` run
-    all their cases and `variants`."""
+    all their cases, and `variants` too unless `variants_for` (a set of ids)
+    leaves them out."""
     workers = int(os.environ.get("MOE_MODEL_JOBS", os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
@@ -111,7 +112,8 @@ def run_all(passes, every=(), variants=((),), only=None):
             key = export_id(n, t)
             if only is not None and key not in only:
                 continue
-            more = (key in every, variants) if key in every else (False, ((),))
+            runs_variants = key in every and (variants_for is None or key in variants_for)
+            more = (key in every, variants if runs_variants else ((),))
             futures[key] = pool.submit(run_export, i, rec, passes, *more)
         return {k: f.result() for k, f in futures.items()}
 
