@@ -94,7 +94,8 @@ int moe_layer_forward(int layer, void *const *buffers, const int64_t *dims,
 
 /* Which kernel serves (dtype, experts, k, n): "wgmma-ws" (sm_90a: the
  * warp-specialized 128x256 tile, a producer warpgroup feeding two
- * consumers; 16-bit weights, n >= 256),
+ * consumers, on a persistent grid of at most one block per SM; 16-bit
+ * weights, n >= 256),
  * "wgmma" (sm_90a: TMA + warpgroup tensor cores, 128x128; any k),
  * "mma.sync" (sm_80 and sm_90), "decode" (a library built with --kernel
  * decode), or "" if the library has none.

@@ -58,13 +58,6 @@ struct Walk {
   Value group, before;
 };
 
-/// A role's place in its walk over the block's tiles.
-struct TileCursor {
-  /// The walk, and the role's ring position (its k steps so far).
-  Walk walk;
-  Value ring;
-};
-
 } // namespace
 
 /// Walks on from `from` to the group that holds row tile `rowTile` (at or
@@ -120,9 +113,11 @@ static void forEachTile(
       [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
-        TileCursor at{Walk{iter[0], iter[1]}, iter[2]};
+        // The walk so far and the ring position (the role's k steps).
+        Walk from{iter[0], iter[1]};
+        Value ring = iter[2];
         Value rowTile = im.div(t, columnTiles);
-        auto [walk, rows] = walkToRowTile(ib, s, at.walk, rowTile);
+        auto [walk, rows] = walkToRowTile(ib, s, from, rowTile);
         Value group = walk.group;
         auto work = scf::IfOp::create(
             ib, ib.getIndexType(),
@@ -133,9 +128,9 @@ static void forEachTile(
             rows[0], im.mul(im.sub(rowTile, walk.before), im.c(kWgmmaTileM)));
         Value n0 = im.mul(im.rem(t, columnTiles), im.c(blockColumns));
         TileWork tile = tileWork(ib, module, s, group, firstRow, rows[1], n0);
-        scf::YieldOp::create(ib, body(ib, tile, at.ring));
+        scf::YieldOp::create(ib, body(ib, tile, ring));
         ib.setInsertionPointToStart(work.elseBlock());
-        scf::YieldOp::create(ib, at.ring);
+        scf::YieldOp::create(ib, ring);
         ib.setInsertionPointAfter(work);
         scf::YieldOp::create(
             ib, ValueRange{walk.group, walk.before, work.getResult(0)});
