@@ -71,6 +71,9 @@ CASES = {
 # past the row count.
 CASES.update({
     "ws_k384_n320_bias": dict(E=3, K=384, N=320, bias="f32", rows=140),
+    # One SM: the block walks every tile, through the empty group to the
+    # tail's, the ring wrapping across tiles of 2 steps.
+    "ws_one_sm_walks_every_tile": dict(E=5, K=72, N=256, rows=420, sms=1),
     "ws_f16_i32_offsets_n512": dict(E=2, K=128, N=512, elt="f16", off="i32"),
     "ws_separate_swiglu": dict(E=2, K=192, N=272, layout="separate", rows=140),
     "ws_offsets_past_rows": dict(E=2, K=128, N=256, rows=200, offsets=[0, 70, 230]),

@@ -29,7 +29,8 @@ def run(c, workdir, tag, seed=1, mutate=None):
     result; inf_empty_group: Inf in the empty group's weights, which a
     partial k step of group 0 reads as its rows past K and must zero;
     rounded_matmuls: the matmuls' results rounded to the element type before
-    the activation, as where the activation runs as a kernel of its own).
+    the activation, as where the activation runs as a kernel of its own;
+    sms: the SM count the host's launches see, the persistent grid's bound).
     `mutate` edits the kernels' text before they run (to show the checks
     catch a fault)."""
     e, k, n = c["E"], c["K"], c["N"]
@@ -127,19 +128,20 @@ def run(c, workdir, tag, seed=1, mutate=None):
     if slots:
         y = reference.combine(y, row_map, weights.astype(np.float64))
 
-    old_base = kernel.DYN_BASE
+    old_base, old_sms = kernel.DYN_BASE, host.MULTIPROCESSORS
     kernel.DYN_BASE = c.get("dyn_base", 48)
+    host.MULTIPROCESSORS = c.get("sms", old_sms)
     try:
         host_file, kernels_file = lowering.lower(
             {key: v for key, v in c.items()
-             if key not in ("offsets", "rows", "dyn_base", "rounded_matmuls")},
+             if key not in ("offsets", "rows", "dyn_base", "rounded_matmuls", "sms")},
             workdir, tag)
         if mutate:
             lowering.mutate_file(kernels_file, mutate)
         got, problems, launches, buffers = host.run_host(
             host_file, kernels_file, inputs, seed=seed, log=lambda *a: None)
     finally:
-        kernel.DYN_BASE = old_base
+        kernel.DYN_BASE, host.MULTIPROCESSORS = old_base, old_sms
     got = got.astype(np.float64)
     if not slots:
         # Every result element written exactly once.
