@@ -120,6 +120,24 @@ SM80_CASES = {
 }
 CASES.update(SM80_CASES)
 
+# A gated activation after a biased matmul (gpt-oss's gate/up bias) in the
+# epilogue of each kernel: the gate column's bias and the up column's
+# (interleaved: the next column; concatenated: N / 2 further) are added
+# before the activation.
+CASES.update({
+    "bias_concatenated_ws": dict(E=3, K=72, N=512, layout="concatenated", bias="f32",
+                                 rows=140),
+    "bias_interleaved_wgmma": dict(E=3, K=72, N=272, layout="interleaved", bias="f32",
+                                   wgmma_tile="128x128"),
+    "sm80_bias_concatenated": dict(E=2, K=72, N=144, layout="concatenated", bias="bf16",
+                                   **SM80),
+    "sm80_decode_bias_interleaved": dict(E=3, K=72, N=144, layout="interleaved", bias="f32",
+                                         chip="sm_80", kernel="decode", rows=40,
+                                         offsets=[0, 12, 12, 30]),
+    "decode_bias_concatenated": dict(E=3, K=72, N=272, layout="concatenated", bias="f32",
+                                     kernel="decode", rows=40, offsets=[0, 12, 12, 30]),
+})
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_grouped_matmul_kernel(name, tmp_path):

@@ -406,8 +406,16 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     // Slab column of register r; the result column it gives.
     Value slabCol = m.add(m.mul(m.add(pos, m.c(r % 2)), m.c(8)), tile);
     Value col = m.add(n0, slabCol);
-    if (sig.isGated() && !gateUpQuads(sig))
+    // The bias columns of the value and its partner: the weight columns
+    // (interleaved: gate and up side by side; concatenated: the up column
+    // of output c at N / 2 + c; separate weights come bias-free).
+    Value biasCol = col, partnerBiasCol;
+    if (sig.isGated() && !gateUpQuads(sig)) {
       col = m.add(m.div(n0, 2), m.div(slabCol, 2));
+      partnerBiasCol = m.add(biasCol, m.c(1));
+    } else if (sig.isGated()) {
+      partnerBiasCol = m.add(col, m.c(sig.n / 2));
+    }
     Value inside = m.ult(row, end);
     if (columns % outputsPerBlock(sig) != 0)
       inside = m.both(inside, m.ult(col, m.c(columns)));
@@ -415,11 +423,21 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
     Value v = vector::ExtractOp::create(b, sum, ArrayRef<int64_t>{r});
-    if (s.bias) {
-      Value biased = arith::AddFOp::create(
-          b, v,
-          convertFloat(b, memref::LoadOp::create(b, s.bias, ValueRange{g, col}),
-                       f32));
+    Value up = partner
+                   ? Value(vector::ExtractOp::create(b, partner,
+                                                     ArrayRef<int64_t>{r}))
+                   : Value();
+    auto biasOf = [&](Value at) {
+      return convertFloat(
+          b, memref::LoadOp::create(b, s.bias, ValueRange{g, at}), f32);
+    };
+    if (s.bias && partner) {
+      assert(!sig.splitWeights && sig.extents.empty() &&
+             "a fused gated bias is one weight's, without extents");
+      v = arith::AddFOp::create(b, v, biasOf(biasCol));
+      up = arith::AddFOp::create(b, up, biasOf(partnerBiasCol));
+    } else if (s.bias) {
+      Value biased = arith::AddFOp::create(b, v, biasOf(col));
       // Past its N_g a group's bias is not read either. N_g comes back from
       // shared memory (written before the K loop, read after its barriers):
       // one more register live across the loop spills.
@@ -432,9 +450,8 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     }
     if (sig.activation) {
       SmallVector<Value, 2> values = {v};
-      if (partner)
-        values.push_back(
-            vector::ExtractOp::create(b, partner, ArrayRef<int64_t>{r}));
+      if (up)
+        values.push_back(up);
       v = moe::emitActivation(b, b.getLoc(), *sig.activation, f32, values);
     }
     memref::StoreOp::create(b, convertFloat(b, v, sig.resultType), s.result,
@@ -555,8 +572,10 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value blockX = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value out0 = m.mul(blockX, m.c(perBlock));
   Value n0 = gateUpQuads(sig) ? out0 : m.mul(blockX, m.c(kDecodeSlabN));
-  auto [first, end] = rangeOf(b, s, group);
-  Value groupEnd = end; // a lambda cannot capture a structured binding in C++17
+  // Not a structured binding: lambdas capture these (C++17).
+  Value first, groupEnd;
+  std::tie(first, groupEnd) = rangeOf(b, s, group);
+  Value end = groupEnd;
   auto isGroup = scf::IfOp::create(b, m.ult(group, m.c(sig.groups)),
                                    /*withElseRegion=*/true);
   {

@@ -44,15 +44,21 @@ bool sameQuantization(GroupedMatmulOp a, GroupedMatmulOp b) {
 }
 
 /// The grouped matmuls whose epilogue can compute `op`: its input (and the
-/// up projection of a separate layout), each bias-free, stacked and used
-/// only by `op`, sharing rows and offsets. Empty when there are none.
+/// up projection of a separate layout), each stacked and used only by `op`,
+/// sharing rows and offsets. Empty when there are none. The epilogue adds
+/// one bias, the input's (gpt-oss's gate/up bias): with one weight and no
+/// group_extents (a bias past N_g, or of separate gate and up weights, is
+/// left to the plain matmuls).
 SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   if (op.getWidths())
     return {};
   std::optional<GateLayout> layout = op.getGateLayout();
   auto producer = [&](Value v) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
-    if (!mm || !mm->hasOneUse() || !mm.getBias().empty() || !mm.isStacked())
+    if (!mm || !mm->hasOneUse() || !mm.isStacked())
+      return GroupedMatmulOp();
+    if (!mm.getBias().empty() &&
+        (layout == GateLayout::Separate || mm.getGroupExtents()))
       return GroupedMatmulOp();
     return mm;
   };
@@ -182,6 +188,8 @@ FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
   Value rows = rowsOf(host.b, args[0]);
   Value out = host.result(op.getResult(), type(args.size()), rows);
   args.push_back(out);
+  if (!gate.getBias().empty())
+    args.push_back(host.operand(gate.getBias()[0], type(args.size())));
   launchSelected(host, kernels, args, rows);
   return out;
 }

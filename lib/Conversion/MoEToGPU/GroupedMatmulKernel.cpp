@@ -499,6 +499,10 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
       Value rowInside = m.ult(row, end);
       if (pairsSlices(sig)) {
         // Tiles 2p and 2p + 1 hold gate and up of result columns col, col+1.
+        // A bias (one weight: concatenated) has the up column of output c
+        // at N / 2 + c; separate weights come bias-free.
+        assert((!s.bias || !sig.splitWeights) &&
+               "separate gate/up weights have no fused bias");
         for (int64_t p = 0; p < kMmaTilesN / 2; ++p) {
           Value col = m.add(n0, m.add(m.mul(s.warpN, m.c(kWarpN / 2)),
                                       m.add(m.c(p * 8), laneCol)));
@@ -510,7 +514,8 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
               Value c = m.add(col, m.c(r));
               out[r] = activate(
                   {value(mi * kMmaTilesN + 2 * p, half * 2 + r, c),
-                   value(mi * kMmaTilesN + 2 * p + 1, half * 2 + r, c)});
+                   value(mi * kMmaTilesN + 2 * p + 1, half * 2 + r,
+                         m.add(c, m.c(sig.n / 2)))});
             }
             storePair(out[0], out[1], row, col);
           });

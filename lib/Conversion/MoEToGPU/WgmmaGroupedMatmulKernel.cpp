@@ -643,8 +643,9 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
   };
   for (int64_t mi = 0; mi < s.tile.chunks(); ++mi) {
     Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
-    // Register `reg` plus the bias of column `col`, in f32.
-    auto value = [&](int64_t reg, Value col) -> Value {
+    // Register `reg` plus the bias of weight column `col` (`biasCol` where
+    // that differs: an up column of gate/up boxes), in f32.
+    auto value = [&](int64_t reg, Value col, Value biasCol = {}) -> Value {
       Value v = LLVM::ExtractValueOp::create(b, chunk, reg);
       Value owned = groupN ? m.ult(col, groupN) : Value();
       if (owned)
@@ -652,7 +653,9 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
       if (!bias)
         return v;
       Value bv = castFloat(
-          b, memref::LoadOp::create(b, bias, ValueRange{biasGroup, col}),
+          b,
+          memref::LoadOp::create(b, bias,
+                                 ValueRange{biasGroup, biasCol ? biasCol : col}),
           b.getF32Type());
       Value on = owned ? m.both(biasOn, owned) : biasOn;
       return m.select(on, arith::AddFOp::create(b, v, bv), v);
@@ -663,9 +666,10 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
         if (pairsBoxes(sig)) {
           // Registers of column group j hold gate columns, those of j + G
           // the up columns of the same outputs, G the column groups of half
-          // the tile (fused activations come from bias-free matmuls: no
-          // bias to place).
-          assert(!bias && "a gated epilogue has no bias");
+          // the tile. A bias (one weight: concatenated) has the up column
+          // of output c at N / 2 + c; separate weights come bias-free.
+          assert((!bias || !sig.splitWeights) &&
+                 "separate gate/up weights have no fused bias");
           int64_t gateGroups = s.tile.columns / 2 / 8;
           for (int64_t j = 0; j < gateGroups; ++j) {
             Value col = m.add(laneCol, m.c(j * 8));
@@ -673,8 +677,10 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
               Value out[2];
               for (int64_t r = 0; r < 2; ++r) {
                 int64_t reg = j * 4 + half * 2 + r;
+                Value upCol = m.add(col, m.c(sig.n / 2 + r));
                 out[r] = activate(
-                    {value(reg, col), value(reg + 4 * gateGroups, col)});
+                    {value(reg, col, m.add(col, m.c(r))),
+                     value(reg + 4 * gateGroups, col, upCol)});
               }
               storePair(out[0], out[1], row, col);
             });

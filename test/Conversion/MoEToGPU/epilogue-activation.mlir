@@ -121,29 +121,37 @@ func.func @relu(%x: tensor<?x64xf16>, %w: tensor<4x64x128xf16>, %off: tensor<5xi
 
 // -----
 
-// Not fused: the matmul has a bias (the epilogue adds biases only without
-// an activation) -> plain matmul, then the element-wise kernel, one thread
-// per output: grid = ceil(rows * 512 / 256).
+// A biased matmul (gpt-oss's gate/up bias) fuses too: the epilogue adds
+// the gate column's bias and the up column's (output c's at N / 2 + c of
+// the concatenated weight) before the activation; the bias is the kernel's
+// last buffer.
 // CHECK-LABEL: func.func @bias(
-// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_bias_bf16 blocks
-// CHECK: gpu.wait
-// CHECK: %[[ROWS:.*]] = memref.dim %{{.*}}, %c0
-// CHECK: %[[OUT:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%[[ROWS]]) : memref<?x512xbf16>
-// CHECK: %[[TOTAL:.*]] = arith.muli %[[ROWS]], %c512
-// CHECK: %[[SUM:.*]] = arith.addi %[[TOTAL]], %c255
-// CHECK: %[[GRID:.*]] = arith.divui %[[SUM]], %c256
-// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@activation_silu_concatenated_bf16_bf16_w1024_512 blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) args(%{{.*}} : memref<?x1024xbf16>, %[[OUT]] : memref<?x512xbf16>)
-// CHECK: gpu.func @activation_silu_concatenated_bf16_bf16_w1024_512(%[[IN:.*]]: memref<?x1024xbf16>, %[[RES:.*]]: memref<?x512xbf16>)
-// CHECK: %[[IDX:.*]] = arith.addi
-// CHECK: %[[ROW:.*]] = arith.divui %[[IDX]], %c512
-// CHECK: %[[COL:.*]] = arith.remui %[[IDX]], %c512
-// CHECK: memref.load %[[IN]][%[[ROW]], %[[COL]]]
-// CHECK: %[[UPCOL:.*]] = arith.addi %[[COL]], %c512
-// CHECK: memref.load %[[IN]][%[[ROW]], %[[UPCOL]]]
-// CHECK: memref.store %{{.*}}, %[[RES]][%[[ROW]], %[[COL]]]
+// CHECK-NOT: activation_silu_concatenated
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_bias_bf16_silu_concatenated blocks in {{.*}} args({{.*}}, %{{.*}} : memref<?x512xbf16>, %{{.*}} : memref<8x1024xbf16>)
+// CHECK-NOT: activation_silu_concatenated
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_bias_bf16_silu_concatenated(
+// CHECK: %[[GATE:.*]] = memref.load %[[BIAS:.*]][%[[G:.*]], %[[C:.*]]] : memref<8x1024xbf16>
+// CHECK: %[[UPC:.*]] = arith.addi %[[C]], %c512 : index
+// CHECK: %[[UP:.*]] = memref.load %[[BIAS]][%[[G]], %[[UPC]]] : memref<8x1024xbf16>
+// CHECK: arith.negf
 func.func @bias(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %b: tensor<8x1024xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
   %h = moe.grouped_matmul %x, %w offsets(%off) bias(%b) : (tensor<?x256xbf16>, tensor<8x256x1024xbf16>, tensor<9xi64>, tensor<8x1024xbf16>) -> tensor<?x1024xbf16>
   %a = moe.activation %h {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<concatenated>} : (tensor<?x1024xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Not fused: separate gate and up weights with biases (the epilogue adds
+// one bias) -> two plain matmuls, then the element-wise kernel.
+// CHECK-LABEL: func.func @separate_bias(
+// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16 blocks
+// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16 blocks
+// CHECK: @moe_kernels::@activation_silu_separate_bf16_bf16_w512_512 blocks
+func.func @separate_bias(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: tensor<8x256x512xbf16>, %bg: tensor<8x512xbf16>, %bu: tensor<8x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) bias(%bg) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>, tensor<8x512xbf16>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) bias(%bu) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>, tensor<8x512xbf16>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
   return %a : tensor<?x512xbf16>
 }
 
