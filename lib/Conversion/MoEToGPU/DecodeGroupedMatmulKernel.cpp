@@ -423,10 +423,10 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
     Value v = vector::ExtractOp::create(b, sum, ArrayRef<int64_t>{r});
-    Value up = partner
-                   ? Value(vector::ExtractOp::create(b, partner,
-                                                     ArrayRef<int64_t>{r}))
-                   : Value();
+    Value up =
+        partner
+            ? Value(vector::ExtractOp::create(b, partner, ArrayRef<int64_t>{r}))
+            : Value();
     auto biasOf = [&](Value at) {
       return convertFloat(
           b, memref::LoadOp::create(b, s.bias, ValueRange{g, at}), f32);
