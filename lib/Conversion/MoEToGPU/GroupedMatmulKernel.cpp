@@ -512,10 +512,10 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
             Value out[2];
             for (int64_t r = 0; r < 2; ++r) {
               Value c = m.add(col, m.c(r));
-              out[r] = activate(
-                  {value(mi * kMmaTilesN + 2 * p, half * 2 + r, c),
-                   value(mi * kMmaTilesN + 2 * p + 1, half * 2 + r,
-                         m.add(c, m.c(sig.n / 2)))});
+              out[r] =
+                  activate({value(mi * kMmaTilesN + 2 * p, half * 2 + r, c),
+                            value(mi * kMmaTilesN + 2 * p + 1, half * 2 + r,
+                                  m.add(c, m.c(sig.n / 2)))});
             }
             storePair(out[0], out[1], row, col);
           });
