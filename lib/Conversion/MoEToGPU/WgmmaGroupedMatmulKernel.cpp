@@ -654,8 +654,8 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
         return v;
       Value bv = castFloat(
           b,
-          memref::LoadOp::create(b, bias,
-                                 ValueRange{biasGroup, biasCol ? biasCol : col}),
+          memref::LoadOp::create(
+              b, bias, ValueRange{biasGroup, biasCol ? biasCol : col}),
           b.getF32Type());
       Value on = owned ? m.both(biasOn, owned) : biasOn;
       return m.select(on, arith::AddFOp::create(b, v, bv), v);
@@ -678,9 +678,8 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
               for (int64_t r = 0; r < 2; ++r) {
                 int64_t reg = j * 4 + half * 2 + r;
                 Value upCol = m.add(col, m.c(sig.n / 2 + r));
-                out[r] = activate(
-                    {value(reg, col, m.add(col, m.c(r))),
-                     value(reg + 4 * gateGroups, col, upCol)});
+                out[r] = activate({value(reg, col, m.add(col, m.c(r))),
+                                   value(reg + 4 * gateGroups, col, upCol)});
               }
               storePair(out[0], out[1], row, col);
             });
