@@ -573,9 +573,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   Value out0 = m.mul(blockX, m.c(perBlock));
   Value n0 = gateUpQuads(sig) ? out0 : m.mul(blockX, m.c(kDecodeSlabN));
   // Not a structured binding: lambdas capture these (C++17).
-  Value first, groupEnd;
-  std::tie(first, groupEnd) = rangeOf(b, s, group);
-  Value end = groupEnd;
+  Value first, end;
+  std::tie(first, end) = rangeOf(b, s, group);
   auto isGroup = scf::IfOp::create(b, m.ult(group, m.c(sig.groups)),
                                    /*withElseRegion=*/true);
   {
@@ -598,19 +597,18 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     // selection keeps that rare).
     Value z = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     Value zBlocks = gpu::GridDimOp::create(b, gpu::Dimension::z);
-    scf::ForOp::create(
-        b, m.add(first, m.mul(z, m.c(kDecodeRowsPerPass))), end,
-        m.mul(zBlocks, m.c(kDecodeRowsPerPass)), ValueRange(),
-        [&](OpBuilder &nb, Location loc, Value m0, ValueRange) {
-          ImplicitLocOpBuilder ib(loc, nb);
-          SmallVector<Value> acc =
-              sig.columnMajorWeights()
-                  ? streamSlabAlongK(ib, s, group, m0, groupEnd, n0)
-                  : streamSlab(ib, s, group, m0, groupEnd, n0);
-          for (int64_t i = 0; i < kMmaTilesM; ++i)
-            reduceAndStore(ib, s, acc, i, group, m0, groupEnd, n0);
-          scf::YieldOp::create(ib);
-        });
+    scf::ForOp::create(b, m.add(first, m.mul(z, m.c(kDecodeRowsPerPass))), end,
+                       m.mul(zBlocks, m.c(kDecodeRowsPerPass)), ValueRange(),
+                       [&](OpBuilder &nb, Location loc, Value m0, ValueRange) {
+                         ImplicitLocOpBuilder ib(loc, nb);
+                         SmallVector<Value> acc =
+                             sig.columnMajorWeights()
+                                 ? streamSlabAlongK(ib, s, group, m0, end, n0)
+                                 : streamSlab(ib, s, group, m0, end, n0);
+                         for (int64_t i = 0; i < kMmaTilesM; ++i)
+                           reduceAndStore(ib, s, acc, i, group, m0, end, n0);
+                         scf::YieldOp::create(ib);
+                       });
   }
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);

@@ -164,6 +164,14 @@ llvm::SmallVector<mlir::Value, 3> kernelWeightOperands(GroupedMatmulOp op);
 /// module gets gpu.container_module); an error at `op` without a module.
 mlir::FailureOr<mlir::gpu::GPUModuleOp> getKernelModule(mlir::Operation *op);
 
+/// A bound on the `tileRows`-row tiles of `groups` groups plus the tail
+/// (rows past offsets[E]), whatever the offsets are: a range of n rows has
+/// ceil(n / tileRows) tiles, so their sum over E + 1 ranges is at most
+/// (rows + (E + 1) * (tileRows - 1)) / tileRows. The row tiles' grid (the
+/// host) and the persistent kernels' tile walk share it.
+mlir::Value rowTileBound(mlir::ImplicitLocOpBuilder &b, mlir::Value rows,
+                         int64_t groups, int64_t tileRows);
+
 /// The grid of a grouped-matmul kernel for `rows` rows (an index).
 mlir::gpu::KernelDim3 groupedMatmulGrid(mlir::ImplicitLocOpBuilder &b,
                                         mlir::gpu::GPUFuncOp kernel,

@@ -291,9 +291,7 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   Value gridX =
       c(kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr).getInt());
-  Value gridY = arith::DivUIOp::create(
-      b, arith::AddIOp::create(b, rows, c((groups + 1) * (kWgmmaTileM - 1))),
-      c(kWgmmaTileM));
+  Value gridY = rowTileBound(b, rows, groups, kWgmmaTileM);
   if (moe::isWarpSpecializedKernel(kernel)) {
     // Persistent: a block per SM at most, each walking the tiles.
     Value tiles = arith::MulIOp::create(b, gridX, gridY);
@@ -350,17 +348,21 @@ gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   // Grid: x over the N tiles; y bounds the row tiles of all groups plus
-  // the tail: sum over E + 1 ranges of ceil(n_g / 64) <= (rows + (E + 1)
-  // * 63) / 64, whatever the offsets are. Kernels with a fused gated
-  // activation say their column tiles (kColumnTilesAttr).
+  // the tail (rowTileBound). Kernels with a fused gated activation say
+  // their column tiles (kColumnTilesAttr).
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
   int64_t columnTiles = (n + kTileN - 1) / kTileN;
   if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
     columnTiles = tiles.getInt();
-  Value slack = c((groups + 1) * (kTileM - 1));
-  Value gridY = arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
-                                       c(kTileM));
-  return {c(columnTiles), gridY, c(1)};
+  return {c(columnTiles), rowTileBound(b, rows, groups, kTileM), c(1)};
+}
+
+Value moe::detail::rowTileBound(ImplicitLocOpBuilder &b, Value rows,
+                                int64_t groups, int64_t tileRows) {
+  Value slack =
+      arith::ConstantIndexOp::create(b, (groups + 1) * (tileRows - 1));
+  return arith::DivUIOp::create(b, arith::AddIOp::create(b, rows, slack),
+                                arith::ConstantIndexOp::create(b, tileRows));
 }
 
 Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,

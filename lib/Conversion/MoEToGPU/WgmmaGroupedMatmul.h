@@ -132,12 +132,6 @@ TileWork tileWork(mlir::ImplicitLocOpBuilder &b, mlir::gpu::GPUModuleOp module,
 std::array<mlir::Value, 3> groupRowTiles(mlir::ImplicitLocOpBuilder &b,
                                          State &s, mlir::Value g);
 
-/// Whether B is K-major in shared memory: weights read along K ([E, N, K]
-/// 16-bit ones through their map, packed ones expanded by the threads).
-bool kMajorB(const GroupedMatmulSignature &sig);
-/// Whether the B tile's boxes hold the gate and the up columns of the same
-/// outputs (gate and up come from two places).
-bool pairsBoxes(const GroupedMatmulSignature &sig);
 /// Whether a partial last k step must be zeroed past K_g (zeroRaggedStep).
 bool needsRaggedZeroing(const GroupedMatmulSignature &sig);
 

@@ -111,7 +111,7 @@ static std::string kernelName(const GroupedMatmulSignature &sig) {
 /// Gate and up columns come from two places (two weights, or the two halves
 /// of one): the B tile's two boxes hold the gate and the up columns of the
 /// same 64 outputs.
-bool pairsBoxes(const GroupedMatmulSignature &sig) {
+static bool pairsBoxes(const GroupedMatmulSignature &sig) {
   return sig.isGated() &&
          *sig.activation->gateLayout != moe::GateLayout::Interleaved;
 }
@@ -239,7 +239,7 @@ static Type mapType(MLIRContext *ctx, Type elt, ArrayRef<int64_t> box) {
 
 /// Whether B is K-major in shared memory: weights read along K ([E, N, K]
 /// 16-bit ones through their map, packed ones expanded by the threads).
-bool kMajorB(const GroupedMatmulSignature &sig) {
+static bool kMajorB(const GroupedMatmulSignature &sig) {
   return sig.columnMajorWeights();
 }
 

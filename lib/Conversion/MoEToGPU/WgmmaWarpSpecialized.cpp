@@ -103,8 +103,7 @@ static void forEachTile(
   Emitter m{b};
   const GroupedMatmulSignature &sig = s.sig;
   // The host's bound on the row tiles of all groups and the tail.
-  Value rowTiles = m.div(
-      m.add(s.rows, m.c((sig.groups + 1) * (kWgmmaTileM - 1))), kWgmmaTileM);
+  Value rowTiles = rowTileBound(b, s.rows, sig.groups, kWgmmaTileM);
   Value first = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value stride = gpu::GridDimOp::create(b, gpu::Dimension::x);
   scf::ForOp::create(

@@ -1947,11 +1947,10 @@ def check_orders(blk):
         TMA's issuer waited for before issuing it (a consumer's stores into
         a stage, then the stage handed back and refilled). Epochs order the
         threads that pass the same barriers (the consumers)."""
-        return any((u == t and sa > seq) or (u != t and ea > epoch)
+        return any(((u == t and sa > seq) or (u != t and ea > epoch))
+                   and (tma["mbar"], tma["phase"]) in refilled(mb, ph)
                    for u, lst in blk.arrives.items()
-                   for (sa, ea, mb, ph) in lst
-                   if any(w == tma["t"] and wph >= ph and ws < tma["seq"]
-                          for (w, we, ws, wph) in waits_on.get(mb, ())))
+                   for (sa, ea, mb, ph) in lst)
 
     def observed_before(tma, t, epoch, seq):
         return observed(tma["mbar"], tma["phase"], t, epoch, seq)
