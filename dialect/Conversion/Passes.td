@@ -104,9 +104,10 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
     sm_90a, and kernel names other than auto, tile and decode.
 
     Epilogues (docs/GPU.md): a `moe.activation` whose input (and, for
-    `gate_layout = separate`, up) is a bias-free grouped matmul used only by
-    it is fused into that matmul's epilogue: one kernel, the activation
-    applied to the fp32 accumulators (gated layouts: each block loads the
+    `gate_layout = separate`, up) is a grouped matmul used only by it (with
+    a bias: no `group_extents`; separate weights both biased or neither) is
+    fused into that matmul's epilogue: one kernel, the bias and the
+    activation applied to the fp32 accumulators (gated layouts: each block loads the
     gate and up columns of the same outputs). Other `moe.activation` ops
     become an element-wise kernel (no per-group `widths`). `moe.combine`
     becomes a gather kernel (one block per token and column chunk, f32 sums,

@@ -138,6 +138,27 @@ CASES.update({
                                      kernel="decode", rows=40, offsets=[0, 12, 12, 30]),
 })
 
+# Separate gate and up weights with a bias each (onnxruntime MoE's fc1 and
+# fc3 biases): output c adds column c of both, in every kernel; packed
+# (QMoE) weights alike. With group_extents they stay two plain matmuls and
+# the element-wise kernel.
+CASES.update({
+    "separate_bias_ws": dict(E=3, K=72, N=256, layout="separate", bias="f32", rows=140),
+    "separate_bias_wgmma": dict(E=3, K=72, N=144, layout="separate", bias="bf16",
+                                wgmma_tile="128x128"),
+    "sm80_separate_bias": dict(E=2, K=72, N=144, layout="separate", bias="f32", **SM80),
+    "decode_separate_bias": dict(E=3, K=72, N=272, layout="separate", bias="f32",
+                                 kernel="decode", rows=40, offsets=[0, 12, 12, 30]),
+    "decode_q4_separate_bias": dict(E=3, K=64, N=96, layout="separate", bias="f32", bits=4,
+                                    block=32, kernel="decode", rows=40,
+                                    offsets=[0, 12, 12, 30]),
+    "q4_zp_separate_bias": dict(E=2, K=128, N=80, bits=4, block=32, zp=True,
+                                layout="separate", bias="f32"),
+    "separate_bias_extents": dict(E=3, K=128, N=128, layout="separate", bias="f32",
+                                  extents=[(128, 128), (64, 64), (128, 64)], nan_pad=True,
+                                  rounded_matmuls=True),
+})
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_grouped_matmul_kernel(name, tmp_path):

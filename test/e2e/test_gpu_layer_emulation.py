@@ -232,6 +232,26 @@ def test_per_sequence_capacity_layer(tmp_path):
     check(result)
 
 
+def test_separate_biased_swiglu_layer(tmp_path):
+    """com.microsoft.MoE with fc1 (gate) and fc3 (up) biases: the SwiGLU
+    matmul adds both in its epilogue (tile and decode kernels), no
+    element-wise kernel runs."""
+    from moe_opt.contrib_models import ContribMoE
+    import onnx
+
+    moe = ContribMoE(tokens=0, hidden=32, inter=64, experts=4, k=2, seed=5,
+                     activation_type="swiglu", swiglu_fusion=0, with_bias=True)
+    path = str(tmp_path / "moe.onnx")
+    onnx.save(moe.model(), path)
+    for options, tokens in [("chip=sm_90a kernel=tile", TILE), ("chip=sm_80", DECODE)]:
+        result = layer.run(path, options, tokens, str(tmp_path))
+        check(result)
+        assert any("_silu_separate" in k and "_bias_" in k for k in result["kernels"]), \
+            result["kernels"]
+        assert not any(k.startswith("activation_") for k in result["kernels"]), \
+            result["kernels"]
+
+
 # com.microsoft.QMoE layers: the packed weights reach the kernels as they
 # are. name -> (ContribQMoE arguments, (options, tokens) runs).
 QMOE = {

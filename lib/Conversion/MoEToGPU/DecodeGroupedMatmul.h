@@ -26,14 +26,15 @@ constexpr int64_t kMmaTilesN = kDecodeSlabN / 8;
 struct DecodeState {
   explicit DecodeState(const GroupedMatmulSignature &sig) : sig(sig) {}
   const GroupedMatmulSignature &sig;
-  mlir::Value lhs, rhs, rhsUp, offsets, result, bias, red;
+  /// upBias: separate gate and up weights' up bias (null without).
+  mlir::Value lhs, rhs, rhsUp, offsets, result, bias, upBias, red;
   /// Quantized weights: rhs (rhsUp) is the packed bytes, then these.
   mlir::Value scales, zeroPoints, upScales, upZeroPoints;
   mlir::Value tid, lane, warp, quad, pair, rows;
   /// The block's group's K and N (group_extents, else the signature's).
   mlir::Value groupK, groupN;
-  /// Shared memory holding groupN for the epilogue (extents with a bias).
-  mlir::Value groupNSlot;
+  /// Shared index slots written once before the passes (kernel-local).
+  mlir::Value scalars;
 };
 
 /// The lhs rows a lane's A operands read in a pass from row m0: rows

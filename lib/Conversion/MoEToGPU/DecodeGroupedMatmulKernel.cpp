@@ -57,6 +57,17 @@ namespace {
 /// k steps (16 deep) per warp iteration, and the K rows that covers.
 constexpr int64_t kSteps = kDecodeLoadsPerLane / 4;
 constexpr int64_t kWarpK = kSteps * 16;
+/// Values the passes need only between K loops, kept in shared memory
+/// rather than in registers, because a register live across the K loop
+/// costs an SM a block (at 168 registers on sm_90a three 128-thread blocks
+/// fit, at 174 two): written before the first pass, read after a pass's
+/// barriers, past which LLVM cannot hoist them (or what the epilogue
+/// computes from them) out of the passes' loop. Thread 0 writes the pass
+/// stride (32 gridDim.z rows), the group's N_g (group_extents), the group
+/// and the block's first column; each thread its id at kThreadSlots + tid.
+constexpr int64_t kPassStrideSlot = 0, kGroupNSlot = 1, kGroupSlot = 2,
+                  kFirstColumnSlot = 3, kThreadSlots = 4;
+constexpr int64_t kScalarSlots = kThreadSlots + kDecodeThreads;
 /// Reduction buffer: per warp and lane its kMmaTilesN x 4 accumulators of
 /// one m tile, padded to 36 floats so that eight lanes' 16-byte stores fall
 /// in different banks.
@@ -347,10 +358,19 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                             /*nontemporal=*/false, llvm::Align(16));
   }
   gpu::BarrierOp::create(b);
+  // The epilogue's thread, group and first column come back from shared
+  // memory: its address math then stays here instead of being hoisted out
+  // of the passes' loop, into registers live across the K loop.
+  auto slot = [&](Value at) {
+    return memref::LoadOp::create(b, s.scalars, ValueRange{at}).getResult();
+  };
+  Value tid = slot(m.add(s.tid, m.c(kThreadSlots)));
+  g = slot(m.c(kGroupSlot));
+  n0 = slot(m.c(kFirstColumnSlot));
   // A gated epilogue reads two accumulators per output: half the jobs.
   int64_t reps = s.sig.isGated() ? kEpilogueReps / 2 : kEpilogueReps;
   for (int64_t rep = 0; rep < reps; ++rep)
-    storeSums(b, s, m.add(s.tid, m.c(rep * kDecodeThreads)), i, g, m0, end, n0);
+    storeSums(b, s, m.add(tid, m.c(rep * kDecodeThreads)), i, g, m0, end, n0);
   // The next m tile's (or pass's) stores overwrite what was just read.
   gpu::BarrierOp::create(b);
 }
@@ -408,13 +428,13 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     Value col = m.add(n0, slabCol);
     // The bias columns of the value and its partner: the weight columns
     // (interleaved: gate and up side by side; concatenated: the up column
-    // of output c at N / 2 + c; separate weights come bias-free).
+    // of output c at N / 2 + c; separate: c of the up weight's bias).
     Value biasCol = col, partnerBiasCol;
     if (sig.isGated() && !gateUpQuads(sig)) {
       col = m.add(m.div(n0, 2), m.div(slabCol, 2));
       partnerBiasCol = m.add(biasCol, m.c(1));
     } else if (sig.isGated()) {
-      partnerBiasCol = m.add(col, m.c(sig.n / 2));
+      partnerBiasCol = s.upBias ? col : m.add(col, m.c(sig.n / 2));
     }
     Value inside = m.ult(row, end);
     if (columns % outputsPerBlock(sig) != 0)
@@ -427,23 +447,22 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
         partner
             ? Value(vector::ExtractOp::create(b, partner, ArrayRef<int64_t>{r}))
             : Value();
-    auto biasOf = [&](Value at) {
-      return convertFloat(
-          b, memref::LoadOp::create(b, s.bias, ValueRange{g, at}), f32);
+    auto biasOf = [&](Value bias, Value at) {
+      return convertFloat(b, memref::LoadOp::create(b, bias, ValueRange{g, at}),
+                          f32);
     };
     if (s.bias && partner) {
-      assert(!sig.splitWeights && sig.extents.empty() &&
-             "a fused gated bias is one weight's, without extents");
-      v = arith::AddFOp::create(b, v, biasOf(biasCol));
-      up = arith::AddFOp::create(b, up, biasOf(partnerBiasCol));
+      assert(sig.extents.empty() && "a fused gated bias has no extents");
+      v = arith::AddFOp::create(b, v, biasOf(s.bias, biasCol));
+      up = arith::AddFOp::create(
+          b, up, biasOf(s.upBias ? s.upBias : s.bias, partnerBiasCol));
     } else if (s.bias) {
-      Value biased = arith::AddFOp::create(b, v, biasOf(col));
+      Value biased = arith::AddFOp::create(b, v, biasOf(s.bias, col));
       // Past its N_g a group's bias is not read either. N_g comes back from
-      // shared memory (written before the K loop, read after its barriers):
-      // one more register live across the loop spills.
-      if (s.groupNSlot) {
+      // shared memory (see kGroupNSlot).
+      if (!sig.extents.empty()) {
         Value groupN =
-            memref::LoadOp::create(b, s.groupNSlot, ValueRange{m.c(0)});
+            memref::LoadOp::create(b, s.scalars, ValueRange{m.c(kGroupNSlot)});
         biased = arith::SelectOp::create(b, m.ult(col, groupN), biased, v);
       }
       v = biased;
@@ -513,12 +532,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type redType = MemRefType::get({kWarps, 32, kRedPitch}, b.getF32Type(),
                                  MemRefLayoutAttrInterface(), workgroup);
-  SmallVector<Type, 2> workgroupTypes = {redType};
-  // With group_extents and a bias: the group's N_g, for the epilogue.
-  bool keepsGroupN = !sig.extents.empty() && sig.biasType;
-  if (keepsGroupN)
-    workgroupTypes.push_back(MemRefType::get(
-        {1}, b.getIndexType(), MemRefLayoutAttrInterface(), workgroup));
+  Type scalarsType = MemRefType::get({kScalarSlots}, b.getIndexType(),
+                                     MemRefLayoutAttrInterface(), workgroup);
+  SmallVector<Type, 2> workgroupTypes = {redType, scalarsType};
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      workgroupTypes, TypeRange());
   alignWorkgroupAttributions(func);
@@ -552,7 +568,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   s.offsets = arg(true);
   s.result = arg(true);
   s.bias = arg(bool(sig.biasType));
+  s.upBias = arg(sig.hasUpBias());
   s.red = func.getWorkgroupAttributions()[0];
+  s.scalars = func.getWorkgroupAttributions()[1];
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   s.warp = m.div(s.tid, 32);
@@ -585,30 +603,46 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
              [&] { storeZeros(b, s, first, end, out0); });
     b.setInsertionPointToStart(isGroup.thenBlock());
     std::tie(s.groupK, s.groupN) = groupExtents(b, gpuModule, sig, group);
-    if (keepsGroupN) {
-      s.groupNSlot = func.getWorkgroupAttributions()[1];
-      m.ifThen(m.eq(s.tid, m.c(0)), [&] {
-        memref::StoreOp::create(b, s.groupN, s.groupNSlot, ValueRange{m.c(0)});
-      });
-    }
     // Passes of kDecodeRowsPerPass rows, dealt round-robin to the grid's z
     // blocks; each streams the slab once (a group with more rows than that
     // reads its weights again, from L2 if they are still there: the
     // selection keeps that rare).
     Value z = gpu::BlockIdOp::create(b, gpu::Dimension::z);
-    Value zBlocks = gpu::GridDimOp::create(b, gpu::Dimension::z);
-    scf::ForOp::create(b, m.add(first, m.mul(z, m.c(kDecodeRowsPerPass))), end,
-                       m.mul(zBlocks, m.c(kDecodeRowsPerPass)), ValueRange(),
-                       [&](OpBuilder &nb, Location loc, Value m0, ValueRange) {
-                         ImplicitLocOpBuilder ib(loc, nb);
-                         SmallVector<Value> acc =
-                             sig.columnMajorWeights()
-                                 ? streamSlabAlongK(ib, s, group, m0, end, n0)
-                                 : streamSlab(ib, s, group, m0, end, n0);
-                         for (int64_t i = 0; i < kMmaTilesM; ++i)
-                           reduceAndStore(ib, s, acc, i, group, m0, end, n0);
-                         scf::YieldOp::create(ib);
-                       });
+    m.ifThen(m.eq(s.tid, m.c(0)), [&] {
+      Value zBlocks = gpu::GridDimOp::create(b, gpu::Dimension::z);
+      memref::StoreOp::create(b, m.mul(zBlocks, m.c(kDecodeRowsPerPass)),
+                              s.scalars, ValueRange{m.c(kPassStrideSlot)});
+      if (!sig.extents.empty())
+        memref::StoreOp::create(b, s.groupN, s.scalars,
+                                ValueRange{m.c(kGroupNSlot)});
+      memref::StoreOp::create(b, group, s.scalars, ValueRange{m.c(kGroupSlot)});
+      memref::StoreOp::create(b, n0, s.scalars,
+                              ValueRange{m.c(kFirstColumnSlot)});
+    });
+    memref::StoreOp::create(b, s.tid, s.scalars,
+                            ValueRange{m.add(s.tid, m.c(kThreadSlots))});
+    Value firstPass = m.add(first, m.mul(z, m.c(kDecodeRowsPerPass)));
+    scf::WhileOp::create(
+        b, TypeRange{b.getIndexType()}, ValueRange{firstPass},
+        [&](OpBuilder &nb, Location loc, ValueRange at) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          scf::ConditionOp::create(ib, Emitter{ib}.ult(at[0], end), at);
+        },
+        [&](OpBuilder &nb, Location loc, ValueRange at) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Emitter im{ib};
+          Value m0 = at[0];
+          SmallVector<Value> acc =
+              sig.columnMajorWeights()
+                  ? streamSlabAlongK(ib, s, group, m0, end, n0)
+                  : streamSlab(ib, s, group, m0, end, n0);
+          for (int64_t i = 0; i < kMmaTilesM; ++i)
+            reduceAndStore(ib, s, acc, i, group, m0, end, n0);
+          // Read after reduceAndStore's barriers.
+          Value stride = memref::LoadOp::create(
+              ib, s.scalars, ValueRange{im.c(kPassStrideSlot)});
+          scf::YieldOp::create(ib, ValueRange{im.add(m0, stride)});
+        });
   }
   b.setInsertionPointToEnd(&func.getBody().front());
   gpu::ReturnOp::create(b);

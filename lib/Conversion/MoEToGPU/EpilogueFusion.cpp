@@ -46,9 +46,9 @@ bool sameQuantization(GroupedMatmulOp a, GroupedMatmulOp b) {
 /// The grouped matmuls whose epilogue can compute `op`: its input (and the
 /// up projection of a separate layout), each stacked and used only by `op`,
 /// sharing rows and offsets. Empty when there are none. The epilogue adds
-/// one bias, the input's (gpt-oss's gate/up bias): with one weight and no
-/// group_extents (a bias past N_g, or of separate gate and up weights, is
-/// left to the plain matmuls).
+/// their biases (gpt-oss's gate/up bias; onnxruntime MoE's fc1 and fc3
+/// biases), without group_extents (a bias past N_g is left to the plain
+/// matmuls); separate weights need both biases or none.
 SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   if (op.getWidths())
     return {};
@@ -57,8 +57,7 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
     if (!mm || !mm->hasOneUse() || !mm.isStacked())
       return GroupedMatmulOp();
-    if (!mm.getBias().empty() &&
-        (layout == GateLayout::Separate || mm.getGroupExtents()))
+    if (!mm.getBias().empty() && mm.getGroupExtents())
       return GroupedMatmulOp();
     return mm;
   };
@@ -81,7 +80,8 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
       up.getRhs()[0].getType() != gate.getRhs()[0].getType() ||
       up.getType() != gate.getType() ||
       up.getGroupExtentsAttr() != gate.getGroupExtentsAttr() ||
-      !sameQuantization(gate, up))
+      !sameQuantization(gate, up) ||
+      up.getBias().getTypes() != gate.getBias().getTypes())
     return {};
   return {gate, up};
 }
@@ -188,8 +188,9 @@ FailureOr<Value> launchFusedActivation(KernelHost &host, ActivationOp op,
   Value rows = rowsOf(host.b, args[0]);
   Value out = host.result(op.getResult(), type(args.size()), rows);
   args.push_back(out);
-  if (!gate.getBias().empty())
-    args.push_back(host.operand(gate.getBias()[0], type(args.size())));
+  for (GroupedMatmulOp mm : matmuls)
+    if (!mm.getBias().empty())
+      args.push_back(host.operand(mm.getBias()[0], type(args.size())));
   launchSelected(host, kernels, args, rows);
   return out;
 }

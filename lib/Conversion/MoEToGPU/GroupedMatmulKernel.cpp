@@ -77,7 +77,8 @@ bool pairsSlices(const GroupedMatmulSignature &sig) {
 struct KernelState {
   explicit KernelState(const GroupedMatmulSignature &sig) : sig(sig) {}
   const GroupedMatmulSignature &sig;
-  Value lhs, rhs, rhsUp, offsets, result, bias, rowSlots, combineWeights;
+  Value lhs, rhs, rhsUp, offsets, result, bias, upBias, rowSlots,
+      combineWeights;
   /// Quantized weights: rhs (rhsUp) is the packed bytes, then these.
   Value scales, zeroPoints, upScales, upZeroPoints;
   Value smemA, smemB;
@@ -471,12 +472,15 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
   auto pairType = VectorType::get({2}, resultType);
   Value laneRow = m.div(s.lane, 4);
   Value laneCol = m.mul(m.rem(s.lane, 4), m.c(2));
-  // Register `reg` of mma tile `tile` plus the bias of column `col`, in f32.
-  auto value = [&](int64_t tile, int64_t reg, Value col) -> Value {
+  // Register `reg` of mma tile `tile` plus the bias of column `col` (of
+  // `biasOf`, else the bias), in f32.
+  auto value = [&](int64_t tile, int64_t reg, Value col,
+                   Value biasOf = {}) -> Value {
     Value v = LLVM::ExtractValueOp::create(b, acc[tile], reg);
     if (!s.bias)
       return v;
-    Value bv = memref::LoadOp::create(b, s.bias, ValueRange{biasGroup, col});
+    Value bv = memref::LoadOp::create(b, biasOf ? biasOf : s.bias,
+                                      ValueRange{biasGroup, col});
     bv = castFloat(b, bv, b.getF32Type());
     return m.select(biasAt(col), arith::AddFOp::create(b, v, bv), v);
   };
@@ -499,10 +503,8 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
       Value rowInside = m.ult(row, end);
       if (pairsSlices(sig)) {
         // Tiles 2p and 2p + 1 hold gate and up of result columns col, col+1.
-        // A bias (one weight: concatenated) has the up column of output c
-        // at N / 2 + c; separate weights come bias-free.
-        assert((!s.bias || !sig.splitWeights) &&
-               "separate gate/up weights have no fused bias");
+        // The up bias of output c: N / 2 + c of the one weight's
+        // (concatenated), c of the up weight's (separate).
         for (int64_t p = 0; p < kMmaTilesN / 2; ++p) {
           Value col = m.add(n0, m.add(m.mul(s.warpN, m.c(kWarpN / 2)),
                                       m.add(m.c(p * 8), laneCol)));
@@ -512,10 +514,10 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
             Value out[2];
             for (int64_t r = 0; r < 2; ++r) {
               Value c = m.add(col, m.c(r));
-              out[r] =
-                  activate({value(mi * kMmaTilesN + 2 * p, half * 2 + r, c),
-                            value(mi * kMmaTilesN + 2 * p + 1, half * 2 + r,
-                                  m.add(c, m.c(sig.n / 2)))});
+              Value gate = value(mi * kMmaTilesN + 2 * p, half * 2 + r, c);
+              Value upCol = s.upBias ? c : m.add(c, m.c(sig.n / 2));
+              out[r] = activate({gate, value(mi * kMmaTilesN + 2 * p + 1,
+                                             half * 2 + r, upCol, s.upBias)});
             }
             storePair(out[0], out[1], row, col);
           });
@@ -620,6 +622,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   s.offsets = arg(true);
   s.result = arg(true);
   s.bias = arg(bool(sig.biasType));
+  s.upBias = arg(sig.hasUpBias());
   s.rowSlots = arg(sig.fusedCombine);
   s.combineWeights = arg(bool(sig.combineWeightType));
   s.smemA = func.getWorkgroupAttributions()[0];

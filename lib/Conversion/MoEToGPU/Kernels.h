@@ -32,7 +32,10 @@ struct GroupedMatmulSignature {
   mlir::Type elementType; // bf16 or f16: lhs and rhs
   mlir::Type resultType;  // any float: the fp32 accumulators are converted
   mlir::Type offsetType;  // i32 or i64
-  mlir::Type biasType;    // null: no bias; else the [E, N] bias's float type
+  /// null: no bias; else the [E, N] bias's float type (with
+  /// `splitWeights` the gate weight's bias, and the up weight's follows:
+  /// hasUpBias()).
+  mlir::Type biasType;
   int64_t groups = 0, k = 0, n = 0;
   /// Fused activation (EpilogueFusion.cpp): applied to the fp32 tile before
   /// the store. Gated layouts pair each gate column with its up column in
@@ -43,6 +46,8 @@ struct GroupedMatmulSignature {
   /// or [E, n, K] with `transposedRhs`).
   std::optional<moe::ActivationParams> activation;
   bool splitWeights = false;
+  /// Separate gate and up weights each with an [E, n] bias of biasType.
+  bool hasUpBias() const { return splitWeights && biasType; }
   /// Fused combine: the result is the tokens' fp32 output [T, n], and each
   /// row r adds weights[s / slots, s % slots] * row (the row alone when
   /// combineWeightType is null: an unweighted combine after a scale_rows
@@ -251,8 +256,8 @@ mlir::gpu::GPUFuncOp getOrBuildRowSlotsKernel(mlir::gpu::GPUModuleOp module,
 /// The argument types of every grouped-matmul kernel of `sig` (the contract
 /// of getOrBuildGroupedMatmulKernel): lhs, rhs (quantized: bytes, scales,
 /// zero points), the up weight with `splitWeights` (the same), offsets, result
-/// (fp32 token rows with a combine), the bias if any, then a combine's row
-/// slots and weights.
+/// (fp32 token rows with a combine), the bias if any (and the up weight's),
+/// then a combine's row slots and weights.
 inline llvm::SmallVector<mlir::Type>
 groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   mlir::MLIRContext *ctx = sig.elementType.getContext();
@@ -289,7 +294,10 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   types.push_back(mlir::MemRefType::get(
       {dyn, sig.resultColumns()},
       sig.fusedCombine ? mlir::Float32Type::get(ctx) : sig.resultType));
-  if (sig.biasType)
+  for (int bias = 0; bias < (sig.hasUpBias() ? 2
+                             : sig.biasType  ? 1
+                                             : 0);
+       ++bias)
     types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
   if (sig.fusedCombine)
     types.push_back(

@@ -89,6 +89,8 @@ struct State {
   const TileForm &tile;
   /// The kernel's buffers (bias: null without one).
   mlir::Value offsets, result, bias;
+  /// Separate gate and up weights' up bias (null without).
+  mlir::Value upBias;
   /// The row count (the rows map's rows).
   mlir::Value rows;
   /// Rows, weights, and the up weights of a separate gated layout (the

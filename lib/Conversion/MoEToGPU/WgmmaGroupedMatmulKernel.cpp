@@ -643,20 +643,21 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
   };
   for (int64_t mi = 0; mi < s.tile.chunks(); ++mi) {
     Value chunk = LLVM::ExtractValueOp::create(b, acc, mi);
-    // Register `reg` plus the bias of weight column `col` (`biasCol` where
-    // that differs: an up column of gate/up boxes), in f32.
-    auto value = [&](int64_t reg, Value col, Value biasCol = {}) -> Value {
+    // Register `reg` plus the bias of weight column `col` (`biasCol` of
+    // `biasOf` where that differs: an up column of gate/up boxes), in f32.
+    auto value = [&](int64_t reg, Value col, Value biasCol = {},
+                     Value biasOf = {}) -> Value {
       Value v = LLVM::ExtractValueOp::create(b, chunk, reg);
       Value owned = groupN ? m.ult(col, groupN) : Value();
       if (owned)
         v = m.select(owned, v, m.f32(0.0));
       if (!bias)
         return v;
-      Value bv = castFloat(
-          b,
-          memref::LoadOp::create(
-              b, bias, ValueRange{biasGroup, biasCol ? biasCol : col}),
-          b.getF32Type());
+      Value bv = castFloat(b,
+                           memref::LoadOp::create(
+                               b, biasOf ? biasOf : bias,
+                               ValueRange{biasGroup, biasCol ? biasCol : col}),
+                           b.getF32Type());
       Value on = owned ? m.both(biasOn, owned) : biasOn;
       return m.select(on, arith::AddFOp::create(b, v, bv), v);
     };
@@ -666,10 +667,8 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
         if (pairsBoxes(sig)) {
           // Registers of column group j hold gate columns, those of j + G
           // the up columns of the same outputs, G the column groups of half
-          // the tile. A bias (one weight: concatenated) has the up column
-          // of output c at N / 2 + c; separate weights come bias-free.
-          assert((!bias || !sig.splitWeights) &&
-                 "separate gate/up weights have no fused bias");
+          // the tile. The up bias of output c: N / 2 + c of the one weight's
+          // (concatenated), c of the up weight's (separate).
           int64_t gateGroups = s.tile.columns / 2 / 8;
           for (int64_t j = 0; j < gateGroups; ++j) {
             Value col = m.add(laneCol, m.c(j * 8));
@@ -677,9 +676,12 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
               Value out[2];
               for (int64_t r = 0; r < 2; ++r) {
                 int64_t reg = j * 4 + half * 2 + r;
-                Value upCol = m.add(col, m.c(sig.n / 2 + r));
-                out[r] = activate({value(reg, col, m.add(col, m.c(r))),
-                                   value(reg + 4 * gateGroups, col, upCol)});
+                Value gateCol = m.add(col, m.c(r));
+                Value gate = value(reg, col, gateCol);
+                Value upCol =
+                    s.upBias ? gateCol : m.add(col, m.c(sig.n / 2 + r));
+                out[r] = activate(
+                    {gate, value(reg + 4 * gateGroups, col, upCol, s.upBias)});
               }
               storePair(out[0], out[1], row, col);
             });
@@ -967,6 +969,7 @@ static gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   s.offsets = arg(true);
   s.result = arg(true);
   s.bias = arg(bool(sig.biasType));
+  s.upBias = arg(sig.hasUpBias());
   s.rowSlots = arg(sig.fusedCombine);
   s.combineWeights = arg(bool(sig.combineWeightType));
   // The descriptors arrive as pointers (a gpu.func cannot take

@@ -11,7 +11,7 @@
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate blocks in (%c16, %{{.*}}, %{{.*}}) threads in (%c128, %c1, %c1) args(%{{.*}} : memref<?x256xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<8x256x512xbf16>, %{{.*}} : memref<9xi64>, %{{.*}} : memref<?x512xbf16>)
 // CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate(
 // CHECK-SAME: %[[G:[^:]*]]: memref<8x256x512xbf16>, %[[U:[^:]*]]: memref<8x256x512xbf16>, %{{[^:]*}}: memref<9xi64>, %[[RES:[^:]*]]: memref<?x512xbf16>)
-// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<132xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: moe.column_tiles = 16 : i64
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: %[[OUT0:.*]] = arith.muli %[[BX]], %c32 : index
@@ -74,7 +74,9 @@ func.func @concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %of
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved blocks in (%c16,
 // CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved(
 // CHECK-SAME: moe.column_tiles = 16 : i64
-// CHECK: %[[N0:.*]] = arith.muli %{{.*}}, %c64 : index
+// CHECK: arith.muli %{{.*}}, %c64 : index
+// The epilogue's first column comes back from shared memory.
+// CHECK: %[[N0:.*]] = memref.load %{{.*}}[%c3] : memref<132xindex, #gpu.address_space<workgroup>>
 // CHECK: %[[LANE:.*]] = arith.divui %[[J:.*]], %c4 : index
 // CHECK: %[[T2:.*]] = arith.remui %[[J]], %c4 : index
 // CHECK: %[[TILE:.*]] = arith.muli %[[T2]], %c2 : index

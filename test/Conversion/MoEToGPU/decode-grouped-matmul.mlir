@@ -28,7 +28,7 @@
 // non-empty row range) with ballots over 32 ranges at a time, 129 ranges in
 // 5 unrolled chunks.
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
-// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SCALARS:.*]] : memref<132xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-COUNT-10: nvvm.vote.sync ballot
 // CHECK-NOT: nvvm.vote.sync
@@ -38,7 +38,18 @@
 // Passes of 32 rows; in each, every warp walks K in 64-row steps, 4 warps
 // apart (split-K), issuing 16 16-byte weight loads and 8 lhs loads per lane
 // before 4 k steps x 2 x 8 mma.
-// CHECK: scf.for %[[M0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// The passes' stride (32 gridDim.z rows) waits in shared memory, written
+// by thread 0: in a register, live across the K loop, it cost an SM one of
+// its three blocks (gpu-decode-ptxas.mlir).
+// CHECK: %[[GZ:.*]] = gpu.grid_dim z
+// CHECK: %[[STRIDE:.*]] = arith.muli %[[GZ]], %c32 : index
+// CHECK: memref.store %[[STRIDE]], %[[SCALARS]][%c0]
+// So do the group and the first column; each thread's id waits in slot
+// tid + 4 (see the epilogue).
+// CHECK: %[[TIDSLOT:.*]] = arith.addi %thread_id_x, %c4 : index
+// CHECK: memref.store %thread_id_x, %[[SCALARS]][%[[TIDSLOT]]]
+// CHECK: scf.while (%[[M0:.*]] = %{{.*}}) : (index) -> index {
+// CHECK: } do {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c256 iter_args(
 // CHECK-COUNT-16: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<128x768x2048xbf16>, vector<8xbf16>
 // CHECK-COUNT-8: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x768xbf16>, vector<8xbf16>
@@ -50,8 +61,14 @@
 // Then per m tile: accumulators to shared memory, a barrier, the sum over
 // the 4 warps for each of a thread's 2 (lane, n tile) pairs, 4 masked
 // stores each, a barrier.
+// The epilogue takes its thread and first column (and with a bias, its
+// group) from shared memory: derived from registers, its address math was hoisted out of the
+// passes into registers live across the K loop.
 // CHECK-COUNT-8: vector.store %{{.*}}, %[[RED]]
 // CHECK: gpu.barrier
+// CHECK: %[[MYSLOT:.*]] = arith.addi %thread_id_x, %c4 : index
+// CHECK: memref.load %[[SCALARS]][%[[MYSLOT]]]
+// CHECK: memref.load %[[SCALARS]][%c3]
 // CHECK-COUNT-4: vector.load %[[RED]]
 // CHECK: memref.store
 // CHECK-COUNT-4: vector.load %[[RED]]
@@ -60,6 +77,8 @@
 // CHECK-COUNT-8: vector.store %{{.*}}, %[[RED]]
 // CHECK: gpu.barrier
 // CHECK: gpu.barrier
+// CHECK: %[[NEXT:.*]] = memref.load %[[SCALARS]][%c0]
+// CHECK: arith.addi %{{.*}}, %[[NEXT]] : index
 // The tail: zeros, one 8-column chunk per thread.
 // CHECK: } else {
 // CHECK: scf.for

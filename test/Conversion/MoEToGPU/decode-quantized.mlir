@@ -56,7 +56,7 @@ func.func @int4_blocks(%x: tensor<?x256xbf16>, %q: tensor<8x512x128xi8>, %s: ten
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32(
 // CHECK-SAME: memref<4x72x80xi8>, %[[S:[^:]*]]: memref<4x72xf32>, %{{[^:]*}}: memref<5xi32>, %{{[^:]*}}: memref<?x72xf16>, %{{[^:]*}}: memref<4x72xf32>
 // CHECK: arith.constant 0x4B000080 : f32
-// CHECK: scf.for
+// CHECK: } do {
 // CHECK-COUNT-8: memref.load %[[S]]
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c80 step %c256 iter_args(
 // CHECK: arith.cmpi ult, %{{.*}}, %c80 : index
@@ -73,7 +73,7 @@ func.func @int8_rows(%x: tensor<?x80xf16>, %q: tensor<4x72x80xi8>, %s: tensor<4x
 // Blocks of 16 hold two per 32-value chunk: two scales per chunk and n tile.
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e2_k64_n64_q4_b16_bf16(
 // CHECK-SAME: %[[S:[^:]*]]: memref<2x64x4xbf16>
-// CHECK: scf.for
+// CHECK: } do {
 // CHECK: scf.for
 // CHECK-COUNT-16: memref.load %[[S]]
 // CHECK-NOT: memref.load %[[S]]

@@ -142,15 +142,44 @@ func.func @bias(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %b: tensor<
 
 // -----
 
-// Not fused: separate gate and up weights with biases (the epilogue adds
-// one bias) -> two plain matmuls, then the element-wise kernel.
+// Separate gate and up weights with biases (onnxruntime MoE's fc1 and fc3
+// biases) fuse too: the gate weight's bias, then the up weight's, are the
+// kernel's last buffers, and output c adds column c of each, gate and up.
 // CHECK-LABEL: func.func @separate_bias(
-// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16 blocks
-// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16 blocks
-// CHECK: @moe_kernels::@activation_silu_separate_bf16_bf16_w512_512 blocks
+// CHECK-SAME: %[[BG:[^:]*]]: tensor<8x512xbf16>, %[[BU:[^:]*]]: tensor<8x512xbf16>
+// CHECK-DAG: %[[MG:.*]] = bufferization.to_buffer %[[BG]]
+// CHECK-DAG: %[[MU:.*]] = bufferization.to_buffer %[[BU]]
+// CHECK-NOT: activation_silu_separate
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16_silu_separate blocks in {{.*}} args({{.*}}, %{{.*}} : memref<?x512xbf16>, %[[MG]] : memref<8x512xbf16>, %[[MU]] : memref<8x512xbf16>)
+// CHECK-NOT: activation_silu_separate
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16_silu_separate(
+// CHECK-SAME: %{{[^:]*}}: memref<?x512xbf16>, %[[GB:[^:]*]]: memref<8x512xbf16>, %[[UB:[^:]*]]: memref<8x512xbf16>)
+// CHECK: %[[GATE:.*]] = memref.load %[[GB]][%[[G:.*]], %[[C:.*]]] : memref<8x512xbf16>
+// CHECK: %[[UP:.*]] = memref.load %[[UB]][%[[G]], %[[C]]] : memref<8x512xbf16>
+// CHECK: arith.negf
+// CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_bias_bf16_silu_separate(
+// CHECK-SAME: %{{[^:]*}}: memref<?x512xbf16>, %[[DGB:[^:]*]]: memref<8x512xbf16>, %[[DUB:[^:]*]]: memref<8x512xbf16>)
+// CHECK: memref.load %[[DGB]][%[[DG:.*]], %[[DC:.*]]] : memref<8x512xbf16>
+// CHECK: memref.load %[[DUB]][%[[DG]], %[[DC]]] : memref<8x512xbf16>
 func.func @separate_bias(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: tensor<8x256x512xbf16>, %bg: tensor<8x512xbf16>, %bu: tensor<8x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
   %g = moe.grouped_matmul %x, %wg offsets(%off) bias(%bg) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>, tensor<8x512xbf16>) -> tensor<?x512xbf16>
   %u = moe.grouped_matmul %x, %wu offsets(%off) bias(%bu) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>, tensor<8x512xbf16>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
+// Not fused: a bias on the gate weight only (or of another type than the
+// up weight's): the kernels take both or none -> two plain matmuls, then
+// the element-wise kernel.
+// CHECK-LABEL: func.func @gate_bias_only(
+// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_bias_bf16 blocks
+// CHECK: @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512 blocks
+// CHECK: @moe_kernels::@activation_silu_separate_bf16_bf16_w512_512 blocks
+func.func @gate_bias_only(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %wu: tensor<8x256x512xbf16>, %bg: tensor<8x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) bias(%bg) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>, tensor<8x512xbf16>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
   %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
   return %a : tensor<?x512xbf16>
 }

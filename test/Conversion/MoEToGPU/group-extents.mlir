@@ -45,17 +45,17 @@
 // (or at once for a block past N_g), and N_g waits in shared memory for the
 // bias (one more register across the loop would spill).
 // DECODE-LABEL: func.func @down(
-// DECODE: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}({{.*}}) workgroup(%{{.*}} : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SLOT:.*]] : memref<1xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// DECODE: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}({{.*}}) workgroup(%{{.*}} : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SLOT:.*]] : memref<132xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // DECODE: memref.get_global @moe_group_extents_x
 // DECODE: %[[K:.*]] = arith.index_castui %{{.*}} : i32 to index
 // DECODE: %[[N:.*]] = arith.index_castui %{{.*}} : i32 to index
-// DECODE: memref.store %[[N]], %[[SLOT]][%c0] : memref<1xindex, #gpu.address_space<workgroup>>
+// DECODE: memref.store %[[N]], %[[SLOT]][%c1] : memref<132xindex, #gpu.address_space<workgroup>>
 // DECODE: %[[CIN:.*]] = arith.cmpi ult, %{{.*}}, %[[N]] : index
 // DECODE: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[N]] : index
 // DECODE: %[[KEND:.*]] = arith.select %[[IN]], %[[K]], %c0 : index
 // DECODE: scf.for %{{.*}} = %{{.*}} to %[[KEND]] step %c256
 // DECODE: arith.select %[[CIN]], %{{.*}}, %{{.*}} : vector<8xbf16>
-// DECODE: %[[NB:.*]] = memref.load %[[SLOT]][%c0] : memref<1xindex, #gpu.address_space<workgroup>>
+// DECODE: %[[NB:.*]] = memref.load %[[SLOT]][%c1] : memref<132xindex, #gpu.address_space<workgroup>>
 // DECODE: %[[BON:.*]] = arith.cmpi ult, %{{.*}}, %[[NB]] : index
 // DECODE: arith.select %[[BON]], %{{.*}}, %{{.*}} : f32
 //

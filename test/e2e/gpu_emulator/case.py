@@ -66,14 +66,18 @@ def run(c, workdir, tag, seed=1, mutate=None):
     w = weight()
     wu = weight() if layout == "separate" else None
     bias = rng.uniform(-1, 1, (e, n)).astype(kernel.DT[c["bias"]]) if c.get("bias") else None
+    # Separate gate and up weights each have their own bias.
+    up_bias = (rng.uniform(-1, 1, (e, n)).astype(bias.dtype)
+               if bias is not None and layout == "separate" else None)
     extents = c.get("extents")
     if c.get("nan_pad") and extents:
         for g, (kg, ng) in enumerate(extents):
             for weight in [w] + ([wu] if wu is not None else []):
                 weight[g, kg:, :] = np.nan
                 weight[g, :, ng:] = np.nan
-            if bias is not None:
-                bias[g, ng:] = np.nan
+            for b in (bias, up_bias):
+                if b is not None:
+                    b[g, ng:] = np.nan
             # A K_g inside an 8-column chunk is documented as unzeroed.
             if kg % 8 == 0:
                 x[off[g]:off[g + 1], kg:] = np.nan
@@ -84,8 +88,7 @@ def run(c, workdir, tag, seed=1, mutate=None):
     off_type = np.int64 if c.get("off", "i64") == "i64" else np.int32
     weights = packed if bits else [w] + ([wu] if wu is not None else [])
     inputs = [x] + weights + [off.astype(off_type)]
-    if bias is not None:
-        inputs.append(bias)
+    inputs += [b for b in (bias, up_bias) if b is not None]
     slots = c.get("combine")
     if slots:
         tokens = rows // slots
@@ -98,7 +101,7 @@ def run(c, workdir, tag, seed=1, mutate=None):
         weights = rng.uniform(0, 1, (tokens, slots)).astype(np.float32)
         inputs += [row_map, weights]
 
-    def matmul(weight):
+    def matmul(weight, bias):
         y = np.zeros((rows, n), np.float64)
         for g in range(e):
             kg, ng = extents[g] if extents else (k, n)
@@ -110,13 +113,13 @@ def run(c, workdir, tag, seed=1, mutate=None):
             if bias is not None:
                 y[lo:hi, :ng] += bias[g, :ng].astype(np.float64)
         return y
-    y = matmul(w)
+    y = matmul(w, bias)
     if c.get("rounded_matmuls"):
         y = y.astype(dt).astype(np.float64)
     act = c.get("act", "silu")
     params = {p: c[p] for p in ("alpha", "beta", "limit") if p in c}
     if layout == "separate":
-        u = matmul(wu)
+        u = matmul(wu, up_bias)
         if c.get("rounded_matmuls"):
             u = u.astype(dt).astype(np.float64)
         y = reference.apply_activation(y, u, activation=act, gate_layout="separate",

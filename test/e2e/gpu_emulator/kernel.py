@@ -245,9 +245,9 @@ def parse_memref_type(t):
     m = re.match(r'memref<(.*)>$', t)
     body = m.group(1)
     parts = split_top(body)
-    dims = parts[0].split("x")
-    elt = dims[-1]
-    shape = [(-1 if p == "?" else int(p)) for p in dims[:-1]]
+    # The element type may hold an x itself (index).
+    dims, elt = re.match(r'((?:(?:\?|\d+)x)*)(.+)$', parts[0]).groups()
+    shape = [(-1 if p == "?" else int(p)) for p in dims.split("x")[:-1]]
     space = parts[1] if len(parts) > 1 else None
     return shape, elt, space
 

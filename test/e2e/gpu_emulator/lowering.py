@@ -15,7 +15,7 @@ def case_mlir(c):
     """The function of case `c`: a dict with E, K, N and optionally elt
     (bf16|f16), off (i64|i32), chip and kernel (lowering options, see
     lower), trans (transpose_rhs), extents ([(K_g, N_g)]),
-    bias (its float type), layout (interleaved|concatenated|separate|
+    bias (its float type; separate weights get one each), layout (interleaved|concatenated|separate|
     plain_act: a fused activation), act, alpha, beta, limit, combine (k:
     a weighted combine after the matmul), and bits (packed QMoE weights
     [E, N, K * bits / 8] dequantized into the transposed rhs) with block
@@ -64,14 +64,15 @@ def case_mlir(c):
     args.append(f"%off: {off_type}")
     bias_type = f"tensor<{E}x{N}x{c['bias']}>" if c.get("bias") else None
     if bias_type:
-        args.append(f"%b: {bias_type}")
+        # Separate gate and up weights each have their own bias.
+        args += [f"%b: {bias_type}"] + ([f"%bu: {bias_type}"] if layout == "separate" else [])
     slots = c.get("combine")
     if slots:
         args += [f"%map: tensor<?x{slots}xi64>", f"%wt: tensor<?x{slots}xf32>"]
-    bias_operand = " bias(%b)" if bias_type else ""
     bias_in = f", {bias_type}" if bias_type else ""
 
-    def matmul(result, weight):
+    def matmul(result, weight, bias="%b"):
+        bias_operand = f" bias({bias})" if bias_type else ""
         return (f"  {result} = moe.grouped_matmul %x, {weight} offsets(%off){bias_operand}"
                 f"{attr_text} : ({x_type}, {w_type}, {off_type}{bias_in}) -> {y_type}\n")
     body = dequantize + matmul("%y", "%w")
@@ -79,7 +80,7 @@ def case_mlir(c):
     act = c.get("act", "silu")
     extra = "".join(f", {k} = {c[k]} : f64" for k in ("alpha", "beta", "limit") if k in c)
     if layout == "separate":
-        body += matmul("%u", "%wu")
+        body += matmul("%u", "%wu", "%bu")
         body += (f"  %a = moe.activation %y, %u {{activation = #moe.activation<{act}>, "
                  f"gate_layout = #moe.gate_layout<separate>{extra}}} : ({y_type}, {y_type}) -> "
                  f"{y_type}\n")
