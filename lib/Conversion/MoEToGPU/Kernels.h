@@ -294,11 +294,9 @@ groupedMatmulArgumentTypes(const GroupedMatmulSignature &sig) {
   types.push_back(mlir::MemRefType::get(
       {dyn, sig.resultColumns()},
       sig.fusedCombine ? mlir::Float32Type::get(ctx) : sig.resultType));
-  for (int bias = 0; bias < (sig.hasUpBias() ? 2
-                             : sig.biasType  ? 1
-                                             : 0);
-       ++bias)
-    types.push_back(mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
+  if (sig.biasType)
+    types.append(sig.hasUpBias() ? 2 : 1,
+                 mlir::MemRefType::get({sig.groups, sig.n}, sig.biasType));
   if (sig.fusedCombine)
     types.push_back(
         mlir::MemRefType::get({dyn}, mlir::IntegerType::get(ctx, 32)));
