@@ -1,6 +1,6 @@
 // The routing kernels down to PTX through LLVM's NVPTX backend (no CUDA
-// toolkit needed): 16-byte router loads, warp shuffles for the dot
-// products, softmax and argmax, and with expert slices the threadfence
+// toolkit needed): 16-byte router loads, mma.sync for the router products,
+// warp shuffles for softmax and argmax, and with expert slices the threadfence
 // reduction (membar.gl, atom.global.add) between bar.sync barriers; exp
 // through ex2.approx (no libdevice call left for ptxas to resolve).
 // RUN: moe-opt %S/Inputs/gpu-routing-models.mlir --moe-gpu-pipeline="chip=sm_80 ptx-file=%t.ptx" | FileCheck %s --check-prefix=HOST
@@ -14,15 +14,19 @@
 // HOST: llvm.call @mgpuStreamSynchronize
 // HOST: llvm.func @qwen3
 
+// The router products on tensor cores (16-byte loads of each lane's token
+// and expert chunks into mma.sync), the warps' sums through shared memory.
 // CHECK-LABEL: .visible .entry fused_route_bf16_bf16_h2048_e128_k8_softmax
 // CHECK: ld.global.v4
-// CHECK: shfl.sync.bfly.b32
+// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK: bar.sync
 // CHECK: atom.global.add.u32
 // CHECK: ex2.approx
 // CHECK: shfl.sync.bfly.b32
 // CHECK-LABEL: .visible .entry fused_route_bf16_bf16_h7168_e256_k8_sigmoid
 // CHECK: ld.global.v4
-// CHECK: shfl.sync.bfly.b32
+// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK: bar.sync
 // CHECK: membar.gl
 // CHECK: bar.sync
 // CHECK: atom.global.add.u32

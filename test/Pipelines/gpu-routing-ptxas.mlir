@@ -9,9 +9,9 @@
 
 // CHECK: Compiling entry function 'fused_route_bf16_bf16_h7168_e256_k8_sigmoid_f32_i64_sb_f32_g8x4x2_rn{{[0-9a-f]+}}_s{{[0-9a-f]+}}_x16'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 16900 bytes smem
+// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 20996 bytes smem
 // CHECK: Compiling entry function 'fused_route_bf16_bf16_h2048_e128_k8_softmax_f32_i64_rn{{[0-9a-f]+}}_x8'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 4612 bytes smem
+// CHECK: Used {{[0-9]+}} registers, used 1 barriers, 8708 bytes smem
 // CHECK: Compiling entry function 'fused_route_bf16_bf16_h4096_e16_k2_sparsemixer_f32_i64_j{{[0-9a-f]+}}{{.*}}'
 // CHECK: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

@@ -2,11 +2,14 @@
 //
 // One kernel routes a tile of kRouteTokens tokens per block (grid.x) in two
 // phases:
-//  1. Logits. Each warp takes one expert of the block's expert slice at a
-//     time and streams its router row (16-byte vector loads along H), the
-//     lanes accumulating the dot products of all the tile's tokens in fp32,
-//     then reduced with shuffles. With one slice the logits go straight to
-//     shared memory. With several (grid.y, so that small token counts still
+//  1. Logits. For 16-bit tokens and router of one type (H a multiple of
+//     64) on tensor cores: mma.sync over rounds of 16 experts, the warps
+//     splitting H and summing through shared memory (emitRouterLogitsMma).
+//     Otherwise each warp takes two experts of the block's expert slice at
+//     a time and streams their router rows (16-byte vector loads along H),
+//     the lanes accumulating the dot products of all the tile's tokens in
+//     fp32, then reduced with shuffles. With one slice the logits go straight
+//     to shared memory. With several (grid.y, so that small token counts still
 //     spread the router weight over many SMs) each block writes its slice
 //     to a global [T, E] workspace and counts itself in the tile's counter;
 //     the last block to arrive (threadfence reduction) loads the tile's
@@ -21,6 +24,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "DecodeGroupedMatmul.h"
 #include "Emitter.h"
 #include "Kernels.h"
 
@@ -106,6 +110,8 @@ struct Kernel {
   Value input, weight, routerBias, logitsIn, selectionBias, outWeights, outIds,
       outScores, workspace, counters;
   Value smemLogits, smemChoice, smemSlotP, smemSlotId, smemFlag;
+  /// The tensor-core logits' per-warp partial sums (usesMmaLogits).
+  Value smemPartial;
   Value tid, lane, warp, tokens, tile0;
 };
 
@@ -149,6 +155,21 @@ Value warpReduce(Emitter &m, Value v, bool max) {
             : m.addf(v, other);
   }
   return v;
+}
+
+/// Stores the logit of token tile0 + t for expert e (< E): into shared
+/// memory with one slice, else into the global workspace (rows < T only).
+void storeLogit(Kernel &k, Value t, Value e, Value logit) {
+  Emitter &m = k.m;
+  if (k.sig.slices == 1) {
+    m.store(logit, k.smemLogits, {t, e});
+    return;
+  }
+  Value row = m.add(k.tile0, t);
+  m.ifThen(m.ult(row, k.tokens), [&] {
+    m.store(logit, k.workspace,
+            {m.add(m.mul(row, m.c(routingWorkspaceStride(k.sig.experts))), e)});
+  });
 }
 
 /// Phase 1 from the router: logits of the tile's tokens for this block's
@@ -247,21 +268,156 @@ void emitRouterLogits(Kernel &k) {
                                        /*max=*/false);
               if (bias)
                 logit = m.addf(logit, bias);
-              Value mine = m.both(first, m.ult(e, m.c(E)));
-              if (sig.slices == 1) {
-                m.ifThen(mine, [&] {
-                  m.store(logit, k.smemLogits, {m.c(t), e});
-                });
-                continue;
-              }
-              Value row = m.add(k.tile0, m.c(t));
-              m.ifThen(m.both(mine, m.ult(row, k.tokens)), [&] {
-                m.store(logit, k.workspace,
-                        {m.add(m.mul(row, m.c(routingWorkspaceStride(E))), e)});
-              });
+              m.ifThen(m.both(first, m.ult(e, m.c(E))),
+                       [&] { storeLogit(k, m.c(t), e, logit); });
             }
           }
         });
+        return {};
+      });
+}
+
+/// K values of H a warp iteration of the tensor-core logits covers (16 per
+/// lane pair), and the iterations a warp keeps in flight at once.
+constexpr int64_t kMmaLogitsK = 64, kMmaLogitsUnroll = 4;
+/// Experts of one round: two 8-column n tiles.
+constexpr int64_t kMmaLogitsExperts = 16;
+
+/// Whether the logits are tensor-core products: 16-bit tokens and router of
+/// one type, the router [E, H], H a multiple of a warp iteration.
+bool usesMmaLogits(const RoutingSignature &sig) {
+  return sig.inputType && sig.inputType == sig.weightType &&
+         (sig.inputType.isBF16() || sig.inputType.isF16()) && !sig.transposed &&
+         sig.hidden % kMmaLogitsK == 0 &&
+         sig.sliceExperts % kMmaLogitsExperts == 0;
+}
+
+/// Phase 1 on tensor cores: the [8 tokens, H] x [H, 16 experts] products of
+/// each round by mma.sync m16n8k16 (tokens are rows 0-7, rows 8-15 zero),
+/// the warps splitting H (split-K) and summing through shared memory. The
+/// FMA form issues about two instructions per multiply-add and is bound by
+/// issue at DeepSeek-V3's router (T = 64: 235 MFLOP); an mma does 4096.
+///
+/// Operands come straight from registers as in the decode kernel (see
+/// streamSlab there): lane (quad q, pair p) loads 16 consecutive K values
+/// k0 + 16 p + [0, 16) of token row q and of expert rows e0 + q and
+/// e0 + 8 + q; in step u its slots {2p, 2p + 1} are K values 4u + {0, 1}
+/// of that chunk and {2p + 8, 2p + 9} are 4u + {2, 3}, for A and B alike,
+/// so each step sums over 16 distinct K values. Accumulator registers 0
+/// and 1 of n tile j are token q, experts e0 + 8 j + 2 p + {0, 1}.
+void emitRouterLogitsMma(Kernel &k) {
+  Emitter &m = k.m;
+  ImplicitLocOpBuilder &b = m.b;
+  const RoutingSignature &sig = k.sig;
+  int64_t H = sig.hidden, E = sig.experts;
+  Type elt = sig.inputType, f32 = b.getF32Type();
+  auto vecType = VectorType::get({decode::kVec}, elt);
+  Value quad = m.div(k.lane, 4), pair = m.rem(k.lane, 4);
+  // Rows past the last token read the last token (any valid row would do);
+  // their logits are never stored.
+  Value row = m.add(k.tile0, quad);
+  row = m.select(m.ult(row, k.tokens), row,
+                 arith::SubIOp::create(b, k.tokens, m.c(1)));
+  // A rows 8-15 and, in iterations past H, every operand are zeros.
+  Value zeroPair = elt.isBF16()
+                       ? Value(m.i32(0))
+                       : Value(arith::ConstantOp::create(
+                             b, VectorType::get({2}, elt),
+                             b.getZeroAttr(VectorType::get({2}, elt))));
+  auto accType = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                  SmallVector<Type>(4, f32));
+  Value sliceLo = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
+                        m.c(sig.sliceExperts));
+  int64_t span = kWarps * kMmaLogitsK;
+  // Only a last trip that runs past H needs masks.
+  bool maskK = (H / kMmaLogitsK) % (kWarps * kMmaLogitsUnroll) != 0;
+  m.loop(
+      m.c(0), m.c(sig.sliceExperts / kMmaLogitsExperts), m.c(1), {},
+      [&](Value round, ValueRange) -> SmallVector<Value> {
+        Value e0 = m.add(sliceLo, m.mul(round, m.c(kMmaLogitsExperts)));
+        // Experts past E load the last expert's row and store nothing.
+        SmallVector<Value, 2> expertRows;
+        for (int64_t j = 0; j < 2; ++j)
+          expertRows.push_back(arith::MinUIOp::create(
+              b, m.add(e0, m.add(m.c(8 * j), quad)), m.c(E - 1)));
+        // One accumulator per n tile and iteration of a trip: independent
+        // mma chains, so that ptxas issues the trip's loads up front rather
+        // than one ahead of each mma of a single chain.
+        SmallVector<Value> zeros(2 * kMmaLogitsUnroll,
+                                 LLVM::ZeroOp::create(b, accType));
+        auto loop = m.loop(
+            m.mul(k.warp, m.c(kMmaLogitsK)), m.c(H),
+            m.c(span * kMmaLogitsUnroll), zeros,
+            [&](Value kb, ValueRange iter) -> SmallVector<Value> {
+              // All loads of the trip first, so that they are in flight
+              // together: per iteration the token chunk and two expert
+              // chunks, two 16-byte loads each.
+              SmallVector<SmallVector<Value, 6>, kMmaLogitsUnroll> loads;
+              for (int64_t it = 0; it < kMmaLogitsUnroll; ++it) {
+                Value k0 = m.add(kb, m.c(it * span));
+                Value valid = maskK ? m.ult(k0, m.c(H)) : Value();
+                Value kLane = m.add(k0, m.mul(pair, m.c(16)));
+                if (valid)
+                  kLane = m.select(valid, kLane, m.mul(pair, m.c(16)));
+                auto &chunk = loads.emplace_back();
+                for (Value at : {row, expertRows[0], expertRows[1]}) {
+                  Value memref = at == row ? k.input : k.weight;
+                  for (int64_t half = 0; half < 2; ++half)
+                    chunk.push_back(decode::loadVec(
+                        b, vecType, memref,
+                        {at, m.add(kLane, m.c(half * decode::kVec))}, valid));
+                }
+              }
+              SmallVector<Value> acc(iter.begin(), iter.end());
+              for (int64_t it = 0; it < kMmaLogitsUnroll; ++it) {
+                ArrayRef<Value> chunk = loads[it];
+                for (int64_t u = 0; u < 4; ++u) {
+                  int64_t half = u / 2, at = (4 * u) % decode::kVec;
+                  Value x = chunk[half];
+                  Value a[] = {decode::mmaSlice(b, x, at), zeroPair,
+                               decode::mmaSlice(b, x, at + 2), zeroPair};
+                  for (int64_t j = 0; j < 2; ++j) {
+                    Value w = chunk[2 + 2 * j + half];
+                    Value bOps[] = {decode::mmaSlice(b, w, at),
+                                    decode::mmaSlice(b, w, at + 2)};
+                    decode::mmaAccumulate(b, acc[2 * it + j], a, bOps, elt);
+                  }
+                }
+              }
+              return acc;
+            });
+        // Each warp's sums of token q, experts 8 j + 2 p + {0, 1}.
+        for (int64_t j = 0; j < 2; ++j)
+          for (int64_t r = 0; r < 2; ++r) {
+            Value sum;
+            for (int64_t it = 0; it < kMmaLogitsUnroll; ++it) {
+              Value v = LLVM::ExtractValueOp::create(
+                  b, loop.getResult(2 * it + j), r);
+              sum = sum ? m.addf(sum, v) : v;
+            }
+            m.store(sum, k.smemPartial,
+                    {k.warp, quad, m.add(m.c(8 * j + r), m.mul(pair, m.c(2)))});
+          }
+        gpu::BarrierOp::create(b);
+        // Thread (t, x) of the first kRouteTokens * 16 sums token t, expert
+        // e0 + x over the warps.
+        Value t = m.div(k.tid, kMmaLogitsExperts);
+        Value x = m.rem(k.tid, kMmaLogitsExperts);
+        Value e = m.add(e0, x);
+        m.ifThen(m.both(m.ult(k.tid, m.c(kRouteTokens * kMmaLogitsExperts)),
+                        m.ult(e, m.c(E))),
+                 [&] {
+                   Value sum;
+                   for (int64_t w = 0; w < kWarps; ++w) {
+                     Value v = m.load(k.smemPartial, {m.c(w), t, x});
+                     sum = sum ? m.addf(sum, v) : v;
+                   }
+                   if (sig.routerBiasType)
+                     sum = m.addf(sum, m.toF32(m.load(k.routerBias, {e})));
+                   storeLogit(k, t, e, sum);
+                 });
+        // The next round's partial sums overwrite these.
+        gpu::BarrierOp::create(b);
         return {};
       });
 }
@@ -680,6 +836,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                                  smem({1}, b.getI32Type())};
   if (separateChoice)
     smemTypes.push_back(smem({kRouteTokens, E}, b.getF32Type()));
+  if (usesMmaLogits(sig))
+    smemTypes.push_back(
+        smem({kWarps, kRouteTokens, kMmaLogitsExperts}, b.getF32Type()));
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      smemTypes, TypeRange());
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
@@ -689,7 +848,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kRouteThreads), 1, 1}));
   b.setInsertionPointToStart(&func.getBody().front());
 
-  Kernel k{sig, m,  {}, {}, {}, {}, {}, {}, {}, {}, {},
+  Kernel k{sig, m,  {}, {}, {}, {}, {}, {}, {}, {}, {}, {},
            {},  {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   unsigned arg = 0;
   if (sig.inputType) {
@@ -719,6 +878,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   k.smemFlag = attributions[3];
   if (separateChoice)
     k.smemChoice = attributions[4];
+  if (usesMmaLogits(sig))
+    k.smemPartial = attributions.back();
   k.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   k.lane = m.rem(k.tid, 32);
   k.warp = m.div(k.tid, 32);
@@ -728,6 +889,12 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   k.tile0 =
       m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), m.c(kRouteTokens));
 
+  auto logits = [&] {
+    if (usesMmaLogits(sig))
+      emitRouterLogitsMma(k);
+    else
+      emitRouterLogits(k);
+  };
   auto route = [&] {
     m.ifThen(m.ult(m.add(k.tile0, k.warp), k.tokens),
              [&] { emitRouteToken(k); });
@@ -739,11 +906,11 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
     gpu::BarrierOp::create(b);
     route();
   } else if (sig.slices == 1) {
-    emitRouterLogits(k);
+    logits();
     gpu::BarrierOp::create(b);
     route();
   } else {
-    emitRouterLogits(k);
+    logits();
     m.ifThen(arriveAtTile(k), [&] {
       NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
       copyTileLogits(k, [&](Value row, Value e) {

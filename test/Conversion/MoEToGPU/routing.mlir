@@ -61,6 +61,38 @@ func.func @mixtral(%x: tensor<?x64xf32>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf
 
 // -----
 
+// bf16 tokens and an [E, H] bf16 router with H a multiple of 64: the
+// products go through tensor cores. Each round takes 16 experts; a warp
+// streams its share of H (split-K, 512 apart) 4 iterations at a time, all
+// 24 loads of the trip (per iteration the lane's token chunk and two
+// expert chunks, two 16-byte loads each) before its 32 mma.sync m16n8k16,
+// into 8 independent accumulators; the warps' sums meet in shared memory,
+// and 128 threads add the 8 warps' partials (plus the router bias) into
+// the logits.
+// CHECK-LABEL: gpu.func @fused_route_bf16_bf16_h128_e16_k2_softmax_f32_i64_rb_f32_rn{{[0-9a-f]+}}(
+// CHECK-SAME: %[[RB:[^:]*]]: memref<16xf32>
+// CHECK-SAME: workgroup(%[[LOGITS:.*]] : memref<8x16xf32, #gpu.address_space<workgroup>>, {{.*}}, %[[PART:.*]] : memref<8x8x16xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for %{{.*}} = %c0 to %c1 step %c1 {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c128 step %c2048 iter_args(
+// CHECK-COUNT-24: vector.load %{{.*}} {alignment = 16 : i64} : memref<{{.*}}xbf16>, vector<8xbf16>
+// CHECK-NOT: vector.load
+// CHECK-COUNT-32: nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK-COUNT-4: memref.store %{{.*}}, %[[PART]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.load %[[PART]]
+// CHECK: memref.load %[[RB]]
+// CHECK: memref.store %{{.*}}, %[[LOGITS]]
+// CHECK: gpu.barrier
+func.func @tensor_core_logits(%x: tensor<?x128xbf16>, %w: tensor<16x128xbf16>, %b: tensor<16xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %w, %b : tensor<16xf32> {k = 2 : i64, renormalize}
+      : tensor<?x128xbf16>, tensor<16x128xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+  return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
 // DeepSeek-V3-like with a router large enough to be split: 64 experts of
 // H = 1024 go to 2 slices of 32 (grid.y = 2); the host allocates the
 // logits workspace [T * E] and zeroed per-tile counters, frees both after
