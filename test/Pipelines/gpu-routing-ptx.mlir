@@ -16,7 +16,11 @@
 
 // The router products on tensor cores (16-byte loads of each lane's token
 // and expert chunks into mma.sync), the warps' sums through shared memory.
+// Compiled for two blocks an SM, so that ptxas issues a trip's loads
+// before its mma (see gpu-routing-ptxas.mlir).
 // CHECK-LABEL: .visible .entry fused_route_bf16_bf16_h2048_e128_k8_softmax
+// CHECK: .maxntid 256, 1, 1
+// CHECK-NEXT: .minnctapersm 2
 // CHECK: ld.global.v4
 // CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK: bar.sync

@@ -297,6 +297,9 @@ ROUTINGS = {
     # masked), in 2 rounds of 16 experts of which 12 lie past E = 20.
     "rounds_masked_e20_h192": (20, 192, 2, "<softmax> %x, %wr {k = 2 : i64, renormalize}",
                                13, "sm_80"),
+    # H = 2560: each warp makes a trip of 4 iterations, then one more.
+    "trip_and_rest_e16_h2560": (16, 2560, 2, "<softmax> %x, %wr {k = 2 : i64, renormalize}",
+                                10, "sm_90a"),
     # 2 slices of 32 experts (the second past E = 40 from its 9th), H = 1024.
     "slices_masked_e40_h1024": (40, 1024, 3, "<softmax> %x, %wr {k = 3 : i64}", 9, "sm_90a"),
     # DeepSeek's selection over 4 slices.

@@ -280,6 +280,8 @@ void emitRouterLogits(Kernel &k) {
 /// K values of H a warp iteration of the tensor-core logits covers (16 per
 /// lane pair), and the iterations a warp keeps in flight at once.
 constexpr int64_t kMmaLogitsK = 64, kMmaLogitsUnroll = 4;
+/// Blocks an SM the tensor-core logits are compiled for (nvvm.minctasm).
+constexpr int64_t kMmaLogitsBlocksPerSM = 2;
 /// Experts of one round: two 8-column n tiles.
 constexpr int64_t kMmaLogitsExperts = 16;
 
@@ -329,8 +331,6 @@ void emitRouterLogitsMma(Kernel &k) {
   Value sliceLo = m.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y),
                         m.c(sig.sliceExperts));
   int64_t span = kWarps * kMmaLogitsK;
-  // Only a last trip that runs past H needs masks.
-  bool maskK = (H / kMmaLogitsK) % (kWarps * kMmaLogitsUnroll) != 0;
   m.loop(
       m.c(0), m.c(sig.sliceExperts / kMmaLogitsExperts), m.c(1), {},
       [&](Value round, ValueRange) -> SmallVector<Value> {
@@ -340,51 +340,75 @@ void emitRouterLogitsMma(Kernel &k) {
         for (int64_t j = 0; j < 2; ++j)
           expertRows.push_back(arith::MinUIOp::create(
               b, m.add(e0, m.add(m.c(8 * j), quad)), m.c(E - 1)));
+        // `iterations` warp iterations from k0 = kb, kb + span, ...: all
+        // their loads first (per iteration the token chunk and two expert
+        // chunks, two 16-byte loads each), so that they are in flight
+        // together, then their mma into acc[2 it + j].
+        auto trip = [&](Value kb, int64_t iterations,
+                        SmallVector<Value> acc) -> SmallVector<Value> {
+          SmallVector<SmallVector<Value, 6>, kMmaLogitsUnroll> loads;
+          for (int64_t it = 0; it < iterations; ++it) {
+            Value kLane =
+                m.add(m.add(kb, m.c(it * span)), m.mul(pair, m.c(16)));
+            auto &chunk = loads.emplace_back();
+            for (Value at : {row, expertRows[0], expertRows[1]}) {
+              Value memref = at == row ? k.input : k.weight;
+              for (int64_t half = 0; half < 2; ++half)
+                chunk.push_back(vector::LoadOp::create(
+                    b, vecType, memref,
+                    ValueRange{at, m.add(kLane, m.c(half * decode::kVec))},
+                    /*nontemporal=*/false, llvm::Align(16)));
+            }
+          }
+          for (int64_t it = 0; it < iterations; ++it) {
+            ArrayRef<Value> chunk = loads[it];
+            for (int64_t u = 0; u < 4; ++u) {
+              int64_t half = u / 2, at = (4 * u) % decode::kVec;
+              Value x = chunk[half];
+              Value a[] = {decode::mmaSlice(b, x, at), zeroPair,
+                           decode::mmaSlice(b, x, at + 2), zeroPair};
+              for (int64_t j = 0; j < 2; ++j) {
+                Value w = chunk[2 + 2 * j + half];
+                Value bOps[] = {decode::mmaSlice(b, w, at),
+                                decode::mmaSlice(b, w, at + 2)};
+                decode::mmaAccumulate(b, acc[2 * it + j], a, bOps, elt);
+              }
+            }
+          }
+          return acc;
+        };
         // One accumulator per n tile and iteration of a trip: independent
-        // mma chains, so that ptxas issues the trip's loads up front rather
-        // than one ahead of each mma of a single chain.
+        // mma chains. Whole trips of kMmaLogitsUnroll iterations, then the
+        // warp's last iterations one at a time: no load is masked.
         SmallVector<Value> zeros(2 * kMmaLogitsUnroll,
                                  LLVM::ZeroOp::create(b, accType));
+        Value tripSpan = m.c(span * kMmaLogitsUnroll);
+        Value kStart = m.mul(k.warp, m.c(kMmaLogitsK));
+        // Trips start below H - (kMmaLogitsUnroll - 1) span (none when H
+        // is smaller); they carry the next iteration's k, where the rest
+        // start.
+        int64_t tripsEnd = H - (kMmaLogitsUnroll - 1) * span;
+        SmallVector<Value> acc = zeros;
+        Value rest = kStart;
+        if (tripsEnd > 0) {
+          SmallVector<Value> inits = zeros;
+          inits.push_back(kStart);
+          auto trips =
+              m.loop(kStart, m.c(tripsEnd), tripSpan, inits,
+                     [&](Value kb, ValueRange iter) -> SmallVector<Value> {
+                       SmallVector<Value> next =
+                           trip(kb, kMmaLogitsUnroll,
+                                SmallVector<Value>(iter.drop_back()));
+                       next.push_back(m.add(kb, tripSpan));
+                       return next;
+                     });
+          acc.assign(trips.getResults().begin(), trips.getResults().end());
+          rest = acc.pop_back_val();
+        }
         auto loop = m.loop(
-            m.mul(k.warp, m.c(kMmaLogitsK)), m.c(H),
-            m.c(span * kMmaLogitsUnroll), zeros,
+            rest, m.c(H), m.c(span), acc,
             [&](Value kb, ValueRange iter) -> SmallVector<Value> {
-              // All loads of the trip first, so that they are in flight
-              // together: per iteration the token chunk and two expert
-              // chunks, two 16-byte loads each.
-              SmallVector<SmallVector<Value, 6>, kMmaLogitsUnroll> loads;
-              for (int64_t it = 0; it < kMmaLogitsUnroll; ++it) {
-                Value k0 = m.add(kb, m.c(it * span));
-                Value valid = maskK ? m.ult(k0, m.c(H)) : Value();
-                Value kLane = m.add(k0, m.mul(pair, m.c(16)));
-                if (valid)
-                  kLane = m.select(valid, kLane, m.mul(pair, m.c(16)));
-                auto &chunk = loads.emplace_back();
-                for (Value at : {row, expertRows[0], expertRows[1]}) {
-                  Value memref = at == row ? k.input : k.weight;
-                  for (int64_t half = 0; half < 2; ++half)
-                    chunk.push_back(decode::loadVec(
-                        b, vecType, memref,
-                        {at, m.add(kLane, m.c(half * decode::kVec))}, valid));
-                }
-              }
-              SmallVector<Value> acc(iter.begin(), iter.end());
-              for (int64_t it = 0; it < kMmaLogitsUnroll; ++it) {
-                ArrayRef<Value> chunk = loads[it];
-                for (int64_t u = 0; u < 4; ++u) {
-                  int64_t half = u / 2, at = (4 * u) % decode::kVec;
-                  Value x = chunk[half];
-                  Value a[] = {decode::mmaSlice(b, x, at), zeroPair,
-                               decode::mmaSlice(b, x, at + 2), zeroPair};
-                  for (int64_t j = 0; j < 2; ++j) {
-                    Value w = chunk[2 + 2 * j + half];
-                    Value bOps[] = {decode::mmaSlice(b, w, at),
-                                    decode::mmaSlice(b, w, at + 2)};
-                    decode::mmaAccumulate(b, acc[2 * it + j], a, bOps, elt);
-                  }
-                }
-              }
-              return acc;
+              return trip(kb, 1, SmallVector<Value>(iter.begin(), iter.end()));
             });
         // Each warp's sums of token q, experts 8 j + 2 p + {0, 1}.
         for (int64_t j = 0; j < 2; ++j)
@@ -846,6 +870,13 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   func->setAttr("moe.route_slices", b.getI64IntegerAttr(sig.slices));
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(kRouteThreads), 1, 1}));
+  // Two blocks an SM (128 registers a thread): without a bound ptxas aims
+  // at three and keeps only ~3 of a trip's loads ahead of its mma; with it,
+  // the trip's 24 loads go out before the first (SASS). A DeepSeek-V3 or
+  // Qwen3 router at T = 64 has about one block an SM anyway.
+  if (usesMmaLogits(sig))
+    func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                  b.getI32IntegerAttr(kMmaLogitsBlocksPerSM));
   b.setInsertionPointToStart(&func.getBody().front());
 
   Kernel k{sig, m,  {}, {}, {}, {}, {}, {}, {}, {}, {}, {},

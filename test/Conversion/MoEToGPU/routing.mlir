@@ -62,22 +62,29 @@ func.func @mixtral(%x: tensor<?x64xf32>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf
 // -----
 
 // bf16 tokens and an [E, H] bf16 router with H a multiple of 64: the
-// products go through tensor cores. Each round takes 16 experts; a warp
-// streams its share of H (split-K, 512 apart) 4 iterations at a time, all
-// 24 loads of the trip (per iteration the lane's token chunk and two
-// expert chunks, two 16-byte loads each) before its 32 mma.sync m16n8k16,
-// into 8 independent accumulators; the warps' sums meet in shared memory,
-// and 128 threads add the 8 warps' partials (plus the router bias) into
-// the logits.
-// CHECK-LABEL: gpu.func @fused_route_bf16_bf16_h128_e16_k2_softmax_f32_i64_rb_f32_rn{{[0-9a-f]+}}(
+// products go through tensor cores (the kernel compiled for two blocks an
+// SM). Each round takes 16 experts; a warp streams its share of H
+// (split-K, 512 apart) in trips of 4 iterations, all 24 loads of a trip
+// (per iteration the lane's token chunk and two expert chunks, two 16-byte
+// loads each) before its 32 mma.sync m16n8k16, into 8 independent
+// accumulators, then its last iterations one at a time (H = 2048: warp 0
+// makes one trip, the others 3 single iterations); no load is masked.
+// The warps' sums meet in shared memory, and 128 threads add the 8 warps'
+// partials (plus the router bias) into the logits.
+// CHECK-LABEL: gpu.func @fused_route_bf16_bf16_h2048_e16_k2_softmax_f32_i64_rb_f32_rn{{[0-9a-f]+}}(
 // CHECK-SAME: %[[RB:[^:]*]]: memref<16xf32>
 // CHECK-SAME: workgroup(%[[LOGITS:.*]] : memref<8x16xf32, #gpu.address_space<workgroup>>, {{.*}}, %[[PART:.*]] : memref<8x8x16xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: nvvm.minctasm = 2 : i32
 // CHECK: scf.for %{{.*}} = %c0 to %c1 step %c1 {
-// CHECK: scf.for %{{.*}} = %{{.*}} to %c128 step %c2048 iter_args(
+// CHECK: %[[TRIPS:.*]]:9 = scf.for %{{.*}} = %{{.*}} to %c512 step %c2048 iter_args(
 // CHECK-COUNT-24: vector.load %{{.*}} {alignment = 16 : i64} : memref<{{.*}}xbf16>, vector<8xbf16>
 // CHECK-NOT: vector.load
 // CHECK-COUNT-32: nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
 // CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: scf.for %{{.*}} = %[[TRIPS]]#8 to %c2048 step %c512 iter_args(
+// CHECK-COUNT-6: vector.load
+// CHECK-COUNT-8: nvvm.mma.sync
 // CHECK: scf.yield
 // CHECK-COUNT-4: memref.store %{{.*}}, %[[PART]]
 // CHECK: gpu.barrier
@@ -85,9 +92,9 @@ func.func @mixtral(%x: tensor<?x64xf32>, %w: tensor<8x64xbf16>) -> (tensor<?x2xf
 // CHECK: memref.load %[[RB]]
 // CHECK: memref.store %{{.*}}, %[[LOGITS]]
 // CHECK: gpu.barrier
-func.func @tensor_core_logits(%x: tensor<?x128xbf16>, %w: tensor<16x128xbf16>, %b: tensor<16xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+func.func @tensor_core_logits(%x: tensor<?x2048xbf16>, %w: tensor<16x2048xbf16>, %b: tensor<16xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
   %wt, %ids = moe.fused_route <token_choice> <softmax> %x, %w, %b : tensor<16xf32> {k = 2 : i64, renormalize}
-      : tensor<?x128xbf16>, tensor<16x128xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
+      : tensor<?x2048xbf16>, tensor<16x2048xbf16> -> tensor<?x2xf32>, tensor<?x2xi64>
   return %wt, %ids : tensor<?x2xf32>, tensor<?x2xi64>
 }
 
@@ -113,7 +120,7 @@ func.func @tensor_core_logits(%x: tensor<?x128xbf16>, %w: tensor<16x128xbf16>, %
 // CHECK: %[[S7:.*]] = gpu.dealloc async [%[[S6]]] %[[WS]]
 // CHECK: %[[S8:.*]] = gpu.dealloc async [%[[S7]]] %[[CNT]]
 // CHECK: gpu.wait [%[[S8]]]
-// CHECK: gpu.func @[[K]]({{.*}}) workgroup({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>, moe.route_slices = 2 : i64}
+// CHECK: gpu.func @[[K]]({{.*}}) workgroup({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>, moe.route_slices = 2 : i64, nvvm.minctasm = 2 : i32}
 // Slice logits to the workspace, then the threadfence reduction: the last
 // block of a tile resets its counter and routes the tile.
 // CHECK: memref.store %{{.*}}, %{{.*}} : memref<?xf32>
