@@ -320,7 +320,7 @@ void emitRouterLogitsMma(Kernel &k) {
   Value row = m.add(k.tile0, quad);
   row = m.select(m.ult(row, k.tokens), row,
                  arith::SubIOp::create(b, k.tokens, m.c(1)));
-  // A rows 8-15 and, in iterations past H, every operand are zeros.
+  // A rows 8-15 are zeros.
   Value zeroPair = elt.isBF16()
                        ? Value(m.i32(0))
                        : Value(arith::ConstantOp::create(
@@ -351,14 +351,15 @@ void emitRouterLogitsMma(Kernel &k) {
             Value kLane =
                 m.add(m.add(kb, m.c(it * span)), m.mul(pair, m.c(16)));
             auto &chunk = loads.emplace_back();
-            for (Value at : {row, expertRows[0], expertRows[1]}) {
-              Value memref = at == row ? k.input : k.weight;
+            std::pair<Value, Value> rows[] = {{k.input, row},
+                                              {k.weight, expertRows[0]},
+                                              {k.weight, expertRows[1]}};
+            for (auto [memref, at] : rows)
               for (int64_t half = 0; half < 2; ++half)
                 chunk.push_back(vector::LoadOp::create(
                     b, vecType, memref,
                     ValueRange{at, m.add(kLane, m.c(half * decode::kVec))},
                     /*nontemporal=*/false, llvm::Align(16)));
-            }
           }
           for (int64_t it = 0; it < iterations; ++it) {
             ArrayRef<Value> chunk = loads[it];
