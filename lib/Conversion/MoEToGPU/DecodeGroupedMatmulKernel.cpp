@@ -343,8 +343,7 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
 /// registers {2, 3} the row 8 below; position p of tile T is column
 /// n0 + 8 p + T (see streamSlab). 32 x 8 pairs x 4 = the 16 x 64 tile.
 void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
-                    ArrayRef<Value> acc, int64_t i, Value g, Value m0,
-                    Value end, Value n0) {
+                    ArrayRef<Value> acc, int64_t i, Value m0, Value end) {
   Emitter m{b};
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
@@ -365,8 +364,8 @@ void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
     return memref::LoadOp::create(b, s.scalars, ValueRange{at}).getResult();
   };
   Value tid = slot(m.add(s.tid, m.c(kThreadSlots)));
-  g = slot(m.c(kGroupSlot));
-  n0 = slot(m.c(kFirstColumnSlot));
+  Value g = slot(m.c(kGroupSlot));
+  Value n0 = slot(m.c(kFirstColumnSlot));
   // A gated epilogue reads two accumulators per output: half the jobs.
   int64_t reps = s.sig.isGated() ? kEpilogueReps / 2 : kEpilogueReps;
   for (int64_t rep = 0; rep < reps; ++rep)
@@ -427,14 +426,14 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     Value slabCol = m.add(m.mul(m.add(pos, m.c(r % 2)), m.c(8)), tile);
     Value col = m.add(n0, slabCol);
     // The bias columns of the value and its partner: the weight columns
-    // (interleaved: gate and up side by side; concatenated: the up column
-    // of output c at N / 2 + c; separate: c of the up weight's bias).
-    Value biasCol = col, partnerBiasCol;
+    // (interleaved: gate and up side by side; else upBiasAt).
+    Value biasCol = col, partnerBias = s.bias, partnerBiasCol;
     if (sig.isGated() && !gateUpQuads(sig)) {
       col = m.add(m.div(n0, 2), m.div(slabCol, 2));
       partnerBiasCol = m.add(biasCol, m.c(1));
     } else if (sig.isGated()) {
-      partnerBiasCol = s.upBias ? col : m.add(col, m.c(sig.n / 2));
+      std::tie(partnerBias, partnerBiasCol) =
+          upBiasAt(b, sig, s.bias, s.upBias, col);
     }
     Value inside = m.ult(row, end);
     if (columns % outputsPerBlock(sig) != 0)
@@ -454,8 +453,7 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
     if (s.bias && partner) {
       assert(sig.extents.empty() && "a fused gated bias has no extents");
       v = arith::AddFOp::create(b, v, biasOf(s.bias, biasCol));
-      up = arith::AddFOp::create(
-          b, up, biasOf(s.upBias ? s.upBias : s.bias, partnerBiasCol));
+      up = arith::AddFOp::create(b, up, biasOf(partnerBias, partnerBiasCol));
     } else if (s.bias) {
       Value biased = arith::AddFOp::create(b, v, biasOf(s.bias, col));
       // Past its N_g a group's bias is not read either. N_g comes back from
@@ -637,7 +635,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
                   ? streamSlabAlongK(ib, s, group, m0, end, n0)
                   : streamSlab(ib, s, group, m0, end, n0);
           for (int64_t i = 0; i < kMmaTilesM; ++i)
-            reduceAndStore(ib, s, acc, i, group, m0, end, n0);
+            reduceAndStore(ib, s, acc, i, m0, end);
           // Read after reduceAndStore's barriers.
           Value stride = memref::LoadOp::create(
               ib, s.scalars, ValueRange{im.c(kPassStrideSlot)});

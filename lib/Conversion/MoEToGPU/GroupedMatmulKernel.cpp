@@ -503,8 +503,6 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
       Value rowInside = m.ult(row, end);
       if (pairsSlices(sig)) {
         // Tiles 2p and 2p + 1 hold gate and up of result columns col, col+1.
-        // The up bias of output c: N / 2 + c of the one weight's
-        // (concatenated), c of the up weight's (separate).
         for (int64_t p = 0; p < kMmaTilesN / 2; ++p) {
           Value col = m.add(n0, m.add(m.mul(s.warpN, m.c(kWarpN / 2)),
                                       m.add(m.c(p * 8), laneCol)));
@@ -515,9 +513,9 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
             for (int64_t r = 0; r < 2; ++r) {
               Value c = m.add(col, m.c(r));
               Value gate = value(mi * kMmaTilesN + 2 * p, half * 2 + r, c);
-              Value upCol = s.upBias ? c : m.add(c, m.c(sig.n / 2));
+              auto [upBias, upCol] = upBiasAt(b, sig, s.bias, s.upBias, c);
               out[r] = activate({gate, value(mi * kMmaTilesN + 2 * p + 1,
-                                             half * 2 + r, upCol, s.upBias)});
+                                             half * 2 + r, upCol, upBias)});
             }
             storePair(out[0], out[1], row, col);
           });

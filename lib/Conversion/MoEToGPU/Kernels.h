@@ -177,6 +177,14 @@ mlir::FailureOr<mlir::gpu::GPUModuleOp> getKernelModule(mlir::Operation *op);
 mlir::Value rowTileBound(mlir::ImplicitLocOpBuilder &b, mlir::Value rows,
                          int64_t groups, int64_t tileRows);
 
+/// Where a gated epilogue whose gate and up come from two places finds the
+/// up bias of output column `col`: (buffer, column) = column `col` of
+/// `upBias` (separate weights), else column N / 2 + `col` of `bias` (one
+/// concatenated weight).
+std::pair<mlir::Value, mlir::Value>
+upBiasAt(mlir::ImplicitLocOpBuilder &b, const GroupedMatmulSignature &sig,
+         mlir::Value bias, mlir::Value upBias, mlir::Value col);
+
 /// The grid of a grouped-matmul kernel for `rows` rows (an index).
 mlir::gpu::KernelDim3 groupedMatmulGrid(mlir::ImplicitLocOpBuilder &b,
                                         mlir::gpu::GPUFuncOp kernel,

@@ -357,6 +357,16 @@ gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
   return {c(columnTiles), rowTileBound(b, rows, groups, kTileM), c(1)};
 }
 
+std::pair<Value, Value> moe::detail::upBiasAt(ImplicitLocOpBuilder &b,
+                                              const GroupedMatmulSignature &sig,
+                                              Value bias, Value upBias,
+                                              Value col) {
+  if (upBias)
+    return {upBias, col};
+  return {bias, arith::AddIOp::create(
+                    b, col, arith::ConstantIndexOp::create(b, sig.n / 2))};
+}
+
 Value moe::detail::rowTileBound(ImplicitLocOpBuilder &b, Value rows,
                                 int64_t groups, int64_t tileRows) {
   Value slack =

@@ -667,8 +667,7 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
         if (pairsBoxes(sig)) {
           // Registers of column group j hold gate columns, those of j + G
           // the up columns of the same outputs, G the column groups of half
-          // the tile. The up bias of output c: N / 2 + c of the one weight's
-          // (concatenated), c of the up weight's (separate).
+          // the tile (upBiasAt: where each output's up bias is).
           int64_t gateGroups = s.tile.columns / 2 / 8;
           for (int64_t j = 0; j < gateGroups; ++j) {
             Value col = m.add(laneCol, m.c(j * 8));
@@ -678,10 +677,10 @@ void storeTile(ImplicitLocOpBuilder &b, State &s, Value acc,
                 int64_t reg = j * 4 + half * 2 + r;
                 Value gateCol = m.add(col, m.c(r));
                 Value gate = value(reg, col, gateCol);
-                Value upCol =
-                    s.upBias ? gateCol : m.add(col, m.c(sig.n / 2 + r));
+                auto [upBias, upCol] =
+                    upBiasAt(b, sig, bias, s.upBias, gateCol);
                 out[r] = activate(
-                    {gate, value(reg + 4 * gateGroups, col, upCol, s.upBias)});
+                    {gate, value(reg + 4 * gateGroups, col, upCol, upBias)});
               }
               storePair(out[0], out[1], row, col);
             });
