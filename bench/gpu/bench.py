@@ -74,6 +74,13 @@ def expected_kernel(rows, e):
     return "decode" if rows <= DECODE_ROWS_PER_EXPERT * e else "tile"
 
 
+def decode_blocks(rows, e, n):
+    """The plain decode kernel's grid size (launchDecodeGroupedMatmul): its
+    8-warp form runs when that is no more than the SMs."""
+    passes = max(1, -(-rows // (32 * (e + 1))))
+    return -(-n // 64) * max(1, min(rows, e + 1)) * passes
+
+
 def gemms(model):
     """(name, E, K, N) of a model's two expert GEMMs."""
     _, h, i, e, _ = model
@@ -138,6 +145,9 @@ class Library:
             self.lib.moe_grouped_matmul_kernel.restype = ctypes.c_char_p
         self.lib.moe_gpu_init.restype = ctypes.c_int
         self.lib.moe_gpu_last_error.restype = ctypes.c_char_p
+        # Newer libraries let the caller plan with another SM count.
+        if hasattr(self.lib, "moe_gpu_set_multiprocessor_count"):
+            self.lib.moe_gpu_set_multiprocessor_count.argtypes = [ctypes.c_int]
         routing.bind(self.lib)
 
     def chip(self):
@@ -154,6 +164,14 @@ class Library:
 
     def error(self):
         return self.lib.moe_gpu_last_error().decode()
+
+    def plan_sms(self, count):
+        """Plans the launches for `count` SMs (0: the device's); False if the
+        library cannot."""
+        if not hasattr(self.lib, "moe_gpu_set_multiprocessor_count"):
+            return False
+        self.lib.moe_gpu_set_multiprocessor_count(count)
+        return True
 
     def init(self):
         if self.lib.moe_gpu_init() != 0:
@@ -252,8 +270,8 @@ def profiled_kernel(torch, fn):
     except Exception as exc:  # noqa: BLE001 - the profiler is optional
         print(f"  profiler: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         return None
-    kinds = {"decode" if "decode" in n else "wgmma" if "wgmma" in n else "tile"
-             for n in names}
+    kinds = {("decode-w8" if n.endswith("_w8") else "decode") if "decode" in n
+             else "wgmma" if "wgmma" in n else "tile" for n in names}
     return "+".join(sorted(kinds)) if kinds else None
 
 
@@ -453,7 +471,7 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
     if profile and isinstance(dev, Cuda):
         ran = profiled_kernel(torch, lambda: lib.grouped_matmul(x, w, offsets, out, stream))
     row["ran"] = ran or f"{expected} (rule)"
-    if ran and (ran == "decode") != (expected == "decode"):
+    if ran and ran.startswith("decode") != (expected == "decode"):
         print(f"  KERNEL: {ran} ran, the selection rule says {expected}")
     row["ours_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out, stream),
                              flush, reps)
@@ -464,6 +482,19 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
         row.update(tile_ok=tile_ok, tile_rel_err=tile_err)
         row["tile_ms"] = time_ms(dev, lambda: tile_lib.grouped_matmul(x, w, offsets, out,
                                                                       stream), flush, reps)
+    sms = torch.cuda.get_device_properties(0).multi_processor_count if isinstance(
+        dev, Cuda) else 0
+    if expected == "decode" and decode_blocks(rows, e, n) <= sms and lib.plan_sms(1):
+        # The 8-warp form ran (no more blocks than SMs): the 4-warp form on
+        # the same case, planned for one SM, is what it buys.
+        try:
+            narrow_ok, _, narrow_err, _ = check_numerics(
+                torch, dev, lib, x, w, offsets, ref, stream, " (4-warp decode form)")
+            row.update(narrow_ok=narrow_ok, narrow_rel_err=narrow_err)
+            row["narrow_ms"] = time_ms(dev, lambda: lib.grouped_matmul(x, w, offsets, out,
+                                                                       stream), flush, reps)
+        finally:
+            lib.plan_sms(0)
     if alt is not None:
         check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
     if w128_lib is not None and expected != "decode":
@@ -683,6 +714,21 @@ def table(rows, peaks):
                 fmt(ams, ".3f"), fmt(r["flops"] / ams / 1e9 if ams else None, ".1f"),
                 fmt(ams / r["ours_ms"] if ams else None, ".2f") + ("×" if ams else ""),
             ]) + " |")
+    narrow = [r for r in rows if "narrow_ms" in r]
+    if narrow:
+        out.append("\nDecode cases with no more blocks than SMs run the decode kernel's "
+                   "8-warp form; the same case on its 4-warp form (the library planned "
+                   "for 1 SM; 4-warp vs 8-warp > 1: the 8-warp form faster):\n")
+        out.append("| model | gemm | T | blocks | 4-warp ok | 4-warp ms | 8-warp ms | "
+                   "4-warp vs 8-warp |")
+        out.append("|" + "---|" * 8)
+        for r in narrow:
+            nms = r["narrow_ms"]
+            out.append("| " + " | ".join([
+                r["model"], r["gemm"], str(r["T"]),
+                str(decode_blocks(r["rows"], r["E"], r["N"])),
+                "yes" if r.get("narrow_ok") else "NO", f"{nms:.3f}",
+                f"{r['ours_ms']:.3f}", f"{nms / r['ours_ms']:.2f}×"]) + " |")
     w128 = [r for r in rows if "w128_kernel" in r]
     if w128:
         out.append("\nThe tile kernel's cases with the 128x128 wgmma tile "

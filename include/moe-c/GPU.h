@@ -154,6 +154,12 @@ int moe_dispatch_compiled(int dtype, int64_t experts, int64_t hidden,
 /* The chip the library's kernels were compiled for, e.g. "sm_90a". */
 const char *moe_gpu_chip(void);
 
+/* The SM count the launches plan for: count > 0 replaces the device's, 0
+ * restores it. It decides when the decode kernel's 8-warp form runs (grids of
+ * at most that many blocks) and bounds the persistent kernels' grids; for
+ * measurements (bench/gpu times the decode kernel's two forms with it). */
+void moe_gpu_set_multiprocessor_count(int count);
+
 /* Loads the driver and creates the context if not done yet: MOE_GPU_OK, or
  * MOE_GPU_CUDA_ERROR with the reason in moe_gpu_last_error. */
 int moe_gpu_init(void);

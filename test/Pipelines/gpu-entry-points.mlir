@@ -7,15 +7,22 @@
 // LLVMIR: @moe_gpu_target_chip = constant [6 x i8] c"sm_80\00"
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_lookup(i32 %0, i64 %1, i64 %2, i64 %3)
 // LLVMIR: define i32 @moe_gpu_grouped_matmul_dispatch(i32 %0, i64 %1, i64 %2, i64 %3, ptr %4, ptr %5, ptr %6, ptr %7, i64 %8, ptr %[[STREAM:.*]])
-// Each signature: the decode kernel for rows <= 16 * E, else the tile
-// kernel (128 threads each).
+// Each signature: the decode kernel for rows <= 16 * E (its 256-thread
+// wide form when the grid has no more blocks than the device has SMs, else
+// 128 threads), else the tile kernel (128 threads).
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 128
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 %{{.*}}, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call i32 @moe_gpu_multiprocessor_count()
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %[[GY:.*]], i64 %[[GZ:.*]], i64 256, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR-NOT: mgpuStream
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %[[GY]], i64 %[[GZ]], i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 64
+// LLVMIR: call i32 @moe_gpu_multiprocessor_count()
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 %{{.*}}, i64 256, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 %{{.*}}, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
@@ -60,6 +67,10 @@
 // CHECK: scf.if %[[SMALL]] {
 // CHECK: %[[MIN:.*]] = arith.minui %[[R]], %c9
 // CHECK: %[[GY:.*]] = arith.maxui %[[MIN]], %c1
+// CHECK: scf.if
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_w8 blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c256{{(_[0-9]+)?}}, {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
+// CHECK-NOT: gpu.wait
+// CHECK: } else {
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c128{{(_[0-9]+)?}}, {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
 // CHECK-NOT: gpu.wait
 // CHECK: } else {
@@ -74,8 +85,10 @@
 // CHECK: gpu.module @moe_kernels
 // CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512(
 // CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512(
+// CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_w8(
 // CHECK: gpu.func @grouped_matmul_f16_f16_i64_e4_k512_n256(
 // CHECK: gpu.func @grouped_matmul_decode_f16_f16_i64_e4_k512_n256(
+// CHECK: gpu.func @grouped_matmul_decode_f16_f16_i64_e4_k512_n256_w8(
 // CHECK-NOT: gpu.func
 
 func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {

@@ -2,8 +2,9 @@
 // count (the benchmark's comparison library): with tile, 100 and 1 rows run
 // the 64x64 tile kernel (sm_80; the wgmma kernel on sm_90a); with decode,
 // 1000 rows run the decode kernel (32 rows a pass, the passes of each group
-// shared by ceil(1000 / (32 * 9)) = 4 z blocks). Against the fake driver,
-// as in aot-library.mlir.
+// shared by ceil(1000 / (32 * 9)) = 4 z blocks; 288 blocks, more than the
+// 132 SMs, so the 4-warp form, where 100 and 1 rows take the 8-warp one).
+// Against the fake driver, as in aot-library.mlir.
 // REQUIRES: ptxas
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_80 --kernel tile -o %t.tile.so %S/aot-library.mlir
 // RUN: moe-gpu-aot --ptxas %ptxas --chip sm_90a --kernel=decode -o %t.decode.so %S/aot-library.mlir
@@ -22,10 +23,10 @@
 // TILE: cuLaunchKernel: grouped_matmul_f16_f16_i64_e4_k512_n256 grid=(4,4,1) block=(128,1,1)
 // TILE-NOT: decode
 
-// DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1)
+// DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_w8 grid=(8,9,1) block=(256,1,1)
 // DECODE: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 0: {{$}}
 // DECODE: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,4) block=(128,1,1)
 // DECODE: moe_grouped_matmul(bf16 8x256x512, 1000 rows) -> 0: {{$}}
-// DECODE: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(128,1,1)
+// DECODE: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256_w8 grid=(4,1,1) block=(256,1,1)
 
 // BAD: moe-gpu-entry-points: kernel must be auto, tile or decode, not 'fma'

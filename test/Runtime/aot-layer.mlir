@@ -48,8 +48,9 @@
 // CHECK-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 8 100 200 20000 200 1 5000 5000 0 9 1 100000 100000 0 64 200 200 1
 // The down matmul reads it and writes its rows after it (0x100000 + 102400):
-// grid (256 / 64, min(100, 9)).
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
+// grid (256 / 64, min(100, 9)), 36 blocks on 132 SMs: the 8-warp form. (The
+// SwiGLU's 144 blocks keep the 4-warp one.)
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256_w8 grid=(4,9,1) block=(256,1,1) smem=0 stream=0x5e00
 // CHECK-NEXT: params: 100000 100000 0 64 200 200 1 4000 4000 0 8 200 100 20000 100 1 5000 5000 0 9 1 119000 119000 0 64 100 100 1
 // Combine: a block per token (50), rows, map [50, 2], weights, output.
 // CHECK-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
@@ -106,7 +107,7 @@
 // FULL: cuLaunchKernel: dispatch_gather_{{.*}} grid=(100,1,1) {{.*}} stream=0x5e00
 // FULL: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,9,1) block=(128,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 100600 100600 0 64 100 100 1 3000 3000 0 8 100 200 20000 200 1 4000 4000 0 8 100 200 20000 200 1 10ce00 10ce00 0 9 1 10d300 10d300 0 64 200 200 1
-// FULL-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256 grid=(4,9,1) block=(128,1,1) smem=0 stream=0x5e00
+// FULL-NEXT: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256_w8 grid=(4,9,1) block=(256,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 10d300 10d300 0 64 200 200 1 5000 5000 0 8 200 100 20000 100 1 10ce00 10ce00 0 9 1 100200 100200 0 64 100 100 1
 // FULL-NEXT: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
 // FULL-NEXT: params: 100200 100200 0 64 100 100 1 10cf00 10cf00 0 32 2 2 1 100000 100000 0 32 2 2 1 6000 6000 0 32 100 100 1

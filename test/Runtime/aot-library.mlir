@@ -14,6 +14,7 @@
 // RUN: %clang -I%moe_include %S/Inputs/call-runtime.c %t.so -o %t.call
 // RUN: %clang -shared -fPIC %S/Inputs/fake-libcuda.c -o %t.libcuda.so
 // RUN: env MOE_CUDA_DRIVER=%t.libcuda.so %t.call | FileCheck %s --check-prefix=LAUNCH
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_SMS=64 %t.call | FileCheck %s --check-prefix=SMS64
 // RUN: env MOE_CUDA_DRIVER=%t.missing/libcuda.so.1 %t.call | FileCheck %s --check-prefix=NODRIVER
 
 // UNDEF-NOT: mgpu
@@ -42,20 +43,32 @@
 // LAUNCH: chip: 'sm_90'
 // LAUNCH: compiled bf16 8x256x512: 1, f16 4x512x256: 1, bf16 8x256x520: 0
 // 100 rows <= 16 * 8: the decode kernel, grid x = 512 / 64 column slabs,
-// y = min(100, 8 + 1) non-empty row ranges at most; params in hex.
-// LAUNCH: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1) smem=0 stream=0x5000
+// y = min(100, 8 + 1) non-empty row ranges at most; params in hex. 72
+// blocks on 132 SMs: its wide form, 256 threads a block.
+// LAUNCH: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_w8 grid=(8,9,1) block=(256,1,1) smem=0 stream=0x5000
 // LAUNCH-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 0: {{$}}
 // 1000 rows > 128: the tile kernel, grid x = 512 / 64, y = (1000 + 9 * 63) / 64.
 // LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512 grid=(8,24,1) block=(128,1,1) smem=0 stream=0x5000
 // LAUNCH-NEXT: params: 1000 1000 0 3e8 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 3e8 200 200 1
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 1000 rows) -> 0: {{$}}
-// 1 row: the decode kernel, grid (256 / 64, min(1, 5)).
-// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(128,1,1) smem=0 stream=(nil)
+// 1 row: the decode kernel, grid (256 / 64, min(1, 5)), wide.
+// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256_w8 grid=(4,1,1) block=(256,1,1) smem=0 stream=(nil)
 // LAUNCH-NEXT: params: 1000 1000 0 1 200 200 1 2000 2000 0 4 200 100 20000 100 1 3000 3000 0 5 1 4000 4000 0 1 100 100 1
 // LAUNCH-NEXT: moe_grouped_matmul(f16 4x512x256, 1 row) -> 0: {{$}}
+// moe_gpu_set_multiprocessor_count(1): the launch plans for one SM, so the
+// 4 blocks take the 4-warp form.
+// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256 grid=(4,1,1) block=(128,1,1) smem=0 stream=(nil)
+// LAUNCH-NEXT: params:
+// LAUNCH-NEXT: moe_grouped_matmul(f16 4x512x256, 1 row, 1 SM) -> 0: {{$}}
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x520) -> 1: moe_grouped_matmul: no kernel for dtype 0, experts 8, k 256, n 520 in this library
 // LAUNCH-NEXT: moe_grouped_matmul(rows -1) -> 3: moe_grouped_matmul: invalid arguments (rows -1
+
+// On 64 SMs the 72 blocks of 100 rows take the 4-warp form; the 4 of one
+// row still the wide one.
+// SMS64: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1)
+// SMS64: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512 grid=(8,24,1) block=(128,1,1)
+// SMS64: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256_w8 grid=(4,1,1) block=(256,1,1)
 
 // NODRIVER: moe_gpu_init -> 2: CUDA driver not found: dlopen({{.*}}.missing/libcuda.so.1) failed
 // NODRIVER: chip: 'sm_90'

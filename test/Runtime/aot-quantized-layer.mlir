@@ -24,7 +24,7 @@
 // CHECK-NEXT: params: [[ROWS:[0-9a-f]+]] [[ROWS]] 0 64 100 100 1 3000 3000 0 8 400 80 20000 80 1 4000 4000 0 8 400 8 2000 8 1 5000 5000 0 8 400 4 1000 4 1 [[OFF:[0-9a-f]+]] [[OFF]] 0 9 1 [[A:[0-9a-f]+]] [[A]] 0 64 200 200 1{{$}}
 // The down matmul: buffer 5 (bytes [8, 256, 512]) and 6 (per-row f32
 // scales [8, 256]).
-// CHECK: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256_q8_f32 grid=(4,9,1) block=(128,1,1)
+// CHECK: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k512_n256_q8_f32_w8 grid=(4,9,1) block=(256,1,1)
 // CHECK-NEXT: params: [[A]] [[A]] 0 64 200 200 1 6000 6000 0 8 100 200 20000 200 1 7000 7000 0 8 100 100 1 [[OFF]] [[OFF]] 0 9 1
 // CHECK: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(50,1,1)
 // CHECK: moe_layer_forward -> 0: {{$}}

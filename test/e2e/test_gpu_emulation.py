@@ -117,6 +117,15 @@ SM80_CASES = {
     "sm80_decode_q4_b32_zp_k288": dict(E=2, K=288, N=72, bits=4, block=32, zp=True,
                                        chip="sm_80", kernel="decode", rows=20,
                                        offsets=[0, 6, 16]),
+    # With no more blocks than SMs the decode kernel's 8-warp form: K split
+    # 8 ways (K = 520: warp 0 also takes the masked ninth 64-row step), the
+    # warps' sums added in two turns, the tail zeroed by 256 threads.
+    "decode_wide_kn_k520": dict(E=3, K=520, N=72, kernel="decode", rows=24,
+                                offsets=[0, 5, 5, 14], sms=1000),
+    "sm80_decode_wide_q4_separate_bias": dict(E=3, K=128, N=72, layout="separate",
+                                              bias="f32", bits=4, block=32, chip="sm_80",
+                                              kernel="decode", rows=24,
+                                              offsets=[0, 5, 5, 14], sms=1000),
 }
 CASES.update(SM80_CASES)
 
@@ -243,6 +252,11 @@ MUTATIONS.update({
     "sm80_decode_no_reduce_barrier": (
         _without_barrier(0), dict(E=2, K=72, N=72, chip="sm_80", kernel="decode", rows=20,
                                   offsets=[0, 6, 16]), "problems"),
+    # The wide form's second turn adding to the slots before the first turn
+    # stored them (its first barrier: the 4-warp form's 4 come first).
+    "decode_wide_no_turn_barrier": (
+        _without_barrier(4), dict(E=2, K=72, N=72, kernel="decode", rows=20,
+                                  offsets=[0, 6, 16], sms=1000), "problems"),
     "sm80_ldmatrix_no_trans": (
         lambda t: t.replace("layout = #nvvm.mma_layout<col>", "layout = #nvvm.mma_layout<row>"),
         dict(E=2, K=72, N=72, **SM80), "bad"),

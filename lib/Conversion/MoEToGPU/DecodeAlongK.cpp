@@ -122,7 +122,7 @@ moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
   bool maskK = K % warpK != 0;
   Value kStart = m.mul(s.warp, m.c(warpK));
   auto loop = scf::ForOp::create(
-      b, kStart, m.c(K), m.c(kWarps * warpK), init,
+      b, kStart, m.c(K), m.c(s.warps * warpK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};

@@ -16,6 +16,8 @@
 
 namespace moe::detail::decode {
 
+/// Warps of a kDecodeThreads block: the reduction buffer's slots (a wider
+/// block's warps add theirs into slot warp % kWarps in turns).
 constexpr int64_t kWarps = kDecodeThreads / 32;
 /// Elements per 16-byte load of a 16-bit type.
 constexpr int64_t kVec = 8;
@@ -31,6 +33,9 @@ struct DecodeState {
   /// Quantized weights: rhs (rhsUp) is the packed bytes, then these.
   mlir::Value scales, zeroPoints, upScales, upZeroPoints;
   mlir::Value tid, lane, warp, quad, pair, rows;
+  /// The block's warps (kWarps, or a multiple for the wide form), which
+  /// split K: warp w takes every warps-th iteration from w.
+  int64_t warps = kWarps;
   /// The block's group's K and N (group_extents, else the signature's).
   mlir::Value groupK, groupN;
   /// Shared index slots written once before the passes (kernel-local).

@@ -67,7 +67,6 @@ constexpr int64_t kWarpK = kSteps * 16;
 /// and the block's first column; each thread its id at kThreadSlots + tid.
 constexpr int64_t kPassStrideSlot = 0, kGroupNSlot = 1, kGroupSlot = 2,
                   kFirstColumnSlot = 3, kThreadSlots = 4;
-constexpr int64_t kScalarSlots = kThreadSlots + kDecodeThreads;
 /// Reduction buffer: per warp and lane its kMmaTilesN x 4 accumulators of
 /// one m tile, padded to 36 floats so that eight lanes' 16-byte stores fall
 /// in different banks.
@@ -79,7 +78,8 @@ static_assert(kDecodeSlabN == 8 * kVec, "a lane quad loads one 8-column "
 constexpr int64_t kEpilogueReps = 32 * kMmaTilesN / kDecodeThreads;
 static_assert(kDecodeThreads == kWarps * 32 &&
                   kEpilogueReps * kDecodeThreads == 32 * kMmaTilesN,
-              "the epilogue maps the threads onto 32 lanes x 8 n tiles");
+              "the epilogue maps the first kDecodeThreads threads onto 32 "
+              "lanes x 8 n tiles");
 static_assert(kDecodeLoadsPerLane % 4 == 0, "4 weight rows per k step");
 
 /// grouped_matmul_decode_<lhs>_<result>_<offsets>_e<E>_k<K>_n<N>[_bias_<b>]
@@ -264,7 +264,7 @@ SmallVector<Value> streamSlab(ImplicitLocOpBuilder &b, DecodeState &s, Value g,
   if (extents && !(gateUpQuads(s.sig) && !s.sig.splitWeights))
     kEnd = m.select(m.ult(n0, s.groupN), kLimit, m.c(0));
   auto loop = scf::ForOp::create(
-      b, kStart, kEnd, m.c(kWarps * kWarpK), init,
+      b, kStart, kEnd, m.c(s.warps * kWarpK), init,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
@@ -336,40 +336,74 @@ void storeSums(ImplicitLocOpBuilder &b, DecodeState &s, Value j, int64_t i,
 /// Sums m tile `i` of the warps' accumulators through shared memory and
 /// writes rows [m0 + 16 i, +16) ∩ [.., end) of the slab, plus the bias.
 ///
-/// Warp w, lane l store their kMmaTilesN x 4 accumulators at red[w][l].
-/// Thread t then owns, for each rep < kEpilogueReps, j = t + rep *
-/// kDecodeThreads: lane L = j / 8's n tile T = j % 8 over all warps:
-/// accumulator registers {0, 1} are row quad(L), positions 2 (L % 4) + {0, 1},
-/// registers {2, 3} the row 8 below; position p of tile T is column
-/// n0 + 8 p + T (see streamSlab). 32 x 8 pairs x 4 = the 16 x 64 tile.
+/// Warp w < kWarps, lane l store their kMmaTilesN x 4 accumulators at
+/// red[w][l]; the warps of a wider block add theirs to red[w % kWarps][l],
+/// kWarps warps a turn. Thread t < kDecodeThreads then owns, for each
+/// rep < kEpilogueReps, j = t + rep * kDecodeThreads: lane L = j / 8's n
+/// tile T = j % 8 over all warps: accumulator registers {0, 1} are row
+/// quad(L), positions 2 (L % 4) + {0, 1}, registers {2, 3} the row 8 below;
+/// position p of tile T is column n0 + 8 p + T (see streamSlab). 32 x 8
+/// pairs x 4 = the 16 x 64 tile.
 void reduceAndStore(ImplicitLocOpBuilder &b, DecodeState &s,
                     ArrayRef<Value> acc, int64_t i, Value m0, Value end) {
   Emitter m{b};
   Type f32 = b.getF32Type();
   auto quadType = VectorType::get({4}, f32);
-  for (int64_t t = 0; t < kMmaTilesN; ++t) {
-    SmallVector<Value, 4> regs;
-    for (int64_t r = 0; r < 4; ++r)
-      regs.push_back(
-          LLVM::ExtractValueOp::create(b, acc[i * kMmaTilesN + t], r));
-    Value v = vector::FromElementsOp::create(b, quadType, regs);
-    vector::StoreOp::create(b, v, s.red, {s.warp, s.lane, m.c(4 * t)},
-                            /*nontemporal=*/false, llvm::Align(16));
-  }
-  gpu::BarrierOp::create(b);
-  // The epilogue's thread, group and first column come back from shared
-  // memory: its address math then stays here instead of being hoisted out
+  // The thread's id, group and first column come back from shared memory:
+  // the epilogue's address math then stays here instead of being hoisted out
   // of the passes' loop, into registers live across the K loop.
   auto slot = [&](Value at) {
     return memref::LoadOp::create(b, s.scalars, ValueRange{at}).getResult();
   };
-  Value tid = slot(m.add(s.tid, m.c(kThreadSlots)));
+  auto storeAccumulators = [&](Value warp, Value lane, bool add) {
+    Value redSlot = m.rem(warp, kWarps);
+    for (int64_t t = 0; t < kMmaTilesN; ++t) {
+      SmallVector<Value, 4> regs;
+      for (int64_t r = 0; r < 4; ++r)
+        regs.push_back(
+            LLVM::ExtractValueOp::create(b, acc[i * kMmaTilesN + t], r));
+      Value v = vector::FromElementsOp::create(b, quadType, regs);
+      SmallVector<Value, 3> at = {redSlot, lane, m.c(4 * t)};
+      if (add)
+        v = arith::AddFOp::create(b, v,
+                                  vector::LoadOp::create(b, quadType, s.red, at,
+                                                         /*nontemporal=*/false,
+                                                         llvm::Align(16)));
+      vector::StoreOp::create(b, v, s.red, at,
+                              /*nontemporal=*/false, llvm::Align(16));
+    }
+  };
+  Value tid;
+  if (s.warps == kWarps) {
+    storeAccumulators(s.warp, s.lane, /*add=*/false);
+    gpu::BarrierOp::create(b);
+    tid = slot(m.add(s.tid, m.c(kThreadSlots)));
+  } else {
+    // kWarps warps a turn, the first storing, the others adding. Their
+    // warp and lane come from the shared thread id too: from the thread id
+    // register they would be hoisted (34 more registers for the packed
+    // forms, which then spill).
+    tid = slot(m.add(s.tid, m.c(kThreadSlots)));
+    Value warp = m.div(tid, 32), lane = m.rem(tid, 32);
+    Value turn = m.div(warp, kWarps);
+    for (int64_t at = 0; at < s.warps / kWarps; ++at) {
+      m.ifThen(m.eq(turn, m.c(at)),
+               [&] { storeAccumulators(warp, lane, /*add=*/at > 0); });
+      gpu::BarrierOp::create(b);
+    }
+  }
   Value g = slot(m.c(kGroupSlot));
   Value n0 = slot(m.c(kFirstColumnSlot));
   // A gated epilogue reads two accumulators per output: half the jobs.
   int64_t reps = s.sig.isGated() ? kEpilogueReps / 2 : kEpilogueReps;
-  for (int64_t rep = 0; rep < reps; ++rep)
-    storeSums(b, s, m.add(tid, m.c(rep * kDecodeThreads)), i, g, m0, end, n0);
+  auto storeAll = [&] {
+    for (int64_t rep = 0; rep < reps; ++rep)
+      storeSums(b, s, m.add(tid, m.c(rep * kDecodeThreads)), i, g, m0, end, n0);
+  };
+  if (s.warps == kWarps)
+    storeAll();
+  else
+    m.ifThen(m.ult(tid, m.c(kDecodeThreads)), storeAll);
   // The next m tile's (or pass's) stores overwrite what was just read.
   gpu::BarrierOp::create(b);
 }
@@ -499,7 +533,7 @@ void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
                                        convertFloat(b, v, sig.resultType));
   }
   scf::ForOp::create(
-      b, row0, end, m.c(kDecodeThreads / chunks), ValueRange(),
+      b, row0, end, m.c(32 * s.warps / chunks), ValueRange(),
       [&](OpBuilder &nb, Location loc, Value row, ValueRange) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
@@ -520,7 +554,7 @@ void storeZeros(ImplicitLocOpBuilder &b, DecodeState &s, Value first, Value end,
 }
 
 gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
-                           const GroupedMatmulSignature &sig) {
+                           const GroupedMatmulSignature &sig, int64_t warps) {
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
@@ -530,15 +564,16 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type redType = MemRefType::get({kWarps, 32, kRedPitch}, b.getF32Type(),
                                  MemRefLayoutAttrInterface(), workgroup);
-  Type scalarsType = MemRefType::get({kScalarSlots}, b.getIndexType(),
-                                     MemRefLayoutAttrInterface(), workgroup);
+  Type scalarsType =
+      MemRefType::get({kThreadSlots + 32 * warps}, b.getIndexType(),
+                      MemRefLayoutAttrInterface(), workgroup);
   SmallVector<Type, 2> workgroupTypes = {redType, scalarsType};
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      workgroupTypes, TypeRange());
   alignWorkgroupAttributions(func);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(kDecodeThreads), 1, 1}));
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(32 * warps), 1, 1}));
   int64_t perBlock = outputsPerBlock(sig);
   // Packed or transposed weights' last dim is not N: say the column tiles
   // too.
@@ -556,6 +591,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   bool quantized = bool(sig.quantized);
   bool zeroPoints = quantized && sig.quantized->zeroPoints;
   DecodeState s{sig};
+  s.warps = warps;
   s.lhs = arg(true);
   s.rhs = arg(true);
   s.scales = arg(quantized);
@@ -713,5 +749,19 @@ gpu::GPUFuncOp moe::detail::getOrBuildDecodeGroupedMatmulKernel(
   std::string name = kernelName(sig);
   if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
     return existing;
-  return buildKernel(gpuModule, name, sig);
+  // Packed weights whose scales change within a lane's chunk expand them
+  // step by step at 252-254 registers already (ptxas 13.0, sm_90a); their
+  // wide form spills 32-56 bytes, so they have none.
+  bool wide = !(
+      sig.quantized && sig.quantized->blockSize &&
+      sig.quantized->blockSize <
+          GroupedMatmulSignature::quantizedValuesPerLoad(sig.quantized->bits));
+  gpu::GPUFuncOp kernel = buildKernel(gpuModule, name, sig, kWarps);
+  if (wide) {
+    std::string wideName = name + "_w" + std::to_string(kDecodeWideWarps);
+    buildKernel(gpuModule, wideName, sig, kDecodeWideWarps);
+    kernel->setAttr(kWideFormAttr,
+                    FlatSymbolRefAttr::get(gpuModule.getContext(), wideName));
+  }
+  return kernel;
 }

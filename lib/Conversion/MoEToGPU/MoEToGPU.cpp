@@ -322,13 +322,13 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
 /// Launches `kernel` on `buffers` over (gridX, gridY) blocks of `threads`
 /// threads after `asyncDependency`; returns the launch's token.
 static Value launchOnGrid(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
-                          Value gridX, Value gridY, int64_t threads,
+                          Value gridX, Value gridY, Value threads,
                           ValueRange buffers, Value asyncDependency,
                           Value gridZ = Value()) {
   Value one = arith::ConstantIndexOp::create(b, 1);
   auto launch = gpu::LaunchFuncOp::create(
       b, kernel, gpu::KernelDim3{gridX, gridY, gridZ ? gridZ : one},
-      gpu::KernelDim3{arith::ConstantIndexOp::create(b, threads), one, one},
+      gpu::KernelDim3{threads, one, one},
       /*dynamicSharedMemorySize=*/Value(), buffers,
       gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
   return launch.getAsyncToken();
@@ -382,7 +382,8 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   if (isWgmmaKernel(kernel))
     return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   gpu::KernelDim3 grid = groupedMatmulGrid(b, kernel, rows);
-  return launchOnGrid(b, kernel, grid.x, grid.y, kThreads, buffers,
+  return launchOnGrid(b, kernel, grid.x, grid.y,
+                      arith::ConstantIndexOp::create(b, kThreads), buffers,
                       asyncDependency);
 }
 
@@ -433,10 +434,9 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
   return kernels;
 }
 
-Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
-                                     gpu::GPUFuncOp kernel, ValueRange buffers,
-                                     Value rows, Value asyncDependency) {
-  ImplicitLocOpBuilder b(loc, builder);
+/// The decode kernel's grid for `rows` (see Kernels.h).
+static gpu::KernelDim3 decodeGrid(ImplicitLocOpBuilder &b,
+                                  gpu::GPUFuncOp kernel, Value rows) {
   auto rhsType = cast<MemRefType>(kernel.getArgumentTypes()[1]);
   int64_t groups = rhsType.getDimSize(0), n = rhsType.getDimSize(2);
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v); };
@@ -455,8 +455,25 @@ Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
   // (1 while rows <= 32 (E + 1): every rows <= 16 E that "auto" sends here).
   Value gridZ = arith::MaxUIOp::create(
       b, ceilDivIndex(b, rows, kDecodeRowsPerPass * (groups + 1)), c(1));
-  return launchOnGrid(b, kernel, c(columnTiles), gridY, kDecodeThreads, buffers,
-                      asyncDependency, gridZ);
+  return {c(columnTiles), gridY, gridZ};
+}
+
+/// Launches the decode kernel form `kernel` on `grid` (decodeGrid's).
+static Value launchDecodeForm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
+                              gpu::KernelDim3 grid, ValueRange buffers,
+                              Value asyncDependency) {
+  Value threads =
+      arith::ConstantIndexOp::create(b, (*kernel.getKnownBlockSize())[0]);
+  return launchOnGrid(b, kernel, grid.x, grid.y, threads, buffers,
+                      asyncDependency, grid.z);
+}
+
+Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
+                                     gpu::GPUFuncOp kernel, ValueRange buffers,
+                                     Value rows, Value asyncDependency) {
+  ImplicitLocOpBuilder b(loc, builder);
+  return launchDecodeForm(b, kernel, decodeGrid(b, kernel, rows), buffers,
+                          asyncDependency);
 }
 
 void moe::selectGroupedMatmulKernel(
@@ -468,9 +485,30 @@ void moe::selectGroupedMatmulKernel(
     afterLaunch(nb, launchGroupedMatmul(nb, loc, kernels.tile, buffers, rows,
                                         asyncDependency));
   };
+  // The decode kernel, or its wide form when the grid leaves an SM at most
+  // one block (see kDecodeWideWarps).
   auto launchDecode = [&](OpBuilder &nb) {
-    afterLaunch(nb, launchDecodeGroupedMatmul(nb, loc, kernels.decode, buffers,
-                                              rows, asyncDependency));
+    gpu::GPUFuncOp kernel = kernels.decode;
+    ImplicitLocOpBuilder ib(loc, nb);
+    gpu::KernelDim3 grid = decodeGrid(ib, kernel, rows);
+    auto wideName = kernel->getAttrOfType<FlatSymbolRefAttr>(kWideFormAttr);
+    if (!wideName)
+      return afterLaunch(
+          nb, launchDecodeForm(ib, kernel, grid, buffers, asyncDependency));
+    Value blocks = arith::MulIOp::create(
+        ib, arith::MulIOp::create(ib, grid.x, grid.y), grid.z);
+    Value fewBlocks = arith::CmpIOp::create(ib, arith::CmpIPredicate::ule,
+                                            blocks, multiprocessorCount(ib));
+    auto ifOp = scf::IfOp::create(ib, fewBlocks, /*withElseRegion=*/true);
+    auto wide =
+        SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(kernel, wideName);
+    for (auto [block, form] : {std::pair(ifOp.thenBlock(), wide),
+                               std::pair(ifOp.elseBlock(), kernel)}) {
+      OpBuilder bb = OpBuilder::atBlockTerminator(block);
+      ImplicitLocOpBuilder fb(loc, bb);
+      afterLaunch(bb,
+                  launchDecodeForm(fb, form, grid, buffers, asyncDependency));
+    }
   };
   if (!kernels.decode)
     return launchTile(b);

@@ -11,6 +11,7 @@
 
 #include "Driver.h"
 
+#include <atomic>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,6 +23,8 @@ namespace {
 // ask for a function of a module that never loaded.
 char moduleLoadError[512];
 constexpr int kDefaultSharedMemoryLimit = 48 * 1024;
+// moe_gpu_set_multiprocessor_count's count (0: the device's).
+std::atomic<int> multiprocessorOverride{0};
 
 CUstream asStream(void *stream) { return static_cast<CUstream>(stream); }
 
@@ -197,12 +200,20 @@ MOE_GPU_EXPORT void mgpuSetDefaultDevice(int32_t device) {
   setDefaultDevice(device);
 }
 
-/// The persistent kernels' grid bound (MoEToGPU's launches call it): at
-/// least 1, so that a launch without a driver still reaches
+/// The SM count MoEToGPU's launches plan with (the persistent kernels' grid
+/// bound, the decode kernel's wide form): the override, else the device's,
+/// at least 1, so that a launch without a driver still reaches
 /// mgpuLaunchKernel, which reports why it cannot run.
 MOE_GPU_EXPORT int32_t moe_gpu_multiprocessor_count() {
-  int count = multiprocessorCount();
+  int count = multiprocessorOverride.load(std::memory_order_relaxed);
+  if (count <= 0)
+    count = multiprocessorCount();
   return count > 0 ? count : 1;
+}
+
+MOE_GPU_EXPORT void moe_gpu_set_multiprocessor_count(int count) {
+  multiprocessorOverride.store(count > 0 ? count : 0,
+                               std::memory_order_relaxed);
 }
 
 } // extern "C"

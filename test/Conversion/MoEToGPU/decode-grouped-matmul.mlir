@@ -16,8 +16,20 @@
 // CHECK:   %[[ZR:.*]] = arith.addi %[[ROWS]], %c4127 : index
 // CHECK:   %[[ZQ:.*]] = arith.divui %[[ZR]], %c4128 : index
 // CHECK:   %[[GZ:.*]] = arith.maxui %[[ZQ]], %c1 : index
-// CHECK:   %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %[[GZ]]) threads in (%c128, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
-// CHECK:   gpu.wait [%[[D]]]
+// A grid of no more blocks than the GPU has SMs (the runtime's
+// moe_gpu_multiprocessor_count) takes the wide form: 256 threads a block.
+// CHECK:   %[[XY:.*]] = arith.muli %c32, %[[GY]] : index
+// CHECK:   %[[BLOCKS:.*]] = arith.muli %[[XY]], %[[GZ]] : index
+// CHECK:   %[[SMS:.*]] = func.call @moe_gpu_multiprocessor_count() : () -> i32
+// CHECK:   %[[SMSX:.*]] = arith.index_castui %[[SMS]] : i32 to index
+// CHECK:   %[[FEW:.*]] = arith.cmpi ule, %[[BLOCKS]], %[[SMSX]] : index
+// CHECK:   scf.if %[[FEW]] {
+// CHECK:     %[[W:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8 blocks in (%c32, %[[GY]], %[[GZ]]) threads in (%c256, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
+// CHECK:     gpu.wait [%[[W]]]
+// CHECK:   } else {
+// CHECK:     %[[D:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks in (%c32, %[[GY]], %[[GZ]]) threads in (%c128, %c1, %c1) args({{.*}}, %[[OUT]] : memref<?x2048xbf16>)
+// CHECK:     gpu.wait [%[[D]]]
+// CHECK:   }
 // CHECK: } else {
 // CHECK:   %[[T:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048 {{.*}} threads in (%c128, %c1, %c1)
 // CHECK:   gpu.wait [%[[T]]]
@@ -30,6 +42,7 @@
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
 // CHECK-SAME: workgroup(%[[RED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SCALARS:.*]] : memref<132xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-SAME: moe.wide_form = @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8
 // CHECK-COUNT-10: nvvm.vote.sync ballot
 // CHECK-NOT: nvvm.vote.sync
 // Blocks without a range exit; the tail range E writes zeros.
@@ -84,9 +97,57 @@
 // CHECK: scf.for
 // CHECK: vector.store %{{.*}}, %arg3[{{.*}}] {alignment = 16 : i64} : memref<?x2048xbf16>, vector<8xbf16>
 
+// The wide form: 8 warps, 64 K rows apart (step 512), each issuing the
+// same loads and mma as in the 4-warp form; slots for 256 thread ids.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8(
+// CHECK-SAME: workgroup(%[[WRED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WSCALARS:.*]] : memref<260xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c512 iter_args(
+// CHECK-COUNT-16: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<128x768x2048xbf16>, vector<8xbf16>
+// CHECK-COUNT-8: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x768xbf16>, vector<8xbf16>
+// CHECK-COUNT-64: nvvm.mma.sync
+// CHECK: scf.yield
+// The warps' sums meet in the same 4 slots in two turns: warps 0-3 store,
+// a barrier, warps 4-7 add theirs, a barrier; warp and lane from the
+// thread id in shared memory.
+// CHECK: %[[WTID:.*]] = memref.load %[[WSCALARS]][%{{.*}}] : memref<260xindex
+// CHECK: %[[WWARP:.*]] = arith.divui %[[WTID]], %c32 : index
+// CHECK: %[[WLANE:.*]] = arith.remui %[[WTID]], %c32 : index
+// CHECK: %[[TURN:.*]] = arith.divui %[[WWARP]], %c4 : index
+// CHECK: %[[T0:.*]] = arith.cmpi eq, %[[TURN]], %c0 : index
+// CHECK: scf.if %[[T0]] {
+// CHECK: %[[SLOT:.*]] = arith.remui %[[WWARP]], %c4 : index
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[WRED]][%[[SLOT]], %[[WLANE]], %{{.*}}]
+// CHECK-NEXT: {{^ *}}}
+// CHECK-NEXT: gpu.barrier
+// CHECK: %[[T1:.*]] = arith.cmpi eq, %[[TURN]], %c1 : index
+// CHECK: scf.if %[[T1]] {
+// CHECK: %[[SLOT1:.*]] = arith.remui %[[WWARP]], %c4 : index
+// CHECK: %[[OLD:.*]] = vector.load %[[WRED]][%[[SLOT1]], %[[WLANE]], %c0]
+// CHECK: %[[NEW:.*]] = arith.addf %{{.*}}, %[[OLD]] : vector<4xf32>
+// CHECK: vector.store %[[NEW]], %[[WRED]][%[[SLOT1]], %[[WLANE]], %c0]
+// CHECK-COUNT-7: vector.store %{{.*}}, %[[WRED]][%[[SLOT1]], %[[WLANE]], %{{.*}}]
+// CHECK-NEXT: {{^ *}}}
+// CHECK-NEXT: gpu.barrier
+// Then the first 128 threads sum the 4 slots as in the 4-warp form.
+// CHECK: %[[EPI:.*]] = arith.cmpi ult, %[[WTID]], %c128 : index
+// CHECK: scf.if %[[EPI]] {
+// CHECK-COUNT-4: vector.load %[[WRED]]
+// CHECK: memref.store
+// CHECK: gpu.barrier
+// The tail: 256 threads, 8 chunks of a row each, 32 rows apart.
+// CHECK: } else {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32 {
+
+// kernel=decode: no choice by the row count, only the wide form's.
 // DECODE-LABEL: func.func @down(
 // DECODE-NOT: scf.if
-// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048
+// DECODE: call @moe_gpu_multiprocessor_count()
+// DECODE: scf.if
+// DECODE-NOT: scf.if
+// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8
+// DECODE: } else {
+// DECODE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048 blocks
 // DECODE-NOT: @moe_kernels::@grouped_matmul_bf16
 // DECODE: gpu.module @moe_kernels
 // DECODE-NOT: gpu.func @grouped_matmul_bf16

@@ -84,6 +84,13 @@ int main(int argc, char **argv) {
          moe_grouped_matmul(MOE_GPU_F16, 4, 512, 256, (void *)0x1000,
                             (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
                             1, 0));
+  /* Planned for one SM: the same row on the 4-warp decode form. */
+  moe_gpu_set_multiprocessor_count(1);
+  report("moe_grouped_matmul(f16 4x512x256, 1 row, 1 SM)",
+         moe_grouped_matmul(MOE_GPU_F16, 4, 512, 256, (void *)0x1000,
+                            (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
+                            1, 0));
+  moe_gpu_set_multiprocessor_count(0);
   report("moe_grouped_matmul(bf16 8x256x520)",
          moe_grouped_matmul(MOE_GPU_BF16, 8, 256, 520, (void *)0x1000,
                             (void *)0x2000, (int64_t *)0x3000, (void *)0x4000,
