@@ -31,7 +31,10 @@ random router logits), each case:
    checks and times the tile kernel forced on the same case; where the tile
    kernel ran and libmoe_gpu_<chip>_w128.so (build.sh: moe-gpu-aot
    --wgmma-tile 128x128) is there, checks and times the 128x128 wgmma tile
-   against the warp-specialized 128x256 one.
+   against the warp-specialized 128x256 one; where the decode kernel ran,
+   times its 4-warp form planned for one SM when its 8-warp form ran, and
+   the decode kernel of libmoe_gpu_<chip>_decode2.so (build.sh: moe-gpu-aot
+   --decode-blocks-per-sm 2: two blocks an SM, all loads ahead).
 
 Each model runs in its own process, so that a crash or a sticky CUDA error
 costs one model, not the run; a failing case prints its error and the rest
@@ -447,7 +450,7 @@ def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush, key="alt"):
 
 
 def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None,
-             profile=True, w128_lib=None):
+             profile=True, w128_lib=None, decode2_lib=None):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
     row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
@@ -497,6 +500,10 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
             lib.plan_sms(0)
     if alt is not None:
         check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
+    if decode2_lib is not None and expected == "decode":
+        # The decode kernel compiled for two blocks an SM instead of three.
+        check_alt(torch, dev, decode2_lib, x, w, offsets, ref, row, reps, flush,
+                  key="decode2")
     if w128_lib is not None and expected != "decode":
         # The tile kernel's 128x128 form against the warp-specialized one.
         check_alt(torch, dev, w128_lib, x, w, offsets, ref, row, reps, flush, key="w128")
@@ -545,6 +552,7 @@ def child(args):
     alt = None
     tile_lib = None
     w128_lib = None
+    decode2_lib = None
     if args.child == "routing":
         return child_routing(args, torch, dev, scale)
     if args.simulate:
@@ -552,6 +560,7 @@ def child(args):
         alt = TorchStandIn(torch)  # exercises the comparison's code
         tile_lib = TorchStandIn(torch)
         w128_lib = TorchStandIn(torch)
+        decode2_lib = TorchStandIn(torch)
         layers = layer.TorchLayerStandIn(torch)
     else:
         lib = open_library(args, torch)
@@ -571,6 +580,10 @@ def child(args):
         if os.path.exists(w128_path):
             w128_lib = Library(w128_path)
             w128_lib.init()
+        decode2_path = library_path(args.lib_dir, chip, "decode2")
+        if os.path.exists(decode2_path):
+            decode2_lib = Library(decode2_path)
+            decode2_lib.init()
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     specs = {"choice": layer.ChoiceSpec(), "llama4": layer.Llama4Spec()}
     if args.child in specs:
@@ -621,7 +634,8 @@ def child(args):
             print(f"{model[0]} {gemm[0]} T={t} kernel={lib.kernel(*gemm[1:])}", flush=True)
             try:
                 row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt,
-                               tile_lib, profile=not args.no_profile, w128_lib=w128_lib)
+                               tile_lib, profile=not args.no_profile, w128_lib=w128_lib,
+                               decode2_lib=decode2_lib)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -705,15 +719,7 @@ def table(rows, peaks):
                    f"{alts[0]['alt_kernel']} kernels (ours vs alt > 1: ours faster):\n")
         out.append("| model | gemm | T | alt ok | alt ms | alt TFLOP/s | ours vs alt |")
         out.append("|" + "---|" * 7)
-        for r in alts:
-            ams = r.get("alt_ms")
-            out.append("| " + " | ".join([
-                r["model"], r["gemm"], str(r["T"]),
-                "ERROR: " + r["alt_error"][:80] if "alt_error" in r
-                else ("yes" if r.get("alt_ok") else "NO"),
-                fmt(ams, ".3f"), fmt(r["flops"] / ams / 1e9 if ams else None, ".1f"),
-                fmt(ams / r["ours_ms"] if ams else None, ".2f") + ("×" if ams else ""),
-            ]) + " |")
+        out += [comparison_row(r, "alt") for r in alts]
     narrow = [r for r in rows if "narrow_ms" in r]
     if narrow:
         out.append("\nDecode cases with no more blocks than SMs run the decode kernel's "
@@ -729,6 +735,16 @@ def table(rows, peaks):
                 str(decode_blocks(r["rows"], r["E"], r["N"])),
                 "yes" if r.get("narrow_ok") else "NO", f"{nms:.3f}",
                 f"{r['ours_ms']:.3f}", f"{nms / r['ours_ms']:.2f}×"]) + " |")
+    decode2 = [r for r in rows if "decode2_kernel" in r]
+    if decode2:
+        out.append("\nThe decode cases with the 4-warp decode kernel compiled for two "
+                   "blocks an SM (libmoe_gpu_<chip>_decode2.so: 200 registers, a lane's "
+                   "24 loads ahead, against ptxas's three blocks at 168 with 12 ahead; "
+                   "decode2 vs ours > 1: ours faster):\n")
+        out.append("| model | gemm | T | decode2 ok | decode2 ms | decode2 TFLOP/s | "
+                   "decode2 vs ours |")
+        out.append("|" + "---|" * 7)
+        out += [comparison_row(r, "decode2") for r in decode2]
     w128 = [r for r in rows if "w128_kernel" in r]
     if w128:
         out.append("\nThe tile kernel's cases with the 128x128 wgmma tile "
@@ -736,15 +752,7 @@ def table(rows, peaks):
         out.append("| model | gemm | T | ours | 128x128 ok | 128x128 ms | 128x128 TFLOP/s "
                    "| ours vs 128x128 |")
         out.append("|" + "---|" * 8)
-        for r in w128:
-            wms = r.get("w128_ms")
-            out.append("| " + " | ".join([
-                r["model"], r["gemm"], str(r["T"]), r.get("kernel", ""),
-                "ERROR: " + r["w128_error"][:80] if "w128_error" in r
-                else ("yes" if r.get("w128_ok") else "NO"),
-                fmt(wms, ".3f"), fmt(r["flops"] / wms / 1e9 if wms else None, ".1f"),
-                fmt(wms / r["ours_ms"] if wms else None, ".2f") + ("×" if wms else ""),
-            ]) + " |")
+        out += [comparison_row(r, "w128", [r.get("kernel", "")]) for r in w128]
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
@@ -753,6 +761,19 @@ def table(rows, peaks):
                    "rows <= 16·E → decode). tile forced: the same case on "
                    "libmoe_gpu_<chip>_tile.so (decode cases only).")
     return "\n".join(out) + "\n"
+
+
+def comparison_row(r, key, extra=()):
+    """A table row of another library's run of case `r` (check_alt's `key`_*
+    fields): ok, ms, TFLOP/s and its time over ours."""
+    ms = r.get(f"{key}_ms")
+    return "| " + " | ".join([
+        r["model"], r["gemm"], str(r["T"]), *extra,
+        "ERROR: " + r[f"{key}_error"][:80] if f"{key}_error" in r
+        else ("yes" if r.get(f"{key}_ok") else "NO"),
+        fmt(ms, ".3f"), fmt(r["flops"] / ms / 1e9 if ms else None, ".1f"),
+        fmt(ms / r["ours_ms"] if ms else None, ".2f") + ("×" if ms else ""),
+    ]) + " |"
 
 
 def parent(args):
@@ -837,12 +858,13 @@ def dry_run(args):
     paths run on small shapes."""
     ok = True
     libraries = [library_path(args.lib_dir, chip) for chip in args.chips]
-    # The forced-tile and 128x128-tile comparison libraries are optional.
-    libraries += [p for variant in ("tile", "w128")
+    # The comparison libraries (forced tile, 128x128 tile, decode for two
+    # blocks an SM) are optional.
+    libraries += [p for variant in ("tile", "w128", "decode2")
                   for p in (library_path(args.lib_dir, chip, variant) for chip in args.chips)
                   if os.path.exists(p)]
     for path in libraries:
-        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile").removesuffix("_w128")
+        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile").removesuffix("_w128").removesuffix("_decode2")
         if not os.path.exists(path):
             print(f"FAIL {path}: missing (run bench/gpu/build.sh)")
             ok = False

@@ -24,8 +24,11 @@ mkdir -p "$lib"
 # The comparison libraries are called for the grouped matmuls alone.
 "$python" "$root/bench/gpu/bench.py" --emit-mlir --gemms-only > "$lib/gemms.mlir"
 # The libraries bench.py calls (kernel chosen by the row count), and for the
-# H200 one with the tile kernel forced, to compare on the decode cases.
-for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128; do
+# H200 one with the tile kernel forced, to compare on the decode cases, one
+# with the 128x128 wgmma tile, and one whose 4-warp decode kernel is
+# compiled for two blocks an SM (all 24 loads ahead at 200 registers)
+# instead of ptxas's three (12 ahead at 168).
+for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128 sm_90a:decode2; do
   chip="${variant%%:*}"
   options=()
   so="$lib/libmoe_gpu_${chip}.so"
@@ -33,6 +36,7 @@ for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128; do
   case "$variant" in
     *:tile) options=(--kernel tile); shapes="$lib/gemms.mlir" ;;
     *:w128) options=(--wgmma-tile 128x128); shapes="$lib/gemms.mlir" ;;
+    *:decode2) options=(--decode-blocks-per-sm 2); shapes="$lib/gemms.mlir" ;;
   esac
   if [ "$variant" != "$chip" ]; then
     so="$lib/libmoe_gpu_${chip}_${variant#*:}.so"

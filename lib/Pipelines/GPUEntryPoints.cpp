@@ -192,8 +192,14 @@ struct GPUEntryPointsPass
           << wgmmaTile << "'";
       return signalPassFailure();
     }
-    moe::MoEToGPUOptions options{chip, /*elementType=*/"", combine, kernel,
-                                 wgmmaTile};
+    if (!moe::isDecodeBlocksPerSMChoice(decodeBlocksPerSM)) {
+      module.emitError("moe-gpu-entry-points: decode-blocks-per-sm must be 0 "
+                       "(ptxas's choice) or 1 to 3, not ")
+          << static_cast<int64_t>(decodeBlocksPerSM);
+      return signalPassFailure();
+    }
+    moe::MoEToGPUOptions options{chip,   /*elementType=*/"", combine,
+                                 kernel, wgmmaTile,          decodeBlocksPerSM};
     if (combine != "kernel" && combine != "epilogue") {
       module.emitError("moe-gpu-entry-points: combine must be kernel or "
                        "epilogue, not '")

@@ -44,6 +44,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
     entries.combine = options.combine;
     entries.kernel = options.kernel;
     entries.wgmmaTile = options.wgmmaTile;
+    entries.decodeBlocksPerSM = options.decodeBlocksPerSM;
     pm.addPass(createMoEGPUEntryPoints(entries));
   }
   ConvertMoEToGPUOptions toGPU;
@@ -52,6 +53,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   toGPU.combine = options.combine;
   toGPU.kernel = options.kernel;
   toGPU.wgmmaTile = options.wgmmaTile;
+  toGPU.decodeBlocksPerSM = options.decodeBlocksPerSM;
   pm.addPass(createConvertMoEToGPU(toGPU));
 
   bufferization::OneShotBufferizePassOptions bufferize;

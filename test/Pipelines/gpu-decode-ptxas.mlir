@@ -11,9 +11,17 @@
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a kernel=decode ptx-file=%t.sm90a.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin > %t.sm90a.log 2>&1
 // RUN: FileCheck %s --check-prefixes=CHECK,SM90 < %t.sm90a.log
-// The 8-warp forms (grouped_matmul_decode_*_w8) spill nothing either.
+// The 8-warp forms (grouped_matmul_decode_*_w8) spill nothing either, and,
+// alone on their SM (nvvm.minctasm = 1), issue all 16 weight and 8 row
+// loads of a lane before the first mma.
 // RUN: FileCheck %s --check-prefix=WIDE < %t.sm90a.log
 // RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.sm90a.log
+// RUN: %cuobjdump -sass %t.sm90a.cubin | awk -f %S/Inputs/loads-before-mma.awk | FileCheck %s --check-prefix=WIDEAHEAD
+// decode-blocks-per-sm=2 (a comparison library's option): the 4-warp form
+// at 200 registers, with all 24 loads ahead too.
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a kernel=decode decode-blocks-per-sm=2 ptx-file=%t.two.ptx" -o /dev/null
+// RUN: %ptxas -arch=sm_90a -v %t.two.ptx -o %t.two.cubin 2>&1 | FileCheck %s --check-prefix=TWO
+// RUN: %cuobjdump -sass %t.two.cubin | awk -f %S/Inputs/loads-before-mma.awk | FileCheck %s --check-prefix=TWOAHEAD
 // f16, i32 offsets, an f32 bias and masked K and N edges.
 // RUN: moe-opt %S/../Conversion/MoEToGPU/decode-grouped-matmul.mlir -split-input-file --moe-gpu-pipeline="chip=sm_90a kernel=decode ptx-file=%t.odd.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.odd.ptx -o %t.odd.cubin 2>&1 | FileCheck %s --check-prefix=ODD
@@ -67,6 +75,12 @@
 
 // WIDE: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8'
 // WIDE: Used {{[0-9]+}} registers, used 1 barriers, 20512 bytes smem
+// WIDEAHEAD: grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8: 24 loads before the first HMMA
+
+// TWO: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048'
+// TWO: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// TWO: Used {{1[7-9][0-9]|2[0-4][0-9]}} registers, used 1 barriers, 19488 bytes smem
+// TWOAHEAD: grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048: 24 loads before the first HMMA
 
 // ODD: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e3_k200_n72_bias_f32'
 // ODD: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

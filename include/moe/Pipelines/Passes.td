@@ -267,7 +267,11 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
            "Grouped-matmul kernel: auto (decode kernel for rows <= 16 * E, "
            "else the tile kernel, chosen at run time), tile or decode">,
     Option<"wgmmaTile", "wgmma-tile", "std::string", /*default=*/"\"auto\"",
-           "sm_90a tile kernel: auto or 128x128 (convert-moe-to-gpu)">
+           "sm_90a tile kernel: auto or 128x128 (convert-moe-to-gpu)">,
+    Option<"decodeBlocksPerSM", "decode-blocks-per-sm", "int64_t",
+           /*default=*/"0",
+           "Blocks per SM the 4-warp decode kernel is compiled for "
+           "(convert-moe-to-gpu)">
   ];
   // The kernel builder's dialects too (see convert-moe-to-gpu).
   let dependentDialects = [

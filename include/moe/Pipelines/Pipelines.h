@@ -103,6 +103,11 @@ struct MoEGPUPipelineOptions
       llvm::cl::desc("sm_90a tile kernel: auto (128x256, warp-specialized, "
                      "where the weights allow) or 128x128"),
       llvm::cl::init("auto")};
+  Option<int64_t> decodeBlocksPerSM{
+      *this, "decode-blocks-per-sm",
+      llvm::cl::desc("Blocks per SM the 4-warp decode kernel is compiled for "
+                     "(nvvm.minctasm; 0: ptxas's choice), for comparisons"),
+      llvm::cl::init(0)};
   Option<bool> entryPoints{
       *this, "entry-points",
       llvm::cl::desc("Replace the module's functions by the C entry points "

@@ -745,7 +745,8 @@ void moe::detail::decode::mmaAccumulate(ImplicitLocOpBuilder &b, Value &acc,
 }
 
 gpu::GPUFuncOp moe::detail::getOrBuildDecodeGroupedMatmulKernel(
-    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig) {
+    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig,
+    int64_t blocksPerSM) {
   std::string name = kernelName(sig);
   if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
     return existing;
@@ -757,9 +758,19 @@ gpu::GPUFuncOp moe::detail::getOrBuildDecodeGroupedMatmulKernel(
       sig.quantized->blockSize <
           GroupedMatmulSignature::quantizedValuesPerLoad(sig.quantized->bits));
   gpu::GPUFuncOp kernel = buildKernel(gpuModule, name, sig, kWarps);
+  if (blocksPerSM > 0)
+    kernel->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                    Builder(kernel).getI32IntegerAttr(blocksPerSM));
   if (wide) {
     std::string wideName = name + "_w" + std::to_string(kDecodeWideWarps);
-    buildKernel(gpuModule, wideName, sig, kDecodeWideWarps);
+    gpu::GPUFuncOp wideKernel =
+        buildKernel(gpuModule, wideName, sig, kDecodeWideWarps);
+    // It runs alone on its SM: ptxas may take the registers that leaves
+    // (65536 / 256 = 255 a thread). Told so, it issues all 24 of a lane's
+    // loads before the first mma (200 registers for the 16-bit forms on
+    // sm_90a) instead of 12 (166).
+    wideKernel->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                        Builder(wideKernel).getI32IntegerAttr(1));
     kernel->setAttr(kWideFormAttr,
                     FlatSymbolRefAttr::get(gpuModule.getContext(), wideName));
   }

@@ -350,9 +350,12 @@ constexpr int64_t kDecodeWideWarps = 8;
 /// kDecodeSlabN), max(1, min(rows, E + 1)), max(1, ceil(rows /
 /// (kDecodeRowsPerPass * (E + 1))))) blocks of kDecodeThreads threads, or
 /// the wide form when those blocks are no more than the SMs.
+/// `blocksPerSM` > 0: the 4-warp form's nvvm.minctasm (ptxas then fits
+/// its registers to that many blocks an SM).
 mlir::gpu::GPUFuncOp
 getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
-                                    const GroupedMatmulSignature &sig);
+                                    const GroupedMatmulSignature &sig,
+                                    int64_t blocksPerSM = 0);
 
 /// Tile shape of the sm_90a grouped matmul (WgmmaGroupedMatmulKernel.cpp):
 /// a block owns kWgmmaTileM output rows and walks K in kWgmmaTileK steps,

@@ -391,6 +391,10 @@ bool moe::isWgmmaTileChoice(StringRef tile) {
   return tile == "auto" || tile == "128x128";
 }
 
+bool moe::isDecodeBlocksPerSMChoice(int64_t blocks) {
+  return blocks >= 0 && blocks <= 3;
+}
+
 bool moe::isGroupedMatmulKernelChoice(StringRef kernel) {
   return kernel == "auto" || kernel == "tile" || kernel == "decode";
 }
@@ -430,7 +434,8 @@ moe::GroupedMatmulKernels moe::detail::getOrBuildGroupedMatmulKernels(
     kernels.tile = getOrBuildTileKernel(gpuModule, sig, options);
   }
   if (options.kernel != "tile" && !sig.fusedCombine)
-    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(gpuModule, sig);
+    kernels.decode = getOrBuildDecodeGroupedMatmulKernel(
+        gpuModule, sig, options.decodeBlocksPerSM);
   return kernels;
 }
 
@@ -603,7 +608,8 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip, elementType, combine, kernel, wgmmaTile};
+    moe::MoEToGPUOptions options{chip,   elementType, combine,
+                                 kernel, wgmmaTile,   decodeBlocksPerSM};
     if (!moe::isSupportedGPUChip(chip)) {
       module.emitError("convert-moe-to-gpu: unsupported chip '")
           << chip << "' (sm_80, sm_90 and sm_90a are)";
@@ -631,6 +637,12 @@ struct ConvertMoEToGPUPass
       module.emitError("convert-moe-to-gpu: wgmma-tile must be auto or "
                        "128x128, not '")
           << wgmmaTile << "'";
+      return signalPassFailure();
+    }
+    if (!moe::isDecodeBlocksPerSMChoice(decodeBlocksPerSM)) {
+      module.emitError("convert-moe-to-gpu: decode-blocks-per-sm must be 0 "
+                       "(ptxas's choice) or 1 to 3, not ")
+          << static_cast<int64_t>(decodeBlocksPerSM);
       return signalPassFailure();
     }
     // Check every op first, so that a rejected op leaves the module as it

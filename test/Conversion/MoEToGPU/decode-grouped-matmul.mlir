@@ -1,6 +1,7 @@
 // RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
 // RUN: moe-opt %s --convert-moe-to-gpu=kernel=decode -split-input-file | FileCheck %s --check-prefix=DECODE
 // RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu="kernel=decode decode-blocks-per-sm=2" -split-input-file | FileCheck %s --check-prefix=BLOCKS2
 
 // kernel=auto: the host knows only the row count and picks at run time the
 // weight-streaming decode kernel for rows <= 16 * E (here 128 * 16), on
@@ -102,6 +103,7 @@
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8(
 // CHECK-SAME: workgroup(%[[WRED:.*]] : memref<4x32x36xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WSCALARS:.*]] : memref<260xindex, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK-SAME: nvvm.minctasm = 1 : i32
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c768 step %c512 iter_args(
 // CHECK-COUNT-16: vector.load %arg1[{{.*}}] {alignment = 16 : i64} : memref<128x768x2048xbf16>, vector<8xbf16>
 // CHECK-COUNT-8: vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<?x768xbf16>, vector<8xbf16>
@@ -151,6 +153,14 @@
 // DECODE-NOT: @moe_kernels::@grouped_matmul_bf16
 // DECODE: gpu.module @moe_kernels
 // DECODE-NOT: gpu.func @grouped_matmul_bf16
+
+// decode-blocks-per-sm=2: the 4-warp form says so to ptxas (which then
+// fits it to 200 registers, gpu-decode-ptxas.mlir); the wide form says 1
+// block an SM whatever the option.
+// BLOCKS2-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(
+// BLOCKS2-SAME: nvvm.minctasm = 2 : i32
+// BLOCKS2-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048_w8(
+// BLOCKS2-SAME: nvvm.minctasm = 1 : i32
 
 // TILE-LABEL: func.func @down(
 // TILE-NOT: scf.if

@@ -42,6 +42,9 @@ struct MoEToGPUOptions {
   /// columns; else 128 x 128) or
   /// "128x128" (forced, for comparisons).
   std::string wgmmaTile = "auto";
+  /// Blocks per SM the 4-warp decode kernel is compiled for (nvvm.minctasm),
+  /// or 0 for ptxas's choice (see isDecodeBlocksPerSMChoice).
+  int64_t decodeBlocksPerSM = 0;
 };
 
 /// Kernel attribute `moe.tensor_map_params = N`: the kernel's last N
@@ -50,6 +53,11 @@ struct MoEToGPUOptions {
 /// 128-byte by-value parameters once the kernel is an NVVM llvm.func, and
 /// makes every launch pass the maps' bytes.
 constexpr llvm::StringLiteral kTensorMapParamsAttr = "moe.tensor_map_params";
+
+/// True if `blocks` is a value of MoEToGPUOptions::decodeBlocksPerSM: 0
+/// (ptxas's choice) or 1-3 (a 128-thread block at 168 registers fits three
+/// times).
+bool isDecodeBlocksPerSMChoice(int64_t blocks);
 
 /// True if `tile` is a value of MoEToGPUOptions::wgmmaTile.
 bool isWgmmaTileChoice(llvm::StringRef tile);
