@@ -149,8 +149,8 @@ CASES.update({
 
 # Separate gate and up weights with a bias each (onnxruntime MoE's fc1 and
 # fc3 biases): output c adds column c of both, in every kernel; packed
-# (QMoE) weights alike. With group_extents they stay two plain matmuls and
-# the element-wise kernel.
+# (QMoE) weights alike. With group_extents too (fused: a group's biases
+# past its N_g, NaN here, are not read; interleaved weights likewise).
 CASES.update({
     "separate_bias_ws": dict(E=3, K=72, N=256, layout="separate", bias="f32", rows=140),
     "separate_bias_wgmma": dict(E=3, K=72, N=144, layout="separate", bias="bf16",
@@ -165,7 +165,21 @@ CASES.update({
                                 layout="separate", bias="f32"),
     "separate_bias_extents": dict(E=3, K=128, N=128, layout="separate", bias="f32",
                                   extents=[(128, 128), (64, 64), (128, 64)], nan_pad=True,
-                                  rounded_matmuls=True),
+                                  wgmma_tile="128x128"),
+    "ws_separate_bias_extents": dict(E=3, K=128, N=256, layout="separate", bias="f32",
+                                     extents=[(128, 256), (64, 72), (128, 136)],
+                                     nan_pad=True, rows=140),
+    "sm80_interleaved_bias_extents": dict(E=3, K=72, N=144, layout="interleaved",
+                                          bias="f32", extents=[(72, 144), (40, 64), (72, 8)],
+                                          nan_pad=True, **SM80),
+    "decode_separate_bias_extents": dict(E=3, K=128, N=128, layout="separate", bias="f32",
+                                         extents=[(128, 128), (64, 64), (128, 72)],
+                                         nan_pad=True, kernel="decode", rows=40,
+                                         offsets=[0, 12, 12, 30]),
+    "decode_interleaved_bias_extents": dict(E=3, K=72, N=144, layout="interleaved",
+                                            bias="f32", extents=[(72, 144), (40, 64), (72, 8)],
+                                            nan_pad=True, kernel="decode", rows=40,
+                                            offsets=[0, 12, 12, 30]),
 })
 
 

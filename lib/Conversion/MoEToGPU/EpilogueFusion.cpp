@@ -47,8 +47,8 @@ bool sameQuantization(GroupedMatmulOp a, GroupedMatmulOp b) {
 /// up projection of a separate layout), each stacked and used only by `op`,
 /// sharing rows and offsets. Empty when there are none. The epilogue adds
 /// their biases (gpt-oss's gate/up bias; onnxruntime MoE's fc1 and fc3
-/// biases), without group_extents (a bias past N_g is left to the plain
-/// matmuls); separate weights need both biases or none.
+/// biases; with group_extents not past N_g); separate weights need both
+/// biases or none.
 SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   if (op.getWidths())
     return {};
@@ -56,8 +56,6 @@ SmallVector<GroupedMatmulOp, 2> fusibleMatmuls(ActivationOp op) {
   auto producer = [&](Value v) {
     auto mm = v ? v.getDefiningOp<GroupedMatmulOp>() : GroupedMatmulOp();
     if (!mm || !mm->hasOneUse() || !mm.isStacked())
-      return GroupedMatmulOp();
-    if (!mm.getBias().empty() && mm.getGroupExtents())
       return GroupedMatmulOp();
     return mm;
   };

@@ -335,23 +335,23 @@ constexpr llvm::StringLiteral kWideFormAttr = "moe.wide_form";
 /// than the GPU has SMs leaves each SM one 4-warp block, a fraction of the
 /// loads it can keep in flight (e.g. Mixtral's down projection of one
 /// token: 64 slabs x 2 experts on 132 SMs), so the host launches the wide
-/// form then, whose extra warps split K further. Eight: at the 168-254
-/// registers of the decode forms 256 threads fit an SM without a register
-/// cap; with 384 threads (.maxntid) ptxas keeps the 16-bit kernel at 138
-/// registers and issues 8 of a lane's loads before its first mma instead of
-/// 12.
+/// form then, whose extra warps split K further. Eight: 256 threads fit an
+/// SM at up to 255 registers, so the form says one block an SM
+/// (nvvm.minctasm = 1) and ptxas issues all 24 of a lane's loads before its
+/// first mma (200 registers for the 16-bit forms); with 384 threads
+/// (.maxntid) ptxas keeps the 16-bit kernel at 138 registers with 8 loads
+/// ahead.
 constexpr int64_t kDecodeWideWarps = 8;
 
 /// The decode kernel for `sig` in `gpuModule`, built on first use with its
 /// wide form (kWideFormAttr; none for packed weights whose scales change
-/// within a lane's chunk of K, which the registers leave no room); same
-/// arguments as
-/// getOrBuildGroupedMatmulKernel's kernel. Launch it on (ceil(N /
+/// within a lane's chunk of K, which leave it no registers); same arguments
+/// as getOrBuildGroupedMatmulKernel's kernel. Launch it on (ceil(N /
 /// kDecodeSlabN), max(1, min(rows, E + 1)), max(1, ceil(rows /
 /// (kDecodeRowsPerPass * (E + 1))))) blocks of kDecodeThreads threads, or
-/// the wide form when those blocks are no more than the SMs.
-/// `blocksPerSM` > 0: the 4-warp form's nvvm.minctasm (ptxas then fits
-/// its registers to that many blocks an SM).
+/// the wide form when those blocks are no more than the SMs. `blocksPerSM`
+/// > 0: the 4-warp form's nvvm.minctasm (ptxas then fits its registers to
+/// that many blocks an SM).
 mlir::gpu::GPUFuncOp
 getOrBuildDecodeGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                                     const GroupedMatmulSignature &sig,

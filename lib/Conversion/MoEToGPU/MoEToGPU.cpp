@@ -473,14 +473,6 @@ static Value launchDecodeForm(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
                       asyncDependency, grid.z);
 }
 
-Value moe::launchDecodeGroupedMatmul(OpBuilder &builder, Location loc,
-                                     gpu::GPUFuncOp kernel, ValueRange buffers,
-                                     Value rows, Value asyncDependency) {
-  ImplicitLocOpBuilder b(loc, builder);
-  return launchDecodeForm(b, kernel, decodeGrid(b, kernel, rows), buffers,
-                          asyncDependency);
-}
-
 void moe::selectGroupedMatmulKernel(
     OpBuilder &builder, Location loc, const GroupedMatmulKernels &kernels,
     ValueRange buffers, Value rows, Value asyncDependency,

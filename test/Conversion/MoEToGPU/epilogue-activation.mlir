@@ -170,6 +170,34 @@ func.func @separate_bias(%x: tensor<?x256xbf16>, %wg: tensor<8x256x512xbf16>, %w
 
 // -----
 
+// With group_extents too: a group's gate and up biases past its N_g are not
+// added (N_g from the group's extents; in the decode kernel from its shared
+// slot 1), as the plain matmuls leave them.
+// CHECK-LABEL: func.func @separate_bias_extents(
+// CHECK-NOT: activation_silu_separate
+// CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e4_k256_n512_bias_f32_silu_separate_x{{[0-9a-f]+}} blocks
+// CHECK-NOT: activation_silu_separate
+// CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e4_k256_n512_bias_f32_silu_separate_x{{[0-9a-f]+}}(
+// CHECK-SAME: %[[XGB:[^:]*]]: memref<4x512xf32>, %[[XUB:[^:]*]]: memref<4x512xf32>) workgroup(%{{[^:]*}} : memref<4x32x36xf32, {{.*}}, %[[SLOTS:[^:]*]] : memref<132xindex
+// CHECK: %[[GBV:.*]] = memref.load %[[XGB]][%[[XG:.*]], %[[XC:.*]]] : memref<4x512xf32>
+// CHECK: %[[GSUM:.*]] = arith.addf %[[GACC:.*]], %[[GBV]] : f32
+// CHECK: %[[GN:.*]] = memref.load %[[SLOTS]][%c1]
+// CHECK: %[[GIN:.*]] = arith.cmpi ult, %[[XC]], %[[GN]] : index
+// CHECK: arith.select %[[GIN]], %[[GSUM]], %[[GACC]] : f32
+// CHECK: %[[UBV:.*]] = memref.load %[[XUB]][%[[XG]], %[[XC]]] : memref<4x512xf32>
+// CHECK: %[[USUM:.*]] = arith.addf %[[UACC:.*]], %[[UBV]] : f32
+// CHECK: %[[UN:.*]] = memref.load %[[SLOTS]][%c1]
+// CHECK: %[[UIN:.*]] = arith.cmpi ult, %[[XC]], %[[UN]] : index
+// CHECK: arith.select %[[UIN]], %[[USUM]], %[[UACC]] : f32
+func.func @separate_bias_extents(%x: tensor<?x256xbf16>, %wg: tensor<4x256x512xbf16>, %wu: tensor<4x256x512xbf16>, %bg: tensor<4x512xf32>, %bu: tensor<4x512xf32>, %off: tensor<5xi64>) -> tensor<?x512xbf16> {
+  %g = moe.grouped_matmul %x, %wg offsets(%off) bias(%bg) {group_extents = array<i64: 256, 512, 128, 256, 256, 384, 64, 128>} : (tensor<?x256xbf16>, tensor<4x256x512xbf16>, tensor<5xi64>, tensor<4x512xf32>) -> tensor<?x512xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) bias(%bu) {group_extents = array<i64: 256, 512, 128, 256, 256, 384, 64, 128>} : (tensor<?x256xbf16>, tensor<4x256x512xbf16>, tensor<5xi64>, tensor<4x512xf32>) -> tensor<?x512xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x512xbf16>, tensor<?x512xbf16>) -> tensor<?x512xbf16>
+  return %a : tensor<?x512xbf16>
+}
+
+// -----
+
 // Not fused: a bias on the gate weight only (or of another type than the
 // up weight's): the kernels take both or none -> two plain matmuls, then
 // the element-wise kernel.

@@ -172,18 +172,12 @@ struct GroupedMatmulKernels {
 mlir::FailureOr<GroupedMatmulKernels>
 getGroupedMatmulKernels(GroupedMatmulOp op, const MoEToGPUOptions &options);
 
-/// Launches the decode kernel (grid from N and `rows`, see Kernels.h) after
-/// `asyncDependency`; returns the launch's async token.
-mlir::Value
-launchDecodeGroupedMatmul(mlir::OpBuilder &builder, mlir::Location loc,
-                          mlir::gpu::GPUFuncOp kernel, mlir::ValueRange buffers,
-                          mlir::Value rows, mlir::Value asyncDependency);
-
 /// Launches one of `kernels` on `buffers` after `asyncDependency`: with
 /// both, `scf.if rows <= decodeGroupedMatmulMaxRows(E)` picks the decode
-/// kernel, else the tile kernel (the host knows only the row count).
-/// `afterLaunch` is called after each launch, in its block, with the
-/// launch's token.
+/// kernel, else the tile kernel (the host knows only the row count); the
+/// decode kernel's 8-warp form where its grid has no more blocks than the
+/// device has SMs (moe_gpu_multiprocessor_count). `afterLaunch` is called
+/// after each launch, in its block, with the launch's token.
 void selectGroupedMatmulKernel(
     mlir::OpBuilder &builder, mlir::Location loc,
     const GroupedMatmulKernels &kernels, mlir::ValueRange buffers,
