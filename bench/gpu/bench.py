@@ -78,7 +78,7 @@ def expected_kernel(rows, e):
 
 
 def decode_blocks(rows, e, n):
-    """The plain decode kernel's grid size (launchDecodeGroupedMatmul): its
+    """The plain decode kernel's grid size (decodeGrid, MoEToGPU.cpp): its
     8-warp form runs when that is no more than the SMs."""
     passes = max(1, -(-rows // (32 * (e + 1))))
     return -(-n // 64) * max(1, min(rows, e + 1)) * passes
@@ -187,6 +187,18 @@ class Library:
                                            stream)
         if code != 0:
             raise GPULibraryError(f"moe_grouped_matmul returned {code}: {self.error()}")
+
+
+def comparison_library(lib_dir, chip, variant):
+    """build.sh's `variant` library of `chip`, initialized, or None if it is
+    not there. Loaded RTLD_LOCAL (ctypes' default): its moe_* do not clash
+    with the main library's."""
+    path = library_path(lib_dir, chip, variant)
+    if not os.path.exists(path):
+        return None
+    lib = Library(path)
+    lib.init()
+    return lib
 
 
 def library_path(lib_dir, chip, kernel=None):
@@ -571,19 +583,9 @@ def child(args):
         if chip in ALT_CHIP and os.path.exists(alt_path):
             alt = Library(alt_path)
             alt.init()
-        tile_path = library_path(args.lib_dir, chip, "tile")
-        if os.path.exists(tile_path):
-            # Loaded RTLD_LOCAL (ctypes' default): its moe_* do not clash.
-            tile_lib = Library(tile_path)
-            tile_lib.init()
-        w128_path = library_path(args.lib_dir, chip, "w128")
-        if os.path.exists(w128_path):
-            w128_lib = Library(w128_path)
-            w128_lib.init()
-        decode2_path = library_path(args.lib_dir, chip, "decode2")
-        if os.path.exists(decode2_path):
-            decode2_lib = Library(decode2_path)
-            decode2_lib.init()
+        tile_lib, w128_lib, decode2_lib = (
+            comparison_library(args.lib_dir, chip, variant)
+            for variant in ("tile", "w128", "decode2"))
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     specs = {"choice": layer.ChoiceSpec(), "llama4": layer.Llama4Spec()}
     if args.child in specs:
