@@ -92,6 +92,31 @@ CASES.update({
                        nan_pad=True),
 })
 
+def _ws_wgmmas(offsets, k, n):
+    """The wgmma instructions of the 128x256 tile: 4 per 64-deep k step for
+    each consumer with rows in a tile (its 64), over a group's row tiles and
+    the column tiles; none for the tail."""
+    steps, column_tiles = -(-k // 64), -(-n // 256)
+    consumers = 0
+    for lo, hi in zip(offsets, offsets[1:]):
+        consumers += sum(1 if hi - row <= 64 else 2 for row in range(lo, hi, 128))
+    return 4 * steps * column_tiles * consumers
+
+
+# A group's last tile with at most 64 rows (groups of 40, 130 and 100 rows:
+# the 40, the 130's second tile with 2): its second consumer runs no wgmma,
+# which leaves the tensor cores to the first. The numbers cannot show it,
+# so the wgmmas are counted; ws_partial_step_zeroed has such a consumer
+# zero its share of a partial step.
+def test_ws_consumer_without_rows_skips_its_wgmmas(tmp_path):
+    offsets = [0, 40, 170, 270]
+    result = case.run(dict(E=3, K=128, N=256, rows=280, offsets=offsets), str(tmp_path),
+                      "ws_consumer_without_rows")
+    assert not result["problems"], result["problems"][:5]
+    assert result["bad"] == 0, result
+    assert result["wgmmas"] == _ws_wgmmas(offsets, 128, 256) == 48
+
+
 # The sm_80 tile kernel (cp.async into two stages, ldmatrix, mma.sync on
 # 64x64 tiles): few rows and columns, as each case runs every block.
 SM80 = dict(chip="sm_80", kernel="tile", rows=140)
@@ -245,6 +270,11 @@ MUTATIONS = {
     "ws_tile_end_no_handback": (
         _in_kernel(_without_nth(r'\n[^\n]*"nvvm.mbarrier.arrive"\(', 1)),
         dict(E=2, K=256, N=256, rows=500), "problems"),
+    # A consumer without rows in a tile that does not hand its stages back:
+    # the producer waits for them forever.
+    "ws_consumer_without_rows_no_handback": (
+        _in_kernel(_without_nth(r'\n[^\n]*"nvvm.mbarrier.arrive"\(', 2)),
+        dict(E=2, K=384, N=256, rows=160, offsets=[0, 40, 150]), "problems"),
 }
 
 

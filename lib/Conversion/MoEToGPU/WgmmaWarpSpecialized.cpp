@@ -175,17 +175,45 @@ static void handBack(ImplicitLocOpBuilder &b, State &s, Value position,
   });
 }
 
-/// A consumer warpgroup: per tile, per k step, waits for the stage, zeroes a
-/// partial step past K_g (both consumers, then named barrier 1), runs its
-/// wgmma group and hands back the previous step's stage; then retires the
-/// last group, hands back its stage and stores the tile.
+/// Waits for ring position `position`'s stage (k step `step` of `tile`) and
+/// zeroes a partial step past K_g, which both consumers do and end at named
+/// barrier 1. Returns the stage.
+static Value awaitStage(ImplicitLocOpBuilder &b, State &s, const TileWork &tile,
+                        Value position, Value step) {
+  Emitter m{b};
+  Value stage = m.rem(position, s.tile.stages);
+  waitForPhase(b, s.barriers, stage, m.div(position, s.tile.stages));
+  if (needsRaggedZeroing(s.sig)) {
+    Value valid = m.sub(tile.kLimit, m.mul(step, m.c(kWgmmaTileK)));
+    m.ifThen(m.ult(valid, m.c(kWgmmaTileK)),
+             [&] { zeroRaggedStep(b, s, stage, valid); });
+  }
+  return stage;
+}
+
+/// A consumer warpgroup: per tile, per k step, waits for the stage, runs
+/// its wgmma group and hands back the previous step's stage; then retires
+/// the last group, hands back its stage and stores the tile.
+///
+/// A consumer whose 64 rows of the tile are all past the group's end (a
+/// group's last tile, with at most 64 rows left) runs no wgmma: the other
+/// consumer's then have the SM's tensor cores to themselves, so the tile
+/// takes about half as long. Random top-k routing leaves such a tile in
+/// about half the groups when they average ~128 rows (DeepSeek-V3 at
+/// T = 4096: 32768 rows over 256 experts). It still waits for each stage,
+/// zeroes its share of a partial step, and hands each stage back at once.
 static void emitConsumer(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module,
                          State &s, int64_t columnTiles, int64_t blockColumns) {
-  int64_t stages = s.tile.stages;
   forEachTile(
       b, module, s, columnTiles, blockColumns,
       [&](ImplicitLocOpBuilder &tb, const TileWork &tile, Value ring) {
         Emitter tm{tb};
+        Value end = tm.add(ring, tile.steps);
+        Value ownFirst = tm.add(
+            tile.first, tm.mul(s.consumer, tm.c(s.tile.chunks() * kWgmmaM)));
+        auto owns = scf::IfOp::create(tb, tm.ult(ownFirst, tile.end),
+                                      /*withElseRegion=*/true);
+        tb.setInsertionPointToStart(owns.thenBlock());
         auto loop = scf::ForOp::create(
             tb, tm.c(0), tile.steps, tm.c(1),
             ValueRange{initialAccumulators(tb, s)},
@@ -193,23 +221,27 @@ static void emitConsumer(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module,
               ImplicitLocOpBuilder ib(loc, nb);
               Emitter im{ib};
               Value position = im.add(ring, step);
-              Value stage = im.rem(position, stages);
-              waitForPhase(ib, s.barriers, stage, im.div(position, stages));
-              if (needsRaggedZeroing(s.sig)) {
-                Value valid =
-                    im.sub(tile.kLimit, im.mul(step, im.c(kWgmmaTileK)));
-                im.ifThen(im.ult(valid, im.c(kWgmmaTileK)),
-                          [&] { zeroRaggedStep(ib, s, stage, valid); });
-              }
+              Value stage = awaitStage(ib, s, tile, position, step);
               Value acc = wgmmaStep(ib, s, stage, iter[0]);
               // The previous step's wgmmas have retired.
               handBack(ib, s, im.sub(position, im.c(1)), im.uge(step, im.c(1)));
               scf::YieldOp::create(ib, acc);
             });
         Value acc = finishAccumulators(tb, s, loop.getResult(0));
-        Value end = tm.add(ring, tile.steps);
         handBack(tb, s, tm.sub(end, tm.c(1)), tm.uge(tile.steps, tm.c(1)));
         storeTile(tb, s, acc, tile);
+        tb.setInsertionPointToStart(owns.elseBlock());
+        scf::ForOp::create(
+            tb, tm.c(0), tile.steps, tm.c(1), ValueRange(),
+            [&](OpBuilder &nb, Location loc, Value step, ValueRange) {
+              ImplicitLocOpBuilder ib(loc, nb);
+              Emitter im{ib};
+              Value position = im.add(ring, step);
+              awaitStage(ib, s, tile, position, step);
+              handBack(ib, s, position, im.i1(true));
+              scf::YieldOp::create(ib);
+            });
+        tb.setInsertionPointAfter(owns);
         return end;
       });
 }

@@ -67,11 +67,17 @@
 // The consumers walk the same tiles: 64 rows each (A at 8 KB per consumer)
 // times the whole 64 x 256 B tile, one wgmma group in flight; lane 0 of each
 // warp hands the previous step's stage back, and the tile's last stage once
-// its last group has retired, before the tile is stored.
+// its last group has retired, before the tile is stored. A consumer whose 64
+// rows all lie past the group's end runs no wgmma: it waits for each stage
+// and hands it straight back.
 // CHECK: } else {
 // CHECK: nvvm.setmaxregister increase 224
-// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
-// CHECK: scf.while
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %c0, %{{.*}} = %c0, %[[CRING:.*]] = %c0)
+// CHECK: %[[WALK:.*]]:5 = scf.while
+// CHECK: %[[HALF:.*]] = arith.muli %{{.*}}, %c64 : index
+// CHECK: %[[OWNFIRST:.*]] = arith.addi %{{.*}}, %[[HALF]] : index
+// CHECK: %[[OWNS:.*]] = arith.cmpi ult, %[[OWNFIRST]], %[[WALK]]#3 : index
+// CHECK: scf.if %[[OWNS]] {
 // CHECK: nvgpu.warpgroup.mma.init.accumulator -> <fragmented = vector<64x256xf32>>
 // CHECK: scf.for
 // CHECK: nvgpu.mbarrier.try_wait.parity %[[FULL]]
@@ -83,6 +89,15 @@
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK: nvgpu.mbarrier.arrive %[[EMPTY]]
 // CHECK: vector.store
+// CHECK: } else {
+// CHECK: scf.for %[[SSTEP:.*]] = %c0 to %{{.*}} step %c1 {
+// CHECK: %[[SPOS:.*]] = arith.addi %[[CRING]], %[[SSTEP]] : index
+// CHECK: %[[SSTAGE:.*]] = arith.remui %[[SPOS]], %c4 : index
+// CHECK: nvgpu.mbarrier.try_wait.parity %[[FULL]][%[[SSTAGE]]]
+// CHECK-NOT: nvgpu.warpgroup.mma
+// CHECK: nvgpu.mbarrier.arrive %[[EMPTY]]
+// CHECK-NOT: nvgpu.warpgroup.mma
+// CHECK: scf.yield
 func.func @down(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>
   return %y : tensor<?x512xbf16>

@@ -23,7 +23,8 @@ def _offsets(e, rows):
 def run(c, workdir, tag, seed=1, mutate=None):
     """{"bad": elements off by more than a bf16 ulp, "max_rel", "problems":
     what the emulator reported (out-of-bounds accesses, ordering faults,
-    result elements not written exactly once)} of case `c` (see
+    result elements not written exactly once), "wgmmas": the warpgroups'
+    wgmma instructions issued} of case `c` (see
     lowering.case_mlir; also rows, offsets, nan_pad: NaN in the weights,
     bias and rows past each group's extents, which must not reach the
     result; inf_empty_group: Inf in the empty group's weights, which a
@@ -161,6 +162,7 @@ def run(c, workdir, tag, seed=1, mutate=None):
     diff = np.abs(got - y)
     bad = ~(diff <= np.maximum(np.abs(y), 1e-3) * 2 ** -7 + 1e-3)
     return {"bad": int(bad.sum()), "problems": problems,
+            "wgmmas": sum(launch.get("wgmmas", 0) for launch in launches),
             "max_rel": float(np.nanmax(diff / np.maximum(np.abs(y), 1e-2))),
             "examples": [(int(r), int(col), float(got[r, col]), float(y[r, col]))
                          for r, col in np.argwhere(bad)[:6]]}

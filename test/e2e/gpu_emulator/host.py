@@ -195,6 +195,7 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None, fu
         nth = bdim[0] * bdim[1] * bdim[2]
         t0 = time.time()
         nb = 0
+        wgmmas = 0
         for bz in range(grid[2]):
             for by in range(grid[1]):
                 for bx in range(grid[0]):
@@ -211,7 +212,9 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None, fu
                     for p in bp:
                         problems.append(f"{name} block ({bx},{by}): {p}")
                     nb += 1
-        entry = dict(name=name, grid=grid, dyn=dyn, secs=time.time() - t0, args=args)
+                    wgmmas += blk.nwg
+        entry = dict(name=name, grid=grid, dyn=dyn, secs=time.time() - t0, args=args,
+                     wgmmas=wgmmas)
         if keep_contents and keep_contents(name):
             entry["contents"] = [memref_array(buffers, a)
                                  if isinstance(a, MemRef) and a.buf else None for a in args]
