@@ -14,6 +14,7 @@
 // RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin > %t.sm90a.log 2>&1
 // RUN: FileCheck %s --check-prefixes=CHECK,SM90A < %t.sm90a.log
 // RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.sm80.log %t.sm90a.log
+// RUN: not grep "wgmma.mma_async instructions are serialized" %t.sm90a.log
 // RUN: %cuobjdump -sass %t.sm80.cubin > %t.sm80.sass
 // RUN: %cuobjdump -sass %t.sm90a.cubin > %t.sm90a.sass
 // RUN: not grep -E "\b(LDL|STL)\b" %t.sm80.sass %t.sm90a.sass

@@ -11,6 +11,7 @@
 // RUN: %ptxas -arch=sm_90a -v %t.e90.ptx -o %t.e90.cubin > %t.e90.log 2>&1
 // RUN: FileCheck %s --check-prefix=EPILOGUE < %t.e90.log
 // RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.e90.log
+// RUN: not grep "wgmma.mma_async instructions are serialized" %t.e90.log
 // RUN: FileCheck %s --check-prefix=PTX < %t.e90.ptx
 // RUN: FileCheck %s --check-prefix=PTXWG < %t.e90.ptx
 // RUN: not grep -q __nv_ %t.e90.ptx %t.k80.ptx

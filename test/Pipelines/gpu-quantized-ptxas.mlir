@@ -16,6 +16,7 @@
 // RUN: FileCheck %s --check-prefixes=CHECK,SM80 < %t.sm80.log
 // RUN: FileCheck %s --check-prefixes=CHECK,SM90 < %t.sm90a.log
 // RUN: not grep -E "[1-9][0-9]* bytes (stack frame|spill)" %t.sm80.log %t.sm90a.log
+// RUN: not grep "wgmma.mma_async instructions are serialized" %t.sm90a.log
 // RUN: %cuobjdump -sass %t.sm80.cubin > %t.sm80.sass
 // RUN: %cuobjdump -sass %t.sm90a.cubin > %t.sm90a.sass
 // RUN: not grep -E "\b(LDL|STL)\b" %t.sm80.sass

@@ -136,6 +136,20 @@ static void forEachTile(
       });
 }
 
+/// Runs `body` on each k step of `tile` with its ring position (`ring` +
+/// step).
+static void
+forEachStep(ImplicitLocOpBuilder &b, const TileWork &tile, Value ring,
+            function_ref<void(ImplicitLocOpBuilder &, Value, Value)> body) {
+  Emitter m{b};
+  scf::ForOp::create(b, m.c(0), tile.steps, m.c(1), ValueRange(),
+                     [&](OpBuilder &nb, Location loc, Value step, ValueRange) {
+                       ImplicitLocOpBuilder ib(loc, nb);
+                       body(ib, Emitter{ib}.add(ring, step), step);
+                       scf::YieldOp::create(ib);
+                     });
+}
+
 /// The producer's first thread: per k step of each tile, once the stage is
 /// free, arms its `full` mbarrier and issues the loads.
 static void emitProducer(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module,
@@ -143,22 +157,18 @@ static void emitProducer(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module,
   int64_t stages = s.tile.stages;
   forEachTile(b, module, s, columnTiles, blockColumns,
               [&](ImplicitLocOpBuilder &tb, const TileWork &tile, Value ring) {
-                Emitter tm{tb};
-                scf::ForOp::create(
-                    tb, tm.c(0), tile.steps, tm.c(1), ValueRange(),
-                    [&](OpBuilder &nb, Location loc, Value step, ValueRange) {
-                      ImplicitLocOpBuilder ib(loc, nb);
+                forEachStep(
+                    tb, tile, ring,
+                    [&](ImplicitLocOpBuilder &ib, Value position, Value step) {
                       Emitter im{ib};
-                      Value position = im.add(ring, step);
                       Value stage = im.rem(position, stages);
                       im.ifThen(im.uge(position, im.c(stages)), [&] {
                         waitForPhase(ib, s.emptyBarriers, stage,
                                      im.sub(im.div(position, stages), im.c(1)));
                       });
                       issueStep(ib, s, stage, step, tile);
-                      scf::YieldOp::create(ib);
                     });
-                return tm.add(ring, tile.steps);
+                return Emitter{tb}.add(ring, tile.steps);
               });
 }
 
@@ -231,16 +241,11 @@ static void emitConsumer(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module,
         handBack(tb, s, tm.sub(end, tm.c(1)), tm.uge(tile.steps, tm.c(1)));
         storeTile(tb, s, acc, tile);
         tb.setInsertionPointToStart(owns.elseBlock());
-        scf::ForOp::create(
-            tb, tm.c(0), tile.steps, tm.c(1), ValueRange(),
-            [&](OpBuilder &nb, Location loc, Value step, ValueRange) {
-              ImplicitLocOpBuilder ib(loc, nb);
-              Emitter im{ib};
-              Value position = im.add(ring, step);
-              awaitStage(ib, s, tile, position, step);
-              handBack(ib, s, position, im.i1(true));
-              scf::YieldOp::create(ib);
-            });
+        forEachStep(tb, tile, ring,
+                    [&](ImplicitLocOpBuilder &ib, Value position, Value step) {
+                      awaitStage(ib, s, tile, position, step);
+                      handBack(ib, s, position, Emitter{ib}.i1(true));
+                    });
         tb.setInsertionPointAfter(owns);
         return end;
       });
