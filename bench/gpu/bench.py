@@ -1,7 +1,9 @@
 """GPU benchmark of the grouped matmul that moe-gpu-aot compiles (docs/GPU.md).
 
 Whole-layer rows (moe_layer_forward, both combine variants, against a torch
-layer) come from layer.py, as one more job per model after the GEMM ones.
+layer; the layers from the tokens also with dependent launches off and as
+a CUDA graph) come from layer.py, as one more job per model after the GEMM
+ones.
 
     python3 bench/gpu/bench.py --emit-mlir > shapes.mlir   # what build.sh compiles
     python3 bench/gpu/bench.py --dry-run                    # no GPU needed

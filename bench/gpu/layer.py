@@ -491,6 +491,15 @@ class LayerLibrary:
     def find(self, name):
         return self.lib.moe_layer_find(name.encode())
 
+    def set_dependent_launch(self, enabled):
+        """Programmatic dependent launches on or off; False where the library
+        cannot switch them (built before moe_gpu_set_dependent_launch)."""
+        if not hasattr(self.lib, "moe_gpu_set_dependent_launch"):
+            return False
+        self.lib.moe_gpu_set_dependent_launch.argtypes = [ctypes.c_int]
+        self.lib.moe_gpu_set_dependent_launch(1 if enabled else 0)
+        return True
+
     def forward_fn(self, torch, name, tensors, out, dims, device, stream):
         """A callable queuing the layer on `stream` (`dims`: the leading
         sizes of its dynamic arguments); its workspace is allocated here,
@@ -615,6 +624,9 @@ class TorchLayerStandIn:
 
     def find(self, name):
         return 0
+
+    def set_dependent_launch(self, enabled):
+        return True
 
     def forward_fn(self, torch, name, tensors, out, dims, device, stream):
         if name == CHOICE_LAYER:
@@ -741,6 +753,14 @@ def run_full_layer(torch, bench, dev, lib, model, scale, tokens, reps, flush):
             fn, out, keep = checked_tokens_call(torch, bench, dev, lib, full_name(model),
                                                 tensors, ref, ties, stream, row)
             row["ours_ms"] = bench.time_ms(dev, fn, flush, reps)
+            # The same call with each kernel launched only once the one
+            # before it has finished (sm_90a libraries launch them as
+            # programmatic dependent launches by default).
+            if lib.set_dependent_launch(False):
+                try:
+                    row["serial_ms"] = bench.time_ms(dev, fn, flush, reps)
+                finally:
+                    lib.set_dependent_launch(True)
             # The same call captured in a CUDA graph (no allocation, copy or
             # wait in it), replayed: numerics, then time.
             try:
@@ -795,8 +815,10 @@ def full_table(rows):
     """Whole-layer rows from the tokens against torch."""
     return markdown(rows, "full", "Whole layer from the tokens (fused routing, device dispatch, "
                     "SwiGLU FFN, down matmul, combine; one moe_layer_forward), bf16:",
-                    ["near-tie tokens", "ours ms", "CUDA graph ms"],
-                    lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}", graph_cell(r)])
+                    ["near-tie tokens", "ours ms", "serial launches ms", "CUDA graph ms"],
+                    lambda r: [str(r["near_ties"]), f"{r['ours_ms']:.3f}",
+                               f"{r['serial_ms']:.3f}" if "serial_ms" in r else "",
+                               graph_cell(r)])
 
 
 def graph_cell(r):

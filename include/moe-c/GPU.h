@@ -160,6 +160,14 @@ const char *moe_gpu_chip(void);
  * measurements (bench/gpu times the decode kernel's two forms with it). */
 void moe_gpu_set_multiprocessor_count(int count);
 
+/* enabled != 0 (the default) launches the kernels of modules compiled with
+ * moe-gpu-dependent-launch (sm_90 and later; the pipeline's default) as
+ * programmatic dependent launches: each may be launched while the kernel
+ * before it on the stream drains, and waits for it before it reads anything.
+ * 0 launches every kernel after the one before it has finished, for
+ * comparisons (bench/gpu times layers both ways). */
+void moe_gpu_set_dependent_launch(int enabled);
+
 /* Loads the driver and creates the context if not done yet: MOE_GPU_OK, or
  * MOE_GPU_CUDA_ERROR with the reason in moe_gpu_last_error. */
 int moe_gpu_init(void);

@@ -5,7 +5,8 @@
 // upstream's gpu-lower-to-nvvm-pipeline does the rest: kernels to NVVM, host
 // launches to mgpu* calls, and gpu-module-to-binary through LLVM's NVPTX
 // backend (format=isa needs no CUDA toolkit, so CI can run it), with
-// moe-gpu-tensor-map-params before the serialization.
+// moe-gpu-tensor-map-params and (sm_90 and later) moe-gpu-dependent-launch
+// before the serialization.
 //
 //===----------------------------------------------------------------------===//
 
@@ -97,6 +98,8 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   gpuModules.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createMoEGPUTensorMapParams());
+  if (options.dependentLaunch && chipHasDependentLaunch(options.chip))
+    pm.addPass(createMoEGPUDependentLaunch());
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = options.format;
   pm.addPass(createGpuModuleToBinaryPass(binary));

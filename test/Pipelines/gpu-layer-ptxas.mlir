@@ -15,6 +15,16 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.e90.ptx
 // RUN: FileCheck %s --check-prefix=PTXWG < %t.e90.ptx
 // RUN: not grep -q __nv_ %t.e90.ptx %t.k80.ptx
+// Every sm_90a kernel of the layer waits for the kernel before it
+// (griddepcontrol.wait, moe-gpu-dependent-launch) before it touches memory;
+// sm_80 has no dependent launches.
+// RUN: awk -f %S/Inputs/memory-before-griddepcontrol.awk %t.e90.ptx | FileCheck %s --check-prefix=DEPENDENT
+// RUN: not grep -q griddepcontrol %t.k80.ptx
+// DEPENDENT-NOT: before griddepcontrol.wait
+// DEPENDENT-NOT: no griddepcontrol.wait
+// DEPENDENT-COUNT-6: : ok
+// DEPENDENT-NOT: before griddepcontrol.wait
+// DEPENDENT-NOT: no griddepcontrol.wait
 // RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --convert-moe-to-gpu=combine=epilogue | FileCheck %s --check-prefix=NOMATH
 // NOMATH-NOT: math.
 

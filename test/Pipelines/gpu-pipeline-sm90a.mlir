@@ -6,6 +6,15 @@
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.ptx" | FileCheck %s --check-prefix=HOST
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=WAIT0 < %t.ptx
+// RUN: awk -f %S/Inputs/memory-before-griddepcontrol.awk %t.ptx | FileCheck %s --check-prefix=DEPENDENT
+// DEPENDENT: grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_ws256: ok
+// RUN: FileCheck %s --check-prefix=PTXWAIT < %t.ptx
+// PTXWAIT: .entry grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_ws256(
+// PTXWAIT: griddepcontrol.wait;
+// PTXWAIT-NEXT: griddepcontrol.launch_dependents;
+// Without dependent launches, nothing of it.
+// RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a dependent-launch=false ptx-file=%t.serial.ptx" -o /dev/null
+// RUN: not grep -q griddepcontrol %t.serial.ptx
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline=chip=sm_90a | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
 // RUN: moe-opt %S/Inputs/grouped-matmul-bf16.mlir --moe-gpu-pipeline="chip=sm_90a wgmma-tile=128x128 ptx-file=%t.narrow.ptx" | %mlir_translate --mlir-to-llvmir | FileCheck %s --check-prefix=NARROW
 // RUN: FileCheck %s --check-prefix=NARROWPTX < %t.narrow.ptx
@@ -16,6 +25,7 @@
 // PIPELINE-NEXT: convert-gpu-to-nvvm{
 // PIPELINE: gpu-to-llvm{
 // PIPELINE-NEXT: moe-gpu-tensor-map-params,
+// PIPELINE-NEXT: moe-gpu-dependent-launch,
 // PIPELINE-NEXT: gpu-module-to-binary{format=isa
 
 // HOST: llvm.func @down
@@ -46,6 +56,8 @@
 // NARROW: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 99456, ptr %{{.*}}, ptr %{{.*}}, ptr null, i64 30)
 
 // PTX: .target sm_90a
+// The marker the runtime looks for (moe-gpu-dependent-launch).
+// PTX: .visible .global .align 1 .u8 moe_griddepcontrol_wait = 1;
 // PTX: .entry grouped_matmul_wgmma_bf16_bf16_i64_e128_k768_n2048_ws256(
 // The two descriptors: 128-byte, 64-byte aligned parameters, whose generic
 // addresses the TMA loads use (__grid_constant__).

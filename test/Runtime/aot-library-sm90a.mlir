@@ -42,7 +42,9 @@
 // With 10 SMs, 10 blocks walk the 18 tiles.
 // RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_SMS=10 %t.call | FileCheck %s --check-prefix=SMS
 // SMS: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(10,1,1) block=(384,1,1)
-// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1) block=(384,1,1) smem=197760 stream=0x5000
+// The kernels begin with griddepcontrol.wait (moe-gpu-dependent-launch):
+// launched with programmatic stream serialization (cuLaunchKernelEx).
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1) block=(384,1,1) smem=197760 stream=0x5000 dependent{{$}}
 // CHECK-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1 map{1000 256,100} map{2000 512,2048}
 // CHECK-NEXT: moe_grouped_matmul(100 rows) -> 0: {{$}}
 // CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,100
@@ -55,7 +57,18 @@
 // CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1)
 // CHECK-NEXT: params: 1000 1000 0 32 100 100 1 {{.*}} map{1000 256,50} map{2000 512,2048}
 // CHECK-NEXT: moe_grouped_matmul(50 rows) -> 0: {{$}}
+// moe_gpu_set_dependent_launch(0): the same launch without the attribute.
+// CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x1000 dims=256,50
+// CHECK-NEXT: cuTensorMapEncodeTiled: type=9 rank=2 addr=0x2000 dims=512,2048
+// CHECK-NEXT: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1) block=(384,1,1) smem=197760 stream=0x5000{{$}}
+// CHECK-NEXT: params: 1000 1000 0 32 100 100 1 {{.*}} map{1000 256,50} map{2000 512,2048}
+// CHECK-NEXT: moe_grouped_matmul(50 rows) -> 0: {{$}}
 // CHECK-NEXT: moe_grouped_matmul(0 rows) -> 0: {{$}}
+// A driver that refuses the attribute: each kernel is launched as before.
+// RUN: env MOE_CUDA_DRIVER=%t.libcuda.so FAKE_CUDA_LAUNCH_EX_ERROR=1 %t.call | FileCheck %s --check-prefix=REFUSED
+// REFUSED: cuLaunchKernel: grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_ws256 grid=(18,1,1) block=(384,1,1) smem=197760 stream=0x5000{{$}}
+// REFUSED: moe_grouped_matmul(100 rows) -> 0: {{$}}
+// REFUSED-NOT: dependent
 
 func.func @up(%x: tensor<?x256xbf16>, %w: tensor<8x256x512xbf16>, %off: tensor<9xi64>) -> tensor<?x512xbf16> {
   %y = moe.grouped_matmul %x, %w offsets(%off) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi64>) -> tensor<?x512xbf16>

@@ -26,6 +26,16 @@ inline constexpr llvm::StringLiteral kParameterValueName = "value";
 /// value's layout to the argument's; absent for the identity.
 inline constexpr llvm::StringLiteral kParameterPermutationName = "permutation";
 
+/// The device global moe-gpu-dependent-launch adds to a gpu.module whose
+/// kernels all begin with griddepcontrol.wait; the runtime launches the
+/// kernels of a module that has it as dependent launches.
+inline constexpr llvm::StringLiteral kDependentLaunchMarkerName =
+    "moe_griddepcontrol_wait";
+
+/// Whether `chip` ("sm_90a", "sm_100", ...) has griddepcontrol (sm_90 and
+/// later); false for a name that is not sm_<digits>[suffix].
+bool chipHasDependentLaunch(llvm::StringRef chip);
+
 #define GEN_PASS_DECL
 #include "moe/Pipelines/Passes.h.inc"
 

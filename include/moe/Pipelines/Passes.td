@@ -385,6 +385,39 @@ def MoEGPUTensorMapParams
   let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect"];
 }
 
+def MoEGPUDependentLaunch
+    : Pass<"moe-gpu-dependent-launch", "mlir::ModuleOp"> {
+  let summary = "Let each kernel launch while the one before it drains "
+                "(programmatic dependent launch, sm_90 and later)";
+  let description = [{
+    Between two kernels on a stream the GPU normally idles: the second grid
+    is launched only once the first has finished. A decode step's MoE
+    layer is a chain of short kernels (routing, dispatch, gather, two
+    grouped matmuls, combine), where those gaps weigh. On sm_90 and later a
+    kernel launched with programmatic stream serialization may start once
+    every block of the one before it has run `griddepcontrol.launch_dependents`
+    (or exited), and its `griddepcontrol.wait` then waits for that grid to
+    complete and its memory to be visible.
+
+    Every kernel of every `gpu.module` gets both at the top of its entry
+    block, `wait` first: nothing a kernel does can see a predecessor's
+    unfinished writes, and what overlaps is the launch of the next grid and
+    the placing of its blocks. The module also gets the global
+    `moe_griddepcontrol_wait` (1 byte, value 1): the runtime looks for it
+    when it loads a module and launches that module's kernels through
+    `cuLaunchKernelEx` with the attribute (`moe_gpu_set_dependent_launch`
+    turns it off), all others as before. A kernel launched without the
+    attribute passes its `wait` at once.
+
+    `--moe-gpu-pipeline` runs it, once the kernels are NVVM `llvm.func`s,
+    when `chip` is sm_90 or later and `dependent-launch` is on (the
+    default). Running it twice changes nothing. Rejected with an error
+    naming the module: a `gpu.module` without an `#nvvm.target`, or whose
+    target chip is older than sm_90 (`griddepcontrol` does not exist there).
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect"];
+}
+
 def MoEWriteGPUObjects
     : Pass<"moe-write-gpu-objects", "mlir::ModuleOp"> {
   let summary = "Write the objects of the gpu.binary ops to a file";

@@ -108,6 +108,13 @@ struct MoEGPUPipelineOptions
       llvm::cl::desc("Blocks per SM the 4-warp decode kernel is compiled for "
                      "(nvvm.minctasm; 0: ptxas's choice), for comparisons"),
       llvm::cl::init(0)};
+  Option<bool> dependentLaunch{
+      *this, "dependent-launch",
+      llvm::cl::desc("On sm_90 and later, begin every kernel with "
+                     "griddepcontrol.wait so that the runtime may launch it "
+                     "while the kernel before it drains "
+                     "(moe-gpu-dependent-launch)"),
+      llvm::cl::init(true)};
   Option<bool> entryPoints{
       *this, "entry-points",
       llvm::cl::desc("Replace the module's functions by the C entry points "

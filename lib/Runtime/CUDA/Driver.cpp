@@ -56,6 +56,7 @@ bool bindAll(void *lib) {
          bind(lib, d.cuModuleLoadData, "cuModuleLoadData") &&
          bind(lib, d.cuModuleUnload, "cuModuleUnload") &&
          bind(lib, d.cuModuleGetFunction, "cuModuleGetFunction") &&
+         bind(lib, d.cuModuleGetGlobal, "cuModuleGetGlobal_v2") &&
          bind(lib, d.cuFuncSetAttribute, "cuFuncSetAttribute") &&
          bind(lib, d.cuLaunchKernel, "cuLaunchKernel") &&
          bind(lib, d.cuStreamCreate, "cuStreamCreate") &&
@@ -86,6 +87,8 @@ void load() {
     table.cuTensorMapEncodeTiled =
         reinterpret_cast<decltype(table.cuTensorMapEncodeTiled)>(
             dlsym(lib, "cuTensorMapEncodeTiled"));
+    table.cuLaunchKernelEx = reinterpret_cast<decltype(table.cuLaunchKernelEx)>(
+        dlsym(lib, "cuLaunchKernelEx"));
     CUdevice device;
     loaded = check(table.cuDeviceGet(&device, defaultDevice), "cuDeviceGet") &&
              check(table.cuDeviceGetAttribute(

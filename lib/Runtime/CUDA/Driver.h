@@ -28,7 +28,28 @@ struct alignas(64) CUtensorMap {
   unsigned long long opaque[16];
 };
 
+/// cuLaunchKernelEx's launch attribute: an id, then a 64-byte value.
+struct CUlaunchAttribute {
+  unsigned id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+
+/// cuLaunchKernelEx's launch configuration.
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute *attrs;
+  unsigned numAttrs;
+};
+
 constexpr CUresult CUDA_SUCCESS = 0;
+constexpr unsigned CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
@@ -66,6 +87,11 @@ struct Driver {
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuModuleGetGlobal)(CUdeviceptr *, size_t *, CUmodule,
+                                const char *);
+  /// Optional (drivers since CUDA 12.0): null if the driver lacks it.
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig *, CUfunction, void **,
+                               void **);
   /// Optional (drivers since CUDA 12.0): null if the driver lacks it.
   CUresult (*cuTensorMapEncodeTiled)(CUtensorMap *, int, unsigned, void *,
                                      const unsigned long long *,

@@ -7,6 +7,10 @@
 // (moe_gpu_last_error) and returns null / does nothing, so that a missing
 // driver or a bad launch never aborts the caller.
 //
+// The kernels of a module built with moe-gpu-dependent-launch are launched
+// with programmatic stream serialization (cuLaunchKernelEx): each may be
+// launched while the kernel before it on the stream drains.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Driver.h"
@@ -26,6 +30,50 @@ constexpr int kDefaultSharedMemoryLimit = 48 * 1024;
 // moe_gpu_set_multiprocessor_count's count (0: the device's).
 std::atomic<int> multiprocessorOverride{0};
 
+// The device global moe-gpu-dependent-launch adds to a module whose kernels
+// all begin with griddepcontrol.wait (moe::kDependentLaunchMarkerName).
+constexpr const char *kDependentLaunchMarker = "moe_griddepcontrol_wait";
+// moe_gpu_set_dependent_launch's switch; cleared when the driver refuses a
+// dependent launch (that kernel is launched as usual).
+std::atomic<bool> dependentLaunches{true};
+
+// The handles mgpuModuleLoad and mgpuModuleGetFunction return for such a
+// module and its kernels carry this bit (driver handles are aligned
+// pointers), which the launch reads: no table of modules or functions.
+constexpr uintptr_t kDependentBit = 1;
+
+bool marked(void *handle) {
+  return reinterpret_cast<uintptr_t>(handle) & kDependentBit;
+}
+template <typename Handle> Handle unmarked(void *handle) {
+  return reinterpret_cast<Handle>(reinterpret_cast<uintptr_t>(handle) &
+                                  ~kDependentBit);
+}
+void *mark(void *handle) {
+  return reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(handle) |
+                                  kDependentBit);
+}
+
+/// Launches `f` so that it may start while the kernel before it on the
+/// stream drains (its griddepcontrol.wait holds it until that one is done).
+/// False if the driver cannot: the caller then launches it as usual.
+bool launchDependent(const Driver *d, CUfunction f, const CUlaunchConfig &base,
+                     void **params, void **extra) {
+  if (!d->cuLaunchKernelEx)
+    return false;
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attribute.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig config = base;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  if (d->cuLaunchKernelEx(&config, f, params, extra) == CUDA_SUCCESS)
+    return true;
+  // A driver that refuses the attribute refuses it every time.
+  dependentLaunches.store(false, std::memory_order_relaxed);
+  return false;
+}
+
 CUstream asStream(void *stream) { return static_cast<CUstream>(stream); }
 
 } // namespace
@@ -41,6 +89,12 @@ MOE_GPU_EXPORT void *mgpuModuleLoad(void *data, size_t /*size*/) {
     snprintf(moduleLoadError, sizeof(moduleLoadError), "%s", lastError());
     return nullptr;
   }
+  CUdeviceptr marker = 0;
+  size_t bytes = 0;
+  if (!marked(module) &&
+      d->cuModuleGetGlobal(&marker, &bytes, module, kDependentLaunchMarker) ==
+          CUDA_SUCCESS)
+    return mark(module);
   return module;
 }
 
@@ -55,7 +109,7 @@ MOE_GPU_EXPORT void mgpuModuleUnload(void *module) {
   if (!module)
     return;
   if (const Driver *d = driver())
-    check(d->cuModuleUnload(static_cast<CUmodule>(module)), "cuModuleUnload");
+    check(d->cuModuleUnload(unmarked<CUmodule>(module)), "cuModuleUnload");
 }
 
 MOE_GPU_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
@@ -66,11 +120,11 @@ MOE_GPU_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
   }
   const Driver *d = driver();
   CUfunction function = nullptr;
-  if (!d || !check(d->cuModuleGetFunction(&function,
-                                          static_cast<CUmodule>(module), name),
+  if (!d || !check(d->cuModuleGetFunction(&function, unmarked<CUmodule>(module),
+                                          name),
                    "cuModuleGetFunction"))
     return nullptr;
-  return function;
+  return marked(module) && !marked(function) ? mark(function) : function;
 }
 
 MOE_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
@@ -84,7 +138,7 @@ MOE_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
   const Driver *d = driver();
   if (!d)
     return;
-  auto f = static_cast<CUfunction>(function);
+  auto f = unmarked<CUfunction>(function);
   if (smem > kDefaultSharedMemoryLimit &&
       !check(d->cuFuncSetAttribute(
                  f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem),
@@ -92,6 +146,18 @@ MOE_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
     return;
   if (gridX <= 0 || gridY <= 0 || gridZ <= 0)
     return; // Nothing to do (e.g. zero rows); the driver rejects empty grids.
+  CUlaunchConfig config{};
+  config.gridDimX = gridX;
+  config.gridDimY = gridY;
+  config.gridDimZ = gridZ;
+  config.blockDimX = blockX;
+  config.blockDimY = blockY;
+  config.blockDimZ = blockZ;
+  config.sharedMemBytes = smem;
+  config.hStream = asStream(stream);
+  if (marked(function) && dependentLaunches.load(std::memory_order_relaxed) &&
+      launchDependent(d, f, config, params, extra))
+    return;
   check(d->cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY, blockZ, smem,
                           asStream(stream), params, extra),
         "cuLaunchKernel");
@@ -214,6 +280,10 @@ MOE_GPU_EXPORT int32_t moe_gpu_multiprocessor_count() {
 MOE_GPU_EXPORT void moe_gpu_set_multiprocessor_count(int count) {
   multiprocessorOverride.store(count > 0 ? count : 0,
                                std::memory_order_relaxed);
+}
+
+MOE_GPU_EXPORT void moe_gpu_set_dependent_launch(int enabled) {
+  dependentLaunches.store(enabled != 0, std::memory_order_relaxed);
 }
 
 } // extern "C"

@@ -1,5 +1,6 @@
 // Calls an sm_90a library's moe_grouped_matmul the way a framework does in
-// a loop (same buffers again, then a different row count, then no rows), so
+// a loop (same buffers again, then a different row count, the same with
+// dependent launches off, then no rows), so
 // that lit can check, against the fake driver, what each call asks of the
 // driver. With an argument N, makes N calls with row counts 1..N and prints
 // how many failed.
@@ -38,6 +39,10 @@ int main(int argc, char **argv) {
   call(100);
   call(100);
   call(50);
+  // Every kernel launched after the one before it has finished.
+  moe_gpu_set_dependent_launch(0);
+  call(50);
+  moe_gpu_set_dependent_launch(1);
   call(0);
   return 0;
 }

@@ -5,6 +5,9 @@
 // way a machine with a driver but no device does; FAKE_CUDA_ALLOC_LOG
 // prints allocations too. FAKE_CUDA_DUMP names a
 // file that receives the loaded module image (a cubin) for cuobjdump.
+// cuLaunchKernelEx prints its launches as cuLaunchKernel does, marked
+// "dependent" when they carry programmatic stream serialization;
+// FAKE_CUDA_LAUNCH_EX_ERROR makes it fail as a driver refusing it would.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,9 @@ CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) {
 }
 CUresult cuCtxSetCurrent(void *ctx) { return 0; }
 
+static const unsigned char *loadedImage;
+static uint64_t loadedSize;
+
 CUresult cuModuleLoadData(void **module, const void *image) {
   const unsigned char *elf = image;
   if (memcmp(elf,
@@ -69,8 +75,23 @@ CUresult cuModuleLoadData(void **module, const void *image) {
     fwrite(image, 1, size, f);
     fclose(f);
   }
+  loadedImage = image;
+  loadedSize = size;
   *module = (void *)0xd0;
   return 0;
+}
+// A global of the loaded module is found if its image names it (a cubin's
+// symbol strings are NUL-terminated).
+CUresult cuModuleGetGlobal_v2(uint64_t *ptr, size_t *bytes, void *module,
+                              const char *name) {
+  size_t n = strlen(name) + 1;
+  for (uint64_t i = 0; loadedImage && i + n <= loadedSize; ++i)
+    if (memcmp(loadedImage + i, name, n) == 0) {
+      *ptr = 0x9000;
+      *bytes = 1;
+      return 0;
+    }
+  return 500; // CUDA_ERROR_NOT_FOUND
 }
 CUresult cuModuleUnload(void *module) { return 0; }
 CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
@@ -161,12 +182,12 @@ static int paramCount(const char *name) {
   return 28;
 }
 
-CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
-                        unsigned bx, unsigned by, unsigned bz, unsigned smem,
-                        void *stream, void **params, void **extra) {
+static CUresult launch(void *f, unsigned gx, unsigned gy, unsigned gz,
+                       unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                       void *stream, void **params, const char *how) {
   printf("cuLaunchKernel: %s grid=(%u,%u,%u) block=(%u,%u,%u) smem=%u "
-         "stream=%p\n",
-         (const char *)f, gx, gy, gz, bx, by, bz, smem, stream);
+         "stream=%p%s\n",
+         (const char *)f, gx, gy, gz, bx, by, bz, smem, stream, how);
   // The memref arguments are pointers and i64s, 8 bytes each: a memref of
   // rank r is 3 + 2r of them, counted from the kernel's name
   // (FAKE_CUDA_PARAMS overrides the count); the sm_90a wgmma kernels'
@@ -196,6 +217,37 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   }
   printf("\n");
   return 0;
+}
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                        void *stream, void **params, void **extra) {
+  return launch(f, gx, gy, gz, bx, by, bz, smem, stream, params, "");
+}
+// CUlaunchConfig and CUlaunchAttribute as cuda.h lays them out.
+typedef struct {
+  unsigned id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int value;
+  } value;
+} LaunchAttribute;
+typedef struct {
+  unsigned gx, gy, gz, bx, by, bz, smem;
+  void *stream;
+  LaunchAttribute *attrs;
+  unsigned numAttrs;
+} LaunchConfig;
+CUresult cuLaunchKernelEx(const LaunchConfig *c, void *f, void **params,
+                          void **extra) {
+  if (getenv("FAKE_CUDA_LAUNCH_EX_ERROR"))
+    return 801; // CUDA_ERROR_NOT_SUPPORTED
+  int dependent = 0;
+  for (unsigned i = 0; i < c->numAttrs; ++i)
+    // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+    dependent |= c->attrs[i].id == 6 && c->attrs[i].value.value;
+  return launch(f, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->smem, c->stream,
+                params, dependent ? " dependent" : " (ex)");
 }
 CUresult cuStreamCreate(void **s, unsigned flags) {
   *s = (void *)0x5e;
