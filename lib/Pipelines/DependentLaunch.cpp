@@ -6,9 +6,12 @@
 // until that kernel has completed and its writes are visible. The wait comes
 // first in every kernel, so no kernel can read a predecessor's unfinished
 // results whatever it does; what overlaps is the launch and the placing of
-// blocks, the gap between the short kernels of a decode step. The runtime
-// (mgpuLaunchKernel) launches the kernels of a module that carries
-// kDependentLaunchMarkerName that way.
+// blocks, the gap between the short kernels of a decode step.
+// launch_dependents comes after the wait: a grid's successor is launched only
+// once the grid's own predecessor has finished, so the blocks waiting on the
+// SMs at any time are those of one grid, placed after every block of the
+// running grid was. The runtime (mgpuLaunchKernel) launches the kernels of a
+// module that carries kDependentLaunchMarkerName that way.
 //
 //===----------------------------------------------------------------------===//
 

@@ -5,6 +5,12 @@
 // RUN: %ptxas -arch=sm_80 -v %t.sm80.ptx -o %t.sm80.cubin 2>&1 | FileCheck %s
 // RUN: moe-opt %S/Inputs/gpu-routing-dispatch.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.sm90a.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin 2>&1 | FileCheck %s
+// On sm_90a each dispatch kernel waits for the kernel before it
+// (griddepcontrol.wait) before it touches memory.
+// RUN: awk -f %S/Inputs/memory-before-griddepcontrol.awk %t.sm90a.ptx | FileCheck %s --check-prefix=DEPENDENT
+// DEPENDENT-NOT: griddepcontrol.wait
+// DEPENDENT-COUNT-5: _e256_k8_h7168: ok
+// DEPENDENT-NOT: griddepcontrol.wait
 
 // The one-block dispatch (count, scan and scatter for at most 2048 slots).
 // CHECK: Compiling entry function 'dispatch_rank_bf16_i64_i64_i64_e256_k8_h7168'

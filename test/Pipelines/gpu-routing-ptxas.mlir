@@ -6,6 +6,12 @@
 // RUN: %ptxas -arch=sm_80 -v %t.sm80.ptx -o %t.sm80.cubin 2>&1 | FileCheck %s
 // RUN: moe-opt %S/Inputs/gpu-routing-models.mlir --moe-gpu-pipeline="chip=sm_90a ptx-file=%t.sm90a.ptx" -o /dev/null
 // RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin 2>&1 | FileCheck %s
+// On sm_90a each routing kernel waits for the kernel before it
+// (griddepcontrol.wait) before it touches memory.
+// RUN: awk -f %S/Inputs/memory-before-griddepcontrol.awk %t.sm90a.ptx | FileCheck %s --check-prefix=DEPENDENT
+// DEPENDENT-NOT: griddepcontrol.wait
+// DEPENDENT-COUNT-3: : ok
+// DEPENDENT-NOT: griddepcontrol.wait
 // The router products on tensor cores, compiled for two blocks an SM:
 // Qwen3's router issues a trip's 24 16-byte loads before its first HMMA.
 // REQUIRES: cuobjdump
