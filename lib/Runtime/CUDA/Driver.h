@@ -48,6 +48,10 @@ struct CUlaunchConfig {
   unsigned numAttrs;
 };
 
+// The layouts cuda.h gives them on x86-64 (the driver reads them).
+static_assert(sizeof(CUlaunchAttribute) == 72, "CUlaunchAttribute layout");
+static_assert(sizeof(CUlaunchConfig) == 56, "CUlaunchConfig layout");
+
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr unsigned CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
