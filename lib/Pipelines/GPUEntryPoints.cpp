@@ -180,32 +180,11 @@ struct GPUEntryPointsPass
     }
     // Check everything before building anything, so that a refusal leaves
     // the module as it was.
-    if (!moe::isGroupedMatmulKernelChoice(kernel)) {
-      module.emitError("moe-gpu-entry-points: kernel must be auto, tile or "
-                       "decode, not '")
-          << kernel << "'";
-      return signalPassFailure();
-    }
-    if (!moe::isWgmmaTileChoice(wgmmaTile)) {
-      module.emitError("moe-gpu-entry-points: wgmma-tile must be auto or "
-                       "128x128, not '")
-          << wgmmaTile << "'";
-      return signalPassFailure();
-    }
-    if (!moe::isDecodeBlocksPerSMChoice(decodeBlocksPerSM)) {
-      module.emitError("moe-gpu-entry-points: decode-blocks-per-sm must be 0 "
-                       "(ptxas's choice) or 1 to 3, not ")
-          << static_cast<int64_t>(decodeBlocksPerSM);
-      return signalPassFailure();
-    }
     moe::MoEToGPUOptions options{chip,   /*elementType=*/"", combine,
                                  kernel, wgmmaTile,          decodeBlocksPerSM};
-    if (combine != "kernel" && combine != "epilogue") {
-      module.emitError("moe-gpu-entry-points: combine must be kernel or "
-                       "epilogue, not '")
-          << combine << "'";
+    if (failed(
+            moe::checkMoEToGPUOptions(module, "moe-gpu-entry-points", options)))
       return signalPassFailure();
-    }
     bool ok = true;
     for (moe::GroupedMatmulOp op : ops)
       ok &= succeeded(checkABI(op)) &&

@@ -42,6 +42,36 @@ bool moe::isSupportedGPUChip(const std::string &chip) {
   return chip == "sm_80" || chip == "sm_90" || chip == "sm_90a";
 }
 
+LogicalResult moe::checkMoEToGPUOptions(Operation *op, StringRef pass,
+                                        const MoEToGPUOptions &options) {
+  auto fail = [&]() {
+    InFlightDiagnostic diag = op->emitError(pass);
+    diag << ": ";
+    return diag;
+  };
+  if (!isSupportedGPUChip(options.chip))
+    return fail() << "unsupported chip '" << options.chip
+                  << "' (sm_80, sm_90 and sm_90a are)";
+  StringRef elementType = options.elementType;
+  if (!elementType.empty() && elementType != "bf16" && elementType != "f16")
+    return fail() << "element-type must be bf16 or f16, not '" << elementType
+                  << "'";
+  if (options.combine != "kernel" && options.combine != "epilogue")
+    return fail() << "combine must be kernel or epilogue, not '"
+                  << options.combine << "'";
+  if (!isGroupedMatmulKernelChoice(options.kernel))
+    return fail() << "kernel must be auto, tile or decode, not '"
+                  << options.kernel << "'";
+  if (!isWgmmaTileChoice(options.wgmmaTile))
+    return fail() << "wgmma-tile must be auto or 128x128, not '"
+                  << options.wgmmaTile << "'";
+  if (!isDecodeBlocksPerSMChoice(options.decodeBlocksPerSM))
+    return fail() << "decode-blocks-per-sm must be 0 (ptxas's choice) or 1 "
+                     "to 3, not "
+                  << options.decodeBlocksPerSM;
+  return success();
+}
+
 std::string moe::quantizedWeightsUnsupportedReason(moe::DequantizeOp op) {
   std::string reason;
   llvm::raw_string_ostream os(reason);
@@ -602,41 +632,9 @@ struct ConvertMoEToGPUPass
     ModuleOp module = getOperation();
     moe::MoEToGPUOptions options{chip,   elementType, combine,
                                  kernel, wgmmaTile,   decodeBlocksPerSM};
-    if (!moe::isSupportedGPUChip(chip)) {
-      module.emitError("convert-moe-to-gpu: unsupported chip '")
-          << chip << "' (sm_80, sm_90 and sm_90a are)";
+    if (failed(
+            moe::checkMoEToGPUOptions(module, "convert-moe-to-gpu", options)))
       return signalPassFailure();
-    }
-    if (!elementType.empty() && elementType != "bf16" && elementType != "f16") {
-      module.emitError("convert-moe-to-gpu: element-type must be bf16 or "
-                       "f16, not '")
-          << elementType << "'";
-      return signalPassFailure();
-    }
-    if (combine != "kernel" && combine != "epilogue") {
-      module.emitError("convert-moe-to-gpu: combine must be kernel or "
-                       "epilogue, not '")
-          << combine << "'";
-      return signalPassFailure();
-    }
-    if (!moe::isGroupedMatmulKernelChoice(kernel)) {
-      module.emitError("convert-moe-to-gpu: kernel must be auto, tile or "
-                       "decode, not '")
-          << kernel << "'";
-      return signalPassFailure();
-    }
-    if (!moe::isWgmmaTileChoice(wgmmaTile)) {
-      module.emitError("convert-moe-to-gpu: wgmma-tile must be auto or "
-                       "128x128, not '")
-          << wgmmaTile << "'";
-      return signalPassFailure();
-    }
-    if (!moe::isDecodeBlocksPerSMChoice(decodeBlocksPerSM)) {
-      module.emitError("convert-moe-to-gpu: decode-blocks-per-sm must be 0 "
-                       "(ptxas's choice) or 1 to 3, not ")
-          << static_cast<int64_t>(decodeBlocksPerSM);
-      return signalPassFailure();
-    }
     // Check every op first, so that a rejected op leaves the module as it
     // was and each error names its op.
     bool ok = true;

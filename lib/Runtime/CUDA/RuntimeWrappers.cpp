@@ -57,14 +57,24 @@ void *mark(void *handle) {
 /// Launches `f` so that it may start while the kernel before it on the
 /// stream drains (its griddepcontrol.wait holds it until that one is done).
 /// False if the driver cannot: the caller then launches it as usual.
-bool launchDependent(const Driver *d, CUfunction f, const CUlaunchConfig &base,
-                     void **params, void **extra) {
+bool launchDependent(const Driver *d, CUfunction f, intptr_t gridX,
+                     intptr_t gridY, intptr_t gridZ, intptr_t blockX,
+                     intptr_t blockY, intptr_t blockZ, int32_t smem,
+                     CUstream stream, void **params, void **extra) {
   if (!d->cuLaunchKernelEx)
     return false;
   CUlaunchAttribute attribute{};
   attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
   attribute.value.programmaticStreamSerializationAllowed = 1;
-  CUlaunchConfig config = base;
+  CUlaunchConfig config{};
+  config.gridDimX = gridX;
+  config.gridDimY = gridY;
+  config.gridDimZ = gridZ;
+  config.blockDimX = blockX;
+  config.blockDimY = blockY;
+  config.blockDimZ = blockZ;
+  config.sharedMemBytes = smem;
+  config.hStream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
   if (d->cuLaunchKernelEx(&config, f, params, extra) == CUDA_SUCCESS)
@@ -146,17 +156,9 @@ MOE_GPU_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
     return;
   if (gridX <= 0 || gridY <= 0 || gridZ <= 0)
     return; // Nothing to do (e.g. zero rows); the driver rejects empty grids.
-  CUlaunchConfig config{};
-  config.gridDimX = gridX;
-  config.gridDimY = gridY;
-  config.gridDimZ = gridZ;
-  config.blockDimX = blockX;
-  config.blockDimY = blockY;
-  config.blockDimZ = blockZ;
-  config.sharedMemBytes = smem;
-  config.hStream = asStream(stream);
   if (marked(function) && dependentLaunches.load(std::memory_order_relaxed) &&
-      launchDependent(d, f, config, params, extra))
+      launchDependent(d, f, gridX, gridY, gridZ, blockX, blockY, blockZ, smem,
+                      asStream(stream), params, extra))
     return;
   check(d->cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY, blockZ, smem,
                           asStream(stream), params, extra),

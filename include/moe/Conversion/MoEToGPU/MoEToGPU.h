@@ -72,6 +72,13 @@ int64_t decodeGroupedMatmulMaxRows(int64_t groups);
 /// True if `chip` is one the patterns generate kernels for.
 bool isSupportedGPUChip(const std::string &chip);
 
+/// Checks every field of `options` against the values its pass option may
+/// take; the first bad one is reported on `op` as "<pass>: ..." (the
+/// option's name, the values it takes, and the value given).
+mlir::LogicalResult checkMoEToGPUOptions(mlir::Operation *op,
+                                         llvm::StringRef pass,
+                                         const MoEToGPUOptions &options);
+
 /// Patterns replacing `moe.grouped_matmul` (stacked weights) by a launch of
 /// a tensor-core kernel that they add to the `gpu.module` named
 /// `moe_kernels` of the enclosing module (created on first use; the module
