@@ -203,6 +203,11 @@ def comparison_library(lib_dir, chip, variant):
     return lib
 
 
+# build.sh's comparison libraries of a chip: the tile kernel forced, the
+# 128x128 wgmma tile, the 4-warp decode kernel for two blocks an SM.
+COMPARISON_VARIANTS = ("tile", "w128", "decode2")
+
+
 def library_path(lib_dir, chip, kernel=None):
     """The library for `chip`; with `kernel`, the one built with that kernel
     forced (moe-gpu-aot --kernel)."""
@@ -587,7 +592,7 @@ def child(args):
             alt.init()
         tile_lib, w128_lib, decode2_lib = (
             comparison_library(args.lib_dir, chip, variant)
-            for variant in ("tile", "w128", "decode2"))
+            for variant in COMPARISON_VARIANTS)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     specs = {"choice": layer.ChoiceSpec(), "llama4": layer.Llama4Spec()}
     if args.child in specs:
@@ -862,13 +867,14 @@ def dry_run(args):
     paths run on small shapes."""
     ok = True
     libraries = [library_path(args.lib_dir, chip) for chip in args.chips]
-    # The comparison libraries (forced tile, 128x128 tile, decode for two
-    # blocks an SM) are optional.
-    libraries += [p for variant in ("tile", "w128", "decode2")
+    # The comparison libraries are optional.
+    libraries += [p for variant in COMPARISON_VARIANTS
                   for p in (library_path(args.lib_dir, chip, variant) for chip in args.chips)
                   if os.path.exists(p)]
     for path in libraries:
-        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")].removesuffix("_tile").removesuffix("_w128").removesuffix("_decode2")
+        chip = os.path.basename(path)[len("libmoe_gpu_"):-len(".so")]
+        for variant in COMPARISON_VARIANTS:
+            chip = chip.removesuffix(f"_{variant}")
         if not os.path.exists(path):
             print(f"FAIL {path}: missing (run bench/gpu/build.sh)")
             ok = False
