@@ -75,7 +75,7 @@ DECODE_ROWS_PER_EXPERT = 16
 
 
 def expected_kernel(rows, e):
-    """decode, or tile (the 64x64 mma.sync kernel; wgmma on sm_90a)."""
+    """decode, or tile (the mma.sync tile kernel; wgmma on sm_90a)."""
     return "decode" if rows <= DECODE_ROWS_PER_EXPERT * e else "tile"
 
 

@@ -173,6 +173,10 @@ def ConvertMoEToGPU : Pass<"convert-moe-to-gpu", "mlir::ModuleOp"> {
            "sm_90a tile kernel: auto (128x256 tiles on a producer and two "
            "consumer warpgroups where the weights allow, else 128x128) or "
            "128x128">,
+    Option<"mmaTile", "mma-tile", "std::string", /*default=*/"\"auto\"",
+           "sm_80/sm_90 tile kernel: auto (128x128 tiles of 8 warps on a "
+           "4-stage cp.async ring where the weights allow, else 64x64) or "
+           "64x64">,
     Option<"decodeBlocksPerSM", "decode-blocks-per-sm", "int64_t",
            /*default=*/"0",
            "Blocks per SM the 4-warp decode kernel is compiled for (nvvm.minctasm; 0: ptxas's choice, 168 registers with 12 of a lane's 24 loads before its first mma on sm_90a; 2: 200 registers, all 24), for comparisons">

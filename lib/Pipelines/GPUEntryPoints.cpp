@@ -180,8 +180,9 @@ struct GPUEntryPointsPass
     }
     // Check everything before building anything, so that a refusal leaves
     // the module as it was.
-    moe::MoEToGPUOptions options{chip,   /*elementType=*/"", combine,
-                                 kernel, wgmmaTile,          decodeBlocksPerSM};
+    moe::MoEToGPUOptions options{
+        chip,    /*elementType=*/"", combine, kernel, wgmmaTile,
+        mmaTile, decodeBlocksPerSM};
     if (failed(
             moe::checkMoEToGPUOptions(module, "moe-gpu-entry-points", options)))
       return signalPassFailure();

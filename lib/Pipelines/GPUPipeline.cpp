@@ -45,6 +45,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
     entries.combine = options.combine;
     entries.kernel = options.kernel;
     entries.wgmmaTile = options.wgmmaTile;
+    entries.mmaTile = options.mmaTile;
     entries.decodeBlocksPerSM = options.decodeBlocksPerSM;
     pm.addPass(createMoEGPUEntryPoints(entries));
   }
@@ -54,6 +55,7 @@ void moe::buildMoEGPUPipeline(OpPassManager &pm,
   toGPU.combine = options.combine;
   toGPU.kernel = options.kernel;
   toGPU.wgmmaTile = options.wgmmaTile;
+  toGPU.mmaTile = options.mmaTile;
   toGPU.decodeBlocksPerSM = options.decodeBlocksPerSM;
   pm.addPass(createConvertMoEToGPU(toGPU));
 

@@ -40,5 +40,5 @@
 // PTX90: ld.global.v4.b32
 // PTX90: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
-// AUTO-DAG: .entry grouped_matmul_bf16_bf16_i64_e128_k768_n2048(
+// AUTO-DAG: .entry grouped_matmul_bf16_bf16_i64_e128_k768_n2048_128x128(
 // AUTO-DAG: .entry grouped_matmul_decode_bf16_bf16_i64_e128_k768_n2048(

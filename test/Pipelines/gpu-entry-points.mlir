@@ -17,7 +17,7 @@
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %[[GY]], i64 %[[GZ]], i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 8, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 75776, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: icmp ule i64 %8, 64
 // LLVMIR: call i32 @moe_gpu_multiprocessor_count()
@@ -25,7 +25,7 @@
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 %{{.*}}, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 4, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 2, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 75776, ptr %[[STREAM]], ptr %{{.*}}, ptr null, i64 28)
 // LLVMIR-NOT: mgpuStream
 // LLVMIR: define internal void @moe_kernels_load()
 
@@ -74,7 +74,7 @@
 // CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 blocks in (%c8, %[[GY]], %{{.*}}) threads in (%c128{{(_[0-9]+)?}}, {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
 // CHECK-NOT: gpu.wait
 // CHECK: } else {
-// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512 {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
+// CHECK: gpu.launch_func async [%[[STREAM]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_128x128 {{.*}} args(%[[X]] : memref<?x256xbf16>, %[[W]] : memref<8x256x512xbf16>, %[[O]] : memref<9xi64>, %[[Y]] : memref<?x512xbf16>)
 // CHECK-NOT: gpu.wait
 // CHECK: scf.yield %c0_i32
 // CHECK: } else {
@@ -83,10 +83,10 @@
 // No match: 1.
 // CHECK: scf.yield %c1_i32
 // CHECK: gpu.module @moe_kernels
-// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512(
+// CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_128x128(
 // CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512(
 // CHECK: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_w8(
-// CHECK: gpu.func @grouped_matmul_f16_f16_i64_e4_k512_n256(
+// CHECK: gpu.func @grouped_matmul_f16_f16_i64_e4_k512_n256_128x128(
 // CHECK: gpu.func @grouped_matmul_decode_f16_f16_i64_e4_k512_n256(
 // CHECK: gpu.func @grouped_matmul_decode_f16_f16_i64_e4_k512_n256_w8(
 // CHECK-NOT: gpu.func

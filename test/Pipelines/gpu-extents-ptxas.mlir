@@ -26,8 +26,8 @@
 // PTX90: fence.proxy.async.shared::cta
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}_128x128'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}_128x128'
 // SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k256_n512_silu_separate_x{{[0-9a-f]+}}_ws256'
 // SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k512_n256_bias_f32_x{{[0-9a-f]+}}_ws256'
 // SM90A-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e4_k512_n128_x{{[0-9a-f]+}}'

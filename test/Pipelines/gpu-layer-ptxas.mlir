@@ -28,8 +28,8 @@
 // RUN: moe-opt %S/Inputs/layer-ffn-bf16.mlir --convert-moe-to-gpu=combine=epilogue | FileCheck %s --check-prefix=NOMATH
 // NOMATH-NOT: math.
 
-// KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate' for 'sm_80'
-// KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k512_n256' for 'sm_80'
+// KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate_128x128' for 'sm_80'
+// KERNEL-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k512_n256_128x128' for 'sm_80'
 // KERNEL-DAG: Compiling entry function 'combine_bf16_i64_f32_bf16_h256_k2' for 'sm_80'
 
 // EPILOGUE-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k256_n512_silu_separate_ws256' for 'sm_90a'

@@ -20,14 +20,18 @@
 // LLVMIR: @moe_kernels_binary = internal constant
 // LLVMIR: define {{.*}} @down(
 // LLVMIR: call ptr @mgpuModuleGetFunction
-// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 32, i64 %{{.*}}, i64 1, i64 128, i64 1, i64 1, i32 0
+// The 128x128 tile: 16 column tiles, 256 threads, the 4 stages' 75776
+// bytes of dynamic shared memory.
+// LLVMIR: call void @mgpuLaunchKernel(ptr %{{.*}}, i64 16, i64 %{{.*}}, i64 1, i64 256, i64 1, i64 1, i32 75776
 // LLVMIR: define internal void @moe_kernels_load()
 // LLVMIR: call ptr @mgpuModuleLoadJIT(ptr @moe_kernels_binary
 
 // PTX80: .target sm_80
-// PTX80: .entry grouped_matmul_bf16_bf16_i64_e128_k768_n2048
+// PTX80: .entry grouped_matmul_bf16_bf16_i64_e128_k768_n2048_128x128
+// PTX80: .shared .align 16 .b8 __dynamic_shmem__0;
 // PTX80: cp.async.cg.shared.global
-// PTX80: cp.async.wait_group 1
+// PTX80: cp.async.wait_group 2
+// PTX80-NEXT: bar.sync 0
 // PTX80: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // PTX80: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 // PTX80: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32

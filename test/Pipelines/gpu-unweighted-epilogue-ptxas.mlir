@@ -12,11 +12,11 @@
 // RUN: %ptxas -arch=sm_90a -v %t.sm90a.ptx -o %t.sm90a.cubin 2>&1 | FileCheck %s --check-prefix=SM90
 // RUN: %cuobjdump -sass %t.sm90a.cubin 2>&1 | FileCheck %s --check-prefix=SASS90
 
-// SM80: Compiling entry function 'grouped_matmul_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted'
+// SM80: Compiling entry function 'grouped_matmul_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted_128x128'
 // SM80: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // SM90: Compiling entry function 'grouped_matmul_wgmma_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted_ws256'
 // SM90: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// SASS80: Function : grouped_matmul_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted
+// SASS80: Function : grouped_matmul_bf16_f32_i64_e16_k8192_n5120_combine1_unweighted_128x128
 // SASS80-NOT: CAS
 // SASS80: HMMA.16816.F32.BF16
 // SASS80: RED.E.ADD.F32.FTZ.RN.STRONG.GPU

@@ -62,10 +62,10 @@
 // CHECK-NOT: cuLaunchKernel
 // CHECK-NOT: Synchronize
 
-// Past 16 rows per expert (200 rows): the tile kernels, grid (512 / 32 or
-// 256 / 64, (200 + 9 * 63) / 64).
-// TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate grid=(16,11,1)
-// TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256 grid=(4,11,1) block=(128,1,1) smem=0 stream=0x5e00
+// Past 16 rows per expert (200 rows): the 128x128 tile kernels, grid (512 /
+// 64 or 256 / 128, (200 + 9 * 127) / 128).
+// TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate_128x128 grid=(8,10,1) block=(256,1,1) smem=75776
+// TILE: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k512_n256_128x128 grid=(2,10,1) block=(256,1,1) smem=75776 stream=0x5e00
 // TILE: cuLaunchKernel: combine_bf16_i64_f32_bf16_h256_k2 grid=(100,1,1)
 
 // combine=epilogue: the slots (100 x i32 = 400 -> 512 bytes) and the f32
@@ -80,7 +80,7 @@
 // EPI-NEXT: cuLaunchKernel: row_slots_i64_k2 grid=(1,1,1) block=(256,1,1) smem=0 stream=0x5e00
 // EPI-NEXT: params: 6000 6000 0 32 2 2 1 119000 119000 0 64 1
 // EPI-NEXT: cuMemsetD32Async: 119200 = 0 x 12800 stream=0x5e00
-// EPI-NEXT: cuLaunchKernel: grouped_matmul_bf16_f32_i64_e8_k512_n256_combine2_f32 grid=(4,10,1) block=(128,1,1) smem=0 stream=0x5e00
+// EPI-NEXT: cuLaunchKernel: grouped_matmul_bf16_f32_i64_e8_k512_n256_combine2_f32_128x128 grid=(2,9,1) block=(256,1,1) smem=75776 stream=0x5e00
 // EPI-NEXT: params: 100000 100000 0 64 200 200 1 4000 4000 0 8 200 100 20000 100 1 5000 5000 0 9 1 119200 119200 0 32 100 100 1 119000 119000 0 64 1 7000 7000 0 32 2 2 1
 // EPI-NEXT: cuLaunchKernel: activation_identity_f32_bf16_w256_256 grid=(50,1,1) block=(256,1,1) smem=0 stream=0x5e00
 // EPI-NEXT: params: 119200 119200 0 32 100 100 1 8000 8000 0 32 100 100 1

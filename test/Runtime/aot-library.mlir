@@ -48,8 +48,9 @@
 // LAUNCH: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512_w8 grid=(8,9,1) block=(256,1,1) smem=0 stream=0x5000
 // LAUNCH-NEXT: params: 1000 1000 0 64 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 64 200 200 1
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 100 rows) -> 0: {{$}}
-// 1000 rows > 128: the tile kernel, grid x = 512 / 64, y = (1000 + 9 * 63) / 64.
-// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512 grid=(8,24,1) block=(128,1,1) smem=0 stream=0x5000
+// 1000 rows > 128: the 128x128 tile kernel, grid x = 512 / 128, y = (1000 +
+// 9 * 127) / 128, 256 threads and 75776 bytes of dynamic shared memory.
+// LAUNCH-NEXT: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_128x128 grid=(4,16,1) block=(256,1,1) smem=75776 stream=0x5000
 // LAUNCH-NEXT: params: 1000 1000 0 3e8 100 100 1 2000 2000 0 8 100 200 20000 200 1 3000 3000 0 9 1 4000 4000 0 3e8 200 200 1
 // LAUNCH-NEXT: moe_grouped_matmul(bf16 8x256x512, 1000 rows) -> 0: {{$}}
 // 1 row: the decode kernel, grid (256 / 64, min(1, 5)), wide.
@@ -67,7 +68,7 @@
 // On 64 SMs the 72 blocks of 100 rows take the 4-warp form; the 4 of one
 // row still the wide one.
 // SMS64: cuLaunchKernel: grouped_matmul_decode_bf16_bf16_i64_e8_k256_n512 grid=(8,9,1) block=(128,1,1)
-// SMS64: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512 grid=(8,24,1) block=(128,1,1)
+// SMS64: cuLaunchKernel: grouped_matmul_bf16_bf16_i64_e8_k256_n512_128x128 grid=(4,16,1) block=(256,1,1)
 // SMS64: cuLaunchKernel: grouped_matmul_decode_f16_f16_i64_e4_k512_n256_w8 grid=(4,1,1) block=(256,1,1)
 
 // NODRIVER: moe_gpu_init -> 2: CUDA driver not found: dlopen({{.*}}.missing/libcuda.so.1) failed

@@ -117,10 +117,28 @@ def test_ws_consumer_without_rows_skips_its_wgmmas(tmp_path):
     assert result["wgmmas"] == _ws_wgmmas(offsets, 128, 256) == 48
 
 
-# The sm_80 tile kernel (cp.async into two stages, ldmatrix, mma.sync on
-# 64x64 tiles): few rows and columns, as each case runs every block.
+# The sm_80 tile kernel (cp.async, ldmatrix, mma.sync): 128x128 tiles of 8
+# warps on a 4-stage ring for 16-bit weights of at least one tile of
+# columns (N >= 128; 64 outputs with gate/up pairs), else, and for packed
+# weights, 64x64 tiles of 4 warps on two. Few rows and columns, as each
+# case runs every block.
 SM80 = dict(chip="sm_80", kernel="tile", rows=140)
 SM80_CASES = {
+    # The 128x128 tile: K = 200 (7 steps, the last partial) wraps the ring,
+    # groups of more than 128 rows take two row tiles, N past the column
+    # tiles, an empty group with Inf weights, offsets past the row count.
+    "sm80_large_k200_n264_bias": dict(E=3, K=200, N=264, bias="f32", inf_empty_group=True,
+                                      chip="sm_80", kernel="tile", rows=300,
+                                      offsets=[0, 150, 150, 290]),
+    "sm80_large_nk_k264_f16": dict(E=2, K=264, N=136, trans=True, elt="f16", off="i32",
+                                   chip="sm_80", kernel="tile", rows=200,
+                                   offsets=[0, 40, 230]),
+    "sm80_large_concatenated_swiglu_k136": dict(E=2, K=136, N=400, layout="concatenated",
+                                                chip="sm_80", kernel="tile", rows=170),
+    # The 64x64 tile forced on weights the 128x128 one would take.
+    "sm80_64x64_kn_k72_n200": dict(E=3, K=72, N=200, mma_tile="64x64", **SM80),
+    "sm80_64x64_concatenated_swiglu": dict(E=2, K=72, N=144, layout="concatenated",
+                                           mma_tile="64x64", **SM80),
     "sm80_kn_k72_n200": dict(E=3, K=72, N=200, **SM80),
     "sm80_nk_k72_f16_bias": dict(E=3, K=72, N=72, trans=True, inf_empty_group=True, elt="f16",
                                  off="i32", bias="f32", **SM80),
@@ -284,15 +302,21 @@ def _without_barrier(i):
 
 
 # sm_80: the B fragments' ldmatrix without .trans (the [E, K, N] weights are
-# N-major in shared memory) gives wrong numbers; waiting for the newest
-# cp.async group too late (wait_group 2: the step's copies still in flight
-# when ldmatrix reads them) is reported, and so is the main loop without
-# its closing barrier (the next step's cp.async refills the stage other
-# warps may still be reading), although the numbers here come out right;
-# so is the decode kernel's reduction reading the warps' partial sums
-# without the barrier after they are stored.
+# N-major in shared memory) gives wrong numbers; waiting for one cp.async
+# group too few (wait_group 1 on the 2-stage ring, 3 on the 4-stage one:
+# the step's copies still in flight when ldmatrix reads them) is reported,
+# and so is the main loop without its barrier (the other threads' copies
+# read before they are known to have landed, and a refill of the stage
+# other warps may still be reading), although the numbers here come out
+# right; so is the decode kernel's reduction reading the warps' partial
+# sums without the barrier after they are stored.
 MUTATIONS.update({
-    "sm80_no_refill_barrier": (_without_barrier(1), dict(E=2, K=72, N=72, **SM80), "problems"),
+    "sm80_no_loop_barrier": (_without_barrier(0), dict(E=2, K=72, N=72, **SM80), "problems"),
+    "sm80_large_no_loop_barrier": (_without_barrier(0), dict(E=2, K=200, N=128, **SM80),
+                                   "problems"),
+    "sm80_large_cp_async_wait_3": (
+        lambda t: t.replace("<{n = 2 : i32}>", "<{n = 3 : i32}>", 1),
+        dict(E=2, K=200, N=128, **SM80), "problems"),
     "sm80_decode_no_reduce_barrier": (
         _without_barrier(0), dict(E=2, K=72, N=72, chip="sm_80", kernel="decode", rows=20,
                                   offsets=[0, 6, 16]), "problems"),
@@ -304,8 +328,8 @@ MUTATIONS.update({
     "sm80_ldmatrix_no_trans": (
         lambda t: t.replace("layout = #nvvm.mma_layout<col>", "layout = #nvvm.mma_layout<row>"),
         dict(E=2, K=72, N=72, **SM80), "bad"),
-    "sm80_cp_async_wait_2": (
-        lambda t: t.replace("<{n = 1 : i32}>", "<{n = 2 : i32}>", 1),
+    "sm80_cp_async_wait_1": (
+        lambda t: t.replace("<{n = 0 : i32}>", "<{n = 1 : i32}>", 1),
         dict(E=2, K=72, N=72, **SM80), "problems"),
 })
 

@@ -268,6 +268,8 @@ def MoEGPUEntryPoints : Pass<"moe-gpu-entry-points", "mlir::ModuleOp"> {
            "else the tile kernel, chosen at run time), tile or decode">,
     Option<"wgmmaTile", "wgmma-tile", "std::string", /*default=*/"\"auto\"",
            "sm_90a tile kernel: auto or 128x128 (convert-moe-to-gpu)">,
+    Option<"mmaTile", "mma-tile", "std::string", /*default=*/"\"auto\"",
+           "sm_80/sm_90 tile kernel: auto or 64x64 (convert-moe-to-gpu)">,
     Option<"decodeBlocksPerSM", "decode-blocks-per-sm", "int64_t",
            /*default=*/"0",
            "Blocks per SM the 4-warp decode kernel is compiled for "

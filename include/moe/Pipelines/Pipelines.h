@@ -103,6 +103,12 @@ struct MoEGPUPipelineOptions
       llvm::cl::desc("sm_90a tile kernel: auto (128x256, warp-specialized, "
                      "where the weights allow) or 128x128"),
       llvm::cl::init("auto")};
+  Option<std::string> mmaTile{
+      *this, "mma-tile",
+      llvm::cl::desc("sm_80/sm_90 tile kernel: auto (128x128 tiles of 8 "
+                     "warps on a 4-stage ring where the weights allow) or "
+                     "64x64"),
+      llvm::cl::init("auto")};
   Option<int64_t> decodeBlocksPerSM{
       *this, "decode-blocks-per-sm",
       llvm::cl::desc("Blocks per SM the 4-warp decode kernel is compiled for "

@@ -1,8 +1,9 @@
 //===- GroupedMatmulKernel.cpp - sm_80 tensor-core grouped matmul ---------===//
 //
 // One kernel multiplies the row groups of every expert: block (x, y) owns
-// output columns x * kTileN.. and the y-th row tile counted over all groups
-// in order. The grid is sized on the host from the row count alone (an upper
+// the x-th column tile and the y-th row tile counted over all groups in
+// order; the tiles are 64 x 64 (4 warps, a 2-stage cp.async ring) or
+// 128 x 128 (8 warps, a 4-stage ring in dynamic shared memory: MmaTile). The grid is sized on the host from the row count alone (an upper
 // bound on the tiles), and each block finds its group by walking the offsets
 // on the device, so no group size ever travels to the host.
 //
@@ -46,11 +47,30 @@ namespace {
 constexpr int64_t kPad = 8;
 /// Elements per cp.async: 16 bytes of a 16-bit type.
 constexpr int64_t kVec = 8;
-/// Shared-memory stages of the copy/compute pipeline.
-constexpr int64_t kStages = 2;
-/// Warp tile: 2 x 4 mma tiles of 16 x 8.
-constexpr int64_t kWarpM = 32, kWarpN = 32;
-constexpr int64_t kMmaTilesM = kWarpM / 16, kMmaTilesN = kWarpN / 8;
+/// A warp's tile is 32 columns wide (4 mma tiles of 16 x 8) in both forms.
+constexpr int64_t kWarpN = 32;
+constexpr int64_t kMmaTilesN = kWarpN / 8;
+
+/// A block's output tile and the pipeline that feeds it.
+struct MmaTile {
+  int64_t rows, columns, threads;
+  /// Shared-memory stages of the copy/compute ring: stages - 1 k steps'
+  /// copies are in flight while the tensor cores work on one.
+  int64_t stages;
+  constexpr int64_t warpsN() const { return columns / kWarpN; }
+  constexpr int64_t warpsM() const { return threads / 32 / warpsN(); }
+  constexpr int64_t warpRows() const { return rows / warpsM(); }
+  constexpr int64_t mmaTilesM() const { return warpRows() / 16; }
+};
+/// 4 warps of 32 x 32, two stages (19 KB of static shared memory): what
+/// packed weights take (their B is expanded through registers one step
+/// ahead) and the `mma-tile=64x64` form.
+constexpr MmaTile kSmallTile{kTileM, kTileN, kThreads, 2};
+/// 8 warps of 64 x 32 and four stages (74-80 KB of dynamic shared memory):
+/// each weight tile feeds twice the rows, each ldmatrix 4/3 the mma of the
+/// small tile's, and three k steps of copies are in flight.
+constexpr MmaTile kLargeTile{128, 128, 256, 4};
+static_assert(kLargeTile.mmaTilesM() == 4 && kSmallTile.mmaTilesM() == 2);
 
 std::string kernelName(const GroupedMatmulSignature &sig) {
   std::string name;
@@ -75,8 +95,10 @@ bool pairsSlices(const GroupedMatmulSignature &sig) {
 
 /// The kernel's values shared by its parts.
 struct KernelState {
-  explicit KernelState(const GroupedMatmulSignature &sig) : sig(sig) {}
+  KernelState(const GroupedMatmulSignature &sig, const MmaTile &tile)
+      : sig(sig), tile(tile) {}
   const GroupedMatmulSignature &sig;
+  const MmaTile &tile;
   Value lhs, rhs, rhsUp, offsets, result, bias, upBias, rowSlots,
       combineWeights;
   /// Quantized weights: rhs (rhsUp) is the packed bytes, then these.
@@ -118,11 +140,13 @@ std::array<Value, 3> findRowTile(ImplicitLocOpBuilder &b, KernelState &s,
         // tile count.
         Value count =
             im.select(im.ult(start, end), im.sub(end, start), im.c(0));
-        Value tiles = im.div(im.add(count, im.c(kTileM - 1)), kTileM);
+        int64_t tileRows = s.tile.rows;
+        Value tiles = im.div(im.add(count, im.c(tileRows - 1)), tileRows);
         Value base = iter[0];
         Value nextBase = im.add(base, tiles);
         Value hit = im.both(im.uge(tileY, base), im.ult(tileY, nextBase));
-        Value first = im.add(start, im.mul(im.sub(tileY, base), im.c(kTileM)));
+        Value first =
+            im.add(start, im.mul(im.sub(tileY, base), im.c(tileRows)));
         scf::YieldOp::create(ib,
                              ValueRange{nextBase, im.select(hit, e, iter[1]),
                                         im.select(hit, first, iter[2]),
@@ -185,8 +209,9 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
         b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx, src,
         srcIdx, b.getIndexAttr(kVec), elems, b.getUnitAttr()));
   };
-  for (int64_t i = 0; i < kTileM * kTileK / kVec / kThreads; ++i) {
-    Value chunk = m.add(s.tid, m.c(i * kThreads));
+  const MmaTile &tile = s.tile;
+  for (int64_t i = 0; i < tile.rows * kTileK / kVec / tile.threads; ++i) {
+    Value chunk = m.add(s.tid, m.c(i * tile.threads));
     Value r = m.div(chunk, kTileK / kVec);
     Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
     Value row = m.add(first, r), col = m.add(k0, c);
@@ -202,8 +227,8 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
   if (s.sig.transposedRhs) {
     // [E, N, K] weights: B n-major as the rows are, chunk c of row j of the
     // tile is 8 K values of its column.
-    for (int64_t i = 0; i < kTileN * kTileK / kVec / kThreads; ++i) {
-      Value chunk = m.add(s.tid, m.c(i * kThreads));
+    for (int64_t i = 0; i < tile.columns * kTileK / kVec / tile.threads; ++i) {
+      Value chunk = m.add(s.tid, m.c(i * tile.threads));
       Value j = m.div(chunk, kTileK / kVec);
       Value c = m.mul(m.rem(chunk, kTileK / kVec), m.c(kVec));
       NMajorColumn column = nMajorColumn(b, s, n0, j);
@@ -220,14 +245,17 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
         b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
   }
   if (pairsSlices(s.sig)) {
-    // Thread t copies k row t / 4 of slice pair t % 4: gate columns
-    // n0 + 8 * (t % 4).. into B columns 16 * (t % 4).. (i = 0) and the up
-    // columns of the same outputs into the 8 columns after them (i = 1), so
-    // that mma tiles 2j and 2j + 1 hold the gate and up of the same outputs.
+    // With P = columns / 16 slice pairs, thread t copies k row t / P of
+    // slice pair t % P: gate columns n0 + 8 * (t % P).. into B columns
+    // 16 * (t % P).. (i = 0) and the up columns of the same outputs into the
+    // 8 columns after them (i = 1), so that mma tiles 2j and 2j + 1 hold the
+    // gate and up of the same outputs.
     bool split = s.sig.splitWeights;
     int64_t width = split ? N : N / 2;
-    Value r = m.div(s.tid, 4);
-    Value pairCol = m.mul(m.rem(s.tid, 4), m.c(kVec));
+    int64_t pairs = tile.columns / 16;
+    assert(tile.threads / pairs == kTileK && "one k row per thread group");
+    Value r = m.div(s.tid, pairs);
+    Value pairCol = m.mul(m.rem(s.tid, pairs), m.c(kVec));
     Value row = m.add(k0, r), col = m.add(n0, pairCol);
     Value valid = m.both(m.ult(row, K), m.ult(col, m.c(width)));
     for (int64_t i = 0; i < 2; ++i) {
@@ -245,10 +273,10 @@ Value loadTiles(ImplicitLocOpBuilder &b, KernelState &s, Value stage,
     return nvgpu::DeviceAsyncCreateGroupOp::create(
         b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
   }
-  for (int64_t i = 0; i < kTileK * kTileN / kVec / kThreads; ++i) {
-    Value chunk = m.add(s.tid, m.c(i * kThreads));
-    Value r = m.div(chunk, kTileN / kVec);
-    Value c = m.mul(m.rem(chunk, kTileN / kVec), m.c(kVec));
+  for (int64_t i = 0; i < kTileK * tile.columns / kVec / tile.threads; ++i) {
+    Value chunk = m.add(s.tid, m.c(i * tile.threads));
+    Value r = m.div(chunk, tile.columns / kVec);
+    Value c = m.mul(m.rem(chunk, tile.columns / kVec), m.c(kVec));
     Value row = m.add(k0, r), col = m.add(n0, c);
     Value valid = m.both(m.ult(row, K), m.ult(col, s.groupN));
     copy(s.smemB, {stage, r, c}, s.rhs,
@@ -371,7 +399,8 @@ Value mmaOperand(ImplicitLocOpBuilder &b, Value fragment, int64_t reg) {
   return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
 }
 
-/// The warp's 2 x 4 mma tiles for one 16-deep slice kk of the shared tiles.
+/// The warp's mma tiles (2 or 4 x 4) for one 16-deep slice kk of the shared
+/// tiles.
 void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
              SmallVectorImpl<Value> &acc) {
   Emitter m{b};
@@ -381,9 +410,10 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
   // 16-31 those of the next 8 (the four 8x8 matrices of a 16x16 tile).
   Value laneRow = m.rem(s.lane, 16);
   Value laneCol = m.mul(m.div(s.lane, 16), m.c(8));
-  SmallVector<Value, kMmaTilesM> a;
-  for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
-    Value row = m.add(m.mul(s.warpM, m.c(kWarpM)), m.c(mi * 16));
+  int64_t mmaTilesM = s.tile.mmaTilesM();
+  SmallVector<Value, 4> a;
+  for (int64_t mi = 0; mi < mmaTilesM; ++mi) {
+    Value row = m.add(m.mul(s.warpM, m.c(s.tile.warpRows())), m.c(mi * 16));
     a.push_back(nvgpu::LdMatrixOp::create(
         b, fragType, s.smemA,
         ValueRange{stage, m.add(row, laneRow), m.add(m.c(kk), laneCol)},
@@ -418,7 +448,7 @@ void mmaStep(ImplicitLocOpBuilder &b, KernelState &s, Value stage, int64_t kk,
     int64_t reg = (ni % 2) * 2;
     bOps.push_back({mmaOperand(b, frag, reg), mmaOperand(b, frag, reg + 1)});
   }
-  for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
+  for (int64_t mi = 0; mi < mmaTilesM; ++mi) {
     SmallVector<Value, 4> aOps;
     for (int64_t r = 0; r < 4; ++r)
       aOps.push_back(mmaOperand(b, a[mi], r));
@@ -496,9 +526,9 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
         ValueRange{castFloat(b, v0, resultType), castFloat(b, v1, resultType)});
     vector::StoreOp::create(b, vec, s.result, ValueRange{row, col});
   };
-  for (int64_t mi = 0; mi < kMmaTilesM; ++mi) {
+  for (int64_t mi = 0; mi < s.tile.mmaTilesM(); ++mi) {
     for (int64_t half = 0; half < 2; ++half) {
-      Value row = m.add(first, m.add(m.mul(s.warpM, m.c(kWarpM)),
+      Value row = m.add(first, m.add(m.mul(s.warpM, m.c(s.tile.warpRows())),
                                      m.add(m.c(mi * 16 + half * 8), laneRow)));
       Value rowInside = m.ult(row, end);
       if (pairsSlices(sig)) {
@@ -577,7 +607,8 @@ void storeTile(ImplicitLocOpBuilder &b, KernelState &s, ArrayRef<Value> acc,
 }
 
 gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
-                           const GroupedMatmulSignature &sig) {
+                           const GroupedMatmulSignature &sig,
+                           const MmaTile &tileShape) {
   MLIRContext *ctx = gpuModule.getContext();
   ImplicitLocOpBuilder b(gpuModule.getLoc(), ctx);
   b.setInsertionPointToEnd(gpuModule.getBody());
@@ -588,19 +619,35 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   // B n-major for weights read along K (transposed or packed), else
   // k-major.
-  SmallVector<int64_t, 3> smemBShape = {kStages, kTileK, kTileN + kPad};
+  int64_t stages = tileShape.stages;
+  SmallVector<int64_t, 3> smemBShape = {stages, kTileK,
+                                        tileShape.columns + kPad};
   if (sig.columnMajorWeights())
-    smemBShape = {kStages, kTileN, kTileK + kPad};
-  Type smemTypes[] = {
-      MemRefType::get({kStages, kTileM, kTileK + kPad}, elt,
-                      MemRefLayoutAttrInterface(), workgroup),
-      MemRefType::get(smemBShape, elt, MemRefLayoutAttrInterface(), workgroup)};
+    smemBShape = {stages, tileShape.columns, kTileK + kPad};
+  auto smemAType = MemRefType::get({stages, tileShape.rows, kTileK + kPad}, elt,
+                                   MemRefLayoutAttrInterface(), workgroup);
+  auto smemBType =
+      MemRefType::get(smemBShape, elt, MemRefLayoutAttrInterface(), workgroup);
+  // Past the 48 KB a block may hold statically, the stages are views of
+  // dynamic shared memory, whose size the launch passes.
+  auto bytes = [](MemRefType type) {
+    return type.getNumElements() * type.getElementTypeBitWidth() / 8;
+  };
+  int64_t smemBytes = bytes(smemAType) + bytes(smemBType);
+  bool dynamicSmem = smemBytes > kStaticSharedMemoryLimit;
+  SmallVector<Type, 2> smemTypes;
+  if (!dynamicSmem)
+    smemTypes = {smemAType, smemBType};
   auto func = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                      TypeRange(smemTypes), TypeRange());
   alignWorkgroupAttributions(func);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(tileShape.threads), 1, 1}));
+  if (tileShape.rows != kTileM)
+    func->setAttr(kRowTileAttr, b.getI64IntegerAttr(tileShape.rows));
+  if (dynamicSmem)
+    func->setAttr(kDynamicSharedMemoryAttr, b.getI64IntegerAttr(smemBytes));
   b.setInsertionPointToStart(&func.getBody().front());
 
   // Arguments in the order of argTypes.
@@ -608,7 +655,7 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto arg = [&](bool present) {
     return present ? func.getArgument(next++) : Value();
   };
-  KernelState s{sig};
+  KernelState s{sig, tileShape};
   s.lhs = arg(true);
   s.rhs = arg(true);
   s.scales = arg(bool(sig.quantized));
@@ -623,23 +670,34 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   s.upBias = arg(sig.hasUpBias());
   s.rowSlots = arg(sig.fusedCombine);
   s.combineWeights = arg(bool(sig.combineWeightType));
-  s.smemA = func.getWorkgroupAttributions()[0];
-  s.smemB = func.getWorkgroupAttributions()[1];
-  // Gate/up slice pairs cover kTileN / 2 result columns per block.
-  // (Interleaved gate/up: kTileN / 2 too, but as kTileN rhs columns.)
-  int64_t blockColumns = pairsSlices(sig) ? kTileN / 2 : kTileN;
+  if (dynamicSmem) {
+    Value smem = gpu::DynamicSharedMemoryOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                           MemRefLayoutAttrInterface(), workgroup));
+    s.smemA = memref::ViewOp::create(b, smemAType, smem, m.c(0), ValueRange());
+    s.smemB = memref::ViewOp::create(b, smemBType, smem, m.c(bytes(smemAType)),
+                                     ValueRange());
+  } else {
+    s.smemA = func.getWorkgroupAttributions()[0];
+    s.smemB = func.getWorkgroupAttributions()[1];
+  }
+  // Gate/up slice pairs cover half the tile's columns as result columns.
+  // (Interleaved gate/up: half too, but as the tile's rhs columns.)
+  int64_t blockColumns =
+      pairsSlices(sig) ? tileShape.columns / 2 : tileShape.columns;
   int64_t columns = pairsSlices(sig) ? sig.resultColumns() : sig.n;
-  // The launch cannot read N from a packed or transposed rhs: the kernel
-  // says its tiles.
-  if (pairsSlices(sig) || sig.columnMajorWeights())
+  // The launch cannot read N from a packed or transposed rhs, nor the
+  // large tile's width: the kernel says its tiles.
+  if (pairsSlices(sig) || sig.columnMajorWeights() ||
+      tileShape.columns != kTileN)
     func->setAttr(
         kColumnTilesAttr,
         b.getI64IntegerAttr((columns + blockColumns - 1) / blockColumns));
   s.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   s.lane = m.rem(s.tid, 32);
   Value warp = m.div(s.tid, 32);
-  s.warpM = m.div(warp, 2);
-  s.warpN = m.rem(warp, 2);
+  s.warpM = m.div(warp, tileShape.warpsN());
+  s.warpN = m.rem(warp, tileShape.warpsN());
   Value rows = memref::DimOp::create(b, s.lhs, 0);
   std::array<Value, 3> tile = findRowTile(b, s, rows);
   Value group = tile[0], first = tile[1], end = tile[2];
@@ -664,14 +722,21 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   auto accType = LLVM::LLVMStructType::getLiteral(
       ctx, SmallVector<Type>(4, b.getF32Type()));
   Value zeroAcc = LLVM::ZeroOp::create(b, accType);
-  SmallVector<Value> init(kMmaTilesM * kMmaTilesN, zeroAcc);
-  // Two stages: the copies of k step i + 1 are in flight while the tensor
-  // cores work on step i. The last step prefetches past K, which copies
-  // nothing (zero-filled chunks) and is waited for after the loop.
-  Value firstToken =
-      loadTiles(b, s, m.c(0), weightGroup, first, end, m.c(0), n0);
+  SmallVector<Value> init(tileShape.mmaTilesM() * kMmaTilesN, zeroAcc);
+  // A ring of S stages: k step i waits in stage i % S, and the copies of
+  // steps i + 1 .. i + S - 1 are in flight while the tensor cores work on
+  // step i. The steps past K copy nothing (zero-filled chunks) and are
+  // waited for after the loop.
+  Value firstToken;
+  for (int64_t step = 0; step < stages - 1; ++step) {
+    Value token = loadTiles(b, s, m.c(step), weightGroup, first, end,
+                            m.c(step * kTileK), n0);
+    if (!firstToken)
+      firstToken = token;
+  }
   std::optional<PackedColumn> packed;
   if (sig.quantized) {
+    assert(stages == 2 && "packed B is expanded into the other stage");
     packed = packedColumn(b, s, weightGroup, n0);
     // The tail's blocks (no k step) skip the first step's B too.
     m.ifThen(m.ult(m.c(0), kEnd), [&] {
@@ -684,25 +749,28 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         Emitter im{ib};
-        Value stage = im.rem(im.div(k0, kTileK), kStages);
-        Value nextStage = im.sub(im.c(1), stage);
-        Value nextK = im.add(k0, im.c(kTileK));
-        Value next =
-            loadTiles(ib, s, nextStage, weightGroup, first, end, nextK, n0);
+        Value step = im.div(k0, kTileK);
+        Value stage = im.rem(step, stages);
+        // This thread's copies of step i landed; the barrier makes every
+        // thread's visible, and says that all are done with step i - 1,
+        // whose stage the copies of step i + S - 1 refill.
+        waitTiles(ib, firstToken, /*pending=*/stages - 2);
+        gpu::BarrierOp::create(ib);
+        Value refill = im.rem(im.add(step, im.c(stages - 1)), stages);
+        loadTiles(ib, s, refill, weightGroup, first, end,
+                  im.add(k0, im.c((stages - 1) * kTileK)), n0);
         // Quantized B: the next step's packed bits are in flight during this
-        // step's mma, then expanded into the stage the last step read.
+        // step's mma, then expanded into the stage step i - 1 read (the
+        // refilled one: the A copies go there too).
         std::optional<PackedValues> nextB;
         if (packed)
-          nextB = loadPackedB(ib, s, *packed, weightGroup, nextK);
-        waitTiles(ib, next, /*pending=*/1);
-        gpu::BarrierOp::create(ib);
+          nextB = loadPackedB(ib, s, *packed, weightGroup,
+                              im.add(k0, im.c(kTileK)));
         SmallVector<Value> acc(iter.begin(), iter.end());
         for (int64_t kk = 0; kk < kTileK; kk += 16)
           mmaStep(ib, s, stage, kk, acc);
         if (nextB)
-          storePackedB(ib, s, *packed, *nextB, nextStage);
-        // The next iteration's copies overwrite the stage read here.
-        gpu::BarrierOp::create(ib);
+          storePackedB(ib, s, *packed, *nextB, refill);
         scf::YieldOp::create(ib, acc);
       });
   waitTiles(b, firstToken, /*pending=*/0);
@@ -723,13 +791,24 @@ int64_t GroupedMatmulSignature::resultColumns() const {
   return n / 2;
 }
 
-gpu::GPUFuncOp
-moe::detail::getOrBuildGroupedMatmulKernel(gpu::GPUModuleOp gpuModule,
-                                           const GroupedMatmulSignature &sig) {
+bool moe::detail::mmaLargeTileFits(const GroupedMatmulSignature &sig) {
+  if (sig.quantized)
+    return false;
+  // At least one whole tile of columns.
+  if (pairsSlices(sig))
+    return sig.resultColumns() >= kLargeTile.columns / 2;
+  return sig.n >= kLargeTile.columns;
+}
+
+gpu::GPUFuncOp moe::detail::getOrBuildGroupedMatmulKernel(
+    gpu::GPUModuleOp gpuModule, const GroupedMatmulSignature &sig, bool large) {
+  assert((!large || mmaLargeTileFits(sig)) && "no large tile for sig");
   std::string name = kernelName(sig);
+  if (large)
+    name += "_128x128";
   if (auto existing = gpuModule.lookupSymbol<gpu::GPUFuncOp>(name))
     return existing;
-  return buildKernel(gpuModule, name, sig);
+  return buildKernel(gpuModule, name, sig, large ? kLargeTile : kSmallTile);
 }
 
 std::string moe::detail::combineSuffix(const GroupedMatmulSignature &sig) {

@@ -19,9 +19,10 @@ namespace moe::detail {
 /// module gets `gpu.container_module`).
 mlir::gpu::GPUModuleOp getOrCreateKernelModule(mlir::ModuleOp module);
 
-/// Tile shape of the sm_80 grouped matmul: a block of 4 warps (2 x 2) owns a
-/// kTileM x kTileN output tile, each warp 32 x 32 of it (2 x 4 mma tiles of
-/// 16 x 8), and walks K in kTileK steps.
+/// Tile shape of the sm_80 grouped matmul's small form: a block of 4 warps
+/// (2 x 2) owns a kTileM x kTileN output tile, each warp 32 x 32 of it (2 x 4
+/// mma tiles of 16 x 8), and walks K in kTileK steps. (The large form's
+/// kernels say their tile: kRowTileAttr, kColumnTilesAttr.)
 constexpr int64_t kTileM = 64;
 constexpr int64_t kTileN = 64;
 constexpr int64_t kTileK = 32;
@@ -151,9 +152,23 @@ void expandKernelMath(mlir::gpu::GPUFuncOp func);
 /// if the signature has one. With `splitWeights` the up weight follows rhs;
 /// with a combine, row slots memref<?xi32> and weights memref<?xSLOTSxW>
 /// come last.
+/// The 128 x 128 tile of 8 warps with a 4-stage ring if `large` (which
+/// mmaLargeTileFits must allow), else the 64 x 64 one of 4 warps with two.
 mlir::gpu::GPUFuncOp
 getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
-                              const GroupedMatmulSignature &sig);
+                              const GroupedMatmulSignature &sig, bool large);
+
+/// Whether the mma.sync kernel's 128 x 128 tile reads `sig`'s weights:
+/// 16-bit ones (packed ones are expanded through registers into a 2-stage
+/// ring) with at least one whole tile of columns.
+bool mmaLargeTileFits(const GroupedMatmulSignature &sig);
+
+/// Kernel attribute: the rows of the launch's row tiles, on every kernel
+/// whose tiles are not kTileM rows (the sm_80 large tile).
+constexpr llvm::StringLiteral kRowTileAttr = "moe.row_tile";
+
+/// Bytes of shared memory a block may declare statically.
+constexpr int64_t kStaticSharedMemoryLimit = 48 * 1024;
 
 /// The signature of the kernel `op` needs (no epilogue), or an error at `op`
 /// saying why there is none.

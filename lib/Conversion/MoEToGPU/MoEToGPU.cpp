@@ -65,6 +65,9 @@ LogicalResult moe::checkMoEToGPUOptions(Operation *op, StringRef pass,
   if (!isWgmmaTileChoice(options.wgmmaTile))
     return fail() << "wgmma-tile must be auto or 128x128, not '"
                   << options.wgmmaTile << "'";
+  if (!isMmaTileChoice(options.mmaTile))
+    return fail() << "mma-tile must be auto or 64x64, not '" << options.mmaTile
+                  << "'";
   if (!isDecodeBlocksPerSMChoice(options.decodeBlocksPerSM))
     return fail() << "decode-blocks-per-sm must be 0 (ptxas's choice) or 1 "
                      "to 3, not "
@@ -244,7 +247,8 @@ moe::detail::getOrBuildTileKernel(gpu::GPUModuleOp gpuModule,
   if (options.chip == "sm_90a")
     return getOrBuildWgmmaGroupedMatmulKernel(
         gpuModule, sig, options.wgmmaTile == "auto" && wgmmaWideTileFits(sig));
-  return getOrBuildGroupedMatmulKernel(gpuModule, sig);
+  return getOrBuildGroupedMatmulKernel(
+      gpuModule, sig, options.mmaTile == "auto" && mmaLargeTileFits(sig));
 }
 
 gpu::GPUModuleOp moe::detail::getOrCreateKernelModule(ModuleOp module) {
@@ -354,12 +358,12 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
 static Value launchOnGrid(ImplicitLocOpBuilder &b, gpu::GPUFuncOp kernel,
                           Value gridX, Value gridY, Value threads,
                           ValueRange buffers, Value asyncDependency,
-                          Value gridZ = Value()) {
+                          Value gridZ = Value(),
+                          Value dynamicSharedMemory = Value()) {
   Value one = arith::ConstantIndexOp::create(b, 1);
   auto launch = gpu::LaunchFuncOp::create(
       b, kernel, gpu::KernelDim3{gridX, gridY, gridZ ? gridZ : one},
-      gpu::KernelDim3{threads, one, one},
-      /*dynamicSharedMemorySize=*/Value(), buffers,
+      gpu::KernelDim3{threads, one, one}, dynamicSharedMemory, buffers,
       gpu::AsyncTokenType::get(b.getContext()), ValueRange{asyncDependency});
   return launch.getAsyncToken();
 }
@@ -384,7 +388,10 @@ gpu::KernelDim3 moe::detail::groupedMatmulGrid(ImplicitLocOpBuilder &b,
   int64_t columnTiles = (n + kTileN - 1) / kTileN;
   if (auto tiles = kernel->getAttrOfType<IntegerAttr>(kColumnTilesAttr))
     columnTiles = tiles.getInt();
-  return {c(columnTiles), rowTileBound(b, rows, groups, kTileM), c(1)};
+  int64_t tileRows = kTileM;
+  if (auto attr = kernel->getAttrOfType<IntegerAttr>(kRowTileAttr))
+    tileRows = attr.getInt();
+  return {c(columnTiles), rowTileBound(b, rows, groups, tileRows), c(1)};
 }
 
 std::pair<Value, Value> moe::detail::upBiasAt(ImplicitLocOpBuilder &b,
@@ -412,13 +419,21 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   if (isWgmmaKernel(kernel))
     return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   gpu::KernelDim3 grid = groupedMatmulGrid(b, kernel, rows);
+  Value smem;
+  if (auto bytes = kernel->getAttrOfType<IntegerAttr>(kDynamicSharedMemoryAttr))
+    smem = arith::ConstantIntOp::create(b, bytes.getInt(), 32);
+  int64_t threads = (*kernel.getKnownBlockSize())[0];
   return launchOnGrid(b, kernel, grid.x, grid.y,
-                      arith::ConstantIndexOp::create(b, kThreads), buffers,
-                      asyncDependency);
+                      arith::ConstantIndexOp::create(b, threads), buffers,
+                      asyncDependency, /*gridZ=*/Value(), smem);
 }
 
 bool moe::isWgmmaTileChoice(StringRef tile) {
   return tile == "auto" || tile == "128x128";
+}
+
+bool moe::isMmaTileChoice(StringRef tile) {
+  return tile == "auto" || tile == "64x64";
 }
 
 bool moe::isDecodeBlocksPerSMChoice(int64_t blocks) {
@@ -430,12 +445,12 @@ bool moe::isGroupedMatmulKernelChoice(StringRef kernel) {
 }
 
 // The decode kernel streams each used expert's weights once per
-// kDecodeRowsPerPass (32) rows of its group; the tile kernel once per 64-row
-// tile. Both are bandwidth-bound below the ridge (bf16 weights: 2 * rows
-// FLOP per 2 bytes, the H200's ~990 TFLOP/s over ~4.8 TB/s is ~200 rows per
-// group), so the decode kernel wins while a group's rows fit one pass. At
-// 16 rows per group on average the fullest group stays below 32 for random
-// top-k routing (Mixtral E = 8, T = 64: 128 rows, binomial sd ~3.7), and
+// kDecodeRowsPerPass (32) rows of its group; the tile kernels once per row
+// tile (64 or 128 rows). Both are bandwidth-bound below the ridge (bf16
+// weights: 2 * rows FLOP per 2 bytes, the H200's ~990 TFLOP/s over ~4.8 TB/s is
+// ~200 rows per group), so the decode kernel wins while a group's rows fit one
+// pass. At 16 rows per group on average the fullest group stays below 32 for
+// random top-k routing (Mixtral E = 8, T = 64: 128 rows, binomial sd ~3.7), and
 // every T <= 64 decode step of the benchmark's models is at or below it
 // (rows = T * k <= 16 * E needs k <= E / 4: Mixtral 2 of 8, Qwen3 8 of 128,
 // DeepSeek-V3 8 of 256).
@@ -630,8 +645,9 @@ struct ConvertMoEToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    moe::MoEToGPUOptions options{chip,   elementType, combine,
-                                 kernel, wgmmaTile,   decodeBlocksPerSM};
+    moe::MoEToGPUOptions options{
+        chip,      elementType, combine,          kernel,
+        wgmmaTile, mmaTile,     decodeBlocksPerSM};
     if (failed(
             moe::checkMoEToGPUOptions(module, "convert-moe-to-gpu", options)))
       return signalPassFailure();

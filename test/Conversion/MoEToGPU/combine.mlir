@@ -45,7 +45,7 @@
 // EPI: %[[L1:.*]] = gpu.launch_func async [%[[F1]]] @moe_kernels::@row_slots_i64_k2 {{.*}} args(%[[MAP]] : memref<?x2xi64>, %[[SLOTS]] : memref<?xi32>)
 // EPI: %[[SUMS:.*]], %[[A2:.*]] = gpu.alloc async [%[[L1]]] (%[[T]]) : memref<?x4096xf32>
 // EPI: %[[F2:.*]] = gpu.memset async [%[[A2]]] %[[SUMS]], %cst : memref<?x4096xf32>, f32
-// EPI: %[[L2:.*]] = gpu.launch_func async [%[[F2]]] @moe_kernels::@grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine2_f32 blocks in (%c64, %{{.*}}, %c1) {{.*}} args(%[[LHS]] : memref<?x14336xbf16>, %{{.*}} : memref<8x14336x4096xbf16>, %{{.*}} : memref<9xi64>, %[[SUMS]] : memref<?x4096xf32>, %[[SLOTS]] : memref<?xi32>, %{{.*}} : memref<?x2xf32>)
+// EPI: %[[L2:.*]] = gpu.launch_func async [%[[F2]]] @moe_kernels::@grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine2_f32_128x128 blocks in (%c32, %{{.*}}, %c1) {{.*}} args(%[[LHS]] : memref<?x14336xbf16>, %{{.*}} : memref<8x14336x4096xbf16>, %{{.*}} : memref<9xi64>, %[[SUMS]] : memref<?x4096xf32>, %[[SLOTS]] : memref<?xi32>, %{{.*}} : memref<?x2xf32>)
 // EPI: %[[OUT:.*]], %[[A3:.*]] = gpu.alloc async [%[[L2]]] (%[[T]]) : memref<?x4096xbf16>
 // EPI: %[[L3:.*]] = gpu.launch_func async [%[[A3]]] @moe_kernels::@activation_identity_f32_bf16_w4096_4096 {{.*}} args(%[[SUMS]] : memref<?x4096xf32>, %[[OUT]] : memref<?x4096xbf16>)
 // EPI: %[[D1:.*]] = gpu.dealloc async [%[[L3]]] %[[SLOTS]]
@@ -53,7 +53,7 @@
 // EPI: gpu.wait [%[[D2]]]
 // EPI: bufferization.to_tensor %[[OUT]]
 // The epilogue: slot of the row, its token and weight, two atomics per pair.
-// EPI: gpu.func @grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine2_f32(%{{.*}}: memref<?x14336xbf16>, %{{.*}}: memref<8x14336x4096xbf16>, %{{.*}}: memref<9xi64>, %[[SUMSK:.*]]: memref<?x4096xf32>, %[[SL:.*]]: memref<?xi32>, %[[WK:.*]]: memref<?x2xf32>)
+// EPI: gpu.func @grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine2_f32_128x128(%{{.*}}: memref<?x14336xbf16>, %{{.*}}: memref<8x14336x4096xbf16>, %{{.*}}: memref<9xi64>, %[[SUMSK:.*]]: memref<?x4096xf32>, %[[SL:.*]]: memref<?xi32>, %[[WK:.*]]: memref<?x2xf32>)
 // EPI: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // EPI: %[[SLOTV:.*]] = memref.load %[[SL]][%{{.*}}] : memref<?xi32>
 // EPI: arith.cmpi sge, %[[SLOTV]], %c0_i32
@@ -125,7 +125,7 @@ func.func @f16(%a: tensor<?x64xf16>, %w2: tensor<4x64x40xf16>, %off: tensor<5xi3
 // EPI: %[[SLOTS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?xi32>
 // EPI: @moe_kernels::@row_slots_i64_k1
 // EPI: %[[SUMS:.*]], %{{.*}} = gpu.alloc async [%{{.*}}] (%{{.*}}) : memref<?x4096xf32>
-// EPI: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[MM:grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine1_unweighted]] {{.*}} args(%{{.*}} : memref<?x14336xbf16>, %{{.*}} : memref<8x14336x4096xbf16>, %{{.*}} : memref<9xi64>, %[[SUMS]] : memref<?x4096xf32>, %[[SLOTS]] : memref<?xi32>)
+// EPI: gpu.launch_func async [%{{.*}}] @moe_kernels::@[[MM:grouped_matmul_bf16_f32_i64_e8_k14336_n4096_combine1_unweighted_128x128]] {{.*}} args(%{{.*}} : memref<?x14336xbf16>, %{{.*}} : memref<8x14336x4096xbf16>, %{{.*}} : memref<9xi64>, %[[SUMS]] : memref<?x4096xf32>, %[[SLOTS]] : memref<?xi32>)
 // EPI-NOT: @moe_kernels::@combine_
 // EPI: @moe_kernels::@activation_identity_f32_bf16_w4096_4096
 // EPI: gpu.func @[[MM]](

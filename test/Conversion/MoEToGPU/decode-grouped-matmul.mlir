@@ -32,7 +32,7 @@
 // CHECK:     gpu.wait [%[[D]]]
 // CHECK:   }
 // CHECK: } else {
-// CHECK:   %[[T:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048 {{.*}} threads in (%c128, %c1, %c1)
+// CHECK:   %[[T:.*]] = gpu.launch_func async [%[[TOK]]] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e128_k768_n2048_128x128 {{.*}} threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c75776_i32
 // CHECK:   gpu.wait [%[[T]]]
 // CHECK: }
 // CHECK: bufferization.to_tensor %[[OUT]]

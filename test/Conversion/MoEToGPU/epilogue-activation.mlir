@@ -1,4 +1,22 @@
-// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu=mma-tile=64x64 -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s --check-prefix=LARGE
+
+// The 128x128 tile (mma-tile=auto) fuses the same epilogues: with gate and
+// up in slice pairs a block owns 64 outputs, thread t copying k row t / 8
+// of slice pair t % 8 of the 8.
+// LARGE-LABEL: func.func @separate(
+// LARGE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate_128x128 blocks in (%c8,
+// LARGE: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_silu_separate_128x128(
+// LARGE-SAME: moe.column_tiles = 8 : i64
+// LARGE: %[[TID:.*]] = gpu.thread_id x
+// LARGE: %[[BX:.*]] = gpu.block_id x
+// LARGE: arith.muli %[[BX]], %c64
+// LARGE: arith.divui %[[TID]], %c8
+// LARGE: arith.remui %[[TID]], %c8
+// LARGE-LABEL: func.func @concatenated(
+// LARGE: @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_silu_concatenated_a1p702_b1_l7_128x128 blocks in (%c8,
+// LARGE-LABEL: func.func @interleaved(
+// LARGE: @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved_128x128 blocks in (%c8,
 
 // SwiGLU with separate gate and up weights (Mixtral, Qwen3, DeepSeek): the
 // two grouped matmuls and the activation are one kernel. Each block owns
@@ -87,6 +105,7 @@ func.func @concatenated(%x: tensor<?x256xbf16>, %w: tensor<8x256x1024xbf16>, %of
 // CHECK: gpu.launch_func async [%{{.*}}] @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved blocks in (%c16,
 // CHECK: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n1024_gelu_interleaved(%{{.*}}: memref<?x256xbf16>, %{{.*}}: memref<8x256x1024xbf16>, %{{.*}}: memref<9xi64>, %[[RES:.*]]: memref<?x512xbf16>)
 // CHECK-NOT: moe.column_tiles
+// CHECK: scf.yield {{.*}} : !llvm.struct
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // CHECK: arith.cmpi ult, %[[COL:.*]], %c1024
 // CHECK: scf.if

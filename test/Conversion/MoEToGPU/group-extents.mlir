@@ -1,4 +1,4 @@
-// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu="kernel=tile mma-tile=64x64" -split-input-file | FileCheck %s --check-prefix=TILE
 // RUN: moe-opt %s --convert-moe-to-gpu=kernel=decode -split-input-file | FileCheck %s --check-prefix=DECODE
 // RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a kernel=tile wgmma-tile=128x128" -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=WGMMA
 

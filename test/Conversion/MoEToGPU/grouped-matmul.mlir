@@ -1,5 +1,7 @@
-// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-gpu=chip=sm_90 -split-input-file | FileCheck %s
+// The 64x64 tile (4 warps, two stages); grouped-matmul-128x128.mlir has
+// the 128x128 one that mma-tile=auto takes for N >= 128.
+// RUN: moe-opt %s --convert-moe-to-gpu=mma-tile=64x64 -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90 mma-tile=64x64" -split-input-file | FileCheck %s
 
 // Mixtral-like expert projection (E = 8), rows grouped by expert; the host
 // needs only the row count to size the grid (no read of the offsets).
@@ -38,26 +40,30 @@
 // CHECK: memref.load %[[O]]
 // CHECK: arith.cmpi uge, %[[BY]]
 // CHECK: scf.if
-// Two-stage pipeline: stage 0 is loaded first, then each k step loads the
-// next stage and waits only for the current one (one group left in flight).
+// Two-stage ring: stage 0 is loaded first; each k step waits for its own
+// copies, meets the other threads at the one barrier (their copies landed,
+// and the stage the step before read is free), refills that stage with the
+// next step, then runs its mma while the copies fly.
 // CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]{{.*}}, %[[SA]][%c0, {{.*}}, 8, %{{.*}} {bypassL1}
 // CHECK-COUNT-2: nvgpu.device_async_copy %[[R]]{{.*}}, %[[SB]][%c0, {{.*}}, 8, %{{.*}} {bypassL1}
 // CHECK: %[[FIRST:.*]] = nvgpu.device_async_create_group
-// CHECK: %[[ACC:.*]]:8 = scf.for %[[K0:.*]] = {{.*}} -> (!llvm.struct<(f32, f32, f32, f32)>, {{.*}}
-// CHECK: %[[STAGE:.*]] = arith.remui
-// CHECK: %[[NEXT:.*]] = arith.subi %c1, %[[STAGE]]
-// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]{{.*}}, %[[SA]][%[[NEXT]], {{.*}} {bypassL1}
-// CHECK-COUNT-2: nvgpu.device_async_copy %[[R]]{{.*}}, %[[SB]][%[[NEXT]], {{.*}} {bypassL1}
-// CHECK: %[[G:.*]] = nvgpu.device_async_create_group
-// CHECK: nvgpu.device_async_wait %[[G]] {numGroups = 1 : i32}
-// CHECK: gpu.barrier
+// CHECK: %[[ACC:.*]]:8 = scf.for %[[K0:[^ ]*]] = {{.*}} -> (!llvm.struct<(f32, f32, f32, f32)>, {{.*}}
+// CHECK: %[[STEP:.*]] = arith.divui %[[K0]], %c32
+// CHECK: %[[STAGE:.*]] = arith.remui %[[STEP]], %c2
+// CHECK: nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
+// CHECK: %[[NEXT:.*]] = arith.addi %[[STEP]], %c1
+// CHECK: %[[REFILL:.*]] = arith.remui %[[NEXT]], %c2
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[L]]{{.*}}, %[[SA]][%[[REFILL]], {{.*}} {bypassL1}
+// CHECK-COUNT-2: nvgpu.device_async_copy %[[R]]{{.*}}, %[[SB]][%[[REFILL]], {{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_create_group
 // CHECK-COUNT-2: nvgpu.ldmatrix %[[SA]][%[[STAGE]], {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK-COUNT-2: nvgpu.ldmatrix %[[SB]][%[[STAGE]], {{.*}} {numTiles = 4 : i32, transpose = true}
 // CHECK: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
 // CHECK-COUNT-8: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: nvgpu.ldmatrix %[[SA]]
 // CHECK-COUNT-8: nvvm.mma.sync
-// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
 // CHECK: scf.yield
 // CHECK: nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
 // Epilogue: fp32 accumulators to bf16, pairs of columns, rows of the group only.

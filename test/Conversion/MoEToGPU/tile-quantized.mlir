@@ -47,18 +47,17 @@
 // CHECK: arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
 // CHECK: vector.store %{{.*}}, %[[SB]][%c0, %[[COL]], %{{.*}}] : memref<2x64x40xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
 // CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c32 iter_args(
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
 // CHECK: nvgpu.device_async_create_group
 // CHECK: vector.load %[[WORDS]]
 // CHECK: memref.load %[[S]]
 // CHECK: memref.load %[[ZP]]
-// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
-// CHECK: gpu.barrier
 // CHECK: nvgpu.ldmatrix %[[SA]]{{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK: nvgpu.ldmatrix %[[SB]]{{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK-COUNT-16: nvvm.mma.sync
 // CHECK-NOT: memref.load %[[S]]
 // CHECK-COUNT-2: vector.store %{{.*}}, %[[SB]]
-// CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: scf.yield
 
 // TILE-LABEL: func.func @int4_blocks(

@@ -1,6 +1,6 @@
-// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
-// RUN: moe-opt %s --convert-moe-to-gpu=combine=epilogue -split-input-file | FileCheck %s --check-prefix=COMB
+// RUN: moe-opt %s --convert-moe-to-gpu=mma-tile=64x64 -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="kernel=tile mma-tile=64x64" -split-input-file | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu="combine=epilogue mma-tile=64x64" -split-input-file | FileCheck %s --check-prefix=COMB
 // RUN: moe-opt %s --convert-moe-to-gpu="chip=sm_90a combine=epilogue" -split-input-file 2>/dev/null | FileCheck %s --check-prefix=COMB90
 
 // 16-bit weights stored [E, N, K] (transpose_rhs: each output column's K

@@ -112,7 +112,9 @@ def lower(c, workdir, tag):
     its chip (sm_90a unless c["chip"] says sm_80) and, on sm_80, its kernel
     (c["kernel"]: tile, the mma.sync tile kernel, or decode); on sm_90a
     c["wgmma_tile"] = "128x128" keeps the one-warpgroup tile where the
-    warp-specialized 128x256 one would be taken."""
+    warp-specialized 128x256 one would be taken, and on sm_80
+    c["mma_tile"] = "64x64" the 4-warp tile where the 8-warp 128x128 one
+    would be."""
     src = os.path.join(workdir, f"{tag}.mlir")
     with open(src, "w") as f:
         f.write(case_mlir(c))
@@ -121,6 +123,8 @@ def lower(c, workdir, tag):
         options += f" kernel={c['kernel']}"
     if c.get("wgmma_tile"):
         options += f" wgmma-tile={c['wgmma_tile']}"
+    if c.get("mma_tile"):
+        options += f" mma-tile={c['mma_tile']}"
     if c.get("combine"):
         options += " combine=epilogue"
     return lower_file(src, options, workdir, tag)

@@ -42,6 +42,11 @@ struct MoEToGPUOptions {
   /// columns; else 128 x 128) or
   /// "128x128" (forced, for comparisons).
   std::string wgmmaTile = "auto";
+  /// The mma.sync tile kernel's form (sm_80, sm_90): "auto" (128 x 128
+  /// tiles of 8 warps on a 4-stage ring where the weights allow: 16-bit,
+  /// not packed, at least 128 columns; else 64 x 64 on two stages) or
+  /// "64x64" (forced, for comparisons).
+  std::string mmaTile = "auto";
   /// Blocks per SM the 4-warp decode kernel is compiled for (nvvm.minctasm),
   /// or 0 for ptxas's choice (see isDecodeBlocksPerSMChoice).
   int64_t decodeBlocksPerSM = 0;
@@ -61,6 +66,9 @@ bool isDecodeBlocksPerSMChoice(int64_t blocks);
 
 /// True if `tile` is a value of MoEToGPUOptions::wgmmaTile.
 bool isWgmmaTileChoice(llvm::StringRef tile);
+
+/// True if `tile` is a value of MoEToGPUOptions::mmaTile.
+bool isMmaTileChoice(llvm::StringRef tile);
 
 /// True if `kernel` is a value of MoEToGPUOptions::kernel.
 bool isGroupedMatmulKernelChoice(llvm::StringRef kernel);
