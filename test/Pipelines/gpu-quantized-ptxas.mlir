@@ -33,7 +33,7 @@
 // RUN: FileCheck %s --check-prefix=SMEM < %t.sm80.ptx
 // RUN: not grep -E "\.shared \.align (2|4|8) \.b8 __wg_grouped_matmul" %t.sm80.ptx
 // SMEM: .shared .align 16 .b8 __wg_grouped_matmul_decode_
-// SMEM: .shared .align 16 .b8 __wg_grouped_matmul_bf16_
+// SMEM: .shared .align 16 .b8 __wg_grouped_matmul_f16_
 
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
@@ -42,22 +42,22 @@
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k14336_n4096_q4_b32_f16_zp'
 // SM80-DAG: Compiling entry function 'grouped_matmul_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n768_q4_b16_bf16_zp'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n1536_silu_interleaved_q4_b32_f16'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n768_q2_b16_f16_zp'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n1536_silu_concatenated_q4_b32_f16'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e128_k2048_n1520_silu_concatenated_q2_b16_f16_zp'
 // CHECK-DAG: Compiling entry function 'grouped_matmul_decode_bf16_bf16_i64_e8_k4096_n14336_silu_separate_q4_b32_f16_zp'
-// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k4096_n14336_silu_separate_q4_b32_f16_zp'
+// SM80-DAG: Compiling entry function 'grouped_matmul_bf16_bf16_i64_e8_k4096_n14336_silu_separate_q4_b32_f16_zp_128x128'
 // SM90-DAG: Compiling entry function 'grouped_matmul_wgmma_bf16_bf16_i64_e8_k4096_n14336_silu_separate_q4_b32_f16_zp'
 
 // SASS-COUNT-16: Function : grouped_matmul_

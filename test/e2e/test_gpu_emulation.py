@@ -118,23 +118,30 @@ def test_ws_consumer_without_rows_skips_its_wgmmas(tmp_path):
 
 
 # The sm_80 tile kernel (cp.async, ldmatrix, mma.sync): 128x128 tiles of 8
-# warps on a 4-stage ring for 16-bit weights of at least one tile of
-# columns (N >= 128; 64 outputs with gate/up pairs), else, and for packed
-# weights, 64x64 tiles of 4 warps on two. Few rows and columns, as each
-# case runs every block.
+# warps on a 4-stage ring for weights of at least one tile of columns
+# (N >= 128; 64 outputs with gate/up pairs), else 64x64 tiles of 4 warps on
+# two. Few rows and columns, as each case runs every block.
 SM80 = dict(chip="sm_80", kernel="tile", rows=140)
+SM80_LARGE = dict(chip="sm_80", kernel="tile", rows=170)
 SM80_CASES = {
     # The 128x128 tile: K = 200 (7 steps, the last partial) wraps the ring,
-    # groups of more than 128 rows take two row tiles, N past the column
+    # a group of more than 128 rows takes two row tiles, N past the column
     # tiles, an empty group with Inf weights, offsets past the row count.
-    "sm80_large_k200_n264_bias": dict(E=3, K=200, N=264, bias="f32", inf_empty_group=True,
-                                      chip="sm_80", kernel="tile", rows=300,
-                                      offsets=[0, 150, 150, 290]),
-    "sm80_large_nk_k264_f16": dict(E=2, K=264, N=136, trans=True, elt="f16", off="i32",
+    "sm80_large_k200_n136_bias": dict(E=3, K=200, N=136, bias="f32", inf_empty_group=True,
+                                      chip="sm_80", kernel="tile", rows=200,
+                                      offsets=[0, 140, 140, 190]),
+    "sm80_large_nk_k136_f16": dict(E=2, K=136, N=136, trans=True, elt="f16", off="i32",
                                    chip="sm_80", kernel="tile", rows=200,
                                    offsets=[0, 40, 230]),
-    "sm80_large_concatenated_swiglu_k136": dict(E=2, K=136, N=400, layout="concatenated",
-                                                chip="sm_80", kernel="tile", rows=170),
+    "sm80_large_concatenated_swiglu_k136": dict(E=2, K=136, N=144, layout="concatenated",
+                                                **SM80_LARGE),
+    # Packed weights on the 128x128 tile: step i + 1's bits expanded into
+    # stage (i + 1) % 4 (K = 160: 5 steps around the ring).
+    "sm80_large_q4_b32_zp_k160": dict(E=2, K=160, N=136, bits=4, block=32, zp=True,
+                                      chip="sm_80", kernel="tile", rows=200,
+                                      offsets=[0, 140, 190]),
+    "sm80_large_q4_b64_concatenated": dict(E=2, K=192, N=144, bits=4, block=64,
+                                           layout="concatenated", **SM80_LARGE),
     # The 64x64 tile forced on weights the 128x128 one would take.
     "sm80_64x64_kn_k72_n200": dict(E=3, K=72, N=200, mma_tile="64x64", **SM80),
     "sm80_64x64_concatenated_swiglu": dict(E=2, K=72, N=144, layout="concatenated",

@@ -3,9 +3,10 @@
 // One kernel multiplies the row groups of every expert: block (x, y) owns
 // the x-th column tile and the y-th row tile counted over all groups in
 // order; the tiles are 64 x 64 (4 warps, a 2-stage cp.async ring) or
-// 128 x 128 (8 warps, a 4-stage ring in dynamic shared memory: MmaTile). The grid is sized on the host from the row count alone (an upper
-// bound on the tiles), and each block finds its group by walking the offsets
-// on the device, so no group size ever travels to the host.
+// 128 x 128 (8 warps, a 4-stage ring in dynamic shared memory: MmaTile). The
+// grid is sized on the host from the row count alone (an upper bound on the
+// tiles), and each block finds its group by walking the offsets on the device,
+// so no group size ever travels to the host.
 //
 // Weights stored [E, N, K] (transpose_rhs) are copied into an n-major
 // shared B (a column's K values contiguous, as the rows have them) that
@@ -62,9 +63,8 @@ struct MmaTile {
   constexpr int64_t warpRows() const { return rows / warpsM(); }
   constexpr int64_t mmaTilesM() const { return warpRows() / 16; }
 };
-/// 4 warps of 32 x 32, two stages (19 KB of static shared memory): what
-/// packed weights take (their B is expanded through registers one step
-/// ahead) and the `mma-tile=64x64` form.
+/// 4 warps of 32 x 32, two stages (19 KB of static shared memory): for
+/// weights narrower than the large tile, and the `mma-tile=64x64` form.
 constexpr MmaTile kSmallTile{kTileM, kTileN, kThreads, 2};
 /// 8 warps of 64 x 32 and four stages (74-80 KB of dynamic shared memory):
 /// each weight tile feeds twice the rows, each ldmatrix 4/3 the mma of the
@@ -303,6 +303,7 @@ struct PackedColumn : quantized::PackedColumn {
 PackedColumn packedColumn(ImplicitLocOpBuilder &b, KernelState &s, Value group,
                           Value n0) {
   Emitter m{b};
+  assert(s.tile.threads == 2 * s.tile.columns && "two threads a column");
   PackedColumn c;
   c.smemColumn = m.div(s.tid, 2);
   c.kHalf = m.mul(m.rem(s.tid, 2), m.c(kPackedValues));
@@ -736,7 +737,6 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
   }
   std::optional<PackedColumn> packed;
   if (sig.quantized) {
-    assert(stages == 2 && "packed B is expanded into the other stage");
     packed = packedColumn(b, s, weightGroup, n0);
     // The tail's blocks (no k step) skip the first step's B too.
     m.ifThen(m.ult(m.c(0), kEnd), [&] {
@@ -760,8 +760,9 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         loadTiles(ib, s, refill, weightGroup, first, end,
                   im.add(k0, im.c((stages - 1) * kTileK)), n0);
         // Quantized B: the next step's packed bits are in flight during this
-        // step's mma, then expanded into the stage step i - 1 read (the
-        // refilled one: the A copies go there too).
+        // step's mma, then expanded into step i + 1's stage, which step
+        // i + 1 - S read before the barrier (with 2 stages, the refilled
+        // one).
         std::optional<PackedValues> nextB;
         if (packed)
           nextB = loadPackedB(ib, s, *packed, weightGroup,
@@ -770,7 +771,8 @@ gpu::GPUFuncOp buildKernel(gpu::GPUModuleOp gpuModule, StringRef name,
         for (int64_t kk = 0; kk < kTileK; kk += 16)
           mmaStep(ib, s, stage, kk, acc);
         if (nextB)
-          storePackedB(ib, s, *packed, *nextB, refill);
+          storePackedB(ib, s, *packed, *nextB,
+                       im.rem(im.add(step, im.c(1)), stages));
         scf::YieldOp::create(ib, acc);
       });
   waitTiles(b, firstToken, /*pending=*/0);
@@ -792,8 +794,6 @@ int64_t GroupedMatmulSignature::resultColumns() const {
 }
 
 bool moe::detail::mmaLargeTileFits(const GroupedMatmulSignature &sig) {
-  if (sig.quantized)
-    return false;
   // At least one whole tile of columns.
   if (pairsSlices(sig))
     return sig.resultColumns() >= kLargeTile.columns / 2;

@@ -158,9 +158,9 @@ mlir::gpu::GPUFuncOp
 getOrBuildGroupedMatmulKernel(mlir::gpu::GPUModuleOp gpuModule,
                               const GroupedMatmulSignature &sig, bool large);
 
-/// Whether the mma.sync kernel's 128 x 128 tile reads `sig`'s weights:
-/// 16-bit ones (packed ones are expanded through registers into a 2-stage
-/// ring) with at least one whole tile of columns.
+/// Whether the mma.sync kernel's 128 x 128 tile reads `sig`'s weights: any
+/// with at least one whole tile of columns (128, or 64 outputs with gate and
+/// up in slice pairs).
 bool mmaLargeTileFits(const GroupedMatmulSignature &sig);
 
 /// Kernel attribute: the rows of the launch's row tiles, on every kernel

@@ -1,5 +1,28 @@
-// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu=mma-tile=64x64 -split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu="kernel=tile mma-tile=64x64" -split-input-file | FileCheck %s --check-prefix=TILE
+// RUN: moe-opt %s --convert-moe-to-gpu=kernel=tile -split-input-file | FileCheck %s --check-prefix=LARGE
+
+// The 128x128 tile (mma-tile=auto) takes packed weights of at least 128
+// columns too: its 256 threads fill the 128 columns of B, two a column,
+// and expand step i + 1's bits into stage (i + 1) % 4 after step i's mma
+// (which step i - 3 read before the barrier).
+// LARGE-LABEL: func.func @int4_blocks(
+// LARGE: gpu.launch_func async {{.*}} @moe_kernels::@grouped_matmul_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp_128x128 blocks in (%c4, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c81920_i32
+// LARGE-LABEL: gpu.func @grouped_matmul_bf16_bf16_i64_e8_k256_n512_q4_b32_f16_zp_128x128(
+// LARGE: memref.view {{.*}} to memref<4x128x40xbf16
+// LARGE: %[[SB:.*]] = memref.view %{{.*}}[%c40960][] {{.*}} to memref<4x128x40xbf16
+// LARGE: %[[COL:.*]] = arith.divui %thread_id_x, %c2 : index
+// LARGE: scf.for %[[K0:[^ ]*]] = %c0 to %{{.*}} step %c32 iter_args(
+// LARGE: %[[STEP:.*]] = arith.divui %[[K0]], %c32
+// LARGE: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
+// LARGE: nvvm.mma.sync
+// LARGE: %[[NEXT:.*]] = arith.addi %[[STEP]], %c1
+// LARGE: %[[NS:.*]] = arith.remui %[[NEXT]], %c4
+// LARGE-COUNT-2: vector.store %{{.*}}, %[[SB]][%[[NS]], %[[COL]], %{{.*}}]
+// LARGE-NEXT: scf.yield
+// Fewer than 128 columns: the 64x64 tile.
+// LARGE-LABEL: func.func @int8_rows(
+// LARGE: @moe_kernels::@grouped_matmul_f16_f16_i32_e4_k80_n72_bias_f32_q8_f32 blocks
 
 // Quantized weights (QMoE's packed rows) have both kernels: the decode
 // kernel while a group has at most 16 rows on average (rows <= 16 E), else

@@ -43,8 +43,8 @@ struct MoEToGPUOptions {
   /// "128x128" (forced, for comparisons).
   std::string wgmmaTile = "auto";
   /// The mma.sync tile kernel's form (sm_80, sm_90): "auto" (128 x 128
-  /// tiles of 8 warps on a 4-stage ring where the weights allow: 16-bit,
-  /// not packed, at least 128 columns; else 64 x 64 on two stages) or
+  /// tiles of 8 warps on a 4-stage ring for weights of at least 128
+  /// columns, 64 outputs with gate/up pairs; else 64 x 64 on two stages) or
   /// "64x64" (forced, for comparisons).
   std::string mmaTile = "auto";
   /// Blocks per SM the 4-warp decode kernel is compiled for (nvvm.minctasm),
