@@ -36,7 +36,10 @@ random router logits), each case:
    against the warp-specialized 128x256 one; where the decode kernel ran,
    times its 4-warp form planned for one SM when its 8-warp form ran, and
    the decode kernel of libmoe_gpu_<chip>_decode2.so (build.sh: moe-gpu-aot
-   --decode-blocks-per-sm 2: two blocks an SM, all loads ahead).
+   --decode-blocks-per-sm 2: two blocks an SM, all loads ahead); where the
+   tile kernel ran and the ALT_CHIP library (the mma.sync kernels) is there,
+   times it and, from libmoe_gpu_<alt chip>_m64.so (moe-gpu-aot --mma-tile
+   64x64), its 64x64 tile against the 128x128 one it takes.
 
 Each model runs in its own process, so that a crash or a sticky CUDA error
 costs one model, not the run; a failing case prints its error and the rest
@@ -204,8 +207,10 @@ def comparison_library(lib_dir, chip, variant):
 
 
 # build.sh's comparison libraries of a chip: the tile kernel forced, the
-# 128x128 wgmma tile, the 4-warp decode kernel for two blocks an SM.
-COMPARISON_VARIANTS = ("tile", "w128", "decode2")
+# 128x128 wgmma tile, the 4-warp decode kernel for two blocks an SM; and of
+# the ALT_CHIP library (ALT_VARIANTS), the mma.sync kernel's 64x64 tile.
+COMPARISON_VARIANTS = ("tile", "w128", "decode2", "m64")
+ALT_VARIANTS = ("m64",)
 
 
 def library_path(lib_dir, chip, kernel=None):
@@ -469,7 +474,7 @@ def check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush, key="alt"):
 
 
 def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=None,
-             profile=True, w128_lib=None, decode2_lib=None):
+             profile=True, w128_lib=None, decode2_lib=None, m64_lib=None):
     name, top_k = model[0], model[4]
     gname, e, k, n = gemm
     row = {"model": name, "gemm": gname, "T": t, "E": e, "K": k, "N": n,
@@ -519,6 +524,9 @@ def run_case(torch, dev, lib, model, gemm, t, reps, flush, alt=None, tile_lib=No
             lib.plan_sms(0)
     if alt is not None:
         check_alt(torch, dev, alt, x, w, offsets, ref, row, reps, flush)
+    if m64_lib is not None and expected != "decode":
+        # The ALT_CHIP library's mma.sync tile kernel with its 64x64 tile.
+        check_alt(torch, dev, m64_lib, x, w, offsets, ref, row, reps, flush, key="m64")
     if decode2_lib is not None and expected == "decode":
         # The decode kernel compiled for two blocks an SM instead of three.
         check_alt(torch, dev, decode2_lib, x, w, offsets, ref, row, reps, flush,
@@ -572,6 +580,7 @@ def child(args):
     tile_lib = None
     w128_lib = None
     decode2_lib = None
+    m64_lib = None
     if args.child == "routing":
         return child_routing(args, torch, dev, scale)
     if args.simulate:
@@ -580,6 +589,7 @@ def child(args):
         tile_lib = TorchStandIn(torch)
         w128_lib = TorchStandIn(torch)
         decode2_lib = TorchStandIn(torch)
+        m64_lib = TorchStandIn(torch)
         layers = layer.TorchLayerStandIn(torch)
     else:
         lib = open_library(args, torch)
@@ -590,8 +600,10 @@ def child(args):
         if chip in ALT_CHIP and os.path.exists(alt_path):
             alt = Library(alt_path)
             alt.init()
-        tile_lib, w128_lib, decode2_lib = (
-            comparison_library(args.lib_dir, chip, variant)
+        tile_lib, w128_lib, decode2_lib, m64_lib = (
+            comparison_library(
+                args.lib_dir, ALT_CHIP.get(chip, "") if variant in ALT_VARIANTS else chip,
+                variant)
             for variant in COMPARISON_VARIANTS)
     flush = torch.empty((256 << 20) // scale, dtype=torch.uint8, device=dev.name)
     specs = {"choice": layer.ChoiceSpec(), "llama4": layer.Llama4Spec()}
@@ -644,7 +656,7 @@ def child(args):
             try:
                 row = run_case(torch, dev, lib, model, gemm, t, args.reps, flush, alt,
                                tile_lib, profile=not args.no_profile, w128_lib=w128_lib,
-                               decode2_lib=decode2_lib)
+                               decode2_lib=decode2_lib, m64_lib=m64_lib)
             except Exception as exc:  # noqa: BLE001 - a failing case must not stop the run
                 row = {"model": model[0], "gemm": gemm[0], "T": t,
                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -762,6 +774,16 @@ def table(rows, peaks):
                    "| ours vs 128x128 |")
         out.append("|" + "---|" * 8)
         out += [comparison_row(r, "w128", [r.get("kernel", "")]) for r in w128]
+    m64 = [r for r in rows if "m64_kernel" in r and r.get("alt_ms")]
+    if m64:
+        out.append("\nThe mma.sync tile kernel (the alt library) with its 64x64 tile "
+                   "(libmoe_gpu_<alt chip>_m64.so) against the 128x128 one it takes "
+                   "(64x64 vs 128x128 > 1: the 128x128 tile faster):\n")
+        out.append("| model | gemm | T | alt | 64x64 ok | 64x64 ms | 64x64 TFLOP/s "
+                   "| 64x64 vs 128x128 |")
+        out.append("|" + "---|" * 8)
+        out += [comparison_row(r, "m64", [r.get("alt_kernel", "")], base="alt_ms")
+                for r in m64]
     labels = sorted({r["torch_label"] for r in rows if "torch_label" in r})
     if labels:
         out.append(f"\ntorch column: {', '.join(labels)}. % peak: the larger of "
@@ -772,16 +794,16 @@ def table(rows, peaks):
     return "\n".join(out) + "\n"
 
 
-def comparison_row(r, key, extra=()):
+def comparison_row(r, key, extra=(), base="ours_ms"):
     """A table row of another library's run of case `r` (check_alt's `key`_*
-    fields): ok, ms, TFLOP/s and its time over ours."""
+    fields): ok, ms, TFLOP/s and its time over r[base] (ours)."""
     ms = r.get(f"{key}_ms")
     return "| " + " | ".join([
         r["model"], r["gemm"], str(r["T"]), *extra,
         "ERROR: " + r[f"{key}_error"][:80] if f"{key}_error" in r
         else ("yes" if r.get(f"{key}_ok") else "NO"),
         fmt(ms, ".3f"), fmt(r["flops"] / ms / 1e9 if ms else None, ".1f"),
-        fmt(ms / r["ours_ms"] if ms else None, ".2f") + ("×" if ms else ""),
+        fmt(ms / r[base] if ms else None, ".2f") + ("×" if ms else ""),
     ]) + " |"
 
 
@@ -852,7 +874,8 @@ def write_report(args, rows, peaks, failures):
         json.dump({"peaks": peaks, "rows": rows, "routing": routing_rows,
                    "failures": failures}, f, indent=1)
     bad = failures or any("error" in r or not r.get("ok") or not r.get("tile_ok", True)
-                          or not r.get("w128_ok", True) for r in rows + routing_rows)
+                          or not r.get("w128_ok", True) or not r.get("m64_ok", True)
+                          for r in rows + routing_rows)
     return text, bool(bad)
 
 

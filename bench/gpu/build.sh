@@ -6,8 +6,10 @@
 # every shape of bench.py (the decode kernel for rows <= 16 * E, the tile
 # kernel above), and, for the grouped matmuls alone,
 # libmoe_gpu_sm_90a_tile.so (the tile kernel forced, for the decode
-# comparison) and libmoe_gpu_sm_90a_w128.so (the 128x128 wgmma tile where
-# the default takes the warp-specialized 128x256 one). Checks that they
+# comparison), libmoe_gpu_sm_90a_w128.so (the 128x128 wgmma tile where
+# the default takes the warp-specialized 128x256 one) and
+# libmoe_gpu_sm_90_m64.so (the mma.sync kernel's 64x64 tile where the
+# default takes the 128x128 one). Checks that they
 # stay under the 64 MiB that travels, export the C API, need only libc, and
 # pass bench.py --dry-run.
 #
@@ -28,7 +30,7 @@ mkdir -p "$lib"
 # with the 128x128 wgmma tile, and one whose 4-warp decode kernel is
 # compiled for two blocks an SM (all 24 loads ahead at 200 registers)
 # instead of ptxas's three (12 ahead at 168).
-for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128 sm_90a:decode2; do
+for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128 sm_90a:decode2 sm_90:m64; do
   chip="${variant%%:*}"
   options=()
   so="$lib/libmoe_gpu_${chip}.so"
@@ -37,6 +39,7 @@ for variant in sm_90a sm_90 sm_80 sm_90a:tile sm_90a:w128 sm_90a:decode2; do
     *:tile) options=(--kernel tile); shapes="$lib/gemms.mlir" ;;
     *:w128) options=(--wgmma-tile 128x128); shapes="$lib/gemms.mlir" ;;
     *:decode2) options=(--decode-blocks-per-sm 2); shapes="$lib/gemms.mlir" ;;
+    *:m64) options=(--mma-tile 64x64); shapes="$lib/gemms.mlir" ;;
   esac
   if [ "$variant" != "$chip" ]; then
     so="$lib/libmoe_gpu_${chip}_${variant#*:}.so"

@@ -8,6 +8,8 @@
 // cuLaunchKernelEx prints its launches as cuLaunchKernel does, marked
 // "dependent" when they carry programmatic stream serialization;
 // FAKE_CUDA_LAUNCH_EX_ERROR makes it fail as a driver refusing it would.
+// As the driver does, a launch asking for more than 48 KB of dynamic shared
+// memory fails unless cuFuncSetAttribute raised the function's limit.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +100,35 @@ CUresult cuModuleGetFunction(void **f, void *module, const char *name) {
   *f = strdup(name);
   return 0;
 }
-CUresult cuFuncSetAttribute(void *f, int attr, int value) { return 0; }
+// Each function's CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, by name
+// (a function handle here is a copy of its name, one per lookup).
+static struct {
+  const char *f;
+  int bytes;
+} sharedLimits[256];
+static int sharedLimitCount;
+static int sharedLimit(void *f) {
+  for (int i = 0; i < sharedLimitCount; ++i)
+    if (strcmp(sharedLimits[i].f, (const char *)f) == 0)
+      return sharedLimits[i].bytes;
+  return 48 * 1024;
+}
+CUresult cuFuncSetAttribute(void *f, int attr, int value) {
+  if (attr != 8)
+    return 0;
+  int i = 0;
+  while (i < sharedLimitCount &&
+         strcmp(sharedLimits[i].f, (const char *)f) != 0)
+    ++i;
+  if (i == sharedLimitCount) {
+    if (sharedLimitCount == 256)
+      return 2; // CUDA_ERROR_OUT_OF_MEMORY
+    ++sharedLimitCount;
+  }
+  sharedLimits[i].f = (const char *)f;
+  sharedLimits[i].bytes = value;
+  return 0;
+}
 // The "_q<bits>_" suffix of a grouped matmul on quantized weights, or null.
 static const char *quantizedSuffix(const char *name) {
   if (strncmp(name, "grouped_matmul_", 15) != 0)
@@ -185,6 +215,11 @@ static int paramCount(const char *name) {
 static CUresult launch(void *f, unsigned gx, unsigned gy, unsigned gz,
                        unsigned bx, unsigned by, unsigned bz, unsigned smem,
                        void *stream, void **params, const char *how) {
+  if ((int)smem > sharedLimit(f)) {
+    printf("cuLaunchKernel: %s smem=%u over the function's limit %d\n",
+           (const char *)f, smem, sharedLimit(f));
+    return 1; // CUDA_ERROR_INVALID_VALUE
+  }
   printf("cuLaunchKernel: %s grid=(%u,%u,%u) block=(%u,%u,%u) smem=%u "
          "stream=%p%s\n",
          (const char *)f, gx, gy, gz, bx, by, bz, smem, stream, how);

@@ -7,6 +7,10 @@ from moe_opt import reference
 
 from . import host, kernel, lowering
 
+# A case's options for the sm_80 mma.sync tile kernel (forced: the row
+# count would take the decode kernel for few rows).
+SM80_TILE = dict(chip="sm_80", kernel="tile", rows=140)
+
 
 def _offsets(e, rows):
     """Uneven groups, group 1 empty, 10 rows past offsets[E]."""
