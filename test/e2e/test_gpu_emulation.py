@@ -141,11 +141,9 @@ SM80_CASES = {
                                       offsets=[0, 140, 190]),
     "sm80_large_q4_b64_concatenated": dict(E=2, K=192, N=144, bits=4, block=64,
                                            layout="concatenated", **SM80_LARGE),
-    # The 64x64 tile forced on weights the 128x128 one would take.
-    "sm80_64x64_kn_k72_n200": dict(E=3, K=72, N=200, mma_tile="64x64", **SM80),
-    "sm80_64x64_concatenated_swiglu": dict(E=2, K=72, N=144, layout="concatenated",
-                                           mma_tile="64x64", **SM80),
-    "sm80_kn_k72_n200": dict(E=3, K=72, N=200, **SM80),
+    # The 64x64 tile: narrower weights, and (mma_tile="64x64") forced on
+    # weights the 128x128 one would take.
+    "sm80_kn_k72_n200": dict(E=3, K=72, N=200, mma_tile="64x64", **SM80),
     "sm80_nk_k72_f16_bias": dict(E=3, K=72, N=72, trans=True, inf_empty_group=True, elt="f16",
                                  off="i32", bias="f32", **SM80),
     "sm80_q4_b32_zp_k288": dict(E=2, K=288, N=72, bits=4, block=32, zp=True, **SM80),
@@ -154,10 +152,11 @@ SM80_CASES = {
     # reads the gate and up results rounded to bf16.
     "sm80_separate_swiglu": dict(E=2, K=72, N=72, layout="separate", rounded_matmuls=True,
                                  **SM80),
-    "sm80_concatenated_swiglu": dict(E=2, K=72, N=144, layout="concatenated", **SM80),
+    "sm80_concatenated_swiglu": dict(E=2, K=72, N=144, layout="concatenated",
+                                     mma_tile="64x64", **SM80),
     "sm80_combine_epilogue": dict(E=3, K=72, N=72, combine=2, **SM80),
     "sm80_extents": dict(E=3, K=72, N=136, extents=[(40, 136), (72, 8), (8, 72)],
-                         nan_pad=True, **SM80),
+                         nan_pad=True, mma_tile="64x64", **SM80),
     "sm80_offsets_past_rows": dict(E=2, K=72, N=72, offsets=[0, 70, 170], **SM80),
     # The decode kernel (warps split k, then reduce through shared memory):
     # a few rows, K past several warps' steps, groups 1 empty and a tail.
@@ -188,7 +187,7 @@ CASES.update({
     "bias_interleaved_wgmma": dict(E=3, K=72, N=272, layout="interleaved", bias="f32",
                                    wgmma_tile="128x128"),
     "sm80_bias_concatenated": dict(E=2, K=72, N=144, layout="concatenated", bias="bf16",
-                                   **SM80),
+                                   mma_tile="64x64", **SM80),
     "sm80_decode_bias_interleaved": dict(E=3, K=72, N=144, layout="interleaved", bias="f32",
                                          chip="sm_80", kernel="decode", rows=40,
                                          offsets=[0, 12, 12, 30]),
