@@ -303,6 +303,14 @@ static Value multiprocessorCount(ImplicitLocOpBuilder &b) {
   return arith::IndexCastUIOp::create(b, b.getIndexType(), count);
 }
 
+/// The i32 bytes of dynamic shared memory `kernel`'s launch asks for
+/// (kDynamicSharedMemoryAttr), or null for a kernel without any.
+static Value dynamicSharedMemory(ImplicitLocOpBuilder &b,
+                                 gpu::GPUFuncOp kernel) {
+  auto bytes = kernel->getAttrOfType<IntegerAttr>(kDynamicSharedMemoryAttr);
+  return bytes ? arith::ConstantIntOp::create(b, bytes.getInt(), 32) : Value();
+}
+
 /// Launches the sm_90a kernel: the buffers plus the TMA descriptors of the
 /// rows and of each weight (buffers 1 .. maps - 1), 128-row tiles, and the
 /// column tiles, threads and dynamic shared memory the kernel says.
@@ -342,14 +350,11 @@ static Value launchWgmmaGroupedMatmul(ImplicitLocOpBuilder &b,
     mapsOk = mapsOk ? arith::AndIOp::create(b, mapsOk, ok) : ok;
   }
   gridY = arith::SelectOp::create(b, mapsOk, gridY, c(0));
-  Value smem = arith::ConstantIntOp::create(
-      b, kernel->getAttrOfType<IntegerAttr>(kDynamicSharedMemoryAttr).getInt(),
-      32);
   int64_t threads = (*kernel.getKnownBlockSize())[0];
   auto launch = gpu::LaunchFuncOp::create(
       b, kernel, gpu::KernelDim3{gridX, gridY, c(1)},
-      gpu::KernelDim3{c(threads), c(1), c(1)}, smem, args,
-      gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
+      gpu::KernelDim3{c(threads), c(1), c(1)}, dynamicSharedMemory(b, kernel),
+      args, gpu::AsyncTokenType::get(ctx), ValueRange{asyncDependency});
   return launch.getAsyncToken();
 }
 
@@ -419,13 +424,11 @@ Value moe::launchGroupedMatmul(OpBuilder &builder, Location loc,
   if (isWgmmaKernel(kernel))
     return launchWgmmaGroupedMatmul(b, kernel, buffers, rows, asyncDependency);
   gpu::KernelDim3 grid = groupedMatmulGrid(b, kernel, rows);
-  Value smem;
-  if (auto bytes = kernel->getAttrOfType<IntegerAttr>(kDynamicSharedMemoryAttr))
-    smem = arith::ConstantIntOp::create(b, bytes.getInt(), 32);
   int64_t threads = (*kernel.getKnownBlockSize())[0];
   return launchOnGrid(b, kernel, grid.x, grid.y,
                       arith::ConstantIndexOp::create(b, threads), buffers,
-                      asyncDependency, /*gridZ=*/Value(), smem);
+                      asyncDependency, /*gridZ=*/Value(),
+                      dynamicSharedMemory(b, kernel));
 }
 
 bool moe::isWgmmaTileChoice(StringRef tile) {

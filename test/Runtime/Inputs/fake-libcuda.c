@@ -107,19 +107,22 @@ static struct {
   int bytes;
 } sharedLimits[256];
 static int sharedLimitCount;
-static int sharedLimit(void *f) {
-  for (int i = 0; i < sharedLimitCount; ++i)
-    if (strcmp(sharedLimits[i].f, (const char *)f) == 0)
-      return sharedLimits[i].bytes;
-  return 48 * 1024;
-}
-CUresult cuFuncSetAttribute(void *f, int attr, int value) {
-  if (attr != 8)
-    return 0;
+// The entry of function `f`, or sharedLimitCount if it has none.
+static int sharedLimitIndex(void *f) {
   int i = 0;
   while (i < sharedLimitCount &&
          strcmp(sharedLimits[i].f, (const char *)f) != 0)
     ++i;
+  return i;
+}
+static int sharedLimit(void *f) {
+  int i = sharedLimitIndex(f);
+  return i < sharedLimitCount ? sharedLimits[i].bytes : 48 * 1024;
+}
+CUresult cuFuncSetAttribute(void *f, int attr, int value) {
+  if (attr != 8)
+    return 0;
+  int i = sharedLimitIndex(f);
   if (i == sharedLimitCount) {
     if (sharedLimitCount == 256)
       return 2; // CUDA_ERROR_OUT_OF_MEMORY
