@@ -57,8 +57,8 @@ def first_error(text):
 
 def run_export(index, rec, passes, every=False, variants=((),)):
     """Applies `passes` with moe-opt once, then runs the result's cases with
-    moe-run, plainly and (first case only) with each tuple of extra moe-run
-    flags in `variants[1:]`; returns
+    moe-run (one compile for all), plainly and (first case only) with each
+    tuple of extra moe-run flags in `variants[1:]`; returns
     (error line or None, {(case, variant): [(got, expected)]}, moe-opt's
     output text)."""
     path = os.path.join(MODELS, rec["file"])
@@ -79,24 +79,33 @@ def run_export(index, rec, passes, every=False, variants=((),)):
         with open(lowered) as f:
             text = f.read()
         cases = cases_for(index, rec, every)
+        inputs_of, outputs_of = {}, {}
         for case in cases:
-            args = [MOE_RUN, lowered]
+            inputs_of[case] = []
             for j, name in enumerate(inputs):
                 p = os.path.join(tmp, f"c{case}.in{j}.npy")
                 np.save(p, data[f"case{case}.input.{name}"])
-                args.append(f"--input=@{p}")
-            outs = [os.path.join(tmp, f"c{case}.out{j}.npy") for j in range(len(outputs))]
-            args += [f"--output=@{p}" for p in outs]
-            # Extra variants run on the first case only: enough to show they
-            # agree, at a fraction of the compile time.
-            for variant in variants if case == cases[0] else variants[:1]:
-                r = subprocess.run(args + list(variant), capture_output=True, text=True,
-                                   timeout=TIMEOUT)
-                if r.returncode != 0:
-                    return (f"moe-run {' '.join(variant)} (case {CASES[case]}): "
-                            f"{first_error(r.stderr)}", results, text)
+                inputs_of[case].append(f"--input=@{p}")
+            outputs_of[case] = [os.path.join(tmp, f"c{case}.out{j}.npy")
+                                for j in range(len(outputs))]
+        # moe-run compiles once for all the cases it is given (one set of
+        # inputs per call); extra variants run on the first case only:
+        # enough to show they agree, at a fraction of the compile time.
+        for variant in variants:
+            run_cases = cases if variant == variants[0] else cases[:1]
+            args = [MOE_RUN, lowered, *list(variant)]
+            for case in run_cases:
+                args += inputs_of[case]
+            for case in run_cases:
+                args += [f"--output=@{p}" for p in outputs_of[case]]
+            r = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
+            if r.returncode != 0:
+                shown = ", ".join(str(CASES[c]) for c in run_cases)
+                return (f"moe-run {' '.join(variant)} (cases {shown}): "
+                        f"{first_error(r.stderr)}", results, text)
+            for case in run_cases:
                 results[case, variant] = [(np.load(p), data[f"case{case}.ort.{name}"])
-                                          for p, name in zip(outs, outputs)]
+                                          for p, name in zip(outputs_of[case], outputs)]
     return None, results, text
 
 

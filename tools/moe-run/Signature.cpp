@@ -192,10 +192,12 @@ Expected<EntryPoint> moe::run::selectEntryPoint(ModuleOp module,
 
 Error moe::run::checkInput(const EntryPoint &entry, unsigned index,
                            StringRef file, const npy::Array &array) {
-  const TensorSpec &spec = entry.inputs[index];
-  std::string where = formatv("input {0} ('{1}') for argument {0} of @{2} "
-                              "({3})",
-                              index, file, entry.name, str(spec.type));
+  unsigned argument = index % entry.inputs.size();
+  const TensorSpec &spec = entry.inputs[argument];
+  std::string where =
+      formatv("input {0} ('{1}') for argument {2} of @{3} "
+              "({4})",
+              index, file, argument, entry.name, str(spec.type));
   if (!acceptsDescr(spec, array.descr))
     return makeError(formatv("{0}: dtype {1} does not match element type {2} "
                              "(expected {3})",

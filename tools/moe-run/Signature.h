@@ -64,8 +64,9 @@ struct EntryPoint {
 llvm::Expected<EntryPoint> selectEntryPoint(mlir::ModuleOp module,
                                             llvm::StringRef requested);
 
-/// Checks one input array against argument `index` of `entry`; the error says
-/// which input, which file, what was expected and what was found.
+/// Checks input `index` (of all calls' inputs, given call after call) against
+/// its argument of `entry`; the error says which input, which file, what was
+/// expected and what was found.
 llvm::Error checkInput(const EntryPoint &entry, unsigned index,
                        llvm::StringRef file, const npy::Array &array);
 

@@ -59,15 +59,18 @@ cl::OptionCategory category("moe-run options");
 cl::opt<std::string> model(cl::Positional,
                            cl::desc("<model.mlir|model.mlirbc>"), cl::Required,
                            cl::cat(category));
-cl::list<std::string> inputs("input",
-                             cl::desc("@FILE.npy for the next argument, in the "
-                                      "function's argument order"),
-                             cl::value_desc("@file.npy"), cl::cat(category));
-cl::list<std::string> outputs("output",
-                              cl::desc("@FILE.npy for the next result, in the "
-                                       "function's result order; results "
-                                       "without one are summarized on stdout"),
-                              cl::value_desc("@file.npy"), cl::cat(category));
+cl::list<std::string>
+    inputs("input",
+           cl::desc("@FILE.npy for the next argument, in the function's "
+                    "argument order; several sets of arguments, one after the "
+                    "other, call the function once per set (compiled once)"),
+           cl::value_desc("@file.npy"), cl::cat(category));
+cl::list<std::string>
+    outputs("output",
+            cl::desc("@FILE.npy for the next result, in the function's result "
+                     "order, call after call; results without one are "
+                     "summarized on stdout"),
+            cl::value_desc("@file.npy"), cl::cat(category));
 cl::opt<std::string> function("function",
                               cl::desc("Function to call (default: the only "
                                        "public one, else @main_graph, else "
@@ -249,20 +252,25 @@ int main(int argc, char **argv) {
       run::selectEntryPoint(*module, opts::function);
   if (!entry)
     return fail(entry.takeError());
-  if (inputs.size() != entry->inputs.size()) {
+  // Several sets of inputs share one compile: a test that runs a model at
+  // several token counts pays the JIT once.
+  size_t arity = entry->inputs.size();
+  size_t calls = arity ? inputs.size() / arity : 1;
+  if (calls == 0 || calls * arity != inputs.size()) {
     std::string expected;
     raw_string_ostream os(expected);
     for (auto [i, spec] : llvm::enumerate(entry->inputs))
       os << "\n  argument " << i << ": " << spec.type;
-    return fail(formatv("@{0} takes {1} input(s) but {2} --input flag(s) "
-                        "were given; expected, in order:{3}",
-                        entry->name, entry->inputs.size(), inputs.size(),
-                        expected));
+    return fail(formatv("@{0} takes {1} input(s) (or a multiple: one set "
+                        "per call) but {2} --input flag(s) were given; "
+                        "expected, in order:{3}",
+                        entry->name, arity, inputs.size(), expected));
   }
-  if (outputFiles.size() > entry->results.size())
-    return fail(formatv("@{0} has {1} result(s) but {2} --output flag(s) "
-                        "were given",
-                        entry->name, entry->results.size(),
+  size_t numResults = entry->results.size();
+  if (outputFiles.size() > calls * numResults)
+    return fail(formatv("@{0} has {1} result(s) per call, {2} in {3} call(s), "
+                        "but {4} --output flag(s) were given",
+                        entry->name, numResults, calls * numResults, calls,
                         outputFiles.size()));
   for (auto [i, input] : llvm::enumerate(inputs))
     if (Error err = run::checkInput(*entry, i, inputFiles[i], input))
@@ -273,10 +281,13 @@ int main(int argc, char **argv) {
   Expected<run::BoundParameters> parameters = run::bindParameters(*entry);
   if (!parameters)
     return fail(parameters.takeError());
-  SmallVector<run::ArgBuffer> args;
-  for (const npy::Array &input : inputs)
-    args.push_back({input.data.data(), input.shape});
-  llvm::append_range(args, parameters->buffers());
+  auto argsOfCall = [&](size_t call) {
+    SmallVector<run::ArgBuffer> args;
+    for (const npy::Array &input : ArrayRef(inputs).slice(call * arity, arity))
+      args.push_back({input.data.data(), input.shape});
+    llvm::append_range(args, parameters->buffers());
+    return args;
+  };
 
   // The signature attributes have served their purpose; LLVM IR has no use
   // for them.
@@ -309,12 +320,15 @@ int main(int argc, char **argv) {
   // LLVM's x86 cost model prefers 256-bit vectors on AVX-512 chips, so the
   // loops it vectorizes itself (activations, softmax, copies) would use half
   // of the vector registers' width next to matmul tiles that use zmm anyway.
-  engineOptions.transformer = [optimize](llvm::Module *module) {
+  // A named lambda: ExecutionEngineOptions::transformer is a function_ref,
+  // which must not outlive what it refers to.
+  auto transform = [optimize](llvm::Module *module) {
     for (llvm::Function &function : *module)
       if (!function.isDeclaration())
         function.addFnAttr("prefer-vector-width", "512");
     return optimize(module);
   };
+  engineOptions.transformer = transform;
   engineOptions.jitCodeGenOptLevel = CodeGenOptLevel::Aggressive;
   engineOptions.sharedLibPaths = libs;
   Expected<std::unique_ptr<mlir::ExecutionEngine>> engine =
@@ -322,20 +336,31 @@ int main(int argc, char **argv) {
   if (!engine)
     return fail("JIT compilation failed: " + toString(engine.takeError()));
 
-  SmallVector<npy::Array> results;
-  if (Error err = run::invoke(**engine, *entry, args, &results))
-    return fail(std::move(err));
-  for (auto [j, result] : llvm::enumerate(results)) {
-    if (j < outputFiles.size()) {
-      if (Error err = npy::write(outputFiles[j], result.descr, result.shape,
-                                 result.data.data(), result.data.size()))
-        return fail(formatv("output {0}: {1}", j, toString(std::move(err))));
-    } else {
-      outs() << formatv("result[{0}]: {1}\n", j, summarize(result));
+  for (size_t call = 0; call < calls; ++call) {
+    SmallVector<npy::Array> results;
+    if (Error err = run::invoke(**engine, *entry, argsOfCall(call), &results))
+      return fail(calls == 1
+                      ? std::move(err)
+                      : createStringError(formatv("call {0}: {1}", call,
+                                                  toString(std::move(err)))));
+    for (auto [j, result] : llvm::enumerate(results)) {
+      size_t output = call * numResults + j;
+      if (output < outputFiles.size()) {
+        if (Error err =
+                npy::write(outputFiles[output], result.descr, result.shape,
+                           result.data.data(), result.data.size()))
+          return fail(
+              formatv("output {0}: {1}", output, toString(std::move(err))));
+      } else {
+        outs() << (calls == 1 ? "" : formatv("call {0} ", call).str())
+               << formatv("result[{0}]: {1}\n", j, summarize(result));
+      }
     }
   }
 
   if (opts::repetitions > 0) {
+    // The first call's inputs.
+    SmallVector<run::ArgBuffer> args = argsOfCall(0);
     SmallVector<double> wall, cpu;
     for (unsigned r = 0; r < opts::repetitions; ++r) {
       run::CallTime time;

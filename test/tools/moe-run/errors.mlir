@@ -11,9 +11,14 @@
 
 // RUN: not moe-run %s --function=matmul --input=@%t/f32_3x8.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=COUNT
-// COUNT: moe-run: error: @matmul takes 2 input(s) but 1 --input flag(s) were given; expected, in order:
+// COUNT: moe-run: error: @matmul takes 2 input(s) (or a multiple: one set per call) but 1 --input flag(s) were given; expected, in order:
 // COUNT-NEXT: argument 0: tensor<?x8xf32>
 // COUNT-NEXT: argument 1: tensor<8x4xf32>
+
+// Inputs for several calls come in whole sets.
+// RUN: not moe-run %s --function=matmul --input=@%t/f32_3x8.npy --input=@%t/f32_3x8.npy --input=@%t/f32_3x8.npy 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=SETS
+// SETS: moe-run: error: @matmul takes 2 input(s) (or a multiple: one set per call) but 3 --input flag(s) were given
 
 // RUN: not moe-run %s --function=matmul --input=@%t/f64_3x8.npy --input=@%t/f32_3x8.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=DTYPE
@@ -66,7 +71,7 @@
 
 // RUN: not moe-run %s --function=f32_8 --output=@%t/a.npy --output=@%t/b.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=OUTPUTS
-// OUTPUTS: moe-run: error: @f32_8 has 1 result(s) but 2 --output flag(s) were given
+// OUTPUTS: moe-run: error: @f32_8 has 1 result(s) per call, 1 in 1 call(s), but 2 --output flag(s) were given
 
 // RUN: not moe-run %s --function=f32_8 --output=@%t/no/such/dir/out.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=WRITE
