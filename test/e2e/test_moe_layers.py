@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moe_opt.layers import Layer
-from moe_run import run_mlir
+from moe_run import run_mlir, run_mlir_calls
 
 LAYERS = {
     "mixtral": dict(k=2, renormalize=True, activation="silu", gate_layout="separate"),
@@ -54,53 +54,61 @@ LAYERS = {
 }
 
 
-@pytest.mark.parametrize("tokens", [1, 7, 33])
+def assert_layer_matches(layer, token_counts):
+    """Runs `layer` (one compile) at each token count and compares with its
+    reference."""
+    xs = [np.random.default_rng(tokens).standard_normal((tokens, layer.hidden))
+          .astype(np.float32) for tokens in token_counts]
+    params = list(layer.params.values())
+    outs = run_mlir_calls(layer.mlir(), [[x] + params for x in xs])
+    for x, (out,) in zip(xs, outs):
+        expected = layer.reference(x)
+        np.testing.assert_allclose(out, expected, rtol=1e-5,
+                                   atol=1e-5 * max(1.0, np.abs(expected).max()),
+                                   err_msg=f"{len(x)} tokens")
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
-def test_layer_matches_reference(name, tokens):
-    layer = Layer(seed=zlib.crc32(name.encode()) % 1000, **LAYERS[name])
-    rng = np.random.default_rng(tokens)
-    x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
-    (out,) = run_mlir(layer.mlir(), [x] + list(layer.params.values()))
-    expected = layer.reference(x)
-    np.testing.assert_allclose(out, expected, rtol=1e-5,
-                               atol=1e-5 * max(1.0, np.abs(expected).max()))
+def test_layer_matches_reference(name):
+    assert_layer_matches(Layer(seed=zlib.crc32(name.encode()) % 1000, **LAYERS[name]),
+                         [1, 7, 33])
 
 
 FUSED = ["mixtral", "deepseek_v3", "ernie_clamp", "phimoe_sparsemixer", "gpt_oss", "top_p", "masked", "skip_top4"]
 
 
-@pytest.mark.parametrize("tokens", [1, 9])
 @pytest.mark.parametrize("name", FUSED)
-def test_fused_route_matches_reference(name, tokens):
+def test_fused_route_matches_reference(name):
     """moe.fused_route: router logits, scores, selection and weights of a
     token computed in one kernel."""
     layer = Layer(seed=zlib.crc32(name.encode()) % 1000, fused=True, **LAYERS[name])
     assert "moe.fused_route" in layer.mlir()
-    rng = np.random.default_rng(tokens)
-    x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
-    (out,) = run_mlir(layer.mlir(), [x] + list(layer.params.values()))
+    assert_layer_matches(layer, [1, 9])
+
+
+def expert_choice_layer(fused):
+    return Layer(mode="expert_choice", k=None, capacity_factor=2.0, activation="gelu",
+                 fused=fused)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("tokens", [1, 10, 33])
+def test_expert_choice_static(tokens, fused):
+    """Expert choice with the token count known at compile time, for its
+    static capacity."""
+    layer = expert_choice_layer(fused)
+    x = np.random.default_rng(tokens).standard_normal((tokens, layer.hidden)).astype(np.float32)
+    (out,) = run_mlir(layer.mlir(tokens), [x] + list(layer.params.values()))
     expected = layer.reference(x)
     np.testing.assert_allclose(out, expected, rtol=1e-5,
                                atol=1e-5 * max(1.0, np.abs(expected).max()))
 
 
-@pytest.mark.parametrize("tokens", [1, 10, 33])
-def test_expert_choice(tokens):
-    # Expert choice needs the token count at compile time for its static
-    # capacity, and also runs with a dynamic one.
-    layer = Layer(mode="expert_choice", k=None, capacity_factor=2.0, activation="gelu")
-    rng = np.random.default_rng(tokens)
-    x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
-    expected = layer.reference(x)
-    for static in (tokens, None):
-        (out,) = run_mlir(layer.mlir(static), [x] + list(layer.params.values()))
-        np.testing.assert_allclose(out, expected, rtol=1e-5,
-                                   atol=1e-5 * max(1.0, np.abs(expected).max()))
-        layer.fused = True
-        (out,) = run_mlir(layer.mlir(static), [x] + list(layer.params.values()))
-        layer.fused = False
-        np.testing.assert_allclose(out, expected, rtol=1e-5,
-                                   atol=1e-5 * max(1.0, np.abs(expected).max()))
+@pytest.mark.parametrize("fused", [False, True])
+def test_expert_choice_dynamic(fused):
+    """Expert choice with a dynamic token count: the capacity computed at
+    run time."""
+    assert_layer_matches(expert_choice_layer(fused), [1, 10, 33])
 
 
 def test_float16_layer():
@@ -134,10 +142,10 @@ def test_capacity_layers_as_gpu_layers(name, tmp_path):
                         "-o", str(prepared)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "moe.gpu_layer" in prepared.read_text()
-    for tokens in (7, 33):
-        x = np.random.default_rng(tokens).standard_normal((tokens, layer.hidden))
-        x = x.astype(np.float32)
+    xs = [np.random.default_rng(tokens).standard_normal((tokens, layer.hidden))
+          .astype(np.float32) for tokens in (7, 33)]
+    outs = run_mlir_calls(prepared.read_text(), [[x] + list(layer.params.values()) for x in xs])
+    for x, (out,) in zip(xs, outs):
         expected = layer.reference(x)
-        (out,) = run_mlir(prepared.read_text(), [x] + list(layer.params.values()))
-        assert np.max(np.abs(out - expected)) <= 2.5e-2 * np.max(np.abs(expected))
+        assert np.max(np.abs(out - expected)) <= 2.5e-2 * np.max(np.abs(expected)), len(x)
     gpu_aot(prepared, tmp_path / "layer.so")

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from moe_opt.contrib_models import ContribMoE
-from moe_run import run_onnx
+from moe_run import run_onnx, run_onnx_calls
 
 CASES = {
     "relu_top2": dict(activation_type="relu", k=2),
@@ -42,14 +42,22 @@ def test_contrib_moe_matches_onnxruntime(name, with_bias):
     model = layer.model()
     # One compiled model, several token counts (the token axis is dynamic),
     # including 1 and counts that are not multiples of any tile.
-    for tokens in (1, 7, 33):
+    assert_matches_onnxruntime(model, layer, (1, 7, 33))
+
+
+def assert_matches_onnxruntime(model, layer, token_counts, extra_args=()):
+    """Runs `model` through moe-run once for all `token_counts` and
+    compares each with onnxruntime."""
+    calls = []
+    for tokens in token_counts:
         rng = np.random.default_rng(tokens)
-        x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
-        logits = rng.standard_normal((tokens, layer.experts)).astype(np.float32)
+        calls.append([rng.standard_normal((tokens, layer.hidden)).astype(np.float32),
+                      rng.standard_normal((tokens, layer.experts)).astype(np.float32)])
+    for (x, logits), (out,) in zip(calls, run_onnx_calls(model, calls, extra_args=extra_args)):
         expected = onnxruntime_output(model, x, logits)
-        (out,) = run_onnx(model, [x, logits])
         np.testing.assert_allclose(out, expected, rtol=1e-5,
-                                   atol=1e-5 * np.abs(expected).max())
+                                   atol=1e-5 * np.abs(expected).max(),
+                                   err_msg=f"{len(x)} tokens")
 
 
 @pytest.mark.parametrize("pack", [False, True])
@@ -62,15 +70,8 @@ def test_contrib_moe_weights_as_parameters(name, pack):
     layer = ContribMoE(tokens=0, hidden=16, inter=24, experts=6, with_bias=True,
                        seed=len(name), **CASES[name])
     model = layer.model()
-    for tokens in (1, 33):
-        rng = np.random.default_rng(tokens)
-        x = rng.standard_normal((tokens, layer.hidden)).astype(np.float32)
-        logits = rng.standard_normal((tokens, layer.experts)).astype(np.float32)
-        expected = onnxruntime_output(model, x, logits)
-        (out,) = run_onnx(model, [x, logits], extra_args=[
-            "--parameter-min-bytes=1", f"--pack-parameters={int(pack)}"])
-        np.testing.assert_allclose(out, expected, rtol=1e-5,
-                                   atol=1e-5 * np.abs(expected).max())
+    assert_matches_onnxruntime(model, layer, (1, 33), extra_args=[
+        "--parameter-min-bytes=1", f"--pack-parameters={int(pack)}"])
 
 
 LIT_INPUTS = os.path.join(os.path.dirname(__file__), "..", "Conversion", "ONNXToMoE", "Inputs")

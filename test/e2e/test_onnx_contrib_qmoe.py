@@ -10,7 +10,7 @@ import pytest
 
 from moe_opt import reference as ref
 from moe_opt.contrib_models import ContribQMoE
-from moe_run import run_onnx
+from moe_run import run_onnx, run_onnx_calls
 from test_onnx_contrib_moe import onnxruntime_output
 
 # Block-wise 8-bit experts otherwise run with int8 activations on the CPU
@@ -67,12 +67,12 @@ def test_reference_matches_onnxruntime(name):
 def test_qmoe_matches_onnxruntime(name, with_bias):
     qmoe = layer(name, with_bias)
     model = qmoe.model()
-    for tokens in (1, 17):
-        x, logits = inputs(qmoe, tokens)
+    calls = [list(inputs(qmoe, tokens)) for tokens in (1, 17)]
+    for (x, logits), (out,) in zip(calls, run_onnx_calls(model, calls)):
         expected = onnxruntime_output(model, x, logits)
-        (out,) = run_onnx(model, [x, logits])
         np.testing.assert_allclose(out, expected, rtol=1e-5,
-                                   atol=1e-5 * np.abs(expected).max())
+                                   atol=1e-5 * np.abs(expected).max(),
+                                   err_msg=f"{len(x)} tokens")
 
 
 def test_packed_weights_stay_parameters():

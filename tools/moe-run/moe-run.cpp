@@ -68,8 +68,8 @@ cl::list<std::string>
 cl::list<std::string>
     outputs("output",
             cl::desc("@FILE.npy for the next result, in the function's result "
-                     "order, call after call; results without one are "
-                     "summarized on stdout"),
+                     "order, call after call (as many for each); results "
+                     "without one are summarized on stdout"),
             cl::value_desc("@file.npy"), cl::cat(category));
 cl::opt<std::string> function("function",
                               cl::desc("Function to call (default: the only "
@@ -266,12 +266,15 @@ int main(int argc, char **argv) {
                         "expected, in order:{3}",
                         entry->name, arity, inputs.size(), expected));
   }
+  // Each call writes its first outputsPerCall results.
   size_t numResults = entry->results.size();
-  if (outputFiles.size() > calls * numResults)
-    return fail(formatv("@{0} has {1} result(s) per call, {2} in {3} call(s), "
-                        "but {4} --output flag(s) were given",
-                        entry->name, numResults, calls * numResults, calls,
-                        outputFiles.size()));
+  size_t outputsPerCall = outputFiles.size() / calls;
+  if (outputsPerCall * calls != outputFiles.size() ||
+      outputsPerCall > numResults)
+    return fail(formatv("@{0} has {1} result(s) but {2} --output flag(s) "
+                        "were given for {3} call(s) (at most {1} per call, "
+                        "as many for each)",
+                        entry->name, numResults, outputFiles.size(), calls));
   for (auto [i, input] : llvm::enumerate(inputs))
     if (Error err = run::checkInput(*entry, i, inputFiles[i], input))
       return fail(std::move(err));
@@ -344,8 +347,8 @@ int main(int argc, char **argv) {
                       : createStringError(formatv("call {0}: {1}", call,
                                                   toString(std::move(err)))));
     for (auto [j, result] : llvm::enumerate(results)) {
-      size_t output = call * numResults + j;
-      if (output < outputFiles.size()) {
+      size_t output = call * outputsPerCall + j;
+      if (j < outputsPerCall) {
         if (Error err =
                 npy::write(outputFiles[output], result.descr, result.shape,
                            result.data.data(), result.data.size()))

@@ -36,12 +36,17 @@ class KernelError(Exception):
 # ------------------------------------------------------------------ parsing
 class Op:
     __slots__ = ("name", "results", "operands", "line", "regions", "rt",
-                 "argt", "c", "idx", "fn")
+                 "argt", "c", "idx", "fn", "ctl", "res1")
 
     def __init__(self):
         self.regions = []
         self.c = None
         self.fn = None  # its EXEC entry, looked up on first use
+        # The interpreter's fast path: `ctl` is the name of an op it does
+        # not simply execute (regions, terminators, ops a thread yields
+        # on), else None; `res1` the result of a one-result op.
+        self.ctl = None
+        self.res1 = None
 
 
 class Region:
@@ -116,6 +121,9 @@ def set_sig(op, line):
 
 
 OPID = [0]
+# Ops the interpreter handles itself rather than through EXEC.
+CONTROL = frozenset(("scf.yield", "scf.condition", "gpu.return", "scf.while", "scf.for",
+                     "scf.if"))
 
 
 def parse_line(s):
@@ -132,6 +140,10 @@ def parse_line(s):
     op.name = m.group(1)
     o = m.group(2).strip()
     op.operands = [x.strip() for x in o.split(",")] if o else []
+    if op.name in CONTROL or op.name in SYNC:
+        op.ctl = op.name
+    if len(op.results) == 1:
+        op.res1 = op.results[0]
     return op
 
 
@@ -404,11 +416,21 @@ class Thread:
     def region(self, region, args):
         """Runs `region` as a generator that yields where the thread meets
         the others; nested regions without such ops run as plain calls
-        (run_plain), which saves most of the emulator's time."""
+        (run_plain), which saves most of the emulator's time. The plain
+        op's step is written out here and in run_plain rather than called:
+        it runs millions of times per case."""
         env = self.env
         self._bind_args(region, args)
         for op in region.ops:
-            n = op.name
+            n = op.ctl
+            if n is None:
+                f = op.fn or self.lookup(op)
+                res = f(self, op, [env[o] for o in op.operands])
+                if op.res1 is not None:
+                    env[op.res1] = res
+                elif op.results:
+                    bind_all(env, op.results, res)
+                continue
             if n in ("scf.yield", "scf.condition"):
                 return [env[o] for o in op.operands]
             if n == "gpu.return":
@@ -450,10 +472,7 @@ class Thread:
                     r = self.run_plain(taken, [])
                 bind_all(env, op.results, r)
                 continue
-            if n in SYNC:
-                res = yield from SYNC[n](self, op)
-            else:
-                res = self.exec(op)
+            res = yield from SYNC[n](self, op)
             if op.results:
                 bind(env, op.results, res)
         return []
@@ -463,7 +482,15 @@ class Thread:
         env = self.env
         self._bind_args(region, args)
         for op in region.ops:
-            n = op.name
+            n = op.ctl
+            if n is None:
+                f = op.fn or self.lookup(op)
+                res = f(self, op, [env[o] for o in op.operands])
+                if op.res1 is not None:
+                    env[op.res1] = res
+                elif op.results:
+                    bind_all(env, op.results, res)
+                continue
             if n in ("scf.yield", "scf.condition"):
                 return [env[o] for o in op.operands]
             if n == "gpu.return":
@@ -488,9 +515,7 @@ class Thread:
                 taken = self._taken(op)
                 bind_all(env, op.results, [] if taken is None else self.run_plain(taken, []))
                 continue
-            res = self.exec(op)
-            if op.results:
-                bind(env, op.results, res)
+            raise KernelError(f"{n} in a region that does not sync")
         return []
 
     def _bind_args(self, region, args):
@@ -510,14 +535,13 @@ class Thread:
             return op.regions[1]
         return None
 
-    def exec(self, op):
-        f = op.fn
+    @staticmethod
+    def lookup(op):
+        """`op`'s EXEC entry, kept on the op."""
+        f = op.fn = EXEC.get(op.name)
         if f is None:
-            f = op.fn = EXEC.get(op.name)
-            if f is None:
-                raise NotImplementedError(op.name + " :: " + op.line[:200])
-        env = self.env
-        return f(self, op, [env[o] for o in op.operands])
+            raise NotImplementedError(op.name + " :: " + op.line[:200])
+        return f
 
     # ---- memory access
     def addr_of(self, mr, idx, n_elems, what):
@@ -1019,25 +1043,29 @@ Thread.is_done = _is_done
 
 @op("llvm.insertvalue")
 def _llins(th, o, ops):
-    pos = [int(x) for x in re.search(r'position = array<i64: ([\d, ]+)>', o.line).group(1).split(",")]
+    """A new struct value: the lists along the position are copied and the
+    rest is shared, since no struct value is ever changed in place."""
+    c = o.c
+    if c is None:
+        c = o.c = ([int(x) for x in re.search(r'position = array<i64: ([\d, ]+)>',
+                                               o.line).group(1).split(",")],
+                   shape_struct(o.rt))
+    pos, poison = c
     agg, val = ops
-    agg = shape_struct(o.rt) if agg is None else agg
-    agg = copy_struct(agg)
-    t = agg
+    top = t = copy_node(poison if agg is None else agg)
     for p in pos[:-1]:
-        t = t[p]
+        t[p] = t = copy_node(t[p])
     t[pos[-1]] = val
-    return agg
+    return top
 
 
-def copy_struct(s):
+def copy_node(s):
+    """A copy of one level of a struct value (an Acc keeps its wgmma)."""
     if isinstance(s, Acc):
-        a = Acc(copy_struct(x) for x in s)
+        a = Acc(s)
         a.wid = s.wid
         return a
-    if isinstance(s, list):
-        return [copy_struct(x) for x in s]
-    return s
+    return list(s)
 
 
 def shape_struct(t):
@@ -1067,14 +1095,19 @@ def zero_struct(t):
 
 @op("llvm.mlir.poison", "llvm.mlir.undef")
 def _poison(th, o, ops):
-    return shape_struct(o.rt)
+    # Shared between threads: insertvalue copies what it changes.
+    if o.c is None:
+        o.c = shape_struct(o.rt)
+    return o.c
 
 
 @op("llvm.mlir.zero")
 def _zero(th, o, ops):
     if o.rt.strip().startswith("!llvm.ptr"):
         return None
-    return zero_struct(o.rt)
+    if o.c is None:
+        o.c = zero_struct(o.rt)
+    return o.c
 
 
 @op("llvm.ptrtoint")
@@ -1612,39 +1645,54 @@ def do_mma_sync(blk, o, payloads):
         if ta != tb or ta not in ("bf16", "f16") or o.rt.count("f32") != 4:
             raise NotImplementedError(o.line[:300])
         o.c = DT[ta]
-    dt = o.c
-
-    def halves(r):
-        # an i32 register (bf16) or a vector<2xf16> (f16)
-        if isinstance(r, np.ndarray):
-            return r.astype(np.float64)
-        return np.array([r], np.uint32).view(np.uint16).view(dt).astype(np.float64)
     with np.errstate(all="ignore"):  # garbage shared memory under a fault
-        return _mma_warps(blk, payloads, halves)
+        return _mma_warps(blk, payloads, o.c)
 
 
-def _mma_warps(blk, payloads, halves):
+def _fragment_indices():
+    """Per lane l (groupID g = l/4, tig q = l%4): the (row, column) of each
+    half of A's 4 registers, of B's 2 (k, n) and of C/D's 4 elements."""
+    lane = np.arange(32)
+    g, q = lane // 4, lane % 4
+    reg, half = np.arange(4)[None, :, None], np.arange(2)[None, None, :]
+    a_rows = np.broadcast_to(g[:, None, None] + 8 * (reg % 2), (32, 4, 2))
+    a_cols = 2 * q[:, None, None] + 8 * (reg // 2) + half
+    b_rows = 2 * q[:, None, None] + 8 * np.arange(2)[None, :, None] + half
+    b_cols = np.broadcast_to(g[:, None, None], (32, 2, 2))
+    c_rows = g[:, None] + 8 * (np.arange(4)[None, :] // 2)
+    c_cols = 2 * q[:, None] + np.arange(4)[None, :] % 2
+    return a_rows, a_cols, b_rows, b_cols, c_rows, c_cols
+
+
+MMA_FRAGMENTS = _fragment_indices()
+
+
+def _halves(regs, dt):
+    """The 16-bit halves of i32 registers (bf16: ints) or the elements of
+    vector<2xf16> registers, as float64 of shape (lanes, registers, 2)."""
+    if isinstance(regs[0][0], np.ndarray):
+        return np.array(regs, dt).astype(np.float64)
+    bits = np.array(regs, np.uint64).astype(np.uint32)
+    return bits.view(np.uint16).view(dt).reshape(len(regs), -1, 2).astype(np.float64)
+
+
+def _mma_warps(blk, payloads, dt):
+    a_rows, a_cols, b_rows, b_cols, c_rows, c_cols = MMA_FRAGMENTS
     out = {}
     for w, ts in _warps(payloads, "mma.sync").items():
         eps = {payloads[t][1] for t in ts}
         if len(eps) != 1:
             blk.problems.append(f"mma.sync of warp {w} in different barrier epochs {eps}")
+        ops = [payloads[t][0] for t in ts]
         A = np.zeros((16, 16))
         B = np.zeros((16, 8))
         C = np.zeros((16, 8))
+        A[a_rows, a_cols] = _halves([x[0:4] for x in ops], dt)
+        B[b_rows, b_cols] = _halves([x[4:6] for x in ops], dt)
+        C[c_rows, c_cols] = np.array([x[6:10] for x in ops], np.float64)
+        D = (A @ B + C).astype(np.float32)[c_rows, c_cols]
         for l, t in enumerate(ts):
-            ops = payloads[t][0]
-            g, q = l // 4, l % 4
-            for r in range(4):
-                A[g + 8 * (r % 2), 2 * q + 8 * (r // 2):][:2] = halves(ops[r])
-            for r in range(2):
-                B[2 * q + 8 * r:][:2, g] = halves(ops[4 + r])
-            C[g, 2 * q:2 * q + 2] = [np.float64(x) for x in ops[6:8]]
-            C[g + 8, 2 * q:2 * q + 2] = [np.float64(x) for x in ops[8:10]]
-        D = (A @ B + C).astype(np.float32)
-        for l, t in enumerate(ts):
-            g, q = l // 4, l % 4
-            out[t] = [D[g, 2 * q], D[g, 2 * q + 1], D[g + 8, 2 * q], D[g + 8, 2 * q + 1]]
+            out[t] = list(D[l])
     return out
 
 

@@ -71,7 +71,7 @@
 
 // RUN: not moe-run %s --function=f32_8 --output=@%t/a.npy --output=@%t/b.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=OUTPUTS
-// OUTPUTS: moe-run: error: @f32_8 has 1 result(s) per call, 1 in 1 call(s), but 2 --output flag(s) were given
+// OUTPUTS: moe-run: error: @f32_8 has 1 result(s) but 2 --output flag(s) were given for 1 call(s) (at most 1 per call, as many for each)
 
 // RUN: not moe-run %s --function=f32_8 --output=@%t/no/such/dir/out.npy 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=WRITE

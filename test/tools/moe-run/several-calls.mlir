@@ -14,9 +14,15 @@
 
 // Results without an --output are summarized per call.
 // RUN: moe-run %s --function=matmul --input=@%t/rows3.npy --input=@%t/weight.npy \
-// RUN:   --input=@%t/rows2.npy --input=@%t/weight.npy --output=@%t/first.npy | FileCheck %s
-// CHECK-NOT: call 0
-// CHECK: call 1 result[0]: 2x4 float32 ('<f4')
+// RUN:   --input=@%t/rows2.npy --input=@%t/weight.npy | FileCheck %s
+// CHECK: call 0 result[0]: 3x4 float32 ('<f4')
+// CHECK-NEXT: call 1 result[0]: 2x4 float32 ('<f4')
+
+// Every call gets as many --output flags.
+// RUN: not moe-run %s --function=matmul --input=@%t/rows3.npy --input=@%t/weight.npy \
+// RUN:   --input=@%t/rows2.npy --input=@%t/weight.npy --output=@%t/first.npy 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=UNEVEN
+// UNEVEN: moe-run: error: @matmul has 1 result(s) but 1 --output flag(s) were given for 2 call(s) (at most 1 per call, as many for each)
 
 // The benchmark times the first set.
 // RUN: moe-run %s --function=matmul --input=@%t/rows3.npy --input=@%t/weight.npy \
