@@ -169,11 +169,19 @@ def check(result, tolerance=TOLERANCE):
     assert result["error"] <= tolerance, result
 
 
+# Layers run through their C entry (moe-gpu-entry-points: moe_layer_forward
+# with device buffers, dims and one workspace that the intermediates share
+# by lifetime, poisoned first): the entry's marshalling and workspace plan,
+# around the same kernels. The others run the host function itself.
+ENTRY = ["deepseek_sm90a_wgmma_epilogue", "expert_choice_sm80_tile", "llama4_sm80_decode",
+         "compressed_sm80_decode", "hmoe_sm90a_wgmma", "gpt_oss_sm80_tile"]
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_export_layer(name, tmp_path):
     model, options, tokens, prepare = (LAYERS[name] + ({},))[:4]
     path = EXAMPLE if model == "example" else os.path.join(MODELS, model + ".onnx")
-    result = layer.run(path, options, tokens, str(tmp_path), **prepare)
+    result = layer.run(path, options, tokens, str(tmp_path), entry=name in ENTRY, **prepare)
     check(result, F16_TOLERANCE if prepare.get("element") == "f16" else TOLERANCE)
     kernels = " ".join(result["kernels"])
     # The case runs the kernels it names.
@@ -183,20 +191,6 @@ def test_export_layer(name, tmp_path):
     else:
         assert "grouped_matmul_decode" in kernels, kernels
     assert ("combine_" in kernels) == ("combine=epilogue" not in options), kernels
-
-
-# Layers run through their C entry (moe-gpu-entry-points: moe_layer_forward
-# with device buffers, dims and one workspace that the intermediates share
-# by lifetime, poisoned first): the entry's marshalling and workspace plan.
-ENTRY = ["deepseek_sm90a_wgmma_epilogue", "expert_choice_sm80_tile", "llama4_sm80_decode",
-         "compressed_sm80_decode", "hmoe_sm90a_wgmma", "gpt_oss_sm80_tile"]
-
-
-@pytest.mark.parametrize("name", ENTRY)
-def test_layer_entry(name, tmp_path):
-    model, options, tokens, prepare = (LAYERS[name] + ({},))[:4]
-    path = EXAMPLE if model == "example" else os.path.join(MODELS, model + ".onnx")
-    check(layer.run(path, options, tokens, str(tmp_path), entry=True, **prepare))
 
 
 def test_per_sequence_capacity_entry(tmp_path):

@@ -22,6 +22,8 @@ DT = {"i8": np.uint8, "i16": np.uint16, "i32": np.uint32, "i64": np.uint64,
       "f32": np.float32, "f16": np.float16, "bf16": BF16, "f64": np.float64,
       "index": np.uint64, "i1": np.uint8}
 FLOATS = ("f32", "f16", "bf16", "f64")
+# Bytes per element of each type.
+SIZE = {name: np.dtype(t).itemsize for name, t in DT.items()}
 
 SHARED_SIZE = 1 << 18
 MBAR_ADDR = 8          # static __mbarrier (3 x i64)
@@ -547,13 +549,12 @@ class Thread:
     def addr_of(self, mr, idx, n_elems, what):
         flat = 0
         bad = False
+        last = len(mr.shape) - 1
         for d, (i, s, st) in enumerate(zip(idx, mr.shape, mr.strides)):
-            last = d == len(mr.shape) - 1
-            hi = i + (n_elems if last else 1)
-            if i < 0 or hi > s:
+            if i < 0 or i + (n_elems if d == last else 1) > s:
                 bad = True
             flat += i * st
-        esz = np.dtype(DT[mr.dtype]).itemsize
+        esz = SIZE[mr.dtype]
         if bad:
             self.b.problems.append(
                 f"OOB {what} {mr.buf}{list(idx)} x{n_elems} shape {mr.shape} "
@@ -581,7 +582,7 @@ class Thread:
 
     def write(self, mr, idx, vals, what, align=None):
         data = np.asarray(vals, DT[mr.dtype]).tobytes()
-        n = len(data) // np.dtype(DT[mr.dtype]).itemsize
+        n = len(data) // SIZE[mr.dtype]
         addr, nb = self.addr_of(mr, idx, n, what)
         if align and addr % align:
             self.b.problems.append(f"misaligned {what} at {addr}")
