@@ -13,6 +13,7 @@ sm_80 ops: cp.async (zero fill, commit and wait groups; logged as a store
 at issue and at completion), ldmatrix, mma.sync and vote.sync ballot
 (collectives of one warp)."""
 import functools
+import operator
 import re
 import numpy as np
 import ml_dtypes
@@ -712,31 +713,27 @@ EXEC["arith.remsi"] = _ibin(lambda a, b, w: to_signed(a, w) - _divsi(a, b, w) * 
 EXEC["arith.ceildivui"] = _ibin(lambda a, b, w: -(-a // b))
 
 
+# arith/llvm integer predicates by number: eq ne slt sle sgt sge ult ule ugt uge.
+CMPI = [(False, operator.eq), (False, operator.ne), (True, operator.lt), (True, operator.le),
+        (True, operator.gt), (True, operator.ge), (False, operator.lt), (False, operator.le),
+        (False, operator.gt), (False, operator.ge)]
+
+
 @op("arith.cmpi", "llvm.icmp")
 def _cmpi(th, o, ops):
     c = o.c
     if c is None:
-        if o.name == "llvm.icmp":
-            m = re.search(r'predicate = (\d+)', o.line)
-            # llvm ICmpPredicate: eq ne slt sle sgt sge ult ule ugt uge
-            p = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"][int(m.group(1))]
-        else:
-            m = re.search(r'predicate = (\d+)', o.line)
-            p = ["eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"][int(m.group(1))]
-        w = int_width(o.argt[0]) or 64
-        c = o.c = (p, w)
-    p, w = c
+        number = int(re.search(r'predicate = (\d+)', o.line).group(1))
+        c = o.c = CMPI[number] + (int_width(o.argt[0]) or 64, number == 0)
+    signed, compare, w, is_eq = c
     a, b = ops
     if isinstance(a, (Ptr, TensorMap)) or a is None or isinstance(b, (Ptr, TensorMap)) or b is None:
-        eq = a is b
-        return int(eq if p == "eq" else not eq)
-    if p[0] == "s":
+        # Pointers compare by identity: eq, else "not the same".
+        same = a is b
+        return int(same if is_eq else not same)
+    if signed:
         a, b = to_signed(a, w), to_signed(b, w)
-        p = p[1:]
-    elif p[0] == "u":
-        p = p[1:]
-    return int({"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b,
-                "gt": a > b, "ge": a >= b}[p])
+    return int(compare(a, b))
 
 
 @op("arith.select")
