@@ -724,13 +724,13 @@ def _cmpi(th, o, ops):
     c = o.c
     if c is None:
         number = int(re.search(r'predicate = (\d+)', o.line).group(1))
-        c = o.c = CMPI[number] + (int_width(o.argt[0]) or 64, number == 0)
-    signed, compare, w, is_eq = c
+        c = o.c = CMPI[number] + (int_width(o.argt[0]) or 64,)
+    signed, compare, w = c
     a, b = ops
     if isinstance(a, (Ptr, TensorMap)) or a is None or isinstance(b, (Ptr, TensorMap)) or b is None:
         # Pointers compare by identity: eq, else "not the same".
         same = a is b
-        return int(same if is_eq else not same)
+        return int(same if compare is operator.eq else not same)
     if signed:
         a, b = to_signed(a, w), to_signed(b, w)
     return int(compare(a, b))
@@ -1670,7 +1670,7 @@ def _halves(regs, dt):
     vector<2xf16> registers, as float64 of shape (lanes, registers, 2)."""
     if isinstance(regs[0][0], np.ndarray):
         return np.array(regs, dt).astype(np.float64)
-    bits = np.array(regs, np.uint64).astype(np.uint32)
+    bits = np.array(regs, np.uint32)
     return bits.view(np.uint16).view(dt).reshape(len(regs), -1, 2).astype(np.float64)
 
 
