@@ -5,7 +5,8 @@ lowering.py lowers a grouped matmul (moe MLIR) as the GPU pipeline does,
 up to the NVVM ops of the kernels (upstream --convert-nvgpu-to-nvvm), in
 generic form. host.py runs the host function (allocations, memsets, tensor
 maps as lib/Runtime/CUDA encodes them, every launch, every block) and
-kernel.py each block: its threads as coroutines that meet at barriers,
+kernel.py each block: its threads as coroutines (each kernel translated
+by compiler.py into a Python generator function) that meet at barriers,
 shuffles and wgmma, mbarriers with transaction counts and phases, TMA loads
 with the 128-byte swizzle and out-of-bounds zero fill, and wgmma reading
 shared memory through its descriptors as the PTX ISA defines the K-major

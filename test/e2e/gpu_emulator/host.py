@@ -5,6 +5,7 @@ import re
 import time
 import numpy as np
 from . import kernel as emu
+from .compiler import compile_kernel
 from .kernel import (parse_file, walk, sym_name, MemRef, TensorMap, Buffers, Block,
                      run_block, check_orders, EXEC, parse_memref_type, DT, KernelError)
 
@@ -17,6 +18,7 @@ class Kernels:
     def __init__(self, kernfile):
         root = parse_file(kernfile)
         self.funcs = {}
+        self.bodies = {}
         self.globals = {}
         for o in walk(root):
             if o.name == "gpu.func":
@@ -24,6 +26,12 @@ class Kernels:
             elif o.name == "memref.global":
                 self.globals_raw = getattr(self, "globals_raw", [])
                 self.globals_raw.append(o)
+
+    def body(self, name):
+        """The kernel `name` as a Python function (compiled on first use)."""
+        if name not in self.bodies:
+            self.bodies[name] = compile_kernel(self.funcs[name])
+        return self.bodies[name]
 
 
 def make_globals(kern, buffers):
@@ -202,7 +210,7 @@ def run_host(hostfile, kernfile, inputs, seed=0, log=print, only_blocks=None, fu
                     if only_blocks and name.startswith("grouped") and (bx, by) not in only_blocks:
                         continue
                     bp = []
-                    blk = Block(k, args, grid, (bx, by, bz), bdim, dyn, buffers,
+                    blk = Block(k, kern.body(name), args, grid, (bx, by, bz), bdim, dyn, buffers,
                                 gl, bp, seed + bx * 1000 + by)
                     try:
                         run_block(blk, nth)

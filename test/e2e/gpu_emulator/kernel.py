@@ -1,7 +1,9 @@
 """Block-level interpreter of generic-form MLIR GPU kernels (after
 --convert-nvgpu-to-nvvm), with the host function that launches them.
 
-All threads of a block run as coroutines; they meet at gpu.barrier, at
+The semantics of each op (EXEC, and SYNC for the ops a thread yields on;
+compiler.py turns a kernel into the Python function that calls them). All
+threads of a block run as coroutines; they meet at gpu.barrier, at
 collectives (gpu.shuffle, nvvm.wgmma.mma_async) and block in
 nvvm.mbarrier.try_wait.parity. TMA loads (128-byte swizzle, OOB zero fill)
 complete at issue; wgmma reads shared memory through its descriptors as the
@@ -39,34 +41,19 @@ class KernelError(Exception):
 # ------------------------------------------------------------------ parsing
 class Op:
     __slots__ = ("name", "results", "operands", "line", "regions", "rt",
-                 "argt", "c", "idx", "fn", "ctl", "res1")
+                 "argt", "c", "idx")
 
     def __init__(self):
         self.regions = []
         self.c = None
-        self.fn = None  # its EXEC entry, looked up on first use
-        # The interpreter's fast path: `ctl` is the name of an op it does
-        # not simply execute (regions, terminators, ops a thread yields
-        # on), else None; `res1` the result of a one-result op.
-        self.ctl = None
-        self.res1 = None
 
 
 class Region:
-    __slots__ = ("args", "ops", "syncs")
+    __slots__ = ("args", "ops")
 
     def __init__(self):
         self.args = []
         self.ops = []
-        self.syncs = None  # whether a thread may yield in it (see Thread)
-
-
-def region_syncs(region):
-    """Whether `region` holds an op a thread yields on, at any depth."""
-    if region.syncs is None:
-        region.syncs = any(o.name in SYNC or any(region_syncs(r) for r in o.regions)
-                           for o in region.ops)
-    return region.syncs
 
 
 RES_RE = re.compile(r'^((?:%[\w.#]+(?::\d+)?)(?:, %[\w.#]+(?::\d+)?)*) = ')
@@ -124,9 +111,6 @@ def set_sig(op, line):
 
 
 OPID = [0]
-# Ops the interpreter handles itself rather than through EXEC.
-CONTROL = frozenset(("scf.yield", "scf.condition", "gpu.return", "scf.while", "scf.for",
-                     "scf.if"))
 
 
 def parse_line(s):
@@ -143,10 +127,6 @@ def parse_line(s):
     op.name = m.group(1)
     o = m.group(2).strip()
     op.operands = [x.strip() for x in o.split(",")] if o else []
-    if op.name in CONTROL or op.name in SYNC:
-        op.ctl = op.name
-    if len(op.results) == 1:
-        op.res1 = op.results[0]
     return op
 
 
@@ -321,9 +301,10 @@ class Buffers:
 class Block:
     """One thread block: shared memory, mbarriers, logs."""
 
-    def __init__(self, kernel, args, grid, bid, bdim, dyn_bytes, buffers,
+    def __init__(self, kernel, body, args, grid, bid, bdim, dyn_bytes, buffers,
                  globals_, problems, seed):
         self.kernel = kernel
+        self.body = body        # the kernel as compiler.compile_kernel made it
         self.args = args
         self.grid, self.bid, self.bdim = grid, bid, bdim
         self.dyn_bytes = dyn_bytes
@@ -367,13 +348,15 @@ class Block:
             top += n
         # Per byte: cp.async copies issued over it and not yet waited for.
         self.inflight = np.zeros(SHARED_SIZE, np.int32)
+        self.copies_in_flight = 0  # saves looking at `inflight` while none is
 
     def check_shared(self, addr, n, what, dyn=True):
         """Whether [addr, addr + n) lies within one of the segments (dyn) or
         within the shared window; a problem if not."""
         segments = self.segments if dyn else [(0, SHARED_SIZE)]
-        if any(lo <= addr and addr + n <= hi for lo, hi in segments):
-            return True
+        for lo, hi in segments:
+            if lo <= addr and addr + n <= hi:
+                return True
         self.problems.append(f"{what}: shared [{addr}, {addr + n}) outside "
                              f"the shared segments {segments}")
         return False
@@ -381,7 +364,7 @@ class Block:
     def check_inflight(self, addr, n, t, what):
         """A read or write of bytes an unwaited cp.async will write: the
         copy may land before or after it."""
-        if self.inflight[addr:addr + n].any():
+        if self.copies_in_flight and self.inflight[addr:addr + n].any():
             self.problems.append(f"RACE t{t}: {what} at shared {addr} while a cp.async "
                                  f"into it is not waited for")
 
@@ -390,7 +373,6 @@ class Thread:
     def __init__(self, blk, tid):
         self.b = blk
         self.tid = tid
-        self.env = {}
         self.epoch = 0
         self.wepoch = 0         # bar.warp.sync passed
         self.seq = 0
@@ -408,143 +390,9 @@ class Thread:
         return (self.tid, self.epoch, self.seq, self.b.gidx)
 
     def run(self):
-        kern = self.b.kernel
-        body = kern.regions[0]
-        for (nm, _), v in zip(body.args, self.b.args):
-            self.env[nm] = v
-        yield from self.region(body, [])
+        yield from self.b.body(self, self.b.args)
         if self.copies or any(self.copy_groups):
             self.b.problems.append(f"t{self.tid}: exits with cp.async copies not waited for")
-
-    def region(self, region, args):
-        """Runs `region` as a generator that yields where the thread meets
-        the others; nested regions without such ops run as plain calls
-        (run_plain), which saves most of the emulator's time. The plain
-        op's step is written out here and in run_plain rather than called:
-        it runs millions of times per case."""
-        env = self.env
-        self._bind_args(region, args)
-        for op in region.ops:
-            n = op.ctl
-            if n is None:
-                f = op.fn or self.lookup(op)
-                res = f(self, op, [env[o] for o in op.operands])
-                if op.res1 is not None:
-                    env[op.res1] = res
-                elif op.results:
-                    bind_all(env, op.results, res)
-                continue
-            if n in ("scf.yield", "scf.condition"):
-                return [env[o] for o in op.operands]
-            if n == "gpu.return":
-                return None
-            if n == "scf.while":
-                it = [env[o] for o in op.operands]
-                while True:
-                    if region_syncs(op.regions[0]):
-                        cond, *it = yield from self.region(op.regions[0], it)
-                    else:
-                        cond, *it = self.run_plain(op.regions[0], it)
-                    if not cond:
-                        break
-                    if region_syncs(op.regions[1]):
-                        it = yield from self.region(op.regions[1], it)
-                    else:
-                        it = self.run_plain(op.regions[1], it)
-                bind_all(env, op.results, it)
-                continue
-            if n == "scf.for":
-                i, ub, st, it = self._loop(op)
-                body = op.regions[0]
-                plain = not region_syncs(body)
-                while i < ub:
-                    if plain:
-                        it = self.run_plain(body, [i] + list(it))
-                    else:
-                        it = yield from self.region(body, [i] + list(it))
-                    i += st
-                bind_all(env, op.results, it)
-                continue
-            if n == "scf.if":
-                taken = self._taken(op)
-                if taken is None:
-                    r = []
-                elif region_syncs(taken):
-                    r = yield from self.region(taken, [])
-                else:
-                    r = self.run_plain(taken, [])
-                bind_all(env, op.results, r)
-                continue
-            res = yield from SYNC[n](self, op)
-            if op.results:
-                bind(env, op.results, res)
-        return []
-
-    def run_plain(self, region, args):
-        """`region` (no op in it yields) as a plain call."""
-        env = self.env
-        self._bind_args(region, args)
-        for op in region.ops:
-            n = op.ctl
-            if n is None:
-                f = op.fn or self.lookup(op)
-                res = f(self, op, [env[o] for o in op.operands])
-                if op.res1 is not None:
-                    env[op.res1] = res
-                elif op.results:
-                    bind_all(env, op.results, res)
-                continue
-            if n in ("scf.yield", "scf.condition"):
-                return [env[o] for o in op.operands]
-            if n == "gpu.return":
-                return None
-            if n == "scf.while":
-                it = [env[o] for o in op.operands]
-                while True:
-                    cond, *it = self.run_plain(op.regions[0], it)
-                    if not cond:
-                        break
-                    it = self.run_plain(op.regions[1], it)
-                bind_all(env, op.results, it)
-                continue
-            if n == "scf.for":
-                i, ub, st, it = self._loop(op)
-                while i < ub:
-                    it = self.run_plain(op.regions[0], [i] + list(it))
-                    i += st
-                bind_all(env, op.results, it)
-                continue
-            if n == "scf.if":
-                taken = self._taken(op)
-                bind_all(env, op.results, [] if taken is None else self.run_plain(taken, []))
-                continue
-            raise KernelError(f"{n} in a region that does not sync")
-        return []
-
-    def _bind_args(self, region, args):
-        for (nm, _), a in zip(region.args, args):
-            self.env[nm] = a
-
-    def _loop(self, op):
-        """An scf.for's lower bound, upper bound, step and initial values."""
-        ops = [self.env[o] for o in op.operands]
-        return ops[0], ops[1], ops[2], ops[3:]
-
-    def _taken(self, op):
-        """The region an scf.if runs, or None."""
-        if self.env[op.operands[0]]:
-            return op.regions[0]
-        if len(op.regions) > 1 and op.regions[1].ops:
-            return op.regions[1]
-        return None
-
-    @staticmethod
-    def lookup(op):
-        """`op`'s EXEC entry, kept on the op."""
-        f = op.fn = EXEC.get(op.name)
-        if f is None:
-            raise NotImplementedError(op.name + " :: " + op.line[:200])
-        return f
 
     # ---- memory access
     def addr_of(self, mr, idx, n_elems, what):
@@ -579,7 +427,7 @@ class Thread:
                 raw = np.full(nb, 0xAB, np.uint8)
             else:
                 raw = buf[addr:addr + nb]
-        return np.frombuffer(raw.tobytes(), DT[mr.dtype])
+        return raw.view(DT[mr.dtype]).copy()
 
     def write(self, mr, idx, vals, what, align=None):
         data = np.asarray(vals, DT[mr.dtype]).tobytes()
@@ -951,22 +799,25 @@ def _mstore(th, o, ops):
     th.write(ops[1], ops[2:], [ops[0]], "memref.store")
 
 
-def _alignment(o):
+def _vector_access(o):
+    """A vector load's or store's alignment (or None) and the number of
+    elements it loads (None for a store)."""
     if o.c is None:
         al = re.search(r'alignment = (\d+)', o.line)
-        o.c = (int(al.group(1)) if al else None,)
-    return o.c[0]
+        vt = vec_type(o.rt)
+        o.c = (int(al.group(1)) if al else None, int(np.prod(vt[0])) if vt else None)
+    return o.c
 
 
 @op("vector.load")
 def _vload(th, o, ops):
-    shp, elt = vec_type(o.rt)
-    return th.read(ops[0], ops[1:], int(np.prod(shp)), "vector.load", _alignment(o)).copy()
+    align, n = _vector_access(o)
+    return th.read(ops[0], ops[1:], n, "vector.load", align)
 
 
 @op("vector.store")
 def _vstore(th, o, ops):
-    th.write(ops[1], ops[2:], ops[0], "vector.store", _alignment(o))
+    th.write(ops[1], ops[2:], ops[0], "vector.store", _vector_access(o)[0])
 
 
 @op("vector.from_elements")
@@ -1282,9 +1133,8 @@ def _tma(th, o, ops):
 
 
 @sync("nvvm.mbarrier.try_wait.parity")
-def _mbwait(th, o):
-    env = th.env
-    p, parity, ticks = [env[x] for x in o.operands]
+def _mbwait(th, o, ops):
+    p, parity, ticks = ops
     st = mbar_state(th, p, "try_wait")
     while st["phase"] % 2 == parity:
         yield ("block", lambda: st["phase"] % 2 != parity)
@@ -1295,7 +1145,7 @@ def _mbwait(th, o):
 
 
 @sync("gpu.barrier")
-def _barrier(th, o):
+def _barrier(th, o, ops):
     yield ("barrier", o)
     th.epoch += 1
     th.seq += 1
@@ -1303,7 +1153,7 @@ def _barrier(th, o):
 
 
 @sync("nvvm.barrier")
-def _named_barrier(th, o):
+def _named_barrier(th, o, ops):
     """bar.sync id, count: the threads that reach barrier `id` meet once
     `count` of them are there (the warp-specialized kernel's consumers,
     while its producer runs on). Like a block barrier it starts a new epoch
@@ -1313,7 +1163,7 @@ def _named_barrier(th, o):
                                      o.line).group(1).split(",")]
     if seg[2:] != [0] * len(seg[2:]) or seg[:2] != [1, 1]:
         raise NotImplementedError("nvvm.barrier without an id and a count: " + o.line[:160])
-    bid, count = [th.env[x] for x in o.operands]
+    bid, count = ops
     if count % 32:
         th.b.problems.append(f"t{th.tid}: named barrier {bid} for {count} threads")
     yield ("named", bid, count)
@@ -1323,10 +1173,11 @@ def _named_barrier(th, o):
 
 
 @sync("gpu.shuffle")
-def _shuffle(th, o):
-    env = th.env
-    val, off, width = [env[x] for x in o.operands]
-    mode = re.search(r'shuffle_mode (\w+)', o.line).group(1)
+def _shuffle(th, o, ops):
+    val, off, width = ops
+    mode = o.c
+    if mode is None:
+        mode = o.c = re.search(r'shuffle_mode (\w+)', o.line).group(1)
     res = yield ("collective", o, (val, off, width, mode))
     return res
 
@@ -1357,9 +1208,8 @@ def _wgwait(th, o, ops):
 
 
 @sync("nvvm.wgmma.mma_async")
-def _wgmma(th, o):
-    env = th.env
-    acc, da, db = [env[x] for x in o.operands]
+def _wgmma(th, o, ops):
+    acc, da, db = ops
     res = yield ("collective", o, (acc, da, db, th.epoch, th.seq + 1))
     th.seq += 1
     th.pending.append(res.wid)
@@ -1538,6 +1388,7 @@ def _cp_async(th, o, ops):
         return None
     b.check_inflight(addr, size, th.tid, "cp.async")
     b.inflight[addr:addr + size] += 1
+    b.copies_in_flight += 1
     th.copies.append((addr, data))
     t, e, sq, g = th.ev()
     b.stores.append((t, e, sq, g, addr, size))
@@ -1559,6 +1410,7 @@ def _cp_wait(th, o, ops):
     while len(th.copy_groups) > n:
         for addr, data in th.copy_groups.pop(0):
             b.inflight[addr:addr + len(data)] -= 1
+            b.copies_in_flight -= 1
             b.shared[addr:addr + len(data)] = data
             t, e, sq, g = th.ev()
             b.stores.append((t, e, sq, g, addr, len(data)))
@@ -1566,10 +1418,9 @@ def _cp_wait(th, o, ops):
 
 # ------------------------------------------------------------------ sm_80: warp matrix ops
 @sync("nvvm.ldmatrix", "nvvm.mma.sync", "nvvm.vote.sync")
-def _warp_op(th, o):
+def _warp_op(th, o, ops):
     """ldmatrix, mma.sync and vote.sync: each lane's result depends on the
     other lanes' operands, so the warp meets as a collective."""
-    ops = [th.env[x] for x in o.operands]
     th.seq += 1
     res = yield ("collective", o, (ops, th.epoch, th.seq))
     return res
@@ -1737,10 +1588,10 @@ def _ctlz(th, o, ops):
 
 # ------------------------------------------------------------------ warp-synchronous code
 @sync("nvvm.bar.warp.sync")
-def _warp_sync(th, o):
+def _warp_sync(th, o, ops):
     """__syncwarp: orders the shared-memory accesses of the warp's lanes
     before it with those after it (shuffles and match.sync do not)."""
-    mask = th.env[o.operands[0]]
+    mask = ops[0]
     th.seq += 1
     yield ("collective", o, (mask,))
     th.wepoch += 1
@@ -1756,8 +1607,8 @@ def do_warp_sync(blk, o, payloads):
 
 
 @sync("nvvm.match.sync")
-def _match(th, o):
-    mask, value = [th.env[x] for x in o.operands]
+def _match(th, o, ops):
+    mask, value = ops
     th.seq += 1
     res = yield ("collective", o, (mask, value))
     return res
