@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .kernel import EXEC, SYNC, int_width, vec_type
+from .kernel import DT, EXEC, FLOATS, SYNC, int_width, vec_type
 
 # Integer ops whose scalar form is one Python operator, masked to the width.
 INT_OPERATORS = {
@@ -75,7 +75,7 @@ def compile_kernel(kernel):
     # Unreachable: makes the function a generator even with no SYNC op.
     w.emit(1, "return")
     w.emit(1, "yield")
-    namespace = dict(w.objects)
+    namespace = dict(w.objects, np=np)
     exec(compile("\n".join(w.lines), f"<kernel {kernel.line[:60]}>", "exec"), namespace)
     return namespace["body"]
 
@@ -181,6 +181,26 @@ def inline(w, o, args):
         return f"-{args[0]}"
     if n == "arith.select" and vec_type(o.rt) is None:
         return f"{args[1]} if {args[0]} else {args[2]}"
+    if n == "llvm.extractvalue":
+        position = re.search(r'position = array<i64: (\d+)>', o.line)
+        if position:
+            # A wgmma's accumulator (an Acc, not a list) is checked for
+            # having retired.
+            entry = w.name(EXEC[n], "F")
+            return (f"{args[0]}[{position.group(1)}] if {args[0]}.__class__ is list "
+                    f"else {entry}(th, {w.name(o, 'O')}, ({args[0]},))")
+    if n == "vector.extract" and vec_type(o.rt) is None:
+        position = re.search(r'static_position = array<i64: (\d+)>', o.line).group(1)
+        return f"{args[0]}[{position}]" if o.rt in FLOATS else f"int({args[0]}[{position}])"
+    if n in ("arith.bitcast", "llvm.bitcast") and o.argt[0].strip() in DT and (
+            o.rt.strip() in DT or vec_type(o.rt)):
+        source, result = w.name(DT[o.argt[0].strip()], "T"), o.rt.strip()
+        bits = f"np.array([{args[0]}], {source})"
+        vector = vec_type(result)
+        if vector:
+            return f"{bits}.view({w.name(DT[vector[1]], 'T')})"
+        value = f"{bits}.view({w.name(DT[result], 'T')})[0]"
+        return value if result in FLOATS else f"int({value})"
     width = int_width(o.rt)
     if n in INT_OPERATORS and width:
         return f"({args[0]} {INT_OPERATORS[n]} {args[1]}) & {(1 << width) - 1}"

@@ -1787,20 +1787,34 @@ def run_block(blk, nthreads):
 # ------------------------------------------------------------------ ordering checks
 def check_orders(blk):
     P = blk.problems
-    fences = blk.fences
+    # (thread, epoch) -> the last fence's program order in that epoch.
+    last_fence = {}
+    for t, lst in blk.fences.items():
+        for e, s in lst:
+            last_fence[t, e] = max(s, last_fence.get((t, e), s))
 
     def fenced(t, epoch, seq):
-        return any(e == epoch and s > seq for e, s in fences.get(t, []))
+        return last_fence.get((t, epoch), -1) > seq
 
     waits_on = {}
     for (u, e, s, mb, ph) in blk.waits:
         waits_on.setdefault(mb, []).append((u, e, s, ph))
+    # (mbar, phase) -> (the first epoch of a wait for it or a later phase,
+    # {thread: the program order of its first such wait}).
+    first_waits = {}
 
     def observed(mbar, phase, t, epoch, seq):
         """Whether thread t at (epoch, seq) has waited for `phase` of
         `mbar` (or a later one), or some thread has before a barrier."""
-        return any(ph >= phase and (e < epoch or (u == t and s < seq))
-                   for (u, e, s, ph) in waits_on.get(mbar, ()))
+        first = first_waits.get((mbar, phase))
+        if first is None:
+            epoch0, seqs = float("inf"), {}
+            for (u, e, s, ph) in waits_on.get(mbar, ()):
+                if ph >= phase:
+                    epoch0 = min(epoch0, e)
+                    seqs[u] = min(s, seqs.get(u, s))
+            first = first_waits[mbar, phase] = (epoch0, seqs)
+        return first[0] < epoch or first[1].get(t, seq) < seq
 
     refills = {}
 
@@ -1852,16 +1866,19 @@ def check_orders(blk):
     def observed_before(tma, t, epoch, seq):
         return observed(tma["mbar"], tma["phase"], t, epoch, seq)
 
-    def chunks_of(addr, n):
-        return np.arange(addr >> 4, (addr + n + 15) >> 4)
+    def chunk_ranges(spans):
+        """The 16-byte chunks [lo, hi) that each (addr, bytes) touches."""
+        a = np.array(spans, np.int64).reshape(-1, 2)
+        last = SHARED_SIZE // 16
+        return np.minimum(a[:, 0] >> 4, last), np.minimum((a[:, 0] + a[:, 1] + 15) >> 4, last)
+    store_lo, store_hi = chunk_ranges([(x[4], x[5]) for x in blk.stores])
+    tma_lo, tma_hi = chunk_ranges([(T["addr"], T["n"]) for T in blk.tmas])
     nrep = 0
     for wid, W in blk.wgmmas.items():
-        ch = W["chunks"]
-        for (t, e, s, g, addr, n) in blk.stores:
-            c = chunks_of(addr, n)
-            c = c[c < len(ch)]
-            if not ch[c].any():
-                continue
+        # Chunks the wgmma reads among the first i: reads[hi] - reads[lo].
+        reads = np.concatenate(([0], np.cumsum(W["chunks"])))
+        for i in np.flatnonzero(reads[store_hi] > reads[store_lo]):
+            (t, e, s, g, addr, n) = blk.stores[i]
             if g < W["gidx"]:
                 if not (e < W["epoch"] and fenced(t, e, s)):
                     P.append(f"RACE store t{t} ep{e} -> wgmma {wid} (issued ep{W['epoch']}): not fenced+barriered before")
@@ -1870,11 +1887,8 @@ def check_orders(blk):
                 if not retired_before(wid, t, e, s):
                     P.append(f"RACE store t{t} ep{e} at {addr} overwrites operand of wgmma {wid} not yet retired")
                     nrep += 1
-        for T in blk.tmas:
-            c = chunks_of(T["addr"], T["n"])
-            c = c[c < len(ch)]
-            if not ch[c].any():
-                continue
+        for i in np.flatnonzero(reads[tma_hi] > reads[tma_lo]):
+            T = blk.tmas[i]
             if T["gidx"] < W["gidx"]:
                 for t, s in W["seq"].items():
                     if not observed_before(T, t, W["epoch"], s):
