@@ -165,6 +165,14 @@ SM80_CASES = {
     "sm80_decode_q4_b32_zp_k288": dict(E=2, K=288, N=72, bits=4, block=32, zp=True,
                                        chip="sm_80", kernel="decode", rows=20,
                                        offsets=[0, 6, 16]),
+    # Blocks of 16: a lane's 32 packed values span two, whose scales load
+    # as one vector and whose zero points share a byte (2 bits: at a shift
+    # of 0 or 4 from the chunk's first block; a masked last step at K = 288).
+    "decode_q2_b16_zp_k288": dict(E=3, K=288, N=72, bits=2, block=16, zp=True,
+                                  kernel="decode", rows=24, offsets=[0, 5, 5, 14]),
+    "sm80_decode_q4_b16_zp_separate": dict(E=2, K=256, N=72, bits=4, block=16, zp=True,
+                                           layout="separate", chip="sm_80", kernel="decode",
+                                           rows=20, offsets=[0, 6, 16]),
     # With no more blocks than SMs the decode kernel's 8-warp form: K split
     # 8 ways (K = 520: warp 0 also takes the masked ninth 64-row step), the
     # warps' sums added in two turns, the tail zeroed by 256 threads.

@@ -177,8 +177,24 @@ moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
         }
         SmallVector<Value> acc(iter.begin(), iter.end());
         SmallVector<Expansion, kMmaTilesN> expansions = rowExpansions;
+        expansions.resize(kMmaTilesN);
+        // A chunk of several blocks: each tile's scales and zero points of
+        // all of them at once (see expansionsAt).
+        int64_t chunkBlocks = packed && q.blockSize && scaleSteps < steps
+                                  ? steps / scaleSteps
+                                  : 0;
+        SmallVector<SmallVector<Expansion, 2>, kMmaTilesN> chunkExpansions;
+        if (chunkBlocks) {
+          Value firstBlock = im.div(kAddr, q.blockSize);
+          for (int64_t t = 0; t < kMmaTilesN; ++t)
+            chunkExpansions.push_back(expansionsAt(ib, q, weight, g, cols[t],
+                                                   firstBlock, chunkBlocks));
+        }
         for (int64_t u = 0; u < steps; ++u) {
-          if (packed && q.blockSize && u % scaleSteps == 0) {
+          if (chunkBlocks) {
+            for (int64_t t = 0; t < kMmaTilesN; ++t)
+              expansions[t] = chunkExpansions[t][u / scaleSteps];
+          } else if (packed && q.blockSize && u % scaleSteps == 0) {
             Value block = im.div(im.add(kAddr, im.c(4 * u)), q.blockSize);
             expansions.clear();
             for (int64_t t = 0; t < kMmaTilesN; ++t)

@@ -33,6 +33,13 @@ Value field(ImplicitLocOpBuilder &b, Value word, int64_t shift, int64_t bits) {
   return v;
 }
 
+/// 2^23 + the zero point of values without zero points: the middle of
+/// their range (onnxruntime's QMoE default).
+Value implicitOffset(ImplicitLocOpBuilder &b,
+                     const GroupedMatmulSignature::Quantized &q) {
+  return Emitter{b}.f32(double(1 << 23) + double(1 << (q.bits - 1)));
+}
+
 } // namespace
 
 std::string
@@ -93,7 +100,7 @@ Expansion moe::detail::quantized::expansionAt(
   Expansion e;
   e.scale = castFloat(b, memref::LoadOp::create(b, scales, at), b.getF32Type());
   if (!zeroPoints) {
-    e.offset = m.f32(double(1 << 23) + double(1 << (q.bits - 1)));
+    e.offset = implicitOffset(b, q);
     return e;
   }
   // The zero points are packed along the scales' last dim.
@@ -110,6 +117,69 @@ Expansion moe::detail::quantized::expansionAt(
   }
   e.offset = magicFloat(b, zp);
   return e;
+}
+
+SmallVector<Expansion, 2>
+moe::detail::quantized::expansionsAt(ImplicitLocOpBuilder &b,
+                                     const GroupedMatmulSignature::Quantized &q,
+                                     const PackedWeight &w, Value g, Value col,
+                                     Value firstBlock, int64_t count) {
+  Emitter m{b};
+  auto scalesType = cast<MemRefType>(w.scales.getType());
+  assert(llvm::isPowerOf2_64(count) &&
+         scalesType.getShape().back() % count == 0 &&
+         "whole vectors of scales in a row");
+  Value scales = vector::LoadOp::create(
+      b, VectorType::get({count}, scalesType.getElementType()), w.scales,
+      ValueRange{g, col, firstBlock}, /*nontemporal=*/false,
+      llvm::Align(count * scalesType.getElementTypeBitWidth() / 8));
+  SmallVector<Expansion, 2> expansions(count);
+  for (int64_t j = 0; j < count; ++j)
+    expansions[j].scale =
+        castFloat(b, vector::ExtractOp::create(b, scales, ArrayRef<int64_t>{j}),
+                  b.getF32Type());
+  if (!w.zeroPoints) {
+    for (Expansion &e : expansions)
+      e.offset = implicitOffset(b, q);
+    return expansions;
+  }
+  // The blocks' zero points in ceil(count / perByte) bytes (both are powers
+  // of two, and firstBlock a multiple of count, so that they start a byte or
+  // share one).
+  int64_t perByte = 8 / q.bits;
+  int64_t bytes = std::max<int64_t>(count / perByte, 1);
+  SmallVector<Value, 3> at = {g, col, m.div(firstBlock, perByte)};
+  Value zeroPoints =
+      bytes == 1
+          ? memref::LoadOp::create(b, w.zeroPoints, at).getResult()
+          : vector::LoadOp::create(b, VectorType::get({bytes}, b.getI8Type()),
+                                   w.zeroPoints, at, /*nontemporal=*/false,
+                                   llvm::Align(bytes))
+                .getResult();
+  Value firstShift =
+      perByte > count
+          ? m.unsignedToI32(m.mul(m.rem(firstBlock, perByte), m.c(q.bits)))
+          : Value();
+  for (int64_t j = 0; j < count; ++j) {
+    Value byte =
+        bytes == 1 ? zeroPoints
+                   : vector::ExtractOp::create(b, zeroPoints,
+                                               ArrayRef<int64_t>{j / perByte});
+    byte = arith::ExtUIOp::create(b, b.getI32Type(), byte);
+    int64_t shift = (j % perByte) * q.bits;
+    Value zp = byte;
+    if (firstShift)
+      zp = arith::ShRUIOp::create(
+          b, zp,
+          shift ? arith::AddIOp::create(b, firstShift, m.i32(shift))
+                : firstShift);
+    else if (shift)
+      zp = arith::ShRUIOp::create(b, zp, m.i32(shift));
+    if (q.bits < 8)
+      zp = arith::AndIOp::create(b, zp, m.i32((1 << q.bits) - 1));
+    expansions[j].offset = magicFloat(b, zp);
+  }
+  return expansions;
 }
 
 Value moe::detail::quantized::expandValue(

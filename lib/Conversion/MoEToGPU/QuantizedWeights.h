@@ -59,6 +59,17 @@ Expansion expansionAt(mlir::ImplicitLocOpBuilder &b,
                       const PackedWeight &w, mlir::Value g, mlir::Value col,
                       mlir::Value block);
 
+/// The expansions of `count` consecutive blocks from `firstBlock`, a
+/// multiple of `count` (a power of two dividing the blocks of a row), of
+/// column `col` of group `g`: one vector load of their scales and one of
+/// the zero-point bytes that hold theirs, rather than a load of each for
+/// each block (a lane's load of packed values spanning two blocks).
+llvm::SmallVector<Expansion, 2>
+expansionsAt(mlir::ImplicitLocOpBuilder &b,
+             const GroupedMatmulSignature::Quantized &q, const PackedWeight &w,
+             mlir::Value g, mlir::Value col, mlir::Value firstBlock,
+             int64_t count);
+
 /// The value at bit `bit` of the packed i32 words `words` (a vector),
 /// expanded with `e` to f32.
 mlir::Value expandValue(mlir::ImplicitLocOpBuilder &b,

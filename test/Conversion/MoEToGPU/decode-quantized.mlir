@@ -70,17 +70,48 @@ func.func @int8_rows(%x: tensor<?x80xf16>, %q: tensor<4x72x80xi8>, %s: tensor<4x
 
 // -----
 
-// Blocks of 16 hold two per 32-value chunk: two scales per chunk and n tile.
+// Blocks of 16 hold two per 32-value chunk: the two scales of each n tile
+// in one 4-byte load per chunk (not a load a block, which kept twice the
+// addresses live and spilled the separate zero-point form).
 // CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e2_k64_n64_q4_b16_bf16(
 // CHECK-SAME: %[[S:[^:]*]]: memref<2x64x4xbf16>
 // CHECK: } do {
 // CHECK: scf.for
-// CHECK-COUNT-16: memref.load %[[S]]
+// CHECK-COUNT-8: vector.load %[[S]][{{.*}}] {alignment = 4 : i64} : memref<2x64x4xbf16>, vector<2xbf16>
 // CHECK-NOT: memref.load %[[S]]
+// CHECK-NOT: vector.load %[[S]]
 // CHECK: scf.yield
 func.func @int4_small_blocks(%x: tensor<?x64xbf16>, %q: tensor<2x64x32xi8>, %s: tensor<2x64x4xbf16>, %off: tensor<3xi64>) -> tensor<?x64xbf16> {
   %w = moe.dequantize %q, %s {bits = 4 : i64, block_size = 16 : i64} : (tensor<2x64x32xi8>, tensor<2x64x4xbf16>) -> tensor<2x64x64xbf16>
   %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x64xbf16>, tensor<2x64x64xbf16>, tensor<3xi64>) -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
+// With zero points: 2-bit values pack four blocks' zero points in a byte,
+// so that a chunk's two blocks share one, at a shift of 0 or 4 bits (the
+// chunk's first block mod 4, times 2) and 2 bits further.
+// CHECK-LABEL: gpu.func @grouped_matmul_decode_bf16_bf16_i64_e2_k128_n64_q2_b16_f16_zp(
+// CHECK-SAME: %[[S:[^:]*]]: memref<2x64x8xf16>, %[[ZP:[^:]*]]: memref<2x64x2xi8>
+// CHECK: scf.for
+// CHECK: vector.load %[[S]][%{{.*}}, %{{.*}}, %[[BLOCK:[0-9]+]]] {alignment = 4 : i64} : memref<2x64x8xf16>, vector<2xf16>
+// CHECK: %[[BYTE:.*]] = arith.divui %[[BLOCK]], %c4 : index
+// CHECK: %[[ZPS:.*]] = memref.load %[[ZP]][%{{.*}}, %{{.*}}, %[[BYTE]]] : memref<2x64x2xi8>
+// CHECK: %[[IN_BYTE:.*]] = arith.remui %[[BLOCK]], %c4 : index
+// CHECK: %[[BITS:.*]] = arith.muli %[[IN_BYTE]], %c2 : index
+// CHECK: %[[SHIFT:.*]] = arith.index_castui %[[BITS]] : index to i32
+// CHECK: %[[Z0:.*]] = arith.extui %[[ZPS]] : i8 to i32
+// CHECK: arith.shrui %[[Z0]], %[[SHIFT]] : i32
+// CHECK: %[[Z1:.*]] = arith.extui %[[ZPS]] : i8 to i32
+// CHECK: %[[SHIFT1:.*]] = arith.addi %[[SHIFT]], %c2_i32 : i32
+// CHECK: arith.shrui %[[Z1]], %[[SHIFT1]] : i32
+// CHECK-COUNT-7: memref.load %[[ZP]]
+// CHECK-NOT: memref.load %[[ZP]]
+// CHECK: scf.yield
+func.func @int2_small_blocks_zero_points(%x: tensor<?x128xbf16>, %q: tensor<2x64x32xi8>, %s: tensor<2x64x8xf16>, %zp: tensor<2x64x2xi8>, %off: tensor<3xi64>) -> tensor<?x64xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 2 : i64, block_size = 16 : i64} : (tensor<2x64x32xi8>, tensor<2x64x8xf16>, tensor<2x64x2xi8>) -> tensor<2x64x128xbf16>
+  %y = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x128xbf16>, tensor<2x64x128xbf16>, tensor<3xi64>) -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }
 

@@ -60,3 +60,14 @@ func.func @int4_separate(%x: tensor<?x4096xbf16>, %q: tensor<8x14336x2048xi8>, %
   %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x14336xbf16>, tensor<?x14336xbf16>) -> tensor<?x14336xbf16>
   return %a : tensor<?x14336xbf16>
 }
+
+// Qwen3's gate and up as two 4-bit weights with blocks of 16 and zero
+// points: a lane's 32 values span two blocks of the weight it reads.
+func.func @int4_separate_small_blocks(%x: tensor<?x2048xbf16>, %q: tensor<128x768x1024xi8>, %s: tensor<128x768x128xf16>, %zp: tensor<128x768x64xi8>, %qu: tensor<128x768x1024xi8>, %su: tensor<128x768x128xf16>, %zpu: tensor<128x768x64xi8>, %off: tensor<129xi64>) -> tensor<?x768xbf16> {
+  %w = moe.dequantize %q, %s zero_points(%zp) {bits = 4 : i64, block_size = 16 : i64} : (tensor<128x768x1024xi8>, tensor<128x768x128xf16>, tensor<128x768x64xi8>) -> tensor<128x768x2048xbf16>
+  %wu = moe.dequantize %qu, %su zero_points(%zpu) {bits = 4 : i64, block_size = 16 : i64} : (tensor<128x768x1024xi8>, tensor<128x768x128xf16>, tensor<128x768x64xi8>) -> tensor<128x768x2048xbf16>
+  %g = moe.grouped_matmul %x, %w offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x768x2048xbf16>, tensor<129xi64>) -> tensor<?x768xbf16>
+  %u = moe.grouped_matmul %x, %wu offsets(%off) {transpose_rhs} : (tensor<?x2048xbf16>, tensor<128x768x2048xbf16>, tensor<129xi64>) -> tensor<?x768xbf16>
+  %a = moe.activation %g, %u {activation = #moe.activation<silu>, gate_layout = #moe.gate_layout<separate>} : (tensor<?x768xbf16>, tensor<?x768xbf16>) -> tensor<?x768xbf16>
+  return %a : tensor<?x768xbf16>
+}
