@@ -7,11 +7,12 @@ same result, and the ops a thread meets the others at (SYNC: barriers,
 collectives, mbarrier waits) are `yield from` their entries. Interpreting
 the ops one by one through a table of values cost most of the emulator's
 time; the semantics stay those of kernel.py's entries."""
+import operator
 import re
 
 import numpy as np
 
-from .kernel import DT, EXEC, FLOATS, SYNC, int_width, vec_type
+from .kernel import CMPI, DT, EXEC, FLOATS, SYNC, int_width, vec_type
 
 # Integer ops whose scalar form is one Python operator, masked to the width.
 INT_OPERATORS = {
@@ -22,9 +23,9 @@ INT_OPERATORS = {
 # Float ops that are one Python operator on numpy scalars and vectors alike.
 FLOAT_OPERATORS = {"arith.addf": "+", "arith.subf": "-", "arith.mulf": "*",
                    "arith.divf": "/"}
-# arith/llvm integer predicates by number: eq ne slt sle sgt sge ult ule ugt uge.
-PREDICATES = [(False, "=="), (False, "!="), (True, "<"), (True, "<="), (True, ">"),
-              (True, ">="), (False, "<"), (False, "<="), (False, ">"), (False, ">=")]
+# The Python operators of kernel.CMPI's compares.
+COMPARISONS = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.le: "<=",
+               operator.gt: ">", operator.ge: ">="}
 INT_CASTS = ("arith.index_cast", "arith.index_castui", "arith.extui", "arith.extsi",
              "arith.trunci", "llvm.trunc", "llvm.zext", "llvm.sext")
 SIGN_EXTENDING = ("arith.index_cast", "arith.extsi", "llvm.sext")
@@ -222,10 +223,10 @@ def compare(o, args):
     """An integer compare: signed ones compare the values with their sign
     bits flipped, which orders w-bit two's complement as unsigned."""
     number = int(re.search(r'predicate = (\d+)', o.line).group(1))
-    signed, operator = PREDICATES[number]
+    signed, compare_ = CMPI[number]
     a, b = args
     if signed:
         w = int_width(o.argt[0])
         mask, sign = (1 << w) - 1, 1 << (w - 1)
         a, b = f"(({a} & {mask}) ^ {sign})", f"(({b} & {mask}) ^ {sign})"
-    return f"int({a} {operator} {b})"
+    return f"int({a} {COMPARISONS[compare_]} {b})"
