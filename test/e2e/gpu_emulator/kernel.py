@@ -1,8 +1,8 @@
 """Block-level interpreter of generic-form MLIR GPU kernels (after
 --convert-nvgpu-to-nvvm), with the host function that launches them.
 
-The semantics of each op (EXEC, and SYNC for the ops a thread yields on;
-compiler.py turns a kernel into the Python function that calls them). All
+It holds the semantics of each op (EXEC; SYNC for the ops a thread yields
+on), which the Python function that compiler.py makes of a kernel calls. All
 threads of a block run as coroutines; they meet at gpu.barrier, at
 collectives (gpu.shuffle, nvvm.wgmma.mma_async) and block in
 nvvm.mbarrier.try_wait.parity. TMA loads (128-byte swizzle, OOB zero fill)
