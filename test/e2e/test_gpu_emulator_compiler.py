@@ -123,6 +123,12 @@ def test_extracts():
              '(!llvm.struct<(i32, f32)>) -> f32'), [([3, np.float32(2.5)],)])
 
 
+def test_conversion_cast():
+    check(op('%r = "builtin.unrealized_conversion_cast"(%a) : (index) -> i64'), [(5,)])
+    check(op('%r = "builtin.unrealized_conversion_cast"(%a) : (vector<2xf32>) -> '
+             '!llvm.array<2 x f32>'), [(np.array([1, 2], np.float32),)])
+
+
 def test_constants():
     check(op('%r = "arith.constant"() <{value = 4294967295 : i32}> : () -> i32'), [()])
     check(op('%r = "arith.constant"() <{value = -1.250000e+00 : f32}> : () -> f32'), [()])

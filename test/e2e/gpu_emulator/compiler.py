@@ -176,6 +176,9 @@ def inline(w, o, args):
         # Vector values are arrays a thread may change in place.
         return f"{w.name(value, 'K')}.copy()" if isinstance(value, np.ndarray) else \
             w.name(value, "K")
+    if n == "builtin.unrealized_conversion_cast" and len(args) == 1 and \
+            not o.rt.startswith("!llvm.struct<(ptr"):
+        return args[0]  # the same value in the other dialect's type
     if n in FLOAT_OPERATORS:
         return f"{args[0]} {FLOAT_OPERATORS[n]} {args[1]}"
     if n == "arith.negf":
