@@ -113,6 +113,9 @@ moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
   // Block-wise: steps sharing a scale (the lane's chunk is in one block, or
   // holds whole blocks, or neither: a scale per step).
   int64_t scaleSteps = packed && q.blockSize ? stepsPerScale(q, perLoad) : 1;
+  // Blocks in a lane's chunk when it spans several (else 0).
+  int64_t chunkBlocks =
+      packed && q.blockSize && scaleSteps < steps ? steps / scaleSteps : 0;
 
   LaneRows aRows = laneRows(b, s, m0, end);
   auto accType =
@@ -180,9 +183,6 @@ moe::detail::decode::streamSlabAlongK(ImplicitLocOpBuilder &b, DecodeState &s,
         expansions.resize(kMmaTilesN);
         // A chunk of several blocks: each tile's scales and zero points of
         // all of them at once (see expansionsAt).
-        int64_t chunkBlocks = packed && q.blockSize && scaleSteps < steps
-                                  ? steps / scaleSteps
-                                  : 0;
         SmallVector<SmallVector<Expansion, 2>, kMmaTilesN> chunkExpansions;
         if (chunkBlocks) {
           Value firstBlock = im.div(kAddr, q.blockSize);

@@ -167,16 +167,15 @@ moe::detail::quantized::expansionsAt(ImplicitLocOpBuilder &b,
                                                ArrayRef<int64_t>{j / perByte});
     byte = arith::ExtUIOp::create(b, b.getI32Type(), byte);
     int64_t shift = (j % perByte) * q.bits;
-    Value zp = byte;
-    if (firstShift)
-      zp = arith::ShRUIOp::create(
-          b, zp,
-          shift ? arith::AddIOp::create(b, firstShift, m.i32(shift))
-                : firstShift);
-    else if (shift)
-      zp = arith::ShRUIOp::create(b, zp, m.i32(shift));
-    if (q.bits < 8)
-      zp = arith::AndIOp::create(b, zp, m.i32((1 << q.bits) - 1));
+    Value zp;
+    if (!firstShift) {
+      zp = field(b, byte, shift, q.bits);
+    } else {
+      Value at = shift ? arith::AddIOp::create(b, firstShift, m.i32(shift))
+                       : firstShift;
+      zp = arith::AndIOp::create(b, arith::ShRUIOp::create(b, byte, at),
+                                 m.i32((1 << q.bits) - 1));
+    }
     expansions[j].offset = magicFloat(b, zp);
   }
   return expansions;

@@ -12,7 +12,8 @@ import re
 
 import numpy as np
 
-from .kernel import CMPI, DT, EXEC, FLOATS, SYNC, int_width, vec_type
+from .kernel import (CMPI, DT, EXEC, FLOATS, INT_CASTS, SIGN_EXTENDING, SYNC, int_width,
+                     vec_type)
 
 # Integer ops whose scalar form is one Python operator, masked to the width.
 INT_OPERATORS = {
@@ -26,9 +27,6 @@ FLOAT_OPERATORS = {"arith.addf": "+", "arith.subf": "-", "arith.mulf": "*",
 # The Python operators of kernel.CMPI's compares.
 COMPARISONS = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.le: "<=",
                operator.gt: ">", operator.ge: ">="}
-INT_CASTS = ("arith.index_cast", "arith.index_castui", "arith.extui", "arith.extsi",
-             "arith.trunci", "llvm.trunc", "llvm.zext", "llvm.sext")
-SIGN_EXTENDING = ("arith.index_cast", "arith.extsi", "llvm.sext")
 
 
 class Writer:

@@ -592,13 +592,16 @@ def _select(th, o, ops):
     return a if c else b
 
 
-@op("arith.index_cast", "arith.index_castui", "arith.extui", "arith.extsi",
-    "arith.trunci", "llvm.trunc", "llvm.zext", "llvm.sext")
+INT_CASTS = ("arith.index_cast", "arith.index_castui", "arith.extui", "arith.extsi",
+             "arith.trunci", "llvm.trunc", "llvm.zext", "llvm.sext")
+SIGN_EXTENDING = ("arith.index_cast", "arith.extsi", "llvm.sext")
+
+
+@op(*INT_CASTS)
 def _icast(th, o, ops):
     c = o.c
     if c is None:
-        c = o.c = (int_width(o.argt[0]), int_width(o.rt),
-                   o.name in ("arith.index_cast", "arith.extsi", "llvm.sext"))
+        c = o.c = (int_width(o.argt[0]), int_width(o.rt), o.name in SIGN_EXTENDING)
     sw, dw, signed = c
     x = ops[0] & ((1 << sw) - 1)
     if signed and sw < dw and x >> (sw - 1):
