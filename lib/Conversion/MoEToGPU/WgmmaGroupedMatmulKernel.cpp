@@ -877,8 +877,9 @@ static void emitTileLoop(ImplicitLocOpBuilder &b, State &s,
     im.ifThen(when ? im.both(due, when) : due,
               [&] { issueStep(ib, s, stage, step, tile); });
   };
-  // Prologue: steps 0 .. kStages - 1 into stages 0 .. kStages - 1.
-  for (int64_t i = 0; i < kStages; ++i)
+  // Prologue: steps 0 .. kStages - 2 into stages 0 .. kStages - 2; step 0
+  // issues step kStages - 1 into the last stage, unused so far.
+  for (int64_t i = 0; i + 1 < kStages; ++i)
     issueIfDue(b, m.c(i), m.c(i), Value());
 
   auto loop = scf::ForOp::create(
@@ -913,7 +914,7 @@ static void emitTileLoop(ImplicitLocOpBuilder &b, State &s,
         // Every thread has waited for step - 1's wgmma group: its stage is
         // free for step - 1 + kStages.
         Value refill = im.add(step, im.c(kStages - 1));
-        issueIfDue(ib, refill, im.rem(refill, kStages), im.uge(step, im.c(1)));
+        issueIfDue(ib, refill, im.rem(refill, kStages), Value());
         scf::YieldOp::create(ib, acc);
       });
   storeTile(b, s, finishAccumulators(b, s, loop.getResult(0)), tile);
