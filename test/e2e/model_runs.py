@@ -55,12 +55,13 @@ def first_error(text):
     return lines[0] if lines else "(no output)"
 
 
-def run_export(index, rec, passes, every=False, variants=((),)):
+def run_export(index, rec, passes, every=False, variants=((),), unless_same_as=None):
     """Applies `passes` with moe-opt once, then runs the result's cases with
     moe-run (one compile for all), plainly and (first case only) with each
     tuple of extra moe-run flags in `variants[1:]`; returns
     (error line or None, {(case, variant): [(got, expected)]}, moe-opt's
-    output text)."""
+    output text). With `unless_same_as` (other passes), nothing runs where
+    those give the same module: the results are None."""
     path = os.path.join(MODELS, rec["file"])
     data = np.load(os.path.join(MODELS, rec["data"]))
     model = onnx.load(path, load_external_data=False)
@@ -78,6 +79,15 @@ def run_export(index, rec, passes, every=False, variants=((),)):
             return f"moe-opt: {first_error(r.stderr)}", results, r.stderr
         with open(lowered) as f:
             text = f.read()
+        if unless_same_as is not None:
+            other = os.path.join(tmp, "other.mlir")
+            r = subprocess.run(
+                [MOE_OPT, path, *unless_same_as,
+                 "--mlir-elide-resource-strings-if-larger=100000000", "-o", other],
+                capture_output=True, text=True, timeout=TIMEOUT)
+            with open(other) as f:
+                if r.returncode == 0 and f.read() == text:
+                    return None, None, text
         cases = cases_for(index, rec, every)
         inputs_of, outputs_of = {}, {}
         for case in cases:
@@ -109,11 +119,12 @@ def run_export(index, rec, passes, every=False, variants=((),)):
     return None, results, text
 
 
-def run_all(passes, every=(), variants=((),), only=None, variants_for=None):
+def run_all(passes, every=(), variants=((),), only=None, variants_for=None,
+            unless_same_as=None):
     """run_export for every export (or those whose ids are in `only`), in
     parallel: {export id: outcome}. The exports whose ids are in `every` run
     all their cases, and `variants` too unless `variants_for` (a set of ids)
-    leaves them out."""
+    leaves them out; `unless_same_as` as run_export's."""
     workers = int(os.environ.get("MOE_MODEL_JOBS", os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
@@ -122,7 +133,7 @@ def run_all(passes, every=(), variants=((),), only=None, variants_for=None):
             if only is not None and key not in only:
                 continue
             runs_variants = key in every and (variants_for is None or key in variants_for)
-            more = (key in every, variants if runs_variants else ((),))
+            more = (key in every, variants if runs_variants else ((),), unless_same_as)
             futures[key] = pool.submit(run_export, i, rec, passes, *more)
         return {k: f.result() for k, f in futures.items()}
 
