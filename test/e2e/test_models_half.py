@@ -46,13 +46,17 @@ def test_half_precision_model(path, mode):
         with open(lowered) as f:
             raised = len(re.findall(r"= moe\.route ", f.read()))
         assert raised == (1 if mode == "raised" else 0)
-        for case in range(3):
-            x = os.path.join(tmp, "x.npy")
-            y = os.path.join(tmp, "y.npy")
+        # One moe-run (one compile) for the three cases.
+        cases = range(3)
+        xs = [os.path.join(tmp, f"x{case}.npy") for case in cases]
+        ys = [os.path.join(tmp, f"y{case}.npy") for case in cases]
+        for case, x in zip(cases, xs):
             np.save(x, data[f"case{case}.input.hidden_states"])
-            r = subprocess.run([MOE_RUN, lowered, f"--input=@{x}", f"--output=@{y}"],
-                               capture_output=True, text=True)
-            assert r.returncode == 0, r.stderr
+        r = subprocess.run([MOE_RUN, lowered, *[f"--input=@{x}" for x in xs],
+                            *[f"--output=@{y}" for y in ys]],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        for case, y in zip(cases, ys):
             got = as_float(np.load(y))
             half, full = data[f"case{case}.torch.y"], data[f"case{case}.fp32.y"]
             scale = float(np.abs(half).max())
