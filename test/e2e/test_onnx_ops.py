@@ -14,7 +14,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from moe_run import BUILD_DIR, run_mlir  # noqa: E402
+from moe_run import BUILD_DIR, run_mlir_calls  # noqa: E402
 
 MOE_OPT = os.path.join(BUILD_DIR, "bin", "moe-opt")
 if not os.path.exists(MOE_OPT):
@@ -51,10 +51,11 @@ def check(model, feeds_for, rtol=1e-5, atol=1e-6, sizes=SIZES):
                                    providers=["CPUExecutionProvider"])
     names = [i.name for i in model.graph.input]
     num_outputs = len(model.graph.output)
-    for n in sizes:
-        feeds = feeds_for(n)
-        expected = session.run(None, dict(zip(names, feeds)))
-        got = run_mlir(source, feeds, num_outputs=num_outputs)
+    feeds = [feeds_for(n) for n in sizes]
+    # One moe-run (one compile) for every size.
+    outputs = run_mlir_calls(source, feeds, num_outputs=num_outputs)
+    for n, inputs, got in zip(sizes, feeds, outputs):
+        expected = session.run(None, dict(zip(names, inputs)))
         for e, g in zip(expected, got):
             assert g.shape == e.shape, (n, g.shape, e.shape)
             assert g.dtype == e.dtype, (n, g.dtype, e.dtype)
