@@ -70,11 +70,11 @@ def weight_types(v):
             fmt(zps, "i8") if zp else None)
 
 
-def emit_mlir():
-    """One layer entry per form: the dequantization(s), the grouped
-    matmul(s) on rows x [R, K] and, for SwiGLU, the activation."""
+def emit_mlir(variants=VARIANTS):
+    """One layer entry per form (of `variants`): the dequantization(s), the
+    grouped matmul(s) on rows x [R, K] and, for SwiGLU, the activation."""
     lines = []
-    for v in VARIANTS:
+    for v in variants:
         name, bits, block, _, zp, k, n, layout = v
         e = EXPERTS
         q, s, z = weight_types(v)
