@@ -85,9 +85,10 @@ def run_export(index, rec, passes, every=False, variants=((),), unless_same_as=N
                 [MOE_OPT, path, *unless_same_as,
                  "--mlir-elide-resource-strings-if-larger=100000000", "-o", other],
                 capture_output=True, text=True, timeout=TIMEOUT)
-            with open(other) as f:
-                if r.returncode == 0 and f.read() == text:
-                    return None, None, text
+            if r.returncode == 0:
+                with open(other) as f:
+                    if f.read() == text:
+                        return None, None, text
         cases = cases_for(index, rec, every)
         inputs_of, outputs_of = {}, {}
         for case in cases:

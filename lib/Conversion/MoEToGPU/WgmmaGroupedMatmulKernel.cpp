@@ -868,19 +868,16 @@ static void emitTileLoop(ImplicitLocOpBuilder &b, State &s,
   } else {
     gpu::BarrierOp::create(b);
   }
-  // Thread 0 issues step `step` into `stage` when the tile has it (and
-  // `when` holds).
-  auto issueIfDue = [&](ImplicitLocOpBuilder &ib, Value step, Value stage,
-                        Value when) {
+  // Thread 0 issues step `step` into `stage` when the tile has it.
+  auto issueIfDue = [&](ImplicitLocOpBuilder &ib, Value step, Value stage) {
     Emitter im{ib};
-    Value due = im.both(im.eq(s.tid, im.c(0)), im.ult(step, steps));
-    im.ifThen(when ? im.both(due, when) : due,
+    im.ifThen(im.both(im.eq(s.tid, im.c(0)), im.ult(step, steps)),
               [&] { issueStep(ib, s, stage, step, tile); });
   };
   // Prologue: steps 0 .. kStages - 2 into stages 0 .. kStages - 2; step 0
   // issues step kStages - 1 into the last stage, unused so far.
   for (int64_t i = 0; i + 1 < kStages; ++i)
-    issueIfDue(b, m.c(i), m.c(i), Value());
+    issueIfDue(b, m.c(i), m.c(i));
 
   auto loop = scf::ForOp::create(
       b, m.c(0), steps, m.c(1), ValueRange{initialAccumulators(b, s)},
@@ -911,10 +908,10 @@ static void emitTileLoop(ImplicitLocOpBuilder &b, State &s,
         } else {
           gpu::BarrierOp::create(ib);
         }
-        // Every thread has waited for step - 1's wgmma group: its stage is
-        // free for step - 1 + kStages.
+        // Every thread has waited for step - 1's wgmma group: its stage (at
+        // step 0 the last one, not used yet) is free for step - 1 + kStages.
         Value refill = im.add(step, im.c(kStages - 1));
-        issueIfDue(ib, refill, im.rem(refill, kStages), Value());
+        issueIfDue(ib, refill, im.rem(refill, kStages));
         scf::YieldOp::create(ib, acc);
       });
   storeTile(b, s, finishAccumulators(b, s, loop.getResult(0)), tile);
