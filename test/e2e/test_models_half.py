@@ -17,7 +17,8 @@ import tempfile
 import numpy as np
 import pytest
 
-from model_runs import MOE_OPT, MOE_RUN  # noqa: E402
+from model_runs import MOE_OPT  # noqa: E402
+from moe_run import run_model_calls  # noqa: E402
 
 HALF = os.path.join(os.path.dirname(__file__), "..", "models", "half")
 FILES = sorted(glob.glob(os.path.join(HALF, "*.onnx")))
@@ -48,16 +49,11 @@ def test_half_precision_model(path, mode):
         assert raised == (1 if mode == "raised" else 0)
         # One moe-run (one compile) for the three cases.
         cases = range(3)
-        xs = [os.path.join(tmp, f"x{case}.npy") for case in cases]
-        ys = [os.path.join(tmp, f"y{case}.npy") for case in cases]
-        for case, x in zip(cases, xs):
-            np.save(x, data[f"case{case}.input.hidden_states"])
-        r = subprocess.run([MOE_RUN, lowered, *[f"--input=@{x}" for x in xs],
-                            *[f"--output=@{y}" for y in ys]],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        for case, y in zip(cases, ys):
-            got = as_float(np.load(y))
+        outputs = run_model_calls(
+            lowered, [[data[f"case{case}.input.hidden_states"]] for case in cases], 1,
+            None, (), tmp)
+        for case, (y,) in zip(cases, outputs):
+            got = as_float(y)
             half, full = data[f"case{case}.torch.y"], data[f"case{case}.fp32.y"]
             scale = float(np.abs(half).max())
             tol = 2 * float(np.abs(half - full).max()) + 4 * EPS[tag] * scale
