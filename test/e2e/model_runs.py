@@ -57,7 +57,7 @@ def first_error(text):
 
 def run_export(index, rec, passes, every=False, variants=((),), unless_same_as=None):
     """Applies `passes` with moe-opt once, then runs the result's cases with
-    moe-run (one compile for all), plainly and (first case only) with each
+    moe-run -O0 (one compile for all), plainly and (first case only) with each
     tuple of extra moe-run flags in `variants[1:]`; returns
     (error line or None, {(case, variant): [(got, expected)]}, moe-opt's
     output text). With `unless_same_as` (other passes), nothing runs where
@@ -102,9 +102,11 @@ def run_export(index, rec, passes, every=False, variants=((),), unless_same_as=N
         # moe-run compiles once for all the cases it is given (one set of
         # inputs per call); extra variants run on the first case only:
         # enough to show they agree, at a fraction of the compile time.
+        # -O0: LLVM's optimizations take most of a compile and change no
+        # number the comparison could catch; a variant may ask for -O3.
         for variant in variants:
             run_cases = cases if variant == variants[0] else cases[:1]
-            args = [MOE_RUN, lowered, *list(variant)]
+            args = [MOE_RUN, lowered, "-O0", *list(variant)]
             for case in run_cases:
                 args += inputs_of[case]
             for case in run_cases:

@@ -63,6 +63,12 @@ def run_model(model, inputs, num_outputs, function, extra_args, tmp):
     return run_model_calls(model, [inputs], num_outputs, function, extra_args, tmp)[0]
 
 
+def first_result(model, x, tmp):
+    """The first result of the model file `model` on its one input `x`,
+    compiled at -O0 (the fastest compile: for checks of numbers)."""
+    return run_model(str(model), [x], 1, None, ("-O0",), str(tmp))[0]
+
+
 def run_model_calls(model, calls, num_outputs, function, extra_args, tmp):
     """Runs moe-run once on `model` for every list of inputs in `calls` (one
     JIT compile for all); returns each call's outputs."""

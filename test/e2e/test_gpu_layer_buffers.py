@@ -51,9 +51,9 @@ def prepare(tmp_path, path):
 
 
 def run(tmp_path, module, arrays, tag, function=None):
-    """moe-run of `module` (its entry, or `function`) on `arrays`; the first
-    result (bf16 comes back as its raw uint16 bits)."""
-    args = [MOE_RUN, str(module)]
+    """moe-run -O0 of `module` (its entry, or `function`) on `arrays`; the
+    first result (bf16 comes back as its raw uint16 bits)."""
+    args = [MOE_RUN, str(module), "-O0"]
     for i, a in enumerate(arrays):
         p = tmp_path / f"{tag}.in{i}.npy"
         np.save(p, a.view(np.uint16) if a.dtype == ml_dtypes.bfloat16 else a)

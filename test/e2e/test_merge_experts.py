@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from model_runs import MODELS, MOE_OPT, compare  # noqa: E402
-from moe_run import MOE_RUN, gpu_aot  # noqa: E402
+from moe_run import first_result, gpu_aot  # noqa: E402
 
 from moe_opt import calibrate as cal  # noqa: E402
 from moe_opt import reference as ref  # noqa: E402
@@ -36,16 +36,6 @@ def run_tool(args):
     r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return r.stderr
-
-
-def moe_run(model, x, tmp_path, tag, function=None):
-    inp, out = tmp_path / f"{tag}.in.npy", tmp_path / f"{tag}.out.npy"
-    np.save(inp, x)
-    args = [MOE_RUN, str(model), f"--input=@{inp}", f"--output=@{out}"]
-    if function:
-        args.append(f"--function={function}")
-    run_tool(args)
-    return np.load(out)
 
 
 def close(got, expected, rtol=RTOL):
@@ -234,10 +224,10 @@ def test_merging_permuted_copies_is_lossless(config, tmp_path):
     moved = int(re.search(r"alignment moved (\d+) hidden neurons", log).group(1))
     assert moved > 0
     original = layer.reference(x)
-    assert close(moe_run(out, x, tmp_path, "merged"), original)
+    assert close(first_result(out, x, tmp_path), original)
 
     _, plain, _, _ = merge(layer, x, tmp_path, "keep=2 align=false", stats)
-    assert not close(moe_run(plain, x, tmp_path, "plain"), original, 1e-3)
+    assert not close(first_result(plain, x, tmp_path), original, 1e-3)
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
@@ -268,7 +258,7 @@ def test_merge_matches_numpy(config, options, tmp_path):
                        **route_kw(layer))
     assert np.any(np.array(expert_map)[ids[:, 0]] == np.array(expert_map)[ids[:, 1]])
 
-    got = moe_run(out, x, tmp_path, "merged")
+    got = first_result(out, x, tmp_path)
     assert close(got, merged_reference(layer, x, expert_map, weights, biases))
     assert not close(got, layer.reference(x), 1e-3)
 
@@ -298,7 +288,7 @@ def test_heterogeneous_widths(options, num_dominant, tmp_path):
             continue
         best = max(same, key=lambda d: (sim[e, d], -d))
         assert ir_map[e] == ir_map[best]
-    got = moe_run(out, x, tmp_path, "merged")
+    got = first_result(out, x, tmp_path)
     # The merged experts' functions, applied per original id: numpy merge of
     # each group (alignment by brute force over at most 6! permutations).
     p = layer.params
@@ -348,7 +338,7 @@ def calibrated_align_only(model, x, tmp_path):
     moe_opt_model(model, full)
     log = moe_opt_model(model, aligned, f"--moe-merge-experts=stats={path} keep=2 align-only")
     assert int(re.search(r"alignment moved (\d+) hidden neurons", log).group(1)) > 0
-    return aligned, moe_run(full, x, tmp_path, "full"), moe_run(aligned, x, tmp_path, "aligned")
+    return aligned, first_result(full, x, tmp_path), first_result(aligned, x, tmp_path)
 
 
 @pytest.mark.parametrize("export", sorted(EXPORTS))
@@ -376,7 +366,7 @@ def test_merged_export_routes_every_id(export, tmp_path):
     assert f"merged {E} experts into {(E + 1) // 2}" in log
     ir_map, count = ir_expert_map(merged)
     assert len(ir_map) == E and sorted(set(ir_map)) == list(range(count))
-    y = moe_run(merged, x, tmp_path, "merged")
+    y = first_result(merged, x, tmp_path)
     assert y.shape == x.shape and np.all(np.isfinite(y))
     # The merged layer is a GPU layer: its dispatch renames the ids on the
     # device (moe-gpu-aot compiles it; no GPU needed).

@@ -81,11 +81,12 @@ def outcomes():
     # no multiple of any tile) through moe-run's pipeline, which fuses the
     # gating, and the first case with the router and routing left apart too.
     # Fusing rewrites the raised moe ops, so the unfused run is needed on one
-    # export per model.
+    # export per model; it compiles at -O3, as users run moe-run, where the
+    # other runs take -O0 for compile time.
     # Where the pass changes nothing, the module is the typed model that
     # test_models_unraised.py runs (the same case too): it is not run again.
     return run_all(["--onnx-infer-shapes", "--onnx-raise-moe"], every=set(RAISED),
-                   variants=((), ("--fuse-gating=false",)),
+                   variants=((), ("--fuse-gating=false", "-O3")),
                    variants_for=set(ONE_EXPORT_PER_MODEL),
                    unless_same_as=["--onnx-infer-shapes"])
 

@@ -16,7 +16,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from model_runs import MODELS, MOE_OPT, compare  # noqa: E402
-from moe_run import MOE_RUN  # noqa: E402
+from moe_run import first_result  # noqa: E402
 
 from moe_opt import calibrate as cal  # noqa: E402
 
@@ -37,15 +37,6 @@ def moe_opt(model, out, *passes):
     return r.stderr
 
 
-def moe_run(model, x, tmp_path, tag):
-    inp, out = tmp_path / f"{tag}.in.npy", tmp_path / f"{tag}.out.npy"
-    np.save(inp, x)
-    r = subprocess.run([MOE_RUN, model, f"--input=@{inp}", f"--output=@{out}"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return np.load(out)
-
-
 @pytest.mark.parametrize("export", sorted(EXPORTS))
 def test_pruning_unused_experts_changes_nothing(export, tmp_path):
     model = os.path.join(MODELS, export + ".onnx")
@@ -64,8 +55,8 @@ def test_pruning_unused_experts_changes_nothing(export, tmp_path):
     assert f"pruned experts [{', '.join(map(str, removed))}] of {len(usage)}" in log
     assert f"num_experts = {used} : i64" in open(pruned).read()
 
-    y_full = moe_run(full, x, tmp_path, "full")
-    y_pruned = moe_run(pruned, x, tmp_path, "pruned")
+    y_full = first_result(full, x, tmp_path)
+    y_pruned = first_result(pruned, x, tmp_path)
     assert compare(y_pruned, y_full) is None
 
 
@@ -81,8 +72,8 @@ def test_pruning_used_experts_changes_outputs(tmp_path):
     full, pruned = str(tmp_path / "full.mlir"), str(tmp_path / "pruned.mlir")
     moe_opt(model, full)
     moe_opt(model, pruned, f"--moe-prune-experts=stats={path} keep=2")
-    y_full = moe_run(full, x, tmp_path, "full")
-    y_pruned = moe_run(pruned, x, tmp_path, "pruned")
+    y_full = first_result(full, x, tmp_path)
+    y_pruned = first_result(pruned, x, tmp_path)
     assert compare(y_pruned, y_full) is not None
 
 
@@ -164,7 +155,7 @@ def test_enumeration_matches_numpy_brute_force(export, tmp_path):
 
     # The pruned model computes the model with the pruned experts masked.
     xt = np.random.default_rng(4).standard_normal((1, 6, 16)).astype(np.float32)
-    got = moe_run(pruned, xt, tmp_path, "pruned")
+    got = first_result(pruned, xt, tmp_path)
     mask = [i in kept for i in range(_num_experts(name))]
     np.testing.assert_allclose(got, numpy_layer(name, xt, mask), rtol=1e-4, atol=1e-5)
 
@@ -189,7 +180,7 @@ def test_enumeration_keeps_the_used_experts(tmp_path):
     assert found.group(1) == ", ".join(map(str, used))
     # Softmax over fewer experts rounds differently: zero up to rounding.
     assert float(found.group(2)) < 1e-12 * float(found.group(3))
-    assert compare(moe_run(pruned, x, tmp_path, "pruned"), moe_run(full, x, tmp_path, "full")) is None
+    assert compare(first_result(pruned, x, tmp_path), first_result(full, x, tmp_path)) is None
 
 
 # The compiler's layer evaluation (LayerEvaluator: router, every activation,
@@ -257,7 +248,7 @@ def test_layer_evaluation_matches_reference(name, tmp_path):
     assert errors[kept] <= min(errors.values()) + 1e-5 * scale
 
     xt = np.random.default_rng(6).standard_normal((1, 5, layer.hidden)).astype(np.float32)
-    got = moe_run(pruned, xt[0], tmp_path, "pruned")
+    got = first_result(pruned, xt[0], tmp_path)
     np.testing.assert_allclose(got, _masked_at(layer, xt[0], kept), rtol=1e-4,
                                atol=1e-5 * max(1.0, np.abs(full).max()))
 

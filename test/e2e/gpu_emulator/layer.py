@@ -171,8 +171,8 @@ class Layer:
 def run_cpu(module, function, values, workdir, results=1):
     """The `results` results of `function` in `module` from moe-run (the
     CPU lowering) on the tensors `values` (bf16 ones as their bits, as
-    moe-run reads and writes them)."""
-    args = [MOE_RUN, module, f"--function={function}"]
+    moe-run reads and writes them). -O0: only the numbers matter here."""
+    args = [MOE_RUN, module, "-O0", f"--function={function}"]
     for i, value in enumerate(values):
         path = os.path.join(workdir, f"in{i}.npy")
         np.save(path, value.view(np.uint16) if value.dtype == kernel.BF16 else value)
