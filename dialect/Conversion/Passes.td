@@ -265,15 +265,20 @@ def ConvertONNXToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
     shape computed at run time when it is not constant; TopK ranks each
     element (ties go to the lower index) and is sorted.
 
+    What the types cannot say is checked at run time with `cf.assert` and a
+    message naming the node (a Split's sizes against its axis); the CPU
+    pipeline makes a failed check an error of the runner
+    (`moe-report-failed-checks`).
+
     `onnx.constant` becomes `arith.constant` with the same attribute, so a
     `dense_resource` weight stays a reference to its blob and is never
     copied. A node without a lowering is an error naming the node and its
     operator; nothing is changed then.
   }];
   let dependentDialects = [
-    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
-    "mlir::math::MathDialect", "mlir::scf::SCFDialect",
-    "mlir::tensor::TensorDialect"
+    "mlir::arith::ArithDialect", "mlir::cf::ControlFlowDialect",
+    "mlir::linalg::LinalgDialect", "mlir::math::MathDialect",
+    "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect"
   ];
 }
 

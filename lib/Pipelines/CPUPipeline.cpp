@@ -103,6 +103,8 @@ static void addLoopPasses(OpPassManager &pm) {
 }
 
 static void addLLVMConversionPasses(OpPassManager &pm) {
+  // A failed run-time check calls moe_runtime_error (moe-run's), not abort.
+  pm.addPass(moe::createMoEReportFailedChecks());
   // No bf16 arithmetic on the host and no __truncsfbf2 in Debian's libgcc:
   // compute bf16 in f32 and expand the conversions into integer ops.
   math::MathExtendToSupportedTypesOptions mathExtend;

@@ -16,7 +16,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from model_runs import MODELS, MOE_OPT  # noqa: E402
-from test_prune_experts import moe_opt, moe_run  # noqa: E402
+from moe_run import first_result  # noqa: E402
+from test_prune_experts import moe_opt  # noqa: E402
 
 from moe_opt import calibrate as cal  # noqa: E402
 from moe_opt import reference as ref  # noqa: E402
@@ -63,7 +64,7 @@ def test_skipping_matches_reference(export, tmp_path):
     assert "skip_ratio = " in open(skipped).read()
 
     x = np.random.default_rng(1).standard_normal((1, 24, 16)).astype(np.float32)
-    got = moe_run(skipped, x, tmp_path, "skipped")
+    got = first_result(skipped, x, tmp_path)
     want = reference(name, x, skip_ratio=beta)
     plain = reference(name, x)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
@@ -89,5 +90,5 @@ def test_beta_zero_changes_nothing(tmp_path):
     moe_opt(model, skipped, "--moe-skip-experts=beta=0")
     assert "skip_ratio = 0.000000e+00" in open(skipped).read()
     x = np.random.default_rng(2).standard_normal((1, 24, 16)).astype(np.float32)
-    np.testing.assert_array_equal(moe_run(skipped, x, tmp_path, "skipped"),
-                                  moe_run(full, x, tmp_path, "full"))
+    np.testing.assert_array_equal(first_result(skipped, x, tmp_path),
+                                  first_result(full, x, tmp_path))

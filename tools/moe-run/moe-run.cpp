@@ -37,6 +37,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -176,6 +177,16 @@ std::string summarize(const npy::Array &array) {
 static void keepFreedMemoryForReuse() {
   (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
   (void)mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
+/// A check of the compiled code failed (moe-report-failed-checks): the
+/// message names the ONNX node and what does not hold for these inputs.
+/// Results already written are incomplete, so the run ends here.
+[[noreturn]] void reportRuntimeError(const char *message) {
+  outs().flush();
+  WithColor::error(errs(), "moe-run") << message << "\n";
+  errs().flush();
+  std::exit(1);
 }
 
 } // namespace
@@ -365,6 +376,13 @@ int main(int argc, char **argv) {
       mlir::ExecutionEngine::create(*module, engineOptions);
   if (!engine)
     return fail("JIT compilation failed: " + toString(engine.takeError()));
+  (*engine)->registerSymbols([](orc::MangleAndInterner interner) {
+    orc::SymbolMap symbols;
+    symbols[interner(moe::kRuntimeErrorFunctionName)] = {
+        orc::ExecutorAddr::fromPtr(&reportRuntimeError),
+        JITSymbolFlags::Exported};
+    return symbols;
+  });
 
   for (size_t call = 0; call < calls; ++call) {
     SmallVector<npy::Array> results;

@@ -32,6 +32,12 @@ inline constexpr llvm::StringLiteral kParameterPermutationName = "permutation";
 inline constexpr llvm::StringLiteral kDependentLaunchMarkerName =
     "moe_griddepcontrol_wait";
 
+/// The C function (`void(const char *message)`, not returning) that
+/// moe-report-failed-checks makes a failed run-time check call by default;
+/// moe-run defines it.
+inline constexpr llvm::StringLiteral kRuntimeErrorFunctionName =
+    "moe_runtime_error";
+
 /// Whether `chip` ("sm_90a", "sm_100", ...) has griddepcontrol (sm_90 and
 /// later); false for a name that is not sm_<digits>[suffix].
 bool chipHasDependentLaunch(llvm::StringRef chip);

@@ -91,6 +91,28 @@ def MoEApproximateMath
                            "mlir::vector::VectorDialect"];
 }
 
+def MoEReportFailedChecks
+    : Pass<"moe-report-failed-checks", "mlir::ModuleOp"> {
+  let summary = "cf.assert calls a runtime error function instead of abort";
+  let description = [{
+    The lowerings check at run time what the types cannot say (a Split's
+    sizes against its axis, dynamic dimensions that must agree) with
+    `cf.assert` and a message naming the ONNX node. Upstream's lowering of
+    `cf.assert` prints the message with `puts` and calls `abort`: the
+    process dies of SIGABRT. This pass rewrites each `cf.assert` into a
+    branch to a call of `function(message)` (a C function taking a
+    null-terminated string) followed by `llvm.unreachable`, so that the
+    runner reports the failure as an error and exits with code 1 (moe-run
+    defines `moe_runtime_error`). Run it before `convert-cf-to-llvm`.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", "\"moe_runtime_error\"",
+           "The C function that reports the message and does not return">
+  ];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect",
+                           "mlir::cf::ControlFlowDialect"];
+}
+
 def MoEConstantsToParameters
     : Pass<"moe-constants-to-parameters", "mlir::ModuleOp"> {
   let summary = "Pass large constants to entry points as arguments";

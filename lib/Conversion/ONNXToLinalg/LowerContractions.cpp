@@ -92,6 +92,27 @@ static LogicalResult lowerMatMul(onnx::NodeOp node, ValueRange operands,
       sizes.push_back(getDimValue(rewriter, loc, b, bType.getRank() - 1));
     }
   }
+  // The contracted dims must agree, and the batch dims read without
+  // broadcasting must be the result's.
+  SmallVector<Value> dims = resultDims(rewriter, loc, type, sizes);
+  Value kA = getDimValue(rewriter, loc, a, aType.getRank() - 1);
+  Value kB = getDimValue(rewriter, loc, b, bType.getRank() - (vecB ? 1 : 2));
+  SmallVector<Value> fits = {
+      compareIndex(rewriter, loc, arith::CmpIPredicate::eq, kA, kB)};
+  for (auto [v, t, md] : {std::tuple(a, aType, vecA ? 1 : 2),
+                          std::tuple(b, bType, vecB ? 1 : 2)}) {
+    int64_t tBatch = t.getRank() - md;
+    for (int64_t id = 0; id < tBatch; ++id)
+      if (t.getDimSize(id) != 1)
+        fits.push_back(compareIndex(rewriter, loc, arith::CmpIPredicate::eq,
+                                    getDimValue(rewriter, loc, v, id),
+                                    dims[batch - tBatch + id]));
+  }
+  checkAtRunTime(rewriter, loc, node, fits,
+                 "the operands' shapes do not agree: A's columns must equal "
+                 "B's rows, and batch dimensions known only at run time must "
+                 "equal the result's (only dimensions that are 1 in the model "
+                 "broadcast)");
   Value init = createFilled(rewriter, loc, type, sizes,
                             rewriter.getZeroAttr(type.getElementType()));
   SmallVector<utils::IteratorType> iterators(outRank,
@@ -138,6 +159,8 @@ static LogicalResult lowerGemm(onnx::NodeOp node, ValueRange operands,
   if (hasC && beta != 0.0) {
     Value c = operands[2];
     auto cType = cast<RankedTensorType>(c.getType());
+    checkBroadcastAtRunTime(rewriter, loc, node,
+                            resultDims(rewriter, loc, type, sizes), c);
     Value empty = createEmpty(rewriter, loc, type, sizes);
     SmallVector<AffineMap> maps = {broadcastMap(ctx, cType, type),
                                    rewriter.getMultiDimIdentityMap(2)};

@@ -39,8 +39,10 @@ static LogicalResult lowerElementwise(onnx::NodeOp node, ValueRange operands,
     maps.push_back(
         broadcastMap(ctx, cast<RankedTensorType>(input.getType()), type));
   maps.push_back(rewriter.getMultiDimIdentityMap(type.getRank()));
-  Value init = createEmpty(rewriter, loc, type,
-                           broadcastDynamicSizes(rewriter, loc, type, inputs));
+  SmallVector<Value> sizes = broadcastDynamicSizes(rewriter, loc, type, inputs);
+  checkBroadcastAtRunTime(rewriter, loc, node,
+                          resultDims(rewriter, loc, type, sizes), inputs);
+  Value init = createEmpty(rewriter, loc, type, sizes);
   SmallVector<utils::IteratorType> iterators(type.getRank(),
                                              utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(

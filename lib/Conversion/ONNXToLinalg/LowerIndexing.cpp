@@ -494,11 +494,13 @@ static LogicalResult lowerSplit(onnx::NodeOp node, ValueRange operands,
   unsigned n = node->getNumResults();
   SmallVector<Value> dims = allDims(rewriter, loc, data);
   SmallVector<Value> sizes;
-  if (auto attr =
-          dyn_cast_or_null<DenseI64ArrayAttr>(node.getONNXAttr("split"))) {
+  auto attr = dyn_cast_or_null<DenseI64ArrayAttr>(node.getONNXAttr("split"));
+  bool givenSizes =
+      attr || (operands.size() > 1 && !isa<NoneType>(operands[1].getType()));
+  if (attr) {
     for (int64_t s : attr.asArrayRef())
       sizes.push_back(cIndex(rewriter, loc, s));
-  } else if (operands.size() > 1 && !isa<NoneType>(operands[1].getType())) {
+  } else if (givenSizes) {
     for (unsigned i = 0; i < n; ++i)
       sizes.push_back(
           toIndex(rewriter, loc, extractAt(rewriter, loc, operands[1], i)));
@@ -517,6 +519,23 @@ static LogicalResult lowerSplit(onnx::NodeOp node, ValueRange operands,
   if (sizes.size() != n)
     return emitNodeError(node)
            << "split has " << sizes.size() << " sizes for " << n << " outputs";
+  if (givenSizes) {
+    // The sizes are data: an export may have fixed them for its sample's
+    // shape. Slices past the axis would read past the tensor.
+    Value zero = cIndex(rewriter, loc, 0), total = zero;
+    SmallVector<Value> fits;
+    for (Value size : sizes) {
+      total = arith::AddIOp::create(rewriter, loc, total, size);
+      fits.push_back(
+          compareIndex(rewriter, loc, arith::CmpIPredicate::sge, size, zero));
+    }
+    fits.push_back(compareIndex(rewriter, loc, arith::CmpIPredicate::eq, total,
+                                dims[axis]));
+    checkAtRunTime(rewriter, loc, node, fits,
+                   "the split sizes must be non-negative and add up to the "
+                   "size of axis " +
+                       Twine(axis) + " of the input");
+  }
   SmallVector<Value> results;
   Value offset = cIndex(rewriter, loc, 0);
   for (unsigned i = 0; i < n; ++i) {

@@ -61,12 +61,33 @@ static LogicalResult lowerReshape(onnx::NodeOp node, ValueRange operands,
         rewriter, loc, known,
         arith::SelectOp::create(rewriter, loc, isInfer, c1, v));
   }
-  Value inferred = arith::DivUIOp::create(rewriter, loc, total, known);
-  for (Value &v : dims) {
+  // A 0 among the other dims (allowzero) leaves nothing to infer; the
+  // check below then fails unless the input is empty too.
+  Value knownIsZero =
+      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, known, c0);
+  Value inferred = arith::DivUIOp::create(
+      rewriter, loc, total,
+      arith::SelectOp::create(rewriter, loc, knownIsZero, c1, known));
+  // The shape is data, often fixed for the export's sample: it must fit this
+  // input, and the result type's static dims (the reshape takes those).
+  Value product = c1;
+  SmallVector<Value> fits;
+  for (auto [d, v] : llvm::enumerate(dims)) {
     Value isInfer =
-        arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, v, cm1);
+        compareIndex(rewriter, loc, arith::CmpIPredicate::eq, v, cm1);
     v = arith::SelectOp::create(rewriter, loc, isInfer, inferred, v);
+    product = arith::MulIOp::create(rewriter, loc, product, v);
+    fits.push_back(
+        compareIndex(rewriter, loc, arith::CmpIPredicate::sge, v, c0));
+    if (!type.isDynamicDim(d))
+      fits.push_back(compareIndex(rewriter, loc, arith::CmpIPredicate::eq, v,
+                                  cIndex(rewriter, loc, type.getDimSize(d))));
   }
+  fits.push_back(
+      compareIndex(rewriter, loc, arith::CmpIPredicate::eq, product, total));
+  checkAtRunTime(rewriter, loc, node, fits,
+                 "the requested shape does not fit the input: it must have "
+                 "as many elements (after its 0s and -1 are resolved)");
   rewriter.replaceOp(node, reshapeTo(rewriter, loc, data, type, dims));
   return success();
 }
@@ -370,6 +391,8 @@ static LogicalResult lowerExpand(onnx::NodeOp node, ValueRange operands,
           rewriter, loc, want, getDimValue(rewriter, loc, data, d - offset));
     sizes.push_back(want);
   }
+  checkBroadcastAtRunTime(rewriter, loc, node,
+                          resultDims(rewriter, loc, type, sizes), data);
   Value init = createEmpty(rewriter, loc, type, sizes);
   SmallVector<AffineMap> maps = {
       broadcastMap(rewriter.getContext(), dataType, type),

@@ -12,6 +12,7 @@
 
 #include "moe/Dialect/ONNX/IR/ONNX.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "llvm/ADT/StringMap.h"
@@ -48,6 +49,18 @@ mlir::RankedTensorType getResultType(onnx::NodeOp node, unsigned i = 0);
 /// An error at the node, prefixed with its description.
 mlir::InFlightDiagnostic emitNodeError(onnx::NodeOp node);
 
+/// A run-time check: every one of `conditions` (i1) must hold for the
+/// inputs at hand, or the run ends with "<the node>: <reason>" (a
+/// cf.assert; see moe-report-failed-checks). Conditions that fold to true
+/// are dropped, and nothing is emitted if all do.
+void checkAtRunTime(mlir::OpBuilder &b, mlir::Location loc, onnx::NodeOp node,
+                    llvm::ArrayRef<Value> conditions,
+                    const llvm::Twine &reason);
+
+/// `lhs predicate rhs` on two index values, folded where it can be.
+Value compareIndex(mlir::OpBuilder &b, mlir::Location loc,
+                   mlir::arith::CmpIPredicate predicate, Value lhs, Value rhs);
+
 /// `tensor.dim` of `value` at `dim`, or a constant when static.
 Value getDimValue(mlir::OpBuilder &b, mlir::Location loc, Value value,
                   int64_t dim);
@@ -67,6 +80,22 @@ llvm::SmallVector<Value> broadcastDynamicSizes(mlir::OpBuilder &b,
                                                mlir::Location loc,
                                                mlir::RankedTensorType type,
                                                ValueRange inputs);
+
+/// The index values of all dims of a result of `type` whose dynamic ones
+/// are `dynamicSizes` (in order).
+llvm::SmallVector<Value> resultDims(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::RankedTensorType type,
+                                    ValueRange dynamicSizes);
+
+/// Checks at run time that every dim of `inputs` that broadcastMap reads
+/// without broadcasting (right-aligned; not a static 1) equals the result's
+/// in `dims` (all of them, see resultDims). Only dims that are dynamic on
+/// either side are checked; inference checked the static ones. A dynamic
+/// dim that is 1 at run time does not broadcast: it fails the check
+/// instead of being read past its end.
+void checkBroadcastAtRunTime(mlir::OpBuilder &b, mlir::Location loc,
+                             onnx::NodeOp node, ValueRange dims,
+                             ValueRange inputs);
 
 /// The indexing map reading `input` in a loop nest over `outRank` dims with
 /// numpy broadcasting (right-aligned, static 1s read index 0). Dynamic dims

@@ -14,6 +14,7 @@
 #include "Lowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -117,9 +118,9 @@ void moe::populateONNXToLinalgPatterns(RewritePatternSet &patterns) {
 void moe::configureONNXToLinalgTarget(ConversionTarget &target) {
   target.addIllegalOp<onnx::NodeOp, onnx::ConstantOp>();
   target.addLegalOp<onnx::NoneOp>();
-  target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                         math::MathDialect, scf::SCFDialect,
-                         tensor::TensorDialect>();
+  target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
+                         linalg::LinalgDialect, math::MathDialect,
+                         scf::SCFDialect, tensor::TensorDialect>();
 }
 
 LogicalResult moe::checkONNXLowerable(Operation *root) {

@@ -6,8 +6,10 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace moe;
@@ -22,6 +24,39 @@ InFlightDiagnostic moe::onnx_to_linalg::emitNodeError(onnx::NodeOp node) {
   InFlightDiagnostic diag = node.emitError();
   diag << onnx::describeNode(node) << ": ";
   return diag;
+}
+
+void moe::onnx_to_linalg::checkAtRunTime(OpBuilder &b, Location loc,
+                                         onnx::NodeOp node,
+                                         ArrayRef<Value> conditions,
+                                         const Twine &reason) {
+  Value all;
+  for (Value condition : conditions) {
+    if (matchPattern(condition, m_One()))
+      continue;
+    all = all ? b.createOrFold<arith::AndIOp>(loc, all, condition) : condition;
+  }
+  if (all)
+    cf::AssertOp::create(b, loc, all,
+                         onnx::describeNode(node) + ": " + reason.str());
+}
+
+/// Whether `a` and `b` are tensor.dim ops reading the same dim of the same
+/// tensor (the lowerings read a dim afresh wherever they need it).
+static bool isSameDim(Value a, Value b) {
+  auto dimA = a.getDefiningOp<tensor::DimOp>();
+  auto dimB = b.getDefiningOp<tensor::DimOp>();
+  return dimA && dimB && dimA.getSource() == dimB.getSource() &&
+         dimA.getConstantIndex() &&
+         dimA.getConstantIndex() == dimB.getConstantIndex();
+}
+
+Value moe::onnx_to_linalg::compareIndex(OpBuilder &b, Location loc,
+                                        arith::CmpIPredicate predicate,
+                                        Value lhs, Value rhs) {
+  if (predicate == arith::CmpIPredicate::eq && isSameDim(lhs, rhs))
+    return arith::ConstantIntOp::create(b, loc, 1, 1);
+  return b.createOrFold<arith::CmpIOp>(loc, predicate, lhs, rhs);
 }
 
 Value moe::onnx_to_linalg::getDimValue(OpBuilder &b, Location loc, Value value,
@@ -70,6 +105,40 @@ SmallVector<Value> moe::onnx_to_linalg::broadcastDynamicSizes(
     sizes.push_back(size ? size : arith::ConstantIndexOp::create(b, loc, 1));
   }
   return sizes;
+}
+
+SmallVector<Value> moe::onnx_to_linalg::resultDims(OpBuilder &b, Location loc,
+                                                   RankedTensorType type,
+                                                   ValueRange dynamicSizes) {
+  SmallVector<Value> dims;
+  unsigned next = 0;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    dims.push_back(type.isDynamicDim(d) ? dynamicSizes[next++]
+                                        : arith::ConstantIndexOp::create(
+                                              b, loc, type.getDimSize(d)));
+  return dims;
+}
+
+void moe::onnx_to_linalg::checkBroadcastAtRunTime(OpBuilder &b, Location loc,
+                                                  onnx::NodeOp node,
+                                                  ValueRange dims,
+                                                  ValueRange inputs) {
+  int64_t rank = dims.size();
+  SmallVector<Value> equal;
+  for (Value input : inputs) {
+    auto type = dyn_cast<RankedTensorType>(input.getType());
+    if (!type)
+      continue;
+    for (int64_t id = 0; id < type.getRank(); ++id)
+      if (type.getDimSize(id) != 1)
+        equal.push_back(compareIndex(b, loc, arith::CmpIPredicate::eq,
+                                     getDimValue(b, loc, input, id),
+                                     dims[id + rank - type.getRank()]));
+  }
+  checkAtRunTime(b, loc, node, equal,
+                 "the inputs' shapes do not agree: a dimension known only "
+                 "at run time must equal the result's (only dimensions that "
+                 "are 1 in the model broadcast)");
 }
 
 AffineMap moe::onnx_to_linalg::broadcastMap(MLIRContext *ctx,

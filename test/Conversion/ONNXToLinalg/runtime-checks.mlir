@@ -1,0 +1,125 @@
+// RUN: moe-opt %s --convert-onnx-to-linalg --canonicalize --cse | FileCheck %s
+
+// What the types cannot say is checked at run time with a cf.assert whose
+// message names the node (moe-report-failed-checks makes moe-run report it
+// and exit 1; test/tools/moe-run/runtime-checks.mlir runs them). Checks
+// that hold for the static types fold away.
+
+// Split sizes are data (exports fix them for their sample): they must add
+// up to the axis.
+// CHECK-LABEL: func.func @split_sizes
+// CHECK: %[[N:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[N]], %c8
+// CHECK: cf.assert %[[OK]], "onnx node '/experts/Split' (Split): the split sizes must be non-negative and add up to the size of axis 0 of the input"
+// CHECK: tensor.extract_slice %arg0[0, 0] [3, 16]
+func.func @split_sizes(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+  %s = onnx.constant dense<[3, 5]> : tensor<2xi64>
+  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<?x16xf32>, tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) loc("/experts/Split")
+  return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x16xf32>
+}
+
+// Sizes from an input: each must be non-negative too.
+// CHECK-LABEL: func.func @split_dynamic_sizes
+// CHECK-DAG: arith.cmpi sge
+// CHECK-DAG: arith.cmpi sge
+// CHECK-DAG: arith.cmpi eq
+// CHECK: cf.assert %{{.*}}, "onnx node 'split' (Split): the split sizes must
+func.func @split_dynamic_sizes(%x: tensor<8x16xf32>, %s: tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<8x16xf32>, tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) loc("split")
+  return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x16xf32>
+}
+
+// Static sizes of a static input were checked by inference; no sizes (equal
+// parts) cannot fail.
+// CHECK-LABEL: func.func @split_static
+// CHECK-NOT: cf.assert
+// CHECK: return
+// CHECK-LABEL: func.func @split_equal_parts
+// CHECK-NOT: cf.assert
+// CHECK: return
+func.func @split_static(%x: tensor<8x16xf32>) -> (tensor<3x16xf32>, tensor<5x16xf32>) {
+  %s = onnx.constant dense<[3, 5]> : tensor<2xi64>
+  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<8x16xf32>, tensor<2xi64>) -> (tensor<3x16xf32>, tensor<5x16xf32>)
+  return %0#0, %0#1 : tensor<3x16xf32>, tensor<5x16xf32>
+}
+func.func @split_equal_parts(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+  %0:2 = onnx.node "Split"(%x) {axis = 0 : i64, num_outputs = 2 : i64} : (tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+  return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x16xf32>
+}
+
+// Two dynamic dims meet: the second input's must be the result's (taken
+// from the first), since a dynamic dim is read without broadcasting.
+// CHECK-LABEL: func.func @add_dynamic
+// CHECK-DAG: %[[A:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG: %[[B:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[B]], %[[A]]
+// CHECK: cf.assert %[[OK]], "onnx node 'add' (Add): the inputs' shapes do not agree: a dimension known only at run time must equal the result's (only dimensions that are 1 in the model broadcast)"
+// CHECK: linalg.generic
+func.func @add_dynamic(%a: tensor<?x16xf32>, %b: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %0 = onnx.node "Add"(%a, %b) : (tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32> loc("add")
+  return %0 : tensor<?x16xf32>
+}
+
+// A dynamic dim against a static one of the result.
+// CHECK-LABEL: func.func @mul_dynamic_against_static
+// CHECK: %[[B:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[B]], %c4
+// CHECK: cf.assert %[[OK]], "onnx node 'mul' (Mul)
+func.func @mul_dynamic_against_static(%a: tensor<4x16xf32>, %b: tensor<?x16xf32>) -> tensor<4x16xf32> {
+  %0 = onnx.node "Mul"(%a, %b) : (tensor<4x16xf32>, tensor<?x16xf32>) -> tensor<4x16xf32> loc("mul")
+  return %0 : tensor<4x16xf32>
+}
+
+// Static shapes and static 1s (which broadcast) need no check.
+// CHECK-LABEL: func.func @add_static_broadcast
+// CHECK-NOT: cf.assert
+// CHECK: return
+func.func @add_static_broadcast(%a: tensor<?x16xf32>, %b: tensor<1x16xf32>) -> tensor<?x16xf32> {
+  %0 = onnx.node "Add"(%a, %b) : (tensor<?x16xf32>, tensor<1x16xf32>) -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// MatMul: A's columns against B's rows, and dynamic batch dims.
+// CHECK-LABEL: func.func @matmul_dynamic_k
+// CHECK-DAG: %[[KA:.*]] = tensor.dim %arg0, %c1
+// CHECK-DAG: %[[KB:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[KA]], %[[KB]]
+// CHECK: cf.assert %[[OK]], "onnx node 'mm' (MatMul): the operands' shapes do not agree: A's columns must equal B's rows
+func.func @matmul_dynamic_k(%a: tensor<?x?xf32>, %b: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %0 = onnx.node "MatMul"(%a, %b) : (tensor<?x?xf32>, tensor<?x4xf32>) -> tensor<?x4xf32> loc("mm")
+  return %0 : tensor<?x4xf32>
+}
+// CHECK-LABEL: func.func @matmul_batch
+// CHECK-DAG: %[[BA:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG: %[[BB:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[BB]], %[[BA]]
+// CHECK: cf.assert %[[OK]], "onnx node 'bmm' (MatMul)
+func.func @matmul_batch(%a: tensor<?x3x8xf32>, %b: tensor<?x8x4xf32>) -> tensor<?x3x4xf32> {
+  %0 = onnx.node "MatMul"(%a, %b) : (tensor<?x3x8xf32>, tensor<?x8x4xf32>) -> tensor<?x3x4xf32> loc("bmm")
+  return %0 : tensor<?x3x4xf32>
+}
+// CHECK-LABEL: func.func @matmul_static
+// CHECK-NOT: cf.assert
+// CHECK: return
+func.func @matmul_static(%a: tensor<?x8xf32>, %b: tensor<8x4xf32>) -> tensor<?x4xf32> {
+  %0 = onnx.node "MatMul"(%a, %b) : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// Reshape: the resolved shape must hold the input's elements and match the
+// result type's static dims.
+// CHECK-LABEL: func.func @reshape
+// CHECK: cf.assert %{{.*}}, "onnx node 'r' (Reshape): the requested shape does not fit the input: it must have as many elements (after its 0s and -1 are resolved)"
+// CHECK: tensor.reshape
+func.func @reshape(%x: tensor<?x16xf32>, %s: tensor<2xi64>) -> tensor<?x8xf32> {
+  %0 = onnx.node "Reshape"(%x, %s) : (tensor<?x16xf32>, tensor<2xi64>) -> tensor<?x8xf32> loc("r")
+  return %0 : tensor<?x8xf32>
+}
+
+// Expand: a dynamic dim of the data is read without broadcasting.
+// CHECK-LABEL: func.func @expand
+// CHECK: cf.assert %{{.*}}, "onnx node 'e' (Expand): the inputs' shapes do not agree
+func.func @expand(%x: tensor<?x1xf32>, %s: tensor<2xi64>) -> tensor<?x?xf32> {
+  %0 = onnx.node "Expand"(%x, %s) : (tensor<?x1xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("e")
+  return %0 : tensor<?x?xf32>
+}
