@@ -102,9 +102,12 @@ static void addLoopPasses(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-static void addLLVMConversionPasses(OpPassManager &pm) {
+static void addLLVMConversionPasses(OpPassManager &pm,
+                                    const moe::MoECPUPipelineOptions &options) {
   // A failed run-time check calls moe_runtime_error (moe-run's), not abort.
-  pm.addPass(moe::createMoEReportFailedChecks());
+  if (!options.runtimeErrorFunction.empty())
+    pm.addPass(moe::createMoEReportFailedChecks(
+        moe::MoEReportFailedChecksOptions{options.runtimeErrorFunction}));
   // No bf16 arithmetic on the host and no __truncsfbf2 in Debian's libgcc:
   // compute bf16 in f32 and expand the conversions into integer ops.
   math::MathExtendToSupportedTypesOptions mathExtend;
@@ -154,7 +157,7 @@ void moe::buildMoECPUPipeline(OpPassManager &pm,
   addTensorPasses(pm, options);
   addBufferizationPasses(pm);
   addLoopPasses(pm);
-  addLLVMConversionPasses(pm);
+  addLLVMConversionPasses(pm, options);
 }
 
 void moe::registerMoEPipelines() {

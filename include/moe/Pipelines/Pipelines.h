@@ -52,6 +52,13 @@ struct MoECPUPipelineOptions
       *this, "tile-sizes",
       llvm::cl::desc("Register tile sizes of the M, N and K loops of a "
                      "matmul (moe-tile-and-vectorize); empty: its default")};
+  Option<std::string> runtimeErrorFunction{
+      *this, "runtime-error-function",
+      llvm::cl::desc("C function (void(const char *), not returning) that a "
+                     "failed run-time check calls with its message "
+                     "(moe-report-failed-checks; moe-run defines the "
+                     "default); empty: upstream's puts and abort"),
+      llvm::cl::init("moe_runtime_error")};
 };
 
 /// The front-end lowerings that run first in the CPU pipeline (onnx and moe

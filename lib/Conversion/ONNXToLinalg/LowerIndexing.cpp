@@ -238,6 +238,7 @@ static LogicalResult lowerGatherElements(onnx::NodeOp node, ValueRange operands,
   Value init = createEmpty(rewriter, loc, type,
                            dynamicOf(type, allDims(rewriter, loc, indices)));
   Value axisSize = getDimValue(rewriter, loc, data, axis);
+  checkIndicesAtRunTime(rewriter, loc, node, indices, axisSize, axis);
   SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
   auto generic = linalg::GenericOp::create(
       rewriter, loc, type, indices, init, maps,
@@ -276,6 +277,7 @@ static LogicalResult lowerGatherND(onnx::NodeOp node, ValueRange operands,
   SmallVector<Value> dataSizes;
   for (int64_t t = 0; t < k; ++t)
     dataSizes.push_back(getDimValue(rewriter, loc, data, batch + t));
+  checkIndicesAtRunTime(rewriter, loc, node, indices, dataSizes, batch);
   Value init = createEmpty(rewriter, loc, type, dynamicOf(type, dims));
   auto generic = linalg::GenericOp::create(
       rewriter, loc, type, ValueRange{}, init,
@@ -374,6 +376,7 @@ static LogicalResult lowerScatterElements(onnx::NodeOp node,
   if (failed(reduction))
     return failure();
   Value axisSize = getDimValue(rewriter, loc, data, axis);
+  checkIndicesAtRunTime(rewriter, loc, node, indices, axisSize, axis);
   Value result = scatterLoop(
       rewriter, loc, data, updates, *reduction,
       [&](OpBuilder &b, Location loc, ValueRange ivs) {
@@ -404,6 +407,7 @@ static LogicalResult lowerScatterND(onnx::NodeOp node, ValueRange operands,
   SmallVector<Value> dataSizes;
   for (int64_t t = 0; t < k; ++t)
     dataSizes.push_back(getDimValue(rewriter, loc, data, t));
+  checkIndicesAtRunTime(rewriter, loc, node, indices, dataSizes, 0);
   Value result =
       scatterLoop(rewriter, loc, data, updates, *reduction,
                   [&](OpBuilder &b, Location loc, ValueRange ivs) {

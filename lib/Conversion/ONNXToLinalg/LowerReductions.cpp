@@ -373,13 +373,23 @@ static LogicalResult lowerTopK(onnx::NodeOp node, ValueRange operands,
           })
           .getResult(0);
 
+  // k is data: more than the axis holds would leave zeros where onnxruntime
+  // reports an error.
+  Value k = extractK(rewriter, loc, operands[1]);
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  checkAtRunTime(
+      rewriter, loc, node,
+      {compareIndex(rewriter, loc, arith::CmpIPredicate::sge, k, zero),
+       compareIndex(rewriter, loc, arith::CmpIPredicate::sle, k,
+                    getDimValue(rewriter, loc, data, axis))},
+      "k must be in [0, n] for the n entries along axis " + Twine(axis));
+
   // out[.., r, ..] = the x_i whose rank is r.
   SmallVector<Value> outSizes;
   for (int64_t d = 0; d < rank; ++d) {
     if (!valuesType.isDynamicDim(d))
       continue;
-    outSizes.push_back(d == axis ? extractK(rewriter, loc, operands[1])
-                                 : getDimValue(rewriter, loc, data, d));
+    outSizes.push_back(d == axis ? k : getDimValue(rewriter, loc, data, d));
   }
   auto indicesType = RankedTensorType::get(valuesType.getShape(), i64);
   Value valuesInit = createFilled(rewriter, loc, valuesType, outSizes,

@@ -196,6 +196,17 @@ static LogicalResult lowerConcat(onnx::NodeOp node, ValueRange operands,
                                   getDimValue(rewriter, loc, in, d));
     sizes.push_back(sum);
   }
+  // Every input must have the result's dims off the axis.
+  SmallVector<Value> dims = resultDims(rewriter, loc, type, sizes), same;
+  for (Value in : operands)
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis)
+        same.push_back(compareIndex(rewriter, loc, arith::CmpIPredicate::eq,
+                                    getDimValue(rewriter, loc, in, d),
+                                    dims[d]));
+  checkAtRunTime(rewriter, loc, node, same,
+                 "the inputs' shapes do not agree: all dimensions but axis " +
+                     Twine(axis) + " must be equal");
   Value result = createEmpty(rewriter, loc, type, sizes);
   Value offset = cIndex(rewriter, loc, 0);
   for (Value in : operands) {
@@ -328,6 +339,7 @@ static LogicalResult lowerGather(onnx::NodeOp node, ValueRange operands,
                                  rewriter.getMultiDimIdentityMap(rank)};
   Value init = createEmpty(rewriter, loc, type, sizes);
   Value axisSize = getDimValue(rewriter, loc, data, axis);
+  checkIndicesAtRunTime(rewriter, loc, node, indices, axisSize, axis);
   auto generic = linalg::GenericOp::create(
       rewriter, loc, type, indices, init, maps,
       SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
@@ -385,10 +397,18 @@ static LogicalResult lowerExpand(onnx::NodeOp node, ValueRange operands,
   for (int64_t d = 0; d < rank; ++d) {
     if (!type.isDynamicDim(d))
       continue;
+    // numpy's rule: a 1 on either side takes the other's size, 0 included
+    // (max() would make [0, 16] expanded by [1, 16] one row, read past the
+    // data). A data dim that is not a static 1 is read as it is, so it must
+    // be the result's (checked below).
     Value want = extractIndex(rewriter, loc, operands[1], d);
-    if (d >= offset)
-      want = arith::MaxSIOp::create(
-          rewriter, loc, want, getDimValue(rewriter, loc, data, d - offset));
+    if (d >= offset && dataType.getDimSize(d - offset) != 1) {
+      Value wantsOne = compareIndex(rewriter, loc, arith::CmpIPredicate::eq,
+                                    want, cIndex(rewriter, loc, 1));
+      want = arith::SelectOp::create(
+          rewriter, loc, wantsOne, getDimValue(rewriter, loc, data, d - offset),
+          want);
+    }
     sizes.push_back(want);
   }
   checkBroadcastAtRunTime(rewriter, loc, node,

@@ -61,6 +61,21 @@ void checkAtRunTime(mlir::OpBuilder &b, mlir::Location loc, onnx::NodeOp node,
 Value compareIndex(mlir::OpBuilder &b, mlir::Location loc,
                    mlir::arith::CmpIPredicate predicate, Value lhs, Value rhs);
 
+/// An i1 that is true when every element of the integer tensor `indices`
+/// lies in [-size, size) (ONNX's range for indices along a dim of `size`),
+/// computed by a reduction over `indices`.
+Value allIndicesInRange(mlir::OpBuilder &b, mlir::Location loc, Value indices,
+                        Value size);
+
+/// Checks at run time that the indices of `node` are in range: with one
+/// size, every element of `indices` indexes a dim of that size (Gather,
+/// GatherElements, ScatterElements, along `axis`); with k sizes, component
+/// c of `indices`' last dim (of k) indexes a dim of size sizes[c] (GatherND,
+/// ScatterND, from dim `axis` on).
+void checkIndicesAtRunTime(mlir::OpBuilder &b, mlir::Location loc,
+                           onnx::NodeOp node, Value indices, ValueRange sizes,
+                           int64_t axis);
+
 /// `tensor.dim` of `value` at `dim`, or a constant when static.
 Value getDimValue(mlir::OpBuilder &b, mlir::Location loc, Value value,
                   int64_t dim);

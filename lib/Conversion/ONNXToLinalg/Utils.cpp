@@ -59,6 +59,74 @@ Value moe::onnx_to_linalg::compareIndex(OpBuilder &b, Location loc,
   return b.createOrFold<arith::CmpIOp>(loc, predicate, lhs, rhs);
 }
 
+Value moe::onnx_to_linalg::allIndicesInRange(OpBuilder &b, Location loc,
+                                             Value indices, Value size) {
+  auto type = cast<RankedTensorType>(indices.getType());
+  int64_t rank = type.getRank();
+  Value low = arith::SubIOp::create(
+      b, loc, arith::ConstantIndexOp::create(b, loc, 0), size);
+  Value init =
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getI1Type());
+  Value allTrue =
+      linalg::FillOp::create(
+          b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)},
+          ValueRange{init})
+          .getResult(0);
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 AffineMap::get(rank, 0, {}, ctx)};
+  auto reduce = linalg::GenericOp::create(
+      b, loc, allTrue.getType(), indices, allTrue, maps,
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value index =
+            arith::IndexCastOp::create(nb, nl, nb.getIndexType(), args[0]);
+        Value inRange = arith::AndIOp::create(
+            nb, nl,
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, index,
+                                  low),
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, index,
+                                  size));
+        Value all = arith::AndIOp::create(nb, nl, args[1], inRange);
+        linalg::YieldOp::create(nb, nl, all);
+      });
+  return tensor::ExtractOp::create(b, loc, reduce.getResult(0), ValueRange{});
+}
+
+void moe::onnx_to_linalg::checkIndicesAtRunTime(OpBuilder &b, Location loc,
+                                                onnx::NodeOp node,
+                                                Value indices, ValueRange sizes,
+                                                int64_t axis) {
+  // Indices are data (token ids, expert ids): one out of range would read
+  // or write past the tensor, where onnxruntime reports an error.
+  if (sizes.size() == 1) {
+    checkAtRunTime(b, loc, node, allIndicesInRange(b, loc, indices, sizes[0]),
+                   "an index is out of range: each must be in [-n, n) for "
+                   "the n entries along axis " +
+                       Twine(axis) + " of the data");
+    return;
+  }
+  auto type = cast<RankedTensorType>(indices.getType());
+  int64_t rank = type.getRank();
+  SmallVector<Value> inRange;
+  for (auto [c, size] : llvm::enumerate(sizes)) {
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> shape;
+    for (int64_t d = 0; d < rank; ++d)
+      shape.push_back(getAsOpFoldResult(getDimValue(b, loc, indices, d)));
+    offsets.back() = b.getIndexAttr(c);
+    shape.back() = b.getIndexAttr(1);
+    Value component = tensor::ExtractSliceOp::create(
+        b, loc, indices, offsets, shape,
+        SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
+    inRange.push_back(allIndicesInRange(b, loc, component, size));
+  }
+  checkAtRunTime(b, loc, node, inRange,
+                 "an index is out of range: component c of each index must "
+                 "be in [-n, n) for the n entries along axis " +
+                     Twine(axis) + " + c of the data");
+}
+
 Value moe::onnx_to_linalg::getDimValue(OpBuilder &b, Location loc, Value value,
                                        int64_t dim) {
   auto type = cast<RankedTensorType>(value.getType());

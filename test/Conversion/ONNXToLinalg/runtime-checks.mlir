@@ -14,7 +14,7 @@
 // CHECK: tensor.extract_slice %arg0[0, 0] [3, 16]
 func.func @split_sizes(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
   %s = onnx.constant dense<[3, 5]> : tensor<2xi64>
-  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<?x16xf32>, tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) loc("/experts/Split")
+  %0:2 = onnx.node "Split"(%x, %s) attributes {axis = 0 : i64} : (tensor<?x16xf32>, tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) loc("/experts/Split")
   return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x16xf32>
 }
 
@@ -25,7 +25,7 @@ func.func @split_sizes(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf
 // CHECK-DAG: arith.cmpi eq
 // CHECK: cf.assert %{{.*}}, "onnx node 'split' (Split): the split sizes must
 func.func @split_dynamic_sizes(%x: tensor<8x16xf32>, %s: tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
-  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<8x16xf32>, tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) loc("split")
+  %0:2 = onnx.node "Split"(%x, %s) attributes {axis = 0 : i64} : (tensor<8x16xf32>, tensor<2xi64>) -> (tensor<?x16xf32>, tensor<?x16xf32>) loc("split")
   return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x16xf32>
 }
 
@@ -39,11 +39,11 @@ func.func @split_dynamic_sizes(%x: tensor<8x16xf32>, %s: tensor<2xi64>) -> (tens
 // CHECK: return
 func.func @split_static(%x: tensor<8x16xf32>) -> (tensor<3x16xf32>, tensor<5x16xf32>) {
   %s = onnx.constant dense<[3, 5]> : tensor<2xi64>
-  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<8x16xf32>, tensor<2xi64>) -> (tensor<3x16xf32>, tensor<5x16xf32>)
+  %0:2 = onnx.node "Split"(%x, %s) attributes {axis = 0 : i64} : (tensor<8x16xf32>, tensor<2xi64>) -> (tensor<3x16xf32>, tensor<5x16xf32>)
   return %0#0, %0#1 : tensor<3x16xf32>, tensor<5x16xf32>
 }
 func.func @split_equal_parts(%x: tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
-  %0:2 = onnx.node "Split"(%x) {axis = 0 : i64, num_outputs = 2 : i64} : (tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+  %0:2 = onnx.node "Split"(%x) attributes {axis = 0 : i64, num_outputs = 2 : i64} : (tensor<?x16xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
   return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x16xf32>
 }
 
@@ -122,4 +122,82 @@ func.func @reshape(%x: tensor<?x16xf32>, %s: tensor<2xi64>) -> tensor<?x8xf32> {
 func.func @expand(%x: tensor<?x1xf32>, %s: tensor<2xi64>) -> tensor<?x?xf32> {
   %0 = onnx.node "Expand"(%x, %s) : (tensor<?x1xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("e")
   return %0 : tensor<?x?xf32>
+}
+
+// Expand follows numpy where a side is 1: the result takes the data's size
+// when the shape asks for 1 (0 rows stay 0 rows), and the data's dim, read
+// as it is, must then be the result's.
+// CHECK-LABEL: func.func @expand_rows
+// CHECK: %[[WANT:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[WANT]], %c1
+// CHECK: %[[ROWS:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[SIZE:.*]] = arith.select %[[ONE]], %[[ROWS]], %[[WANT]]
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[ROWS]], %[[SIZE]]
+// CHECK: cf.assert %[[OK]], "onnx node 'x' (Expand)
+// CHECK: tensor.empty(%[[SIZE]])
+func.func @expand_rows(%x: tensor<?x1xf32>, %s: tensor<2xi64>) -> tensor<?x16xf32> {
+  %0 = onnx.node "Expand"(%x, %s) : (tensor<?x1xf32>, tensor<2xi64>) -> tensor<?x16xf32> loc("x")
+  return %0 : tensor<?x16xf32>
+}
+
+// Gather's indices are data: a reduction over them checks the range.
+// CHECK-LABEL: func.func @gather
+// CHECK: %[[N:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[LOW:.*]] = arith.subi %c0, %[[N]]
+// CHECK: %[[ALL:.*]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%arg1 : tensor<?xi64>) outs(%{{.*}} : tensor<i1>)
+// CHECK: arith.cmpi sge, %{{.*}}, %[[LOW]]
+// CHECK: arith.cmpi slt, %{{.*}}, %[[N]]
+// CHECK: %[[OK:.*]] = tensor.extract %[[ALL]][]
+// CHECK: cf.assert %[[OK]], "onnx node 'g' (Gather): an index is out of range: each must be in [-n, n) for the n entries along axis 0 of the data"
+func.func @gather(%data: tensor<?x16xf32>, %ids: tensor<?xi64>) -> tensor<?x16xf32> {
+  %0 = onnx.node "Gather"(%data, %ids) attributes {axis = 0 : i64} : (tensor<?x16xf32>, tensor<?xi64>) -> tensor<?x16xf32> loc("g")
+  return %0 : tensor<?x16xf32>
+}
+
+// CHECK-LABEL: func.func @gather_elements
+// CHECK: cf.assert %{{.*}}, "onnx node 'ge' (GatherElements): an index is out of range: each must be in [-n, n) for the n entries along axis 1 of the data"
+// CHECK-LABEL: func.func @scatter_elements
+// CHECK: cf.assert %{{.*}}, "onnx node 'se' (ScatterElements): an index is out of range
+func.func @gather_elements(%data: tensor<4x8xf32>, %ids: tensor<4x2xi64>) -> tensor<4x2xf32> {
+  %0 = onnx.node "GatherElements"(%data, %ids) attributes {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xi64>) -> tensor<4x2xf32> loc("ge")
+  return %0 : tensor<4x2xf32>
+}
+func.func @scatter_elements(%data: tensor<4x8xf32>, %ids: tensor<4x2xi64>, %u: tensor<4x2xf32>) -> tensor<4x8xf32> {
+  %0 = onnx.node "ScatterElements"(%data, %ids, %u) attributes {axis = 1 : i64} : (tensor<4x8xf32>, tensor<4x2xi64>, tensor<4x2xf32>) -> tensor<4x8xf32> loc("se")
+  return %0 : tensor<4x8xf32>
+}
+
+// ND indices: component c of each index against data dim c, one reduction
+// per component.
+// CHECK-LABEL: func.func @scatter_nd
+// CHECK: %[[C0:.*]] = tensor.extract_slice %arg1[0, 0] [3, 1] [1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[C0]] : tensor<3x1xi64>)
+// CHECK: %[[C1:.*]] = tensor.extract_slice %arg1[0, 1] [3, 1] [1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[C1]] : tensor<3x1xi64>)
+// CHECK: cf.assert %{{.*}}, "onnx node 'snd' (ScatterND): an index is out of range: component c of each index must be in [-n, n) for the n entries along axis 0 + c of the data"
+func.func @scatter_nd(%data: tensor<4x8xf32>, %ids: tensor<3x2xi64>, %u: tensor<3xf32>) -> tensor<4x8xf32> {
+  %0 = onnx.node "ScatterND"(%data, %ids, %u) : (tensor<4x8xf32>, tensor<3x2xi64>, tensor<3xf32>) -> tensor<4x8xf32> loc("snd")
+  return %0 : tensor<4x8xf32>
+}
+
+// TopK: k from an input must fit the axis.
+// CHECK-LABEL: func.func @top_k
+// CHECK: %[[K:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK-DAG: arith.cmpi sge, %[[K]], %c0
+// CHECK-DAG: arith.cmpi sle, %[[K]], %c8
+// CHECK: cf.assert %{{.*}}, "onnx node 'topk' (TopK): k must be in [0, n] for the n entries along axis 1"
+func.func @top_k(%x: tensor<?x8xf32>, %k: tensor<1xi64>) -> (tensor<?x?xf32>, tensor<?x?xi64>) {
+  %0:2 = onnx.node "TopK"(%x, %k) attributes {axis = -1 : i64} : (tensor<?x8xf32>, tensor<1xi64>) -> (tensor<?x?xf32>, tensor<?x?xi64>) loc("topk")
+  return %0#0, %0#1 : tensor<?x?xf32>, tensor<?x?xi64>
+}
+
+// Concat: the dims off the axis must agree.
+// CHECK-LABEL: func.func @concat
+// CHECK-DAG: %[[A:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG: %[[B:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[B]], %[[A]]
+// CHECK: cf.assert %[[OK]], "onnx node 'cat' (Concat): the inputs' shapes do not agree: all dimensions but axis 1 must be equal"
+func.func @concat(%a: tensor<?x3xf32>, %b: tensor<?x5xf32>) -> tensor<?x8xf32> {
+  %0 = onnx.node "Concat"(%a, %b) attributes {axis = 1 : i64} : (tensor<?x3xf32>, tensor<?x5xf32>) -> tensor<?x8xf32> loc("cat")
+  return %0 : tensor<?x8xf32>
 }

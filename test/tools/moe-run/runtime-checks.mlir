@@ -26,7 +26,7 @@
 
 func.func @split(%x: tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   %s = onnx.constant dense<[3, 5]> : tensor<2xi64>
-  %0:2 = onnx.node "Split"(%x, %s) {axis = 0 : i64} : (tensor<?x4xf32>, tensor<2xi64>) -> (tensor<?x4xf32>, tensor<?x4xf32>) loc("/experts/Split")
+  %0:2 = onnx.node "Split"(%x, %s) attributes {axis = 0 : i64} : (tensor<?x4xf32>, tensor<2xi64>) -> (tensor<?x4xf32>, tensor<?x4xf32>) loc("/experts/Split")
   return %0#0, %0#1 : tensor<?x4xf32>, tensor<?x4xf32>
 }
 
