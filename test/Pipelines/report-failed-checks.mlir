@@ -1,5 +1,15 @@
 // RUN: moe-opt %s --moe-report-failed-checks | FileCheck %s
 // RUN: moe-opt %s --moe-report-failed-checks=function=my_error | FileCheck %s --check-prefix=NAMED
+// RUN: moe-opt %s --moe-cpu-pipeline | FileCheck %s --check-prefix=PIPELINE
+// RUN: moe-opt %s --moe-cpu-pipeline=runtime-error-function= | FileCheck %s --check-prefix=ABORT
+
+// The CPU pipeline runs the pass (its two failure blocks merge, the message
+// a block argument); with no function, upstream's puts and abort remain.
+// PIPELINE-LABEL: llvm.func @two_checks
+// PIPELINE: llvm.call @moe_runtime_error
+// PIPELINE-NOT: @abort
+// ABORT-NOT: moe_runtime_error
+// ABORT: llvm.call @abort
 
 // Each cf.assert becomes a branch to a block that calls the runner's error
 // function with the message (a null-terminated global) and ends in
