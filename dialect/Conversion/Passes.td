@@ -266,8 +266,12 @@ def ConvertONNXToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
     element (ties go to the lower index) and is sorted.
 
     What the types cannot say is checked at run time with `cf.assert` and a
-    message naming the node (a Split's sizes against its axis); the CPU
-    pipeline makes a failed check an error of the runner
+    message naming the node: Split sizes and Reshape shapes against the
+    input, indices of the gathers and scatters, TopK's k, and dynamic dims
+    that must agree (elementwise, Expand, Gemm's C, MatMul, Concat,
+    Einsum). A dynamic dim is read without broadcasting, so one that is 1
+    at run time against a larger one fails its check. The CPU pipeline
+    makes a failed check an error of the runner
     (`moe-report-failed-checks`).
 
     `onnx.constant` becomes `arith.constant` with the same attribute, so a

@@ -1,6 +1,7 @@
 """Inputs that the ONNX graph's types allow but its data does not (split
 sizes fixed for an export's sample, a Reshape to a fixed element count,
-indices out of range, k past the axis, dynamic dims that must agree): where
+indices out of range, k past the axis, dynamic dims that must agree in
+elementwise ops, Concat and Einsum): where
 onnxruntime refuses them, moe-run must too, with an error naming the node
 and exit code 1, never a crash or numbers read past a tensor. The same
 graph on inputs that fit must match onnxruntime."""
@@ -85,6 +86,12 @@ def concat_model():
                       [vi("x", F, ["n", 3]), vi("y", F, ["m", 5])], [vi("z", F, ["n", 8])])
 
 
+def einsum_model():
+    return make_model([helper.make_node("Einsum", ["x", "w"], ["y"], equation="ch,hi->ci",
+                                        name="/experts/Einsum")],
+                      [vi("x", F, ["c", "h"]), vi("w", F, ["k", 6])], [vi("y", F, ["c", 6])])
+
+
 CASES = {
     # name: (model, inputs that fit, inputs that do not, message)
     "split": (split_model, [f32(5, 4)], [f32(4, 4)],
@@ -101,6 +108,8 @@ CASES = {
               "onnx node '/TopK' (TopK): k must be in [0, n]"),
     "add": (add_model, [f32(3, 4), f32(3, 4)], [f32(3, 4), f32(2, 4)],
             "onnx node '/Add' (Add): the inputs' shapes do not agree"),
+    "einsum": (einsum_model, [f32(3, 4), f32(4, 6)], [f32(3, 4), f32(5, 6)],
+               "onnx node '/experts/Einsum' (Einsum): the operands' shapes do not agree"),
     "concat": (concat_model, [f32(3, 3), f32(3, 5)], [f32(3, 3), f32(4, 5)],
                "onnx node '/Concat' (Concat): the inputs' shapes do not agree"),
 }

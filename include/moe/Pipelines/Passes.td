@@ -96,7 +96,7 @@ def MoEReportFailedChecks
   let summary = "cf.assert calls a runtime error function instead of abort";
   let description = [{
     The lowerings check at run time what the types cannot say (a Split's
-    sizes against its axis, dynamic dimensions that must agree) with
+    sizes against its axis, indices, dynamic dimensions that must agree) with
     `cf.assert` and a message naming the ONNX node. Upstream's lowering of
     `cf.assert` prints the message with `puts` and calls `abort`: the
     process dies of SIGABRT. This pass rewrites each `cf.assert` into a

@@ -132,17 +132,31 @@ static LogicalResult lowerEinsum(onnx::NodeOp node, ValueRange operands,
     outExprs.push_back(getAffineDimExpr(d, ctx));
   maps.push_back(AffineMap::get(numLoops, 0, outExprs, ctx));
 
-  SmallVector<Value> sizes;
-  for (int64_t d = 0; d < type.getRank(); ++d) {
+  // A label's dims must agree wherever it appears (the result's static
+  // dims included): a loop runs over the first one's.
+  llvm::SmallDenseMap<char, Value> labelSize;
+  SmallVector<Value> agree;
+  for (auto [term, operand] : llvm::zip(spec->inputs, operands))
+    for (auto [pos, c] : llvm::enumerate(term)) {
+      Value size = getDimValue(rewriter, loc, operand, pos);
+      auto [it, first] = labelSize.try_emplace(c, size);
+      if (!first)
+        agree.push_back(compareIndex(rewriter, loc, arith::CmpIPredicate::eq,
+                                     size, it->second));
+    }
+  for (int64_t d = 0; d < type.getRank(); ++d)
     if (!type.isDynamicDim(d))
-      continue;
-    char c = spec->output[d];
-    for (auto [term, operand] : llvm::zip(spec->inputs, operands))
-      if (size_t pos = term.find(c); pos != std::string::npos) {
-        sizes.push_back(getDimValue(rewriter, loc, operand, pos));
-        break;
-      }
-  }
+      agree.push_back(compareIndex(
+          rewriter, loc, arith::CmpIPredicate::eq, labelSize[spec->output[d]],
+          arith::ConstantIndexOp::create(rewriter, loc, type.getDimSize(d))));
+  checkAtRunTime(rewriter, loc, node, agree,
+                 "the operands' shapes do not agree: a label's dimensions "
+                 "must be equal wherever it appears in the equation");
+
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(labelSize[spec->output[d]]);
   SmallVector<utils::IteratorType> iterators(numLoops,
                                              utils::IteratorType::reduction);
   for (int64_t d = 0; d < type.getRank(); ++d)

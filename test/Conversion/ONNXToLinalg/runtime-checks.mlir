@@ -201,3 +201,17 @@ func.func @concat(%a: tensor<?x3xf32>, %b: tensor<?x5xf32>) -> tensor<?x8xf32> {
   %0 = onnx.node "Concat"(%a, %b) attributes {axis = 1 : i64} : (tensor<?x3xf32>, tensor<?x5xf32>) -> tensor<?x8xf32> loc("cat")
   return %0 : tensor<?x8xf32>
 }
+
+// Einsum: a label's dims agree wherever it appears; the loop and the
+// result take the first one's.
+// CHECK-LABEL: func.func @einsum
+// CHECK-DAG: %[[C:.*]] = tensor.dim %arg0, %c0
+// CHECK-DAG: %[[HX:.*]] = tensor.dim %arg0, %c1
+// CHECK-DAG: %[[HW:.*]] = tensor.dim %arg1, %c0
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[HW]], %[[HX]]
+// CHECK: cf.assert %[[OK]], "onnx node 'ein' (Einsum): the operands' shapes do not agree: a label's dimensions must be equal wherever it appears in the equation"
+// CHECK: tensor.empty(%[[C]])
+func.func @einsum(%x: tensor<?x?xf32>, %w: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  %0 = onnx.node "Einsum"(%x, %w) attributes {equation = "ch,hi->ci"} : (tensor<?x?xf32>, tensor<?x32xf32>) -> tensor<?x32xf32> loc("ein")
+  return %0 : tensor<?x32xf32>
+}
