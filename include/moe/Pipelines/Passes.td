@@ -106,7 +106,8 @@ def MoEReportFailedChecks
     defines `moe_runtime_error`). Run it before `convert-cf-to-llvm`.
   }];
   let options = [
-    Option<"function", "function", "std::string", "\"moe_runtime_error\"",
+    Option<"function", "function", "std::string",
+           "moe::kRuntimeErrorFunctionName.str()",
            "The C function that reports the message and does not return">
   ];
   let dependentDialects = ["mlir::LLVM::LLVMDialect",

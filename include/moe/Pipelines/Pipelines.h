@@ -3,6 +3,8 @@
 #ifndef MOE_PIPELINES_PIPELINES_H
 #define MOE_PIPELINES_PIPELINES_H
 
+#include "moe/Pipelines/Passes.h"
+
 #include "mlir/Pass/PassOptions.h"
 
 namespace mlir {
@@ -58,7 +60,7 @@ struct MoECPUPipelineOptions
                      "failed run-time check calls with its message "
                      "(moe-report-failed-checks; moe-run defines the "
                      "default); empty: upstream's puts and abort"),
-      llvm::cl::init("moe_runtime_error")};
+      llvm::cl::init(kRuntimeErrorFunctionName.str())};
 };
 
 /// The front-end lowerings that run first in the CPU pipeline (onnx and moe
