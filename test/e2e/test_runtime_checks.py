@@ -1,7 +1,7 @@
 """Inputs that the ONNX graph's types allow but its data does not (split
 sizes fixed for an export's sample, a Reshape to a fixed element count,
-indices out of range, k past the axis, dynamic dims that must agree in
-elementwise ops, Concat and Einsum): where
+indices out of range, k past the axis, negative sizes from data, dynamic
+dims that must agree in elementwise ops, Concat and Einsum): where
 onnxruntime refuses them, moe-run must too, with an error naming the node
 and exit code 1, never a crash or numbers read past a tensor. The same
 graph on inputs that fit must match onnxruntime."""
@@ -92,6 +92,28 @@ def einsum_model():
                       [vi("x", F, ["c", "h"]), vi("w", F, ["k", 6])], [vi("y", F, ["c", 6])])
 
 
+def constant_of_shape_model():
+    return make_model([helper.make_node("ConstantOfShape", ["s"], ["y"], name="/ConstantOfShape",
+                                        value=helper.make_tensor("v", F, [1], [1.5]))],
+                      [vi("s", I64, [2])], [vi("y", F, ["a", "b"])])
+
+
+def tile_model():
+    return make_model([helper.make_node("Tile", ["x", "r"], ["y"], name="/Tile")],
+                      [vi("x", F, ["n", 4]), vi("r", I64, [2])], [vi("y", F, ["a", "b"])])
+
+
+def one_hot_model():
+    return make_model([helper.make_node("OneHot", ["i", "d", "v"], ["y"], name="/OneHot")],
+                      [vi("i", I64, ["n"]), vi("d", I64, []), vi("v", F, [2])],
+                      [vi("y", F, ["n", "k"])])
+
+
+def expand_model():
+    return make_model([helper.make_node("Expand", ["x", "s"], ["y"], name="/Expand")],
+                      [vi("x", F, [1, 4]), vi("s", I64, [2])], [vi("y", F, ["a", 4])])
+
+
 CASES = {
     # name: (model, inputs that fit, inputs that do not, message)
     "split": (split_model, [f32(5, 4)], [f32(4, 4)],
@@ -110,6 +132,16 @@ CASES = {
             "onnx node '/Add' (Add): the inputs' shapes do not agree"),
     "einsum": (einsum_model, [f32(3, 4), f32(4, 6)], [f32(3, 4), f32(5, 6)],
                "onnx node '/experts/Einsum' (Einsum): the operands' shapes do not agree"),
+    "constant_of_shape": (constant_of_shape_model, [np.array([2, 3])], [np.array([-1, 3])],
+                          "onnx node '/ConstantOfShape' (ConstantOfShape): the shape's dims "
+                          "must not be negative"),
+    "tile": (tile_model, [f32(2, 4), np.array([3, 1])], [f32(2, 4), np.array([-1, 1])],
+             "onnx node '/Tile' (Tile): the input's dims times the repeats must not be negative"),
+    "one_hot": (one_hot_model, [np.array([0, 2, -1]), np.array(3), np.array([0.0, 1.0], np.float32)],
+                [np.array([0, 1]), np.array(-3), np.array([0.0, 1.0], np.float32)],
+                "onnx node '/OneHot' (OneHot): the depth and the indices' dims must not be negative"),
+    "expand": (expand_model, [f32(1, 4), np.array([3, 4])], [f32(1, 4), np.array([-2, 4])],
+               "onnx node '/Expand' (Expand): the broadcast shape's dims must not be negative"),
     "concat": (concat_model, [f32(3, 3), f32(3, 5)], [f32(3, 3), f32(4, 5)],
                "onnx node '/Concat' (Concat): the inputs' shapes do not agree"),
 }

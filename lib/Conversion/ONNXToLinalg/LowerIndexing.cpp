@@ -69,16 +69,6 @@ static SmallVector<Value> allDims(OpBuilder &b, Location loc, Value v) {
   return dims;
 }
 
-/// The dynamic entries of `dims` for `type`.
-static SmallVector<Value> dynamicOf(RankedTensorType type,
-                                    ArrayRef<Value> dims) {
-  SmallVector<Value> sizes;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      sizes.push_back(dims[d]);
-  return sizes;
-}
-
 /// A tensor.cast to `type` when the types differ.
 static Value castTo(OpBuilder &b, Location loc, Value v, Type type) {
   if (v.getType() == type)
@@ -101,12 +91,13 @@ static LogicalResult lowerConstantOfShape(onnx::NodeOp node,
       return emitNodeError(node) << "value must be a dense one-element tensor";
     value = cast<TypedAttr>(*dense.value_begin<Attribute>());
   }
-  SmallVector<Value> sizes;
+  SmallVector<Value> dims;
   for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      sizes.push_back(
-          toIndex(rewriter, loc, extractAt(rewriter, loc, operands[0], d)));
-  rewriter.replaceOp(node, createFilled(rewriter, loc, type, sizes, value));
+    dims.push_back(
+        toIndex(rewriter, loc, extractAt(rewriter, loc, operands[0], d)));
+  checkShapeAtRunTime(rewriter, loc, node, type, dims, "the shape's dims");
+  rewriter.replaceOp(
+      node, createFilled(rewriter, loc, type, dynamicOf(type, dims), value));
   return success();
 }
 
@@ -134,6 +125,8 @@ static LogicalResult lowerOneHot(onnx::NodeOp node, ValueRange operands,
     dims.push_back(getDimValue(rewriter, loc, indices, j++));
     exprs.push_back(getAffineDimExpr(d, ctx));
   }
+  checkShapeAtRunTime(rewriter, loc, node, type, dims,
+                      "the depth and the indices' dims");
   Value init = createEmpty(rewriter, loc, type, dynamicOf(type, dims));
   SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, exprs, ctx),
                                  rewriter.getMultiDimIdentityMap(rank)};
@@ -569,6 +562,8 @@ static LogicalResult lowerTile(onnx::NodeOp node, ValueRange operands,
     outDims.push_back(arith::MulIOp::create(
         rewriter, loc, dims[d],
         toIndex(rewriter, loc, extractAt(rewriter, loc, operands[1], d))));
+  checkShapeAtRunTime(rewriter, loc, node, type, outDims,
+                      "the input's dims times the repeats");
   Value init = createEmpty(rewriter, loc, type, dynamicOf(type, outDims));
   auto generic = linalg::GenericOp::create(
       rewriter, loc, type, ValueRange{}, init,

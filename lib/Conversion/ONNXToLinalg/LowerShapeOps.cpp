@@ -393,10 +393,8 @@ static LogicalResult lowerExpand(onnx::NodeOp node, ValueRange operands,
   Value data = operands[0];
   auto dataType = cast<RankedTensorType>(data.getType());
   int64_t rank = type.getRank(), offset = rank - dataType.getRank();
-  SmallVector<Value> sizes;
+  SmallVector<Value> dims;
   for (int64_t d = 0; d < rank; ++d) {
-    if (!type.isDynamicDim(d))
-      continue;
     // numpy's rule: a 1 on either side takes the other's size, 0 included
     // (max() would make [0, 16] expanded by [1, 16] one row, read past the
     // data). A data dim that is not a static 1 is read as it is, so it must
@@ -409,11 +407,12 @@ static LogicalResult lowerExpand(onnx::NodeOp node, ValueRange operands,
           rewriter, loc, wantsOne, getDimValue(rewriter, loc, data, d - offset),
           want);
     }
-    sizes.push_back(want);
+    dims.push_back(want);
   }
-  checkBroadcastAtRunTime(rewriter, loc, node,
-                          resultDims(rewriter, loc, type, sizes), data);
-  Value init = createEmpty(rewriter, loc, type, sizes);
+  checkShapeAtRunTime(rewriter, loc, node, type, dims,
+                      "the broadcast shape's dims");
+  checkBroadcastAtRunTime(rewriter, loc, node, dims, data);
+  Value init = createEmpty(rewriter, loc, type, dynamicOf(type, dims));
   SmallVector<AffineMap> maps = {
       broadcastMap(rewriter.getContext(), dataType, type),
       rewriter.getMultiDimIdentityMap(rank)};

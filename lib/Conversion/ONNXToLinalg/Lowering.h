@@ -57,6 +57,14 @@ void checkAtRunTime(mlir::OpBuilder &b, mlir::Location loc, onnx::NodeOp node,
                     llvm::ArrayRef<Value> conditions,
                     const llvm::Twine &reason);
 
+/// Checks at run time that `dims` (one index value per dim of `type`,
+/// computed from the node's data: a shape, repeats, a depth) are not
+/// negative and equal `type`'s static dims, which the result takes instead.
+/// `what` names them in the message.
+void checkShapeAtRunTime(mlir::OpBuilder &b, mlir::Location loc,
+                         onnx::NodeOp node, mlir::RankedTensorType type,
+                         ValueRange dims, const llvm::Twine &what);
+
 /// `lhs predicate rhs` on two index values, folded where it can be.
 Value compareIndex(mlir::OpBuilder &b, mlir::Location loc,
                    mlir::arith::CmpIPredicate predicate, Value lhs, Value rhs);
@@ -95,6 +103,10 @@ llvm::SmallVector<Value> broadcastDynamicSizes(mlir::OpBuilder &b,
                                                mlir::Location loc,
                                                mlir::RankedTensorType type,
                                                ValueRange inputs);
+
+/// The values in `dims` (one per dim of `type`) of `type`'s dynamic dims.
+llvm::SmallVector<Value> dynamicOf(mlir::RankedTensorType type,
+                                   llvm::ArrayRef<Value> dims);
 
 /// The index values of all dims of a result of `type` whose dynamic ones
 /// are `dynamicSizes` (in order).

@@ -51,6 +51,25 @@ static bool isSameDim(Value a, Value b) {
          dimA.getConstantIndex() == dimB.getConstantIndex();
 }
 
+void moe::onnx_to_linalg::checkShapeAtRunTime(OpBuilder &b, Location loc,
+                                              onnx::NodeOp node,
+                                              RankedTensorType type,
+                                              ValueRange dims,
+                                              const Twine &what) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  SmallVector<Value> fits;
+  for (auto [d, size] : llvm::enumerate(dims)) {
+    fits.push_back(compareIndex(b, loc, arith::CmpIPredicate::sge, size, zero));
+    if (!type.isDynamicDim(d))
+      fits.push_back(compareIndex(
+          b, loc, arith::CmpIPredicate::eq, size,
+          arith::ConstantIndexOp::create(b, loc, type.getDimSize(d))));
+  }
+  checkAtRunTime(b, loc, node, fits,
+                 what + " must not be negative and must match the result "
+                        "type's static dimensions");
+}
+
 Value moe::onnx_to_linalg::compareIndex(OpBuilder &b, Location loc,
                                         arith::CmpIPredicate predicate,
                                         Value lhs, Value rhs) {
@@ -172,6 +191,15 @@ SmallVector<Value> moe::onnx_to_linalg::broadcastDynamicSizes(
     // Every input is 1 there: so is the result.
     sizes.push_back(size ? size : arith::ConstantIndexOp::create(b, loc, 1));
   }
+  return sizes;
+}
+
+SmallVector<Value> moe::onnx_to_linalg::dynamicOf(RankedTensorType type,
+                                                  ArrayRef<Value> dims) {
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(dims[d]);
   return sizes;
 }
 

@@ -215,3 +215,18 @@ func.func @einsum(%x: tensor<?x?xf32>, %w: tensor<?x32xf32>) -> tensor<?x32xf32>
   %0 = onnx.node "Einsum"(%x, %w) attributes {equation = "ch,hi->ci"} : (tensor<?x?xf32>, tensor<?x32xf32>) -> tensor<?x32xf32> loc("ein")
   return %0 : tensor<?x32xf32>
 }
+
+// Sizes read from data must not be negative, and must be the result type's
+// where it is static (the result takes those).
+// CHECK-LABEL: func.func @constant_of_shape
+// CHECK: %[[A:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK: %[[B:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK-DAG: arith.cmpi sge, %[[A]], %c0
+// CHECK-DAG: arith.cmpi sge, %[[B]], %c0
+// CHECK-DAG: arith.cmpi eq, %[[B]], %c4
+// CHECK: cf.assert %{{.*}}, "onnx node 'cos' (ConstantOfShape): the shape's dims must not be negative and must match the result type's static dimensions"
+// CHECK: tensor.empty(%[[A]]) : tensor<?x4xf32>
+func.func @constant_of_shape(%s: tensor<2xi64>) -> tensor<?x4xf32> {
+  %0 = onnx.node "ConstantOfShape"(%s) attributes {value = dense<1.5> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x4xf32> loc("cos")
+  return %0 : tensor<?x4xf32>
+}
