@@ -267,7 +267,8 @@ def ConvertONNXToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
 
     What the types cannot say is checked at run time with `cf.assert` and a
     message naming the node: Split sizes and Reshape shapes against the
-    input, indices of the gathers and scatters, TopK's k, and dynamic dims
+    input, indices of the gathers and scatters, TopK's k, sizes read from
+    data (ConstantOfShape, Tile, OneHot, Expand) not negative, and dynamic dims
     that must agree (elementwise, Expand, Gemm's C, MatMul, Concat,
     Einsum). A dynamic dim is read without broadcasting, so one that is 1
     at run time against a larger one fails its check. The CPU pipeline
