@@ -82,8 +82,36 @@ Value moe::onnx_to_linalg::allIndicesInRange(OpBuilder &b, Location loc,
                                              Value indices, Value size) {
   auto type = cast<RankedTensorType>(indices.getType());
   int64_t rank = type.getRank();
-  Value low = arith::SubIOp::create(
-      b, loc, arith::ConstantIndexOp::create(b, loc, 0), size);
+  Value low = b.createOrFold<arith::SubIOp>(
+      loc, arith::ConstantIndexOp::create(b, loc, 0), size);
+  auto inRange = [&](OpBuilder &nb, Location nl, Value index) -> Value {
+    if (!index.getType().isIndex())
+      index = nb.createOrFold<arith::IndexCastOp>(nl, nb.getIndexType(), index);
+    return nb.createOrFold<arith::AndIOp>(
+        nl, compareIndex(nb, nl, arith::CmpIPredicate::sge, index, low),
+        compareIndex(nb, nl, arith::CmpIPredicate::slt, index, size));
+  };
+  // Constant indices (many of an export's gathers read shapes with them):
+  // their extremes, folded where the size is static.
+  DenseIntElementsAttr constant;
+  if (matchPattern(indices, m_Constant(&constant))) {
+    if (constant.empty())
+      return arith::ConstantIntOp::create(b, loc, 1, 1);
+    int64_t min = std::numeric_limits<int64_t>::max();
+    int64_t max = std::numeric_limits<int64_t>::min();
+    for (const APInt &value : constant.getValues<APInt>()) {
+      min = std::min(min, value.getSExtValue());
+      max = std::max(max, value.getSExtValue());
+    }
+    return b.createOrFold<arith::AndIOp>(
+        loc, inRange(b, loc, arith::ConstantIndexOp::create(b, loc, min)),
+        inRange(b, loc, arith::ConstantIndexOp::create(b, loc, max)));
+  }
+  // One index (a scalar computed from shapes, mostly): no loop.
+  if (type.hasStaticShape() && type.getNumElements() == 1) {
+    SmallVector<Value> zeros(rank, arith::ConstantIndexOp::create(b, loc, 0));
+    return inRange(b, loc, tensor::ExtractOp::create(b, loc, indices, zeros));
+  }
   Value init =
       tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getI1Type());
   Value allTrue =
@@ -91,22 +119,14 @@ Value moe::onnx_to_linalg::allIndicesInRange(OpBuilder &b, Location loc,
           b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)},
           ValueRange{init})
           .getResult(0);
-  MLIRContext *ctx = b.getContext();
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
-                                 AffineMap::get(rank, 0, {}, ctx)};
+                                 AffineMap::get(rank, 0, {}, b.getContext())};
   auto reduce = linalg::GenericOp::create(
       b, loc, allTrue.getType(), indices, allTrue, maps,
       SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
       [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value index =
-            arith::IndexCastOp::create(nb, nl, nb.getIndexType(), args[0]);
-        Value inRange = arith::AndIOp::create(
-            nb, nl,
-            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, index,
-                                  low),
-            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, index,
-                                  size));
-        Value all = arith::AndIOp::create(nb, nl, args[1], inRange);
+        Value all =
+            arith::AndIOp::create(nb, nl, args[1], inRange(nb, nl, args[0]));
         linalg::YieldOp::create(nb, nl, all);
       });
   return tensor::ExtractOp::create(b, loc, reduce.getResult(0), ValueRange{});

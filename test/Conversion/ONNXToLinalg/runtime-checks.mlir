@@ -230,3 +230,33 @@ func.func @constant_of_shape(%s: tensor<2xi64>) -> tensor<?x4xf32> {
   %0 = onnx.node "ConstantOfShape"(%s) attributes {value = dense<1.5> : tensor<1xf32>} : (tensor<2xi64>) -> tensor<?x4xf32> loc("cos")
   return %0 : tensor<?x4xf32>
 }
+
+// Constant indices are checked by their extremes (nothing is left where the
+// data's dim is static), and a single index without a loop.
+// CHECK-LABEL: func.func @gather_constant_indices
+// CHECK: %[[N:.*]] = tensor.dim %arg0, %c0
+// CHECK-NOT: tensor<i1>
+// CHECK: arith.cmpi sgt, %[[N]], %c2
+// CHECK: cf.assert %{{.*}}, "onnx node 'gc' (Gather)
+// CHECK-LABEL: func.func @gather_constant_static
+// CHECK-NOT: cf.assert
+// CHECK: return
+// CHECK-LABEL: func.func @gather_one_index
+// CHECK-NOT: tensor<i1>
+// CHECK: %[[I:.*]] = tensor.extract %arg1[]
+// CHECK: arith.index_cast %[[I]]
+// CHECK: cf.assert %{{.*}}, "onnx node 'g1' (Gather)
+func.func @gather_constant_indices(%data: tensor<?x16xf32>) -> tensor<2x16xf32> {
+  %ids = onnx.constant dense<[0, 2]> : tensor<2xi64>
+  %0 = onnx.node "Gather"(%data, %ids) attributes {axis = 0 : i64} : (tensor<?x16xf32>, tensor<2xi64>) -> tensor<2x16xf32> loc("gc")
+  return %0 : tensor<2x16xf32>
+}
+func.func @gather_constant_static(%data: tensor<4x16xf32>) -> tensor<2x16xf32> {
+  %ids = onnx.constant dense<[0, -4]> : tensor<2xi64>
+  %0 = onnx.node "Gather"(%data, %ids) attributes {axis = 0 : i64} : (tensor<4x16xf32>, tensor<2xi64>) -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}
+func.func @gather_one_index(%data: tensor<?x16xf32>, %id: tensor<i64>) -> tensor<16xf32> {
+  %0 = onnx.node "Gather"(%data, %id) attributes {axis = 0 : i64} : (tensor<?x16xf32>, tensor<i64>) -> tensor<16xf32> loc("g1")
+  return %0 : tensor<16xf32>
+}
