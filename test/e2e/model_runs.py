@@ -102,8 +102,9 @@ def run_export(index, rec, passes, every=False, variants=((),), unless_same_as=N
         # moe-run compiles once for all the cases it is given (one set of
         # inputs per call); extra variants run on the first case only:
         # enough to show they agree, at a fraction of the compile time.
-        # -O0: LLVM's optimizations take most of a compile and change no
-        # number the comparison could catch; a variant may ask for -O3.
+        # -O0: LLVM's optimizations take most of a compile. The -O3 code
+        # users run is compared in the variants that ask for it and in the
+        # tests that call moe-run plainly (layers, ops, panels).
         for variant in variants:
             run_cases = cases if variant == variants[0] else cases[:1]
             args = [MOE_RUN, lowered, "-O0", *list(variant)]
