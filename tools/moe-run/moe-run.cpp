@@ -122,8 +122,8 @@ cl::list<int64_t>
                        "matmul (the pipeline's tile-sizes option)"),
               cl::CommaSeparated, cl::cat(category));
 // llc's spelling: -O0 ... -O3. Tests that only compare numbers compile at
-// -O0, where LLVM takes a fifth to a half of the time (deepseek_v3 eager:
-// 5.7 -> 0.8 s) and the small test shapes run in no time anyway.
+// -O0, where a run of a test export took 11-60% of -O3's time (deepseek_v3
+// eager: 6.6-10.4 -> 1.2 s) and the small test shapes run in no time.
 cl::opt<unsigned> optLevel("O",
                            cl::desc("LLVM optimization level of the JIT: -O0 "
                                     "compiles fastest, -O3 (default) runs "
