@@ -23,10 +23,6 @@ using namespace mlir;
 using namespace moe;
 using namespace moe::onnx_to_linalg;
 
-static Value cIndex(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
 /// An integer (or float) index scalar as an index, made non-negative by
 /// adding `size` when it is negative.
 static Value normalizeIndex(OpBuilder &b, Location loc, Value v, Value size) {

@@ -376,7 +376,7 @@ static LogicalResult lowerTopK(onnx::NodeOp node, ValueRange operands,
   // k is data: more than the axis holds would leave zeros where onnxruntime
   // reports an error.
   Value k = extractK(rewriter, loc, operands[1]);
-  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value zero = cIndex(rewriter, loc, 0);
   checkAtRunTime(
       rewriter, loc, node,
       {compareIndex(rewriter, loc, arith::CmpIPredicate::sge, k, zero),

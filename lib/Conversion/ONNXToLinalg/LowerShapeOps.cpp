@@ -25,10 +25,6 @@ static Value extractIndex(OpBuilder &b, Location loc, Value tensor, int64_t i) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
 }
 
-static Value cIndex(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
-
 /// Reshape: 0 copies the input dim (unless allowzero), -1 is the element
 /// count divided by the product of the others.
 static LogicalResult lowerReshape(onnx::NodeOp node, ValueRange operands,

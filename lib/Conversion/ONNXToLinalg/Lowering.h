@@ -84,6 +84,9 @@ void checkIndicesAtRunTime(mlir::OpBuilder &b, mlir::Location loc,
                            onnx::NodeOp node, Value indices, ValueRange sizes,
                            int64_t axis);
 
+/// An index constant.
+Value cIndex(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+
 /// `tensor.dim` of `value` at `dim`, or a constant when static.
 Value getDimValue(mlir::OpBuilder &b, mlir::Location loc, Value value,
                   int64_t dim);

@@ -56,14 +56,13 @@ void moe::onnx_to_linalg::checkShapeAtRunTime(OpBuilder &b, Location loc,
                                               RankedTensorType type,
                                               ValueRange dims,
                                               const Twine &what) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value zero = cIndex(b, loc, 0);
   SmallVector<Value> fits;
   for (auto [d, size] : llvm::enumerate(dims)) {
     fits.push_back(compareIndex(b, loc, arith::CmpIPredicate::sge, size, zero));
     if (!type.isDynamicDim(d))
-      fits.push_back(compareIndex(
-          b, loc, arith::CmpIPredicate::eq, size,
-          arith::ConstantIndexOp::create(b, loc, type.getDimSize(d))));
+      fits.push_back(compareIndex(b, loc, arith::CmpIPredicate::eq, size,
+                                  cIndex(b, loc, type.getDimSize(d))));
   }
   checkAtRunTime(b, loc, node, fits,
                  what + " must not be negative and must match the result "
@@ -82,8 +81,7 @@ Value moe::onnx_to_linalg::allIndicesInRange(OpBuilder &b, Location loc,
                                              Value indices, Value size) {
   auto type = cast<RankedTensorType>(indices.getType());
   int64_t rank = type.getRank();
-  Value low = b.createOrFold<arith::SubIOp>(
-      loc, arith::ConstantIndexOp::create(b, loc, 0), size);
+  Value low = b.createOrFold<arith::SubIOp>(loc, cIndex(b, loc, 0), size);
   auto inRange = [&](OpBuilder &nb, Location nl, Value index) -> Value {
     if (!index.getType().isIndex())
       index = nb.createOrFold<arith::IndexCastOp>(nl, nb.getIndexType(), index);
@@ -103,13 +101,13 @@ Value moe::onnx_to_linalg::allIndicesInRange(OpBuilder &b, Location loc,
       min = std::min(min, value.getSExtValue());
       max = std::max(max, value.getSExtValue());
     }
-    return b.createOrFold<arith::AndIOp>(
-        loc, inRange(b, loc, arith::ConstantIndexOp::create(b, loc, min)),
-        inRange(b, loc, arith::ConstantIndexOp::create(b, loc, max)));
+    return b.createOrFold<arith::AndIOp>(loc,
+                                         inRange(b, loc, cIndex(b, loc, min)),
+                                         inRange(b, loc, cIndex(b, loc, max)));
   }
   // One index (a scalar computed from shapes, mostly): no loop.
   if (type.hasStaticShape() && type.getNumElements() == 1) {
-    SmallVector<Value> zeros(rank, arith::ConstantIndexOp::create(b, loc, 0));
+    SmallVector<Value> zeros(rank, cIndex(b, loc, 0));
     return inRange(b, loc, tensor::ExtractOp::create(b, loc, indices, zeros));
   }
   Value init =
@@ -166,11 +164,15 @@ void moe::onnx_to_linalg::checkIndicesAtRunTime(OpBuilder &b, Location loc,
                      Twine(axis) + " + c of the data");
 }
 
+Value moe::onnx_to_linalg::cIndex(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
 Value moe::onnx_to_linalg::getDimValue(OpBuilder &b, Location loc, Value value,
                                        int64_t dim) {
   auto type = cast<RankedTensorType>(value.getType());
   if (!type.isDynamicDim(dim))
-    return arith::ConstantIndexOp::create(b, loc, type.getDimSize(dim));
+    return cIndex(b, loc, type.getDimSize(dim));
   return tensor::DimOp::create(b, loc, value, dim);
 }
 
@@ -209,7 +211,7 @@ SmallVector<Value> moe::onnx_to_linalg::broadcastDynamicSizes(
       break;
     }
     // Every input is 1 there: so is the result.
-    sizes.push_back(size ? size : arith::ConstantIndexOp::create(b, loc, 1));
+    sizes.push_back(size ? size : cIndex(b, loc, 1));
   }
   return sizes;
 }
@@ -230,8 +232,7 @@ SmallVector<Value> moe::onnx_to_linalg::resultDims(OpBuilder &b, Location loc,
   unsigned next = 0;
   for (int64_t d = 0; d < type.getRank(); ++d)
     dims.push_back(type.isDynamicDim(d) ? dynamicSizes[next++]
-                                        : arith::ConstantIndexOp::create(
-                                              b, loc, type.getDimSize(d)));
+                                        : cIndex(b, loc, type.getDimSize(d)));
   return dims;
 }
 
@@ -279,9 +280,7 @@ Value moe::onnx_to_linalg::reshapeTo(OpBuilder &b, Location loc, Value value,
   SmallVector<Value> dims;
   for (int64_t d = 0; d < type.getRank(); ++d) {
     Value size =
-        type.isDynamicDim(d)
-            ? sizes[d]
-            : arith::ConstantIndexOp::create(b, loc, type.getDimSize(d));
+        type.isDynamicDim(d) ? sizes[d] : cIndex(b, loc, type.getDimSize(d));
     dims.push_back(size);
   }
   auto shapeType = RankedTensorType::get({type.getRank()}, b.getIndexType());
